@@ -1,0 +1,95 @@
+package upstream
+
+import (
+	"context"
+	"iter"
+	"net/url"
+	"strconv"
+)
+
+// ListOptions are VBO's paging parameters. Zero values are left to the server (limit 30, offset 0).
+type ListOptions struct {
+	Limit  int
+	Offset int
+}
+
+func (o ListOptions) values() url.Values {
+	q := url.Values{}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Offset > 0 {
+		q.Set("offset", strconv.Itoa(o.Offset))
+	}
+	return q
+}
+
+// Organizations lists every organisation on the server. v6/v7 answer a plain array; v8 pages,
+// and this walks all its pages.
+func (c *Client) Organizations(ctx context.Context) ([]Organization, error) {
+	if c.apiVersion != APIv8 {
+		var orgs []Organization
+		_, err := c.get(ctx, "Organizations", nil, &orgs)
+		return orgs, err
+	}
+	var all []Organization
+	for org, err := range walk(ctx, ListOptions{}, c.organizationsPage) {
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, org)
+	}
+	return all, nil
+}
+
+func (c *Client) organizationsPage(ctx context.Context, opts ListOptions) (*Page[Organization], *Response, error) {
+	var page Page[Organization]
+	resp, err := c.get(ctx, "Organizations", opts.values(), &page)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &page, resp, nil
+}
+
+// Organization gets one organisation by its id.
+func (c *Client) Organization(ctx context.Context, id string) (*Organization, *Response, error) {
+	var org Organization
+	resp, err := c.get(ctx, "Organizations/"+escape(id), nil, &org)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &org, resp, nil
+}
+
+// walk iterates over every item of a paged listing, starting at opts.Offset with page size
+// opts.Limit (IterPageSize when zero), until a page comes back shorter than asked.
+func walk[T any](ctx context.Context, opts ListOptions,
+	page func(context.Context, ListOptions) (*Page[T], *Response, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		if opts.Limit <= 0 {
+			opts.Limit = IterPageSize
+		}
+		for {
+			p, _, err := page(ctx, opts)
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, item := range p.Results {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			// A server may cap the limit below what we asked: trust the echoed limit.
+			limit := opts.Limit
+			if p.Limit > 0 && p.Limit < limit {
+				limit = p.Limit
+			}
+			if len(p.Results) == 0 || len(p.Results) < limit {
+				return
+			}
+			opts.Offset += len(p.Results)
+		}
+	}
+}
