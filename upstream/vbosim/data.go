@@ -244,6 +244,9 @@ func (s *Server) genSessions(n int) {
 		default:
 			c.typ = 3
 		}
+		if s.orgs[c.org].Type == upstream.OrganizationTypeOnPremises && (c.typ == 1 || c.typ == 3) {
+			c.typ = 0 // no OneDrive or Teams on-premises
+		}
 		if i < nworking {
 			c.working = true
 			c.created = now - int64(time.Minute) - r.Int64N(int64(3*time.Hour))
@@ -270,7 +273,7 @@ func (s *Server) genSessions(n int) {
 		if r.IntN(10) > 0 {
 			items = int(math.Exp(r.Float64() * math.Log(float64(max(2, maxEv-1)))))
 		}
-		if c.result != 0 && items == 0 {
+		if (c.result != 0 || c.working) && items == 0 {
 			items = 1
 		}
 		ev := 1 + items
@@ -430,9 +433,9 @@ func (s *Server) genSession(i int32) upstream.RestoreSession {
 // eventCtx is what event generation needs about its session.
 type eventCtx struct {
 	sessionInfo
-	n       int                 // generated events
-	stopped bool                // generated with a stop marker
-	stopAt  *time.Time          // Working session stopped at run time
+	n       int        // generated events
+	stopped bool       // generated with a stop marker
+	stopAt  *time.Time // Working session stopped at run time
 	stopRes upstream.RestoreSessionResult
 	badIdx  int
 }
@@ -491,20 +494,13 @@ func (s *Server) genEvent(ec *eventCtx, k int) upstream.RestoreSessionEvent {
 	span := ec.end.Sub(ec.created)
 	gap := span / time.Duration(ec.n)
 	ev.StartTime = ec.created.Add(span * time.Duration(k) / time.Duration(ec.n)).Add(time.Duration(r.Int64N(int64(gap/10 + 1)))).Truncate(100)
-	d := time.Duration(float64(gap) * (0.05 + 0.8*r.Float64())).Truncate(100)
-	if d <= 0 {
-		d = time.Duration(1+r.IntN(9999)) * 100
-	}
 	status := upstream.EventStatusSuccess
 	last := c.working && k == ec.n-1 // the item being processed right now
 	switch {
-	case last && ec.stopAt != nil:
-		status = upstream.RestoreEventStatus(ec.stopRes)
-		if d = ec.stopAt.Sub(ev.StartTime); d < 0 {
-			d = 0
-		}
-	case last:
+	case last && ec.stopAt == nil:
 		status = upstream.EventStatusRunning
+	case last:
+		status = upstream.RestoreEventStatus(ec.stopRes)
 	case k == ec.badIdx && c.result == 2:
 		status = upstream.EventStatusFailed
 	case k == ec.badIdx && c.result == 1:
@@ -512,16 +508,36 @@ func (s *Server) genEvent(ec *eventCtx, k int) upstream.RestoreSessionEvent {
 	case c.result == 1 && r.IntN(10) == 0:
 		status = upstream.EventStatusSkipped
 	}
-	if status == upstream.EventStatusRunning {
-		el := s.now.Sub(ev.StartTime)
-		ev.Duration = TimeSpan(el.Truncate(100))
-	} else {
+	ev.Status = status
+	s.fillItem(ec, r, &ev)
+	// duration: a fixed overhead plus size at 5-60 MB/s, never longer than the slot
+	d := time.Duration(200+r.IntN(3000)) * time.Millisecond
+	if ev.ItemSizeBytes != nil {
+		d += time.Duration(float64(*ev.ItemSizeBytes) / ((5 + 55*r.Float64()) * 1e6) * float64(time.Second))
+	}
+	if status == upstream.EventStatusSkipped || ev.Type == upstream.EventTypeView {
+		d /= 20
+	}
+	if limit := time.Duration(float64(gap) * 0.9); d > limit {
+		d = limit
+	}
+	d = d.Truncate(100)
+	if d <= 0 {
+		d = time.Duration(1+r.IntN(9999)) * 100
+	}
+	switch {
+	case status == upstream.EventStatusRunning:
+		ev.Duration = TimeSpan(s.now.Sub(ev.StartTime).Truncate(100))
+	case last: // stopped at run time while this item was running
+		if d = ec.stopAt.Sub(ev.StartTime); d < 0 {
+			d = 0
+		}
+		fallthrough
+	default:
 		e := ev.StartTime.Add(d)
 		ev.EndTime = &e
 		ev.Duration = TimeSpan(d)
 	}
-	ev.Status = status
-	s.fillItem(ec, r, &ev)
 	return ev
 }
 
@@ -567,7 +583,7 @@ func (s *Server) fillItem(ec *eventCtx, r *rand.Rand, ev *upstream.RestoreSessio
 			ev.Source = base
 			ev.ItemSizeBytes = logSize(r, 50e6, 40e9)
 		case x < 4:
-			ev.ItemName, ev.ItemType = folder, "Folder"
+			ev.ItemName, ev.ItemType = folder[strings.LastIndex(folder, "\\")+1:], "Folder"
 			ev.Source = base + "\\" + folder
 			ev.ItemSizeBytes = logSize(r, 1e5, 5e9)
 		default:
@@ -613,6 +629,9 @@ func (s *Server) fillItem(ec *eventCtx, r *rand.Rand, ev *upstream.RestoreSessio
 	case 2: // SharePoint
 		ev.Type = weighted(r, []upstream.RestoreEventType{R, Sv, Ex, V}, []int{50, 25, 10, 15})
 		site := fmt.Sprintf("https://%s.sharepoint.com/sites/%s", o.slug, pick(r, siteNames))
+		if o.Type == upstream.OrganizationTypeOnPremises {
+			site = "https://sharepoint." + o.domain + "/sites/" + site[strings.LastIndex(site, "/")+1:]
+		}
 		lib := pick(r, siteLibraries)
 		switch x := r.IntN(20); {
 		case x == 0:
@@ -666,15 +685,15 @@ func (s *Server) fillItem(ec *eventCtx, r *rand.Rand, ev *upstream.RestoreSessio
 	ev.Title = v[0] + " " + strings.ToLower(ev.ItemType)
 	switch ev.Status {
 	case upstream.EventStatusRunning:
-		ev.Message = fmt.Sprintf("%sing %s %q...", strings.TrimSuffix(v[0], "e"), strings.ToLower(ev.ItemType), ev.ItemName)
+		ev.Message = fmt.Sprintf("%sing %s \"%s\"...", strings.TrimSuffix(v[0], "e"), strings.ToLower(ev.ItemType), ev.ItemName)
 	case upstream.EventStatusFailed:
-		ev.Message = fmt.Sprintf("Failed to %s %s %q: %s", strings.ToLower(v[0]), strings.ToLower(ev.ItemType), ev.ItemName, pick(r, failureMessages))
+		ev.Message = fmt.Sprintf("Failed to %s %s \"%s\": %s", strings.ToLower(v[0]), strings.ToLower(ev.ItemType), ev.ItemName, pick(r, failureMessages))
 	case upstream.EventStatusWarning:
-		ev.Message = fmt.Sprintf("%s %q was %s with warnings: some properties could not be restored", ev.ItemType, ev.ItemName, v[1])
+		ev.Message = fmt.Sprintf("%s \"%s\" was %s with warnings: some properties could not be restored", ev.ItemType, ev.ItemName, v[1])
 	case upstream.EventStatusSkipped:
-		ev.Message = fmt.Sprintf("%s %q was skipped: the item already exists in the target location", ev.ItemType, ev.ItemName)
+		ev.Message = fmt.Sprintf("%s \"%s\" was skipped: the item already exists in the target location", ev.ItemType, ev.ItemName)
 	default:
-		ev.Message = fmt.Sprintf("%s %q was %s successfully", ev.ItemType, ev.ItemName, v[1])
+		ev.Message = fmt.Sprintf("%s \"%s\" was %s successfully", ev.ItemType, ev.ItemName, v[1])
 	}
 	if ev.Type == V {
 		ev.Target = ""

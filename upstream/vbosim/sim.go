@@ -447,7 +447,8 @@ func (s *Server) StopSession(sessionID string, result upstream.RestoreSessionRes
 
 // SetLargeSession makes one session have exactly `events` generated events (including the
 // start marker and, for stopped sessions, the stop marker), e.g. 10,000. They are generated
-// lazily like all others. Events added at run time come after them. Unknown ids are ignored.
+// lazily like all others. Events added at run time come after them (for sessions added with
+// AddSession, call it before AddEvent: it renumbers later events). Unknown ids are ignored.
 func (s *Server) SetLargeSession(sessionID string, events int) {
 	u, ok := parseUUID(sessionID)
 	if !ok {

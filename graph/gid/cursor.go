@@ -1,0 +1,128 @@
+package gid
+
+import (
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cursors are base64url text with a version prefix:
+//   "o1:<n>"                         an offset into a stable list (organisations, events)
+//   "s1:<server>=<pos>;<server>=..."  a position in each server's newest-first session stream
+// where <pos> is "<unix nanos>,<skip>" or "-" for a server whose stream is exhausted.
+
+// Position is how far a server's newest-first restore session stream has been consumed: every
+// session newer than Time, and the first Skip sessions (in upstream order) created exactly at
+// Time. Done means the stream is exhausted.
+type Position struct {
+	Time time.Time
+	Skip int
+	Done bool
+}
+
+// StreamCursor maps server name to its stream position. Servers absent from it start at the top.
+type StreamCursor map[string]Position
+
+const maxServersInCursor = 256
+
+// EncodeOffset makes an offset cursor; n is the number of items before the next page.
+func EncodeOffset(n int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o1:" + strconv.Itoa(n)))
+}
+
+// DecodeOffset reads an offset cursor; "" means the start.
+func DecodeOffset(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	raw, err := decodeCursor(s, "o1:")
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 || n > 1<<30 {
+		return 0, fmt.Errorf("%w: bad cursor offset", ErrInvalid)
+	}
+	return n, nil
+}
+
+// EncodeStream makes a stream cursor. Output is deterministic (servers sorted).
+func EncodeStream(c StreamCursor) string {
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString("s1:")
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		p := c[n]
+		b.WriteString(n)
+		b.WriteByte('=')
+		if p.Done {
+			b.WriteByte('-')
+		} else {
+			b.WriteString(strconv.FormatInt(p.Time.UnixNano(), 10))
+			b.WriteByte(',')
+			b.WriteString(strconv.Itoa(p.Skip))
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(b.String()))
+}
+
+// DecodeStream reads a stream cursor; "" means every server starts at the top.
+func DecodeStream(s string) (StreamCursor, error) {
+	c := StreamCursor{}
+	if s == "" {
+		return c, nil
+	}
+	raw, err := decodeCursor(s, "s1:")
+	if err != nil {
+		return nil, err
+	}
+	if raw == "" {
+		return c, nil
+	}
+	for part := range strings.SplitSeq(raw, ";") {
+		name, pos, ok := strings.Cut(part, "=")
+		if !ok || !ValidServerName(name) {
+			return nil, fmt.Errorf("%w: bad cursor server", ErrInvalid)
+		}
+		if _, dup := c[name]; dup || len(c) >= maxServersInCursor {
+			return nil, fmt.Errorf("%w: bad cursor servers", ErrInvalid)
+		}
+		if pos == "-" {
+			c[name] = Position{Done: true}
+			continue
+		}
+		nanosText, skipText, ok := strings.Cut(pos, ",")
+		nanos, err1 := strconv.ParseInt(nanosText, 10, 64)
+		skip, err2 := strconv.Atoi(skipText)
+		if !ok || err1 != nil || err2 != nil || skip < 0 || skip > 1<<20 {
+			return nil, fmt.Errorf("%w: bad cursor position", ErrInvalid)
+		}
+		c[name] = Position{Time: time.Unix(0, nanos).UTC(), Skip: skip}
+	}
+	return c, nil
+}
+
+func decodeCursor(s, prefix string) (string, error) {
+	if len(s) > maxEncoded*8 {
+		return "", fmt.Errorf("%w: cursor too long", ErrInvalid)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return "", fmt.Errorf("%w: cursor is not base64url", ErrInvalid)
+	}
+	raw, ok := strings.CutPrefix(string(b), prefix)
+	if !ok {
+		return "", fmt.Errorf("%w: wrong cursor kind", ErrInvalid)
+	}
+	return raw, nil
+}

@@ -1,0 +1,89 @@
+// Package auth holds the caller's identity and scope. Every resolver asks the Principal in the
+// request context before it touches upstream data (see ARCHITECTURE.md, "Scope before data").
+package auth
+
+import "context"
+
+// Role is what a caller may do.
+type Role string
+
+// Roles.
+const (
+	RoleProviderAdmin Role = "PROVIDER_ADMIN"
+	RoleTenantAuditor Role = "TENANT_AUDITOR"
+)
+
+// OrgRef names one organisation on one server by its upstream id.
+type OrgRef struct {
+	Server string
+	OrgID  string
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Subject string
+	Tenant  string // "" for provider staff
+	Role    Role
+	all     bool
+	orgs    map[OrgRef]struct{}
+	servers map[string]struct{}
+}
+
+// NewAdmin returns a provider admin: every server, every organisation.
+func NewAdmin(subject string) *Principal {
+	return &Principal{Subject: subject, Role: RoleProviderAdmin, all: true}
+}
+
+// NewTenantAuditor returns a principal that may read exactly the given organisations.
+func NewTenantAuditor(subject, tenant string, orgs []OrgRef) *Principal {
+	p := &Principal{Subject: subject, Tenant: tenant, Role: RoleTenantAuditor,
+		orgs: make(map[OrgRef]struct{}, len(orgs)), servers: map[string]struct{}{}}
+	for _, o := range orgs {
+		p.orgs[o] = struct{}{}
+		p.servers[o.Server] = struct{}{}
+	}
+	return p
+}
+
+// SeesAll reports whether the principal's scope is everything.
+func (p *Principal) SeesAll() bool { return p != nil && p.all }
+
+// CanSeeOrg reports whether the organisation is in scope.
+func (p *Principal) CanSeeOrg(server, orgID string) bool {
+	if p == nil {
+		return false
+	}
+	if p.all {
+		return true
+	}
+	_, ok := p.orgs[OrgRef{Server: server, OrgID: orgID}]
+	return ok
+}
+
+// CanSeeServer reports whether the server hosts anything in scope.
+func (p *Principal) CanSeeServer(server string) bool {
+	if p == nil {
+		return false
+	}
+	if p.all {
+		return true
+	}
+	_, ok := p.servers[server]
+	return ok
+}
+
+// IsAdmin reports whether the principal is a provider admin.
+func (p *Principal) IsAdmin() bool { return p != nil && p.Role == RoleProviderAdmin }
+
+type ctxKey struct{}
+
+// WithPrincipal stores p in ctx.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the request's principal, or nil when unauthenticated.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}

@@ -1,0 +1,134 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Error codes in extensions.code (ARCHITECTURE.md, rule 4).
+const (
+	CodeUnauthenticated     = "UNAUTHENTICATED"
+	CodeForbidden           = "FORBIDDEN"
+	CodeNotFound            = "NOT_FOUND"
+	CodeBadUserInput        = "BAD_USER_INPUT"
+	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
+	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"
+	CodeUpstreamError       = "UPSTREAM_ERROR"
+	CodeQueryTooComplex     = "QUERY_TOO_COMPLEX"
+	CodeRateLimited         = "RATE_LIMITED"
+	CodeInternal            = "INTERNAL"
+)
+
+// ErrNotFound is the one answer for missing and out-of-scope objects alike.
+var ErrNotFound = errors.New("not found")
+
+// ErrUnauthenticated: the request carries no principal.
+var ErrUnauthenticated = errors.New("authentication required")
+
+// badInput is a client error with a message safe to show.
+type badInput struct{ msg string }
+
+func (e badInput) Error() string { return e.msg }
+
+func badInputf(msg string) error { return badInput{msg} }
+
+// RequestIDFunc extracts a request id for masked errors; set by the HTTP layer.
+var requestIDKey = struct{ name string }{"request-id"}
+
+// WithRequestID stores the request id used in masked error messages.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request id, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// ErrorPresenter maps every error to a GraphQL error with extensions.code. Upstream bodies are
+// never echoed; internal errors are masked and logged with the request id.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		code, msg, server := classify(err)
+		if code == "" {
+			if c, ok := gqlErr.Extensions["code"].(string); ok && c != "" {
+				return gqlErr // parse/validation errors from gqlgen, or already coded
+			}
+			var inner *gqlerror.Error
+			if errors.As(err, &inner) && inner.Err == nil {
+				// An error gqlgen built itself (e.g. argument coercion): a client mistake.
+				code, msg = CodeBadUserInput, gqlErr.Message
+			} else {
+				code, msg = CodeInternal, "internal error (request id "+RequestID(ctx)+")"
+				logger.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+			}
+		}
+		if code == CodeUpstreamUnavailable || code == CodeUpstreamTimeout || code == CodeUpstreamError {
+			logger.WarnContext(ctx, "upstream failure", "err", err, "server", server, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+		}
+		gqlErr.Message = msg
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		gqlErr.Extensions["code"] = code
+		if server != "" {
+			gqlErr.Extensions["server"] = server
+		}
+		return gqlErr
+	}
+}
+
+// classify returns the code and a client-safe message for errors the gateway knows.
+func classify(err error) (code, msg, server string) {
+	var ue *upstream.Error
+	var bi badInput
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		return CodeUnauthenticated, "authentication required", ""
+	case errors.Is(err, ErrNotFound), errors.Is(err, loaders.ErrUnknownServer):
+		return CodeNotFound, "not found", ""
+	case errors.Is(err, gid.ErrInvalid):
+		return CodeBadUserInput, "invalid id or cursor", ""
+	case errors.As(err, &bi):
+		return CodeBadUserInput, bi.msg, ""
+	case errors.As(err, &ue):
+		server = ue.Server
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			return CodeUpstreamTimeout, "VBO server " + server + " did not answer in time", server
+		case ue.Unavailable():
+			return CodeUpstreamUnavailable, "VBO server " + server + " is unavailable", server
+		case ue.StatusCode == 404:
+			return CodeNotFound, "not found", ""
+		default:
+			return CodeUpstreamError, "VBO server " + server + " returned an error", server
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeUpstreamTimeout, "the request deadline passed", ""
+	}
+	return "", "", ""
+}
+
+// addServerError reports a failed server as a GraphQL error on the current path while the
+// field still returns the data of the other servers.
+func addServerError(ctx context.Context, err error) {
+	graphql.AddError(ctx, err)
+}
+
+// notFoundIfMissing turns an upstream 404 into ErrNotFound.
+func notFoundIfMissing(err error) error {
+	if errors.Is(err, upstream.ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
+}

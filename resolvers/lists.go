@@ -1,0 +1,219 @@
+package resolvers
+
+import (
+	"context"
+	"strings"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func (r *Resolver) server(name string) (*model.VboServer, error) {
+	s, ok := r.Backend.Server(name)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return &model.VboServer{Name: s.Name, APIVersion: s.APIVersion}, nil
+}
+
+func (r *Resolver) visibleServer(ctx context.Context, name string) (*model.VboServer, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.CanSeeServer(name) {
+		return nil, ErrNotFound
+	}
+	return r.server(name)
+}
+
+// orgConnection pages the in-scope organisations of servers (nil = all visible).
+func (r *Resolver) orgConnection(ctx context.Context, only []string, nameContains string, first *int, after *string) (*model.OrganizationConnection, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pageSize(first); err != nil {
+		return nil, err
+	}
+	if after != nil {
+		if _, err := gid.DecodeOffset(*after); err != nil {
+			return nil, err
+		}
+	}
+	orgs := r.visibleOrgs(ctx, p, r.visibleServers(p, only), nameContains)
+	from, to, err := offsetWindow(len(orgs), first, after)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.OrganizationConnection{Edges: make([]*model.OrganizationEdge, 0, to-from),
+		PageInfo: offsetPageInfo(from, to, len(orgs)), TotalCount: len(orgs)}
+	for i := from; i < to; i++ {
+		conn.Edges = append(conn.Edges, &model.OrganizationEdge{Cursor: gid.EncodeOffset(i + 1), Node: orgs[i]})
+	}
+	return conn, nil
+}
+
+func emptySessions() *model.RestoreSessionConnection {
+	return &model.RestoreSessionConnection{Edges: []*model.RestoreSessionEdge{}, PageInfo: &model.PageInfo{}}
+}
+
+// orgRestoreSessions pages one organisation's sessions: a batched walk of its server's listing.
+func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
+	size, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	w, err := sessionWindow(filter)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := decodeStream(after)
+	if err != nil {
+		return nil, err
+	}
+	var start *gid.Position
+	if p, ok := cur[org.ServerName]; ok {
+		start = &p
+	}
+	var m *loaders.Matcher
+	if attrs := sessionAttrs(filter); attrs != nil {
+		m = &loaders.Matcher{Fn: func(_ string, s *upstream.RestoreSession) bool { return attrs(s) }}
+	}
+	key := loaders.NewOrgSessionsKey(org.ServerName, org.Upstream.Name, w, start, size+1, m)
+	page, err := loaders.For(ctx).OrgRestoreSessions(ctx, key)
+	if err != nil {
+		addServerError(ctx, err)
+		return emptySessions(), nil
+	}
+	n := min(len(page.Sessions), size)
+	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, n),
+		PageInfo: &model.PageInfo{HasNextPage: len(page.Sessions) > size, HasPreviousPage: start != nil}, TotalCount: page.Total}
+	for i := range n {
+		c := gid.EncodeStream(gid.StreamCursor{org.ServerName: page.After[i]})
+		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: c,
+			Node: &model.RestoreSession{ServerName: org.ServerName, Upstream: page.Sessions[i]}})
+	}
+	setEdgeCursors(conn)
+	return conn, nil
+}
+
+func setEdgeCursors(conn *model.RestoreSessionConnection) {
+	if len(conn.Edges) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+	}
+}
+
+// mergedRestoreSessions pages sessions across servers, newest first.
+func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	w, err := sessionWindow(filter)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := decodeStream(after)
+	if err != nil {
+		return nil, err
+	}
+	var only []string
+	var orgFilter map[string]map[string]bool // server -> lower-case upstream org id
+	if filter != nil {
+		only = filter.Servers
+		if filter.OrganizationIds != nil {
+			orgFilter = map[string]map[string]bool{}
+			for _, raw := range filter.OrganizationIds {
+				id, err := gid.ParseKind(raw, gid.KindOrganization)
+				if err != nil {
+					return nil, err
+				}
+				if orgFilter[id.Server] == nil {
+					orgFilter[id.Server] = map[string]bool{}
+				}
+				orgFilter[id.Server][strings.ToLower(id.Upstream)] = true
+			}
+		}
+	}
+	servers := r.visibleServers(p, only)
+	if orgFilter != nil {
+		kept := servers[:0:0]
+		for _, s := range servers {
+			if orgFilter[s] != nil {
+				kept = append(kept, s)
+			}
+		}
+		servers = kept
+	}
+
+	// Sessions name their organisation; scope and organisation filters work on ids. Map names
+	// to allowed ids per server (only when needed: an admin without an org filter sees all).
+	var allowed map[string]map[string]bool // server -> lower-case org name -> visible
+	if !p.SeesAll() || orgFilter != nil {
+		allowed = map[string]map[string]bool{}
+		var reachable []string
+		for _, so := range loadOrgs(ctx, servers) {
+			if so.err != nil {
+				addServerError(ctx, so.err)
+				continue
+			}
+			reachable = append(reachable, so.server)
+			names := map[string]bool{}
+			for _, o := range so.orgs {
+				if p.CanSeeOrg(so.server, o.ID) && (orgFilter == nil || orgFilter[so.server][strings.ToLower(o.ID)]) {
+					names[strings.ToLower(o.Name)] = true
+				}
+			}
+			allowed[so.server] = names
+		}
+		servers = reachable
+	}
+	attrs := sessionAttrs(filter)
+	var m *loaders.Matcher
+	if allowed != nil || attrs != nil {
+		m = &loaders.Matcher{Fn: func(server string, s *upstream.RestoreSession) bool {
+			if allowed != nil && !allowed[server][strings.ToLower(s.Organization)] {
+				return false
+			}
+			return attrs == nil || attrs(s)
+		}}
+	}
+	page := loaders.For(ctx).MergedRestoreSessions(ctx, servers, w, cur, size, m)
+	for _, err := range page.Errors {
+		addServerError(ctx, err)
+	}
+	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, len(page.Sessions)),
+		PageInfo: &model.PageInfo{HasNextPage: page.HasNext, HasPreviousPage: after != nil}, TotalCount: page.Total}
+	for _, s := range page.Sessions {
+		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: gid.EncodeStream(s.Cursor),
+			Node: &model.RestoreSession{ServerName: s.Server, Upstream: s.Session}})
+	}
+	setEdgeCursors(conn)
+	if len(conn.Edges) == 0 && page.End != nil {
+		end := gid.EncodeStream(page.End)
+		conn.PageInfo.EndCursor = &end
+	}
+	return conn, nil
+}
+
+// loadVisibleEvent loads one event after checking its session is in scope.
+func (r *Resolver) loadVisibleEvent(ctx context.Context, id gid.ID) (*model.RestoreEvent, error) {
+	if _, err := r.loadVisibleSession(ctx, id.Server, id.Parent); err != nil {
+		return nil, err
+	}
+	ev, err := loaders.For(ctx).RestoreSessionEvent(ctx, id.Server, id.Parent, id.Upstream)
+	if err != nil {
+		return nil, notFoundIfMissing(err)
+	}
+	return &model.RestoreEvent{ServerName: id.Server, SessionID: id.Parent, Upstream: *ev}, nil
+}

@@ -1,0 +1,165 @@
+// Package loaders batches and deduplicates upstream reads. A Backend lives as long as the
+// gateway (servers, caches); a Loaders set is created per request by Middleware and holds the
+// dataloaders, so within one request each upstream resource is fetched at most once.
+package loaders
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/vbo-gateway/vbo-gateway/resolvers/cache"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Upstream is what the loaders need of a VBO server; *upstream.Client implements it.
+type Upstream interface {
+	Organizations(ctx context.Context) ([]upstream.Organization, error)
+	RestoreSessions(ctx context.Context, opts upstream.RestoreSessionListOptions) (*upstream.Page[upstream.RestoreSession], *upstream.Response, error)
+	RestoreSession(ctx context.Context, id string) (*upstream.RestoreSession, *upstream.Response, error)
+	RestoreSessionEvents(ctx context.Context, sessionID string, opts upstream.ListOptions) (*upstream.Page[upstream.RestoreSessionEvent], *upstream.Response, error)
+	RestoreSessionEvent(ctx context.Context, sessionID, eventID string) (*upstream.RestoreSessionEvent, *upstream.Response, error)
+}
+
+var _ Upstream = (*upstream.Client)(nil)
+
+// Server is one VBO server as the loaders see it.
+type Server struct {
+	Name       string
+	APIVersion string
+	Client     Upstream
+}
+
+// Config tunes the Backend. Zero values take the defaults.
+type Config struct {
+	// CacheBytes bounds the immutable-data cache (stopped sessions and their events). Default 256 MiB; negative disables.
+	CacheBytes int
+	// ListingTTL keeps organisation lists and session listing pages across requests. Default 5 s; negative disables.
+	ListingTTL time.Duration
+	// PageSize is the limit asked for when walking listings. Default upstream.IterPageSize.
+	PageSize int
+	// BatchWait is how long a dataloader collects keys before it calls upstream. Default 1 ms.
+	BatchWait time.Duration
+	Logger    *slog.Logger
+}
+
+const (
+	defaultCacheBytes = 256 << 20
+	defaultListingTTL = 5 * time.Second
+	maxListingEntries = 4096
+)
+
+// Backend is the long-lived part: the servers and the caches shared by all requests.
+type Backend struct {
+	servers   []Server
+	byName    map[string]int
+	cfg       Config
+	immutable *cache.LRU[cacheKey, cached]
+	listings  *expirable.LRU[string, any] // nil when disabled
+}
+
+// NewBackend returns a backend over servers (in display order).
+func NewBackend(servers []Server, cfg Config) (*Backend, error) {
+	if cfg.CacheBytes == 0 {
+		cfg.CacheBytes = defaultCacheBytes
+	}
+	if cfg.ListingTTL == 0 {
+		cfg.ListingTTL = defaultListingTTL
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = upstream.IterPageSize
+	}
+	if cfg.BatchWait <= 0 {
+		cfg.BatchWait = time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := &Backend{servers: servers, byName: map[string]int{}, cfg: cfg,
+		immutable: cache.NewLRU[cacheKey, cached](max(cfg.CacheBytes, 0))}
+	for i, s := range servers {
+		if _, dup := b.byName[s.Name]; dup {
+			return nil, fmt.Errorf("duplicate server %q", s.Name)
+		}
+		b.byName[s.Name] = i
+	}
+	if cfg.ListingTTL > 0 {
+		b.listings = expirable.NewLRU[string, any](maxListingEntries, nil, cfg.ListingTTL)
+	}
+	return b, nil
+}
+
+// Servers returns the servers in display order.
+func (b *Backend) Servers() []Server { return b.servers }
+
+// Server returns a server by name.
+func (b *Backend) Server(name string) (Server, bool) {
+	i, ok := b.byName[name]
+	if !ok {
+		return Server{}, false
+	}
+	return b.servers[i], true
+}
+
+// CacheStats reports the immutable-data cache's counters.
+func (b *Backend) CacheStats() cache.Stats { return b.immutable.Stats() }
+
+// cacheKey names one immutable object: kind + server + upstream id.
+type cacheKey struct {
+	kind   byte // 's' session, 'e' events of a session
+	server string
+	id     string
+}
+
+type cached interface{ cache.Sized }
+
+type cachedSession struct{ s upstream.RestoreSession }
+
+func (c cachedSession) SizeBytes() int { return sessionSize(&c.s) }
+
+type cachedEvents struct{ events []upstream.RestoreSessionEvent }
+
+func (c cachedEvents) SizeBytes() int {
+	n := 24
+	for i := range c.events {
+		n += eventSize(&c.events[i])
+	}
+	return n
+}
+
+func sessionSize(s *upstream.RestoreSession) int {
+	return 256 + len(s.ID) + len(s.Name) + len(s.Organization) + len(s.InitiatedBy) + len(s.Details) +
+		len(s.ScopeName) + len(s.ClientHost) + len(s.Reason) + linksSize(s.Links)
+}
+
+func eventSize(e *upstream.RestoreSessionEvent) int {
+	return 224 + len(e.ID) + len(e.Duration) + len(e.Title) + len(e.Message) + len(e.ItemName) +
+		len(e.ItemType) + len(e.Source) + len(e.Target) + linksSize(e.Links)
+}
+
+func linksSize(l upstream.Links) int {
+	n := 0
+	for k, v := range l {
+		n += 48 + len(k) + len(v.Href)
+	}
+	return n
+}
+
+func (b *Backend) cachedSession(server, id string) (*upstream.RestoreSession, bool) {
+	v, ok := b.immutable.Get(cacheKey{'s', server, id})
+	if !ok {
+		return nil, false
+	}
+	s := v.(cachedSession).s
+	return &s, true
+}
+
+// rememberSession caches a session if it has stopped (it never changes again).
+func (b *Backend) rememberSession(server string, s *upstream.RestoreSession) {
+	if s.Finished() {
+		b.immutable.Add(cacheKey{'s', server, s.ID}, cachedSession{*s})
+	}
+}

@@ -1,0 +1,205 @@
+package loaders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// ErrUnknownServer is returned for a server name the gateway does not have.
+var ErrUnknownServer = errors.New("unknown VBO server")
+
+// SessionKey names a restore session. Final says the caller already knows the session has
+// stopped, so what is fetched for it can be cached for good.
+type SessionKey struct {
+	Server string
+	ID     string
+	Final  bool
+}
+
+// EventKey names one event of a session.
+type EventKey struct {
+	Server    string
+	SessionID string
+	EventID   string
+}
+
+// Loaders is the per-request set of dataloaders.
+type Loaders struct {
+	b           *Backend
+	orgs        *dataloader.Loader[string, []upstream.Organization]
+	orgSessions *dataloader.Loader[OrgSessionsKey, *SessionPage]
+	session     *dataloader.Loader[SessionKey, *upstream.RestoreSession]
+	events      *dataloader.Loader[SessionKey, []upstream.RestoreSessionEvent]
+	event       *dataloader.Loader[EventKey, *upstream.RestoreSessionEvent]
+	pages       pageMemo
+}
+
+// New creates a fresh set of loaders for one request.
+func (b *Backend) New() *Loaders {
+	l := &Loaders{b: b}
+	wait := dataloader.WithWait[string, []upstream.Organization](b.cfg.BatchWait)
+	l.orgs = dataloader.NewBatchedLoader(perKey(l.fetchOrganizations), wait)
+	l.orgSessions = dataloader.NewBatchedLoader(l.batchOrgSessions,
+		dataloader.WithWait[OrgSessionsKey, *SessionPage](b.cfg.BatchWait))
+	l.session = dataloader.NewBatchedLoader(perKey(l.fetchSession),
+		dataloader.WithWait[SessionKey, *upstream.RestoreSession](b.cfg.BatchWait))
+	l.events = dataloader.NewBatchedLoader(perKey(l.fetchEvents),
+		dataloader.WithWait[SessionKey, []upstream.RestoreSessionEvent](b.cfg.BatchWait))
+	l.event = dataloader.NewBatchedLoader(perKey(l.fetchEvent),
+		dataloader.WithWait[EventKey, *upstream.RestoreSessionEvent](b.cfg.BatchWait))
+	return l
+}
+
+// Backend returns the long-lived backend.
+func (l *Loaders) Backend() *Backend { return l.b }
+
+type ctxKey struct{}
+
+// Middleware puts a fresh Loaders set into every request's context.
+func Middleware(b *Backend, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(With(r.Context(), b.New())))
+	})
+}
+
+// With stores l in ctx.
+func With(ctx context.Context, l *Loaders) context.Context { return context.WithValue(ctx, ctxKey{}, l) }
+
+// For returns the request's loaders. It panics if Middleware did not run: a wiring bug.
+func For(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		panic("loaders: no Loaders in context (is loaders.Middleware installed?)")
+	}
+	return l
+}
+
+// perKey adapts a one-key fetch into a batch function that runs the keys in parallel (the
+// client's per-server concurrency limit bounds what reaches each server) and answers one
+// result per key, in key order, as the dataloader contract requires.
+func perKey[K comparable, V any](fetch func(context.Context, K) (V, error)) dataloader.BatchFunc[K, V] {
+	return func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+		results := make([]*dataloader.Result[V], len(keys))
+		var wg sync.WaitGroup
+		for i, k := range keys {
+			wg.Go(func() {
+				v, err := fetch(ctx, k)
+				results[i] = &dataloader.Result[V]{Data: v, Error: err}
+			})
+		}
+		wg.Wait()
+		return results
+	}
+}
+
+func (l *Loaders) client(server string) (Upstream, error) {
+	s, ok := l.b.Server(server)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownServer, server)
+	}
+	return s.Client, nil
+}
+
+// Organizations returns every organisation on a server (one upstream call per server per
+// request at most, shared across requests for the listing TTL).
+func (l *Loaders) Organizations(ctx context.Context, server string) ([]upstream.Organization, error) {
+	return l.orgs.Load(ctx, server)()
+}
+
+func (l *Loaders) fetchOrganizations(ctx context.Context, server string) ([]upstream.Organization, error) {
+	c, err := l.client(server)
+	if err != nil {
+		return nil, err
+	}
+	key := server + "\x00orgs"
+	if l.b.listings != nil {
+		if v, ok := l.b.listings.Get(key); ok {
+			return v.([]upstream.Organization), nil
+		}
+	}
+	orgs, err := c.Organizations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if l.b.listings != nil {
+		l.b.listings.Add(key, orgs)
+	}
+	return orgs, nil
+}
+
+// RestoreSession returns one session by id.
+func (l *Loaders) RestoreSession(ctx context.Context, server, id string) (*upstream.RestoreSession, error) {
+	return l.session.Load(ctx, SessionKey{Server: server, ID: id})()
+}
+
+func (l *Loaders) fetchSession(ctx context.Context, k SessionKey) (*upstream.RestoreSession, error) {
+	if s, ok := l.b.cachedSession(k.Server, k.ID); ok {
+		return s, nil
+	}
+	c, err := l.client(k.Server)
+	if err != nil {
+		return nil, err
+	}
+	s, _, err := c.RestoreSession(ctx, k.ID)
+	if err != nil {
+		return nil, err
+	}
+	l.b.rememberSession(k.Server, s)
+	return s, nil
+}
+
+// RestoreSessionEvents returns every event of a session, in order. Pass final=true when the
+// session is known to have stopped: its events are then cached across requests.
+func (l *Loaders) RestoreSessionEvents(ctx context.Context, server, sessionID string, final bool) ([]upstream.RestoreSessionEvent, error) {
+	return l.events.Load(ctx, SessionKey{Server: server, ID: sessionID, Final: final})()
+}
+
+func (l *Loaders) fetchEvents(ctx context.Context, k SessionKey) ([]upstream.RestoreSessionEvent, error) {
+	ck := cacheKey{'e', k.Server, k.ID}
+	if v, ok := l.b.immutable.Get(ck); ok {
+		return v.(cachedEvents).events, nil
+	}
+	c, err := l.client(k.Server)
+	if err != nil {
+		return nil, err
+	}
+	events := []upstream.RestoreSessionEvent{}
+	for ev, err := range walkEvents(ctx, c, k.ID, l.b.cfg.PageSize) {
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, ev)
+	}
+	if k.Final {
+		l.b.immutable.Add(ck, cachedEvents{events})
+	}
+	return events, nil
+}
+
+// RestoreSessionEvent returns one event, from the session's cached events when they are known.
+func (l *Loaders) RestoreSessionEvent(ctx context.Context, server, sessionID, eventID string) (*upstream.RestoreSessionEvent, error) {
+	return l.event.Load(ctx, EventKey{Server: server, SessionID: sessionID, EventID: eventID})()
+}
+
+func (l *Loaders) fetchEvent(ctx context.Context, k EventKey) (*upstream.RestoreSessionEvent, error) {
+	if v, ok := l.b.immutable.Get(cacheKey{'e', k.Server, k.SessionID}); ok {
+		for _, ev := range v.(cachedEvents).events {
+			if ev.ID == k.EventID {
+				return &ev, nil
+			}
+		}
+	}
+	c, err := l.client(k.Server)
+	if err != nil {
+		return nil, err
+	}
+	ev, _, err := c.RestoreSessionEvent(ctx, k.SessionID, k.EventID)
+	return ev, err
+}

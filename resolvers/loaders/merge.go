@@ -1,0 +1,123 @@
+package loaders
+
+import (
+	"context"
+	"maps"
+	"sync"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// MergedSession is one session of a cross-server page with its server and its edge cursor.
+type MergedSession struct {
+	Server  string
+	Session upstream.RestoreSession
+	Cursor  gid.StreamCursor
+}
+
+// MergedPage is a newest-first page over several servers.
+type MergedPage struct {
+	Sessions []MergedSession
+	HasNext  bool
+	// End is the cursor after the page (also when it is empty).
+	End gid.StreamCursor
+	// Total is the number of matching sessions across the servers when every listing was seen
+	// whole from the top; nil otherwise.
+	Total *int
+	// Errors holds the servers that failed; their sessions are missing from the page.
+	Errors map[string]error
+}
+
+// MergedRestoreSessions merges the newest-first session streams of servers (in display order,
+// which breaks ties) into one page of up to first sessions, continuing from cursor.
+func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w Window, cursor gid.StreamCursor, first int, m *Matcher) *MergedPage {
+	pageSize := first + 1
+	if m != nil && m.Fn != nil {
+		pageSize = l.b.cfg.PageSize // filtering in the gateway: read in large pages
+	}
+	pageSize = min(max(pageSize, 1), upstream.MaxPageSize)
+
+	type lane struct {
+		server string
+		s      *sessionStream
+		head   *upstream.RestoreSession
+		err    error
+	}
+	lanes := make([]*lane, 0, len(servers))
+	pos := gid.StreamCursor{}
+	fromTop := true
+	for _, name := range servers {
+		var start *gid.Position
+		if p, ok := cursor[name]; ok {
+			start = &p
+			fromTop = false
+		}
+		lanes = append(lanes, &lane{server: name, s: l.newStream(name, w, start, pageSize)})
+		if start != nil {
+			pos[name] = *start
+		}
+	}
+	// advance finds a lane's next matching head, consuming the sessions that do not match.
+	advance := func(ln *lane) {
+		for {
+			h, err := ln.s.head(ctx)
+			if err != nil || h == nil {
+				ln.head, ln.err = nil, err
+				return
+			}
+			if m.match(ln.server, h) {
+				ln.head = h
+				return
+			}
+			ln.s.pop()
+		}
+	}
+	var wg sync.WaitGroup
+	for _, ln := range lanes {
+		wg.Go(func() { advance(ln) })
+	}
+	wg.Wait()
+
+	page := &MergedPage{Errors: map[string]error{}}
+	for len(page.Sessions) < first {
+		var best *lane
+		for _, ln := range lanes {
+			if ln.head != nil && (best == nil || ln.head.CreationTime.After(best.head.CreationTime)) {
+				best = ln
+			}
+		}
+		if best == nil {
+			break
+		}
+		sess, after := best.s.pop()
+		pos[best.server] = after
+		page.Sessions = append(page.Sessions, MergedSession{Server: best.server, Session: sess, Cursor: maps.Clone(pos)})
+		advance(best)
+	}
+	// Lanes record how far they read, even past the last emitted session (non-matching ones).
+	total := 0
+	for _, ln := range lanes {
+		if ln.err != nil {
+			page.Errors[ln.server] = ln.err
+			fromTop = false
+			continue
+		}
+		if ln.head != nil {
+			page.HasNext = true
+		}
+		pos[ln.server] = ln.s.position()
+		total += ln.s.consumed
+	}
+	page.End = pos
+	if len(page.Sessions) > 0 {
+		page.Sessions[len(page.Sessions)-1].Cursor = maps.Clone(pos)
+	}
+	if !page.HasNext && fromTop && m == nil {
+		page.Total = &total
+	}
+	if len(page.Errors) == 0 {
+		page.Errors = nil
+	}
+	return page
+}

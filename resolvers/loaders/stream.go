@@ -1,0 +1,272 @@
+package loaders
+
+import (
+	"context"
+	"iter"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Window is the creationTime window sent upstream as startTimeFrom/startTimeTo (nil = open).
+type Window struct {
+	From, To *time.Time
+}
+
+// windowKey is Window in comparable form (unix nanos, 0 = open), for loader keys.
+type windowKey struct{ from, to int64 }
+
+func (w Window) key() windowKey {
+	var k windowKey
+	if w.From != nil {
+		k.from = w.From.UnixNano()
+	}
+	if w.To != nil {
+		k.to = w.To.UnixNano()
+	}
+	return k
+}
+
+func (k windowKey) window() Window {
+	var w Window
+	if k.from != 0 {
+		t := time.Unix(0, k.from).UTC()
+		w.From = &t
+	}
+	if k.to != 0 {
+		t := time.Unix(0, k.to).UTC()
+		w.To = &t
+	}
+	return w
+}
+
+// posKey is gid.Position in comparable form.
+type posKey struct {
+	nanos int64
+	skip  int
+	done  bool
+	set   bool
+}
+
+func keyOf(p *gid.Position) posKey {
+	if p == nil {
+		return posKey{}
+	}
+	return posKey{nanos: p.Time.UnixNano(), skip: p.Skip, done: p.Done, set: true}
+}
+
+func (k posKey) position() *gid.Position {
+	if !k.set {
+		return nil
+	}
+	return &gid.Position{Time: time.Unix(0, k.nanos).UTC(), Skip: k.skip, Done: k.done}
+}
+
+// sessionStream reads one server's restore sessions newest first, page by page, from a start
+// position. It resumes a listing without re-reading from offset 0: it narrows startTimeTo to
+// the position's time (plus a second, whatever the server's rounding and bound inclusiveness)
+// and drops what the position says was already consumed.
+type sessionStream struct {
+	l        *Loaders
+	server   string
+	window   Window
+	pageSize int
+
+	start     *gid.Position
+	dropSkip  int // sessions at start.Time still to drop
+	offset    int
+	buf       []upstream.RestoreSession
+	exhausted bool
+	pos       gid.Position // position after the last session consumed
+	consumed  int
+}
+
+func (l *Loaders) newStream(server string, w Window, start *gid.Position, pageSize int) *sessionStream {
+	s := &sessionStream{l: l, server: server, window: w, pageSize: pageSize, start: start}
+	if start != nil {
+		s.pos = *start
+		s.dropSkip = start.Skip
+		if start.Done {
+			s.exhausted = true
+		}
+		resumeTo := start.Time.Add(time.Second)
+		if w.To == nil || resumeTo.Before(*w.To) {
+			s.window.To = &resumeTo
+		}
+	}
+	return s
+}
+
+// head returns the next session without consuming it, fetching a page when needed; nil when
+// the stream is exhausted.
+func (s *sessionStream) head(ctx context.Context) (*upstream.RestoreSession, error) {
+	for {
+		for len(s.buf) > 0 {
+			h := &s.buf[0]
+			if s.start != nil && !s.start.Done {
+				if h.CreationTime.After(s.start.Time) {
+					s.buf = s.buf[1:] // newer than the position: seen on an earlier page
+					continue
+				}
+				if h.CreationTime.Equal(s.start.Time) && s.dropSkip > 0 {
+					s.dropSkip--
+					s.buf = s.buf[1:]
+					continue
+				}
+			}
+			return h, nil
+		}
+		if s.exhausted {
+			return nil, nil
+		}
+		if err := s.fetch(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// pop consumes the head (call head first) and returns the position after it.
+func (s *sessionStream) pop() (upstream.RestoreSession, gid.Position) {
+	h := s.buf[0]
+	s.buf = s.buf[1:]
+	if h.CreationTime.Equal(s.pos.Time) {
+		s.pos.Skip++
+	} else {
+		s.pos = gid.Position{Time: h.CreationTime, Skip: 1}
+	}
+	s.consumed++
+	return h, s.pos
+}
+
+// position is where the stream stands: Done once exhausted and drained.
+func (s *sessionStream) position() gid.Position {
+	if s.exhausted && len(s.buf) == 0 {
+		return gid.Position{Done: true}
+	}
+	return s.pos
+}
+
+func (s *sessionStream) fetch(ctx context.Context) error {
+	page, err := s.l.sessionPage(ctx, s.server, pageQuery{window: s.window.key(), offset: s.offset, limit: s.pageSize})
+	if err != nil {
+		return err
+	}
+	s.buf = page.Results // only called once buf is drained; pages are shared, never appended to
+	s.offset += len(page.Results)
+	limit := s.pageSize
+	if page.Limit > 0 && page.Limit < limit {
+		limit = page.Limit
+	}
+	if len(page.Results) == 0 || len(page.Results) < limit {
+		s.exhausted = true
+	}
+	return nil
+}
+
+// pageQuery is one listing call.
+type pageQuery struct {
+	window windowKey
+	offset int
+	limit  int
+}
+
+// pageMemo makes each listing page fetched at most once per request, even when two walks of
+// one server were not batched together.
+type pageMemo struct {
+	mu    sync.Mutex
+	pages map[string]*memoEntry
+}
+
+type memoEntry struct {
+	done chan struct{}
+	page *upstream.Page[upstream.RestoreSession]
+	err  error
+}
+
+func (q pageQuery) cacheKey(server string) string {
+	return server + "\x00sessions\x00" + strconv.FormatInt(q.window.from, 10) + "\x00" +
+		strconv.FormatInt(q.window.to, 10) + "\x00" + strconv.Itoa(q.offset) + "\x00" + strconv.Itoa(q.limit)
+}
+
+// sessionPage fetches one listing page through the request memo and the listing TTL cache.
+func (l *Loaders) sessionPage(ctx context.Context, server string, q pageQuery) (*upstream.Page[upstream.RestoreSession], error) {
+	key := q.cacheKey(server)
+	l.pages.mu.Lock()
+	if l.pages.pages == nil {
+		l.pages.pages = map[string]*memoEntry{}
+	}
+	if e, ok := l.pages.pages[key]; ok {
+		l.pages.mu.Unlock()
+		select {
+		case <-e.done:
+			return e.page, e.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	e := &memoEntry{done: make(chan struct{})}
+	l.pages.pages[key] = e
+	l.pages.mu.Unlock()
+	defer close(e.done)
+
+	if l.b.listings != nil {
+		if v, ok := l.b.listings.Get(key); ok {
+			e.page = v.(*upstream.Page[upstream.RestoreSession])
+			return e.page, nil
+		}
+	}
+	c, err := l.client(server)
+	if err != nil {
+		e.err = err
+		return nil, err
+	}
+	w := q.window.window()
+	e.page, _, e.err = c.RestoreSessions(ctx, upstream.RestoreSessionListOptions{
+		ListOptions:   upstream.ListOptions{Limit: q.limit, Offset: q.offset},
+		StartTimeFrom: w.From, StartTimeTo: w.To,
+	})
+	if e.err != nil {
+		// Do not memoise failures: a later walk in this request may retry.
+		l.pages.mu.Lock()
+		delete(l.pages.pages, key)
+		l.pages.mu.Unlock()
+		return nil, e.err
+	}
+	for i := range e.page.Results {
+		l.b.rememberSession(server, &e.page.Results[i])
+	}
+	if l.b.listings != nil {
+		l.b.listings.Add(key, e.page)
+	}
+	return e.page, nil
+}
+
+// walkEvents iterates over every event of a session, pageSize per call.
+func walkEvents(ctx context.Context, c Upstream, sessionID string, pageSize int) iter.Seq2[upstream.RestoreSessionEvent, error] {
+	return func(yield func(upstream.RestoreSessionEvent, error) bool) {
+		offset := 0
+		for {
+			page, _, err := c.RestoreSessionEvents(ctx, sessionID, upstream.ListOptions{Limit: pageSize, Offset: offset})
+			if err != nil {
+				yield(upstream.RestoreSessionEvent{}, err)
+				return
+			}
+			for _, ev := range page.Results {
+				if !yield(ev, nil) {
+					return
+				}
+			}
+			limit := pageSize
+			if page.Limit > 0 && page.Limit < limit {
+				limit = page.Limit
+			}
+			if len(page.Results) == 0 || len(page.Results) < limit {
+				return
+			}
+			offset += len(page.Results)
+		}
+	}
+}

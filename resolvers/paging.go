@@ -1,0 +1,60 @@
+package resolvers
+
+import (
+	"strconv"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+)
+
+const (
+	defaultFirst = 50
+	// MaxFirst caps every connection's page size.
+	MaxFirst = 500
+)
+
+// pageSize validates a connection's first argument.
+func pageSize(first *int) (int, error) {
+	if first == nil {
+		return defaultFirst, nil
+	}
+	if *first < 0 || *first > MaxFirst {
+		return 0, badInputf("first must be between 0 and " + strconv.Itoa(MaxFirst) + ", got " + strconv.Itoa(*first))
+	}
+	return *first, nil
+}
+
+// offsetWindow slices a complete list for first/after (offset cursor) and says what follows.
+func offsetWindow(n int, first *int, after *string) (from, to int, err error) {
+	size, err := pageSize(first)
+	if err != nil {
+		return 0, 0, err
+	}
+	from = 0
+	if after != nil {
+		from, err = gid.DecodeOffset(*after)
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	from = min(from, n)
+	return from, min(from+size, n), nil
+}
+
+// offsetPageInfo builds PageInfo for items [from,to) of n.
+func offsetPageInfo(from, to, n int) *model.PageInfo {
+	pi := &model.PageInfo{HasNextPage: to < n, HasPreviousPage: from > 0}
+	if to > from {
+		s, e := gid.EncodeOffset(from+1), gid.EncodeOffset(to)
+		pi.StartCursor, pi.EndCursor = &s, &e
+	}
+	return pi
+}
+
+// decodeStream reads an optional stream cursor.
+func decodeStream(after *string) (gid.StreamCursor, error) {
+	if after == nil {
+		return gid.StreamCursor{}, nil
+	}
+	return gid.DecodeStream(*after)
+}

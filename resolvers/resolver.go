@@ -1,0 +1,21 @@
+// Package resolvers implements the GraphQL schema. Resolvers stay thin: they check the
+// caller's scope, call a loader, and map the result to graph/model types.
+package resolvers
+
+import (
+	"log/slog"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+)
+
+// StatusFunc reports a server's health as the gateway sees it.
+type StatusFunc func(server string) model.ServerStatus
+
+// Resolver is the dependency root of the resolvers.
+type Resolver struct {
+	Backend *loaders.Backend
+	Logger  *slog.Logger
+	// ServerStatus reports server health for admins; nil reports every server UP.
+	ServerStatus StatusFunc
+}

@@ -1,0 +1,173 @@
+package resolvers
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Scope enforcement lives here: every resolver that returns upstream data goes through these
+// helpers, which consult the caller's Principal before any loader call, and answer ErrNotFound
+// for anything out of scope exactly as for anything missing.
+
+func principal(ctx context.Context) (*auth.Principal, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, ErrUnauthenticated
+	}
+	return p, nil
+}
+
+// visibleServers returns the servers the caller may see, in display order, narrowed to only
+// (if non-nil). Unknown names narrow to nothing rather than erroring.
+func (r *Resolver) visibleServers(p *auth.Principal, only []string) []string {
+	var out []string
+	for _, s := range r.Backend.Servers() {
+		if p.CanSeeServer(s.Name) && (only == nil || slices.Contains(only, s.Name)) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// serverOrgs is one server's organisations as loaded, or the error loading them.
+type serverOrgs struct {
+	server string
+	orgs   []upstream.Organization
+	err    error
+}
+
+// loadOrgs loads the organisations of servers in parallel (one batched loader call).
+func loadOrgs(ctx context.Context, servers []string) []serverOrgs {
+	l := loaders.For(ctx)
+	out := make([]serverOrgs, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() {
+			orgs, err := l.Organizations(ctx, s)
+			out[i] = serverOrgs{server: s, orgs: orgs, err: err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// visibleOrgs lists the in-scope organisations of servers, reporting failed servers as
+// partial-result errors.
+func (r *Resolver) visibleOrgs(ctx context.Context, p *auth.Principal, servers []string, nameContains string) []*model.Organization {
+	needle := strings.ToLower(nameContains)
+	var out []*model.Organization
+	for _, so := range loadOrgs(ctx, servers) {
+		if so.err != nil {
+			addServerError(ctx, so.err)
+			continue
+		}
+		var mine []*model.Organization
+		for _, o := range so.orgs {
+			if !p.CanSeeOrg(so.server, o.ID) || needle != "" && !strings.Contains(strings.ToLower(o.Name), needle) {
+				continue
+			}
+			mine = append(mine, &model.Organization{ServerName: so.server, Upstream: o})
+		}
+		slices.SortStableFunc(mine, func(a, b *model.Organization) int {
+			return strings.Compare(strings.ToLower(a.Upstream.Name), strings.ToLower(b.Upstream.Name))
+		})
+		out = append(out, mine...)
+	}
+	return out
+}
+
+// findOrg returns an in-scope organisation by upstream id. The scope check comes first.
+func (r *Resolver) findOrg(ctx context.Context, server, orgID string) (*model.Organization, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.CanSeeOrg(server, orgID) {
+		return nil, ErrNotFound
+	}
+	if _, ok := r.Backend.Server(server); !ok {
+		return nil, ErrNotFound
+	}
+	orgs, err := loaders.For(ctx).Organizations(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orgs {
+		if strings.EqualFold(o.ID, orgID) {
+			return &model.Organization{ServerName: server, Upstream: o}, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// orgNamed resolves the organisation a session names. When the server has no organisation of
+// that name any more, it returns a detached stub carrying the recorded name.
+func (r *Resolver) orgNamed(ctx context.Context, server, name string) (*model.Organization, error) {
+	orgs, err := loaders.For(ctx).Organizations(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	if o := byName(orgs, name); o != nil {
+		return &model.Organization{ServerName: server, Upstream: *o}, nil
+	}
+	return &model.Organization{ServerName: server, Upstream: upstream.Organization{Name: name}, Detached: true}, nil
+}
+
+func byName(orgs []upstream.Organization, name string) *upstream.Organization {
+	for i := range orgs {
+		if strings.EqualFold(orgs[i].Name, name) {
+			return &orgs[i]
+		}
+	}
+	return nil
+}
+
+// sessionVisible reports whether the caller may see a session: its organisation (by name on
+// its server) must be in scope. Sessions of detached organisations are visible to admins only.
+func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server string, s *upstream.RestoreSession) (bool, error) {
+	if p.SeesAll() {
+		return true, nil
+	}
+	if !p.CanSeeServer(server) {
+		return false, nil
+	}
+	orgs, err := loaders.For(ctx).Organizations(ctx, server)
+	if err != nil {
+		return false, err
+	}
+	o := byName(orgs, s.Organization)
+	return o != nil && p.CanSeeOrg(server, o.ID), nil
+}
+
+// loadVisibleSession loads a session by id and checks scope; out of scope reads as not found.
+func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*model.RestoreSession, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.CanSeeServer(server) {
+		return nil, ErrNotFound
+	}
+	if _, ok := r.Backend.Server(server); !ok {
+		return nil, ErrNotFound
+	}
+	s, err := loaders.For(ctx).RestoreSession(ctx, server, id)
+	if err != nil {
+		return nil, notFoundIfMissing(err)
+	}
+	ok, err := r.sessionVisible(ctx, p, server, s)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return &model.RestoreSession{ServerName: server, Upstream: *s}, nil
+}
