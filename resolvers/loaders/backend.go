@@ -120,7 +120,9 @@ type cachedSession struct{ s upstream.RestoreSession }
 
 func (c cachedSession) SizeBytes() int { return sessionSize(&c.s) }
 
-type cachedEvents struct{ events []upstream.RestoreSessionEvent }
+type cachedEvents struct {
+	events []upstream.RestoreSessionEvent
+}
 
 func (c cachedEvents) SizeBytes() int {
 	n := 24

@@ -70,7 +70,9 @@ func Middleware(b *Backend, next http.Handler) http.Handler {
 }
 
 // With stores l in ctx.
-func With(ctx context.Context, l *Loaders) context.Context { return context.WithValue(ctx, ctxKey{}, l) }
+func With(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
 
 // For returns the request's loaders. It panics if Middleware did not run: a wiring bug.
 func For(ctx context.Context) *Loaders {

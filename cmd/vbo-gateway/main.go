@@ -1,0 +1,108 @@
+// Command vbo-gateway serves one GraphQL schema over every configured VBO server.
+//
+//	vbo-gateway --config gateway.yaml
+//	vbo-gateway --demo            # built-in simulated VBO servers, no config needed
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/demo"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "vbo-gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses flags and serves until ctx ends. ready, if set, receives the listen address.
+func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("vbo-gateway", flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML config file")
+	demoMode := fs.Bool("demo", false, "run against three built-in simulated VBO servers (no config needed)")
+	listen := fs.String("listen", "", "listen address (overrides the config; default 127.0.0.1:8080)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	grace := fs.Duration("shutdown-grace", 10*time.Second, "time to finish in-flight requests on SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	var cfg *config.Config
+	var gopts gateway.Options
+	switch {
+	case *demoMode && *configPath != "":
+		return errors.New("use --demo or --config, not both")
+	case *demoMode:
+		fleet, err := demo.Start(demo.Options{})
+		if err != nil {
+			return err
+		}
+		defer fleet.Close()
+		cfg = fleet.Config
+	case *configPath != "":
+		var err error
+		if cfg, err = config.Load(*configPath); err != nil {
+			return err
+		}
+		gopts.Authenticate = denyAll // authentication is configured separately; until then, refuse
+	default:
+		return errors.New("give --config FILE, or --demo to try it with simulated VBO servers")
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	gopts.Logger = logger
+	gw, err := gateway.New(cfg, gopts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	url := "http://" + ln.Addr().String() + "/"
+	if *demoMode {
+		fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), demo.Names)
+		fmt.Fprintf(stdout, "GraphiQL:  %s\nGraphQL:   %sgraphql\n", url, url)
+		fmt.Fprintln(stdout, "Auth:      none needed in --demo (every caller is a provider admin)")
+	} else {
+		fmt.Fprintf(stdout, "vbo-gateway listening on %s (%d VBO servers)\n", url, len(cfg.Servers))
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

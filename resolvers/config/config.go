@@ -1,0 +1,184 @@
+// Package config reads the gateway's YAML configuration and builds the VBO fleet from it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the HTTP listen address (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// Servers are the VBO servers behind the gateway, in display order.
+	Servers []Server `yaml:"servers"`
+	// Introspection enables GraphQL introspection (default true).
+	Introspection *bool `yaml:"introspection"`
+	// Cache tunes the immutable-data cache and the listing TTL.
+	Cache Cache `yaml:"cache"`
+	// MaxConcurrencyPerServer bounds in-flight calls to each VBO server (default 8).
+	MaxConcurrencyPerServer int `yaml:"maxConcurrencyPerServer"`
+}
+
+// Server is one VBO server.
+type Server struct {
+	Name         string             `yaml:"name"`
+	URL          string             `yaml:"url"`
+	APIVersion   string             `yaml:"apiVersion"`
+	Username     string             `yaml:"username"`
+	PasswordEnv  string             `yaml:"passwordEnv"`
+	PasswordFile string             `yaml:"passwordFile"`
+	TLS          upstream.TLSConfig `yaml:"tls"`
+
+	// password is resolved at load time (never from the file itself, never logged).
+	password string
+}
+
+// Cache tunes caching.
+type Cache struct {
+	// MaxBytes bounds the immutable-data cache (default 256 MiB, 0 = default, -1 = off).
+	MaxBytes int `yaml:"maxBytes"`
+	// ListingTTL keeps organisation lists and session listings this long (default 5s, "-1s" = off).
+	ListingTTL time.Duration `yaml:"listingTTL"`
+}
+
+// Defaults.
+const (
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultMaxConcurrency = 8
+)
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b, os.LookupEnv, os.ReadFile)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly (unknown keys are errors), resolves secrets with lookupEnv and
+// readFile, applies defaults and validates.
+func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.MaxConcurrencyPerServer == 0 {
+		c.MaxConcurrencyPerServer = DefaultMaxConcurrency
+	}
+	if len(c.Servers) == 0 {
+		return nil, errors.New("no servers configured")
+	}
+	seen := map[string]bool{}
+	for i := range c.Servers {
+		s := &c.Servers[i]
+		if err := s.validate(lookupEnv, readFile); err != nil {
+			return nil, fmt.Errorf("servers[%d] (%s): %w", i, s.Name, err)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("servers[%d]: duplicate name %q", i, s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return &c, nil
+}
+
+func (s *Server) validate(lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) error {
+	if !gid.ValidServerName(s.Name) {
+		return fmt.Errorf("name %q: use 1-64 letters, digits, '.', '_' or '-'", s.Name)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("url %q: want https://host:4443 (http:// for a simulator or TLS offload)", s.URL)
+	}
+	switch s.APIVersion {
+	case "":
+		s.APIVersion = upstream.APIv6
+	case upstream.APIv6, upstream.APIv7, upstream.APIv8:
+	default:
+		return fmt.Errorf("apiVersion %q: want v6, v7 or v8", s.APIVersion)
+	}
+	if s.Username == "" {
+		return errors.New("username is required")
+	}
+	switch {
+	case s.PasswordEnv != "" && s.PasswordFile != "":
+		return errors.New("set passwordEnv or passwordFile, not both")
+	case s.PasswordEnv != "":
+		v, ok := lookupEnv(s.PasswordEnv)
+		if !ok || v == "" {
+			return fmt.Errorf("environment variable %s (passwordEnv) is not set", s.PasswordEnv)
+		}
+		s.password = v
+	case s.PasswordFile != "":
+		b, err := readFile(s.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("passwordFile: %w", err)
+		}
+		s.password = strings.TrimRight(string(b), "\r\n")
+	default:
+		return errors.New("passwordEnv or passwordFile is required")
+	}
+	if s.TLS.FingerprintSHA256 != "" {
+		if _, err := upstream.ParseFingerprint(s.TLS.FingerprintSHA256); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WithPassword returns a copy of s using password (for in-process simulators).
+func (s Server) WithPassword(password string) Server {
+	s.password = password
+	return s
+}
+
+// Client builds the upstream client for s.
+func (s Server) Client(logger *slog.Logger, maxConcurrency int) (*upstream.Client, error) {
+	opts := []upstream.Option{
+		upstream.WithLogger(logger), upstream.WithName(s.Name), upstream.WithAPIVersion(s.APIVersion),
+		upstream.WithCredentials(s.Username, s.password), upstream.WithMaxConcurrency(maxConcurrency),
+	}
+	if strings.HasPrefix(s.URL, "https://") {
+		opts = append(opts, upstream.WithTLS(s.TLS))
+	}
+	return upstream.NewClient(s.URL, opts...)
+}
+
+// Fleet builds the clients of every configured server.
+func (c *Config) Fleet(logger *slog.Logger) (*upstream.Fleet, error) {
+	var clients []*upstream.Client
+	for _, s := range c.Servers {
+		cl, err := s.Client(logger, c.MaxConcurrencyPerServer)
+		if err != nil {
+			return nil, err
+		}
+		clients = append(clients, cl)
+	}
+	return upstream.NewFleet(clients...)
+}
+
+// IntrospectionEnabled reports the introspection switch (default on).
+func (c *Config) IntrospectionEnabled() bool { return c.Introspection == nil || *c.Introspection }
