@@ -35,4 +35,3 @@ func writeUnauthenticated(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusUnauthorized)
 	fmt.Fprint(w, `{"errors":[{"message":"authentication required","extensions":{"code":"UNAUTHENTICATED"}}],"data":null}`)
 }
-
