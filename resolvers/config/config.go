@@ -30,6 +30,14 @@ type Config struct {
 	Cache Cache `yaml:"cache"`
 	// MaxConcurrencyPerServer bounds in-flight calls to each VBO server (default 8).
 	MaxConcurrencyPerServer int `yaml:"maxConcurrencyPerServer"`
+	// Limits bounds queries and callers (depth, complexity, body size, rate...); see limits.go.
+	Limits Limits `yaml:"limits"`
+	// Resilience tunes deadlines, retries and circuit breaking towards VBO; see limits.go.
+	Resilience Resilience `yaml:"resilience"`
+	// Auth configures authentication (JWT via JWKS, API keys); see auth.go.
+	Auth Auth `yaml:"auth"`
+	// Tenants binds customers to their organisations; see auth.go.
+	Tenants []Tenant `yaml:"tenants"`
 }
 
 // Server is one VBO server.

@@ -1,0 +1,7 @@
+package config
+
+// Auth configures authentication.
+type Auth struct{}
+
+// Tenant is a customer and the organisations it may read.
+type Tenant struct{}
