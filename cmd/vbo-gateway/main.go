@@ -66,7 +66,6 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		if cfg, err = config.Load(*configPath); err != nil {
 			return err
 		}
-		gopts.Authenticate = denyAll // authentication is configured separately; until then, refuse
 	default:
 		return errors.New("give --config FILE, or --demo to try it with simulated VBO servers")
 	}
@@ -74,6 +73,14 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		cfg.Listen = *listen
 	}
 	gopts.Logger = logger
+	authn, err := buildAuth(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	gopts.Authenticate = authn
+	if *demoMode {
+		gopts.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
+	}
 	gw, err := gateway.New(cfg, gopts)
 	if err != nil {
 		return err
@@ -87,7 +94,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	if *demoMode {
 		fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), demo.Names)
 		fmt.Fprintf(stdout, "GraphiQL:  %s\nGraphQL:   %sgraphql\n", url, url)
-		fmt.Fprintln(stdout, "Auth:      none needed in --demo (every caller is a provider admin)")
+		fmt.Fprintf(stdout, "Auth:      send 'Authorization: Bearer <key>' (GraphiQL has the admin key pre-filled):\n")
+		fmt.Fprintf(stdout, "           %-16s PROVIDER_ADMIN, every server and organisation\n", demo.AdminKey)
+		for i, t := range cfg.Tenants {
+			fmt.Fprintf(stdout, "           %-16s TENANT_AUDITOR of %s (%d organisations)\n", fmt.Sprintf("%s%d", demo.TenantKeyPrefix, i+1), t.ID, len(t.Organizations))
+		}
 	} else {
 		fmt.Fprintf(stdout, "vbo-gateway listening on %s (%d VBO servers)\n", url, len(cfg.Servers))
 	}

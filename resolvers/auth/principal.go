@@ -2,7 +2,10 @@
 // request context before it touches upstream data (see ARCHITECTURE.md, "Scope before data").
 package auth
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Role is what a caller may do.
 type Role string
@@ -39,6 +42,7 @@ func NewTenantAuditor(subject, tenant string, orgs []OrgRef) *Principal {
 	p := &Principal{Subject: subject, Tenant: tenant, Role: RoleTenantAuditor,
 		orgs: make(map[OrgRef]struct{}, len(orgs)), servers: map[string]struct{}{}}
 	for _, o := range orgs {
+		o.OrgID = strings.ToLower(o.OrgID)
 		p.orgs[o] = struct{}{}
 		p.servers[o.Server] = struct{}{}
 	}
@@ -56,7 +60,7 @@ func (p *Principal) CanSeeOrg(server, orgID string) bool {
 	if p.all {
 		return true
 	}
-	_, ok := p.orgs[OrgRef{Server: server, OrgID: orgID}]
+	_, ok := p.orgs[OrgRef{Server: server, OrgID: strings.ToLower(orgID)}]
 	return ok
 }
 

@@ -1,7 +1,124 @@
 package config
 
-// Auth configures authentication.
-type Auth struct{}
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Auth configures how callers authenticate. With neither JWT nor API keys configured, every
+// query is refused (401); only --demo runs without auth.
+type Auth struct {
+	// JWT validates bearer tokens against a JWKS URL.
+	JWT *JWT `yaml:"jwt"`
+	// APIKeys are static keys for partner integrations, stored only as SHA-256 hashes.
+	APIKeys []APIKey `yaml:"apiKeys"`
+	// AllowMissing turns an unknown server or organisation in tenants into a logged warning
+	// (retried on each refresh) instead of a start-up error.
+	AllowMissing bool `yaml:"allowMissing"`
+	// TenantRefresh is how often organisation names in tenants are re-resolved (default 5m).
+	TenantRefresh time.Duration `yaml:"tenantRefresh"`
+}
+
+// JWT configures bearer-token validation (RS256/ES256 only).
+type JWT struct {
+	JWKSURL     string        `yaml:"jwksURL"`
+	Issuer      string        `yaml:"issuer"`
+	Audience    string        `yaml:"audience"`
+	ClockSkew   time.Duration `yaml:"clockSkew"`   // default 30s
+	TenantClaim string        `yaml:"tenantClaim"` // default "tenant"
+	RoleClaim   string        `yaml:"roleClaim"`   // default "role"
+}
+
+// APIKey is one partner key. A key with a tenant is a TENANT_AUDITOR of it; otherwise role
+// must be PROVIDER_ADMIN.
+type APIKey struct {
+	Name   string `yaml:"name"`
+	SHA256 string `yaml:"sha256"`
+	Role   string `yaml:"role"`
+	Tenant string `yaml:"tenant"`
+}
 
 // Tenant is a customer and the organisations it may read.
-type Tenant struct{}
+type Tenant struct {
+	ID            string      `yaml:"id"`
+	Name          string      `yaml:"name"`
+	Organizations []TenantOrg `yaml:"organizations"`
+}
+
+// TenantOrg names one organisation on one server by upstream id or by name.
+type TenantOrg struct {
+	Server string `yaml:"server"`
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`
+}
+
+// validateAuth checks the auth and tenants sections against the servers.
+func (c *Config) validateAuth() error {
+	servers := map[string]bool{}
+	for _, s := range c.Servers {
+		servers[s.Name] = true
+	}
+	tenants := map[string]bool{}
+	for i, t := range c.Tenants {
+		if t.ID == "" {
+			return fmt.Errorf("tenants[%d]: id is required", i)
+		}
+		if tenants[t.ID] {
+			return fmt.Errorf("tenants[%d]: duplicate id %q", i, t.ID)
+		}
+		tenants[t.ID] = true
+		for j, o := range t.Organizations {
+			if !servers[o.Server] && !c.Auth.AllowMissing {
+				return fmt.Errorf("tenants[%d].organizations[%d]: unknown server %q", i, j, o.Server)
+			}
+			if (o.ID == "") == (o.Name == "") {
+				return fmt.Errorf("tenants[%d].organizations[%d]: give exactly one of id or name", i, j)
+			}
+		}
+	}
+	if j := c.Auth.JWT; j != nil {
+		if !strings.HasPrefix(j.JWKSURL, "https://") && !strings.HasPrefix(j.JWKSURL, "http://") {
+			return errors.New("auth.jwt.jwksURL must be an http(s) URL")
+		}
+		if j.Issuer == "" || j.Audience == "" {
+			return errors.New("auth.jwt: issuer and audience are required")
+		}
+		if j.ClockSkew == 0 {
+			j.ClockSkew = 30 * time.Second
+		}
+		if j.TenantClaim == "" {
+			j.TenantClaim = "tenant"
+		}
+		if j.RoleClaim == "" {
+			j.RoleClaim = "role"
+		}
+	}
+	names := map[string]bool{}
+	for i, k := range c.Auth.APIKeys {
+		if k.Name == "" || names[k.Name] {
+			return fmt.Errorf("auth.apiKeys[%d]: name missing or duplicate", i)
+		}
+		names[k.Name] = true
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+			return fmt.Errorf("auth.apiKeys[%d] (%s): sha256 must be 64 hex digits (the SHA-256 of the key, never the key)", i, k.Name)
+		}
+		switch {
+		case k.Tenant != "":
+			if !tenants[k.Tenant] {
+				return fmt.Errorf("auth.apiKeys[%d] (%s): unknown tenant %q", i, k.Name, k.Tenant)
+			}
+			if k.Role != "" && k.Role != "TENANT_AUDITOR" {
+				return fmt.Errorf("auth.apiKeys[%d] (%s): a key with a tenant has role TENANT_AUDITOR", i, k.Name)
+			}
+		case k.Role != "PROVIDER_ADMIN":
+			return fmt.Errorf("auth.apiKeys[%d] (%s): give a tenant, or role PROVIDER_ADMIN", i, k.Name)
+		}
+	}
+	if c.Auth.TenantRefresh == 0 {
+		c.Auth.TenantRefresh = 5 * time.Minute
+	}
+	return nil
+}

@@ -110,6 +110,9 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 		}
 		seen[s.Name] = true
 	}
+	if err := c.validateAuth(); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 

@@ -5,10 +5,13 @@ package demo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
@@ -17,6 +20,13 @@ import (
 
 // Names of the demo servers.
 var Names = []string{"syd1", "mel1", "akl1"}
+
+// Demo API keys (documented in the README; fixed so a newcomer can paste them).
+const (
+	AdminKey = "demo-admin"
+	// TenantKeyPrefix + n (1..3) is the key of demo tenant n.
+	TenantKeyPrefix = "demo-tenant-"
+)
 
 // Fixed demo settings.
 const (
@@ -79,7 +89,44 @@ func Start(opts Options) (*Fleet, error) {
 			Name: name, URL: "http://" + ln.Addr().String(), APIVersion: sim.APIVersion(), Username: Username,
 		}.WithPassword(Password))
 	}
+	f.Config.Tenants, f.Config.Auth.APIKeys = demoTenants(f.Sims, opts.Servers)
 	return f, nil
+}
+
+// demoTenants makes three tenants owning different organisations; tenant 1 spans two servers.
+// Organisations are named, as an operator would write them, and resolved at start-up.
+func demoTenants(sims map[string]*vbosim.Server, servers []string) ([]config.Tenant, []config.APIKey) {
+	pick := func(server string, idx ...int) []config.TenantOrg {
+		sim, ok := sims[server]
+		if !ok {
+			return nil
+		}
+		orgs := sim.Organizations()
+		var out []config.TenantOrg
+		for _, i := range idx {
+			if i < len(orgs) {
+				out = append(out, config.TenantOrg{Server: server, Name: orgs[i].Name})
+			}
+		}
+		return out
+	}
+	at := func(i int) string { return servers[i%len(servers)] }
+	tenants := []config.Tenant{
+		{ID: "tenant-1", Name: "Demo tenant 1", Organizations: append(pick(at(0), 0, 1), pick(at(1), 0)...)},
+		{ID: "tenant-2", Name: "Demo tenant 2", Organizations: pick(at(0), 2, 3)},
+		{ID: "tenant-3", Name: "Demo tenant 3", Organizations: pick(at(2), 0, 1)},
+	}
+	keys := []config.APIKey{{Name: "demo-admin", SHA256: hashKey(AdminKey), Role: "PROVIDER_ADMIN"}}
+	for i, t := range tenants {
+		n := strconv.Itoa(i + 1)
+		keys = append(keys, config.APIKey{Name: "demo-tenant-" + n, SHA256: hashKey(TenantKeyPrefix + n), Tenant: t.ID})
+	}
+	return tenants, keys
+}
+
+func hashKey(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:])
 }
 
 // Close stops the simulators.
