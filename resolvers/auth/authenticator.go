@@ -58,6 +58,10 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 		if err != nil || len(h) != sha256.Size {
 			return nil, fmt.Errorf("api key %s: bad sha256", k.Name)
 		}
+		if k.Tenant == "" && k.Role != string(RoleProviderAdmin) {
+			// Fail closed: a key without a tenant is an admin key only when it says so.
+			return nil, fmt.Errorf("api key %s: give a tenant, or role PROVIDER_ADMIN", k.Name)
+		}
 		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant})
 	}
 	if j := cfg.JWT; j != nil {

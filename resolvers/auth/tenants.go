@@ -26,6 +26,7 @@ type Directory struct {
 
 	mu       sync.RWMutex
 	resolved map[string][]OrgRef
+	byName   map[OrgRef]string // (server, lower-case name) -> lower-case id, as last resolved
 }
 
 // NewDirectory returns a directory; call Refresh before use.
@@ -41,6 +42,7 @@ func NewDirectory(tenants []config.Tenant, list OrgLister, allowMissing bool, lo
 // them. On error the previous mapping stays in force.
 func (d *Directory) Refresh(ctx context.Context) error {
 	orgsByServer := map[string][]upstream.Organization{}
+	unreachable := map[string]bool{}
 	var problems []error
 	for _, t := range d.tenants {
 		for _, o := range t.Organizations {
@@ -51,11 +53,16 @@ func (d *Directory) Refresh(ctx context.Context) error {
 			if err != nil {
 				problems = append(problems, fmt.Errorf("tenant %s: list organisations of %s: %w", t.ID, o.Server, err))
 				orgsByServer[o.Server] = nil
+				unreachable[o.Server] = true
 				continue
 			}
 			orgsByServer[o.Server] = orgs
 		}
 	}
+	d.mu.RLock()
+	previous := d.byName
+	d.mu.RUnlock()
+	byName := map[OrgRef]string{}
 	resolved := map[string][]OrgRef{}
 	for _, t := range d.tenants {
 		refs := []OrgRef{}
@@ -71,10 +78,18 @@ func (d *Directory) Refresh(ctx context.Context) error {
 					break
 				}
 			}
-			if id == "" {
+			key := OrgRef{Server: o.Server, OrgID: strings.ToLower(o.Name)}
+			if id == "" && unreachable[o.Server] {
+				// The listing failed (already reported): keep what the last refresh resolved
+				// rather than dropping the organisation on a transient error.
+				id = previous[key]
+			} else if id == "" {
 				problems = append(problems, fmt.Errorf("tenant %s: no organisation named %q on server %s", t.ID, o.Name, o.Server))
+			}
+			if id == "" {
 				continue
 			}
+			byName[key] = strings.ToLower(id)
 			refs = append(refs, OrgRef{Server: o.Server, OrgID: strings.ToLower(id)})
 		}
 		resolved[t.ID] = refs
@@ -87,7 +102,7 @@ func (d *Directory) Refresh(ctx context.Context) error {
 		d.logger.WarnContext(ctx, "tenant organisations not resolved (allowMissing)", "err", err)
 	}
 	d.mu.Lock()
-	d.resolved = resolved
+	d.resolved, d.byName = resolved, byName
 	d.mu.Unlock()
 	return nil
 }
