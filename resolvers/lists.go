@@ -2,6 +2,8 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
@@ -76,6 +78,9 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCursorServers(cur, []string{org.ServerName}); err != nil {
+		return nil, err
+	}
 	var start *gid.Position
 	if p, ok := cur[org.ServerName]; ok {
 		start = &p
@@ -102,6 +107,17 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 	return conn, nil
 }
 
+// checkCursorServers rejects a stream cursor naming a server outside allowed: ignoring it would
+// silently restart the walk from the top.
+func checkCursorServers(cur gid.StreamCursor, allowed []string) error {
+	for name := range cur {
+		if !slices.Contains(allowed, name) {
+			return fmt.Errorf("%w: cursor names an unknown server", gid.ErrInvalid)
+		}
+	}
+	return nil
+}
+
 func setEdgeCursors(conn *model.RestoreSessionConnection) {
 	if len(conn.Edges) > 0 {
 		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
@@ -125,6 +141,9 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	}
 	cur, err := decodeStream(after)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCursorServers(cur, r.visibleServers(p, nil)); err != nil {
 		return nil, err
 	}
 	var only []string
@@ -213,7 +232,7 @@ func (r *Resolver) loadVisibleEvent(ctx context.Context, id gid.ID) (*model.Rest
 	}
 	ev, err := loaders.For(ctx).RestoreSessionEvent(ctx, id.Server, id.Parent, id.Upstream)
 	if err != nil {
-		return nil, notFoundIfMissing(err)
+		return nil, notFoundIfRejected(err)
 	}
 	return &model.RestoreEvent{ServerName: id.Server, SessionID: id.Parent, Upstream: *ev}, nil
 }

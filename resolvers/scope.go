@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -160,7 +161,7 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 	}
 	s, err := loaders.For(ctx).RestoreSession(ctx, server, id)
 	if err != nil {
-		return nil, notFoundIfMissing(err)
+		return nil, notFoundIfRejected(err)
 	}
 	ok, err := r.sessionVisible(ctx, p, server, s)
 	if err != nil {
@@ -170,4 +171,13 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 		return nil, ErrNotFound
 	}
 	return &model.RestoreSession{ServerName: server, Upstream: *s}, nil
+}
+
+// notFoundIfRejected is notFoundIfMissing for a GET by id: VBO answers 400 for an id that is not
+// a UUID, and such a malformed-but-plausible id is not found like any unknown one (schema: node).
+func notFoundIfRejected(err error) error {
+	if errors.Is(err, upstream.ErrBadRequest) {
+		return ErrNotFound
+	}
+	return notFoundIfMissing(err)
 }

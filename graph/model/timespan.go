@@ -1,10 +1,14 @@
 package model
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// maxTimeSpanDays keeps days*24h + 23:59:59.9999999 within time.Duration.
+const maxTimeSpanDays = int64(math.MaxInt64/int64(24*time.Hour)) - 1
 
 // ParseTimeSpan reads .NET TimeSpan text ("[-][d.]hh:mm:ss[.fffffff]"), e.g. "00:00:00.0446928"
 // or "1.02:03:04". ok is false for anything else.
@@ -22,7 +26,8 @@ func ParseTimeSpan(s string) (d time.Duration, ok bool) {
 	}
 	if dayPart, hours, found := strings.Cut(parts[0], "."); found {
 		n, err := strconv.ParseInt(dayPart, 10, 32)
-		if err != nil || n < 0 {
+		// Beyond ~106,750 days the result would overflow time.Duration (about 292 years).
+		if err != nil || n < 0 || n > maxTimeSpanDays {
 			return 0, false
 		}
 		days, parts[0] = n, hours

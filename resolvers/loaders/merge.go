@@ -106,7 +106,12 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 		if ln.head != nil {
 			page.HasNext = true
 		}
-		pos[ln.server] = ln.s.position()
+		// A lane that has read nothing yet (no start, nothing consumed, not exhausted) stays
+		// out of the cursor, so the next page reads it from the top: its zero position would
+		// otherwise encode as a bogus time and lose every session of that server.
+		if p := ln.s.position(); p.Done || ln.s.start != nil || ln.s.consumed > 0 {
+			pos[ln.server] = p
+		}
 		total += ln.s.consumed
 	}
 	page.End = pos
