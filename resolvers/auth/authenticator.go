@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
 )
@@ -65,7 +67,14 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant})
 	}
 	if j := cfg.JWT; j != nil {
-		kf, err := keyfunc.NewDefaultCtx(ctx, []string{j.JWKSURL})
+		// An unknown kid may refetch the key set at most every 30 s (the library default is 5 min,
+		// which lets a stream of made-up kids hold back a real key rotation for that long); while
+		// throttled, requests with unknown kids are refused at once rather than queued.
+		kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{j.JWKSURL}, keyfunc.Override{
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(30*time.Second), 1),
+			RateLimitWaitMax:  time.Second, // less than the limiter's period: a throttled request fails fast
+			HTTPTimeout:       10 * time.Second,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("JWKS %s: %w", j.JWKSURL, err)
 		}
@@ -91,7 +100,14 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	}
 	cred = strings.TrimSpace(cred)
 	if a.jwt != nil && strings.Count(cred, ".") == 2 {
-		return a.jwtPrincipal(cred)
+		p, err := a.jwtPrincipal(cred)
+		if err != nil && len(a.keys) > 0 {
+			// An API key may contain dots too; a key match wins, else the JWT's reason stands.
+			if kp, kerr := a.apiKeyPrincipal(cred); kerr == nil {
+				return kp, nil
+			}
+		}
+		return p, err
 	}
 	return a.apiKeyPrincipal(cred)
 }
