@@ -81,12 +81,7 @@ func walk[T any](ctx context.Context, opts ListOptions,
 					return
 				}
 			}
-			// A server may cap the limit below what we asked: trust the echoed limit.
-			limit := opts.Limit
-			if p.Limit > 0 && p.Limit < limit {
-				limit = p.Limit
-			}
-			if len(p.Results) == 0 || len(p.Results) < limit {
+			if p.Last(opts.Limit) {
 				return
 			}
 			opts.Offset += len(p.Results)

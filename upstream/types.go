@@ -22,6 +22,25 @@ type Page[T any] struct {
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
+// Last reports whether p is the final page of a listing fetched with limit asked. VBO has no
+// reliable "next" marker in v6, so a page shorter than asked (or than the limit the server
+// echoes, if it capped it) ends the walk; a known totalCount ends it as soon as it is reached,
+// which saves the empty extra call after a full last page.
+func (p *Page[T]) Last(asked int) bool {
+	n := len(p.Results)
+	if n == 0 {
+		return true
+	}
+	if p.TotalCount != nil && p.Offset+n >= *p.TotalCount {
+		return true
+	}
+	limit := asked
+	if p.Limit > 0 && p.Limit < limit {
+		limit = p.Limit
+	}
+	return n < limit
+}
+
 // OrganizationType is VBO's RestOrganizationType. Unknown values are kept verbatim.
 type OrganizationType string
 

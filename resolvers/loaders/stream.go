@@ -156,13 +156,7 @@ func (s *sessionStream) fetch(ctx context.Context) error {
 	}
 	s.buf = page.Results // only called once buf is drained; pages are shared, never appended to
 	s.offset += len(page.Results)
-	limit := s.pageSize
-	if page.Limit > 0 && page.Limit < limit {
-		limit = page.Limit
-	}
-	if len(page.Results) == 0 || len(page.Results) < limit {
-		s.exhausted = true
-	}
+	s.exhausted = page.Last(s.pageSize)
 	return nil
 }
 
@@ -259,11 +253,7 @@ func walkEvents(ctx context.Context, c Upstream, sessionID string, pageSize int)
 					return
 				}
 			}
-			limit := pageSize
-			if page.Limit > 0 && page.Limit < limit {
-				limit = page.Limit
-			}
-			if len(page.Results) == 0 || len(page.Results) < limit {
+			if page.Last(pageSize) {
 				return
 			}
 			offset += len(page.Results)
