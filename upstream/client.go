@@ -16,7 +16,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // Supported API versions.
@@ -52,6 +55,42 @@ type Client struct {
 	sem        chan struct{} // per-server concurrency limit; nil = unlimited
 	tokens     tokenSource
 	now        func() time.Time
+	retry      RetryPolicy                                // zero: one attempt per call
+	breaker    *gobreaker.TwoStepCircuitBreaker[struct{}] // nil: never short-circuit
+	stats      clientCounters
+}
+
+// clientCounters count what the client did, for tests and metrics.
+type clientCounters struct {
+	attempts, retries, shortCircuits atomic.Int64
+}
+
+// ClientStats are a client's counters since it was created.
+type ClientStats struct {
+	// Attempts is the number of HTTP requests sent (token calls, retries and re-authentications
+	// included).
+	Attempts int64
+	// Retries is the number of attempts that were retries of a failed idempotent call.
+	Retries int64
+	// ShortCircuits is the number of attempts the open circuit breaker refused without sending.
+	ShortCircuits int64
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() ClientStats {
+	return ClientStats{Attempts: c.stats.attempts.Load(), Retries: c.stats.retries.Load(),
+		ShortCircuits: c.stats.shortCircuits.Load()}
+}
+
+// Configure applies more options to a client that is not in use yet (the gateway adds its
+// resilience settings to the clients the configuration built).
+func (c *Client) Configure(opts ...Option) error {
+	for _, opt := range opts {
+		if err := opt(c); err != nil {
+			return fmt.Errorf("VBO client %s: %w", c.name, err)
+		}
+	}
+	return nil
 }
 
 // Option configures a Client.
@@ -226,10 +265,50 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, v any) (*Re
 	}
 }
 
-// do sends req under the concurrency limit and decodes a 2xx JSON body into v (if non-nil).
-// Every call the client makes goes through here.
+// do sends req and decodes a 2xx JSON body into v (if non-nil). Every call the client makes
+// goes through here: idempotent requests (GET, the token grant) are retried per the client's
+// RetryPolicy, each attempt passes the circuit breaker and waits for a slot under the
+// per-server concurrency limit, and no wait outlives the request's context deadline.
 func (c *Client) do(req *http.Request, v any) (*Response, error) {
 	ctx := req.Context()
+	retryable := c.retry.MaxAttempts > 1 && c.idempotent(req)
+	for attempt := 0; ; attempt++ {
+		r := req
+		if attempt > 0 {
+			r = req.Clone(ctx)
+			if req.GetBody != nil {
+				body, err := req.GetBody()
+				if err != nil {
+					return nil, c.transportError(req, err)
+				}
+				r.Body = body
+			}
+			c.stats.retries.Add(1)
+		}
+		resp, err := c.attempt(r, v)
+		if err == nil || !retryable {
+			return resp, err
+		}
+		wait, ok := c.retryDelay(ctx, attempt, err)
+		if !ok {
+			return resp, err
+		}
+		c.logger.DebugContext(ctx, "VBO call failed; retrying", "server", c.name, "path", req.URL.Path,
+			"attempt", attempt+1, "wait", wait, "err", err)
+		if !sleepCtx(ctx, wait) {
+			return resp, err
+		}
+	}
+}
+
+// attempt sends req once: breaker, then a concurrency slot, then HTTP.
+func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
+	ctx := req.Context()
+	// An open breaker answers at once, without queueing for a slot.
+	if c.breaker != nil && c.breaker.State() == gobreaker.StateOpen {
+		c.stats.shortCircuits.Add(1)
+		return nil, c.transportError(req, ErrCircuitOpen)
+	}
 	if c.sem != nil {
 		select {
 		case c.sem <- struct{}{}:
@@ -238,9 +317,25 @@ func (c *Client) do(req *http.Request, v any) (*Response, error) {
 			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", ctx.Err()))
 		}
 	}
+	if c.breaker != nil {
+		done, err := c.breaker.Allow()
+		if err != nil {
+			c.stats.shortCircuits.Add(1)
+			return nil, c.transportError(req, ErrCircuitOpen)
+		}
+		resp, err := c.send(req, v)
+		done(err)
+		return resp, err
+	}
+	return c.send(req, v)
+}
+
+// send performs one HTTP exchange and decodes the answer.
+func (c *Client) send(req *http.Request, v any) (*Response, error) {
+	c.stats.attempts.Add(1)
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, c.transportError(req, err)
+		return nil, c.transportError(req, markTimeout(err))
 	}
 	defer resp.Body.Close()
 	r := &Response{Response: resp}
@@ -254,7 +349,7 @@ func (c *Client) do(req *http.Request, v any) (*Response, error) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		return r, &Error{Server: c.name, Method: req.Method, Path: req.URL.Path, StatusCode: resp.StatusCode,
-			Message: "decode response body", Err: err}
+			Message: "decode response body", Err: markTimeout(err)}
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return r, nil

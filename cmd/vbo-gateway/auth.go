@@ -15,16 +15,12 @@ import (
 
 // buildAuth resolves the tenants' organisations and returns the request authenticator. With no
 // JWT and no API keys configured every query is refused: the gateway never serves anonymously.
-func buildAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger) (server.Authenticator, error) {
+func buildAuth(ctx context.Context, cfg *config.Config, fleet *upstream.Fleet, logger *slog.Logger) (server.Authenticator, error) {
 	if cfg.Auth.JWT == nil && len(cfg.Auth.APIKeys) == 0 {
 		logger.Warn("no authentication configured (auth.jwt / auth.apiKeys): every query will be refused")
 		return func(*http.Request) (*auth.Principal, error) {
 			return nil, errors.New("no authentication configured")
 		}, nil
-	}
-	fleet, err := cfg.Fleet(logger)
-	if err != nil {
-		return nil, err
 	}
 	list := func(ctx context.Context, server string) ([]upstream.Organization, error) {
 		c, ok := fleet.Get(server)

@@ -18,9 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/demo"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/gateway"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/server"
 )
 
 func main() {
@@ -73,16 +75,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		cfg.Listen = *listen
 	}
 	gopts.Logger = logger
-	authn, err := buildAuth(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	gopts.Authenticate = authn
+	// The authenticator resolves tenants through the gateway's own fleet (one token per
+	// server), so it is bound after the gateway is built and before anything is served.
+	var authn server.Authenticator
+	gopts.Authenticate = func(r *http.Request) (*auth.Principal, error) { return authn(r) }
 	if *demoMode {
 		gopts.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
 	}
 	gw, err := gateway.New(cfg, gopts)
 	if err != nil {
+		return err
+	}
+	if authn, err = buildAuth(ctx, cfg, gw.Fleet, logger); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -5,7 +5,10 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
+	"os"
 
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/server"
@@ -34,9 +37,32 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	lim := cfg.Limits.WithDefaults()
+	if err := lim.Validate(); err != nil {
+		return nil, err
+	}
+	res := cfg.Resilience.WithDefaults()
+	if err := res.Validate(); err != nil {
+		return nil, err
+	}
+	persisted, err := lim.PersistedQueries.LoadManifest(os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
 	fleet, err := cfg.Fleet(logger)
 	if err != nil {
 		return nil, err
+	}
+	// Resilience: per-server timeouts, retries of idempotent calls, a circuit breaker.
+	for _, c := range fleet.Clients() {
+		if err := c.Configure(
+			upstream.WithTimeouts(res.ConnectTimeout, res.ResponseTimeout),
+			upstream.WithRetry(upstream.RetryPolicy{MaxAttempts: res.RetryAttempts, BaseDelay: res.RetryBaseDelay,
+				MaxDelay: res.RetryMaxDelay, MaxRetryAfter: res.RetryMaxRetryAfter}),
+			upstream.WithBreaker(upstream.BreakerSettings{Failures: res.BreakerFailures, Cooldown: res.BreakerCooldown}),
+		); err != nil {
+			return nil, err
+		}
 	}
 	var servers []loaders.Server
 	for _, c := range fleet.Clients() {
@@ -50,6 +76,26 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	h := server.New(server.Options{
 		Backend: backend, Logger: logger, Introspection: cfg.IntrospectionEnabled(),
 		Authenticate: opts.Authenticate, GraphiQLHeaders: opts.GraphiQLHeaders,
+		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
+		ServerStatus: fleetStatus(fleet),
 	})
 	return &Gateway{Handler: h, Backend: backend, Fleet: fleet}, nil
+}
+
+// fleetStatus maps each server's circuit breaker to servers { status }: closed -> UP,
+// half-open -> DEGRADED, open -> DOWN.
+func fleetStatus(fleet *upstream.Fleet) resolvers.StatusFunc {
+	return func(name string) model.ServerStatus {
+		c, ok := fleet.Get(name)
+		if !ok {
+			return model.ServerStatusDown
+		}
+		switch c.Health() {
+		case upstream.HealthDegraded:
+			return model.ServerStatusDegraded
+		case upstream.HealthDown:
+			return model.ServerStatusDown
+		}
+		return model.ServerStatusUp
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -21,6 +22,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 )
@@ -39,11 +41,26 @@ type Options struct {
 	ServerStatus resolvers.StatusFunc
 	// GraphiQLHeaders pre-fills GraphiQL's headers editor (JSON), e.g. a demo key.
 	GraphiQLHeaders string
-	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	// MaxBodyBytes bounds request bodies (default 1 MiB). Limits.MaxBodyBytes wins when set.
 	MaxBodyBytes int64
+	// Limits are the query and caller limits (zero values: config defaults).
+	Limits config.Limits
+	// RequestTimeout is every GraphQL request's deadline (0: config.DefaultRequestTimeout,
+	// negative: none).
+	RequestTimeout time.Duration
+	// Persisted is the operation safelist from the persisted-query manifest (sha256 hex ->
+	// query); with Limits.PersistedQueries.Only, nothing else may run.
+	Persisted map[string]string
 }
 
-const defaultMaxBody = 1 << 20
+// limits returns the effective limits.
+func (o Options) limits() config.Limits {
+	l := o.Limits
+	if l.MaxBodyBytes == 0 && o.MaxBodyBytes > 0 {
+		l.MaxBodyBytes = o.MaxBodyBytes
+	}
+	return l.WithDefaults()
+}
 
 // FirstQuery is the query GraphiQL opens with.
 const FirstQuery = `# Restores of every organisation you can see, newest first,
@@ -74,12 +91,20 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = defaultMaxBody
+	lim := opts.limits()
+	timeout := opts.RequestTimeout
+	if timeout == 0 {
+		timeout = config.DefaultRequestTimeout
 	}
 	exec := NewGraphQL(opts)
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withAuth(opts, loaders.Middleware(opts.Backend, exec)))
+	// CORS (answers preflights) -> CSRF -> deadline -> auth -> rate limit -> loaders -> executor.
+	gql := withAuth(opts, newRateLimiter(lim.RateLimit).middleware(loaders.Middleware(opts.Backend, exec)))
+	gql = withDeadline(timeout, gql)
+	if !lim.CSRFUnsafeDisabled {
+		gql = withCSRF(gql)
+	}
+	mux.Handle("/graphql", withCORS(lim.CORSAllowedOrigins, gql))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -89,7 +114,7 @@ func New(opts Options) http.Handler {
 		giOpts = append(giOpts, graphiql.WithDefaultHeaders(opts.GraphiQLHeaders))
 	}
 	mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
-	return withRequestID(withBodyLimit(opts.MaxBodyBytes, mux))
+	return withRequestID(withBodyLimit(lim.MaxBodyBytes, mux))
 }
 
 // NewGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
@@ -97,30 +122,42 @@ func NewGraphQL(opts Options) *handler.Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{
-		Backend: opts.Backend, Logger: opts.Logger, ServerStatus: opts.ServerStatus}})
-	srv := handler.New(schema)
+	lim := opts.limits()
+	cfg := graph.Config{Resolvers: &resolvers.Resolver{
+		Backend: opts.Backend, Logger: opts.Logger, ServerStatus: opts.ServerStatus}}
+	setComplexity(&cfg.Complexity)
+	srv := handler.New(graph.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(lim.ParserTokenLimit)
+	// "Did you mean" leaks the schema: only when introspection shows it anyway.
+	srv.SetDisableSuggestion(!opts.Introspection)
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if opts.Persisted != nil {
+		srv.Use(&persistedQueries{ops: opts.Persisted, only: lim.PersistedQueries.Only})
+	}
+	if !lim.PersistedQueries.Only {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	}
+	// After APQ, so a query registered by hash is checked like any other.
+	srv.Use(newQueryLimits(lim))
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil {
+			resp.Errors = resolvers.DedupeServerErrors(resp.Errors)
+		}
+		return resp
+	})
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", resolvers.RequestID(ctx), "stack", string(debug.Stack()))
 		return fmt.Errorf("panic: %v", p) // masked as INTERNAL by the presenter
 	})
 	return srv
-}
-
-func withBodyLimit(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next.ServeHTTP(w, r)
-	})
 }
 
 func withRequestID(next http.Handler) http.Handler {

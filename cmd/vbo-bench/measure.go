@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// row is one result line. The first ten fields are the documented JSON contract; the rest are
+// extras for the targets and the chart.
+type row struct {
+	Scenario      string  `json:"scenario"`
+	System        string  `json:"system"`
+	UpstreamCalls float64 `json:"upstreamCalls"`
+	MinimumCalls  float64 `json:"minimumCalls"`
+	P50Ms         float64 `json:"p50Ms"`
+	P95Ms         float64 `json:"p95Ms"`
+	P99Ms         float64 `json:"p99Ms"`
+	RPS           float64 `json:"rps"`
+	Concurrency   int     `json:"concurrency"`
+	PeakRssBytes  int64   `json:"peakRssBytes"`
+
+	Iterations int                `json:"iterations"`
+	Mode       string             `json:"mode"`            // cold | warm | steady
+	Note       string             `json:"note,omitempty"`  // e.g. what the RSS covers
+	Extra      map[string]float64 `json:"extra,omitempty"` // scenario-specific figures
+}
+
+// sample is the outcome of measured iterations.
+type sample struct {
+	lat   []time.Duration
+	calls []int // upstream calls per iteration (-1 unknown)
+	wall  time.Duration
+}
+
+func (s *sample) add(d time.Duration, calls int) {
+	s.lat = append(s.lat, d)
+	s.calls = append(s.calls, calls)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// pct is the nearest-rank percentile of sorted latencies.
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// fill sets the latency and call columns of r from s (calls: median per iteration).
+func (s *sample) fill(r *row) {
+	lat := slices.Clone(s.lat)
+	slices.Sort(lat)
+	r.P50Ms, r.P95Ms, r.P99Ms = ms(pct(lat, .50)), ms(pct(lat, .95)), ms(pct(lat, .99))
+	r.Iterations = len(lat)
+	if s.wall > 0 {
+		r.RPS = float64(len(lat)) / s.wall.Seconds()
+	}
+	if r.Concurrency == 0 {
+		r.Concurrency = 1
+	}
+	c := slices.Clone(s.calls)
+	slices.Sort(c)
+	if len(c) > 0 {
+		r.UpstreamCalls = float64(c[len(c)/2])
+		if len(c)%2 == 0 {
+			r.UpstreamCalls = float64(c[len(c)/2-1]+c[len(c)/2]) / 2
+		}
+	}
+}
+
+// iterate runs fn (one measured iteration: setup outside the timer via prep) up to
+// o.iterations times, stopping when another iteration would exceed o.budget.
+func iterate(ctx context.Context, e *env, prep func() error, fn func() error) (*sample, error) {
+	s := &sample{}
+	var spent time.Duration
+	for i := 0; i < e.o.iterations; i++ {
+		if prep != nil {
+			if err := prep(); err != nil {
+				return nil, err
+			}
+		}
+		e.resetStats(ctx)
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			return nil, err
+		}
+		d := time.Since(t0)
+		s.add(d, e.totalCalls(ctx))
+		spent += d
+		s.wall += d
+		if ctx.Err() != nil || spent+d > e.o.budget {
+			break
+		}
+	}
+	return s, nil
+}
+
+// load runs fn from conc goroutines for dur (after a short warm-up) and records every call.
+func load(ctx context.Context, e *env, conc int, dur time.Duration, fn func() error) (*sample, int, error) {
+	warm := time.Now().Add(min(dur/4, 500*time.Millisecond))
+	for time.Now().Before(warm) {
+		if err := fn(); err != nil {
+			return nil, 0, err
+		}
+	}
+	e.resetStats(ctx)
+	var mu sync.Mutex
+	s := &sample{}
+	var firstErr error
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	end := t0.Add(dur)
+	for range conc {
+		wg.Go(func() {
+			var local []time.Duration
+			for time.Now().Before(end) && ctx.Err() == nil {
+				a := time.Now()
+				if err := fn(); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+				local = append(local, time.Since(a))
+			}
+			mu.Lock()
+			s.lat = append(s.lat, local...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	s.wall = time.Since(t0)
+	return s, e.totalCalls(ctx), firstErr
+}
+
+// ---- GraphQL client ----
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+// gql posts a query and decodes data into out; GraphQL errors fail the call.
+func (e *env) gql(ctx context.Context, url, query string, vars map[string]any, out any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
+	}
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("HTTP %d: %d GraphQL errors, first: %s %v", resp.StatusCode, len(r.Errors), r.Errors[0].Message, r.Errors[0].Extensions)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if out != nil {
+		return json.Unmarshal(r.Data, out)
+	}
+	return nil
+}
+
+// ---- peak RSS ----
+
+// vmHWM returns a process's peak resident set size in bytes (0 when unknown). pid 0 = self.
+func vmHWM(pid int) int64 {
+	p := "/proc/self/status"
+	if pid > 0 {
+		p = "/proc/" + strconv.Itoa(pid) + "/status"
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

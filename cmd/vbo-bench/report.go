@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"slices"
+	"text/tabwriter"
+)
+
+func fmtCalls(v float64) string {
+	switch {
+	case v < 0:
+		return "?"
+	case v == math.Trunc(v):
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func fmtMs(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.2f s", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.1f ms", v)
+}
+
+func fmtBytes(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+func ratio(r row) string {
+	if r.MinimumCalls <= 0 || r.UpstreamCalls < 0 {
+		if r.MinimumCalls == 0 && r.UpstreamCalls == 0 {
+			return "1.00"
+		}
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.UpstreamCalls/r.MinimumCalls)
+}
+
+// printTable writes the results as an aligned text table (also valid-looking Markdown).
+func printTable(w io.Writer, rows []row) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "| scenario\t| system\t| mode\t| upstream calls\t| minimum calls\t| ratio\t| p50\t| p95\t| p99\t| req/s\t| C\t| peak RSS\t| n\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %.1f\t| %d\t| %s\t| %d\t|\n",
+			r.Scenario, r.System, r.Mode, fmtCalls(r.UpstreamCalls), fmtCalls(r.MinimumCalls), ratio(r),
+			fmtMs(r.P50Ms), fmtMs(r.P95Ms), fmtMs(r.P99Ms), r.RPS, r.Concurrency, fmtBytes(r.PeakRssBytes), r.Iterations)
+	}
+	tw.Flush()
+}
+
+func find(rows []row, sc, sys string, conc int) *row {
+	for i := range rows {
+		if rows[i].Scenario == sc && rows[i].System == sys && (conc == 0 || rows[i].Concurrency == conc) {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "MET"
+	}
+	return "NOT MET"
+}
+
+// printTargets evaluates the issue's targets against the rows (figures only, no assertions).
+func printTargets(w io.Writer, rows []row, o *options) {
+	fmt.Fprintln(w, "Targets:")
+	var scs []string
+	for _, r := range rows {
+		if !slices.Contains(scs, r.Scenario) {
+			scs = append(scs, r.Scenario)
+		}
+	}
+	for _, sc := range scs {
+		g := find(rows, sc, "gateway", 0)
+		if g == nil || g.MinimumCalls < 0 {
+			continue
+		}
+		line := fmt.Sprintf("- %s: gateway upstream calls %s vs minimum %s (ratio %s) %s", sc, fmtCalls(g.UpstreamCalls),
+			fmtCalls(g.MinimumCalls), ratio(*g), verdict(g.UpstreamCalls <= g.MinimumCalls))
+		if d := find(rows, sc, "direct-sequential", 0); d != nil {
+			line += fmt.Sprintf("; direct-sequential makes %s", fmtCalls(d.UpstreamCalls))
+		}
+		fmt.Fprintln(w, line)
+	}
+	if g := find(rows, "dashboard", "gateway", 0); g != nil && g.Extra != nil {
+		cp := g.Extra["criticalPathMs"]
+		fmt.Fprintf(w, "- dashboard p50 %s vs 1.15 x critical path (3 x L = %s) = %s: %s; concurrency-bound floor with %d calls/server in flight: %s\n",
+			fmtMs(g.P50Ms), fmtMs(cp), fmtMs(1.15*cp), verdict(g.P50Ms <= 1.15*cp), o.maxConc, fmtMs(g.Extra["concurrencyBoundMs"]))
+		if d := find(rows, "dashboard", "direct-sequential", 0); d != nil && g.P50Ms > 0 {
+			fmt.Fprintf(w, "- dashboard vs direct-sequential: %.1fx faster (target >= 10x): %s\n", d.P50Ms/g.P50Ms, verdict(d.P50Ms/g.P50Ms >= 10))
+		}
+		if d := find(rows, "dashboard", "direct-parallel", 0); d != nil && g.P50Ms > 0 {
+			fmt.Fprintf(w, "- dashboard vs direct-parallel: p50 %s vs %s, calls %s vs %s\n", fmtMs(g.P50Ms), fmtMs(d.P50Ms), fmtCalls(g.UpstreamCalls), fmtCalls(d.UpstreamCalls))
+		}
+	}
+	if g := find(rows, "repeat-dashboard", "gateway", 0); g != nil && g.Extra != nil {
+		st := g.Extra["stoppedSessionCalls"]
+		fmt.Fprintf(w, "- repeat-dashboard: %.0f upstream calls for stopped sessions (target 0): %s; %.0f events calls for working sessions (not cacheable)\n",
+			st, verdict(st == 0), g.Extra["workingSessionCalls"])
+	}
+	for _, c := range o.concurrency {
+		g, m := find(rows, "overhead", "gateway", c), find(rows, "overhead", "mesh", c)
+		if g == nil || m == nil || m.RPS == 0 || g.P99Ms == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "- overhead C=%d: gateway %.0f req/s vs mesh %.0f (%.1fx, target >= 5x): %s; p99 %s vs %s (1/%.1f, target <= 1/5): %s\n",
+			c, g.RPS, m.RPS, g.RPS/m.RPS, verdict(g.RPS >= 5*m.RPS), fmtMs(g.P99Ms), fmtMs(m.P99Ms), m.P99Ms/g.P99Ms, verdict(g.P99Ms*5 <= m.P99Ms))
+	}
+	if g := find(rows, "memory", "gateway", 0); g != nil {
+		fmt.Fprintf(w, "- memory: %d-event session streamed in %.0f pages of %d: peak RSS %s (whole process incl. simulators; before: %s), target < 100 MiB: %s\n",
+			o.largeEvents, g.Extra["pages"], o.eventsPage, fmtBytes(g.PeakRssBytes), fmtBytes(int64(g.Extra["baselineRssBytes"])), verdict(g.PeakRssBytes < 100<<20))
+	}
+}
+
+// ---- SVG chart ----
+
+var systemColors = map[string]string{
+	"gateway": "#1f77b4", "direct-sequential": "#d62728", "direct-parallel": "#ff7f0e", "mesh": "#2ca02c",
+}
+
+// renderSVG draws p50 latency per scenario per system as horizontal bars on a log scale, with
+// upstream calls written next to each bar. Plain SVG, no dependencies.
+func renderSVG(rows []row, o *options) []byte {
+	type bar struct {
+		label string
+		r     row
+	}
+	var bars []bar
+	var groups []string
+	for _, r := range rows {
+		g := r.Scenario
+		if r.Scenario == "overhead" {
+			g = fmt.Sprintf("overhead C=%d", r.Concurrency)
+		}
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+		bars = append(bars, bar{label: g, r: r})
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, b := range bars {
+		if b.r.P50Ms > 0 {
+			lo, hi = math.Min(lo, b.r.P50Ms), math.Max(hi, b.r.P50Ms)
+		}
+	}
+	if math.IsInf(lo, 0) {
+		lo, hi = 1, 10
+	}
+	lo = math.Pow(10, math.Floor(math.Log10(lo)))
+	hi = math.Pow(10, math.Ceil(math.Log10(hi)))
+	const (
+		left, right, top, barH, gap, width = 190, 260, 60, 14, 12, 1000
+	)
+	plotW := float64(width - left - right)
+	x := func(v float64) float64 {
+		if v <= lo {
+			return left
+		}
+		return left + plotW*(math.Log10(v)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo))
+	}
+	height := top + len(bars)*barH + len(groups)*gap + 60
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14" font-weight="bold">vbo-bench: p50 latency per scenario and system (log scale); label: p50, upstream calls / minimum</text>`+"\n", 10)
+	fmt.Fprintf(&b, `<text x="%d" y="38" fill="#555">L=%s jitter=%s, %d servers x %d orgs, %d sessions/server, max %d calls/server in flight</text>`+"\n",
+		10, o.latency, o.jitter, o.servers, o.orgs, o.sessions, o.maxConc)
+	// grid
+	for v := lo; v <= hi*1.001; v *= 10 {
+		xx := x(v)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`+"\n", xx, top-8, xx, height-50)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", xx, height-36, html.EscapeString(fmtMs(v)))
+	}
+	y := top
+	cur := ""
+	for _, br := range bars {
+		if br.label != cur {
+			cur = br.label
+			y += gap
+			fmt.Fprintf(&b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", 10, y+barH-3, html.EscapeString(cur))
+		}
+		col := systemColors[br.r.System]
+		if col == "" {
+			col = "#888"
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#333">%s</text>`+"\n", left-6, y+barH-3, html.EscapeString(br.r.System))
+		w := math.Max(1, x(br.r.P50Ms)-left)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y+1, w, barH-2, col)
+		lbl := fmt.Sprintf("%s, %s / %s calls", fmtMs(br.r.P50Ms), fmtCalls(br.r.UpstreamCalls), fmtCalls(br.r.MinimumCalls))
+		if br.r.Scenario == "overhead" {
+			lbl = fmt.Sprintf("%s, %.0f req/s", fmtMs(br.r.P50Ms), br.r.RPS)
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#333">%s</text>`+"\n", left+w+4, y+barH-3, html.EscapeString(lbl))
+		y += barH
+	}
+	// legend
+	lx := 10
+	for _, s := range allSystems {
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
+			lx, height-18, systemColors[s], lx+14, height-9, s)
+		lx += 30 + 7*len(s)
+	}
+	b.WriteString("</svg>\n")
+	return b.Bytes()
+}

@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
+)
+
+// GraphQL documents the gateway is benchmarked with.
+const (
+	qDashboard = `query Dashboard($perOrg: Int!) {
+  organizations(first: 500) { totalCount edges { node { id name server { name }
+    restoreSessions(first: $perOrg) { pageInfo { hasNextPage } edges { node {
+      id startTime state type result initiatedBy clientHost { machineName viaAddress }
+      events(first: 100) { totalCount edges { node { type status itemName itemSizeBytes } } } } } } } } }
+}`
+	qAudit = `query Audit($org: ID!, $from: DateTime!, $to: DateTime!, $first: Int!) {
+  organization(id: $org) { name restoreSessions(first: $first, filter: {startTimeFrom: $from, startTimeTo: $to}) {
+    pageInfo { hasNextPage } edges { node { id startTime type result initiatedBy
+      events(first: 100) { totalCount edges { node { type status itemName source target } } } } } } }
+}`
+	qPage = `query Page($first: Int!, $after: String) {
+  restoreSessions(first: $first, after: $after) { pageInfo { hasNextPage endCursor }
+    edges { node { id startTime type state result initiatedBy } } }
+}`
+	qOverhead = `query Overhead($first: Int!, $servers: [String!]) {
+  restoreSessions(first: $first, filter: {servers: $servers}) { pageInfo { hasNextPage endCursor }
+    edges { node { id upstreamId startTime endTime type state result initiatedBy details } } }
+}`
+	qFlat = `query Flat($first: Int!, $servers: [String!]) {
+  restoreSessions(first: $first, filter: {servers: $servers}) { edges { node {
+    id startTime type state result initiatedBy
+    events(first: 100) { edges { node { type status itemName itemSizeBytes } } } } } }
+}`
+	qEventsPage = `query Events($id: ID!, $first: Int!, $after: String) {
+  restoreSession(id: $id) { events(first: $first, after: $after) { pageInfo { hasNextPage endCursor }
+    edges { node { id order type status itemName message source target } } } }
+}`
+)
+
+func nodeLookupQuery(ids []string) string {
+	var b strings.Builder
+	b.WriteString("query Lookups {\n")
+	for i, id := range ids {
+		fmt.Fprintf(&b, "  n%d: node(id: %q) { id ... on RestoreSession { startTime type state result initiatedBy } }\n", i, id)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// dashboardResult is the part of the dashboard answer the bench checks.
+type dashboardResult struct {
+	Organizations struct {
+		Edges []struct {
+			Node struct {
+				RestoreSessions struct {
+					Edges []struct {
+						Node struct {
+							ID string `json:"id"`
+						} `json:"node"`
+					} `json:"edges"`
+				} `json:"restoreSessions"`
+			} `json:"node"`
+		} `json:"edges"`
+	} `json:"organizations"`
+}
+
+func (d *dashboardResult) sessions() int {
+	n := 0
+	for _, e := range d.Organizations.Edges {
+		n += len(e.Node.RestoreSessions.Edges)
+	}
+	return n
+}
+
+// runPair runs one scenario on one system and returns its rows.
+func runPair(ctx context.Context, o *options, sc, sys string) ([]row, error) {
+	if why := notApplicable(o, sc, sys); why != "" {
+		return nil, fmt.Errorf("%s / %s: %s", sc, sys, why)
+	}
+	e, err := newEnv(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	var rows []row
+	switch sys {
+	case "gateway":
+		rows, err = e.gatewayScenario(ctx, sc)
+	case "direct-sequential", "direct-parallel":
+		rows, err = e.directScenario(ctx, sc, sys == "direct-parallel")
+	case "mesh":
+		rows, err = e.meshScenario(ctx, sc)
+	default:
+		err = fmt.Errorf("unknown system %q", sys)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s / %s: %w", sc, sys, err)
+	}
+	hwm := vmHWM(0)
+	for i := range rows {
+		rows[i].Scenario, rows[i].System = sc, sys
+		if rows[i].PeakRssBytes == 0 && !e.external {
+			rows[i].PeakRssBytes = hwm
+			if rows[i].Note == "" {
+				rows[i].Note = "RSS: whole process (simulators + load generator + system)"
+				if !o.inProcess {
+					rows[i].Note = "RSS: own child process (simulators + load generator + system)"
+				}
+			}
+		}
+	}
+	return rows, nil
+}
+
+func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
+	o := e.o
+	url := e.gwURL
+	if !e.external {
+		if err := e.freshGateway(nil); err != nil {
+			return nil, err
+		}
+	}
+	cold := func() error {
+		if e.external {
+			return nil
+		}
+		return e.freshGateway(nil)
+	}
+	mode := "cold"
+	if e.external {
+		mode = "steady"
+	}
+	r := row{Mode: mode, MinimumCalls: -1, Extra: map[string]float64{}}
+	switch sc {
+	case "dashboard", "repeat-dashboard":
+		var plans []dashboardPlan
+		want, minCalls, working := 0, 0, 0
+		for _, s := range e.sims {
+			p := planDashboard(s.sim, o.dashSessions)
+			plans = append(plans, p)
+			want += len(p.shown)
+			minCalls += p.minCalls
+			working += p.workingCalls
+		}
+		query := func() error {
+			var d dashboardResult
+			if err := e.gql(ctx, url, qDashboard, map[string]any{"perOrg": o.dashSessions}, &d); err != nil {
+				return err
+			}
+			if !e.external && d.sessions() != want {
+				return fmt.Errorf("dashboard shows %d sessions, the simulators' data say %d", d.sessions(), want)
+			}
+			return nil
+		}
+		var s *sample
+		var err error
+		if sc == "dashboard" {
+			s, err = iterate(ctx, e, cold, query)
+			if len(e.sims) > 0 {
+				r.MinimumCalls = float64(minCalls)
+				r.Extra["criticalPathMs"] = 3 * ms(o.latency)
+				r.Extra["concurrencyBoundMs"] = e.concurrencyBound(plans)
+			}
+		} else {
+			// warm: one unmeasured dashboard fills the caches, then steady state within the
+			// listing TTL (5 s)
+			if err := query(); err != nil {
+				return nil, err
+			}
+			r.Mode = "warm"
+			var stopped, workingReads []int
+			s, err = iterate(ctx, e, nil, func() error {
+				if err := query(); err != nil {
+					return err
+				}
+				st, w := e.stoppedEventReads()
+				stopped, workingReads = append(stopped, st), append(workingReads, w)
+				return nil
+			})
+			if len(e.sims) > 0 {
+				r.MinimumCalls = float64(working)
+				r.Extra["stoppedSessionCalls"] = float64(maxInt(stopped))
+				r.Extra["workingSessionCalls"] = float64(maxInt(workingReads))
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.Extra["sessionsShown"] = float64(want)
+		s.fill(&r)
+		return []row{r}, nil
+
+	case "audit-window":
+		var vars map[string]any
+		if e.external {
+			f, err := e.discover(ctx)
+			if err != nil {
+				return nil, err
+			}
+			vars = map[string]any{"org": f.orgID, "from": time.Now().UTC().Add(-time.Duration(o.auditDays) * 24 * time.Hour).Format(time.RFC3339),
+				"to": time.Now().UTC().Format(time.RFC3339), "first": 500}
+		} else {
+			p := e.planAudit(500)
+			vars = map[string]any{"org": gid.ID{Kind: gid.KindOrganization, Server: p.server.name, Upstream: p.org.ID}.String(),
+				"from": p.from.Format(time.RFC3339), "to": p.to.Format(time.RFC3339), "first": 500}
+			r.MinimumCalls = float64(p.minCalls)
+			r.Extra["sessionsShown"] = float64(len(p.sessions))
+			r.Extra["sessionsInWindowAllOrgs"] = float64(p.inWindow)
+		}
+		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, url, qAudit, vars, nil) })
+		if err != nil {
+			return nil, err
+		}
+		s.fill(&r)
+		return []row{r}, nil
+
+	case "cross-server-page":
+		s, err := iterate(ctx, e, cold, func() error {
+			var after any
+			for p := 0; p < o.pages; p++ {
+				var res struct {
+					RestoreSessions struct {
+						PageInfo struct {
+							HasNextPage bool    `json:"hasNextPage"`
+							EndCursor   *string `json:"endCursor"`
+						} `json:"pageInfo"`
+						Edges []struct{} `json:"edges"`
+					} `json:"restoreSessions"`
+				}
+				if err := e.gql(ctx, url, qPage, map[string]any{"first": o.pageSize, "after": after}, &res); err != nil {
+					return err
+				}
+				if len(res.RestoreSessions.Edges) != o.pageSize {
+					return fmt.Errorf("page %d has %d sessions, want %d", p+1, len(res.RestoreSessions.Edges), o.pageSize)
+				}
+				after = res.RestoreSessions.PageInfo.EndCursor
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(e.sims) > 0 {
+			r.MinimumCalls = float64(len(e.sims) + o.pages*len(e.sims))
+		}
+		s.fill(&r)
+		return []row{r}, nil
+
+	case "node-lookups":
+		var ids []string
+		if e.external {
+			f, err := e.discover(ctx)
+			if err != nil {
+				return nil, err
+			}
+			ids = f.lookups
+		} else {
+			var distinct []gid.ID
+			ids, distinct = e.lookupIDs(o.lookups)
+			r.MinimumCalls = float64(serversUsed(distinct) + len(distinct))
+			r.Extra["distinctIds"] = float64(len(distinct))
+		}
+		q := nodeLookupQuery(ids)
+		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, url, q, nil, nil) })
+		if err != nil {
+			return nil, err
+		}
+		s.fill(&r)
+		return []row{r}, nil
+
+	case "overhead":
+		vars := map[string]any{"first": o.overheadN, "servers": []string{e.firstServer(ctx)}}
+		return e.overheadRows(ctx, func() error { return e.gql(ctx, url, qOverhead, vars, nil) }, o.concurrency, "gateway: listing TTL cache off, so every request reads upstream like the other systems")
+
+	case "flat-sessions-events":
+		if !e.external {
+			if err := e.freshGateway(func(c *config.Config) { c.Cache.ListingTTL = -time.Second; c.Cache.MaxBytes = -1 }); err != nil {
+				return nil, err
+			}
+		}
+		srv := e.firstServer(ctx)
+		s, err := iterate(ctx, e, nil, func() error {
+			return e.gql(ctx, url, qFlat, map[string]any{"first": 10, "servers": []string{srv}}, nil)
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.Mode, r.Note = "steady", "gateway caches off (listing TTL and immutable cache), token reused"
+		r.MinimumCalls = float64(e.flatMinimum())
+		r.Extra["criticalPathMs"] = 2 * ms(o.latency)
+		s.fill(&r)
+		return []row{r}, nil
+
+	case "memory":
+		id, err := e.largeSession(o.largeEvents)
+		if err != nil {
+			return nil, err
+		}
+		base := vmHWM(0)
+		e.resetStats(ctx)
+		s := &sample{}
+		var after any
+		pages, events := 0, 0
+		t0 := time.Now()
+		for {
+			var res struct {
+				RestoreSession struct {
+					Events struct {
+						PageInfo struct {
+							HasNextPage bool    `json:"hasNextPage"`
+							EndCursor   *string `json:"endCursor"`
+						} `json:"pageInfo"`
+						Edges []struct{} `json:"edges"`
+					} `json:"events"`
+				} `json:"restoreSession"`
+			}
+			a := time.Now()
+			if err := e.gql(ctx, url, qEventsPage, map[string]any{"id": id, "first": o.eventsPage, "after": after}, &res); err != nil {
+				return nil, err
+			}
+			s.lat = append(s.lat, time.Since(a))
+			pages++
+			events += len(res.RestoreSession.Events.Edges)
+			if !res.RestoreSession.Events.PageInfo.HasNextPage {
+				break
+			}
+			after = res.RestoreSession.Events.PageInfo.EndCursor
+		}
+		s.wall = time.Since(t0)
+		calls := e.totalCalls(ctx)
+		s.fill(&r)
+		r.UpstreamCalls = float64(calls)
+		r.MinimumCalls = float64(1 + 1 + pagesFor(o.largeEvents, listingPage))
+		r.Extra["pages"] = float64(pages)
+		r.Extra["eventsStreamed"] = float64(events)
+		r.Extra["baselineRssBytes"] = float64(base)
+		r.Note = "latency per events page; RSS: own child process incl. simulators (whole-process peak)"
+		return []row{r}, nil
+	}
+	return nil, fmt.Errorf("unknown scenario %q", sc)
+}
+
+// overheadRows measures fn at each concurrency level with L = 0.
+func (e *env) overheadRows(ctx context.Context, fn func() error, levels []int, note string) ([]row, error) {
+	e.setLatency(0, 0)
+	if !e.external {
+		if err := e.freshGateway(func(c *config.Config) { c.Cache.ListingTTL = -time.Second }); err != nil {
+			return nil, err
+		}
+	}
+	var rows []row
+	for _, c := range levels {
+		s, calls, err := load(ctx, e, c, e.o.duration, fn)
+		if err != nil {
+			return nil, err
+		}
+		r := row{Mode: "steady", Concurrency: c, Note: note, MinimumCalls: 1}
+		if e.external {
+			r.MinimumCalls = -1
+		}
+		s.fill(&r)
+		r.Concurrency = c
+		r.UpstreamCalls = -1
+		if calls >= 0 && len(s.lat) > 0 {
+			r.UpstreamCalls = float64(calls) / float64(len(s.lat))
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// concurrencyBound is the dashboard's latency floor when each server takes maxConc calls at a
+// time: organisations, then the listing pages in sequence, then the events calls in waves.
+func (e *env) concurrencyBound(plans []dashboardPlan) float64 {
+	worst := 0
+	for _, p := range plans {
+		ev := p.minCalls - 2 - p.listingCalls
+		waves := ev
+		if e.o.maxConc > 0 {
+			waves = (ev + e.o.maxConc - 1) / e.o.maxConc
+		}
+		worst = max(worst, 1+p.listingCalls+waves)
+	}
+	return float64(worst) * ms(e.o.latency+e.o.jitter/2)
+}
+
+// flatMinimum: one listing call plus one events call per session shown (token reused).
+func (e *env) flatMinimum() int {
+	if len(e.sims) == 0 {
+		return -1
+	}
+	n := 1
+	for _, s := range e.sims[0].sim.Sessions()[:10] {
+		n += eventCalls(e.sims[0].sim, s.ID)
+	}
+	return n
+}
+
+func (e *env) firstServer(ctx context.Context) string {
+	if len(e.sims) > 0 {
+		return e.sims[0].name
+	}
+	f, err := e.discover(ctx)
+	if err != nil || f.server == "" {
+		return "syd1"
+	}
+	return f.server
+}
+
+func maxInt(xs []int) int {
+	m := 0
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+// fixture is what --url mode discovers through the gateway itself.
+type fixture struct {
+	server  string
+	orgID   string
+	lookups []string
+}
+
+func (e *env) discover(ctx context.Context) (*fixture, error) {
+	var res struct {
+		Servers       []struct{ Name string } `json:"servers"`
+		Organizations struct {
+			Edges []struct{ Node struct{ ID string } } `json:"edges"`
+		} `json:"organizations"`
+		RestoreSessions struct {
+			Edges []struct{ Node struct{ ID string } } `json:"edges"`
+		} `json:"restoreSessions"`
+	}
+	q := `query($n: Int!) { servers { name } organizations(first: 1) { edges { node { id } } }
+  restoreSessions(first: $n) { edges { node { id } } } }`
+	if err := e.gql(ctx, e.gwURL, q, map[string]any{"n": max(1, (e.o.lookups+1)/2)}, &res); err != nil {
+		return nil, err
+	}
+	f := &fixture{}
+	if len(res.Servers) > 0 {
+		f.server = res.Servers[0].Name
+	}
+	if len(res.Organizations.Edges) > 0 {
+		f.orgID = res.Organizations.Edges[0].Node.ID
+	}
+	for _, ed := range res.RestoreSessions.Edges {
+		f.lookups = append(f.lookups, ed.Node.ID)
+	}
+	for i := 0; len(f.lookups) < e.o.lookups && i < len(res.RestoreSessions.Edges); i++ {
+		f.lookups = append(f.lookups, res.RestoreSessions.Edges[i].Node.ID)
+	}
+	return f, nil
+}

@@ -1,0 +1,31 @@
+package resolvers
+
+import (
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// DedupeServerErrors keeps one upstream error per failed server in a response: a server that is
+// down fails every field that needs it (each organisation's sessions, each session's events),
+// but the client is told once, on the path of the first field that failed. Other errors pass
+// through unchanged and in order.
+func DedupeServerErrors(list gqlerror.List) gqlerror.List {
+	if len(list) < 2 {
+		return list
+	}
+	seen := map[string]bool{}
+	out := list[:0:0]
+	for _, e := range list {
+		if e != nil && e.Extensions != nil {
+			code, _ := e.Extensions["code"].(string)
+			server, _ := e.Extensions["server"].(string)
+			if server != "" && (code == CodeUpstreamUnavailable || code == CodeUpstreamTimeout || code == CodeUpstreamError) {
+				if seen[server] {
+					continue
+				}
+				seen[server] = true
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
