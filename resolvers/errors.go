@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -92,6 +93,7 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 func classify(err error) (code, msg, server string) {
 	var ue *upstream.Error
 	var bi badInput
+	var ie *model.InputError
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
 		return CodeUnauthenticated, "authentication required", ""
@@ -101,6 +103,8 @@ func classify(err error) (code, msg, server string) {
 		return CodeBadUserInput, "invalid id or cursor", ""
 	case errors.As(err, &bi):
 		return CodeBadUserInput, bi.msg, ""
+	case errors.As(err, &ie):
+		return CodeBadUserInput, ie.Msg, ""
 	case errors.As(err, &ue):
 		server = ue.Server
 		switch {

@@ -110,10 +110,15 @@ func (r *Resolver) findOrg(ctx context.Context, server, orgID string) (*model.Or
 
 // orgNamed resolves the organisation a session names. When the server has no organisation of
 // that name any more, it returns a detached stub carrying the recorded name.
+//
+// When the server's organisations cannot be read right now, the field still answers (it is
+// non-null, and failing it would null the whole session list): the stub, plus the server's
+// error on the response.
 func (r *Resolver) orgNamed(ctx context.Context, server, name string) (*model.Organization, error) {
 	orgs, err := loaders.For(ctx).Organizations(ctx, server)
 	if err != nil {
-		return nil, err
+		addServerError(ctx, err)
+		return &model.Organization{ServerName: server, Upstream: upstream.Organization{Name: name}, Detached: true}, nil
 	}
 	if o := byName(orgs, name); o != nil {
 		return &model.Organization{ServerName: server, Upstream: *o}, nil

@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	demoMode := fs.Bool("demo", false, "run against three built-in simulated VBO servers (no config needed)")
 	listen := fs.String("listen", "", "listen address (overrides the config; default 127.0.0.1:8080)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	grace := fs.Duration("shutdown-grace", 10*time.Second, "time to finish in-flight requests on SIGTERM")
+	grace := fs.Duration("shutdown-grace", 20*time.Second, "time to finish in-flight requests on SIGTERM (longer than the request deadline)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,7 +93,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Requests live under baseCtx: once the shutdown grace is over it is cancelled, which
+	// cancels every upstream call still in flight.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           gw.Handler,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute, // above any request deadline; the deadline itself ends slow queries
+		IdleTimeout:       2 * time.Minute,
+	}
 	url := "http://" + ln.Addr().String() + "/"
 	if *demoMode {
 		fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), demo.Names)
@@ -116,8 +127,14 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "grace", grace.String())
+	logger.Info("shutting down: no new connections, finishing in-flight requests", "grace", grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown grace over; cancelling the requests still running", "err", err)
+		cancelBase()
+		_ = srv.Close()
+	}
+	logger.Info("stopped")
+	return nil
 }

@@ -92,12 +92,24 @@ func perKey[K comparable, V any](fetch func(context.Context, K) (V, error)) data
 		var wg sync.WaitGroup
 		for i, k := range keys {
 			wg.Go(func() {
+				defer recoverInto(&results[i])
 				v, err := fetch(ctx, k)
 				results[i] = &dataloader.Result[V]{Data: v, Error: err}
 			})
 		}
 		wg.Wait()
 		return results
+	}
+}
+
+// ErrPanic wraps a panic recovered in a loader goroutine; the gateway reports it as INTERNAL.
+var ErrPanic = errors.New("panic in loader")
+
+// recoverInto turns a panic in a loader goroutine (which no executor recovery covers) into the
+// result's error instead of a crashed process.
+func recoverInto[V any](res **dataloader.Result[V]) {
+	if p := recover(); p != nil {
+		*res = &dataloader.Result[V]{Error: fmt.Errorf("%w: %v", ErrPanic, p)}
 	}
 }
 

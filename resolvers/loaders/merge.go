@@ -2,6 +2,7 @@ package loaders
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sync"
 
@@ -75,7 +76,14 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 	}
 	var wg sync.WaitGroup
 	for _, ln := range lanes {
-		wg.Go(func() { advance(ln) })
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					ln.head, ln.err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
+				}
+			}()
+			advance(ln)
+		})
 	}
 	wg.Wait()
 

@@ -2,6 +2,7 @@ package loaders
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -69,6 +70,13 @@ func (l *Loaders) batchOrgSessions(ctx context.Context, keys []OrgSessionsKey) [
 	var wg sync.WaitGroup
 	for g, idx := range groups {
 		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					for _, i := range idx {
+						results[i] = &dataloader.Result[*SessionPage]{Error: fmt.Errorf("%w: %v", ErrPanic, p)}
+					}
+				}
+			}()
 			pages, err := l.walkOrgs(ctx, g, keys, idx)
 			for j, i := range idx {
 				results[i] = &dataloader.Result[*SessionPage]{Data: pages[j], Error: err}

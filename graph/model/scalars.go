@@ -1,0 +1,39 @@
+package model
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// InputError is a client mistake in an input value (a scalar that does not parse). The error
+// presenter reports it as BAD_USER_INPUT.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+// MarshalDateTime writes a DateTime: RFC 3339, always UTC.
+func MarshalDateTime(t time.Time) graphql.Marshaler {
+	return graphql.MarshalTime(t.UTC())
+}
+
+// UnmarshalDateTime reads a DateTime: RFC 3339 text with a zone (e.g. 2026-11-25T00:00:00Z).
+func UnmarshalDateTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, &InputError{Msg: fmt.Sprintf("DateTime must be an RFC 3339 string, got %T", v)}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &InputError{Msg: fmt.Sprintf("DateTime %q is not RFC 3339 (e.g. 2026-11-25T00:00:00Z)", truncate(s, 64))}
+	}
+	return t.UTC(), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
