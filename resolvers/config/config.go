@@ -24,8 +24,12 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Servers are the VBO servers behind the gateway, in display order.
 	Servers []Server `yaml:"servers"`
-	// Introspection enables GraphQL introspection (default true).
+	// Introspection enables GraphQL introspection (default true). Like every query, it needs
+	// credentials.
 	Introspection *bool `yaml:"introspection"`
+	// GraphiQL serves the GraphiQL page at / (default true). The page itself holds no data;
+	// its queries need credentials like any other.
+	GraphiQL *bool `yaml:"graphiql"`
 	// Cache tunes the immutable-data cache and the listing TTL.
 	Cache Cache `yaml:"cache"`
 	// MaxConcurrencyPerServer bounds in-flight calls to each VBO server (default 8).
@@ -190,6 +194,9 @@ func (c *Config) Fleet(logger *slog.Logger) (*upstream.Fleet, error) {
 	}
 	return upstream.NewFleet(clients...)
 }
+
+// GraphiQLEnabled reports the GraphiQL switch (default on).
+func (c *Config) GraphiQLEnabled() bool { return c.GraphiQL == nil || *c.GraphiQL }
 
 // IntrospectionEnabled reports the introspection switch (default on).
 func (c *Config) IntrospectionEnabled() bool { return c.Introspection == nil || *c.Introspection }

@@ -75,7 +75,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	h := server.New(server.Options{
 		Backend: backend, Logger: logger, Introspection: cfg.IntrospectionEnabled(),
-		Authenticate: opts.Authenticate, GraphiQLHeaders: opts.GraphiQLHeaders,
+		Authenticate: opts.Authenticate, GraphiQLHeaders: opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
 		ServerStatus: fleetStatus(fleet),
 	})

@@ -41,6 +41,8 @@ type Options struct {
 	ServerStatus resolvers.StatusFunc
 	// GraphiQLHeaders pre-fills GraphiQL's headers editor (JSON), e.g. a demo key.
 	GraphiQLHeaders string
+	// NoGraphiQL turns the GraphiQL page at / off (404).
+	NoGraphiQL bool
 	// MaxBodyBytes bounds request bodies (default 1 MiB). Limits.MaxBodyBytes wins when set.
 	MaxBodyBytes int64
 	// Limits are the query and caller limits (zero values: config defaults).
@@ -113,7 +115,9 @@ func New(opts Options) http.Handler {
 	if opts.GraphiQLHeaders != "" {
 		giOpts = append(giOpts, graphiql.WithDefaultHeaders(opts.GraphiQLHeaders))
 	}
-	mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
+	if !opts.NoGraphiQL {
+		mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
+	}
 	return withRequestID(withBodyLimit(lim.MaxBodyBytes, mux))
 }
 
