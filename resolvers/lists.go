@@ -66,19 +66,8 @@ func emptySessions() *model.RestoreSessionConnection {
 
 // orgRestoreSessions pages one organisation's sessions: a batched walk of its server's listing.
 func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
-	size, err := pageSize(first)
+	size, w, cur, err := sessionArgs(first, after, filter, []string{org.ServerName})
 	if err != nil {
-		return nil, err
-	}
-	w, err := sessionWindow(filter)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := decodeStream(after)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkCursorServers(cur, []string{org.ServerName}); err != nil {
 		return nil, err
 	}
 	var start *gid.Position
@@ -107,6 +96,27 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 	return conn, nil
 }
 
+// sessionArgs validates a session connection's arguments: page size, the upstream time window,
+// and a stream cursor that may only name the servers in allowed.
+func sessionArgs(first *int, after *string, filter *model.RestoreSessionFilter, allowed []string) (int, loaders.Window, gid.StreamCursor, error) {
+	size, err := pageSize(first)
+	if err != nil {
+		return 0, loaders.Window{}, nil, err
+	}
+	w, err := sessionWindow(filter)
+	if err != nil {
+		return 0, loaders.Window{}, nil, err
+	}
+	cur, err := decodeStream(after)
+	if err != nil {
+		return 0, loaders.Window{}, nil, err
+	}
+	if err := checkCursorServers(cur, allowed); err != nil {
+		return 0, loaders.Window{}, nil, err
+	}
+	return size, w, cur, nil
+}
+
 // checkCursorServers rejects a stream cursor naming a server outside allowed: ignoring it would
 // silently restart the walk from the top.
 func checkCursorServers(cur gid.StreamCursor, allowed []string) error {
@@ -131,19 +141,8 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	if err != nil {
 		return nil, err
 	}
-	size, err := pageSize(first)
+	size, w, cur, err := sessionArgs(first, after, filter, r.visibleServers(p, nil))
 	if err != nil {
-		return nil, err
-	}
-	w, err := sessionWindow(filter)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := decodeStream(after)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkCursorServers(cur, r.visibleServers(p, nil)); err != nil {
 		return nil, err
 	}
 	var only []string

@@ -102,11 +102,10 @@ func (l *Loaders) walkOrgs(ctx context.Context, g walkGroup, keys []OrgSessionsK
 		name := strings.ToLower(keys[i].OrgName)
 		byName[name] = append(byName[name], j)
 	}
-	unsatisfied := len(idx)
-	for j, i := range idx {
-		if keys[i].Need <= 0 {
-			unsatisfied--
-			_ = j
+	unsatisfied := 0
+	for _, i := range idx {
+		if keys[i].Need > 0 {
+			unsatisfied++
 		}
 	}
 	s := l.newStream(g.server, g.window.window(), g.pos.position(), l.b.cfg.PageSize)
