@@ -31,7 +31,7 @@ func buildAuth(ctx context.Context, cfg *config.Config, fleet *upstream.Fleet, l
 	}
 	dir := auth.NewDirectory(cfg.Tenants, list, cfg.Auth.AllowMissing, logger)
 	if err := dir.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("resolve tenants' organisations (set auth.allowMissing to start anyway): %w", err)
+		return nil, fmt.Errorf("resolve tenants' organisations (set auth.allowMissing or --allow-missing to start anyway): %w", err)
 	}
 	go dir.Run(ctx, cfg.Auth.TenantRefresh)
 	a, err := auth.NewAuthenticator(ctx, cfg.Auth, dir, logger)

@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	configPath := fs.String("config", "", "YAML config file")
 	demoMode := fs.Bool("demo", false, "run against three built-in simulated VBO servers (no config needed)")
 	listen := fs.String("listen", "", "listen address (overrides the config; default 127.0.0.1:8080)")
+	allowMissing := fs.Bool("allow-missing", false, "start even if a tenant names an unknown server or organisation (logged; retried on refresh)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	grace := fs.Duration("shutdown-grace", 20*time.Second, "time to finish in-flight requests on SIGTERM (longer than the request deadline)")
 	if err := fs.Parse(args); err != nil {
@@ -65,7 +66,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		cfg = fleet.Config
 	case *configPath != "":
 		var err error
-		if cfg, err = config.Load(*configPath); err != nil {
+		if cfg, err = config.Load(*configPath, config.Overrides{AllowMissing: *allowMissing}); err != nil {
 			return err
 		}
 	default:

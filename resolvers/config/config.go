@@ -30,6 +30,10 @@ type Config struct {
 	// GraphiQL serves the GraphiQL page at / (default true). The page itself holds no data;
 	// its queries need credentials like any other.
 	GraphiQL *bool `yaml:"graphiql"`
+	// Metrics serves Prometheus metrics at /metrics (default true): per-server health (circuit
+	// breaker), upstream requests, retries, short-circuits, cache and request latency. They name
+	// servers, never organisations or tenants.
+	Metrics *bool `yaml:"metrics"`
 	// Cache tunes the immutable-data cache and the listing TTL.
 	Cache Cache `yaml:"cache"`
 	// MaxConcurrencyPerServer bounds in-flight calls to each VBO server (default 8).
@@ -72,13 +76,19 @@ const (
 	DefaultMaxConcurrency = 8
 )
 
+// Overrides are command-line settings that win over the file.
+type Overrides struct {
+	// AllowMissing is --allow-missing: unknown servers or organisations in tenants are warnings.
+	AllowMissing bool
+}
+
 // Load reads and validates a config file.
-func Load(path string) (*Config, error) {
+func Load(path string, o ...Overrides) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	c, err := Parse(b, os.LookupEnv, os.ReadFile)
+	c, err := Parse(b, os.LookupEnv, os.ReadFile, o...)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -87,12 +97,15 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes YAML strictly (unknown keys are errors), resolves secrets with lookupEnv and
 // readFile, applies defaults and validates.
-func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (*Config, error) {
+func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), o ...Overrides) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	for _, ov := range o {
+		c.Auth.AllowMissing = c.Auth.AllowMissing || ov.AllowMissing
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
@@ -194,6 +207,9 @@ func (c *Config) Fleet(logger *slog.Logger) (*upstream.Fleet, error) {
 	}
 	return upstream.NewFleet(clients...)
 }
+
+// MetricsEnabled reports the metrics switch (default on).
+func (c *Config) MetricsEnabled() bool { return c.Metrics == nil || *c.Metrics }
 
 // GraphiQLEnabled reports the GraphiQL switch (default on).
 func (c *Config) GraphiQLEnabled() bool { return c.GraphiQL == nil || *c.GraphiQL }

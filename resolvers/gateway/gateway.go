@@ -11,6 +11,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/metrics"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/server"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -73,11 +74,15 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	var mx *metrics.Metrics
+	if cfg.MetricsEnabled() {
+		mx = metrics.New(fleet, backend.CacheStats)
+	}
 	h := server.New(server.Options{
 		Backend: backend, Logger: logger, Introspection: cfg.IntrospectionEnabled(),
 		Authenticate: opts.Authenticate, GraphiQLHeaders: opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
-		ServerStatus: fleetStatus(fleet),
+		ServerStatus: fleetStatus(fleet), Metrics: mx,
 	})
 	return &Gateway{Handler: h, Backend: backend, Fleet: fleet}, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/metrics"
 )
 
 // Authenticator turns a request into a Principal; nil principal and nil error = anonymous.
@@ -53,6 +54,8 @@ type Options struct {
 	// Persisted is the operation safelist from the persisted-query manifest (sha256 hex ->
 	// query); with Limits.PersistedQueries.Only, nothing else may run.
 	Persisted map[string]string
+	// Metrics, when set, serves /metrics and times /graphql requests.
+	Metrics *metrics.Metrics
 }
 
 // limits returns the effective limits.
@@ -106,7 +109,12 @@ func New(opts Options) http.Handler {
 	if !lim.CSRFUnsafeDisabled {
 		gql = withCSRF(gql)
 	}
-	mux.Handle("/graphql", withCORS(lim.CORSAllowedOrigins, gql))
+	gql = withCORS(lim.CORSAllowedOrigins, gql)
+	if opts.Metrics != nil {
+		gql = opts.Metrics.Instrument(gql)
+		mux.Handle("GET /metrics", opts.Metrics.Handler())
+	}
+	mux.Handle("/graphql", gql)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
