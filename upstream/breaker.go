@@ -124,9 +124,15 @@ func breakerSuccess(err error) bool {
 	return false
 }
 
+// errCallerGone marks an attempt the caller's context ended (deadline or cancellation).
+var errCallerGone = errors.New("caller's context ended")
+
 // breakerExcluded: outcomes that say nothing about the server: the caller went away
 // (cancellation), or a 429, which is the server protecting itself while alive.
 func breakerExcluded(err error) bool {
+	if errors.Is(err, errCallerGone) {
+		return true
+	}
 	var e *Error
 	if errors.As(err, &e) && e.StatusCode == http.StatusTooManyRequests {
 		return true

@@ -324,7 +324,13 @@ func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
 			return nil, c.transportError(req, ErrCircuitOpen)
 		}
 		resp, err := c.send(req, v)
-		done(err)
+		if err != nil && ctx.Err() != nil {
+			// The caller's own deadline or cancellation ended the call: that says nothing about
+			// the server, and must not let one impatient request open the breaker for everyone.
+			done(errCallerGone)
+		} else {
+			done(err)
+		}
 		return resp, err
 	}
 	return c.send(req, v)

@@ -35,3 +35,15 @@ func writeUnauthenticated(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusUnauthorized)
 	fmt.Fprint(w, `{"errors":[{"message":"authentication required","extensions":{"code":"UNAUTHENTICATED"}}],"data":null}`)
 }
+
+// withAdmin lets only provider admins through (metrics name every server and its health, which
+// tenants may not see).
+func withAdmin(opts Options, next http.Handler) http.Handler {
+	return withAuth(opts, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !auth.FromContext(r.Context()).IsAdmin() {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}

@@ -112,7 +112,7 @@ func New(opts Options) http.Handler {
 	gql = withCORS(lim.CORSAllowedOrigins, gql)
 	if opts.Metrics != nil {
 		gql = opts.Metrics.Instrument(gql)
-		mux.Handle("GET /metrics", opts.Metrics.Handler())
+		mux.Handle("GET /metrics", withAdmin(opts, opts.Metrics.Handler())) // server names and health: admins only
 	}
 	mux.Handle("/graphql", gql)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
