@@ -46,18 +46,19 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 		err    error
 	}
 	lanes := make([]*lane, 0, len(servers))
-	pos := gid.StreamCursor{}
-	fromTop := true
+	// Start from the incoming cursor as a whole: a server not walked this time (its organisations
+	// could not be read) or failing mid-page keeps its place instead of restarting from the top.
+	pos := maps.Clone(cursor)
+	if pos == nil {
+		pos = gid.StreamCursor{}
+	}
+	fromTop := len(cursor) == 0
 	for _, name := range servers {
 		var start *gid.Position
 		if p, ok := cursor[name]; ok {
 			start = &p
-			fromTop = false
 		}
 		lanes = append(lanes, &lane{server: name, s: l.newStream(name, w, start, pageSize)})
-		if start != nil {
-			pos[name] = *start
-		}
 	}
 	// advance finds a lane's next matching head, consuming the sessions that do not match.
 	advance := func(ln *lane) {
