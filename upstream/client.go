@@ -39,7 +39,9 @@ const (
 	IterPageSize = 1000
 
 	defaultUserAgent = "vbo-gateway"
-	defaultTimeout   = 60 * time.Second
+	// maxResponseBody caps how much of a successful response is read.
+	maxResponseBody = 64 << 20
+	defaultTimeout  = 60 * time.Second
 )
 
 // Client talks to one VBO server. It is safe for concurrent use.
@@ -353,7 +355,9 @@ func (c *Client) send(req *http.Request, v any) (*Response, error) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return r, nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	// A bounded read: a misbehaving server cannot make the gateway buffer without limit (the
+	// largest legitimate page, 10,000 events, is a few MiB).
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBody)).Decode(v); err != nil {
 		return r, &Error{Server: c.name, Method: req.Method, Path: req.URL.Path, StatusCode: resp.StatusCode,
 			Message: "decode response body", Err: markTimeout(err)}
 	}

@@ -28,8 +28,18 @@ func UnmarshalDateTime(v any) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, &InputError{Msg: fmt.Sprintf("DateTime %q is not RFC 3339 (e.g. 2026-11-25T00:00:00Z)", truncate(s, 64))}
 	}
+	if t.Before(minDateTime) || !t.Before(maxDateTime) {
+		return time.Time{}, &InputError{Msg: fmt.Sprintf("DateTime %q is out of range (years 2000 to 2199)", truncate(s, 64))}
+	}
 	return t.UTC(), nil
 }
+
+// The range of DateTime input: wide enough for any restore VBO can have recorded, narrow enough
+// that every value has an exact nanosecond Unix time (cursors and loader keys rely on it).
+var (
+	minDateTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDateTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -13,6 +13,8 @@ func TestMalformedDateTimeIsBadUserInput(t *testing.T) {
 	}{
 		{"inline not a date", `{ restoreSessions(filter: {startTimeFrom: "0"}) { edges { cursor } } }`, nil},
 		{"inline no zone", `{ restoreSessions(filter: {startTimeTo: "2026-11-25T00:00:00"}) { edges { cursor } } }`, nil},
+		{"far future", `{ restoreSessions(filter: {startTimeTo: "9999-12-31T00:00:00Z"}) { edges { cursor } } }`, nil},
+		{"epoch", `{ restoreSessions(filter: {startTimeFrom: "1970-01-01T00:00:00Z"}) { edges { cursor } } }`, nil},
 		{"variable", `query($f: DateTime) { restoreSessions(filter: {startTimeFrom: $f}) { edges { cursor } } }`, map[string]any{"f": "yesterday"}},
 		{"variable of the wrong type", `query($f: DateTime) { restoreSessions(filter: {startTimeFrom: $f}) { edges { cursor } } }`, map[string]any{"f": 12}},
 	}

@@ -49,7 +49,9 @@ type Config struct {
 const (
 	defaultCacheBytes = 256 << 20
 	defaultListingTTL = 5 * time.Second
-	maxListingEntries = 4096
+	// maxListingEntries bounds the listing TTL cache: an entry is one page of up to
+	// IterPageSize sessions (well under 1 MiB decoded).
+	maxListingEntries = 512
 )
 
 // Backend is the long-lived part: the servers and the caches shared by all requests.

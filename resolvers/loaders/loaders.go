@@ -186,6 +186,11 @@ func (l *Loaders) fetchEvents(ctx context.Context, k SessionKey) ([]upstream.Res
 	}
 	events := []upstream.RestoreSessionEvent{}
 	for ev, err := range walkEvents(ctx, c, k.ID, l.b.cfg.PageSize) {
+		if errors.Is(err, ErrUpstreamPaging) {
+			// The server answered, but not sensibly: an upstream error of that server.
+			return nil, &upstream.Error{Server: k.Server, Method: http.MethodGet, Path: "RestoreSessions/{id}/Events",
+				StatusCode: http.StatusOK, Message: "pagination does not end", Err: err}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,8 @@ package loaders
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"iter"
 	"strconv"
 	"sync"
@@ -238,12 +240,32 @@ func (l *Loaders) sessionPage(ctx context.Context, server string, q pageQuery) (
 	return e.page, nil
 }
 
+// ErrUpstreamPaging: a server's pagination does not end (or is too large to hold).
+var ErrUpstreamPaging = errors.New("upstream pagination out of bounds")
+
+// maxEventsPerSession bounds the events held for one session (a whole-mailbox restore can have
+// hundreds of thousands; beyond this the session is refused rather than the memory exhausted).
+const maxEventsPerSession = 1_000_000
+
 // walkEvents iterates over every event of a session, pageSize per call.
+// It refuses a server that ignores offset (a page starting like the previous one) and sessions
+// beyond maxEventsPerSession, so a misbehaving server cannot keep the walk going for ever.
 func walkEvents(ctx context.Context, c Upstream, sessionID string, pageSize int) iter.Seq2[upstream.RestoreSessionEvent, error] {
 	return func(yield func(upstream.RestoreSessionEvent, error) bool) {
 		offset := 0
+		prevFirst := ""
 		for {
 			page, _, err := c.RestoreSessionEvents(ctx, sessionID, upstream.ListOptions{Limit: pageSize, Offset: offset})
+			if err == nil && len(page.Results) > 0 {
+				switch first := page.Results[0].ID; {
+				case first == prevFirst:
+					err = fmt.Errorf("%w: events of session %s: the server repeats a page (offset ignored?)", ErrUpstreamPaging, sessionID)
+				case offset+len(page.Results) > maxEventsPerSession:
+					err = fmt.Errorf("%w: session %s has more than %d events", ErrUpstreamPaging, sessionID, maxEventsPerSession)
+				default:
+					prevFirst = first
+				}
+			}
 			if err != nil {
 				yield(upstream.RestoreSessionEvent{}, err)
 				return
