@@ -233,5 +233,29 @@ func (r *Resolver) loadVisibleEvent(ctx context.Context, id gid.ID) (*model.Rest
 	if err != nil {
 		return nil, notFoundIfRejected(err)
 	}
+	if !linksTo(ev.Links, id.Parent) {
+		return nil, ErrNotFound // the event is another session's: the scope check above does not cover it
+	}
 	return &model.RestoreEvent{ServerName: id.Server, SessionID: id.Parent, Upstream: *ev}, nil
+}
+
+// linksTo reports whether an event's links (self, restoreSession) name the session. VBO should
+// only serve a session's own events under its path; this does not rely on it. An event without
+// such links cannot be checked and is accepted.
+func linksTo(links upstream.Links, sessionID string) bool {
+	want := strings.ToLower("/RestoreSessions/" + sessionID)
+	checked := false
+	for name, l := range links {
+		if !strings.EqualFold(name, "self") && !strings.EqualFold(name, "restoreSession") {
+			continue
+		}
+		checked = true
+		href := strings.ToLower(l.Href)
+		if i := strings.Index(href, want); i >= 0 {
+			if rest := href[i+len(want):]; rest == "" || rest[0] == '/' || rest[0] == '?' {
+				return true
+			}
+		}
+	}
+	return !checked
 }

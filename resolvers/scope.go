@@ -146,7 +146,11 @@ func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server
 	}
 	orgs, err := loaders.For(ctx).Organizations(ctx, server)
 	if err != nil {
-		return false, err
+		// Answering with the upstream error would tell the caller the session exists; it
+		// reads as not found, and the failure goes to the log.
+		r.Logger.WarnContext(ctx, "cannot check a session's scope: organisations unavailable", "server", server, "err", err,
+			"request_id", RequestID(ctx))
+		return false, nil
 	}
 	o := byName(orgs, s.Organization)
 	return o != nil && p.CanSeeOrg(server, o.ID), nil

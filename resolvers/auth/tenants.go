@@ -89,6 +89,14 @@ func (d *Directory) Refresh(ctx context.Context) error {
 			if id == "" {
 				continue
 			}
+			if prev := previous[key]; prev != "" && !strings.EqualFold(prev, id) {
+				// The name now belongs to another organisation (deleted and re-created, or a
+				// rename onto it): it may be another customer's. Keep the organisation the
+				// tenant was given; the operator confirms a change by configuring its id.
+				d.logger.ErrorContext(ctx, "tenant organisation name now resolves to a different organisation; keeping the old one (configure the id to change it)",
+					"tenant", t.ID, "server", o.Server, "name", o.Name, "old_id", prev, "new_id", id)
+				id = prev
+			}
 			byName[key] = strings.ToLower(id)
 			refs = append(refs, OrgRef{Server: o.Server, OrgID: strings.ToLower(id)})
 		}
