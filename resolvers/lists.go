@@ -39,13 +39,8 @@ func (r *Resolver) orgConnection(ctx context.Context, only []string, nameContain
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pageSize(first); err != nil {
+	if err := checkOffsetArgs(first, after); err != nil {
 		return nil, err
-	}
-	if after != nil {
-		if _, err := gid.DecodeOffset(*after); err != nil {
-			return nil, err
-		}
 	}
 	orgs := r.visibleOrgs(ctx, p, r.visibleServers(p, only), nameContains)
 	from, to, err := offsetWindow(len(orgs), first, after)

@@ -24,6 +24,19 @@ func pageSize(first *int) (int, error) {
 	return *first, nil
 }
 
+// checkOffsetArgs validates first and an offset cursor before any data is loaded.
+func checkOffsetArgs(first *int, after *string) error {
+	if _, err := pageSize(first); err != nil {
+		return err
+	}
+	if after != nil {
+		if _, err := gid.DecodeOffset(*after); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // offsetWindow slices a complete list for first/after (offset cursor) and says what follows.
 func offsetWindow(n int, first *int, after *string) (from, to int, err error) {
 	size, err := pageSize(first)

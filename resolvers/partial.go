@@ -6,8 +6,9 @@ import (
 
 // DedupeServerErrors keeps one upstream error per failed server in a response: a server that is
 // down fails every field that needs it (each organisation's sessions, each session's events),
-// but the client is told once, on the path of the first field that failed. Other errors pass
-// through unchanged and in order.
+// but the client is told once, on the path of the first field that failed. Errors that name no
+// server (the request deadline) are kept once per code. Other errors pass through unchanged
+// and in order.
 func DedupeServerErrors(list gqlerror.List) gqlerror.List {
 	if len(list) < 2 {
 		return list
@@ -18,11 +19,16 @@ func DedupeServerErrors(list gqlerror.List) gqlerror.List {
 		if e != nil && e.Extensions != nil {
 			code, _ := e.Extensions["code"].(string)
 			server, _ := e.Extensions["server"].(string)
-			if server != "" && (code == CodeUpstreamUnavailable || code == CodeUpstreamTimeout || code == CodeUpstreamError) {
-				if seen[server] {
+			if code == CodeUpstreamUnavailable || code == CodeUpstreamTimeout || code == CodeUpstreamError {
+				// Without a server (the request's own deadline), one error per code is enough.
+				key := server
+				if key == "" {
+					key = "\x00" + code
+				}
+				if seen[key] {
 					continue
 				}
-				seen[server] = true
+				seen[key] = true
 			}
 		}
 		out = append(out, e)

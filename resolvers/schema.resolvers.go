@@ -134,7 +134,7 @@ func (r *restoreSessionResolver) Organization(ctx context.Context, obj *model.Re
 
 // Events is the resolver for the events field.
 func (r *restoreSessionResolver) Events(ctx context.Context, obj *model.RestoreSession, first *int, after *string, filter *model.RestoreEventFilter) (*model.RestoreEventConnection, error) {
-	if _, err := pageSize(first); err != nil {
+	if err := checkOffsetArgs(first, after); err != nil {
 		return nil, err
 	}
 	events, err := loaders.For(ctx).RestoreSessionEvents(ctx, obj.ServerName, obj.Upstream.ID, obj.Upstream.Finished())
@@ -143,10 +143,10 @@ func (r *restoreSessionResolver) Events(ctx context.Context, obj *model.RestoreS
 		return &model.RestoreEventConnection{Edges: []*model.RestoreEventEdge{}, PageInfo: &model.PageInfo{}}, nil
 	}
 	match := eventMatch(filter)
-	var kept []*model.RestoreEvent
+	kept := make([]int, 0, len(events)) // indices of matching events; models only for the page
 	for i := range events {
 		if match(&events[i]) {
-			kept = append(kept, &model.RestoreEvent{ServerName: obj.ServerName, SessionID: obj.Upstream.ID, Upstream: events[i]})
+			kept = append(kept, i)
 		}
 	}
 	from, to, err := offsetWindow(len(kept), first, after)
@@ -156,7 +156,8 @@ func (r *restoreSessionResolver) Events(ctx context.Context, obj *model.RestoreS
 	conn := &model.RestoreEventConnection{Edges: make([]*model.RestoreEventEdge, 0, to-from),
 		PageInfo: offsetPageInfo(from, to, len(kept)), TotalCount: ptr(len(kept))}
 	for i := from; i < to; i++ {
-		conn.Edges = append(conn.Edges, &model.RestoreEventEdge{Cursor: gid.EncodeOffset(i + 1), Node: kept[i]})
+		conn.Edges = append(conn.Edges, &model.RestoreEventEdge{Cursor: gid.EncodeOffset(i + 1),
+			Node: &model.RestoreEvent{ServerName: obj.ServerName, SessionID: obj.Upstream.ID, Upstream: events[kept[i]]}})
 	}
 	return conn, nil
 }
