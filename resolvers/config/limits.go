@@ -33,6 +33,9 @@ type Limits struct {
 	MaxFirst int `yaml:"maxFirst"`
 	// RateLimit is the per-principal token bucket (off unless perSecond > 0).
 	RateLimit RateLimit `yaml:"rateLimit"`
+	// AuthFailures throttles failed authentication per client address (guessing API keys or
+	// tokens): default 30 a minute with a burst of 30; perMinute -1 disables.
+	AuthFailures AuthFailures `yaml:"authFailures"`
 	// CORSAllowedOrigins are the browser origins allowed to call /graphql cross-origin
 	// (exact "https://portal.example.net"; default none).
 	CORSAllowedOrigins []string `yaml:"corsAllowedOrigins"`
@@ -49,6 +52,12 @@ type RateLimit struct {
 	PerSecond float64 `yaml:"perSecond"`
 	// Burst is the bucket size (default 2 × PerSecond, at least 1).
 	Burst int `yaml:"burst"`
+}
+
+// AuthFailures is a token bucket of failed authentications per client address.
+type AuthFailures struct {
+	PerMinute float64 `yaml:"perMinute"`
+	Burst     int     `yaml:"burst"`
 }
 
 // PersistedQueries: a manifest of allowed operations and whether only those may run.
@@ -127,6 +136,12 @@ func (l Limits) WithDefaults() Limits {
 	defInt(&l.ParserTokenLimit, DefaultParserTokenLimit)
 	defInt(&l.MaxBodyBytes, DefaultMaxBodyBytes)
 	defInt(&l.MaxFirst, DefaultMaxFirst)
+	if l.AuthFailures.PerMinute == 0 {
+		l.AuthFailures.PerMinute = 30
+	}
+	if l.AuthFailures.PerMinute > 0 && l.AuthFailures.Burst == 0 {
+		l.AuthFailures.Burst = max(1, int(l.AuthFailures.PerMinute))
+	}
 	if l.RateLimit.PerSecond > 0 && l.RateLimit.Burst == 0 {
 		l.RateLimit.Burst = max(1, int(2*l.RateLimit.PerSecond))
 	}

@@ -104,7 +104,8 @@ func New(opts Options) http.Handler {
 	exec := NewGraphQL(opts)
 	mux := http.NewServeMux()
 	// CORS (answers preflights) -> CSRF -> deadline -> auth -> rate limit -> loaders -> executor.
-	gql := withAuth(opts, newRateLimiter(lim.RateLimit).middleware(loaders.Middleware(opts.Backend, exec)))
+	gate := newAuthGate(opts, lim.AuthFailures)
+	gql := gate.wrap(newRateLimiter(lim.RateLimit).middleware(loaders.Middleware(opts.Backend, exec)))
 	gql = withDeadline(timeout, gql)
 	if !lim.CSRFUnsafeDisabled {
 		gql = withCSRF(gql)
@@ -112,7 +113,7 @@ func New(opts Options) http.Handler {
 	gql = withCORS(lim.CORSAllowedOrigins, gql)
 	if opts.Metrics != nil {
 		gql = opts.Metrics.Instrument(gql)
-		mux.Handle("GET /metrics", withAdmin(opts, opts.Metrics.Handler())) // server names and health: admins only
+		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only
 	}
 	mux.Handle("/graphql", gql)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
