@@ -88,6 +88,12 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 			Node: &model.RestoreSession{ServerName: org.ServerName, Upstream: page.Sessions[i]}})
 	}
 	setEdgeCursors(conn)
+	if page.Resume != nil {
+		// The walk paused at its scan budget: more may follow, from where it stopped reading.
+		conn.PageInfo.HasNextPage = true
+		end := gid.EncodeStream(gid.StreamCursor{org.ServerName: *page.Resume})
+		conn.PageInfo.EndCursor = &end
+	}
 	return conn, nil
 }
 

@@ -53,7 +53,10 @@ type OrganizationFilter struct {
 	NameContains *string `json:"nameContains,omitempty"`
 }
 
-// Relay page information.
+// Relay page information. A restore session page may hold fewer than `first` sessions while
+// `hasNextPage` is true: VBO cannot filter sessions by organisation, so the gateway reads a
+// bounded part of each server's listing per request (`limits.maxSessionsScanned`); `endCursor`
+// then continues from where it stopped reading.
 type PageInfo struct {
 	// More items follow endCursor.
 	HasNextPage bool `json:"hasNextPage"`

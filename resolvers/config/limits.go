@@ -33,6 +33,10 @@ type Limits struct {
 	MaxFirst int `yaml:"maxFirst"`
 	// RateLimit is the per-principal token bucket (off unless perSecond > 0).
 	RateLimit RateLimit `yaml:"rateLimit"`
+	// MaxSessionsScanned bounds the restore sessions one request reads from one server's listing
+	// in one walk (default 20,000; -1: no bound). A walk that reaches it ends its page early
+	// with hasNextPage and a cursor that continues from there.
+	MaxSessionsScanned int `yaml:"maxSessionsScanned"`
 	// AuthFailures throttles failed authentication per client address (guessing API keys or
 	// tokens): default 30 a minute with a burst of 30; perMinute -1 disables.
 	AuthFailures AuthFailures `yaml:"authFailures"`

@@ -70,7 +70,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		servers = append(servers, loaders.Server{Name: c.Name(), APIVersion: c.APIVersion(), Client: c})
 	}
 	backend, err := loaders.NewBackend(servers, loaders.Config{
-		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, Logger: logger})
+		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: lim.MaxSessionsScanned, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -41,10 +41,18 @@ type Config struct {
 	ListingTTL time.Duration
 	// PageSize is the limit asked for when walking listings. Default upstream.IterPageSize.
 	PageSize int
+	// ScanBudget bounds the sessions one request reads from one server's listing in one walk
+	// (default 20,000; negative: no bound). A walk that reaches it pauses: the page ends early
+	// with hasNextPage and a cursor that continues from there. A filter that matches little of
+	// a large listing thus costs each request a bounded number of upstream calls.
+	ScanBudget int
 	// BatchWait is how long a dataloader collects keys before it calls upstream. Default 1 ms.
 	BatchWait time.Duration
 	Logger    *slog.Logger
 }
+
+// DefaultScanBudget is Config.ScanBudget's default.
+const DefaultScanBudget = 20_000
 
 const (
 	defaultCacheBytes = 256 << 20
@@ -73,6 +81,9 @@ func NewBackend(servers []Server, cfg Config) (*Backend, error) {
 	}
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = upstream.IterPageSize
+	}
+	if cfg.ScanBudget == 0 {
+		cfg.ScanBudget = DefaultScanBudget
 	}
 	if cfg.BatchWait <= 0 {
 		cfg.BatchWait = time.Millisecond

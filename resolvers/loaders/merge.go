@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -30,6 +31,27 @@ type MergedPage struct {
 	Errors map[string]error
 }
 
+// lane is one server's stream in a merge, with its next matching session.
+type lane struct {
+	server string
+	s      *sessionStream
+	head   *upstream.RestoreSession
+	err    error
+}
+
+// pausedFloor is the newest position among lanes paused at their scan budget: their unread
+// sessions are at or before it.
+func pausedFloor(lanes []*lane) (time.Time, bool) {
+	var floor time.Time
+	found := false
+	for _, ln := range lanes {
+		if ln.err == nil && ln.s.paused && (!found || ln.s.pos.Time.After(floor)) {
+			floor, found = ln.s.pos.Time, true
+		}
+	}
+	return floor, found
+}
+
 // MergedRestoreSessions merges the newest-first session streams of servers (in display order,
 // which breaks ties) into one page of up to first sessions, continuing from cursor.
 func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w Window, cursor gid.StreamCursor, first int, m *Matcher) *MergedPage {
@@ -39,12 +61,6 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 	}
 	pageSize = min(max(pageSize, 1), upstream.MaxPageSize)
 
-	type lane struct {
-		server string
-		s      *sessionStream
-		head   *upstream.RestoreSession
-		err    error
-	}
 	lanes := make([]*lane, 0, len(servers))
 	// Start from the incoming cursor as a whole: a server not walked this time (its organisations
 	// could not be read) or failing mid-page keeps its place instead of restarting from the top.
@@ -99,6 +115,11 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 		if best == nil {
 			break
 		}
+		// A lane paused at its scan budget still has sessions at or before its position, which
+		// may be newer than best: the page must end before them to stay newest-first.
+		if floor, ok := pausedFloor(lanes); ok && !best.head.CreationTime.After(floor) {
+			break
+		}
 		sess, after := best.s.pop()
 		pos[best.server] = after
 		page.Sessions = append(page.Sessions, MergedSession{Server: best.server, Session: sess, Cursor: maps.Clone(pos)})
@@ -112,7 +133,7 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 			fromTop = false
 			continue
 		}
-		if ln.head != nil {
+		if ln.head != nil || ln.s.paused {
 			page.HasNext = true
 		}
 		// A lane that has read nothing yet (no start, nothing consumed, not exhausted) stays

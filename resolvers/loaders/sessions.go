@@ -46,6 +46,9 @@ type SessionPage struct {
 	// Total is the number of matching sessions in the whole listing, when the walk saw all of
 	// it from the top; nil otherwise.
 	Total *int
+	// Resume is set when the walk paused at its scan budget before finding all it needed: the
+	// page ends early, more may follow, and the next page continues from this position.
+	Resume *gid.Position
 }
 
 // OrgRestoreSessions loads one organisation's sessions. All keys of one server with the same
@@ -130,6 +133,14 @@ func (l *Loaders) walkOrgs(ctx context.Context, g walkGroup, keys []OrgSessionsK
 				if len(pages[j].Sessions) == k.Need {
 					unsatisfied--
 				}
+			}
+		}
+	}
+	if s.paused {
+		resume := s.position()
+		for j, i := range idx {
+			if len(pages[j].Sessions) < keys[i].Need {
+				pages[j].Resume = &resume
 			}
 		}
 	}

@@ -78,7 +78,10 @@ type sessionStream struct {
 	pageSize int
 
 	start     *gid.Position
-	dropSkip  int // sessions at start.Time still to drop
+	budget    int // sessions this stream may fetch (<= 0: no bound)
+	fetched   int
+	paused    bool // stopped at the budget, not at the end of the listing
+	dropSkip  int  // sessions at start.Time still to drop
 	offset    int
 	buf       []upstream.RestoreSession
 	exhausted bool
@@ -87,7 +90,7 @@ type sessionStream struct {
 }
 
 func (l *Loaders) newStream(server string, w Window, start *gid.Position, pageSize int) *sessionStream {
-	s := &sessionStream{l: l, server: server, window: w, pageSize: pageSize, start: start}
+	s := &sessionStream{l: l, server: server, window: w, pageSize: pageSize, start: start, budget: l.b.cfg.ScanBudget}
 	if start != nil {
 		s.pos = *start
 		s.dropSkip = start.Skip
@@ -103,7 +106,7 @@ func (l *Loaders) newStream(server string, w Window, start *gid.Position, pageSi
 }
 
 // head returns the next session without consuming it, fetching a page when needed; nil when
-// the stream is exhausted.
+// the stream is exhausted or paused at its scan budget (see paused).
 func (s *sessionStream) head(ctx context.Context) (*upstream.RestoreSession, error) {
 	for {
 		for len(s.buf) > 0 {
@@ -122,6 +125,10 @@ func (s *sessionStream) head(ctx context.Context) (*upstream.RestoreSession, err
 			return h, nil
 		}
 		if s.exhausted {
+			return nil, nil
+		}
+		if s.budget > 0 && s.fetched >= s.budget {
+			s.paused = true // the caller ends its page here; the cursor resumes at s.pos
 			return nil, nil
 		}
 		if err := s.fetch(ctx); err != nil {
@@ -157,6 +164,7 @@ func (s *sessionStream) fetch(ctx context.Context) error {
 		return err
 	}
 	s.buf = page.Results // only called once buf is drained; pages are shared, never appended to
+	s.fetched += len(page.Results)
 	s.offset += len(page.Results)
 	s.exhausted = page.Last(s.pageSize)
 	return nil
