@@ -186,14 +186,16 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 				addServerError(ctx, so.err)
 				continue
 			}
-			reachable = append(reachable, so.server)
 			names := map[string]bool{}
 			for _, o := range so.orgs {
 				if p.CanSeeOrg(so.server, o.ID) && (orgFilter == nil || orgFilter[so.server][strings.ToLower(o.ID)]) {
 					names[strings.ToLower(o.Name)] = true
 				}
 			}
-			allowed[so.server] = names
+			if len(names) > 0 { // a server with nothing to match is not walked at all
+				reachable = append(reachable, so.server)
+				allowed[so.server] = names
+			}
 		}
 		servers = reachable
 	}
