@@ -15,7 +15,9 @@ func TestOrganizationFilterWalksOnlyServersWithMatches(t *testing.T) {
 	h.resetStats()
 	var out struct {
 		RestoreSessions struct {
-			Edges []struct{ Node struct{ Organization struct{ Name string } } }
+			Edges []struct {
+				Node struct{ Organization struct{ Name string } }
+			}
 		}
 	}
 	h.mustQuery(`query($ids: [ID!]) { restoreSessions(first: 5, filter: {organizationIds: $ids}) { edges { node { organization { name } } } } }`,
