@@ -4971,29 +4971,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
-	case model.VboServer:
-		return ec._VboServer(ctx, sel, &obj)
 	case *model.VboServer:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._VboServer(ctx, sel, obj)
-	case model.RestoreSession:
-		return ec._RestoreSession(ctx, sel, &obj)
 	case *model.RestoreSession:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._RestoreSession(ctx, sel, obj)
-	case model.RestoreEvent:
-		return ec._RestoreEvent(ctx, sel, &obj)
 	case *model.RestoreEvent:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._RestoreEvent(ctx, sel, obj)
-	case model.Organization:
-		return ec._Organization(ctx, sel, &obj)
 	case *model.Organization:
 		if obj == nil {
 			return graphql.Null

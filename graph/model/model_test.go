@@ -111,7 +111,7 @@ func TestEnumMapping(t *testing.T) {
 		"Hybrid": OrganizationTypeHybrid, "Cloud": OrganizationTypeUnknown, "": OrganizationTypeUnknown,
 	}
 	for in, want := range orgTypes {
-		if got := (Organization{Upstream: upstream.Organization{Type: in}}).Type(); got != want {
+		if got := (&Organization{Upstream: upstream.Organization{Type: in}}).Type(); got != want {
 			t.Errorf("Organization{Type: %q}.Type() = %s, want %s", in, got, want)
 		}
 	}
@@ -143,10 +143,10 @@ func TestModelFields(t *testing.T) {
 		ch.ViaAddress == nil || *ch.ViaAddress != "203.0.113.7" {
 		t.Errorf("ClientHost = %+v", ch)
 	}
-	if (RestoreSession{}).ClientHost() != nil {
+	if (&RestoreSession{}).ClientHost() != nil {
 		t.Error("empty clientHost must be null")
 	}
-	direct := RestoreSession{Upstream: upstream.RestoreSession{ClientHost: "10.1.2.3"}}.ClientHost()
+	direct := (&RestoreSession{Upstream: upstream.RestoreSession{ClientHost: "10.1.2.3"}}).ClientHost()
 	if direct == nil || *direct.MachineName != "10.1.2.3" || direct.ViaAddress != nil {
 		t.Errorf("direct ClientHost = %+v", direct)
 	}
@@ -155,7 +155,7 @@ func TestModelFields(t *testing.T) {
 		t.Errorf("DurationSeconds = %v", d)
 	}
 	for _, bad := range []string{"", "soon"} {
-		if d := (RestoreEvent{Upstream: upstream.RestoreSessionEvent{Duration: bad}}).DurationSeconds(); d != nil {
+		if d := (&RestoreEvent{Upstream: upstream.RestoreSessionEvent{Duration: bad}}).DurationSeconds(); d != nil {
 			t.Errorf("DurationSeconds(%q) = %v, want null", bad, *d)
 		}
 	}

@@ -16,13 +16,13 @@ type VboServer struct {
 }
 
 // IsNode marks VboServer as a Node.
-func (VboServer) IsNode() {}
+func (*VboServer) IsNode() {}
 
 // GetID returns the global ID.
-func (s VboServer) GetID() string { return s.ID() }
+func (s *VboServer) GetID() string { return s.ID() }
 
 // ID is the global ID.
-func (s VboServer) ID() string { return gid.ID{Kind: gid.KindServer, Server: s.Name}.String() }
+func (s *VboServer) ID() string { return gid.ID{Kind: gid.KindServer, Server: s.Name}.String() }
 
 // Organization is a VBO organisation on one server, or a detached stub (see the schema).
 type Organization struct {
@@ -34,13 +34,13 @@ type Organization struct {
 }
 
 // IsNode marks Organization as a Node.
-func (Organization) IsNode() {}
+func (*Organization) IsNode() {}
 
 // GetID returns the global ID.
-func (o Organization) GetID() string { return o.ID() }
+func (o *Organization) GetID() string { return o.ID() }
 
 // ID is the global ID; a detached stub gets an ID of its own kind that node() does not resolve.
-func (o Organization) ID() string {
+func (o *Organization) ID() string {
 	if o.Detached {
 		return gid.ID{Kind: gid.KindDetachedOrganization, Server: o.ServerName, Upstream: o.Upstream.Name}.String()
 	}
@@ -48,16 +48,16 @@ func (o Organization) ID() string {
 }
 
 // UpstreamID is the id on the VBO server ("" when detached).
-func (o Organization) UpstreamID() string { return o.Upstream.ID }
+func (o *Organization) UpstreamID() string { return o.Upstream.ID }
 
 // Name is the organisation's name.
-func (o Organization) Name() string { return o.Upstream.Name }
+func (o *Organization) Name() string { return o.Upstream.Name }
 
 // OfficeName is the Microsoft 365 tenant name.
-func (o Organization) OfficeName() *string { return optString(o.Upstream.OfficeName) }
+func (o *Organization) OfficeName() *string { return optString(o.Upstream.OfficeName) }
 
 // Type maps VBO's organisation type.
-func (o Organization) Type() OrganizationType {
+func (o *Organization) Type() OrganizationType {
 	switch o.Upstream.Type {
 	case upstream.OrganizationTypeOffice365:
 		return OrganizationTypeOffice365
@@ -70,13 +70,13 @@ func (o Organization) Type() OrganizationType {
 }
 
 // Region is VBO's region text.
-func (o Organization) Region() *string { return optString(o.Upstream.Region) }
+func (o *Organization) Region() *string { return optString(o.Upstream.Region) }
 
 // IsBackedUp is VBO's isBackedup.
-func (o Organization) IsBackedUp() *bool { return o.Upstream.IsBackedup }
+func (o *Organization) IsBackedUp() *bool { return o.Upstream.IsBackedup }
 
 // LastBackupTime is VBO's lastBackuptime, in UTC.
-func (o Organization) LastBackupTime() *time.Time { return optTime(o.Upstream.LastBackuptime) }
+func (o *Organization) LastBackupTime() *time.Time { return optTime(o.Upstream.LastBackuptime) }
 
 // RestoreSession is a VBO restore session on one server.
 type RestoreSession struct {
@@ -85,42 +85,42 @@ type RestoreSession struct {
 }
 
 // IsNode marks RestoreSession as a Node.
-func (RestoreSession) IsNode() {}
+func (*RestoreSession) IsNode() {}
 
 // GetID returns the global ID.
-func (s RestoreSession) GetID() string { return s.ID() }
+func (s *RestoreSession) GetID() string { return s.ID() }
 
 // ID is the global ID.
-func (s RestoreSession) ID() string {
+func (s *RestoreSession) ID() string {
 	return gid.ID{Kind: gid.KindRestoreSession, Server: s.ServerName, Upstream: s.Upstream.ID}.String()
 }
 
 // UpstreamID is the id on the VBO server.
-func (s RestoreSession) UpstreamID() string { return s.Upstream.ID }
+func (s *RestoreSession) UpstreamID() string { return s.Upstream.ID }
 
 // Name is the session's display name.
-func (s RestoreSession) Name() string { return s.Upstream.Name }
+func (s *RestoreSession) Name() string { return s.Upstream.Name }
 
 // Type maps Vex/Veod/Vesp/Vet.
-func (s RestoreSession) Type() RestoreSessionType { return SessionTypeFromVBO(s.Upstream.Type) }
+func (s *RestoreSession) Type() RestoreSessionType { return SessionTypeFromVBO(s.Upstream.Type) }
 
 // State maps Working/Stopped.
-func (s RestoreSession) State() RestoreSessionState { return SessionStateFromVBO(s.Upstream.State) }
+func (s *RestoreSession) State() RestoreSessionState { return SessionStateFromVBO(s.Upstream.State) }
 
 // Result maps Success/Warning/Failed.
-func (s RestoreSession) Result() RestoreSessionResult { return SessionResultFromVBO(s.Upstream.Result) }
+func (s *RestoreSession) Result() RestoreSessionResult { return SessionResultFromVBO(s.Upstream.Result) }
 
 // StartTime is VBO's creationTime, in UTC.
-func (s RestoreSession) StartTime() time.Time { return s.Upstream.CreationTime.UTC() }
+func (s *RestoreSession) StartTime() time.Time { return s.Upstream.CreationTime.UTC() }
 
 // EndTime is VBO's endTime, in UTC.
-func (s RestoreSession) EndTime() *time.Time { return optTime(s.Upstream.EndTime) }
+func (s *RestoreSession) EndTime() *time.Time { return optTime(s.Upstream.EndTime) }
 
 // InitiatedBy is the account VBO recorded.
-func (s RestoreSession) InitiatedBy() *string { return optString(s.Upstream.InitiatedBy) }
+func (s *RestoreSession) InitiatedBy() *string { return optString(s.Upstream.InitiatedBy) }
 
 // ClientHost parses VBO's clientHost.
-func (s RestoreSession) ClientHost() *ClientHost {
+func (s *RestoreSession) ClientHost() *ClientHost {
 	if s.Upstream.ClientHost == "" {
 		return nil
 	}
@@ -129,13 +129,13 @@ func (s RestoreSession) ClientHost() *ClientHost {
 }
 
 // Reason is the reason given for the restore.
-func (s RestoreSession) Reason() *string { return optString(s.Upstream.Reason) }
+func (s *RestoreSession) Reason() *string { return optString(s.Upstream.Reason) }
 
 // Details is VBO's free text.
-func (s RestoreSession) Details() *string { return optString(s.Upstream.Details) }
+func (s *RestoreSession) Details() *string { return optString(s.Upstream.Details) }
 
 // ScopeName is the Restore Portal scope.
-func (s RestoreSession) ScopeName() *string { return optString(s.Upstream.ScopeName) }
+func (s *RestoreSession) ScopeName() *string { return optString(s.Upstream.ScopeName) }
 
 // RestoreEvent is one event of a restore session.
 type RestoreEvent struct {
@@ -145,57 +145,57 @@ type RestoreEvent struct {
 }
 
 // IsNode marks RestoreEvent as a Node.
-func (RestoreEvent) IsNode() {}
+func (*RestoreEvent) IsNode() {}
 
 // GetID returns the global ID.
-func (e RestoreEvent) GetID() string { return e.ID() }
+func (e *RestoreEvent) GetID() string { return e.ID() }
 
 // ID is the global ID; it carries the session id, which VBO needs to fetch the event.
-func (e RestoreEvent) ID() string {
+func (e *RestoreEvent) ID() string {
 	return gid.ID{Kind: gid.KindRestoreEvent, Server: e.ServerName, Upstream: e.Upstream.ID, Parent: e.SessionID}.String()
 }
 
 // UpstreamID is the id on the VBO server.
-func (e RestoreEvent) UpstreamID() string { return e.Upstream.ID }
+func (e *RestoreEvent) UpstreamID() string { return e.Upstream.ID }
 
 // Order is the sequence number.
-func (e RestoreEvent) Order() int { return e.Upstream.Order }
+func (e *RestoreEvent) Order() int { return e.Upstream.Order }
 
 // Type maps the event type.
-func (e RestoreEvent) Type() RestoreEventType { return EventTypeFromVBO(e.Upstream.Type) }
+func (e *RestoreEvent) Type() RestoreEventType { return EventTypeFromVBO(e.Upstream.Type) }
 
 // Status maps the event status.
-func (e RestoreEvent) Status() RestoreEventStatus { return EventStatusFromVBO(e.Upstream.Status) }
+func (e *RestoreEvent) Status() RestoreEventStatus { return EventStatusFromVBO(e.Upstream.Status) }
 
 // Title is the event title.
-func (e RestoreEvent) Title() *string { return optString(e.Upstream.Title) }
+func (e *RestoreEvent) Title() *string { return optString(e.Upstream.Title) }
 
 // Message is VBO's message.
-func (e RestoreEvent) Message() string { return e.Upstream.Message }
+func (e *RestoreEvent) Message() string { return e.Upstream.Message }
 
 // ItemName is the item's name.
-func (e RestoreEvent) ItemName() *string { return optString(e.Upstream.ItemName) }
+func (e *RestoreEvent) ItemName() *string { return optString(e.Upstream.ItemName) }
 
 // ItemType is VBO's item type text.
-func (e RestoreEvent) ItemType() *string { return optString(e.Upstream.ItemType) }
+func (e *RestoreEvent) ItemType() *string { return optString(e.Upstream.ItemType) }
 
 // ItemSizeBytes is the item size.
-func (e RestoreEvent) ItemSizeBytes() *int64 { return e.Upstream.ItemSizeBytes }
+func (e *RestoreEvent) ItemSizeBytes() *int64 { return e.Upstream.ItemSizeBytes }
 
 // Source is where the item came from.
-func (e RestoreEvent) Source() *string { return optString(e.Upstream.Source) }
+func (e *RestoreEvent) Source() *string { return optString(e.Upstream.Source) }
 
 // Target is where it went.
-func (e RestoreEvent) Target() *string { return optString(e.Upstream.Target) }
+func (e *RestoreEvent) Target() *string { return optString(e.Upstream.Target) }
 
 // StartTime is when the step started, in UTC.
-func (e RestoreEvent) StartTime() time.Time { return e.Upstream.StartTime.UTC() }
+func (e *RestoreEvent) StartTime() time.Time { return e.Upstream.StartTime.UTC() }
 
 // EndTime is when it ended, in UTC.
-func (e RestoreEvent) EndTime() *time.Time { return optTime(e.Upstream.EndTime) }
+func (e *RestoreEvent) EndTime() *time.Time { return optTime(e.Upstream.EndTime) }
 
 // DurationSeconds parses VBO's TimeSpan text; null when absent or unreadable.
-func (e RestoreEvent) DurationSeconds() *float64 {
+func (e *RestoreEvent) DurationSeconds() *float64 {
 	d, ok := ParseTimeSpan(e.Upstream.Duration)
 	if !ok {
 		return nil
