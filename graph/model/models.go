@@ -108,7 +108,9 @@ func (s *RestoreSession) Type() RestoreSessionType { return SessionTypeFromVBO(s
 func (s *RestoreSession) State() RestoreSessionState { return SessionStateFromVBO(s.Upstream.State) }
 
 // Result maps Success/Warning/Failed.
-func (s *RestoreSession) Result() RestoreSessionResult { return SessionResultFromVBO(s.Upstream.Result) }
+func (s *RestoreSession) Result() RestoreSessionResult {
+	return SessionResultFromVBO(s.Upstream.Result)
+}
 
 // StartTime is VBO's creationTime, in UTC.
 func (s *RestoreSession) StartTime() time.Time { return s.Upstream.CreationTime.UTC() }
