@@ -104,6 +104,13 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 	}
 	wg.Wait()
 
+	// Every lane that has read something is in the cursor from the first edge on: a lane left
+	// out would be read from the top by a later page, picking up sessions created since.
+	for _, ln := range lanes {
+		if p, ok := ln.s.cursorPosition(ln.head); ok && ln.err == nil {
+			pos[ln.server] = p
+		}
+	}
 	page := &MergedPage{Errors: map[string]error{}}
 	for len(page.Sessions) < first {
 		var best *lane
@@ -129,17 +136,17 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 	total := 0
 	for _, ln := range lanes {
 		if ln.err != nil {
+			// The failed server keeps its incoming place, and more may follow from it: a
+			// client paging on sees its sessions once it answers again (each page reports it).
 			page.Errors[ln.server] = ln.err
+			page.HasNext = true
 			fromTop = false
 			continue
 		}
 		if ln.head != nil || ln.s.paused {
 			page.HasNext = true
 		}
-		// A lane that has read nothing yet (no start, nothing consumed, not exhausted) stays
-		// out of the cursor, so the next page reads it from the top: its zero position would
-		// otherwise encode as a bogus time and lose every session of that server.
-		if p := ln.s.position(); p.Done || ln.s.start != nil || ln.s.consumed > 0 {
+		if p, ok := ln.s.cursorPosition(ln.head); ok {
 			pos[ln.server] = p
 		}
 		total += ln.s.consumed

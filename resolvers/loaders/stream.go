@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -87,6 +88,7 @@ type sessionStream struct {
 	exhausted bool
 	pos       gid.Position // position after the last session consumed
 	consumed  int
+	idsAtPos  []string // ids consumed (this request) at pos.Time
 }
 
 func (l *Loaders) newStream(server string, w Window, start *gid.Position, pageSize int) *sessionStream {
@@ -122,12 +124,23 @@ func (s *sessionStream) head(ctx context.Context) (*upstream.RestoreSession, err
 					continue
 				}
 			}
+			// Keyset guard across the offset pages of one walk: a session inserted upstream
+			// (or a cached page mixed with a fresh one) shifts later pages, which would bring
+			// back what was just consumed or something newer. Both are dropped.
+			if s.consumed > 0 && (h.CreationTime.After(s.pos.Time) ||
+				h.CreationTime.Equal(s.pos.Time) && slices.Contains(s.idsAtPos, h.ID)) {
+				s.buf = s.buf[1:]
+				continue
+			}
 			return h, nil
 		}
 		if s.exhausted {
 			return nil, nil
 		}
-		if s.budget > 0 && s.fetched >= s.budget {
+		// Pause at the budget, but only after consuming something: a stream that has only
+		// dropped what a resumed cursor covers must move on, or it would pause at the same place
+		// on every request.
+		if s.budget > 0 && s.fetched >= s.budget && s.consumed > 0 {
 			s.paused = true // the caller ends its page here; the cursor resumes at s.pos
 			return nil, nil
 		}
@@ -143,8 +156,10 @@ func (s *sessionStream) pop() (upstream.RestoreSession, gid.Position) {
 	s.buf = s.buf[1:]
 	if h.CreationTime.Equal(s.pos.Time) {
 		s.pos.Skip++
+		s.idsAtPos = append(s.idsAtPos, h.ID)
 	} else {
 		s.pos = gid.Position{Time: h.CreationTime, Skip: 1}
+		s.idsAtPos = append(s.idsAtPos[:0], h.ID)
 	}
 	s.consumed++
 	return h, s.pos
@@ -156,6 +171,20 @@ func (s *sessionStream) position() gid.Position {
 		return gid.Position{Done: true}
 	}
 	return s.pos
+}
+
+// cursorPosition is the position to record in a cursor, given the stream's current head (nil
+// when none). ok is false when the stream has nothing to record (never read, no head).
+func (s *sessionStream) cursorPosition(head *upstream.RestoreSession) (gid.Position, bool) {
+	switch p := s.position(); {
+	case p.Done, s.start != nil, s.consumed > 0:
+		return p, true
+	case head != nil:
+		// Read but nothing consumed: everything newer than the head has been seen (there is
+		// none), so sessions created later are not picked up by the next page out of order.
+		return gid.Position{Time: head.CreationTime}, true
+	}
+	return gid.Position{}, false
 }
 
 func (s *sessionStream) fetch(ctx context.Context) error {
@@ -261,17 +290,17 @@ const maxEventsPerSession = 1_000_000
 func walkEvents(ctx context.Context, c Upstream, sessionID string, pageSize int) iter.Seq2[upstream.RestoreSessionEvent, error] {
 	return func(yield func(upstream.RestoreSessionEvent, error) bool) {
 		offset := 0
-		prevFirst := ""
+		prevFirst, havePrev := "", false
 		for {
 			page, _, err := c.RestoreSessionEvents(ctx, sessionID, upstream.ListOptions{Limit: pageSize, Offset: offset})
 			if err == nil && len(page.Results) > 0 {
 				switch first := page.Results[0].ID; {
-				case first == prevFirst:
+				case havePrev && first == prevFirst:
 					err = fmt.Errorf("%w: events of session %s: the server repeats a page (offset ignored?)", ErrUpstreamPaging, sessionID)
 				case offset+len(page.Results) > maxEventsPerSession:
 					err = fmt.Errorf("%w: session %s has more than %d events", ErrUpstreamPaging, sessionID, maxEventsPerSession)
 				default:
-					prevFirst = first
+					prevFirst, havePrev = first, true
 				}
 			}
 			if err != nil {
