@@ -324,12 +324,13 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, msg string, ext 
 	_, _ = w.Write(b)
 }
 
-// withBodyLimit reads at most n bytes of body. A larger body is refused with 413 and
+// withBodyLimit reads at most n bytes of body. A larger body is refused with 400 (as every
+// limit violation is: 200 or 400 with a code) and
 // BAD_USER_INPUT before any GraphQL processing (gqlgen's POST transport would read it all).
 func withBodyLimit(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tooLarge := func() {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge, resolvers.CodeBadUserInput,
+			writeGraphQLError(w, http.StatusBadRequest, resolvers.CodeBadUserInput,
 				fmt.Sprintf("request body exceeds the limit (maxBodyBytes) of %d bytes", n),
 				map[string]any{"limit": "maxBodyBytes", "max": n})
 		}
