@@ -41,7 +41,7 @@ func (e badInput) Error() string { return e.msg }
 
 func badInputf(msg string) error { return badInput{msg} }
 
-// RequestIDFunc extracts a request id for masked errors; set by the HTTP layer.
+// requestIDKey holds the request id (set by the HTTP layer) that masked errors quote.
 var requestIDKey = struct{ name string }{"request-id"}
 
 // WithRequestID stores the request id used in masked error messages.
@@ -129,9 +129,11 @@ func addServerError(ctx context.Context, err error) {
 	graphql.AddError(ctx, err)
 }
 
-// notFoundIfMissing turns an upstream 404 into ErrNotFound.
-func notFoundIfMissing(err error) error {
-	if errors.Is(err, upstream.ErrNotFound) {
+// notFoundIfAbsent turns what a GET by id answers for an absent object into ErrNotFound: a 404,
+// or a 400 for an id that is not a UUID (a malformed-but-plausible id is not found like any
+// unknown one; see node in the schema).
+func notFoundIfAbsent(err error) error {
+	if errors.Is(err, upstream.ErrNotFound) || errors.Is(err, upstream.ErrBadRequest) {
 		return ErrNotFound
 	}
 	return err

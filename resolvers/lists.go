@@ -234,7 +234,7 @@ func (r *Resolver) loadVisibleEvent(ctx context.Context, id gid.ID) (*model.Rest
 	}
 	ev, err := loaders.For(ctx).RestoreSessionEvent(ctx, id.Server, id.Parent, id.Upstream)
 	if err != nil {
-		return nil, notFoundIfRejected(err)
+		return nil, notFoundIfAbsent(err)
 	}
 	if !linksTo(ev.Links, id.Parent) {
 		return nil, ErrNotFound // the event is another session's: the scope check above does not cover it

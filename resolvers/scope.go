@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -170,7 +169,7 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 	}
 	s, err := loaders.For(ctx).RestoreSession(ctx, server, id)
 	if err != nil {
-		return nil, notFoundIfRejected(err)
+		return nil, notFoundIfAbsent(err)
 	}
 	ok, err := r.sessionVisible(ctx, p, server, s)
 	if err != nil {
@@ -180,13 +179,4 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 		return nil, ErrNotFound
 	}
 	return &model.RestoreSession{ServerName: server, Upstream: *s}, nil
-}
-
-// notFoundIfRejected is notFoundIfMissing for a GET by id: VBO answers 400 for an id that is not
-// a UUID, and such a malformed-but-plausible id is not found like any unknown one (schema: node).
-func notFoundIfRejected(err error) error {
-	if errors.Is(err, upstream.ErrBadRequest) {
-		return ErrNotFound
-	}
-	return notFoundIfMissing(err)
 }

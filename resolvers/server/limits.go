@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -390,11 +389,7 @@ func principalKey(r *http.Request) string {
 	if p := auth.FromContext(r.Context()); p != nil && p.Subject != "" {
 		return "sub:" + p.Subject
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "ip:" + host
+	return "ip:" + clientAddr(r)
 }
 
 func (rl *rateLimiter) middleware(next http.Handler) http.Handler {

@@ -44,8 +44,6 @@ type Options struct {
 	GraphiQLHeaders string
 	// NoGraphiQL turns the GraphiQL page at / off (404).
 	NoGraphiQL bool
-	// MaxBodyBytes bounds request bodies (default 1 MiB). Limits.MaxBodyBytes wins when set.
-	MaxBodyBytes int64
 	// Limits are the query and caller limits (zero values: config defaults).
 	Limits config.Limits
 	// RequestTimeout is every GraphQL request's deadline (0: config.DefaultRequestTimeout,
@@ -59,13 +57,7 @@ type Options struct {
 }
 
 // limits returns the effective limits.
-func (o Options) limits() config.Limits {
-	l := o.Limits
-	if l.MaxBodyBytes == 0 && o.MaxBodyBytes > 0 {
-		l.MaxBodyBytes = o.MaxBodyBytes
-	}
-	return l.WithDefaults()
-}
+func (o Options) limits() config.Limits { return o.Limits.WithDefaults() }
 
 // FirstQuery is the query GraphiQL opens with.
 const FirstQuery = `# Restores of every organisation you can see, newest first,
@@ -182,5 +174,3 @@ func withRequestID(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(resolvers.WithRequestID(r.Context(), id)))
 	})
 }
-
-var _ graphql.ErrorPresenterFunc = resolvers.ErrorPresenter(nil)
