@@ -14,7 +14,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-// Error codes in extensions.code (ARCHITECTURE.md, rule 4).
+// Error codes in extensions.code (docs/architecture.md, "Partial results").
 const (
 	CodeUnauthenticated     = "UNAUTHENTICATED"
 	CodeForbidden           = "FORBIDDEN"

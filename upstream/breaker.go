@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -67,40 +68,35 @@ func healthOf(s gobreaker.State) Health {
 	return HealthUp
 }
 
-// WithBreaker installs a circuit breaker in front of every attempt to this server (token
-// calls included). Without it the client never short-circuits.
-func WithBreaker(s BreakerSettings) Option {
-	return func(c *Client) error {
-		if s.Failures < 0 {
-			c.breaker = nil
-			return nil
-		}
-		if s.Failures == 0 {
-			s.Failures = DefaultBreakerFailures
-		}
-		if s.Cooldown <= 0 {
-			s.Cooldown = DefaultBreakerCooldown
-		}
-		if s.HalfOpenProbes <= 0 {
-			s.HalfOpenProbes = 1
-		}
-		failures := uint32(s.Failures)
-		c.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-			Name:        c.name,
-			MaxRequests: uint32(s.HalfOpenProbes),
-			Timeout:     s.Cooldown,
-			ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= failures },
-			OnStateChange: func(name string, from, to gobreaker.State) {
-				c.logger.Warn("VBO circuit breaker", "server", name, "from", from.String(), "to", to.String())
-				if s.OnStateChange != nil {
-					s.OnStateChange(name, healthOf(from), healthOf(to))
-				}
-			},
-			IsSuccessful: breakerSuccess,
-			IsExcluded:   breakerExcluded,
-		})
+// newBreaker builds the per-server circuit breaker (nil when s.Failures is negative).
+func newBreaker(name string, s BreakerSettings, logger *slog.Logger) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	if s.Failures < 0 {
 		return nil
 	}
+	if s.Failures == 0 {
+		s.Failures = DefaultBreakerFailures
+	}
+	if s.Cooldown <= 0 {
+		s.Cooldown = DefaultBreakerCooldown
+	}
+	if s.HalfOpenProbes <= 0 {
+		s.HalfOpenProbes = 1
+	}
+	failures := uint32(s.Failures)
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: uint32(s.HalfOpenProbes),
+		Timeout:     s.Cooldown,
+		ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= failures },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			logger.Warn("VBO circuit breaker", "server", name, "from", from.String(), "to", to.String())
+			if s.OnStateChange != nil {
+				s.OnStateChange(name, healthOf(from), healthOf(to))
+			}
+		},
+		IsSuccessful: breakerSuccess,
+		IsExcluded:   breakerExcluded,
+	})
 }
 
 // Health reports the breaker state (HealthUp when there is no breaker).

@@ -10,7 +10,7 @@ import (
 // otherwise one impatient (or hostile) request takes the server away from everyone.
 func TestBreakerIgnoresCallerDeadlines(t *testing.T) {
 	v := newResVBO(t)
-	c := v.client(t, WithBreaker(BreakerSettings{Failures: 2, Cooldown: time.Minute}))
+	c := v.client(t, ClientOptions{Breaker: &BreakerSettings{Failures: 2, Cooldown: time.Minute}})
 	if _, err := c.Organizations(context.Background()); err != nil { // token + a good call
 		t.Fatal(err)
 	}

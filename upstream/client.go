@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -84,113 +85,51 @@ func (c *Client) Stats() ClientStats {
 		ShortCircuits: c.stats.shortCircuits.Load()}
 }
 
-// Configure applies more options to a client that is not in use yet (the gateway adds its
-// resilience settings to the clients the configuration built).
-func (c *Client) Configure(opts ...Option) error {
-	for _, opt := range opts {
-		if err := opt(c); err != nil {
-			return fmt.Errorf("VBO client %s: %w", c.name, err)
-		}
-	}
-	return nil
+// ClientOptions configure a Client. Every field is optional; the zero value is a client with
+// no retries, no breaker, no concurrency limit, the system roots and VBO API v6. Fields are
+// independent of each other: NewClient applies them in one fixed order.
+type ClientOptions struct {
+	// Name is the server's name as used in errors, logs and metrics (the Fleet key).
+	Name string
+	// APIVersion is v6 (default), v7 or v8.
+	APIVersion string
+	// Username and Password are the account used for the password grant.
+	Username, Password string
+	// TLS builds the transport's TLS settings (CA file, pinned fingerprint, or
+	// insecureSkipVerify) for https base URLs.
+	TLS TLSConfig
+	// HTTPClient, when set, is used as is (tests); TLS and Timeouts are then not applied.
+	HTTPClient *http.Client
+	// Timeouts bound connection set-up and the wait for response headers of each attempt.
+	Timeouts Timeouts
+	// Retry enables retries of idempotent calls (see RetryPolicy). Zero: exactly one attempt
+	// per call (plus the one re-authentication after a 401).
+	Retry RetryPolicy
+	// Breaker installs a circuit breaker in front of every attempt (token calls included).
+	// Nil: the client never short-circuits.
+	Breaker *BreakerSettings
+	// MaxConcurrency bounds the calls in flight to this server (0 = unlimited). Callers wait
+	// for a slot; the wait counts against their context deadline.
+	MaxConcurrency int
+	// UserAgent is the User-Agent header (default "vbo-gateway").
+	UserAgent string
+	// Logger receives the client's warnings (default slog.Default()).
+	Logger *slog.Logger
+
+	now func() time.Time // replaces time.Now (tests)
 }
 
-// Option configures a Client.
-type Option func(*Client) error
-
-// WithName sets the server's name as used in errors and logs (the Fleet key).
-func WithName(name string) Option {
-	return func(c *Client) error { c.name = name; return nil }
+// Timeouts bound one attempt. Zero leaves a setting at its default.
+type Timeouts struct {
+	// Connect bounds TCP connect and the TLS handshake.
+	Connect time.Duration
+	// ResponseHeader bounds the wait for the response headers.
+	ResponseHeader time.Duration
 }
 
-// WithAPIVersion selects v6 (default), v7 or v8.
-func WithAPIVersion(v string) Option {
-	return func(c *Client) error {
-		switch v {
-		case "":
-			c.apiVersion = APIv6
-		case APIv6, APIv7, APIv8:
-			c.apiVersion = v
-		default:
-			return fmt.Errorf("unsupported VBO API version %q (want v6, v7 or v8)", v)
-		}
-		return nil
-	}
-}
-
-// WithCredentials sets the account used for the password grant.
-func WithCredentials(username, password string) Option {
-	return func(c *Client) error { c.username, c.password = username, password; return nil }
-}
-
-// WithHTTPClient injects the HTTP client (its Transport carries TLS settings). Default: a client
-// with a 60 s timeout and the system roots.
-func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) error {
-		if hc == nil {
-			return errors.New("nil http client")
-		}
-		c.httpClient = hc
-		return nil
-	}
-}
-
-// WithTLS builds the HTTP transport from TLS settings (CA file, pinned fingerprint, or
-// insecureSkipVerify). It replaces the transport of the current HTTP client.
-func WithTLS(t TLSConfig) Option {
-	return func(c *Client) error {
-		cfg, err := t.Build(c.logger.With("server", c.name))
-		if err != nil {
-			return err
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = cfg
-		hc := *c.httpClient
-		hc.Transport = tr
-		c.httpClient = &hc
-		return nil
-	}
-}
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option {
-	return func(c *Client) error {
-		if l != nil {
-			c.logger = l
-		}
-		return nil
-	}
-}
-
-// WithMaxConcurrency bounds the calls in flight to this server (0 = unlimited). Callers wait for
-// a slot; the wait counts against their context deadline.
-func WithMaxConcurrency(n int) Option {
-	return func(c *Client) error {
-		if n < 0 {
-			return fmt.Errorf("negative max concurrency %d", n)
-		}
-		if n > 0 {
-			c.sem = make(chan struct{}, n)
-		} else {
-			c.sem = nil
-		}
-		return nil
-	}
-}
-
-// WithUserAgent sets the User-Agent header.
-func WithUserAgent(ua string) Option {
-	return func(c *Client) error { c.userAgent = ua; return nil }
-}
-
-// withClock replaces time.Now (tests).
-func withClock(now func() time.Time) Option {
-	return func(c *Client) error { c.now = now; return nil }
-}
-
-// NewClient returns a client for the VBO server at baseURL (e.g. https://vbo.example.net:4443).
-// Options apply in order, so pass WithLogger and WithName before WithTLS.
-func NewClient(baseURL string, opts ...Option) (*Client, error) {
+// NewClient returns a client for the VBO server at baseURL (e.g. https://vbo.example.net:4443),
+// fully configured: a Client is never changed after construction.
+func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
 		return nil, fmt.Errorf("parse VBO base URL: %w", err)
@@ -199,19 +138,77 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("VBO base URL %q: want http(s)://host:port", baseURL)
 	}
 	c := &Client{
+		name:       o.Name,
 		baseURL:    u,
 		apiVersion: APIv6,
+		username:   o.Username,
+		password:   o.Password,
 		userAgent:  defaultUserAgent,
-		httpClient: &http.Client{Timeout: defaultTimeout},
 		logger:     slog.Default(),
 		now:        time.Now,
 	}
-	for _, opt := range opts {
-		if err := opt(c); err != nil {
-			return nil, fmt.Errorf("VBO client %s: %w", c.name, err)
-		}
+	fail := func(err error) (*Client, error) { return nil, fmt.Errorf("VBO client %s: %w", o.Name, err) }
+	switch o.APIVersion {
+	case "":
+	case APIv6, APIv7, APIv8:
+		c.apiVersion = o.APIVersion
+	default:
+		return fail(fmt.Errorf("unsupported VBO API version %q (want v6, v7 or v8)", o.APIVersion))
+	}
+	if o.UserAgent != "" {
+		c.userAgent = o.UserAgent
+	}
+	if o.Logger != nil {
+		c.logger = o.Logger
+	}
+	if o.now != nil {
+		c.now = o.now
+	}
+	if o.HTTPClient != nil {
+		c.httpClient = o.HTTPClient
+	} else if c.httpClient, err = buildHTTPClient(u, o.TLS, o.Timeouts, c.logger.With("server", o.Name)); err != nil {
+		return fail(err)
+	}
+	switch {
+	case o.MaxConcurrency < 0:
+		return fail(fmt.Errorf("negative max concurrency %d", o.MaxConcurrency))
+	case o.MaxConcurrency > 0:
+		c.sem = make(chan struct{}, o.MaxConcurrency)
+	}
+	if o.Retry.MaxAttempts < 0 {
+		return fail(fmt.Errorf("negative retry attempts %d", o.Retry.MaxAttempts))
+	}
+	if o.Retry != (RetryPolicy{}) {
+		c.retry = o.Retry.normalized()
+	}
+	if o.Breaker != nil {
+		c.breaker = newBreaker(c.name, *o.Breaker, c.logger)
 	}
 	return c, nil
+}
+
+// buildHTTPClient builds the HTTP client: TLS settings for https, and the per-attempt
+// timeouts.
+func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, logger *slog.Logger) (*http.Client, error) {
+	if to.Connect < 0 || to.ResponseHeader < 0 {
+		return nil, errors.New("negative timeout")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if u.Scheme == "https" {
+		cfg, err := t.Build(logger)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = cfg
+	}
+	if to.Connect > 0 {
+		tr.DialContext = (&net.Dialer{Timeout: to.Connect, KeepAlive: 30 * time.Second}).DialContext
+		tr.TLSHandshakeTimeout = to.Connect
+	}
+	if to.ResponseHeader > 0 {
+		tr.ResponseHeaderTimeout = to.ResponseHeader
+	}
+	return &http.Client{Timeout: defaultTimeout, Transport: tr}, nil
 }
 
 // Name is the server's name (WithName).

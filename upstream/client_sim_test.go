@@ -25,8 +25,7 @@ func startSim(t *testing.T, o vbosim.Options) (*vbosim.Server, *upstream.Client)
 	sim := vbosim.New(o)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	c, err := upstream.NewClient(srv.URL, upstream.WithName("sim"), upstream.WithAPIVersion(sim.APIVersion()),
-		upstream.WithCredentials("svc", "pw"))
+	c, err := upstream.NewClient(srv.URL, upstream.ClientOptions{Name: "sim", APIVersion: sim.APIVersion(), Username: "svc", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +137,7 @@ func TestClientErrorsFromSimulator(t *testing.T) {
 	if !errors.Is(err, upstream.ErrBadRequest) && !errors.Is(err, upstream.ErrNotFound) {
 		t.Errorf("malformed id: err = %v, want 400 or 404", err)
 	}
-	bad, _ := upstream.NewClient(c.BaseURL(), upstream.WithName("sim"), upstream.WithCredentials("svc", "nope"))
+	bad, _ := upstream.NewClient(c.BaseURL(), upstream.ClientOptions{Name: "sim", Username: "svc", Password: "nope"})
 	if _, err := bad.Organizations(ctx); !errors.Is(err, upstream.ErrUnauthorized) {
 		t.Errorf("wrong password: err = %v, want ErrUnauthorized", err)
 	}

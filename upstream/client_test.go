@@ -109,10 +109,15 @@ func (f *fakeVBO) handle(pattern string, h http.HandlerFunc) {
 	})
 }
 
-func (f *fakeVBO) client(t *testing.T, opts ...Option) *Client {
+func (f *fakeVBO) client(t *testing.T, o ClientOptions) *Client {
 	t.Helper()
-	opts = append([]Option{WithName("syd1"), WithCredentials("svc", "pw")}, opts...)
-	c, err := NewClient(f.srv.URL+basePath, opts...)
+	if o.Name == "" {
+		o.Name = "syd1"
+	}
+	if o.Username == "" {
+		o.Username, o.Password = "svc", "pw"
+	}
+	c, err := NewClient(f.srv.URL+basePath, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +139,7 @@ func serveFile(name string) http.HandlerFunc {
 func TestOrganizationsDecodesSpecPayload(t *testing.T) {
 	f := newFakeVBO(t, "v6")
 	f.handle("/v6/Organizations", serveFile("organizations_v6.json"))
-	orgs, err := f.client(t).Organizations(context.Background())
+	orgs, err := f.client(t, ClientOptions{}).Organizations(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +165,7 @@ func TestRestoreSessionsAndEventsDecode(t *testing.T) {
 		serveFile("restore_sessions_page.json")(w, r)
 	})
 	f.handle("/v6/RestoreSessions/{id}/Events", serveFile("events_page.json"))
-	c := f.client(t)
+	c := f.client(t, ClientOptions{})
 	from := time.Date(2026, 11, 17, 10, 0, 0, 0, time.FixedZone("AEDT", 11*3600))
 	page, _, err := c.RestoreSessions(context.Background(), RestoreSessionListOptions{
 		ListOptions: ListOptions{Limit: 2}, StartTimeFrom: &from})
@@ -195,7 +200,7 @@ func TestRestoreSessionsAndEventsDecode(t *testing.T) {
 func TestTokenSharedByConcurrentCallers(t *testing.T) {
 	f := newFakeVBO(t, "v6")
 	f.handle("/v6/Organizations", serveFile("organizations_v6.json"))
-	c := f.client(t)
+	c := f.client(t, ClientOptions{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for range 50 {
@@ -223,7 +228,7 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	now := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	c := f.client(t, WithAPIVersion("v7"), withClock(clock))
+	c := f.client(t, ClientOptions{APIVersion: "v7", now: clock})
 	ctx := context.Background()
 
 	if _, err := c.Organizations(ctx); err != nil {
@@ -263,7 +268,7 @@ func TestReauthenticatesOnceOn401(t *testing.T) {
 		calls.Add(1)
 		serveFile("organizations_v6.json")(w, r)
 	})
-	c := f.client(t)
+	c := f.client(t, ClientOptions{})
 	ctx := context.Background()
 	if _, err := c.Organizations(ctx); err != nil {
 		t.Fatal(err)
@@ -285,7 +290,7 @@ func TestPersistent401IsTyped(t *testing.T) {
 	f.mux.HandleFunc("GET "+basePath+"/v6/Organizations", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 	})
-	_, err := f.client(t).Organizations(context.Background())
+	_, err := f.client(t, ClientOptions{}).Organizations(context.Background())
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
@@ -297,7 +302,7 @@ func TestPersistent401IsTyped(t *testing.T) {
 func TestWrongCredentials(t *testing.T) {
 	f := newFakeVBO(t, "v6")
 	f.handle("/v6/Organizations", serveFile("organizations_v6.json"))
-	c := f.client(t, WithCredentials("svc", "wrong"))
+	c := f.client(t, ClientOptions{Username: "svc", Password: "wrong"})
 	_, err := c.Organizations(context.Background())
 	var e *Error
 	if !errors.As(err, &e) || !errors.Is(err, ErrUnauthorized) {
@@ -336,7 +341,7 @@ func TestErrorTyping(t *testing.T) {
 				w.WriteHeader(tt.status)
 				fmt.Fprint(w, tt.body)
 			})
-			_, _, err := f.client(t).RestoreSession(context.Background(), "x")
+			_, _, err := f.client(t, ClientOptions{}).RestoreSession(context.Background(), "x")
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("err = %v, want *Error", err)
@@ -358,7 +363,7 @@ func TestTransportErrorIsUnavailable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	c, err := NewClient(url, WithName("down"))
+	c, err := NewClient(url, ClientOptions{Name: "down"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +385,7 @@ func TestContextCancelStopsWaiting(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := f.client(t).Organizations(ctx)
+	_, err := f.client(t, ClientOptions{}).Organizations(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
@@ -401,7 +406,7 @@ func TestIteratorWalksPages(t *testing.T) {
 		json.NewEncoder(w).Encode(page)
 	})
 	var n int
-	for s, err := range f.client(t).RestoreSessionsIter(context.Background(), RestoreSessionListOptions{}) {
+	for s, err := range f.client(t, ClientOptions{}).RestoreSessionsIter(context.Background(), RestoreSessionListOptions{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +424,7 @@ func TestIteratorWalksPages(t *testing.T) {
 	}
 	// Stopping early makes no further calls.
 	calls = nil
-	for range f.client(t).RestoreSessionsIter(context.Background(), RestoreSessionListOptions{ListOptions: ListOptions{Limit: 10}}) {
+	for range f.client(t, ClientOptions{}).RestoreSessionsIter(context.Background(), RestoreSessionListOptions{ListOptions: ListOptions{Limit: 10}}) {
 		break
 	}
 	if len(calls) != 1 {
@@ -437,7 +442,7 @@ func TestV8OrganizationsArePaged(t *testing.T) {
 		}
 		json.NewEncoder(w).Encode(page)
 	})
-	orgs, err := f.client(t, WithAPIVersion("v8")).Organizations(context.Background())
+	orgs, err := f.client(t, ClientOptions{APIVersion: "v8"}).Organizations(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +472,7 @@ func TestTLSPinning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewClient(srv.URL, WithName("tls"), WithTLS(tt.cfg))
+			c, err := NewClient(srv.URL, ClientOptions{Name: "tls", TLS: tt.cfg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -477,7 +482,7 @@ func TestTLSPinning(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewClient(srv.URL, WithTLS(TLSConfig{FingerprintSHA256: "abc"})); err == nil {
+	if _, err := NewClient(srv.URL, ClientOptions{TLS: TLSConfig{FingerprintSHA256: "abc"}}); err == nil {
 		t.Error("malformed fingerprint accepted")
 	}
 }
@@ -503,22 +508,22 @@ func boolToByte(b bool) byte {
 func TestNewClientValidates(t *testing.T) {
 	for _, tt := range []struct {
 		url  string
-		opts []Option
+		opts ClientOptions
 	}{
-		{"ftp://x", nil},
-		{"not a url", nil},
-		{"https://x:4443", []Option{WithAPIVersion("v5")}},
-		{"https://x:4443", []Option{WithMaxConcurrency(-1)}},
+		{"ftp://x", ClientOptions{}},
+		{"not a url", ClientOptions{}},
+		{"https://x:4443", ClientOptions{APIVersion: "v5"}},
+		{"https://x:4443", ClientOptions{MaxConcurrency: -1}},
 	} {
-		if _, err := NewClient(tt.url, tt.opts...); err == nil {
+		if _, err := NewClient(tt.url, tt.opts); err == nil {
 			t.Errorf("NewClient(%q) accepted", tt.url)
 		}
 	}
 }
 
 func TestFleet(t *testing.T) {
-	a, _ := NewClient("http://a", WithName("syd1"))
-	b, _ := NewClient("http://b", WithName("mel1"))
+	a, _ := NewClient("http://a", ClientOptions{Name: "syd1"})
+	b, _ := NewClient("http://b", ClientOptions{Name: "mel1"})
 	f, err := NewFleet(a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -532,7 +537,7 @@ func TestFleet(t *testing.T) {
 	if _, err := NewFleet(a, a); err == nil {
 		t.Error("duplicate names accepted")
 	}
-	unnamed, _ := NewClient("http://c")
+	unnamed, _ := NewClient("http://c", ClientOptions{})
 	if _, err := NewFleet(unnamed); err == nil {
 		t.Error("unnamed client accepted")
 	}

@@ -78,24 +78,29 @@ func (v *resVBO) next(plan *[]int, def int) int {
 	return st
 }
 
-func (v *resVBO) client(t *testing.T, opts ...Option) *Client {
+func (v *resVBO) client(t *testing.T, o ClientOptions) *Client {
 	t.Helper()
-	opts = append([]Option{WithName("t1"), WithCredentials("svc", "pw")}, opts...)
-	c, err := NewClient(v.srv.URL, opts...)
+	if o.Name == "" {
+		o.Name = "t1"
+	}
+	if o.Username == "" {
+		o.Username, o.Password = "svc", "pw"
+	}
+	c, err := NewClient(v.srv.URL, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-var fastRetry = WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
+var fastRetry = RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
 
 func TestRetryTransientStatuses(t *testing.T) {
 	for _, st := range []int{502, 503, 504} {
 		t.Run(fmt.Sprint(st), func(t *testing.T) {
 			v := newResVBO(t)
 			v.orgPlan = []int{st, st}
-			c := v.client(t, fastRetry)
+			c := v.client(t, ClientOptions{Retry: fastRetry})
 			if _, err := c.Organizations(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +117,7 @@ func TestRetryTransientStatuses(t *testing.T) {
 func TestRetryGivesUpAfterMaxAttempts(t *testing.T) {
 	v := newResVBO(t)
 	v.orgDefault = 503
-	c := v.client(t, fastRetry)
+	c := v.client(t, ClientOptions{Retry: fastRetry})
 	_, err := c.Organizations(context.Background())
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
@@ -127,7 +132,7 @@ func TestNoRetryOnOtherStatuses(t *testing.T) {
 		t.Run(fmt.Sprint(st), func(t *testing.T) {
 			v := newResVBO(t)
 			v.orgPlan = []int{st}
-			c := v.client(t, fastRetry)
+			c := v.client(t, ClientOptions{Retry: fastRetry})
 			if _, err := c.Organizations(context.Background()); err == nil {
 				t.Fatal("no error")
 			}
@@ -141,7 +146,7 @@ func TestNoRetryOnOtherStatuses(t *testing.T) {
 func TestNoRetryWithoutPolicy(t *testing.T) {
 	v := newResVBO(t)
 	v.orgPlan = []int{503}
-	c := v.client(t)
+	c := v.client(t, ClientOptions{})
 	if _, err := c.Organizations(context.Background()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
@@ -153,7 +158,7 @@ func TestNoRetryWithoutPolicy(t *testing.T) {
 func TestTokenCallRetried(t *testing.T) {
 	v := newResVBO(t)
 	v.tokenPlan = []int{503, 429}
-	c := v.client(t, fastRetry)
+	c := v.client(t, ClientOptions{Retry: fastRetry})
 	if _, err := c.Organizations(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +166,7 @@ func TestTokenCallRetried(t *testing.T) {
 		t.Errorf("token calls = %d, want 3", n)
 	}
 	v.tokenPlan = []int{400}
-	c2 := v.client(t, fastRetry)
+	c2 := v.client(t, ClientOptions{Retry: fastRetry})
 	v.tokenCalls.Store(0)
 	if _, err := c2.Organizations(context.Background()); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
@@ -175,7 +180,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	v := newResVBO(t)
 	v.orgPlan = []int{429}
 	v.retryAfter = "1"
-	c := v.client(t, fastRetry)
+	c := v.client(t, ClientOptions{Retry: fastRetry})
 	start := time.Now()
 	if _, err := c.Organizations(context.Background()); err != nil {
 		t.Fatal(err)
@@ -192,7 +197,7 @@ func TestRetryNeverPastDeadline(t *testing.T) {
 	v := newResVBO(t)
 	v.orgPlan = []int{429}
 	v.retryAfter = "5"
-	c := v.client(t, fastRetry)
+	c := v.client(t, ClientOptions{Retry: fastRetry})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
@@ -212,7 +217,7 @@ func TestRetryNeverPastDeadline(t *testing.T) {
 func TestCancelStopsRetryWait(t *testing.T) {
 	v := newResVBO(t)
 	v.orgDefault = 503
-	c := v.client(t, WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Second}))
+	c := v.client(t, ClientOptions{Retry: RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Second}})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
@@ -229,12 +234,12 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	v.orgDefault = 500
 	var transitions []string
 	var mu sync.Mutex
-	c := v.client(t, WithBreaker(BreakerSettings{Failures: 3, Cooldown: 150 * time.Millisecond,
+	c := v.client(t, ClientOptions{Breaker: &BreakerSettings{Failures: 3, Cooldown: 150 * time.Millisecond,
 		OnStateChange: func(_ string, from, to Health) {
 			mu.Lock()
 			transitions = append(transitions, from.String()+">"+to.String())
 			mu.Unlock()
-		}}))
+		}}})
 	ctx := context.Background()
 	for range 3 {
 		if _, err := c.Organizations(ctx); err == nil {
@@ -280,7 +285,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 func TestBreakerIgnoresClientErrors(t *testing.T) {
 	v := newResVBO(t)
 	v.orgDefault = 404
-	c := v.client(t, WithBreaker(BreakerSettings{Failures: 2, Cooldown: time.Minute}))
+	c := v.client(t, ClientOptions{Breaker: &BreakerSettings{Failures: 2, Cooldown: time.Minute}})
 	for range 5 {
 		_, _ = c.Organizations(context.Background())
 	}
@@ -300,7 +305,7 @@ func TestBreakerIgnoresClientErrors(t *testing.T) {
 func TestResponseTimeoutIsTimeout(t *testing.T) {
 	v := newResVBO(t)
 	v.delay.Store(int64(2 * time.Second))
-	c := v.client(t, WithTimeouts(time.Second, 100*time.Millisecond), fastRetry)
+	c := v.client(t, ClientOptions{Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 100 * time.Millisecond}, Retry: fastRetry})
 	start := time.Now()
 	_, err := c.Organizations(context.Background())
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrUnavailable) {
@@ -313,7 +318,7 @@ func TestResponseTimeoutIsTimeout(t *testing.T) {
 
 func TestQueueWaitCountsAgainstDeadline(t *testing.T) {
 	v := newResVBO(t)
-	c := v.client(t, WithMaxConcurrency(1))
+	c := v.client(t, ClientOptions{MaxConcurrency: 1})
 	if _, err := c.Organizations(context.Background()); err != nil { // token + 1
 		t.Fatal(err)
 	}

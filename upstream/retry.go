@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -26,7 +25,7 @@ type RetryPolicy struct {
 	MaxRetryAfter time.Duration
 }
 
-// Retry defaults (the gateway's; a bare NewClient does not retry unless WithRetry is given).
+// Retry defaults (the gateway's; a bare NewClient does not retry unless ClientOptions.Retry is set).
 const (
 	DefaultRetryAttempts      = 3
 	DefaultRetryBaseDelay     = 100 * time.Millisecond
@@ -54,48 +53,6 @@ func (p RetryPolicy) normalized() RetryPolicy {
 		p.MaxRetryAfter = DefaultRetryMaxRetryAfter
 	}
 	return p
-}
-
-// WithRetry enables retries of idempotent calls (see RetryPolicy). Without it a client makes
-// exactly one attempt per call (plus the one re-authentication after a 401).
-func WithRetry(p RetryPolicy) Option {
-	return func(c *Client) error {
-		if p.MaxAttempts < 0 {
-			return fmt.Errorf("negative retry attempts %d", p.MaxAttempts)
-		}
-		c.retry = p.normalized()
-		return nil
-	}
-}
-
-// WithTimeouts bounds connection set-up (TCP connect and TLS handshake) and the wait for the
-// response headers of each attempt. Zero leaves a setting as it is. Apply it after WithTLS.
-func WithTimeouts(connect, responseHeader time.Duration) Option {
-	return func(c *Client) error {
-		if connect < 0 || responseHeader < 0 {
-			return errors.New("negative timeout")
-		}
-		var tr *http.Transport
-		switch t := c.httpClient.Transport.(type) {
-		case nil:
-			tr = http.DefaultTransport.(*http.Transport).Clone()
-		case *http.Transport:
-			tr = t.Clone()
-		default:
-			return nil // a custom RoundTripper (tests): leave it alone
-		}
-		if connect > 0 {
-			tr.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
-			tr.TLSHandshakeTimeout = connect
-		}
-		if responseHeader > 0 {
-			tr.ResponseHeaderTimeout = responseHeader
-		}
-		hc := *c.httpClient
-		hc.Transport = tr
-		c.httpClient = &hc
-		return nil
-	}
 }
 
 // idempotent reports whether req may be sent again: GET/HEAD, or the token grant.

@@ -33,7 +33,7 @@ func TestTLSCAFile(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewClient(srv.URL, WithName("ca"), WithTLS(TLSConfig{CAFile: ca}))
+	c, err := NewClient(srv.URL, ClientOptions{Name: "ca", TLS: TLSConfig{CAFile: ca}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,16 +45,16 @@ func TestTLSCAFile(t *testing.T) {
 	other.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
 	other.StartTLS()
 	t.Cleanup(other.Close)
-	c2, _ := NewClient(other.URL, WithName("other"), WithTLS(TLSConfig{CAFile: ca}))
+	c2, _ := NewClient(other.URL, ClientOptions{Name: "other", TLS: TLSConfig{CAFile: ca}})
 	if _, err := c2.Token(context.Background()); err == nil {
 		t.Error("a server not signed by the CA file was accepted")
 	}
 	empty := filepath.Join(dir, "empty.pem")
 	_ = os.WriteFile(empty, []byte("not a certificate"), 0o600)
-	if _, err := NewClient(srv.URL, WithTLS(TLSConfig{CAFile: empty})); err == nil {
+	if _, err := NewClient(srv.URL, ClientOptions{TLS: TLSConfig{CAFile: empty}}); err == nil {
 		t.Error("a CA file without certificates was accepted")
 	}
-	if _, err := NewClient(srv.URL, WithTLS(TLSConfig{CAFile: filepath.Join(dir, "missing.pem")})); err == nil {
+	if _, err := NewClient(srv.URL, ClientOptions{TLS: TLSConfig{CAFile: filepath.Join(dir, "missing.pem")}}); err == nil {
 		t.Error("a missing CA file was accepted")
 	}
 }

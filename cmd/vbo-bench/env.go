@@ -14,10 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/demo"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/gateway"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
@@ -129,9 +129,10 @@ var benchLimits = config.Limits{MaxComplexity: 10_000_000, MaxAliases: 1000, Max
 // gatewayConfig is the gateway's configuration for the simulators (defaults otherwise, except
 // benchLimits and --max-concurrency).
 func (e *env) gatewayConfig() *config.Config {
-	c := &config.Config{Listen: config.DefaultListen, MaxConcurrencyPerServer: e.o.maxConc, Limits: benchLimits}
+	c := &config.Config{Listen: config.DefaultListen, MaxConcurrencyPerServer: e.o.maxConc, Limits: benchLimits,
+		Auth: config.Auth{APIKeys: []config.APIKey{{Name: "bench", SHA256: demo.KeySHA256(demo.AdminKey), Role: "PROVIDER_ADMIN"}}}}
 	for _, s := range e.sims {
-		c.Servers = append(c.Servers, config.Server{Name: s.name, URL: s.url, APIVersion: s.sim.APIVersion(),
+		c.Servers = append(c.Servers, config.VBOServer{Name: s.name, URL: s.url, APIVersion: s.sim.APIVersion(),
 			Username: demo.Username}.WithPassword(demo.Password))
 	}
 	return c
@@ -146,7 +147,7 @@ func (e *env) freshGateway(mod func(*config.Config)) error {
 	if mod != nil {
 		mod(c)
 	}
-	gw, err := gateway.New(c, gateway.Options{Logger: discardLogger()})
+	gw, err := app.New(context.Background(), c, app.Options{Logger: discardLogger()})
 	if err != nil {
 		return err
 	}
@@ -160,9 +161,7 @@ func (e *env) freshGateway(mod func(*config.Config)) error {
 func (e *env) directClients(conc int) ([]*upstream.Client, error) {
 	var out []*upstream.Client
 	for _, s := range e.sims {
-		c, err := upstream.NewClient(s.url, upstream.WithLogger(discardLogger()), upstream.WithName(s.name),
-			upstream.WithAPIVersion(s.sim.APIVersion()), upstream.WithCredentials(demo.Username, demo.Password),
-			upstream.WithMaxConcurrency(conc))
+		c, err := upstream.NewClient(s.url, upstream.ClientOptions{Logger: discardLogger(), Name: s.name, APIVersion: s.sim.APIVersion(), Username: demo.Username, Password: demo.Password, MaxConcurrency: conc})
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 )
 
 // row is one result line. The first ten fields are the documented JSON contract; the rest are
@@ -164,6 +166,7 @@ func (e *env) gql(ctx context.Context, url, query string, vars map[string]any, o
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+demo.AdminKey) // the gateway's bench key; other systems ignore it
 	resp, err := e.hc.Do(req)
 	if err != nil {
 		return err

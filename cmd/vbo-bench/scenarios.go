@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
 )
 
 // GraphQL documents the gateway is benchmarked with.

@@ -18,11 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/config"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/demo"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/gateway"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/server"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 )
 
 func main() {
@@ -53,7 +51,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	var cfg *config.Config
-	var gopts gateway.Options
+	var gopts app.Options
 	switch {
 	case *demoMode && *configPath != "":
 		return errors.New("use --demo or --config, not both")
@@ -76,18 +74,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		cfg.Listen = *listen
 	}
 	gopts.Logger = logger
-	// The authenticator resolves tenants through the gateway's own fleet (one token per
-	// server), so it is bound after the gateway is built and before anything is served.
-	var authn server.Authenticator
-	gopts.Authenticate = func(r *http.Request) (*auth.Principal, error) { return authn(r) }
 	if *demoMode {
 		gopts.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
 	}
-	gw, err := gateway.New(cfg, gopts)
+	gw, err := app.New(ctx, cfg, gopts)
 	if err != nil {
-		return err
-	}
-	if authn, err = buildAuth(ctx, cfg, gw.Fleet, logger); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

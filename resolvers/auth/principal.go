@@ -1,5 +1,5 @@
 // Package auth holds the caller's identity and scope. Every resolver asks the Principal in the
-// request context before it touches upstream data (see ARCHITECTURE.md, "Scope before data").
+// request context before it touches upstream data (docs/architecture.md, "Scope before data").
 package auth
 
 import (

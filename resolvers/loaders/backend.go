@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
-	"github.com/vbo-gateway/vbo-gateway/resolvers/cache"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders/cache"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -26,8 +26,8 @@ type Upstream interface {
 
 var _ Upstream = (*upstream.Client)(nil)
 
-// Server is one VBO server as the loaders see it.
-type Server struct {
+// VBOServer is one VBO server as the loaders see it.
+type VBOServer struct {
 	Name       string
 	APIVersion string
 	Client     Upstream
@@ -64,7 +64,7 @@ const (
 
 // Backend is the long-lived part: the servers and the caches shared by all requests.
 type Backend struct {
-	servers   []Server
+	servers   []VBOServer
 	byName    map[string]int
 	cfg       Config
 	immutable *cache.LRU[cacheKey, cached]
@@ -72,7 +72,7 @@ type Backend struct {
 }
 
 // NewBackend returns a backend over servers (in display order).
-func NewBackend(servers []Server, cfg Config) (*Backend, error) {
+func NewBackend(servers []VBOServer, cfg Config) (*Backend, error) {
 	if cfg.CacheBytes == 0 {
 		cfg.CacheBytes = defaultCacheBytes
 	}
@@ -106,13 +106,13 @@ func NewBackend(servers []Server, cfg Config) (*Backend, error) {
 }
 
 // Servers returns the servers in display order.
-func (b *Backend) Servers() []Server { return b.servers }
+func (b *Backend) Servers() []VBOServer { return b.servers }
 
 // Server returns a server by name.
-func (b *Backend) Server(name string) (Server, bool) {
+func (b *Backend) Server(name string) (VBOServer, bool) {
 	i, ok := b.byName[name]
 	if !ok {
-		return Server{}, false
+		return VBOServer{}, false
 	}
 	return b.servers[i], true
 }

@@ -21,7 +21,7 @@ func TestMergeScanBudget(t *testing.T) {
 		a.sessions = append(a.sessions, upstream.RestoreSession{ID: fmt.Sprintf("a%03d", i), Organization: org(i), CreationTime: t0.Add(-time.Duration(2*i) * time.Minute)})
 		c.sessions = append(c.sessions, upstream.RestoreSession{ID: fmt.Sprintf("c%03d", i), Organization: org(i + 3), CreationTime: t0.Add(-time.Duration(2*i+1) * time.Minute)})
 	}
-	b, err := NewBackend([]Server{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1, PageSize: 10, ScanBudget: 30})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1, PageSize: 10, ScanBudget: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestOrgWalkScanBudget(t *testing.T) {
 	for i := range 300 {
 		f.sessions = append(f.sessions, upstream.RestoreSession{ID: fmt.Sprintf("s%03d", i), Organization: org(i), CreationTime: t0.Add(-time.Duration(i) * time.Minute)})
 	}
-	b, err := NewBackend([]Server{{Name: "srv", Client: f}}, Config{ListingTTL: -1, PageSize: 20, ScanBudget: 40})
+	b, err := NewBackend([]VBOServer{{Name: "srv", Client: f}}, Config{ListingTTL: -1, PageSize: 20, ScanBudget: 40})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestMergeScanBudgetKeepsOrder(t *testing.T) {
 	for i := range 10 { // all matching, old
 		c.sessions = append(c.sessions, upstream.RestoreSession{ID: fmt.Sprintf("c%03d", i), Organization: "rare", CreationTime: t0.Add(-time.Duration(300+i) * time.Minute)})
 	}
-	b, err := NewBackend([]Server{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1, PageSize: 10, ScanBudget: 30})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1, PageSize: 10, ScanBudget: 30})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func newBackend(t *testing.T, f *fakeUp, cfg Config) *Backend {
 	if cfg.BatchWait == 0 {
 		cfg.BatchWait = 20 * time.Millisecond // generous, so concurrent loads surely batch
 	}
-	b, err := NewBackend([]Server{{Name: "srv", APIVersion: "v6", Client: f}}, cfg)
+	b, err := NewBackend([]VBOServer{{Name: "srv", APIVersion: "v6", Client: f}}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +460,7 @@ func TestMergeOrderAcrossServers(t *testing.T) {
 		s = upstream.RestoreSession{ID: fmt.Sprintf("y%d", i), CreationTime: t0.Add(-time.Duration(i*3) * time.Minute)}
 		c.sessions = append(c.sessions, s)
 	}
-	b, err := NewBackend([]Server{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,10 +504,10 @@ func TestMergeOrderAcrossServers(t *testing.T) {
 }
 
 func TestBackendConfig(t *testing.T) {
-	if _, err := NewBackend([]Server{{Name: "a"}, {Name: "a"}}, Config{}); err == nil {
+	if _, err := NewBackend([]VBOServer{{Name: "a"}, {Name: "a"}}, Config{}); err == nil {
 		t.Error("duplicate server names accepted")
 	}
-	b, err := NewBackend([]Server{{Name: "a", APIVersion: "v7"}, {Name: "b"}}, Config{})
+	b, err := NewBackend([]VBOServer{{Name: "a", APIVersion: "v7"}, {Name: "b"}}, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestMergeUntouchedLaneResumesFromTop(t *testing.T) {
 		c.sessions = append(c.sessions, upstream.RestoreSession{ID: fmt.Sprintf("c%d", i), CreationTime: t0.Add(-time.Duration(i) * time.Hour * 24)})
 	}
 	c.sessions = c.sessions[1:] // c's newest is a day older than all of a's
-	b, err := NewBackend([]Server{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestMergeKeepsPlaceOfFailedOrSkippedServer(t *testing.T) {
 		a.sessions = append(a.sessions, upstream.RestoreSession{ID: fmt.Sprintf("a%d", i), CreationTime: t0.Add(-time.Duration(2*i) * time.Minute)})
 		c.sessions = append(c.sessions, upstream.RestoreSession{ID: fmt.Sprintf("c%d", i), CreationTime: t0.Add(-time.Duration(2*i+1) * time.Minute)})
 	}
-	b, err := NewBackend([]Server{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func (e *endless) RestoreSessionEvents(_ context.Context, _ string, o upstream.L
 // A server whose pagination never ends is refused after the repeated page, not walked for ever.
 func TestEventsWalkStopsOnRepeatedPage(t *testing.T) {
 	up := &endless{fakeUp: newFake(1, 1, 0)}
-	b, err := NewBackend([]Server{{Name: "srv", Client: up}}, Config{ListingTTL: -1, PageSize: 50})
+	b, err := NewBackend([]VBOServer{{Name: "srv", Client: up}}, Config{ListingTTL: -1, PageSize: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func (panicky) RestoreSessionEvents(context.Context, string, upstream.ListOption
 
 // A panic in a loader goroutine becomes that key's error; the process keeps running.
 func TestLoaderPanicsBecomeErrors(t *testing.T) {
-	b, err := NewBackend([]Server{{Name: "syd1", APIVersion: "v6", Client: panicky{newFake(3, 1, 0)}}}, Config{ListingTTL: -1})
+	b, err := NewBackend([]VBOServer{{Name: "syd1", APIVersion: "v6", Client: panicky{newFake(3, 1, 0)}}}, Config{ListingTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestScanBudgetSmallerThanATie(t *testing.T) {
 		f.sessions = append(f.sessions, upstream.RestoreSession{ID: fmt.Sprintf("s%d", i), CreationTime: t0})
 	}
 	f.sessions = append(f.sessions, upstream.RestoreSession{ID: "old", CreationTime: t0.Add(-time.Hour)})
-	b, err := NewBackend([]Server{{Name: "a", Client: f}}, Config{ListingTTL: -1, ScanBudget: 2})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: f}}, Config{ListingTTL: -1, ScanBudget: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestWalkSurvivesShiftedPages(t *testing.T) {
 	for i := range 30 {
 		f.sessions = append(f.sessions, upstream.RestoreSession{ID: fmt.Sprintf("s%02d", i), CreationTime: t0.Add(-time.Duration(i) * time.Minute)})
 	}
-	b, err := NewBackend([]Server{{Name: "a", Client: f}}, Config{PageSize: 10}) // listing TTL on
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: f}}, Config{PageSize: 10}) // listing TTL on
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestUntouchedLaneIgnoresLaterInsertions(t *testing.T) {
 		a.sessions = append(a.sessions, upstream.RestoreSession{ID: fmt.Sprintf("a%d", i), CreationTime: t0.Add(-time.Duration(i) * time.Minute)})
 	}
 	c.sessions = []upstream.RestoreSession{{ID: "c0", CreationTime: t0.Add(-time.Hour)}}
-	b, err := NewBackend([]Server{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestFailedLaneKeepsHasNext(t *testing.T) {
 		a.sessions = append(a.sessions, upstream.RestoreSession{ID: fmt.Sprintf("a%d", i), CreationTime: t0.Add(-time.Duration(2*i) * time.Minute)})
 		c.sessions = append(c.sessions, upstream.RestoreSession{ID: fmt.Sprintf("c%d", i), CreationTime: t0.Add(-time.Duration(2*i+1) * time.Minute)})
 	}
-	b, err := NewBackend([]Server{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
+	b, err := NewBackend([]VBOServer{{Name: "a", Client: a}, {Name: "c", Client: c}}, Config{ListingTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,171 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+)
+
+// Reasons authentication fails. They go to the log, never to the caller.
+var (
+	ErrNoCredentials = errors.New("no credentials")
+	ErrBadAPIKey     = errors.New("unknown API key")
+	ErrBadToken      = errors.New("invalid bearer token")
+	ErrUnknownTenant = errors.New("unknown tenant")
+)
+
+// Authenticator turns a request's credentials into a auth.Principal: API keys (X-API-Key or
+// Authorization: Bearer <key>) and JWTs validated against a JWKS.
+type Authenticator struct {
+	keys   []apiKey
+	jwt    *jwtVerifier
+	dir    *Directory
+	logger *slog.Logger
+}
+
+type apiKey struct {
+	name   string
+	hash   []byte
+	tenant string
+}
+
+type jwtVerifier struct {
+	parser      *jwt.Parser
+	keyfunc     jwt.Keyfunc
+	tenantClaim string
+	roleClaim   string
+}
+
+// NewAuthenticator builds an authenticator. ctx bounds the JWKS refresh goroutine.
+func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logger *slog.Logger) (*Authenticator, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	a := &Authenticator{dir: dir, logger: logger}
+	for _, k := range cfg.APIKeys {
+		h, err := hex.DecodeString(k.SHA256)
+		if err != nil || len(h) != sha256.Size {
+			return nil, fmt.Errorf("api key %s: bad sha256", k.Name)
+		}
+		if k.Tenant == "" && k.Role != string(auth.RoleProviderAdmin) {
+			// Fail closed: a key without a tenant is an admin key only when it says so.
+			return nil, fmt.Errorf("api key %s: give a tenant, or role PROVIDER_ADMIN", k.Name)
+		}
+		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant})
+	}
+	if j := cfg.JWT; j != nil {
+		// An unknown kid may refetch the key set at most every 30 s (the library default is 5 min,
+		// which lets a stream of made-up kids hold back a real key rotation for that long); while
+		// throttled, requests with unknown kids are refused at once rather than queued.
+		kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{j.JWKSURL}, keyfunc.Override{
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(30*time.Second), 1),
+			RateLimitWaitMax:  time.Second, // less than the limiter's period: a throttled request fails fast
+			HTTPTimeout:       10 * time.Second,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("JWKS %s: %w", j.JWKSURL, err)
+		}
+		a.jwt = &jwtVerifier{
+			parser: jwt.NewParser(
+				jwt.WithValidMethods([]string{"RS256", "ES256"}), // no "none", no HS*: no alg confusion
+				jwt.WithIssuer(j.Issuer), jwt.WithAudience(j.Audience),
+				jwt.WithLeeway(j.ClockSkew), jwt.WithExpirationRequired(), jwt.WithIssuedAt()),
+			keyfunc: kf.Keyfunc, tenantClaim: j.TenantClaim, roleClaim: j.RoleClaim,
+		}
+	}
+	return a, nil
+}
+
+// Authenticate identifies the caller. A nil principal comes with an error saying why.
+func (a *Authenticator) Authenticate(r *http.Request) (*auth.Principal, error) {
+	if key := strings.TrimSpace(r.Header.Get("X-API-Key")); key != "" {
+		return a.apiKeyPrincipal(key)
+	}
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
+		return nil, ErrNoCredentials
+	}
+	cred = strings.TrimSpace(cred)
+	if a.jwt != nil && strings.Count(cred, ".") == 2 {
+		p, err := a.jwtPrincipal(cred)
+		if err != nil && len(a.keys) > 0 {
+			// An API key may contain dots too; a key match wins, else the JWT's reason stands.
+			if kp, kerr := a.apiKeyPrincipal(cred); kerr == nil {
+				return kp, nil
+			}
+		}
+		return p, err
+	}
+	return a.apiKeyPrincipal(cred)
+}
+
+// apiKeyPrincipal compares the key's hash with every configured hash in constant time, without
+// stopping at the first match, so timing tells nothing about which or how many keys exist.
+func (a *Authenticator) apiKeyPrincipal(key string) (*auth.Principal, error) {
+	sum := sha256.Sum256([]byte(key))
+	var match *apiKey
+	for i := range a.keys {
+		if subtle.ConstantTimeCompare(sum[:], a.keys[i].hash) == 1 {
+			match = &a.keys[i]
+		}
+	}
+	if match == nil {
+		return nil, ErrBadAPIKey
+	}
+	if match.tenant == "" {
+		return auth.NewAdmin("apikey:" + match.name), nil
+	}
+	return a.tenantPrincipal("apikey:"+match.name, match.tenant)
+}
+
+func (a *Authenticator) jwtPrincipal(raw string) (*auth.Principal, error) {
+	claims := jwt.MapClaims{}
+	if _, err := a.jwt.parser.ParseWithClaims(raw, claims, a.jwt.keyfunc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadToken, err)
+	}
+	sub, _ := claims.GetSubject()
+	if sub == "" {
+		return nil, fmt.Errorf("%w: no sub claim", ErrBadToken)
+	}
+	role, _ := claims[a.jwt.roleClaim].(string)
+	tenant, _ := claims[a.jwt.tenantClaim].(string)
+	switch {
+	case role == string(auth.RoleProviderAdmin) && tenant == "":
+		return auth.NewAdmin(sub), nil
+	case role == string(auth.RoleProviderAdmin):
+		return nil, fmt.Errorf("%w: a provider admin token must not name a tenant", ErrBadToken)
+	case role == "" || role == string(auth.RoleTenantAuditor):
+		if tenant == "" {
+			return nil, fmt.Errorf("%w: no %s claim", ErrBadToken, a.jwt.tenantClaim)
+		}
+		return a.tenantPrincipal(sub, tenant)
+	default:
+		return nil, fmt.Errorf("%w: unknown role %q", ErrBadToken, role)
+	}
+}
+
+func (a *Authenticator) tenantPrincipal(subject, tenant string) (*auth.Principal, error) {
+	if a.dir == nil {
+		return nil, ErrUnknownTenant
+	}
+	orgs, ok := a.dir.Orgs(tenant)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownTenant, tenant)
+	}
+	return auth.NewTenantAuditor(subject, tenant, orgs), nil
+}

@@ -1,0 +1,195 @@
+// Package config reads and validates the gateway's YAML configuration.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the HTTP listen address (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// Servers are the VBO servers behind the gateway, in display order.
+	Servers []VBOServer `yaml:"servers"`
+	// Introspection enables GraphQL introspection (default true). Like every query, it needs
+	// credentials.
+	Introspection *bool `yaml:"introspection"`
+	// GraphiQL serves the GraphiQL page at / (default true). The page itself holds no data;
+	// its queries need credentials like any other.
+	GraphiQL *bool `yaml:"graphiql"`
+	// Metrics serves Prometheus metrics at /metrics (default true): per-server health (circuit
+	// breaker), upstream requests, retries, short-circuits, cache and request latency. They name
+	// servers, never organisations or tenants.
+	Metrics *bool `yaml:"metrics"`
+	// Cache tunes the immutable-data cache and the listing TTL.
+	Cache Cache `yaml:"cache"`
+	// MaxConcurrencyPerServer bounds in-flight calls to each VBO server (default 8).
+	MaxConcurrencyPerServer int `yaml:"maxConcurrencyPerServer"`
+	// Limits bounds queries and callers (depth, complexity, body size, rate...); see limits.go.
+	Limits Limits `yaml:"limits"`
+	// Resilience tunes deadlines, retries and circuit breaking towards VBO; see limits.go.
+	Resilience Resilience `yaml:"resilience"`
+	// Auth configures authentication (JWT via JWKS, API keys); see auth.go.
+	Auth Auth `yaml:"auth"`
+	// Tenants binds customers to their organisations; see auth.go.
+	Tenants []Tenant `yaml:"tenants"`
+}
+
+// VBOServer is one VBO server behind the gateway.
+type VBOServer struct {
+	Name         string             `yaml:"name"`
+	URL          string             `yaml:"url"`
+	APIVersion   string             `yaml:"apiVersion"`
+	Username     string             `yaml:"username"`
+	PasswordEnv  string             `yaml:"passwordEnv"`
+	PasswordFile string             `yaml:"passwordFile"`
+	TLS          upstream.TLSConfig `yaml:"tls"`
+
+	// password is resolved at load time (never from the file itself, never logged).
+	password string
+}
+
+// Cache tunes caching.
+type Cache struct {
+	// MaxBytes bounds the immutable-data cache (default 256 MiB, 0 = default, -1 = off).
+	MaxBytes int `yaml:"maxBytes"`
+	// ListingTTL keeps organisation lists and session listings this long (default 5s, "-1s" = off).
+	ListingTTL time.Duration `yaml:"listingTTL"`
+}
+
+// Defaults.
+const (
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultMaxConcurrency = 8
+)
+
+// Overrides are command-line settings that win over the file.
+type Overrides struct {
+	// AllowMissing is --allow-missing: unknown servers or organisations in tenants are warnings.
+	AllowMissing bool
+}
+
+// Load reads and validates a config file.
+func Load(path string, o ...Overrides) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b, os.LookupEnv, os.ReadFile, o...)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly (unknown keys are errors), resolves secrets with lookupEnv and
+// readFile, applies defaults and validates.
+func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), o ...Overrides) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	for _, ov := range o {
+		c.Auth.AllowMissing = c.Auth.AllowMissing || ov.AllowMissing
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.MaxConcurrencyPerServer == 0 {
+		c.MaxConcurrencyPerServer = DefaultMaxConcurrency
+	}
+	if len(c.Servers) == 0 {
+		return nil, errors.New("no servers configured")
+	}
+	seen := map[string]bool{}
+	for i := range c.Servers {
+		s := &c.Servers[i]
+		if err := s.validate(lookupEnv, readFile); err != nil {
+			return nil, fmt.Errorf("servers[%d] (%s): %w", i, s.Name, err)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("servers[%d]: duplicate name %q", i, s.Name)
+		}
+		seen[s.Name] = true
+	}
+	if err := c.validateAuth(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (s *VBOServer) validate(lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) error {
+	if !gid.ValidServerName(s.Name) {
+		return fmt.Errorf("name %q: use 1-64 letters, digits, '.', '_' or '-'", s.Name)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("url %q: want https://host:4443 (http:// for a simulator or TLS offload)", s.URL)
+	}
+	switch s.APIVersion {
+	case "":
+		s.APIVersion = upstream.APIv6
+	case upstream.APIv6, upstream.APIv7, upstream.APIv8:
+	default:
+		return fmt.Errorf("apiVersion %q: want v6, v7 or v8", s.APIVersion)
+	}
+	if s.Username == "" {
+		return errors.New("username is required")
+	}
+	switch {
+	case s.PasswordEnv != "" && s.PasswordFile != "":
+		return errors.New("set passwordEnv or passwordFile, not both")
+	case s.PasswordEnv != "":
+		v, ok := lookupEnv(s.PasswordEnv)
+		if !ok || v == "" {
+			return fmt.Errorf("environment variable %s (passwordEnv) is not set", s.PasswordEnv)
+		}
+		s.password = v
+	case s.PasswordFile != "":
+		b, err := readFile(s.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("passwordFile: %w", err)
+		}
+		s.password = strings.TrimRight(string(b), "\r\n")
+	default:
+		return errors.New("passwordEnv or passwordFile is required")
+	}
+	if s.TLS.FingerprintSHA256 != "" {
+		if _, err := upstream.ParseFingerprint(s.TLS.FingerprintSHA256); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WithPassword returns a copy of s using password (for in-process simulators).
+func (s VBOServer) WithPassword(password string) VBOServer {
+	s.password = password
+	return s
+}
+
+// Password is the resolved password (from passwordEnv or passwordFile, or WithPassword).
+func (s VBOServer) Password() string { return s.password }
+
+// MetricsEnabled reports the metrics switch (default on).
+func (c *Config) MetricsEnabled() bool { return c.Metrics == nil || *c.Metrics }
+
+// GraphiQLEnabled reports the GraphiQL switch (default on).
+func (c *Config) GraphiQLEnabled() bool { return c.GraphiQL == nil || *c.GraphiQL }
+
+// IntrospectionEnabled reports the introspection switch (default on).
+func (c *Config) IntrospectionEnabled() bool { return c.Introspection == nil || *c.Introspection }

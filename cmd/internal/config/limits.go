@@ -1,0 +1,259 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Limits bounds queries and callers. Zero values take the defaults (see WithDefaults).
+type Limits struct {
+	// MaxDepth bounds selection-set nesting, fragments expanded (default 12).
+	MaxDepth int `yaml:"maxDepth"`
+	// MaxComplexity bounds the query cost, roughly the objects a response can hold: every
+	// object field costs 1 (scalars 0), a connection costs 1 + first × its selection
+	// (default 5000).
+	MaxComplexity int `yaml:"maxComplexity"`
+	// MaxAliases bounds aliased fields, fragments expanded (default 30).
+	MaxAliases int `yaml:"maxAliases"`
+	// MaxDirectives bounds directive uses, fragments expanded (default 50).
+	MaxDirectives int `yaml:"maxDirectives"`
+	// MaxTokens bounds the lexical tokens of the query text (default 5000).
+	MaxTokens int `yaml:"maxTokens"`
+	// ParserTokenLimit is the parser's own hard stop (default 15000, as Apollo Router).
+	ParserTokenLimit int `yaml:"parserTokenLimit"`
+	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// MaxFirst bounds every connection's `first` argument (default and ceiling 500).
+	MaxFirst int `yaml:"maxFirst"`
+	// RateLimit is the per-principal token bucket (off unless perSecond > 0).
+	RateLimit RateLimit `yaml:"rateLimit"`
+	// MaxSessionsScanned bounds the restore sessions one request reads from one server's listing
+	// in one walk (default 20,000; -1: no bound). A walk that reaches it ends its page early
+	// with hasNextPage and a cursor that continues from there.
+	MaxSessionsScanned int `yaml:"maxSessionsScanned"`
+	// AuthFailures throttles failed authentication per client address (guessing API keys or
+	// tokens): default 30 a minute with a burst of 30; perMinute -1 disables.
+	AuthFailures AuthFailures `yaml:"authFailures"`
+	// CORSAllowedOrigins are the browser origins allowed to call /graphql cross-origin
+	// (exact "https://portal.example.net"; default none).
+	CORSAllowedOrigins []string `yaml:"corsAllowedOrigins"`
+	// CSRFUnsafeDisabled turns off the preflight-header requirement for GET and "simple"
+	// content types. Don't.
+	CSRFUnsafeDisabled bool `yaml:"csrfUnsafeDisabled"`
+	// PersistedQueries configures the operation safelist for partner integrations.
+	PersistedQueries PersistedQueries `yaml:"persistedQueries"`
+}
+
+// RateLimit is a token bucket per principal (authenticated subject, else remote IP).
+type RateLimit struct {
+	// PerSecond is the sustained request rate; 0 disables rate limiting.
+	PerSecond float64 `yaml:"perSecond"`
+	// Burst is the bucket size (default 2 × PerSecond, at least 1).
+	Burst int `yaml:"burst"`
+}
+
+// AuthFailures is a token bucket of failed authentications per client address.
+type AuthFailures struct {
+	PerMinute float64 `yaml:"perMinute"`
+	Burst     int     `yaml:"burst"`
+}
+
+// PersistedQueries: a manifest of allowed operations and whether only those may run.
+type PersistedQueries struct {
+	// Manifest is a JSON file: either {"<sha256 hex>": "<query>", ...} or Apollo's
+	// {"operations": [{"id": "<sha256 hex>", "body": "<query>"}, ...]}.
+	Manifest string `yaml:"manifest"`
+	// Only rejects every operation that is not in the manifest (persisted-only mode).
+	Only bool `yaml:"only"`
+}
+
+// Resilience tunes deadlines, retries and circuit breaking. Zero values take the defaults.
+type Resilience struct {
+	// RequestTimeout is the whole GraphQL request's deadline, propagated to every upstream
+	// call (default 15s).
+	RequestTimeout time.Duration `yaml:"requestTimeout"`
+	// ConnectTimeout bounds TCP connect + TLS handshake to a VBO server (default 5s).
+	ConnectTimeout time.Duration `yaml:"connectTimeout"`
+	// ResponseTimeout bounds the wait for a VBO server's response headers per attempt (default
+	// 10s, or 2/3 of requestTimeout if that is shorter; must be below requestTimeout so one slow
+	// server leaves time for the others' nested fields).
+	ResponseTimeout time.Duration `yaml:"responseTimeout"`
+	// RetryAttempts is the total attempts of an idempotent call, first included (default 3; 1 = no retries).
+	RetryAttempts int `yaml:"retryAttempts"`
+	// RetryBaseDelay and RetryMaxDelay bound the full-jitter backoff (defaults 100ms, 2s).
+	RetryBaseDelay time.Duration `yaml:"retryBaseDelay"`
+	RetryMaxDelay  time.Duration `yaml:"retryMaxDelay"`
+	// RetryMaxRetryAfter is the longest Retry-After honoured (default 10s); longer fails at once.
+	RetryMaxRetryAfter time.Duration `yaml:"retryMaxRetryAfter"`
+	// BreakerFailures is the consecutive failures that open a server's breaker (default 5; -1 disables).
+	BreakerFailures int `yaml:"breakerFailures"`
+	// BreakerCooldown is how long an open breaker waits before one probe (default 30s).
+	BreakerCooldown time.Duration `yaml:"breakerCooldown"`
+}
+
+// Defaults of Limits and Resilience.
+const (
+	DefaultMaxDepth           = 12
+	DefaultMaxComplexity      = 5000
+	DefaultMaxAliases         = 30
+	DefaultMaxDirectives      = 50
+	DefaultMaxTokens          = 5000
+	DefaultParserTokenLimit   = 15000
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultMaxFirst           = 500
+	DefaultRequestTimeout     = 15 * time.Second
+	DefaultConnectTimeout     = 5 * time.Second
+	DefaultResponseTimeout    = 10 * time.Second
+	DefaultRetryAttempts      = 3
+	DefaultRetryBaseDelay     = 100 * time.Millisecond
+	DefaultRetryMaxDelay      = 2 * time.Second
+	DefaultRetryMaxRetryAfter = 10 * time.Second
+	DefaultBreakerFailures    = 5
+	DefaultBreakerCooldown    = 30 * time.Second
+)
+
+func defInt[T int | int64](v *T, d T) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+func defDur(v *time.Duration, d time.Duration) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+// WithDefaults returns l with zero values replaced by the defaults.
+func (l Limits) WithDefaults() Limits {
+	defInt(&l.MaxDepth, DefaultMaxDepth)
+	defInt(&l.MaxComplexity, DefaultMaxComplexity)
+	defInt(&l.MaxAliases, DefaultMaxAliases)
+	defInt(&l.MaxDirectives, DefaultMaxDirectives)
+	defInt(&l.MaxTokens, DefaultMaxTokens)
+	defInt(&l.ParserTokenLimit, DefaultParserTokenLimit)
+	defInt(&l.MaxBodyBytes, DefaultMaxBodyBytes)
+	defInt(&l.MaxFirst, DefaultMaxFirst)
+	if l.AuthFailures.PerMinute == 0 {
+		l.AuthFailures.PerMinute = 30
+	}
+	if l.AuthFailures.PerMinute > 0 && l.AuthFailures.Burst == 0 {
+		l.AuthFailures.Burst = max(1, int(l.AuthFailures.PerMinute))
+	}
+	if l.RateLimit.PerSecond > 0 && l.RateLimit.Burst == 0 {
+		l.RateLimit.Burst = max(1, int(2*l.RateLimit.PerSecond))
+	}
+	return l
+}
+
+// Validate checks l (after WithDefaults).
+func (l Limits) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"maxDepth", int64(l.MaxDepth)}, {"maxComplexity", int64(l.MaxComplexity)}, {"maxAliases", int64(l.MaxAliases)},
+		{"maxDirectives", int64(l.MaxDirectives)}, {"maxTokens", int64(l.MaxTokens)},
+		{"parserTokenLimit", int64(l.ParserTokenLimit)}, {"maxBodyBytes", l.MaxBodyBytes}, {"maxFirst", int64(l.MaxFirst)}} {
+		if f.v < 1 { // zero never survives WithDefaults
+			return fmt.Errorf("limits.%s: must be positive (got %d)", f.name, f.v)
+		}
+	}
+	if l.MaxFirst > DefaultMaxFirst {
+		return fmt.Errorf("limits.maxFirst: at most %d (the schema's page-size ceiling), got %d", DefaultMaxFirst, l.MaxFirst)
+	}
+	if l.MaxTokens > l.ParserTokenLimit {
+		return fmt.Errorf("limits.maxTokens (%d) must not exceed limits.parserTokenLimit (%d)", l.MaxTokens, l.ParserTokenLimit)
+	}
+	if l.RateLimit.PerSecond < 0 || l.RateLimit.Burst < 0 {
+		return errors.New("limits.rateLimit: perSecond and burst must not be negative")
+	}
+	for _, o := range l.CORSAllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("limits.corsAllowedOrigins: %q is not an origin like https://portal.example.net", o)
+		}
+	}
+	if l.PersistedQueries.Only && l.PersistedQueries.Manifest == "" {
+		return errors.New("limits.persistedQueries.only needs a manifest")
+	}
+	return nil
+}
+
+// WithDefaults returns r with zero values replaced by the defaults.
+func (r Resilience) WithDefaults() Resilience {
+	defDur(&r.RequestTimeout, DefaultRequestTimeout)
+	defDur(&r.ConnectTimeout, DefaultConnectTimeout)
+	defDur(&r.ResponseTimeout, min(DefaultResponseTimeout, r.RequestTimeout*2/3))
+	defInt(&r.RetryAttempts, DefaultRetryAttempts)
+	defDur(&r.RetryBaseDelay, DefaultRetryBaseDelay)
+	defDur(&r.RetryMaxDelay, DefaultRetryMaxDelay)
+	defDur(&r.RetryMaxRetryAfter, DefaultRetryMaxRetryAfter)
+	defInt(&r.BreakerFailures, DefaultBreakerFailures)
+	defDur(&r.BreakerCooldown, DefaultBreakerCooldown)
+	return r
+}
+
+// Validate checks r (after WithDefaults).
+func (r Resilience) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"requestTimeout", r.RequestTimeout}, {"connectTimeout", r.ConnectTimeout}, {"responseTimeout", r.ResponseTimeout},
+		{"retryBaseDelay", r.RetryBaseDelay}, {"retryMaxDelay", r.RetryMaxDelay}, {"retryMaxRetryAfter", r.RetryMaxRetryAfter},
+		{"breakerCooldown", r.BreakerCooldown}} {
+		if f.v < 0 {
+			return fmt.Errorf("resilience.%s: must not be negative (got %s)", f.name, f.v)
+		}
+	}
+	if r.ResponseTimeout >= r.RequestTimeout {
+		return fmt.Errorf("resilience.responseTimeout (%s) must be shorter than requestTimeout (%s), so one slow server leaves time for the others", r.ResponseTimeout, r.RequestTimeout)
+	}
+	if r.RetryAttempts < 1 {
+		return fmt.Errorf("resilience.retryAttempts: at least 1 (got %d)", r.RetryAttempts)
+	}
+	if r.RetryMaxDelay < r.RetryBaseDelay {
+		return fmt.Errorf("resilience.retryMaxDelay (%s) is below retryBaseDelay (%s)", r.RetryMaxDelay, r.RetryBaseDelay)
+	}
+	return nil
+}
+
+// LoadManifest reads the persisted-query manifest (nil map when none is configured). Every id
+// must be the sha256 (hex) of its query text.
+func (p PersistedQueries) LoadManifest(readFile func(string) ([]byte, error)) (map[string]string, error) {
+	if p.Manifest == "" {
+		return nil, nil
+	}
+	b, err := readFile(p.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("limits.persistedQueries.manifest: %w", err)
+	}
+	var apollo struct {
+		Operations []struct {
+			ID   string `json:"id"`
+			Body string `json:"body"`
+		} `json:"operations"`
+	}
+	ops := map[string]string{}
+	if json.Unmarshal(b, &apollo) == nil && apollo.Operations != nil {
+		for _, o := range apollo.Operations {
+			ops[strings.ToLower(o.ID)] = o.Body
+		}
+	} else if err := json.Unmarshal(b, &ops); err != nil {
+		return nil, fmt.Errorf("limits.persistedQueries.manifest %s: want {\"<sha256>\": \"<query>\"} or {\"operations\":[{\"id\",\"body\"}]}: %w", p.Manifest, err)
+	}
+	out := make(map[string]string, len(ops))
+	for id, q := range ops {
+		sum := sha256.Sum256([]byte(q))
+		if got := hex.EncodeToString(sum[:]); got != strings.ToLower(id) {
+			return nil, fmt.Errorf("limits.persistedQueries.manifest %s: id %s is not the sha256 of its query (%s)", p.Manifest, id, got)
+		}
+		out[strings.ToLower(id)] = q
+	}
+	return out, nil
+}

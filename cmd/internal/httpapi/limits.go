@@ -1,0 +1,461 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/complexity"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/lexer"
+	"github.com/vektah/gqlparser/v2/parser"
+	"golang.org/x/time/rate"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/graph"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+)
+
+// queryLimits enforces the static query limits before anything executes, so a rejected query
+// never reaches a loader or a VBO server:
+//
+//   - before gqlgen parses and validates (MutateOperationParameters): token count, then the
+//     gateway's own parse (parser token limit) and a walk of the document for depth, aliases,
+//     directives and fragment cycles. Fragment cycles are refused here, before gqlparser's
+//     validator sees them (gqlparser issue #173: recursive fragments can overflow its stack).
+//   - after validation (MutateOperationContext): every `first` argument against maxFirst
+//     (variables resolved) and the cost against maxComplexity.
+//
+// Violations answer HTTP 200 with extensions.code QUERY_TOO_COMPLEX (or BAD_USER_INPUT for
+// `first`) and a message that names the limit and the value.
+type queryLimits struct {
+	l      config.Limits
+	es     graphql.ExecutableSchema
+	passed *lru.LRU[struct{}] // query texts that passed the static checks
+}
+
+func newQueryLimits(l config.Limits) *queryLimits {
+	return &queryLimits{l: l, passed: lru.New[struct{}](1000)}
+}
+
+var (
+	_ graphql.HandlerExtension          = (*queryLimits)(nil)
+	_ graphql.OperationParameterMutator = (*queryLimits)(nil)
+	_ graphql.OperationContextMutator   = (*queryLimits)(nil)
+)
+
+func (q *queryLimits) ExtensionName() string { return "QueryLimits" }
+
+func (q *queryLimits) Validate(es graphql.ExecutableSchema) error { q.es = es; return nil }
+
+func limitError(code, limit string, value, max int64, format string, args ...any) *gqlerror.Error {
+	e := gqlerror.Errorf(format, args...)
+	e.Extensions = map[string]any{"code": code, "limit": limit, "value": value, "max": max}
+	return e
+}
+
+func (q *queryLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if p.Query == "" {
+		return nil // APQ hash without a registered query: gqlgen answers PERSISTED_QUERY_NOT_FOUND
+	}
+	if _, ok := q.passed.Get(ctx, p.Query); ok {
+		return nil
+	}
+	if n := countTokens(p.Query); n > q.l.MaxTokens {
+		return limitError(resolvers.CodeQueryTooComplex, "maxTokens", int64(n), int64(q.l.MaxTokens),
+			"query has %d tokens; the limit (maxTokens) is %d", n, q.l.MaxTokens)
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, q.l.ParserTokenLimit)
+	if err != nil {
+		return nil // gqlgen parses again and reports the syntax error itself
+	}
+	if e := q.checkDocument(doc); e != nil {
+		return e
+	}
+	q.passed.Add(ctx, p.Query, struct{}{})
+	return nil
+}
+
+// countTokens counts the lexical tokens of a query (a lexing error ends the count: the parser
+// reports it).
+func countTokens(query string) int {
+	lx := lexer.New(&ast.Source{Input: query})
+	n := 0
+	for {
+		tok, err := lx.ReadToken()
+		if err != nil || tok.Kind == lexer.EOF {
+			return n
+		}
+		n++
+	}
+}
+
+// docStats are the expanded (fragments inlined) measures of a selection set.
+type docStats struct {
+	depth, aliases, directives int64
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+type docWalker struct {
+	frags map[string]*ast.FragmentDefinition
+	memo  map[string]docStats
+	state map[string]int // 1 visiting, 2 done
+	cycle string
+}
+
+func (w *docWalker) selections(set ast.SelectionSet) docStats {
+	var out docStats
+	for _, sel := range set {
+		var s docStats
+		switch x := sel.(type) {
+		case *ast.Field:
+			s = w.selections(x.SelectionSet)
+			if !strings.HasPrefix(x.Name, "__") {
+				s.depth++ // introspection has its own depth rule (MaxIntrospectionDepth)
+			} else {
+				s.depth = 0
+			}
+			if x.Alias != "" && x.Alias != x.Name {
+				s.aliases = satAdd(s.aliases, 1)
+			}
+			s.directives = satAdd(s.directives, int64(len(x.Directives)))
+		case *ast.InlineFragment:
+			s = w.selections(x.SelectionSet)
+			s.directives = satAdd(s.directives, int64(len(x.Directives)))
+		case *ast.FragmentSpread:
+			s = w.fragment(x.Name)
+			s.directives = satAdd(s.directives, int64(len(x.Directives)))
+		}
+		out.depth = max(out.depth, s.depth)
+		out.aliases = satAdd(out.aliases, s.aliases)
+		out.directives = satAdd(out.directives, s.directives)
+		if w.cycle != "" {
+			return out
+		}
+	}
+	return out
+}
+
+func (w *docWalker) fragment(name string) docStats {
+	switch w.state[name] {
+	case 1:
+		if w.cycle == "" {
+			w.cycle = name
+		}
+		return docStats{}
+	case 2:
+		return w.memo[name]
+	}
+	f := w.frags[name]
+	if f == nil {
+		return docStats{} // unknown fragment: the validator reports it
+	}
+	w.state[name] = 1
+	s := w.selections(f.SelectionSet)
+	s.directives = satAdd(s.directives, int64(len(f.Directives)))
+	w.state[name] = 2
+	w.memo[name] = s
+	return s
+}
+
+func (q *queryLimits) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
+	w := &docWalker{frags: map[string]*ast.FragmentDefinition{}, memo: map[string]docStats{}, state: map[string]int{}}
+	for _, f := range doc.Fragments {
+		w.frags[f.Name] = f
+	}
+	// Every fragment, used or not, must be acyclic: the validator walks them all.
+	for _, f := range doc.Fragments {
+		w.fragment(f.Name)
+		if w.cycle != "" {
+			e := gqlerror.Errorf("fragment %q spreads itself (directly or through other fragments)", w.cycle)
+			e.Extensions = map[string]any{"code": resolvers.CodeBadUserInput}
+			return e
+		}
+	}
+	for _, op := range doc.Operations {
+		s := w.selections(op.SelectionSet)
+		s.directives = satAdd(s.directives, int64(len(op.Directives)))
+		switch {
+		case s.depth > int64(q.l.MaxDepth):
+			return limitError(resolvers.CodeQueryTooComplex, "maxDepth", s.depth, int64(q.l.MaxDepth),
+				"query depth %d exceeds the limit (maxDepth) of %d", s.depth, q.l.MaxDepth)
+		case s.aliases > int64(q.l.MaxAliases):
+			return limitError(resolvers.CodeQueryTooComplex, "maxAliases", s.aliases, int64(q.l.MaxAliases),
+				"query uses %d aliases; the limit (maxAliases) is %d", s.aliases, q.l.MaxAliases)
+		case s.directives > int64(q.l.MaxDirectives):
+			return limitError(resolvers.CodeQueryTooComplex, "maxDirectives", s.directives, int64(q.l.MaxDirectives),
+				"query uses %d directives; the limit (maxDirectives) is %d", s.directives, q.l.MaxDirectives)
+		}
+	}
+	return nil
+}
+
+func (q *queryLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if e := checkFirst(oc.Operation.SelectionSet, oc.Variables, int64(q.l.MaxFirst), map[string]bool{}); e != nil {
+		return e
+	}
+	if c := complexity.Calculate(ctx, q.es, oc.Operation, oc.Variables, complexity.WithFixedScalarValue(0)); c > q.l.MaxComplexity {
+		return limitError(resolvers.CodeQueryTooComplex, "maxComplexity", int64(c), int64(q.l.MaxComplexity),
+			"query complexity %d exceeds the limit (maxComplexity) of %d (a connection costs first × its selection)", c, q.l.MaxComplexity)
+	}
+	return nil
+}
+
+// checkFirst rejects any `first` argument outside 0..maxFirst, before execution starts (a
+// nested connection would otherwise be rejected only after its parents were loaded).
+func checkFirst(set ast.SelectionSet, vars map[string]any, maxFirst int64, seen map[string]bool) *gqlerror.Error {
+	for _, sel := range set {
+		switch x := sel.(type) {
+		case *ast.Field:
+			if a := x.Arguments.ForName("first"); a != nil {
+				v, err := a.Value.Value(vars)
+				if err == nil {
+					if n, ok := toInt64(v); ok && (n < 0 || n > maxFirst) {
+						return limitError(resolvers.CodeBadUserInput, "maxFirst", n, maxFirst,
+							"%s(first: %d): first must be between 0 and %d (maxFirst)", x.Name, n, maxFirst)
+					}
+				}
+			}
+			if e := checkFirst(x.SelectionSet, vars, maxFirst, seen); e != nil {
+				return e
+			}
+		case *ast.InlineFragment:
+			if e := checkFirst(x.SelectionSet, vars, maxFirst, seen); e != nil {
+				return e
+			}
+		case *ast.FragmentSpread:
+			if seen[x.Name] || x.Definition == nil {
+				continue
+			}
+			seen[x.Name] = true
+			if e := checkFirst(x.Definition.SelectionSet, vars, maxFirst, seen); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func toInt64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case float64:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case string:
+		i, err := strconv.ParseInt(n, 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// connectionCost weighs a connection by its page size: 1 + first × (cost of its selection).
+// With scalars at 0 and every object field at 1, a query's cost approximates the number of
+// objects its response can contain.
+func connectionCost(child int, first *int) int {
+	n := 50 // the schema's default page size
+	if first != nil {
+		n = max(*first, 1)
+	}
+	if child > 0 && n > math.MaxInt32/child {
+		return math.MaxInt32
+	}
+	return 1 + n*child
+}
+
+// setComplexity installs the connection costs into the generated ComplexityRoot.
+func setComplexity(c *graph.ComplexityRoot) {
+	c.Query.Organizations = func(child int, first *int, _ *string, _ *model.OrganizationFilter) int {
+		return connectionCost(child, first)
+	}
+	c.Query.RestoreSessions = func(child int, first *int, _ *string, _ *model.RestoreSessionFilter) int {
+		return connectionCost(child, first)
+	}
+	c.Organization.RestoreSessions = func(child int, first *int, _ *string, _ *model.RestoreSessionFilter) int {
+		return connectionCost(child, first)
+	}
+	c.VboServer.Organizations = func(child int, first *int, _ *string) int { return connectionCost(child, first) }
+	c.RestoreSession.Events = func(child int, first *int, _ *string, _ *model.RestoreEventFilter) int {
+		return connectionCost(child, first)
+	}
+}
+
+// ---- HTTP-level limits ----
+
+// writeGraphQLError answers a request the executor never saw, in GraphQL's response shape.
+func writeGraphQLError(w http.ResponseWriter, status int, code, msg string, ext map[string]any) {
+	e := map[string]any{"code": code}
+	for k, v := range ext {
+		e[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": e}}, "data": nil})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// withBodyLimit reads at most n bytes of body. A larger body is refused with 400 (as every
+// limit violation is: 200 or 400 with a code) and
+// BAD_USER_INPUT before any GraphQL processing (gqlgen's POST transport would read it all).
+func withBodyLimit(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := func() {
+			writeGraphQLError(w, http.StatusBadRequest, resolvers.CodeBadUserInput,
+				fmt.Sprintf("request body exceeds the limit (maxBodyBytes) of %d bytes", n),
+				map[string]any{"limit": "maxBodyBytes", "max": n})
+		}
+		if r.ContentLength > n {
+			tooLarge()
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n))
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					tooLarge()
+					return
+				}
+				writeGraphQLError(w, http.StatusBadRequest, resolvers.CodeBadUserInput, "could not read the request body", nil)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withDeadline bounds the whole request: the context every resolver, loader and upstream call
+// inherits ends after d (and earlier when the client disconnects).
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// rateLimiter is a token bucket per principal (subject when authenticated, else remote IP).
+type rateLimiter struct {
+	limit   rate.Limit
+	burst   int
+	buckets *expirable.LRU[string, *rate.Limiter]
+}
+
+func newRateLimiter(rl config.RateLimit) *rateLimiter {
+	if rl.PerSecond <= 0 {
+		return nil
+	}
+	// An idle bucket refills completely within burst/rate; forgetting it after that (or 10 min)
+	// loses nothing.
+	ttl := max(time.Duration(float64(rl.Burst)/rl.PerSecond*float64(time.Second)), time.Minute)
+	return &rateLimiter{limit: rate.Limit(rl.PerSecond), burst: rl.Burst,
+		buckets: expirable.NewLRU[string, *rate.Limiter](100_000, nil, min(ttl, 10*time.Minute))}
+}
+
+func principalKey(r *http.Request) string {
+	if p := auth.FromContext(r.Context()); p != nil && p.Subject != "" {
+		return "sub:" + p.Subject
+	}
+	return "ip:" + clientAddr(r)
+}
+
+func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
+	if rl == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := principalKey(r)
+		lim, ok := rl.buckets.Get(key)
+		if !ok {
+			lim = rate.NewLimiter(rl.limit, rl.burst)
+			rl.buckets.Add(key, lim)
+		}
+		res := lim.Reserve()
+		if d := res.Delay(); !res.OK() || d > 0 {
+			res.Cancel()
+			secs := int64(math.Ceil(d.Seconds()))
+			if !res.OK() || secs < 1 {
+				secs = 1
+			}
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			writeGraphQLError(w, http.StatusTooManyRequests, resolvers.CodeRateLimited,
+				fmt.Sprintf("rate limit exceeded; retry after %d s", secs), map[string]any{"retryAfterSeconds": secs})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// persistedQueries resolves operations from the persisted-query manifest and, in
+// persisted-only mode, refuses everything else (APQ is then off: APQ is not a safelist).
+type persistedQueries struct {
+	ops  map[string]string // lower-case sha256 hex -> query
+	only bool
+}
+
+var _ graphql.OperationParameterMutator = (*persistedQueries)(nil)
+
+func (p *persistedQueries) ExtensionName() string                   { return "PersistedQueries" }
+func (p *persistedQueries) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (p *persistedQueries) MutateOperationParameters(_ context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	var hash string
+	if pq, ok := raw.Extensions["persistedQuery"].(map[string]any); ok {
+		hash, _ = pq["sha256Hash"].(string)
+		hash = strings.ToLower(hash)
+	}
+	if raw.Query == "" {
+		if q, ok := p.ops[hash]; ok && hash != "" {
+			raw.Query = q
+			return nil
+		}
+		if p.only {
+			e := gqlerror.Errorf("unknown persisted operation; this gateway runs only operations from its manifest")
+			e.Extensions = map[string]any{"code": "PERSISTED_QUERY_NOT_FOUND"}
+			return e
+		}
+		return nil // APQ answers PERSISTED_QUERY_NOT_FOUND or finds it in its cache
+	}
+	if p.only {
+		sum := sha256.Sum256([]byte(raw.Query))
+		if _, ok := p.ops[hex.EncodeToString(sum[:])]; !ok {
+			e := gqlerror.Errorf("this gateway runs only operations from its persisted-query manifest")
+			e.Extensions = map[string]any{"code": "PERSISTED_QUERY_NOT_IN_LIST"}
+			return e
+		}
+	}
+	return nil
+}

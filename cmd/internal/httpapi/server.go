@@ -1,0 +1,178 @@
+// Package server assembles the gateway's HTTP handler: /graphql (POST and GET, queries only),
+// the GraphiQL page at /, and /healthz.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/graphiql"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
+	"github.com/vbo-gateway/vbo-gateway/graph"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+)
+
+// Authenticator turns a request into a Principal; nil principal and nil error = anonymous.
+type Authenticator func(r *http.Request) (*auth.Principal, error)
+
+// Options configure the handler.
+type Options struct {
+	Backend       *loaders.Backend
+	Logger        *slog.Logger
+	Introspection bool
+	// Authenticate identifies callers (required: New refuses to build a handler without it).
+	Authenticate Authenticator
+	// ServerStatus reports server health to admins (nil: UP).
+	ServerStatus resolvers.StatusFunc
+	// GraphiQLHeaders pre-fills GraphiQL's headers editor (JSON), e.g. a demo key.
+	GraphiQLHeaders string
+	// NoGraphiQL turns the GraphiQL page at / off (404).
+	NoGraphiQL bool
+	// Limits are the effective query and caller limits (defaults already applied, see
+	// config.Limits.WithDefaults); New validates them.
+	Limits config.Limits
+	// RequestTimeout is every GraphQL request's deadline (required; negative: none).
+	RequestTimeout time.Duration
+	// Persisted is the operation safelist from the persisted-query manifest (sha256 hex ->
+	// query); with Limits.PersistedQueries.Only, nothing else may run.
+	Persisted map[string]string
+	// Metrics, when set, serves /metrics and times /graphql requests.
+	Metrics *metrics.Metrics
+}
+
+// FirstQuery is the query GraphiQL opens with.
+const FirstQuery = `# Restores of every organisation you can see, newest first,
+# with the items restored and the machine they were run from.
+query RecentRestores {
+  restoreSessions(first: 10) {
+    totalCount
+    edges {
+      node {
+        startTime
+        type
+        result
+        initiatedBy
+        clientHost { machineName viaAddress }
+        organization { name server { name } }
+        events(first: 5) {
+          edges { node { type status itemName source itemSizeBytes } }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`
+
+// New returns the gateway's HTTP handler. It fails closed: without an authenticator, a
+// backend, a logger or a request deadline it returns an error instead of a handler.
+func New(opts Options) (http.Handler, error) {
+	switch {
+	case opts.Authenticate == nil:
+		return nil, errors.New("httpapi: no authenticator (every caller would be anonymous)")
+	case opts.Backend == nil:
+		return nil, errors.New("httpapi: no backend")
+	case opts.Logger == nil:
+		return nil, errors.New("httpapi: no logger")
+	case opts.RequestTimeout == 0:
+		return nil, errors.New("httpapi: no request deadline")
+	}
+	if err := opts.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	lim, timeout := opts.Limits, opts.RequestTimeout
+	exec := newGraphQL(opts)
+	mux := http.NewServeMux()
+	// CORS (answers preflights) -> CSRF -> deadline -> auth -> rate limit -> loaders -> executor.
+	gate := newAuthGate(opts, lim.AuthFailures)
+	gql := gate.wrap(newRateLimiter(lim.RateLimit).middleware(loaders.Middleware(opts.Backend, exec)))
+	gql = withDeadline(timeout, gql)
+	if !lim.CSRFUnsafeDisabled {
+		gql = withCSRF(gql)
+	}
+	gql = withCORS(lim.CORSAllowedOrigins, gql)
+	if opts.Metrics != nil {
+		gql = opts.Metrics.Instrument(gql)
+		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only
+	}
+	mux.Handle("/graphql", gql)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	giOpts := []graphiql.Option{graphiql.WithDefaultQuery(FirstQuery)}
+	if opts.GraphiQLHeaders != "" {
+		giOpts = append(giOpts, graphiql.WithDefaultHeaders(opts.GraphiQLHeaders))
+	}
+	if !opts.NoGraphiQL {
+		mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
+	}
+	return withRequestID(withBodyLimit(lim.MaxBodyBytes, mux)), nil
+}
+
+// newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
+func newGraphQL(opts Options) *handler.Server {
+	lim := opts.Limits
+	cfg := graph.Config{Resolvers: &resolvers.Resolver{
+		Backend: opts.Backend, Logger: opts.Logger, ServerStatus: opts.ServerStatus}}
+	setComplexity(&cfg.Complexity)
+	srv := handler.New(graph.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(lim.ParserTokenLimit)
+	// "Did you mean" leaks the schema: only when introspection shows it anyway.
+	srv.SetDisableSuggestion(!opts.Introspection)
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	if opts.Persisted != nil {
+		srv.Use(&persistedQueries{ops: opts.Persisted, only: lim.PersistedQueries.Only})
+	}
+	if !lim.PersistedQueries.Only {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	}
+	// After APQ, so a query registered by hash is checked like any other.
+	srv.Use(newQueryLimits(lim))
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil {
+			resp.Errors = resolvers.DedupeServerErrors(resp.Errors)
+		}
+		return resp
+	})
+	srv.SetErrorPresenter(resolvers.ErrorPresenter(opts.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", resolvers.RequestID(ctx), "stack", string(debug.Stack()))
+		return fmt.Errorf("panic: %v", p) // masked as INTERNAL by the presenter
+	})
+	return srv
+}
+
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(resolvers.WithRequestID(r.Context(), id)))
+	})
+}
