@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
 
@@ -44,17 +45,18 @@ type Loaders struct {
 // New creates a fresh set of loaders for one request.
 func (b *Backend) New() *Loaders {
 	l := &Loaders{b: b}
-	wait := dataloader.WithWait[string, []upstream.Organization](b.cfg.BatchWait)
-	l.orgs = dataloader.NewBatchedLoader(perKey(l.fetchOrganizations), wait)
-	l.orgSessions = dataloader.NewBatchedLoader(l.batchOrgSessions,
-		dataloader.WithWait[OrgSessionsKey, *SessionPage](b.cfg.BatchWait))
-	l.session = dataloader.NewBatchedLoader(perKey(l.fetchSession),
-		dataloader.WithWait[SessionKey, *upstream.RestoreSession](b.cfg.BatchWait))
-	l.events = dataloader.NewBatchedLoader(perKey(l.fetchEvents),
-		dataloader.WithWait[SessionKey, []upstream.RestoreSessionEvent](b.cfg.BatchWait))
-	l.event = dataloader.NewBatchedLoader(perKey(l.fetchEvent),
-		dataloader.WithWait[EventKey, *upstream.RestoreSessionEvent](b.cfg.BatchWait))
+	wait := b.cfg.BatchWait
+	l.orgs = newLoader(wait, perKey(l.fetchOrganizations))
+	l.orgSessions = newLoader(wait, l.batchOrgSessions)
+	l.session = newLoader(wait, perKey(l.fetchSession))
+	l.events = newLoader(wait, perKey(l.fetchEvents))
+	l.event = newLoader(wait, perKey(l.fetchEvent))
 	return l
+}
+
+// newLoader is the one way loaders are built: batch collects the keys asked for within wait.
+func newLoader[K comparable, V any](wait time.Duration, batch dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
+	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](wait))
 }
 
 // Backend returns the long-lived backend.
@@ -91,11 +93,10 @@ func perKey[K comparable, V any](fetch func(context.Context, K) (V, error)) data
 		results := make([]*dataloader.Result[V], len(keys))
 		var wg sync.WaitGroup
 		for i, k := range keys {
-			wg.Go(func() {
-				defer recoverInto(&results[i])
+			goRecover(&wg, func() {
 				v, err := fetch(ctx, k)
 				results[i] = &dataloader.Result[V]{Data: v, Error: err}
-			})
+			}, func(err error) { results[i] = &dataloader.Result[V]{Error: err} })
 		}
 		wg.Wait()
 		return results
@@ -105,12 +106,18 @@ func perKey[K comparable, V any](fetch func(context.Context, K) (V, error)) data
 // ErrPanic wraps a panic recovered in a loader goroutine; the gateway reports it as INTERNAL.
 var ErrPanic = errors.New("panic in loader")
 
-// recoverInto turns a panic in a loader goroutine (which no executor recovery covers) into the
-// result's error instead of a crashed process.
-func recoverInto[V any](res **dataloader.Result[V]) {
-	if p := recover(); p != nil {
-		*res = &dataloader.Result[V]{Error: fmt.Errorf("%w: %v", ErrPanic, p)}
-	}
+// goRecover runs fn in a goroutine of wg. A panic there, which no executor recovery covers (it
+// is not the resolver's goroutine), becomes onPanic(an ErrPanic) instead of a crashed process.
+// Every goroutine the loaders start goes through here.
+func goRecover(wg *sync.WaitGroup, fn func(), onPanic func(error)) {
+	wg.Go(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				onPanic(fmt.Errorf("%w: %v", ErrPanic, p))
+			}
+		}()
+		fn()
+	})
 }
 
 func (l *Loaders) client(server string) (Upstream, error) {

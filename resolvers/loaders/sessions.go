@@ -2,7 +2,6 @@ package loaders
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 
@@ -72,17 +71,14 @@ func (l *Loaders) batchOrgSessions(ctx context.Context, keys []OrgSessionsKey) [
 	results := make([]*dataloader.Result[*SessionPage], len(keys))
 	var wg sync.WaitGroup
 	for g, idx := range groups {
-		wg.Go(func() {
-			defer func() {
-				if p := recover(); p != nil {
-					for _, i := range idx {
-						results[i] = &dataloader.Result[*SessionPage]{Error: fmt.Errorf("%w: %v", ErrPanic, p)}
-					}
-				}
-			}()
+		goRecover(&wg, func() {
 			pages, err := l.walkOrgs(ctx, g, keys, idx)
 			for j, i := range idx {
 				results[i] = &dataloader.Result[*SessionPage]{Data: pages[j], Error: err}
+			}
+		}, func(err error) {
+			for _, i := range idx {
+				results[i] = &dataloader.Result[*SessionPage]{Error: err}
 			}
 		})
 	}
