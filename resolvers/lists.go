@@ -8,6 +8,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -69,32 +70,34 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 	if p, ok := cur[org.ServerName]; ok {
 		start = &p
 	}
-	var m *loaders.Matcher
-	if attrs := sessionAttrs(filter); attrs != nil {
-		m = &loaders.Matcher{Fn: func(_ string, s *upstream.RestoreSession) bool { return attrs(s) }}
-	}
-	key := loaders.NewOrgSessionsKey(org.ServerName, org.Upstream.Name, w, start, size+1, m)
+	key := loaders.NewOrgSessionsKey(org.ServerName, org.Upstream.Name, w, start, size+1, sessionMatcher(nil, sessionAttrs(filter)))
 	page, err := loaders.For(ctx).OrgRestoreSessions(ctx, key)
 	if err != nil {
 		addServerError(ctx, err)
 		return emptySessions(), nil
 	}
+	return orgSessionsConnection(org.ServerName, page, size, start != nil), nil
+}
+
+// orgSessionsConnection builds the connection of one organisation's sessions from a page that
+// asked for one session more than size (to tell whether a next page exists).
+func orgSessionsConnection(server string, page *loaders.SessionPage, size int, resumed bool) *model.RestoreSessionConnection {
 	n := min(len(page.Sessions), size)
 	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, n),
-		PageInfo: &model.PageInfo{HasNextPage: len(page.Sessions) > size, HasPreviousPage: start != nil}, TotalCount: page.Total}
+		PageInfo: &model.PageInfo{HasNextPage: len(page.Sessions) > size, HasPreviousPage: resumed}, TotalCount: page.Total}
 	for i := range n {
-		c := gid.EncodeStream(gid.StreamCursor{org.ServerName: page.After[i]})
+		c := gid.EncodeStream(gid.StreamCursor{server: page.After[i]})
 		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: c,
-			Node: &model.RestoreSession{ServerName: org.ServerName, Upstream: page.Sessions[i]}})
+			Node: &model.RestoreSession{ServerName: server, Upstream: page.Sessions[i]}})
 	}
 	setEdgeCursors(conn)
 	if page.Resume != nil {
 		// The walk paused at its scan budget: more may follow, from where it stopped reading.
 		conn.PageInfo.HasNextPage = true
-		end := gid.EncodeStream(gid.StreamCursor{org.ServerName: *page.Resume})
+		end := gid.EncodeStream(gid.StreamCursor{server: *page.Resume})
 		conn.PageInfo.EndCursor = &end
 	}
-	return conn, nil
+	return conn
 }
 
 // sessionArgs validates a session connection's arguments: page size, the upstream time window,
@@ -136,7 +139,10 @@ func setEdgeCursors(conn *model.RestoreSessionConnection) {
 	}
 }
 
-// mergedRestoreSessions pages sessions across servers, newest first.
+// mergedRestoreSessions pages sessions across servers, newest first. Its steps: check the
+// arguments, parse the organisation filter, narrow the servers, map each server's in-scope
+// organisation names (sessions name their organisation; scope works on ids), merge the servers'
+// streams (loaders), and build the connection.
 func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -146,75 +152,117 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	if err != nil {
 		return nil, err
 	}
+	orgs, err := parseOrgFilter(filter)
+	if err != nil {
+		return nil, err
+	}
 	var only []string
-	var orgFilter map[string]map[string]bool // server -> lower-case upstream org id
 	if filter != nil {
 		only = filter.Servers
-		if filter.OrganizationIds != nil {
-			orgFilter = map[string]map[string]bool{}
-			for _, raw := range filter.OrganizationIds {
-				id, err := gid.ParseKind(raw, gid.KindOrganization)
-				if err != nil {
-					return nil, err
-				}
-				if orgFilter[id.Server] == nil {
-					orgFilter[id.Server] = map[string]bool{}
-				}
-				orgFilter[id.Server][strings.ToLower(id.Upstream)] = true
-			}
-		}
 	}
-	servers := r.visibleServers(p, only)
-	if orgFilter != nil {
-		kept := servers[:0:0]
-		for _, s := range servers {
-			if orgFilter[s] != nil {
-				kept = append(kept, s)
-			}
-		}
-		servers = kept
+	servers := orgs.narrow(r.visibleServers(p, only))
+	var names orgNames
+	if !p.SeesAll() || orgs != nil { // an admin without an organisation filter sees every session
+		servers, names = r.inScopeOrgNames(ctx, p, servers, orgs)
 	}
-
-	// Sessions name their organisation; scope and organisation filters work on ids. Map names
-	// to allowed ids per server (only when needed: an admin without an org filter sees all).
-	var allowed map[string]map[string]bool // server -> lower-case org name -> visible
-	if !p.SeesAll() || orgFilter != nil {
-		allowed = map[string]map[string]bool{}
-		var reachable []string
-		for _, so := range loadOrgs(ctx, servers) {
-			if so.err != nil {
-				addServerError(ctx, so.err)
-				continue
-			}
-			names := map[string]bool{}
-			for _, o := range so.orgs {
-				if p.CanSeeOrg(so.server, o.ID) && (orgFilter == nil || orgFilter[so.server][strings.ToLower(o.ID)]) {
-					names[strings.ToLower(o.Name)] = true
-				}
-			}
-			if len(names) > 0 { // a server with nothing to match is not walked at all
-				reachable = append(reachable, so.server)
-				allowed[so.server] = names
-			}
-		}
-		servers = reachable
-	}
-	attrs := sessionAttrs(filter)
-	var m *loaders.Matcher
-	if allowed != nil || attrs != nil {
-		m = &loaders.Matcher{Fn: func(server string, s *upstream.RestoreSession) bool {
-			if allowed != nil && !allowed[server][strings.ToLower(s.Organization)] {
-				return false
-			}
-			return attrs == nil || attrs(s)
-		}}
-	}
-	page := loaders.For(ctx).MergedRestoreSessions(ctx, servers, w, cur, size, m)
+	page := loaders.For(ctx).MergedRestoreSessions(ctx, servers, w, cur, size, sessionMatcher(names, sessionAttrs(filter)))
 	for _, err := range page.Errors {
 		addServerError(ctx, err)
 	}
+	return mergedConnection(page, after != nil), nil
+}
+
+// orgIDFilter is filter.organizationIds by server: server -> lower-case upstream organisation
+// id. nil means no organisation filter; an empty one matches nothing.
+type orgIDFilter map[string]map[string]bool
+
+// parseOrgFilter reads filter.organizationIds; a malformed id is a client error.
+func parseOrgFilter(filter *model.RestoreSessionFilter) (orgIDFilter, error) {
+	if filter == nil || filter.OrganizationIds == nil {
+		return nil, nil
+	}
+	f := orgIDFilter{}
+	for _, raw := range filter.OrganizationIds {
+		id, err := gid.ParseKind(raw, gid.KindOrganization)
+		if err != nil {
+			return nil, err
+		}
+		if f[id.Server] == nil {
+			f[id.Server] = map[string]bool{}
+		}
+		f[id.Server][strings.ToLower(id.Upstream)] = true
+	}
+	return f, nil
+}
+
+// narrow keeps the servers the filter names an organisation on (all of them without a filter).
+func (f orgIDFilter) narrow(servers []string) []string {
+	if f == nil {
+		return servers
+	}
+	kept := servers[:0:0]
+	for _, s := range servers {
+		if f[s] != nil {
+			kept = append(kept, s)
+		}
+	}
+	return kept
+}
+
+// allows reports whether the filter lets an organisation (by upstream id) through.
+func (f orgIDFilter) allows(server, orgID string) bool {
+	return f == nil || f[server][strings.ToLower(orgID)]
+}
+
+// orgNames is, per server, the lower-case names of the organisations whose sessions a caller
+// may see: server -> name -> true.
+type orgNames map[string]map[string]bool
+
+// inScopeOrgNames maps each server's organisations that are in the caller's scope and pass the
+// organisation filter to their names. It returns the servers left with something to match (a
+// server with nothing is not walked at all); servers whose organisations cannot be read are
+// reported as partial-result errors and left out.
+func (r *Resolver) inScopeOrgNames(ctx context.Context, p *auth.Principal, servers []string, f orgIDFilter) ([]string, orgNames) {
+	names := orgNames{}
+	var reachable []string
+	for _, so := range loadOrgs(ctx, servers) {
+		if so.err != nil {
+			addServerError(ctx, so.err)
+			continue
+		}
+		mine := map[string]bool{}
+		for _, o := range so.orgs {
+			if p.CanSeeOrg(so.server, o.ID) && f.allows(so.server, o.ID) {
+				mine[strings.ToLower(o.Name)] = true
+			}
+		}
+		if len(mine) > 0 {
+			reachable = append(reachable, so.server)
+			names[so.server] = mine
+		}
+	}
+	return reachable, names
+}
+
+// sessionMatcher combines the scope (names; nil = every organisation) and the attribute filter
+// (attrs; nil = none) into the loaders' matcher; nil when neither applies.
+func sessionMatcher(names orgNames, attrs func(*upstream.RestoreSession) bool) *loaders.Matcher {
+	if names == nil && attrs == nil {
+		return nil
+	}
+	return &loaders.Matcher{Fn: func(server string, s *upstream.RestoreSession) bool {
+		if names != nil && !names[server][strings.ToLower(s.Organization)] {
+			return false
+		}
+		return attrs == nil || attrs(s)
+	}}
+}
+
+// mergedConnection builds the connection of a cross-server page. An empty page still carries
+// an endCursor when the merge moved on (non-matching sessions read, a paused walk).
+func mergedConnection(page *loaders.MergedPage, resumed bool) *model.RestoreSessionConnection {
 	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, len(page.Sessions)),
-		PageInfo: &model.PageInfo{HasNextPage: page.HasNext, HasPreviousPage: after != nil}, TotalCount: page.Total}
+		PageInfo: &model.PageInfo{HasNextPage: page.HasNext, HasPreviousPage: resumed}, TotalCount: page.Total}
 	for _, s := range page.Sessions {
 		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: gid.EncodeStream(s.Cursor),
 			Node: &model.RestoreSession{ServerName: s.Server, Upstream: s.Session}})
@@ -224,7 +272,7 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 		end := gid.EncodeStream(page.End)
 		conn.PageInfo.EndCursor = &end
 	}
-	return conn, nil
+	return conn
 }
 
 // loadVisibleEvent loads one event after checking its session is in scope.

@@ -3,23 +3,19 @@ package resolvers
 import (
 	"strconv"
 
+	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
-const (
-	defaultFirst = 50
-	// MaxFirst caps every connection's page size.
-	MaxFirst = 500
-)
-
-// pageSize validates a connection's first argument.
+// pageSize validates a connection's first argument (the schema's page sizes, graph.DefaultFirst
+// and graph.MaxFirst).
 func pageSize(first *int) (int, error) {
 	if first == nil {
-		return defaultFirst, nil
+		return graph.DefaultFirst, nil
 	}
-	if *first < 0 || *first > MaxFirst {
-		return 0, badInputf("first must be between 0 and " + strconv.Itoa(MaxFirst) + ", got " + strconv.Itoa(*first))
+	if *first < 0 || *first > graph.MaxFirst {
+		return 0, badInputf("first must be between 0 and " + strconv.Itoa(graph.MaxFirst) + ", got " + strconv.Itoa(*first))
 	}
 	return *first, nil
 }

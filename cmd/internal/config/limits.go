@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/graph"
 )
 
 // Limits bounds queries and callers. Zero values take the defaults (see WithDefaults).
@@ -106,7 +108,7 @@ const (
 	DefaultMaxTokens          = 5000
 	DefaultParserTokenLimit   = 15000
 	DefaultMaxBodyBytes       = 1 << 20
-	DefaultMaxFirst           = 500
+	DefaultMaxFirst           = graph.MaxFirst
 	DefaultRequestTimeout     = 15 * time.Second
 	DefaultConnectTimeout     = 5 * time.Second
 	DefaultResponseTimeout    = 10 * time.Second

@@ -282,7 +282,7 @@ func toInt64(v any) (int64, bool) {
 // With scalars at 0 and every object field at 1, a query's cost approximates the number of
 // objects its response can contain.
 func connectionCost(child int, first *int) int {
-	n := 50 // the schema's default page size
+	n := graph.DefaultFirst
 	if first != nil {
 		n = max(*first, 1)
 	}

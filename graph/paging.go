@@ -1,0 +1,9 @@
+package graph
+
+// Page sizes of every connection in the schema: the `first` argument defaults to DefaultFirst
+// and may not exceed MaxFirst. schema.graphqls states both (a test holds it to these values);
+// the resolvers, the query limits and the configuration's maxFirst ceiling use these constants.
+const (
+	DefaultFirst = 50
+	MaxFirst     = 500
+)
