@@ -135,8 +135,9 @@ func newGraphQL(opts Options) *handler.Server {
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(graph.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	// Status codes and bodies per the GraphQL-over-HTTP specification (overhttp.go).
+	srv.AddTransport(specTransport{transport.GET{}})
+	srv.AddTransport(specTransport{transport.POST{}})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserTokenLimit)
 	// "Did you mean" leaks the schema: only when introspection shows it anyway.
