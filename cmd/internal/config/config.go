@@ -45,6 +45,8 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 	// Tenants binds customers to their organisations; see auth.go.
 	Tenants []Tenant `yaml:"tenants"`
+	// Webhooks configures trigger-rule deliveries; see webhooks.go.
+	Webhooks Webhooks `yaml:"webhooks"`
 }
 
 // VBOServer is one VBO server behind the gateway.
@@ -127,6 +129,10 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 		seen[s.Name] = true
 	}
 	if err := c.validateAuth(); err != nil {
+		return nil, err
+	}
+	c.Webhooks = c.Webhooks.WithDefaults()
+	if err := c.Webhooks.Validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
