@@ -1,0 +1,180 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// modulePath is the module's import path.
+const modulePath = "github.com/vbo-gateway/vbo-gateway"
+
+// listedPackage is what the layering and documentation tests read of `go list -json`.
+type listedPackage struct {
+	ImportPath   string
+	Dir          string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+	Error        *struct{ Err string }
+}
+
+// rel is a module import path relative to the module root ("" for other paths).
+func rel(importPath string) string {
+	if importPath == modulePath {
+		return "."
+	}
+	r, ok := strings.CutPrefix(importPath, modulePath+"/")
+	if !ok {
+		return ""
+	}
+	return r
+}
+
+// moduleRoot is the directory holding go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == "/dev/null" {
+		t.Fatalf("go env GOMOD: %q, %v", out, err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// goList lists the module's packages (`go list -e -json ./...`), test imports included.
+func goList(t *testing.T) []listedPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-e", "-json", "./...")
+	cmd.Dir = moduleRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []listedPackage
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no packages")
+	}
+	return pkgs
+}
+
+// Layers, outermost first. A package may import module packages of its own layer or of a
+// layer below it: cmd -> resolvers -> graph -> upstream.
+var layers = []string{"cmd", "resolvers", "graph", "upstream"}
+
+func layerOf(relPath string) int {
+	for i, l := range layers {
+		if relPath == l || strings.HasPrefix(relPath, l+"/") {
+			return i
+		}
+	}
+	return -1
+}
+
+// parentImports are the allowed imports of a package's own ancestor folder. Otherwise an
+// outer package never sits inside the folder of the package it wraps (as resolvers/server once
+// imported resolvers from below).
+var parentImports = map[[2]string]string{
+	{"upstream/vbosim", "upstream"}: "the simulator speaks the client's wire types",
+}
+
+// importViolation says why from may not import to ("" when it may).
+func importViolation(from, to string) string {
+	lf, lt := layerOf(from), layerOf(to)
+	switch {
+	case lf < 0:
+		return "the package is in no layer (" + strings.Join(layers, ", ") + "): add it under one"
+	case lt < 0:
+		return "the imported package is in no layer"
+	case lt < lf:
+		return "upward import: " + layers[lf] + " is below " + layers[lt] + " (imports run " + strings.Join(layers, " -> ") + ")"
+	case strings.HasPrefix(to, "cmd/internal/") && !strings.HasPrefix(from, "cmd/"):
+		return "cmd/internal/... is imported from cmd/ only"
+	case strings.HasPrefix(from, to+"/"):
+		if _, ok := parentImports[[2]string{from, to}]; !ok {
+			return "a package imports the package of a folder it sits in (an outer layer inside the folder it wraps)"
+		}
+	}
+	return ""
+}
+
+// Imports run one way, cmd -> resolvers -> graph -> upstream, tests included: nothing under
+// resolvers/, graph/ or upstream/ imports cmd/...; graph never imports resolvers; upstream
+// imports neither; cmd/internal/... is imported from cmd/ only.
+func TestImportDirection(t *testing.T) {
+	checked := 0
+	for _, p := range goList(t) {
+		from := rel(p.ImportPath)
+		if p.Error != nil {
+			t.Errorf("%s: %s", from, p.Error.Err)
+		}
+		for kind, imports := range map[string][]string{"imports": p.Imports, "test imports": p.TestImports, "external test imports": p.XTestImports} {
+			for _, imp := range imports {
+				to := rel(imp)
+				if to == "" || to == from {
+					continue
+				}
+				checked++
+				if why := importViolation(from, to); why != "" {
+					t.Errorf("%s %s %s: %s", from, kind, to, why)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no import between the module's packages: the test checks nothing")
+	}
+}
+
+// The rules themselves, on the edges the issue names.
+func TestImportViolation(t *testing.T) {
+	tests := []struct {
+		from, to string
+		ok       bool
+	}{
+		{"cmd/internal/app", "resolvers", true},
+		{"cmd/internal/app", "cmd/internal/httpapi", true},
+		{"cmd/vbo-gateway", "cmd/internal/app", true},
+		{"resolvers", "graph", true},
+		{"resolvers", "upstream", true},
+		{"resolvers/loaders", "graph/gid", true},
+		{"graph/model", "upstream", true},
+		{"upstream/vbosim", "upstream", true},
+		{"resolvers", "resolvers/loaders", true},
+
+		{"resolvers", "cmd/internal/config", false},
+		{"resolvers/loaders", "cmd/internal/metrics", false},
+		{"graph", "cmd/internal/app", false},
+		{"upstream", "cmd/internal/config", false},
+		{"graph", "resolvers", false},
+		{"graph/model", "resolvers/auth", false},
+		{"upstream", "graph/gid", false},
+		{"upstream", "resolvers/loaders", false},
+		{"resolvers/server", "resolvers", false},
+		{"cmd/internal/app/sub", "cmd/internal/app", false},
+		{"store", "upstream", false},
+	}
+	for _, tt := range tests {
+		why := importViolation(tt.from, tt.to)
+		if (why == "") != tt.ok {
+			t.Errorf("%s -> %s: violation %q, want allowed=%v", tt.from, tt.to, why, tt.ok)
+		}
+	}
+}
