@@ -30,6 +30,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Mutation() MutationResolver
 	Organization() OrganizationResolver
 	Query() QueryResolver
 	RestoreEvent() RestoreEventResolver
@@ -42,10 +43,26 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	BusinessHours struct {
+		Days     func(childComplexity int) int
+		End      func(childComplexity int) int
+		Start    func(childComplexity int) int
+		TimeZone func(childComplexity int) int
+	}
+
 	ClientHost struct {
 		MachineName func(childComplexity int) int
 		Raw         func(childComplexity int) int
 		ViaAddress  func(childComplexity int) int
+	}
+
+	Mutation struct {
+		CreateWatchRule       func(childComplexity int, input model.WatchRuleInput) int
+		DeleteWatchRule       func(childComplexity int, id string) int
+		RedeliverWebhook      func(childComplexity int, id string) int
+		RotateWatchRuleSecret func(childComplexity int, id string, overlapHours *int) int
+		TestWatchRule         func(childComplexity int, id string) int
+		UpdateWatchRule       func(childComplexity int, id string, input model.WatchRuleInput) int
 	}
 
 	Organization struct {
@@ -81,13 +98,44 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Node            func(childComplexity int, id string) int
-		Organization    func(childComplexity int, id string) int
-		Organizations   func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
-		RestoreSession  func(childComplexity int, id string) int
-		RestoreSessions func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter) int
-		Servers         func(childComplexity int) int
-		Viewer          func(childComplexity int) int
+		Node              func(childComplexity int, id string) int
+		Organization      func(childComplexity int, id string) int
+		Organizations     func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
+		RestoreAudit      func(childComplexity int, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) int
+		RestoreSession    func(childComplexity int, id string) int
+		RestoreSessions   func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter) int
+		Servers           func(childComplexity int) int
+		Viewer            func(childComplexity int) int
+		WatchRules        func(childComplexity int) int
+		WebhookDeliveries func(childComplexity int, ruleID string, first *int, after *string) int
+	}
+
+	RestoreAudit struct {
+		Coverage func(childComplexity int) int
+		Rows     func(childComplexity int) int
+	}
+
+	RestoreAuditCoverage struct {
+		Complete func(childComplexity int) int
+		From     func(childComplexity int) int
+		Server   func(childComplexity int) int
+		To       func(childComplexity int) int
+	}
+
+	RestoreAuditRow struct {
+		Bytes          func(childComplexity int) int
+		ClientMachine  func(childComplexity int) int
+		Day            func(childComplexity int) int
+		FailedSessions func(childComplexity int) int
+		First          func(childComplexity int) int
+		InitiatedBy    func(childComplexity int) int
+		Items          func(childComplexity int) int
+		Last           func(childComplexity int) int
+		Organization   func(childComplexity int) int
+		Result         func(childComplexity int) int
+		Sessions       func(childComplexity int) int
+		Type           func(childComplexity int) int
+		ViaAddress     func(childComplexity int) int
 	}
 
 	RestoreEvent struct {
@@ -163,12 +211,91 @@ type ComplexityRoot struct {
 		Subject       func(childComplexity int) int
 		Tenant        func(childComplexity int) int
 	}
+
+	WatchRule struct {
+		ClientMachineNotIn      func(childComplexity int) int
+		CreatedAt               func(childComplexity int) int
+		CreatedBy               func(childComplexity int) int
+		DisabledReason          func(childComplexity int) int
+		Enabled                 func(childComplexity int) int
+		EventTypes              func(childComplexity int) int
+		Filter                  func(childComplexity int) int
+		FirstRestoreFromMachine func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		MinBytes                func(childComplexity int) int
+		MinItems                func(childComplexity int) int
+		Name                    func(childComplexity int) int
+		On                      func(childComplexity int) int
+		OutsideBusinessHours    func(childComplexity int) int
+		PreviousSecretExpiresAt func(childComplexity int) int
+		SourceContains          func(childComplexity int) int
+		Tenant                  func(childComplexity int) int
+		URL                     func(childComplexity int) int
+		UpdatedAt               func(childComplexity int) int
+		ViaAddressIn            func(childComplexity int) int
+	}
+
+	WatchRuleCreated struct {
+		Rule   func(childComplexity int) int
+		Secret func(childComplexity int) int
+	}
+
+	WatchRuleFilter struct {
+		ClientHost      func(childComplexity int) int
+		InitiatedBy     func(childComplexity int) int
+		OrganizationIds func(childComplexity int) int
+		Results         func(childComplexity int) int
+		Servers         func(childComplexity int) int
+		StartTimeFrom   func(childComplexity int) int
+		StartTimeTo     func(childComplexity int) int
+		States          func(childComplexity int) int
+		Types           func(childComplexity int) int
+	}
+
+	WebhookAttempt struct {
+		At         func(childComplexity int) int
+		DurationMs func(childComplexity int) int
+		Error      func(childComplexity int) int
+		StatusCode func(childComplexity int) int
+	}
+
+	WebhookDelivery struct {
+		Attempts      func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		EventType     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		MessageID     func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		Payload       func(childComplexity int) int
+		RuleID        func(childComplexity int) int
+		SessionID     func(childComplexity int) int
+		Status        func(childComplexity int) int
+	}
+
+	WebhookDeliveryConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	WebhookDeliveryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
 
 // region    ************************** generated!.gotpl **************************
 
+type MutationResolver interface {
+	CreateWatchRule(ctx context.Context, input model.WatchRuleInput) (*model.WatchRuleCreated, error)
+	UpdateWatchRule(ctx context.Context, id string, input model.WatchRuleInput) (*model.WatchRule, error)
+	DeleteWatchRule(ctx context.Context, id string) (bool, error)
+	RotateWatchRuleSecret(ctx context.Context, id string, overlapHours *int) (*model.WatchRuleCreated, error)
+	TestWatchRule(ctx context.Context, id string) (*model.WebhookDelivery, error)
+	RedeliverWebhook(ctx context.Context, id string) (*model.WebhookDelivery, error)
+}
 type OrganizationResolver interface {
 	Server(ctx context.Context, obj *model.Organization) (*model.VboServer, error)
 
@@ -182,6 +309,9 @@ type QueryResolver interface {
 	Organization(ctx context.Context, id string) (*model.Organization, error)
 	RestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error)
 	RestoreSession(ctx context.Context, id string) (*model.RestoreSession, error)
+	WatchRules(ctx context.Context) ([]*model.WatchRule, error)
+	WebhookDeliveries(ctx context.Context, ruleID string, first *int, after *string) (*model.WebhookDeliveryConnection, error)
+	RestoreAudit(ctx context.Context, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) (*model.RestoreAudit, error)
 }
 type RestoreEventResolver interface {
 	Session(ctx context.Context, obj *model.RestoreEvent) (*model.RestoreSession, error)
@@ -217,6 +347,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "BusinessHours.days":
+		if e.ComplexityRoot.BusinessHours.Days == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.Days(childComplexity), true
+	case "BusinessHours.end":
+		if e.ComplexityRoot.BusinessHours.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.End(childComplexity), true
+	case "BusinessHours.start":
+		if e.ComplexityRoot.BusinessHours.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.Start(childComplexity), true
+	case "BusinessHours.timeZone":
+		if e.ComplexityRoot.BusinessHours.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.TimeZone(childComplexity), true
+
 	case "ClientHost.machineName":
 		if e.ComplexityRoot.ClientHost.MachineName == nil {
 			break
@@ -235,6 +390,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ClientHost.ViaAddress(childComplexity), true
+
+	case "Mutation.createWatchRule":
+		if e.ComplexityRoot.Mutation.CreateWatchRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWatchRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWatchRule(childComplexity, args["input"].(model.WatchRuleInput)), true
+	case "Mutation.deleteWatchRule":
+		if e.ComplexityRoot.Mutation.DeleteWatchRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteWatchRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteWatchRule(childComplexity, args["id"].(string)), true
+	case "Mutation.redeliverWebhook":
+		if e.ComplexityRoot.Mutation.RedeliverWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverWebhook(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateWatchRuleSecret":
+		if e.ComplexityRoot.Mutation.RotateWatchRuleSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateWatchRuleSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateWatchRuleSecret(childComplexity, args["id"].(string), args["overlapHours"].(*int)), true
+	case "Mutation.testWatchRule":
+		if e.ComplexityRoot.Mutation.TestWatchRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testWatchRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestWatchRule(childComplexity, args["id"].(string)), true
+	case "Mutation.updateWatchRule":
+		if e.ComplexityRoot.Mutation.UpdateWatchRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWatchRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWatchRule(childComplexity, args["id"].(string), args["input"].(model.WatchRuleInput)), true
 
 	case "Organization.detached":
 		if e.ComplexityRoot.Organization.Detached == nil {
@@ -398,6 +620,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Organizations(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.OrganizationFilter)), true
+	case "Query.restoreAudit":
+		if e.ComplexityRoot.Query.RestoreAudit == nil {
+			break
+		}
+
+		args, err := ec.field_Query_restoreAudit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RestoreAudit(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["filter"].(*model.RestoreSessionFilter), args["groupBy"].([]model.RestoreAuditDimension)), true
 	case "Query.restoreSession":
 		if e.ComplexityRoot.Query.RestoreSession == nil {
 			break
@@ -432,6 +665,140 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.watchRules":
+		if e.ComplexityRoot.Query.WatchRules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.WatchRules(childComplexity), true
+	case "Query.webhookDeliveries":
+		if e.ComplexityRoot.Query.WebhookDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhookDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["ruleId"].(string), args["first"].(*int), args["after"].(*string)), true
+
+	case "RestoreAudit.coverage":
+		if e.ComplexityRoot.RestoreAudit.Coverage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAudit.Coverage(childComplexity), true
+	case "RestoreAudit.rows":
+		if e.ComplexityRoot.RestoreAudit.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAudit.Rows(childComplexity), true
+
+	case "RestoreAuditCoverage.complete":
+		if e.ComplexityRoot.RestoreAuditCoverage.Complete == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditCoverage.Complete(childComplexity), true
+	case "RestoreAuditCoverage.from":
+		if e.ComplexityRoot.RestoreAuditCoverage.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditCoverage.From(childComplexity), true
+	case "RestoreAuditCoverage.server":
+		if e.ComplexityRoot.RestoreAuditCoverage.Server == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditCoverage.Server(childComplexity), true
+	case "RestoreAuditCoverage.to":
+		if e.ComplexityRoot.RestoreAuditCoverage.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditCoverage.To(childComplexity), true
+
+	case "RestoreAuditRow.bytes":
+		if e.ComplexityRoot.RestoreAuditRow.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Bytes(childComplexity), true
+	case "RestoreAuditRow.clientMachine":
+		if e.ComplexityRoot.RestoreAuditRow.ClientMachine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.ClientMachine(childComplexity), true
+	case "RestoreAuditRow.day":
+		if e.ComplexityRoot.RestoreAuditRow.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Day(childComplexity), true
+	case "RestoreAuditRow.failedSessions":
+		if e.ComplexityRoot.RestoreAuditRow.FailedSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.FailedSessions(childComplexity), true
+	case "RestoreAuditRow.first":
+		if e.ComplexityRoot.RestoreAuditRow.First == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.First(childComplexity), true
+	case "RestoreAuditRow.initiatedBy":
+		if e.ComplexityRoot.RestoreAuditRow.InitiatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.InitiatedBy(childComplexity), true
+	case "RestoreAuditRow.items":
+		if e.ComplexityRoot.RestoreAuditRow.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Items(childComplexity), true
+	case "RestoreAuditRow.last":
+		if e.ComplexityRoot.RestoreAuditRow.Last == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Last(childComplexity), true
+	case "RestoreAuditRow.organization":
+		if e.ComplexityRoot.RestoreAuditRow.Organization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Organization(childComplexity), true
+	case "RestoreAuditRow.result":
+		if e.ComplexityRoot.RestoreAuditRow.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Result(childComplexity), true
+	case "RestoreAuditRow.sessions":
+		if e.ComplexityRoot.RestoreAuditRow.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Sessions(childComplexity), true
+	case "RestoreAuditRow.type":
+		if e.ComplexityRoot.RestoreAuditRow.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Type(childComplexity), true
+	case "RestoreAuditRow.viaAddress":
+		if e.ComplexityRoot.RestoreAuditRow.ViaAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.ViaAddress(childComplexity), true
 
 	case "RestoreEvent.durationSeconds":
 		if e.ComplexityRoot.RestoreEvent.DurationSeconds == nil {
@@ -751,6 +1118,313 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.Tenant(childComplexity), true
 
+	case "WatchRule.clientMachineNotIn":
+		if e.ComplexityRoot.WatchRule.ClientMachineNotIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.ClientMachineNotIn(childComplexity), true
+	case "WatchRule.createdAt":
+		if e.ComplexityRoot.WatchRule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.CreatedAt(childComplexity), true
+	case "WatchRule.createdBy":
+		if e.ComplexityRoot.WatchRule.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.CreatedBy(childComplexity), true
+	case "WatchRule.disabledReason":
+		if e.ComplexityRoot.WatchRule.DisabledReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.DisabledReason(childComplexity), true
+	case "WatchRule.enabled":
+		if e.ComplexityRoot.WatchRule.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.Enabled(childComplexity), true
+	case "WatchRule.eventTypes":
+		if e.ComplexityRoot.WatchRule.EventTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.EventTypes(childComplexity), true
+	case "WatchRule.filter":
+		if e.ComplexityRoot.WatchRule.Filter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.Filter(childComplexity), true
+	case "WatchRule.firstRestoreFromMachine":
+		if e.ComplexityRoot.WatchRule.FirstRestoreFromMachine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.FirstRestoreFromMachine(childComplexity), true
+	case "WatchRule.id":
+		if e.ComplexityRoot.WatchRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.ID(childComplexity), true
+	case "WatchRule.minBytes":
+		if e.ComplexityRoot.WatchRule.MinBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.MinBytes(childComplexity), true
+	case "WatchRule.minItems":
+		if e.ComplexityRoot.WatchRule.MinItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.MinItems(childComplexity), true
+	case "WatchRule.name":
+		if e.ComplexityRoot.WatchRule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.Name(childComplexity), true
+	case "WatchRule.on":
+		if e.ComplexityRoot.WatchRule.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.On(childComplexity), true
+	case "WatchRule.outsideBusinessHours":
+		if e.ComplexityRoot.WatchRule.OutsideBusinessHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.OutsideBusinessHours(childComplexity), true
+	case "WatchRule.previousSecretExpiresAt":
+		if e.ComplexityRoot.WatchRule.PreviousSecretExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.PreviousSecretExpiresAt(childComplexity), true
+	case "WatchRule.sourceContains":
+		if e.ComplexityRoot.WatchRule.SourceContains == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.SourceContains(childComplexity), true
+	case "WatchRule.tenant":
+		if e.ComplexityRoot.WatchRule.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.Tenant(childComplexity), true
+	case "WatchRule.url":
+		if e.ComplexityRoot.WatchRule.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.URL(childComplexity), true
+	case "WatchRule.updatedAt":
+		if e.ComplexityRoot.WatchRule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.UpdatedAt(childComplexity), true
+	case "WatchRule.viaAddressIn":
+		if e.ComplexityRoot.WatchRule.ViaAddressIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.ViaAddressIn(childComplexity), true
+
+	case "WatchRuleCreated.rule":
+		if e.ComplexityRoot.WatchRuleCreated.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleCreated.Rule(childComplexity), true
+	case "WatchRuleCreated.secret":
+		if e.ComplexityRoot.WatchRuleCreated.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleCreated.Secret(childComplexity), true
+
+	case "WatchRuleFilter.clientHost":
+		if e.ComplexityRoot.WatchRuleFilter.ClientHost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.ClientHost(childComplexity), true
+	case "WatchRuleFilter.initiatedBy":
+		if e.ComplexityRoot.WatchRuleFilter.InitiatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.InitiatedBy(childComplexity), true
+	case "WatchRuleFilter.organizationIds":
+		if e.ComplexityRoot.WatchRuleFilter.OrganizationIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.OrganizationIds(childComplexity), true
+	case "WatchRuleFilter.results":
+		if e.ComplexityRoot.WatchRuleFilter.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.Results(childComplexity), true
+	case "WatchRuleFilter.servers":
+		if e.ComplexityRoot.WatchRuleFilter.Servers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.Servers(childComplexity), true
+	case "WatchRuleFilter.startTimeFrom":
+		if e.ComplexityRoot.WatchRuleFilter.StartTimeFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.StartTimeFrom(childComplexity), true
+	case "WatchRuleFilter.startTimeTo":
+		if e.ComplexityRoot.WatchRuleFilter.StartTimeTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.StartTimeTo(childComplexity), true
+	case "WatchRuleFilter.states":
+		if e.ComplexityRoot.WatchRuleFilter.States == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.States(childComplexity), true
+	case "WatchRuleFilter.types":
+		if e.ComplexityRoot.WatchRuleFilter.Types == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRuleFilter.Types(childComplexity), true
+
+	case "WebhookAttempt.at":
+		if e.ComplexityRoot.WebhookAttempt.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.At(childComplexity), true
+	case "WebhookAttempt.durationMs":
+		if e.ComplexityRoot.WebhookAttempt.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.DurationMs(childComplexity), true
+	case "WebhookAttempt.error":
+		if e.ComplexityRoot.WebhookAttempt.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Error(childComplexity), true
+	case "WebhookAttempt.statusCode":
+		if e.ComplexityRoot.WebhookAttempt.StatusCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.StatusCode(childComplexity), true
+
+	case "WebhookDelivery.attempts":
+		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Attempts(childComplexity), true
+	case "WebhookDelivery.createdAt":
+		if e.ComplexityRoot.WebhookDelivery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.CreatedAt(childComplexity), true
+	case "WebhookDelivery.eventType":
+		if e.ComplexityRoot.WebhookDelivery.EventType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.EventType(childComplexity), true
+	case "WebhookDelivery.id":
+		if e.ComplexityRoot.WebhookDelivery.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.ID(childComplexity), true
+	case "WebhookDelivery.messageId":
+		if e.ComplexityRoot.WebhookDelivery.MessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.MessageID(childComplexity), true
+	case "WebhookDelivery.nextAttemptAt":
+		if e.ComplexityRoot.WebhookDelivery.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.NextAttemptAt(childComplexity), true
+	case "WebhookDelivery.payload":
+		if e.ComplexityRoot.WebhookDelivery.Payload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Payload(childComplexity), true
+	case "WebhookDelivery.ruleId":
+		if e.ComplexityRoot.WebhookDelivery.RuleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.RuleID(childComplexity), true
+	case "WebhookDelivery.sessionId":
+		if e.ComplexityRoot.WebhookDelivery.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.SessionID(childComplexity), true
+	case "WebhookDelivery.status":
+		if e.ComplexityRoot.WebhookDelivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Status(childComplexity), true
+
+	case "WebhookDeliveryConnection.edges":
+		if e.ComplexityRoot.WebhookDeliveryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.Edges(childComplexity), true
+	case "WebhookDeliveryConnection.pageInfo":
+		if e.ComplexityRoot.WebhookDeliveryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.PageInfo(childComplexity), true
+	case "WebhookDeliveryConnection.totalCount":
+		if e.ComplexityRoot.WebhookDeliveryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.TotalCount(childComplexity), true
+
+	case "WebhookDeliveryEdge.cursor":
+		if e.ComplexityRoot.WebhookDeliveryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryEdge.Cursor(childComplexity), true
+	case "WebhookDeliveryEdge.node":
+		if e.ComplexityRoot.WebhookDeliveryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryEdge.Node(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -760,9 +1434,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("BusinessHoursInput", ec.unmarshalInputBusinessHoursInput),
 			graphql.NewInputUnmarshaler("OrganizationFilter", ec.unmarshalInputOrganizationFilter),
 			graphql.NewInputUnmarshaler("RestoreEventFilter", ec.unmarshalInputRestoreEventFilter),
 			graphql.NewInputUnmarshaler("RestoreSessionFilter", ec.unmarshalInputRestoreSessionFilter),
+			graphql.NewInputUnmarshaler("WatchRuleInput", ec.unmarshalInputWatchRuleInput),
 		)
 	}
 	first := true
@@ -798,6 +1474,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -823,7 +1514,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphqls"
+//go:embed "rules.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -835,6 +1526,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "rules.graphqls", Input: sourceData("rules.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -842,6 +1534,20 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_BusinessHours(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "timeZone":
+		return ec.fieldContext_BusinessHours_timeZone(ctx, field)
+	case "days":
+		return ec.fieldContext_BusinessHours_days(ctx, field)
+	case "start":
+		return ec.fieldContext_BusinessHours_start(ctx, field)
+	case "end":
+		return ec.fieldContext_BusinessHours_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BusinessHours", field.Name)
+}
 
 func (ec *executionContext) childFields_ClientHost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -917,6 +1623,62 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreAudit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rows":
+		return ec.fieldContext_RestoreAudit_rows(ctx, field)
+	case "coverage":
+		return ec.fieldContext_RestoreAudit_coverage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreAudit", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreAuditCoverage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "server":
+		return ec.fieldContext_RestoreAuditCoverage_server(ctx, field)
+	case "from":
+		return ec.fieldContext_RestoreAuditCoverage_from(ctx, field)
+	case "to":
+		return ec.fieldContext_RestoreAuditCoverage_to(ctx, field)
+	case "complete":
+		return ec.fieldContext_RestoreAuditCoverage_complete(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreAuditCoverage", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreAuditRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "initiatedBy":
+		return ec.fieldContext_RestoreAuditRow_initiatedBy(ctx, field)
+	case "clientMachine":
+		return ec.fieldContext_RestoreAuditRow_clientMachine(ctx, field)
+	case "viaAddress":
+		return ec.fieldContext_RestoreAuditRow_viaAddress(ctx, field)
+	case "organization":
+		return ec.fieldContext_RestoreAuditRow_organization(ctx, field)
+	case "type":
+		return ec.fieldContext_RestoreAuditRow_type(ctx, field)
+	case "result":
+		return ec.fieldContext_RestoreAuditRow_result(ctx, field)
+	case "day":
+		return ec.fieldContext_RestoreAuditRow_day(ctx, field)
+	case "sessions":
+		return ec.fieldContext_RestoreAuditRow_sessions(ctx, field)
+	case "items":
+		return ec.fieldContext_RestoreAuditRow_items(ctx, field)
+	case "bytes":
+		return ec.fieldContext_RestoreAuditRow_bytes(ctx, field)
+	case "failedSessions":
+		return ec.fieldContext_RestoreAuditRow_failedSessions(ctx, field)
+	case "first":
+		return ec.fieldContext_RestoreAuditRow_first(ctx, field)
+	case "last":
+		return ec.fieldContext_RestoreAuditRow_last(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreAuditRow", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1067,6 +1829,148 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
 
+func (ec *executionContext) childFields_WatchRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WatchRule_id(ctx, field)
+	case "name":
+		return ec.fieldContext_WatchRule_name(ctx, field)
+	case "url":
+		return ec.fieldContext_WatchRule_url(ctx, field)
+	case "on":
+		return ec.fieldContext_WatchRule_on(ctx, field)
+	case "filter":
+		return ec.fieldContext_WatchRule_filter(ctx, field)
+	case "minItems":
+		return ec.fieldContext_WatchRule_minItems(ctx, field)
+	case "minBytes":
+		return ec.fieldContext_WatchRule_minBytes(ctx, field)
+	case "eventTypes":
+		return ec.fieldContext_WatchRule_eventTypes(ctx, field)
+	case "sourceContains":
+		return ec.fieldContext_WatchRule_sourceContains(ctx, field)
+	case "clientMachineNotIn":
+		return ec.fieldContext_WatchRule_clientMachineNotIn(ctx, field)
+	case "viaAddressIn":
+		return ec.fieldContext_WatchRule_viaAddressIn(ctx, field)
+	case "outsideBusinessHours":
+		return ec.fieldContext_WatchRule_outsideBusinessHours(ctx, field)
+	case "firstRestoreFromMachine":
+		return ec.fieldContext_WatchRule_firstRestoreFromMachine(ctx, field)
+	case "enabled":
+		return ec.fieldContext_WatchRule_enabled(ctx, field)
+	case "disabledReason":
+		return ec.fieldContext_WatchRule_disabledReason(ctx, field)
+	case "tenant":
+		return ec.fieldContext_WatchRule_tenant(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_WatchRule_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WatchRule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_WatchRule_updatedAt(ctx, field)
+	case "previousSecretExpiresAt":
+		return ec.fieldContext_WatchRule_previousSecretExpiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WatchRule", field.Name)
+}
+
+func (ec *executionContext) childFields_WatchRuleCreated(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rule":
+		return ec.fieldContext_WatchRuleCreated_rule(ctx, field)
+	case "secret":
+		return ec.fieldContext_WatchRuleCreated_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WatchRuleCreated", field.Name)
+}
+
+func (ec *executionContext) childFields_WatchRuleFilter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "startTimeFrom":
+		return ec.fieldContext_WatchRuleFilter_startTimeFrom(ctx, field)
+	case "startTimeTo":
+		return ec.fieldContext_WatchRuleFilter_startTimeTo(ctx, field)
+	case "organizationIds":
+		return ec.fieldContext_WatchRuleFilter_organizationIds(ctx, field)
+	case "servers":
+		return ec.fieldContext_WatchRuleFilter_servers(ctx, field)
+	case "types":
+		return ec.fieldContext_WatchRuleFilter_types(ctx, field)
+	case "states":
+		return ec.fieldContext_WatchRuleFilter_states(ctx, field)
+	case "results":
+		return ec.fieldContext_WatchRuleFilter_results(ctx, field)
+	case "initiatedBy":
+		return ec.fieldContext_WatchRuleFilter_initiatedBy(ctx, field)
+	case "clientHost":
+		return ec.fieldContext_WatchRuleFilter_clientHost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WatchRuleFilter", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_WebhookAttempt_at(ctx, field)
+	case "statusCode":
+		return ec.fieldContext_WebhookAttempt_statusCode(ctx, field)
+	case "error":
+		return ec.fieldContext_WebhookAttempt_error(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_WebhookAttempt_durationMs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookAttempt", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WebhookDelivery_id(ctx, field)
+	case "ruleId":
+		return ec.fieldContext_WebhookDelivery_ruleId(ctx, field)
+	case "messageId":
+		return ec.fieldContext_WebhookDelivery_messageId(ctx, field)
+	case "eventType":
+		return ec.fieldContext_WebhookDelivery_eventType(ctx, field)
+	case "sessionId":
+		return ec.fieldContext_WebhookDelivery_sessionId(ctx, field)
+	case "status":
+		return ec.fieldContext_WebhookDelivery_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_WebhookDelivery_attempts(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_WebhookDelivery_nextAttemptAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
+	case "payload":
+		return ec.fieldContext_WebhookDelivery_payload(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookDeliveryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_WebhookDeliveryEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_WebhookDeliveryEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryEdge", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -1183,6 +2087,106 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_createWatchRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.WatchRuleInput, error) {
+			return ec.unmarshalNWatchRuleInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteWatchRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeliverWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateWatchRuleSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "overlapHours",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["overlapHours"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_testWatchRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateWatchRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.WatchRuleInput, error) {
+			return ec.unmarshalNWatchRuleInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Organization_restoreSessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1285,6 +2289,44 @@ func (ec *executionContext) field_Query_organizations_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_restoreAudit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RestoreSessionFilter, error) {
+			return ec.unmarshalORestoreSessionFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) ([]model.RestoreAuditDimension, error) {
+			return ec.unmarshalNRestoreAuditDimension2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimensionᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_restoreSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1326,6 +2368,36 @@ func (ec *executionContext) field_Query_restoreSessions_args(ctx context.Context
 		return nil, err
 	}
 	args["filter"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ruleId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ruleId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -1455,6 +2527,98 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _BusinessHours_timeZone(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHours", field, false, false, "String")
+}
+
+func (ec *executionContext) _BusinessHours_days(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_days(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Days, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekdayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_days(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHours", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _BusinessHours_start(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHours", field, false, false, "String")
+}
+
+func (ec *executionContext) _BusinessHours_end(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHours", field, false, false, "String")
+}
+
 func (ec *executionContext) _ClientHost_raw(ctx context.Context, field graphql.CollectedField, obj *model.ClientHost) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1522,6 +2686,270 @@ func (ec *executionContext) _ClientHost_viaAddress(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_ClientHost_viaAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ClientHost", field, false, false, "String")
+}
+
+func (ec *executionContext) _Mutation_createWatchRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createWatchRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateWatchRule(ctx, fc.Args["input"].(model.WatchRuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WatchRuleCreated) graphql.Marshaler {
+			return ec.marshalNWatchRuleCreated2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleCreated(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createWatchRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatchRuleCreated(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createWatchRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateWatchRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateWatchRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateWatchRule(ctx, fc.Args["id"].(string), fc.Args["input"].(model.WatchRuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WatchRule) graphql.Marshaler {
+			return ec.marshalNWatchRule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateWatchRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatchRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateWatchRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteWatchRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteWatchRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteWatchRule(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteWatchRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteWatchRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateWatchRuleSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateWatchRuleSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateWatchRuleSecret(ctx, fc.Args["id"].(string), fc.Args["overlapHours"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WatchRuleCreated) graphql.Marshaler {
+			return ec.marshalNWatchRuleCreated2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleCreated(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateWatchRuleSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatchRuleCreated(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateWatchRuleSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testWatchRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testWatchRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestWatchRule(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testWatchRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testWatchRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeliverWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverWebhook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverWebhook(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverWebhook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
@@ -2325,6 +3753,126 @@ func (ec *executionContext) fieldContext_Query_restoreSession(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_watchRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_watchRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().WatchRules(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WatchRule) graphql.Marshaler {
+			return ec.marshalNWatchRule2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_watchRules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatchRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_webhookDeliveries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_webhookDeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WebhookDeliveries(ctx, fc.Args["ruleId"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDeliveryConnection) graphql.Marshaler {
+			return ec.marshalNWebhookDeliveryConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_webhookDeliveries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDeliveryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_webhookDeliveries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_restoreAudit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_restoreAudit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RestoreAudit(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["groupBy"].([]model.RestoreAuditDimension))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreAudit) graphql.Marshaler {
+			return ec.marshalNRestoreAudit2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAudit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_restoreAudit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreAudit(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_restoreAudit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2399,6 +3947,479 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RestoreAudit_rows(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAudit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAudit_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreAuditRow) graphql.Marshaler {
+			return ec.marshalNRestoreAuditRow2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAudit_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAudit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreAuditRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreAudit_coverage(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAudit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAudit_coverage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Coverage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreAuditCoverage) graphql.Marshaler {
+			return ec.marshalNRestoreAuditCoverage2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditCoverageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAudit_coverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAudit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreAuditCoverage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreAuditCoverage_server(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditCoverage_server(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Server, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VboServer) graphql.Marshaler {
+			return ec.marshalNVboServer2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐVboServer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditCoverage_server(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAuditCoverage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VboServer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreAuditCoverage_from(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditCoverage_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditCoverage_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditCoverage", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreAuditCoverage_to(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditCoverage_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditCoverage_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditCoverage", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreAuditCoverage_complete(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditCoverage_complete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Complete, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditCoverage_complete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditCoverage", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreAuditRow_initiatedBy(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_initiatedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InitiatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_initiatedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAuditRow_clientMachine(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_clientMachine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMachine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_clientMachine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAuditRow_viaAddress(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_viaAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ViaAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_viaAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAuditRow_organization(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_organization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Organization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Organization) graphql.Marshaler {
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐOrganization(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_organization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAuditRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Organization(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreAuditRow_type(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSessionType) graphql.Marshaler {
+			return ec.marshalORestoreSessionType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "RestoreSessionType")
+}
+
+func (ec *executionContext) _RestoreAuditRow_result(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSessionResult) graphql.Marshaler {
+			return ec.marshalORestoreSessionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "RestoreSessionResult")
+}
+
+func (ec *executionContext) _RestoreAuditRow_day(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAuditRow_sessions(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreAuditRow_items(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RestoreAuditRow_bytes(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RestoreAuditRow_failedSessions(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_failedSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedSessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_failedSessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreAuditRow_first(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_first(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.First, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_first(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreAuditRow_last(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_last(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Last, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_last(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _RestoreEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.RestoreEvent) (ret graphql.Marshaler) {
@@ -3683,6 +5704,1219 @@ func (ec *executionContext) fieldContext_Viewer_organizations(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _WatchRule_id(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WatchRule_name(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_url(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_on(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_on(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.On, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.WatchTrigger) graphql.Marshaler {
+			return ec.marshalNWatchTrigger2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchTrigger(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "WatchTrigger")
+}
+
+func (ec *executionContext) _WatchRule_filter(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_filter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WatchRuleFilter) graphql.Marshaler {
+			return ec.marshalOWatchRuleFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_filter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WatchRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatchRuleFilter(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WatchRule_minItems(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_minItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinItems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_minItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _WatchRule_minBytes(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_minBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_minBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _WatchRule_eventTypes(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_eventTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventTypes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RestoreEventType) graphql.Marshaler {
+			return ec.marshalNRestoreEventType2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_eventTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "RestoreEventType")
+}
+
+func (ec *executionContext) _WatchRule_sourceContains(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_sourceContains(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceContains, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_sourceContains(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_clientMachineNotIn(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_clientMachineNotIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMachineNotIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_clientMachineNotIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_viaAddressIn(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_viaAddressIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ViaAddressIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_viaAddressIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_outsideBusinessHours(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_outsideBusinessHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutsideBusinessHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BusinessHours) graphql.Marshaler {
+			return ec.marshalOBusinessHours2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐBusinessHours(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_outsideBusinessHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WatchRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessHours(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WatchRule_firstRestoreFromMachine(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_firstRestoreFromMachine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstRestoreFromMachine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_firstRestoreFromMachine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WatchRule_enabled(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WatchRule_disabledReason(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_disabledReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisabledReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_disabledReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_tenant(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_createdBy(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WatchRule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WatchRule_previousSecretExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_previousSecretExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousSecretExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_previousSecretExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WatchRuleCreated_rule(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleCreated) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleCreated_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WatchRule) graphql.Marshaler {
+			return ec.marshalNWatchRule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleCreated_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WatchRuleCreated",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatchRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WatchRuleCreated_secret(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleCreated) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleCreated_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleCreated_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleCreated", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRuleFilter_startTimeFrom(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_startTimeFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartTimeFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_startTimeFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WatchRuleFilter_startTimeTo(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_startTimeTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartTimeTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_startTimeTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WatchRuleFilter_organizationIds(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_organizationIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrganizationIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_organizationIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WatchRuleFilter_servers(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_servers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Servers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_servers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRuleFilter_types(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_types(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Types, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RestoreSessionType) graphql.Marshaler {
+			return ec.marshalORestoreSessionType2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionTypeᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_types(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "RestoreSessionType")
+}
+
+func (ec *executionContext) _WatchRuleFilter_states(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_states(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.States, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RestoreSessionState) graphql.Marshaler {
+			return ec.marshalORestoreSessionState2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionStateᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_states(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "RestoreSessionState")
+}
+
+func (ec *executionContext) _WatchRuleFilter_results(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RestoreSessionResult) graphql.Marshaler {
+			return ec.marshalORestoreSessionResult2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResultᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "RestoreSessionResult")
+}
+
+func (ec *executionContext) _WatchRuleFilter_initiatedBy(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_initiatedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InitiatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_initiatedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatchRuleFilter_clientHost(ctx context.Context, field graphql.CollectedField, obj *model.WatchRuleFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRuleFilter_clientHost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientHost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRuleFilter_clientHost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookAttempt_at(ctx context.Context, field graphql.CollectedField, obj *model.WebhookAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookAttempt_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookAttempt_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookAttempt", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WebhookAttempt_statusCode(ctx context.Context, field graphql.CollectedField, obj *model.WebhookAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookAttempt_statusCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookAttempt_statusCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookAttempt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WebhookAttempt_error(ctx context.Context, field graphql.CollectedField, obj *model.WebhookAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookAttempt_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookAttempt_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookAttempt_durationMs(ctx context.Context, field graphql.CollectedField, obj *model.WebhookAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookAttempt_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookAttempt_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookAttempt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WebhookDelivery_ruleId(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_ruleId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RuleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_ruleId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WebhookDelivery_messageId(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_messageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_messageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookDelivery_eventType(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_eventType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_eventType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookDelivery_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WebhookDelivery_status(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.WebhookDeliveryStatus) graphql.Marshaler {
+			return ec.marshalNWebhookDeliveryStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "WebhookDeliveryStatus")
+}
+
+func (ec *executionContext) _WebhookDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WebhookAttempt) graphql.Marshaler {
+			return ec.marshalNWebhookAttempt2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookAttemptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDelivery",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookAttempt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDelivery_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_nextAttemptAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAttemptAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WebhookDelivery_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WebhookDelivery_payload(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDelivery_payload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDelivery_payload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookDeliveryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WebhookDeliveryEdge) graphql.Marshaler {
+			return ec.marshalNWebhookDeliveryEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDeliveryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDeliveryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDeliveryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDeliveryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDeliveryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WebhookDeliveryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookDeliveryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDelivery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDeliveryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4756,6 +7990,69 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputBusinessHoursInput(ctx context.Context, obj any) (model.BusinessHoursInput, error) {
+	var it model.BusinessHoursInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"timeZone", "days", "start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalOWeekday2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekdayᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBusinessHoursInput unmarshals raw into the BusinessHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBusinessHoursInput(ctx context.Context, raw any) (model.BusinessHoursInput, error) {
+	var out model.BusinessHoursInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BusinessHoursInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOrganizationFilter(ctx context.Context, obj any) (model.OrganizationFilter, error) {
 	var it model.OrganizationFilter
 	if obj == nil {
@@ -4963,6 +8260,139 @@ func UnmarshalRestoreSessionFilter(ctx context.Context, raw any) (model.RestoreS
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputWatchRuleInput(ctx context.Context, obj any) (model.WatchRuleInput, error) {
+	var it model.WatchRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "url", "on", "filter", "minItems", "minBytes", "eventTypes", "sourceContains", "clientMachineNotIn", "viaAddressIn", "outsideBusinessHours", "firstRestoreFromMachine", "enabled", "tenant"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "on":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("on"))
+			data, err := ec.unmarshalNWatchTrigger2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchTrigger(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.On = data
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalORestoreSessionFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		case "minItems":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minItems"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinItems = data
+		case "minBytes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minBytes"))
+			data, err := ec.unmarshalOInt642ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinBytes = data
+		case "eventTypes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventTypes"))
+			data, err := ec.unmarshalORestoreEventType2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventTypes = data
+		case "sourceContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceContains = data
+		case "clientMachineNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMachineNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMachineNotIn = data
+		case "viaAddressIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("viaAddressIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ViaAddressIn = data
+		case "outsideBusinessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outsideBusinessHours"))
+			data, err := ec.unmarshalOBusinessHoursInput2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐBusinessHoursInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OutsideBusinessHours = data
+		case "firstRestoreFromMachine":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstRestoreFromMachine"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstRestoreFromMachine = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "tenant":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenant"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tenant = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWatchRuleInput unmarshals raw into the WatchRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWatchRuleInput(ctx context.Context, raw any) (model.WatchRuleInput, error) {
+	var out model.WatchRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WatchRuleInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -5004,6 +8434,54 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var businessHoursImplementors = []string{"BusinessHours"}
+
+func (ec *executionContext) _BusinessHours(ctx context.Context, sel ast.SelectionSet, obj *model.BusinessHours) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, businessHoursImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BusinessHours")
+		case "timeZone":
+			out.Values[i] = ec._BusinessHours_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "days":
+			out.Values[i] = ec._BusinessHours_days(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._BusinessHours_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._BusinessHours_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var clientHostImplementors = []string{"ClientHost"}
 
 func (ec *executionContext) _ClientHost(ctx context.Context, sel ast.SelectionSet, obj *model.ClientHost) graphql.Marshaler {
@@ -5028,6 +8506,84 @@ func (ec *executionContext) _ClientHost(ctx context.Context, sel ast.SelectionSe
 		case "viaAddress":
 			out.Values[i] = ec._ClientHost_viaAddress(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "createWatchRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createWatchRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateWatchRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateWatchRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteWatchRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteWatchRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateWatchRuleSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateWatchRuleSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testWatchRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testWatchRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliverWebhook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverWebhook(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -5322,6 +8878,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_restoreSession(ctx, field)
 				})
+		case "watchRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_watchRules(ctx, field)
+				})
+		case "webhookDeliveries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_webhookDeliveries(ctx, field)
+				})
+		case "restoreAudit":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_restoreAudit(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -5335,6 +8909,185 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreAuditImplementors = []string{"RestoreAudit"}
+
+func (ec *executionContext) _RestoreAudit(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreAudit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreAuditImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreAudit")
+		case "rows":
+			out.Values[i] = ec._RestoreAudit_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "coverage":
+			out.Values[i] = ec._RestoreAudit_coverage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreAuditCoverageImplementors = []string{"RestoreAuditCoverage"}
+
+func (ec *executionContext) _RestoreAuditCoverage(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreAuditCoverage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreAuditCoverageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreAuditCoverage")
+		case "server":
+			out.Values[i] = ec._RestoreAuditCoverage_server(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._RestoreAuditCoverage_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._RestoreAuditCoverage_to(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "complete":
+			out.Values[i] = ec._RestoreAuditCoverage_complete(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreAuditRowImplementors = []string{"RestoreAuditRow"}
+
+func (ec *executionContext) _RestoreAuditRow(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreAuditRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreAuditRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreAuditRow")
+		case "initiatedBy":
+			out.Values[i] = ec._RestoreAuditRow_initiatedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientMachine":
+			out.Values[i] = ec._RestoreAuditRow_clientMachine(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "viaAddress":
+			out.Values[i] = ec._RestoreAuditRow_viaAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "organization":
+			out.Values[i] = ec._RestoreAuditRow_organization(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._RestoreAuditRow_type(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "result":
+			out.Values[i] = ec._RestoreAuditRow_result(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "day":
+			out.Values[i] = ec._RestoreAuditRow_day(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sessions":
+			out.Values[i] = ec._RestoreAuditRow_sessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._RestoreAuditRow_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytes":
+			out.Values[i] = ec._RestoreAuditRow_bytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failedSessions":
+			out.Values[i] = ec._RestoreAuditRow_failedSessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "first":
+			out.Values[i] = ec._RestoreAuditRow_first(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "last":
+			out.Values[i] = ec._RestoreAuditRow_last(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5833,6 +9586,452 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var watchRuleImplementors = []string{"WatchRule"}
+
+func (ec *executionContext) _WatchRule(ctx context.Context, sel ast.SelectionSet, obj *model.WatchRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, watchRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WatchRule")
+		case "id":
+			out.Values[i] = ec._WatchRule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._WatchRule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._WatchRule_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "on":
+			out.Values[i] = ec._WatchRule_on(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "filter":
+			out.Values[i] = ec._WatchRule_filter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "minItems":
+			out.Values[i] = ec._WatchRule_minItems(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "minBytes":
+			out.Values[i] = ec._WatchRule_minBytes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "eventTypes":
+			out.Values[i] = ec._WatchRule_eventTypes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sourceContains":
+			out.Values[i] = ec._WatchRule_sourceContains(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientMachineNotIn":
+			out.Values[i] = ec._WatchRule_clientMachineNotIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "viaAddressIn":
+			out.Values[i] = ec._WatchRule_viaAddressIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outsideBusinessHours":
+			out.Values[i] = ec._WatchRule_outsideBusinessHours(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "firstRestoreFromMachine":
+			out.Values[i] = ec._WatchRule_firstRestoreFromMachine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enabled":
+			out.Values[i] = ec._WatchRule_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disabledReason":
+			out.Values[i] = ec._WatchRule_disabledReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "tenant":
+			out.Values[i] = ec._WatchRule_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdBy":
+			out.Values[i] = ec._WatchRule_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._WatchRule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._WatchRule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previousSecretExpiresAt":
+			out.Values[i] = ec._WatchRule_previousSecretExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var watchRuleCreatedImplementors = []string{"WatchRuleCreated"}
+
+func (ec *executionContext) _WatchRuleCreated(ctx context.Context, sel ast.SelectionSet, obj *model.WatchRuleCreated) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, watchRuleCreatedImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WatchRuleCreated")
+		case "rule":
+			out.Values[i] = ec._WatchRuleCreated_rule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._WatchRuleCreated_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var watchRuleFilterImplementors = []string{"WatchRuleFilter"}
+
+func (ec *executionContext) _WatchRuleFilter(ctx context.Context, sel ast.SelectionSet, obj *model.WatchRuleFilter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, watchRuleFilterImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WatchRuleFilter")
+		case "startTimeFrom":
+			out.Values[i] = ec._WatchRuleFilter_startTimeFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "startTimeTo":
+			out.Values[i] = ec._WatchRuleFilter_startTimeTo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "organizationIds":
+			out.Values[i] = ec._WatchRuleFilter_organizationIds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "servers":
+			out.Values[i] = ec._WatchRuleFilter_servers(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "types":
+			out.Values[i] = ec._WatchRuleFilter_types(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "states":
+			out.Values[i] = ec._WatchRuleFilter_states(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._WatchRuleFilter_results(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "initiatedBy":
+			out.Values[i] = ec._WatchRuleFilter_initiatedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientHost":
+			out.Values[i] = ec._WatchRuleFilter_clientHost(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookAttemptImplementors = []string{"WebhookAttempt"}
+
+func (ec *executionContext) _WebhookAttempt(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookAttempt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookAttemptImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookAttempt")
+		case "at":
+			out.Values[i] = ec._WebhookAttempt_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "statusCode":
+			out.Values[i] = ec._WebhookAttempt_statusCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._WebhookAttempt_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "durationMs":
+			out.Values[i] = ec._WebhookAttempt_durationMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookDeliveryImplementors = []string{"WebhookDelivery"}
+
+func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookDelivery) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookDeliveryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookDelivery")
+		case "id":
+			out.Values[i] = ec._WebhookDelivery_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ruleId":
+			out.Values[i] = ec._WebhookDelivery_ruleId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messageId":
+			out.Values[i] = ec._WebhookDelivery_messageId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventType":
+			out.Values[i] = ec._WebhookDelivery_eventType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sessionId":
+			out.Values[i] = ec._WebhookDelivery_sessionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._WebhookDelivery_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._WebhookDelivery_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextAttemptAt":
+			out.Values[i] = ec._WebhookDelivery_nextAttemptAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._WebhookDelivery_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payload":
+			out.Values[i] = ec._WebhookDelivery_payload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookDeliveryConnectionImplementors = []string{"WebhookDeliveryConnection"}
+
+func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookDeliveryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookDeliveryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookDeliveryConnection")
+		case "edges":
+			out.Values[i] = ec._WebhookDeliveryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._WebhookDeliveryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._WebhookDeliveryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookDeliveryEdgeImplementors = []string{"WebhookDeliveryEdge"}
+
+func (ec *executionContext) _WebhookDeliveryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookDeliveryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookDeliveryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookDeliveryEdge")
+		case "cursor":
+			out.Values[i] = ec._WebhookDeliveryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._WebhookDeliveryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -6251,6 +10450,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt642int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int64!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNOrganization2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐOrganizationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -6325,6 +10538,102 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋvboᚑgatewayᚋv
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRestoreAudit2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAudit(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAudit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreAudit!")
+		return graphql.Null
+	}
+	return ec._RestoreAudit(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreAuditCoverage2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditCoverageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreAuditCoverage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreAuditCoverage2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditCoverage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreAuditCoverage2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditCoverage(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAuditCoverage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreAuditCoverage!")
+		return graphql.Null
+	}
+	return ec._RestoreAuditCoverage(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreAuditDimension2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimension(ctx context.Context, v any) (model.RestoreAuditDimension, error) {
+	var res model.RestoreAuditDimension
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreAuditDimension2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimension(ctx context.Context, sel ast.SelectionSet, v model.RestoreAuditDimension) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNRestoreAuditDimension2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimensionᚄ(ctx context.Context, v any) ([]model.RestoreAuditDimension, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.RestoreAuditDimension, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRestoreAuditDimension2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimension(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNRestoreAuditDimension2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimensionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RestoreAuditDimension) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreAuditDimension2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimension(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreAuditRow2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreAuditRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreAuditRow2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreAuditRow2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditRow(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAuditRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreAuditRow!")
+		return graphql.Null
+	}
+	return ec._RestoreAuditRow(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRestoreEvent2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEvent(ctx context.Context, sel ast.SelectionSet, v *model.RestoreEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RestoreEvent!")
@@ -6383,6 +10692,36 @@ func (ec *executionContext) unmarshalNRestoreEventType2githubᚗcomᚋvboᚑgate
 
 func (ec *executionContext) marshalNRestoreEventType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx context.Context, sel ast.SelectionSet, v model.RestoreEventType) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNRestoreEventType2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventTypeᚄ(ctx context.Context, v any) ([]model.RestoreEventType, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.RestoreEventType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRestoreEventType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNRestoreEventType2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RestoreEventType) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreEventType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
@@ -6479,6 +10818,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNVboServer2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐVboServerᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VboServer) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -6509,6 +10877,167 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋvboᚑgatewayᚋvbo
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWatchRule2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WatchRule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWatchRule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWatchRule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRule(ctx context.Context, sel ast.SelectionSet, v *model.WatchRule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WatchRule!")
+		return graphql.Null
+	}
+	return ec._WatchRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWatchRuleCreated2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleCreated(ctx context.Context, sel ast.SelectionSet, v *model.WatchRuleCreated) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WatchRuleCreated!")
+		return graphql.Null
+	}
+	return ec._WatchRuleCreated(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWatchRuleInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleInput(ctx context.Context, v any) (model.WatchRuleInput, error) {
+	res, err := ec.unmarshalInputWatchRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNWatchTrigger2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchTrigger(ctx context.Context, v any) (model.WatchTrigger, error) {
+	var res model.WatchTrigger
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWatchTrigger2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchTrigger(ctx context.Context, sel ast.SelectionSet, v model.WatchTrigger) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNWebhookAttempt2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookAttemptᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WebhookAttempt) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookAttempt2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookAttempt(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWebhookAttempt2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookAttempt(ctx context.Context, sel ast.SelectionSet, v *model.WebhookAttempt) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookAttempt!")
+		return graphql.Null
+	}
+	return ec._WebhookAttempt(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookDelivery2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *model.WebhookDelivery) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookDelivery!")
+		return graphql.Null
+	}
+	return ec._WebhookDelivery(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookDeliveryConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *model.WebhookDeliveryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookDeliveryConnection!")
+		return graphql.Null
+	}
+	return ec._WebhookDeliveryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookDeliveryEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WebhookDeliveryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookDeliveryEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWebhookDeliveryEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryEdge(ctx context.Context, sel ast.SelectionSet, v *model.WebhookDeliveryEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookDeliveryEdge!")
+		return graphql.Null
+	}
+	return ec._WebhookDeliveryEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWebhookDeliveryStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatus(ctx context.Context, v any) (model.WebhookDeliveryStatus, error) {
+	var res model.WebhookDeliveryStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWebhookDeliveryStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatus(ctx context.Context, sel ast.SelectionSet, v model.WebhookDeliveryStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekday(ctx context.Context, v any) (model.Weekday, error) {
+	var res model.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekday(ctx context.Context, sel ast.SelectionSet, v model.Weekday) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -6683,6 +11212,21 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOBusinessHours2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐBusinessHours(ctx context.Context, sel ast.SelectionSet, v *model.BusinessHours) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BusinessHours(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOBusinessHoursInput2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐBusinessHoursInput(ctx context.Context, v any) (*model.BusinessHoursInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputBusinessHoursInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOClientHost2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐClientHost(ctx context.Context, sel ast.SelectionSet, v *model.ClientHost) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -6758,6 +11302,24 @@ func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -6949,6 +11511,22 @@ func (ec *executionContext) marshalORestoreSessionResult2ᚕgithubᚗcomᚋvbo�
 	return ret
 }
 
+func (ec *executionContext) unmarshalORestoreSessionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResult(ctx context.Context, v any) (*model.RestoreSessionResult, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RestoreSessionResult)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORestoreSessionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResult(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSessionResult) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalORestoreSessionState2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionStateᚄ(ctx context.Context, v any) ([]model.RestoreSessionState, error) {
 	if v == nil {
 		return nil, nil
@@ -7021,6 +11599,22 @@ func (ec *executionContext) marshalORestoreSessionType2ᚕgithubᚗcomᚋvboᚑg
 	return ret
 }
 
+func (ec *executionContext) unmarshalORestoreSessionType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx context.Context, v any) (*model.RestoreSessionType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RestoreSessionType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORestoreSessionType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSessionType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOServerStatus2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐServerStatus(ctx context.Context, v any) (*model.ServerStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -7088,6 +11682,49 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOWatchRuleFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleFilter(ctx context.Context, sel ast.SelectionSet, v *model.WatchRuleFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WatchRuleFilter(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOWeekday2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

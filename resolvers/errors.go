@@ -26,10 +26,14 @@ const (
 	CodeQueryTooComplex     = "QUERY_TOO_COMPLEX"
 	CodeRateLimited         = "RATE_LIMITED"
 	CodeInternal            = "INTERNAL"
+	CodeNotConfigured       = "NOT_CONFIGURED"
 )
 
 // ErrNotFound is the one answer for missing and out-of-scope objects alike.
 var ErrNotFound = errors.New("not found")
+
+// ErrForbidden: the caller may see the object but its role may not change it.
+var ErrForbidden = errors.New("forbidden")
 
 // ErrUnauthenticated: the request carries no principal.
 var ErrUnauthenticated = errors.New("authentication required")
@@ -97,6 +101,10 @@ func classify(err error) (code, msg, server string) {
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
 		return CodeUnauthenticated, "authentication required", ""
+	case errors.Is(err, ErrForbidden):
+		return CodeForbidden, "your role may not do this", ""
+	case errors.Is(err, ErrNotConfigured):
+		return CodeNotConfigured, ErrNotConfigured.Error(), ""
 	case errors.Is(err, ErrNotFound), errors.Is(err, loaders.ErrUnknownServer):
 		return CodeNotFound, "not found", ""
 	case errors.Is(err, gid.ErrInvalid):

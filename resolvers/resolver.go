@@ -18,4 +18,11 @@ type Resolver struct {
 	Logger  *slog.Logger
 	// ServerStatus reports server health for admins; nil reports every server UP.
 	ServerStatus StatusFunc
+	// Rules keeps watch rules and deliveries; nil without a store (their fields then answer
+	// NOT_CONFIGURED).
+	Rules WatchRules
+	// Audit serves the restore audit report; nil without a store.
+	Audit AuditArchive
+	// TenantScope resolves a tenant's current scope (provider admins creating tenant rules).
+	TenantScope TenantScope
 }

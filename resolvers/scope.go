@@ -180,3 +180,48 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 	}
 	return &model.RestoreSession{ServerName: server, Upstream: *s}, nil
 }
+
+// Watch rules and the audit report. A rule belongs to a tenant, or (owner nil) to the provider.
+// Provider admins read and manage every rule; a tenant's auditors read its rules and its admins
+// also manage them. Provider-wide rules are for provider admins only. A rule only ever matches
+// sessions in its owner's scope, at evaluation and again at delivery (RuleMayMatch).
+
+// canReadRule reports whether p may see a rule owned by owner.
+func canReadRule(p *auth.Principal, owner *string) bool {
+	if p.IsAdmin() {
+		return true
+	}
+	return owner != nil && p.Tenant != "" && *owner == p.Tenant &&
+		(p.Role == auth.RoleTenantAuditor || p.Role == auth.RoleTenantAdmin)
+}
+
+// canManageRule reports whether p may create, change or delete a rule owned by owner.
+func canManageRule(p *auth.Principal, owner *string) bool {
+	if p.IsAdmin() {
+		return true
+	}
+	return owner != nil && p.Tenant != "" && *owner == p.Tenant && p.Role == auth.RoleTenantAdmin
+}
+
+// ruleOwnersFor is which rules p may list.
+func ruleOwnersFor(p *auth.Principal) RuleOwners {
+	if p.IsAdmin() {
+		return RuleOwners{All: true}
+	}
+	return RuleOwners{Tenant: p.Tenant}
+}
+
+// RuleMayMatch is the one scope check for rule matches and deliveries: a rule may match a
+// session of organisation orgID on server only while that organisation is in its owner's
+// current scope. owner is the owner's principal now (nil when the tenant no longer exists);
+// a provider-wide rule's owner is an admin principal. Sessions of detached organisations
+// (orgID "") match provider-wide rules only.
+func RuleMayMatch(owner *auth.Principal, server, orgID string) bool {
+	return owner != nil && owner.CanSeeOrg(server, orgID)
+}
+
+// auditScope is the caller's scope as the archive applies it: the servers to read and a
+// per-organisation check.
+func (r *Resolver) auditScope(p *auth.Principal, only []string) (servers []string, inScope func(server, orgID string) bool) {
+	return r.visibleServers(p, only), p.CanSeeOrg
+}

@@ -17,6 +17,26 @@ type Node interface {
 	GetID() string
 }
 
+// Working hours in one time zone.
+type BusinessHours struct {
+	TimeZone string    `json:"timeZone"`
+	Days     []Weekday `json:"days"`
+	Start    string    `json:"start"`
+	End      string    `json:"end"`
+}
+
+// Working hours in one time zone.
+type BusinessHoursInput struct {
+	// IANA time zone, e.g. Australia/Sydney.
+	TimeZone string `json:"timeZone"`
+	// Working days; default Monday to Friday.
+	Days []Weekday `json:"days,omitempty"`
+	// Start of the working day, HH:MM (24-hour); default 09:00.
+	Start *string `json:"start,omitempty"`
+	// End of the working day, HH:MM, after start; default 17:00.
+	End *string `json:"end,omitempty"`
+}
+
 // VBO v6 reports e.g. 'BXYDEV01 (via: 203.0.113.7)': the client machine, and the gateway it came through.
 type ClientHost struct {
 	// The string exactly as VBO recorded it.
@@ -25,6 +45,10 @@ type ClientHost struct {
 	MachineName *string `json:"machineName,omitempty"`
 	// The address of the gateway or proxy the restore came through; null when direct.
 	ViaAddress *string `json:"viaAddress,omitempty"`
+}
+
+// Changes to watch rules. TENANT_ADMIN manages its tenant's rules, PROVIDER_ADMIN every rule.
+type Mutation struct {
 }
 
 // A page of organisations.
@@ -70,6 +94,47 @@ type PageInfo struct {
 
 // The root of every read.
 type Query struct {
+}
+
+// The restore audit report.
+type RestoreAudit struct {
+	// One row per group, ordered by the dimensions.
+	Rows []*RestoreAuditRow `json:"rows"`
+	// What the archive holds for each server in scope.
+	Coverage []*RestoreAuditCoverage `json:"coverage"`
+}
+
+// What the archive holds for one server.
+type RestoreAuditCoverage struct {
+	Server *VboServer `json:"server"`
+	// Sessions started from here on are archived (the backfill's start); null before the watcher ran.
+	From *time.Time `json:"from,omitempty"`
+	// The watcher's last successful poll; null before it ran.
+	To *time.Time `json:"to,omitempty"`
+	// True when the backfill has finished and the archive covers the report's from..to on this server.
+	Complete bool `json:"complete"`
+}
+
+// One group of sessions. A dimension not grouped by is null; one grouped by but not recorded on
+// the sessions (no via address, say) is the empty string.
+type RestoreAuditRow struct {
+	InitiatedBy   *string `json:"initiatedBy,omitempty"`
+	ClientMachine *string `json:"clientMachine,omitempty"`
+	ViaAddress    *string `json:"viaAddress,omitempty"`
+	// The organisation (a detached stub when the archive knows only its recorded name).
+	Organization *Organization         `json:"organization,omitempty"`
+	Type         *RestoreSessionType   `json:"type,omitempty"`
+	Result       *RestoreSessionResult `json:"result,omitempty"`
+	// YYYY-MM-DD (UTC).
+	Day            *string `json:"day,omitempty"`
+	Sessions       int     `json:"sessions"`
+	Items          int64   `json:"items"`
+	Bytes          int64   `json:"bytes"`
+	FailedSessions int     `json:"failedSessions"`
+	// Earliest session start in the group.
+	First time.Time `json:"first"`
+	// Latest session start in the group.
+	Last time.Time `json:"last"`
 }
 
 // A page of restore events.
@@ -152,6 +217,139 @@ type Viewer struct {
 	Organizations []*Organization `json:"organizations"`
 }
 
+// A watch rule and its state.
+type WatchRule struct {
+	// Opaque ID.
+	ID                      string             `json:"id"`
+	Name                    string             `json:"name"`
+	URL                     string             `json:"url"`
+	On                      WatchTrigger       `json:"on"`
+	Filter                  *WatchRuleFilter   `json:"filter,omitempty"`
+	MinItems                *int64             `json:"minItems,omitempty"`
+	MinBytes                *int64             `json:"minBytes,omitempty"`
+	EventTypes              []RestoreEventType `json:"eventTypes"`
+	SourceContains          *string            `json:"sourceContains,omitempty"`
+	ClientMachineNotIn      []string           `json:"clientMachineNotIn"`
+	ViaAddressIn            []string           `json:"viaAddressIn"`
+	OutsideBusinessHours    *BusinessHours     `json:"outsideBusinessHours,omitempty"`
+	FirstRestoreFromMachine bool               `json:"firstRestoreFromMachine"`
+	// Deliveries are made only while enabled.
+	Enabled bool `json:"enabled"`
+	// Why the gateway disabled the rule, e.g. the receiver answered 410 Gone; null otherwise.
+	DisabledReason *string `json:"disabledReason,omitempty"`
+	// The owning tenant; null for a provider-wide rule.
+	Tenant *string `json:"tenant,omitempty"`
+	// Who created it (the caller's subject).
+	CreatedBy string    `json:"createdBy"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// While a rotation overlaps: when the previous secret stops signing.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+}
+
+// A new rule, or a rotated secret, with the signing secret (shown only here).
+type WatchRuleCreated struct {
+	Rule *WatchRule `json:"rule"`
+	// whsec_ followed by the base64 of the key: the Standard Webhooks secret format.
+	Secret string `json:"secret"`
+}
+
+// The session filter a rule was given (the RestoreSessionFilter input, as stored).
+type WatchRuleFilter struct {
+	StartTimeFrom   *time.Time             `json:"startTimeFrom,omitempty"`
+	StartTimeTo     *time.Time             `json:"startTimeTo,omitempty"`
+	OrganizationIds []string               `json:"organizationIds,omitempty"`
+	Servers         []string               `json:"servers,omitempty"`
+	Types           []RestoreSessionType   `json:"types,omitempty"`
+	States          []RestoreSessionState  `json:"states,omitempty"`
+	Results         []RestoreSessionResult `json:"results,omitempty"`
+	InitiatedBy     *string                `json:"initiatedBy,omitempty"`
+	ClientHost      *string                `json:"clientHost,omitempty"`
+}
+
+// A watch rule. Every condition given must hold. A rule fires for sessions (and items) the watcher
+// first sees after the rule was created, never for history or backfill, at most once per session
+// and trigger, and only for sessions in its owner's scope (checked again at delivery time).
+type WatchRuleInput struct {
+	// A name for people.
+	Name string `json:"name"`
+	// The receiver: https (http only when the gateway allows it); private and loopback addresses are refused.
+	URL string `json:"url"`
+	// When to evaluate the rule.
+	On WatchTrigger `json:"on"`
+	// Narrows sessions exactly as the restoreSessions query does.
+	Filter *RestoreSessionFilter `json:"filter,omitempty"`
+	// At least this many items in the session (ENDED only).
+	MinItems *int64 `json:"minItems,omitempty"`
+	// At least this many bytes in the session's items (ENDED only).
+	MinBytes *int64 `json:"minBytes,omitempty"`
+	// An item event of one of these types (ITEM, ENDED): VIEW, EXPORT, SEND, SAVE, RESTORE.
+	EventTypes []RestoreEventType `json:"eventTypes,omitempty"`
+	// An item event whose source (mailbox, site, path) contains this text, case-insensitively (ITEM, ENDED).
+	SourceContains *string `json:"sourceContains,omitempty"`
+	// The client machine is none of these names (case-insensitive); a session with no recorded machine is not in the list.
+	ClientMachineNotIn []string `json:"clientMachineNotIn,omitempty"`
+	// The restore came through an address in one of these CIDRs.
+	ViaAddressIn []string `json:"viaAddressIn,omitempty"`
+	// The session (ITEM: the event) started outside these hours.
+	OutsideBusinessHours *BusinessHoursInput `json:"outsideBusinessHours,omitempty"`
+	// The archive holds no earlier session of this organisation from this client machine.
+	FirstRestoreFromMachine *bool `json:"firstRestoreFromMachine,omitempty"`
+	// Deliveries are made only while enabled; default true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// PROVIDER_ADMIN only: the tenant that owns the rule (its scope bounds the rule), or null for a
+	// provider-wide rule. A TENANT_ADMIN's rules always belong to its own tenant.
+	Tenant *string `json:"tenant,omitempty"`
+}
+
+// One delivery attempt.
+type WebhookAttempt struct {
+	// When the attempt was made.
+	At time.Time `json:"at"`
+	// The receiver's HTTP status; null when it did not answer.
+	StatusCode *int `json:"statusCode,omitempty"`
+	// Why the attempt failed; null when it succeeded.
+	Error *string `json:"error,omitempty"`
+	// How long it took, in milliseconds.
+	DurationMs int `json:"durationMs"`
+}
+
+// A message for a rule's receiver and what became of it.
+type WebhookDelivery struct {
+	// Opaque ID (for redeliverWebhook).
+	ID string `json:"id"`
+	// The rule's ID.
+	RuleID string `json:"ruleId"`
+	// The webhook-id header: the same on every attempt and redelivery.
+	MessageID string `json:"messageId"`
+	// The payload's type: restore.session.started, restore.session.ended, restore.item or webhook.test.
+	EventType string `json:"eventType"`
+	// The session's global ID; null for a test delivery.
+	SessionID *string               `json:"sessionId,omitempty"`
+	Status    WebhookDeliveryStatus `json:"status"`
+	// Attempts made, oldest first.
+	Attempts []*WebhookAttempt `json:"attempts"`
+	// When the next attempt is due (PENDING only).
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	// The JSON body sent (the same on every attempt).
+	Payload string `json:"payload"`
+}
+
+// A page of deliveries.
+type WebhookDeliveryConnection struct {
+	Edges    []*WebhookDeliveryEdge `json:"edges"`
+	PageInfo *PageInfo              `json:"pageInfo"`
+	// Deliveries of the rule, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A delivery and its cursor.
+type WebhookDeliveryEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *WebhookDelivery `json:"node"`
+}
+
 // VBO organisation types.
 type OrganizationType string
 
@@ -211,6 +409,79 @@ func (e *OrganizationType) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrganizationType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What the restore audit groups by.
+type RestoreAuditDimension string
+
+const (
+	// The account VBO recorded.
+	RestoreAuditDimensionInitiatedBy RestoreAuditDimension = "INITIATED_BY"
+	// The client machine parsed from clientHost.
+	RestoreAuditDimensionClientMachine RestoreAuditDimension = "CLIENT_MACHINE"
+	// The gateway/proxy address parsed from clientHost.
+	RestoreAuditDimensionViaAddress RestoreAuditDimension = "VIA_ADDRESS"
+	// The organisation.
+	RestoreAuditDimensionOrganization RestoreAuditDimension = "ORGANIZATION"
+	// The session type (EXCHANGE, ONEDRIVE...).
+	RestoreAuditDimensionType RestoreAuditDimension = "TYPE"
+	// The session result.
+	RestoreAuditDimensionResult RestoreAuditDimension = "RESULT"
+	// The UTC day the session started.
+	RestoreAuditDimensionDay RestoreAuditDimension = "DAY"
+)
+
+var AllRestoreAuditDimension = []RestoreAuditDimension{
+	RestoreAuditDimensionInitiatedBy,
+	RestoreAuditDimensionClientMachine,
+	RestoreAuditDimensionViaAddress,
+	RestoreAuditDimensionOrganization,
+	RestoreAuditDimensionType,
+	RestoreAuditDimensionResult,
+	RestoreAuditDimensionDay,
+}
+
+func (e RestoreAuditDimension) IsValid() bool {
+	switch e {
+	case RestoreAuditDimensionInitiatedBy, RestoreAuditDimensionClientMachine, RestoreAuditDimensionViaAddress, RestoreAuditDimensionOrganization, RestoreAuditDimensionType, RestoreAuditDimensionResult, RestoreAuditDimensionDay:
+		return true
+	}
+	return false
+}
+
+func (e RestoreAuditDimension) String() string {
+	return string(e)
+}
+
+func (e *RestoreAuditDimension) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreAuditDimension(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreAuditDimension", str)
+	}
+	return nil
+}
+
+func (e RestoreAuditDimension) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreAuditDimension) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreAuditDimension) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -562,16 +833,19 @@ const (
 	RoleProviderAdmin Role = "PROVIDER_ADMIN"
 	// A customer's auditor: read the tenant's own organisations, sessions and events.
 	RoleTenantAuditor Role = "TENANT_AUDITOR"
+	// A customer's administrator: reads like TENANT_AUDITOR, and manages the tenant's watch rules.
+	RoleTenantAdmin Role = "TENANT_ADMIN"
 )
 
 var AllRole = []Role{
 	RoleProviderAdmin,
 	RoleTenantAuditor,
+	RoleTenantAdmin,
 }
 
 func (e Role) IsValid() bool {
 	switch e {
-	case RoleProviderAdmin, RoleTenantAuditor:
+	case RoleProviderAdmin, RoleTenantAuditor, RoleTenantAdmin:
 		return true
 	}
 	return false
@@ -668,6 +942,197 @@ func (e *ServerStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e ServerStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// When a rule is evaluated.
+type WatchTrigger string
+
+const (
+	// A session the watcher first sees.
+	WatchTriggerStarted WatchTrigger = "STARTED"
+	// A session that ended, with its final item totals.
+	WatchTriggerEnded WatchTrigger = "ENDED"
+	// Item events of a running session as the watcher reads them (e.g. someone opening a mailbox now).
+	WatchTriggerItem WatchTrigger = "ITEM"
+)
+
+var AllWatchTrigger = []WatchTrigger{
+	WatchTriggerStarted,
+	WatchTriggerEnded,
+	WatchTriggerItem,
+}
+
+func (e WatchTrigger) IsValid() bool {
+	switch e {
+	case WatchTriggerStarted, WatchTriggerEnded, WatchTriggerItem:
+		return true
+	}
+	return false
+}
+
+func (e WatchTrigger) String() string {
+	return string(e)
+}
+
+func (e *WatchTrigger) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WatchTrigger(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WatchTrigger", str)
+	}
+	return nil
+}
+
+func (e WatchTrigger) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WatchTrigger) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WatchTrigger) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a delivery stands.
+type WebhookDeliveryStatus string
+
+const (
+	// Waiting for its first or next attempt.
+	WebhookDeliveryStatusPending WebhookDeliveryStatus = "PENDING"
+	// The receiver answered 2xx.
+	WebhookDeliveryStatusSucceeded WebhookDeliveryStatus = "SUCCEEDED"
+	// Every attempt failed; no more will be made.
+	WebhookDeliveryStatusFailed WebhookDeliveryStatus = "FAILED"
+	// Not delivered: the rule was disabled or deleted, or the session left its owner's scope.
+	WebhookDeliveryStatusCancelled WebhookDeliveryStatus = "CANCELLED"
+)
+
+var AllWebhookDeliveryStatus = []WebhookDeliveryStatus{
+	WebhookDeliveryStatusPending,
+	WebhookDeliveryStatusSucceeded,
+	WebhookDeliveryStatusFailed,
+	WebhookDeliveryStatusCancelled,
+}
+
+func (e WebhookDeliveryStatus) IsValid() bool {
+	switch e {
+	case WebhookDeliveryStatusPending, WebhookDeliveryStatusSucceeded, WebhookDeliveryStatusFailed, WebhookDeliveryStatusCancelled:
+		return true
+	}
+	return false
+}
+
+func (e WebhookDeliveryStatus) String() string {
+	return string(e)
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WebhookDeliveryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WebhookDeliveryStatus", str)
+	}
+	return nil
+}
+
+func (e WebhookDeliveryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WebhookDeliveryStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Days of the week.
+type Weekday string
+
+const (
+	WeekdayMonday    Weekday = "MONDAY"
+	WeekdayTuesday   Weekday = "TUESDAY"
+	WeekdayWednesday Weekday = "WEDNESDAY"
+	WeekdayThursday  Weekday = "THURSDAY"
+	WeekdayFriday    Weekday = "FRIDAY"
+	WeekdaySaturday  Weekday = "SATURDAY"
+	WeekdaySunday    Weekday = "SUNDAY"
+)
+
+var AllWeekday = []Weekday{
+	WeekdayMonday,
+	WeekdayTuesday,
+	WeekdayWednesday,
+	WeekdayThursday,
+	WeekdayFriday,
+	WeekdaySaturday,
+	WeekdaySunday,
+}
+
+func (e Weekday) IsValid() bool {
+	switch e {
+	case WeekdayMonday, WeekdayTuesday, WeekdayWednesday, WeekdayThursday, WeekdayFriday, WeekdaySaturday, WeekdaySunday:
+		return true
+	}
+	return false
+}
+
+func (e Weekday) String() string {
+	return string(e)
+}
+
+func (e *Weekday) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Weekday(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Weekday", str)
+	}
+	return nil
+}
+
+func (e Weekday) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Weekday) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Weekday) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

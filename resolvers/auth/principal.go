@@ -14,6 +14,9 @@ type Role string
 const (
 	RoleProviderAdmin Role = "PROVIDER_ADMIN"
 	RoleTenantAuditor Role = "TENANT_AUDITOR"
+	// RoleTenantAdmin reads exactly what a TENANT_AUDITOR of its tenant reads, and may also
+	// manage its tenant's watch rules.
+	RoleTenantAdmin Role = "TENANT_ADMIN"
 )
 
 // OrgRef names one organisation on one server by its upstream id.
@@ -39,7 +42,17 @@ func NewAdmin(subject string) *Principal {
 
 // NewTenantAuditor returns a principal that may read exactly the given organisations.
 func NewTenantAuditor(subject, tenant string, orgs []OrgRef) *Principal {
-	p := &Principal{Subject: subject, Tenant: tenant, Role: RoleTenantAuditor,
+	return newTenant(subject, tenant, RoleTenantAuditor, orgs)
+}
+
+// NewTenantAdmin returns a principal that reads like NewTenantAuditor and may manage the
+// tenant's watch rules.
+func NewTenantAdmin(subject, tenant string, orgs []OrgRef) *Principal {
+	return newTenant(subject, tenant, RoleTenantAdmin, orgs)
+}
+
+func newTenant(subject, tenant string, role Role, orgs []OrgRef) *Principal {
+	p := &Principal{Subject: subject, Tenant: tenant, Role: role,
 		orgs: make(map[OrgRef]struct{}, len(orgs)), servers: map[string]struct{}{}}
 	for _, o := range orgs {
 		o.OrgID = strings.ToLower(o.OrgID)

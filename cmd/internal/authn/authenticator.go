@@ -42,6 +42,7 @@ type apiKey struct {
 	name   string
 	hash   []byte
 	tenant string
+	role   auth.Role // for tenant keys: TENANT_AUDITOR (default) or TENANT_ADMIN
 }
 
 type jwtVerifier struct {
@@ -66,7 +67,17 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 			// Fail closed: a key without a tenant is an admin key only when it says so.
 			return nil, fmt.Errorf("api key %s: give a tenant, or role PROVIDER_ADMIN", k.Name)
 		}
-		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant})
+		role := auth.RoleTenantAuditor
+		if k.Tenant != "" {
+			switch auth.Role(k.Role) {
+			case "", auth.RoleTenantAuditor:
+			case auth.RoleTenantAdmin:
+				role = auth.RoleTenantAdmin
+			default:
+				return nil, fmt.Errorf("api key %s: a key with a tenant has role TENANT_AUDITOR or TENANT_ADMIN", k.Name)
+			}
+		}
+		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant, role: role})
 	}
 	if j := cfg.JWT; j != nil {
 		// An unknown kid may refetch the key set at most every 30 s (the library default is 5 min,
@@ -130,7 +141,7 @@ func (a *Authenticator) apiKeyPrincipal(key string) (*auth.Principal, error) {
 	if match.tenant == "" {
 		return auth.NewAdmin("apikey:" + match.name), nil
 	}
-	return a.tenantPrincipal("apikey:"+match.name, match.tenant)
+	return a.tenantPrincipal("apikey:"+match.name, match.tenant, match.role)
 }
 
 func (a *Authenticator) jwtPrincipal(raw string) (*auth.Principal, error) {
@@ -149,23 +160,30 @@ func (a *Authenticator) jwtPrincipal(raw string) (*auth.Principal, error) {
 		return auth.NewAdmin(sub), nil
 	case role == string(auth.RoleProviderAdmin):
 		return nil, fmt.Errorf("%w: a provider admin token must not name a tenant", ErrBadToken)
-	case role == "" || role == string(auth.RoleTenantAuditor):
+	case role == "" || role == string(auth.RoleTenantAuditor) || role == string(auth.RoleTenantAdmin):
 		if tenant == "" {
 			return nil, fmt.Errorf("%w: no %s claim", ErrBadToken, a.jwt.tenantClaim)
 		}
-		return a.tenantPrincipal(sub, tenant)
+		r := auth.RoleTenantAuditor
+		if role == string(auth.RoleTenantAdmin) {
+			r = auth.RoleTenantAdmin
+		}
+		return a.tenantPrincipal(sub, tenant, r)
 	default:
 		return nil, fmt.Errorf("%w: unknown role %q", ErrBadToken, role)
 	}
 }
 
-func (a *Authenticator) tenantPrincipal(subject, tenant string) (*auth.Principal, error) {
+func (a *Authenticator) tenantPrincipal(subject, tenant string, role auth.Role) (*auth.Principal, error) {
 	if a.dir == nil {
 		return nil, ErrUnknownTenant
 	}
 	orgs, ok := a.dir.Orgs(tenant)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownTenant, tenant)
+	}
+	if role == auth.RoleTenantAdmin {
+		return auth.NewTenantAdmin(subject, tenant, orgs), nil
 	}
 	return auth.NewTenantAuditor(subject, tenant, orgs), nil
 }

@@ -32,8 +32,9 @@ type JWT struct {
 	RoleClaim   string        `yaml:"roleClaim"`   // default "role"
 }
 
-// APIKey is one partner key. A key with a tenant is a TENANT_AUDITOR of it; otherwise role
-// must be PROVIDER_ADMIN.
+// APIKey is one partner key. A key with a tenant is a TENANT_AUDITOR of it, or with role
+// TENANT_ADMIN its admin (who may also manage its watch rules); otherwise role must be
+// PROVIDER_ADMIN.
 type APIKey struct {
 	Name   string `yaml:"name"`
 	SHA256 string `yaml:"sha256"`
@@ -110,8 +111,8 @@ func (c *Config) validateAuth() error {
 			if !tenants[k.Tenant] {
 				return fmt.Errorf("auth.apiKeys[%d] (%s): unknown tenant %q", i, k.Name, k.Tenant)
 			}
-			if k.Role != "" && k.Role != "TENANT_AUDITOR" {
-				return fmt.Errorf("auth.apiKeys[%d] (%s): a key with a tenant has role TENANT_AUDITOR", i, k.Name)
+			if k.Role != "" && k.Role != "TENANT_AUDITOR" && k.Role != "TENANT_ADMIN" {
+				return fmt.Errorf("auth.apiKeys[%d] (%s): a key with a tenant has role TENANT_AUDITOR (default) or TENANT_ADMIN", i, k.Name)
 			}
 		case k.Role != "PROVIDER_ADMIN":
 			return fmt.Errorf("auth.apiKeys[%d] (%s): give a tenant, or role PROVIDER_ADMIN", i, k.Name)

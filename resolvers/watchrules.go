@@ -1,0 +1,191 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+)
+
+// WatchRules keeps watch rules and their webhook deliveries (cmd/internal/rules implements it
+// on the store; app wires it). The resolvers check the caller's rights before every call;
+// implementations answer ErrNotFound for what does not exist and *model.InputError for
+// definitions they refuse.
+type WatchRules interface {
+	List(ctx context.Context, owners RuleOwners) ([]*model.WatchRule, error)
+	Get(ctx context.Context, id string) (*model.WatchRule, error)
+	// Create stores a rule owned by owner (nil: provider-wide), returning its secret.
+	Create(ctx context.Context, owner *string, createdBy string, in model.WatchRuleInput) (*model.WatchRuleCreated, error)
+	Update(ctx context.Context, id string, in model.WatchRuleInput) (*model.WatchRule, error)
+	Delete(ctx context.Context, id string) (bool, error)
+	RotateSecret(ctx context.Context, id string, overlap time.Duration) (*model.WatchRuleCreated, error)
+	Test(ctx context.Context, id string) (*model.WebhookDelivery, error)
+	Deliveries(ctx context.Context, ruleID string, first int, after *string) (*model.WebhookDeliveryConnection, error)
+	Delivery(ctx context.Context, id string) (*model.WebhookDelivery, error)
+	Redeliver(ctx context.Context, id string) (*model.WebhookDelivery, error)
+}
+
+// RuleOwners selects rules to list: every rule, or one tenant's.
+type RuleOwners struct {
+	All    bool
+	Tenant string
+}
+
+// TenantScope returns a tenant's current principal (its organisations now), false when the
+// tenant does not exist.
+type TenantScope func(tenant string) (*auth.Principal, bool)
+
+// AuditArchive serves the restore audit report from the watcher's archive.
+type AuditArchive interface {
+	RestoreAudit(ctx context.Context, q AuditQuery) (*model.RestoreAudit, error)
+}
+
+// AuditQuery is a validated, scoped report request. Build it with Resolver.NewAuditQuery.
+type AuditQuery struct {
+	From, To time.Time
+	Filter   *model.RestoreSessionFilter
+	GroupBy  []model.RestoreAuditDimension
+	// Servers are the servers in the caller's scope (and the filter's), in display order.
+	Servers []string
+	// InScope reports whether the caller may see an organisation; every session read is
+	// checked with it.
+	InScope func(server, orgID string) bool
+}
+
+// ErrNotConfigured: a feature that needs the store is used without one.
+var ErrNotConfigured = errors.New("watch rules and the restore audit need the gateway's store (watch: enabled)")
+
+// MaxAuditSpan bounds a report's window.
+const MaxAuditSpan = 5 * 366 * 24 * time.Hour
+
+// NewAuditQuery checks the caller and the arguments and scopes the report (the CSV export
+// uses it too, so both answer the same rows).
+func (r *Resolver) NewAuditQuery(ctx context.Context, from, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) (AuditQuery, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return AuditQuery{}, err
+	}
+	if r.Audit == nil {
+		return AuditQuery{}, ErrNotConfigured
+	}
+	if !from.Before(to) {
+		return AuditQuery{}, badInputf("from must be before to")
+	}
+	if to.Sub(from) > MaxAuditSpan {
+		return AuditQuery{}, badInputf("from and to may be at most five years apart")
+	}
+	seen := map[model.RestoreAuditDimension]bool{}
+	for _, d := range groupBy {
+		if !d.IsValid() || seen[d] {
+			return AuditQuery{}, badInputf("groupBy: each dimension at most once")
+		}
+		seen[d] = true
+	}
+	if _, err := sessionWindow(filter); err != nil {
+		return AuditQuery{}, err
+	}
+	var only []string
+	if filter != nil {
+		only = filter.Servers
+	}
+	servers, inScope := r.auditScope(p, only)
+	return AuditQuery{From: from.UTC(), To: to.UTC(), Filter: filter, GroupBy: groupBy, Servers: servers, InScope: inScope}, nil
+}
+
+// ruleForRead loads a rule and checks that p may read it; invisible reads as missing.
+func (r *Resolver) ruleForRead(ctx context.Context, p *auth.Principal, id string) (*model.WatchRule, error) {
+	rule, err := r.Rules.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canReadRule(p, rule.Tenant) {
+		return nil, ErrNotFound
+	}
+	return rule, nil
+}
+
+// ruleForChange loads a rule p may change: invisible reads as missing, visible but read-only
+// is forbidden.
+func (r *Resolver) ruleForChange(ctx context.Context, id string) (*auth.Principal, *model.WatchRule, error) {
+	p, err := r.rulesPrincipal(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rule, err := r.ruleForRead(ctx, p, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !canManageRule(p, rule.Tenant) {
+		return nil, nil, ErrForbidden
+	}
+	return p, rule, nil
+}
+
+func (r *Resolver) rulesPrincipal(ctx context.Context) (*auth.Principal, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.Rules == nil {
+		return nil, ErrNotConfigured
+	}
+	return p, nil
+}
+
+// ruleOwner decides who owns a rule being created (existing nil) or changed (existing: the
+// rule's current owner, which never changes), checks that p may manage it, and checks the
+// definition against the owner's scope: organisations named in the filter must be the owner's
+// (others read as unknown).
+func (r *Resolver) ruleOwner(p *auth.Principal, in *model.WatchRuleInput, existing **string) (*string, error) {
+	var owner *string
+	switch {
+	case existing != nil:
+		owner = *existing
+		if in.Tenant != nil && (owner == nil || *in.Tenant != *owner) {
+			return nil, badInputf("tenant: a rule's owner cannot change (delete it and create another)")
+		}
+	case p.IsAdmin():
+		owner = in.Tenant
+	default:
+		if in.Tenant != nil && *in.Tenant != p.Tenant {
+			return nil, badInputf("tenant: a tenant's rules belong to that tenant")
+		}
+		owner = &p.Tenant
+	}
+	if !canManageRule(p, owner) {
+		return nil, ErrForbidden
+	}
+	if owner == nil {
+		return nil, nil // provider-wide: every organisation is in scope
+	}
+	scope := p
+	if p.IsAdmin() {
+		s, ok := r.tenantScope(*owner)
+		if !ok {
+			return nil, badInputf("tenant: unknown tenant")
+		}
+		scope = s
+	}
+	if in.Filter != nil {
+		for _, raw := range in.Filter.OrganizationIds {
+			id, err := gid.ParseKind(raw, gid.KindOrganization)
+			if err != nil {
+				return nil, err
+			}
+			if !scope.CanSeeOrg(id.Server, id.Upstream) {
+				return nil, badInputf("filter.organizationIds: unknown organisation")
+			}
+		}
+	}
+	return owner, nil
+}
+
+func (r *Resolver) tenantScope(tenant string) (*auth.Principal, bool) {
+	if r.TenantScope == nil {
+		return nil, false
+	}
+	return r.TenantScope(tenant)
+}
