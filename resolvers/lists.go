@@ -15,7 +15,8 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-func (r *Resolver) server(name string) (*model.VboServer, error) {
+// vboServer is a configured VBO server as the schema shows it.
+func (r *Resolver) vboServer(name string) (*model.VboServer, error) {
 	s, ok := r.Backend.Server(name)
 	if !ok {
 		return nil, ErrNotFound
@@ -23,7 +24,8 @@ func (r *Resolver) server(name string) (*model.VboServer, error) {
 	return &model.VboServer{Name: s.Name, APIVersion: s.APIVersion}, nil
 }
 
-func (r *Resolver) visibleServer(ctx context.Context, name string) (*model.VboServer, error) {
+// visibleVBOServer is a VBO server the caller may see; any other reads as not found.
+func (r *Resolver) visibleVBOServer(ctx context.Context, name string) (*model.VboServer, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -31,7 +33,7 @@ func (r *Resolver) visibleServer(ctx context.Context, name string) (*model.VboSe
 	if !p.CanSeeServer(name) {
 		return nil, ErrNotFound
 	}
-	return r.server(name)
+	return r.vboServer(name)
 }
 
 // orgConnection pages the in-scope organisations of servers (nil = all visible).

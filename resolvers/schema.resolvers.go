@@ -16,7 +16,7 @@ import (
 
 // Server is the resolver for the server field.
 func (r *organizationResolver) Server(ctx context.Context, obj *model.Organization) (*model.VboServer, error) {
-	return r.server(obj.ServerName)
+	return r.vboServer(obj.ServerName)
 }
 
 // RestoreSessions is the resolver for the restoreSessions field.
@@ -32,7 +32,7 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 	}
 	switch parsed.Kind {
 	case gid.KindServer:
-		s, err := r.visibleServer(ctx, parsed.Server)
+		s, err := r.visibleVBOServer(ctx, parsed.Server)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +80,7 @@ func (r *queryResolver) Servers(ctx context.Context) ([]*model.VboServer, error)
 	}
 	out := []*model.VboServer{}
 	for _, name := range r.visibleServers(p, nil) {
-		s, _ := r.server(name)
+		s, _ := r.vboServer(name)
 		out = append(out, s)
 	}
 	return out, nil

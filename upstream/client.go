@@ -211,7 +211,7 @@ func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, logger *slog.Logger) 
 	return &http.Client{Timeout: defaultTimeout, Transport: tr}, nil
 }
 
-// Name is the server's name (WithName).
+// Name is the server's name (ClientOptions.Name).
 func (c *Client) Name() string { return c.name }
 
 // APIVersion is v6, v7 or v8.

@@ -11,7 +11,7 @@ type Fleet struct {
 	clients map[string]*Client
 }
 
-// NewFleet builds a fleet from clients; each needs a unique, non-empty name (WithName).
+// NewFleet builds a fleet from clients; each needs a unique, non-empty name (ClientOptions.Name).
 func NewFleet(clients ...*Client) (*Fleet, error) {
 	f := &Fleet{clients: make(map[string]*Client, len(clients))}
 	for _, c := range clients {

@@ -89,8 +89,7 @@ func (l *Loaders) batchOrgSessions(ctx context.Context, keys []OrgSessionsKey) [
 // walkOrgs walks one server's listing once, dealing sessions to the organisations that asked,
 // until each has what it needs or the listing ends.
 func (l *Loaders) walkOrgs(ctx context.Context, g walkGroup, keys []OrgSessionsKey, idx []int) ([]*SessionPage, error) {
-	if _, ok := l.b.Server(g.server); !ok {
-		_, err := l.client(g.server)
+	if _, err := l.client(g.server); err != nil {
 		return make([]*SessionPage, len(idx)), err
 	}
 	pages := make([]*SessionPage, len(idx))

@@ -1,12 +1,16 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -38,42 +42,63 @@ func rel(importPath string) string {
 // moduleRoot is the directory holding go.mod.
 func moduleRoot(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == "/dev/null" {
-		t.Fatalf("go env GOMOD: %q, %v", out, err)
+	root, err := moduleRootOnce()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	return root
 }
+
+var moduleRootOnce = sync.OnceValues(func() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("go env GOMOD: %q, %v", gomod, err)
+	}
+	return filepath.Dir(gomod), nil
+})
 
 // goList lists the module's packages (`go list -e -json ./...`), test imports included.
 func goList(t *testing.T) []listedPackage {
 	t.Helper()
+	pkgs, err := goListOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+var goListOnce = sync.OnceValues(func() ([]listedPackage, error) {
+	root, err := moduleRootOnce()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command("go", "list", "-e", "-json", "./...")
-	cmd.Dir = moduleRoot(t)
+	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+			return nil, fmt.Errorf("go list: %w\n%s", err, ee.Stderr)
 		}
-		t.Fatalf("go list: %v", err)
+		return nil, fmt.Errorf("go list: %w", err)
 	}
 	var pkgs []listedPackage
-	dec := json.NewDecoder(strings.NewReader(string(out)))
+	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
 		var p listedPackage
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			t.Fatalf("decode go list output: %v", err)
+			return nil, fmt.Errorf("decode go list output: %w", err)
 		}
 		pkgs = append(pkgs, p)
 	}
 	if len(pkgs) == 0 {
-		t.Fatal("go list found no packages")
+		return nil, errors.New("go list found no packages")
 	}
-	return pkgs
-}
+	return pkgs, nil
+})
 
 // Layers, outermost first. A package may import module packages of its own layer or of a
 // layer below it: cmd -> resolvers -> graph -> upstream.

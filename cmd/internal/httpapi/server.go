@@ -1,4 +1,4 @@
-// Package server assembles the gateway's HTTP handler: /graphql (POST and GET, queries only),
+// Package httpapi assembles the gateway's HTTP handler: /graphql (POST and GET, queries only),
 // the GraphiQL page at /, and /healthz.
 package httpapi
 
