@@ -21,6 +21,8 @@ import (
 type Config struct {
 	// Listen is the HTTP listen address (default 127.0.0.1:8080).
 	Listen string `yaml:"listen"`
+	// HTTP bounds the gateway's HTTP server (connections, timeouts, trusted proxies); see http.go.
+	HTTP HTTP `yaml:"http"`
 	// Servers are the VBO servers behind the gateway, in display order.
 	Servers []VBOServer `yaml:"servers"`
 	// Introspection enables GraphQL introspection (default true). Like every query, it needs
@@ -133,6 +135,9 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 	}
 	c.Webhooks = c.Webhooks.WithDefaults()
 	if err := c.Webhooks.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.HTTP.WithDefaults().Validate(c.Resilience.WithDefaults().RequestTimeout); err != nil {
 		return nil, err
 	}
 	return &c, nil

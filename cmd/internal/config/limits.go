@@ -40,8 +40,12 @@ type Limits struct {
 	// with hasNextPage and a cursor that continues from there.
 	MaxSessionsScanned int `yaml:"maxSessionsScanned"`
 	// AuthFailures throttles failed authentication per client address (guessing API keys or
-	// tokens): default 30 a minute with a burst of 30; perMinute -1 disables.
+	// tokens): default 30 a minute with a burst of 30; perMinute -1 disables. Valid credentials
+	// are never throttled.
 	AuthFailures AuthFailures `yaml:"authFailures"`
+	// Concurrency bounds the requests one principal runs at once (default 8, 32 more queued
+	// for up to 2s, then 429 RATE_LIMITED with Retry-After).
+	Concurrency Concurrency `yaml:"concurrency"`
 	// CORSAllowedOrigins are the browser origins allowed to call /graphql cross-origin
 	// (exact "https://portal.example.net"; default none).
 	CORSAllowedOrigins []string `yaml:"corsAllowedOrigins"`
@@ -60,10 +64,25 @@ type RateLimit struct {
 	Burst int `yaml:"burst"`
 }
 
-// AuthFailures is a token bucket of failed authentications per client address.
+// AuthFailures is a token bucket of failed authentications per client address (an IPv6 client
+// by its /64; behind http.trustedProxies, the address X-Forwarded-For names). A failure over
+// the budget is answered 429 after Delay.
 type AuthFailures struct {
 	PerMinute float64 `yaml:"perMinute"`
 	Burst     int     `yaml:"burst"`
+	// Delay slows each failure over the budget before it is answered (default 1s; -1s: none).
+	Delay time.Duration `yaml:"delay"`
+}
+
+// Concurrency bounds one principal's requests in flight.
+type Concurrency struct {
+	// PerPrincipal is how many requests of one principal run at once (default 8; -1: no bound).
+	PerPrincipal int `yaml:"perPrincipal"`
+	// MaxQueued is how many more may wait for a slot (default 32; -1: none wait); a request
+	// beyond that is refused at once.
+	MaxQueued int `yaml:"maxQueued"`
+	// QueueTimeout is the longest wait for a slot (default 2s).
+	QueueTimeout time.Duration `yaml:"queueTimeout"`
 }
 
 // PersistedQueries: a manifest of allowed operations and whether only those may run.
@@ -109,6 +128,10 @@ const (
 	DefaultParserTokenLimit   = 15000
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxFirst           = graph.MaxFirst
+	DefaultAuthFailureDelay   = time.Second
+	DefaultPerPrincipal       = 8
+	DefaultMaxQueued          = 32
+	DefaultQueueTimeout       = 2 * time.Second
 	DefaultRequestTimeout     = 15 * time.Second
 	DefaultConnectTimeout     = 5 * time.Second
 	DefaultResponseTimeout    = 10 * time.Second
@@ -148,6 +171,10 @@ func (l Limits) WithDefaults() Limits {
 	if l.AuthFailures.PerMinute > 0 && l.AuthFailures.Burst == 0 {
 		l.AuthFailures.Burst = max(1, int(l.AuthFailures.PerMinute))
 	}
+	defDur(&l.AuthFailures.Delay, DefaultAuthFailureDelay)
+	defInt(&l.Concurrency.PerPrincipal, DefaultPerPrincipal)
+	defInt(&l.Concurrency.MaxQueued, DefaultMaxQueued)
+	defDur(&l.Concurrency.QueueTimeout, DefaultQueueTimeout)
 	if l.RateLimit.PerSecond > 0 && l.RateLimit.Burst == 0 {
 		l.RateLimit.Burst = max(1, int(2*l.RateLimit.PerSecond))
 	}
@@ -171,6 +198,9 @@ func (l Limits) Validate() error {
 	}
 	if l.MaxTokens > l.ParserTokenLimit {
 		return fmt.Errorf("limits.maxTokens (%d) must not exceed limits.parserTokenLimit (%d)", l.MaxTokens, l.ParserTokenLimit)
+	}
+	if c := l.Concurrency; c.PerPrincipal < -1 || c.PerPrincipal == 0 || c.MaxQueued < -1 || c.QueueTimeout < 0 {
+		return fmt.Errorf("limits.concurrency: perPrincipal and maxQueued positive or -1, queueTimeout not negative (got %+v)", c)
 	}
 	if l.RateLimit.PerSecond < 0 || l.RateLimit.Burst < 0 {
 		return errors.New("limits.rateLimit: perSecond and burst must not be negative")

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"fmt"
-	"net"
+	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -14,17 +16,31 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
-// authGate authenticates requests and throttles failed attempts per client address, so keys
-// and tokens cannot be guessed at speed.
+// maxSlowedFailures bounds the failures held back at once (each holds a connection): past it,
+// a throttled failure is answered without the delay.
+const maxSlowedFailures = 64
+
+// authGate authenticates requests on their headers alone (the body is read later, only for an
+// authenticated caller) and throttles failed attempts per client, so keys and tokens cannot be
+// guessed at speed.
+//
+// Authentication comes first: a valid credential always passes, whatever its address did
+// before, so one bad client behind a NAT or proxy locks nobody else out. Only failures spend
+// the client's budget; a failure over the budget is slowed, then answered 429.
 type authGate struct {
-	opts     Options
-	failures *expirable.LRU[string, *rate.Limiter] // nil: no throttling
-	limit    rate.Limit
-	burst    int
+	authenticate Authenticator
+	logger       *slog.Logger
+	clients      clientAddrs
+	failures     *expirable.LRU[string, *rate.Limiter] // nil: no throttling
+	limit        rate.Limit
+	burst        int
+	delay        time.Duration
+	slowed       chan struct{} // one token per failure being held back
 }
 
 func newAuthGate(opts Options, lim config.AuthFailures) *authGate {
-	g := &authGate{opts: opts}
+	g := &authGate{authenticate: opts.Authenticate, logger: opts.Logger, clients: clientAddrs{trusted: opts.TrustedProxies},
+		delay: max(lim.Delay, 0), slowed: make(chan struct{}, maxSlowedFailures)}
 	if lim.PerMinute > 0 {
 		g.limit, g.burst = rate.Limit(lim.PerMinute/60), lim.Burst
 		g.failures = expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)
@@ -32,50 +48,59 @@ func newAuthGate(opts Options, lim config.AuthFailures) *authGate {
 	return g
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// bucket returns the client's failure bucket (nil when throttling is off).
-func (g *authGate) bucket(r *http.Request) *rate.Limiter {
+// spend takes one failure from the client's budget and reports whether it had one left.
+func (g *authGate) spend(key string) bool {
 	if g.failures == nil {
-		return nil
+		return true
 	}
-	key := clientAddr(r)
 	lim, ok := g.failures.Get(key)
 	if !ok {
 		lim = rate.NewLimiter(g.limit, g.burst)
 		g.failures.Add(key, lim)
 	}
-	return lim
+	return lim.Allow()
 }
 
-// wrap puts the caller's Principal in the context, or answers 401 (or 429 once the address
-// has failed too often).
+// slow holds a throttled failure back for the delay (or until the client goes away).
+func (g *authGate) slow(r *http.Request) {
+	if g.delay <= 0 {
+		return
+	}
+	select {
+	case g.slowed <- struct{}{}:
+		defer func() { <-g.slowed }()
+	default:
+		return // enough held back already: don't let failures pin every connection
+	}
+	t := time.NewTimer(g.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}
+
+// wrap puts the caller's Principal in the context, or answers 401 (429 once the client has
+// failed too often).
 func (g *authGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := g.bucket(r)
-		if b != nil && b.Tokens() < 1 {
-			w.Header().Set("Retry-After", "60")
+		p, err := g.authenticate(r)
+		if err == nil && p != nil {
+			next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+			return
+		}
+		key := g.clients.bucket(r)
+		g.logger.InfoContext(r.Context(), "authentication failed", "reason", err, "client", key,
+			"request_id", resolvers.RequestID(r.Context()))
+		if !g.spend(key) {
+			g.slow(r)
+			secs := max(int64(math.Ceil(1/float64(g.limit))), 1)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 			writeGraphQLError(w, http.StatusTooManyRequests, resolvers.CodeRateLimited,
-				"too many failed authentication attempts; retry later", nil)
+				"too many failed authentication attempts; retry later", map[string]any{"retryAfterSeconds": secs})
 			return
 		}
-		p, err := g.opts.Authenticate(r)
-		if err != nil || p == nil {
-			g.opts.Logger.InfoContext(r.Context(), "authentication failed", "reason", err, "remote", clientAddr(r),
-				"request_id", resolvers.RequestID(r.Context()))
-			if b != nil {
-				b.Allow() // spend one token per failure
-			}
-			writeUnauthenticated(w)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+		writeUnauthenticated(w)
 	})
 }
 
@@ -89,6 +114,14 @@ func (g *authGate) admin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	}))
+}
+
+// principalKey names a principal for per-principal limits (subjects are unique per tenant).
+func principalKey(p *auth.Principal) string {
+	if p == nil {
+		return ""
+	}
+	return p.Tenant + "|" + p.Subject
 }
 
 func writeUnauthenticated(w http.ResponseWriter) {

@@ -32,7 +32,7 @@ func simpleContentType(ct string) bool {
 }
 
 // withCSRF refuses GET requests and requests with a "simple" content type unless they carry a
-// non-empty preflight header. OPTIONS (CORS preflight) passes.
+// non-empty preflight header. OPTIONS never gets here (withCORS answers it).
 func withCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
@@ -60,6 +60,11 @@ func withCSRF(next http.Handler) http.Handler {
 
 // withCORS answers browsers from the allowed origins only (exact match). Without an allowed
 // Origin no CORS header is sent, so browsers keep cross-origin responses from scripts.
+//
+// Every OPTIONS request is answered here, before authentication: a preflight from an allowed
+// origin gets 204 with the CORS headers, any other OPTIONS a bare 204 (no CORS headers, so the
+// browser refuses the real request). A preflight carries no credentials, so letting it reach
+// the auth gate would count every web page's preflight as a failed login.
 func withCORS(allowed []string, next http.Handler) http.Handler {
 	norm := make([]string, 0, len(allowed))
 	for _, o := range allowed {
@@ -67,17 +72,22 @@ func withCORS(allowed []string, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		w.Header().Add("Vary", "Origin")
-		if origin != "" && slices.Contains(norm, strings.ToLower(origin)) {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		ok := origin != "" && slices.Contains(norm, strings.ToLower(origin))
+		if r.Method == http.MethodOptions {
+			h.Set("Allow", "GET, POST, OPTIONS")
+			if ok && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Origin", origin)
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key, X-Requested-With, Apollo-Require-Preflight, GraphQL-Preflight")
 				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
 			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if ok {
+			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
 		}
 		next.ServeHTTP(w, r)

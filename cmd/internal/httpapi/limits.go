@@ -1,14 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -323,37 +320,6 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, msg string, ext 
 	_, _ = w.Write(b)
 }
 
-// withBodyLimit reads at most n bytes of body. A larger body is refused with 400 (as every
-// limit violation is: 200 or 400 with a code) and
-// BAD_USER_INPUT before any GraphQL processing (gqlgen's POST transport would read it all).
-func withBodyLimit(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tooLarge := func() {
-			writeGraphQLError(w, http.StatusBadRequest, resolvers.CodeBadUserInput,
-				fmt.Sprintf("request body exceeds the limit (maxBodyBytes) of %d bytes", n),
-				map[string]any{"limit": "maxBodyBytes", "max": n})
-		}
-		if r.ContentLength > n {
-			tooLarge()
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n))
-			if err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					tooLarge()
-					return
-				}
-				writeGraphQLError(w, http.StatusBadRequest, resolvers.CodeBadUserInput, "could not read the request body", nil)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(b))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // withDeadline bounds the whole request: the context every resolver, loader and upstream call
 // inherits ends after d (and earlier when the client disconnects).
 func withDeadline(d time.Duration, next http.Handler) http.Handler {
@@ -385,19 +351,12 @@ func newRateLimiter(rl config.RateLimit) *rateLimiter {
 		buckets: expirable.NewLRU[string, *rate.Limiter](100_000, nil, min(ttl, 10*time.Minute))}
 }
 
-func principalKey(r *http.Request) string {
-	if p := auth.FromContext(r.Context()); p != nil && p.Subject != "" {
-		return "sub:" + p.Subject
-	}
-	return "ip:" + clientAddr(r)
-}
-
 func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
 	if rl == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := principalKey(r)
+		key := principalKey(auth.FromContext(r.Context())) // behind the auth gate: always a principal
 		lim, ok := rl.buckets.Get(key)
 		if !ok {
 			lim = rate.NewLimiter(rl.limit, rl.burst)

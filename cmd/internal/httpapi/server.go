@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -55,6 +56,9 @@ type Options struct {
 	Persisted map[string]string
 	// Metrics, when set, serves /metrics and times /graphql requests.
 	Metrics *metrics.Metrics
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (for the
+	// failed-authentication throttle); none: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // FirstQuery is the query GraphiQL opens with.
@@ -100,9 +104,12 @@ func New(opts Options) (http.Handler, error) {
 	lim, timeout := opts.Limits, opts.RequestTimeout
 	exec := newGraphQL(opts)
 	mux := http.NewServeMux()
-	// CORS (answers preflights) -> CSRF -> deadline -> auth -> rate limit -> loaders -> executor.
+	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
+	// per-principal concurrency -> body (read and checked) -> loaders -> executor.
 	gate := newAuthGate(opts, lim.AuthFailures)
-	gql := gate.wrap(newRateLimiter(lim.RateLimit).middleware(loaders.Middleware(opts.Backend, exec)))
+	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, exec))
+	gql = newPrincipalLimiter(lim.Concurrency).middleware(gql)
+	gql = gate.wrap(newRateLimiter(lim.RateLimit).middleware(gql))
 	gql = withDeadline(timeout, gql)
 	if !lim.CSRFUnsafeDisabled {
 		gql = withCSRF(gql)
@@ -124,7 +131,7 @@ func New(opts Options) (http.Handler, error) {
 	if !opts.NoGraphiQL {
 		mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
 	}
-	return withRequestID(withBodyLimit(lim.MaxBodyBytes, mux)), nil
+	return withRequestID(limitBody(lim.MaxBodyBytes, mux)), nil
 }
 
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
@@ -160,7 +167,8 @@ func newGraphQL(opts Options) *handler.Server {
 		}
 		return resp
 	})
-	srv.SetErrorPresenter(resolvers.ErrorPresenter(opts.Logger))
+	srv.AroundOperations(answerLateStart)
+	srv.SetErrorPresenter(safeMessages(resolvers.ErrorPresenter(opts.Logger)))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", resolvers.RequestID(ctx), "stack", string(debug.Stack()))
 		return fmt.Errorf("panic: %v", p) // masked as INTERNAL by the presenter
