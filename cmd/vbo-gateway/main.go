@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
@@ -81,7 +83,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	hc := cfg.HTTP.WithDefaults()
+	if err := hc.Validate(cfg.Resilience.WithDefaults().RequestTimeout); err != nil {
+		return err
+	}
+	ln, err := listenLimited(cfg.Listen, hc)
 	if err != nil {
 		return err
 	}
@@ -89,14 +95,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	// cancels every upstream call still in flight.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	srv := &http.Server{
-		Handler:           gw.Handler,
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * time.Minute, // above any request deadline; the deadline itself ends slow queries
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := newServer(gw.Handler, hc, baseCtx)
 	url := "http://" + ln.Addr().String() + "/"
 	if *demoMode {
 		fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), demo.Names)
@@ -129,4 +128,31 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// listenLimited opens the listening socket, holding at most hc.MaxConnections connections at once
+// (further clients wait in the kernel's accept queue).
+func listenLimited(addr string, hc config.HTTP) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if hc.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, hc.MaxConnections)
+	}
+	return ln, nil
+}
+
+// newServer bounds every connection's time (headers, whole request, response, idle) and its
+// headers' size. WriteTimeout is above the request deadline, which itself ends slow queries.
+func newServer(h http.Handler, hc config.HTTP, base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ReadHeaderTimeout: hc.ReadHeaderTimeout,
+		ReadTimeout:       hc.ReadTimeout,
+		WriteTimeout:      hc.WriteTimeout,
+		IdleTimeout:       hc.IdleTimeout,
+		MaxHeaderBytes:    hc.MaxHeaderBytes,
+	}
 }

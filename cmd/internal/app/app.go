@@ -61,6 +61,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := cfg.HTTP.Proxies()
+	if err != nil {
+		return nil, err
+	}
 	fleet, err := newFleet(cfg, res, logger)
 	if err != nil {
 		return nil, err
@@ -82,7 +86,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Backend: backend, Logger: logger, Introspection: cfg.IntrospectionEnabled(),
 		Authenticate: authenticate, GraphiQLHeaders: opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
-		ServerStatus: fleetStatus(fleet), Metrics: mx,
+		ServerStatus: fleetStatus(fleet), Metrics: mx, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return nil, err

@@ -381,7 +381,7 @@ func TestFaultTokenExpiry401Storm(t *testing.T) {
 		if name == "syd1" {
 			o.Clock = clock
 		}
-	}})
+	}, tune: func(c *config.Config) { c.Limits.Concurrency.PerPrincipal = 32 }}) // all 20 in flight at once
 	const q = `{ organizations(first: 100, filter: {servers: ["syd1"]}) { totalCount edges { node { name restoreSessions(first: 1) { edges { node { upstreamId } } } } } } }`
 	if resp := r.post(q, nil); len(resp.Errors) != 0 {
 		t.Fatalf("warm-up: %+v", resp.Errors)

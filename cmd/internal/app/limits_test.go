@@ -99,16 +99,16 @@ func TestBodyLimit(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(big))
 	req.Header.Set("Content-Type", "application/json")
 	resp := r.do(req)
-	if resp.status != http.StatusBadRequest || len(resp.Errors) != 1 || resp.Errors[0].code() != "BAD_USER_INPUT" ||
+	if resp.status != http.StatusRequestEntityTooLarge || len(resp.Errors) != 1 || resp.Errors[0].code() != "BAD_USER_INPUT" ||
 		!strings.Contains(resp.Errors[0].Message, "maxBodyBytes") {
-		t.Fatalf("HTTP %d %+v, want 400 BAD_USER_INPUT naming maxBodyBytes", resp.status, resp.Errors)
+		t.Fatalf("HTTP %d %+v, want 413 BAD_USER_INPUT naming maxBodyBytes", resp.status, resp.Errors)
 	}
 	// Same without Content-Length (chunked).
 	req = httptest.NewRequest(http.MethodPost, "/graphql", struct{ *strings.Reader }{strings.NewReader(big)})
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
-	if resp := r.do(req); resp.status != http.StatusBadRequest {
-		t.Fatalf("chunked: HTTP %d, want 400", resp.status)
+	if resp := r.do(req); resp.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked: HTTP %d, want 413", resp.status)
 	}
 	if n := r.totalCalls(); n != 0 {
 		t.Errorf("%d upstream calls, want 0", n)
