@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 )
@@ -51,8 +52,7 @@ func readRequest(n int64, next http.Handler) http.Handler {
 			q := r.URL.Query()
 			for _, k := range []string{"query", "operationName", "variables", "extensions"} {
 				if len(q[k]) > 1 {
-					writeGraphQLError(w, http.StatusBadRequest, resolvers.CodeBadUserInput,
-						fmt.Sprintf("the URL has the %q parameter %d times; give it once", k, len(q[k])), nil)
+					writeInvalidRequest(w, r, fmt.Sprintf("the URL has the %q parameter %d times; give it once", k, len(q[k])))
 					return
 				}
 			}
@@ -82,13 +82,46 @@ func readRequest(n int64, next http.Handler) http.Handler {
 		}
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
 			if msg := checkRequestJSON(b); msg != "" {
-				writeGraphQLError(w, http.StatusBadRequest, resolvers.CodeBadUserInput, msg, nil)
+				writeInvalidRequest(w, r, msg)
 				return
 			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// responseMediaType picks the response's media type from Accept as gqlgen's transports do:
+// the first of application/json (also for */* and application/*) or
+// application/graphql-response+json; application/json without an Accept header.
+func responseMediaType(r *http.Request) string {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return "application/json"
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "*/*", "application/*", "application/json":
+			return "application/json"
+		case mediaGraphQLResponse:
+			return mediaGraphQLResponse
+		}
+	}
+	return mediaGraphQLResponse
+}
+
+// writeInvalidRequest answers a request that is not a well-formed GraphQL request: 400,
+// BAD_USER_INPUT, no data entry (the operation never started), in the negotiated media type.
+func writeInvalidRequest(w http.ResponseWriter, r *http.Request, msg string) {
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg,
+		"extensions": map[string]any{"code": resolvers.CodeBadUserInput}}}})
+	w.Header().Set("Content-Type", responseMediaType(r))
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(b)
 }
 
 // paramKinds are the JSON types a GraphQL-over-HTTP request's parameters may have (null is
