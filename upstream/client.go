@@ -43,6 +43,8 @@ const (
 	// maxResponseBody caps how much of a successful response is read.
 	maxResponseBody = 64 << 20
 	defaultTimeout  = 60 * time.Second
+	// maxDrain is how much of an unread body tail is read for connection reuse.
+	maxDrain = 64 << 10
 )
 
 // Client talks to one VBO server. It is safe for concurrent use.
@@ -53,9 +55,10 @@ type Client struct {
 	username   string
 	password   string
 	userAgent  string
-	httpClient *http.Client
+	httpClient *http.Client // never follows redirects
+	timeouts   Timeouts     // Attempt and Idle are applied per attempt, by send
 	logger     *slog.Logger
-	sem        chan struct{} // per-server concurrency limit; nil = unlimited
+	sem        *fairSem // per-server concurrency limit, fair across principals; nil = unlimited
 	tokens     tokenSource
 	now        func() time.Time
 	retry      RetryPolicy                                // zero: one attempt per call
@@ -98,9 +101,12 @@ type ClientOptions struct {
 	// TLS builds the transport's TLS settings (CA file, pinned fingerprint, or
 	// insecureSkipVerify) for https base URLs.
 	TLS TLSConfig
-	// HTTPClient, when set, is used as is (tests); TLS and Timeouts are then not applied.
+	// HTTPClient, when set, is used instead of one built from TLS and Timeouts.Connect /
+	// ResponseHeader (tests). The client works on a copy that never follows redirects;
+	// Timeouts.Attempt and Timeouts.Idle apply to it as well.
 	HTTPClient *http.Client
-	// Timeouts bound connection set-up and the wait for response headers of each attempt.
+	// Timeouts bound each attempt: connection set-up, the wait for response headers, the whole
+	// attempt, and silences in the response body.
 	Timeouts Timeouts
 	// Retry enables retries of idempotent calls (see RetryPolicy). Zero: exactly one attempt
 	// per call (plus the one re-authentication after a 401).
@@ -109,7 +115,8 @@ type ClientOptions struct {
 	// Nil: the client never short-circuits.
 	Breaker *BreakerSettings
 	// MaxConcurrency bounds the calls in flight to this server (0 = unlimited). Callers wait
-	// for a slot; the wait counts against their context deadline.
+	// for a slot; the wait counts against their context deadline. Slots are shared fairly
+	// between the principals named by WithFairnessKey.
 	MaxConcurrency int
 	// UserAgent is the User-Agent header (default "vbo-gateway").
 	UserAgent string
@@ -125,6 +132,12 @@ type Timeouts struct {
 	Connect time.Duration
 	// ResponseHeader bounds the wait for the response headers.
 	ResponseHeader time.Duration
+	// Attempt bounds one whole attempt: sending, response headers and the entire body. A
+	// server that sends its headers and then trickles the body fails here, as a timeout.
+	Attempt time.Duration
+	// Idle bounds the silence while reading a response body: no byte for Idle fails the
+	// attempt, as a timeout.
+	Idle time.Duration
 }
 
 // NewClient returns a client for the VBO server at baseURL (e.g. https://vbo.example.net:4443),
@@ -164,8 +177,12 @@ func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 	if o.now != nil {
 		c.now = o.now
 	}
+	if o.Timeouts.Attempt < 0 || o.Timeouts.Idle < 0 {
+		return fail(errors.New("negative timeout"))
+	}
+	c.timeouts = o.Timeouts
 	if o.HTTPClient != nil {
-		c.httpClient = o.HTTPClient
+		c.httpClient = withoutRedirects(o.HTTPClient)
 	} else if c.httpClient, err = buildHTTPClient(u, o.TLS, o.Timeouts, c.logger.With("server", o.Name)); err != nil {
 		return fail(err)
 	}
@@ -173,7 +190,7 @@ func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 	case o.MaxConcurrency < 0:
 		return fail(fmt.Errorf("negative max concurrency %d", o.MaxConcurrency))
 	case o.MaxConcurrency > 0:
-		c.sem = make(chan struct{}, o.MaxConcurrency)
+		c.sem = newFairSem(o.MaxConcurrency)
 	}
 	if o.Retry.MaxAttempts < 0 {
 		return fail(fmt.Errorf("negative retry attempts %d", o.Retry.MaxAttempts))
@@ -208,7 +225,7 @@ func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, logger *slog.Logger) 
 	if to.ResponseHeader > 0 {
 		tr.ResponseHeaderTimeout = to.ResponseHeader
 	}
-	return &http.Client{Timeout: defaultTimeout, Transport: tr}, nil
+	return &http.Client{Timeout: defaultTimeout, Transport: tr, CheckRedirect: refuseRedirects}, nil
 }
 
 // Name is the server's name (ClientOptions.Name).
@@ -225,10 +242,15 @@ type Response struct {
 	*http.Response
 }
 
+// apiPath is the URL path of path (relative to /vN/).
+func (c *Client) apiPath(path string) string {
+	return strings.TrimRight(c.baseURL.Path, "/") + "/" + c.apiVersion + "/" + strings.TrimLeft(path, "/")
+}
+
 // newRequest builds a request for path (relative to /vN/) with query q and an optional body.
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	u := *c.baseURL
-	u.Path = strings.TrimRight(u.Path, "/") + "/" + c.apiVersion + "/" + strings.TrimLeft(path, "/")
+	u.Path = c.apiPath(path)
 	if len(q) > 0 {
 		u.RawQuery = q.Encode()
 	}
@@ -309,12 +331,11 @@ func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
 		return nil, c.transportError(req, ErrCircuitOpen)
 	}
 	if c.sem != nil {
-		select {
-		case c.sem <- struct{}{}:
-			defer func() { <-c.sem }()
-		case <-ctx.Done():
-			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", ctx.Err()))
+		key := FairnessKey(ctx)
+		if err := c.sem.acquire(ctx, key); err != nil {
+			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
 		}
+		defer c.sem.release(key)
 	}
 	if c.breaker != nil {
 		done, err := c.breaker.Allow()
@@ -335,30 +356,56 @@ func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
 	return c.send(req, v)
 }
 
-// send performs one HTTP exchange and decodes the answer.
+// send performs one HTTP exchange and decodes the answer, within the attempt's deadlines.
+// A redirect is never followed: it is an *Error matching ErrRedirect.
 func (c *Client) send(req *http.Request, v any) (*Response, error) {
 	c.stats.attempts.Add(1)
+	parent := req.Context()
+	ctx, watch, stop := c.timeouts.attemptDeadline(parent)
+	defer stop()
+	req = req.WithContext(ctx)
+	// timedOut replaces err with the attempt deadline that caused it, if one did.
+	timedOut := func(err error) error {
+		if to := attemptTimeout(parent, ctx); to != nil {
+			return to
+		}
+		return markTimeout(err)
+	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, c.transportError(req, markTimeout(err))
+		return nil, c.transportError(req, timedOut(err))
 	}
+	resp.Body = watch(resp.Body)
 	defer resp.Body.Close()
 	r := &Response{Response: resp}
+	if isRedirect(resp.StatusCode) {
+		return r, newRedirectError(c.name, resp)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		if to := attemptTimeout(parent, ctx); err != nil && to != nil {
+			return r, c.transportError(req, to)
+		}
 		return r, newResponseError(c.name, resp, body)
 	}
-	if v == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return r, nil
+	if v != nil {
+		// A bounded read: a misbehaving server cannot make the gateway buffer without limit (the
+		// largest legitimate page, 10,000 events, is a few MiB), and lists decode item by item
+		// within their bounds (decode.go).
+		dec := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBody))
+		if sd, ok := v.(streamDecoder); ok {
+			err = sd.decodeStream(dec)
+		} else {
+			err = dec.Decode(v)
+		}
+		if err != nil {
+			return r, &Error{Server: c.name, Method: req.Method, Path: req.URL.Path, StatusCode: resp.StatusCode,
+				Message: "decode response body", Err: timedOut(err)}
+		}
 	}
-	// A bounded read: a misbehaving server cannot make the gateway buffer without limit (the
-	// largest legitimate page, 10,000 events, is a few MiB).
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBody)).Decode(v); err != nil {
-		return r, &Error{Server: c.name, Method: req.Method, Path: req.URL.Path, StatusCode: resp.StatusCode,
-			Message: "decode response body", Err: markTimeout(err)}
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	// Drain a little for connection reuse; a server still sending after that loses the
+	// connection instead of holding the call.
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 	return r, nil
 }
 

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"iter"
+	"net/http"
 	"net/url"
 	"strconv"
 )
@@ -25,17 +26,25 @@ func (o ListOptions) values() url.Values {
 }
 
 // Organizations lists every organisation on the server. v6/v7 answer a plain array; v8 pages,
-// and this walks all its pages.
+// and this walks all its pages. A listing of more than MaxOrganizations fails with
+// ErrTooManyItems.
 func (c *Client) Organizations(ctx context.Context) ([]Organization, error) {
 	if c.apiVersion != APIv8 {
 		var orgs []Organization
-		_, err := c.get(ctx, "Organizations", nil, &orgs)
-		return orgs, err
+		_, err := c.get(ctx, "Organizations", nil, boundedList[Organization]{list: &orgs, what: "the organisation listing", max: MaxOrganizations})
+		if err != nil {
+			return nil, err
+		}
+		return orgs, nil
 	}
 	var all []Organization
 	for org, err := range walk(ctx, ListOptions{}, c.organizationsPage) {
 		if err != nil {
 			return nil, err
+		}
+		if len(all) >= MaxOrganizations {
+			return nil, &Error{Server: c.name, Method: http.MethodGet, Path: c.apiPath("Organizations"), StatusCode: http.StatusOK,
+				Message: "decode response body", Err: tooManyItems("the organisation listing", MaxOrganizations)}
 		}
 		all = append(all, org)
 	}
@@ -44,7 +53,7 @@ func (c *Client) Organizations(ctx context.Context) ([]Organization, error) {
 
 func (c *Client) organizationsPage(ctx context.Context, opts ListOptions) (*Page[Organization], *Response, error) {
 	var page Page[Organization]
-	resp, err := c.get(ctx, "Organizations", opts.values(), &page)
+	resp, err := c.get(ctx, "Organizations", opts.values(), boundedPage[Organization]{page: &page, max: pageBound(opts.Limit)})
 	if err != nil {
 		return nil, resp, err
 	}

@@ -65,7 +65,7 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 }
 
 func (c *Client) tokenPath() string {
-	return strings.TrimRight(c.baseURL.Path, "/") + "/" + c.apiVersion + "/token"
+	return c.apiPath("token")
 }
 
 // renewToken uses the refresh token when there is one and falls back to the password grant.

@@ -1,7 +1,13 @@
 package vbosim
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,6 +32,21 @@ type Faults struct {
 	// Down makes every call (token and unknown paths included) answer 503 with the body
 	// {"message":"vbo-sim: server is down (fault injection)"} and "Connection: close".
 	Down bool
+	// RedirectTokenTo makes POST /vN/token answer 307 Temporary Redirect with Location
+	// RedirectTokenTo + the request URI (e.g. "http://127.0.0.1:9999/steal"): a client that
+	// follows it re-posts the form, password included, to that address.
+	RedirectTokenTo string
+	// RedirectGetTo makes every GET answer 302 Found with Location RedirectGetTo + the request
+	// URI: a client that follows it sends its bearer token there.
+	RedirectGetTo string
+	// StallBody makes every successful GET send its status and headers at once, then its body
+	// one byte every StallBody (flushed), until done or the client gives up.
+	StallBody time.Duration
+	// OversizedItems makes every listing GET (Organizations, RestoreSessions, Events) answer
+	// 200 with this many empty objects {} as its items, whatever limit was asked: a plain
+	// array for v6/v7 Organizations, else a page envelope. The body is streamed, never built
+	// in memory.
+	OversizedItems int
 }
 
 // SetFaults replaces the fault configuration (goroutine-safe).
@@ -53,6 +74,10 @@ type faultsJSON struct {
 	RateLimitCount int     `json:"rateLimitCount,omitempty"`
 	RetryAfter     string  `json:"retryAfter,omitempty"`
 	Down           bool    `json:"down,omitempty"`
+	RedirectToken  string  `json:"redirectTokenTo,omitempty"`
+	RedirectGet    string  `json:"redirectGetTo,omitempty"`
+	StallBody      string  `json:"stallBody,omitempty"`
+	OversizedItems int     `json:"oversizedItems,omitempty"`
 }
 
 func durStr(d time.Duration) string {
@@ -68,6 +93,8 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		Latency: durStr(f.Latency), Jitter: durStr(f.Jitter), TokenLatency: durStr(f.TokenLatency),
 		ErrorRate: f.ErrorRate, BurstStatus: f.BurstStatus, BurstCount: f.BurstCount,
 		RateLimitCount: f.RateLimitCount, RetryAfter: durStr(f.RetryAfter), Down: f.Down,
+		RedirectToken: f.RedirectTokenTo, RedirectGet: f.RedirectGetTo, StallBody: durStr(f.StallBody),
+		OversizedItems: f.OversizedItems,
 	})
 }
 
@@ -81,7 +108,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	for _, p := range []struct {
 		s string
 		d *time.Duration
-	}{{j.Latency, &out.Latency}, {j.Jitter, &out.Jitter}, {j.TokenLatency, &out.TokenLatency}, {j.RetryAfter, &out.RetryAfter}} {
+	}{{j.Latency, &out.Latency}, {j.Jitter, &out.Jitter}, {j.TokenLatency, &out.TokenLatency}, {j.RetryAfter, &out.RetryAfter}, {j.StallBody, &out.StallBody}} {
 		if p.s == "" {
 			continue
 		}
@@ -93,6 +120,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	out.ErrorRate, out.BurstStatus, out.BurstCount = j.ErrorRate, j.BurstStatus, j.BurstCount
 	out.RateLimitCount, out.Down = j.RateLimitCount, j.Down
+	out.RedirectTokenTo, out.RedirectGetTo, out.OversizedItems = j.RedirectToken, j.RedirectGet, j.OversizedItems
 	*f = out
 	return nil
 }
@@ -103,6 +131,9 @@ type faultDecision struct {
 	status     int // 0 = none
 	retryAfter int
 	down       bool
+	redirectTo string // "" = none; else the Location prefix
+	stall      time.Duration
+	oversized  int
 }
 
 func (s *Server) decideFaults(token bool) faultDecision {
@@ -116,7 +147,9 @@ func (s *Server) decideFaults(token bool) faultDecision {
 	}
 	if token {
 		d.delay = f.TokenLatency
+		d.redirectTo = f.RedirectTokenTo
 	} else {
+		d.redirectTo, d.stall, d.oversized = f.RedirectGetTo, f.StallBody, f.OversizedItems
 		d.delay = f.Latency
 		if f.Jitter > 0 {
 			d.delay += time.Duration(s.frng.Int64N(int64(f.Jitter) + 1))
@@ -134,4 +167,99 @@ func (s *Server) decideFaults(token bool) faultDecision {
 		d.status = 500
 	}
 	return d
+}
+
+// redirect answers a redirect to prefix + the request URI: 307 for the token POST (a client
+// that follows it re-posts the body), 302 for GETs.
+func redirect(w http.ResponseWriter, r *http.Request, prefix string) {
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusTemporaryRedirect
+	}
+	w.Header().Set("Location", strings.TrimRight(prefix, "/")+r.URL.RequestURI())
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"message":"vbo-sim: moved (fault injection)"}`)
+}
+
+// stallWriter collects a handler's answer so that serveStalled can send it slowly.
+type stallWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (s *stallWriter) Header() http.Header { return s.header }
+func (s *stallWriter) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+}
+func (s *stallWriter) Write(b []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return s.body.Write(b)
+}
+
+// serveStalled runs serve into a buffer, then sends the status and headers at once and the
+// body one byte every interval, flushed, until it is done or the client has gone.
+func serveStalled(w http.ResponseWriter, r *http.Request, interval time.Duration, serve func(http.ResponseWriter)) {
+	sw := &stallWriter{header: w.Header()}
+	serve(sw)
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	body := sw.body.Bytes()
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(sw.status)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for i := range body {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+		}
+		if _, err := w.Write(body[i : i+1]); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+// serveOversized streams a listing of n empty objects: `[{},{},...]` when plain, else a page
+// envelope `{"offset":0,"limit":..,"results":[{},...]}`. Nothing of size n is built in memory.
+func serveOversized(w http.ResponseWriter, n int, plain bool, limit string) {
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.WriteHeader(http.StatusOK)
+	if !plain {
+		if _, err := strconv.Atoi(limit); err != nil {
+			limit = "30"
+		}
+		fmt.Fprintf(w, `{"offset":0,"limit":%s,"results":`, limit)
+	}
+	const chunkItems = 4096
+	chunk := bytes.Repeat([]byte(`{},`), chunkItems)
+	if _, err := io.WriteString(w, "["); err != nil {
+		return
+	}
+	for left := n; left > 0; {
+		k := min(left, chunkItems)
+		b := chunk[:3*k]
+		if left == k {
+			b = b[:len(b)-1] // no comma after the last item
+		}
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+		left -= k
+	}
+	io.WriteString(w, "]")
+	if !plain {
+		io.WriteString(w, "}")
+	}
 }

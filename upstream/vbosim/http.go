@@ -130,6 +130,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, fd.status, fmt.Sprintf("vbo-sim: injected %d %s", fd.status, http.StatusText(fd.status)), "")
 		return
 	}
+	if fd.redirectTo != "" {
+		redirect(w, r, fd.redirectTo)
+		return
+	}
 	if rt == rToken {
 		s.serveToken(w, r)
 		return
@@ -140,6 +144,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := lowerQuery(r.URL.Query())
+	if fd.oversized > 0 && (rt == rOrgs || rt == rSessions || rt == rEvents) {
+		serveOversized(w, fd.oversized, rt == rOrgs && s.ver != "v8", q["limit"])
+		return
+	}
+	if fd.stall > 0 {
+		serveStalled(w, r, fd.stall, func(w http.ResponseWriter) { s.serveRoute(w, rt, q, params) })
+		return
+	}
+	s.serveRoute(w, rt, q, params)
+}
+
+// serveRoute answers an authorised VBO route.
+func (s *Server) serveRoute(w http.ResponseWriter, rt routeID, q map[string]string, params []string) {
 	switch rt {
 	case rOrgs:
 		s.serveOrgs(w, q)

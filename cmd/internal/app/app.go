@@ -101,7 +101,7 @@ func newFleet(cfg *config.Config, res config.Resilience, logger *slog.Logger) (*
 		c, err := upstream.NewClient(s.URL, upstream.ClientOptions{
 			Name: s.Name, APIVersion: s.APIVersion, Username: s.Username, Password: s.Password(),
 			TLS:            s.TLS,
-			Timeouts:       upstream.Timeouts{Connect: res.ConnectTimeout, ResponseHeader: res.ResponseTimeout},
+			Timeouts:       upstream.Timeouts{Connect: res.ConnectTimeout, ResponseHeader: res.ResponseTimeout, Attempt: res.ResponseTimeout, Idle: res.ResponseIdleTimeout},
 			Retry:          upstream.RetryPolicy{MaxAttempts: res.RetryAttempts, BaseDelay: res.RetryBaseDelay, MaxDelay: res.RetryMaxDelay, MaxRetryAfter: res.RetryMaxRetryAfter},
 			Breaker:        &upstream.BreakerSettings{Failures: res.BreakerFailures, Cooldown: res.BreakerCooldown},
 			MaxConcurrency: cfg.MaxConcurrencyPerServer,

@@ -101,10 +101,13 @@ type Resilience struct {
 	RequestTimeout time.Duration `yaml:"requestTimeout"`
 	// ConnectTimeout bounds TCP connect + TLS handshake to a VBO server (default 5s).
 	ConnectTimeout time.Duration `yaml:"connectTimeout"`
-	// ResponseTimeout bounds the wait for a VBO server's response headers per attempt (default
-	// 10s, or 2/3 of requestTimeout if that is shorter; must be below requestTimeout so one slow
-	// server leaves time for the others' nested fields).
+	// ResponseTimeout bounds each attempt at a VBO server, from sending the request to the last
+	// byte of the body (default 10s, or 2/3 of requestTimeout if that is shorter; must be below
+	// requestTimeout so one slow or stalled server leaves time for the others' nested fields).
 	ResponseTimeout time.Duration `yaml:"responseTimeout"`
+	// ResponseIdleTimeout fails an attempt whose response body sends no byte for this long
+	// (default 5s, at most responseTimeout).
+	ResponseIdleTimeout time.Duration `yaml:"responseIdleTimeout"`
 	// RetryAttempts is the total attempts of an idempotent call, first included (default 3; 1 = no retries).
 	RetryAttempts int `yaml:"retryAttempts"`
 	// RetryBaseDelay and RetryMaxDelay bound the full-jitter backoff (defaults 100ms, 2s).
@@ -135,6 +138,7 @@ const (
 	DefaultRequestTimeout     = 15 * time.Second
 	DefaultConnectTimeout     = 5 * time.Second
 	DefaultResponseTimeout    = 10 * time.Second
+	DefaultResponseIdle       = 5 * time.Second
 	DefaultRetryAttempts      = 3
 	DefaultRetryBaseDelay     = 100 * time.Millisecond
 	DefaultRetryMaxDelay      = 2 * time.Second
@@ -222,6 +226,7 @@ func (r Resilience) WithDefaults() Resilience {
 	defDur(&r.RequestTimeout, DefaultRequestTimeout)
 	defDur(&r.ConnectTimeout, DefaultConnectTimeout)
 	defDur(&r.ResponseTimeout, min(DefaultResponseTimeout, r.RequestTimeout*2/3))
+	defDur(&r.ResponseIdleTimeout, min(DefaultResponseIdle, r.ResponseTimeout))
 	defInt(&r.RetryAttempts, DefaultRetryAttempts)
 	defDur(&r.RetryBaseDelay, DefaultRetryBaseDelay)
 	defDur(&r.RetryMaxDelay, DefaultRetryMaxDelay)
@@ -237,6 +242,7 @@ func (r Resilience) Validate() error {
 		name string
 		v    time.Duration
 	}{{"requestTimeout", r.RequestTimeout}, {"connectTimeout", r.ConnectTimeout}, {"responseTimeout", r.ResponseTimeout},
+		{"responseIdleTimeout", r.ResponseIdleTimeout},
 		{"retryBaseDelay", r.RetryBaseDelay}, {"retryMaxDelay", r.RetryMaxDelay}, {"retryMaxRetryAfter", r.RetryMaxRetryAfter},
 		{"breakerCooldown", r.BreakerCooldown}} {
 		if f.v < 0 {
@@ -245,6 +251,9 @@ func (r Resilience) Validate() error {
 	}
 	if r.ResponseTimeout >= r.RequestTimeout {
 		return fmt.Errorf("resilience.responseTimeout (%s) must be shorter than requestTimeout (%s), so one slow server leaves time for the others", r.ResponseTimeout, r.RequestTimeout)
+	}
+	if r.ResponseIdleTimeout > r.ResponseTimeout {
+		return fmt.Errorf("resilience.responseIdleTimeout (%s) must not exceed responseTimeout (%s)", r.ResponseIdleTimeout, r.ResponseTimeout)
 	}
 	if r.RetryAttempts < 1 {
 		return fmt.Errorf("resilience.retryAttempts: at least 1 (got %d)", r.RetryAttempts)
