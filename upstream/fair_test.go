@@ -51,8 +51,10 @@ func TestFairSemHandsSlotsToTheLeastServedKey(t *testing.T) {
 			[]string{"A", "A", "A"}, []string{"B", "A", "A"}},
 		{"two newcomers both before the backlog", 3, []string{"A", "A", "A"}, []string{"A", "A", "B", "C"},
 			[]string{"A", "A", "A"}, []string{"B", "C", "A"}},
-		{"equal holders: the longest waiting first", 2, []string{"A", "B"}, []string{"B", "A"},
+		{"the key holding fewer first, though it queued later", 2, []string{"A", "B"}, []string{"B", "A"},
 			[]string{"A", "B"}, []string{"A", "B"}},
+		{"equal holders: the longest waiting first", 3, []string{"A", "B", "C"}, []string{"C", "B"},
+			[]string{"A", "C"}, []string{"C", "B"}},
 		{"within one key, first come first served", 1, []string{"A"}, []string{"A", "A"},
 			[]string{"A", "A"}, []string{"A", "A"}},
 	}

@@ -224,11 +224,13 @@ func TestClientOversizedPageMemoryBounded(t *testing.T) {
 	_, _, err := c.RestoreSessions(context.Background(), upstream.RestoreSessionListOptions{ListOptions: upstream.ListOptions{Limit: 1000}})
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, upstream.ErrTooManyItems) {
-		t.Fatalf("err = %v", err)
+		t.Errorf("err = %v, want ErrTooManyItems", err)
 	}
 	// TotalAlloc counts the simulator's allocations too (both run in this process); the
 	// bound is generous for them and still far below what two million structs take.
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("the call allocated %.1f MiB", float64(alloc)/(1<<20))
+	if alloc > 32<<20 {
 		t.Errorf("decoding allocated %d MiB, want < 32 MiB", alloc>>20)
 	}
 }
