@@ -14,6 +14,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
 // maxSlowedFailures bounds the failures held back at once (each holds a connection): past it,
@@ -86,7 +87,7 @@ func (g *authGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := g.authenticate(r)
 		if err == nil && p != nil {
-			next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+			next.ServeHTTP(w, r.WithContext(upstream.WithFairnessKey(auth.WithPrincipal(r.Context(), p), principalKey(p))))
 			return
 		}
 		key := g.clients.bucket(r)
