@@ -203,6 +203,7 @@ type ComplexityRoot struct {
 		Name          func(childComplexity int) int
 		Organizations func(childComplexity int, first *int, after *string) int
 		Status        func(childComplexity int) int
+		Watcher       func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -250,6 +251,14 @@ type ComplexityRoot struct {
 		StartTimeTo     func(childComplexity int) int
 		States          func(childComplexity int) int
 		Types           func(childComplexity int) int
+	}
+
+	WatcherStatus struct {
+		ArchivedSessions func(childComplexity int) int
+		BackfillDone     func(childComplexity int) int
+		Lag              func(childComplexity int) int
+		LastError        func(childComplexity int) int
+		LastPoll         func(childComplexity int) int
 	}
 
 	WebhookAttempt struct {
@@ -324,6 +333,7 @@ type RestoreSessionResolver interface {
 type VboServerResolver interface {
 	Status(ctx context.Context, obj *model.VboServer) (*model.ServerStatus, error)
 	Organizations(ctx context.Context, obj *model.VboServer, first *int, after *string) (*model.OrganizationConnection, error)
+	Watcher(ctx context.Context, obj *model.VboServer) (*model.WatcherStatus, error)
 }
 type ViewerResolver interface {
 	Organizations(ctx context.Context, obj *model.Viewer) ([]*model.Organization, error)
@@ -1092,6 +1102,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VboServer.Status(childComplexity), true
+	case "VboServer.watcher":
+		if e.ComplexityRoot.VboServer.Watcher == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VboServer.Watcher(childComplexity), true
 
 	case "Viewer.organizations":
 		if e.ComplexityRoot.Viewer.Organizations == nil {
@@ -1307,6 +1323,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WatchRuleFilter.Types(childComplexity), true
 
+	case "WatcherStatus.archivedSessions":
+		if e.ComplexityRoot.WatcherStatus.ArchivedSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatcherStatus.ArchivedSessions(childComplexity), true
+	case "WatcherStatus.backfillDone":
+		if e.ComplexityRoot.WatcherStatus.BackfillDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatcherStatus.BackfillDone(childComplexity), true
+	case "WatcherStatus.lag":
+		if e.ComplexityRoot.WatcherStatus.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatcherStatus.Lag(childComplexity), true
+	case "WatcherStatus.lastError":
+		if e.ComplexityRoot.WatcherStatus.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatcherStatus.LastError(childComplexity), true
+	case "WatcherStatus.lastPoll":
+		if e.ComplexityRoot.WatcherStatus.LastPoll == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatcherStatus.LastPoll(childComplexity), true
+
 	case "WebhookAttempt.at":
 		if e.ComplexityRoot.WebhookAttempt.At == nil {
 			break
@@ -1514,7 +1561,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "rules.graphqls" "schema.graphqls"
+//go:embed "rules.graphqls" "schema.graphqls" "subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1528,6 +1575,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "rules.graphqls", Input: sourceData("rules.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
+	{Name: "subscription.graphqls", Input: sourceData("subscription.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -1811,6 +1859,8 @@ func (ec *executionContext) childFields_VboServer(ctx context.Context, field gra
 		return ec.fieldContext_VboServer_status(ctx, field)
 	case "organizations":
 		return ec.fieldContext_VboServer_organizations(ctx, field)
+	case "watcher":
+		return ec.fieldContext_VboServer_watcher(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VboServer", field.Name)
 }
@@ -1907,6 +1957,22 @@ func (ec *executionContext) childFields_WatchRuleFilter(ctx context.Context, fie
 		return ec.fieldContext_WatchRuleFilter_clientHost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WatchRuleFilter", field.Name)
+}
+
+func (ec *executionContext) childFields_WatcherStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lastPoll":
+		return ec.fieldContext_WatcherStatus_lastPoll(ctx, field)
+	case "lag":
+		return ec.fieldContext_WatcherStatus_lag(ctx, field)
+	case "archivedSessions":
+		return ec.fieldContext_WatcherStatus_archivedSessions(ctx, field)
+	case "backfillDone":
+		return ec.fieldContext_WatcherStatus_backfillDone(ctx, field)
+	case "lastError":
+		return ec.fieldContext_WatcherStatus_lastError(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WatcherStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5603,6 +5669,38 @@ func (ec *executionContext) fieldContext_VboServer_organizations(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _VboServer_watcher(ctx context.Context, field graphql.CollectedField, obj *model.VboServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VboServer_watcher(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VboServer().Watcher(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WatcherStatus) graphql.Marshaler {
+			return ec.marshalOWatcherStatus2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatcherStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VboServer_watcher(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VboServer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatcherStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Viewer_subject(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6442,6 +6540,121 @@ func (ec *executionContext) _WatchRuleFilter_clientHost(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_WatchRuleFilter_clientHost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WatchRuleFilter", field, false, false, "String")
+}
+
+func (ec *executionContext) _WatcherStatus_lastPoll(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatcherStatus_lastPoll(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastPoll, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatcherStatus_lastPoll(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WatcherStatus_lag(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatcherStatus_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatcherStatus_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "Float")
+}
+
+func (ec *executionContext) _WatcherStatus_archivedSessions(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatcherStatus_archivedSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArchivedSessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatcherStatus_archivedSessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WatcherStatus_backfillDone(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatcherStatus_backfillDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackfillDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatcherStatus_backfillDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WatcherStatus_lastError(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatcherStatus_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatcherStatus_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "String")
 }
 
 func (ec *executionContext) _WebhookAttempt_at(ctx context.Context, field graphql.CollectedField, obj *model.WebhookAttempt) (ret graphql.Marshaler) {
@@ -9520,6 +9733,12 @@ func (ec *executionContext) _VboServer(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._VboServer_organizations(ctx, field, obj)
 				})
+		case "watcher":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VboServer_watcher(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9805,6 +10024,59 @@ func (ec *executionContext) _WatchRuleFilter(ctx context.Context, sel ast.Select
 			}
 		case "clientHost":
 			out.Values[i] = ec._WatchRuleFilter_clientHost(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var watcherStatusImplementors = []string{"WatcherStatus"}
+
+func (ec *executionContext) _WatcherStatus(ctx context.Context, sel ast.SelectionSet, obj *model.WatcherStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, watcherStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WatcherStatus")
+		case "lastPoll":
+			out.Values[i] = ec._WatcherStatus_lastPoll(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._WatcherStatus_lag(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "archivedSessions":
+			out.Values[i] = ec._WatcherStatus_archivedSessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backfillDone":
+			out.Values[i] = ec._WatcherStatus_backfillDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._WatcherStatus_lastError(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -11689,6 +11961,13 @@ func (ec *executionContext) marshalOWatchRuleFilter2ᚖgithubᚗcomᚋvboᚑgate
 		return graphql.Null
 	}
 	return ec._WatchRuleFilter(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWatcherStatus2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatcherStatus(ctx context.Context, sel ast.SelectionSet, v *model.WatcherStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WatcherStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {

@@ -25,4 +25,6 @@ type Resolver struct {
 	Audit AuditArchive
 	// TenantScope resolves a tenant's current scope (provider admins creating tenant rules).
 	TenantScope TenantScope
+	// Watch reports the restore watch's state to admins; nil when the watch is off.
+	Watch WatchStatus
 }

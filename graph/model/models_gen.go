@@ -302,6 +302,20 @@ type WatchRuleInput struct {
 	Tenant *string `json:"tenant,omitempty"`
 }
 
+// The restore watch's state for one VBO server: the one poller the whole deployment runs for it.
+type WatcherStatus struct {
+	// When the last successful poll of the server ended; null before the first.
+	LastPoll *time.Time `json:"lastPoll,omitempty"`
+	// Seconds since the last successful poll: how far the archive may trail VBO. Null before the first poll.
+	Lag *float64 `json:"lag,omitempty"`
+	// Restore sessions of this server in the archive.
+	ArchivedSessions int `json:"archivedSessions"`
+	// Whether the first start's backfill has finished.
+	BackfillDone bool `json:"backfillDone"`
+	// The last poll's error, when it failed.
+	LastError *string `json:"lastError,omitempty"`
+}
+
 // One delivery attempt.
 type WebhookAttempt struct {
 	// When the attempt was made.

@@ -1,8 +1,9 @@
 // Package app is the gateway's composition root: it turns a configuration into a running
 // gateway, building each part once, fully configured, in one order:
 //
-//	config -> fleet (VBO clients) -> authenticator -> backend (loaders) -> HTTP handler
+//	config -> fleet (VBO clients) -> store -> authenticator -> backend (loaders) -> watcher -> HTTP handler
 //
+// The store and the watcher exist only when the restore watch is on (watch.enabled).
 // cmd/vbo-gateway, the tests and the benchmark all build the gateway through New.
 package app
 
@@ -12,12 +13,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/authn"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/httpapi"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -31,6 +38,21 @@ type Gateway struct {
 	Backend       *loaders.Backend
 	Fleet         *upstream.Fleet
 	Authenticator *authn.Authenticator // nil when no authentication is configured (every query refused)
+	Store         *store.Store         // nil when the restore watch is off
+	Watcher       *watch.Watcher       // nil when the restore watch is off
+
+	closeOnce sync.Once
+	stop      func() // stops the background work and closes the store
+}
+
+// Close stops the watcher (releasing its leases) and closes the store. The gateway's handler
+// must not be used afterwards. Ending New's ctx does the same.
+func (g *Gateway) Close() {
+	g.closeOnce.Do(func() {
+		if g.stop != nil {
+			g.stop()
+		}
+	})
 }
 
 // Options are the parts of the gateway that do not come from the config file.
@@ -69,6 +91,31 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	g, err := build(ctx, cfg, opts, logger, settings{lim: lim, res: res, persisted: persisted, proxies: proxies}, fleet, st)
+	if err != nil {
+		if st != nil {
+			_ = st.Close()
+		}
+		return nil, err
+	}
+	return g, nil
+}
+
+// settings are the effective settings New derived from the config.
+type settings struct {
+	lim       config.Limits
+	res       config.Resilience
+	persisted map[string]string
+	proxies   []netip.Prefix
+}
+
+// build assembles the parts after the store, and starts the watcher.
+func build(ctx context.Context, cfg *config.Config, opts Options, logger *slog.Logger, set settings, fleet *upstream.Fleet, st *store.Store) (*Gateway, error) {
+	lim, res, persisted, proxies := set.lim, set.res, set.persisted, set.proxies
 	authenticator, authenticate, err := newAuthenticator(ctx, cfg, fleet, logger)
 	if err != nil {
 		return nil, err
@@ -78,20 +125,83 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
+	watcher, err := newWatcher(cfg, fleet, st, logger)
+	if err != nil {
+		return nil, err
+	}
 	var mx *metrics.Metrics
 	if cfg.MetricsEnabled() {
-		mx = metrics.New(fleet, backend.CacheStats)
+		var extra []prometheus.Collector
+		if watcher != nil {
+			extra = append(extra, watcher.Collector())
+		}
+		mx = metrics.New(fleet, backend.CacheStats, extra...)
 	}
-	h, err := httpapi.New(httpapi.Options{
+	hopts := httpapi.Options{
 		Backend: backend, Logger: logger, Introspection: cfg.IntrospectionEnabled(),
 		Authenticate: authenticate, GraphiQLHeaders: opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
 		ServerStatus: fleetStatus(fleet), Metrics: mx, TrustedProxies: proxies,
-	})
+	}
+	if watcher != nil {
+		hopts.Watch = watcher
+	}
+	h, err := httpapi.New(hopts)
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{Handler: h, Backend: backend, Fleet: fleet, Authenticator: authenticator}, nil
+	g := &Gateway{Handler: h, Backend: backend, Fleet: fleet, Authenticator: authenticator, Store: st, Watcher: watcher}
+	if st != nil {
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if watcher != nil {
+				watcher.Run(runCtx)
+			}
+		}()
+		g.stop = func() {
+			cancel()
+			<-done
+			_ = st.Close()
+		}
+		go func() {
+			<-ctx.Done()
+			g.Close()
+		}()
+	}
+	return g, nil
+}
+
+// openStore opens the store when the restore watch is on (nil otherwise).
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.Store, error) {
+	if !cfg.Watch.Enabled {
+		return nil, nil
+	}
+	st, err := store.Open(ctx, store.Options{Driver: cfg.Store.Driver, Path: cfg.Store.Path, DSN: cfg.Store.DSN(), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("store open", "driver", st.Driver())
+	return st, nil
+}
+
+// newWatcher builds the restore watch over every server (nil when it is off).
+func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, logger *slog.Logger) (*watch.Watcher, error) {
+	if st == nil {
+		return nil, nil
+	}
+	w := cfg.Watch.WithDefaults()
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	var servers []watch.Server
+	for _, c := range fleet.Clients() {
+		servers = append(servers, watch.Server{Name: c.Name(), Source: c})
+	}
+	return watch.New(watch.Options{Store: st, Servers: servers, Interval: w.Interval, Overlap: w.Overlap,
+		Backfill: w.Backfill, BackfillConcurrency: w.BackfillConcurrency, MaxEventsPerPoll: w.MaxEventsPerPoll,
+		Retention: w.Retention, Logger: logger})
 }
 
 // newFleet builds one fully configured client per configured VBO server.

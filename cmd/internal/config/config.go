@@ -49,6 +49,10 @@ type Config struct {
 	Tenants []Tenant `yaml:"tenants"`
 	// Webhooks configures trigger-rule deliveries; see webhooks.go.
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Store is where the archive and the watcher's state live; see watch.go.
+	Store Store `yaml:"store"`
+	// Watch configures the restore watch (pollers, archive, subscriptions); see watch.go.
+	Watch Watch `yaml:"watch"`
 }
 
 // VBOServer is one VBO server behind the gateway.
@@ -138,6 +142,9 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 		return nil, err
 	}
 	if err := c.HTTP.WithDefaults().Validate(c.Resilience.WithDefaults().RequestTimeout); err != nil {
+		return nil, err
+	}
+	if err := c.validateStore(lookupEnv); err != nil {
 		return nil, err
 	}
 	return &c, nil

@@ -59,6 +59,8 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (for the
 	// failed-authentication throttle); none: the connection's peer is the client.
 	TrustedProxies []netip.Prefix
+	// Watch reports the restore watch's state to admins (nil: the watch is off).
+	Watch resolvers.WatchStatus
 }
 
 // FirstQuery is the query GraphiQL opens with.
@@ -138,7 +140,7 @@ func New(opts Options) (http.Handler, error) {
 func newGraphQL(opts Options) *handler.Server {
 	lim := opts.Limits
 	cfg := graph.Config{Resolvers: &resolvers.Resolver{
-		Backend: opts.Backend, Logger: opts.Logger, ServerStatus: opts.ServerStatus}}
+		Backend: opts.Backend, Logger: opts.Logger, ServerStatus: opts.ServerStatus, Watch: opts.Watch}}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(graph.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})

@@ -25,8 +25,9 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// New registers the collectors for fleet and the cache statistics function.
-func New(fleet *upstream.Fleet, cacheStats func() cache.Stats) *Metrics {
+// New registers the collectors for fleet and the cache statistics function, plus extra
+// collectors of other parts (the restore watch).
+func New(fleet *upstream.Fleet, cacheStats func() cache.Stats, extra ...prometheus.Collector) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "http_request_duration_seconds",
@@ -38,6 +39,7 @@ func New(fleet *upstream.Fleet, cacheStats func() cache.Stats) *Metrics {
 		&cacheCollector{stats: cacheStats},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(extra...)
 	return m
 }
 
