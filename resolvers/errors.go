@@ -107,6 +107,8 @@ func classify(err error) (code, msg, server string) {
 		return CodeNotConfigured, ErrNotConfigured.Error(), ""
 	case errors.Is(err, ErrNotFound), errors.Is(err, loaders.ErrUnknownServer):
 		return CodeNotFound, "not found", ""
+	case errors.Is(err, gid.ErrCursorUnsealed):
+		return CodeBadUserInput, "invalid id or cursor (a cursor from before a gateway restart has expired: start again from the first page)", ""
 	case errors.Is(err, gid.ErrInvalid):
 		return CodeBadUserInput, "invalid id or cursor", ""
 	case errors.As(err, &bi):

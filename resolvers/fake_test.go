@@ -40,6 +40,9 @@ type fakeVBO struct {
 
 var _ loaders.Upstream = (*fakeVBO)(nil)
 
+// testCursors seals the cursors of every test resolver (tests craft cursors with it).
+var testCursors = gid.NewRandomCursors()
+
 func (f *fakeVBO) call(method string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -268,7 +271,7 @@ func newEnv(t *testing.T) *env {
 	}
 	buf := &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(buf, nil))
-	return &env{t: t, r: &Resolver{Backend: b, Logger: logger}, fleet: fleet, log: buf}
+	return &env{t: t, r: &Resolver{Backend: b, Logger: logger, Cursors: testCursors}, fleet: fleet, log: buf}
 }
 
 // ctx is one request of p (nil: unauthenticated): fresh loaders, a response context that

@@ -42,18 +42,19 @@ func (r *Resolver) orgConnection(ctx context.Context, only []string, nameContain
 	if err != nil {
 		return nil, err
 	}
-	if err := checkOffsetArgs(first, after); err != nil {
+	if err := checkOffsetArgs(r.Cursors, first, after); err != nil {
 		return nil, err
 	}
 	orgs := r.visibleOrgs(ctx, p, r.visibleServers(p, only), nameContains)
-	from, to, err := offsetWindow(len(orgs), first, after)
+	from, to, err := offsetWindow(r.Cursors, len(orgs), first, after)
 	if err != nil {
 		return nil, err
 	}
+	cursors := offsetCursors(r.Cursors, from, to)
 	conn := &model.OrganizationConnection{Edges: make([]*model.OrganizationEdge, 0, to-from),
-		PageInfo: offsetPageInfo(from, to, len(orgs)), TotalCount: len(orgs)}
+		PageInfo: offsetPageInfo(from, to, len(orgs), cursors), TotalCount: len(orgs)}
 	for i := from; i < to; i++ {
-		conn.Edges = append(conn.Edges, &model.OrganizationEdge{Cursor: gid.EncodeOffset(i + 1), Node: orgs[i]})
+		conn.Edges = append(conn.Edges, &model.OrganizationEdge{Cursor: cursors[i-from], Node: orgs[i]})
 	}
 	return conn, nil
 }
@@ -64,7 +65,7 @@ func emptySessions() *model.RestoreSessionConnection {
 
 // orgRestoreSessions pages one organisation's sessions: a batched walk of its server's listing.
 func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
-	size, w, cur, err := sessionArgs(first, after, filter, []string{org.ServerName})
+	size, w, cur, err := sessionArgs(r.Cursors, first, after, filter, []string{org.ServerName})
 	if err != nil {
 		return nil, err
 	}
@@ -78,17 +79,17 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 		addServerError(ctx, err)
 		return emptySessions(), nil
 	}
-	return orgSessionsConnection(org.ServerName, page, size, start != nil), nil
+	return orgSessionsConnection(r.Cursors, org.ServerName, page, size, start != nil), nil
 }
 
 // orgSessionsConnection builds the connection of one organisation's sessions from a page that
 // asked for one session more than size (to tell whether a next page exists).
-func orgSessionsConnection(server string, page *loaders.SessionPage, size int, resumed bool) *model.RestoreSessionConnection {
+func orgSessionsConnection(cursors *gid.Cursors, server string, page *loaders.SessionPage, size int, resumed bool) *model.RestoreSessionConnection {
 	n := min(len(page.Sessions), size)
 	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, n),
 		PageInfo: &model.PageInfo{HasNextPage: len(page.Sessions) > size, HasPreviousPage: resumed}, TotalCount: page.Total}
 	for i := range n {
-		c := gid.EncodeStream(gid.StreamCursor{server: page.After[i]})
+		c := cursors.EncodeStream(gid.StreamCursor{server: page.After[i]})
 		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: c,
 			Node: &model.RestoreSession{ServerName: server, Upstream: page.Sessions[i]}})
 	}
@@ -96,7 +97,7 @@ func orgSessionsConnection(server string, page *loaders.SessionPage, size int, r
 	if page.Resume != nil {
 		// The walk paused at its scan budget: more may follow, from where it stopped reading.
 		conn.PageInfo.HasNextPage = true
-		end := gid.EncodeStream(gid.StreamCursor{server: *page.Resume})
+		end := cursors.EncodeStream(gid.StreamCursor{server: *page.Resume})
 		conn.PageInfo.EndCursor = &end
 	}
 	return conn
@@ -104,7 +105,7 @@ func orgSessionsConnection(server string, page *loaders.SessionPage, size int, r
 
 // sessionArgs validates a session connection's arguments: page size, the upstream time window,
 // and a stream cursor that may only name the servers in allowed.
-func sessionArgs(first *int, after *string, filter *model.RestoreSessionFilter, allowed []string) (int, loaders.Window, gid.StreamCursor, error) {
+func sessionArgs(cursors *gid.Cursors, first *int, after *string, filter *model.RestoreSessionFilter, allowed []string) (int, loaders.Window, gid.StreamCursor, error) {
 	size, err := pageSize(first)
 	if err != nil {
 		return 0, loaders.Window{}, nil, err
@@ -113,7 +114,7 @@ func sessionArgs(first *int, after *string, filter *model.RestoreSessionFilter, 
 	if err != nil {
 		return 0, loaders.Window{}, nil, err
 	}
-	cur, err := decodeStream(after)
+	cur, err := decodeStream(cursors, after)
 	if err != nil {
 		return 0, loaders.Window{}, nil, err
 	}
@@ -150,7 +151,7 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	if err != nil {
 		return nil, err
 	}
-	size, w, cur, err := sessionArgs(first, after, filter, r.visibleServers(p, nil))
+	size, w, cur, err := sessionArgs(r.Cursors, first, after, filter, r.visibleServers(p, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +172,7 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	for _, err := range page.Errors {
 		addServerError(ctx, err)
 	}
-	return mergedConnection(page, after != nil), nil
+	return mergedConnection(r.Cursors, page, after != nil), nil
 }
 
 // orgIDFilter is filter.organizationIds by server: server -> lower-case upstream organisation
@@ -262,16 +263,16 @@ func sessionMatcher(names orgNames, attrs func(*upstream.RestoreSession) bool) *
 
 // mergedConnection builds the connection of a cross-server page. An empty page still carries
 // an endCursor when the merge moved on (non-matching sessions read, a paused walk).
-func mergedConnection(page *loaders.MergedPage, resumed bool) *model.RestoreSessionConnection {
+func mergedConnection(cursors *gid.Cursors, page *loaders.MergedPage, resumed bool) *model.RestoreSessionConnection {
 	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, len(page.Sessions)),
 		PageInfo: &model.PageInfo{HasNextPage: page.HasNext, HasPreviousPage: resumed}, TotalCount: page.Total}
 	for _, s := range page.Sessions {
-		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: gid.EncodeStream(s.Cursor),
+		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: cursors.EncodeStream(s.Cursor),
 			Node: &model.RestoreSession{ServerName: s.Server, Upstream: s.Session}})
 	}
 	setEdgeCursors(conn)
 	if len(conn.Edges) == 0 && page.End != nil {
-		end := gid.EncodeStream(page.End)
+		end := cursors.EncodeStream(page.End)
 		conn.PageInfo.EndCursor = &end
 	}
 	return conn

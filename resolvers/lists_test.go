@@ -165,7 +165,7 @@ func TestPagingArguments(t *testing.T) {
 	syd1 := &model.VboServer{Name: "syd1"}
 	org := &model.Organization{ServerName: "syd1", Upstream: upstream.Organization{ID: "c0a0-0001", Name: "Contoso"}}
 	session := &model.RestoreSession{ServerName: "syd1", Upstream: upstream.RestoreSession{ID: sessionID("syd1", "Contoso", 1)}}
-	akl1Cursor := gid.EncodeStream(gid.StreamCursor{"akl1": {Time: t0}})
+	akl1Cursor := testCursors.EncodeStream(gid.StreamCursor{"akl1": {Time: t0}})
 	reversed := &model.RestoreSessionFilter{StartTimeFrom: ptr(t0), StartTimeTo: ptr(t0.Add(-time.Hour))}
 	tests := []struct {
 		name   string
@@ -375,7 +375,7 @@ func TestOrganizationsPagingAndFilter(t *testing.T) {
 	}
 	// A cursor past the end is an empty last page, not an error.
 	e := newEnv(t)
-	conn, err := e.r.Query().Organizations(e.ctx(admin), ptr(2), ptr(gid.EncodeOffset(99)), nil)
+	conn, err := e.r.Query().Organizations(e.ctx(admin), ptr(2), ptr(testCursors.EncodeOffset(99)), nil)
 	if err != nil || len(conn.Edges) != 0 || conn.PageInfo.HasNextPage {
 		t.Errorf("past the end: %v, %v", conn, err)
 	}

@@ -21,12 +21,12 @@ func pageSize(first *int) (int, error) {
 }
 
 // checkOffsetArgs validates first and an offset cursor before any data is loaded.
-func checkOffsetArgs(first *int, after *string) error {
+func checkOffsetArgs(cursors *gid.Cursors, first *int, after *string) error {
 	if _, err := pageSize(first); err != nil {
 		return err
 	}
 	if after != nil {
-		if _, err := gid.DecodeOffset(*after); err != nil {
+		if _, err := cursors.DecodeOffset(*after); err != nil {
 			return err
 		}
 	}
@@ -34,14 +34,14 @@ func checkOffsetArgs(first *int, after *string) error {
 }
 
 // offsetWindow slices a complete list for first/after (offset cursor) and says what follows.
-func offsetWindow(n int, first *int, after *string) (from, to int, err error) {
+func offsetWindow(cursors *gid.Cursors, n int, first *int, after *string) (from, to int, err error) {
 	size, err := pageSize(first)
 	if err != nil {
 		return 0, 0, err
 	}
 	from = 0
 	if after != nil {
-		from, err = gid.DecodeOffset(*after)
+		from, err = cursors.DecodeOffset(*after)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -50,20 +50,30 @@ func offsetWindow(n int, first *int, after *string) (from, to int, err error) {
 	return from, min(from+size, n), nil
 }
 
-// offsetPageInfo builds PageInfo for items [from,to) of n.
-func offsetPageInfo(from, to, n int) *model.PageInfo {
+// offsetCursors seals the edge cursors of items [from,to): item i's cursor is offset i+1.
+func offsetCursors(cursors *gid.Cursors, from, to int) []string {
+	out := make([]string, 0, max(to-from, 0))
+	for i := from; i < to; i++ {
+		out = append(out, cursors.EncodeOffset(i+1))
+	}
+	return out
+}
+
+// offsetPageInfo builds PageInfo for items [from,to) of n, whose edges have edgeCursors (the
+// start and end cursors are the first and last edge's own: sealing draws a fresh nonce, so a
+// cursor sealed again would be another string).
+func offsetPageInfo(from, to, n int, edgeCursors []string) *model.PageInfo {
 	pi := &model.PageInfo{HasNextPage: to < n, HasPreviousPage: from > 0}
-	if to > from {
-		s, e := gid.EncodeOffset(from+1), gid.EncodeOffset(to)
-		pi.StartCursor, pi.EndCursor = &s, &e
+	if len(edgeCursors) > 0 {
+		pi.StartCursor, pi.EndCursor = &edgeCursors[0], &edgeCursors[len(edgeCursors)-1]
 	}
 	return pi
 }
 
 // decodeStream reads an optional stream cursor.
-func decodeStream(after *string) (gid.StreamCursor, error) {
+func decodeStream(cursors *gid.Cursors, after *string) (gid.StreamCursor, error) {
 	if after == nil {
 		return gid.StreamCursor{}, nil
 	}
-	return gid.DecodeStream(*after)
+	return cursors.DecodeStream(*after)
 }

@@ -5,6 +5,7 @@ package resolvers
 import (
 	"log/slog"
 
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 )
@@ -16,6 +17,8 @@ type StatusFunc func(server string) model.ServerStatus
 type Resolver struct {
 	Backend *loaders.Backend
 	Logger  *slog.Logger
+	// Cursors seals every cursor handed out and opens the ones sent back (required).
+	Cursors *gid.Cursors
 	// ServerStatus reports server health for admins; nil reports every server UP.
 	ServerStatus StatusFunc
 	// Rules keeps watch rules and deliveries; nil without a store (their fields then answer

@@ -134,7 +134,7 @@ func (r *restoreSessionResolver) Organization(ctx context.Context, obj *model.Re
 
 // Events is the resolver for the events field.
 func (r *restoreSessionResolver) Events(ctx context.Context, obj *model.RestoreSession, first *int, after *string, filter *model.RestoreEventFilter) (*model.RestoreEventConnection, error) {
-	if err := checkOffsetArgs(first, after); err != nil {
+	if err := checkOffsetArgs(r.Cursors, first, after); err != nil {
 		return nil, err
 	}
 	events, err := loaders.For(ctx).RestoreSessionEvents(ctx, obj.ServerName, obj.Upstream.ID, obj.Upstream.Finished())
@@ -149,14 +149,15 @@ func (r *restoreSessionResolver) Events(ctx context.Context, obj *model.RestoreS
 			kept = append(kept, i)
 		}
 	}
-	from, to, err := offsetWindow(len(kept), first, after)
+	from, to, err := offsetWindow(r.Cursors, len(kept), first, after)
 	if err != nil {
 		return nil, err
 	}
+	cursors := offsetCursors(r.Cursors, from, to)
 	conn := &model.RestoreEventConnection{Edges: make([]*model.RestoreEventEdge, 0, to-from),
-		PageInfo: offsetPageInfo(from, to, len(kept)), TotalCount: ptr(len(kept))}
+		PageInfo: offsetPageInfo(from, to, len(kept), cursors), TotalCount: ptr(len(kept))}
 	for i := from; i < to; i++ {
-		conn.Edges = append(conn.Edges, &model.RestoreEventEdge{Cursor: gid.EncodeOffset(i + 1),
+		conn.Edges = append(conn.Edges, &model.RestoreEventEdge{Cursor: cursors[i-from],
 			Node: &model.RestoreEvent{ServerName: obj.ServerName, SessionID: obj.Upstream.ID, Upstream: events[kept[i]]}})
 	}
 	return conn, nil

@@ -9,10 +9,14 @@ import (
 	"time"
 )
 
-// Cursors are base64url text with a version prefix:
+// A cursor's text has a version prefix:
 //   "o1:<n>"                         an offset into a stable list (organisations, events)
 //   "s1:<server>=<pos>;<server>=..."  a position in each server's newest-first session stream
 // where <pos> is "<unix nanos>,<skip>" or "-" for a server whose stream is exhausted.
+//
+// A stream position can lie on a session the caller may not read (the merge reads past other
+// tenants' sessions), so clients only ever get sealed cursors (Cursors, seal.go). The
+// functions below encode the text as plain base64url: for tests and tools, never for clients.
 
 // Position is how far a server's newest-first restore session stream has been consumed: every
 // session newer than Time, and the first Skip sessions (in upstream order) created exactly at
@@ -28,19 +32,30 @@ type StreamCursor map[string]Position
 
 const maxServersInCursor = 256
 
-// EncodeOffset makes an offset cursor; n is the number of items before the next page.
+// EncodeOffset makes an unsealed offset cursor; n is the number of items before the next page.
 func EncodeOffset(n int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("o1:" + strconv.Itoa(n)))
+	return base64.RawURLEncoding.EncodeToString([]byte(offsetText(n)))
 }
 
-// DecodeOffset reads an offset cursor; "" means the start.
+func offsetText(n int) string { return "o1:" + strconv.Itoa(n) }
+
+// DecodeOffset reads an unsealed offset cursor; "" means the start.
 func DecodeOffset(s string) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
-	raw, err := decodeCursor(s, "o1:")
+	text, err := unbase64(s)
 	if err != nil {
 		return 0, err
+	}
+	return parseOffset(text)
+}
+
+// parseOffset reads an offset cursor's text.
+func parseOffset(text string) (int, error) {
+	raw, ok := strings.CutPrefix(text, "o1:")
+	if !ok {
+		return 0, fmt.Errorf("%w: wrong cursor kind", ErrInvalid)
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 0 || n > 1<<30 {
@@ -49,8 +64,12 @@ func DecodeOffset(s string) (int, error) {
 	return n, nil
 }
 
-// EncodeStream makes a stream cursor. Output is deterministic (servers sorted).
+// EncodeStream makes an unsealed stream cursor. Output is deterministic (servers sorted).
 func EncodeStream(c StreamCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(streamText(c)))
+}
+
+func streamText(c StreamCursor) string {
 	names := make([]string, 0, len(c))
 	for n := range c {
 		names = append(names, n)
@@ -73,18 +92,27 @@ func EncodeStream(c StreamCursor) string {
 			b.WriteString(strconv.Itoa(p.Skip))
 		}
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(b.String()))
+	return b.String()
 }
 
-// DecodeStream reads a stream cursor; "" means every server starts at the top.
+// DecodeStream reads an unsealed stream cursor; "" means every server starts at the top.
 func DecodeStream(s string) (StreamCursor, error) {
-	c := StreamCursor{}
 	if s == "" {
-		return c, nil
+		return StreamCursor{}, nil
 	}
-	raw, err := decodeCursor(s, "s1:")
+	text, err := unbase64(s)
 	if err != nil {
 		return nil, err
+	}
+	return parseStream(text)
+}
+
+// parseStream reads a stream cursor's text.
+func parseStream(text string) (StreamCursor, error) {
+	c := StreamCursor{}
+	raw, ok := strings.CutPrefix(text, "s1:")
+	if !ok {
+		return nil, fmt.Errorf("%w: wrong cursor kind", ErrInvalid)
 	}
 	if raw == "" {
 		return c, nil
@@ -112,7 +140,8 @@ func DecodeStream(s string) (StreamCursor, error) {
 	return c, nil
 }
 
-func decodeCursor(s, prefix string) (string, error) {
+// unbase64 decodes a cursor's base64url form (bounded in length first).
+func unbase64(s string) (string, error) {
 	if len(s) > maxEncoded*8 {
 		return "", fmt.Errorf("%w: cursor too long", ErrInvalid)
 	}
@@ -120,9 +149,5 @@ func decodeCursor(s, prefix string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: cursor is not base64url", ErrInvalid)
 	}
-	raw, ok := strings.CutPrefix(string(b), prefix)
-	if !ok {
-		return "", fmt.Errorf("%w: wrong cursor kind", ErrInvalid)
-	}
-	return raw, nil
+	return string(b), nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -87,6 +88,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
+	cursors, err := newCursors(cfg.CursorKey, logger)
+	if err != nil {
+		return nil, err
+	}
 	fleet, err := newFleet(cfg, res, logger)
 	if err != nil {
 		return nil, err
@@ -95,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
-	g, err := build(ctx, cfg, opts, logger, settings{lim: lim, res: res, persisted: persisted, proxies: proxies}, fleet, st)
+	g, err := build(ctx, cfg, opts, logger, settings{lim: lim, res: res, persisted: persisted, proxies: proxies, cursors: cursors}, fleet, st)
 	if err != nil {
 		if st != nil {
 			_ = st.Close()
@@ -111,11 +116,12 @@ type settings struct {
 	res       config.Resilience
 	persisted map[string]string
 	proxies   []netip.Prefix
+	cursors   *gid.Cursors
 }
 
 // build assembles the parts after the store, and starts the watcher.
 func build(ctx context.Context, cfg *config.Config, opts Options, logger *slog.Logger, set settings, fleet *upstream.Fleet, st *store.Store) (*Gateway, error) {
-	lim, res, persisted, proxies := set.lim, set.res, set.persisted, set.proxies
+	lim, res, persisted, proxies, cursors := set.lim, set.res, set.persisted, set.proxies, set.cursors
 	authenticator, authenticate, err := newAuthenticator(ctx, cfg, fleet, logger)
 	if err != nil {
 		return nil, err
@@ -141,7 +147,7 @@ func build(ctx context.Context, cfg *config.Config, opts Options, logger *slog.L
 		Backend: backend, Logger: logger, Introspection: cfg.IntrospectionEnabled(),
 		Authenticate: authenticate, GraphiQLHeaders: opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
-		ServerStatus: fleetStatus(fleet), Metrics: mx, TrustedProxies: proxies,
+		ServerStatus: fleetStatus(fleet), Metrics: mx, TrustedProxies: proxies, Cursors: cursors,
 	}
 	if watcher != nil {
 		hopts.Watch = watcher
@@ -202,6 +208,15 @@ func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, logg
 	return watch.New(watch.Options{Store: st, Servers: servers, Interval: w.Interval, Overlap: w.Overlap,
 		Backfill: w.Backfill, BackfillConcurrency: w.BackfillConcurrency, MaxEventsPerPoll: w.MaxEventsPerPoll,
 		Retention: w.Retention, Logger: logger})
+}
+
+// newCursors seals cursors with the configured secret, else with a key drawn for this process.
+func newCursors(k config.CursorKey, logger *slog.Logger) (*gid.Cursors, error) {
+	if k.Secret() == nil {
+		logger.Info("no cursorKey configured: cursors are sealed with a key drawn at start; they expire at a restart and open only on this replica")
+		return gid.NewRandomCursors(), nil
+	}
+	return gid.NewCursors(k.Secret())
 }
 
 // newFleet builds one fully configured client per configured VBO server.

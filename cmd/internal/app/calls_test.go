@@ -209,7 +209,7 @@ func TestMergedPageCalls(t *testing.T) {
 			t.Errorf("%s page 1: %d calls besides the listing", s, n)
 		}
 	}
-	cur, err := gid.DecodeStream(*p1.RestoreSessions.PageInfo.EndCursor)
+	cur, err := testCursors.DecodeStream(*p1.RestoreSessions.PageInfo.EndCursor)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -342,7 +342,7 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("errors: %+v", errs)
 	}
 	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, data, "", "  "); err != nil {
+	if err := json.Indent(&pretty, unsealCursors(t, data), "", "  "); err != nil {
 		t.Fatal(err)
 	}
 	pretty.WriteByte('\n')
@@ -362,6 +362,45 @@ func TestGolden(t *testing.T) {
 	if !bytes.Equal(pretty.Bytes(), want) {
 		t.Errorf("output differs from %s (rerun with -update if intended):\n%s", path, pretty.String())
 	}
+}
+
+// unsealCursors replaces every sealed cursor in a response's data by its unsealed encoding
+// (sealing draws a fresh nonce per cursor: the golden file holds what they say).
+func unsealCursors(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && (k == "cursor" || k == "startCursor" || k == "endCursor") {
+					if c, err := testCursors.DecodeStream(s); err == nil {
+						x[k] = gid.EncodeStream(c)
+					} else if n, err := testCursors.DecodeOffset(s); err == nil {
+						x[k] = gid.EncodeOffset(n)
+					} else {
+						t.Errorf("%s %q does not open", k, s)
+					}
+					continue
+				}
+				x[k] = walk(e)
+			}
+		case []any:
+			for i := range x {
+				x[i] = walk(x[i])
+			}
+		}
+		return v
+	}
+	out, err := json.Marshal(walk(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // ---- 2. pagination ----
@@ -923,8 +962,8 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("detached org = %+v", d)
 	}
 
-	offsetCursor := gid.EncodeOffset(3)
-	streamCursor := gid.EncodeStream(gid.StreamCursor{"syd1": {Time: fixedNow, Skip: 0}})
+	offsetCursor := testCursors.EncodeOffset(3)
+	streamCursor := testCursors.EncodeStream(gid.StreamCursor{"syd1": {Time: fixedNow, Skip: 0}})
 	tests := []struct {
 		name  string
 		query string
@@ -962,8 +1001,8 @@ func TestBadInput(t *testing.T) {
 		{"restoreSessions base64 junk", `query($a: String) { restoreSessions(after: $a) { edges { cursor } } }`, map[string]any{"a": base64URL("\x00\xff junk")}, "BAD_USER_INPUT"},
 		{"org restoreSessions offset cursor", `query($id: ID!, $a: String) { organization(id: $id) { restoreSessions(after: $a) { edges { cursor } } } }`, map[string]any{"id": orgID, "a": offsetCursor}, "BAD_USER_INPUT"},
 		{"node plausible non-uuid event", `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": gid.ID{Kind: gid.KindRestoreEvent, Server: "syd1", Parent: sess.ID, Upstream: "abc"}.String()}, "NOT_FOUND"},
-		{"org restoreSessions cursor of another server", `query($id: ID!, $a: String) { organization(id: $id) { restoreSessions(after: $a) { edges { cursor } } } }`, map[string]any{"id": orgID, "a": gid.EncodeStream(gid.StreamCursor{"mel1": {Time: fixedNow, Skip: 1}})}, "BAD_USER_INPUT"},
-		{"restoreSessions cursor with unknown server", `query($a: String) { restoreSessions(after: $a) { edges { cursor } } }`, map[string]any{"a": gid.EncodeStream(gid.StreamCursor{"nope": {Time: fixedNow, Skip: 1}})}, "BAD_USER_INPUT"},
+		{"org restoreSessions cursor of another server", `query($id: ID!, $a: String) { organization(id: $id) { restoreSessions(after: $a) { edges { cursor } } } }`, map[string]any{"id": orgID, "a": testCursors.EncodeStream(gid.StreamCursor{"mel1": {Time: fixedNow, Skip: 1}})}, "BAD_USER_INPUT"},
+		{"restoreSessions cursor with unknown server", `query($a: String) { restoreSessions(after: $a) { edges { cursor } } }`, map[string]any{"a": testCursors.EncodeStream(gid.StreamCursor{"nope": {Time: fixedNow, Skip: 1}})}, "BAD_USER_INPUT"},
 		{"events stream cursor", `query($id: ID!, $a: String) { restoreSession(id: $id) { events(after: $a) { edges { cursor } } } }`, map[string]any{"id": sessID, "a": streamCursor}, "BAD_USER_INPUT"},
 		{"events garbage cursor", `query($id: ID!, $a: String) { restoreSession(id: $id) { events(after: $a) { edges { cursor } } } }`, map[string]any{"id": sessID, "a": "@@"}, "BAD_USER_INPUT"},
 		{"organizations first -1", `{ organizations(first: -1) { edges { cursor } } }`, nil, "BAD_USER_INPUT"},

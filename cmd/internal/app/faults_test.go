@@ -39,6 +39,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(fleet.Close)
+	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
 	cfg := fleet.Config
 	cfg.Cache.ListingTTL = -1
 	cfg.Resilience = config.Resilience{RequestTimeout: 2 * time.Second, RetryAttempts: 3,

@@ -20,9 +20,21 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
+
+// testCursorSecret seals the test gateways' cursors; testCursors crafts and opens them.
+const testCursorSecret = "a test secret that seals cursors, 32+ bytes"
+
+var testCursors = func() *gid.Cursors {
+	c, err := gid.NewCursors([]byte(testCursorSecret))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
 
 // fixedNow anchors every simulator's generated data, so runs are reproducible.
 var fixedNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
@@ -59,6 +71,7 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 		t.Fatalf("demo.Start: %v", err)
 	}
 	t.Cleanup(fleet.Close)
+	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
 	h := &harness{t: t, fleet: fleet, recorded: map[string][]url.Values{}}
 	if o.record {
 		for i := range fleet.Config.Servers {

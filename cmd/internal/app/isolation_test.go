@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,7 @@ func isoStart(t *testing.T, jwt *config.JWT, prepare func(*demo.Fleet)) *isoEnv 
 	if prepare != nil {
 		prepare(fleet)
 	}
+	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
 	cfg := fleet.Config
 	cfg.Auth.JWT = jwt
 	logs := &isoLog{}
@@ -499,6 +501,7 @@ func TestIsoTenantIsolation(t *testing.T) {
 			isoCheckLists(t, c, w, tn)
 			isoCheckFilters(t, c, w, tn, p)
 			isoCheckOwnIDs(t, c, w, tn)
+			isoCheckCursors(t, c, e, tn, p)
 			p.run(isoForeignProbes(w, tn))
 			totalProbes += p.probes
 			totalLeaks += p.leaks
@@ -630,6 +633,98 @@ func isoCheckOwnIDs(t *testing.T, c *client.Client, w *isoWorld, tn *isoTenant) 
 			if got.Organization != nil && pr.root == "restoreSession" && !tn.orgs[got.Organization.ID] {
 				t.Errorf("%s: own session's organisation %s not owned", tn.id, got.Organization.ID)
 			}
+		}
+	}
+}
+
+// isoCursorPage collects every cursor of one page of a session connection.
+const isoCursorPage = `query($first: Int, $after: String, $id: ID!, $own: Boolean!) {
+  restoreSessions(first: $first, after: $after) @skip(if: $own) {
+    pageInfo { hasNextPage startCursor endCursor } edges { cursor } }
+  organization(id: $id) @include(if: $own) { restoreSessions(first: $first, after: $after) {
+    pageInfo { hasNextPage startCursor endCursor } edges { cursor } } }
+}`
+
+// isoCheckCursors pages through the tenant's session lists (across servers, and per own
+// organisation) in several page sizes and checks that no cursor carries another tenant's
+// session creation time, in any form a cursor could hold it (unix seconds, milliseconds or
+// nanoseconds, raw or base64url-decoded). Issue 11 item 6: the merge reads past other tenants'
+// sessions, and a readable cursor recorded where it stopped.
+func isoCheckCursors(t *testing.T, c *client.Client, e *isoEnv, tn *isoTenant, p *isoProber) {
+	t.Helper()
+	own, foreign := map[string]bool{}, map[string]string{} // time text -> a session it belongs to
+	for server, sim := range e.fleet.Sims {
+		for _, s := range sim.Sessions() {
+			ct := s.CreationTime
+			texts := []string{strconv.FormatInt(ct.UnixNano(), 10), strconv.FormatInt(ct.UnixMilli(), 10), strconv.FormatInt(ct.Unix(), 10)}
+			for _, x := range texts {
+				if tn.sessions[gid.ID{Kind: gid.KindRestoreSession, Server: server, Upstream: s.ID}.String()] {
+					own[x] = true
+				} else {
+					foreign[x] = server + "/" + s.ID
+				}
+			}
+		}
+	}
+	check := func(label, cur string) {
+		p.probes++
+		dec, _ := base64.RawURLEncoding.DecodeString(strings.TrimRight(cur, "="))
+		for x, who := range foreign {
+			if !own[x] && (strings.Contains(cur, x) || bytes.Contains(dec, []byte(x))) {
+				p.leak("%s cursor %q holds %s, the creation time of another tenant's session %s", label, cur, x, who)
+				return
+			}
+		}
+	}
+	type page struct {
+		PageInfo struct {
+			HasNextPage bool    `json:"hasNextPage"`
+			StartCursor *string `json:"startCursor"`
+			EndCursor   *string `json:"endCursor"`
+		} `json:"pageInfo"`
+		Edges []struct {
+			Cursor string `json:"cursor"`
+		} `json:"edges"`
+	}
+	walk := func(label string, orgID string, first int) {
+		var after any
+		for n := 0; ; n++ {
+			if n > 500 {
+				t.Fatalf("%s does not end", label)
+			}
+			var out struct {
+				RestoreSessions *page `json:"restoreSessions"`
+				Organization    *struct {
+					RestoreSessions *page `json:"restoreSessions"`
+				} `json:"organization"`
+			}
+			id := orgID
+			if id == "" {
+				id = "unused"
+			}
+			isoMust(t, c, isoCursorPage, map[string]any{"first": first, "after": after, "id": id, "own": orgID != ""}, &out)
+			pg := out.RestoreSessions
+			if out.Organization != nil {
+				pg = out.Organization.RestoreSessions
+			}
+			for _, e := range pg.Edges {
+				check(label, e.Cursor)
+			}
+			for _, cur := range []*string{pg.PageInfo.StartCursor, pg.PageInfo.EndCursor} {
+				if cur != nil {
+					check(label, *cur)
+				}
+			}
+			if !pg.PageInfo.HasNextPage {
+				return
+			}
+			after = *pg.PageInfo.EndCursor
+		}
+	}
+	for _, first := range []int{4, 25} {
+		walk(fmt.Sprintf("restoreSessions(first: %d)", first), "", first)
+		for id := range tn.orgs {
+			walk(fmt.Sprintf("organization(%s).restoreSessions(first: %d)", id, first), id, first)
 		}
 	}
 }

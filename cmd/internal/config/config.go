@@ -23,6 +23,9 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// HTTP bounds the gateway's HTTP server (connections, timeouts, trusted proxies); see http.go.
 	HTTP HTTP `yaml:"http"`
+	// CursorKey is the secret that seals pagination cursors (default: one drawn at start); see
+	// cursors.go.
+	CursorKey CursorKey `yaml:"cursorKey"`
 	// Servers are the VBO servers behind the gateway, in display order.
 	Servers []VBOServer `yaml:"servers"`
 	// Introspection enables GraphQL introspection (default true). Like every query, it needs
@@ -145,6 +148,9 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 		return nil, err
 	}
 	if err := c.validateStore(lookupEnv); err != nil {
+		return nil, err
+	}
+	if err := c.CursorKey.resolve(lookupEnv, readFile); err != nil {
 		return nil, err
 	}
 	return &c, nil

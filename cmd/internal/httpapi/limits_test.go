@@ -14,6 +14,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/httpapi"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
@@ -75,6 +76,9 @@ func newHandler(t testing.TB, opts httpapi.Options) http.Handler {
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = config.DefaultRequestTimeout
 	}
+	if opts.Cursors == nil {
+		opts.Cursors = gid.NewRandomCursors()
+	}
 	h, err := httpapi.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +94,7 @@ func TestNewFailsClosed(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	admin := func(*http.Request) (*auth.Principal, error) { return auth.NewAdmin("test"), nil }
 	ok := httpapi.Options{Backend: b, Logger: logger, Authenticate: admin,
-		Limits: config.Limits{}.WithDefaults(), RequestTimeout: time.Second}
+		Limits: config.Limits{}.WithDefaults(), RequestTimeout: time.Second, Cursors: gid.NewRandomCursors()}
 	if _, err := httpapi.New(ok); err != nil {
 		t.Fatalf("complete options refused: %v", err)
 	}
@@ -99,6 +103,7 @@ func TestNewFailsClosed(t *testing.T) {
 		"no backend":       func(o *httpapi.Options) { o.Backend = nil },
 		"no logger":        func(o *httpapi.Options) { o.Logger = nil },
 		"no deadline":      func(o *httpapi.Options) { o.RequestTimeout = 0 },
+		"no cursor sealer": func(o *httpapi.Options) { o.Cursors = nil },
 		"no limits":        func(o *httpapi.Options) { o.Limits = config.Limits{} },
 	} {
 		o := ok

@@ -25,6 +25,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
 	"github.com/vbo-gateway/vbo-gateway/graph"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
@@ -56,6 +57,8 @@ type Options struct {
 	Persisted map[string]string
 	// Metrics, when set, serves /metrics and times /graphql requests.
 	Metrics *metrics.Metrics
+	// Cursors seals the cursors handed out (required).
+	Cursors *gid.Cursors
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (for the
 	// failed-authentication throttle); none: the connection's peer is the client.
 	TrustedProxies []netip.Prefix
@@ -99,6 +102,8 @@ func New(opts Options) (http.Handler, error) {
 		return nil, errors.New("httpapi: no logger")
 	case opts.RequestTimeout == 0:
 		return nil, errors.New("httpapi: no request deadline")
+	case opts.Cursors == nil:
+		return nil, errors.New("httpapi: no cursor sealer")
 	}
 	if err := opts.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
@@ -140,7 +145,7 @@ func New(opts Options) (http.Handler, error) {
 func newGraphQL(opts Options) *handler.Server {
 	lim := opts.Limits
 	cfg := graph.Config{Resolvers: &resolvers.Resolver{
-		Backend: opts.Backend, Logger: opts.Logger, ServerStatus: opts.ServerStatus, Watch: opts.Watch}}
+		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch}}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(graph.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
