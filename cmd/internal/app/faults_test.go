@@ -420,9 +420,11 @@ func TestFaultTokenExpiry401Storm(t *testing.T) {
 	if got := r.calls("syd1", fRouteTok); got != 1 {
 		t.Errorf("token calls = %d, want exactly 1 for %d concurrent requests after expiry", got, n)
 	}
-	// Each request: one rejected listing call, one retried with the new token, one session walk.
-	if got := r.calls("syd1", fRouteOrgs); got != 2*n {
-		t.Errorf("org calls = %d, want %d (one 401 + one retry each)", got, 2*n)
+	// Each request: one listing call rejected with 401 and one retried with the new token, or
+	// (a request that a busy machine starts after the shared re-login) one call with the new
+	// token. At least one request met the expired token, so the shared re-login happened.
+	if got := r.calls("syd1", fRouteOrgs); got < n+1 || got > 2*n {
+		t.Errorf("org calls = %d, want %d..%d (one 401 + one retry each, or one call after the re-login)", got, n+1, 2*n)
 	}
 	if got := r.calls("syd1", fRouteSess); got != n {
 		t.Errorf("session listings = %d, want %d", got, n)
