@@ -45,6 +45,7 @@ func (r *Resolver) orgConnection(ctx context.Context, only []string, nameContain
 	if err := checkOffsetArgs(r.Cursors, first, after); err != nil {
 		return nil, err
 	}
+	reportUnresolved(ctx, p, only)
 	orgs := r.visibleOrgs(ctx, p, r.visibleServers(p, only), nameContains)
 	from, to, err := offsetWindow(r.Cursors, len(orgs), first, after)
 	if err != nil {
@@ -163,6 +164,7 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	if filter != nil {
 		only = filter.Servers
 	}
+	reportUnresolved(ctx, p, only)
 	servers := orgs.narrow(r.visibleServers(p, only))
 	var names orgNames
 	if !p.SeesAll() || orgs != nil { // an admin without an organisation filter sees every session

@@ -187,6 +187,7 @@ func (r *viewerResolver) Organizations(ctx context.Context, obj *model.Viewer) (
 	if err != nil {
 		return nil, err
 	}
+	reportUnresolved(ctx, p, nil)
 	orgs := r.visibleOrgs(ctx, p, r.visibleServers(p, nil), "")
 	if orgs == nil {
 		orgs = []*model.Organization{}

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,21 @@ func (r *Resolver) visibleServers(p *auth.Principal, only []string) []string {
 		}
 	}
 	return out
+}
+
+// errUnresolved: the caller's organisations on a server are configured by name and not resolved
+// yet (the server was unreachable, or has no organisation of that name).
+var errUnresolved = errors.New("tenant organisations on this server are not resolved yet")
+
+// reportUnresolved reports, once per server (narrowed to only, if non-nil), that some of the
+// caller's organisations cannot be shown yet: a partial result says so rather than silently
+// showing less.
+func reportUnresolved(ctx context.Context, p *auth.Principal, only []string) {
+	for _, s := range p.Unresolved() {
+		if only == nil || slices.Contains(only, s) {
+			addServerError(ctx, &upstream.Error{Server: s, Method: "GET", Path: "Organizations", Err: errUnresolved})
+		}
+	}
 }
 
 // serverOrgs is one server's organisations as loaded, or the error loading them.

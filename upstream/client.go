@@ -122,6 +122,9 @@ type ClientOptions struct {
 	UserAgent string
 	// Logger receives the client's warnings (default slog.Default()).
 	Logger *slog.Logger
+	// WrapTransport, when set, wraps the HTTP transport (tracing, metrics and logging of each
+	// attempt, token calls included); it is applied to HTTPClient's transport too.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 
 	now func() time.Time // replaces time.Now (tests)
 }
@@ -185,6 +188,14 @@ func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 		c.httpClient = withoutRedirects(o.HTTPClient)
 	} else if c.httpClient, err = buildHTTPClient(u, o.TLS, o.Timeouts, c.logger.With("server", o.Name)); err != nil {
 		return fail(err)
+	}
+	if o.WrapTransport != nil {
+		hc := *c.httpClient
+		if hc.Transport == nil {
+			hc.Transport = http.DefaultTransport
+		}
+		hc.Transport = o.WrapTransport(hc.Transport)
+		c.httpClient = &hc
 	}
 	switch {
 	case o.MaxConcurrency < 0:

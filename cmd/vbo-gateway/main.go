@@ -1,7 +1,12 @@
 // Command vbo-gateway serves one GraphQL schema over every configured VBO server.
 //
 //	vbo-gateway --config gateway.yaml
-//	vbo-gateway --demo            # built-in simulated VBO servers, no config needed
+//	vbo-gateway --demo                       # built-in simulated VBO servers, no config needed
+//	vbo-gateway --demo --config limits.yaml  # the demo with the file's limits, listen, auth...
+//	vbo-gateway --check-config --config gateway.yaml
+//	vbo-gateway --version
+//
+// SIGHUP reloads tenants, API keys, JWT settings, limits and the log level from --config.
 package main
 
 import (
@@ -15,6 +20,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,63 +31,205 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/telemetry"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "vbo-gateway:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-// run parses flags and serves until ctx ends. ready, if set, receives the listen address.
-func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr string)) error {
+// flags are the command line.
+type flags struct {
+	configPath, listen, logLevel, logFormat  string
+	demo, allowMissing, checkConfig, version bool
+	grace, healthInterval                    time.Duration
+}
+
+// errUsage wraps command-line mistakes (printed once, with a hint).
+var errUsage = errors.New("see vbo-gateway --help")
+
+func parseFlags(args []string, stdout io.Writer) (*flags, error) {
+	var f flags
 	fs := flag.NewFlagSet("vbo-gateway", flag.ContinueOnError)
-	configPath := fs.String("config", "", "YAML config file")
-	demoMode := fs.Bool("demo", false, "run against three built-in simulated VBO servers (no config needed)")
-	listen := fs.String("listen", "", "listen address (overrides the config; default 127.0.0.1:8080)")
-	allowMissing := fs.Bool("allow-missing", false, "start even if a tenant names an unknown server or organisation (logged; retried on refresh)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	grace := fs.Duration("shutdown-grace", 20*time.Second, "time to finish in-flight requests on SIGTERM (longer than the request deadline)")
+	fs.StringVar(&f.configPath, "config", "", "YAML config file (with --demo: overrides for the demo, e.g. limits, listen, auth)")
+	fs.BoolVar(&f.demo, "demo", false, "run against three built-in simulated VBO servers (no config needed)")
+	fs.StringVar(&f.listen, "listen", "", "listen address (overrides the config; default 127.0.0.1:8080)")
+	fs.BoolVar(&f.allowMissing, "allow-missing", false, "accepted for compatibility: tenants' organisations now always resolve in the background")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default: the config's logLevel, else info)")
+	fs.StringVar(&f.logFormat, "log-format", telemetry.FormatJSON, "json or text")
+	fs.DurationVar(&f.grace, "shutdown-grace", 20*time.Second, "time to finish in-flight requests on SIGTERM (longer than the request deadline)")
+	fs.DurationVar(&f.healthInterval, "health-interval", 30*time.Second, "how often each VBO server is probed in the background (0: never)")
+	fs.BoolVar(&f.checkConfig, "check-config", false, "validate --config and exit (no VBO server is contacted)")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.SetOutput(io.Discard) // errors are returned and printed once, by main
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintf(stdout, "Usage: vbo-gateway --config FILE | --demo [--config FILE] [flags]\n\n")
+			fs.PrintDefaults()
+			fmt.Fprintf(stdout, "\nSIGHUP reloads tenants, API keys, JWT settings, limits and logLevel from --config.\n"+
+				"Tracing: set OTEL_EXPORTER_OTLP_ENDPOINT (OTLP over HTTP; the other OTEL_* variables apply).\n")
+			return nil, flag.ErrHelp
+		}
+		return nil, fmt.Errorf("%w (%w)", err, errUsage)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: every setting is a --flag (%w)", fs.Arg(0), errUsage)
+	}
+	return &f, nil
+}
+
+// version is the module version, VCS revision and whether the tree was modified, from the
+// build information the Go toolchain embeds.
+func version() string {
+	v, rev, modified := "(unknown)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	out := v
+	if rev != "" {
+		out += " revision " + rev
+		if modified {
+			out += " (modified)"
+		}
+	}
+	return out
+}
+
+// run parses flags and serves until ctx ends. ready, if set, receives the listen address.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
+	f, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	if f.version {
+		fmt.Fprintf(stdout, "vbo-gateway %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if f.logLevel != "" {
+		if _, err := telemetry.ParseLevel(f.logLevel); err != nil {
+			return fmt.Errorf("--log-level: %w", err)
+		}
+	}
+	level := new(slog.LevelVar)
+	logger, err := telemetry.NewLogger(stderr, f.logFormat, level)
+	if err != nil {
+		return fmt.Errorf("--log-format: %w", err)
+	}
 
-	var cfg *config.Config
-	var gopts app.Options
-	switch {
-	case *demoMode && *configPath != "":
-		return errors.New("use --demo or --config, not both")
-	case *demoMode:
-		fleet, err := demo.Start(demo.Options{})
-		if err != nil {
+	var fleet *demo.Fleet
+	if f.demo && !f.checkConfig {
+		if fleet, err = demo.Start(demo.Options{}); err != nil {
 			return err
 		}
 		defer fleet.Close()
-		cfg = fleet.Config
-	case *configPath != "":
-		var err error
-		if cfg, err = config.Load(*configPath, config.Overrides{AllowMissing: *allowMissing}); err != nil {
+	}
+	load := func() (*config.Config, error) {
+		switch {
+		case f.configPath == "" && fleet != nil:
+			return fleet.Config, nil
+		case f.configPath == "":
+			return nil, errors.New("give --config FILE, or --demo to try it with simulated VBO servers")
+		}
+		ov := config.Overrides{AllowMissing: f.allowMissing}
+		if fleet != nil {
+			ov.Servers, ov.Tenants, ov.APIKeys = fleet.Config.Servers, fleet.Config.Tenants, fleet.Config.Auth.APIKeys
+		}
+		cfg, err := config.Load(f.configPath, ov)
+		if err != nil {
+			return nil, err
+		}
+		if f.listen != "" {
+			cfg.Listen = f.listen
+		}
+		return cfg, nil
+	}
+	if f.checkConfig {
+		if f.configPath == "" {
+			return errors.New("--check-config needs --config FILE")
+		}
+		cfg, err := load()
+		if err == nil {
+			err = app.Check(cfg)
+		}
+		if err != nil {
 			return err
 		}
-	default:
-		return errors.New("give --config FILE, or --demo to try it with simulated VBO servers")
+		fmt.Fprintf(stdout, "%s: OK (%d servers, %d tenants, %d API keys, JWT %v)\n", f.configPath,
+			len(cfg.Servers), len(cfg.Tenants), len(cfg.Auth.APIKeys), cfg.Auth.JWT != nil)
+		return nil
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	cfg, err := load()
+	if err != nil {
+		return err
 	}
-	gopts.Logger = logger
-	if *demoMode {
+	if f.listen != "" {
+		cfg.Listen = f.listen
+	}
+	switch {
+	case f.logLevel != "":
+		l, _ := telemetry.ParseLevel(f.logLevel)
+		level.Set(l)
+		cfg.LogLevel = "" // the flag wins at start-up; a reload applies the file's
+	case cfg.LogLevel != "":
+		l, err := telemetry.ParseLevel(cfg.LogLevel)
+		if err != nil {
+			return fmt.Errorf("logLevel: %w", err)
+		}
+		level.Set(l)
+	}
+	// Third-party libraries that log through slog.Default or the log package (JWKS refresh,
+	// gqlgen) write into the same structured log.
+	prevDefault := slog.Default()
+	slog.SetDefault(logger)
+	defer slog.SetDefault(prevDefault)
+	if f.allowMissing {
+		logger.Info("--allow-missing is no longer needed: tenants' organisations resolve in the background and are retried")
+	}
+
+	tracing, err := telemetry.TracingFromEnv(ctx, os.Getenv, version())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			logger.Warn("flushing traces", "err", err)
+		}
+	}()
+	if tracing != nil {
+		logger.Info("tracing on: exporting spans over OTLP/HTTP (OTEL_* environment)")
+	}
+
+	gopts := app.Options{Logger: logger, LogLevel: level, Tracing: tracing, HealthInterval: f.healthInterval}
+	if f.demo {
 		gopts.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
 	}
-	gw, err := app.New(ctx, cfg, gopts)
+	// Background work (probes, name resolution) lives until shutdown.
+	gwCtx, cancelGW := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelGW()
+	gw, err := app.New(gwCtx, cfg, gopts)
 	if err != nil {
 		return err
 	}
@@ -96,30 +246,33 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := newServer(gw.Handler, hc, baseCtx)
-	url := "http://" + ln.Addr().String() + "/"
-	if *demoMode {
-		fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), demo.Names)
-		fmt.Fprintf(stdout, "GraphiQL:  %s\nGraphQL:   %sgraphql\n", url, url)
-		fmt.Fprintf(stdout, "Auth:      send 'Authorization: Bearer <key>' (GraphiQL has the admin key pre-filled):\n")
-		fmt.Fprintf(stdout, "           %-16s PROVIDER_ADMIN, every server and organisation\n", demo.AdminKey)
-		for i, t := range cfg.Tenants {
-			fmt.Fprintf(stdout, "           %-16s TENANT_AUDITOR of %s (%d organisations)\n", fmt.Sprintf("%s%d", demo.TenantKeyPrefix, i+1), t.ID, len(t.Organizations))
-		}
-	} else {
-		fmt.Fprintf(stdout, "vbo-gateway listening on %s (%d VBO servers)\n", url, len(cfg.Servers))
-	}
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	printBanner(stdout, ln.Addr().String(), cfg, f.demo)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			return err
+		case <-hup:
+			if f.configPath == "" {
+				logger.Warn("SIGHUP: nothing to reload without --config")
+				continue
+			}
+			logger.Info("SIGHUP: reloading the configuration", "config", f.configPath)
+			_ = gw.Reload(load) // logged and counted; the running configuration stays on error
+		case <-ctx.Done():
+			done = true
+		}
 	}
-	logger.Info("shutting down: no new connections, finishing in-flight requests", "grace", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	logger.Info("shutting down: no new connections, finishing in-flight requests", "grace", f.grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown grace over; cancelling the requests still running", "err", err)
@@ -154,5 +307,20 @@ func newServer(h http.Handler, hc config.HTTP, base context.Context) *http.Serve
 		WriteTimeout:      hc.WriteTimeout,
 		IdleTimeout:       hc.IdleTimeout,
 		MaxHeaderBytes:    hc.MaxHeaderBytes,
+	}
+}
+
+func printBanner(stdout io.Writer, addr string, cfg *config.Config, demoMode bool) {
+	url := "http://" + addr + "/"
+	if !demoMode {
+		fmt.Fprintf(stdout, "vbo-gateway listening on %s (%d VBO servers)\n", url, len(cfg.Servers))
+		return
+	}
+	fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), strings.Join(demo.Names, ", "))
+	fmt.Fprintf(stdout, "GraphiQL:  %s\nGraphQL:   %sgraphql\n", url, url)
+	fmt.Fprintf(stdout, "Auth:      send 'Authorization: Bearer <key>' (GraphiQL has the admin key pre-filled):\n")
+	fmt.Fprintf(stdout, "           %-16s PROVIDER_ADMIN, every server and organisation\n", demo.AdminKey)
+	for i, t := range cfg.Tenants[:min(len(cfg.Tenants), demo.Tenants)] { // the demo's come first
+		fmt.Fprintf(stdout, "           %-16s TENANT_AUDITOR of %s (%d organisations)\n", fmt.Sprintf("%s%d", demo.TenantKeyPrefix, i+1), t.ID, len(t.Organizations))
 	}
 }

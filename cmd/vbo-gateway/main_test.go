@@ -5,10 +5,15 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 )
 
 // syncBuffer is a goroutine-safe bytes.Buffer for the command's stdout.
@@ -33,7 +38,7 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 	var out syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--demo", "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, func(a string) { addrc <- a })
+		done <- run(ctx, []string{"--demo", "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, io.Discard, func(a string) { addrc <- a })
 	}()
 	var addr string
 	select {
@@ -104,14 +109,140 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 }
 
 func TestFlagErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{},
-		{"--demo", "--config", "x.yaml"},
-		{"--config", "/does/not/exist.yaml"},
-		{"--demo", "--log-level", "loud"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "give --config FILE, or --demo"},
+		{[]string{"--demo", "--config", "/does/not/exist.yaml"}, "no such file"},
+		{[]string{"--config", "/does/not/exist.yaml"}, "no such file"},
+		{[]string{"--demo", "--log-level", "loud"}, "--log-level"},
+		{[]string{"--demo", "--log-format", "xml"}, "--log-format"},
+		{[]string{"--demo", "extra", "--listen", "127.0.0.1:0"}, `unexpected argument "extra"`},
+		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"--check-config"}, "--check-config needs --config"},
 	} {
-		if err := run(context.Background(), args, io.Discard, nil); err == nil {
-			t.Errorf("run(%q) succeeded, want an error", args)
+		var out, errOut syncBuffer
+		err := run(context.Background(), tc.args, &out, &errOut, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
 		}
+		// main prints the error once; run itself prints nothing (no usage dump, no duplicate).
+		if out.String() != "" || errOut.String() != "" {
+			t.Errorf("run(%q) printed %q / %q, want nothing", tc.args, out.String(), errOut.String())
+		}
+	}
+}
+
+func TestHelpAndVersionExitZero(t *testing.T) {
+	var out, errOut syncBuffer
+	if err := run(context.Background(), []string{"--help"}, &out, &errOut, nil); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"Usage: vbo-gateway", "-check-config", "-log-format", "SIGHUP", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help output lacks %q", want)
+		}
+	}
+	out = syncBuffer{}
+	if err := run(context.Background(), []string{"--version"}, &out, &errOut, nil); err != nil {
+		t.Fatalf("--version: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "vbo-gateway ") || !strings.Contains(out.String(), "go1.") {
+		t.Errorf("--version = %q", out.String())
+	}
+	if errOut.String() != "" {
+		t.Errorf("stderr = %q", errOut.String())
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pw"), "secret\n")
+	good := "servers:\n  - {name: syd1, url: \"http://127.0.0.1:1\", username: u, passwordFile: pw}\n" +
+		"auth:\n  apiKeys: [{name: a, sha256: \"" + demo.KeySHA256("k") + "\", role: PROVIDER_ADMIN}]\n"
+	writeFile(t, filepath.Join(dir, "good.yaml"), good)
+	writeFile(t, filepath.Join(dir, "bad.yaml"), good+"limits: {persistedQueries: {manifest: missing.json}}\n")
+	var out syncBuffer
+	// Relative paths are relative to the file, wherever the command runs: the server is not
+	// contacted (its port is closed).
+	if err := run(context.Background(), []string{"--check-config", "--config", filepath.Join(dir, "good.yaml")}, &out, io.Discard, nil); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	if !strings.Contains(out.String(), "OK (1 servers, 0 tenants, 1 API keys") {
+		t.Errorf("output = %q", out.String())
+	}
+	err := run(context.Background(), []string{"--check-config", "--config", filepath.Join(dir, "bad.yaml")}, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "missing.json") {
+		t.Errorf("bad config: %v, want an error naming missing.json", err)
+	}
+}
+
+// --demo with --config: the demo's servers, tenants and keys plus the file's settings (here
+// a key of its own and logLevel); SIGHUP reloads the file (a real signal to this process).
+func TestDemoWithConfigAndSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "overrides.yaml")
+	key := func(name, k string) string {
+		return "    - {name: " + name + ", sha256: \"" + demo.KeySHA256(k) + "\", role: PROVIDER_ADMIN}\n"
+	}
+	writeFile(t, cfgPath, "logLevel: warn\nlimits: {maxDepth: 14}\nauth:\n  apiKeys:\n"+key("ops", "ops-key-1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	var out, logs syncBuffer
+	go func() {
+		done <- run(ctx, []string{"--demo", "--config", cfgPath, "--listen", "127.0.0.1:0", "--health-interval", "0"}, &out, &logs, func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no start")
+	}
+	status := func(k string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(`{"query":"{ viewer { role } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+k)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status(demo.AdminKey) != 200 || status("ops-key-1") != 200 || status("ops-key-2") != 401 {
+		t.Fatalf("before reload: demo key %d, file key %d, unknown key %d", status(demo.AdminKey), status("ops-key-1"), status("ops-key-2"))
+	}
+	writeFile(t, cfgPath, "logLevel: info\nauth:\n  apiKeys:\n"+key("ops2", "ops-key-2"))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for status("ops-key-2") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status("ops-key-1") != 401 || status(demo.AdminKey) != 200 {
+		t.Errorf("after reload: removed key %d (want 401), demo key %d (want 200)", status("ops-key-1"), status(demo.AdminKey))
+	}
+	if !strings.Contains(logs.String(), "configuration reloaded") {
+		t.Errorf("no reload line at logLevel info:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
 	}
 }

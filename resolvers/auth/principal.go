@@ -33,6 +33,9 @@ type Principal struct {
 	all     bool
 	orgs    map[OrgRef]struct{}
 	servers map[string]struct{}
+	// unresolved are servers where some of the tenant's organisations (configured by name)
+	// are not resolved yet: requests report those servers as unavailable.
+	unresolved []string
 }
 
 // NewAdmin returns a provider admin: every server, every organisation.
@@ -60,6 +63,26 @@ func newTenant(subject, tenant string, role Role, orgs []OrgRef) *Principal {
 		p.servers[o.Server] = struct{}{}
 	}
 	return p
+}
+
+// WithUnresolved returns a copy of p that also reports servers as holding organisations of its
+// scope that are not resolved yet.
+func (p *Principal) WithUnresolved(servers []string) *Principal {
+	if len(servers) == 0 {
+		return p
+	}
+	q := *p
+	q.unresolved = append([]string(nil), servers...)
+	return &q
+}
+
+// Unresolved lists the servers where organisations of the principal's scope are not resolved
+// yet (configured by name while the server was unreachable, or not found there).
+func (p *Principal) Unresolved() []string {
+	if p == nil {
+		return nil
+	}
+	return p.unresolved
 }
 
 // SeesAll reports whether the principal's scope is everything.

@@ -1,8 +1,10 @@
 // Package app is the gateway's composition root: it turns a configuration into a running
 // gateway, building each part once, fully configured, in one order:
 //
-//	config -> fleet (VBO clients) -> store -> authenticator -> backend (loaders) -> watcher -> HTTP handler
+//	config -> metrics -> fleet (VBO clients, instrumented) -> health -> store -> backend (loaders)
+//	-> watcher -> snapshot (authenticator, HTTP handler) -> telemetry around it
 //
+// Reload swaps the snapshot (tenants, API keys, JWT settings, limits) atomically.
 // The store and the watcher exist only when the restore watch is on (watch.enabled).
 // cmd/vbo-gateway, the tests and the benchmark all build the gateway through New.
 package app
@@ -13,17 +15,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/authn"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/health"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/httpapi"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -35,15 +41,40 @@ import (
 
 // Gateway is an assembled gateway.
 type Gateway struct {
-	Handler       http.Handler
-	Backend       *loaders.Backend
-	Fleet         *upstream.Fleet
-	Authenticator *authn.Authenticator // nil when no authentication is configured (every query refused)
-	Store         *store.Store         // nil when the restore watch is off
-	Watcher       *watch.Watcher       // nil when the restore watch is off
+	// Handler serves every request with the configuration in force when the request arrived
+	// (Reload swaps it atomically; requests in flight finish on the one they started with).
+	Handler http.Handler
+	Backend *loaders.Backend
+	Fleet   *upstream.Fleet
+	// Health probes the servers (when Options.HealthInterval > 0) and tells their state.
+	Health *health.Monitor
+	// Metrics is nil when metrics are off.
+	Metrics *metrics.Metrics
+	// Authenticator is the start-up configuration's (nil when no authentication is configured:
+	// every query refused).
+	Authenticator *authn.Authenticator
+	Store         *store.Store   // nil when the restore watch is off
+	Watcher       *watch.Watcher // nil when the restore watch is off
 
 	closeOnce sync.Once
 	stop      func() // stops the background work and closes the store
+
+	cursors  *gid.Cursors
+	ctx      context.Context
+	opts     Options
+	logger   *slog.Logger
+	reloadMu sync.Mutex
+	current  atomic.Pointer[snapshot]
+}
+
+// snapshot is everything a reload replaces, built whole and never changed: the configuration,
+// its authenticator (API keys, JWT settings, tenants) and the HTTP handler with its limits.
+type snapshot struct {
+	cfg           *config.Config
+	handler       http.Handler
+	authenticator *authn.Authenticator
+	dir           *authn.Directory // nil without authentication
+	stop          context.CancelFunc
 }
 
 // Close stops the watcher (releasing its leases) and closes the store. The gateway's handler
@@ -60,105 +91,101 @@ func (g *Gateway) Close() {
 type Options struct {
 	// Logger receives every log line (default slog.Default()).
 	Logger *slog.Logger
+	// LogLevel, when set, is the level Reload changes to the config's logLevel.
+	LogLevel *slog.LevelVar
 	// GraphiQLHeaders pre-fills GraphiQL's headers editor (the demo's admin key).
 	GraphiQLHeaders string
+	// Tracing, when set, traces requests, GraphQL operations, resolver fields and VBO calls.
+	Tracing *telemetry.Tracing
+	// HealthInterval is how often each server is probed in the background (0: no probes;
+	// status then comes from the circuit breakers alone).
+	HealthInterval time.Duration
 }
 
-// New builds the gateway for cfg. Background work (the tenant directory's refresh) runs until
-// ctx ends.
+// initialResolveTimeout bounds the first attempt at resolving tenants' organisation names, at
+// start-up and on reload; whatever is not resolved by then resolves in the background.
+const initialResolveTimeout = 5 * time.Second
+
+// New builds the gateway for cfg. No VBO server needs to be reachable: tenants' organisation
+// names resolve in the background. Background work (probes, name resolution, JWKS refresh,
+// the watcher) runs until ctx ends.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
 	// Defaults are applied here, once; every part below receives effective settings.
-	lim := cfg.Limits.WithDefaults()
-	if err := lim.Validate(); err != nil {
+	if err := Check(cfg); err != nil {
 		return nil, err
 	}
-	res := cfg.Resilience.WithDefaults()
-	if err := res.Validate(); err != nil {
-		return nil, err
-	}
-	persisted, err := lim.PersistedQueries.LoadManifest(os.ReadFile)
-	if err != nil {
-		return nil, err
-	}
-	proxies, err := cfg.HTTP.Proxies()
-	if err != nil {
-		return nil, err
+	lim, res := cfg.Limits.WithDefaults(), cfg.Resilience.WithDefaults()
+	var mx *metrics.Metrics
+	if cfg.MetricsEnabled() {
+		mx = metrics.New()
 	}
 	cursors, err := newCursors(cfg.CursorKey, logger)
 	if err != nil {
 		return nil, err
 	}
-	fleet, err := newFleet(cfg, res, logger)
+	fleet, err := newFleet(cfg, res, logger, opts.Tracing, mx)
 	if err != nil {
 		return nil, err
 	}
+	hopts := health.Options{Interval: opts.HealthInterval, Logger: logger}
+	if mx != nil {
+		hopts.Observer = mx
+	}
+	monitor := health.New(fleet, hopts)
 	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	g, err := build(ctx, cfg, opts, logger, settings{lim: lim, res: res, persisted: persisted, proxies: proxies, cursors: cursors}, fleet, st)
-	if err != nil {
+	g := &Gateway{Fleet: fleet, Health: monitor, Metrics: mx, Store: st, cursors: cursors, ctx: ctx, opts: opts, logger: logger}
+	if err := g.build(cfg, lim); err != nil {
 		if st != nil {
 			_ = st.Close()
 		}
 		return nil, err
 	}
+	if opts.HealthInterval > 0 {
+		go monitor.Run(ctx)
+	}
 	return g, nil
 }
 
-// settings are the effective settings New derived from the config.
-type settings struct {
-	lim       config.Limits
-	res       config.Resilience
-	persisted map[string]string
-	proxies   []netip.Prefix
-	cursors   *gid.Cursors
-}
-
-// build assembles the parts after the store, and starts the watcher.
-func build(ctx context.Context, cfg *config.Config, opts Options, logger *slog.Logger, set settings, fleet *upstream.Fleet, st *store.Store) (*Gateway, error) {
-	lim, res, persisted, proxies, cursors := set.lim, set.res, set.persisted, set.proxies, set.cursors
-	authenticator, authenticate, err := newAuthenticator(ctx, cfg, fleet, logger)
+// build assembles the parts after the store (backend, watcher, metrics, the first snapshot
+// and the handler), and starts the watcher.
+func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
+	backend, err := loaders.NewBackend(lanesOf(g.Fleet), loaders.Config{
+		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: lim.MaxSessionsScanned, Logger: g.logger})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	backend, err := loaders.NewBackend(lanesOf(fleet), loaders.Config{
-		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: lim.MaxSessionsScanned, Logger: logger})
+	g.Backend = backend
+	watcher, err := newWatcher(cfg, g.Fleet, g.Store, g.logger)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	watcher, err := newWatcher(cfg, fleet, st, logger)
-	if err != nil {
-		return nil, err
-	}
-	var mx *metrics.Metrics
-	if cfg.MetricsEnabled() {
+	g.Watcher = watcher
+	if g.Metrics != nil {
 		var extra []prometheus.Collector
 		if watcher != nil {
 			extra = append(extra, watcher.Collector())
 		}
-		mx = metrics.New(fleet, backend.CacheStats, extra...)
+		g.Metrics.Register(g.Fleet, g.Health.Health, backend.CacheStats, extra...)
 	}
-	hopts := httpapi.Options{
-		Backend: backend, Logger: logger, Introspection: cfg.IntrospectionEnabled(),
-		Authenticate: authenticate, GraphiQLHeaders: opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
-		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
-		ServerStatus: fleetStatus(fleet), Metrics: mx, TrustedProxies: proxies, Cursors: cursors,
-	}
-	if watcher != nil {
-		hopts.Watch = watcher
-	}
-	h, err := httpapi.New(hopts)
+	snap, err := g.snapshot(cfg, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	g := &Gateway{Handler: h, Backend: backend, Fleet: fleet, Authenticator: authenticator, Store: st, Watcher: watcher}
-	if st != nil {
-		runCtx, cancel := context.WithCancel(ctx)
+	g.current.Store(snap)
+	g.Authenticator = snap.authenticator
+	g.Handler = telemetry.HTTP{Tracing: g.opts.Tracing, Logger: g.logger}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.current.Load().handler.ServeHTTP(w, r)
+	}))
+	if g.Store != nil {
+		st := g.Store
+		runCtx, cancel := context.WithCancel(g.ctx)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -172,11 +199,11 @@ func build(ctx context.Context, cfg *config.Config, opts Options, logger *slog.L
 			_ = st.Close()
 		}
 		go func() {
-			<-ctx.Done()
+			<-g.ctx.Done()
 			g.Close()
 		}()
 	}
-	return g, nil
+	return nil
 }
 
 // openStore opens the store when the restore watch is on (nil otherwise).
@@ -210,6 +237,157 @@ func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, logg
 		Retention: w.Retention, Logger: logger})
 }
 
+// Check validates what New and Reload would refuse without contacting any server: limits,
+// resilience and HTTP settings, the persisted-query manifest and the log level (vbo-gateway
+// --check-config).
+func Check(cfg *config.Config) error {
+	lim := cfg.Limits.WithDefaults()
+	if err := lim.Validate(); err != nil {
+		return err
+	}
+	res := cfg.Resilience.WithDefaults()
+	if err := res.Validate(); err != nil {
+		return err
+	}
+	if _, err := lim.PersistedQueries.LoadManifest(os.ReadFile); err != nil {
+		return err
+	}
+	if err := cfg.HTTP.WithDefaults().Validate(res.RequestTimeout); err != nil {
+		return err
+	}
+	if _, err := cfg.HTTP.Proxies(); err != nil {
+		return err
+	}
+	if cfg.LogLevel != "" {
+		if _, err := telemetry.ParseLevel(cfg.LogLevel); err != nil {
+			return fmt.Errorf("logLevel: %w", err)
+		}
+	}
+	return nil
+}
+
+// snapshot makes a snapshot of cfg's reloadable parts. prev (nil at start-up) lends its resolved
+// organisation names, so a reload shows tenants nothing less while names re-resolve.
+func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error) {
+	lim := cfg.Limits.WithDefaults()
+	if err := lim.Validate(); err != nil {
+		return nil, err
+	}
+	res := cfg.Resilience.WithDefaults()
+	if err := res.Validate(); err != nil {
+		return nil, err
+	}
+	persisted, err := lim.PersistedQueries.LoadManifest(os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	proxies, err := cfg.HTTP.Proxies()
+	if err != nil {
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(g.ctx)
+	var prevDir *authn.Directory
+	if prev != nil {
+		prevDir = prev.dir
+	}
+	authenticator, authenticate, dir, err := newAuthenticator(sctx, cfg, g.Fleet, g.logger, prevDir)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	hopts := httpapi.Options{
+		Backend: g.Backend, Logger: g.logger, Introspection: cfg.IntrospectionEnabled(),
+		Authenticate: authenticate, GraphiQLHeaders: g.opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
+		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
+		ServerStatus: fleetStatus(g.Health), Readiness: g.Health.Handler(), TrustedProxies: proxies,
+		Cursors: g.cursors,
+	}
+	if g.Watcher != nil {
+		hopts.Watch = g.Watcher
+	}
+	if g.Metrics != nil {
+		hopts.Metrics = g.Metrics
+		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, g.Metrics)
+	} else {
+		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, nil)
+	}
+	h, err := httpapi.New(hopts)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &snapshot{cfg: cfg, handler: h, authenticator: authenticator, dir: dir, stop: stop}, nil
+}
+
+// Reload outcomes (the config_reloads_total metric).
+const (
+	ReloadOK      = "ok"
+	ReloadInvalid = "invalid"
+)
+
+// ErrServersChanged: a reload cannot add, remove or change VBO servers (restart for that).
+var ErrServersChanged = errors.New("the servers section changed: restart the gateway to apply it (reload keeps the running configuration)")
+
+// Reload replaces tenants, API keys, JWT settings, limits and the log level with those of the
+// configuration load returns, atomically: requests in flight finish with the configuration
+// they started with, later ones get the new one, none is dropped. If load fails or the new
+// configuration is invalid, the running one stays and the error says why (also logged, and
+// counted as config_reloads_total{outcome="invalid"}).
+func (g *Gateway) Reload(load func() (*config.Config, error)) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	err := g.reload(load)
+	outcome := ReloadOK
+	if err != nil {
+		outcome = ReloadInvalid
+		g.logger.Error("configuration reload refused; the running configuration stays", "err", err)
+	}
+	if g.Metrics != nil {
+		g.Metrics.ObserveReload(outcome)
+	}
+	return err
+}
+
+func (g *Gateway) reload(load func() (*config.Config, error)) error {
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	old := g.current.Load()
+	if !sameServers(old.cfg.Servers, cfg.Servers) {
+		return ErrServersChanged
+	}
+	var level slog.Level
+	if cfg.LogLevel != "" {
+		if level, err = telemetry.ParseLevel(cfg.LogLevel); err != nil {
+			return err
+		}
+	}
+	snap, err := g.snapshot(cfg, old)
+	if err != nil {
+		return err
+	}
+	g.current.Store(snap)
+	old.stop() // the old directory's refresh and JWKS refresh; requests in flight are unaffected
+	if cfg.LogLevel != "" && g.opts.LogLevel != nil {
+		g.opts.LogLevel.Set(level)
+	}
+	if old.cfg.Listen != cfg.Listen || old.cfg.Cache != cfg.Cache || old.cfg.Resilience != cfg.Resilience ||
+		old.cfg.MaxConcurrencyPerServer != cfg.MaxConcurrencyPerServer || old.cfg.MetricsEnabled() != cfg.MetricsEnabled() {
+		g.logger.Warn("listen, cache, resilience, maxConcurrencyPerServer and metrics changes apply at the next restart")
+	}
+	g.logger.Info("configuration reloaded", "tenants", len(cfg.Tenants), "api_keys", len(cfg.Auth.APIKeys), "jwt", cfg.Auth.JWT != nil)
+	return nil
+}
+
+// sameServers reports whether two server lists configure the same clients.
+func sameServers(a, b []config.VBOServer) bool {
+	return slices.EqualFunc(a, b, func(x, y config.VBOServer) bool {
+		return x.Name == y.Name && x.URL == y.URL && x.APIVersion == y.APIVersion && x.Username == y.Username &&
+			x.Password() == y.Password() && x.TLS == y.TLS
+	})
+}
+
 // newCursors seals cursors with the configured secret, else with a key drawn for this process.
 func newCursors(k config.CursorKey, logger *slog.Logger) (*gid.Cursors, error) {
 	if k.Secret() == nil {
@@ -219,10 +397,15 @@ func newCursors(k config.CursorKey, logger *slog.Logger) (*gid.Cursors, error) {
 	return gid.NewCursors(k.Secret())
 }
 
-// newFleet builds one fully configured client per configured VBO server.
-func newFleet(cfg *config.Config, res config.Resilience, logger *slog.Logger) (*upstream.Fleet, error) {
+// newFleet builds one fully configured client per configured VBO server, each with an
+// instrumented transport.
+func newFleet(cfg *config.Config, res config.Resilience, logger *slog.Logger, tracing *telemetry.Tracing, mx *metrics.Metrics) (*upstream.Fleet, error) {
 	clients := make([]*upstream.Client, 0, len(cfg.Servers))
 	for _, s := range cfg.Servers {
+		instr := telemetry.Upstream{Server: s.Name, Tracing: tracing, Logger: logger}
+		if mx != nil {
+			instr.Observer = mx
+		}
 		c, err := upstream.NewClient(s.URL, upstream.ClientOptions{
 			Name: s.Name, APIVersion: s.APIVersion, Username: s.Username, Password: s.Password(),
 			TLS:            s.TLS,
@@ -231,6 +414,7 @@ func newFleet(cfg *config.Config, res config.Resilience, logger *slog.Logger) (*
 			Breaker:        &upstream.BreakerSettings{Failures: res.BreakerFailures, Cooldown: res.BreakerCooldown},
 			MaxConcurrency: cfg.MaxConcurrencyPerServer,
 			Logger:         logger,
+			WrapTransport:  instr.Wrap,
 		})
 		if err != nil {
 			return nil, err
@@ -240,15 +424,17 @@ func newFleet(cfg *config.Config, res config.Resilience, logger *slog.Logger) (*
 	return upstream.NewFleet(clients...)
 }
 
-// newAuthenticator resolves the tenants' organisations through the fleet and returns the
-// request authenticator. With no JWT and no API keys configured every query is refused: the
-// gateway never serves anonymously.
-func newAuthenticator(ctx context.Context, cfg *config.Config, fleet *upstream.Fleet, logger *slog.Logger) (*authn.Authenticator, httpapi.Authenticator, error) {
+// newAuthenticator returns the request authenticator and the tenant directory behind it. The
+// directory resolves organisation names in the background: a first bounded attempt here, the
+// rest retried (until then the tenant's requests report those servers as unavailable), so no
+// VBO server is needed to start. With no JWT and no API keys configured every query is refused:
+// the gateway never serves anonymously.
+func newAuthenticator(ctx context.Context, cfg *config.Config, fleet *upstream.Fleet, logger *slog.Logger, prev *authn.Directory) (*authn.Authenticator, httpapi.Authenticator, *authn.Directory, error) {
 	if cfg.Auth.JWT == nil && len(cfg.Auth.APIKeys) == 0 {
 		logger.Warn("no authentication configured (auth.jwt / auth.apiKeys): every query will be refused")
 		return nil, func(*http.Request) (*auth.Principal, error) {
 			return nil, errors.New("no authentication configured")
-		}, nil
+		}, nil, nil
 	}
 	list := func(ctx context.Context, server string) ([]upstream.Organization, error) {
 		c, ok := fleet.Get(server)
@@ -257,16 +443,18 @@ func newAuthenticator(ctx context.Context, cfg *config.Config, fleet *upstream.F
 		}
 		return c.Organizations(ctx)
 	}
-	dir := authn.NewDirectory(cfg.Tenants, list, cfg.Auth.AllowMissing, logger)
-	if err := dir.Refresh(ctx); err != nil {
-		return nil, nil, fmt.Errorf("resolve tenants' organisations (set auth.allowMissing or --allow-missing to start anyway): %w", err)
-	}
-	go dir.Run(ctx, cfg.Auth.TenantRefresh)
+	// Never refuse to start over an organisation: unresolved names are retried and reported.
+	dir := authn.NewDirectory(cfg.Tenants, list, true, logger)
+	dir.ResolveOffline(prev)
+	rctx, cancel := context.WithTimeout(ctx, initialResolveTimeout)
+	_ = dir.Refresh(rctx) // with allowMissing it only logs what is still pending
+	cancel()
 	a, err := authn.NewAuthenticator(ctx, cfg.Auth, dir, logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return a, a.Authenticate, nil
+	go dir.Run(ctx, cfg.Auth.TenantRefresh)
+	return a, a.Authenticate, dir, nil
 }
 
 // lanesOf lists the fleet's servers for the loaders.
@@ -278,15 +466,11 @@ func lanesOf(fleet *upstream.Fleet) []loaders.VBOServer {
 	return out
 }
 
-// fleetStatus maps each server's circuit breaker to servers { status }: closed -> UP,
-// half-open -> DEGRADED, open -> DOWN.
-func fleetStatus(fleet *upstream.Fleet) resolvers.StatusFunc {
+// fleetStatus maps each server's health (probe and circuit breaker) to servers { status }:
+// up -> UP, half-open breaker -> DEGRADED, open breaker or failing probe -> DOWN.
+func fleetStatus(monitor *health.Monitor) resolvers.StatusFunc {
 	return func(name string) model.ServerStatus {
-		c, ok := fleet.Get(name)
-		if !ok {
-			return model.ServerStatusDown
-		}
-		switch c.Health() {
+		switch monitor.Health(name) {
 		case upstream.HealthDegraded:
 			return model.ServerStatusDegraded
 		case upstream.HealthDown:

@@ -87,6 +87,11 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 			RefreshUnknownKID: rate.NewLimiter(rate.Every(30*time.Second), 1),
 			RateLimitWaitMax:  time.Second, // less than the limiter's period: a throttled request fails fast
 			HTTPTimeout:       10 * time.Second,
+			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+				return func(ctx context.Context, err error) {
+					logger.WarnContext(ctx, "JWKS refresh failed; keeping the keys already fetched", "url", u, "err", err)
+				}
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("JWKS %s: %w", j.JWKSURL, err)
@@ -182,8 +187,9 @@ func (a *Authenticator) tenantPrincipal(subject, tenant string, role auth.Role) 
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownTenant, tenant)
 	}
+	pending := a.dir.Pending(tenant)
 	if role == auth.RoleTenantAdmin {
-		return auth.NewTenantAdmin(subject, tenant, orgs), nil
+		return auth.NewTenantAdmin(subject, tenant, orgs).WithUnresolved(pending), nil
 	}
-	return auth.NewTenantAuditor(subject, tenant, orgs), nil
+	return auth.NewTenantAuditor(subject, tenant, orgs).WithUnresolved(pending), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +20,9 @@ import (
 type OrgLister func(ctx context.Context, server string) ([]upstream.Organization, error)
 
 // Directory maps tenants to the organisations they own, resolving organisations named by name
-// to their upstream ids at start-up and on every refresh.
+// to their upstream ids in the background (Run) and on every refresh. An organisation not
+// resolved yet (its server is down, or has no organisation of that name) is pending: the
+// tenant's requests report its server as unavailable instead of silently showing less.
 type Directory struct {
 	tenants      []config.Tenant
 	list         OrgLister
@@ -28,10 +31,11 @@ type Directory struct {
 
 	mu       sync.RWMutex
 	resolved map[string][]auth.OrgRef
+	pending  map[string][]string    // tenant -> servers with organisations not resolved yet
 	byName   map[auth.OrgRef]string // (server, lower-case name) -> lower-case id, as last resolved
 }
 
-// NewDirectory returns a directory; call Refresh before use.
+// NewDirectory returns a directory; call Refresh, or ResolveOffline and Run, before use.
 func NewDirectory(tenants []config.Tenant, list OrgLister, allowMissing bool, logger *slog.Logger) *Directory {
 	if logger == nil {
 		logger = slog.Default()
@@ -39,9 +43,25 @@ func NewDirectory(tenants []config.Tenant, list OrgLister, allowMissing bool, lo
 	return &Directory{tenants: tenants, list: list, allowMissing: allowMissing, logger: logger, resolved: map[string][]auth.OrgRef{}}
 }
 
+// ResolveOffline installs a first mapping without calling any server: organisations given by
+// id, names prev (a directory being replaced on reload; may be nil) had resolved, and every
+// other name pending. The gateway serves with it at once; Run resolves the rest.
+func (d *Directory) ResolveOffline(prev *Directory) {
+	var previous map[auth.OrgRef]string
+	if prev != nil {
+		prev.mu.RLock()
+		previous = prev.byName
+		prev.mu.RUnlock()
+	}
+	resolved, pending, byName, _ := d.resolve(context.Background(), nil, nil, previous, true)
+	d.mu.Lock()
+	d.resolved, d.pending, d.byName = resolved, pending, byName
+	d.mu.Unlock()
+}
+
 // Refresh resolves every tenant's organisations. Unknown servers or organisations are an error
-// unless allowMissing, in which case they are logged and left out until a later refresh finds
-// them. On error the previous mapping stays in force.
+// unless allowMissing, in which case they are logged and left pending until a later refresh
+// finds them. On error the previous mapping stays in force.
 func (d *Directory) Refresh(ctx context.Context) error {
 	orgsByServer := map[string][]upstream.Organization{}
 	unreachable := map[string]bool{}
@@ -64,8 +84,27 @@ func (d *Directory) Refresh(ctx context.Context) error {
 	d.mu.RLock()
 	previous := d.byName
 	d.mu.RUnlock()
+	resolved, pending, byName, missing := d.resolve(ctx, orgsByServer, unreachable, previous, false)
+	err := errors.Join(append(problems, missing...)...)
+	if err != nil && !d.allowMissing {
+		return err
+	}
+	if err != nil {
+		d.logger.WarnContext(ctx, "tenant organisations not resolved yet (retrying in the background)", "err", err)
+	}
+	d.mu.Lock()
+	d.resolved, d.pending, d.byName = resolved, pending, byName
+	d.mu.Unlock()
+	return nil
+}
+
+// resolve maps every tenant's organisations from the listings (offline: from previous only).
+func (d *Directory) resolve(ctx context.Context, orgsByServer map[string][]upstream.Organization, unreachable map[string]bool,
+	previous map[auth.OrgRef]string, offline bool) (map[string][]auth.OrgRef, map[string][]string, map[auth.OrgRef]string, []error) {
+	var problems []error
 	byName := map[auth.OrgRef]string{}
 	resolved := map[string][]auth.OrgRef{}
+	pending := map[string][]string{}
 	for _, t := range d.tenants {
 		refs := []auth.OrgRef{}
 		for _, o := range t.Organizations {
@@ -81,14 +120,17 @@ func (d *Directory) Refresh(ctx context.Context) error {
 				}
 			}
 			key := auth.OrgRef{Server: o.Server, OrgID: strings.ToLower(o.Name)}
-			if id == "" && unreachable[o.Server] {
-				// The listing failed (already reported): keep what the last refresh resolved
-				// rather than dropping the organisation on a transient error.
+			if id == "" && (offline || unreachable[o.Server]) {
+				// The listing failed (already reported), or none was made: keep what the last
+				// resolution found rather than dropping the organisation.
 				id = previous[key]
 			} else if id == "" {
 				problems = append(problems, fmt.Errorf("tenant %s: no organisation named %q on server %s", t.ID, o.Name, o.Server))
 			}
 			if id == "" {
+				if !slices.Contains(pending[t.ID], o.Server) {
+					pending[t.ID] = append(pending[t.ID], o.Server)
+				}
 				continue
 			}
 			if prev := previous[key]; prev != "" && !strings.EqualFold(prev, id) {
@@ -104,36 +146,42 @@ func (d *Directory) Refresh(ctx context.Context) error {
 		}
 		resolved[t.ID] = refs
 	}
-	err := errors.Join(problems...)
-	if err != nil && !d.allowMissing {
-		return err
-	}
-	if err != nil {
-		d.logger.WarnContext(ctx, "tenant organisations not resolved (allowMissing)", "err", err)
-	}
-	d.mu.Lock()
-	d.resolved, d.byName = resolved, byName
-	d.mu.Unlock()
-	return nil
+	return resolved, pending, byName, problems
 }
 
-// Run refreshes every interval until ctx ends.
+// Run refreshes until ctx ends: at once, then every few seconds (backing off to interval)
+// while an organisation is pending, then every interval.
 func (d *Directory) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = 5 * time.Minute
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	retry := min(2*time.Second, interval)
+	wait := time.Duration(0)
+	if !d.anyPending() {
+		wait = interval // the caller has just refreshed
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			if err := d.Refresh(ctx); err != nil {
-				d.logger.WarnContext(ctx, "tenant refresh failed; keeping the previous mapping", "err", err)
-			}
+		case <-time.After(wait):
+		}
+		if err := d.Refresh(ctx); err != nil {
+			d.logger.WarnContext(ctx, "tenant refresh failed; keeping the previous mapping", "err", err)
+		}
+		switch {
+		case d.anyPending():
+			wait, retry = retry, min(2*retry, interval)
+		default:
+			wait, retry = interval, min(2*time.Second, interval)
 		}
 	}
+}
+
+func (d *Directory) anyPending() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.pending) > 0
 }
 
 // Orgs returns a tenant's organisations.
@@ -142,4 +190,11 @@ func (d *Directory) Orgs(tenant string) ([]auth.OrgRef, bool) {
 	defer d.mu.RUnlock()
 	refs, ok := d.resolved[tenant]
 	return refs, ok
+}
+
+// Pending returns the servers on which some of the tenant's organisations are not resolved yet.
+func (d *Directory) Pending(tenant string) []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return slices.Clone(d.pending[tenant])
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +58,8 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Watch configures the restore watch (pollers, archive, subscriptions); see watch.go.
 	Watch Watch `yaml:"watch"`
+	// LogLevel is debug, info, warn or error (default: --log-level, info). Reloaded on SIGHUP.
+	LogLevel string `yaml:"logLevel"`
 }
 
 // VBOServer is one VBO server behind the gateway.
@@ -88,21 +92,43 @@ const (
 
 // Overrides are command-line settings that win over the file.
 type Overrides struct {
-	// AllowMissing is --allow-missing: unknown servers or organisations in tenants are warnings.
+	// AllowMissing is --allow-missing: unknown servers in tenants are accepted (organisations
+	// always resolve in the background, so this no longer matters at start-up).
 	AllowMissing bool
+	// Servers, when set, replace the file's servers (which may then be absent): --demo with
+	// --config runs the built-in simulators with the file's other settings.
+	Servers []VBOServer
+	// Tenants and APIKeys are added before the file's own (--demo's tenants and keys).
+	Tenants []Tenant
+	APIKeys []APIKey
 }
 
-// Load reads and validates a config file.
+// Load reads and validates a config file. Relative paths in it (passwordFile, tls.caFile,
+// limits.persistedQueries.manifest) are relative to the file's directory.
 func Load(path string, o ...Overrides) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	c, err := Parse(b, os.LookupEnv, os.ReadFile, o...)
+	dir := filepath.Dir(path)
+	readFile := func(name string) ([]byte, error) { return os.ReadFile(relativeTo(dir, name)) }
+	c, err := Parse(b, os.LookupEnv, readFile, o...)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	for i := range c.Servers {
+		c.Servers[i].TLS.CAFile = relativeTo(dir, c.Servers[i].TLS.CAFile)
+	}
+	c.Limits.PersistedQueries.Manifest = relativeTo(dir, c.Limits.PersistedQueries.Manifest)
 	return c, nil
+}
+
+// relativeTo resolves a relative, non-empty path against dir.
+func relativeTo(dir, name string) string {
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
 }
 
 // Parse decodes YAML strictly (unknown keys are errors), resolves secrets with lookupEnv and
@@ -114,8 +140,14 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse YAML: %w", err)
 	}
+	var fixed []VBOServer
 	for _, ov := range o {
 		c.Auth.AllowMissing = c.Auth.AllowMissing || ov.AllowMissing
+		if ov.Servers != nil {
+			fixed = ov.Servers
+		}
+		c.Tenants = append(slices.Clone(ov.Tenants), c.Tenants...)
+		c.Auth.APIKeys = append(slices.Clone(ov.APIKeys), c.Auth.APIKeys...)
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
@@ -123,11 +155,20 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 	if c.MaxConcurrencyPerServer == 0 {
 		c.MaxConcurrencyPerServer = DefaultMaxConcurrency
 	}
+	if fixed != nil {
+		if len(c.Servers) > 0 {
+			return nil, errors.New("servers are given on the command line (--demo): remove the servers section")
+		}
+		c.Servers = slices.Clone(fixed)
+	}
 	if len(c.Servers) == 0 {
 		return nil, errors.New("no servers configured")
 	}
 	seen := map[string]bool{}
 	for i := range c.Servers {
+		if fixed != nil {
+			break // already resolved (in-process simulators)
+		}
 		s := &c.Servers[i]
 		if err := s.validate(lookupEnv, readFile); err != nil {
 			return nil, fmt.Errorf("servers[%d] (%s): %w", i, s.Name, err)

@@ -24,8 +24,10 @@ var Names = []string{"syd1", "mel1", "akl1"}
 // Demo API keys (documented in the README; fixed so a newcomer can paste them).
 const (
 	AdminKey = "demo-admin"
-	// TenantKeyPrefix + n (1..3) is the key of demo tenant n.
+	// TenantKeyPrefix + n (1..Tenants) is the key of demo tenant n.
 	TenantKeyPrefix = "demo-tenant-"
+	// Tenants is the number of demo tenants.
+	Tenants = 3
 )
 
 // Fixed demo settings.

@@ -15,7 +15,8 @@ import (
 // /metrics names every server and its health: provider admins only.
 func TestMetricsNeedAnAdmin(t *testing.T) {
 	fleet, _ := upstream.NewFleet()
-	m := metrics.New(fleet, func() cache.Stats { return cache.Stats{} })
+	m := metrics.New()
+	m.Register(fleet, nil, func() cache.Stats { return cache.Stats{} })
 	principals := map[string]*auth.Principal{
 		"admin":  auth.NewAdmin("ops"),
 		"tenant": auth.NewTenantAuditor("aud", "contoso", []auth.OrgRef{{Server: "syd1", OrgID: "o1"}}),

@@ -4,8 +4,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +22,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -64,6 +63,10 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Watch reports the restore watch's state to admins (nil: the watch is off).
 	Watch resolvers.WatchStatus
+	// Extensions are gqlgen extensions used before any other (outermost: telemetry).
+	Extensions []graphql.HandlerExtension
+	// Readiness, when set, serves /readyz (public) and /readyz/servers (provider admins).
+	Readiness http.Handler
 }
 
 // FirstQuery is the query GraphiQL opens with.
@@ -127,6 +130,10 @@ func New(opts Options) (http.Handler, error) {
 		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only
 	}
 	mux.Handle("/graphql", gql)
+	if opts.Readiness != nil {
+		mux.Handle("GET /readyz", opts.Readiness)
+		mux.Handle("GET /readyz/servers", gate.admin(opts.Readiness)) // names every server: admins only
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -148,6 +155,9 @@ func newGraphQL(opts Options) *handler.Server {
 		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch}}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(graph.NewExecutableSchema(cfg))
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
+	}
 	srv.AddTransport(transport.Options{})
 	// Status codes and bodies per the GraphQL-over-HTTP specification (overhttp.go).
 	srv.AddTransport(specTransport{transport.GET{}})
@@ -183,11 +193,10 @@ func newGraphQL(opts Options) *handler.Server {
 	return srv
 }
 
+// withRequestID keeps a valid incoming X-Request-Id (see telemetry.RequestID), else makes one.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
+		id := telemetry.RequestID(r.Header)
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(resolvers.WithRequestID(r.Context(), id)))
 	})

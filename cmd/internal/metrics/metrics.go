@@ -1,12 +1,15 @@
-// Package metrics exposes the gateway's Prometheus metrics: per-server upstream health (the
-// circuit breaker's state), calls, retries and short-circuits, the immutable-data cache, and
-// GraphQL request latency. Upstream counters are read from the clients at scrape time, so the
-// request path carries no metrics code of its own.
+// Package metrics exposes the gateway's Prometheus metrics: per-server upstream health (health
+// probe and circuit breaker), calls, retries and short-circuits, upstream latency by route,
+// token calls, health-probe outcomes, the immutable-data cache, GraphQL requests by operation
+// and outcome, request latency and configuration reloads. Client counters are read at scrape
+// time; the rest is observed as it happens.
 package metrics
 
 import (
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,26 +24,114 @@ const namespace = "vbo_gateway"
 
 // Metrics is one registry (no global state) with the gateway's collectors.
 type Metrics struct {
-	reg      *prometheus.Registry
-	duration *prometheus.HistogramVec
+	reg         *prometheus.Registry
+	duration    *prometheus.HistogramVec
+	graphql     *prometheus.CounterVec
+	upstream    *prometheus.HistogramVec
+	tokens      *prometheus.CounterVec
+	probes      *prometheus.CounterVec
+	reloads     *prometheus.CounterVec
+	operationMu sync.Mutex
+	operations  map[string]bool // operation names seen, bounded by maxOperationNames
 }
 
-// New registers the collectors for fleet and the cache statistics function, plus extra
-// collectors of other parts (the restore watch).
-func New(fleet *upstream.Fleet, cacheStats func() cache.Stats, extra ...prometheus.Collector) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+// maxOperationNames bounds the operation label's values: operation names are the callers' to
+// choose, so past this many distinct names the rest count as "other".
+const maxOperationNames = 200
+
+// New builds the registry with the request-path metrics; Register adds the fleet's and the
+// cache's, once both exist (the fleet's clients report into the registry as they are built).
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), operations: map[string]bool{}}
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "http_request_duration_seconds",
 		Help:    "Time to answer a /graphql request, by HTTP status code.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 	}, []string{"code"})
-	m.reg.MustRegister(m.duration,
-		&fleetCollector{fleet: fleet},
-		&cacheCollector{stats: cacheStats},
+	m.graphql = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "graphql_requests_total",
+		Help: "GraphQL operations answered, by operation name and outcome (ok, partial, error, rejected).",
+	}, []string{"operation", "outcome"})
+	m.upstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "upstream_request_duration_seconds",
+		Help:    "Time to the response headers of each HTTP request to a VBO server, by server, templated route and status class (error: no response).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"server", "route", "status_class"})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "upstream_token_requests_total",
+		Help: "Token requests (logins and refreshes) sent to a VBO server, by outcome (ok, refused, error).",
+	}, []string{"server", "outcome"})
+	m.probes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "health_probes_total",
+		Help: "Background health probes of each VBO server, by outcome (ok, or the error code).",
+	}, []string{"server", "outcome"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "config_reloads_total",
+		Help: "Configuration reloads (SIGHUP), by outcome (ok, invalid).",
+	}, []string{"outcome"})
+	m.reg.MustRegister(m.duration, m.graphql, m.upstream, m.tokens, m.probes, m.reloads,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.reg.MustRegister(extra...)
 	return m
+}
+
+// Register adds the fleet's collectors (health from status, counters from the clients), the
+// cache's, and extra collectors of other parts (the restore watch). Call it once, while
+// assembling the gateway.
+func (m *Metrics) Register(fleet *upstream.Fleet, status func(server string) upstream.Health, cacheStats func() cache.Stats, extra ...prometheus.Collector) {
+	if status == nil {
+		status = func(name string) upstream.Health {
+			if c, ok := fleet.Get(name); ok {
+				return c.Health()
+			}
+			return upstream.HealthDown
+		}
+	}
+	m.reg.MustRegister(&fleetCollector{fleet: fleet, status: status}, &cacheCollector{stats: cacheStats})
+	m.reg.MustRegister(extra...)
+}
+
+// ObserveGraphQL counts one GraphQL response.
+func (m *Metrics) ObserveGraphQL(operation, outcome string) {
+	m.operationMu.Lock()
+	if !m.operations[operation] {
+		if len(m.operations) >= maxOperationNames {
+			operation = "other"
+		} else {
+			m.operations[operation] = true
+		}
+	}
+	m.operationMu.Unlock()
+	m.graphql.WithLabelValues(operation, outcome).Inc()
+}
+
+// ObserveUpstream records one HTTP request to a VBO server (route is templated: no ids).
+func (m *Metrics) ObserveUpstream(server, route string, status int, d time.Duration) {
+	class := "error"
+	if status >= 100 && status <= 599 {
+		class = strconv.Itoa(status/100) + "xx"
+	}
+	m.upstream.WithLabelValues(server, route, class).Observe(d.Seconds())
+	if strings.HasSuffix(route, "/token") {
+		outcome := "ok"
+		switch {
+		case status == 0 || status >= 500:
+			outcome = "error"
+		case status >= 300:
+			outcome = "refused"
+		}
+		m.tokens.WithLabelValues(server, outcome).Inc()
+	}
+}
+
+// ObserveProbe counts one health probe (outcome: ok or an error code).
+func (m *Metrics) ObserveProbe(server, outcome string) {
+	m.probes.WithLabelValues(server, outcome).Inc()
+}
+
+// ObserveReload counts one configuration reload (ok or invalid).
+func (m *Metrics) ObserveReload(outcome string) {
+	m.reloads.WithLabelValues(outcome).Inc()
 }
 
 // Handler serves /metrics.
@@ -70,7 +161,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 var (
 	descHealth = prometheus.NewDesc(namespace+"_upstream_health",
-		"VBO server health from its circuit breaker: 0 up (closed), 1 degraded (half-open), 2 down (open).",
+		"VBO server health from its health probe and circuit breaker: 0 up, 1 degraded (half-open), 2 down (open breaker or failing probe).",
 		[]string{"server"}, nil)
 	descAttempts = prometheus.NewDesc(namespace+"_upstream_requests_total",
 		"HTTP requests sent to the VBO server (token calls, retries and re-authentications included).",
@@ -81,7 +172,10 @@ var (
 		"Calls refused without being sent because the server's circuit breaker was open.", []string{"server"}, nil)
 )
 
-type fleetCollector struct{ fleet *upstream.Fleet }
+type fleetCollector struct {
+	fleet  *upstream.Fleet
+	status func(server string) upstream.Health
+}
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descHealth
@@ -94,7 +188,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, cl := range c.fleet.Clients() {
 		name := cl.Name()
 		st := cl.Stats()
-		ch <- prometheus.MustNewConstMetric(descHealth, prometheus.GaugeValue, float64(cl.Health()), name)
+		ch <- prometheus.MustNewConstMetric(descHealth, prometheus.GaugeValue, float64(c.status(name)), name)
 		ch <- prometheus.MustNewConstMetric(descAttempts, prometheus.CounterValue, float64(st.Attempts), name)
 		ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(st.Retries), name)
 		ch <- prometheus.MustNewConstMetric(descShort, prometheus.CounterValue, float64(st.ShortCircuits), name)
