@@ -163,6 +163,9 @@ var (
 	goneSessionID = "syd1-goneltd-0"
 	// rogueEventID is served under goneSessionID but links to another session.
 	rogueEventID = "rogue-e"
+	// linklessEventID is served under goneSessionID without any links (nothing proves where it
+	// belongs).
+	linklessEventID = "linkless-e"
 )
 
 var (
@@ -239,7 +242,8 @@ func newFleet() map[string]*fakeVBO {
 	// An event served under the detached session that links to another session.
 	fleet["syd1"].events[goneSessionID] = append(fleet["syd1"].events[goneSessionID], upstream.RestoreSessionEvent{
 		ID: rogueEventID, Type: upstream.EventTypeRestore,
-		Links: upstream.Links{"self": {Href: "/v6/RestoreSessions/" + sessionID("syd1", "Fabrikam", 1) + "/Events/" + rogueEventID}}})
+		Links: upstream.Links{"self": {Href: "/v6/RestoreSessions/" + sessionID("syd1", "Fabrikam", 1) + "/Events/" + rogueEventID}}},
+		upstream.RestoreSessionEvent{ID: linklessEventID, Type: upstream.EventTypeRestore})
 	return fleet
 }
 

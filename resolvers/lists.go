@@ -295,17 +295,16 @@ func (r *Resolver) loadVisibleEvent(ctx context.Context, id gid.ID) (*model.Rest
 	return &model.RestoreEvent{ServerName: id.Server, SessionID: id.Parent, Upstream: *ev}, nil
 }
 
-// linksTo reports whether an event's links (self, restoreSession) name the session. VBO should
-// only serve a session's own events under its path; this does not rely on it. An event without
-// such links cannot be checked and is accepted.
+// linksTo reports whether an event's links (self, restoreSession) prove it belongs to the
+// session. VBO should only serve a session's own events under its path; this does not rely on
+// it. An event without such links proves nothing and is refused (fail closed): VBO's event
+// representation carries a self link (v2-v6 documentation), so only a misbehaving server omits it.
 func linksTo(links upstream.Links, sessionID string) bool {
 	want := strings.ToLower("/RestoreSessions/" + sessionID)
-	checked := false
 	for name, l := range links {
 		if !strings.EqualFold(name, "self") && !strings.EqualFold(name, "restoreSession") {
 			continue
 		}
-		checked = true
 		href := strings.ToLower(l.Href)
 		if i := strings.Index(href, want); i >= 0 {
 			if rest := href[i+len(want):]; rest == "" || rest[0] == '/' || rest[0] == '?' {
@@ -313,5 +312,5 @@ func linksTo(links upstream.Links, sessionID string) bool {
 			}
 		}
 	}
-	return !checked
+	return false
 }

@@ -60,6 +60,7 @@ func TestByIDScope(t *testing.T) {
 		{"tenant: another tenant's event", contoso, eventGID("syd1", fab1, fab1+"-e1"), CodeNotFound, false},
 		{"tenant: an event on another server", tailspin, eventGID("syd1", con1, con1+"-e1"), CodeNotFound, true},
 		{"admin: an event served under a session it does not link to", admin, eventGID("syd1", goneSessionID, rogueEventID), CodeNotFound, false},
+		{"admin: an event served without links (issue 11 item 13)", admin, eventGID("syd1", goneSessionID, linklessEventID), CodeNotFound, false},
 		{"admin: a missing event", admin, eventGID("syd1", fab1, "dead-0001"), CodeNotFound, false},
 		{"tenant: its session, another session's event id", contoso, eventGID("syd1", con1, fab1+"-e1"), CodeNotFound, false},
 
