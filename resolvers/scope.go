@@ -172,6 +172,11 @@ func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server
 }
 
 // loadVisibleSession loads a session by id and checks scope; out of scope reads as not found.
+//
+// Another tenant's session and a missing one cost the same work, so that timing cannot tell
+// them apart: for a caller with a limited scope the session is always fetched from its server
+// (never from the cache), and the scope check (the server's organisations) runs in both paths,
+// on the missing session too.
 func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*model.RestoreSession, error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -183,9 +188,18 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 	if _, ok := r.Backend.Server(server); !ok {
 		return nil, ErrNotFound
 	}
-	s, err := loaders.For(ctx).RestoreSession(ctx, server, id)
+	l := loaders.For(ctx)
+	load := l.RestoreSession
+	if !p.SeesAll() {
+		load = l.RestoreSessionFromServer
+	}
+	s, err := load(ctx, server, id)
 	if err != nil {
-		return nil, notFoundIfAbsent(err)
+		if err = notFoundIfAbsent(err); !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		_, _ = r.sessionVisible(ctx, p, server, &upstream.RestoreSession{}) // the same work as for a session
+		return nil, ErrNotFound
 	}
 	ok, err := r.sessionVisible(ctx, p, server, s)
 	if err != nil {

@@ -22,6 +22,8 @@ type SessionKey struct {
 	Server string
 	ID     string
 	Final  bool
+	// FromServer skips the cache of stopped sessions (see RestoreSessionFromServer).
+	FromServer bool
 }
 
 // EventKey names one event of a session.
@@ -160,8 +162,16 @@ func (l *Loaders) RestoreSession(ctx context.Context, server, id string) (*upstr
 	return l.session.Load(ctx, SessionKey{Server: server, ID: id})()
 }
 
+// RestoreSessionFromServer loads a session from its server even when it is cached. A by-id
+// lookup for a caller with a limited scope uses it, so that it makes the same upstream call
+// whether the id exists or not: a cache hit (sessions are cached from every listing) would
+// answer faster for an existing session, another tenant's included.
+func (l *Loaders) RestoreSessionFromServer(ctx context.Context, server, id string) (*upstream.RestoreSession, error) {
+	return l.session.Load(ctx, SessionKey{Server: server, ID: id, FromServer: true})()
+}
+
 func (l *Loaders) fetchSession(ctx context.Context, k SessionKey) (*upstream.RestoreSession, error) {
-	if s, ok := l.b.cachedSession(k.Server, k.ID); ok {
+	if s, ok := l.b.cachedSession(k.Server, k.ID); ok && !k.FromServer {
 		return s, nil
 	}
 	c, err := l.client(k.Server)
