@@ -64,6 +64,7 @@ type Client struct {
 	retry      RetryPolicy                                // zero: one attempt per call
 	breaker    *gobreaker.TwoStepCircuitBreaker[struct{}] // nil: never short-circuit
 	stats      clientCounters
+	orgCount   atomic.Int64 // organisations at the last successful listing, plus one (0: never listed)
 }
 
 // clientCounters count what the client did, for tests and metrics.
@@ -277,6 +278,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 // get performs an authenticated GET and decodes the JSON body into v. On a 401 it drops the
 // token, obtains a new one and retries once.
 func (c *Client) get(ctx context.Context, path string, q url.Values, v any) (*Response, error) {
+	countCall(ctx)
 	for attempt := 0; ; attempt++ {
 		token, err := c.accessToken(ctx)
 		if err != nil {

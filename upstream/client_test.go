@@ -442,12 +442,89 @@ func TestV8OrganizationsArePaged(t *testing.T) {
 		}
 		json.NewEncoder(w).Encode(page)
 	})
-	orgs, err := f.client(t, ClientOptions{APIVersion: "v8"}).Organizations(context.Background())
+	var counter CallCounter
+	orgs, err := f.client(t, ClientOptions{APIVersion: "v8"}).Organizations(WithCallCounter(context.Background(), &counter))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(orgs) != 5 || orgs[4].ID != "4" {
 		t.Errorf("got %d orgs (%+v), want 5", len(orgs), orgs)
+	}
+	// Three pages (the server caps them at 2), the token grant not counted.
+	if n := counter.Calls(); n != 3 {
+		t.Errorf("counted %d calls, want 3", n)
+	}
+}
+
+func TestKnownOrganizations(t *testing.T) {
+	f := newFakeVBO(t, "v6")
+	var fail atomic.Bool
+	f.handle("/v6/Organizations", func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode([]Organization{{ID: "1", Name: "A"}, {ID: "2", Name: "B"}})
+	})
+	c := f.client(t, ClientOptions{})
+	if _, ok := c.KnownOrganizations(); ok {
+		t.Fatal("known before any listing")
+	}
+	if _, err := c.Organizations(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := c.KnownOrganizations(); !ok || n != 2 {
+		t.Fatalf("KnownOrganizations = %d, %v; want 2, true", n, ok)
+	}
+	fail.Store(true)
+	if _, err := c.Organizations(context.Background()); err == nil {
+		t.Fatal("want an error")
+	}
+	if n, ok := c.KnownOrganizations(); !ok || n != 2 {
+		t.Fatalf("after a failure: %d, %v; want the last known 2", n, ok)
+	}
+}
+
+func TestV8OrganizationsAskForTheLargestPage(t *testing.T) {
+	f := newFakeVBO(t, "v8")
+	var limits []string
+	f.handle("/v8/Organizations", func(w http.ResponseWriter, r *http.Request) {
+		limits = append(limits, r.URL.Query().Get("limit"))
+		json.NewEncoder(w).Encode(Page[Organization]{Limit: 10000, Results: []Organization{{ID: "1", Name: "A"}}})
+	})
+	if _, err := f.client(t, ClientOptions{APIVersion: "v8"}).Organizations(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(limits) != "[10000]" {
+		t.Errorf("limits asked = %v, want one call with 10000", limits)
+	}
+}
+
+// The call counter counts logical calls: a retried call and a re-authenticated one count once.
+func TestCallCounterCountsLogicalCalls(t *testing.T) {
+	f := newFakeVBO(t, "v6")
+	var hits atomic.Int64
+	f.handle("/v6/RestoreSessions/s1", func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		json.NewEncoder(w).Encode(RestoreSession{ID: "s1", Type: "Vex", State: "Stopped", Result: "Success"})
+	})
+	var counter CallCounter
+	c := f.client(t, ClientOptions{Retry: RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
+	if _, _, err := c.RestoreSession(WithCallCounter(context.Background(), &counter), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if hits.Load() != 2 || counter.Calls() != 1 {
+		t.Errorf("%d attempts, %d counted; want 2 attempts counted as 1 call", hits.Load(), counter.Calls())
+	}
+	// Without a counter in the context nothing is counted, nothing fails.
+	if _, _, err := c.RestoreSession(context.Background(), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if counter.Calls() != 1 {
+		t.Errorf("counted %d, want still 1", counter.Calls())
 	}
 }
 

@@ -122,9 +122,11 @@ func (e *env) close() {
 }
 
 // benchLimits raise the gateway's query limits for the benchmark's documents: with the defaults
-// (maxComplexity 5000, maxAliases 30) the dashboard (complexity ~1,000,000), the audit window
-// and the 200-alias node lookups are rejected before they run.
-var benchLimits = config.Limits{MaxComplexity: 10_000_000, MaxAliases: 1000, MaxTokens: 15000}
+// (maxUpstreamCalls 2,500, maxResponseObjects 100,000, maxAliases 30) the dashboard (every
+// session of up to 500 organisations, with 100 events each) and the 200-alias node lookups are
+// refused before they run.
+var benchLimits = config.Limits{MaxUpstreamCalls: 1_000_000, MaxResponseObjects: 100_000_000,
+	MaxAliases: 1000, MaxTokens: 15000, MaxSelections: 5000}
 
 // gatewayConfig is the gateway's configuration for the simulators (defaults otherwise, except
 // benchLimits and --max-concurrency).

@@ -112,6 +112,15 @@ func (p *Principal) CanSeeServer(server string) bool {
 	return ok
 }
 
+// OrgCount is the number of organisations in scope (0 for a principal who sees everything:
+// ask the servers).
+func (p *Principal) OrgCount() int {
+	if p == nil {
+		return 0
+	}
+	return len(p.orgs)
+}
+
 // IsAdmin reports whether the principal is a provider admin.
 func (p *Principal) IsAdmin() bool { return p != nil && p.Role == RoleProviderAdmin }
 

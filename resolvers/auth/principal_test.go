@@ -25,6 +25,9 @@ func TestAuthPrincipalTenantAuditorScope(t *testing.T) {
 	if p.SeesAll() || p.IsAdmin() || p.Role != auth.RoleTenantAuditor || p.Tenant != "t1" {
 		t.Fatalf("auditor = %+v", p)
 	}
+	if n := p.OrgCount(); n != 2 {
+		t.Errorf("OrgCount = %d, want 2", n)
+	}
 	for _, c := range []struct {
 		server, org string
 		want        bool

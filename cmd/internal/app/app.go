@@ -300,7 +300,7 @@ func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error
 		Authenticate: authenticate, GraphiQLHeaders: g.opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
 		ServerStatus: fleetStatus(g.Health), Readiness: g.Health.Handler(), TrustedProxies: proxies,
-		Cursors: g.cursors,
+		Cursors: g.cursors, KnownOrganizations: knownOrganizations(g.Fleet),
 	}
 	if g.Watcher != nil {
 		hopts.Watch = g.Watcher
@@ -464,6 +464,17 @@ func lanesOf(fleet *upstream.Fleet) []loaders.VBOServer {
 		out = append(out, loaders.VBOServer{Name: c.Name(), APIVersion: c.APIVersion(), Client: c})
 	}
 	return out
+}
+
+// knownOrganizations is each server's organisation count when last listed (query cost).
+func knownOrganizations(fleet *upstream.Fleet) func(string) (int, bool) {
+	return func(name string) (int, bool) {
+		c, ok := fleet.Get(name)
+		if !ok {
+			return 0, false
+		}
+		return c.KnownOrganizations()
+	}
 }
 
 // fleetStatus maps each server's health (probe and circuit breaker) to servers { status }:

@@ -89,9 +89,9 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 			fleet.Config.Servers[i].URL = ts.URL
 		}
 	}
-	// These tests check data and upstream calls, not the query cost limit (tested elsewhere):
+	// These tests check data and upstream calls, not the query cost limits (tested elsewhere):
 	// the mapping query asks for every event of many sessions.
-	fleet.Config.Limits.MaxComplexity = 1 << 40
+	fleet.Config.Limits.MaxUpstreamCalls, fleet.Config.Limits.MaxResponseObjects = 1<<30, 1<<40
 	adminOnly(fleet.Config)
 	if o.tune != nil {
 		o.tune(fleet.Config)

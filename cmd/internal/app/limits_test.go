@@ -56,7 +56,7 @@ func TestQueryLimitsRejectBeforeUpstream(t *testing.T) {
 		{"1000 aliases", "{ " + strings.Join(aliases, " ") + " }", nil, 200, "QUERY_TOO_COMPLEX", "maxAliases"},
 		{"first 100000", `{ organizations { edges { node { restoreSessions(first: 100000) { totalCount } } } } }`, nil, 200, "BAD_USER_INPUT", "maxFirst"},
 		{"first 100000 variable", `query($n: Int) { restoreSessions(first: $n) { totalCount } }`, map[string]any{"n": 100000}, 200, "BAD_USER_INPUT", "maxFirst"},
-		{"complexity bomb", `{ organizations(first: 500) { edges { node { restoreSessions(first: 500) { edges { node { events(first: 500) { edges { node { type } } } } } } } } } }`, nil, 200, "QUERY_TOO_COMPLEX", "maxComplexity"},
+		{"complexity bomb", `{ organizations(first: 500) { edges { node { restoreSessions(first: 500) { edges { node { events(first: 500) { edges { node { type } } } } } } } } } }`, nil, 200, "QUERY_TOO_COMPLEX", "maxResponseObjects"},
 		{"directive flood (CVE-2023-49559)", "{ __typename " + strings.Repeat("@include(if: true) ", 60) + "}", nil, 200, "QUERY_TOO_COMPLEX", "maxDirectives"},
 		{"directive flood past the token limit", "{ __typename " + strings.Repeat("@a", 20000) + " }", nil, 200, "QUERY_TOO_COMPLEX", "maxTokens"},
 		{"recursive fragments (gqlparser #173)", `query { organizations { edges { node { ...F } } } }

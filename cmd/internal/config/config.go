@@ -44,7 +44,7 @@ type Config struct {
 	Cache Cache `yaml:"cache"`
 	// MaxConcurrencyPerServer bounds in-flight calls to each VBO server (default 8).
 	MaxConcurrencyPerServer int `yaml:"maxConcurrencyPerServer"`
-	// Limits bounds queries and callers (depth, complexity, body size, rate...); see limits.go.
+	// Limits bounds queries and callers (depth, query cost, body size, rate...); see limits.go.
 	Limits Limits `yaml:"limits"`
 	// Resilience tunes deadlines, retries and circuit breaking towards VBO; see limits.go.
 	Resilience Resilience `yaml:"resilience"`

@@ -17,10 +17,27 @@ import (
 type Limits struct {
 	// MaxDepth bounds selection-set nesting, fragments expanded (default 12).
 	MaxDepth int `yaml:"maxDepth"`
-	// MaxComplexity bounds the query cost, roughly the objects a response can hold: every
-	// object field costs 1 (scalars 0), a connection costs 1 + first × its selection
-	// (default 5000).
-	MaxComplexity int `yaml:"maxComplexity"`
+	// MaxUpstreamCalls bounds the VBO calls an operation is estimated to make before it runs
+	// (default 2,500; tenants 500, see Roles). See README "Query cost".
+	MaxUpstreamCalls int `yaml:"maxUpstreamCalls"`
+	// MaxResponseObjects bounds the objects an operation's response is estimated to hold
+	// (default 250,000; tenants 50,000).
+	MaxResponseObjects int `yaml:"maxResponseObjects"`
+	// CostMode is "enforce" (default: refuse an operation over maxUpstreamCalls or
+	// maxResponseObjects) or "measure" (log and report it in extensions.cost, never refuse).
+	CostMode string `yaml:"costMode"`
+	// Roles overrides maxUpstreamCalls and maxResponseObjects per caller role
+	// (PROVIDER_ADMIN, TENANT_AUDITOR). TENANT_AUDITOR defaults to 500 calls and 50,000
+	// objects; a role not listed gets the values above.
+	Roles map[string]RoleLimits `yaml:"roles"`
+	// MaxSelections bounds the field selections and fragment spreads of the query once
+	// fragments are expanded (and of each fragment on its own), checked before validation
+	// (default 500). It refuses fragment fan-outs and floods of repeated fields, and keeps
+	// validation fast (gqlparser compares repeated fields and fragments pairwise).
+	MaxSelections int `yaml:"maxSelections"`
+	// MaxComplexity is gone (replaced by MaxUpstreamCalls and MaxResponseObjects); setting it
+	// is an error that says so.
+	MaxComplexity *int `yaml:"maxComplexity"`
 	// MaxAliases bounds aliased fields, fragments expanded (default 30).
 	MaxAliases int `yaml:"maxAliases"`
 	// MaxDirectives bounds directive uses, fragments expanded (default 50).
@@ -54,6 +71,32 @@ type Limits struct {
 	CSRFUnsafeDisabled bool `yaml:"csrfUnsafeDisabled"`
 	// PersistedQueries configures the operation safelist for partner integrations.
 	PersistedQueries PersistedQueries `yaml:"persistedQueries"`
+}
+
+// RoleLimits are the cost limits of one caller role (zero: the top-level value).
+type RoleLimits struct {
+	MaxUpstreamCalls   int `yaml:"maxUpstreamCalls"`
+	MaxResponseObjects int `yaml:"maxResponseObjects"`
+}
+
+// Cost modes.
+const (
+	CostEnforce = "enforce"
+	CostMeasure = "measure"
+)
+
+// Caller roles, as Roles keys (the values of auth.Role).
+const (
+	RoleProviderAdmin = "PROVIDER_ADMIN"
+	RoleTenantAuditor = "TENANT_AUDITOR"
+)
+
+// CostLimits returns the cost limits of a role (after WithDefaults).
+func (l Limits) CostLimits(role string) RoleLimits {
+	r := l.Roles[role]
+	defInt(&r.MaxUpstreamCalls, l.MaxUpstreamCalls)
+	defInt(&r.MaxResponseObjects, l.MaxResponseObjects)
+	return r
 }
 
 // RateLimit is a token bucket per principal (authenticated subject, else remote IP).
@@ -123,28 +166,32 @@ type Resilience struct {
 
 // Defaults of Limits and Resilience.
 const (
-	DefaultMaxDepth           = 12
-	DefaultMaxComplexity      = 5000
-	DefaultMaxAliases         = 30
-	DefaultMaxDirectives      = 50
-	DefaultMaxTokens          = 5000
-	DefaultParserTokenLimit   = 15000
-	DefaultMaxBodyBytes       = 1 << 20
-	DefaultMaxFirst           = graph.MaxFirst
-	DefaultAuthFailureDelay   = time.Second
-	DefaultPerPrincipal       = 8
-	DefaultMaxQueued          = 32
-	DefaultQueueTimeout       = 2 * time.Second
-	DefaultRequestTimeout     = 15 * time.Second
-	DefaultConnectTimeout     = 5 * time.Second
-	DefaultResponseTimeout    = 10 * time.Second
-	DefaultResponseIdle       = 5 * time.Second
-	DefaultRetryAttempts      = 3
-	DefaultRetryBaseDelay     = 100 * time.Millisecond
-	DefaultRetryMaxDelay      = 2 * time.Second
-	DefaultRetryMaxRetryAfter = 10 * time.Second
-	DefaultBreakerFailures    = 5
-	DefaultBreakerCooldown    = 30 * time.Second
+	DefaultMaxDepth              = 12
+	DefaultMaxUpstreamCalls      = 2500
+	DefaultMaxResponseObjects    = 250_000
+	DefaultTenantUpstreamCalls   = 500
+	DefaultTenantResponseObjects = 50_000
+	DefaultMaxSelections         = 500
+	DefaultMaxAliases            = 30
+	DefaultMaxDirectives         = 50
+	DefaultMaxTokens             = 5000
+	DefaultParserTokenLimit      = 15000
+	DefaultMaxBodyBytes          = 1 << 20
+	DefaultMaxFirst              = graph.MaxFirst
+	DefaultAuthFailureDelay      = time.Second
+	DefaultPerPrincipal          = 8
+	DefaultMaxQueued             = 32
+	DefaultQueueTimeout          = 2 * time.Second
+	DefaultRequestTimeout        = 15 * time.Second
+	DefaultConnectTimeout        = 5 * time.Second
+	DefaultResponseTimeout       = 10 * time.Second
+	DefaultResponseIdle          = 5 * time.Second
+	DefaultRetryAttempts         = 3
+	DefaultRetryBaseDelay        = 100 * time.Millisecond
+	DefaultRetryMaxDelay         = 2 * time.Second
+	DefaultRetryMaxRetryAfter    = 10 * time.Second
+	DefaultBreakerFailures       = 5
+	DefaultBreakerCooldown       = 30 * time.Second
 )
 
 func defInt[T int | int64](v *T, d T) {
@@ -162,7 +209,22 @@ func defDur(v *time.Duration, d time.Duration) {
 // WithDefaults returns l with zero values replaced by the defaults.
 func (l Limits) WithDefaults() Limits {
 	defInt(&l.MaxDepth, DefaultMaxDepth)
-	defInt(&l.MaxComplexity, DefaultMaxComplexity)
+	defInt(&l.MaxUpstreamCalls, DefaultMaxUpstreamCalls)
+	defInt(&l.MaxResponseObjects, DefaultMaxResponseObjects)
+	if l.CostMode == "" {
+		l.CostMode = CostEnforce
+	}
+	tenant := l.Roles[RoleTenantAuditor]
+	defInt(&tenant.MaxUpstreamCalls, DefaultTenantUpstreamCalls)
+	defInt(&tenant.MaxResponseObjects, DefaultTenantResponseObjects)
+	roles := map[string]RoleLimits{RoleTenantAuditor: tenant}
+	for k, v := range l.Roles {
+		if k != RoleTenantAuditor {
+			roles[k] = v
+		}
+	}
+	l.Roles = roles
+	defInt(&l.MaxSelections, DefaultMaxSelections)
 	defInt(&l.MaxAliases, DefaultMaxAliases)
 	defInt(&l.MaxDirectives, DefaultMaxDirectives)
 	defInt(&l.MaxTokens, DefaultMaxTokens)
@@ -190,11 +252,26 @@ func (l Limits) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"maxDepth", int64(l.MaxDepth)}, {"maxComplexity", int64(l.MaxComplexity)}, {"maxAliases", int64(l.MaxAliases)},
+	}{{"maxDepth", int64(l.MaxDepth)}, {"maxUpstreamCalls", int64(l.MaxUpstreamCalls)},
+		{"maxResponseObjects", int64(l.MaxResponseObjects)}, {"maxSelections", int64(l.MaxSelections)}, {"maxAliases", int64(l.MaxAliases)},
 		{"maxDirectives", int64(l.MaxDirectives)}, {"maxTokens", int64(l.MaxTokens)},
 		{"parserTokenLimit", int64(l.ParserTokenLimit)}, {"maxBodyBytes", l.MaxBodyBytes}, {"maxFirst", int64(l.MaxFirst)}} {
 		if f.v < 1 { // zero never survives WithDefaults
 			return fmt.Errorf("limits.%s: must be positive (got %d)", f.name, f.v)
+		}
+	}
+	if l.MaxComplexity != nil {
+		return errors.New("limits.maxComplexity was replaced by limits.maxUpstreamCalls and limits.maxResponseObjects (README, \"Query cost\"); remove it")
+	}
+	if l.CostMode != CostEnforce && l.CostMode != CostMeasure {
+		return fmt.Errorf("limits.costMode: %q, want %q or %q", l.CostMode, CostEnforce, CostMeasure)
+	}
+	for role, r := range l.Roles {
+		if role != RoleProviderAdmin && role != RoleTenantAuditor {
+			return fmt.Errorf("limits.roles: unknown role %q (want %s or %s)", role, RoleProviderAdmin, RoleTenantAuditor)
+		}
+		if r.MaxUpstreamCalls < 0 || r.MaxResponseObjects < 0 {
+			return fmt.Errorf("limits.roles.%s: limits must be positive", role)
 		}
 	}
 	if l.MaxFirst > DefaultMaxFirst {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -23,8 +22,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
-	"github.com/vbo-gateway/vbo-gateway/graph"
-	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
@@ -33,17 +30,19 @@ import (
 // never reaches a loader or a VBO server:
 //
 //   - before gqlgen parses and validates (MutateOperationParameters): token count, then the
-//     gateway's own parse (parser token limit) and a walk of the document for depth, aliases,
-//     directives and fragment cycles. Fragment cycles are refused here, before gqlparser's
+//     gateway's own parse (parser token limit) and a walk of the document (fragments memoised:
+//     linear in its size) for selections, depth, aliases, directives and fragment cycles. The
+//     selection bound keeps gqlparser's validation fast: it compares repeated fields and
+//     fragments pairwise. Fragment cycles are refused here, before gqlparser's
 //     validator sees them (gqlparser issue #173: recursive fragments can overflow its stack).
 //   - after validation (MutateOperationContext): every `first` argument against maxFirst
-//     (variables resolved) and the cost against maxComplexity.
+//     (variables resolved). The cost (upstream calls, response objects) is the QueryCost
+//     extension's (cost.go), also before execution.
 //
 // Violations answer HTTP 200 with extensions.code QUERY_TOO_COMPLEX (or BAD_USER_INPUT for
 // `first`) and a message that names the limit and the value.
 type queryLimits struct {
 	l      config.Limits
-	es     graphql.ExecutableSchema
 	passed *lru.LRU[struct{}] // query texts that passed the static checks
 }
 
@@ -59,7 +58,7 @@ var (
 
 func (q *queryLimits) ExtensionName() string { return "QueryLimits" }
 
-func (q *queryLimits) Validate(es graphql.ExecutableSchema) error { q.es = es; return nil }
+func (q *queryLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 func limitError(code, limit string, value, max int64, format string, args ...any) *gqlerror.Error {
 	e := gqlerror.Errorf(format, args...)
@@ -103,9 +102,12 @@ func countTokens(query string) int {
 	}
 }
 
-// docStats are the expanded (fragments inlined) measures of a selection set.
+// docStats are the expanded (fragments inlined) measures of a selection set. The per-name
+// counts let a refusal name the field behind it.
 type docStats struct {
-	depth, aliases, directives int64
+	depth, aliases, directives, selections int64
+	fieldCounts                            map[string]int64 // field name -> selections, expanded
+	aliasCounts                            map[string]int64 // field name -> aliased selections, expanded
 }
 
 func satAdd(a, b int64) int64 {
@@ -115,6 +117,48 @@ func satAdd(a, b int64) int64 {
 	return a + b
 }
 
+// add adds o's counts to s (depth is the caller's business).
+func (s *docStats) add(o docStats) {
+	s.aliases = satAdd(s.aliases, o.aliases)
+	s.directives = satAdd(s.directives, o.directives)
+	s.selections = satAdd(s.selections, o.selections)
+	s.fieldCounts = addCounts(s.fieldCounts, o.fieldCounts)
+	s.aliasCounts = addCounts(s.aliasCounts, o.aliasCounts)
+}
+
+func addCounts(dst, src map[string]int64) map[string]int64 {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]int64, len(src))
+	}
+	for k, v := range src {
+		dst[k] = satAdd(dst[k], v)
+	}
+	return dst
+}
+
+func addCount(m map[string]int64, k string, n int64) map[string]int64 {
+	if m == nil {
+		m = map[string]int64{}
+	}
+	m[k] = satAdd(m[k], n)
+	return m
+}
+
+// most is the name with the largest count (ties: the first in name order).
+func most(counts map[string]int64) (string, int64) {
+	var name string
+	var n int64
+	for k, v := range counts {
+		if v > n || v == n && k < name {
+			name, n = k, v
+		}
+	}
+	return name, n
+}
+
 type docWalker struct {
 	frags map[string]*ast.FragmentDefinition
 	memo  map[string]docStats
@@ -122,32 +166,39 @@ type docWalker struct {
 	cycle string
 }
 
+// selections measures a selection set with fragments expanded. Fragments are memoised, so a
+// document whose fragments spread each other 2^n times costs O(n) to measure.
 func (w *docWalker) selections(set ast.SelectionSet) docStats {
 	var out docStats
 	for _, sel := range set {
-		var s docStats
 		switch x := sel.(type) {
 		case *ast.Field:
-			s = w.selections(x.SelectionSet)
-			if !strings.HasPrefix(x.Name, "__") {
-				s.depth++ // introspection has its own depth rule (MaxIntrospectionDepth)
-			} else {
-				s.depth = 0
+			sub := w.selections(x.SelectionSet)
+			depth := sub.depth + 1
+			if strings.HasPrefix(x.Name, "__") {
+				depth = 0 // introspection has its own depth rule (MaxIntrospectionDepth)
 			}
+			out.depth = max(out.depth, depth)
+			out.add(sub)
+			out.selections = satAdd(out.selections, 1)
+			out.fieldCounts = addCount(out.fieldCounts, x.Name, 1)
 			if x.Alias != "" && x.Alias != x.Name {
-				s.aliases = satAdd(s.aliases, 1)
+				out.aliases = satAdd(out.aliases, 1)
+				out.aliasCounts = addCount(out.aliasCounts, x.Name, 1)
 			}
-			s.directives = satAdd(s.directives, int64(len(x.Directives)))
+			out.directives = satAdd(out.directives, int64(len(x.Directives)))
 		case *ast.InlineFragment:
-			s = w.selections(x.SelectionSet)
-			s.directives = satAdd(s.directives, int64(len(x.Directives)))
+			sub := w.selections(x.SelectionSet)
+			out.depth = max(out.depth, sub.depth)
+			out.add(sub)
+			out.directives = satAdd(out.directives, int64(len(x.Directives)))
 		case *ast.FragmentSpread:
-			s = w.fragment(x.Name)
-			s.directives = satAdd(s.directives, int64(len(x.Directives)))
+			f := w.fragment(x.Name)
+			out.depth = max(out.depth, f.depth)
+			out.add(f)
+			out.selections = satAdd(out.selections, 1)
+			out.directives = satAdd(out.directives, int64(len(x.Directives)))
 		}
-		out.depth = max(out.depth, s.depth)
-		out.aliases = satAdd(out.aliases, s.aliases)
-		out.directives = satAdd(out.directives, s.directives)
 		if w.cycle != "" {
 			return out
 		}
@@ -182,12 +233,16 @@ func (q *queryLimits) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 	for _, f := range doc.Fragments {
 		w.frags[f.Name] = f
 	}
-	// Every fragment, used or not, must be acyclic: the validator walks them all.
+	// Every fragment, used or not, must be acyclic and within maxSelections: the validator
+	// walks them all.
 	for _, f := range doc.Fragments {
-		w.fragment(f.Name)
+		s := w.fragment(f.Name)
 		if w.cycle != "" {
 			e := gqlerror.Errorf("fragment %q spreads itself (directly or through other fragments)", w.cycle)
 			e.Extensions = map[string]any{"code": resolvers.CodeBadUserInput}
+			return e
+		}
+		if e := q.checkSelections(s, " in fragment "+f.Name); e != nil {
 			return e
 		}
 	}
@@ -199,25 +254,37 @@ func (q *queryLimits) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 			return limitError(resolvers.CodeQueryTooComplex, "maxDepth", s.depth, int64(q.l.MaxDepth),
 				"query depth %d exceeds the limit (maxDepth) of %d", s.depth, q.l.MaxDepth)
 		case s.aliases > int64(q.l.MaxAliases):
-			return limitError(resolvers.CodeQueryTooComplex, "maxAliases", s.aliases, int64(q.l.MaxAliases),
-				"query uses %d aliases; the limit (maxAliases) is %d", s.aliases, q.l.MaxAliases)
+			name, n := most(s.aliasCounts)
+			e := limitError(resolvers.CodeQueryTooComplex, "maxAliases", s.aliases, int64(q.l.MaxAliases),
+				"query uses %d aliases (%d of field %s); the limit (maxAliases) is %d", s.aliases, n, name, q.l.MaxAliases)
+			e.Extensions["field"] = name
+			return e
 		case s.directives > int64(q.l.MaxDirectives):
 			return limitError(resolvers.CodeQueryTooComplex, "maxDirectives", s.directives, int64(q.l.MaxDirectives),
 				"query uses %d directives; the limit (maxDirectives) is %d", s.directives, q.l.MaxDirectives)
+		}
+		if e := q.checkSelections(s, ""); e != nil {
+			return e
 		}
 	}
 	return nil
 }
 
+// checkSelections refuses a selection count over maxSelections, naming the most selected field.
+func (q *queryLimits) checkSelections(s docStats, where string) *gqlerror.Error {
+	if s.selections <= int64(q.l.MaxSelections) {
+		return nil
+	}
+	name, n := most(s.fieldCounts)
+	e := limitError(resolvers.CodeQueryTooComplex, "maxSelections", s.selections, int64(q.l.MaxSelections),
+		"query makes %d selections%s once fragments are expanded (field %s %d times); the limit (maxSelections) is %d",
+		s.selections, where, name, n, q.l.MaxSelections)
+	e.Extensions["field"] = name
+	return e
+}
+
 func (q *queryLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if e := checkFirst(oc.Operation.SelectionSet, oc.Variables, int64(q.l.MaxFirst), map[string]bool{}); e != nil {
-		return e
-	}
-	if c := complexity.Calculate(ctx, q.es, oc.Operation, oc.Variables, complexity.WithFixedScalarValue(0)); c > q.l.MaxComplexity {
-		return limitError(resolvers.CodeQueryTooComplex, "maxComplexity", int64(c), int64(q.l.MaxComplexity),
-			"query complexity %d exceeds the limit (maxComplexity) of %d (a connection costs first × its selection)", c, q.l.MaxComplexity)
-	}
-	return nil
+	return checkFirst(oc.Operation.SelectionSet, oc.Variables, int64(q.l.MaxFirst), map[string]bool{})
 }
 
 // checkFirst rejects any `first` argument outside 0..maxFirst, before execution starts (a
@@ -273,37 +340,6 @@ func toInt64(v any) (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
-}
-
-// connectionCost weighs a connection by its page size: 1 + first × (cost of its selection).
-// With scalars at 0 and every object field at 1, a query's cost approximates the number of
-// objects its response can contain.
-func connectionCost(child int, first *int) int {
-	n := graph.DefaultFirst
-	if first != nil {
-		n = max(*first, 1)
-	}
-	if child > 0 && n > math.MaxInt32/child {
-		return math.MaxInt32
-	}
-	return 1 + n*child
-}
-
-// setComplexity installs the connection costs into the generated ComplexityRoot.
-func setComplexity(c *graph.ComplexityRoot) {
-	c.Query.Organizations = func(child int, first *int, _ *string, _ *model.OrganizationFilter) int {
-		return connectionCost(child, first)
-	}
-	c.Query.RestoreSessions = func(child int, first *int, _ *string, _ *model.RestoreSessionFilter) int {
-		return connectionCost(child, first)
-	}
-	c.Organization.RestoreSessions = func(child int, first *int, _ *string, _ *model.RestoreSessionFilter) int {
-		return connectionCost(child, first)
-	}
-	c.VboServer.Organizations = func(child int, first *int, _ *string) int { return connectionCost(child, first) }
-	c.RestoreSession.Events = func(child int, first *int, _ *string, _ *model.RestoreEventFilter) int {
-		return connectionCost(child, first)
-	}
 }
 
 // ---- HTTP-level limits ----

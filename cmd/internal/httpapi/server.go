@@ -67,6 +67,9 @@ type Options struct {
 	Extensions []graphql.HandlerExtension
 	// Readiness, when set, serves /readyz (public) and /readyz/servers (provider admins).
 	Readiness http.Handler
+	// KnownOrganizations says how many organisations a server had when last listed, to size a
+	// provider admin's organisation lists in the query cost (nil: ask the servers).
+	KnownOrganizations func(server string) (int, bool)
 }
 
 // FirstQuery is the query GraphiQL opens with.
@@ -112,12 +115,15 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	lim, timeout := opts.Limits, opts.RequestTimeout
-	exec := newGraphQL(opts)
+	exec, err := newGraphQL(opts)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
 	mux := http.NewServeMux()
 	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
 	// per-principal concurrency -> body (read and checked) -> loaders -> executor.
 	gate := newAuthGate(opts, lim.AuthFailures)
-	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, exec))
+	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
 	gql = newPrincipalLimiter(lim.Concurrency).middleware(gql)
 	gql = gate.wrap(newRateLimiter(lim.RateLimit).middleware(gql))
 	gql = withDeadline(timeout, gql)
@@ -149,12 +155,16 @@ func New(opts Options) (http.Handler, error) {
 }
 
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
-func newGraphQL(opts Options) *handler.Server {
+func newGraphQL(opts Options) (*handler.Server, error) {
 	lim := opts.Limits
 	cfg := graph.Config{Resolvers: &resolvers.Resolver{
 		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch}}
-	setComplexity(&cfg.Complexity)
-	srv := handler.New(graph.NewExecutableSchema(cfg))
+	es := graph.NewExecutableSchema(cfg)
+	qc, err := newQueryCost(es.Schema(), lim, opts.Backend, opts.KnownOrganizations, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	srv := handler.New(es)
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
@@ -177,6 +187,7 @@ func newGraphQL(opts Options) *handler.Server {
 	}
 	// After APQ, so a query registered by hash is checked like any other.
 	srv.Use(newQueryLimits(lim))
+	srv.Use(qc)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp != nil {
@@ -190,7 +201,7 @@ func newGraphQL(opts Options) *handler.Server {
 		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", resolvers.RequestID(ctx), "stack", string(debug.Stack()))
 		return fmt.Errorf("panic: %v", p) // masked as INTERNAL by the presenter
 	})
-	return srv
+	return srv, nil
 }
 
 // withRequestID keeps a valid incoming X-Request-Id (see telemetry.RequestID), else makes one.

@@ -1,0 +1,286 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/graph/cost"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// queryCost estimates every operation after validation and before any resolver runs
+// (graph/cost: upstream calls and response objects), refuses one over the caller's limits
+// (costMode enforce; measure only logs), and reports the estimate and the upstream calls the
+// request actually made in extensions.cost on every response.
+//
+// gqlgen's own complexity walk (extension.FixedComplexityLimit) is not used: it expands
+// fragment spreads without memoisation, 2^n steps for n fragments that spread each other twice.
+type queryCost struct {
+	est     *cost.Estimator
+	lim     config.Limits
+	backend *loaders.Backend
+	known   func(server string) (int, bool) // nil: never known
+	logger  *slog.Logger
+}
+
+var (
+	_ graphql.HandlerExtension        = (*queryCost)(nil)
+	_ graphql.OperationContextMutator = (*queryCost)(nil)
+	_ graphql.ResponseInterceptor     = (*queryCost)(nil)
+)
+
+func newQueryCost(schema *ast.Schema, lim config.Limits, backend *loaders.Backend,
+	known func(string) (int, bool), logger *slog.Logger) (*queryCost, error) {
+	est, err := cost.New(schema, costPaging(lim))
+	if err != nil {
+		return nil, err
+	}
+	if known == nil {
+		known = func(string) (int, bool) { return 0, false }
+	}
+	return &queryCost{est: est, lim: lim, backend: backend, known: known, logger: logger}, nil
+}
+
+// Paging the loaders read VBO with (see resolvers/loaders).
+const (
+	listingPageSize = upstream.IterPageSize
+	eventsPageSize  = upstream.MaxPageSize
+	eventsCounted   = upstream.MaxPageSize
+)
+
+// costPaging is how the loaders read VBO, which sets what fields cost in calls.
+func costPaging(lim config.Limits) cost.Paging {
+	scan := lim.MaxSessionsScanned
+	if scan == 0 {
+		scan = loaders.DefaultScanBudget
+	}
+	return cost.Paging{ListingPageSize: listingPageSize, ScanBudget: scan,
+		EventsPageSize: eventsPageSize, EventsCounted: eventsCounted}
+}
+
+func (q *queryCost) ExtensionName() string                   { return "QueryCost" }
+func (q *queryCost) Validate(graphql.ExecutableSchema) error { return nil }
+
+// meter is one request's cost: the upstream calls its clients made, and the estimate.
+type meter struct {
+	calls upstream.CallCounter
+
+	mu       sync.Mutex
+	estimate *cost.Estimate
+	limits   config.RoleLimits
+	over     bool
+}
+
+type meterKey struct{}
+
+// withMeter gives every GraphQL request a meter, and makes its upstream calls count on it.
+func withMeter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := &meter{}
+		ctx := context.WithValue(r.Context(), meterKey{}, m)
+		next.ServeHTTP(w, r.WithContext(upstream.WithCallCounter(ctx, &m.calls)))
+	})
+}
+
+func meterFrom(ctx context.Context) *meter {
+	m, _ := ctx.Value(meterKey{}).(*meter)
+	return m
+}
+
+// visible is what the caller sees. A provider admin sees every organisation: the count the
+// servers gave when last listed; a server never listed yet counts one (a lower bound), and
+// unknown lists the servers to ask should the count matter.
+func (q *queryCost) visible(p *auth.Principal) (v cost.Visible, unknown []string) {
+	for _, s := range q.backend.Servers() {
+		if !p.CanSeeServer(s.Name) {
+			continue
+		}
+		v.Servers++
+		if !p.SeesAll() {
+			continue
+		}
+		if n, ok := q.known(s.Name); ok {
+			v.Organizations += n
+		} else {
+			v.Organizations++
+			unknown = append(unknown, s.Name)
+		}
+	}
+	if !p.SeesAll() {
+		v.Organizations, v.Tenant = p.OrgCount(), true
+	}
+	return v, unknown
+}
+
+// assumedOrganizations is the organisations assumed on a server never listed, for an estimate
+// that must be an upper bound.
+const assumedOrganizations = 1000
+
+// orgCountWait bounds the wait for organisation lists before execution.
+const orgCountWait = 2 * time.Second
+
+// countOrganizations asks servers for their organisations (through the request's loaders: the
+// lists the query itself reads next, counted as its calls), waiting at most a third of what
+// is left of the request. A server that fails counts 0: its organisations will not be in the
+// answer either (the failure is reported by the fields that need them).
+func (q *queryCost) countOrganizations(ctx context.Context, servers []string) int {
+	wait := orgCountWait
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d)/3)
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	counts := make([]int, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() {
+			if orgs, err := loaders.For(ctx).Organizations(ctx, s); err == nil {
+				counts[i] = len(orgs)
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
+func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	p := auth.FromContext(ctx)
+	m := meterFrom(ctx)
+	if p == nil || m == nil {
+		return nil // the auth gate and withMeter run first; nothing to estimate for
+	}
+	role := string(p.Role)
+	limits := q.lim.CostLimits(role)
+	vis, unknown := q.visible(p)
+	est := q.est.Estimate(oc.Operation, oc.Variables, vis)
+	if len(unknown) > 0 && est.SizedByOrganizations && !over(est, limits) {
+		// Servers never listed yet (a cold start): refused without a call when over the limits
+		// even with one organisation each; accepted with the estimate for assumedOrganizations
+		// each when within them even so; else the servers' own count decides.
+		hi := vis
+		hi.Organizations += len(unknown) * (assumedOrganizations - 1)
+		if e := q.est.Estimate(oc.Operation, oc.Variables, hi); !over(e, limits) {
+			est = e
+		} else {
+			vis.Organizations += q.countOrganizations(ctx, unknown) - len(unknown)
+			est = q.est.Estimate(oc.Operation, oc.Variables, vis)
+		}
+	}
+	refuse := over(est, limits)
+	m.mu.Lock()
+	m.estimate, m.limits, m.over = &est, limits, refuse
+	m.mu.Unlock()
+	if !refuse {
+		return nil
+	}
+	e := refusal(est, limits, role)
+	if q.lim.CostMode == config.CostMeasure {
+		q.logger.InfoContext(ctx, "query over the cost limits (measure mode: not refused)", "operation", oc.OperationName,
+			"role", role, "reason", e.Message, "request_id", resolvers.RequestID(ctx))
+		return nil
+	}
+	q.logger.InfoContext(ctx, "query refused: over the cost limits", "operation", oc.OperationName, "role", role,
+		"upstream_calls", est.UpstreamCalls, "response_objects", est.ResponseObjects, "request_id", resolvers.RequestID(ctx))
+	return e
+}
+
+func over(est cost.Estimate, l config.RoleLimits) bool {
+	return est.UpstreamCalls > int64(l.MaxUpstreamCalls) || est.ResponseObjects > int64(l.MaxResponseObjects)
+}
+
+// refusal names the limit exceeded most (relative to its maximum), the field that contributes
+// most to it and what to lower.
+func refusal(est cost.Estimate, l config.RoleLimits, role string) *gqlerror.Error {
+	d, limit, maxV := cost.UpstreamCalls, "maxUpstreamCalls", int64(l.MaxUpstreamCalls)
+	if float64(est.ResponseObjects)/float64(l.MaxResponseObjects) > float64(est.UpstreamCalls)/float64(l.MaxUpstreamCalls) {
+		d, limit, maxV = cost.ResponseObjects, "maxResponseObjects", int64(l.MaxResponseObjects)
+	}
+	value := est.Value(d)
+	top := est.Top[d]
+	// Short enough for the message bound (messages.go); the path (which quotes the client's
+	// aliases) goes in the extensions only.
+	msg := fmt.Sprintf("refused before execution: about %s %s, over the limit (%s) of %s for %s",
+		thousands(value), d, limit, thousands(maxV), role)
+	if top.Field != "" {
+		msg += fmt.Sprintf(". Most come from %s (%s): %s", top.Field, thousands(top.Amount), top.Advice())
+	}
+	e := limitError(resolvers.CodeQueryTooComplex, limit, value, maxV, "%s", msg)
+	e.Extensions["field"] = top.Field
+	if top.Path != "" {
+		e.Extensions["path"] = top.Path
+	}
+	if top.Field != "" {
+		e.Extensions["advice"] = top.Advice()
+	}
+	e.Extensions["cost"] = estimated(est)
+	return e
+}
+
+func estimated(est cost.Estimate) map[string]any {
+	return map[string]any{"upstreamCalls": est.UpstreamCalls, "responseObjects": est.ResponseObjects}
+}
+
+// thousands prints n with comma separators (18,000).
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 || len(s) <= 3 {
+		return s
+	}
+	var b []byte
+	for i, c := range []byte(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// InterceptResponse adds extensions.cost: the estimate (when the operation got that far),
+// the upstream calls the request made, the caller's limits and the outcome.
+func (q *queryCost) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	m := meterFrom(ctx)
+	if resp == nil || m == nil {
+		return resp
+	}
+	report := map[string]any{"actual": map[string]any{"upstreamCalls": m.calls.Calls()}, "mode": q.lim.CostMode}
+	m.mu.Lock()
+	est, limits, isOver := m.estimate, m.limits, m.over
+	m.mu.Unlock()
+	if est != nil {
+		report["estimated"] = estimated(*est)
+		report["limits"] = map[string]any{"upstreamCalls": limits.MaxUpstreamCalls, "responseObjects": limits.MaxResponseObjects}
+		report["result"] = "COST_OK"
+		if isOver {
+			report["result"] = "COST_ESTIMATED_TOO_EXPENSIVE"
+		}
+	}
+	if resp.Extensions == nil {
+		resp.Extensions = map[string]any{}
+	}
+	resp.Extensions["cost"] = report
+	if q.lim.CostMode == config.CostMeasure && est != nil {
+		q.logger.InfoContext(ctx, "query cost", "estimated_upstream_calls", est.UpstreamCalls,
+			"estimated_response_objects", est.ResponseObjects, "actual_upstream_calls", m.calls.Calls(),
+			"over_limits", isOver, "request_id", resolvers.RequestID(ctx))
+	}
+	return resp
+}

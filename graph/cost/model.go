@@ -1,0 +1,202 @@
+package cost
+
+import (
+	"math"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+)
+
+// The upstream-call model: what each field costs in VBO calls, as the loaders read VBO. It
+// assumes nothing is cached (a bound: the immutable cache and the listing TTL only lower the
+// actual count).
+//
+//   - Organisation lists: one call per visible server, once per request, shared by every field
+//     that needs organisations (Viewer.organizations, the organisation connections,
+//     Query.organization, RestoreSession.organization, and tenants' scope checks).
+//   - Organization.restoreSessions: one walk of each server's session listing serves every
+//     organisation of that server at that place in the query: min(organisations, servers)
+//     walks, each at most ceil(scanBudget / listingPageSize) calls (+1 when resuming from a
+//     cursor).
+//   - Query.restoreSessions: one stream per server; a stream reads one page of first+1 sessions,
+//     or, when the gateway filters (tenants, organisation ids, type/state/result/initiatedBy/
+//     clientHost), up to the scan budget; +1 when resuming from a cursor.
+//   - RestoreSession.events: one call per session (a page of up to eventsPageSize events);
+//     with totalCount, ceil(eventsCounted / eventsPageSize) calls (+1 when the page lies beyond
+//     what the count reads).
+//   - Query.restoreSession, RestoreEvent.session: one call; Query.node: by the kind of the id
+//     (an event costs its session and itself).
+
+// markerSlack is how many start/stop markers (type NONE) an events page asks for on top of
+// what it returns, so the default itemsOnly filter rarely needs a second look.
+const markerSlack = 2
+
+// EventsLimit is the limit of the one events call for a page of first events from offset
+// after: with a filter that only hides markers, first+1 (hasNextPage) plus markerSlack;
+// with a type or status filter, a full page.
+func EventsLimit(first int, selective bool, pageSize int) int {
+	if selective {
+		return pageSize
+	}
+	return min(first+1+markerSlack, pageSize)
+}
+
+// EventsCalls is the upstream calls one session's events field makes (uncached): one page, or,
+// when totalCount is selected, the pages that count up to counted events plus the page itself
+// when it lies beyond them.
+func EventsCalls(first, after int, selective, total bool, p Paging) int {
+	if !total {
+		return 1
+	}
+	n := (p.EventsCounted + p.EventsPageSize - 1) / p.EventsPageSize
+	if after+EventsLimit(first, selective, p.EventsPageSize) > n*p.EventsPageSize {
+		n++
+	}
+	return n
+}
+
+// walkPages is the calls of one listing walk that reads up to the scan budget.
+func (p Paging) walkPages() float64 {
+	scan := p.ScanBudget
+	if scan <= 0 {
+		scan = UnboundedScan
+	}
+	return math.Ceil(float64(scan) / float64(p.ListingPageSize))
+}
+
+// visibleSize is the size of the lists bounded by what the caller sees; orgs says it is the
+// organisation count.
+func visibleSize(coord string, vis Visible) (size float64, ok, orgs bool) {
+	switch coord {
+	case "Viewer.organizations", "Query.organizations", "VboServer.organizations":
+		return float64(vis.Organizations), true, true
+	case "Query.servers", "RestoreAudit.coverage":
+		return float64(vis.Servers), true, false
+	}
+	return 0, false, false
+}
+
+// calls is what one field costs in upstream calls, occurring mult times, and whether it needs
+// the organisation lists.
+func (w *walker) calls(coord string, f *ast.Field, def *ast.FieldDefinition, mult float64, target *ast.Definition) (float64, bool) {
+	p := w.e.paging
+	switch coord {
+	case "Viewer.organizations", "Query.organizations", "VboServer.organizations",
+		"Query.organization", "RestoreSession.organization":
+		return 0, true
+	case "Query.restoreSession", "RestoreEvent.session":
+		return mult, w.vis.Tenant
+	case "Query.node":
+		id, err := w.nodeID(f, def)
+		if err != nil {
+			return 0, false // the resolver refuses it before any call
+		}
+		switch id.Kind {
+		case gid.KindOrganization:
+			return 0, true
+		case gid.KindRestoreSession:
+			return mult, w.vis.Tenant
+		case gid.KindRestoreEvent:
+			return 2 * mult, w.vis.Tenant
+		}
+		return 0, false
+	case "Organization.restoreSessions":
+		pages := p.walkPages()
+		if w.arg(f, def, "after") != nil {
+			pages++
+		}
+		return min(mult, float64(w.vis.Servers)) * pages, false
+	case "Query.restoreSessions":
+		return w.mergedCalls(f, def, mult)
+	case "RestoreSession.events":
+		first := intArg(w.arg(f, def, "first"), 50)
+		after := 0
+		if s, ok := w.arg(f, def, "after").(string); ok {
+			// Cursors handed out are sealed (gid.Cursors): one that does not open here is
+			// assumed to lie beyond what totalCount reads.
+			after = math.MaxInt32 / 2
+			if n, err := gid.DecodeOffset(s); err == nil {
+				after = n
+			}
+		}
+		total := w.selects(target, f.SelectionSet, "totalCount", map[string]bool{})
+		return mult * float64(EventsCalls(first, after, selectiveEvents(w.arg(f, def, "filter")), total, p)), false
+	}
+	return 0, false
+}
+
+// mergedCalls is Query.restoreSessions: one stream per server in play.
+func (w *walker) mergedCalls(f *ast.Field, def *ast.FieldDefinition, mult float64) (float64, bool) {
+	lanes := float64(w.vis.Servers)
+	filter, _ := w.arg(f, def, "filter").(map[string]any)
+	gatewayFilter := w.vis.Tenant
+	orgLists := w.vis.Tenant
+	if names, ok := filter["servers"].([]any); ok {
+		lanes = min(lanes, float64(distinct(names, func(v any) (string, bool) { s, ok := v.(string); return s, ok })))
+	}
+	if ids, ok := filter["organizationIds"].([]any); ok {
+		gatewayFilter, orgLists = true, true
+		lanes = min(lanes, float64(distinct(ids, func(v any) (string, bool) {
+			s, _ := v.(string)
+			id, err := gid.ParseKind(s, gid.KindOrganization)
+			return id.Server, err == nil
+		})))
+	}
+	for _, k := range []string{"types", "states", "results", "initiatedBy", "clientHost"} {
+		if v, ok := filter[k]; ok && v != nil {
+			gatewayFilter = true
+		}
+	}
+	pages := 1.0
+	if gatewayFilter {
+		pages = w.e.paging.walkPages()
+	}
+	if w.arg(f, def, "after") != nil {
+		pages++
+	}
+	return mult * lanes * pages, orgLists
+}
+
+// selectiveEvents reports whether an events filter may hide more than the start/stop markers.
+func selectiveEvents(v any) bool {
+	m, _ := v.(map[string]any)
+	for _, k := range []string{"types", "statuses"} {
+		if x, ok := m[k]; ok && x != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeID decodes Query.node's id argument.
+func (w *walker) nodeID(f *ast.Field, def *ast.FieldDefinition) (gid.ID, error) {
+	s, _ := w.arg(f, def, "id").(string)
+	return gid.Parse(s)
+}
+
+// nodeType is the object type Query.node answers with, when its id says.
+func (w *walker) nodeType(f *ast.Field, def *ast.FieldDefinition) *ast.Definition {
+	id, err := w.nodeID(f, def)
+	if err != nil {
+		return nil
+	}
+	return w.e.schema.Types[string(id.Kind)]
+}
+
+func distinct(list []any, key func(any) (string, bool)) int {
+	seen := map[string]bool{}
+	for _, v := range list {
+		if k, ok := key(v); ok {
+			seen[k] = true
+		}
+	}
+	return len(seen)
+}
+
+func intArg(v any, def int) int {
+	if f, ok := toFloat(v); ok {
+		return int(max(0, min(f, math.MaxInt32)))
+	}
+	return def
+}
