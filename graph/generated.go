@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	RestoreEvent() RestoreEventResolver
 	RestoreSession() RestoreSessionResolver
+	Subscription() SubscriptionResolver
 	VboServer() VboServerResolver
 	Viewer() ViewerResolver
 }
@@ -197,6 +198,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Subscription struct {
+		RestoreEventAdded     func(childComplexity int, sessionID string) int
+		RestoreSessionEnded   func(childComplexity int, filter *model.RestoreSessionFilter, since *time.Time) int
+		RestoreSessionStarted func(childComplexity int, filter *model.RestoreSessionFilter, since *time.Time) int
+	}
+
 	VboServer struct {
 		APIVersion    func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -329,6 +336,11 @@ type RestoreSessionResolver interface {
 	Organization(ctx context.Context, obj *model.RestoreSession) (*model.Organization, error)
 
 	Events(ctx context.Context, obj *model.RestoreSession, first *int, after *string, filter *model.RestoreEventFilter) (*model.RestoreEventConnection, error)
+}
+type SubscriptionResolver interface {
+	RestoreSessionStarted(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error)
+	RestoreSessionEnded(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error)
+	RestoreEventAdded(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error)
 }
 type VboServerResolver interface {
 	Status(ctx context.Context, obj *model.VboServer) (*model.ServerStatus, error)
@@ -1067,6 +1079,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreSessionEdge.Node(childComplexity), true
 
+	case "Subscription.restoreEventAdded":
+		if e.ComplexityRoot.Subscription.RestoreEventAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_restoreEventAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RestoreEventAdded(childComplexity, args["sessionId"].(string)), true
+	case "Subscription.restoreSessionEnded":
+		if e.ComplexityRoot.Subscription.RestoreSessionEnded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_restoreSessionEnded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RestoreSessionEnded(childComplexity, args["filter"].(*model.RestoreSessionFilter), args["since"].(*time.Time)), true
+	case "Subscription.restoreSessionStarted":
+		if e.ComplexityRoot.Subscription.RestoreSessionStarted == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_restoreSessionStarted_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RestoreSessionStarted(childComplexity, args["filter"].(*model.RestoreSessionFilter), args["since"].(*time.Time)), true
+
 	case "VboServer.apiVersion":
 		if e.ComplexityRoot.VboServer.APIVersion == nil {
 			break
@@ -1530,6 +1576,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2494,6 +2557,64 @@ func (ec *executionContext) field_RestoreSession_events_args(ctx context.Context
 		return nil, err
 	}
 	args["filter"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_restoreEventAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sessionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sessionId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_restoreSessionEnded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RestoreSessionFilter, error) {
+			return ec.unmarshalORestoreSessionFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_restoreSessionStarted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RestoreSessionFilter, error) {
+			return ec.unmarshalORestoreSessionFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg1
 	return args, nil
 }
 
@@ -5529,6 +5650,138 @@ func (ec *executionContext) fieldContext_RestoreSessionEdge_node(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RestoreSession(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_restoreSessionStarted(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_restoreSessionStarted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RestoreSessionStarted(ctx, fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["since"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
+			return ec.marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_restoreSessionStarted(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_restoreSessionStarted_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_restoreSessionEnded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_restoreSessionEnded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RestoreSessionEnded(ctx, fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["since"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
+			return ec.marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_restoreSessionEnded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_restoreSessionEnded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_restoreEventAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_restoreEventAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RestoreEventAdded(ctx, fc.Args["sessionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreEvent) graphql.Marshaler {
+			return ec.marshalNRestoreEvent2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_restoreEventAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_restoreEventAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9693,6 +9946,30 @@ func (ec *executionContext) _RestoreSessionEdge(ctx context.Context, sel ast.Sel
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "restoreSessionStarted":
+		return ec._Subscription_restoreSessionStarted(ctx, fields[0])
+	case "restoreSessionEnded":
+		return ec._Subscription_restoreSessionEnded(ctx, fields[0])
+	case "restoreEventAdded":
+		return ec._Subscription_restoreEventAdded(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var vboServerImplementors = []string{"VboServer", "Node"}

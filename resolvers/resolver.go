@@ -30,4 +30,6 @@ type Resolver struct {
 	TenantScope TenantScope
 	// Watch reports the restore watch's state to admins; nil when the watch is off.
 	Watch WatchStatus
+	// Feed follows the archive for subscriptions; nil when the watch is off (NOT_CONFIGURED).
+	Feed SessionFeed
 }

@@ -167,8 +167,27 @@ func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server
 			"request_id", RequestID(ctx))
 		return false, nil
 	}
-	o := byName(orgs, s.Organization)
-	return o != nil && p.CanSeeOrg(server, o.ID), nil
+	orgID := ""
+	if o := byName(orgs, s.Organization); o != nil {
+		orgID = o.ID
+	}
+	return orgVisible(p, server, orgID), nil
+}
+
+// orgVisible is the rule for a session whose organisation is known by id ("" when the server
+// has no organisation of the session's name): in scope, or a provider admin.
+func orgVisible(p *auth.Principal, server, orgID string) bool {
+	return p.SeesAll() || orgID != "" && p.CanSeeOrg(server, orgID)
+}
+
+// archivedSessionVisible reports whether the caller may see an archived session (the
+// subscriptions): its server must still be configured, and its organisation, by the id the
+// watch recorded when it archived the session, in scope, by the same rule as sessionVisible.
+func (r *Resolver) archivedSessionVisible(p *auth.Principal, server, orgID string) bool {
+	if _, ok := r.Backend.Server(server); !ok {
+		return false
+	}
+	return orgVisible(p, server, orgID)
 }
 
 // loadVisibleSession loads a session by id and checks scope; out of scope reads as not found.

@@ -2,7 +2,16 @@ package resolvers
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
 // WatchState is one server's restore-watch state, as the store records it.
@@ -18,4 +27,213 @@ type WatchState struct {
 // WatchStatus reads the restore watch's state; the watcher implements it.
 type WatchStatus interface {
 	WatchState(ctx context.Context, server string) (WatchState, error)
+}
+
+// FeedKind selects what a session subscription follows.
+type FeedKind int
+
+// Feed kinds.
+const (
+	FeedStarted FeedKind = iota
+	FeedEnded
+)
+
+// FeedSession is a session from the archive's feed.
+type FeedSession struct {
+	Server string
+	// OrgID is the organisation id the watcher recorded ("" when the server had no
+	// organisation of the session's name).
+	OrgID   string
+	Session upstream.RestoreSession
+	// At is when it started (or ended).
+	At time.Time
+}
+
+// FeedEvent is an event of a session from the archive's feed.
+type FeedEvent struct {
+	Server, SessionID string
+	Event             upstream.RestoreSessionEvent
+}
+
+// Stream is a subscription's source: C closes at the end; Err then says why when it ended
+// early (a slow subscriber, a store failure), nil when it ended normally.
+type Stream[T any] struct {
+	C <-chan T
+
+	mu  sync.Mutex
+	err error
+}
+
+// SetErr records why the stream ends (the producer calls it before closing C).
+func (s *Stream[T]) SetErr(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+// Err is why the stream ended early (read after C is closed).
+func (s *Stream[T]) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// SessionFeed follows the archive; the watch implements it. Every item is delivered once, in
+// order per server; replays come from the archive and join the live feed with no gap and no
+// duplicate. The resolvers filter by scope.
+type SessionFeed interface {
+	FollowSessions(ctx context.Context, kind FeedKind, since *time.Time) (*Stream[FeedSession], error)
+	FollowEvents(ctx context.Context, server, sessionID string) (*Stream[FeedEvent], error)
+}
+
+// ErrSlowSubscriber ends the subscription of a client that did not keep up with the feed.
+var ErrSlowSubscriber = errors.New("subscription closed: the client did not keep up with the feed; subscribe again with since set to the last time received to resume")
+
+// CodeSlowSubscriber is the extensions.code of a subscription closed for being slow.
+const CodeSlowSubscriber = "SLOW_SUBSCRIBER"
+
+type streamEndKey struct{}
+
+// streamEnd holds why a subscription ended early, for the transport to send as its last
+// message (websocket and SSE alike).
+type streamEnd struct {
+	mu  sync.Mutex
+	err *gqlerror.Error
+}
+
+// WithStreamEnd prepares ctx to carry a subscription's end error (see StreamEnd).
+func WithStreamEnd(ctx context.Context) context.Context {
+	return context.WithValue(ctx, streamEndKey{}, &streamEnd{})
+}
+
+// StreamEnd is the error that ended the subscription running under ctx early, nil when it
+// ended normally.
+func StreamEnd(ctx context.Context) *gqlerror.Error {
+	h, _ := ctx.Value(streamEndKey{}).(*streamEnd)
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
+}
+
+// endStream records err as the reason the subscription ends.
+func (r *Resolver) endStream(ctx context.Context, err error) {
+	h, _ := ctx.Value(streamEndKey{}).(*streamEnd)
+	if h == nil || err == nil {
+		return
+	}
+	e := &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeSlowSubscriber}}
+	if !errors.Is(err, ErrSlowSubscriber) {
+		r.Logger.ErrorContext(ctx, "subscription ended by an error", "err", err, "request_id", RequestID(ctx))
+		e = &gqlerror.Error{Message: "subscription ended: the archive could not be read (request id " + RequestID(ctx) + ")",
+			Extensions: map[string]any{"code": CodeInternal}}
+	}
+	h.mu.Lock()
+	h.err = e
+	h.mu.Unlock()
+}
+
+// feedMatch is the subscription filter over archived sessions: the query filter's fields,
+// with organizationIds compared to the organisation the watch recorded.
+func feedMatch(filter *model.RestoreSessionFilter) (func(*FeedSession) bool, error) {
+	w, err := sessionWindow(filter)
+	if err != nil {
+		return nil, err
+	}
+	orgs, err := parseOrgFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	attrs := sessionAttrs(filter)
+	var servers []string
+	if filter != nil {
+		servers = filter.Servers
+	}
+	return func(fs *FeedSession) bool {
+		t := fs.Session.CreationTime
+		switch {
+		case w.From != nil && t.Before(*w.From), w.To != nil && !t.Before(*w.To):
+			return false
+		case servers != nil && !slices.Contains(servers, fs.Server):
+			return false
+		case orgs != nil && !orgs.allows(fs.Server, fs.OrgID):
+			return false
+		case attrs != nil && !attrs(&fs.Session):
+			return false
+		}
+		return true
+	}, nil
+}
+
+// followSessions serves restoreSessionStarted and restoreSessionEnded: the feed's sessions,
+// each checked against the caller's scope (archivedSessionVisible) and the filter.
+func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.Feed == nil {
+		return nil, ErrNotConfigured
+	}
+	match, err := feedMatch(filter)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := r.Feed.FollowSessions(ctx, kind, utcPtr(since))
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.RestoreSession, 1)
+	go func() {
+		defer close(out)
+		for fs := range stream.C {
+			if !r.archivedSessionVisible(p, fs.Server, fs.OrgID) || !match(&fs) {
+				continue
+			}
+			select {
+			case out <- &model.RestoreSession{ServerName: fs.Server, Upstream: fs.Session}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		r.endStream(ctx, stream.Err())
+	}()
+	return out, nil
+}
+
+// followEvents serves restoreEventAdded: the session's scope is checked once, as for
+// restoreSession(id), before anything is streamed.
+func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error) {
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	if r.Feed == nil {
+		return nil, ErrNotConfigured
+	}
+	parsed, err := gid.ParseKind(sessionID, gid.KindRestoreSession)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.loadVisibleSession(ctx, parsed.Server, parsed.Upstream); err != nil {
+		return nil, err
+	}
+	stream, err := r.Feed.FollowEvents(ctx, parsed.Server, parsed.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.RestoreEvent, 1)
+	go func() {
+		defer close(out)
+		for fe := range stream.C {
+			select {
+			case out <- &model.RestoreEvent{ServerName: fe.Server, SessionID: fe.SessionID, Upstream: fe.Event}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		r.endStream(ctx, stream.Err())
+	}()
+	return out, nil
 }

@@ -9,8 +9,21 @@ import (
 	"context"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
+
+func (r *subscriptionResolver) RestoreSessionStarted(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error) {
+	return r.followSessions(ctx, FeedStarted, filter, since)
+}
+
+func (r *subscriptionResolver) RestoreSessionEnded(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error) {
+	return r.followSessions(ctx, FeedEnded, filter, since)
+}
+
+func (r *subscriptionResolver) RestoreEventAdded(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error) {
+	return r.followEvents(ctx, sessionID)
+}
 
 // Watcher is the resolver for the watcher field.
 func (r *vboServerResolver) Watcher(ctx context.Context, obj *model.VboServer) (*model.WatcherStatus, error) {
@@ -32,3 +45,7 @@ func (r *vboServerResolver) Watcher(ctx context.Context, obj *model.VboServer) (
 	}
 	return out, nil
 }
+
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
+type subscriptionResolver struct{ *Resolver }

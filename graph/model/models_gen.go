@@ -205,6 +205,15 @@ type RestoreSessionFilter struct {
 	ClientHost *string `json:"clientHost,omitempty"`
 }
 
+// Live restore activity from the archive the restore watch keeps (watch.enabled; otherwise every
+// subscription answers NOT_CONFIGURED). Over SSE (POST /graphql with Accept: text/event-stream) or
+// websocket (graphql-transport-ws on /graphql, credentials in connection_init's payload:
+// {"Authorization": "Bearer <key or JWT>"}). Scoped exactly like queries. Sessions arrive once each,
+// in order per server, at most about one poll interval after VBO records them. A subscriber that
+// does not keep up is closed with SLOW_SUBSCRIBER; resubscribe with since to resume.
+type Subscription struct {
+}
+
 // The caller, as the gateway authenticated it.
 type Viewer struct {
 	// The authenticated subject (JWT sub, API key name, or demo principal).

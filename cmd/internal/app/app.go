@@ -55,6 +55,7 @@ type Gateway struct {
 	Authenticator *authn.Authenticator
 	Store         *store.Store   // nil when the restore watch is off
 	Watcher       *watch.Watcher // nil when the restore watch is off
+	Feed          *watch.Feed    // the subscriptions' source; nil when the restore watch is off
 
 	closeOnce sync.Once
 	stop      func() // stops the background work and closes the store
@@ -167,6 +168,11 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		return err
 	}
 	g.Watcher = watcher
+	if watcher != nil {
+		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger}); err != nil {
+			return err
+		}
+	}
 	if g.Metrics != nil {
 		var extra []prometheus.Collector
 		if watcher != nil {
@@ -187,11 +193,17 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		st := g.Store
 		runCtx, cancel := context.WithCancel(g.ctx)
 		done := make(chan struct{})
+		feed := g.Feed
 		go func() {
 			defer close(done)
+			var wg sync.WaitGroup
 			if watcher != nil {
-				watcher.Run(runCtx)
+				wg.Go(func() { watcher.Run(runCtx) })
 			}
+			if feed != nil {
+				wg.Go(func() { feed.Run(runCtx) })
+			}
+			wg.Wait()
 		}()
 		g.stop = func() {
 			cancel()
@@ -303,7 +315,7 @@ func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error
 		Cursors: g.cursors, KnownOrganizations: knownOrganizations(g.Fleet),
 	}
 	if g.Watcher != nil {
-		hopts.Watch = g.Watcher
+		hopts.Watch, hopts.Feed = g.Watcher, g.Feed
 	}
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics

@@ -70,6 +70,8 @@ type Options struct {
 	// KnownOrganizations says how many organisations a server had when last listed, to size a
 	// provider admin's organisation lists in the query cost (nil: ask the servers).
 	KnownOrganizations func(server string) (int, bool)
+	// Feed serves the subscriptions (nil: the watch is off; they answer NOT_CONFIGURED).
+	Feed resolvers.SessionFeed
 }
 
 // FirstQuery is the query GraphiQL opens with.
@@ -115,14 +117,14 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	lim, timeout := opts.Limits, opts.RequestTimeout
-	exec, err := newGraphQL(opts)
+	gate := newAuthGate(opts, lim.AuthFailures)
+	exec, err := newGraphQL(opts, gate)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
 	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
 	// per-principal concurrency -> body (read and checked) -> loaders -> executor.
-	gate := newAuthGate(opts, lim.AuthFailures)
 	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
 	gql = newPrincipalLimiter(lim.Concurrency).middleware(gql)
 	gql = gate.wrap(newRateLimiter(lim.RateLimit).middleware(gql))
@@ -131,6 +133,7 @@ func New(opts Options) (http.Handler, error) {
 		gql = withCSRF(gql)
 	}
 	gql = withCORS(lim.CORSAllowedOrigins, gql)
+	gql = routeStreams(streamHandler(opts, gate, exec), gql) // subscriptions: subscriptions.go
 	if opts.Metrics != nil {
 		gql = opts.Metrics.Instrument(gql)
 		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only
@@ -155,10 +158,10 @@ func New(opts Options) (http.Handler, error) {
 }
 
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
-func newGraphQL(opts Options) (*handler.Server, error) {
+func newGraphQL(opts Options, gate *authGate) (*handler.Server, error) {
 	lim := opts.Limits
 	cfg := graph.Config{Resolvers: &resolvers.Resolver{
-		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch}}
+		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch, Feed: opts.Feed}}
 	es := graph.NewExecutableSchema(cfg)
 	qc, err := newQueryCost(es.Schema(), lim, opts.Backend, opts.KnownOrganizations, opts.Logger)
 	if err != nil {
@@ -169,6 +172,7 @@ func newGraphQL(opts Options) (*handler.Server, error) {
 		srv.Use(ext)
 	}
 	srv.AddTransport(transport.Options{})
+	addStreamTransports(srv, opts, gate) // websocket and SSE, before GET and POST
 	// Status codes and bodies per the GraphQL-over-HTTP specification (overhttp.go).
 	srv.AddTransport(specTransport{transport.GET{}})
 	srv.AddTransport(specTransport{transport.POST{}})

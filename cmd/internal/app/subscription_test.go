@@ -1,0 +1,293 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// subEvent is one message a subscriber received: data, or the errors that ended it.
+type subEvent struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// subscriber is a real client of one transport, collecting what arrives.
+type subscriber struct {
+	mu     sync.Mutex
+	events []subEvent
+	done   chan struct{} // closed when the server completes or closes the stream
+}
+
+func (s *subscriber) add(e subEvent) {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+}
+
+func (s *subscriber) snapshot() []subEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events)
+}
+
+// sseSubscribe opens a graphql-sse (distinct connections) subscription.
+func sseSubscribe(t *testing.T, ctx context.Context, url, key, query string, vars map[string]any) *subscriber {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("SSE subscribe: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	s := &subscriber{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+				if event == "complete" {
+					return
+				}
+			case strings.HasPrefix(line, "data: ") && event == "next":
+				var e subEvent
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &e); err != nil {
+					t.Errorf("SSE data: %v", err)
+				}
+				s.add(e)
+			}
+		}
+	}()
+	return s
+}
+
+// wsSubscribe opens a graphql-transport-ws subscription; init is connection_init's payload.
+func wsSubscribe(t *testing.T, ctx context.Context, url string, init map[string]any, query string, vars map[string]any) (*subscriber, *websocket.Conn) {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	if err := wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": init}); err != nil {
+		t.Fatal(err)
+	}
+	s := &subscriber{done: make(chan struct{})}
+	acked := make(chan bool, 1)
+	go func() {
+		defer close(s.done)
+		for {
+			var m struct {
+				Type    string          `json:"type"`
+				ID      string          `json:"id"`
+				Payload json.RawMessage `json:"payload"`
+			}
+			if err := wsjson.Read(ctx, c, &m); err != nil {
+				select {
+				case acked <- false:
+				default:
+				}
+				return
+			}
+			switch m.Type {
+			case "connection_ack":
+				acked <- true
+			case "ping":
+				_ = wsjson.Write(ctx, c, map[string]any{"type": "pong"})
+			case "next":
+				var e subEvent
+				if err := json.Unmarshal(m.Payload, &e); err != nil {
+					t.Errorf("ws payload: %v", err)
+				}
+				s.add(e)
+			case "error":
+				var errs []gqlError
+				_ = json.Unmarshal(m.Payload, &errs)
+				s.add(subEvent{Errors: errs})
+				return
+			case "complete":
+				return
+			}
+		}
+	}()
+	if !<-acked {
+		return s, c
+	}
+	if err := wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}}); err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+const startedQuery = `subscription($since: DateTime, $filter: RestoreSessionFilter) {
+  restoreSessionStarted(since: $since, filter: $filter) { upstreamId startTime organization { name server { name } } }
+}`
+
+type startedData struct {
+	RestoreSessionStarted struct {
+		UpstreamID   string
+		StartTime    string
+		Organization struct {
+			Name   string
+			Server struct{ Name string }
+		}
+	}
+}
+
+// ids lists the session ids a subscriber received (failing on errors).
+func receivedIDs(t *testing.T, s *subscriber) []string {
+	t.Helper()
+	var out []string
+	for _, e := range s.snapshot() {
+		if len(e.Errors) > 0 {
+			t.Fatalf("subscription error: %+v", e.Errors)
+		}
+		var d startedData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d.RestoreSessionStarted.Organization.Server.Name+"/"+d.RestoreSessionStarted.UpstreamID)
+	}
+	return out
+}
+
+// TestSubscriptionsTwoTenants: SSE and websocket clients of two tenants; the simulators add
+// sessions for both tenants and for organisations of nobody's, some before the subscriptions
+// start (replayed with since) and some after (live). Each subscriber gets exactly its own, once,
+// in order per server, and nothing else.
+func TestSubscriptionsTwoTenants(t *testing.T) {
+	fleet, gw := watchGateway(t, 30, nil)
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	waitFor(t, 20*time.Second, func() bool { return backfilled(gw, 3) })
+	since := time.Now().UTC()
+
+	// Organisations: tenant 1 has syd1's 0 and 1 and mel1's 0; tenant 2 syd1's 2 and 3.
+	type target struct {
+		server string
+		org    int
+		tenant int // 0: nobody's
+	}
+	targets := []target{{"syd1", 0, 1}, {"syd1", 2, 2}, {"syd1", 5, 0}, {"mel1", 0, 1}, {"mel1", 4, 0}, {"syd1", 3, 2}, {"syd1", 1, 1}, {"akl1", 0, 3}}
+	want := map[int][]string{}
+	add := func(round int) {
+		for _, tg := range targets {
+			sim := fleet.Sims[tg.server]
+			s := sim.AddSession(upstream.RestoreSession{Organization: sim.Organizations()[tg.org].Name,
+				InitiatedBy: fmt.Sprintf("round %d", round), EndTime: ptrTime(time.Now().UTC())})
+			want[tg.tenant] = append(want[tg.tenant], tg.server+"/"+s.ID)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	add(1) // before subscribing: replayed from the archive
+	vars := map[string]any{"since": since.Format(time.RFC3339Nano)}
+	subs := map[string]*subscriber{}
+	subs["sse-1"] = sseSubscribe(t, ctx, srv.URL, demo.TenantKeyPrefix+"1", startedQuery, vars)
+	subs["sse-2"] = sseSubscribe(t, ctx, srv.URL, demo.TenantKeyPrefix+"2", startedQuery, vars)
+	subs["ws-1"], _ = wsSubscribe(t, ctx, srv.URL, map[string]any{"Authorization": "Bearer " + demo.TenantKeyPrefix + "1"}, startedQuery, vars)
+	subs["ws-2"], _ = wsSubscribe(t, ctx, srv.URL, map[string]any{"X-API-Key": demo.TenantKeyPrefix + "2"}, startedQuery, vars)
+	time.Sleep(100 * time.Millisecond) // two polls: some of round 1 is live, some replayed
+	add(2)
+	add(3) // live
+	for name, s := range subs {
+		tenant := int(name[len(name)-1] - '0')
+		waitFor(t, 20*time.Second, func() bool { return len(s.snapshot()) >= len(want[tenant]) })
+	}
+	time.Sleep(300 * time.Millisecond) // a few more polls: nothing else may arrive
+	for name, s := range subs {
+		tenant := int(name[len(name)-1] - '0')
+		got := receivedIDs(t, s)
+		if !sameSet(got, want[tenant]) || hasDup(got) {
+			t.Fatalf("%s received %d sessions:\n%v\nwant %d:\n%v", name, len(got), got, len(want[tenant]), want[tenant])
+		}
+		for _, server := range []string{"syd1", "mel1", "akl1"} {
+			if g, w := onServer(got, server), onServer(want[tenant], server); !slices.Equal(g, w) {
+				t.Fatalf("%s: %s sessions out of order:\n%v\nwant\n%v", name, server, g, w)
+			}
+		}
+	}
+}
+
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+func hasDup(a []string) bool {
+	seen := map[string]bool{}
+	for _, s := range a {
+		if seen[s] {
+			return true
+		}
+		seen[s] = true
+	}
+	return false
+}
+
+func onServer(ids []string, server string) []string {
+	var out []string
+	for _, id := range ids {
+		if strings.HasPrefix(id, server+"/") {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// backfilled reports whether the gateway's watch finished the backfill of n servers.
+func backfilled(gw *app.Gateway, n int) bool {
+	states, err := gw.Store.States(context.Background())
+	if err != nil || len(states) < n {
+		return false
+	}
+	for _, st := range states {
+		if !st.BackfillDone {
+			return false
+		}
+	}
+	return true
+}

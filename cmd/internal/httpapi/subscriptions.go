@@ -1,0 +1,167 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Subscriptions travel over two transports on /graphql:
+//
+//   - SSE, graphql-sse "distinct connections" mode: POST with Accept: text/event-stream,
+//     authenticated by its headers like any POST;
+//   - websocket, graphql-transport-ws (and legacy graphql-ws): the upgrade carries no
+//     credentials (browsers cannot set headers on it); connection_init's payload does
+//     ({"Authorization": "Bearer <key or JWT>"} or {"X-API-Key": "<key>"}), checked by the same
+//     authenticator, and a refusal closes the socket with 4403. Origins are checked on the
+//     upgrade (same host, or limits.corsAllowedOrigins); the server pings every 15 s.
+//
+// Streams skip the request deadline and the per-principal concurrency limit (a subscription is
+// long-lived by design), and the server's read and write timeouts are lifted for them.
+
+// wsPingInterval is the graphql-transport-ws ping period (a client that misses two pongs is cut).
+const wsPingInterval = 15 * time.Second
+
+// isWebsocket reports a websocket upgrade.
+func isWebsocket(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// isSSE reports a graphql-sse request.
+func isSSE(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// addStreamTransports registers the websocket and SSE transports (before GET and POST, which
+// would otherwise claim their requests) and the per-subscription plumbing.
+func addStreamTransports(srv *handler.Server, opts Options, gate *authGate) {
+	var origins []string
+	for _, o := range opts.Limits.CORSAllowedOrigins {
+		origins = append(origins, strings.TrimRight(strings.ToLower(o), "/"))
+	}
+	srv.AddTransport(transport.Websocket{
+		Implementation:   transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{OriginPatterns: origins}},
+		InitFunc:         wsInit(gate),
+		InitTimeout:      10 * time.Second,
+		PingPongInterval: wsPingInterval,
+	})
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: wsPingInterval})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+			return next(ctx)
+		}
+		ctx = resolvers.WithStreamEnd(ctx)
+		responses := next(ctx)
+		ended := false
+		return func(rctx context.Context) *graphql.Response {
+			if ended {
+				return nil
+			}
+			// Each event resolves with fresh loaders: a subscription lives for hours, and its
+			// fields must not read a request-sized cache that never expires.
+			resp := responses(loaders.With(rctx, opts.Backend.New()))
+			if resp == nil {
+				ended = true
+				if e := resolvers.StreamEnd(ctx); e != nil {
+					// The last message says why the subscription ended early.
+					return &graphql.Response{Errors: gqlerror.List{e}}
+				}
+			}
+			return resp
+		}
+	})
+}
+
+type wsRequestKey struct{}
+
+// wsInit authenticates connection_init's payload as if it were the request's headers.
+func wsInit(gate *authGate) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		orig, _ := ctx.Value(wsRequestKey{}).(*http.Request)
+		if orig == nil {
+			return transport.WithWebsocketCloseCode(ctx, 4403), nil, errors.New("forbidden")
+		}
+		r := orig.Clone(ctx)
+		r.Header = http.Header{}
+		for k, v := range payload {
+			s, ok := v.(string)
+			if !ok {
+				continue
+			}
+			switch strings.ToLower(k) {
+			case "authorization":
+				r.Header.Set("Authorization", s)
+			case "x-api-key":
+				r.Header.Set("X-API-Key", s)
+			}
+		}
+		p, err := gate.authenticate(r)
+		if err != nil || p == nil {
+			key := gate.clients.bucket(orig)
+			gate.logger.InfoContext(ctx, "authentication failed (websocket connection_init)", "reason", err, "client", key,
+				"request_id", resolvers.RequestID(ctx))
+			if !gate.spend(key) {
+				gate.slow(orig)
+			}
+			return transport.WithWebsocketCloseCode(ctx, 4403), nil, errors.New("forbidden: authentication required")
+		}
+		return upstream.WithFairnessKey(auth.WithPrincipal(ctx, p), principalKey(p)), nil, nil
+	}
+}
+
+// streamHandler serves subscriptions: SSE through the authentication gate and the rate limit,
+// websockets straight to the executor (authenticated in connection_init). Neither has a
+// deadline; the server's timeouts are lifted.
+func streamHandler(opts Options, gate *authGate, exec http.Handler) http.Handler {
+	lim := opts.Limits
+	inner := loaders.Middleware(opts.Backend, exec)
+	sse := gate.wrap(newRateLimiter(lim.RateLimit).middleware(readRequest(lim.MaxBodyBytes, inner)))
+	if !lim.CSRFUnsafeDisabled {
+		sse = withCSRF(sse)
+	}
+	return withCORS(lim.CORSAllowedOrigins, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		w = flushWriter{w}
+		if isWebsocket(r) {
+			inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsRequestKey{}, r)))
+			return
+		}
+		sse.ServeHTTP(w, r)
+	}))
+}
+
+// routeStreams sends subscriptions to streams and everything else to next.
+func routeStreams(streams, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) || isSSE(r) {
+			streams.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// flushWriter gives the SSE transport an http.Flusher whatever wraps the writer (metrics).
+type flushWriter struct{ http.ResponseWriter }
+
+func (f flushWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController and the websocket upgrade reach the connection.
+func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
