@@ -19,6 +19,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -238,7 +239,6 @@ func TestSubscriptionsTwoTenants(t *testing.T) {
 	}
 }
 
-
 func sameSet(a, b []string) bool {
 	x, y := slices.Clone(a), slices.Clone(b)
 	slices.Sort(x)
@@ -290,4 +290,139 @@ func backfilled(gw *app.Gateway, n int) bool {
 		}
 	}
 	return true
+}
+
+func TestWebsocketAuthAndOrigin(t *testing.T) {
+	_, gw := watchGateway(t, 10, nil)
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for name, init := range map[string]map[string]any{
+		"no credentials": {},
+		"bad key":        {"Authorization": "Bearer not-a-key"},
+		"not a string":   {"Authorization": 42},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if err := wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": init}); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				var m map[string]any
+				err := wsjson.Read(ctx, c, &m)
+				if err != nil {
+					if code := websocket.CloseStatus(err); code != 4403 {
+						t.Fatalf("closed with %v (%v), want 4403", code, err)
+					}
+					return
+				}
+				if m["type"] == "connection_ack" {
+					t.Fatal("acknowledged without credentials")
+				}
+			}
+		})
+	}
+	t.Run("foreign origin", func(t *testing.T) {
+		h := http.Header{"Origin": {"https://evil.example"}}
+		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: h})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-origin upgrade: %v %v", resp, err)
+		}
+	})
+	t.Run("SSE without credentials", func(t *testing.T) {
+		body := strings.NewReader(`{"query":"subscription { restoreSessionStarted { id } }"}`)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", body)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("SSE without credentials: %s", resp.Status)
+		}
+	})
+}
+
+// TestEventsAndEnded follows one live session: restoreEventAdded replays its archived events,
+// then the new ones, and completes when it ends; restoreSessionEnded delivers it once, with a
+// filter and to its tenant only.
+func TestEventsAndEnded(t *testing.T) {
+	fleet, gw := watchGateway(t, 10, nil)
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	waitFor(t, 20*time.Second, func() bool { return backfilled(gw, 3) })
+	sim := fleet.Sims["syd1"]
+	org := sim.Organizations()[0] // tenant 1's
+	live := sim.AddSession(upstream.RestoreSession{Organization: org.Name})
+	for i := range 2 {
+		if _, err := sim.AddEvent(live.ID, upstream.RestoreSessionEvent{ItemName: fmt.Sprint("before ", i), Type: upstream.EventTypeView}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		s, err := gw.Store.Session(ctx, "syd1", live.ID)
+		return err == nil && s.EventsRead == 3
+	})
+	sid := sessionGID("syd1", live.ID)
+	const evq = `subscription($id: ID!) { restoreEventAdded(sessionId: $id) { order type itemName } }`
+	events := sseSubscribe(t, ctx, srv.URL, demo.TenantKeyPrefix+"1", evq, map[string]any{"id": sid})
+	const endq = `subscription($f: RestoreSessionFilter) { restoreSessionEnded(filter: $f) { upstreamId state result } }`
+	ended1, _ := wsSubscribe(t, ctx, srv.URL, map[string]any{"Authorization": "Bearer " + demo.TenantKeyPrefix + "1"}, endq,
+		map[string]any{"f": map[string]any{"results": []string{"WARNING"}}})
+	ended2 := sseSubscribe(t, ctx, srv.URL, demo.TenantKeyPrefix+"2", endq, nil)
+	// Out of scope reads as missing.
+	other := sseSubscribe(t, ctx, srv.URL, demo.TenantKeyPrefix+"2", evq, map[string]any{"id": sid})
+	<-other.done
+	if ev := other.snapshot(); len(ev) != 1 || len(ev[0].Errors) != 1 || ev[0].Errors[0].code() != "NOT_FOUND" {
+		t.Fatalf("tenant 2 following tenant 1's session: %+v", ev)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i := range 3 {
+		if _, err := sim.AddEvent(live.ID, upstream.RestoreSessionEvent{ItemName: fmt.Sprint("after ", i), Type: upstream.EventTypeExport}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if err := sim.StopSession(live.ID, upstream.SessionResultWarning); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-events.done:
+	case <-ctx.Done():
+		t.Fatal("restoreEventAdded did not complete after the session ended")
+	}
+	var orders []int
+	for _, e := range events.snapshot() {
+		var d struct{ RestoreEventAdded struct{ Order int } }
+		if len(e.Errors) > 0 || json.Unmarshal(e.Data, &d) != nil {
+			t.Fatalf("event message %+v", e)
+		}
+		orders = append(orders, d.RestoreEventAdded.Order)
+	}
+	if !slices.Equal(orders, []int{0, 1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("event orders %v, want 0..6 (start marker, 2 before, 3 after, stop marker)", orders)
+	}
+	waitFor(t, 10*time.Second, func() bool { return len(ended1.snapshot()) >= 1 })
+	time.Sleep(200 * time.Millisecond)
+	if got := ended1.snapshot(); len(got) != 1 || !strings.Contains(string(got[0].Data), live.ID) || !strings.Contains(string(got[0].Data), `"WARNING"`) {
+		t.Fatalf("tenant 1 ended: %+v", got)
+	}
+	for _, e := range ended2.snapshot() {
+		if strings.Contains(string(e.Data), live.ID) {
+			t.Fatal("tenant 2 saw tenant 1's session end")
+		}
+	}
+}
+
+func sessionGID(server, id string) string {
+	return gid.ID{Kind: gid.KindRestoreSession, Server: server, Upstream: id}.String()
 }

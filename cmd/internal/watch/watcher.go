@@ -650,3 +650,9 @@ func (p *poller) markGone(id string) {
 	}
 	p.gone[id] = true
 }
+
+// Leading reports whether this process polls server now (holds its lease).
+func (w *Watcher) Leading(server string) bool {
+	p, ok := w.byName[server]
+	return ok && p.Stats().Leader
+}
