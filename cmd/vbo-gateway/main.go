@@ -274,6 +274,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	logger.Info("shutting down: no new connections, finishing in-flight requests", "grace", f.grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
 	defer cancel()
+	// Subscriptions never finish on their own: stopping the watch completes them (and
+	// releases this replica's leases) while in-flight queries finish.
+	go gw.Close()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown grace over; cancelling the requests still running", "err", err)
 		cancelBase()

@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +21,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -425,4 +429,119 @@ func TestEventsAndEnded(t *testing.T) {
 
 func sessionGID(server, id string) string {
 	return gid.ID{Kind: gid.KindRestoreSession, Server: server, Upstream: id}.String()
+}
+
+// TestFiftySubscribersOnePoll: fifty subscribers cost no upstream calls of their own: each
+// server is still listed once per interval.
+func TestFiftySubscribersOnePoll(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	fleet, gw := watchGateway(t, 10, func(c *config.Config) { c.Watch.Interval = interval })
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	waitFor(t, 20*time.Second, func() bool { return backfilled(gw, 3) })
+	subs := make([]*subscriber, 50)
+	for i := range subs {
+		key := demo.AdminKey
+		if i%2 == 1 {
+			key = demo.TenantKeyPrefix + "1"
+		}
+		if i%3 == 0 {
+			subs[i], _ = wsSubscribe(t, ctx, srv.URL, map[string]any{"Authorization": "Bearer " + key}, startedQuery, nil)
+		} else {
+			subs[i] = sseSubscribe(t, ctx, srv.URL, key, startedQuery, nil)
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool { return gw.Feed.Subscribers() == 50 })
+	sim := fleet.Sims["syd1"]
+	sim.ResetStats()
+	const window = 2 * time.Second
+	deadline := time.Now().Add(window)
+	n := 0
+	for time.Now().Before(deadline) {
+		sim.AddSession(upstream.RestoreSession{Organization: sim.Organizations()[0].Name})
+		n++
+		time.Sleep(200 * time.Millisecond)
+	}
+	listings := sim.Calls("GET /" + sim.APIVersion() + "/RestoreSessions")
+	polls := int(window / interval)
+	t.Logf("50 subscribers, %d new sessions: %d listing calls to syd1 in %v at a %v interval", n, listings, window, interval)
+	if listings > polls*3/2 || listings < polls/2 {
+		t.Fatalf("%d listing calls in %v, want about %d (one per interval)", listings, window, polls)
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		for _, s := range subs {
+			if len(s.snapshot()) < n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestRestartWithSince: a subscriber that reconnects to a restarted gateway with since just
+// after the last session it received gets every session started since, once.
+func TestRestartWithSince(t *testing.T) {
+	fleet, err := demo.Start(demo.Options{Orgs: 6, Sessions: 10, Now: time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fleet.Close)
+	path := filepath.Join(t.TempDir(), "gw.db")
+	start := func() (*app.Gateway, *httptest.Server) {
+		cfg := *fleet.Config
+		cfg.Watch = config.Watch{Enabled: true, Interval: 50 * time.Millisecond, Backfill: 100 * 24 * time.Hour}
+		cfg.Store = config.Store{Driver: "sqlite", Path: path}
+		gw, err := app.New(t.Context(), &cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gw, httptest.NewServer(gw.Handler)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	sim := fleet.Sims["mel1"]
+	var want []string
+	add := func(n int) {
+		for range n {
+			s := sim.AddSession(upstream.RestoreSession{Organization: sim.Organizations()[1].Name})
+			want = append(want, "mel1/"+s.ID)
+			time.Sleep(3 * time.Millisecond)
+		}
+	}
+	gw, srv := start()
+	waitFor(t, 20*time.Second, func() bool { return backfilled(gw, 3) })
+	since := time.Now().UTC()
+	vars := map[string]any{"since": since.Format(time.RFC3339Nano), "filter": map[string]any{"servers": []string{"mel1"}}}
+	sub := sseSubscribe(t, ctx, srv.URL, demo.AdminKey, startedQuery, vars)
+	add(5)
+	waitFor(t, 10*time.Second, func() bool { return len(sub.snapshot()) == 5 })
+	first := receivedIDs(t, sub)
+	var last startedData
+	_ = json.Unmarshal(sub.snapshot()[4].Data, &last)
+	gw.Close() // ends the subscription: its stream completes
+	select {
+	case <-sub.done:
+	case <-ctx.Done():
+		t.Fatal("the subscription did not end with the gateway")
+	}
+	srv.Close()
+	add(5) // while the gateway is down
+
+	gw2, srv2 := start()
+	t.Cleanup(func() { srv2.Close(); gw2.Close() })
+	lastStart, err := time.Parse(time.RFC3339Nano, last.RestoreSessionStarted.StartTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars["since"] = lastStart.Add(time.Nanosecond).Format(time.RFC3339Nano)
+	sub2 := sseSubscribe(t, ctx, srv2.URL, demo.AdminKey, startedQuery, vars)
+	add(5) // live again
+	waitFor(t, 10*time.Second, func() bool { return len(sub2.snapshot()) >= 10 })
+	time.Sleep(200 * time.Millisecond)
+	got := append(first, receivedIDs(t, sub2)...)
+	if !slices.Equal(got, want) {
+		t.Fatalf("across the restart received %d:\n%v\nwant %d:\n%v", len(got), got, len(want), want)
+	}
 }
