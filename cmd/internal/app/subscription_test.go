@@ -467,8 +467,10 @@ func TestFiftySubscribersOnePoll(t *testing.T) {
 	listings := sim.Calls("GET /" + sim.APIVersion() + "/RestoreSessions")
 	polls := int(window / interval)
 	t.Logf("50 subscribers, %d new sessions: %d listing calls to syd1 in %v at a %v interval", n, listings, window, interval)
-	if listings > polls*3/2 || listings < polls/2 {
-		t.Fatalf("%d listing calls in %v, want about %d (one per interval)", listings, window, polls)
+	// At most one listing per interval (fewer when a poll outlasts the interval on a busy
+	// machine), not one per subscriber.
+	if listings > polls+2 || listings < 1 {
+		t.Fatalf("%d listing calls in %v, want at most %d (one per interval)", listings, window, polls+2)
 	}
 	waitFor(t, 10*time.Second, func() bool {
 		for _, s := range subs {

@@ -123,8 +123,10 @@ func TestTwoReplicas(t *testing.T) {
 	for _, s := range []*simServer{syd, mel} {
 		n := float64(s.sim.Calls("GET /v6/RestoreSessions"))
 		t.Logf("%d listing calls in %v at a %v interval (two replicas)", int(n), window, interval)
-		if n < 0.5*polls || n > 1.4*polls {
-			t.Fatalf("%.0f listing calls in %v, want about %.0f (one poller, not two)", n, window, polls)
+		// At most one per interval (fewer when a poll outlasts it on a busy machine); two
+		// pollers would make it up to twice that.
+		if n < 1 || n > polls+2 {
+			t.Fatalf("%.0f listing calls in %v, want at most %.0f (one poller, not two)", n, window, polls+2)
 		}
 	}
 
