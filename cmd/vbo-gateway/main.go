@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
@@ -139,10 +140,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 	var fleet *demo.Fleet
 	if f.demo && !f.checkConfig {
-		if fleet, err = demo.Start(demo.Options{}); err != nil {
+		if fleet, err = demo.Start(demo.Options{Live: true}); err != nil {
 			return err
 		}
 		defer fleet.Close()
+		// The restore watch on SQLite in a temporary directory: subscriptions work with no
+		// configuration, and nothing is left behind.
+		dir, err := os.MkdirTemp("", "vbo-gateway-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		fleet.Config.Watch = config.Watch{Enabled: true, Interval: 5 * time.Second}
+		fleet.Config.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "demo.db")}
 	}
 	load := func() (*config.Config, error) {
 		switch {

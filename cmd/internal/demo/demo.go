@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
@@ -45,6 +46,9 @@ type Options struct {
 	Now      time.Time
 	// Sim adjusts each simulator's options before it starts (faults, latency...).
 	Sim func(name string, o *vbosim.Options)
+	// Live makes each simulator start, run and end restore sessions on its own, one every
+	// 20-60 s (vbosim.RunLive), until Close. Off by default: tests keep deterministic data.
+	Live bool
 }
 
 // Fleet is a set of running simulators and the gateway config that points at them.
@@ -52,6 +56,7 @@ type Fleet struct {
 	Sims    map[string]*vbosim.Server
 	Config  *config.Config
 	servers []*http.Server
+	stop    func() // stops the live activity (nil without Options.Live)
 }
 
 // Start starts the simulators on 127.0.0.1 ephemeral ports.
@@ -92,6 +97,14 @@ func Start(opts Options) (*Fleet, error) {
 		}.WithPassword(Password))
 	}
 	f.Config.Tenants, f.Config.Auth.APIKeys = demoTenants(f.Sims, opts.Servers)
+	if opts.Live {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, sim := range f.Sims {
+			wg.Go(func() { sim.RunLive(ctx, vbosim.LiveOptions{}) })
+		}
+		f.stop = func() { cancel(); wg.Wait() }
+	}
 	return f, nil
 }
 
@@ -134,6 +147,9 @@ func KeySHA256(k string) string {
 
 // Close stops the simulators.
 func (f *Fleet) Close() {
+	if f.stop != nil {
+		f.stop()
+	}
 	for _, s := range f.servers {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = s.Shutdown(ctx)

@@ -54,6 +54,7 @@ var assetFS embed.FS
 type config struct {
 	defaultQuery   string
 	defaultHeaders string
+	tabs           []string
 }
 
 // Option configures the GraphiQL page.
@@ -63,6 +64,11 @@ type Option func(*config)
 // browser has no query stored from an earlier visit).
 func WithDefaultQuery(q string) Option {
 	return func(c *config) { c.defaultQuery = q }
+}
+
+// WithTab adds a tab with query after the default query's (e.g. a subscription example).
+func WithTab(query string) Option {
+	return func(c *config) { c.tabs = append(c.tabs, query) }
 }
 
 // WithDefaultHeaders sets the initial content of the headers editor, e.g.
@@ -211,7 +217,8 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 type pageConfig struct {
 	Endpoint       string `json:"endpoint"`
 	DefaultQuery   string `json:"defaultQuery,omitempty"`
-	DefaultHeaders string `json:"defaultHeaders,omitempty"`
+	DefaultHeaders string   `json:"defaultHeaders,omitempty"`
+	Tabs           []string `json:"tabs,omitempty"`
 }
 
 func renderPage(title, endpoint string, c *config, assets map[string]*asset) ([]byte, error) {
@@ -229,6 +236,7 @@ func renderPage(title, endpoint string, c *config, assets map[string]*asset) ([]
 			Endpoint:       endpoint,
 			DefaultQuery:   c.defaultQuery,
 			DefaultHeaders: c.defaultHeaders,
+			Tabs:           c.tabs,
 		},
 	}
 	data.Assets.React = ref(assetReactJS)

@@ -318,3 +318,12 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+func TestWithTab(t *testing.T) {
+	h := Handler("t", "/graphql", WithDefaultQuery("{ a }"), WithTab("subscription { b }"))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if !strings.Contains(rec.Body.String(), `"tabs":["subscription { b }"]`) {
+		t.Fatalf("page config has no tab: %s", rec.Body.String())
+	}
+}

@@ -148,6 +148,9 @@ func New(opts Options) (http.Handler, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	giOpts := []graphiql.Option{graphiql.WithDefaultQuery(FirstQuery)}
+	if opts.Feed != nil {
+		giOpts = append(giOpts, graphiql.WithTab(SubscriptionExample))
+	}
 	if opts.GraphiQLHeaders != "" {
 		giOpts = append(giOpts, graphiql.WithDefaultHeaders(opts.GraphiQLHeaders))
 	}

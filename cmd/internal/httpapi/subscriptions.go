@@ -33,6 +33,22 @@ import (
 // Streams skip the request deadline and the per-principal concurrency limit (a subscription is
 // long-lived by design), and the server's read and write timeouts are lifted for them.
 
+// SubscriptionExample is GraphiQL's second tab when the restore watch is on.
+const SubscriptionExample = `# Restores as the watch finds them, live (in --demo the simulated servers start a
+# session every 20-60 s each). Run it and wait; add since: "2026-01-01T00:00:00Z"
+# to replay the archive first. restoreEventAdded(sessionId:) follows one session's items.
+subscription LiveRestores {
+  restoreSessionStarted {
+    id
+    startTime
+    type
+    initiatedBy
+    clientHost { machineName viaAddress }
+    organization { name server { name } }
+  }
+}
+`
+
 // wsPingInterval is the graphql-transport-ws ping period (a client that misses two pongs is cut).
 const wsPingInterval = 15 * time.Second
 

@@ -6,11 +6,74 @@
 (function () {
   'use strict';
   var root = document.getElementById('graphiql');
+
+  // isSubscription reports whether the operation to run is a subscription.
+  function isSubscription(params) {
+    var text = (params.query || '').replace(/#[^\n]*/g, '');
+    var re = /(?:^|[}\s])(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?/g;
+    var m;
+    while ((m = re.exec(text)) !== null) {
+      if (!params.operationName || m[2] === params.operationName) {
+        return m[1] === 'subscription';
+      }
+    }
+    return false;
+  }
+
+  // sseFetcher runs subscriptions over graphql-sse (POST, Accept: text/event-stream) and
+  // everything else with GraphiQL's own fetcher. Headers from the headers editor go along.
+  function sseFetcher(endpoint, httpFetcher) {
+    return function (params, opts) {
+      if (!isSubscription(params)) {
+        return httpFetcher(params, opts);
+      }
+      var headers = Object.assign({ 'Content-Type': 'application/json', 'Accept': 'text/event-stream' },
+        (opts && opts.headers) || {});
+      return (async function* () {
+        var resp = await fetch(endpoint, { method: 'POST', headers: headers, body: JSON.stringify(params) });
+        if ((resp.headers.get('Content-Type') || '').indexOf('text/event-stream') !== 0) {
+          yield await resp.json();
+          return;
+        }
+        var reader = resp.body.getReader();
+        var decoder = new TextDecoder();
+        var buf = '';
+        for (;;) {
+          var chunk = await reader.read();
+          if (chunk.done) {
+            return;
+          }
+          buf += decoder.decode(chunk.value, { stream: true });
+          var end;
+          while ((end = buf.indexOf('\n\n')) >= 0) {
+            var block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            var event = '';
+            var data = '';
+            block.split('\n').forEach(function (line) {
+              if (line.indexOf('event:') === 0) {
+                event = line.slice(6).trim();
+              } else if (line.indexOf('data:') === 0) {
+                data += line.slice(5).trim();
+              }
+            });
+            if (event === 'complete') {
+              return;
+            }
+            if (event === 'next' && data) {
+              yield JSON.parse(data);
+            }
+          }
+        }
+      })();
+    };
+  }
+
   try {
     var cfgEl = document.getElementById('graphiql-config');
     var cfg = JSON.parse((cfgEl && cfgEl.textContent) || '{}');
     var props = {
-      fetcher: GraphiQL.createFetcher({ url: cfg.endpoint }),
+      fetcher: sseFetcher(cfg.endpoint, GraphiQL.createFetcher({ url: cfg.endpoint })),
       // Headers typed in the headers editor are sent with every request.
       isHeadersEditorEnabled: true,
       // Do not persist (possibly secret) headers to localStorage.
@@ -20,6 +83,11 @@
     };
     if (cfg.defaultQuery) {
       props.defaultQuery = cfg.defaultQuery;
+    }
+    if (cfg.tabs && cfg.tabs.length) {
+      props.defaultTabs = [{ query: cfg.defaultQuery || '', headers: cfg.defaultHeaders }].concat(cfg.tabs.map(function (q) {
+        return { query: q, headers: cfg.defaultHeaders };
+      }));
     }
     if (cfg.defaultHeaders) {
       props.defaultHeaders = cfg.defaultHeaders;
