@@ -215,8 +215,8 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 // escapes it for a <script> context (e.g. "<" becomes \u003c), so values
 // cannot terminate the block.
 type pageConfig struct {
-	Endpoint       string `json:"endpoint"`
-	DefaultQuery   string `json:"defaultQuery,omitempty"`
+	Endpoint       string   `json:"endpoint"`
+	DefaultQuery   string   `json:"defaultQuery,omitempty"`
 	DefaultHeaders string   `json:"defaultHeaders,omitempty"`
 	Tabs           []string `json:"tabs,omitempty"`
 }
