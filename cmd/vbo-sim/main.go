@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -56,7 +58,16 @@ func main() {
 	flag.Float64Var(&c.errorRate, "error-rate", 0, "probability (0..1) of a random 500 per non-token call")
 	flag.DurationVar(&c.tokenLifetime, "token-lifetime", time.Hour, "access token lifetime")
 	flag.BoolVar(&c.tls, "tls", false, "serve HTTPS with a self-signed certificate generated at start")
+	version := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *version {
+		v := "(unknown)"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			v = bi.Main.Version
+		}
+		fmt.Printf("vbo-sim %s %s\n", v, runtime.Version())
+		return
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

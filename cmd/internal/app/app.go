@@ -388,7 +388,7 @@ func (g *Gateway) reload(load func() (*config.Config, error)) error {
 		old.cfg.MaxConcurrencyPerServer != cfg.MaxConcurrencyPerServer || old.cfg.MetricsEnabled() != cfg.MetricsEnabled() {
 		g.logger.Warn("listen, cache, resilience, maxConcurrencyPerServer and metrics changes apply at the next restart")
 	}
-	g.logger.Info("configuration reloaded", "tenants", len(cfg.Tenants), "api_keys", len(cfg.Auth.APIKeys), "jwt", cfg.Auth.JWT != nil)
+	g.logger.Info("configuration reloaded", "tenants", len(cfg.Tenants), "keys", len(cfg.Auth.APIKeys), "oidc", cfg.Auth.JWT != nil)
 	return nil
 }
 

@@ -104,7 +104,8 @@ type Overrides struct {
 }
 
 // Load reads and validates a config file. Relative paths in it (passwordFile, tls.caFile,
-// limits.persistedQueries.manifest) are relative to the file's directory.
+// cursorKey.file, limits.persistedQueries.manifest, store.path) are relative to the file's
+// directory; the default store path (./vbo-gateway.db) stays relative to the working directory.
 func Load(path string, o ...Overrides) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -120,6 +121,9 @@ func Load(path string, o ...Overrides) (*Config, error) {
 		c.Servers[i].TLS.CAFile = relativeTo(dir, c.Servers[i].TLS.CAFile)
 	}
 	c.Limits.PersistedQueries.Manifest = relativeTo(dir, c.Limits.PersistedQueries.Manifest)
+	if c.Store.Path != DefaultStorePath {
+		c.Store.Path = relativeTo(dir, c.Store.Path)
+	}
 	return c, nil
 }
 
