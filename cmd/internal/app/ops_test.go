@@ -305,6 +305,10 @@ func TestAccessLogFields(t *testing.T) {
 	if n, ok := mine["upstream_calls"].(float64); !ok || n < 1 {
 		t.Errorf("upstream_calls = %v, want the organisation listing(s)", mine["upstream_calls"])
 	}
+	// The cost the response reported (extensions.cost) is on the line too.
+	if cost, ok := mine["cost"].(map[string]any); !ok || cost["estimated"] == nil {
+		t.Errorf("cost = %v, want the response's extensions.cost", mine["cost"])
+	}
 	if bad["error_codes"] != "GRAPHQL_VALIDATION_FAILED" || bad["subject"] != "apikey:demo-admin" {
 		t.Errorf("failed request's line = %v, want error_codes GRAPHQL_VALIDATION_FAILED", bad)
 	}
