@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestExampleConfigStartsAgainstTheSimulator(t *testing.T) {
 		}
 		s.URL = ts.URL
 	}
-	gw, err := app.New(t.Context(), cfg, app.Options{})
+	gw, err := app.New(t.Context(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
