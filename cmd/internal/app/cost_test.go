@@ -40,6 +40,9 @@ func startCostGateway(t testing.TB, orgs, sessions int, cold bool) *costGateway 
 	if cold {
 		fleet.Config.Cache.MaxBytes, fleet.Config.Cache.ListingTTL = -1, -1
 	}
+	// These fixtures check cost estimates and limits, not latency: the largest makes ~2,000
+	// upstream calls, which on a loaded 2-core machine can pass the 15 s default deadline.
+	fleet.Config.Resilience.RequestTimeout = 2 * time.Minute
 	gw, err := app.New(t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
