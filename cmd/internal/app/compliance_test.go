@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,10 +19,12 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-// overHTTPDir holds the pinned npm package that runs the GraphQL-over-HTTP reference audit
-// (graphql-http's auditServer) against a URL: package.json, package-lock.json, audit.mjs.
+// overHTTPDir holds the pinned npm package of the ecosystem's reference implementations:
+// audit.mjs runs the GraphQL-over-HTTP audit (graphql-http's auditServer) against a URL,
+// subscriptions.mjs subscribes with graphql-ws and graphql-sse.
 var overHTTPDir = filepath.Join("..", "..", "..", "testdata", "graphql-over-http")
 
 // csrfGETAudits are the audits that send a GET without any custom header. The gateway refuses
@@ -155,8 +158,10 @@ func npmPackage(t *testing.T, dir string, want map[string]string) string {
 			t.Fatalf("%s/package.json pins %s %q, want exactly %q", dir, name, got, version)
 		}
 	}
-	if _, err := os.ReadFile(filepath.Join(dir, "audit.mjs")); err != nil { // (read: go test's cache then depends on it)
-		t.Fatal(err)
+	for _, script := range []string{"audit.mjs", "subscriptions.mjs"} {
+		if _, err := os.ReadFile(filepath.Join(dir, script)); err != nil { // (read: go test's cache then depends on it)
+			t.Fatal(err)
+		}
 	}
 	if installedMatchesLock(t, dir) {
 		return node
@@ -205,5 +210,115 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// clientLine is one line subscriptions.mjs reports.
+type clientLine struct {
+	Transport string          `json:"transport"`
+	Event     string          `json:"event"`
+	Code      int             `json:"code"`
+	Status    int             `json:"status"`
+	Message   string          `json:"message"`
+	Data      json.RawMessage `json:"data"`
+	Errors    json.RawMessage `json:"errors"`
+}
+
+// TestSubscriptionReferenceClients subscribes to restoreSessionStarted with the reference
+// clients, graphql-ws (graphql-transport-ws, credentials in connection_init) and graphql-sse
+// (distinct connections mode, credentials in the headers), as demo tenant 1. Once both are
+// connected, the simulators add a session of tenant 2's and then one of tenant 1's: each client
+// receives tenant 1's (and not tenant 2's, added first), completes, and the socket closes
+// normally (1000). A refused key closes the websocket with 4403 and answers SSE with 401.
+func TestSubscriptionReferenceClients(t *testing.T) {
+	node := npmPackage(t, overHTTPDir, map[string]string{"graphql-ws": "6.4.2", "graphql-sse": "2.6.1"})
+	fleet, gw := watchGateway(t, 10, nil)
+	srv := httptest.NewServer(gw.Handler) // 127.0.0.1
+	t.Cleanup(srv.Close)
+	waitFor(t, 30*time.Second, func() bool { return backfilled(gw, 3) })
+	since := time.Now().UTC()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "subscriptions.mjs")
+	cmd.Dir = overHTTPDir
+	cmd.Env = append(os.Environ(), "GRAPHQL_URL="+srv.URL+"/graphql",
+		"AUTHORIZATION=Bearer "+demo.TenantKeyPrefix+"1", "REFUSED=Bearer not-a-key",
+		"SINCE="+since.Format(time.RFC3339Nano))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan clientLine)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			t.Logf("client: %s", sc.Text())
+			var l clientLine
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				l = clientLine{Event: "error", Message: "not a report line: " + sc.Text()}
+			}
+			lines <- l
+		}
+	}()
+
+	// Tenant 1 has syd1's organisations 0 and 1 and mel1's 0; tenant 2 syd1's 2 and 3.
+	syd1 := fleet.Sims["syd1"]
+	var want string
+	got := map[string]clientLine{} // transport + " " + event -> the line
+	connected := 0
+	for l := range lines {
+		if l.Event == "error" {
+			t.Errorf("%s: %s", l.Transport, l.Message)
+		}
+		got[l.Transport+" "+l.Event] = l
+		if l.Event == "connected" {
+			if connected++; connected == 2 { // both subscriptions open: the simulator adds sessions
+				syd1.AddSession(upstream.RestoreSession{Organization: syd1.Organizations()[2].Name})
+				time.Sleep(5 * time.Millisecond) // a later start time than tenant 2's
+				want = syd1.AddSession(upstream.RestoreSession{Organization: syd1.Organizations()[0].Name}).ID
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("node subscriptions.mjs: %v\n%s", err, stderr.String())
+	}
+	if _, ok := got[" done"]; !ok {
+		t.Fatalf("subscriptions.mjs did not finish\n%s", stderr.String())
+	}
+	if want == "" {
+		t.Fatalf("the clients never both connected (%d)", connected)
+	}
+	for _, tr := range []string{"ws", "sse"} {
+		l, ok := got[tr+" next"]
+		var d startedData
+		switch {
+		case !ok:
+			t.Errorf("%s: no result", tr)
+		case len(l.Errors) > 0 && string(l.Errors) != "null":
+			t.Errorf("%s: errors %s", tr, l.Errors)
+		case json.Unmarshal(l.Data, &d) != nil:
+			t.Errorf("%s: data %s", tr, l.Data)
+		case d.RestoreSessionStarted.UpstreamID != want || d.RestoreSessionStarted.Organization.Server.Name != "syd1":
+			t.Errorf("%s: received %s, want tenant 1's new session syd1/%s", tr, l.Data, want)
+		}
+	}
+	if l := got["ws closed"]; l.Code != 1000 {
+		t.Errorf("ws: closed with %d after completing, want 1000 (normal closure)", l.Code)
+	}
+	if _, ok := got["sse complete"]; !ok {
+		t.Error("sse: did not complete")
+	}
+	if l := got["ws-refused closed"]; l.Code != 4403 {
+		t.Errorf("ws with a refused key: closed with %d (%s), want 4403 (forbidden)", l.Code, l.Message)
+	}
+	if l := got["sse-refused refused"]; l.Status != 401 {
+		t.Errorf("sse with a refused key: HTTP %d (%s), want 401", l.Status, l.Message)
 	}
 }
