@@ -63,22 +63,43 @@ func (d *Directory) ResolveOffline(prev *Directory) {
 // unless allowMissing, in which case they are logged and left pending until a later refresh
 // finds them. On error the previous mapping stays in force.
 func (d *Directory) Refresh(ctx context.Context) error {
+	// Each server named by some tenant's organisation name is listed once, all in parallel, so
+	// a server that does not answer delays no other.
+	type listing struct {
+		orgs []upstream.Organization
+		err  error
+	}
+	listings := map[string]*listing{}
+	for _, t := range d.tenants {
+		for _, o := range t.Organizations {
+			if o.ID == "" && listings[o.Server] == nil {
+				listings[o.Server] = &listing{}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for server, l := range listings {
+		wg.Go(func() { l.orgs, l.err = d.list(ctx, server) })
+	}
+	wg.Wait()
 	orgsByServer := map[string][]upstream.Organization{}
 	unreachable := map[string]bool{}
 	var problems []error
 	for _, t := range d.tenants {
 		for _, o := range t.Organizations {
-			if _, done := orgsByServer[o.Server]; done || o.ID != "" {
+			l := listings[o.Server]
+			if o.ID != "" || l == nil {
 				continue
 			}
-			orgs, err := d.list(ctx, o.Server)
-			if err != nil {
-				problems = append(problems, fmt.Errorf("tenant %s: list organisations of %s: %w", t.ID, o.Server, err))
+			if _, done := orgsByServer[o.Server]; done {
+				continue
+			}
+			orgsByServer[o.Server] = l.orgs
+			if l.err != nil {
+				problems = append(problems, fmt.Errorf("tenant %s: list organisations of %s: %w", t.ID, o.Server, l.err))
 				orgsByServer[o.Server] = nil
 				unreachable[o.Server] = true
-				continue
 			}
-			orgsByServer[o.Server] = orgs
 		}
 	}
 	d.mu.RLock()
