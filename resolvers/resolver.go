@@ -7,6 +7,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 )
 
@@ -32,4 +33,7 @@ type Resolver struct {
 	Watch WatchStatus
 	// Feed follows the archive for subscriptions; nil when the watch is off (NOT_CONFIGURED).
 	Feed SessionFeed
+	// StillValid reports whether the running configuration still knows a principal's
+	// credentials (checked when a subscription starts); nil: always.
+	StillValid func(*auth.Principal) bool
 }

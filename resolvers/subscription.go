@@ -11,6 +11,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -92,6 +93,13 @@ var ErrSlowSubscriber = errors.New("subscription closed: the client did not keep
 // CodeSlowSubscriber is the extensions.code of a subscription closed for being slow.
 const CodeSlowSubscriber = "SLOW_SUBSCRIBER"
 
+// ErrResubscribe ends the subscriptions when the configuration is reloaded: credentials and
+// scopes may have changed, so each client subscribes again (with since: nothing is lost).
+var ErrResubscribe = errors.New("subscription closed: the gateway's configuration was reloaded; subscribe again (with since set to the last time received) to continue")
+
+// CodeResubscribe is the extensions.code of ErrResubscribe.
+const CodeResubscribe = "RESUBSCRIBE"
+
 type streamEndKey struct{}
 
 // streamEnd holds why a subscription ended early, for the transport to send as its last
@@ -125,7 +133,9 @@ func (r *Resolver) endStream(ctx context.Context, err error) {
 		return
 	}
 	e := &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeSlowSubscriber}}
-	if !errors.Is(err, ErrSlowSubscriber) {
+	if errors.Is(err, ErrResubscribe) {
+		e.Extensions["code"] = CodeResubscribe
+	} else if !errors.Is(err, ErrSlowSubscriber) {
 		r.Logger.ErrorContext(ctx, "subscription ended by an error", "err", err, "request_id", RequestID(ctx))
 		e = &gqlerror.Error{Message: "subscription ended: the archive could not be read (request id " + RequestID(ctx) + ")",
 			Extensions: map[string]any{"code": CodeInternal}}
@@ -167,10 +177,24 @@ func feedMatch(filter *model.RestoreSessionFilter) (func(*FeedSession) bool, err
 	}, nil
 }
 
+// subscriber is the caller of a new subscription, if the running configuration still knows
+// its credentials (a websocket connection authenticated before a reload that removed its key
+// cannot start new subscriptions).
+func (r *Resolver) subscriber(ctx context.Context) (*auth.Principal, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.StillValid != nil && !r.StillValid(p) {
+		return nil, ErrUnauthenticated
+	}
+	return p, nil
+}
+
 // followSessions serves restoreSessionStarted and restoreSessionEnded: the feed's sessions,
 // each checked against the caller's scope (archivedSessionVisible) and the filter.
 func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error) {
-	p, err := principal(ctx)
+	p, err := r.subscriber(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +230,7 @@ func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *mo
 // followEvents serves restoreEventAdded: the session's scope is checked once, as for
 // restoreSession(id), before anything is streamed.
 func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error) {
-	if _, err := principal(ctx); err != nil {
+	if _, err := r.subscriber(ctx); err != nil {
 		return nil, err
 	}
 	if r.Feed == nil {

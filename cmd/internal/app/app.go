@@ -316,6 +316,8 @@ func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error
 	}
 	if g.Watcher != nil {
 		hopts.Watch, hopts.Feed = g.Watcher, g.Feed
+		// Subscriptions check the configuration in force, whichever snapshot they run on.
+		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics
@@ -381,6 +383,11 @@ func (g *Gateway) reload(load func() (*config.Config, error)) error {
 	}
 	g.current.Store(snap)
 	old.stop() // the old directory's refresh and JWKS refresh; requests in flight are unaffected
+	if g.Feed != nil {
+		// Subscriptions run with the credentials and scope they started with: end them, so
+		// each client subscribes again (with since) under the new configuration.
+		g.Feed.CloseAll(resolvers.ErrResubscribe)
+	}
 	if cfg.LogLevel != "" && g.opts.LogLevel != nil {
 		g.opts.LogLevel.Set(level)
 	}

@@ -547,3 +547,68 @@ func TestRestartWithSince(t *testing.T) {
 		t.Fatalf("across the restart received %d:\n%v\nwant %d:\n%v", len(got), got, len(want), want)
 	}
 }
+
+// TestReloadClosesSubscriptions: a reload ends every subscription (RESUBSCRIBE); a key the
+// reload removed can then subscribe neither over SSE nor on its old websocket connection.
+func TestReloadClosesSubscriptions(t *testing.T) {
+	fleet, gw := watchGateway(t, 10, nil)
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	key := demo.TenantKeyPrefix + "1"
+	sse := sseSubscribe(t, ctx, srv.URL, key, startedQuery, nil)
+	ws, conn := wsSubscribe(t, ctx, srv.URL, map[string]any{"Authorization": "Bearer " + key}, startedQuery, nil)
+	waitFor(t, 10*time.Second, func() bool { return gw.Feed.Subscribers() == 2 })
+	cfg := *fleet.Config
+	cfg.Auth.APIKeys = slices.DeleteFunc(slices.Clone(cfg.Auth.APIKeys), func(k config.APIKey) bool { return k.Name == "demo-tenant-1" })
+	if err := gw.Reload(func() (*config.Config, error) { return &cfg, nil }); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*subscriber{"sse": sse, "ws": ws} {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			t.Fatalf("%s subscription still open after the reload", name)
+		}
+		ev := s.snapshot()
+		if len(ev) != 1 || len(ev[0].Errors) != 1 || ev[0].Errors[0].code() != "RESUBSCRIBE" {
+			t.Fatalf("%s ended with %+v, want one RESUBSCRIBE error", name, ev)
+		}
+	}
+	// SSE: the key is gone.
+	body := strings.NewReader(`{"query":"subscription { restoreSessionStarted { id } }"}`)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("SSE with the removed key: %s", resp.Status)
+	}
+	// The websocket authenticated before the reload cannot start a new subscription.
+	if err := wsjson.Write(ctx, conn, map[string]any{"id": "2", "type": "subscribe", "payload": map[string]any{"query": startedQuery}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var m struct {
+			Type    string          `json:"type"`
+			ID      string          `json:"id"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		if err := wsjson.Read(ctx, conn, &m); err != nil {
+			return // closed: fine as well
+		}
+		if m.ID != "2" {
+			continue
+		}
+		if !strings.Contains(string(m.Payload), "UNAUTHENTICATED") {
+			t.Fatalf("new subscription on the old connection: %s %s", m.Type, m.Payload)
+		}
+		return
+	}
+}

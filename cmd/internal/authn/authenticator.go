@@ -193,3 +193,35 @@ func (a *Authenticator) tenantPrincipal(subject, tenant string, role auth.Role) 
 	}
 	return auth.NewTenantAuditor(subject, tenant, orgs).WithUnresolved(pending), nil
 }
+
+// Knows reports whether this authenticator would still accept p's credentials with the same
+// role and tenant: an API key principal's key (by name) must still exist, a tenant's tenant too.
+// JWT principals are known while their tenant is (their tokens expire on their own).
+func (a *Authenticator) Knows(p *auth.Principal) bool {
+	if a == nil || p == nil {
+		return false
+	}
+	if name, ok := strings.CutPrefix(p.Subject, "apikey:"); ok {
+		for _, k := range a.keys {
+			if k.name != name || k.tenant != p.Tenant {
+				continue
+			}
+			if k.tenant == "" || k.role == p.Role || k.role == "" && p.Role == auth.RoleTenantAuditor {
+				return a.knowsTenant(p.Tenant)
+			}
+		}
+		return false
+	}
+	return a.jwt != nil && a.knowsTenant(p.Tenant)
+}
+
+func (a *Authenticator) knowsTenant(tenant string) bool {
+	if tenant == "" {
+		return true
+	}
+	if a.dir == nil {
+		return false
+	}
+	_, ok := a.dir.Orgs(tenant)
+	return ok
+}

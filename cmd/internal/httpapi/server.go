@@ -72,6 +72,9 @@ type Options struct {
 	KnownOrganizations func(server string) (int, bool)
 	// Feed serves the subscriptions (nil: the watch is off; they answer NOT_CONFIGURED).
 	Feed resolvers.SessionFeed
+	// StillValid tells whether the running configuration still knows a principal (new
+	// subscriptions on a websocket authenticated before a reload); nil: always.
+	StillValid func(*auth.Principal) bool
 }
 
 // FirstQuery is the query GraphiQL opens with.
@@ -164,7 +167,7 @@ func New(opts Options) (http.Handler, error) {
 func newGraphQL(opts Options, gate *authGate) (*handler.Server, error) {
 	lim := opts.Limits
 	cfg := graph.Config{Resolvers: &resolvers.Resolver{
-		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch, Feed: opts.Feed}}
+		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid}}
 	es := graph.NewExecutableSchema(cfg)
 	qc, err := newQueryCost(es.Schema(), lim, opts.Backend, opts.KnownOrganizations, opts.Logger)
 	if err != nil {

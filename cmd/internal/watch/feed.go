@@ -209,6 +209,18 @@ func (f *Feed) endErr(s *subscriber) error {
 	return s.err
 }
 
+// CloseAll ends every subscription in this process with err (a configuration reload: each
+// client subscribes again, with since, under the new configuration).
+func (f *Feed) CloseAll(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		s.err = err
+		delete(f.subs, s)
+		close(s.ch)
+	}
+}
+
 // Subscribers is the number of live subscriptions in this process.
 func (f *Feed) Subscribers() int {
 	f.mu.Lock()
