@@ -67,6 +67,7 @@ type ComplexityRoot struct {
 	}
 
 	Organization struct {
+		Ambiguous       func(childComplexity int) int
 		Detached        func(childComplexity int) int
 		ID              func(childComplexity int) int
 		IsBackedUp      func(childComplexity int) int
@@ -480,6 +481,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateWatchRule(childComplexity, args["id"].(string), args["input"].(model.WatchRuleInput)), true
 
+	case "Organization.ambiguous":
+		if e.ComplexityRoot.Organization.Ambiguous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.Ambiguous(childComplexity), true
 	case "Organization.detached":
 		if e.ComplexityRoot.Organization.Detached == nil {
 			break
@@ -1694,6 +1701,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_lastBackupTime(ctx, field)
 	case "detached":
 		return ec.fieldContext_Organization_detached(ctx, field)
+	case "ambiguous":
+		return ec.fieldContext_Organization_ambiguous(ctx, field)
 	case "restoreSessions":
 		return ec.fieldContext_Organization_restoreSessions(ctx, field)
 	}
@@ -3375,6 +3384,29 @@ func (ec *executionContext) _Organization_detached(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Organization_detached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Organization", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Organization_ambiguous(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_ambiguous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ambiguous, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_ambiguous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "Boolean")
 }
 
@@ -9128,6 +9160,11 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			}
 		case "detached":
 			out.Values[i] = ec._Organization_detached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ambiguous":
+			out.Values[i] = ec._Organization_ambiguous(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -70,6 +70,9 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 	if err != nil {
 		return nil, err
 	}
+	if r.nameAmbiguous(ctx, org) {
+		return emptySessions(), nil // its sessions belong to no organisation (upstream.OrgJoin)
+	}
 	var start *gid.Position
 	if p, ok := cur[org.ServerName]; ok {
 		start = &p
@@ -219,8 +222,9 @@ func (f orgIDFilter) allows(server, orgID string) bool {
 	return f == nil || f[server][strings.ToLower(orgID)]
 }
 
-// orgNames is, per server, the lower-case names of the organisations whose sessions a caller
-// may see: server -> name -> true.
+// orgNames is, per server, the names (upstream.OrgNameKey) of the organisations whose sessions
+// a caller may see: server -> name -> true. A name several organisations carry is never in it:
+// its sessions belong to none of them (upstream.OrgJoin).
 type orgNames map[string]map[string]bool
 
 // inScopeOrgNames maps each server's organisations that are in the caller's scope and pass the
@@ -236,9 +240,10 @@ func (r *Resolver) inScopeOrgNames(ctx context.Context, p *auth.Principal, serve
 			continue
 		}
 		mine := map[string]bool{}
+		join := upstream.NewOrgJoin(so.orgs)
 		for _, o := range so.orgs {
-			if p.CanSeeOrg(so.server, o.ID) && f.allows(so.server, o.ID) {
-				mine[strings.ToLower(o.Name)] = true
+			if p.CanSeeOrg(so.server, o.ID) && f.allows(so.server, o.ID) && !join.Ambiguous(o.Name) {
+				mine[upstream.OrgNameKey(o.Name)] = true
 			}
 		}
 		if len(mine) > 0 {
@@ -256,7 +261,7 @@ func sessionMatcher(names orgNames, attrs func(*upstream.RestoreSession) bool) *
 		return nil
 	}
 	return &loaders.Matcher{Fn: func(server string, s *upstream.RestoreSession) bool {
-		if names != nil && !names[server][strings.ToLower(s.Organization)] {
+		if names != nil && !names[server][upstream.OrgNameKey(s.Organization)] {
 			return false
 		}
 		return attrs == nil || attrs(s)

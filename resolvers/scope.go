@@ -123,31 +123,42 @@ func (r *Resolver) findOrg(ctx context.Context, server, orgID string) (*model.Or
 	return nil, ErrNotFound
 }
 
-// orgNamed resolves the organisation a session names. When the server has no organisation of
-// that name any more, it returns a detached stub carrying the recorded name.
+// orgNamed resolves the organisation a session names (upstream.OrgJoin: by name on the
+// session's server). When the server has no
+// organisation of that name any more, it returns a detached stub carrying the recorded name;
+// when several carry it, a detached stub flagged ambiguous (the session belongs to none).
 //
 // When the server's organisations cannot be read right now, the field still answers (it is
 // non-null, and failing it would null the whole session list): the stub, plus the server's
 // error on the response.
 func (r *Resolver) orgNamed(ctx context.Context, server, name string) (*model.Organization, error) {
+	stub := &model.Organization{ServerName: server, Upstream: upstream.Organization{Name: name}, Detached: true}
 	orgs, err := loaders.For(ctx).Organizations(ctx, server)
 	if err != nil {
 		addServerError(ctx, err)
-		return &model.Organization{ServerName: server, Upstream: upstream.Organization{Name: name}, Detached: true}, nil
+		return stub, nil
 	}
-	if o := byName(orgs, name); o != nil {
+	o, ambiguous := upstream.NewOrgJoin(orgs).Lookup(name)
+	if o != nil {
 		return &model.Organization{ServerName: server, Upstream: *o}, nil
 	}
-	return &model.Organization{ServerName: server, Upstream: upstream.Organization{Name: name}, Detached: true}, nil
+	stub.Ambiguous = ambiguous
+	return stub, nil
 }
 
-func byName(orgs []upstream.Organization, name string) *upstream.Organization {
-	for i := range orgs {
-		if strings.EqualFold(orgs[i].Name, name) {
-			return &orgs[i]
-		}
+// nameAmbiguous reports whether other organisations of org's server carry org's name, so that
+// the sessions naming it belong to none of them. An unreadable organisation list counts as
+// ambiguous (fail closed); the failure is reported on the response.
+func (r *Resolver) nameAmbiguous(ctx context.Context, org *model.Organization) bool {
+	if org.Detached {
+		return org.Ambiguous
 	}
-	return nil
+	orgs, err := loaders.For(ctx).Organizations(ctx, org.ServerName)
+	if err != nil {
+		addServerError(ctx, err)
+		return true
+	}
+	return upstream.NewOrgJoin(orgs).Ambiguous(org.Upstream.Name)
 }
 
 // sessionVisible reports whether the caller may see a session: its organisation (by name on
@@ -168,7 +179,7 @@ func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server
 		return false, nil
 	}
 	orgID := ""
-	if o := byName(orgs, s.Organization); o != nil {
+	if o, _ := upstream.NewOrgJoin(orgs).Lookup(s.Organization); o != nil { // an ambiguous name belongs to no tenant
 		orgID = o.ID
 	}
 	return orgVisible(p, server, orgID), nil

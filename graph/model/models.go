@@ -31,6 +31,9 @@ type Organization struct {
 	// Detached marks a stub for an organisation name a session recorded that the server no
 	// longer has; Upstream then carries only Name.
 	Detached bool
+	// Ambiguous marks a detached stub for a name several of the server's organisations carry:
+	// the session belongs to none of them (upstream.OrgJoin).
+	Ambiguous bool
 }
 
 // IsNode marks Organization as a Node.

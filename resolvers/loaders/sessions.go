@@ -2,7 +2,6 @@ package loaders
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -97,7 +96,7 @@ func (l *Loaders) walkOrgs(ctx context.Context, g walkGroup, keys []OrgSessionsK
 	byName := map[string][]int{}
 	for j, i := range idx {
 		pages[j] = &SessionPage{}
-		name := strings.ToLower(keys[i].OrgName)
+		name := upstream.OrgNameKey(keys[i].OrgName) // as sessions are joined to organisations (upstream.OrgJoin)
 		byName[name] = append(byName[name], j)
 	}
 	unsatisfied := 0
@@ -116,7 +115,7 @@ func (l *Loaders) walkOrgs(ctx context.Context, g walkGroup, keys []OrgSessionsK
 			break
 		}
 		sess, after := s.pop()
-		for _, j := range byName[strings.ToLower(sess.Organization)] {
+		for _, j := range byName[upstream.OrgNameKey(sess.Organization)] {
 			k := keys[idx[j]]
 			if !k.Match.match(g.server, &sess) {
 				continue

@@ -133,15 +133,11 @@ func (d *Directory) resolve(ctx context.Context, orgsByServer map[string][]upstr
 				refs = append(refs, auth.OrgRef{Server: o.Server, OrgID: strings.ToLower(o.ID)})
 				continue
 			}
-			id := ""
-			for _, uo := range orgsByServer[o.Server] {
-				if strings.EqualFold(uo.Name, o.Name) {
-					id = uo.ID
-					break
-				}
-			}
-			key := auth.OrgRef{Server: o.Server, OrgID: strings.ToLower(o.Name)}
-			if id == "" && (offline || unreachable[o.Server]) {
+			id, ambiguous := orgNamed(orgsByServer[o.Server], o.Name)
+			key := auth.OrgRef{Server: o.Server, OrgID: o.Name}
+			if ambiguous {
+				problems = append(problems, fmt.Errorf("tenant %s: several organisations on server %s are named %q (or differ from it only in case): configure the id", t.ID, o.Server, o.Name))
+			} else if id == "" && (offline || unreachable[o.Server]) {
 				// The listing failed (already reported), or none was made: keep what the last
 				// resolution found rather than dropping the organisation.
 				id = previous[key]
@@ -168,6 +164,17 @@ func (d *Directory) resolve(ctx context.Context, orgsByServer map[string][]upstr
 		resolved[t.ID] = refs
 	}
 	return resolved, pending, byName, problems
+}
+
+// orgNamed finds the organisation a tenant's configuration names, as sessions are joined to
+// organisations (upstream.OrgJoin). A name several organisations carry is ambiguous: the
+// tenant gets none of them (one may be another customer's), and its sessions belong to none.
+func orgNamed(orgs []upstream.Organization, name string) (id string, ambiguous bool) {
+	o, ambiguous := upstream.NewOrgJoin(orgs).Lookup(name)
+	if o == nil {
+		return "", ambiguous
+	}
+	return o.ID, false
 }
 
 // Run refreshes until ctx ends: at once, then every few seconds (backing off to interval)

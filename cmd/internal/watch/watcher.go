@@ -547,7 +547,8 @@ func (p *poller) change(ctx context.Context, ps *pollState, s upstream.RestoreSe
 }
 
 // orgID resolves an organisation name to its id on this server (one listing per poll, when
-// a new session needs it). "" when the server has no organisation of that name.
+// a new session needs it), as sessions are joined to organisations (upstream.OrgJoin). "" when
+// no organisation, or several, have that name: the session then belongs to none.
 func (p *poller) orgID(ctx context.Context, ps *pollState, name string) (string, error) {
 	p.mu.Lock()
 	orgs := ps.orgs
@@ -557,15 +558,18 @@ func (p *poller) orgID(ctx context.Context, ps *pollState, name string) (string,
 		if err != nil {
 			return "", err
 		}
+		join := upstream.NewOrgJoin(list)
 		orgs = make(map[string]string, len(list))
 		for _, o := range list {
-			orgs[strings.ToLower(o.Name)] = o.ID
+			if found, _ := join.Lookup(o.Name); found != nil {
+				orgs[upstream.OrgNameKey(o.Name)] = found.ID // names several organisations carry stay out
+			}
 		}
 		p.mu.Lock()
 		ps.orgs = orgs
 		p.mu.Unlock()
 	}
-	return orgs[strings.ToLower(name)], nil
+	return orgs[upstream.OrgNameKey(name)], nil
 }
 
 // events reads up to limit events from offset from; complete reports the end was reached.
