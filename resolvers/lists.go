@@ -45,6 +45,9 @@ func (r *Resolver) orgConnection(ctx context.Context, only []string, nameContain
 	if err := checkOffsetArgs(r.Cursors, first, after); err != nil {
 		return nil, err
 	}
+	if err := r.checkServerFilter(p, only); err != nil {
+		return nil, err
+	}
 	reportUnresolved(ctx, p, only)
 	orgs := r.visibleOrgs(ctx, p, r.visibleServers(p, only), nameContains)
 	from, to, err := offsetWindow(r.Cursors, len(orgs), first, after)
@@ -166,6 +169,9 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	var only []string
 	if filter != nil {
 		only = filter.Servers
+	}
+	if err := r.checkServerFilter(p, only); err != nil {
+		return nil, err
 	}
 	reportUnresolved(ctx, p, only)
 	servers := orgs.narrow(r.visibleServers(p, only))

@@ -429,3 +429,48 @@ func TestEventsFilterAndPaging(t *testing.T) {
 		})
 	}
 }
+
+// A provider admin's filter naming a server the gateway does not have is a mistake: it says so,
+// listing the servers. A tenant's narrows to nothing, as for a server it cannot see.
+func TestUnknownServerInFilter(t *testing.T) {
+	sydney := []string{"sydney", "syd1"}
+	calls := []struct {
+		name string
+		call func(e *env, p *auth.Principal) (int, error)
+	}{
+		{"organizations", func(e *env, p *auth.Principal) (int, error) {
+			c, err := e.r.Query().Organizations(e.ctx(p), nil, nil, &model.OrganizationFilter{Servers: sydney})
+			if err != nil {
+				return 0, err
+			}
+			return len(c.Edges), nil
+		}},
+		{"restoreSessions", func(e *env, p *auth.Principal) (int, error) {
+			c, err := e.r.Query().RestoreSessions(e.ctx(p), nil, nil, &model.RestoreSessionFilter{Servers: []string{"sydney"}})
+			if err != nil {
+				return 0, err
+			}
+			return len(c.Edges), nil
+		}},
+	}
+	for _, c := range calls {
+		t.Run(c.name+"/admin", func(t *testing.T) {
+			e := newEnv(t)
+			_, err := c.call(e, admin)
+			p := e.present(e.ctx(admin), err)
+			if p.Extensions["code"] != CodeBadUserInput || !strings.Contains(p.Message, `unknown server ("sydney")`) ||
+				!strings.Contains(p.Message, "the servers are "+strings.Join(serverNames, ", ")) {
+				t.Errorf("got %q %v, want BAD_USER_INPUT naming sydney and the servers", p.Message, p.Extensions)
+			}
+			if n := e.calls(); n > 0 {
+				t.Errorf("%d upstream calls", n)
+			}
+		})
+		t.Run(c.name+"/tenant", func(t *testing.T) {
+			e := newEnv(t)
+			if _, err := c.call(e, contoso); err != nil {
+				t.Errorf("tenant: %v, want a narrowed answer", err)
+			}
+		})
+	}
+}

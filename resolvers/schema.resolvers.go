@@ -11,7 +11,6 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 )
 
 // Server is the resolver for the server field.
@@ -134,33 +133,7 @@ func (r *restoreSessionResolver) Organization(ctx context.Context, obj *model.Re
 
 // Events is the resolver for the events field.
 func (r *restoreSessionResolver) Events(ctx context.Context, obj *model.RestoreSession, first *int, after *string, filter *model.RestoreEventFilter) (*model.RestoreEventConnection, error) {
-	if err := checkOffsetArgs(r.Cursors, first, after); err != nil {
-		return nil, err
-	}
-	events, err := loaders.For(ctx).RestoreSessionEvents(ctx, obj.ServerName, obj.Upstream.ID, obj.Upstream.Finished())
-	if err != nil {
-		addServerError(ctx, err)
-		return &model.RestoreEventConnection{Edges: []*model.RestoreEventEdge{}, PageInfo: &model.PageInfo{}}, nil
-	}
-	match := eventMatch(filter)
-	kept := make([]int, 0, len(events)) // indices of matching events; models only for the page
-	for i := range events {
-		if match(&events[i]) {
-			kept = append(kept, i)
-		}
-	}
-	from, to, err := offsetWindow(r.Cursors, len(kept), first, after)
-	if err != nil {
-		return nil, err
-	}
-	cursors := offsetCursors(r.Cursors, from, to)
-	conn := &model.RestoreEventConnection{Edges: make([]*model.RestoreEventEdge, 0, to-from),
-		PageInfo: offsetPageInfo(from, to, len(kept), cursors), TotalCount: ptr(len(kept))}
-	for i := from; i < to; i++ {
-		conn.Edges = append(conn.Edges, &model.RestoreEventEdge{Cursor: cursors[i-from],
-			Node: &model.RestoreEvent{ServerName: obj.ServerName, SessionID: obj.Upstream.ID, Upstream: events[kept[i]]}})
-	}
-	return conn, nil
+	return r.sessionEvents(ctx, obj, first, after, filter)
 }
 
 // Status is the resolver for the status field.

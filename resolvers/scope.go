@@ -3,7 +3,9 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -35,6 +37,44 @@ func (r *Resolver) visibleServers(p *auth.Principal, only []string) []string {
 		}
 	}
 	return out
+}
+
+// checkServerFilter refuses a provider admin's server filter that names a server the gateway
+// does not have, with BAD_USER_INPUT listing the servers it has: an admin sees every server,
+// so an unknown name is a mistake that would otherwise read as "nothing here". Tenants keep
+// the narrow-to-nothing rule: a server they cannot see must read like one that does not exist.
+func (r *Resolver) checkServerFilter(p *auth.Principal, only []string) error {
+	if !p.SeesAll() {
+		return nil
+	}
+	var unknown []string
+	for _, name := range only {
+		q := strconv.Quote(excerptName(name))
+		if _, ok := r.Backend.Server(name); !ok && !slices.Contains(unknown, q) {
+			unknown = append(unknown, q)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	known := make([]string, 0, len(r.Backend.Servers()))
+	for _, s := range r.Backend.Servers() {
+		known = append(known, s.Name)
+	}
+	what := "an unknown server"
+	if len(unknown) > 1 {
+		what = "unknown servers"
+	}
+	return badInputf(fmt.Sprintf("filter.servers names %s (%s); the servers are %s", what,
+		strings.Join(unknown, ", "), strings.Join(known, ", ")))
+}
+
+// excerptName shortens a name quoted back in a message.
+func excerptName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // errUnresolved: the caller's organisations on a server are configured by name and not resolved

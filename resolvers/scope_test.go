@@ -263,25 +263,39 @@ func TestListScope(t *testing.T) {
 	}
 }
 
-// The whole-list total is known when an admin lists everything; a tenant's list is filtered in
-// the gateway, so its total is unknown (null) rather than a count of someone else's sessions.
+// The total is known whenever the whole match fits in the page (hasNextPage false): an admin
+// listing everything, and a tenant, whose list the gateway filters, counting only the tenant's
+// own sessions (those on the page). A page with more to follow has no total.
 func TestRestoreSessionsTotalCount(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		p    *auth.Principal
-		want *int
+		name  string
+		p     *auth.Principal
+		first int
+		want  *int // nil: the number of edges
+		known bool
 	}{
-		{"admin, everything", admin, ptr(len(allSessions(newFleet())))},
-		{"tenant", contoso, nil},
+		{"admin, everything", admin, 500, ptr(len(allSessions(newFleet()))), true},
+		{"tenant, everything", contoso, 500, nil, true},
+		{"tenant, more to follow", contoso, 2, nil, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			conn, err := e.r.Query().RestoreSessions(e.ctx(tt.p), ptr(500), nil, nil)
+			conn, err := e.r.Query().RestoreSessions(e.ctx(tt.p), ptr(tt.first), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(conn.TotalCount, tt.want) {
-				t.Errorf("totalCount = %v, want %v", deref(conn.TotalCount), deref(tt.want))
+			if !tt.known {
+				if conn.TotalCount != nil || !conn.PageInfo.HasNextPage {
+					t.Errorf("totalCount = %v, hasNextPage %v; want null with a next page", deref(conn.TotalCount), conn.PageInfo.HasNextPage)
+				}
+				return
+			}
+			want := tt.want
+			if want == nil {
+				want = ptr(len(conn.Edges))
+			}
+			if conn.PageInfo.HasNextPage || !reflect.DeepEqual(conn.TotalCount, want) || *want == 0 {
+				t.Errorf("totalCount = %v (hasNextPage %v), want %v", deref(conn.TotalCount), conn.PageInfo.HasNextPage, deref(want))
 			}
 		})
 	}

@@ -91,6 +91,9 @@ func (r *Resolver) NewAuditQuery(ctx context.Context, from, to time.Time, filter
 	if filter != nil {
 		only = filter.Servers
 	}
+	if err := r.checkServerFilter(p, only); err != nil {
+		return AuditQuery{}, err
+	}
 	servers, inScope := r.auditScope(p, only)
 	return AuditQuery{From: from.UTC(), To: to.UTC(), Filter: filter, GroupBy: groupBy, Servers: servers, InScope: inScope}, nil
 }

@@ -32,9 +32,10 @@ import (
 // what it returns, so the default itemsOnly filter rarely needs a second look.
 const markerSlack = 2
 
-// EventsLimit is the limit of the one events call for a page of first events from offset
-// after: with a filter that only hides markers, first+1 (hasNextPage) plus markerSlack;
-// with a type or status filter, a full page.
+// EventsLimit is the limit of the one events call for a page of first events: with a filter
+// that at most hides the start/stop markers, first+1 (for hasNextPage) plus markerSlack; with a
+// type or status filter, a full page. A page that does not fill from it ends early, with
+// hasNextPage and an endCursor after what was read.
 func EventsLimit(first int, selective bool, pageSize int) int {
 	if selective {
 		return pageSize
@@ -50,8 +51,8 @@ func EventsCalls(first, after int, selective, total bool, p Paging) int {
 		return 1
 	}
 	n := (p.EventsCounted + p.EventsPageSize - 1) / p.EventsPageSize
-	if after+EventsLimit(first, selective, p.EventsPageSize) > n*p.EventsPageSize {
-		n++
+	if after+EventsLimit(first, selective, p.EventsPageSize) > p.EventsCounted {
+		n++ // a session longer than what is counted: the page past the count is one more call
 	}
 	return n
 }
@@ -162,7 +163,7 @@ func (w *walker) mergedCalls(f *ast.Field, def *ast.FieldDefinition, mult float6
 func selectiveEvents(v any) bool {
 	m, _ := v.(map[string]any)
 	for _, k := range []string{"types", "statuses"} {
-		if x, ok := m[k]; ok && x != nil {
+		if x, ok := m[k].([]any); ok && len(x) > 0 {
 			return true
 		}
 	}

@@ -7,10 +7,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
-
+	"github.com/vbo-gateway/vbo-gateway/graph/cost"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders/cache"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -39,8 +39,16 @@ type Config struct {
 	CacheBytes int
 	// ListingTTL keeps organisation lists and session listing pages across requests. Default 5 s; negative disables.
 	ListingTTL time.Duration
-	// PageSize is the limit asked for when walking listings. Default upstream.IterPageSize.
+	// ListingBytes bounds the listing TTL cache by an estimate of what it holds. Default 64 MiB.
+	ListingBytes int
+	// PageSize is the limit asked for when walking session listings. Default
+	// upstream.MaxPageSize (10,000, the most VBO serves): a walk of the scan budget takes 2 calls.
 	PageSize int
+	// EventsPageSize is the most events asked for in one events call. Default upstream.MaxPageSize.
+	EventsPageSize int
+	// EventsCounted is how many of a session's events are read to answer totalCount (a walk
+	// of ceil(EventsCounted / EventsPageSize) calls); beyond it totalCount is null. Default 10,000.
+	EventsCounted int
 	// ScanBudget bounds the sessions one request reads from one server's listing in one walk
 	// (default 20,000; negative: no bound). A walk that reaches it pauses: the page ends early
 	// with hasNextPage and a cursor that continues from there. A filter that matches little of
@@ -54,12 +62,13 @@ type Config struct {
 // DefaultScanBudget is Config.ScanBudget's default.
 const DefaultScanBudget = 20_000
 
+// DefaultEventsCounted is Config.EventsCounted's default.
+const DefaultEventsCounted = 10_000
+
 const (
-	defaultCacheBytes = 256 << 20
-	defaultListingTTL = 5 * time.Second
-	// maxListingEntries bounds the listing TTL cache: an entry is one page of up to
-	// IterPageSize sessions (well under 1 MiB decoded).
-	maxListingEntries = 512
+	defaultCacheBytes   = 256 << 20
+	defaultListingTTL   = 5 * time.Second
+	defaultListingBytes = 64 << 20
 )
 
 // Backend is the long-lived part: the servers and the caches shared by all requests.
@@ -68,7 +77,7 @@ type Backend struct {
 	byName    map[string]int
 	cfg       Config
 	immutable *cache.LRU[cacheKey, cached]
-	listings  *expirable.LRU[string, any] // nil when disabled
+	listings  *listingCache // nil when disabled
 }
 
 // NewBackend returns a backend over servers (in display order).
@@ -79,8 +88,17 @@ func NewBackend(servers []VBOServer, cfg Config) (*Backend, error) {
 	if cfg.ListingTTL == 0 {
 		cfg.ListingTTL = defaultListingTTL
 	}
+	if cfg.ListingBytes <= 0 {
+		cfg.ListingBytes = defaultListingBytes
+	}
 	if cfg.PageSize <= 0 {
-		cfg.PageSize = upstream.IterPageSize
+		cfg.PageSize = upstream.MaxPageSize
+	}
+	if cfg.EventsPageSize <= 0 {
+		cfg.EventsPageSize = upstream.MaxPageSize
+	}
+	if cfg.EventsCounted <= 0 {
+		cfg.EventsCounted = DefaultEventsCounted
 	}
 	if cfg.ScanBudget == 0 {
 		cfg.ScanBudget = DefaultScanBudget
@@ -100,9 +118,15 @@ func NewBackend(servers []VBOServer, cfg Config) (*Backend, error) {
 		b.byName[s.Name] = i
 	}
 	if cfg.ListingTTL > 0 {
-		b.listings = expirable.NewLRU[string, any](maxListingEntries, nil, cfg.ListingTTL)
+		b.listings = newListingCache(cfg.ListingBytes, cfg.ListingTTL)
 	}
 	return b, nil
+}
+
+// Paging is how the backend reads VBO, for the query cost estimate (graph/cost).
+func (b *Backend) Paging() cost.Paging {
+	return cost.Paging{ListingPageSize: b.cfg.PageSize, ScanBudget: b.cfg.ScanBudget,
+		EventsPageSize: b.cfg.EventsPageSize, EventsCounted: b.cfg.EventsCounted}
 }
 
 // Servers returns the servers in display order.
@@ -170,6 +194,20 @@ func (b *Backend) cachedSession(server, id string) (*upstream.RestoreSession, bo
 	}
 	s := v.(cachedSession).s
 	return &s, true
+}
+
+// cachedEvents returns all the events of a stopped session, when they are cached.
+func (b *Backend) cachedEvents(server, sessionID string) ([]upstream.RestoreSessionEvent, bool) {
+	v, ok := b.immutable.Get(cacheKey{'e', server, sessionID})
+	if !ok {
+		return nil, false
+	}
+	return v.(cachedEvents).events, true
+}
+
+// rememberEvents caches all the events of a stopped session (they never change again).
+func (b *Backend) rememberEvents(server, sessionID string, events []upstream.RestoreSessionEvent) {
+	b.immutable.Add(cacheKey{'e', server, sessionID}, cachedEvents{slices.Clone(events)})
 }
 
 // rememberSession caches a session if it has stopped (it never changes again).

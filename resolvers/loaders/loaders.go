@@ -39,9 +39,9 @@ type Loaders struct {
 	orgs        *dataloader.Loader[string, []upstream.Organization]
 	orgSessions *dataloader.Loader[OrgSessionsKey, *SessionPage]
 	session     *dataloader.Loader[SessionKey, *upstream.RestoreSession]
-	events      *dataloader.Loader[SessionKey, []upstream.RestoreSessionEvent]
 	event       *dataloader.Loader[EventKey, *upstream.RestoreSessionEvent]
 	pages       pageMemo
+	eventsMemo  eventsMemo
 }
 
 // New creates a fresh set of loaders for one request.
@@ -51,7 +51,6 @@ func (b *Backend) New() *Loaders {
 	l.orgs = newLoader(wait, perKey(l.fetchOrganizations))
 	l.orgSessions = newLoader(wait, l.batchOrgSessions)
 	l.session = newLoader(wait, perKey(l.fetchSession))
-	l.events = newLoader(wait, perKey(l.fetchEvents))
 	l.event = newLoader(wait, perKey(l.fetchEvent))
 	return l
 }
@@ -143,7 +142,7 @@ func (l *Loaders) fetchOrganizations(ctx context.Context, server string) ([]upst
 	}
 	key := server + "\x00orgs"
 	if l.b.listings != nil {
-		if v, ok := l.b.listings.Get(key); ok {
+		if v, ok := l.b.listings.get(key); ok {
 			return v.([]upstream.Organization), nil
 		}
 	}
@@ -152,7 +151,7 @@ func (l *Loaders) fetchOrganizations(ctx context.Context, server string) ([]upst
 		return nil, err
 	}
 	if l.b.listings != nil {
-		l.b.listings.Add(key, orgs)
+		l.b.listings.add(key, orgs, orgsBytes(orgs))
 	}
 	return orgs, nil
 }
@@ -186,47 +185,14 @@ func (l *Loaders) fetchSession(ctx context.Context, k SessionKey) (*upstream.Res
 	return s, nil
 }
 
-// RestoreSessionEvents returns every event of a session, in order. Pass final=true when the
-// session is known to have stopped: its events are then cached across requests.
-func (l *Loaders) RestoreSessionEvents(ctx context.Context, server, sessionID string, final bool) ([]upstream.RestoreSessionEvent, error) {
-	return l.events.Load(ctx, SessionKey{Server: server, ID: sessionID, Final: final})()
-}
-
-func (l *Loaders) fetchEvents(ctx context.Context, k SessionKey) ([]upstream.RestoreSessionEvent, error) {
-	ck := cacheKey{'e', k.Server, k.ID}
-	if v, ok := l.b.immutable.Get(ck); ok {
-		return v.(cachedEvents).events, nil
-	}
-	c, err := l.client(k.Server)
-	if err != nil {
-		return nil, err
-	}
-	events := []upstream.RestoreSessionEvent{}
-	for ev, err := range walkEvents(ctx, c, k.ID, l.b.cfg.PageSize) {
-		if errors.Is(err, ErrUpstreamPaging) {
-			// The server answered, but not sensibly: an upstream error of that server.
-			return nil, &upstream.Error{Server: k.Server, Method: http.MethodGet, Path: "RestoreSessions/{id}/Events",
-				StatusCode: http.StatusOK, Message: "pagination does not end", Err: err}
-		}
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, ev)
-	}
-	if k.Final {
-		l.b.immutable.Add(ck, cachedEvents{events})
-	}
-	return events, nil
-}
-
 // RestoreSessionEvent returns one event, from the session's cached events when they are known.
 func (l *Loaders) RestoreSessionEvent(ctx context.Context, server, sessionID, eventID string) (*upstream.RestoreSessionEvent, error) {
 	return l.event.Load(ctx, EventKey{Server: server, SessionID: sessionID, EventID: eventID})()
 }
 
 func (l *Loaders) fetchEvent(ctx context.Context, k EventKey) (*upstream.RestoreSessionEvent, error) {
-	if v, ok := l.b.immutable.Get(cacheKey{'e', k.Server, k.SessionID}); ok {
-		for _, ev := range v.(cachedEvents).events {
+	if all, ok := l.b.cachedEvents(k.Server, k.SessionID); ok {
+		for _, ev := range all {
 			if ev.ID == k.EventID {
 				return &ev, nil
 			}

@@ -291,33 +291,40 @@ func TestImmutableCache(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(20, 2, 2) // s0, s1 working
 	f.events["s5"] = nil
-	for k := range 25 { // more than one events page
+	for k := range 25 { // one events page of 30, two of 10
 		f.events["s5"] = append(f.events["s5"], upstream.RestoreSessionEvent{ID: fmt.Sprintf("s5-e%d", k), Order: k})
 	}
-	b := newBackend(t, f, Config{PageSize: 10, ListingTTL: -1})
+	b := newBackend(t, f, Config{PageSize: 10, EventsPageSize: 30, ListingTTL: -1})
 
-	load := func(id string, final bool) []upstream.RestoreSessionEvent {
+	all := func(id string, final bool) EventsQuery {
+		return EventsQuery{Server: "srv", SessionID: id, Final: final, Need: 100, Limit: 30, Count: true}
+	}
+	load := func(l *Loaders, q EventsQuery) *EventsPage {
 		t.Helper()
-		evs, err := b.New().RestoreSessionEvents(ctx, "srv", id, final)
+		page, err := l.RestoreSessionEvents(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return evs
+		return page
 	}
-	// Stopped session: fetched once (3 pages of 10), then served from the cache by later requests.
-	evs := load("s5", true)
-	if len(evs) != 25 || evs[24].ID != "s5-e24" || f.n("events") != 3 {
-		t.Fatalf("s5: %d events, %d calls", len(evs), f.n("events"))
+	// Stopped session read whole in one page: fetched once, then served from the cache.
+	page := load(b.New(), all("s5", true))
+	if len(page.Events) != 25 || page.Events[24].ID != "s5-e24" || !page.End || page.Total == nil || *page.Total != 25 || f.n("events") != 1 {
+		t.Fatalf("s5: %+v, %d calls", page, f.n("events"))
 	}
 	for range 3 {
-		if got := load("s5", true); len(got) != 25 {
-			t.Fatalf("cached s5: %d events", len(got))
+		if got := load(b.New(), all("s5", true)); len(got.Events) != 25 || *got.Total != 25 {
+			t.Fatalf("cached s5: %d events", len(got.Events))
 		}
 	}
-	if n := f.n("events"); n != 3 {
-		t.Errorf("stopped session refetched: %d calls, want 3", n)
+	if n := f.n("events"); n != 1 {
+		t.Errorf("stopped session refetched: %d calls, want 1", n)
 	}
-	// One event of a cached session costs nothing.
+	// A page of a cached session and one event of it cost nothing either.
+	if got := load(b.New(), EventsQuery{Server: "srv", SessionID: "s5", Final: true, After: 20, Need: 3, Limit: 5}); len(got.Events) != 3 ||
+		got.Offsets[0] != 20 || got.Events[0].ID != "s5-e20" || f.n("events") != 1 {
+		t.Errorf("page from cache: %+v, %d calls", got, f.n("events"))
+	}
 	if ev, err := b.New().RestoreSessionEvent(ctx, "srv", "s5", "s5-e7"); err != nil || ev.Order != 7 || f.n("event") != 0 {
 		t.Errorf("event from cache: %+v, %v, %d calls", ev, err, f.n("event"))
 	}
@@ -326,9 +333,7 @@ func TestImmutableCache(t *testing.T) {
 	for range 3 {
 		l := b.New()
 		for range 2 {
-			if _, err := l.RestoreSessionEvents(ctx, "srv", "s0", false); err != nil {
-				t.Fatal(err)
-			}
+			load(l, all("s0", false))
 		}
 	}
 	if n := f.n("events") - base; n != 3 {
@@ -352,7 +357,7 @@ func TestImmutableCache(t *testing.T) {
 	f2 := newFake(10, 1, 0)
 	b2 := newBackend(t, f2, Config{PageSize: 10, ListingTTL: -1, CacheBytes: -1})
 	for range 2 {
-		if _, err := b2.New().RestoreSessionEvents(ctx, "srv", "s3", true); err != nil {
+		if _, err := b2.New().RestoreSessionEvents(ctx, EventsQuery{Server: "srv", SessionID: "s3", Final: true, Need: 10, Limit: 10, Count: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -520,7 +525,8 @@ func TestBackendConfig(t *testing.T) {
 	if got := b.Servers(); len(got) != 2 || got[1].Name != "b" {
 		t.Errorf("Servers() = %+v", got)
 	}
-	if b.cfg.PageSize != upstream.IterPageSize || b.cfg.ListingTTL != defaultListingTTL || b.listings == nil {
+	if b.cfg.PageSize != upstream.MaxPageSize || b.cfg.EventsPageSize != upstream.MaxPageSize || b.cfg.EventsCounted != DefaultEventsCounted ||
+		b.cfg.ListingTTL != defaultListingTTL || b.listings == nil {
 		t.Errorf("defaults not applied: %+v", b.cfg)
 	}
 }

@@ -173,7 +173,6 @@ func (mg *merge) pausedFloor() (time.Time, bool) {
 // finish records how far each lane read (even past the last session on the page: the
 // non-matching ones), the failed servers, whether more may follow, and the total when known.
 func (mg *merge) finish(page *MergedPage) {
-	total := 0
 	for _, ln := range mg.lanes {
 		if ln.err != nil {
 			// The failed server keeps its incoming place, and more may follow from it: a
@@ -189,14 +188,15 @@ func (mg *merge) finish(page *MergedPage) {
 		if p, ok := ln.s.cursorPosition(ln.head); ok {
 			mg.pos[ln.server] = p
 		}
-		total += ln.s.consumed
 	}
 	page.End = mg.pos
 	if len(page.Sessions) > 0 {
 		page.Sessions[len(page.Sessions)-1].Cursor = maps.Clone(mg.pos)
 	}
-	if !page.HasNext && mg.fromTop && mg.match == nil {
-		page.Total = &total
+	if !page.HasNext && mg.fromTop {
+		// Every listing was read whole from the top and every match is on this page.
+		n := len(page.Sessions)
+		page.Total = &n
 	}
 	if len(page.Errors) == 0 {
 		page.Errors = nil

@@ -27,11 +27,11 @@ func (e *endless) RestoreSessionEvents(_ context.Context, _ string, o upstream.L
 // A server whose pagination never ends is refused after the repeated page, not walked for ever.
 func TestEventsWalkStopsOnRepeatedPage(t *testing.T) {
 	up := &endless{fakeUp: newFake(1, 1, 0)}
-	b, err := NewBackend([]VBOServer{{Name: "srv", Client: up}}, Config{ListingTTL: -1, PageSize: 50})
+	b, err := NewBackend([]VBOServer{{Name: "srv", Client: up}}, Config{ListingTTL: -1, EventsPageSize: 50, EventsCounted: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.New().RestoreSessionEvents(context.Background(), "srv", "s0", true)
+	_, err = b.New().RestoreSessionEvents(context.Background(), EventsQuery{Server: "srv", SessionID: "s0", Final: true, Need: 1, Limit: 3, Count: true})
 	var ue *upstream.Error
 	if !errors.Is(err, ErrUpstreamPaging) || !errors.As(err, &ue) || ue.Server != "srv" || ue.Unavailable() {
 		t.Fatalf("err = %v, want an upstream error of srv wrapping ErrUpstreamPaging", err)

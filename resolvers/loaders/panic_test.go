@@ -32,7 +32,7 @@ func TestLoaderPanicsBecomeErrors(t *testing.T) {
 	if _, err := l.Organizations(ctx, "syd1"); !errors.Is(err, ErrPanic) {
 		t.Errorf("Organizations: err = %v, want ErrPanic", err)
 	}
-	if _, err := l.RestoreSessionEvents(ctx, "syd1", "s1", true); !errors.Is(err, ErrPanic) {
+	if _, err := l.RestoreSessionEvents(ctx, EventsQuery{Server: "syd1", SessionID: "s1", Need: 1, Limit: 3}); !errors.Is(err, ErrPanic) {
 		t.Errorf("RestoreSessionEvents: err = %v, want ErrPanic", err)
 	}
 	if _, err := l.OrgRestoreSessions(ctx, NewOrgSessionsKey("syd1", "Org", Window{}, nil, 11, nil)); !errors.Is(err, ErrPanic) {

@@ -3,8 +3,6 @@ package loaders
 import (
 	"context"
 	"errors"
-	"fmt"
-	"iter"
 	"slices"
 	"strconv"
 	"sync"
@@ -246,7 +244,7 @@ func (l *Loaders) sessionPage(ctx context.Context, server string, q pageQuery) (
 	defer close(e.done)
 
 	if l.b.listings != nil {
-		if v, ok := l.b.listings.Get(key); ok {
+		if v, ok := l.b.listings.get(key); ok {
 			e.page = v.(*upstream.Page[upstream.RestoreSession])
 			return e.page, nil
 		}
@@ -272,50 +270,10 @@ func (l *Loaders) sessionPage(ctx context.Context, server string, q pageQuery) (
 		l.b.rememberSession(server, &e.page.Results[i])
 	}
 	if l.b.listings != nil {
-		l.b.listings.Add(key, e.page)
+		l.b.listings.add(key, e.page, sessionPageBytes(e.page))
 	}
 	return e.page, nil
 }
 
 // ErrUpstreamPaging: a server's pagination does not end (or is too large to hold).
 var ErrUpstreamPaging = errors.New("upstream pagination out of bounds")
-
-// maxEventsPerSession bounds the events held for one session (a whole-mailbox restore can have
-// hundreds of thousands; beyond this the session is refused rather than the memory exhausted).
-const maxEventsPerSession = 1_000_000
-
-// walkEvents iterates over every event of a session, pageSize per call.
-// It refuses a server that ignores offset (a page starting like the previous one) and sessions
-// beyond maxEventsPerSession, so a misbehaving server cannot keep the walk going for ever.
-func walkEvents(ctx context.Context, c Upstream, sessionID string, pageSize int) iter.Seq2[upstream.RestoreSessionEvent, error] {
-	return func(yield func(upstream.RestoreSessionEvent, error) bool) {
-		offset := 0
-		prevFirst, havePrev := "", false
-		for {
-			page, _, err := c.RestoreSessionEvents(ctx, sessionID, upstream.ListOptions{Limit: pageSize, Offset: offset})
-			if err == nil && len(page.Results) > 0 {
-				switch first := page.Results[0].ID; {
-				case havePrev && first == prevFirst:
-					err = fmt.Errorf("%w: events of session %s: the server repeats a page (offset ignored?)", ErrUpstreamPaging, sessionID)
-				case offset+len(page.Results) > maxEventsPerSession:
-					err = fmt.Errorf("%w: session %s has more than %d events", ErrUpstreamPaging, sessionID, maxEventsPerSession)
-				default:
-					prevFirst, havePrev = first, true
-				}
-			}
-			if err != nil {
-				yield(upstream.RestoreSessionEvent{}, err)
-				return
-			}
-			for _, ev := range page.Results {
-				if !yield(ev, nil) {
-					return
-				}
-			}
-			if page.Last(pageSize) {
-				return
-			}
-			offset += len(page.Results)
-		}
-	}
-}

@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 // and the handler), and starts the watcher.
 func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 	backend, err := loaders.NewBackend(lanesOf(g.Fleet), loaders.Config{
-		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: lim.MaxSessionsScanned, Logger: g.logger})
+		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: lim.MaxSessionsScanned, EventsCounted: lim.MaxEventsCounted, Logger: g.logger})
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,17 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
+// listingPage is the page size the gateway walks session listings with (the loaders' default).
+const listingPage = upstream.MaxPageSize
+
 // pagesFor is how many calls a walk of n items takes when it must see the end of the listing:
 // it stops at the first page shorter than the page size (an exact multiple needs an empty page).
-func pagesFor(n int) int { return n/upstream.IterPageSize + 1 }
+func pagesFor(n int) int { return n/listingPage + 1 }
+
+// eventsCounted is how many events the gateway reads to answer totalCount in these tests
+// (limits.maxEventsCounted, lowered from 10,000 so the large session stays small): one call,
+// whatever the session's size.
+const eventsCounted = 500
 
 // expectedCalls is the minimum upstream traffic of orgsQuery for one server, derived from the
 // simulator's own data.
@@ -58,11 +66,11 @@ func minimumCalls(h *harness, server string, perOrg int, match func(*upstream.Re
 	if unsatisfied > 0 { // the walk reached the end of the listing
 		e.listing = pagesFor(len(all))
 	} else {
-		e.listing = (walked + upstream.IterPageSize - 1) / upstream.IterPageSize
+		e.listing = (walked + listingPage - 1) / listingPage
 	}
-	for _, s := range e.sessions {
-		e.events += pagesFor(len(sim.Events(s.ID)))
-	}
+	// totalCount reads each session from the start in one call of up to eventsCounted events
+	// (the page's 51 events come from the same read).
+	e.events = len(e.sessions)
 	return e
 }
 
@@ -80,7 +88,8 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 	}{
 		{"newest 10", 400, time.Minute, "", nil},
 		{"newest 10 without listing cache", 400, -time.Second, "", nil},
-		// Rare matches make the walk go past the first listing page.
+		// Rare matches make the walk read to the end of the listing (one page of 10,000: the
+		// loaders' tests walk several pages with a small page size).
 		{"teams only", 1010, time.Minute, ", filter: {types: [TEAMS]}",
 			func(s *upstream.RestoreSession) bool { return s.Type == upstream.SessionTypeTeams }},
 	}
@@ -90,10 +99,12 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := startHarness(t, harnessOpts{orgs: 12, sessions: tc.sessions, tune: func(c *config.Config) {
 				c.Cache.ListingTTL = ttl
+				c.Limits.MaxEventsCounted = eventsCounted
 			}})
-			// One session with more events than an upstream page, among the newest.
+			// One session with more events than totalCount reads, among the newest: it costs one
+			// call like any other, and its totalCount is null.
 			big := h.sim("akl1").Sessions()[3]
-			h.sim("akl1").SetLargeSession(big.ID, 2*upstream.IterPageSize+5)
+			h.sim("akl1").SetLargeSession(big.ID, eventsCounted+5)
 
 			want := map[string]expectedCalls{}
 			for _, s := range demo.Names {
@@ -107,7 +118,7 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 								Edges []struct {
 									Node struct {
 										ID, State string
-										Events    struct{ TotalCount int }
+										Events    struct{ TotalCount *int }
 									}
 								}
 							}
@@ -143,8 +154,27 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 					t.Errorf("%s: %d calls in all, want %d", s, tot, 2+w.listing+w.events)
 				}
 			}
-			if big := want["akl1"]; tc.match == nil && big.events <= len(big.sessions) {
-				t.Errorf("the large session did not need extra events pages (%d calls, %d sessions)", big.events, len(big.sessions))
+			bigSeen := false
+			for _, o := range resp.Organizations.Edges {
+				for _, e := range o.Node.RestoreSessions.Edges {
+					gidOf, err := gid.Parse(e.Node.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					id, got := gidOf.Upstream, e.Node.Events.TotalCount
+					switch {
+					case id == big.ID:
+						bigSeen = true
+						if got != nil {
+							t.Errorf("the large session's totalCount = %d, want null (more than %d events)", *got, eventsCounted)
+						}
+					case got == nil:
+						t.Errorf("session %s: totalCount null", id)
+					}
+				}
+			}
+			if tc.match == nil && !bigSeen {
+				t.Error("the large session is not among those read: the case proves little")
 			}
 
 			// The same query again: stopped sessions' events come from the immutable cache, working
@@ -153,10 +183,10 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 			h.mustQuery(query, nil, &resp)
 			for _, s := range demo.Names {
 				w := want[s]
-				workingEvents := 0
+				workingEvents := 0 // and sessions too large to cache
 				for _, sess := range w.sessions {
-					if sess.State == upstream.SessionStateWorking {
-						workingEvents += pagesFor(len(h.sim(s).Events(sess.ID)))
+					if sess.State == upstream.SessionStateWorking || sess.ID == big.ID {
+						workingEvents++
 					}
 				}
 				exp := map[string]int{"token": 0, "orgs": 0, "listing": 0, "events": workingEvents}

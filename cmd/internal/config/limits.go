@@ -52,6 +52,10 @@ type Limits struct {
 	MaxFirst int `yaml:"maxFirst"`
 	// RateLimit is the per-principal token bucket (off unless perSecond > 0).
 	RateLimit RateLimit `yaml:"rateLimit"`
+	// MaxEventsCounted is how many of a session's events are read to answer
+	// RestoreEventConnection.totalCount (default 10,000: one upstream call); beyond it
+	// totalCount is null. Each 10,000 more cost one more call per session.
+	MaxEventsCounted int `yaml:"maxEventsCounted"`
 	// MaxSessionsScanned bounds the restore sessions one request reads from one server's listing
 	// in one walk (default 20,000; -1: no bound). A walk that reaches it ends its page early
 	// with hasNextPage and a cursor that continues from there.
@@ -172,6 +176,7 @@ const (
 	DefaultTenantUpstreamCalls   = 500
 	DefaultTenantResponseObjects = 50_000
 	DefaultMaxSelections         = 500
+	DefaultMaxEventsCounted      = 10_000
 	DefaultMaxAliases            = 30
 	DefaultMaxDirectives         = 50
 	DefaultMaxTokens             = 5000
@@ -225,6 +230,7 @@ func (l Limits) WithDefaults() Limits {
 	}
 	l.Roles = roles
 	defInt(&l.MaxSelections, DefaultMaxSelections)
+	defInt(&l.MaxEventsCounted, DefaultMaxEventsCounted)
 	defInt(&l.MaxAliases, DefaultMaxAliases)
 	defInt(&l.MaxDirectives, DefaultMaxDirectives)
 	defInt(&l.MaxTokens, DefaultMaxTokens)
@@ -253,7 +259,7 @@ func (l Limits) Validate() error {
 		name string
 		v    int64
 	}{{"maxDepth", int64(l.MaxDepth)}, {"maxUpstreamCalls", int64(l.MaxUpstreamCalls)},
-		{"maxResponseObjects", int64(l.MaxResponseObjects)}, {"maxSelections", int64(l.MaxSelections)}, {"maxAliases", int64(l.MaxAliases)},
+		{"maxResponseObjects", int64(l.MaxResponseObjects)}, {"maxSelections", int64(l.MaxSelections)}, {"maxEventsCounted", int64(l.MaxEventsCounted)}, {"maxAliases", int64(l.MaxAliases)},
 		{"maxDirectives", int64(l.MaxDirectives)}, {"maxTokens", int64(l.MaxTokens)},
 		{"parserTokenLimit", int64(l.ParserTokenLimit)}, {"maxBodyBytes", l.MaxBodyBytes}, {"maxFirst", int64(l.MaxFirst)}} {
 		if f.v < 1 { // zero never survives WithDefaults

@@ -54,7 +54,14 @@ var assetFS embed.FS
 type config struct {
 	defaultQuery   string
 	defaultHeaders string
-	tabs           []string
+	tabs           []Tab
+}
+
+// Tab is an operation GraphiQL opens in a tab of its own (when the browser has no tabs stored
+// from an earlier visit).
+type Tab struct {
+	Query     string `json:"query"`
+	Variables string `json:"variables,omitempty"` // JSON text
 }
 
 // Option configures the GraphiQL page.
@@ -66,9 +73,15 @@ func WithDefaultQuery(q string) Option {
 	return func(c *config) { c.defaultQuery = q }
 }
 
-// WithTab adds a tab with query after the default query's (e.g. a subscription example).
+// WithTabs opens GraphiQL with one tab per operation (after WithDefaultQuery's, if set), the
+// first one active.
+func WithTabs(tabs ...Tab) Option {
+	return func(c *config) { c.tabs = append(c.tabs, tabs...) }
+}
+
+// WithTab adds a tab with query after the others (e.g. a subscription example).
 func WithTab(query string) Option {
-	return func(c *config) { c.tabs = append(c.tabs, query) }
+	return func(c *config) { c.tabs = append(c.tabs, Tab{Query: query}) }
 }
 
 // WithDefaultHeaders sets the initial content of the headers editor, e.g.
@@ -215,10 +228,10 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 // escapes it for a <script> context (e.g. "<" becomes \u003c), so values
 // cannot terminate the block.
 type pageConfig struct {
-	Endpoint       string   `json:"endpoint"`
-	DefaultQuery   string   `json:"defaultQuery,omitempty"`
-	DefaultHeaders string   `json:"defaultHeaders,omitempty"`
-	Tabs           []string `json:"tabs,omitempty"`
+	Endpoint       string `json:"endpoint"`
+	DefaultQuery   string `json:"defaultQuery,omitempty"`
+	DefaultHeaders string `json:"defaultHeaders,omitempty"`
+	Tabs           []Tab  `json:"tabs,omitempty"`
 }
 
 func renderPage(title, endpoint string, c *config, assets map[string]*asset) ([]byte, error) {

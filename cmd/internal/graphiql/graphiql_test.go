@@ -323,7 +323,34 @@ func TestWithTab(t *testing.T) {
 	h := Handler("t", "/graphql", WithDefaultQuery("{ a }"), WithTab("subscription { b }"))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	if !strings.Contains(rec.Body.String(), `"tabs":["subscription { b }"]`) {
+	if !strings.Contains(rec.Body.String(), `"tabs":[{"query":"subscription { b }"}]`) {
 		t.Fatalf("page config has no tab: %s", rec.Body.String())
+	}
+}
+
+// Example operations open one tab each; the documentation explorer starts closed.
+func TestTabsAndClosedDocs(t *testing.T) {
+	tabs := []Tab{{Query: "query A { a }"}, {Query: "query B($x: Int) { b(x: $x) }", Variables: `{"x": 1}`}}
+	body := do(t, Handler("t", "/graphql", WithTabs(tabs...)), http.MethodGet, "/", nil).Body.String()
+	m := configRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no config block in page:\n%s", body)
+	}
+	var cfg pageConfig
+	if err := json.Unmarshal([]byte(m[1]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Tabs) != 2 || cfg.Tabs[1] != tabs[1] {
+		t.Errorf("tabs = %+v, want %+v", cfg.Tabs, tabs)
+	}
+	init, err := assetFS.ReadFile("assets/" + assetInitJS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(init), "props.defaultTabs") {
+		t.Error("the bootstrap does not open the tabs")
+	}
+	if strings.Contains(string(init), "visiblePlugin") {
+		t.Error("the bootstrap opens a plugin (the documentation explorer) on load")
 	}
 }

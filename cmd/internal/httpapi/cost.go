@@ -44,7 +44,7 @@ var (
 
 func newQueryCost(schema *ast.Schema, lim config.Limits, backend *loaders.Backend,
 	known func(string) (int, bool), logger *slog.Logger) (*queryCost, error) {
-	est, err := cost.New(schema, costPaging(lim))
+	est, err := cost.New(schema, backend.Paging())
 	if err != nil {
 		return nil, err
 	}
@@ -52,23 +52,6 @@ func newQueryCost(schema *ast.Schema, lim config.Limits, backend *loaders.Backen
 		known = func(string) (int, bool) { return 0, false }
 	}
 	return &queryCost{est: est, lim: lim, backend: backend, known: known, logger: logger}, nil
-}
-
-// Paging the loaders read VBO with (see resolvers/loaders).
-const (
-	listingPageSize = upstream.IterPageSize
-	eventsPageSize  = upstream.MaxPageSize
-	eventsCounted   = upstream.MaxPageSize
-)
-
-// costPaging is how the loaders read VBO, which sets what fields cost in calls.
-func costPaging(lim config.Limits) cost.Paging {
-	scan := lim.MaxSessionsScanned
-	if scan == 0 {
-		scan = loaders.DefaultScanBudget
-	}
-	return cost.Paging{ListingPageSize: listingPageSize, ScanBudget: scan,
-		EventsPageSize: eventsPageSize, EventsCounted: eventsCounted}
 }
 
 func (q *queryCost) ExtensionName() string                   { return "QueryCost" }

@@ -131,8 +131,8 @@ func TestCostExtensionOnEveryResponse(t *testing.T) {
 		t.Fatalf("errors: %+v", resp.Errors)
 	}
 	c := resp.Extensions.Cost
-	// 1 organisation list; one listing walk (2 pages of the scan budget at the loaders' page
-	// size of 1,000... see costPaging) for 2 organisations; 2 × 2 sessions' events.
+	// Objects: the connection, 2 × (edge, organisation, sessions connection), 2 × 2 × (edge,
+	// session, events connection), 2 × 2 × 3 × (edge, event).
 	if c.Estimated == nil || c.Estimated.ResponseObjects != 1+2*3+2*2*3+2*2*3*2 || c.Result != "COST_OK" || c.Mode != "enforce" {
 		t.Fatalf("extensions.cost = %+v", c)
 	}

@@ -77,30 +77,6 @@ type Options struct {
 	StillValid func(*auth.Principal) bool
 }
 
-// FirstQuery is the query GraphiQL opens with.
-const FirstQuery = `# Restores of every organisation you can see, newest first,
-# with the items restored and the machine they were run from.
-query RecentRestores {
-  restoreSessions(first: 10) {
-    totalCount
-    edges {
-      node {
-        startTime
-        type
-        result
-        initiatedBy
-        clientHost { machineName viaAddress }
-        organization { name server { name } }
-        events(first: 5) {
-          edges { node { type status itemName source itemSizeBytes } }
-        }
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-`
-
 // New returns the gateway's HTTP handler. It fails closed: without an authenticator, a
 // backend, a logger or a request deadline it returns an error instead of a handler.
 func New(opts Options) (http.Handler, error) {
@@ -150,7 +126,7 @@ func New(opts Options) (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	giOpts := []graphiql.Option{graphiql.WithDefaultQuery(FirstQuery)}
+	giOpts := []graphiql.Option{graphiql.WithTabs(Examples...)}
 	if opts.Feed != nil {
 		giOpts = append(giOpts, graphiql.WithTab(SubscriptionExample))
 	}

@@ -77,17 +77,21 @@
       // Headers typed in the headers editor are sent with every request.
       isHeadersEditorEnabled: true,
       // Do not persist (possibly secret) headers to localStorage.
-      shouldPersistHeaders: false,
-      // Open the documentation explorer on load.
-      visiblePlugin: GraphiQL.React.DOC_EXPLORER_PLUGIN
+      shouldPersistHeaders: false
+      // The documentation explorer stays closed: the editor gets the room (the docs
+      // button opens it).
     };
     if (cfg.defaultQuery) {
       props.defaultQuery = cfg.defaultQuery;
     }
     if (cfg.tabs && cfg.tabs.length) {
-      props.defaultTabs = [{ query: cfg.defaultQuery || '', headers: cfg.defaultHeaders }].concat(cfg.tabs.map(function (q) {
-        return { query: q, headers: cfg.defaultHeaders };
-      }));
+      // Named example operations, one per tab (after the default query's, if any; the first
+      // is active).
+      var tabs = cfg.defaultQuery ? [{ query: cfg.defaultQuery }] : [];
+      props.defaultTabs = tabs.concat(cfg.tabs).map(function (t) {
+        return { query: t.query, variables: t.variables || undefined, headers: cfg.defaultHeaders || undefined };
+      });
+      props.defaultQuery = props.defaultTabs[0].query;
     }
     if (cfg.defaultHeaders) {
       props.defaultHeaders = cfg.defaultHeaders;
