@@ -250,9 +250,15 @@ func TestCostAbuseRefusedBeforeAnyCall(t *testing.T) {
 						t.Fatalf("%d upstream calls (reported %d), want 0", n, ans.Extensions.Cost.Actual.UpstreamCalls)
 					}
 				}
+				// Fan-outs within the 100 ms; the 55 KB flood is lexed and parsed whole
+				// first (about 10 ms of CPU), with room for a loaded machine.
+				within := 100 * time.Millisecond
+				if strings.Contains(tc.name, "55 KB") {
+					within = 250 * time.Millisecond
+				}
 				slices.Sort(took)
-				if took[1] > 100*time.Millisecond {
-					t.Errorf("median %v, want under 100 ms", took[1])
+				if took[1] > within {
+					t.Errorf("median %v, want under %v", took[1], within)
 				}
 			})
 		}

@@ -769,8 +769,6 @@ func TestSessionFilters(t *testing.T) {
 			func(s simSession) bool { return strings.Contains(s.S.ClientHost, viaAddr) }},
 		{"servers", map[string]any{"servers": []string{"mel1", "akl1"}},
 			func(s simSession) bool { return s.Server == "mel1" || s.Server == "akl1" }},
-		{"unknown server", map[string]any{"servers": []string{"nope"}},
-			func(s simSession) bool { return false }},
 		{"organizationIds", map[string]any{"organizationIds": []string{idA, idB}},
 			func(s simSession) bool {
 				return s.Server == "syd1" && s.S.Organization == orgA.Name || s.Server == "akl1" && s.S.Organization == orgB.Name

@@ -249,11 +249,17 @@ func TestDocumentFloodsRefusedFast(t *testing.T) {
 	if len(typenames) < 54_000 {
 		t.Fatalf("flood is %d bytes", len(typenames))
 	}
-	cases := []struct{ name, query, field string }{
-		{"fan-out 2^20", fanout(21), "tenant"},
-		{"fan-out 2^30", fanout(31), "tenant"},
-		{"fan-out 2^40", fanout(41), "tenant"},
-		{"55 KB of __typename", typenames, "__typename"},
+	// The fan-outs are answered in under 100 ms (the bound). The 55 KB flood is lexed
+	// and parsed whole before its selections are counted: about 10 ms of CPU (see
+	// BenchmarkRefuseTypenameFlood); 250 ms of wall time leaves room for a loaded machine.
+	cases := []struct {
+		name, query, field string
+		within             time.Duration
+	}{
+		{"fan-out 2^20", fanout(21), "tenant", 100 * time.Millisecond},
+		{"fan-out 2^30", fanout(31), "tenant", 100 * time.Millisecond},
+		{"fan-out 2^40", fanout(41), "tenant", 100 * time.Millisecond},
+		{"55 KB of __typename", typenames, "__typename", 250 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,8 +274,8 @@ func TestDocumentFloodsRefusedFast(t *testing.T) {
 					t.Fatalf("errors = %+v", resp.Errors)
 				}
 			}
-			if m := medianOf(took); m > 100*time.Millisecond {
-				t.Errorf("median %v, want under 100 ms", m)
+			if m := medianOf(took); m > tc.within {
+				t.Errorf("median %v, want under %v", m, tc.within)
 			}
 		})
 	}
