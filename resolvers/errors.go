@@ -93,6 +93,17 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
+// Classify returns the error code and a client-safe message for err, as GraphQL responses carry
+// them (for handlers beside /graphql, such as the CSV exports); errors the gateway does not know
+// are INTERNAL with a generic message.
+func Classify(err error) (code, msg string) {
+	code, msg, _ = classify(err)
+	if code == "" {
+		return CodeInternal, "internal error"
+	}
+	return code, msg
+}
+
 // classify returns the code and a client-safe message for errors the gateway knows.
 func classify(err error) (code, msg, server string) {
 	var ue *upstream.Error

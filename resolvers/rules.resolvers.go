@@ -115,7 +115,16 @@ func (r *queryResolver) RestoreAudit(ctx context.Context, from time.Time, to tim
 	if err != nil {
 		return nil, err
 	}
-	return r.Audit.RestoreAudit(ctx, q)
+	res, err := r.Audit.RestoreAudit(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range res.Coverage {
+		if s, err := r.vboServer(c.Server.Name); err == nil {
+			c.Server = s
+		}
+	}
+	return res, nil
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

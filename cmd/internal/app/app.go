@@ -31,6 +31,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watchrules"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -56,6 +57,8 @@ type Gateway struct {
 	Store         *store.Store   // nil when the restore watch is off
 	Watcher       *watch.Watcher // nil when the restore watch is off
 	Feed          *watch.Feed    // the subscriptions' source; nil when the restore watch is off
+	// Rules keeps watch rules and delivers their webhooks; nil when the restore watch is off.
+	Rules *watchrules.Service
 
 	closeOnce sync.Once
 	stop      func() // stops the background work and closes the store
@@ -163,7 +166,16 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		return err
 	}
 	g.Backend = backend
-	watcher, err := newWatcher(cfg, g.Fleet, g.Store, g.logger)
+	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.tenantScope, g.logger)
+	if err != nil {
+		return err
+	}
+	g.Rules = rules
+	var hook store.Hook
+	if rules != nil {
+		hook = rules.Hook
+	}
+	watcher, err := newWatcher(cfg, g.Fleet, g.Store, hook, g.logger)
 	if err != nil {
 		return err
 	}
@@ -191,6 +203,11 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 	}))
 	if g.Store != nil {
 		st := g.Store
+		if rules != nil {
+			if err := rules.Start(g.ctx); err != nil {
+				return err
+			}
+		}
 		runCtx, cancel := context.WithCancel(g.ctx)
 		done := make(chan struct{})
 		feed := g.Feed
@@ -208,6 +225,11 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		g.stop = func() {
 			cancel()
 			<-done
+			if rules != nil {
+				stopCtx, stop := context.WithTimeout(context.WithoutCancel(g.ctx), 20*time.Second)
+				_ = rules.Stop(stopCtx)
+				stop()
+			}
 			_ = st.Close()
 		}
 		go func() {
@@ -232,7 +254,7 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 }
 
 // newWatcher builds the restore watch over every server (nil when it is off).
-func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, logger *slog.Logger) (*watch.Watcher, error) {
+func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, hook store.Hook, logger *slog.Logger) (*watch.Watcher, error) {
 	if st == nil {
 		return nil, nil
 	}
@@ -246,7 +268,7 @@ func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, logg
 	}
 	return watch.New(watch.Options{Store: st, Servers: servers, Interval: w.Interval, Overlap: w.Overlap,
 		Backfill: w.Backfill, BackfillConcurrency: w.BackfillConcurrency, MaxEventsPerPoll: w.MaxEventsPerPoll,
-		Retention: w.Retention, Logger: logger})
+		Retention: w.Retention, Hook: hook, Logger: logger})
 }
 
 // Check validates what New and Reload would refuse without contacting any server: limits,
@@ -319,6 +341,7 @@ func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error
 		// Subscriptions check the configuration in force, whichever snapshot they run on.
 		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
+	withWatchRules(&hopts, g.Store, g.Rules, g.tenantScope, g.logger)
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics
 		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, g.Metrics)

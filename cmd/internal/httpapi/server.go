@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,15 @@ type Options struct {
 	// StillValid tells whether the running configuration still knows a principal (new
 	// subscriptions on a websocket authenticated before a reload); nil: always.
 	StillValid func(*auth.Principal) bool
+	// Rules, Audit and TenantScope serve watch rules and the restore audit (nil without a store).
+	Rules       resolvers.WatchRules
+	Audit       resolvers.AuditArchive
+	TenantScope resolvers.TenantScope
+	// Exports are authenticated GET endpoints beside /graphql (the CSV exports), by path, built
+	// from the same resolver so they apply the same scope; nil: none.
+	Exports func(*resolvers.Resolver) map[string]http.Handler
+	// ExportTimeout bounds one export (default 5 minutes).
+	ExportTimeout time.Duration
 }
 
 // New returns the gateway's HTTP handler. It fails closed: without an authenticator, a
@@ -97,16 +107,18 @@ func New(opts Options) (http.Handler, error) {
 	}
 	lim, timeout := opts.Limits, opts.RequestTimeout
 	gate := newAuthGate(opts, lim.AuthFailures)
-	exec, err := newGraphQL(opts, gate)
+	res := newResolver(opts)
+	exec, err := newGraphQL(opts, gate, res)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
 	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
 	// per-principal concurrency -> body (read and checked) -> loaders -> executor.
+	limiter, concurrency := newRateLimiter(lim.RateLimit), newPrincipalLimiter(lim.Concurrency)
 	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
-	gql = newPrincipalLimiter(lim.Concurrency).middleware(gql)
-	gql = gate.wrap(newRateLimiter(lim.RateLimit).middleware(gql))
+	gql = concurrency.middleware(gql)
+	gql = gate.wrap(limiter.middleware(gql))
 	gql = withDeadline(timeout, gql)
 	if !lim.CSRFUnsafeDisabled {
 		gql = withCSRF(gql)
@@ -121,6 +133,14 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Readiness != nil {
 		mux.Handle("GET /readyz", opts.Readiness)
 		mux.Handle("GET /readyz/servers", gate.admin(opts.Readiness)) // names every server: admins only
+	}
+	if opts.Exports != nil {
+		// The same authentication, scope and rate limit as /graphql. No CSRF check: credentials
+		// travel only in headers, which a cross-site request cannot set.
+		exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)
+		for path, h := range opts.Exports(res) {
+			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(exportTimeout, gate.wrap(limiter.middleware(concurrency.middleware(h))))))
+		}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -139,11 +159,16 @@ func New(opts Options) (http.Handler, error) {
 	return withRequestID(limitBody(lim.MaxBodyBytes, mux)), nil
 }
 
+// newResolver is the one resolver behind /graphql and the exports.
+func newResolver(opts Options) *resolvers.Resolver {
+	return &resolvers.Resolver{Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus,
+		Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope}
+}
+
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
-func newGraphQL(opts Options, gate *authGate) (*handler.Server, error) {
+func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver) (*handler.Server, error) {
 	lim := opts.Limits
-	cfg := graph.Config{Resolvers: &resolvers.Resolver{
-		Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus, Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid}}
+	cfg := graph.Config{Resolvers: res}
 	es := graph.NewExecutableSchema(cfg)
 	qc, err := newQueryCost(es.Schema(), lim, opts.Backend, opts.KnownOrganizations, opts.Logger)
 	if err != nil {

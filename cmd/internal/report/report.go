@@ -39,8 +39,10 @@ var ErrTooManyRows = fmt.Errorf("the report has more than %d rows: group by fewe
 // Org identifies an organisation in a row.
 type Org struct {
 	// ID is the global ID (a detached organisation's when the archive knows only its name).
-	ID   string
-	Name string
+	ID string
+	// Server and UpstreamID locate it ("" UpstreamID: detached, known by Name only).
+	Server, UpstreamID string
+	Name               string
 }
 
 // Row is one group. A dimension not grouped by is nil; one grouped by but not recorded on the
@@ -63,7 +65,7 @@ type Row struct {
 }
 
 type key struct {
-	initiatedBy, machine, via, server, org, orgName, typ, result, day string
+	initiatedBy, machine, via, server, org, orgUpstream, orgName, typ, result, day string
 }
 
 // Aggregator groups sessions into rows. Not safe for concurrent use.
@@ -106,7 +108,7 @@ func (a *Aggregator) Add(s *rules.Session) {
 		k.via = ch.ViaAddress
 	}
 	if a.dims[ByOrganization] {
-		k.server, k.org, k.orgName = s.Server, s.OrgGlobalID(), s.OrgName
+		k.server, k.org, k.orgUpstream, k.orgName = s.Server, s.OrgGlobalID(), s.OrgID, s.OrgName
 	}
 	if a.dims[ByType] {
 		k.typ = string(model.SessionTypeFromVBO(u.Type))
@@ -155,7 +157,7 @@ func (a *Aggregator) newRow(k key) *Row {
 	r.ViaAddress = str(ByViaAddress, k.via)
 	r.Day = str(ByDay, k.day)
 	if a.dims[ByOrganization] {
-		r.Organization = &Org{ID: k.org, Name: k.orgName}
+		r.Organization = &Org{ID: k.org, Server: k.server, UpstreamID: k.orgUpstream, Name: k.orgName}
 	}
 	if a.dims[ByType] {
 		t := model.RestoreSessionType(k.typ)
@@ -222,7 +224,7 @@ func (r *Row) Record() []string {
 	}
 	return []string{s(r.InitiatedBy), s(r.ClientMachine), s(r.ViaAddress), orgID, orgName, typ, res, s(r.Day),
 		strconv.FormatInt(r.Sessions, 10), strconv.FormatInt(r.Items, 10), strconv.FormatInt(r.Bytes, 10),
-		strconv.FormatInt(r.FailedSessions, 10), r.First.UTC().Format(time.RFC3339), r.Last.UTC().Format(time.RFC3339)}
+		strconv.FormatInt(r.FailedSessions, 10), r.First.UTC().Format(time.RFC3339Nano), r.Last.UTC().Format(time.RFC3339Nano)}
 }
 
 // DetailHeader is the per-session CSV's header row.
@@ -236,12 +238,12 @@ func DetailRecord(s *rules.Session) []string {
 	ch := s.ClientHost()
 	end := ""
 	if u.EndTime != nil {
-		end = u.EndTime.UTC().Format(time.RFC3339)
+		end = u.EndTime.UTC().Format(time.RFC3339Nano)
 	}
 	n := func(t model.RestoreEventType) string { return strconv.FormatInt(s.ItemsByEventType[t], 10) }
 	return []string{s.ID(), s.Server, s.OrgGlobalID(), s.OrgName, u.Name,
 		string(model.SessionTypeFromVBO(u.Type)), string(model.SessionStateFromVBO(u.State)), string(model.SessionResultFromVBO(u.Result)),
-		u.CreationTime.UTC().Format(time.RFC3339), end, u.InitiatedBy, u.ClientHost, ch.MachineName, ch.ViaAddress, u.Reason,
+		u.CreationTime.UTC().Format(time.RFC3339Nano), end, u.InitiatedBy, u.ClientHost, ch.MachineName, ch.ViaAddress, u.Reason,
 		strconv.FormatInt(s.Items, 10), strconv.FormatInt(s.Bytes, 10),
 		n(model.RestoreEventTypeView), n(model.RestoreEventTypeExport), n(model.RestoreEventTypeSend),
 		n(model.RestoreEventTypeSave), n(model.RestoreEventTypeRestore)}

@@ -66,9 +66,14 @@ type SessionData struct {
 	ScopeName    *string                    `json:"scopeName"`
 	Totals       Totals                     `json:"totals"`
 	// Events are the item events that matched (ITEM rules; ENDED rules with event
-	// conditions); empty otherwise.
+	// conditions), the first MaxPayloadEvents of them; empty otherwise.
 	Events []EventData `json:"events"`
+	// MatchedEvents counts every event that matched (Events may hold fewer).
+	MatchedEvents int `json:"matchedEvents"`
 }
+
+// MaxPayloadEvents bounds the events listed in one payload.
+const MaxPayloadEvents = 100
 
 // NameRef names a server.
 type NameRef struct {
@@ -150,7 +155,8 @@ func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionDat
 		ScopeName:    opt(u.ScopeName),
 		Totals: Totals{Items: s.Items, Bytes: s.Bytes, ByEventType: s.ItemsByEventType,
 			FirstItem: utc(s.FirstItem), LastItem: utc(s.LastItem)},
-		Events: make([]EventData, 0, len(matched)),
+		Events:        make([]EventData, 0, min(len(matched), MaxPayloadEvents)),
+		MatchedEvents: len(matched),
 	}
 	if d.Totals.ByEventType == nil {
 		d.Totals.ByEventType = map[model.RestoreEventType]int64{}
@@ -158,7 +164,7 @@ func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionDat
 	if u.ClientHost != "" {
 		d.ClientHost = &ClientHostData{Raw: ch.Raw, MachineName: opt(ch.MachineName), ViaAddress: opt(ch.ViaAddress)}
 	}
-	for i := range matched {
+	for i := range matched[:min(len(matched), MaxPayloadEvents)] {
 		e := &matched[i]
 		d.Events = append(d.Events, EventData{
 			ID:         gid.ID{Kind: gid.KindRestoreEvent, Server: s.Server, Parent: u.ID, Upstream: e.ID}.String(),

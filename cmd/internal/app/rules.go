@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/httpapi"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/report"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watchrules"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/webhooks"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+)
+
+// newWatchRules builds the watch rules and their webhook delivery on the store (nil when the
+// watch, and so the store, is off). Rules of a tenant are bounded by scope(tenant), asked at
+// each match and each delivery.
+func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, scope func(string) (*auth.Principal, bool), logger *slog.Logger) (*watchrules.Service, error) {
+	if st == nil {
+		return nil, nil
+	}
+	w := cfg.Webhooks.WithDefaults()
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	allowed, err := w.AllowedPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	guard, err := webhooks.NewGuard(webhooks.Policy{AllowHTTP: w.AllowHTTP, AllowPrivateNetworks: allowed})
+	if err != nil {
+		return nil, err
+	}
+	client, err := webhooks.NewClient(webhooks.ClientOptions{Guard: guard, Timeout: w.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	schedule, err := webhooks.NewSchedule(w.RetrySchedule, w.RetryJitter)
+	if err != nil {
+		return nil, err
+	}
+	return watchrules.New(ctx, watchrules.Options{Store: st, Guard: guard, Client: client, Schedule: schedule,
+		TenantScope: scope, Workers: w.Workers, JobTimeout: w.Timeout + 30*time.Second, Logger: logger})
+}
+
+// tenantScope is a tenant's scope under the configuration in force now: a reload that takes
+// organisations from a tenant narrows its rules at once (matches and pending deliveries alike).
+func (g *Gateway) tenantScope(tenant string) (*auth.Principal, bool) {
+	snap := g.current.Load()
+	if snap == nil {
+		return nil, false
+	}
+	return snap.authenticator.TenantScope(tenant)
+}
+
+// withWatchRules adds the rules, the restore audit and its CSV exports to the HTTP options.
+func withWatchRules(h *httpapi.Options, st *store.Store, svc *watchrules.Service, scope resolvers.TenantScope, logger *slog.Logger) {
+	if st == nil || svc == nil {
+		return
+	}
+	archive := report.NewArchive(st)
+	h.Rules, h.Audit, h.TenantScope = svc, archive, scope
+	h.Exports = func(res *resolvers.Resolver) map[string]http.Handler { return archive.Exports(res, logger) }
+}
