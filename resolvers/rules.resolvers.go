@@ -103,10 +103,26 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, ruleID string, fi
 	if err != nil {
 		return nil, err
 	}
+	var key string
+	if after != nil {
+		if key, err = r.Cursors.DecodeKeyset(deliveryCursorKind, *after); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := r.ruleForRead(ctx, p, ruleID); err != nil {
 		return nil, err
 	}
-	return r.Rules.Deliveries(ctx, ruleID, size, after)
+	conn, err := r.Rules.Deliveries(ctx, ruleID, size, key)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range conn.Edges {
+		e.Cursor = r.Cursors.EncodeKeyset(deliveryCursorKind, e.Cursor)
+	}
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor
+	}
+	return conn, nil
 }
 
 // RestoreAudit is the resolver for the restoreAudit field.

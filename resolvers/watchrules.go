@@ -23,7 +23,9 @@ type WatchRules interface {
 	Delete(ctx context.Context, id string) (bool, error)
 	RotateSecret(ctx context.Context, id string, overlap time.Duration) (*model.WatchRuleCreated, error)
 	Test(ctx context.Context, id string) (*model.WebhookDelivery, error)
-	Deliveries(ctx context.Context, ruleID string, first int, after *string) (*model.WebhookDeliveryConnection, error)
+	// Deliveries pages a rule's deliveries newest first; after and the edges' cursors are the
+	// store's plain keyset text, which the resolvers seal (gid.Cursors).
+	Deliveries(ctx context.Context, ruleID string, first int, after string) (*model.WebhookDeliveryConnection, error)
 	Delivery(ctx context.Context, id string) (*model.WebhookDelivery, error)
 	Redeliver(ctx context.Context, id string) (*model.WebhookDelivery, error)
 }
@@ -54,6 +56,9 @@ type AuditQuery struct {
 	// checked with it.
 	InScope func(server, orgID string) bool
 }
+
+// deliveryCursorKind names webhook delivery cursors (gid.Cursors.EncodeKeyset).
+const deliveryCursorKind = "wd"
 
 // ErrNotConfigured: a feature that needs the store is used without one.
 var ErrNotConfigured = errors.New("watch rules and the restore audit need the gateway's store (watch: enabled)")

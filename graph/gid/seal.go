@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -115,4 +116,25 @@ func (c *Cursors) DecodeStream(s string) (StreamCursor, error) {
 		return nil, err
 	}
 	return parseStream(text)
+}
+
+// EncodeKeyset seals the position in a list kept in the gateway's store (webhook deliveries):
+// kind names the list, key is the list's own keyset text.
+func (c *Cursors) EncodeKeyset(kind, key string) string { return c.seal("k1:" + kind + ":" + key) }
+
+// DecodeKeyset opens a keyset cursor of list kind; "" means the start. A cursor of another
+// kind of list is invalid.
+func (c *Cursors) DecodeKeyset(kind, s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	text, err := c.open(s)
+	if err != nil {
+		return "", err
+	}
+	key, ok := strings.CutPrefix(text, "k1:"+kind+":")
+	if !ok {
+		return "", fmt.Errorf("%w: not a %s cursor", ErrInvalid, kind)
+	}
+	return key, nil
 }

@@ -320,6 +320,32 @@ func TestWatchRulesEndToEnd(t *testing.T) {
 	if tested.TestWatchRule.Status != "SUCCEEDED" || tested.TestWatchRule.EventType != "webhook.test" {
 		t.Fatalf("test delivery %+v", tested)
 	}
+	// Delivery pages carry sealed cursors.
+	const page = `query($id: ID!, $after: String) { webhookDeliveries(ruleId: $id, first: 1, after: $after) {
+		totalCount edges { node { eventType } } pageInfo { hasNextPage endCursor } } }`
+	type pageT struct {
+		WebhookDeliveries struct {
+			TotalCount int
+			Edges      []struct{ Node struct{ EventType string } }
+			PageInfo   struct {
+				HasNextPage bool
+				EndCursor   string
+			}
+		}
+	}
+	var p1, p2 pageT
+	mustPost(t, gw, t1AdminKey, page, map[string]any{"id": rule.Rule.ID}, &p1)
+	mustPost(t, gw, t1AdminKey, page, map[string]any{"id": rule.Rule.ID, "after": p1.WebhookDeliveries.PageInfo.EndCursor}, &p2)
+	if p1.WebhookDeliveries.TotalCount != 2 || !p1.WebhookDeliveries.PageInfo.HasNextPage || p2.WebhookDeliveries.PageInfo.HasNextPage ||
+		p1.WebhookDeliveries.Edges[0].Node.EventType != "webhook.test" || p2.WebhookDeliveries.Edges[0].Node.EventType != "restore.session.started" {
+		t.Fatalf("pages %+v then %+v", p1, p2)
+	}
+	if strings.Contains(p1.WebhookDeliveries.PageInfo.EndCursor, "wd_") {
+		t.Fatal("the cursor is readable")
+	}
+	if r := post(t, gw, t1AdminKey, page, map[string]any{"id": rule.Rule.ID, "after": "k1:wd:1:wd_x"}); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("forged cursor: %+v", r.Errors)
+	}
 	var deleted struct{ DeleteWatchRule bool }
 	mustPost(t, gw, t1AdminKey, `mutation($id: ID!) { deleteWatchRule(id: $id) }`, map[string]any{"id": rule.Rule.ID}, &deleted)
 	if !deleted.DeleteWatchRule || len(ids(t1AdminKey)) != 0 {

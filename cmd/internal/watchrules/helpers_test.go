@@ -262,7 +262,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // deliveries lists a rule's deliveries (newest first).
 func (e *env) deliveries(ruleID string) []*model.WebhookDelivery {
 	e.t.Helper()
-	conn, err := e.svc.Deliveries(context.Background(), ruleID, 100, nil)
+	conn, err := e.svc.Deliveries(context.Background(), ruleID, 100, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}

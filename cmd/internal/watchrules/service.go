@@ -8,7 +8,6 @@ package watchrules
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -410,11 +409,12 @@ func (s *Service) Redeliver(ctx context.Context, id string) (*model.WebhookDeliv
 	return s.Delivery(ctx, id)
 }
 
-// Deliveries pages a rule's deliveries, newest first (keyset on created, id).
-func (s *Service) Deliveries(ctx context.Context, ruleID string, first int, after *string) (*model.WebhookDeliveryConnection, error) {
+// Deliveries pages a rule's deliveries, newest first (keyset on created, id). after and the
+// edges' cursors are plain keyset text ("<created ns>:<id>"); the resolvers seal them.
+func (s *Service) Deliveries(ctx context.Context, ruleID string, first int, after string) (*model.WebhookDeliveryConnection, error) {
 	where, args := `WHERE rule_id = ?`, []any{ruleID}
-	if after != nil && *after != "" {
-		c, id, err := decodeCursor(*after)
+	if after != "" {
+		c, id, err := parseKeyset(after)
 		if err != nil {
 			return nil, err
 		}
@@ -444,7 +444,7 @@ func (s *Service) Deliveries(ctx context.Context, ruleID string, first int, afte
 		return nil, err
 	}
 	conn := &model.WebhookDeliveryConnection{Edges: []*model.WebhookDeliveryEdge{}, TotalCount: total,
-		PageInfo: &model.PageInfo{HasPreviousPage: after != nil && *after != ""}}
+		PageInfo: &model.PageInfo{HasPreviousPage: after != ""}}
 	if len(ds) > first {
 		ds, conn.PageInfo.HasNextPage = ds[:first], true
 	}
@@ -457,33 +457,20 @@ func (s *Service) Deliveries(ctx context.Context, ruleID string, first int, afte
 		return nil, err
 	}
 	for _, d := range ds {
-		conn.Edges = append(conn.Edges, &model.WebhookDeliveryEdge{Cursor: encodeCursor(d), Node: deliveryModel(d, att[d.id])})
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor
+		conn.Edges = append(conn.Edges, &model.WebhookDeliveryEdge{Cursor: strconv.FormatInt(ns(d.created), 10) + ":" + d.id,
+			Node: deliveryModel(d, att[d.id])})
 	}
 	return conn, nil
 }
 
-func encodeCursor(d *deliveryRow) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("wd:" + strconv.FormatInt(ns(d.created), 10) + ":" + d.id))
-}
-
-func decodeCursor(s string) (int64, string, error) {
-	bad := inputError("after: invalid cursor")
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) > 200 {
-		return 0, "", bad
+// parseKeyset reads "<created ns>:<delivery id>".
+func parseKeyset(s string) (int64, string, error) {
+	c, id, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseInt(c, 10, 64)
+	if !ok || err != nil || !strings.HasPrefix(id, "wd_") {
+		return 0, "", inputError("after: invalid cursor")
 	}
-	parts := strings.SplitN(string(b), ":", 3)
-	if len(parts) != 3 || parts[0] != "wd" || !strings.HasPrefix(parts[2], "wd_") {
-		return 0, "", bad
-	}
-	c, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
-		return 0, "", bad
-	}
-	return c, parts[2], nil
+	return n, id, nil
 }
 
 // wrapStoreErr maps "no such row" to not found and keeps input errors as they are.
