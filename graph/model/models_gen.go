@@ -137,13 +137,15 @@ type RestoreAuditRow struct {
 	Last time.Time `json:"last"`
 }
 
-// A page of restore events.
+// A page of restore events. A page is one VBO call from where the previous one ended: with a
+// filter that matches little it may hold fewer than `first` events while `hasNextPage` is true;
+// `endCursor` then continues after what was read.
 type RestoreEventConnection struct {
 	// The events on this page.
 	Edges []*RestoreEventEdge `json:"edges"`
 	// Paging state.
 	PageInfo *PageInfo `json:"pageInfo"`
-	// Matching events of the session, on all pages.
+	// Matching events of the session, on all pages: read only when selected, from the start, up to maxEventsCounted events (default 10,000); null beyond. Known without it when a page from the start reaches the end.
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
@@ -171,7 +173,7 @@ type RestoreSessionConnection struct {
 	Edges []*RestoreSessionEdge `json:"edges"`
 	// Paging state.
 	PageInfo *PageInfo `json:"pageInfo"`
-	// Matching sessions on all pages, when known without walking further than this page needed (VBO does not count for the gateway); else null.
+	// Matching sessions on all pages: known whenever every match fits in this page (hasNextPage false on the first page); else null (VBO does not count for the gateway).
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
@@ -222,7 +224,7 @@ type Viewer struct {
 	Role Role `json:"role"`
 	// The tenant the caller belongs to; null for provider staff.
 	Tenant *string `json:"tenant,omitempty"`
-	// Every organisation the caller may read, across all servers.
+	// Every organisation the caller may read, across all servers. Cost: the organisation lists; as many objects as the caller sees organisations (not the assumed 500).
 	Organizations []*Organization `json:"organizations"`
 }
 
