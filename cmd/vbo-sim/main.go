@@ -2,6 +2,7 @@
 // (see package upstream/vbosim and docs/vbo-sim.md).
 //
 //	go run ./cmd/vbo-sim --listen 127.0.0.1:4443 --servers 3 --sessions 2000
+//	go run ./cmd/vbo-sim --listen 127.0.0.1:0 --names syd1,mel1,akl1 --seed 20261125 --seed-step 1 --now 2026-03-02T10:00:00Z
 package main
 
 import (
@@ -26,16 +27,20 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
 
 type config struct {
 	listen, apiVersion, username, password string
-	seed                                   int64
+	seed, seedStep                         int64
+	names                                  []string
+	now                                    time.Time // data anchor; zero: start time
 	orgs, sessions, servers, maxEvents     int
 	latency, jitter, tokenLifetime         time.Duration
 	errorRate                              float64
@@ -58,6 +63,17 @@ func main() {
 	flag.Float64Var(&c.errorRate, "error-rate", 0, "probability (0..1) of a random 500 per non-token call")
 	flag.DurationVar(&c.tokenLifetime, "token-lifetime", time.Hour, "access token lifetime")
 	flag.BoolVar(&c.tls, "tls", false, "serve HTTPS with a self-signed certificate generated at start")
+	flag.Int64Var(&c.seedStep, "seed-step", 0, "server i (from 1) uses seed + (i-1) x seed-step (1 reproduces the demo fleet's data)")
+	flag.Func("names", "comma-separated server names (default sim1..simN); sets --servers to their number", func(s string) error {
+		names, err := parseNames(s)
+		c.names = names
+		return err
+	})
+	flag.Func("now", "anchor of the generated data, RFC 3339 (default: start time, to the minute); fixed runs see the same sessions", func(s string) error {
+		t, err := time.Parse(time.RFC3339, s)
+		c.now = t.UTC()
+		return err
+	})
 	version := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *version {
@@ -67,6 +83,10 @@ func main() {
 		}
 		fmt.Printf("vbo-sim %s %s\n", v, runtime.Version())
 		return
+	}
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "vbo-sim: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,6 +99,9 @@ func main() {
 
 // run serves until ctx is done; ready is called with each server's name and base URL.
 func run(ctx context.Context, c config, log *slog.Logger, ready func(name, url string)) error {
+	if len(c.names) > 0 {
+		c.servers = len(c.names)
+	}
 	if c.servers < 1 {
 		return errors.New("--servers must be >= 1")
 	}
@@ -105,14 +128,20 @@ func run(ctx context.Context, c config, log *slog.Logger, ready func(name, url s
 		log.Info("generated self-signed certificate", "sha256", fp)
 		fmt.Printf("TLS certificate SHA-256 fingerprint: %s\n", fp)
 	}
-	now := time.Now().UTC().Truncate(time.Minute)
+	now := c.now
+	if now.IsZero() {
+		now = time.Now().UTC().Truncate(time.Minute)
+	}
 	var servers []*http.Server
 	var listeners []net.Listener
 	for i := 1; i <= c.servers; i++ {
 		name := fmt.Sprintf("sim%d", i)
+		if len(c.names) > 0 {
+			name = c.names[i-1]
+		}
 		start := time.Now()
 		sim := vbosim.New(vbosim.Options{
-			APIVersion: c.apiVersion, Username: c.username, Password: c.password, Seed: c.seed, Name: name,
+			APIVersion: c.apiVersion, Username: c.username, Password: c.password, Seed: c.seed + int64(i-1)*c.seedStep, Name: name,
 			Orgs: c.orgs, Sessions: c.sessions, Now: now, TokenLifetime: c.tokenLifetime, MaxEventsPerSession: c.maxEvents,
 			Faults: vbosim.Faults{Latency: c.latency, Jitter: c.jitter, ErrorRate: c.errorRate},
 		})
@@ -162,6 +191,25 @@ func run(ctx context.Context, c config, log *slog.Logger, ready func(name, url s
 	}
 	wg.Wait()
 	return nil
+}
+
+// parseNames reads --names: distinct server names of 1-64 of [A-Za-z0-9._-] (what the gateway's
+// config accepts).
+func parseNames(s string) ([]string, error) {
+	var names []string
+	seen := map[string]bool{}
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if !gid.ValidServerName(n) {
+			return nil, fmt.Errorf("server name %q: want 1-64 of A-Z a-z 0-9 . _ -", n)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("server name %q given twice", n)
+		}
+		seen[n] = true
+		names = append(names, n)
+	}
+	return names, nil
 }
 
 type statusWriter struct {

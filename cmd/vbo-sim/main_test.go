@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/upstream"
+	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
 
 func TestRunServesDistinctServers(t *testing.T) {
@@ -95,5 +96,70 @@ func TestSelfSignedFingerprint(t *testing.T) {
 	sum := sha256.Sum256(cert.Certificate[0])
 	if fp != hex.EncodeToString(sum[:]) || len(fp) != 64 {
 		t.Fatalf("fingerprint %s", fp)
+	}
+}
+
+func TestParseNames(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{in: "syd1,mel1,akl1", want: []string{"syd1", "mel1", "akl1"}},
+		{in: " syd1 , mel1 ", want: []string{"syd1", "mel1"}},
+		{in: "syd1,syd1", wantErr: true},
+		{in: "syd1,", wantErr: true},
+		{in: "bad name", wantErr: true},
+		{in: strings.Repeat("x", 65), wantErr: true},
+	} {
+		got, err := parseNames(tc.in)
+		if (err != nil) != tc.wantErr || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("parseNames(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+// TestRunNamesSeedStepAndAnchor: --names, --seed-step and --now reproduce a fleet built with
+// vbosim.New from the same options (what cmd/vbo-bench relies on to plan minimum calls).
+func TestRunNamesSeedStepAndAnchor(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	c := config{listen: "127.0.0.1:0", apiVersion: "v6", username: "admin", password: "password", seed: 100, seedStep: 1,
+		names: []string{"syd1", "mel1"}, now: now, orgs: 3, sessions: 40, maxEvents: 20, servers: 1, tokenLifetime: time.Hour}
+	urls := make(chan [2]string, 2)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)), func(name, u string) { urls <- [2]string{name, u} })
+	}()
+	for i := 0; i < 2; i++ {
+		var got [2]string
+		select {
+		case got = <-urls:
+		case err := <-done:
+			t.Fatal(err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("servers not ready")
+		}
+		name, base := got[0], got[1]
+		if name != c.names[i] {
+			t.Fatalf("server %d named %q, want %q", i, name, c.names[i])
+		}
+		twin := vbosim.New(vbosim.Options{Name: name, Seed: 100 + int64(i), Orgs: 3, Sessions: 40, Now: now, MaxEventsPerSession: 20})
+		cl, err := upstream.NewClient(strings.TrimSuffix(base, "/v6"), upstream.ClientOptions{Name: name, Username: "admin", Password: "password",
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _, err := cl.RestoreSessions(ctx, upstream.RestoreSessionListOptions{ListOptions: upstream.ListOptions{Limit: 5}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := twin.Sessions()[:5]
+		for k, s := range page.Results {
+			if s.ID != want[k].ID || !s.CreationTime.Equal(want[k].CreationTime) {
+				t.Fatalf("%s: session %d is %s at %s, the twin has %s at %s", name, k, s.ID, s.CreationTime, want[k].ID, want[k].CreationTime)
+			}
+		}
 	}
 }
