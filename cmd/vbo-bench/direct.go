@@ -226,7 +226,7 @@ func (e *env) directScenario(ctx context.Context, sc string, parallel bool) ([]r
 		return e.overheadRows(ctx, func() error {
 			_, _, err := c.RestoreSessions(ctx, upstream.RestoreSessionListOptions{ListOptions: upstream.ListOptions{Limit: o.overheadN}})
 			return err
-		}, levels, "plain REST call with upstream.Client (token reused)")
+		}, levels, "plain REST call with upstream.Client (token reused)", nil)
 
 	case "flat-sessions-events":
 		c := clients[0]

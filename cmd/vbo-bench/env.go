@@ -1,20 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
-	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
@@ -29,133 +31,233 @@ var fixedNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 // listings with.
 const listingPage = upstream.IterPageSize
 
-// simHost is one simulator on a loopback port, with a recorder of which sessions' events were
-// read (to tell stopped-session calls from working-session calls).
+// benchPasswordEnv carries the simulators' password to the gateway process (passwordEnv).
+const benchPasswordEnv = "VBO_BENCH_PASSWORD"
+
+// simHost is one simulated VBO server served by the vbo-sim process. sim is a copy of its data
+// built in this process from the same options (seed, name, anchor): it is never served, only
+// read to plan the minimum calls and pick ids (newEnv checks that it matches what is served).
 type simHost struct {
 	name string
+	url  string // base URL, without the /v6 suffix
 	sim  *vbosim.Server
-	url  string
-	srv  *http.Server
-
-	mu         sync.Mutex
-	eventReads map[string]int // session id -> GET .../Events calls
 }
 
-func (h *simHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(segs) == 4 && strings.EqualFold(segs[1], "RestoreSessions") && strings.EqualFold(segs[3], "Events") {
-		h.mu.Lock()
-		h.eventReads[segs[2]]++
-		h.mu.Unlock()
-	}
-	h.sim.ServeHTTP(w, r)
-}
-
-// env is what a scenario runs against: simulators, a gateway (in-process or --url) and the
-// direct clients' settings.
+// env is what a scenario runs against: the vbo-sim process, the gateway process (or --url) and
+// the direct clients' settings.
 type env struct {
 	o    *options
+	bins *binaries
 	sims []*simHost
-	// gwURL is the GraphQL endpoint; gwHandler is swapped by freshGateway (in-process only).
+	simP *proc
+
+	gw        *proc // the current gateway process (freshGateway replaces it)
 	gwURL     string
-	gwHandler atomic.Pointer[http.Handler]
-	gwSrv     *http.Server
+	gwPeak    int64 // largest VmHWM of the gateway processes so far
 	external  bool
 	statsURLs []string
 	hc        *http.Client // load generator -> gateway
+
+	// systemPID is the process of the system under test (0: this process, for direct-*).
+	systemPID func() int
+
+	systemCPUs, harnessCPUs string
+	dir                     string // config files
 }
 
-func newEnv(ctx context.Context, o *options) (*env, error) {
-	e := &env{o: o, hc: &http.Client{Transport: &http.Transport{
+func newEnv(ctx context.Context, o *options, bins *binaries) (*env, error) {
+	e := &env{o: o, bins: bins, hc: &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: 30 * time.Second}}}
+	e.systemCPUs, e.harnessCPUs = cpuSets(o)
+	e.systemPID = func() int { return 0 }
 	if o.url != "" {
 		e.external, e.gwURL, e.statsURLs = true, o.url, o.simStats
 		return e, nil
 	}
-	for i := 0; i < o.servers; i++ {
-		name := fmt.Sprintf("sim%d", i+1)
+	var err error
+	if e.dir, err = os.MkdirTemp("", "vbo-bench-"); err != nil {
+		return nil, err
+	}
+	names := make([]string, o.servers)
+	for i := range names {
+		names[i] = fmt.Sprintf("sim%d", i+1)
 		if i < len(demo.Names) {
-			name = demo.Names[i]
+			names[i] = demo.Names[i]
 		}
-		sim := vbosim.New(vbosim.Options{Name: name, Seed: demo.Seed + int64(i), Username: demo.Username,
-			Password: demo.Password, Orgs: o.orgs, Sessions: o.sessions, Now: fixedNow,
-			Faults: vbosim.Faults{Latency: o.latency, Jitter: o.jitter}})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	}
+	// The simulators: one vbo-sim process, random ports, the demo's seeds (seed + i), fixed anchor.
+	ready := &lineWaiter{lines: make(chan string, o.servers)}
+	cmd := pinned(ctx, e.harnessCPUs, bins.sim, "--listen", "127.0.0.1:0", "--names", strings.Join(names, ","),
+		"--seed", strconv.FormatInt(demo.Seed, 10), "--seed-step", "1", "--now", fixedNow.Format(time.RFC3339),
+		"--orgs", strconv.Itoa(o.orgs), "--sessions", strconv.Itoa(o.sessions), "--max-events", strconv.Itoa(maxEvents),
+		"--latency", o.latency.String(), "--jitter", o.jitter.String(), "--username", demo.Username, "--password", demo.Password)
+	if e.simP, err = startProc(cmd, ready); err != nil {
+		e.close()
+		return nil, fmt.Errorf("start vbo-sim: %w", err)
+	}
+	// The twins build while vbo-sim builds the same data.
+	twins := make([]*vbosim.Server, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			twins[i] = vbosim.New(vbosim.Options{Name: name, Seed: demo.Seed + int64(i), Username: demo.Username,
+				Password: demo.Password, Orgs: o.orgs, Sessions: o.sessions, Now: fixedNow, MaxEventsPerSession: maxEvents})
+		})
+	}
+	wg.Wait()
+	urls := map[string]string{}
+	timeout := time.After(2 * time.Minute)
+	for len(urls) < len(names) {
+		select {
+		case line := <-ready.lines:
+			if name, u, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				urls[name] = strings.TrimSuffix(u, "/"+twins[0].APIVersion())
+			}
+		case <-e.simP.done:
+			err := fmt.Errorf("vbo-sim exited: %s", e.simP.output())
+			e.close()
+			return nil, err
+		case <-timeout:
+			err := fmt.Errorf("vbo-sim not ready: %s", e.simP.output())
 			e.close()
 			return nil, err
 		}
-		h := &simHost{name: name, sim: sim, url: "http://" + ln.Addr().String(), eventReads: map[string]int{}}
-		h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = h.srv.Serve(ln) }()
-		e.sims = append(e.sims, h)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	for i, name := range names {
+		e.sims = append(e.sims, &simHost{name: name, url: urls[name], sim: twins[i]})
+	}
+	if err := e.checkTwins(ctx); err != nil {
 		e.close()
 		return nil, err
 	}
-	e.gwURL = "http://" + ln.Addr().String() + "/graphql"
-	e.gwSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := e.gwHandler.Load()
-		if h == nil {
-			http.Error(w, "no gateway", http.StatusServiceUnavailable)
-			return
-		}
-		(*h).ServeHTTP(w, r)
-	})}
-	go func() { _ = e.gwSrv.Serve(ln) }()
 	return e, nil
 }
 
-func (e *env) close() {
-	for _, s := range e.sims {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = s.srv.Shutdown(ctx)
-		cancel()
+// maxEvents is the simulators' cap on generated events per session (vbo-sim's default).
+const maxEvents = 60
+
+// checkTwins compares the newest sessions each server serves with its twin's.
+func (e *env) checkTwins(ctx context.Context) error {
+	clients, err := e.directClients(0)
+	if err != nil {
+		return err
 	}
-	if e.gwSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = e.gwSrv.Shutdown(ctx)
-		cancel()
+	for i, c := range clients {
+		p, _, err := c.RestoreSessions(ctx, upstream.RestoreSessionListOptions{ListOptions: upstream.ListOptions{Limit: 3}})
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.sims[i].name, err)
+		}
+		want := e.sims[i].sim.Sessions()
+		for k, rs := range p.Results {
+			if k >= len(want) || rs.ID != want[k].ID {
+				return fmt.Errorf("%s: vbo-sim serves other data than the bench planned with (session %d)", e.sims[i].name, k)
+			}
+		}
+	}
+	return nil
+}
+
+func (e *env) close() {
+	e.stopGateway()
+	e.simP.stop()
+	if e.dir != "" {
+		os.RemoveAll(e.dir)
 	}
 }
 
 // benchLimits raise the gateway's query limits for the benchmark's documents: with the defaults
-// (maxUpstreamCalls 2,500, maxResponseObjects 100,000, maxAliases 30) the dashboard (every
+// benchLimits raise the gateway's query limits for the benchmark's documents: with the defaults
+// (maxUpstreamCalls 2,500, maxResponseObjects 250,000, maxAliases 30) the dashboard (every
 // session of up to 500 organisations, with 100 events each) and the 200-alias node lookups are
-// refused before they run.
-var benchLimits = config.Limits{MaxUpstreamCalls: 1_000_000, MaxResponseObjects: 100_000_000,
-	MaxAliases: 1000, MaxTokens: 15000, MaxSelections: 5000}
+// refused before they run. perPrincipal -1: the load generator is one principal running up to
+// 64 requests at once (default: 8 at a time, 32 queued).
+const benchLimits = `limits:
+  maxUpstreamCalls: 1000000
+  maxResponseObjects: 100000000
+  maxAliases: 1000
+  maxTokens: 15000
+  maxSelections: 5000
+  concurrency: {perPrincipal: -1}
+`
 
-// gatewayConfig is the gateway's configuration for the simulators (defaults otherwise, except
-// benchLimits and --max-concurrency).
-func (e *env) gatewayConfig() *config.Config {
-	c := &config.Config{Listen: config.DefaultListen, MaxConcurrencyPerServer: e.o.maxConc, Limits: benchLimits,
-		Auth: config.Auth{APIKeys: []config.APIKey{{Name: "bench", SHA256: demo.KeySHA256(demo.AdminKey), Role: "PROVIDER_ADMIN"}}}}
-	for _, s := range e.sims {
-		c.Servers = append(c.Servers, config.VBOServer{Name: s.name, URL: s.url, APIVersion: s.sim.APIVersion(),
-			Username: demo.Username}.WithPassword(demo.Password))
-	}
-	return c
+// gatewaySettings are what a scenario changes in the gateway's configuration.
+type gatewaySettings struct {
+	noListingCache   bool // cache.listingTTL: -1s
+	noImmutableCache bool // cache.maxBytes: -1
 }
 
-// freshGateway builds a new gateway (empty caches, no token) and routes requests to it.
-func (e *env) freshGateway(mod func(*config.Config)) error {
+// gatewayConfig is the gateway's configuration file for the simulators: defaults, except
+// benchLimits, --max-concurrency, the bench's API key (the demo admin key's SHA-256) and s.
+func (e *env) gatewayConfig(listen string, s gatewaySettings) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: %s\nmaxConcurrencyPerServer: %d\n", listen, e.o.maxConc)
+	ttl, maxBytes := "0s", 0
+	if s.noListingCache {
+		ttl = "-1s"
+	}
+	if s.noImmutableCache {
+		maxBytes = -1
+	}
+	fmt.Fprintf(&b, "cache: {listingTTL: %s, maxBytes: %d}\n", ttl, maxBytes)
+	b.WriteString(benchLimits)
+	b.WriteString("servers:\n")
+	for _, s := range e.sims {
+		fmt.Fprintf(&b, "  - {name: %s, url: %q, apiVersion: %s, username: %q, passwordEnv: %s}\n",
+			s.name, s.url, s.sim.APIVersion(), demo.Username, benchPasswordEnv)
+	}
+	fmt.Fprintf(&b, "auth:\n  apiKeys:\n    - {name: bench, sha256: %s, role: PROVIDER_ADMIN}\n", demo.KeySHA256(demo.AdminKey))
+	return []byte(b.String())
+}
+
+// freshGateway starts a new gateway process (empty caches, no token) and routes requests to
+// it, after stopping the previous one.
+func (e *env) freshGateway(ctx context.Context, s gatewaySettings) error {
 	if e.external {
 		return nil
 	}
-	c := e.gatewayConfig()
-	if mod != nil {
-		mod(c)
-	}
-	gw, err := app.New(context.Background(), c, app.Options{Logger: discardLogger()})
+	e.stopGateway()
+	port, err := freePort()
 	if err != nil {
 		return err
 	}
-	h := gw.Handler
-	e.gwHandler.Store(&h)
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := e.gatewayConfig(listen, s)
+	if _, err := config.Parse(cfg, func(string) (string, bool) { return demo.Password, true }, os.ReadFile); err != nil {
+		return fmt.Errorf("bench gateway config: %w\n%s", err, cfg)
+	}
+	path := filepath.Join(e.dir, "gateway.yaml")
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		return err
+	}
+	cmd := pinned(ctx, e.systemCPUs, e.bins.gateway, "--config", path, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), benchPasswordEnv+"="+demo.Password)
+	if e.gw, err = startProc(cmd, nil); err != nil {
+		return fmt.Errorf("start vbo-gateway: %w", err)
+	}
+	if err := waitHealthy(ctx, e.gw, "http://"+listen+"/healthz", 30*time.Second); err != nil {
+		return fmt.Errorf("vbo-gateway: %w", err)
+	}
+	e.gwURL = "http://" + listen + "/graphql"
+	e.systemPID = func() int { return e.gw.pid() }
 	return nil
+}
+
+// stopGateway ends the gateway process, keeping its peak RSS.
+func (e *env) stopGateway() {
+	if e.gw == nil {
+		return
+	}
+	e.gwPeak = max(e.gwPeak, vmHWM(e.gw.pid()))
+	e.gw.stop()
+	e.gw = nil
+}
+
+// gatewayPeakRSS is the largest VmHWM of the gateway processes of this pair so far.
+func (e *env) gatewayPeakRSS() int64 {
+	if e.gw != nil {
+		e.gwPeak = max(e.gwPeak, vmHWM(e.gw.pid()))
+	}
+	return e.gwPeak
 }
 
 // directClients returns one upstream.Client per simulator (fresh: no token yet). conc bounds
@@ -172,70 +274,109 @@ func (e *env) directClients(conc int) ([]*upstream.Client, error) {
 	return out, nil
 }
 
-// resetStats zeroes every simulator's counters (and the event-read recorder).
-func (e *env) resetStats(ctx context.Context) {
-	for _, s := range e.sims {
-		s.sim.ResetStats()
-		s.mu.Lock()
-		s.eventReads = map[string]int{}
-		s.mu.Unlock()
+// simControlURLs are the /_sim base URLs of every simulator (served or --sim-stats).
+func (e *env) simControlURLs() []string {
+	if e.external {
+		return e.statsURLs
 	}
-	for _, u := range e.statsURLs {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, strings.TrimRight(u, "/")+"/_sim/stats", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+	var out []string
+	for _, s := range e.sims {
+		out = append(out, s.url)
+	}
+	return out
+}
+
+// simControl sends one /_sim control request and decodes the answer into out (if not nil).
+func (e *env) simControl(ctx context.Context, method, url string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
 		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s %s: HTTP %d %s", method, url, resp.StatusCode, msg)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// resetStats zeroes every simulator's counters.
+func (e *env) resetStats(ctx context.Context) {
+	for _, u := range e.simControlURLs() {
+		_ = e.simControl(ctx, http.MethodDelete, strings.TrimRight(u, "/")+"/_sim/stats", nil, nil)
 	}
 }
 
-// totalCalls is the number of upstream calls since resetStats; -1 when unknown (--url without
-// --sim-stats).
-func (e *env) totalCalls(ctx context.Context) int {
-	if e.external && len(e.statsURLs) == 0 {
-		return -1
+// stats sums every simulator's counters since resetStats; ok is false when unknown (--url
+// without --sim-stats, or a simulator did not answer).
+func (e *env) stats(ctx context.Context) (total, events int, ok bool) {
+	urls := e.simControlURLs()
+	if len(urls) == 0 {
+		return 0, 0, false
 	}
-	n := 0
-	for _, s := range e.sims {
-		n += s.sim.Stats().Total
-	}
-	for _, u := range e.statsURLs {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(u, "/")+"/_sim/stats", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return -1
-		}
+	for _, u := range urls {
 		var st vbosim.Stats
-		err = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if err != nil {
-			return -1
+		if err := e.simControl(ctx, http.MethodGet, strings.TrimRight(u, "/")+"/_sim/stats", nil, &st); err != nil {
+			return 0, 0, false
 		}
-		n += st.Total
+		total += st.Total
+		for k, n := range st.Calls {
+			if strings.HasSuffix(k, "/{restoreSessionId}/Events") {
+				events += n
+			}
+		}
+	}
+	return total, events, true
+}
+
+// totalCalls is the number of upstream calls since resetStats; -1 when unknown.
+func (e *env) totalCalls(ctx context.Context) int {
+	n, _, ok := e.stats(ctx)
+	if !ok {
+		return -1
 	}
 	return n
 }
 
-// stoppedEventReads counts the events calls since resetStats that read stopped sessions.
-func (e *env) stoppedEventReads() (stopped, working int) {
-	for _, s := range e.sims {
-		s.mu.Lock()
-		for id, n := range s.eventReads {
-			rs, ok := s.sim.Session(id)
-			if ok && rs.State == upstream.SessionStateStopped {
-				stopped += n
-			} else {
-				working += n
-			}
+func (e *env) setLatency(ctx context.Context, l, j time.Duration) error {
+	for _, u := range e.simControlURLs() {
+		if err := e.simControl(ctx, http.MethodPut, strings.TrimRight(u, "/")+"/_sim/faults", vbosim.Faults{Latency: l, Jitter: j}, nil); err != nil {
+			return err
 		}
-		s.mu.Unlock()
 	}
-	return stopped, working
+	return nil
 }
 
-func (e *env) setLatency(l, j time.Duration) {
-	for _, s := range e.sims {
-		s.sim.SetFaults(vbosim.Faults{Latency: l, Jitter: j})
+// simCPU is the vbo-sim process's CPU time so far (0 with --url).
+func (e *env) simCPU() time.Duration {
+	if e.simP == nil {
+		return 0
 	}
+	return treeCPU(e.simP.pid())
+}
+
+// systemCPU is the CPU time so far of the system under test's process (this process for the
+// direct-* systems, which run in the load generator).
+func (e *env) systemCPU() time.Duration {
+	if e.external {
+		return 0
+	}
+	return treeCPU(e.systemPID())
 }
 
 // ---- minimum calls, from the simulators' own data ----
@@ -374,11 +515,16 @@ func (e *env) lookupIDs(n int) (ids []string, distinct []gid.ID) {
 	return ids, distinct
 }
 
-// largeSession makes a stopped session of the first server have n events and returns its id.
-func (e *env) largeSession(n int) (string, error) {
+// largeSession makes a stopped session of the first server have n events (in vbo-sim and in
+// its twin) and returns its global id.
+func (e *env) largeSession(ctx context.Context, n int) (string, error) {
 	s := e.sims[0]
 	for _, rs := range s.sim.Sessions()[100:] {
 		if rs.State == upstream.SessionStateStopped {
+			u := fmt.Sprintf("%s/_sim/sessions/%s/large?events=%d", s.url, rs.ID, n)
+			if err := e.simControl(ctx, http.MethodPost, u, nil, nil); err != nil {
+				return "", err
+			}
 			s.sim.SetLargeSession(rs.ID, n)
 			return gid.ID{Kind: gid.KindRestoreSession, Server: s.name, Upstream: rs.ID}.String(), nil
 		}

@@ -1,7 +1,12 @@
 // Command vbo-bench compares the gateway with hand-written REST integrations (and, when node/npm
 // are installed, with GraphQL Mesh / Hive Gateway) on named scenarios against simulated VBO
-// servers: upstream calls against the minimum the simulator's own data require, latency
-// percentiles, throughput and peak RSS. See docs/benchmarks.md.
+// servers: upstream calls against the minimum the simulator's own data require, the system's
+// own CPU time per request, latency percentiles, throughput and peak RSS. See
+// docs/benchmarks.md.
+//
+// Each system runs in its own process: the vbo-gateway binary (built once with go build, started
+// with a generated config), Hive Gateway (node), the simulators in one vbo-sim process, the load
+// generator in this one; the gateway and Hive Gateway are pinned to the same CPU set (taskset).
 //
 //	go run ./cmd/vbo-bench                           # every scenario, every system, table on stdout
 //	go run ./cmd/vbo-bench --scenario dashboard --systems gateway,direct-parallel
@@ -9,8 +14,8 @@
 //	go run ./cmd/vbo-bench --url http://127.0.0.1:8080/graphql --systems gateway
 //
 // By default every (scenario, system) pair runs in a fresh child process (the same binary,
-// re-executed), so that its peak RSS (VmHWM) is its own; --in-process runs everything in one
-// process instead.
+// re-executed, pinned to the harness CPUs), with its own simulators and gateway processes;
+// --in-process runs the pairs in this process instead.
 package main
 
 import (
@@ -23,7 +28,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"slices"
@@ -50,6 +54,10 @@ type options struct {
 	simStats     []string
 	inProcess    bool
 	child        string // "scenario/system": run one pair and print its rows as JSON
+	gatewayBin   string
+	simBin       string
+	systemCPUs   string
+	harnessCPUs  string
 	servers      int
 	orgs         int
 	sessions     int
@@ -101,8 +109,12 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.savePath, "save", "", "also write the JSON rows to this file")
 	fs.StringVar(&o.url, "url", "", "benchmark a running gateway at this GraphQL URL instead of an in-process one (gateway system only)")
 	fs.Var(listFlag{&o.simStats}, "sim-stats", "with --url: base URLs of the vbo-sim servers behind it, to read /_sim/stats (comma-separated)")
-	fs.BoolVar(&o.inProcess, "in-process", false, "run every pair in this process (peak RSS is then shared)")
+	fs.BoolVar(&o.inProcess, "in-process", false, "run every pair in this process (no child process per pair; the systems still run in their own processes)")
 	fs.StringVar(&o.child, "child", "", "internal: run one scenario/system pair")
+	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "prebuilt vbo-gateway binary (default: go build into a temporary directory)")
+	fs.StringVar(&o.simBin, "sim-bin", "", "prebuilt vbo-sim binary (default: go build into a temporary directory)")
+	fs.StringVar(&o.systemCPUs, "system-cpus", "auto", "CPU list (taskset -c) for the system under test, the gateway or Hive Gateway alike (auto: the last CPU when there are 2 or more; none: no pinning)")
+	fs.StringVar(&o.harnessCPUs, "harness-cpus", "auto", "CPU list for the simulators and the load generator (auto: every other CPU; none: no pinning)")
 	fs.IntVar(&o.servers, "servers", 3, "simulated VBO servers")
 	fs.IntVar(&o.orgs, "orgs", 20, "organisations per server")
 	fs.IntVar(&o.sessions, "sessions", 17000, "restore sessions per server (90 days; the largest organisation then has a few hundred in 7 days)")
@@ -168,7 +180,7 @@ func main() {
 	defer stop()
 	if o.child != "" {
 		scenario, system, _ := strings.Cut(o.child, "/")
-		rows, err := runPair(ctx, o, scenario, system)
+		rows, err := runPair(ctx, o, &binaries{gateway: o.gatewayBin, sim: o.simBin}, scenario, system)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vbo-bench:", err)
 			os.Exit(1)
@@ -192,6 +204,19 @@ func run(ctx context.Context, o *options) error {
 	start := time.Now()
 	var rows []row
 	var skips []string
+	var bins *binaries
+	if o.url == "" {
+		logf(o, "building vbo-gateway and vbo-sim ...")
+		var err error
+		if bins, err = buildBinaries(ctx, o); err != nil {
+			return err
+		}
+		defer bins.remove()
+	}
+	systemCPUs, harnessCPUs := cpuSets(o)
+	if systemCPUs != "" {
+		logf(o, "system under test on CPU %s, simulators and load generator on CPU %s (taskset)", systemCPUs, harnessCPUs)
+	}
 	if slices.Contains(o.systems, "mesh") {
 		if err := meshAvailable(o); err != nil {
 			skips = append(skips, "mesh: skipped: "+err.Error())
@@ -214,9 +239,9 @@ func run(ctx context.Context, o *options) error {
 			var rs []row
 			var err error
 			if o.inProcess || o.url != "" {
-				rs, err = runPair(ctx, o, sc, sys)
+				rs, err = runPair(ctx, o, bins, sc, sys)
 			} else {
-				rs, err = runChild(ctx, sc, sys)
+				rs, err = runChild(ctx, bins, harnessCPUs, sc, sys)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -230,6 +255,7 @@ func run(ctx context.Context, o *options) error {
 			rows = append(rows, rs...)
 		}
 	}
+	addRatios(rows)
 	if o.svgPath != "" {
 		if err := os.WriteFile(o.svgPath, renderSVG(rows, o), 0o644); err != nil {
 			return err
@@ -258,8 +284,12 @@ func run(ctx context.Context, o *options) error {
 			fmt.Println(s)
 		}
 	}
-	fmt.Printf("\n%s; GOMAXPROCS=%d; L=%s jitter=%s; max concurrency per server %d; total %s\n",
-		runtime.Version(), runtime.GOMAXPROCS(0), o.latency, o.jitter, o.maxConc, time.Since(start).Round(time.Second))
+	pin := "no CPU pinning"
+	if systemCPUs != "" {
+		pin = fmt.Sprintf("system under test on CPU %s, harness on CPU %s", systemCPUs, harnessCPUs)
+	}
+	fmt.Printf("\n%s; %d CPUs; %s; L=%s jitter=%s; max concurrency per server %d; total %s\n",
+		runtime.Version(), runtime.NumCPU(), pin, o.latency, o.jitter, o.maxConc, time.Since(start).Round(time.Second))
 	return nil
 }
 
@@ -269,7 +299,7 @@ func notApplicable(o *options, sc, sys string) string {
 	case o.url != "" && sys != "gateway":
 		return "--url benchmarks the gateway only"
 	case o.url != "" && sc == "memory":
-		return "needs the simulator's SetLargeSession (in-process simulators only)"
+		return "needs the simulators' data (a bench-started vbo-sim only)"
 	case sys == "mesh" && sc != "overhead" && sc != "flat-sessions-events":
 		return "Mesh (OpenAPI source, no joins by organisation name, no cross-server merge or global IDs) cannot express it"
 	case sc == "flat-sessions-events" && sys != "gateway" && sys != "mesh" && sys != "direct-parallel":
@@ -282,14 +312,14 @@ func notApplicable(o *options, sc, sys string) string {
 	return ""
 }
 
-// runChild re-executes this binary for one pair and decodes its rows.
-func runChild(ctx context.Context, sc, sys string) ([]row, error) {
+// runChild re-executes this binary (on the harness CPUs) for one pair and decodes its rows.
+func runChild(ctx context.Context, bins *binaries, cpus, sc, sys string) ([]row, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	args := append(slices.Clone(os.Args[1:]), "--child", sc+"/"+sys)
-	cmd := exec.CommandContext(ctx, exe, args...)
+	args := append(slices.Clone(os.Args[1:]), "--child", sc+"/"+sys, "--gateway-bin", bins.gateway, "--sim-bin", bins.sim)
+	cmd := pinned(ctx, cpus, exe, args...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr

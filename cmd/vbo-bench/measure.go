@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +39,10 @@ type sample struct {
 	lat   []time.Duration
 	calls []int // upstream calls per iteration (-1 unknown)
 	wall  time.Duration
+	// cpu is the system under test's own CPU time over the measured iterations or window,
+	// simCPU the vbo-sim process's (cpuKnown: both were read).
+	cpu, simCPU time.Duration
+	cpuKnown    bool
 }
 
 func (s *sample) add(d time.Duration, calls int) {
@@ -72,6 +73,10 @@ func (s *sample) fill(r *row) {
 	if r.Concurrency == 0 {
 		r.Concurrency = 1
 	}
+	if s.cpuKnown && len(s.lat) > 0 {
+		r.Extra = withExtra(r.Extra, "cpuMsPerRequest", round3(ms(s.cpu)/float64(len(s.lat))))
+		r.Extra["simCpuMsPerRequest"] = round3(ms(s.simCPU) / float64(len(s.lat)))
+	}
 	c := slices.Clone(s.calls)
 	slices.Sort(c)
 	if len(c) > 0 {
@@ -94,11 +99,15 @@ func iterate(ctx context.Context, e *env, prep func() error, fn func() error) (*
 			}
 		}
 		e.resetStats(ctx)
+		c0, sim0 := e.systemCPU(), e.simCPU()
 		t0 := time.Now()
 		if err := fn(); err != nil {
 			return nil, err
 		}
 		d := time.Since(t0)
+		s.cpu += e.systemCPU() - c0
+		s.simCPU += e.simCPU() - sim0
+		s.cpuKnown = !e.external
 		s.add(d, e.totalCalls(ctx))
 		spent += d
 		s.wall += d
@@ -119,7 +128,8 @@ func load(ctx context.Context, e *env, conc int, dur time.Duration, fn func() er
 	}
 	e.resetStats(ctx)
 	var mu sync.Mutex
-	s := &sample{}
+	s := &sample{cpuKnown: !e.external}
+	c0, sim0 := e.systemCPU(), e.simCPU()
 	var firstErr error
 	var wg sync.WaitGroup
 	t0 := time.Now()
@@ -144,6 +154,7 @@ func load(ctx context.Context, e *env, conc int, dur time.Duration, fn func() er
 	}
 	wg.Wait()
 	s.wall = time.Since(t0)
+	s.cpu, s.simCPU = e.systemCPU()-c0, e.simCPU()-sim0
 	return s, e.totalCalls(ctx), firstErr
 }
 
@@ -188,25 +199,13 @@ func (e *env) gql(ctx context.Context, url, query string, vars map[string]any, o
 	return nil
 }
 
-// ---- peak RSS ----
-
-// vmHWM returns a process's peak resident set size in bytes (0 when unknown). pid 0 = self.
-func vmHWM(pid int) int64 {
-	p := "/proc/self/status"
-	if pid > 0 {
-		p = "/proc/" + strconv.Itoa(pid) + "/status"
+// withExtra sets m[k] = v, making m if needed.
+func withExtra(m map[string]float64, k string, v float64) map[string]float64 {
+	if m == nil {
+		m = map[string]float64{}
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
+	m[k] = v
+	return m
 }
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -5,13 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -67,19 +64,9 @@ func tail(s string, n int) string {
 
 // meshProc is a running Hive Gateway.
 type meshProc struct {
-	cmd *exec.Cmd
+	p   *proc
 	url string
 	dir string
-	log bytes.Buffer
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // startMesh starts Hive Gateway over the first simulator with a token of its own.
@@ -112,46 +99,25 @@ func (e *env) startMesh(ctx context.Context) (*meshProc, error) {
 	}
 	m := &meshProc{url: fmt.Sprintf("http://127.0.0.1:%d/graphql", port), dir: dir}
 	abs, _ := filepath.Abs(e.o.meshDir)
-	m.cmd = exec.Command("sh", filepath.Join(abs, "mesh.sh"), "serve", filepath.Join(dir, "supergraph.graphql"), fmt.Sprint(port))
-	m.cmd.Dir = abs
-	m.cmd.Stdout, m.cmd.Stderr = &m.log, &m.log
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.cmd.Start(); err != nil {
+	// Pinned like the gateway (same CPU set); mesh.sh execs node, so the pid is node's.
+	cmd := pinned(ctx, e.systemCPUs, "sh", filepath.Join(abs, "mesh.sh"), "serve", filepath.Join(dir, "supergraph.graphql"), fmt.Sprint(port))
+	cmd.Dir = abs
+	if m.p, err = startProc(cmd, nil); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port), nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			m.stop()
-			return nil, fmt.Errorf("hive-gateway did not become healthy: %s", tail(m.log.String(), 1500))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitHealthy(ctx, m.p, fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port), 60*time.Second); err != nil {
+		m.stop()
+		return nil, fmt.Errorf("hive-gateway: %w", err)
 	}
+	e.systemPID = m.pid
 	return m, nil
 }
 
 // pid is the node process serving (mesh.sh execs node, so it is the script's pid).
-func (m *meshProc) pid() int { return m.cmd.Process.Pid }
+func (m *meshProc) pid() int { return m.p.pid() }
 
 func (m *meshProc) stop() {
-	if m.cmd.Process != nil {
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = m.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}
+	m.p.stop()
 	_ = os.RemoveAll(m.dir)
 }
 
@@ -170,13 +136,13 @@ func (e *env) meshScenario(ctx context.Context, sc string) ([]row, error) {
 		return nil, err
 	}
 	defer m.stop()
-	note := "RSS: the Hive Gateway node process only"
+	note := "RSS and CPU: the Hive Gateway node process"
 	var rows []row
 	switch sc {
 	case "overhead":
 		vars := map[string]any{"limit": e.o.overheadN}
 		rows, err = e.overheadRows(ctx, func() error { return e.gql(ctx, m.url, meshQOverhead, vars, nil) }, e.o.concurrency,
-			"Hive Gateway + Mesh-composed OpenAPI source; "+note)
+			"Hive Gateway + Mesh-composed OpenAPI source; "+note, nil)
 	case "flat-sessions-events":
 		// Mesh has no relation from a session to its events in the OpenAPI document, so the
 		// client asks twice: the page, then the events of each session (aliases).
@@ -213,7 +179,7 @@ func (e *env) meshScenario(ctx context.Context, sc string) ([]row, error) {
 		err = errors.New("not expressible with Mesh here")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w (hive-gateway log: %s)", err, tail(m.log.String(), 800))
+		return nil, fmt.Errorf("%w (hive-gateway log: %s)", err, tail(m.p.output(), 800))
 	}
 	hwm := vmHWM(m.pid())
 	for i := range rows {

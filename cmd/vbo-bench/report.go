@@ -47,17 +47,57 @@ func ratio(r row) string {
 	return fmt.Sprintf("%.2f", r.UpstreamCalls/r.MinimumCalls)
 }
 
-// printTable writes the results as an aligned text table (also valid-looking Markdown).
+func fmtCPU(r row) string {
+	v, ok := r.Extra["cpuMsPerRequest"]
+	if !ok {
+		return "-"
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+// printTable writes the results as an aligned text table (also valid-looking Markdown). CPU is
+// the system's own CPU time per request (per iteration for the multi-request scenarios).
 func printTable(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| scenario\t| system\t| mode\t| upstream calls\t| minimum calls\t| ratio\t| p50\t| p95\t| p99\t| req/s\t| C\t| peak RSS\t| n\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|")
+	fmt.Fprintln(tw, "| scenario\t| system\t| mode\t| CPU / req\t| upstream calls\t| minimum calls\t| ratio\t| p50\t| p95\t| p99\t| req/s\t| C\t| peak RSS\t| n\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %.1f\t| %d\t| %s\t| %d\t|\n",
-			r.Scenario, r.System, r.Mode, fmtCalls(r.UpstreamCalls), fmtCalls(r.MinimumCalls), ratio(r),
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t| %.1f\t| %d\t| %s\t| %d\t|\n",
+			r.Scenario, r.System, r.Mode, fmtCPU(r), fmtCalls(r.UpstreamCalls), fmtCalls(r.MinimumCalls), ratio(r),
 			fmtMs(r.P50Ms), fmtMs(r.P95Ms), fmtMs(r.P99Ms), r.RPS, r.Concurrency, fmtBytes(r.PeakRssBytes), r.Iterations)
 	}
 	tw.Flush()
+}
+
+// addRatios records, on the gateway's rows, how they compare with Hive Gateway's at the same
+// concurrency (overhead: cpuFractionOfMesh and p99FractionOfMesh, target <= 0.2; rpsTimesMesh,
+// target >= 5) and the dashboard's p50 over its concurrency-bound floor (target <= 1.15).
+func addRatios(rows []row) {
+	for i := range rows {
+		g := &rows[i]
+		if g.System != "gateway" {
+			continue
+		}
+		if g.Scenario == "dashboard" && g.Extra["concurrencyBoundMs"] > 0 {
+			g.Extra["p50OverFloor"] = round3(g.P50Ms / g.Extra["concurrencyBoundMs"])
+		}
+		m := find(rows, g.Scenario, "mesh", g.Concurrency)
+		if m == nil {
+			continue
+		}
+		if gc, mc := g.Extra["cpuMsPerRequest"], m.Extra["cpuMsPerRequest"]; gc > 0 && mc > 0 {
+			g.Extra["cpuFractionOfMesh"] = round3(gc / mc)
+		}
+		if m.RPS > 0 {
+			g.Extra = withExtra(g.Extra, "rpsTimesMesh", round3(g.RPS/m.RPS))
+		}
+		if m.P99Ms > 0 {
+			g.Extra = withExtra(g.Extra, "p99FractionOfMesh", round3(g.P99Ms/m.P99Ms))
+		}
+	}
 }
 
 func find(rows []row, sc, sys string, conc int) *row {
@@ -98,9 +138,9 @@ func printTargets(w io.Writer, rows []row, o *options) {
 		fmt.Fprintln(w, line)
 	}
 	if g := find(rows, "dashboard", "gateway", 0); g != nil && g.Extra != nil {
-		cp := g.Extra["criticalPathMs"]
-		fmt.Fprintf(w, "- dashboard p50 %s vs 1.15 x critical path (3 x L = %s) = %s: %s; concurrency-bound floor with %d calls/server in flight: %s\n",
-			fmtMs(g.P50Ms), fmtMs(cp), fmtMs(1.15*cp), verdict(g.P50Ms <= 1.15*cp), o.maxConc, fmtMs(g.Extra["concurrencyBoundMs"]))
+		floor := g.Extra["concurrencyBoundMs"]
+		fmt.Fprintf(w, "- dashboard p50 %s vs 1.15 x the concurrency-bound floor (%d calls/server in flight: %s) = %s: %s (%.2fx the floor); critical path 3 x L = %s\n",
+			fmtMs(g.P50Ms), o.maxConc, fmtMs(floor), fmtMs(1.15*floor), verdict(g.P50Ms <= 1.15*floor), g.P50Ms/floor, fmtMs(g.Extra["criticalPathMs"]))
 		if d := find(rows, "dashboard", "direct-sequential", 0); d != nil && g.P50Ms > 0 {
 			fmt.Fprintf(w, "- dashboard vs direct-sequential: %.1fx faster (target >= 10x): %s\n", d.P50Ms/g.P50Ms, verdict(d.P50Ms/g.P50Ms >= 10))
 		}
@@ -118,11 +158,15 @@ func printTargets(w io.Writer, rows []row, o *options) {
 		if g == nil || m == nil || m.RPS == 0 || g.P99Ms == 0 {
 			continue
 		}
+		if gc, mc := g.Extra["cpuMsPerRequest"], m.Extra["cpuMsPerRequest"]; gc > 0 && mc > 0 {
+			fmt.Fprintf(w, "- overhead C=%d: CPU per request gateway %.3f ms vs mesh %.3f ms (1/%.1f, target <= 1/5): %s\n",
+				c, gc, mc, mc/gc, verdict(gc*5 <= mc))
+		}
 		fmt.Fprintf(w, "- overhead C=%d: gateway %.0f req/s vs mesh %.0f (%.1fx, target >= 5x): %s; p99 %s vs %s (1/%.1f, target <= 1/5): %s\n",
 			c, g.RPS, m.RPS, g.RPS/m.RPS, verdict(g.RPS >= 5*m.RPS), fmtMs(g.P99Ms), fmtMs(m.P99Ms), m.P99Ms/g.P99Ms, verdict(g.P99Ms*5 <= m.P99Ms))
 	}
 	if g := find(rows, "memory", "gateway", 0); g != nil {
-		fmt.Fprintf(w, "- memory: %d-event session streamed in %.0f pages of %d: peak RSS %s (whole process incl. simulators; before: %s), target < 100 MiB: %s\n",
+		fmt.Fprintf(w, "- memory: %d-event session streamed in %.0f pages of %d: gateway peak RSS %s (before the stream: %s), target < 100 MiB: %s\n",
 			o.largeEvents, g.Extra["pages"], o.eventsPage, fmtBytes(g.PeakRssBytes), fmtBytes(int64(g.Extra["baselineRssBytes"])), verdict(g.PeakRssBytes < 100<<20))
 	}
 }
@@ -204,6 +248,9 @@ func renderSVG(rows []row, o *options) []byte {
 		lbl := fmt.Sprintf("%s, %s / %s calls", fmtMs(br.r.P50Ms), fmtCalls(br.r.UpstreamCalls), fmtCalls(br.r.MinimumCalls))
 		if br.r.Scenario == "overhead" {
 			lbl = fmt.Sprintf("%s, %.0f req/s", fmtMs(br.r.P50Ms), br.r.RPS)
+		}
+		if c := fmtCPU(br.r); c != "-" {
+			lbl += ", CPU " + c
 		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#333">%s</text>`+"\n", left+w+4, y+barH-3, html.EscapeString(lbl))
 		y += barH

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 )
 
@@ -78,11 +77,11 @@ func (d *dashboardResult) sessions() int {
 }
 
 // runPair runs one scenario on one system and returns its rows.
-func runPair(ctx context.Context, o *options, sc, sys string) ([]row, error) {
+func runPair(ctx context.Context, o *options, bins *binaries, sc, sys string) ([]row, error) {
 	if why := notApplicable(o, sc, sys); why != "" {
 		return nil, fmt.Errorf("%s / %s: %s", sc, sys, why)
 	}
-	e, err := newEnv(ctx, o)
+	e, err := newEnv(ctx, o, bins)
 	if err != nil {
 		return nil, err
 	}
@@ -101,17 +100,24 @@ func runPair(ctx context.Context, o *options, sc, sys string) ([]row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s / %s: %w", sc, sys, err)
 	}
-	hwm := vmHWM(0)
+	rss, rssNote := int64(0), ""
+	switch {
+	case e.external:
+	case sys == "gateway":
+		rss, rssNote = e.gatewayPeakRSS(), "RSS and CPU: the vbo-gateway process"
+	case strings.HasPrefix(sys, "direct-"):
+		rss, rssNote = vmHWM(0), "RSS and CPU: the bench process (the direct client is the load generator; RSS includes the planning copy of the data)"
+	}
 	for i := range rows {
 		rows[i].Scenario, rows[i].System = sc, sys
-		if rows[i].PeakRssBytes == 0 && !e.external {
-			rows[i].PeakRssBytes = hwm
-			if rows[i].Note == "" {
-				rows[i].Note = "RSS: whole process (simulators + load generator + system)"
-				if !o.inProcess {
-					rows[i].Note = "RSS: own child process (simulators + load generator + system)"
-				}
-			}
+		if rows[i].PeakRssBytes == 0 && rss > 0 {
+			rows[i].PeakRssBytes = rss
+		}
+		if rssNote != "" {
+			rows[i].Note = strings.TrimPrefix(rows[i].Note+"; "+rssNote, "; ")
+		}
+		if e.systemCPUs != "" {
+			rows[i].Extra = withExtra(rows[i].Extra, "systemCpuSet", float64(strings.Count(e.systemCPUs, ",")+1))
 		}
 	}
 	return rows, nil
@@ -119,18 +125,10 @@ func runPair(ctx context.Context, o *options, sc, sys string) ([]row, error) {
 
 func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 	o := e.o
-	url := e.gwURL
-	if !e.external {
-		if err := e.freshGateway(nil); err != nil {
-			return nil, err
-		}
+	if err := e.freshGateway(ctx, gatewaySettings{}); err != nil {
+		return nil, err
 	}
-	cold := func() error {
-		if e.external {
-			return nil
-		}
-		return e.freshGateway(nil)
-	}
+	cold := func() error { return e.freshGateway(ctx, gatewaySettings{}) }
 	mode := "cold"
 	if e.external {
 		mode = "steady"
@@ -149,7 +147,7 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 		}
 		query := func() error {
 			var d dashboardResult
-			if err := e.gql(ctx, url, qDashboard, map[string]any{"perOrg": o.dashSessions}, &d); err != nil {
+			if err := e.gql(ctx, e.gwURL, qDashboard, map[string]any{"perOrg": o.dashSessions}, &d); err != nil {
 				return err
 			}
 			if !e.external && d.sessions() != want {
@@ -173,13 +171,16 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 				return nil, err
 			}
 			r.Mode = "warm"
+			// Events calls beyond those of the running sessions shown (which are never cached)
+			// would be re-reads of stopped sessions (or repeated reads of running ones).
 			var stopped, workingReads []int
 			s, err = iterate(ctx, e, nil, func() error {
 				if err := query(); err != nil {
 					return err
 				}
-				st, w := e.stoppedEventReads()
-				stopped, workingReads = append(stopped, st), append(workingReads, w)
+				if _, ev, ok := e.stats(ctx); ok {
+					stopped, workingReads = append(stopped, max(0, ev-working)), append(workingReads, min(ev, working))
+				}
 				return nil
 			})
 			if len(e.sims) > 0 {
@@ -212,7 +213,7 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 			r.Extra["sessionsShown"] = float64(len(p.sessions))
 			r.Extra["sessionsInWindowAllOrgs"] = float64(p.inWindow)
 		}
-		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, url, qAudit, vars, nil) })
+		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, e.gwURL, qAudit, vars, nil) })
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +233,7 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 						Edges []struct{} `json:"edges"`
 					} `json:"restoreSessions"`
 				}
-				if err := e.gql(ctx, url, qPage, map[string]any{"first": o.pageSize, "after": after}, &res); err != nil {
+				if err := e.gql(ctx, e.gwURL, qPage, map[string]any{"first": o.pageSize, "after": after}, &res); err != nil {
 					return err
 				}
 				if len(res.RestoreSessions.Edges) != o.pageSize {
@@ -266,7 +267,7 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 			r.Extra["distinctIds"] = float64(len(distinct))
 		}
 		q := nodeLookupQuery(ids)
-		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, url, q, nil, nil) })
+		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, e.gwURL, q, nil, nil) })
 		if err != nil {
 			return nil, err
 		}
@@ -275,17 +276,16 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 
 	case "overhead":
 		vars := map[string]any{"first": o.overheadN, "servers": []string{e.firstServer(ctx)}}
-		return e.overheadRows(ctx, func() error { return e.gql(ctx, url, qOverhead, vars, nil) }, o.concurrency, "gateway: listing TTL cache off, so every request reads upstream like the other systems")
+		return e.overheadRows(ctx, func() error { return e.gql(ctx, e.gwURL, qOverhead, vars, nil) }, o.concurrency, "gateway: listing TTL cache off, so every request reads upstream like the other systems",
+			func() error { return e.freshGateway(ctx, gatewaySettings{noListingCache: true}) })
 
 	case "flat-sessions-events":
-		if !e.external {
-			if err := e.freshGateway(func(c *config.Config) { c.Cache.ListingTTL = -time.Second; c.Cache.MaxBytes = -1 }); err != nil {
-				return nil, err
-			}
+		if err := e.freshGateway(ctx, gatewaySettings{noListingCache: true, noImmutableCache: true}); err != nil {
+			return nil, err
 		}
 		srv := e.firstServer(ctx)
 		s, err := iterate(ctx, e, nil, func() error {
-			return e.gql(ctx, url, qFlat, map[string]any{"first": 10, "servers": []string{srv}}, nil)
+			return e.gql(ctx, e.gwURL, qFlat, map[string]any{"first": 10, "servers": []string{srv}}, nil)
 		})
 		if err != nil {
 			return nil, err
@@ -297,13 +297,14 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 		return []row{r}, nil
 
 	case "memory":
-		id, err := e.largeSession(o.largeEvents)
+		id, err := e.largeSession(ctx, o.largeEvents)
 		if err != nil {
 			return nil, err
 		}
-		base := vmHWM(0)
+		base := e.gatewayPeakRSS()
 		e.resetStats(ctx)
 		s := &sample{}
+		c0 := e.systemCPU()
 		var after any
 		pages, events := 0, 0
 		t0 := time.Now()
@@ -320,7 +321,7 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 				} `json:"restoreSession"`
 			}
 			a := time.Now()
-			if err := e.gql(ctx, url, qEventsPage, map[string]any{"id": id, "first": o.eventsPage, "after": after}, &res); err != nil {
+			if err := e.gql(ctx, e.gwURL, qEventsPage, map[string]any{"id": id, "first": o.eventsPage, "after": after}, &res); err != nil {
 				return nil, err
 			}
 			s.lat = append(s.lat, time.Since(a))
@@ -332,6 +333,7 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 			after = res.RestoreSession.Events.PageInfo.EndCursor
 		}
 		s.wall = time.Since(t0)
+		s.cpu, s.cpuKnown = e.systemCPU()-c0, !e.external
 		calls := e.totalCalls(ctx)
 		s.fill(&r)
 		r.UpstreamCalls = float64(calls)
@@ -339,17 +341,19 @@ func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
 		r.Extra["pages"] = float64(pages)
 		r.Extra["eventsStreamed"] = float64(events)
 		r.Extra["baselineRssBytes"] = float64(base)
-		r.Note = "latency per events page; RSS: own child process incl. simulators (whole-process peak)"
+		r.Note = "latency and CPU per events page"
 		return []row{r}, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q", sc)
 }
 
-// overheadRows measures fn at each concurrency level with L = 0.
-func (e *env) overheadRows(ctx context.Context, fn func() error, levels []int, note string) ([]row, error) {
-	e.setLatency(0, 0)
-	if !e.external {
-		if err := e.freshGateway(func(c *config.Config) { c.Cache.ListingTTL = -time.Second }); err != nil {
+// overheadRows measures fn at each concurrency level with L = 0, after setup (if not nil).
+func (e *env) overheadRows(ctx context.Context, fn func() error, levels []int, note string, setup func() error) ([]row, error) {
+	if err := e.setLatency(ctx, 0, 0); err != nil {
+		return nil, err
+	}
+	if setup != nil {
+		if err := setup(); err != nil {
 			return nil, err
 		}
 	}
