@@ -2824,7 +2824,7 @@ func (ec *executionContext) _ClientHost_raw(ctx context.Context, field graphql.C
 			return ec.fieldContext_ClientHost_raw(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Raw, nil
+			return obj.Raw(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2835,7 +2835,7 @@ func (ec *executionContext) _ClientHost_raw(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_ClientHost_raw(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ClientHost", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ClientHost", field, true, false, "String")
 }
 
 func (ec *executionContext) _ClientHost_machineName(ctx context.Context, field graphql.CollectedField, obj *model.ClientHost) (ret graphql.Marshaler) {
@@ -2847,7 +2847,7 @@ func (ec *executionContext) _ClientHost_machineName(ctx context.Context, field g
 			return ec.fieldContext_ClientHost_machineName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.MachineName, nil
+			return obj.MachineName(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2858,7 +2858,7 @@ func (ec *executionContext) _ClientHost_machineName(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ClientHost_machineName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ClientHost", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ClientHost", field, true, false, "String")
 }
 
 func (ec *executionContext) _ClientHost_viaAddress(ctx context.Context, field graphql.CollectedField, obj *model.ClientHost) (ret graphql.Marshaler) {
@@ -2870,7 +2870,7 @@ func (ec *executionContext) _ClientHost_viaAddress(ctx context.Context, field gr
 			return ec.fieldContext_ClientHost_viaAddress(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ViaAddress, nil
+			return obj.ViaAddress(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2881,7 +2881,7 @@ func (ec *executionContext) _ClientHost_viaAddress(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ClientHost_viaAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ClientHost", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ClientHost", field, true, false, "String")
 }
 
 func (ec *executionContext) _Mutation_createWatchRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {

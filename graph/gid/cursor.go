@@ -34,10 +34,13 @@ const maxServersInCursor = 256
 
 // EncodeOffset makes an unsealed offset cursor; n is the number of items before the next page.
 func EncodeOffset(n int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(offsetText(n)))
+	var stack [32]byte
+	return base64String(appendOffsetText(stack[:0], n))
 }
 
-func offsetText(n int) string { return "o1:" + strconv.Itoa(n) }
+func appendOffsetText(b []byte, n int) []byte {
+	return strconv.AppendInt(append(b, "o1:"...), int64(n), 10)
+}
 
 // DecodeOffset reads an unsealed offset cursor; "" means the start.
 func DecodeOffset(s string) (int, error) {
@@ -66,33 +69,33 @@ func parseOffset(text string) (int, error) {
 
 // EncodeStream makes an unsealed stream cursor. Output is deterministic (servers sorted).
 func EncodeStream(c StreamCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(streamText(c)))
+	var stack [256]byte
+	return base64String(appendStreamText(stack[:0], c))
 }
 
-func streamText(c StreamCursor) string {
-	names := make([]string, 0, len(c))
+// appendStreamText appends the cursor's text; a few servers are sorted on the stack.
+func appendStreamText(b []byte, c StreamCursor) []byte {
+	var stack [8]string
+	names := stack[:0]
 	for n := range c {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	var b strings.Builder
-	b.WriteString("s1:")
+	b = append(b, "s1:"...)
 	for i, n := range names {
 		if i > 0 {
-			b.WriteByte(';')
+			b = append(b, ';')
 		}
 		p := c[n]
-		b.WriteString(n)
-		b.WriteByte('=')
+		b = append(append(b, n...), '=')
 		if p.Done {
-			b.WriteByte('-')
+			b = append(b, '-')
 		} else {
-			b.WriteString(strconv.FormatInt(p.Time.UnixNano(), 10))
-			b.WriteByte(',')
-			b.WriteString(strconv.Itoa(p.Skip))
+			b = strconv.AppendInt(b, p.Time.UnixNano(), 10)
+			b = strconv.AppendInt(append(b, ','), int64(p.Skip), 10)
 		}
 	}
-	return b.String()
+	return b
 }
 
 // DecodeStream reads an unsealed stream cursor; "" means every server starts at the top.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Kind is the object type an ID names.
@@ -44,17 +45,28 @@ type ID struct {
 	Parent   string // the session id, for KindRestoreEvent
 }
 
-// String encodes the ID.
+// String encodes the ID (one allocation: the text is assembled on the stack).
 func (id ID) String() string {
-	raw := string(id.Kind) + ":" + id.Server
+	var stack [256]byte
+	raw := append(stack[:0], id.Kind...)
+	raw = append(append(raw, ':'), id.Server...)
 	switch id.Kind {
 	case KindServer:
 	case KindRestoreEvent:
-		raw += ":" + id.Parent + ":" + id.Upstream
+		raw = append(append(raw, ':'), id.Parent...)
+		raw = append(append(raw, ':'), id.Upstream...)
 	default:
-		raw += ":" + id.Upstream
+		raw = append(append(raw, ':'), id.Upstream...)
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+	return base64String(raw)
+}
+
+// base64String is base64url (unpadded) of src, in one allocation: the encoded bytes become
+// the string without a copy.
+func base64String(src []byte) string {
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(len(src)))
+	base64.RawURLEncoding.Encode(out, src)
+	return unsafe.String(unsafe.SliceData(out), len(out)) // out is never written again
 }
 
 // Parse decodes and validates a global ID.

@@ -5,7 +5,6 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,10 +61,12 @@ func newCursors(key []byte) (*Cursors, error) {
 	return &Cursors{aead: aead}, nil
 }
 
-func (c *Cursors) seal(text string) string {
+// seal encrypts text under a fresh random nonce: nonce || ciphertext, base64url. Two
+// allocations: the sealed bytes and the string.
+func (c *Cursors) seal(text []byte) string {
 	buf := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+len(text)+c.aead.Overhead())
 	_, _ = rand.Read(buf)
-	return base64.RawURLEncoding.EncodeToString(c.aead.Seal(buf, buf, []byte(text), cursorAD))
+	return base64String(c.aead.Seal(buf, buf, text, cursorAD))
 }
 
 // ErrCursorUnsealed: a cursor that does not open under this gateway's key: altered, made up,
@@ -89,7 +90,10 @@ func (c *Cursors) open(s string) (string, error) {
 }
 
 // EncodeOffset seals an offset cursor; n is the number of items before the next page.
-func (c *Cursors) EncodeOffset(n int) string { return c.seal(offsetText(n)) }
+func (c *Cursors) EncodeOffset(n int) string {
+	var stack [32]byte
+	return c.seal(appendOffsetText(stack[:0], n))
+}
 
 // DecodeOffset opens an offset cursor; "" means the start.
 func (c *Cursors) DecodeOffset(s string) (int, error) {
@@ -104,7 +108,10 @@ func (c *Cursors) DecodeOffset(s string) (int, error) {
 }
 
 // EncodeStream seals a stream cursor.
-func (c *Cursors) EncodeStream(sc StreamCursor) string { return c.seal(streamText(sc)) }
+func (c *Cursors) EncodeStream(sc StreamCursor) string {
+	var stack [256]byte
+	return c.seal(appendStreamText(stack[:0], sc))
+}
 
 // DecodeStream opens a stream cursor; "" means every server starts at the top.
 func (c *Cursors) DecodeStream(s string) (StreamCursor, error) {

@@ -1,9 +1,17 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -139,15 +147,15 @@ func TestModelFields(t *testing.T) {
 		t.Error("empty strings must be null")
 	}
 	ch := s.ClientHost()
-	if ch == nil || ch.Raw != "BXYDEV01 (via: 203.0.113.7)" || ch.MachineName == nil || *ch.MachineName != "BXYDEV01" ||
-		ch.ViaAddress == nil || *ch.ViaAddress != "203.0.113.7" {
+	if ch == nil || ch.Raw() != "BXYDEV01 (via: 203.0.113.7)" || ch.MachineName() == nil || *ch.MachineName() != "BXYDEV01" ||
+		ch.ViaAddress() == nil || *ch.ViaAddress() != "203.0.113.7" {
 		t.Errorf("ClientHost = %+v", ch)
 	}
 	if (&RestoreSession{}).ClientHost() != nil {
 		t.Error("empty clientHost must be null")
 	}
 	direct := (&RestoreSession{Upstream: upstream.RestoreSession{ClientHost: "10.1.2.3"}}).ClientHost()
-	if direct == nil || *direct.MachineName != "10.1.2.3" || direct.ViaAddress != nil {
+	if direct == nil || *direct.MachineName() != "10.1.2.3" || direct.ViaAddress() != nil {
 		t.Errorf("direct ClientHost = %+v", direct)
 	}
 	ev := RestoreEvent{Upstream: upstream.RestoreSessionEvent{Duration: "00:00:02.5"}}
@@ -165,4 +173,132 @@ func TestModelFields(t *testing.T) {
 	if o.ID() == d.ID() || o.ID() == s.ID() || o.GetID() != o.ID() || d.UpstreamID() != "" {
 		t.Errorf("ids: org %s detached %s session %s", o.ID(), d.ID(), s.ID())
 	}
+}
+
+// TestMarshalDateTime: the gateway's DateTime writer matches graphql.MarshalTime (quoted
+// RFC 3339 with nanoseconds, in UTC) whatever the writer, and writes null for the zero time.
+func TestMarshalDateTime(t *testing.T) {
+	nz := time.FixedZone("NZDT", 13*3600)
+	for _, tc := range []time.Time{
+		time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 2, 10, 0, 0, 123456789, time.UTC),
+		time.Date(2026, 3, 2, 23, 30, 0, 500, nz),
+		time.Date(2199, 12, 31, 23, 59, 59, 999999999, time.UTC),
+	} {
+		var want bytes.Buffer
+		graphql.MarshalTime(tc.UTC()).MarshalGQL(&want)
+		var buf bytes.Buffer
+		buf.WriteString("x")
+		MarshalDateTime(tc).MarshalGQL(&buf)
+		var plain strings.Builder // no AvailableBuffer: the other path
+		MarshalDateTime(tc).MarshalGQL(&plain)
+		if buf.String() != "x"+want.String() || plain.String() != want.String() {
+			t.Errorf("%v: got %s and %s, want %s", tc, buf.String(), plain.String(), want.String())
+		}
+	}
+	if MarshalDateTime(time.Time{}) != graphql.Null {
+		t.Error("the zero time must be null")
+	}
+}
+
+// TestModelFieldsAllocate: plain fields read the model without allocating (pointers into it).
+func TestModelFieldsAllocate(t *testing.T) {
+	end := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := &RestoreSession{ServerName: "syd1", Upstream: upstream.RestoreSession{ID: "abc", Details: "3 items",
+		InitiatedBy: "admin@contoso", EndTime: &end}}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = s.Details(), s.InitiatedBy(), s.EndTime() }); n != 0 {
+		t.Errorf("Details, InitiatedBy, EndTime: %.0f allocations, want 0", n)
+	}
+	if *s.Details() != "3 items" || *s.InitiatedBy() != "admin@contoso" || !s.EndTime().Equal(end) {
+		t.Error("wrong values")
+	}
+}
+
+// TestOutputEnumsMatchSchema: the hand-written enums (output_enums.go) have exactly the
+// schema's values, in its order, and write and read them back.
+func TestOutputEnumsMatchSchema(t *testing.T) {
+	files, err := filepath.Glob("../*.graphqls")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("schema files: %v %v", files, err)
+	}
+	var sources []*ast.Source
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, &ast.Source{Name: f, Input: string(b)})
+	}
+	schema, gerr := gqlparser.LoadSchema(sources...)
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	values := func(all ...fmt.Stringer) []string {
+		var out []string
+		for _, v := range all {
+			out = append(out, v.String())
+		}
+		return out
+	}
+	for name, got := range map[string][]string{
+		"RestoreSessionType":   values(stringers(AllRestoreSessionType)...),
+		"RestoreSessionState":  values(stringers(AllRestoreSessionState)...),
+		"RestoreSessionResult": values(stringers(AllRestoreSessionResult)...),
+		"RestoreEventType":     values(stringers(AllRestoreEventType)...),
+		"RestoreEventStatus":   values(stringers(AllRestoreEventStatus)...),
+	} {
+		def := schema.Types[name]
+		if def == nil || def.Kind != ast.Enum {
+			t.Fatalf("%s is not a schema enum", name)
+		}
+		var want []string
+		for _, v := range def.EnumValues {
+			want = append(want, v.Name)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: hand-written values %v, schema %v", name, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		m    graphql.Marshaler
+		want string
+	}{
+		{RestoreSessionTypeSharepoint, `"SHAREPOINT"`},
+		{RestoreEventStatusCancelled, `"CANCELLED"`},
+		{RestoreEventType(`BAD"NAME`), `"BAD\"NAME"`}, // not a schema value: quoted in full
+	} {
+		var buf bytes.Buffer
+		tc.m.MarshalGQL(&buf)
+		if buf.String() != tc.want {
+			t.Errorf("MarshalGQL = %s, want %s", buf.String(), tc.want)
+		}
+	}
+	var st RestoreSessionState
+	if err := st.UnmarshalGQL("STOPPED"); err != nil || st != RestoreSessionStateStopped {
+		t.Errorf("UnmarshalGQL(STOPPED) = %s, %v", st, err)
+	}
+	for _, bad := range []any{"stopped", 3, nil} {
+		if err := st.UnmarshalGQL(bad); err == nil {
+			t.Errorf("UnmarshalGQL(%v) accepted", bad)
+		}
+	}
+	var ev RestoreEventType
+	if b, _ := RestoreEventTypeExport.MarshalJSON(); string(b) != `"EXPORT"` || ev.UnmarshalJSON(b) != nil || ev != RestoreEventTypeExport {
+		t.Errorf("JSON round trip: %s -> %s", b, ev)
+	}
+	if ev.UnmarshalJSON([]byte(`"PRINT"`)) == nil {
+		t.Error("UnmarshalJSON accepted PRINT")
+	}
+	out := bytes.NewBuffer(make([]byte, 0, 64))
+	if n := testing.AllocsPerRun(100, func() { out.Reset(); RestoreSessionResultFailed.MarshalGQL(out) }); n != 0 {
+		t.Errorf("MarshalGQL: %.0f allocations, want 0", n)
+	}
+}
+
+func stringers[E fmt.Stringer](all []E) []fmt.Stringer {
+	out := make([]fmt.Stringer, len(all))
+	for i, v := range all {
+		out[i] = v
+	}
+	return out
 }

@@ -57,7 +57,7 @@ func (o *Organization) UpstreamID() string { return o.Upstream.ID }
 func (o *Organization) Name() string { return o.Upstream.Name }
 
 // OfficeName is the Microsoft 365 tenant name.
-func (o *Organization) OfficeName() *string { return optString(o.Upstream.OfficeName) }
+func (o *Organization) OfficeName() *string { return optString(&o.Upstream.OfficeName) }
 
 // Type maps VBO's organisation type.
 func (o *Organization) Type() OrganizationType {
@@ -73,13 +73,13 @@ func (o *Organization) Type() OrganizationType {
 }
 
 // Region is VBO's region text.
-func (o *Organization) Region() *string { return optString(o.Upstream.Region) }
+func (o *Organization) Region() *string { return optString(&o.Upstream.Region) }
 
 // IsBackedUp is VBO's isBackedup.
 func (o *Organization) IsBackedUp() *bool { return o.Upstream.IsBackedup }
 
 // LastBackupTime is VBO's lastBackuptime, in UTC.
-func (o *Organization) LastBackupTime() *time.Time { return optTime(o.Upstream.LastBackuptime) }
+func (o *Organization) LastBackupTime() *time.Time { return utcTime(o.Upstream.LastBackuptime) }
 
 // RestoreSession is a VBO restore session on one server.
 type RestoreSession struct {
@@ -119,28 +119,42 @@ func (s *RestoreSession) Result() RestoreSessionResult {
 func (s *RestoreSession) StartTime() time.Time { return s.Upstream.CreationTime.UTC() }
 
 // EndTime is VBO's endTime, in UTC.
-func (s *RestoreSession) EndTime() *time.Time { return optTime(s.Upstream.EndTime) }
+func (s *RestoreSession) EndTime() *time.Time { return utcTime(s.Upstream.EndTime) }
 
 // InitiatedBy is the account VBO recorded.
-func (s *RestoreSession) InitiatedBy() *string { return optString(s.Upstream.InitiatedBy) }
+func (s *RestoreSession) InitiatedBy() *string { return optString(&s.Upstream.InitiatedBy) }
 
 // ClientHost parses VBO's clientHost.
 func (s *RestoreSession) ClientHost() *ClientHost {
 	if s.Upstream.ClientHost == "" {
 		return nil
 	}
-	ch := upstream.ParseClientHost(s.Upstream.ClientHost)
-	return &ClientHost{Raw: ch.Raw, MachineName: optString(ch.MachineName), ViaAddress: optString(ch.ViaAddress)}
+	return &ClientHost{parsed: upstream.ParseClientHost(s.Upstream.ClientHost)}
 }
 
 // Reason is the reason given for the restore.
-func (s *RestoreSession) Reason() *string { return optString(s.Upstream.Reason) }
+func (s *RestoreSession) Reason() *string { return optString(&s.Upstream.Reason) }
 
 // Details is VBO's free text.
-func (s *RestoreSession) Details() *string { return optString(s.Upstream.Details) }
+func (s *RestoreSession) Details() *string { return optString(&s.Upstream.Details) }
 
 // ScopeName is the Restore Portal scope.
-func (s *RestoreSession) ScopeName() *string { return optString(s.Upstream.ScopeName) }
+func (s *RestoreSession) ScopeName() *string { return optString(&s.Upstream.ScopeName) }
+
+// ClientHost is where a restore was run from, parsed from VBO's clientHost string (one
+// allocation; the parts are substrings of the raw text).
+type ClientHost struct {
+	parsed upstream.ClientHost
+}
+
+// Raw is the string exactly as VBO recorded it.
+func (c *ClientHost) Raw() string { return c.parsed.Raw }
+
+// MachineName is the client machine's name or address; null when VBO recorded none.
+func (c *ClientHost) MachineName() *string { return optString(&c.parsed.MachineName) }
+
+// ViaAddress is the gateway or proxy the restore came through; null when direct.
+func (c *ClientHost) ViaAddress() *string { return optString(&c.parsed.ViaAddress) }
 
 // RestoreEvent is one event of a restore session.
 type RestoreEvent struct {
@@ -173,31 +187,31 @@ func (e *RestoreEvent) Type() RestoreEventType { return EventTypeFromVBO(e.Upstr
 func (e *RestoreEvent) Status() RestoreEventStatus { return EventStatusFromVBO(e.Upstream.Status) }
 
 // Title is the event title.
-func (e *RestoreEvent) Title() *string { return optString(e.Upstream.Title) }
+func (e *RestoreEvent) Title() *string { return optString(&e.Upstream.Title) }
 
 // Message is VBO's message.
 func (e *RestoreEvent) Message() string { return e.Upstream.Message }
 
 // ItemName is the item's name.
-func (e *RestoreEvent) ItemName() *string { return optString(e.Upstream.ItemName) }
+func (e *RestoreEvent) ItemName() *string { return optString(&e.Upstream.ItemName) }
 
 // ItemType is VBO's item type text.
-func (e *RestoreEvent) ItemType() *string { return optString(e.Upstream.ItemType) }
+func (e *RestoreEvent) ItemType() *string { return optString(&e.Upstream.ItemType) }
 
 // ItemSizeBytes is the item size.
 func (e *RestoreEvent) ItemSizeBytes() *int64 { return e.Upstream.ItemSizeBytes }
 
 // Source is where the item came from.
-func (e *RestoreEvent) Source() *string { return optString(e.Upstream.Source) }
+func (e *RestoreEvent) Source() *string { return optString(&e.Upstream.Source) }
 
 // Target is where it went.
-func (e *RestoreEvent) Target() *string { return optString(e.Upstream.Target) }
+func (e *RestoreEvent) Target() *string { return optString(&e.Upstream.Target) }
 
 // StartTime is when the step started, in UTC.
 func (e *RestoreEvent) StartTime() time.Time { return e.Upstream.StartTime.UTC() }
 
 // EndTime is when it ended, in UTC.
-func (e *RestoreEvent) EndTime() *time.Time { return optTime(e.Upstream.EndTime) }
+func (e *RestoreEvent) EndTime() *time.Time { return utcTime(e.Upstream.EndTime) }
 
 // DurationSeconds parses VBO's TimeSpan text; null when absent or unreadable.
 func (e *RestoreEvent) DurationSeconds() *float64 {
@@ -209,16 +223,19 @@ func (e *RestoreEvent) DurationSeconds() *float64 {
 	return &secs
 }
 
-func optString(s string) *string {
-	if s == "" {
+// optString is nil for "", else s itself: a pointer into the model, which gqlgen only reads
+// (no copy, no allocation per field).
+func optString(s *string) *string {
+	if *s == "" {
 		return nil
 	}
-	return &s
+	return s
 }
 
-func optTime(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
+// utcTime is t in UTC: t itself when it is already (no allocation), else a UTC copy.
+func utcTime(t *time.Time) *time.Time {
+	if t == nil || t.Location() == time.UTC {
+		return t
 	}
 	u := t.UTC()
 	return &u
