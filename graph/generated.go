@@ -3550,7 +3550,7 @@ func (ec *executionContext) _OrganizationEdge_cursor(ctx context.Context, field 
 			return ec.fieldContext_OrganizationEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3561,7 +3561,7 @@ func (ec *executionContext) _OrganizationEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_OrganizationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrganizationEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("OrganizationEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _OrganizationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationEdge) (ret graphql.Marshaler) {
@@ -5114,7 +5114,7 @@ func (ec *executionContext) _RestoreEventEdge_cursor(ctx context.Context, field 
 			return ec.fieldContext_RestoreEventEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5125,7 +5125,7 @@ func (ec *executionContext) _RestoreEventEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_RestoreEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreEventEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreEventEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _RestoreEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RestoreEventEdge) (ret graphql.Marshaler) {
@@ -5640,7 +5640,7 @@ func (ec *executionContext) _RestoreSessionEdge_cursor(ctx context.Context, fiel
 			return ec.fieldContext_RestoreSessionEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5651,7 +5651,7 @@ func (ec *executionContext) _RestoreSessionEdge_cursor(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_RestoreSessionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreSessionEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreSessionEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _RestoreSessionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RestoreSessionEdge) (ret graphql.Marshaler) {

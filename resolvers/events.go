@@ -42,11 +42,12 @@ func (r *Resolver) sessionEvents(ctx context.Context, obj *model.RestoreSession,
 	conn := &model.RestoreEventConnection{Edges: make([]*model.RestoreEventEdge, 0, n), TotalCount: page.Total,
 		PageInfo: &model.PageInfo{HasNextPage: len(page.Events) > size || !page.End, HasPreviousPage: from > 0}}
 	for i := range n {
-		conn.Edges = append(conn.Edges, &model.RestoreEventEdge{Cursor: r.Cursors.EncodeOffset(page.Offsets[i] + 1),
-			Node: &model.RestoreEvent{ServerName: obj.ServerName, SessionID: obj.Upstream.ID, Upstream: page.Events[i]}})
+		conn.Edges = append(conn.Edges, model.NewRestoreEventEdge(&model.RestoreEvent{ServerName: obj.ServerName, SessionID: obj.Upstream.ID,
+			Upstream: page.Events[i]}, r.Cursors, page.Offsets[i]+1))
 	}
-	if n > 0 {
-		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor
+	if n > 0 { // the edges' own cursors (each seals its own once, on first use)
+		start, end := conn.Edges[0].Cursor(), conn.Edges[n-1].Cursor()
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
 	}
 	if len(page.Events) <= size && !page.End {
 		// The read ended before the page filled: continue after what was read.

@@ -54,12 +54,11 @@ func (r *Resolver) orgConnection(ctx context.Context, only []string, nameContain
 	if err != nil {
 		return nil, err
 	}
-	cursors := offsetCursors(r.Cursors, from, to)
-	conn := &model.OrganizationConnection{Edges: make([]*model.OrganizationEdge, 0, to-from),
-		PageInfo: offsetPageInfo(from, to, len(orgs), cursors), TotalCount: len(orgs)}
+	conn := &model.OrganizationConnection{Edges: make([]*model.OrganizationEdge, 0, to-from), TotalCount: len(orgs)}
 	for i := from; i < to; i++ {
-		conn.Edges = append(conn.Edges, &model.OrganizationEdge{Cursor: cursors[i-from], Node: orgs[i]})
+		conn.Edges = append(conn.Edges, model.NewOrganizationEdge(orgs[i], r.Cursors, i+1))
 	}
+	conn.PageInfo = offsetPageInfo(from, to, len(orgs), conn.Edges)
 	return conn, nil
 }
 
@@ -96,9 +95,8 @@ func orgSessionsConnection(cursors *gid.Cursors, server string, page *loaders.Se
 	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, n),
 		PageInfo: &model.PageInfo{HasNextPage: len(page.Sessions) > size, HasPreviousPage: resumed}, TotalCount: page.Total}
 	for i := range n {
-		c := cursors.EncodeStream(gid.StreamCursor{server: page.After[i]})
-		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: c,
-			Node: &model.RestoreSession{ServerName: server, Upstream: page.Sessions[i]}})
+		conn.Edges = append(conn.Edges, model.NewServerSessionEdge(&model.RestoreSession{ServerName: server, Upstream: page.Sessions[i]},
+			cursors, server, page.After[i]))
 	}
 	setEdgeCursors(conn)
 	if page.Resume != nil {
@@ -142,10 +140,12 @@ func checkCursorServers(cur gid.StreamCursor, allowed []string) error {
 	return nil
 }
 
+// setEdgeCursors sets pageInfo's start and end cursors to the first and last edges' own (the
+// edges seal theirs on first use, once).
 func setEdgeCursors(conn *model.RestoreSessionConnection) {
 	if len(conn.Edges) > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+		start, end := conn.Edges[0].Cursor(), conn.Edges[len(conn.Edges)-1].Cursor()
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
 	}
 }
 
@@ -280,8 +280,8 @@ func mergedConnection(cursors *gid.Cursors, page *loaders.MergedPage, resumed bo
 	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, len(page.Sessions)),
 		PageInfo: &model.PageInfo{HasNextPage: page.HasNext, HasPreviousPage: resumed}, TotalCount: page.Total}
 	for _, s := range page.Sessions {
-		conn.Edges = append(conn.Edges, &model.RestoreSessionEdge{Cursor: cursors.EncodeStream(s.Cursor),
-			Node: &model.RestoreSession{ServerName: s.Server, Upstream: s.Session}})
+		conn.Edges = append(conn.Edges, model.NewRestoreSessionEdge(&model.RestoreSession{ServerName: s.Server, Upstream: s.Session},
+			cursors, s.Cursor))
 	}
 	setEdgeCursors(conn)
 	if len(conn.Edges) == 0 && page.End != nil {

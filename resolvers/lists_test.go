@@ -286,7 +286,7 @@ func TestRestoreSessionsPaging(t *testing.T) {
 				if conn.PageInfo.HasPreviousPage != (page > 0) {
 					t.Errorf("page %d: hasPreviousPage = %v", page, conn.PageInfo.HasPreviousPage)
 				}
-				if n := len(conn.Edges); n > 0 && (*conn.PageInfo.StartCursor != conn.Edges[0].Cursor || *conn.PageInfo.EndCursor != conn.Edges[n-1].Cursor) {
+				if n := len(conn.Edges); n > 0 && (*conn.PageInfo.StartCursor != conn.Edges[0].Cursor() || *conn.PageInfo.EndCursor != conn.Edges[n-1].Cursor()) {
 					t.Errorf("page %d: start/end cursors are not the edges'", page)
 				}
 				got = append(got, sessionIDs(conn)...)

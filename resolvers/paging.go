@@ -50,22 +50,14 @@ func offsetWindow(cursors *gid.Cursors, n int, first *int, after *string) (from,
 	return from, min(from+size, n), nil
 }
 
-// offsetCursors seals the edge cursors of items [from,to): item i's cursor is offset i+1.
-func offsetCursors(cursors *gid.Cursors, from, to int) []string {
-	out := make([]string, 0, max(to-from, 0))
-	for i := from; i < to; i++ {
-		out = append(out, cursors.EncodeOffset(i+1))
-	}
-	return out
-}
-
-// offsetPageInfo builds PageInfo for items [from,to) of n, whose edges have edgeCursors (the
-// start and end cursors are the first and last edge's own: sealing draws a fresh nonce, so a
-// cursor sealed again would be another string).
-func offsetPageInfo(from, to, n int, edgeCursors []string) *model.PageInfo {
+// offsetPageInfo builds PageInfo for items [from,to) of n shown as edges (item i's cursor is
+// offset i+1). The start and end cursors are the first and last edges' own, read through them:
+// an edge seals its cursor once, on first use, and sealing again would give another string.
+func offsetPageInfo[E interface{ Cursor() string }](from, to, n int, edges []E) *model.PageInfo {
 	pi := &model.PageInfo{HasNextPage: to < n, HasPreviousPage: from > 0}
-	if len(edgeCursors) > 0 {
-		pi.StartCursor, pi.EndCursor = &edgeCursors[0], &edgeCursors[len(edgeCursors)-1]
+	if len(edges) > 0 {
+		start, end := edges[0].Cursor(), edges[len(edges)-1].Cursor()
+		pi.StartCursor, pi.EndCursor = &start, &end
 	}
 	return pi
 }

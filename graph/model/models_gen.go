@@ -51,14 +51,6 @@ type OrganizationConnection struct {
 	TotalCount int `json:"totalCount"`
 }
 
-// An organisation and its cursor.
-type OrganizationEdge struct {
-	// Opaque cursor for `after`.
-	Cursor string `json:"cursor"`
-	// The organisation.
-	Node *Organization `json:"node"`
-}
-
 // Narrows an organisation list.
 type OrganizationFilter struct {
 	// Only these servers (config names).
@@ -139,14 +131,6 @@ type RestoreEventConnection struct {
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
-// A restore event and its cursor.
-type RestoreEventEdge struct {
-	// Opaque cursor for `after`.
-	Cursor string `json:"cursor"`
-	// The event.
-	Node *RestoreEvent `json:"node"`
-}
-
 // Narrows a restore event list.
 type RestoreEventFilter struct {
 	// Only these event types.
@@ -165,14 +149,6 @@ type RestoreSessionConnection struct {
 	PageInfo *PageInfo `json:"pageInfo"`
 	// Matching sessions on all pages: known whenever every match fits in this page (hasNextPage false on the first page); else null (VBO does not count for the gateway).
 	TotalCount *int `json:"totalCount,omitempty"`
-}
-
-// A restore session and its cursor.
-type RestoreSessionEdge struct {
-	// Opaque cursor for `after`.
-	Cursor string `json:"cursor"`
-	// The session.
-	Node *RestoreSession `json:"node"`
 }
 
 // Narrows a restore session list.
