@@ -12,6 +12,7 @@ package app_test
 // systems, each in its own process.
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -147,4 +148,40 @@ func BenchmarkOverheadQuery(b *testing.B) {
 	b.ReportAllocs()
 	loop(b, func() { benchDo(b, h, benchOverheadQuery) })
 	b.ReportMetric(float64(benchCalls(f))/float64(b.N), "upstream-calls/op")
+}
+
+// BenchmarkOverheadQueryUncached: the overhead query as cmd/vbo-bench runs it, with the listing
+// TTL cache off, so every op reads the page from the (in-process) simulator: cpu-ns/op and
+// allocs/op include the upstream call, its JSON decoding and the simulator's side of it.
+func BenchmarkOverheadQueryUncached(b *testing.B) {
+	f := benchFleet(b, []string{"syd1"})
+	f.Config.Cache.ListingTTL = -time.Second
+	h := benchGateway(b, f.Config)
+	benchDo(b, h, benchOverheadQuery)
+	benchResetCalls(f)
+	b.ReportAllocs()
+	loop(b, func() { benchDo(b, h, benchOverheadQuery) })
+	b.ReportMetric(float64(benchCalls(f))/float64(b.N), "upstream-calls/op")
+}
+
+// BenchmarkPageShape splits the overhead query's cost between what every request pays, what
+// each row pays and what each selected field of a row pays (listing from the TTL cache):
+// rows=50/fields=9 is BenchmarkOverheadQuery; the differences to rows=25 and to fields=1 give the
+// per-row and per-field figures quoted in docs/benchmarks.md.
+func BenchmarkPageShape(b *testing.B) {
+	f := benchFleet(b, []string{"syd1"})
+	h := benchGateway(b, f.Config)
+	const allFields = "id upstreamId startTime endTime type state result initiatedBy details"
+	for _, sh := range []struct {
+		rows   int
+		fields string
+	}{{50, allFields}, {25, allFields}, {50, "id"}, {25, "id"}} {
+		q := fmt.Sprintf(`{"query":"{ restoreSessions(first: %d, filter: {servers: [\"syd1\"]}) { pageInfo { hasNextPage endCursor } edges { node { %s } } } }"}`,
+			sh.rows, sh.fields)
+		b.Run(fmt.Sprintf("rows=%d/fields=%d", sh.rows, len(strings.Fields(sh.fields))), func(b *testing.B) {
+			benchDo(b, h, q)
+			b.ReportAllocs()
+			loop(b, func() { benchDo(b, h, q) })
+		})
+	}
 }
