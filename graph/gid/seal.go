@@ -127,7 +127,11 @@ func (c *Cursors) DecodeStream(s string) (StreamCursor, error) {
 
 // EncodeKeyset seals the position in a list kept in the gateway's store (webhook deliveries):
 // kind names the list, key is the list's own keyset text.
-func (c *Cursors) EncodeKeyset(kind, key string) string { return c.seal("k1:" + kind + ":" + key) }
+func (c *Cursors) EncodeKeyset(kind, key string) string {
+	var stack [256]byte
+	text := append(append(append(append(stack[:0], "k1:"...), kind...), ':'), key...)
+	return c.seal(text)
+}
 
 // DecodeKeyset opens a keyset cursor of list kind; "" means the start. A cursor of another
 // kind of list is invalid.
