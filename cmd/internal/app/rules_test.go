@@ -620,3 +620,43 @@ func exportCSV(t *testing.T, gw *app.Gateway, key, path string, v url.Values) []
 	}
 	return recs
 }
+
+// A reload that takes an organisation away from a tenant stops the tenant's rules for it at
+// once: sessions of that organisation no longer match, others still do.
+func TestReloadNarrowsWatchRules(t *testing.T) {
+	fleet, gw := rulesGateway(t, 10)
+	waitBackfill(t, gw)
+	rcv := newHookReceiver(t)
+	var created struct{ CreateWatchRule struct{ Rule struct{ ID string } } }
+	mustPost(t, gw, t1AdminKey, createRule, map[string]any{"in": map[string]any{"name": "all", "url": rcv.URL, "on": "STARTED"}}, &created)
+	// tenant-1 owns organisations 0 and 1 on the first server (and one elsewhere).
+	t1 := fleet.Config.Tenants[0]
+	server := t1.Organizations[0].Server
+	kept, dropped := t1.Organizations[1].Name, t1.Organizations[0].Name
+	cfg := *fleet.Config
+	cfg.Tenants = slices.Clone(cfg.Tenants)
+	cfg.Tenants[0].Organizations = slices.Clone(t1.Organizations[1:])
+	if err := gw.Reload(func() (*config.Config, error) { return &cfg, nil }); err != nil {
+		t.Fatal(err)
+	}
+	sim := fleet.Sims[server]
+	droppedSession := sim.AddSession(upstream.RestoreSession{Organization: dropped, ClientHost: "PC1"})
+	keptSession := sim.AddSession(upstream.RestoreSession{Organization: kept, ClientHost: "PC2"})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := gw.Store.Session(t.Context(), server, droppedSession.ID)
+		if rcv.count() >= 1 && err == nil {
+			break // both archived (their hooks have run), the kept one delivered
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries %d, dropped session archived: %v", rcv.count(), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a delivery of the dropped one would have come by now
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.got) != 1 || !strings.Contains(string(rcv.got[0].body), keptSession.ID) {
+		t.Fatalf("%d deliveries; the first: %s", len(rcv.got), rcv.got[0].body)
+	}
+}
