@@ -10,15 +10,18 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/rules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-// Archive serves the restore audit from the watcher's archive (resolvers.AuditArchive): one
-// indexed range read of the sessions started in the window on the servers in scope, each
-// session checked against the caller's scope and the filter, grouped in memory (bounded by
-// MaxRows groups). No VBO call.
+// Archive serves the restore audit from the watcher's archive (resolvers.AuditArchive), with
+// no VBO call. The database groups the sessions started in the window on the servers in scope
+// by the dimensions asked for plus their organisation; each group is then checked against the
+// caller's scope and the filter's organisations and merged into rows (at most MaxRows). Filters
+// with substring conditions (initiatedBy, clientHost) take the exact path instead: every
+// session read and matched in Go, as the restoreSessions query matches them.
 type Archive struct {
 	st  *store.Store
 	now func() time.Time
@@ -39,7 +42,12 @@ func (a *Archive) RestoreAudit(ctx context.Context, q resolvers.AuditQuery) (*mo
 	if err != nil {
 		return nil, &model.InputError{Msg: err.Error()}
 	}
-	if err := a.Sessions(ctx, q, func(s *rules.Session) error { agg.Add(s); return nil }); err != nil {
+	if groupable(q.Filter) {
+		err = a.groups(ctx, q, dims, agg.AddGroup)
+	} else {
+		err = a.Sessions(ctx, q, func(s *rules.Session) error { agg.Add(s); return nil })
+	}
+	if err != nil {
 		return nil, err
 	}
 	rows, err := agg.Rows()
@@ -170,4 +178,161 @@ func nsPtr(n sql.NullInt64) *time.Time {
 	}
 	t := time.Unix(0, n.Int64).UTC()
 	return &t
+}
+
+// groupable reports whether the database can apply the filter itself: everything but the
+// substring conditions, whose case folding must be Go's (strings.ToLower) to match the
+// restoreSessions query exactly.
+func groupable(f *model.RestoreSessionFilter) bool {
+	return f == nil || (f.InitiatedBy == nil || *f.InitiatedBy == "") && (f.ClientHost == nil || *f.ClientHost == "")
+}
+
+// known VBO values of each enum (anything else maps to UNKNOWN).
+var (
+	knownTypes   = []upstream.RestoreSessionType{upstream.SessionTypeExchange, upstream.SessionTypeOneDrive, upstream.SessionTypeSharePoint, upstream.SessionTypeTeams}
+	knownStates  = []upstream.RestoreSessionState{upstream.SessionStateWorking, upstream.SessionStateStopped}
+	knownResults = []upstream.RestoreSessionResult{upstream.SessionResultSuccess, upstream.SessionResultWarning, upstream.SessionResultFailed}
+)
+
+// enumCond is the SQL condition "column's value maps to one of want": the VBO values that map
+// to a wanted enum, or any value outside known when UNKNOWN is wanted.
+func enumCond[V ~string, E comparable](col string, want []E, known []V, conv func(V) E, unknown E, args *[]any) string {
+	var in []string
+	other := false
+	for _, w := range want {
+		if w == unknown {
+			other = true
+		}
+	}
+	for _, v := range known {
+		for _, w := range want {
+			if conv(v) == w {
+				in = append(in, "?")
+				*args = append(*args, string(v))
+				break
+			}
+		}
+	}
+	var parts []string
+	if len(in) > 0 {
+		parts = append(parts, col+" IN ("+strings.Join(in, ",")+")")
+	}
+	if other {
+		ph := make([]string, len(known))
+		for i, v := range known {
+			ph[i] = "?"
+			*args = append(*args, string(v))
+		}
+		parts = append(parts, col+" NOT IN ("+strings.Join(ph, ",")+")")
+	}
+	if len(parts) == 0 {
+		return "1 = 0"
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// nsPerDay groups start times by UTC day in SQL (integer division of Unix nanoseconds).
+const nsPerDay = int64(24 * time.Hour)
+
+// groups has the database count the window's sessions by the dimensions asked for (and their
+// organisation, for the scope check) and hands each group in scope to add.
+func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dimension, add func(Group)) error {
+	if len(q.Servers) == 0 {
+		return nil
+	}
+	f := q.Filter
+	if f == nil {
+		f = &model.RestoreSessionFilter{}
+	}
+	if _, err := rules.CompileFilter(f); err != nil { // the same validation as the exact path
+		return &model.InputError{Msg: err.Error()}
+	}
+	var orgs map[[2]string]bool
+	if f.OrganizationIds != nil {
+		orgs = map[[2]string]bool{}
+		for _, raw := range f.OrganizationIds {
+			id, err := gid.ParseKind(raw, gid.KindOrganization)
+			if err != nil {
+				return &model.InputError{Msg: "filter.organizationIds holds an invalid organisation ID"}
+			}
+			orgs[[2]string{id.Server, strings.ToLower(id.Upstream)}] = true
+		}
+	}
+	has := map[Dimension]bool{}
+	for _, d := range dims {
+		has[d] = true
+	}
+	cols := []string{"server", "org_id", "org_name"}
+	for _, c := range []struct {
+		d   Dimension
+		col string
+	}{{ByInitiatedBy, "initiated_by"}, {ByClientMachine, "client_machine"}, {ByViaAddress, "via_address"},
+		{ByType, "type"}, {ByResult, "result"}, {ByDay, "start_ns / " + fmt.Sprint(nsPerDay)}} {
+		if has[c.d] {
+			cols = append(cols, c.col)
+		}
+	}
+	args := []any{q.From.UTC().UnixNano(), q.To.UTC().UnixNano()}
+	where := []string{"start_ns >= ?", "start_ns < ?", "server IN (" + strings.TrimSuffix(strings.Repeat("?,", len(q.Servers)), ",") + ")"}
+	for _, s := range q.Servers {
+		args = append(args, s)
+	}
+	if f.StartTimeFrom != nil {
+		where, args = append(where, "start_ns >= ?"), append(args, f.StartTimeFrom.UTC().UnixNano())
+	}
+	if f.StartTimeTo != nil {
+		where, args = append(where, "start_ns <= ?"), append(args, f.StartTimeTo.UTC().UnixNano())
+	}
+	if len(f.Types) > 0 {
+		where = append(where, enumCond("type", f.Types, knownTypes, model.SessionTypeFromVBO, model.RestoreSessionTypeUnknown, &args))
+	}
+	if len(f.States) > 0 {
+		where = append(where, enumCond("state", f.States, knownStates, model.SessionStateFromVBO, model.RestoreSessionStateUnknown, &args))
+	}
+	if len(f.Results) > 0 {
+		where = append(where, enumCond("result", f.Results, knownResults, model.SessionResultFromVBO, model.RestoreSessionResultUnknown, &args))
+	}
+	query := `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
+		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)
+		FROM archive_session WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", ")
+	rows, err := a.st.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("restore audit: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g Group
+		var typ, result string
+		var day, first, last int64
+		dest := []any{&g.Server, &g.OrgID, &g.OrgName}
+		if has[ByInitiatedBy] {
+			dest = append(dest, &g.InitiatedBy)
+		}
+		if has[ByClientMachine] {
+			dest = append(dest, &g.ClientMachine)
+		}
+		if has[ByViaAddress] {
+			dest = append(dest, &g.ViaAddress)
+		}
+		if has[ByType] {
+			dest = append(dest, &typ)
+		}
+		if has[ByResult] {
+			dest = append(dest, &result)
+		}
+		if has[ByDay] {
+			dest = append(dest, &day)
+		}
+		dest = append(dest, &g.Sessions, &g.Items, &g.Bytes, &g.Failed, &first, &last)
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("restore audit: %w", err)
+		}
+		if !q.InScope(g.Server, g.OrgID) || orgs != nil && (g.OrgID == "" || !orgs[[2]string{g.Server, strings.ToLower(g.OrgID)}]) {
+			continue
+		}
+		g.Type, g.Result = upstream.RestoreSessionType(typ), upstream.RestoreSessionResult(result)
+		g.First, g.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+		add(g)
+	}
+	return rows.Err()
 }

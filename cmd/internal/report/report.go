@@ -10,6 +10,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/rules"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
 // Dimension is something the report groups by.
@@ -90,35 +91,60 @@ func NewAggregator(dims []Dimension) (*Aggregator, error) {
 	return a, nil
 }
 
+// Group is sessions counted together that share the value of every dimension (a database
+// GROUP BY); Add counts one session as a group of one.
+type Group struct {
+	Server, OrgID, OrgName                 string
+	InitiatedBy, ClientMachine, ViaAddress string
+	Type                                   upstream.RestoreSessionType
+	Result                                 upstream.RestoreSessionResult
+	Sessions, Items, Bytes, Failed         int64
+	// First and Last are the earliest and latest session start; the DAY dimension is First's.
+	First, Last time.Time
+}
+
 // Add counts one session. After ErrTooManyRows, further sessions are ignored; Rows reports it.
 func (a *Aggregator) Add(s *rules.Session) {
+	u := &s.Upstream
+	ch := s.ClientHost()
+	start := u.CreationTime.UTC()
+	g := Group{Server: s.Server, OrgID: s.OrgID, OrgName: s.OrgName, InitiatedBy: u.InitiatedBy,
+		ClientMachine: ch.MachineName, ViaAddress: ch.ViaAddress, Type: u.Type, Result: u.Result,
+		Sessions: 1, Items: s.Items, Bytes: s.Bytes, First: start, Last: start}
+	if model.SessionResultFromVBO(u.Result) == model.RestoreSessionResultFailed {
+		g.Failed = 1
+	}
+	a.AddGroup(g)
+}
+
+// AddGroup counts a group of sessions into the row its dimensions select.
+func (a *Aggregator) AddGroup(g Group) {
 	if a.err != nil {
 		return
 	}
-	u := &s.Upstream
-	ch := s.ClientHost()
 	var k key
 	if a.dims[ByInitiatedBy] {
-		k.initiatedBy = u.InitiatedBy
+		k.initiatedBy = g.InitiatedBy
 	}
 	if a.dims[ByClientMachine] {
-		k.machine = ch.MachineName
+		k.machine = g.ClientMachine
 	}
 	if a.dims[ByViaAddress] {
-		k.via = ch.ViaAddress
+		k.via = g.ViaAddress
 	}
 	if a.dims[ByOrganization] {
-		k.server, k.org, k.orgUpstream, k.orgName = s.Server, s.OrgGlobalID(), s.OrgID, s.OrgName
+		v := rules.Session{Server: g.Server, OrgID: g.OrgID, OrgName: g.OrgName}
+		k.server, k.org, k.orgUpstream, k.orgName = g.Server, v.OrgGlobalID(), g.OrgID, g.OrgName
 	}
 	if a.dims[ByType] {
-		k.typ = string(model.SessionTypeFromVBO(u.Type))
+		k.typ = string(model.SessionTypeFromVBO(g.Type))
 	}
 	if a.dims[ByResult] {
-		k.result = string(model.SessionResultFromVBO(u.Result))
+		k.result = string(model.SessionResultFromVBO(g.Result))
 	}
-	start := u.CreationTime.UTC()
+	first, last := g.First.UTC(), g.Last.UTC()
 	if a.dims[ByDay] {
-		k.day = start.Format(time.DateOnly)
+		k.day = first.Format(time.DateOnly)
 	}
 	r := a.rows[k]
 	if r == nil {
@@ -127,20 +153,18 @@ func (a *Aggregator) Add(s *rules.Session) {
 			return
 		}
 		r = a.newRow(k)
-		r.First, r.Last = start, start
+		r.First, r.Last = first, last
 		a.rows[k] = r
 	}
-	r.Sessions++
-	r.Items += s.Items
-	r.Bytes += s.Bytes
-	if model.SessionResultFromVBO(u.Result) == model.RestoreSessionResultFailed {
-		r.FailedSessions++
+	r.Sessions += g.Sessions
+	r.Items += g.Items
+	r.Bytes += g.Bytes
+	r.FailedSessions += g.Failed
+	if first.Before(r.First) {
+		r.First = first
 	}
-	if start.Before(r.First) {
-		r.First = start
-	}
-	if start.After(r.Last) {
-		r.Last = start
+	if last.After(r.Last) {
+		r.Last = last
 	}
 }
 
