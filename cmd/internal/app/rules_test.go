@@ -627,7 +627,9 @@ func TestReloadNarrowsWatchRules(t *testing.T) {
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
 	rcv := newHookReceiver(t)
-	var created struct{ CreateWatchRule struct{ Rule struct{ ID string } } }
+	var created struct {
+		CreateWatchRule struct{ Rule struct{ ID string } }
+	}
 	mustPost(t, gw, t1AdminKey, createRule, map[string]any{"in": map[string]any{"name": "all", "url": rcv.URL, "on": "STARTED"}}, &created)
 	// tenant-1 owns organisations 0 and 1 on the first server (and one elsewhere).
 	t1 := fleet.Config.Tenants[0]
