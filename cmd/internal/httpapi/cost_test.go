@@ -310,3 +310,65 @@ func BenchmarkRefuseTypenameFlood(b *testing.B) {
 		}
 	}
 }
+
+// spreads is `n` fragments on typ, each selecting field, spread side by side in one set.
+func spreads(prefix, typ, field string, n int) (spread, defs string) {
+	var sp, df strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sp, "...%s%d ", prefix, i)
+		fmt.Fprintf(&df, " fragment %s%d on %s { %s }", prefix, i, typ, field)
+	}
+	return sp.String(), df.String()
+}
+
+// A selection set that repeats a response key or spreads many fragments is refused before
+// validation, naming the field: gqlparser compares those pairwise.
+func TestCrowdedSelectionSetRefused(t *testing.T) {
+	r := newCostRig(t, config.Limits{}.WithDefaults())
+	sp, defs := spreads("F", "Query", "__typename", 65)
+	for name, tc := range map[string]struct{ query, field string }{
+		"17 repeats of one field":               {"{ viewer { " + strings.Repeat("tenant ", 17) + "} }", "tenant"},
+		"17 repeats through an inline fragment": {"{ viewer { ... on Viewer { " + strings.Repeat("tenant ", 9) + "} " + strings.Repeat("tenant ", 8) + "} }", "tenant"},
+		"65 fragments in one set":               {"{ " + sp + "}" + defs, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := r.post(t, "admin", tc.query, nil)
+			if len(resp.Errors) != 1 || resp.Errors[0].Extensions["limit"] != "selectionSet" || tc.field != "" && resp.Errors[0].Extensions["field"] != tc.field {
+				t.Fatalf("errors = %+v", resp.Errors)
+			}
+		})
+	}
+	if n := r.calls.Load(); n != 0 {
+		t.Errorf("%d upstream calls", n)
+	}
+}
+
+// The worst documents the selection bounds still admit validate quickly: the bounds (500
+// selections; per set, 16 of one response key and 64 fragments) are what keep gqlparser's
+// pairwise comparisons from growing with the square of a query's size.
+func TestWorstAcceptedDocumentsValidateFast(t *testing.T) {
+	r := newCostRig(t, config.Limits{}.WithDefaults())
+	qsp, qdefs := spreads("Q", "Query", "__typename", 64)
+	vsp, vdefs := spreads("V", "Viewer", "tenant", 64)
+	cases := map[string]string{
+		"14 x 16 repeats, nested":                "{ " + strings.Repeat("viewer { "+strings.Repeat("tenant ", 16)+strings.Repeat("subject ", 16)+"} ", 14) + "}",
+		"64 fragments side by side, in two sets": "{ " + qsp + " viewer { " + vsp + "} }" + qdefs + vdefs,
+	}
+	for name, q := range cases {
+		t.Run(name, func(t *testing.T) {
+			var took []time.Duration
+			for i := range 5 {
+				start := time.Now()
+				resp := r.post(t, "admin", q+strings.Repeat(" ", i), nil)
+				took = append(took, time.Since(start))
+				if len(resp.Errors) != 0 {
+					t.Fatalf("refused: %+v", resp.Errors)
+				}
+			}
+			if m := medianOf(took); m > 100*time.Millisecond {
+				t.Errorf("median %v, want under 100 ms", m)
+			}
+			t.Logf("median %v", medianOf(took))
+		})
+	}
+}

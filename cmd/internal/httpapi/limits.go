@@ -164,12 +164,64 @@ type docWalker struct {
 	memo  map[string]docStats
 	state map[string]int // 1 visiting, 2 done
 	cycle string
+	// crowded is the first selection set that repeats a response key or spreads fragments
+	// beyond the per-set bounds (nil: none).
+	crowded *gqlerror.Error
+}
+
+// Per selection set (its inline fragments included), before validation: gqlparser compares
+// the fields of one response key, and the fragments spread together, pairwise. These bounds
+// keep that work linear in the query's size; no useful query comes near them (fields of one
+// response key merge into one).
+const (
+	maxKeyRepeats   = 16 // selections of one response key
+	maxSetSpreads   = 64 // distinct fragments spread
+	setBoundsLimit  = "selectionSet"
+	setBoundsAdvice = "fields with the same response key merge into one: select it once"
+)
+
+// checkSet counts one selection set's response keys and spreads (inline fragments flattened).
+func (w *docWalker) checkSet(set ast.SelectionSet) {
+	if w.crowded != nil {
+		return
+	}
+	keys := map[string]int64{}
+	spreads := map[string]bool{}
+	var count func(ast.SelectionSet)
+	count = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch x := sel.(type) {
+			case *ast.Field:
+				key := x.Alias
+				if key == "" {
+					key = x.Name
+				}
+				keys[key]++
+			case *ast.InlineFragment:
+				count(x.SelectionSet)
+			case *ast.FragmentSpread:
+				spreads[x.Name] = true
+			}
+		}
+	}
+	count(set)
+	if name, n := most(keys); n > maxKeyRepeats {
+		e := limitError(resolvers.CodeQueryTooComplex, setBoundsLimit, n, maxKeyRepeats,
+			"field %s is selected %d times in one selection set (at most %d: %s)", name, n, maxKeyRepeats, setBoundsAdvice)
+		e.Extensions["field"] = name
+		w.crowded = e
+	} else if len(spreads) > maxSetSpreads {
+		e := limitError(resolvers.CodeQueryTooComplex, setBoundsLimit, int64(len(spreads)), maxSetSpreads,
+			"%d fragments are spread in one selection set (at most %d)", len(spreads), maxSetSpreads)
+		w.crowded = e
+	}
 }
 
 // selections measures a selection set with fragments expanded. Fragments are memoised, so a
 // document whose fragments spread each other 2^n times costs O(n) to measure.
 func (w *docWalker) selections(set ast.SelectionSet) docStats {
 	var out docStats
+	w.checkSet(set)
 	for _, sel := range set {
 		switch x := sel.(type) {
 		case *ast.Field:
@@ -245,6 +297,9 @@ func (q *queryLimits) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 		if e := q.checkSelections(s, " in fragment "+f.Name); e != nil {
 			return e
 		}
+		if w.crowded != nil {
+			return w.crowded
+		}
 	}
 	for _, op := range doc.Operations {
 		s := w.selections(op.SelectionSet)
@@ -265,6 +320,9 @@ func (q *queryLimits) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 		}
 		if e := q.checkSelections(s, ""); e != nil {
 			return e
+		}
+		if w.crowded != nil {
+			return w.crowded
 		}
 	}
 	return nil
