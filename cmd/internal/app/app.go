@@ -190,6 +190,9 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		if watcher != nil {
 			extra = append(extra, watcher.Collector())
 		}
+		if rules != nil {
+			extra = append(extra, rules.Collector())
+		}
 		g.Metrics.Register(g.Fleet, g.Health.Health, backend.CacheStats, extra...)
 	}
 	snap, err := g.snapshot(cfg, nil)

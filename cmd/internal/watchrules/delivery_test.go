@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
@@ -108,6 +109,9 @@ func TestRetryKeepsWebhookID(t *testing.T) {
 			d := e.deliveries(created.Rule.ID)[0]
 			if fmt.Sprint(statusCodes(d)) != "[500 200]" || d.Attempts[0].Error == nil || d.Attempts[1].Error != nil {
 				t.Fatalf("attempts %v", statusCodes(d))
+			}
+			if got := attemptMetrics(t, e.svc); got != "delivered=1 failed=1 gone=0" {
+				t.Fatalf("metrics: %s", got)
 			}
 		})
 	}
@@ -414,4 +418,25 @@ func TestDeliveriesPaging(t *testing.T) {
 	if _, err := e.svc.Deliveries(context.Background(), created.Rule.ID, 2, "garbage"); err == nil {
 		t.Fatal("a bad cursor was accepted")
 	}
+}
+
+// attemptMetrics reads vbo_gateway_webhook_attempts_total through a registry.
+func attemptMetrics(t *testing.T, svc *Service) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(svc.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "vbo_gateway_webhook_attempts_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return fmt.Sprintf("delivered=%v failed=%v gone=%v", got["delivered"], got["failed"], got["gone"])
 }

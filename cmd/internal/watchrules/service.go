@@ -65,6 +65,8 @@ type Service struct {
 
 	mu       sync.Mutex
 	compiled map[string]compiledRule // rule id -> compiled at updated
+
+	counts counters
 }
 
 type compiledRule struct {

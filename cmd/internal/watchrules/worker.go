@@ -64,6 +64,7 @@ func (s *Service) cancel(ctx context.Context, d *deliveryRow, reason string) err
 		return err
 	}
 	s.logger.InfoContext(ctx, "webhook delivery cancelled", "delivery", d.id, "rule", d.ruleID, "reason", reason)
+	s.counts.cancelled.Add(1)
 	return s.st.InTx(ctx, func(tx store.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE webhook_delivery SET status = ?, last_error = ?, next_attempt_ns = NULL, updated_ns = ?
 			WHERE id = ? AND status = ?`, statusCancelled, reason, ns(now), d.id, statusPending)
@@ -80,6 +81,7 @@ func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry
 		return nil, err
 	}
 	out := s.client.Send(ctx, webhooks.Message{ID: d.messageID, URL: r.def.URL, Body: []byte(d.payload), Keys: r.keys(now)})
+	s.counts.attempt(out.Result)
 	made := d.attempts + 1
 	status, errText := statusFailed, ""
 	var next *time.Time
