@@ -440,3 +440,22 @@ func attemptMetrics(t *testing.T, svc *Service) string {
 	}
 	return fmt.Sprintf("delivered=%v failed=%v gone=%v", got["delivered"], got["failed"], got["gone"])
 }
+
+// A test delivery whose caller gives up mid-attempt is still recorded (FAILED, not left PENDING).
+func TestTestDeliveryRecordedWhenCallerGivesUp(t *testing.T) {
+	e := newEnv(t, engines[0].opts(t), envOpts{})
+	release := make(chan struct{})
+	defer close(release)
+	rcv := newReceiver(t, func(int, http.ResponseWriter) { <-release })
+	t1 := "t1"
+	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if d, err := e.svc.Test(ctx, created.Rule.ID); err == nil && d.Status == model.WebhookDeliveryStatusSucceeded {
+		t.Fatalf("delivered %+v", d)
+	}
+	ds := e.deliveries(created.Rule.ID)
+	if len(ds) != 1 || ds[0].Status != model.WebhookDeliveryStatusFailed || len(ds[0].Attempts) != 1 || ds[0].Attempts[0].Error == nil {
+		t.Fatalf("deliveries %+v", ds)
+	}
+}

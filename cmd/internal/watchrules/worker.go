@@ -106,6 +106,10 @@ func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry
 	if out.StatusCode != 0 {
 		code = out.StatusCode
 	}
+	// The attempt is recorded even when the caller's deadline (a GraphQL request's, for a test
+	// delivery; the job's) ran out during it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	err = s.st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO webhook_attempt (delivery_id, n, at_ns, status_code, error, duration_ms)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, d.id, made, ns(now), code, errText, out.Duration.Milliseconds()); err != nil {
