@@ -156,8 +156,25 @@ func skipValue(dec *json.Decoder) error {
 	}
 }
 
+// smallLinks is the size up to which a link dictionary is decoded in one json.Unmarshal (twice
+// as fast as the token stream, which every restore session pays): so small a text cannot hold a
+// map much larger than maxLinks allows (at most a few hundred tiny entries), and the bound is
+// checked right after.
+const smallLinks = 4 << 10
+
 // UnmarshalJSON decodes a HAL link dictionary of at most maxLinks links.
 func (l *Links) UnmarshalJSON(b []byte) error {
+	if len(b) <= smallLinks {
+		var m map[string]Link
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		if len(m) > maxLinks {
+			return tooManyItems("a link dictionary", maxLinks)
+		}
+		*l = m
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	null, err := openDelim(dec, '{')
 	if err != nil || null {
