@@ -4653,8 +4653,8 @@ func (ec *executionContext) _RestoreEvent_id(ctx context.Context, field graphql.
 			return obj.ID(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalNID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4676,8 +4676,8 @@ func (ec *executionContext) _RestoreEvent_upstreamId(ctx context.Context, field 
 			return obj.UpstreamID(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalNString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4754,8 +4754,8 @@ func (ec *executionContext) _RestoreEvent_type(ctx context.Context, field graphq
 			return obj.Type(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreEventType) graphql.Marshaler {
-			return ec.marshalNRestoreEventType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreEventType) graphql.Marshaler {
+			return ec.marshalNRestoreEventType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4777,8 +4777,8 @@ func (ec *executionContext) _RestoreEvent_status(ctx context.Context, field grap
 			return obj.Status(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreEventStatus) graphql.Marshaler {
-			return ec.marshalNRestoreEventStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreEventStatus) graphql.Marshaler {
+			return ec.marshalNRestoreEventStatus2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4823,8 +4823,8 @@ func (ec *executionContext) _RestoreEvent_message(ctx context.Context, field gra
 			return obj.Message(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalNString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4961,8 +4961,8 @@ func (ec *executionContext) _RestoreEvent_startTime(ctx context.Context, field g
 			return obj.StartTime(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5172,8 +5172,8 @@ func (ec *executionContext) _RestoreSession_id(ctx context.Context, field graphq
 			return obj.ID(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalNID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5195,8 +5195,8 @@ func (ec *executionContext) _RestoreSession_upstreamId(ctx context.Context, fiel
 			return obj.UpstreamID(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalNString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5250,8 +5250,8 @@ func (ec *executionContext) _RestoreSession_name(ctx context.Context, field grap
 			return obj.Name(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalNString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5273,8 +5273,8 @@ func (ec *executionContext) _RestoreSession_type(ctx context.Context, field grap
 			return obj.Type(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreSessionType) graphql.Marshaler {
-			return ec.marshalNRestoreSessionType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSessionType) graphql.Marshaler {
+			return ec.marshalNRestoreSessionType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5296,8 +5296,8 @@ func (ec *executionContext) _RestoreSession_state(ctx context.Context, field gra
 			return obj.State(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreSessionState) graphql.Marshaler {
-			return ec.marshalNRestoreSessionState2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionState(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSessionState) graphql.Marshaler {
+			return ec.marshalNRestoreSessionState2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionState(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5319,8 +5319,8 @@ func (ec *executionContext) _RestoreSession_result(ctx context.Context, field gr
 			return obj.Result(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreSessionResult) graphql.Marshaler {
-			return ec.marshalNRestoreSessionResult2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResult(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSessionResult) graphql.Marshaler {
+			return ec.marshalNRestoreSessionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5342,8 +5342,8 @@ func (ec *executionContext) _RestoreSession_startTime(ctx context.Context, field
 			return obj.StartTime(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11008,6 +11008,24 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) unmarshalNDateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := model.UnmarshalDateTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DateTime!")
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalDateTime(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11016,6 +11034,24 @@ func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (str
 func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalID(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ID!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalID(*v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
@@ -11270,6 +11306,20 @@ func (ec *executionContext) marshalNRestoreEventStatus2githubᚗcomᚋvboᚑgate
 	return v
 }
 
+func (ec *executionContext) unmarshalNRestoreEventStatus2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventStatus(ctx context.Context, v any) (*model.RestoreEventStatus, error) {
+	var res = new(model.RestoreEventStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreEventStatus2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventStatus(ctx context.Context, sel ast.SelectionSet, v *model.RestoreEventStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreEventStatus!")
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNRestoreEventType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx context.Context, v any) (model.RestoreEventType, error) {
 	var res model.RestoreEventType
 	err := res.UnmarshalGQL(v)
@@ -11308,6 +11358,20 @@ func (ec *executionContext) marshalNRestoreEventType2ᚕgithubᚗcomᚋvboᚑgat
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNRestoreEventType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx context.Context, v any) (*model.RestoreEventType, error) {
+	var res = new(model.RestoreEventType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreEventType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventType(ctx context.Context, sel ast.SelectionSet, v *model.RestoreEventType) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreEventType!")
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
@@ -11360,6 +11424,20 @@ func (ec *executionContext) marshalNRestoreSessionResult2githubᚗcomᚋvboᚑga
 	return v
 }
 
+func (ec *executionContext) unmarshalNRestoreSessionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResult(ctx context.Context, v any) (*model.RestoreSessionResult, error) {
+	var res = new(model.RestoreSessionResult)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreSessionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionResult(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSessionResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreSessionResult!")
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNRestoreSessionState2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionState(ctx context.Context, v any) (model.RestoreSessionState, error) {
 	var res model.RestoreSessionState
 	err := res.UnmarshalGQL(v)
@@ -11370,6 +11448,20 @@ func (ec *executionContext) marshalNRestoreSessionState2githubᚗcomᚋvboᚑgat
 	return v
 }
 
+func (ec *executionContext) unmarshalNRestoreSessionState2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionState(ctx context.Context, v any) (*model.RestoreSessionState, error) {
+	var res = new(model.RestoreSessionState)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreSessionState2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionState(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSessionState) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreSessionState!")
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNRestoreSessionType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx context.Context, v any) (model.RestoreSessionType, error) {
 	var res model.RestoreSessionType
 	err := res.UnmarshalGQL(v)
@@ -11377,6 +11469,20 @@ func (ec *executionContext) unmarshalNRestoreSessionType2githubᚗcomᚋvboᚑga
 }
 
 func (ec *executionContext) marshalNRestoreSessionType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx context.Context, sel ast.SelectionSet, v model.RestoreSessionType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNRestoreSessionType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx context.Context, v any) (*model.RestoreSessionType, error) {
+	var res = new(model.RestoreSessionType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreSessionType2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSessionType) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreSessionType!")
+		return graphql.Null
+	}
 	return v
 }
 
@@ -11431,6 +11537,24 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNString2ᚖstring(ctx context.Context, v any) (*string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNString2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "String!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalString(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNVboServer2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐVboServerᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VboServer) graphql.Marshaler {

@@ -1,6 +1,10 @@
 package model
 
-import "github.com/vbo-gateway/vbo-gateway/upstream"
+import (
+	"slices"
+
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
 
 // VBO enum values map to GraphQL enums here; anything unknown maps to UNKNOWN, never an error.
 
@@ -71,3 +75,22 @@ func EventTypeFromVBO(t upstream.RestoreEventType) RestoreEventType {
 func EventStatusFromVBO(s upstream.RestoreEventStatus) RestoreEventStatus {
 	return lookup(eventStatuses, s, RestoreEventStatusUnknown)
 }
+
+// enumRefs maps each value of an enum to a pointer to read-only storage holding it (the model's
+// fields return these: see the package comment).
+func enumRefs[E comparable](all []E) map[E]*E {
+	vals := slices.Clone(all)
+	m := make(map[E]*E, len(vals))
+	for i := range vals {
+		m[vals[i]] = &vals[i]
+	}
+	return m
+}
+
+var (
+	sessionTypeRefs   = enumRefs(AllRestoreSessionType)
+	sessionStateRefs  = enumRefs(AllRestoreSessionState)
+	sessionResultRefs = enumRefs(AllRestoreSessionResult)
+	eventTypeRefs     = enumRefs(AllRestoreEventType)
+	eventStatusRefs   = enumRefs(AllRestoreEventStatus)
+)

@@ -170,8 +170,8 @@ func TestModelFields(t *testing.T) {
 	// IDs differ by kind and detached organisations get their own kind.
 	o := Organization{ServerName: "akl1", Upstream: upstream.Organization{ID: "abc", Name: "Contoso"}}
 	d := Organization{ServerName: "akl1", Upstream: upstream.Organization{Name: "Contoso"}, Detached: true}
-	if o.ID() == d.ID() || o.ID() == s.ID() || o.GetID() != o.ID() || d.UpstreamID() != "" {
-		t.Errorf("ids: org %s detached %s session %s", o.ID(), d.ID(), s.ID())
+	if o.ID() == d.ID() || o.ID() == *s.ID() || o.GetID() != o.ID() || d.UpstreamID() != "" {
+		t.Errorf("ids: org %s detached %s session %s", o.ID(), d.ID(), *s.ID())
 	}
 }
 
@@ -201,16 +201,34 @@ func TestMarshalDateTime(t *testing.T) {
 	}
 }
 
-// TestModelFieldsAllocate: plain fields read the model without allocating (pointers into it).
+// TestModelFieldsAllocate: plain fields read the model without allocating (pointers into it or
+// into the enums' read-only tables), and give the right values.
 func TestModelFieldsAllocate(t *testing.T) {
 	end := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	s := &RestoreSession{ServerName: "syd1", Upstream: upstream.RestoreSession{ID: "abc", Details: "3 items",
-		InitiatedBy: "admin@contoso", EndTime: &end}}
-	if n := testing.AllocsPerRun(100, func() { _, _, _ = s.Details(), s.InitiatedBy(), s.EndTime() }); n != 0 {
-		t.Errorf("Details, InitiatedBy, EndTime: %.0f allocations, want 0", n)
+	start := end.Add(-time.Minute)
+	s := &RestoreSession{ServerName: "syd1", Upstream: upstream.RestoreSession{ID: "abc", Name: "Veeam Explorer", Details: "3 items",
+		InitiatedBy: "admin@contoso", CreationTime: start, EndTime: &end, Type: upstream.SessionTypeTeams,
+		State: upstream.SessionStateStopped, Result: "Exploded"}}
+	ev := &RestoreEvent{Upstream: upstream.RestoreSessionEvent{ID: "e1", Message: "done", StartTime: start,
+		Type: upstream.EventTypeExport, Status: upstream.EventStatusSkipped}}
+	if n := testing.AllocsPerRun(100, func() {
+		_, _, _, _, _ = s.Details(), s.InitiatedBy(), s.EndTime(), s.StartTime(), s.UpstreamID()
+		_, _, _, _ = s.Name(), s.Type(), s.State(), s.Result()
+		_, _, _, _, _ = ev.Type(), ev.Status(), ev.StartTime(), ev.Message(), ev.UpstreamID()
+	}); n != 0 {
+		t.Errorf("session and event fields: %.0f allocations, want 0", n)
 	}
-	if *s.Details() != "3 items" || *s.InitiatedBy() != "admin@contoso" || !s.EndTime().Equal(end) {
-		t.Error("wrong values")
+	if *s.Details() != "3 items" || *s.InitiatedBy() != "admin@contoso" || !s.EndTime().Equal(end) || !s.StartTime().Equal(start) ||
+		*s.UpstreamID() != "abc" || *s.Name() != "Veeam Explorer" || *s.Type() != RestoreSessionTypeTeams ||
+		*s.State() != RestoreSessionStateStopped || *s.Result() != RestoreSessionResultUnknown {
+		t.Error("wrong session values")
+	}
+	if *ev.Type() != RestoreEventTypeExport || *ev.Status() != RestoreEventStatusSkipped || !ev.StartTime().Equal(start) ||
+		*ev.Message() != "done" || *ev.UpstreamID() != "e1" {
+		t.Error("wrong event values")
+	}
+	if *s.ID() != s.GetID() || *ev.ID() != ev.GetID() || *s.ID() == *ev.ID() {
+		t.Error("ID and GetID disagree")
 	}
 }
 
