@@ -19,16 +19,22 @@ func TestRunLive(t *testing.T) {
 		close(done)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
+	// A live session imitates a generated one, and some of those restore
+	// nothing (markers only, as when an operator browses and closes
+	// Explorer); wait for three stopped sessions of which one restored items.
 	var stopped []upstream.RestoreSession
-	for len(stopped) < 3 {
+	for withItems := 0; len(stopped) < 3 || withItems == 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d live sessions stopped", len(stopped))
+			t.Fatalf("only %d live sessions stopped, %d with items", len(stopped), withItems)
 		}
 		time.Sleep(20 * time.Millisecond)
-		stopped = stopped[:0]
+		stopped, withItems = stopped[:0], 0
 		for _, rs := range s.Sessions() {
 			if rs.CreationTime.After(testNow) && rs.Finished() {
 				stopped = append(stopped, rs)
+				if len(s.Events(rs.ID)) > 2 {
+					withItems++
+				}
 			}
 		}
 	}
@@ -43,7 +49,7 @@ func TestRunLive(t *testing.T) {
 	}
 	for _, rs := range stopped {
 		evs := s.Events(rs.ID)
-		if !orgs[rs.Organization] || rs.InitiatedBy == "" || rs.EndTime == nil || len(evs) < 3 {
+		if !orgs[rs.Organization] || rs.InitiatedBy == "" || rs.EndTime == nil || len(evs) < 2 {
 			t.Fatalf("live session %+v with %d events", rs, len(evs))
 		}
 		first, last := evs[0], evs[len(evs)-1]
