@@ -27,9 +27,10 @@ import (
 // fixedNow anchors the simulators' generated data, so every run sees the same sessions.
 var fixedNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-// listingPage is the page size the gateway (upstream.IterPageSize) and the direct clients walk
-// listings with.
-const listingPage = upstream.IterPageSize
+// listingPage is the page size the minimum calls are planned with: the most VBO serves in one
+// page, which the gateway walks listings with (the direct clients walk with the client's
+// default, upstream.IterPageSize).
+const listingPage = upstream.MaxPageSize
 
 // benchPasswordEnv carries the simulators' password to the gateway process (passwordEnv).
 const benchPasswordEnv = "VBO_BENCH_PASSWORD"
@@ -237,9 +238,40 @@ func (e *env) freshGateway(ctx context.Context, s gatewaySettings) error {
 	if err := waitHealthy(ctx, e.gw, "http://"+listen+"/healthz", 30*time.Second); err != nil {
 		return fmt.Errorf("vbo-gateway: %w", err)
 	}
+	if err := e.waitProbed(ctx, "http://"+listen+"/readyz"); err != nil {
+		return fmt.Errorf("vbo-gateway: %w", err)
+	}
 	e.gwURL = "http://" + listen + "/graphql"
 	e.systemPID = func() int { return e.gw.pid() }
 	return nil
+}
+
+// waitProbed waits until the gateway's start-up health probes have reached every server
+// (/readyz: reachable == total). They log in, so a fresh gateway's first request needs no
+// token call: startupTokens.
+func (e *env) waitProbed(ctx context.Context, url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st struct{ Reachable, Total int }
+		err := e.simControl(ctx, http.MethodGet, url, nil, &st)
+		if err == nil && st.Total > 0 && st.Reachable == st.Total {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("start-up probes did not reach every server (%d of %d): %v", st.Reachable, st.Total, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// loggedIn is how many of a scenario's token calls (one per server it uses) a fresh
+// gateway has already made before its first request: all of them, since its start-up probes
+// log in to every server (waitProbed). The gateway's cold minimum leaves them out.
+func (e *env) loggedIn(tokens int) int {
+	if e.external {
+		return 0
+	}
+	return tokens
 }
 
 // stopGateway ends the gateway process, keeping its peak RSS.
@@ -370,13 +402,16 @@ func (e *env) simCPU() time.Duration {
 	return treeCPU(e.simP.pid())
 }
 
-// systemCPU is the CPU time so far of the system under test's process (this process for the
-// direct-* systems, which run in the load generator).
+// systemCPU is the CPU time so far of the system under test's process (this process, without
+// its children, for the direct-* systems, which run in the load generator).
 func (e *env) systemCPU() time.Duration {
 	if e.external {
 		return 0
 	}
-	return treeCPU(e.systemPID())
+	if pid := e.systemPID(); pid != 0 {
+		return treeCPU(pid)
+	}
+	return selfCPU()
 }
 
 // ---- minimum calls, from the simulators' own data ----

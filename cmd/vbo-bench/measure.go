@@ -41,8 +41,8 @@ type sample struct {
 	wall  time.Duration
 	// cpu is the system under test's own CPU time over the measured iterations or window,
 	// simCPU the vbo-sim process's (cpuKnown: both were read).
-	cpu, simCPU time.Duration
-	cpuKnown    bool
+	cpu, simCPU, loadCPU time.Duration
+	cpuKnown             bool
 }
 
 func (s *sample) add(d time.Duration, calls int) {
@@ -76,6 +76,7 @@ func (s *sample) fill(r *row) {
 	if s.cpuKnown && len(s.lat) > 0 {
 		r.Extra = withExtra(r.Extra, "cpuMsPerRequest", round3(ms(s.cpu)/float64(len(s.lat))))
 		r.Extra["simCpuMsPerRequest"] = round3(ms(s.simCPU) / float64(len(s.lat)))
+		r.Extra["loadGenCpuMsPerRequest"] = round3(ms(s.loadCPU) / float64(len(s.lat)))
 	}
 	c := slices.Clone(s.calls)
 	slices.Sort(c)
@@ -99,7 +100,7 @@ func iterate(ctx context.Context, e *env, prep func() error, fn func() error) (*
 			}
 		}
 		e.resetStats(ctx)
-		c0, sim0 := e.systemCPU(), e.simCPU()
+		c0, sim0, load0 := e.systemCPU(), e.simCPU(), selfCPU()
 		t0 := time.Now()
 		if err := fn(); err != nil {
 			return nil, err
@@ -107,6 +108,7 @@ func iterate(ctx context.Context, e *env, prep func() error, fn func() error) (*
 		d := time.Since(t0)
 		s.cpu += e.systemCPU() - c0
 		s.simCPU += e.simCPU() - sim0
+		s.loadCPU += selfCPU() - load0
 		s.cpuKnown = !e.external
 		s.add(d, e.totalCalls(ctx))
 		spent += d
@@ -129,7 +131,7 @@ func load(ctx context.Context, e *env, conc int, dur time.Duration, fn func() er
 	e.resetStats(ctx)
 	var mu sync.Mutex
 	s := &sample{cpuKnown: !e.external}
-	c0, sim0 := e.systemCPU(), e.simCPU()
+	c0, sim0, load0 := e.systemCPU(), e.simCPU(), selfCPU()
 	var firstErr error
 	var wg sync.WaitGroup
 	t0 := time.Now()
@@ -154,7 +156,7 @@ func load(ctx context.Context, e *env, conc int, dur time.Duration, fn func() er
 	}
 	wg.Wait()
 	s.wall = time.Since(t0)
-	s.cpu, s.simCPU = e.systemCPU()-c0, e.simCPU()-sim0
+	s.cpu, s.simCPU, s.loadCPU = e.systemCPU()-c0, e.simCPU()-sim0, selfCPU()-load0
 	return s, e.totalCalls(ctx), firstErr
 }
 

@@ -264,12 +264,16 @@ func procStat(pid int) (cpu time.Duration, ppid int, err error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, ppid, nil
 }
 
+// selfCPU is this process's own CPU time (user + system), without its children's (the
+// simulators and the gateway are children of the bench process).
+func selfCPU() time.Duration {
+	cpu, _, _ := procStat(os.Getpid())
+	return cpu
+}
+
 // treeCPU is the CPU time (user + system) of pid and every live descendant (Hive Gateway may
-// fork workers; the gateway has none). pid 0 means this process.
+// fork workers; the gateway has none).
 func treeCPU(pid int) time.Duration {
-	if pid == 0 {
-		pid = os.Getpid()
-	}
 	total, _, err := procStat(pid)
 	if err != nil {
 		return 0
