@@ -60,6 +60,8 @@ type Config struct {
 	Watch Watch `yaml:"watch"`
 	// LogLevel is debug, info, warn or error (default: --log-level, info). Reloaded on SIGHUP.
 	LogLevel string `yaml:"logLevel"`
+	// Runtime tunes the Go runtime (garbage collection) at start-up; see runtime.go.
+	Runtime Runtime `yaml:"runtime"`
 }
 
 // VBOServer is one VBO server behind the gateway.
@@ -193,6 +195,10 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 		return nil, err
 	}
 	if err := c.validateStore(lookupEnv); err != nil {
+		return nil, err
+	}
+	c.Runtime = c.Runtime.WithDefaults()
+	if err := c.Runtime.Validate(); err != nil {
 		return nil, err
 	}
 	if err := c.CursorKey.resolve(lookupEnv, readFile); err != nil {
