@@ -241,7 +241,7 @@ func run(ctx context.Context, o *options) error {
 			if o.inProcess || o.url != "" {
 				rs, err = runPair(ctx, o, bins, sc, sys)
 			} else {
-				rs, err = runChild(ctx, bins, harnessCPUs, sc, sys)
+				rs, err = runChild(ctx, bins, systemCPUs, harnessCPUs, sc, sys)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -312,14 +312,17 @@ func notApplicable(o *options, sc, sys string) string {
 	return ""
 }
 
-// runChild re-executes this binary (on the harness CPUs) for one pair and decodes its rows.
-func runChild(ctx context.Context, bins *binaries, cpus, sc, sys string) ([]row, error) {
+// runChild re-executes this binary (on the harness CPUs) for one pair and decodes its rows. The
+// CPU sets go to the child resolved: pinned to the harness CPUs, it would count only those and
+// resolve "auto" to no pinning, leaving the system under test on the harness's CPU.
+func runChild(ctx context.Context, bins *binaries, systemCPUs, harnessCPUs, sc, sys string) ([]row, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	args := append(slices.Clone(os.Args[1:]), "--child", sc+"/"+sys, "--gateway-bin", bins.gateway, "--sim-bin", bins.sim)
-	cmd := pinned(ctx, cpus, exe, args...)
+	args := append(slices.Clone(os.Args[1:]), "--child", sc+"/"+sys, "--gateway-bin", bins.gateway, "--sim-bin", bins.sim,
+		"--system-cpus", orNone(systemCPUs), "--harness-cpus", orNone(harnessCPUs))
+	cmd := pinned(ctx, harnessCPUs, exe, args...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
@@ -334,3 +337,11 @@ func runChild(ctx context.Context, bins *binaries, cpus, sc, sys string) ([]row,
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// orNone is a resolved CPU list as a flag value ("" is no pinning: "none").
+func orNone(cpus string) string {
+	if cpus == "" {
+		return "none"
+	}
+	return cpus
+}
