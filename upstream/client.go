@@ -8,7 +8,6 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -405,11 +404,11 @@ func (c *Client) send(req *http.Request, v any) (*Response, error) {
 		// A bounded read: a misbehaving server cannot make the gateway buffer without limit (the
 		// largest legitimate page, 10,000 events, is a few MiB), and lists decode item by item
 		// within their bounds (decode.go).
-		dec := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBody))
+		dec := newDecoder(io.LimitReader(resp.Body, maxResponseBody))
 		if sd, ok := v.(streamDecoder); ok {
 			err = sd.decodeStream(dec)
 		} else {
-			err = dec.Decode(v)
+			err = decodeValue(dec, v)
 		}
 		if err != nil {
 			return r, &Error{Server: c.name, Method: req.Method, Path: req.URL.Path, StatusCode: resp.StatusCode,

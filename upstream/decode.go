@@ -2,10 +2,13 @@ package upstream
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Bounded, streaming decoding of VBO answers.
@@ -43,10 +46,28 @@ func tooManyItems(what string, bound int) error {
 	return fmt.Errorf("%w: %s holds more than %d", ErrTooManyItems, what, bound)
 }
 
+// decodeOptions are the JSON semantics VBO answers are read with (encoding/json/v2's prototype,
+// github.com/go-json-experiment/json, which reads a stream in one pass where encoding/json scans
+// every value twice): names match case-insensitively and duplicate names or invalid UTF-8 are
+// tolerated, as encoding/json did; unknown names are ignored.
+var decodeOptions = json.JoinOptions(
+	json.MatchCaseInsensitiveNames(true),
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+)
+
+// newDecoder reads one VBO answer from r.
+func newDecoder(r io.Reader) *jsontext.Decoder { return jsontext.NewDecoder(r, decodeOptions) }
+
+// decodeValue decodes the next value of dec into v.
+func decodeValue(dec *jsontext.Decoder, v any) error {
+	return json.UnmarshalDecode(dec, v, decodeOptions)
+}
+
 // streamDecoder is a decode target that reads itself from the stream with bounds. send uses it
-// instead of json.Decoder.Decode when the target implements it.
+// instead of decodeValue when the target implements it.
 type streamDecoder interface {
-	decodeStream(dec *json.Decoder) error
+	decodeStream(dec *jsontext.Decoder) error
 }
 
 // boundedPage decodes a Page[T] of at most max results.
@@ -55,38 +76,37 @@ type boundedPage[T any] struct {
 	max  int
 }
 
-func (b boundedPage[T]) decodeStream(dec *json.Decoder) error {
+func (b boundedPage[T]) decodeStream(dec *jsontext.Decoder) error {
 	if null, err := openDelim(dec, '{'); err != nil || null {
 		return err
 	}
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return err
 		}
-		key, _ := tok.(string)
 		p := b.page
-		switch strings.ToLower(key) {
+		switch strings.ToLower(tok.String()) {
 		case "results":
 			err = decodeList(dec, "a page", b.max, &p.Results)
 		case "offset":
-			err = dec.Decode(&p.Offset)
+			err = decodeValue(dec, &p.Offset)
 		case "limit":
-			err = dec.Decode(&p.Limit)
+			err = decodeValue(dec, &p.Limit)
 		case "setid":
-			err = dec.Decode(&p.SetID)
+			err = decodeValue(dec, &p.SetID)
 		case "totalcount":
-			err = dec.Decode(&p.TotalCount)
+			err = decodeValue(dec, &p.TotalCount)
 		case "_links":
-			err = dec.Decode(&p.Links)
+			err = decodeValue(dec, &p.Links)
 		default:
-			err = skipValue(dec)
+			err = dec.SkipValue()
 		}
 		if err != nil {
 			return err
 		}
 	}
-	_, err := dec.Token() // '}'
+	_, err := dec.ReadToken() // '}'
 	return err
 }
 
@@ -97,105 +117,76 @@ type boundedList[T any] struct {
 	max  int
 }
 
-func (b boundedList[T]) decodeStream(dec *json.Decoder) error {
+func (b boundedList[T]) decodeStream(dec *jsontext.Decoder) error {
 	return decodeList(dec, b.what, b.max, b.list)
 }
 
 // decodeList decodes an array (or null) item by item into dst, failing once it holds more
 // than max items.
-func decodeList[T any](dec *json.Decoder, what string, max int, dst *[]T) error {
+func decodeList[T any](dec *jsontext.Decoder, what string, max int, dst *[]T) error {
 	if null, err := openDelim(dec, '['); err != nil || null {
 		return err
 	}
-	for dec.More() {
+	for dec.PeekKind() != ']' {
 		if len(*dst) >= max {
 			return tooManyItems(what, max)
 		}
 		var item T
-		if err := dec.Decode(&item); err != nil {
+		if err := decodeValue(dec, &item); err != nil {
 			return err
 		}
 		*dst = append(*dst, item)
 	}
-	_, err := dec.Token() // ']'
+	_, err := dec.ReadToken() // ']'
 	return err
 }
 
-// openDelim reads the opening delimiter want, or a null (true).
-func openDelim(dec *json.Decoder, want json.Delim) (null bool, err error) {
-	tok, err := dec.Token()
+// openDelim reads the opening delimiter want ('{' or '['), or a null (true).
+func openDelim(dec *jsontext.Decoder, want jsontext.Kind) (null bool, err error) {
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return false, err
 	}
-	if tok == nil {
+	switch tok.Kind() {
+	case 'n':
 		return true, nil
+	case want:
+		return false, nil
 	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return false, fmt.Errorf("want %q, got %v", want, tok)
-	}
-	return false, nil
+	return false, fmt.Errorf("want %q, got %v", rune(want), tok.Kind())
 }
 
-// skipValue reads one value of any shape and keeps nothing of it.
-func skipValue(dec *json.Decoder) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-		if depth == 0 {
-			return nil
-		}
-	}
-}
-
-// smallLinks is the size up to which a link dictionary is decoded in one json.Unmarshal (twice
-// as fast as the token stream, which every restore session pays): so small a text cannot hold a
-// map much larger than maxLinks allows (at most a few hundred tiny entries), and the bound is
-// checked right after.
-const smallLinks = 4 << 10
-
-// UnmarshalJSON decodes a HAL link dictionary of at most maxLinks links.
-func (l *Links) UnmarshalJSON(b []byte) error {
-	if len(b) <= smallLinks {
-		var m map[string]Link
-		if err := json.Unmarshal(b, &m); err != nil {
-			return err
-		}
-		if len(m) > maxLinks {
-			return tooManyItems("a link dictionary", maxLinks)
-		}
-		*l = m
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
+// UnmarshalJSONFrom decodes a HAL link dictionary of at most maxLinks links from the stream.
+func (l *Links) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	null, err := openDelim(dec, '{')
 	if err != nil || null {
 		*l = nil
 		return err
 	}
 	out := Links{}
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return err
 		}
+		name := tok.String() // before the next read voids tok
 		if len(out) >= maxLinks {
 			return tooManyItems("a link dictionary", maxLinks)
 		}
 		var link Link
-		if err := dec.Decode(&link); err != nil {
+		if err := decodeValue(dec, &link); err != nil {
 			return err
 		}
-		out[tok.(string)] = link
+		out[name] = link
+	}
+	if _, err := dec.ReadToken(); err != nil { // '}'
+		return err
 	}
 	*l = out
 	return nil
+}
+
+// UnmarshalJSON decodes a HAL link dictionary of at most maxLinks links (for encoding/json).
+func (l *Links) UnmarshalJSON(b []byte) error {
+	return l.UnmarshalJSONFrom(newDecoder(bytes.NewReader(b)))
 }

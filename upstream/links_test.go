@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// TestLinksUnmarshal: small dictionaries take the one-call path, large ones the token stream;
-// both give the same links and refuse more than maxLinks.
+// TestLinksUnmarshal: a link dictionary decodes the same through encoding/json (UnmarshalJSON)
+// and from a stream (UnmarshalJSONFrom, what the client uses), and both refuse more than
+// maxLinks.
 func TestLinksUnmarshal(t *testing.T) {
 	dict := func(n int, pad string) string {
 		parts := make([]string, n)
@@ -18,7 +19,7 @@ func TestLinksUnmarshal(t *testing.T) {
 		}
 		return "{" + strings.Join(parts, ",") + "}"
 	}
-	long := strings.Repeat("p", 200) // 64 such links are over smallLinks: the stream path
+	long := strings.Repeat("p", 200)
 	for _, tc := range []struct {
 		name    string
 		in      string
@@ -38,29 +39,34 @@ func TestLinksUnmarshal(t *testing.T) {
 		{name: "not an object", in: `["a"]`, bad: true},
 		{name: "bad link", in: `{"self":"x"}`, bad: true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if strings.HasSuffix(tc.name, "large") && len(tc.in) <= smallLinks || strings.HasSuffix(tc.name, "small") && len(tc.in) > smallLinks {
-				t.Fatalf("fixture of %d bytes does not exercise the intended path", len(tc.in))
-			}
-			var l Links
-			err := json.Unmarshal([]byte(tc.in), &l)
-			switch {
-			case tc.tooMany:
-				if !errors.Is(err, ErrTooManyItems) {
-					t.Fatalf("err = %v, want ErrTooManyItems", err)
+		for _, dec := range []struct {
+			name string
+			fn   func(string, *Links) error
+		}{
+			{"encoding/json", func(in string, l *Links) error { return json.Unmarshal([]byte(in), l) }},
+			{"stream", func(in string, l *Links) error { return decodeValue(newDecoder(strings.NewReader(in)), l) }},
+		} {
+			t.Run(tc.name+"/"+dec.name, func(t *testing.T) {
+				var l Links
+				err := dec.fn(tc.in, &l)
+				switch {
+				case tc.tooMany:
+					if !errors.Is(err, ErrTooManyItems) {
+						t.Fatalf("err = %v, want ErrTooManyItems", err)
+					}
+				case tc.bad:
+					if err == nil {
+						t.Fatal("accepted")
+					}
+				case err != nil:
+					t.Fatal(err)
+				case (l == nil) != tc.null || len(l) != tc.want:
+					t.Fatalf("got %d links (nil %v), want %d (nil %v)", len(l), l == nil, tc.want, tc.null)
+				case tc.want > 0 && !strings.HasPrefix(l[firstKey(l)].Href, "/v6/"):
+					t.Fatalf("links %v", l)
 				}
-			case tc.bad:
-				if err == nil {
-					t.Fatal("accepted")
-				}
-			case err != nil:
-				t.Fatal(err)
-			case (l == nil) != tc.null || len(l) != tc.want:
-				t.Fatalf("got %d links (nil %v), want %d (nil %v)", len(l), l == nil, tc.want, tc.null)
-			case tc.want > 0 && !strings.HasPrefix(l[firstKey(l)].Href, "/v6/"):
-				t.Fatalf("links %v", l)
-			}
-		})
+			})
+		}
 	}
 }
 
