@@ -182,7 +182,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver) (*handler
 	addStreamTransports(srv, opts, gate) // websocket and SSE, before GET and POST
 	// Status codes and bodies per the GraphQL-over-HTTP specification (overhttp.go).
 	srv.AddTransport(specTransport{transport.GET{}})
-	srv.AddTransport(specTransport{transport.POST{}})
+	srv.AddTransport(specTransport{postTransport{}}) // transport.POST, without re-encoding the data (post.go)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserTokenLimit)
 	// "Did you mean" leaks the schema: only when introspection shows it anyway.
