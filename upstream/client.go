@@ -186,7 +186,7 @@ func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 	c.timeouts = o.Timeouts
 	if o.HTTPClient != nil {
 		c.httpClient = withoutRedirects(o.HTTPClient)
-	} else if c.httpClient, err = buildHTTPClient(u, o.TLS, o.Timeouts, c.logger.With("server", o.Name)); err != nil {
+	} else if c.httpClient, err = buildHTTPClient(u, o.TLS, o.Timeouts, o.MaxConcurrency, c.logger.With("server", o.Name)); err != nil {
 		return fail(err)
 	}
 	if o.WrapTransport != nil {
@@ -215,13 +215,19 @@ func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 	return c, nil
 }
 
-// buildHTTPClient builds the HTTP client: TLS settings for https, and the per-attempt
-// timeouts.
-func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, logger *slog.Logger) (*http.Client, error) {
+// buildHTTPClient builds the HTTP client: TLS settings for https, the per-attempt timeouts, and
+// idle connections for every call maxConcurrency lets be in flight.
+func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, maxConcurrency int, logger *slog.Logger) (*http.Client, error) {
 	if to.Connect < 0 || to.ResponseHeader < 0 {
 		return nil, errors.New("negative timeout")
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// net/http keeps 2 idle connections per host by default: with more calls in flight, every
+	// call past the second closes its connection when done and the next one dials (and, over
+	// https, handshakes) again.
+	tr.MaxIdleConnsPerHost = max(maxConcurrency, idleConnsUnbounded)
+	// A listing page is tens of KiB: read it in a few reads, not 4 KiB at a time.
+	tr.ReadBufferSize = 32 << 10
 	if u.Scheme == "https" {
 		cfg, err := t.Build(logger)
 		if err != nil {
@@ -238,6 +244,10 @@ func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, logger *slog.Logger) 
 	}
 	return &http.Client{Timeout: defaultTimeout, Transport: tr, CheckRedirect: refuseRedirects}, nil
 }
+
+// idleConnsUnbounded is the idle connections kept per server when MaxConcurrency does not bound
+// the calls in flight.
+const idleConnsUnbounded = 16
 
 // Name is the server's name (ClientOptions.Name).
 func (c *Client) Name() string { return c.name }

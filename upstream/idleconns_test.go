@@ -1,0 +1,75 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestClientReusesConnectionsUpToItsConcurrency: rounds of 8 calls in flight at once (the
+// client's MaxConcurrency) reuse the first round's connections. With net/http's default of 2
+// idle connections per host, every round would dial 6 more.
+func TestClientReusesConnectionsUpToItsConcurrency(t *testing.T) {
+	const conc, rounds = 8, 5
+	var dialed atomic.Int32
+	var mu sync.Mutex
+	var arrived *sync.WaitGroup
+	var release chan struct{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v6/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600}`)
+	})
+	mux.HandleFunc("GET /v6/RestoreSessions", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		a, rel := arrived, release
+		mu.Unlock()
+		a.Done()
+		<-rel
+		fmt.Fprint(w, `{"offset":0,"limit":30,"results":[]}`)
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := NewClient(srv.URL, ClientOptions{Name: "conns", Username: "u", Password: "p", MaxConcurrency: conc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range rounds {
+		var a sync.WaitGroup
+		a.Add(conc)
+		mu.Lock()
+		arrived, release = &a, make(chan struct{})
+		mu.Unlock()
+		var calls sync.WaitGroup
+		errs := make(chan error, conc)
+		for range conc {
+			calls.Go(func() {
+				_, _, err := c.RestoreSessions(context.Background(), RestoreSessionListOptions{})
+				errs <- err
+			})
+		}
+		a.Wait() // all in flight
+		close(release)
+		calls.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// conc connections for the calls, and possibly one more for the token call.
+	if n := dialed.Load(); n > conc+1 {
+		t.Errorf("%d connections dialed for %d rounds of %d calls, want at most %d", n, rounds, conc, conc+1)
+	}
+}
