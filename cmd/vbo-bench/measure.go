@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 )
 
@@ -162,15 +165,15 @@ func load(ctx context.Context, e *env, conc int, dur time.Duration, fn func() er
 
 // ---- GraphQL client ----
 
-type gqlResponse struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []struct {
-		Message    string         `json:"message"`
-		Extensions map[string]any `json:"extensions"`
-	} `json:"errors"`
+// gqlError is one GraphQL error of an answer.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
 }
 
-// gql posts a query and decodes data into out; GraphQL errors fail the call.
+// gql posts a query and decodes data into out; GraphQL errors fail the call. The answer is read
+// in one pass (go-json-experiment/json's streaming decoder): the load generator shares the
+// harness CPU with the simulators, and encoding/json's Decoder scans every value twice.
 func (e *env) gql(ctx context.Context, url, query string, vars map[string]any, out any) error {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -185,20 +188,54 @@ func (e *env) gql(ctx context.Context, url, query string, vars map[string]any, o
 		return err
 	}
 	defer resp.Body.Close()
-	var r gqlResponse
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	var errs []gqlError
+	if err := decodeAnswer(resp.Body, &errs, out); err != nil {
 		return fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
 	}
-	if len(r.Errors) > 0 {
-		return fmt.Errorf("HTTP %d: %d GraphQL errors, first: %s %v", resp.StatusCode, len(r.Errors), r.Errors[0].Message, r.Errors[0].Extensions)
+	if len(errs) > 0 {
+		return fmt.Errorf("HTTP %d: %d GraphQL errors, first: %s %v", resp.StatusCode, len(errs), errs[0].Message, errs[0].Extensions)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
-	if out != nil {
-		return json.Unmarshal(r.Data, out)
-	}
 	return nil
+}
+
+// decodeAnswer reads a GraphQL answer: its errors into errs, its data into out (checked for
+// well-formedness and dropped when out is nil).
+func decodeAnswer(r io.Reader, errs *[]gqlError, out any) error {
+	dec := jsontext.NewDecoder(r)
+	if tok, err := dec.ReadToken(); err != nil {
+		return err
+	} else if tok.Kind() != '{' {
+		return fmt.Errorf("answer is a %v, not an object", tok.Kind())
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		switch tok.String() {
+		case "errors":
+			err = jsonv2.UnmarshalDecode(dec, errs)
+		case "data":
+			if out == nil {
+				err = dec.SkipValue()
+				break
+			}
+			var raw jsontext.Value
+			if raw, err = dec.ReadValue(); err == nil {
+				err = json.Unmarshal(raw, out)
+			}
+		default:
+			err = dec.SkipValue()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
 }
 
 // withExtra sets m[k] = v, making m if needed.
