@@ -12,8 +12,8 @@ type Runtime struct {
 	// (docs/benchmarks.md) for a few tens of MiB more memory. 25..10000.
 	GCPercent int `yaml:"gcPercent"`
 	// MemoryLimitMiB is a soft limit on the Go runtime's memory (Go's GOMEMLIMIT): near it
-	// the collector runs as often as it must, whatever gcPercent says. Default 0: no limit.
-	// Set it to about 80% of a container's memory limit.
+	// the collector runs as often as it must, whatever gcPercent says. Default 0: 80% of the
+	// container's memory limit (the cgroup's memory.max) when there is one, else no limit.
 	MemoryLimitMiB int `yaml:"memoryLimitMiB"`
 }
 
