@@ -85,6 +85,9 @@ func (s *Stream[T]) Err() error {
 type SessionFeed interface {
 	FollowSessions(ctx context.Context, kind FeedKind, since *time.Time) (*Stream[FeedSession], error)
 	FollowEvents(ctx context.Context, server, sessionID string) (*Stream[FeedEvent], error)
+	// Archived reports whether the archive holds the session (the watch archives the sessions
+	// of its backfill window and every one after).
+	Archived(ctx context.Context, server, sessionID string) (bool, error)
 }
 
 // ErrSlowSubscriber ends the subscription of a client that did not keep up with the feed.
@@ -135,6 +138,13 @@ func (r *Resolver) endStream(ctx context.Context, err error) {
 	e := &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeSlowSubscriber}}
 	if errors.Is(err, ErrResubscribe) {
 		e.Extensions["code"] = CodeResubscribe
+	} else if ue := (*upstream.Error)(nil); errors.As(err, &ue) {
+		// An ended session's events read from its VBO server (endedSessionEvents).
+		code, msg, server := classify(err)
+		e = &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+		if server != "" {
+			e.Extensions["server"] = server
+		}
 	} else if !errors.Is(err, ErrSlowSubscriber) {
 		r.Logger.ErrorContext(ctx, "subscription ended by an error", "err", err, "request_id", RequestID(ctx))
 		e = &gqlerror.Error{Message: "subscription ended: the archive could not be read (request id " + RequestID(ctx) + ")",
@@ -228,7 +238,9 @@ func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *mo
 }
 
 // followEvents serves restoreEventAdded: the session's scope is checked once, as for
-// restoreSession(id), before anything is streamed.
+// restoreSession(id), before anything is streamed. A session that has ended and that the archive
+// does not hold (it ended before the watch's backfill window) will never be archived: its
+// events come from its VBO server, and the subscription completes after the last.
 func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error) {
 	if _, err := r.subscriber(ctx); err != nil {
 		return nil, err
@@ -240,8 +252,18 @@ func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.loadVisibleSession(ctx, parsed.Server, parsed.Upstream); err != nil {
+	rs, err := r.loadVisibleSession(ctx, parsed.Server, parsed.Upstream)
+	if err != nil {
 		return nil, err
+	}
+	if rs.Upstream.Finished() {
+		archived, err := r.Feed.Archived(ctx, parsed.Server, parsed.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		if !archived {
+			return r.endedSessionEvents(ctx, parsed.Server, parsed.Upstream), nil
+		}
 	}
 	stream, err := r.Feed.FollowEvents(ctx, parsed.Server, parsed.Upstream)
 	if err != nil {
@@ -260,4 +282,24 @@ func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *
 		r.endStream(ctx, stream.Err())
 	}()
 	return out, nil
+}
+
+// endedSessionEvents streams the events of an ended session from its VBO server and completes.
+func (r *Resolver) endedSessionEvents(ctx context.Context, server, sessionID string) <-chan *model.RestoreEvent {
+	out := make(chan *model.RestoreEvent, 1)
+	go func() {
+		defer close(out)
+		for e, err := range r.Backend.EndedSessionEvents(ctx, server, sessionID) {
+			if err != nil {
+				r.endStream(ctx, err)
+				return
+			}
+			select {
+			case out <- &model.RestoreEvent{ServerName: server, SessionID: sessionID, Upstream: e}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -249,6 +249,10 @@ func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, maxConcurrency int, l
 // the calls in flight.
 const idleConnsUnbounded = 16
 
+// CloseIdleConnections closes the client's idle keep-alive connections to the server (those in
+// use are left alone). The client keeps up to its MaxConcurrency idle connections otherwise.
+func (c *Client) CloseIdleConnections() { c.httpClient.CloseIdleConnections() }
+
 // Name is the server's name (ClientOptions.Name).
 func (c *Client) Name() string { return c.name }
 

@@ -47,6 +47,9 @@ func TestSoakFlappingServer(t *testing.T) {
 		t.Fatalf("warm-up: %d %v %+v", st, err, errs)
 	}
 	hc.CloseIdleConnections()
+	for _, c := range r.gw.Fleet.Clients() {
+		c.CloseIdleConnections()
+	}
 	time.Sleep(100 * time.Millisecond)
 	before := runtime.NumGoroutine()
 
@@ -112,6 +115,9 @@ func TestSoakFlappingServer(t *testing.T) {
 
 	hc.CloseIdleConnections()
 	ts.Close()
+	for _, c := range r.gw.Fleet.Clients() {
+		c.CloseIdleConnections() // kept alive for the next calls, by design: not a leak
+	}
 	var after int
 	for range 50 { // let cancelled upstream calls and idle connections wind down
 		after = runtime.NumGoroutine()

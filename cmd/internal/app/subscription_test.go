@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -610,5 +612,59 @@ func TestReloadClosesSubscriptions(t *testing.T) {
 			t.Fatalf("new subscription on the old connection: %s %s", m.Type, m.Payload)
 		}
 		return
+	}
+}
+
+// TestEventsOfSessionOlderThanTheArchive: restoreEventAdded on a session that ended before the
+// watch's backfill window (the archive never holds it) streams its events from VBO, in order,
+// and completes, instead of waiting for an archive entry that will never come.
+func TestEventsOfSessionOlderThanTheArchive(t *testing.T) {
+	fleet, gw := watchGateway(t, 40, func(c *config.Config) { c.Watch.Backfill = 24 * time.Hour })
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	waitFor(t, 20*time.Second, func() bool { return backfilled(gw, 3) })
+	sim := fleet.Sims["syd1"]
+	org := sim.Organizations()[0] // tenant 1's
+	var old *upstream.RestoreSession
+	for _, s := range sim.Sessions() {
+		if s.Organization == org.Name && s.Finished() && s.CreationTime.Before(time.Now().Add(-72*time.Hour)) && len(sim.Events(s.ID)) > 2 {
+			old = &s
+			break
+		}
+	}
+	if old == nil {
+		t.Fatal("no stopped session of tenant 1 older than the backfill window")
+	}
+	if _, err := gw.Store.Session(ctx, "syd1", old.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the archive holds a session from before its backfill window (err %v)", err)
+	}
+	const evq = `subscription($id: ID!) { restoreEventAdded(sessionId: $id) { order itemName } }`
+	events := sseSubscribe(t, ctx, srv.URL, demo.TenantKeyPrefix+"1", evq, map[string]any{"id": sessionGID("syd1", old.ID)})
+	select {
+	case <-events.done:
+	case <-ctx.Done():
+		t.Fatal("restoreEventAdded on an ended, unarchived session did not complete")
+	}
+	var orders []int
+	for _, e := range events.snapshot() {
+		var d struct{ RestoreEventAdded struct{ Order int } }
+		if len(e.Errors) > 0 || json.Unmarshal(e.Data, &d) != nil {
+			t.Fatalf("event message %+v", e)
+		}
+		orders = append(orders, d.RestoreEventAdded.Order)
+	}
+	var want []int
+	for _, e := range sim.Events(old.ID) {
+		want = append(want, e.Order)
+	}
+	if !slices.Equal(orders, want) {
+		t.Fatalf("event orders %v, want VBO's %v", orders, want)
+	}
+	other := sseSubscribe(t, ctx, srv.URL, demo.TenantKeyPrefix+"2", evq, map[string]any{"id": sessionGID("syd1", old.ID)})
+	<-other.done
+	if ev := other.snapshot(); len(ev) != 1 || len(ev[0].Errors) != 1 || ev[0].Errors[0].code() != "NOT_FOUND" {
+		t.Fatalf("tenant 2 following tenant 1's old session: %+v", ev)
 	}
 }

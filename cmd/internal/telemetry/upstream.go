@@ -55,6 +55,14 @@ type upstreamTransport struct {
 	base http.RoundTripper
 }
 
+// CloseIdleConnections reaches the wrapped transport: http.Client.CloseIdleConnections closes
+// idle connections only through a transport that has the method.
+func (t *upstreamTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	route := Route(req.URL.Path)

@@ -1,0 +1,82 @@
+package loaders
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+func TestEndedSessionEvents(t *testing.T) {
+	ctx := context.Background()
+	collect := func(b *Backend, id string, stopAfter int) ([]string, error) {
+		var got []string
+		for e, err := range b.EndedSessionEvents(ctx, "srv", id) {
+			if err != nil {
+				return got, err
+			}
+			got = append(got, e.ID)
+			if len(got) == stopAfter {
+				break
+			}
+		}
+		return got, nil
+	}
+	t.Run("pages of the server, in order", func(t *testing.T) {
+		f := newFake(1, 1, 0)
+		f.events["s"] = markedSession("s", 25)
+		b := newBackend(t, f, Config{EventsPageSize: 10, ListingTTL: -1})
+		got, err := collect(b, "s", -1)
+		if err != nil || !slices.Equal(got, eventIDs(f.events["s"])) {
+			t.Fatalf("got %v, %v", got, err)
+		}
+		if f.n("events") != 3 {
+			t.Errorf("%d calls for 25 events in pages of 10, want 3", f.n("events"))
+		}
+	})
+	t.Run("a full last page ends at the empty next one", func(t *testing.T) {
+		f := newFake(1, 1, 0)
+		f.events["s"] = markedSession("s", 20)
+		b := newBackend(t, f, Config{EventsPageSize: 10, ListingTTL: -1})
+		if got, err := collect(b, "s", -1); err != nil || len(got) != 20 || f.n("events") != 3 {
+			t.Fatalf("got %d events in %d calls, %v", len(got), f.n("events"), err)
+		}
+	})
+	t.Run("from the immutable cache, no call", func(t *testing.T) {
+		f := newFake(1, 1, 0)
+		b := newBackend(t, f, Config{ListingTTL: -1})
+		b.rememberEvents("srv", "cached", markedSession("cached", 4))
+		if got, err := collect(b, "cached", -1); err != nil || !slices.Equal(got, eventIDs(markedSession("cached", 4))) || f.n("events") != 0 {
+			t.Fatalf("got %v in %d calls, %v", got, f.n("events"), err)
+		}
+	})
+	t.Run("the consumer stops early: no further call", func(t *testing.T) {
+		f := newFake(1, 1, 0)
+		f.events["s"] = markedSession("s", 25)
+		b := newBackend(t, f, Config{EventsPageSize: 10, ListingTTL: -1})
+		if got, _ := collect(b, "s", 3); len(got) != 3 || f.n("events") != 1 {
+			t.Fatalf("got %d events in %d calls", len(got), f.n("events"))
+		}
+	})
+	t.Run("an unknown server", func(t *testing.T) {
+		b := newBackend(t, newFake(1, 1, 0), Config{ListingTTL: -1})
+		for _, err := range b.EndedSessionEvents(ctx, "nowhere", "s") {
+			if !errors.Is(err, ErrUnknownServer) {
+				t.Fatalf("err = %v", err)
+			}
+		}
+	})
+	t.Run("pagination that does not end", func(t *testing.T) {
+		b, err := NewBackend([]VBOServer{{Name: "srv", Client: &endless{fakeUp: newFake(1, 1, 0)}}}, Config{ListingTTL: -1, EventsPageSize: 10000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ue *upstream.Error
+		_, err = collect(b, "s", -1)
+		if !errors.Is(err, ErrUpstreamPaging) || !errors.As(err, &ue) || ue.Server != "srv" {
+			t.Fatalf("err = %v, want an upstream error of srv wrapping ErrUpstreamPaging", err)
+		}
+	})
+}
