@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Bounded, streaming decoding of VBO answers.
@@ -48,10 +49,16 @@ func tooManyItems(what string, bound int) error {
 
 // decodeOptions are the JSON semantics VBO answers are read with (encoding/json/v2's prototype,
 // github.com/go-json-experiment/json, which reads a stream in one pass where encoding/json scans
-// every value twice): names match case-insensitively and duplicate names or invalid UTF-8 are
-// tolerated, as encoding/json did; unknown names are ignored.
+// every value twice), encoding/json's where they differ: names match case-insensitively as
+// strings.EqualFold does (v2 alone would also ignore '_' and '-': "accessToken" would fill
+// access_token), duplicate names and invalid UTF-8 are tolerated, and time.Time parses RFC 3339
+// as loosely as time.Time.UnmarshalJSON does (v2 alone refuses what it lets through, such as a
+// single-digit hour or a ',' before the fraction); unknown names are ignored.
+// TestDecodeMatchesEncodingJSON holds them to encoding/json.
 var decodeOptions = json.JoinOptions(
 	json.MatchCaseInsensitiveNames(true),
+	jsonv1.MatchCaseSensitiveDelimiter(true),
+	jsonv1.ParseTimeWithLooseRFC3339(true),
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 )
