@@ -668,3 +668,27 @@ func TestEventsOfSessionOlderThanTheArchive(t *testing.T) {
 		t.Fatalf("tenant 2 following tenant 1's old session: %+v", ev)
 	}
 }
+
+// A subscription posted as a plain request (Accept: application/json, not an event stream) whose
+// stream ends before its first event, here at the request deadline, answers as gqlgen's POST
+// transport does (200, null), not with a panic turned into 500 INTERNAL.
+func TestPlainPostSubscriptionWithoutEvent(t *testing.T) {
+	_, gw := watchGateway(t, 5, func(c *config.Config) { c.Resilience.RequestTimeout = 300 * time.Millisecond })
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	body, _ := json.Marshal(map[string]any{"query": `subscription { restoreSessionStarted { upstreamId } }`})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+demo.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(b) != "null" {
+		t.Fatalf("HTTP %d %s, want 200 null (gqlgen's POST transport)", resp.StatusCode, b)
+	}
+}

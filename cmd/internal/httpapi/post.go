@@ -76,8 +76,14 @@ type responseTail struct {
 }
 
 // appendResponse appends resp as JSON, member for member what encoding/json writes for a
-// graphql.Response, with its data copied as it is (the executor's own compact JSON).
+// graphql.Response, with its data copied as it is (the executor's own compact JSON). A nil
+// resp is null, as encoding/json writes it: the executor answers nil for a subscription whose
+// stream ends before its first event (posted as a plain request, at the request's deadline or
+// when the client goes away).
 func appendResponse(b []byte, resp *graphql.Response) ([]byte, error) {
+	if resp == nil {
+		return append(b, "null"...), nil
+	}
 	b = append(b, '{')
 	if len(resp.Errors) > 0 {
 		errs, err := json.Marshal(resp.Errors)
@@ -105,7 +111,11 @@ func appendResponse(b []byte, resp *graphql.Response) ([]byte, error) {
 // writeResponse writes resp in one Write; a response that cannot be encoded (an extension
 // holding a value encoding/json refuses) becomes a GraphQL error.
 func writeResponse(w io.Writer, resp *graphql.Response) {
-	b, err := appendResponse(make([]byte, 0, len(resp.Data)+256), resp)
+	var size int
+	if resp != nil {
+		size = len(resp.Data)
+	}
+	b, err := appendResponse(make([]byte, 0, size+256), resp)
 	if err != nil {
 		b, _ = json.Marshal(&graphql.Response{Errors: gqlerror.List{{Message: "internal system error: the response could not be encoded"}}})
 	}

@@ -2,15 +2,25 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/vbo-gateway/vbo-gateway/graph"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
 )
 
 // TestAppendResponse: the answer postTransport writes is what encoding/json writes for the same
@@ -70,5 +80,85 @@ func TestOperationErrorStatus(t *testing.T) {
 		if got := operationErrorStatus(tc.contentType, tc.errs); got != tc.want {
 			t.Errorf("%s, %v: %d, want %d", tc.contentType, tc.errs, got, tc.want)
 		}
+	}
+}
+
+// costExtension adds a response extension to every answer (as the gateway's cost extension does).
+type costExtension struct{}
+
+func (costExtension) ExtensionName() string                   { return "testCost" }
+func (costExtension) Validate(graphql.ExecutableSchema) error { return nil }
+func (costExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	graphql.RegisterExtension(ctx, "cost", map[string]any{"upstreamCalls": 1, "note": "<&>"})
+	return next(ctx)
+}
+
+// noAnswer is an executor whose operations end without a response: what gqlgen's executor
+// answers for a subscription whose stream closes before its first event.
+type noAnswer struct{ graphql.GraphExecutor }
+
+func (noAnswer) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	return func(context.Context) *graphql.Response { return nil }, ctx
+}
+
+// TestPostTransportMatchesPOST: behind specTransport, postTransport answers every request as
+// gqlgen's transport.POST does: status, Content-Type and body byte for byte, but for the body
+// transport.POST echoes into its "could not be decoded" message (postTransport quotes none; the
+// gateway's readRequest refuses a malformed body before either sees it).
+func TestPostTransportMatchesPOST(t *testing.T) {
+	exec := executor.New(graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{}}))
+	exec.Use(costExtension{})
+	echo := regexp.MustCompile(` body:[^"]*"`)
+	for _, tc := range []struct {
+		name, contentType, accept, body string
+		noBody                          bool
+		exec                            graphql.GraphExecutor
+	}{
+		{name: "empty body", noBody: true},
+		{name: "empty body, chunked"},
+		{name: "not JSON", body: "xyz"},
+		{name: "not an object", body: "[1]"},
+		{name: "no query", body: "{}"},
+		{name: "no query, graphql-response", accept: mediaGraphQLResponse, body: "{}"},
+		{name: "data", body: `{"query":"{ __typename }"}`},
+		{name: "data, graphql-response", accept: mediaGraphQLResponse, body: `{"query":"{ __typename }"}`},
+		{name: "data, any media type", contentType: "application/json; charset=utf-8", accept: "*/*", body: `{"query":"{ __typename }"}`},
+		{name: "data, unknown media type", accept: "text/html", body: `{"query":"{ __typename }"}`},
+		{name: "parse error", body: `{"query":"{"}`},
+		{name: "parse error, graphql-response", accept: mediaGraphQLResponse, body: `{"query":"{"}`},
+		{name: "validation error", body: `{"query":"{ nope }"}`},
+		{name: "validation error, graphql-response", accept: mediaGraphQLResponse, body: `{"query":"{ nope }"}`},
+		{name: "variable coercion", body: `{"query":"query($id: ID!) { node(id: $id) { id } }","variables":{"id":{"a":1}}}`},
+		{name: "unknown operation name", body: `{"query":"query A { __typename }","operationName":"B"}`},
+		{name: "field error and null data", body: `{"query":"{ viewer { role } }"}`},
+		{name: "subscription error", body: `{"query":"subscription { restoreSessionStarted { id } }"}`},
+		{name: "stream ended without an answer", body: `{"query":"{ __typename }"}`, exec: noAnswer{exec}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(tr graphql.Transport) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(tc.body))
+				if tc.noBody {
+					req.Body = http.NoBody
+				}
+				req.Header.Set("Content-Type", cmp.Or(tc.contentType, "application/json"))
+				if tc.accept != "" {
+					req.Header.Set("Accept", tc.accept)
+				}
+				req = req.WithContext(graphql.StartOperationTrace(req.Context()))
+				var ex graphql.GraphExecutor = exec
+				if tc.exec != nil {
+					ex = tc.exec
+				}
+				rec := httptest.NewRecorder()
+				specTransport{tr}.Do(rec, req, ex)
+				return rec
+			}
+			want, got := run(transport.POST{}), run(postTransport{})
+			wantBody := echo.ReplaceAllString(want.Body.String(), `"`)
+			if got.Code != want.Code || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") || got.Body.String() != wantBody {
+				t.Fatalf("postTransport: %d %s %s\ntransport.POST: %d %s %s", got.Code, got.Header().Get("Content-Type"), got.Body,
+					want.Code, want.Header().Get("Content-Type"), want.Body)
+			}
+		})
 	}
 }
