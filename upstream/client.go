@@ -226,6 +226,9 @@ func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, maxConcurrency int, l
 	// call past the second closes its connection when done and the next one dials (and, over
 	// https, handshakes) again.
 	tr.MaxIdleConnsPerHost = max(maxConcurrency, idleConnsUnbounded)
+	// The transport serves this one server: its cap on idle connections in all (100 in
+	// net/http's default) must not undercut the per-host one.
+	tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 	// A listing page is tens of KiB: read it in a few reads, not 4 KiB at a time.
 	tr.ReadBufferSize = 32 << 10
 	if u.Scheme == "https" {

@@ -11,11 +11,18 @@ import (
 	"testing"
 )
 
-// TestClientReusesConnectionsUpToItsConcurrency: rounds of 8 calls in flight at once (the
-// client's MaxConcurrency) reuse the first round's connections. With net/http's default of 2
-// idle connections per host, every round would dial 6 more.
+// TestClientReusesConnectionsUpToItsConcurrency: rounds of as many calls in flight at once as
+// the client's MaxConcurrency reuse the first round's connections. With net/http's default of 2
+// idle connections per host, every round of 8 would dial 6 more; past net/http's default of 100
+// idle connections in all, every round of 128 would dial 28 more.
 func TestClientReusesConnectionsUpToItsConcurrency(t *testing.T) {
-	const conc, rounds = 8, 5
+	for _, conc := range []int{8, 128} {
+		t.Run(fmt.Sprint(conc), func(t *testing.T) { testConnectionReuse(t, conc) })
+	}
+}
+
+func testConnectionReuse(t *testing.T, conc int) {
+	const rounds = 5
 	var dialed atomic.Int32
 	var mu sync.Mutex
 	var arrived *sync.WaitGroup
@@ -69,7 +76,7 @@ func TestClientReusesConnectionsUpToItsConcurrency(t *testing.T) {
 		}
 	}
 	// conc connections for the calls, and possibly one more for the token call.
-	if n := dialed.Load(); n > conc+1 {
+	if n := int(dialed.Load()); n > conc+1 {
 		t.Errorf("%d connections dialed for %d rounds of %d calls, want at most %d", n, rounds, conc, conc+1)
 	}
 }
