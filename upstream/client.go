@@ -55,6 +55,7 @@ type Client struct {
 	password   string
 	userAgent  string
 	httpClient *http.Client // never follows redirects
+	unwrapped  *http.Client // httpClient before ClientOptions.WrapTransport: CloseIdleConnections
 	timeouts   Timeouts     // Attempt and Idle are applied per attempt, by send
 	logger     *slog.Logger
 	sem        *fairSem // per-server concurrency limit, fair across principals; nil = unlimited
@@ -189,6 +190,7 @@ func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 	} else if c.httpClient, err = buildHTTPClient(u, o.TLS, o.Timeouts, o.MaxConcurrency, c.logger.With("server", o.Name)); err != nil {
 		return fail(err)
 	}
+	c.unwrapped = c.httpClient
 	if o.WrapTransport != nil {
 		hc := *c.httpClient
 		if hc.Transport == nil {
@@ -252,9 +254,10 @@ func buildHTTPClient(u *url.URL, t TLSConfig, to Timeouts, maxConcurrency int, l
 // the calls in flight.
 const idleConnsUnbounded = 16
 
-// CloseIdleConnections closes the client's idle keep-alive connections to the server (those in
-// use are left alone). The client keeps up to its MaxConcurrency idle connections otherwise.
-func (c *Client) CloseIdleConnections() { c.httpClient.CloseIdleConnections() }
+// CloseIdleConnections closes the connections to the server that are kept open for the next
+// calls (as many as MaxConcurrency lets be in flight); calls in flight keep theirs. A wrapping
+// transport (ClientOptions.WrapTransport) need not pass the request on to the transport below.
+func (c *Client) CloseIdleConnections() { c.unwrapped.CloseIdleConnections() }
 
 // Name is the server's name (ClientOptions.Name).
 func (c *Client) Name() string { return c.name }

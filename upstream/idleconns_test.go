@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestClientReusesConnectionsUpToItsConcurrency: rounds of as many calls in flight at once as
@@ -78,5 +79,58 @@ func testConnectionReuse(t *testing.T, conc int) {
 	// conc connections for the calls, and possibly one more for the token call.
 	if n := int(dialed.Load()); n > conc+1 {
 		t.Errorf("%d connections dialed for %d rounds of %d calls, want at most %d", n, rounds, conc, conc+1)
+	}
+}
+
+// onlyRoundTrip is a wrapping transport that knows nothing of idle connections (as the
+// gateway's telemetry wrapper).
+type onlyRoundTrip struct{ http.RoundTripper }
+
+// TestClientCloseIdleConnections: the connections kept for the next calls close on request,
+// through a wrapping transport too.
+func TestClientCloseIdleConnections(t *testing.T) {
+	var open atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v6/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600}`)
+	})
+	mux.HandleFunc("GET /v6/RestoreSessions", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"offset":0,"limit":30,"results":[]}`)
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := NewClient(srv.URL, ClientOptions{Name: "idle", Username: "u", Password: "p", MaxConcurrency: 4,
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return onlyRoundTrip{rt} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls sync.WaitGroup
+	for range 4 {
+		calls.Go(func() {
+			if _, _, err := c.RestoreSessions(context.Background(), RestoreSessionListOptions{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	calls.Wait()
+	if open.Load() == 0 {
+		t.Fatal("no connection kept open")
+	}
+	c.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for open.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := open.Load(); n > 0 {
+		t.Fatalf("%d connections still open", n)
 	}
 }
