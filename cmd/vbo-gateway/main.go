@@ -213,7 +213,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	prevDefault := slog.Default()
 	slog.SetDefault(logger)
 	defer slog.SetDefault(prevDefault)
-	tuneRuntime(cfg.Runtime, os.Getenv, processKnobs, logger)
+	defer tuneRuntime(cfg.Runtime, os.Getenv, processKnobs, logger)()
 	if f.allowMissing {
 		logger.Info("--allow-missing is no longer needed: tenants' organisations resolve in the background and are retried")
 	}

@@ -31,8 +31,18 @@ var processKnobs = runtimeKnobs{setGCPercent: debug.SetGCPercent, setMemoryLimit
 // soft memory limit, a container's memory limit sets one (80% of it): at gcPercent 400 the heap
 // may grow to five times the live heap, and near the limit the collector runs as often as it
 // must instead.
-func tuneRuntime(r config.Runtime, getenv func(string) string, k runtimeKnobs, logger *slog.Logger) {
+//
+// It returns the function that puts back what it changed (run's callers, tests among them, get
+// their process as it was).
+func tuneRuntime(r config.Runtime, getenv func(string) string, k runtimeKnobs, logger *slog.Logger) (restore func()) {
 	r = r.WithDefaults()
+	prevGC := k.setGCPercent(100) // returns the setting it replaces, put back right after
+	k.setGCPercent(prevGC)
+	prevLimit := k.setMemoryLimit(-1) // a negative limit reads it and changes nothing
+	restore = func() {
+		k.setGCPercent(prevGC)
+		k.setMemoryLimit(prevLimit)
+	}
 	gc, limit := "config", "config"
 	if getenv("GOGC") != "" {
 		gc = "GOGC"
@@ -56,4 +66,5 @@ func tuneRuntime(r config.Runtime, getenv func(string) string, k runtimeKnobs, l
 	}
 	logger.Info("go runtime", "gcPercent", r.GCPercent, "gcPercentFrom", gc,
 		"memoryLimitMiB", r.MemoryLimitMiB, "memoryLimitFrom", limit)
+	return restore
 }

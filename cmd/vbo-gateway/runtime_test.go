@@ -30,21 +30,39 @@ func TestTuneRuntime(t *testing.T) {
 			wantGC: config.DefaultGCPercent, wantLimit: -2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gotGC, gotLimit := -2, int64(-2)
+			const startGC, startLimit = 100, int64(math.MaxInt64)
+			gc, limit := startGC, startLimit
 			k := runtimeKnobs{
-				setGCPercent:   func(p int) int { gotGC = p; return 100 },
-				setMemoryLimit: func(l int64) int64 { gotLimit = l; return 0 },
+				setGCPercent: func(p int) int { prev := gc; gc = p; return prev },
+				setMemoryLimit: func(l int64) int64 {
+					prev := limit
+					if l >= 0 {
+						limit = l
+					}
+					return prev
+				},
 				memoryLimitFromCgroup: func() (int64, error) {
 					if tc.cgroup == 0 {
 						return math.MaxInt64, nil
 					}
-					gotLimit = tc.cgroup // the library sets it itself
+					limit = tc.cgroup // the library sets it itself
 					return tc.cgroup, nil
 				},
 			}
-			tuneRuntime(tc.r, func(k string) string { return tc.env[k] }, k, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if gotGC != tc.wantGC || gotLimit != tc.wantLimit {
-				t.Errorf("set gcPercent %d, memory limit %d; want %d, %d (-2: untouched)", gotGC, gotLimit, tc.wantGC, tc.wantLimit)
+			restore := tuneRuntime(tc.r, func(k string) string { return tc.env[k] }, k, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			wantGC, wantLimit := tc.wantGC, tc.wantLimit
+			if wantGC == -2 {
+				wantGC = startGC
+			}
+			if wantLimit == -2 {
+				wantLimit = startLimit
+			}
+			if gc != wantGC || limit != wantLimit {
+				t.Errorf("gcPercent %d, memory limit %d; want %d, %d", gc, limit, wantGC, wantLimit)
+			}
+			restore()
+			if gc != startGC || limit != startLimit {
+				t.Errorf("after restore: gcPercent %d, memory limit %d; want %d, %d", gc, limit, startGC, startLimit)
 			}
 		})
 	}

@@ -20,6 +20,9 @@ type Runtime struct {
 // DefaultGCPercent is Runtime.GCPercent's default.
 const DefaultGCPercent = 400
 
+// MaxMemoryLimitMiB bounds Runtime.MemoryLimitMiB (64 TiB).
+const MaxMemoryLimitMiB = 64 << 20
+
 // WithDefaults fills in zero values.
 func (r Runtime) WithDefaults() Runtime {
 	if r.GCPercent == 0 {
@@ -33,8 +36,8 @@ func (r Runtime) Validate() error {
 	if r.GCPercent < 25 || r.GCPercent > 10000 {
 		return fmt.Errorf("runtime.gcPercent %d: want 25..10000", r.GCPercent)
 	}
-	if r.MemoryLimitMiB < 0 {
-		return fmt.Errorf("runtime.memoryLimitMiB %d: want 0 (no limit) or more", r.MemoryLimitMiB)
+	if r.MemoryLimitMiB < 0 || r.MemoryLimitMiB > MaxMemoryLimitMiB {
+		return fmt.Errorf("runtime.memoryLimitMiB %d: want 0 (the container's, or none) to %d", r.MemoryLimitMiB, MaxMemoryLimitMiB)
 	}
 	return nil
 }
