@@ -20,7 +20,7 @@ func TestConfigRuntime(t *testing.T) {
 		{yaml: "runtime: {gcPercent: 20000}", err: "runtime.gcPercent"},
 		{yaml: "runtime: {memoryLimitMiB: -2}", err: "runtime.memoryLimitMiB"},
 		{yaml: "runtime: {memoryLimitMiB: 9007199254740993}", err: "runtime.memoryLimitMiB"}, // would overflow in bytes
-		{yaml: "runtime: {gogc: 100}", err: "gogc"}, // unknown keys are errors
+		{yaml: "runtime: {gogc: 100}", err: "gogc"},                                          // unknown keys are errors
 	} {
 		c, err := cfgtParse(cfgtServers + tc.yaml)
 		if tc.err != "" {
