@@ -406,14 +406,7 @@ func TestEventsAndEnded(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("restoreEventAdded did not complete after the session ended")
 	}
-	var orders []int
-	for _, e := range events.snapshot() {
-		var d struct{ RestoreEventAdded struct{ Order int } }
-		if len(e.Errors) > 0 || json.Unmarshal(e.Data, &d) != nil {
-			t.Fatalf("event message %+v", e)
-		}
-		orders = append(orders, d.RestoreEventAdded.Order)
-	}
+	orders := eventOrders(t, events)
 	if !slices.Equal(orders, []int{0, 1, 2, 3, 4, 5, 6}) {
 		t.Fatalf("event orders %v, want 0..6 (start marker, 2 before, 3 after, stop marker)", orders)
 	}
@@ -427,6 +420,21 @@ func TestEventsAndEnded(t *testing.T) {
 			t.Fatal("tenant 2 saw tenant 1's session end")
 		}
 	}
+}
+
+// eventOrders is the order of each restoreEventAdded message a subscriber got (none may be an
+// error).
+func eventOrders(t *testing.T, events *subscriber) []int {
+	t.Helper()
+	var orders []int
+	for _, e := range events.snapshot() {
+		var d struct{ RestoreEventAdded struct{ Order int } }
+		if len(e.Errors) > 0 || json.Unmarshal(e.Data, &d) != nil {
+			t.Fatalf("event message %+v", e)
+		}
+		orders = append(orders, d.RestoreEventAdded.Order)
+	}
+	return orders
 }
 
 func sessionGID(server, id string) string {
@@ -647,14 +655,7 @@ func TestEventsOfSessionOlderThanTheArchive(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("restoreEventAdded on an ended, unarchived session did not complete")
 	}
-	var orders []int
-	for _, e := range events.snapshot() {
-		var d struct{ RestoreEventAdded struct{ Order int } }
-		if len(e.Errors) > 0 || json.Unmarshal(e.Data, &d) != nil {
-			t.Fatalf("event message %+v", e)
-		}
-		orders = append(orders, d.RestoreEventAdded.Order)
-	}
+	orders := eventOrders(t, events)
 	var want []int
 	for _, e := range sim.Events(old.ID) {
 		want = append(want, e.Order)
