@@ -27,6 +27,10 @@ type Webhooks struct {
 	RetryJitter float64 `yaml:"retryJitter"`
 	// Workers is how many deliveries one replica makes at once (default 10).
 	Workers int `yaml:"workers"`
+	// HistoryRetention deletes finished deliveries (SUCCEEDED, FAILED, CANCELLED), with their
+	// attempts, whose last activity is older than this (default 720h, 30 days; 0 keeps them
+	// all). Pending deliveries are always kept. Unset means the default, so it is a pointer.
+	HistoryRetention *time.Duration `yaml:"historyRetention"`
 }
 
 // Webhook defaults.
@@ -34,8 +38,10 @@ const (
 	DefaultWebhookTimeout = 15 * time.Second
 	DefaultWebhookJitter  = 0.1
 	DefaultWebhookWorkers = 10
-	maxWebhookTimeout     = time.Minute
-	maxRetrySchedule      = 50
+	// DefaultWebhookHistoryRetention is how long finished deliveries stay queryable: 30 days.
+	DefaultWebhookHistoryRetention = 720 * time.Hour
+	maxWebhookTimeout              = time.Minute
+	maxRetrySchedule               = 50
 )
 
 // WithDefaults returns w with zero values replaced by the defaults.
@@ -52,7 +58,19 @@ func (w Webhooks) WithDefaults() Webhooks {
 	if w.Workers == 0 {
 		w.Workers = DefaultWebhookWorkers
 	}
+	if w.HistoryRetention == nil {
+		d := DefaultWebhookHistoryRetention
+		w.HistoryRetention = &d
+	}
 	return w
+}
+
+// Retention is HistoryRetention, or its default when unset (0: keep every delivery).
+func (w Webhooks) Retention() time.Duration {
+	if w.HistoryRetention == nil {
+		return DefaultWebhookHistoryRetention
+	}
+	return *w.HistoryRetention
 }
 
 // AllowedPrefixes parses AllowPrivateNetworks (a bare address is a single-address prefix).
@@ -98,6 +116,9 @@ func (w Webhooks) Validate() error {
 	}
 	if w.Workers < 1 || w.Workers > 1000 {
 		return fmt.Errorf("webhooks.workers %d: want 1 to 1000", w.Workers)
+	}
+	if r := w.Retention(); r < 0 {
+		return fmt.Errorf("webhooks.historyRetention %s: must not be negative (0 keeps every delivery)", r)
 	}
 	return nil
 }
