@@ -44,7 +44,7 @@ func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, sco
 		return nil, err
 	}
 	return watchrules.New(ctx, watchrules.Options{Store: st, Guard: guard, Client: client, Schedule: schedule,
-		TenantScope: scope, Workers: w.Workers, JobTimeout: w.Timeout + 30*time.Second, Logger: logger})
+		TenantScope: scope, Workers: w.Workers, JobTimeout: w.Timeout + 30*time.Second, HistoryRetention: w.Retention(), Logger: logger})
 }
 
 // tenantScope is a tenant's scope under the configuration in force now: a reload that takes

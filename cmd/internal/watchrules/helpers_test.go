@@ -94,6 +94,8 @@ type envOpts struct {
 	schedule []time.Duration
 	id       string
 	noAllow  bool // no private networks allowed (SSRF tests)
+	// retention and pruneEvery: the delivery history retention (0: keep everything).
+	retention, pruneEvery time.Duration
 }
 
 func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
@@ -119,7 +121,7 @@ func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
 		t.Fatal(err)
 	}
 	svc, err := New(context.Background(), Options{Store: st, Guard: g, Client: c, Schedule: sch, TenantScope: sc.lookup,
-		Workers: 4, PollInterval: 20 * time.Millisecond, ID: o.id, Logger: quiet})
+		Workers: 4, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

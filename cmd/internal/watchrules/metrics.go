@@ -14,11 +14,13 @@ var (
 		[]string{"result"}, nil)
 	descCancelled = prometheus.NewDesc("vbo_gateway_webhook_deliveries_cancelled_total",
 		"Deliveries this replica cancelled before sending: rule deleted or disabled, or the session left the owner's scope.", nil, nil)
+	descPruned = prometheus.NewDesc("vbo_gateway_webhook_deliveries_pruned_total",
+		"Finished deliveries (with their attempts) this replica deleted under webhooks.historyRetention.", nil, nil)
 )
 
 // counters are this replica's delivery counts (no rule, tenant or URL in any label).
 type counters struct {
-	delivered, failed, gone, cancelled atomic.Int64
+	delivered, failed, gone, cancelled, pruned atomic.Int64
 }
 
 func (c *counters) attempt(r webhooks.Result) {
@@ -40,6 +42,7 @@ type collector struct{ c *counters }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAttempts
 	ch <- descCancelled
+	ch <- descPruned
 }
 
 func (x collector) Collect(ch chan<- prometheus.Metric) {
@@ -47,4 +50,5 @@ func (x collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descAttempts, prometheus.CounterValue, float64(x.c.failed.Load()), "failed")
 	ch <- prometheus.MustNewConstMetric(descAttempts, prometheus.CounterValue, float64(x.c.gone.Load()), "gone")
 	ch <- prometheus.MustNewConstMetric(descCancelled, prometheus.CounterValue, float64(x.c.cancelled.Load()))
+	ch <- prometheus.MustNewConstMetric(descPruned, prometheus.CounterValue, float64(x.c.pruned.Load()))
 }

@@ -19,8 +19,12 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 )
 
-// queueName is River's queue for webhook deliveries.
-const queueName = "webhooks"
+// queueName is River's queue for webhook deliveries; maintenanceQueue runs the history
+// retention, one job at a time, beside them.
+const (
+	queueName        = "webhooks"
+	maintenanceQueue = "webhooks_maintenance"
+)
 
 // deliverArgs is one River job: deliver (and retry) one recorded message. Round is the
 // delivery's retry round (0, then one more per redelivery): a job of an older round finds
@@ -30,15 +34,31 @@ type deliverArgs struct {
 	Round      int64  `json:"round" river:"unique"`
 }
 
-// Kind names the job kind in River's tables.
-func (deliverArgs) Kind() string { return "vbo_gateway_webhook" }
+// Kind names the job kind in River's tables (the store's retention reads these jobs).
+func (deliverArgs) Kind() string { return store.DeliveryJobKind }
+
+// liveStates are the job states in which River keeps a job unique.
+var liveStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
 
 var deliverOpts = &river.InsertOpts{
-	Queue: queueName,
-	UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
-	}},
+	Queue:      queueName,
+	UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates},
+}
+
+// pruneArgs is the periodic job that applies the delivery history retention. River's leader
+// queues it on schedule, so one replica at a time prunes; at most one is queued or running.
+type pruneArgs struct{}
+
+// Kind names the job kind in River's tables.
+func (pruneArgs) Kind() string { return "vbo_gateway_webhook_history_prune" }
+
+var pruneOpts = &river.InsertOpts{
+	Queue:       maintenanceQueue,
+	MaxAttempts: 3,
+	UniqueOpts:  river.UniqueOpts{ByState: liveStates},
 }
 
 // queue is River on whichever engine the store runs: riversqlite on SQLite (the store's writer
@@ -57,6 +77,9 @@ type queueConfig struct {
 	pollInterval time.Duration
 	logger       *slog.Logger
 	id           string
+	// pruner, when set, runs every pruneEvery (and at start) as a River periodic job.
+	pruner     river.Worker[pruneArgs]
+	pruneEvery time.Duration
 }
 
 // newQueue migrates River's tables (once, under an advisory lock on PostgreSQL) and builds a
@@ -104,9 +127,21 @@ func buildQueue[TTx any](ctx context.Context, drv riverdriver.Driver[TTx], w riv
 	if err := river.AddWorkerSafely(workers, w); err != nil {
 		return nil, err
 	}
+	queues := map[string]river.QueueConfig{queueName: {MaxWorkers: c.workers}}
+	var periodic []*river.PeriodicJob
+	if c.pruner != nil {
+		if err := river.AddWorkerSafely(workers, c.pruner); err != nil {
+			return nil, err
+		}
+		queues[maintenanceQueue] = river.QueueConfig{MaxWorkers: 1}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(c.pruneEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return pruneArgs{}, pruneOpts },
+			&river.PeriodicJobOpts{ID: "webhook_history_prune", RunOnStart: true}))
+	}
 	client, err := river.NewClient(drv, &river.Config{
 		ID:                   c.id,
-		Queues:               map[string]river.QueueConfig{queueName: {MaxWorkers: c.workers}},
+		Queues:               queues,
+		PeriodicJobs:         periodic,
 		Workers:              workers,
 		JobTimeout:           c.jobTimeout,
 		RescueStuckJobsAfter: c.jobTimeout + 5*time.Minute,

@@ -49,8 +49,16 @@ type Options struct {
 	// woken by notifications).
 	PollInterval time.Duration
 	// ID names this replica in River (default: River's).
-	ID     string
-	Logger *slog.Logger
+	ID string
+	// HistoryRetention deletes finished deliveries (with their attempts) whose last activity
+	// is older than this (0: keep them all). See store.PruneDeliveries for what is never
+	// deleted.
+	HistoryRetention time.Duration
+	// PruneInterval is how often the retention runs (default: hourly, or a quarter of the
+	// retention when that is shorter, at least every second). It runs as a River periodic
+	// job: the River leader queues it, one replica works it.
+	PruneInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // Service is the store-backed watch rules. Safe for concurrent use.
@@ -62,6 +70,7 @@ type Service struct {
 	scope    func(tenant string) (*auth.Principal, bool)
 	logger   *slog.Logger
 	queue    queue
+	keep     time.Duration // delivery history retention (0: keep everything)
 
 	mu       sync.Mutex
 	compiled map[string]compiledRule // rule id -> compiled at updated
@@ -96,10 +105,19 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
+	if o.HistoryRetention < 0 {
+		return nil, errors.New("watchrules.New: HistoryRetention must not be negative")
+	}
+	if o.HistoryRetention > 0 && o.PruneInterval <= 0 {
+		o.PruneInterval = min(time.Hour, max(o.HistoryRetention/4, time.Second))
+	}
 	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, scope: o.TenantScope,
-		logger: o.Logger, compiled: map[string]compiledRule{}}
-	q, err := newQueue(ctx, o.Store, &worker{s: s}, queueConfig{workers: o.Workers, jobTimeout: o.JobTimeout,
-		pollInterval: o.PollInterval, logger: o.Logger, id: o.ID})
+		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}}
+	qc := queueConfig{workers: o.Workers, jobTimeout: o.JobTimeout, pollInterval: o.PollInterval, logger: o.Logger, id: o.ID}
+	if o.HistoryRetention > 0 {
+		qc.pruner, qc.pruneEvery = &pruner{s: s}, o.PruneInterval
+	}
+	q, err := newQueue(ctx, o.Store, &worker{s: s}, qc)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +130,28 @@ func (s *Service) Start(ctx context.Context) error { return s.queue.start(ctx) }
 
 // Stop stops the workers, waiting for attempts in flight until ctx ends.
 func (s *Service) Stop(ctx context.Context) error { return s.queue.stop(ctx) }
+
+// PruneHistory applies the delivery history retention now: it deletes finished deliveries
+// whose last activity is older than HistoryRetention, with their attempts, and returns how
+// many (0 when the retention is off). The periodic job calls it; so may tests.
+func (s *Service) PruneHistory(ctx context.Context) (int64, error) {
+	if s.keep <= 0 {
+		return 0, nil
+	}
+	now, err := s.st.Now(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("watch rules: prune history: %w", err)
+	}
+	n, err := s.st.PruneDeliveries(ctx, store.DeliveryPrune{Before: now.Add(-s.keep)})
+	s.counts.pruned.Add(n)
+	if n > 0 {
+		s.logger.InfoContext(ctx, "webhook delivery history pruned", "deliveries", n, "retention", s.keep.String())
+	}
+	if err != nil {
+		return n, fmt.Errorf("watch rules: prune history: %w", err)
+	}
+	return n, nil
+}
 
 // ownerScope is the principal a rule matches and delivers within: the tenant's current scope,
 // or everything for a provider-wide rule; nil when the tenant is gone.

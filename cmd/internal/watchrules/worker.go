@@ -138,3 +138,20 @@ func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry
 		"result", out.Result.String(), "next", status, "err", errText)
 	return delay, nil
 }
+
+// pruneTimeout bounds one run of the history retention (what is left goes at the next run);
+// it stays below River's stuck-job rescue (the job timeout plus 5 minutes).
+const pruneTimeout = 5 * time.Minute
+
+// pruner runs the delivery history retention (the periodic prune job).
+type pruner struct {
+	river.WorkerDefaults[pruneArgs]
+	s *Service
+}
+
+func (p *pruner) Timeout(*river.Job[pruneArgs]) time.Duration { return pruneTimeout }
+
+func (p *pruner) Work(ctx context.Context, _ *river.Job[pruneArgs]) error {
+	_, err := p.s.PruneHistory(ctx)
+	return err
+}
