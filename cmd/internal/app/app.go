@@ -69,6 +69,8 @@ type Gateway struct {
 	logger   *slog.Logger
 	reloadMu sync.Mutex
 	current  atomic.Pointer[snapshot]
+	// subscriptions counts the open subscriptions across reloads (limits.subscriptions).
+	subscriptions *httpapi.SubscriptionSlots
 }
 
 // snapshot is everything a reload replaces, built whole and never changed: the configuration,
@@ -144,7 +146,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{Fleet: fleet, Health: monitor, Metrics: mx, Store: st, cursors: cursors, ctx: ctx, opts: opts, logger: logger}
+	g := &Gateway{Fleet: fleet, Health: monitor, Metrics: mx, Store: st, cursors: cursors, ctx: ctx, opts: opts, logger: logger,
+		subscriptions: httpapi.NewSubscriptionSlots()}
 	if err := g.build(cfg, lim); err != nil {
 		if st != nil {
 			_ = st.Close()
@@ -186,7 +189,7 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		}
 	}
 	if g.Metrics != nil {
-		var extra []prometheus.Collector
+		extra := []prometheus.Collector{metrics.SubscriptionsOpen(g.subscriptions.Open)}
 		if watcher != nil {
 			extra = append(extra, watcher.Collector())
 		}
@@ -337,7 +340,7 @@ func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error
 		Authenticate: authenticate, GraphiQLHeaders: g.opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
 		ServerStatus: fleetStatus(g.Health), Readiness: g.Health.Handler(), TrustedProxies: proxies,
-		Cursors: g.cursors, KnownOrganizations: knownOrganizations(g.Fleet),
+		Cursors: g.cursors, KnownOrganizations: knownOrganizations(g.Fleet), Subscriptions: g.subscriptions,
 	}
 	if g.Watcher != nil {
 		hopts.Watch, hopts.Feed = g.Watcher, g.Feed

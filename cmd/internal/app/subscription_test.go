@@ -445,7 +445,10 @@ func sessionGID(server, id string) string {
 // server is still listed once per interval.
 func TestFiftySubscribersOnePoll(t *testing.T) {
 	const interval = 100 * time.Millisecond
-	fleet, gw := watchGateway(t, 10, func(c *config.Config) { c.Watch.Interval = interval })
+	fleet, gw := watchGateway(t, 10, func(c *config.Config) {
+		c.Watch.Interval = interval
+		c.Limits.Subscriptions.PerPrincipal = -1 // 25 each for two principals (default bound 16)
+	})
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)

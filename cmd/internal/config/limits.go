@@ -67,6 +67,9 @@ type Limits struct {
 	// Concurrency bounds the requests one principal runs at once (default 8, 32 more queued
 	// for up to 2s, then 429 RATE_LIMITED with Retry-After).
 	Concurrency Concurrency `yaml:"concurrency"`
+	// Subscriptions bounds the subscriptions open at once in one gateway process, per
+	// principal (default 16) and in all (default 4096); one over is refused RATE_LIMITED.
+	Subscriptions Subscriptions `yaml:"subscriptions"`
 	// CORSAllowedOrigins are the browser origins allowed to call /graphql cross-origin
 	// (exact "https://portal.example.net"; default none).
 	CORSAllowedOrigins []string `yaml:"corsAllowedOrigins"`
@@ -130,6 +133,17 @@ type Concurrency struct {
 	MaxQueued int `yaml:"maxQueued"`
 	// QueueTimeout is the longest wait for a slot (default 2s).
 	QueueTimeout time.Duration `yaml:"queueTimeout"`
+}
+
+// Subscriptions bounds the subscriptions (SSE streams and websocket operations) open at once in
+// one gateway process. They skip the request deadline and the concurrency limit, so without
+// these bounds one caller could hold any number of streams (goroutines, feed registrations,
+// memory) open for as long as it likes.
+type Subscriptions struct {
+	// PerPrincipal is how many one principal may hold open (default 16; -1: no bound).
+	PerPrincipal int `yaml:"perPrincipal"`
+	// Total is how many all callers together may hold open (default 4096; -1: no bound).
+	Total int `yaml:"total"`
 }
 
 // PersistedQueries: a manifest of allowed operations and whether only those may run.
@@ -199,6 +213,12 @@ const (
 	DefaultBreakerCooldown       = 30 * time.Second
 )
 
+// Defaults of Limits.Subscriptions.
+const (
+	DefaultSubscriptionsPerPrincipal = 16
+	DefaultSubscriptionsTotal        = 4096
+)
+
 func defInt[T int | int64](v *T, d T) {
 	if *v == 0 {
 		*v = d
@@ -247,6 +267,8 @@ func (l Limits) WithDefaults() Limits {
 	defInt(&l.Concurrency.PerPrincipal, DefaultPerPrincipal)
 	defInt(&l.Concurrency.MaxQueued, DefaultMaxQueued)
 	defDur(&l.Concurrency.QueueTimeout, DefaultQueueTimeout)
+	defInt(&l.Subscriptions.PerPrincipal, DefaultSubscriptionsPerPrincipal)
+	defInt(&l.Subscriptions.Total, DefaultSubscriptionsTotal)
 	if l.RateLimit.PerSecond > 0 && l.RateLimit.Burst == 0 {
 		l.RateLimit.Burst = max(1, int(2*l.RateLimit.PerSecond))
 	}
@@ -288,6 +310,9 @@ func (l Limits) Validate() error {
 	}
 	if c := l.Concurrency; c.PerPrincipal < -1 || c.PerPrincipal == 0 || c.MaxQueued < -1 || c.QueueTimeout < 0 {
 		return fmt.Errorf("limits.concurrency: perPrincipal and maxQueued positive or -1, queueTimeout not negative (got %+v)", c)
+	}
+	if s := l.Subscriptions; s.PerPrincipal < -1 || s.PerPrincipal == 0 || s.Total < -1 || s.Total == 0 {
+		return fmt.Errorf("limits.subscriptions: perPrincipal and total positive or -1 (no bound), got perPrincipal %d, total %d", s.PerPrincipal, s.Total)
 	}
 	if l.RateLimit.PerSecond < 0 || l.RateLimit.Burst < 0 {
 		return errors.New("limits.rateLimit: perSecond and burst must not be negative")

@@ -85,6 +85,10 @@ type Options struct {
 	Exports func(*resolvers.Resolver) map[string]http.Handler
 	// ExportTimeout bounds one export (default 5 minutes).
 	ExportTimeout time.Duration
+	// Subscriptions counts the open subscriptions against limits.subscriptions; share one
+	// across the handlers a process builds (reloads) so the bounds hold per process. nil: New
+	// makes one for this handler.
+	Subscriptions *SubscriptionSlots
 }
 
 // New returns the gateway's HTTP handler. It fails closed: without an authenticator, a
@@ -106,6 +110,9 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	lim, timeout := opts.Limits, opts.RequestTimeout
+	if opts.Subscriptions == nil {
+		opts.Subscriptions = NewSubscriptionSlots()
+	}
 	gate := newAuthGate(opts, lim.AuthFailures)
 	res := newResolver(opts)
 	exec, err := newGraphQL(opts, gate, res)

@@ -31,7 +31,10 @@ import (
 //     upgrade (same host, or limits.corsAllowedOrigins); the server pings every 15 s.
 //
 // Streams skip the request deadline and the per-principal concurrency limit (a subscription is
-// long-lived by design), and the server's read and write timeouts are lifted for them.
+// long-lived by design), and the server's read and write timeouts are lifted for them. Instead
+// limits.subscriptions bounds the subscriptions open at once, per principal and in all
+// (SubscriptionSlots, taken in addStreamTransports' interceptor, which every subscription
+// passes whatever its transport); one over either bound is refused RATE_LIMITED.
 
 // SubscriptionExample is GraphiQL's second tab when the restore watch is on.
 const SubscriptionExample = `# Restores as the watch finds them, live (in --demo the simulated servers start a
@@ -81,6 +84,14 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate) {
 		if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
 			return next(ctx)
 		}
+		release, refused := opts.Subscriptions.acquire(principalKey(auth.FromContext(ctx)), opts.Limits.Subscriptions)
+		if refused != nil {
+			return refuseSubscription(ctx, refused.gqlError())
+		}
+		// The slot goes back when the stream ends (below) or, whatever the transport does,
+		// when the operation's context ends: the client left, the websocket closed or the
+		// operation was stopped, a panic unwound the transport.
+		context.AfterFunc(ctx, release)
 		ctx = resolvers.WithStreamEnd(ctx)
 		responses := next(ctx)
 		ended := false
@@ -93,6 +104,7 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate) {
 			resp := responses(loaders.With(rctx, opts.Backend.New()))
 			if resp == nil {
 				ended = true
+				release()
 				if e := resolvers.StreamEnd(ctx); e != nil {
 					// The last message says why the subscription ended early.
 					return &graphql.Response{Errors: gqlerror.List{e}}
@@ -101,6 +113,17 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate) {
 			return resp
 		}
 	})
+}
+
+// refuseSubscription answers a subscription refused before it started: over a websocket with
+// an `error` message for that operation alone (the connection and its other operations stay
+// up), otherwise (SSE, a plain POST) with the error as the only response, then the end.
+func refuseSubscription(ctx context.Context, e *gqlerror.Error) graphql.ResponseHandler {
+	if ctx.Value(wsRequestKey{}) != nil {
+		transport.AddSubscriptionError(ctx, e)
+		return func(context.Context) *graphql.Response { return nil }
+	}
+	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{e}})
 }
 
 type wsRequestKey struct{}

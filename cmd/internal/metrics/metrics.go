@@ -1,8 +1,8 @@
 // Package metrics exposes the gateway's Prometheus metrics: per-server upstream health (health
 // probe and circuit breaker), calls, retries and short-circuits, upstream latency by route,
 // token calls, health-probe outcomes, the immutable-data cache, GraphQL requests by operation
-// and outcome, request latency and configuration reloads. Client counters are read at scrape
-// time; the rest is observed as it happens.
+// and outcome, request latency, configuration reloads and open subscriptions. Client counters
+// and open subscriptions are read at scrape time; the rest is observed as it happens.
 package metrics
 
 import (
@@ -89,6 +89,16 @@ func (m *Metrics) Register(fleet *upstream.Fleet, status func(server string) ups
 	}
 	m.reg.MustRegister(&fleetCollector{fleet: fleet, status: status}, &cacheCollector{stats: cacheStats})
 	m.reg.MustRegister(extra...)
+}
+
+// SubscriptionsOpen is the gauge of the subscriptions open in this process (SSE streams and
+// websocket operations, every caller together), read from open at scrape time; pass it to
+// Register.
+func SubscriptionsOpen(open func() int) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subscriptions_open",
+		Help: "Subscriptions open in this process (SSE streams and websocket operations), bounded by limits.subscriptions.",
+	}, func() float64 { return float64(open()) })
 }
 
 // ObserveGraphQL counts one GraphQL response.
