@@ -48,6 +48,9 @@ func (r *mutationResolver) DeleteWatchRule(ctx context.Context, id string) (bool
 
 // RotateWatchRuleSecret is the resolver for the rotateWatchRuleSecret field.
 func (r *mutationResolver) RotateWatchRuleSecret(ctx context.Context, id string, overlapHours *int) (*model.WatchRuleCreated, error) {
+	if _, err := r.rulesPrincipal(ctx); err != nil {
+		return nil, err
+	}
 	hours := 24
 	if overlapHours != nil {
 		hours = *overlapHours
@@ -90,7 +93,19 @@ func (r *queryResolver) WatchRules(ctx context.Context) ([]*model.WatchRule, err
 	if err != nil {
 		return nil, err
 	}
-	return r.Rules.List(ctx, ruleOwnersFor(p))
+	list, err := r.Rules.List(ctx, ruleOwnersFor(p))
+	if err != nil {
+		return nil, err
+	}
+	// The store lists by owner; checking each rule again here means no other tenant's rule
+	// leaves the resolver whatever the implementation answers.
+	out := make([]*model.WatchRule, 0, len(list))
+	for _, rule := range list {
+		if canReadRule(p, rule.Tenant) {
+			out = append(out, rule)
+		}
+	}
+	return out, nil
 }
 
 // WebhookDeliveries is the resolver for the webhookDeliveries field.

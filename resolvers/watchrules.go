@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
@@ -84,8 +85,11 @@ func (r *Resolver) NewAuditQuery(ctx context.Context, from, to time.Time, filter
 	}
 	seen := map[model.RestoreAuditDimension]bool{}
 	for _, d := range groupBy {
-		if !d.IsValid() || seen[d] {
-			return AuditQuery{}, badInputf("groupBy: each dimension at most once")
+		switch {
+		case !d.IsValid():
+			return AuditQuery{}, badInputf(fmt.Sprintf("groupBy: unknown dimension %q", excerptName(string(d))))
+		case seen[d]:
+			return AuditQuery{}, badInputf("groupBy: " + string(d) + " given twice (each dimension at most once)")
 		}
 		seen[d] = true
 	}
