@@ -89,7 +89,9 @@ type RestoreAudit struct {
 // What the archive holds for one server.
 type RestoreAuditCoverage struct {
 	Server *VboServer `json:"server"`
-	// Sessions started from here on are archived (the backfill's start); null before the watcher ran.
+	// Sessions started from here on are archived: the backfill's start, or now minus the watch's
+	// retention (watch.retention) when that is later, since the watcher deletes sessions that ended
+	// before then. Null before the watcher ran.
 	From *time.Time `json:"from,omitempty"`
 	// The watcher's last successful poll; null before it ran.
 	To *time.Time `json:"to,omitempty"`

@@ -28,6 +28,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/health"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/httpapi"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
@@ -71,6 +72,8 @@ type Gateway struct {
 	current  atomic.Pointer[snapshot]
 	// subscriptions counts the open subscriptions across reloads (limits.subscriptions).
 	subscriptions *httpapi.SubscriptionSlots
+	// audit serves the restore audit; nil when the restore watch is off.
+	audit *report.Archive
 }
 
 // snapshot is everything a reload replaces, built whole and never changed: the configuration,
@@ -174,6 +177,9 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		return err
 	}
 	g.Rules = rules
+	if g.audit, err = newAuditArchive(cfg, g.Store); err != nil {
+		return err
+	}
 	var hook store.Hook
 	if rules != nil {
 		hook = rules.Hook
@@ -347,7 +353,7 @@ func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error
 		// Subscriptions check the configuration in force, whichever snapshot they run on.
 		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
-	withWatchRules(&hopts, g.Store, g.Rules, g.tenantScope, g.logger)
+	withWatchRules(&hopts, g.Rules, g.audit, g.tenantScope, g.logger)
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics
 		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, g.Metrics)

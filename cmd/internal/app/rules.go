@@ -57,12 +57,21 @@ func (g *Gateway) tenantScope(tenant string) (*auth.Principal, bool) {
 	return snap.authenticator.TenantScope(tenant)
 }
 
+// newAuditArchive serves the restore audit from the store (nil when the watch, and so the
+// store, is off). Its coverage honours the retention the watcher prunes by: the start-up
+// configuration's, as the watcher is not rebuilt on reload.
+func newAuditArchive(cfg *config.Config, st *store.Store) (*report.Archive, error) {
+	if st == nil {
+		return nil, nil
+	}
+	return report.NewArchive(st, report.ArchiveOptions{Retention: cfg.Watch.WithDefaults().Retention})
+}
+
 // withWatchRules adds the rules, the restore audit and its CSV exports to the HTTP options.
-func withWatchRules(h *httpapi.Options, st *store.Store, svc *watchrules.Service, scope resolvers.TenantScope, logger *slog.Logger) {
-	if st == nil || svc == nil {
+func withWatchRules(h *httpapi.Options, svc *watchrules.Service, archive *report.Archive, scope resolvers.TenantScope, logger *slog.Logger) {
+	if svc == nil || archive == nil {
 		return
 	}
-	archive := report.NewArchive(st)
 	h.Rules, h.Audit, h.TenantScope = svc, archive, scope
 	h.Exports = func(res *resolvers.Resolver) map[string]http.Handler { return archive.Exports(res, logger) }
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,14 +24,38 @@ import (
 // with substring conditions (initiatedBy, clientHost) take the exact path instead: every
 // session read and matched in Go, as the restoreSessions query matches them.
 type Archive struct {
-	st  *store.Store
-	now func() time.Time
+	st        *store.Store
+	retention time.Duration
+	now       func(context.Context) (time.Time, error)
 }
 
 var _ resolvers.AuditArchive = (*Archive)(nil)
 
-// NewArchive reads st.
-func NewArchive(st *store.Store) *Archive { return &Archive{st: st, now: time.Now} }
+// ArchiveOptions configure an Archive.
+type ArchiveOptions struct {
+	// Retention is the restore watch's watch.retention: the watcher deletes archived sessions
+	// that ended longer ago, so a server's coverage starts no earlier than now minus Retention.
+	// 0 keeps everything; negative is refused.
+	Retention time.Duration
+	// Now tells the time coverage is judged at (default: the store's clock, the one the
+	// watcher records polls and prunes by).
+	Now func(context.Context) (time.Time, error)
+}
+
+// NewArchive reads st. It refuses a nil store and a negative retention.
+func NewArchive(st *store.Store, o ArchiveOptions) (*Archive, error) {
+	if st == nil {
+		return nil, errors.New("report: archive: no store")
+	}
+	if o.Retention < 0 {
+		return nil, fmt.Errorf("report: archive: retention %v: must not be negative (0 keeps everything)", o.Retention)
+	}
+	now := o.Now
+	if now == nil {
+		now = st.Now
+	}
+	return &Archive{st: st, retention: o.Retention, now: now}, nil
+}
 
 // RestoreAudit answers the restoreAudit query.
 func (a *Archive) RestoreAudit(ctx context.Context, q resolvers.AuditQuery) (*model.RestoreAudit, error) {
@@ -76,7 +101,9 @@ func RowModel(r *Row) *model.RestoreAuditRow {
 	return m
 }
 
-// coverage says, per server in scope, what the archive holds.
+// coverage says, per server in scope, what the archive holds: sessions started from the
+// backfill's start, or from now minus the retention when that is later (the watcher may have
+// deleted any session that ended before then), up to the last poll.
 func (a *Archive) coverage(ctx context.Context, q resolvers.AuditQuery) ([]*model.RestoreAuditCoverage, error) {
 	states, err := a.st.States(ctx)
 	if err != nil {
@@ -86,20 +113,30 @@ func (a *Archive) coverage(ctx context.Context, q resolvers.AuditQuery) ([]*mode
 	for _, st := range states {
 		byName[st.Server] = st
 	}
-	now := a.now()
+	now, err := a.now(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("restore audit: %w", err)
+	}
+	var kept time.Time // sessions started before it may have been pruned (zero: none)
+	if a.retention > 0 {
+		kept = now.Add(-a.retention).UTC()
+	}
 	out := make([]*model.RestoreAuditCoverage, 0, len(q.Servers))
 	for _, name := range q.Servers {
 		c := &model.RestoreAuditCoverage{Server: &model.VboServer{Name: name}}
 		if st, ok := byName[name]; ok {
-			if !st.BackfillFrom.IsZero() {
-				from := st.BackfillFrom
+			from := st.BackfillFrom
+			if !from.IsZero() {
+				if from.Before(kept) {
+					from = kept
+				}
 				c.From = &from
 			}
 			if !st.LastPoll.IsZero() {
 				to := st.LastPoll
 				c.To = &to
 			}
-			c.Complete = st.BackfillDone && !st.BackfillFrom.After(q.From) && !st.LastPoll.IsZero() &&
+			c.Complete = st.BackfillDone && !from.After(q.From) && !st.LastPoll.IsZero() &&
 				(!st.LastPoll.Before(q.To) || q.To.After(now))
 		}
 		out = append(out, c)

@@ -87,7 +87,10 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = st.Close() })
 			fillArchive(t, st, 800)
-			a := NewArchive(st)
+			a, err := NewArchive(st, ArchiveOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			orgID := func(server, id string) string {
 				return gid.ID{Kind: gid.KindOrganization, Server: server, Upstream: id}.String()
 			}
