@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/telemetry"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/webhooks"
 )
 
 func main() {
@@ -114,8 +116,27 @@ func version() string {
 	return out
 }
 
+// demoSetup is what --demo runs besides the gateway.
+type demoSetup struct {
+	fleet demo.Options
+	// watchInterval is the restore watch's poll interval.
+	watchInterval time.Duration
+	// started, if set, receives the running fleet (tests add sessions through it).
+	started func(*demo.Fleet)
+}
+
+// defaultDemo is --demo's: live simulators, the watch polling every 5 s.
+func defaultDemo() demoSetup {
+	return demoSetup{fleet: demo.Options{Live: true}, watchInterval: 5 * time.Second}
+}
+
 // run parses flags and serves until ctx ends. ready, if set, receives the listen address.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
+	return runDemo(ctx, args, stdout, stderr, ready, defaultDemo())
+}
+
+// runDemo is run with the demo's setup given (it applies only with --demo).
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string), setup demoSetup) error {
 	f, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -139,11 +160,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 
 	var fleet *demo.Fleet
+	// The demo's webhook receiver checks each delivery's signature with its rule's secrets,
+	// which it asks the gateway for once the gateway exists.
+	var gateway atomic.Pointer[app.Gateway]
 	if f.demo && !f.checkConfig {
-		if fleet, err = demo.Start(demo.Options{Live: true}); err != nil {
+		o := setup.fleet
+		o.Receiver = &demo.ReceiverOptions{Logger: logger, Secrets: func(ctx context.Context, ruleID string) ([]webhooks.Secret, error) {
+			if gw := gateway.Load(); gw != nil && gw.Rules != nil {
+				return gw.Rules.SigningSecrets(ctx, ruleID)
+			}
+			return nil, errors.New("the gateway's watch rules are off")
+		}}
+		if fleet, err = demo.Start(o); err != nil {
 			return err
 		}
 		defer fleet.Close()
+		if setup.started != nil {
+			setup.started(fleet)
+		}
 		// The restore watch on SQLite in a temporary directory: subscriptions work with no
 		// configuration, and nothing is left behind.
 		dir, err := os.MkdirTemp("", "vbo-gateway-demo-")
@@ -151,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return err
 		}
 		defer os.RemoveAll(dir)
-		fleet.Config.Watch = config.Watch{Enabled: true, Interval: 5 * time.Second}
+		fleet.Config.Watch = config.Watch{Enabled: true, Interval: setup.watchInterval}
 		fleet.Config.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "demo.db")}
 	}
 	load := func() (*config.Config, error) {
@@ -236,6 +270,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	gopts := app.Options{Logger: logger, LogLevel: level, Tracing: tracing, HealthInterval: f.healthInterval}
 	if f.demo {
 		gopts.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
+		if cfg.Watch.Enabled {
+			gopts.GraphiQLTabs = append(gopts.GraphiQLTabs, demo.WatchRuleTab(fleet.Receiver.URL()))
+		}
 	}
 	// Background work (probes, name resolution) lives until shutdown.
 	gwCtx, cancelGW := context.WithCancel(context.WithoutCancel(ctx))
@@ -244,6 +281,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err != nil {
 		return err
 	}
+	gateway.Store(gw)
 	hc := cfg.HTTP.WithDefaults()
 	if err := hc.Validate(cfg.Resilience.WithDefaults().RequestTimeout); err != nil {
 		return err
@@ -261,7 +299,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	printBanner(stdout, ln.Addr().String(), cfg, f.demo)
+	printBanner(stdout, ln.Addr().String(), cfg, fleet)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -324,17 +362,24 @@ func newServer(h http.Handler, hc config.HTTP, base context.Context) *http.Serve
 	}
 }
 
-func printBanner(stdout io.Writer, addr string, cfg *config.Config, demoMode bool) {
+// printBanner says where the gateway listens; in the demo (fleet set), the demo keys and the
+// webhook receiver too.
+func printBanner(stdout io.Writer, addr string, cfg *config.Config, fleet *demo.Fleet) {
 	url := "http://" + addr + "/"
-	if !demoMode {
+	if fleet == nil {
 		fmt.Fprintf(stdout, "vbo-gateway listening on %s (%d VBO servers)\n", url, len(cfg.Servers))
 		return
 	}
 	fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), strings.Join(demo.Names, ", "))
 	fmt.Fprintf(stdout, "GraphiQL:  %s\nGraphQL:   %sgraphql\n", url, url)
 	fmt.Fprintf(stdout, "Auth:      send 'Authorization: Bearer <key>' (GraphiQL has the admin key pre-filled):\n")
-	fmt.Fprintf(stdout, "           %-16s PROVIDER_ADMIN, every server and organisation\n", demo.AdminKey)
+	fmt.Fprintf(stdout, "           %-22s PROVIDER_ADMIN, every server and organisation\n", demo.AdminKey)
 	for i, t := range cfg.Tenants[:min(len(cfg.Tenants), demo.Tenants)] { // the demo's come first
-		fmt.Fprintf(stdout, "           %-16s TENANT_AUDITOR of %s (%d organisations)\n", fmt.Sprintf("%s%d", demo.TenantKeyPrefix, i+1), t.ID, len(t.Organizations))
+		fmt.Fprintf(stdout, "           %-22s TENANT_AUDITOR of %s (%d organisations)\n", demo.TenantKey(i+1), t.ID, len(t.Organizations))
+		fmt.Fprintf(stdout, "           %-22s TENANT_ADMIN of %s: also manages its watch rules\n", demo.TenantAdminKey(i+1), t.ID)
+	}
+	if fleet.Receiver != nil && cfg.Watch.Enabled {
+		fmt.Fprintf(stdout, "Webhooks:  %s  the demo receiver: logs each delivery, signature checked\n", fleet.Receiver.URL())
+		fmt.Fprintf(stdout, "           (GraphiQL's last tab creates a watch rule against it as %s)\n", demo.TenantAdminKey(1))
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/authn"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/health"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/httpapi"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/metrics"
@@ -104,6 +105,8 @@ type Options struct {
 	LogLevel *slog.LevelVar
 	// GraphiQLHeaders pre-fills GraphiQL's headers editor (the demo's admin key).
 	GraphiQLHeaders string
+	// GraphiQLTabs are more GraphiQL tabs, after the examples (the demo's watch rule).
+	GraphiQLTabs []graphiql.Tab
 	// Tracing, when set, traces requests, GraphQL operations, resolver fields and VBO calls.
 	Tracing *telemetry.Tracing
 	// HealthInterval is how often each server is probed in the background (0: no probes;
@@ -343,7 +346,7 @@ func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error
 	}
 	hopts := httpapi.Options{
 		Backend: g.Backend, Logger: g.logger, Introspection: cfg.IntrospectionEnabled(),
-		Authenticate: authenticate, GraphiQLHeaders: g.opts.GraphiQLHeaders, NoGraphiQL: !cfg.GraphiQLEnabled(),
+		Authenticate: authenticate, GraphiQLHeaders: g.opts.GraphiQLHeaders, GraphiQLTabs: g.opts.GraphiQLTabs, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
 		ServerStatus: fleetStatus(g.Health), Readiness: g.Health.Handler(), TrustedProxies: proxies,
 		Cursors: g.cursors, KnownOrganizations: knownOrganizations(g.Fleet), Subscriptions: g.subscriptions,

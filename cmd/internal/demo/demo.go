@@ -25,8 +25,11 @@ var Names = []string{"syd1", "mel1", "akl1"}
 // Demo API keys (documented in the README; fixed so a newcomer can paste them).
 const (
 	AdminKey = "demo-admin"
-	// TenantKeyPrefix + n (1..Tenants) is the key of demo tenant n.
+	// TenantKeyPrefix + n (1..Tenants) is the key of demo tenant n's TENANT_AUDITOR.
 	TenantKeyPrefix = "demo-tenant-"
+	// TenantKeyPrefix + n + TenantAdminKeySuffix is the key of demo tenant n's TENANT_ADMIN,
+	// who may also manage the tenant's watch rules (TenantAdminKey).
+	TenantAdminKeySuffix = "-admin"
 	// Tenants is the number of demo tenants.
 	Tenants = 3
 )
@@ -49,14 +52,20 @@ type Options struct {
 	// Live makes each simulator start, run and end restore sessions on its own, one every
 	// 20-60 s (vbosim.RunLive), until Close. Off by default: tests keep deterministic data.
 	Live bool
+	// Receiver, when set, starts the demo webhook receiver (Fleet.Receiver) on 127.0.0.1 and
+	// lets watch rules deliver to it: Config.Webhooks allows http and the single address
+	// 127.0.0.1/32, and nothing else private. Close stops it.
+	Receiver *ReceiverOptions
 }
 
 // Fleet is a set of running simulators and the gateway config that points at them.
 type Fleet struct {
-	Sims    map[string]*vbosim.Server
-	Config  *config.Config
-	servers []*http.Server
-	stop    func() // stops the live activity (nil without Options.Live)
+	Sims   map[string]*vbosim.Server
+	Config *config.Config
+	// Receiver is the demo webhook receiver (nil without Options.Receiver).
+	Receiver *Receiver
+	servers  []*http.Server
+	stop     func() // stops the live activity (nil without Options.Live)
 }
 
 // Start starts the simulators on 127.0.0.1 ephemeral ports.
@@ -97,6 +106,15 @@ func Start(opts Options) (*Fleet, error) {
 		}.WithPassword(Password))
 	}
 	f.Config.Tenants, f.Config.Auth.APIKeys = demoTenants(f.Sims, opts.Servers)
+	if opts.Receiver != nil {
+		rcv, err := StartReceiver(*opts.Receiver)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		f.Receiver = rcv
+		f.Config.Webhooks = ReceiverPolicy()
+	}
 	if opts.Live {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
@@ -134,10 +152,17 @@ func demoTenants(sims map[string]*vbosim.Server, servers []string) ([]config.Ten
 	keys := []config.APIKey{{Name: "demo-admin", SHA256: KeySHA256(AdminKey), Role: "PROVIDER_ADMIN"}}
 	for i, t := range tenants {
 		n := strconv.Itoa(i + 1)
-		keys = append(keys, config.APIKey{Name: "demo-tenant-" + n, SHA256: KeySHA256(TenantKeyPrefix + n), Tenant: t.ID})
+		keys = append(keys, config.APIKey{Name: "demo-tenant-" + n, SHA256: KeySHA256(TenantKeyPrefix + n), Tenant: t.ID},
+			config.APIKey{Name: "demo-tenant-" + n + "-admin", SHA256: KeySHA256(TenantAdminKey(i + 1)), Tenant: t.ID, Role: "TENANT_ADMIN"})
 	}
 	return tenants, keys
 }
+
+// TenantKey is the key of demo tenant n's TENANT_AUDITOR (n from 1 to Tenants).
+func TenantKey(n int) string { return TenantKeyPrefix + strconv.Itoa(n) }
+
+// TenantAdminKey is the key of demo tenant n's TENANT_ADMIN (n from 1 to Tenants).
+func TenantAdminKey(n int) string { return TenantKey(n) + TenantAdminKeySuffix }
 
 // KeySHA256 is the hex SHA-256 of an API key, as config.APIKey stores it.
 func KeySHA256(k string) string {
@@ -145,10 +170,13 @@ func KeySHA256(k string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Close stops the simulators.
+// Close stops the simulators and the webhook receiver.
 func (f *Fleet) Close() {
 	if f.stop != nil {
 		f.stop()
+	}
+	if f.Receiver != nil {
+		f.Receiver.Close()
 	}
 	for _, s := range f.servers {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

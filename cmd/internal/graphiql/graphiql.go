@@ -62,6 +62,8 @@ type config struct {
 type Tab struct {
 	Query     string `json:"query"`
 	Variables string `json:"variables,omitempty"` // JSON text
+	// Headers (JSON text) replace WithDefaultHeaders in this tab, e.g. another demo key.
+	Headers string `json:"headers,omitempty"`
 }
 
 // Option configures the GraphiQL page.

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -330,8 +331,9 @@ func TestWithTab(t *testing.T) {
 
 // Example operations open one tab each; the documentation explorer starts closed.
 func TestTabsAndClosedDocs(t *testing.T) {
-	tabs := []Tab{{Query: "query A { a }"}, {Query: "query B($x: Int) { b(x: $x) }", Variables: `{"x": 1}`}}
-	body := do(t, Handler("t", "/graphql", WithTabs(tabs...)), http.MethodGet, "/", nil).Body.String()
+	tabs := []Tab{{Query: "query A { a }"}, {Query: "query B($x: Int) { b(x: $x) }", Variables: `{"x": 1}`},
+		{Query: "mutation C { c }", Headers: `{"Authorization": "Bearer other"}`}}
+	body := do(t, Handler("t", "/graphql", WithTabs(tabs...), WithDefaultHeaders(`{"Authorization": "Bearer default"}`)), http.MethodGet, "/", nil).Body.String()
 	m := configRe.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("no config block in page:\n%s", body)
@@ -340,7 +342,7 @@ func TestTabsAndClosedDocs(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[1]), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Tabs) != 2 || cfg.Tabs[1] != tabs[1] {
+	if !slices.Equal(cfg.Tabs, tabs) {
 		t.Errorf("tabs = %+v, want %+v", cfg.Tabs, tabs)
 	}
 	init, err := assetFS.ReadFile("assets/" + assetInitJS)
@@ -349,6 +351,10 @@ func TestTabsAndClosedDocs(t *testing.T) {
 	}
 	if !strings.Contains(string(init), "props.defaultTabs") {
 		t.Error("the bootstrap does not open the tabs")
+	}
+	// A tab's own headers win over the default ones.
+	if !strings.Contains(string(init), "headers: t.headers || cfg.defaultHeaders") {
+		t.Error("the bootstrap ignores a tab's headers")
 	}
 	if strings.Contains(string(init), "visiblePlugin") {
 		t.Error("the bootstrap opens a plugin (the documentation explorer) on load")

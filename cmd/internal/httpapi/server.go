@@ -45,6 +45,8 @@ type Options struct {
 	ServerStatus resolvers.StatusFunc
 	// GraphiQLHeaders pre-fills GraphiQL's headers editor (JSON), e.g. a demo key.
 	GraphiQLHeaders string
+	// GraphiQLTabs are more GraphiQL tabs, after the examples (e.g. the demo's watch rule).
+	GraphiQLTabs []graphiql.Tab
 	// NoGraphiQL turns the GraphiQL page at / off (404).
 	NoGraphiQL bool
 	// Limits are the effective query and caller limits (defaults already applied, see
@@ -157,6 +159,7 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Feed != nil {
 		giOpts = append(giOpts, graphiql.WithTab(SubscriptionExample))
 	}
+	giOpts = append(giOpts, graphiql.WithTabs(opts.GraphiQLTabs...))
 	if opts.GraphiQLHeaders != "" {
 		giOpts = append(giOpts, graphiql.WithDefaultHeaders(opts.GraphiQLHeaders))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -457,5 +458,46 @@ func TestTestDeliveryRecordedWhenCallerGivesUp(t *testing.T) {
 	ds := e.deliveries(created.Rule.ID)
 	if len(ds) != 1 || ds[0].Status != model.WebhookDeliveryStatusFailed || len(ds[0].Attempts) != 1 || ds[0].Attempts[0].Error == nil {
 		t.Fatalf("deliveries %+v", ds)
+	}
+}
+
+// SigningSecrets are the secrets that sign a rule's deliveries now: the current one, and the
+// previous one while a rotation overlaps. An unknown rule is not found.
+func TestSigningSecrets(t *testing.T) {
+	e := newEnv(t, engines[0].opts(t), envOpts{})
+	t1 := "t1"
+	rcv := newReceiver(t, nil)
+	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
+	reveal := func(id string) []string {
+		t.Helper()
+		keys, err := e.svc.SigningSecrets(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range keys {
+			out = append(out, k.Reveal())
+		}
+		return out
+	}
+	if got := reveal(created.Rule.ID); !slices.Equal(got, []string{created.Secret}) {
+		t.Fatalf("after create: %d secrets, want the created one", len(got))
+	}
+	rotated, err := e.svc.RotateSecret(context.Background(), created.Rule.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reveal(created.Rule.ID); !slices.Equal(got, []string{rotated.Secret, created.Secret}) {
+		t.Fatalf("during the overlap: %d secrets, want the new one then the previous one", len(got))
+	}
+	again, err := e.svc.RotateSecret(context.Background(), created.Rule.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reveal(created.Rule.ID); !slices.Equal(got, []string{again.Secret}) {
+		t.Fatalf("without overlap: %d secrets, want the new one", len(got))
+	}
+	if _, err := e.svc.SigningSecrets(context.Background(), "wr_missing"); !errors.Is(err, resolvers.ErrNotFound) {
+		t.Fatalf("unknown rule: %v, want ErrNotFound", err)
 	}
 }

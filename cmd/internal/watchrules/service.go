@@ -244,6 +244,18 @@ func (s *Service) Get(ctx context.Context, id string) (*model.WatchRule, error) 
 	return ruleModel(r), nil
 }
 
+// SigningSecrets are the secrets that sign a rule's deliveries now: its current secret, and
+// the previous one while a rotation overlaps. For receivers in the gateway's own process (the
+// demo's), which verify deliveries without being told the secret; nothing serves them over
+// the network. An unknown rule is resolvers.ErrNotFound.
+func (s *Service) SigningSecrets(ctx context.Context, id string) ([]webhooks.Secret, error) {
+	r, err := getRule(ctx, s.st, id)
+	if err != nil {
+		return nil, wrapStoreErr("signing secrets", err)
+	}
+	return r.keys(time.Now()), nil
+}
+
 // Create stores a new rule with a fresh secret.
 func (s *Service) Create(ctx context.Context, owner *string, createdBy string, in model.WatchRuleInput) (*model.WatchRuleCreated, error) {
 	d := definitionFrom(in)

@@ -86,10 +86,10 @@
     }
     if (cfg.tabs && cfg.tabs.length) {
       // Named example operations, one per tab (after the default query's, if any; the first
-      // is active).
+      // is active), each with its own headers or the default ones.
       var tabs = cfg.defaultQuery ? [{ query: cfg.defaultQuery }] : [];
       props.defaultTabs = tabs.concat(cfg.tabs).map(function (t) {
-        return { query: t.query, variables: t.variables || undefined, headers: cfg.defaultHeaders || undefined };
+        return { query: t.query, variables: t.variables || undefined, headers: t.headers || cfg.defaultHeaders || undefined };
       });
       props.defaultQuery = props.defaultTabs[0].query;
     }

@@ -1,0 +1,52 @@
+package demo
+
+import (
+	"encoding/json"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/graphiql"
+)
+
+// KnownMachines are the client machines the demo's watch rule treats as the provider's own.
+var KnownMachines = []string{"VBO-CONSOLE01", "VBM365-MGMT", "JUMPHOST01"}
+
+// WatchRuleQuery is the GraphiQL tab that creates a watch rule against the demo receiver (the
+// operations CreateWatchRule, TestWatchRule and Deliveries), run as tenant 1's TENANT_ADMIN.
+const WatchRuleQuery = `# Watch rules and signed webhooks, against the demo's own receiver (see the headers:
+# this tab runs as demo-tenant-1-admin, a TENANT_ADMIN of tenant-1). The receiver checks
+# each delivery's signature and logs it in the gateway's log ("demo webhook receiver").
+# 1. Run CreateWatchRule. The secret is shown only here; copy rule.id into "id" below.
+# 2. Run TestWatchRule: a signed webhook.test delivery arrives at once.
+# 3. Wait: each restore that starts in one of tenant-1's organisations from a machine not
+#    in the list is delivered (the simulators start one every 20-60 s per server, tenant-1
+#    owns 3 of their 36 organisations). Deliveries lists them. With the headers set to
+#    demo-admin, CreateWatchRule makes a provider-wide rule: every restore, every server.
+mutation CreateWatchRule($url: String!, $knownMachines: [String!]) {
+  createWatchRule(input: {
+    name: "Restores from a machine we do not know"
+    url: $url
+    on: STARTED
+    clientMachineNotIn: $knownMachines
+  }) {
+    secret
+    rule { id name tenant on url enabled }
+  }
+}
+
+mutation TestWatchRule($id: ID!) {
+  testWatchRule(id: $id) { status eventType attempts { statusCode } }
+}
+
+query Deliveries($id: ID!) {
+  webhookDeliveries(ruleId: $id, first: 10) {
+    totalCount
+    edges { node { status eventType sessionId attempts { statusCode } } }
+  }
+}
+`
+
+// WatchRuleTab is GraphiQL's watch-rule tab for the receiver at receiverURL.
+func WatchRuleTab(receiverURL string) graphiql.Tab {
+	vars, _ := json.MarshalIndent(map[string]any{"url": receiverURL, "knownMachines": KnownMachines, "id": "paste rule.id here"}, "", "  ")
+	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + TenantAdminKey(1)})
+	return graphiql.Tab{Query: WatchRuleQuery, Variables: string(vars), Headers: string(headers)}
+}
