@@ -161,7 +161,7 @@ func (a *Archive) Sessions(ctx context.Context, q resolvers.AuditQuery, each fun
 	rows, err := a.st.Query(ctx, `SELECT server, id, org_id, org_name, name, type, state, result, initiated_by, client_host,
 		scope_name, reason, details, start_ns, end_ns, items, bytes, by_event_type, first_item_ns, last_item_ns
 		FROM archive_session WHERE start_ns >= ? AND start_ns < ? ORDER BY start_ns, server, id`,
-		q.From.UTC().UnixNano(), q.To.UTC().UnixNano())
+		store.NS(q.From), store.NS(q.To))
 	if err != nil {
 		return fmt.Errorf("restore audit: %w", err)
 	}
@@ -194,7 +194,7 @@ func scanSession(r store.Rows) (*rules.Session, error) {
 	u.Organization = s.OrgName
 	u.Type, u.State, u.Result = upstream.RestoreSessionType(typ), upstream.RestoreSessionState(state), upstream.RestoreSessionResult(result)
 	u.CreationTime = time.Unix(0, start).UTC()
-	u.EndTime, s.FirstItem, s.LastItem = nsPtr(end), nsPtr(first), nsPtr(last)
+	u.EndTime, s.FirstItem, s.LastItem = store.TimePtr(end), store.TimePtr(first), store.TimePtr(last)
 	var counts map[string]int64
 	if byEvent != "" {
 		if err := json.Unmarshal([]byte(byEvent), &counts); err != nil {
@@ -206,14 +206,6 @@ func scanSession(r store.Rows) (*rules.Session, error) {
 		s.ItemsByEventType[model.EventTypeFromVBO(upstream.RestoreEventType(k))] += n
 	}
 	return &s, nil
-}
-
-func nsPtr(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := time.Unix(0, n.Int64).UTC()
-	return &t
 }
 
 // groupable reports whether the database can apply the filter itself: everything but the
@@ -312,14 +304,14 @@ func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dim
 	// one range of it and no table row is read. The servers are not a condition here (the
 	// planner would rather walk an index on server, reading every session of the server and
 	// its table row); server is a grouping column, so each group is checked below instead.
-	args := []any{q.From.UTC().UnixNano(), q.To.UTC().UnixNano()}
+	args := []any{store.NS(q.From), store.NS(q.To)}
 	where := []string{"start_ns >= ?", "start_ns < ?"}
 	servers := serverSet(q.Servers)
 	if f.StartTimeFrom != nil {
-		where, args = append(where, "start_ns >= ?"), append(args, f.StartTimeFrom.UTC().UnixNano())
+		where, args = append(where, "start_ns >= ?"), append(args, store.NS(*f.StartTimeFrom))
 	}
 	if f.StartTimeTo != nil {
-		where, args = append(where, "start_ns <= ?"), append(args, f.StartTimeTo.UTC().UnixNano())
+		where, args = append(where, "start_ns <= ?"), append(args, store.NS(*f.StartTimeTo))
 	}
 	if len(f.Types) > 0 {
 		where = append(where, enumCond("type", f.Types, knownTypes, model.SessionTypeFromVBO, model.RestoreSessionTypeUnknown, &args))

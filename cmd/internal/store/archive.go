@@ -21,7 +21,7 @@ func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(
 func (s *Store) EnsureServer(ctx context.Context, server string, backfillFrom time.Time) (ServerState, error) {
 	err := s.eng.inTx(ctx, func(tx Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO watch_server (server, backfill_from_ns) VALUES (?, ?) ON CONFLICT (server) DO NOTHING`,
-			server, ns(backfillFrom))
+			server, NS(backfillFrom))
 		return err
 	})
 	if err != nil {
@@ -36,7 +36,7 @@ func scanState(r Row) (ServerState, error) {
 	var st ServerState
 	var hw, bf, lp, lu int64
 	err := r.Scan(&st.Server, &hw, &bf, &st.BackfillDone, &lp, &st.LastError, &st.Archived, &st.FeedSeq, &st.LeaseHolder, &lu)
-	st.HighWater, st.BackfillFrom, st.LastPoll, st.LeaseUntil = fromNS(hw), fromNS(bf), fromNS(lp), fromNS(lu)
+	st.HighWater, st.BackfillFrom, st.LastPoll, st.LeaseUntil = FromNS(hw), FromNS(bf), FromNS(lp), FromNS(lu)
 	return st, err
 }
 
@@ -85,7 +85,7 @@ func (s *Store) AcquireLease(ctx context.Context, server, holder string, ttl tim
 			SET lease_epoch = CASE WHEN lease_holder = ? THEN lease_epoch ELSE lease_epoch + 1 END,
 			    lease_holder = ?, lease_until_ns = ?
 			WHERE server = ? AND (lease_holder = ? OR lease_until_ns < ?)
-			RETURNING lease_epoch`, holder, holder, ns(until), server, holder, ns(now)).Scan(&epoch)
+			RETURNING lease_epoch`, holder, holder, NS(until), server, holder, NS(now)).Scan(&epoch)
 	})
 	if noRows(err) {
 		return Lease{}, false, nil
@@ -106,7 +106,7 @@ func (s *Store) RenewLease(ctx context.Context, l Lease, ttl time.Duration) (Lea
 	var n int64
 	err = s.eng.inTx(ctx, func(tx Tx) error {
 		n, err = tx.Exec(ctx, `UPDATE watch_server SET lease_until_ns = ? WHERE server = ? AND lease_holder = ? AND lease_epoch = ?`,
-			ns(until), l.Server, l.Holder, l.Epoch)
+			NS(until), l.Server, l.Holder, l.Epoch)
 		return err
 	})
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
 func (s *Store) SetPolled(ctx context.Context, l Lease, at time.Time, errText string) error {
 	return s.eng.inTx(ctx, func(tx Tx) error {
 		n, err := tx.Exec(ctx, `UPDATE watch_server SET last_poll_ns = CASE WHEN ? = '' THEN ? ELSE last_poll_ns END, last_error = ?
-			WHERE server = ? AND lease_holder = ? AND lease_epoch = ?`, errText, ns(at), errText, l.Server, l.Holder, l.Epoch)
+			WHERE server = ? AND lease_holder = ? AND lease_epoch = ?`, errText, NS(at), errText, l.Server, l.Holder, l.Epoch)
 		if err == nil && n == 0 {
 			err = ErrLeaseLost
 		}
@@ -163,8 +163,8 @@ func scanSession(r Row, extra ...any) (*Session, error) {
 		return nil, err
 	}
 	s.CreationTime = time.Unix(0, start).UTC()
-	s.EndTime = timePtr(end)
-	x.Totals.FirstItem, x.Totals.LastItem = timePtr(first), timePtr(last)
+	s.EndTime = TimePtr(end)
+	x.Totals.FirstItem, x.Totals.LastItem = TimePtr(first), TimePtr(last)
 	if err := json.Unmarshal([]byte(byEvent), &x.Totals.ByEventType); err != nil {
 		return nil, fmt.Errorf("by_event_type: %w", err)
 	}
@@ -278,7 +278,7 @@ func (s *Store) Archive(ctx context.Context, l Lease, changes []Change, cp Check
 			plans = append(plans, p)
 		}
 		var seq int64
-		hw := ns(cp.HighWater)
+		hw := NS(cp.HighWater)
 		err = tx.QueryRow(ctx, `UPDATE watch_server
 			SET feed_seq = feed_seq + ?, archived = archived + ?,
 			    high_water_ns = CASE WHEN ? > high_water_ns THEN ? ELSE high_water_ns END,
@@ -393,7 +393,7 @@ func writePlan(ctx context.Context, tx Tx, p *archivePlan, next *int64, now time
 	x := p.next
 	feed := func(kind string, at time.Time, first, last int) error {
 		_, err := tx.Exec(ctx, `INSERT INTO watch_feed (server, seq, kind, session_id, at_ns, backfill, first_ord, last_ord) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			x.Server, *next, kind, x.Session.ID, ns(at), x.Backfill, first, last)
+			x.Server, *next, kind, x.Session.ID, NS(at), x.Backfill, first, last)
 		*next++
 		return err
 	}
@@ -438,9 +438,9 @@ func writePlan(ctx context.Context, tx Tx, p *archivePlan, next *int64, now time
 			events_read = excluded.events_read, events_complete = excluded.events_complete,
 			ended_seq = excluded.ended_seq, updated_ns = excluded.updated_ns`,
 		x.Server, s.ID, x.OrgID, s.Organization, s.Name, string(s.Type), string(s.State), string(s.Result), s.InitiatedBy,
-		s.ClientHost, x.ClientMachine, x.ViaAddress, s.ScopeName, s.Reason, s.Details, ns(s.CreationTime), nullNS(s.EndTime),
-		x.Totals.Items, x.Totals.Bytes, string(byEvent), string(byItem), nullNS(x.Totals.FirstItem), nullNS(x.Totals.LastItem),
-		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, ns(now), ns(now))
+		s.ClientHost, x.ClientMachine, x.ViaAddress, s.ScopeName, s.Reason, s.Details, NS(s.CreationTime), NullNS(s.EndTime),
+		x.Totals.Items, x.Totals.Bytes, string(byEvent), string(byItem), NullNS(x.Totals.FirstItem), NullNS(x.Totals.LastItem),
+		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, NS(now), NS(now))
 	return err
 }
 
@@ -459,8 +459,8 @@ func insertEvents(ctx context.Context, tx Tx, x *Session, first int, events []up
 				size = sql.NullInt64{Int64: *e.ItemSizeBytes, Valid: true}
 			}
 			rows[i] = row
-			args = append(args, x.Server, x.Session.ID, first+start+i, e.ID, string(e.Type), string(e.Status), ns(e.StartTime),
-				nullNS(e.EndTime), e.Duration, e.Title, e.Message, e.ItemName, e.ItemType, size, e.Source, e.Target, seq)
+			args = append(args, x.Server, x.Session.ID, first+start+i, e.ID, string(e.Type), string(e.Status), NS(e.StartTime),
+				NullNS(e.EndTime), e.Duration, e.Title, e.Message, e.ItemName, e.ItemType, size, e.Source, e.Target, seq)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO archive_event (server, session_id, ord, id, type, status, start_ns, end_ns, duration,
 			title, message, item_name, item_type, item_size, source, target, seq) VALUES `+strings.Join(rows, ", ")+`
@@ -483,7 +483,7 @@ func orEmpty(m map[string]int64) map[string]int64 {
 func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.eng.inTx(ctx, func(tx Tx) error {
-		cut := ns(before)
+		cut := NS(before)
 		old := `SELECT server, id FROM archive_session WHERE ended_seq > 0 AND end_ns < ?`
 		if _, err := tx.Exec(ctx, `DELETE FROM archive_event WHERE (server, session_id) IN (`+old+`)`, cut); err != nil {
 			return err

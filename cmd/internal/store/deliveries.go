@@ -63,7 +63,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, p DeliveryPrune) (int64, er
 		LIMIT ?)
 	AND status <> 'PENDING' AND updated_ns < ? AND status IN (` + finishedStatuses + `)
 	RETURNING id`
-	cut := ns(p.Before)
+	cut := NS(p.Before)
 	var total int64
 	for {
 		var n int

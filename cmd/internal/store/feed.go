@@ -30,7 +30,7 @@ func collectFeed(rows Rows, err error) ([]FeedEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.At = fromNS(at)
+		e.At = FromNS(at)
 		if e.Kind != KindEvents {
 			e.Session = sess
 		}
@@ -65,7 +65,7 @@ func (s *Store) FeedAfter(ctx context.Context, server string, after int64, limit
 // and At >= since, in order.
 func (s *Store) Replay(ctx context.Context, server, kind string, since time.Time, after, upto int64, limit int) ([]FeedEntry, error) {
 	out, err := collectFeed(s.eng.Query(ctx, feedQuery+`WHERE f.server = ? AND f.kind = ? AND f.at_ns >= ? AND f.seq > ? AND f.seq <= ?
-		ORDER BY f.seq LIMIT ?`, server, kind, ns(since), after, upto, limit))
+		ORDER BY f.seq LIMIT ?`, server, kind, NS(since), after, upto, limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: replay: %w", err)
 	}
@@ -112,7 +112,7 @@ func (s *Store) Events(ctx context.Context, server, sessionID string, fromOrd, t
 			return nil, fmt.Errorf("store: events: %w", err)
 		}
 		e.StartTime = time.Unix(0, start).UTC()
-		e.EndTime = timePtr(end)
+		e.EndTime = TimePtr(end)
 		if size.Valid {
 			v := size.Int64
 			e.ItemSizeBytes = &v

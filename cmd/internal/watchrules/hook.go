@@ -139,7 +139,7 @@ func (e *evaluation) sessionFirstSeen(ctx context.Context) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("watch rules: first seen: %w", err)
 		}
-		t := fromNS(n)
+		t := store.FromNS(n)
 		e.firstSeen = &t
 	}
 	return *e.firstSeen, nil
@@ -157,7 +157,7 @@ func (e *evaluation) firstFromMachine(ctx context.Context) (bool, error) {
 		var n int
 		err := e.tx.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM archive_session WHERE server = ? AND `+orgCol+` = ?
 			AND LOWER(client_machine) = ? AND id <> ? AND start_ns <= ? LIMIT 1) x`,
-			e.view.Server, org, machine, e.view.Upstream.ID, ns(e.view.Upstream.CreationTime)).Scan(&n)
+			e.view.Server, org, machine, e.view.Upstream.ID, store.NS(e.view.Upstream.CreationTime)).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("watch rules: earlier sessions from %s: %w", machine, err)
 		}
@@ -187,9 +187,9 @@ func (e *evaluation) allEvents(ctx context.Context) ([]upstream.RestoreSessionEv
 			&size, &ev.Source, &ev.Target); err != nil {
 			return nil, fmt.Errorf("watch rules: events: %w", err)
 		}
-		ev.Type, ev.Status, ev.StartTime = upstream.RestoreEventType(typ), upstream.RestoreEventStatus(status), fromNS(start)
+		ev.Type, ev.Status, ev.StartTime = upstream.RestoreEventType(typ), upstream.RestoreEventStatus(status), store.FromNS(start)
 		if end.Valid {
-			t := fromNS(end.Int64)
+			t := store.FromNS(end.Int64)
 			ev.EndTime = &t
 		}
 		if size.Valid {

@@ -85,7 +85,7 @@ func scanRule(r store.Row) (*ruleRow, error) {
 			return nil, fmt.Errorf("rule %s: stored previous secret: %w", x.id, err)
 		}
 	}
-	x.previousUntil, x.created, x.updated = fromNS(until), fromNS(created), fromNS(updated)
+	x.previousUntil, x.created, x.updated = store.FromNS(until), store.FromNS(created), store.FromNS(updated)
 	return &x, nil
 }
 
@@ -123,7 +123,7 @@ func insertRule(ctx context.Context, tx store.Tx, r *ruleRow) error {
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO watch_rule (id, tenant, name, trigger_on, definition, enabled, disabled_reason, secret,
 		previous_secret, previous_until_ns, created_by, created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, '', ?, '', 0, ?, ?, ?)`,
-		r.id, r.tenant, r.def.Name, string(r.def.On), string(def), r.enabled, r.secret.Reveal(), r.createdBy, ns(r.created), ns(r.updated))
+		r.id, r.tenant, r.def.Name, string(r.def.On), string(def), r.enabled, r.secret.Reveal(), r.createdBy, store.NS(r.created), store.NS(r.updated))
 	return err
 }
 
@@ -154,10 +154,10 @@ func scanDelivery(r store.Row) (*deliveryRow, error) {
 		return nil, err
 	}
 	if next.Valid {
-		t := fromNS(next.Int64)
+		t := store.FromNS(next.Int64)
 		d.nextAttempt = &t
 	}
-	d.created, d.updated = fromNS(created), fromNS(updated)
+	d.created, d.updated = store.FromNS(created), store.FromNS(updated)
 	return &d, nil
 }
 
@@ -172,7 +172,7 @@ func insertDelivery(ctx context.Context, tx store.Tx, d *deliveryRow) (bool, err
 		org_id, status, attempts, next_attempt_ns, payload, created_ns, updated_ns)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		d.id, d.ruleID, d.messageID, d.eventType, d.trigger, d.server, d.sessionID, d.orgID, d.status,
-		nullNS(d.nextAttempt), d.payload, ns(d.created), ns(d.updated))
+		store.NullNS(d.nextAttempt), d.payload, store.NS(d.created), store.NS(d.updated))
 	return n == 1, err
 }
 
@@ -208,7 +208,7 @@ func attemptsOf(ctx context.Context, q querier, ids []string) (map[string][]atte
 		if err := rows.Scan(&a.deliveryID, &a.n, &at, &code, &a.err, &a.durationMS); err != nil {
 			return nil, err
 		}
-		a.at = fromNS(at)
+		a.at = store.FromNS(at)
 		if code.Valid {
 			c := int(code.Int64)
 			a.statusCode = &c
@@ -222,20 +222,4 @@ func newID(prefix string) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return prefix + hex.EncodeToString(b)
-}
-
-func ns(t time.Time) int64 { return t.UTC().UnixNano() }
-
-func fromNS(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-func nullNS(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: ns(*t), Valid: true}
 }

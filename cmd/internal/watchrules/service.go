@@ -321,7 +321,7 @@ func (s *Service) Update(ctx context.Context, id string, in model.WatchRuleInput
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET name = ?, trigger_on = ?, definition = ?, enabled = ?, disabled_reason = ?,
-			updated_ns = ? WHERE id = ?`, d.Name, string(d.On), string(def), enabled, reason, ns(now), id); err != nil {
+			updated_ns = ? WHERE id = ?`, d.Name, string(d.On), string(def), enabled, reason, store.NS(now), id); err != nil {
 			return err
 		}
 		out, err = getRule(ctx, tx, id)
@@ -371,10 +371,10 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Dura
 		}
 		previous, until := "", int64(0)
 		if overlap > 0 {
-			previous, until = r.secret.Reveal(), ns(now.Add(overlap))
+			previous, until = r.secret.Reveal(), store.NS(now.Add(overlap))
 		}
 		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET secret = ?, previous_secret = ?, previous_until_ns = ?, updated_ns = ? WHERE id = ?`,
-			secret.Reveal(), previous, until, ns(now), id); err != nil {
+			secret.Reveal(), previous, until, store.NS(now), id); err != nil {
 			return err
 		}
 		out, err = getRule(ctx, tx, id)
@@ -444,7 +444,7 @@ func (s *Service) Redeliver(ctx context.Context, id string) (*model.WebhookDeliv
 	}
 	err = s.st.InTx(ctx, func(tx store.Tx) error {
 		n, err := tx.Exec(ctx, `UPDATE webhook_delivery SET status = ?, retry_base = attempts, next_attempt_ns = ?, last_error = '',
-			updated_ns = ? WHERE id = ?`, statusPending, ns(now), ns(now), id)
+			updated_ns = ? WHERE id = ?`, statusPending, store.NS(now), store.NS(now), id)
 		if err != nil {
 			return err
 		}
@@ -511,7 +511,7 @@ func (s *Service) Deliveries(ctx context.Context, ruleID string, first int, afte
 		return nil, err
 	}
 	for _, d := range ds {
-		conn.Edges = append(conn.Edges, &model.WebhookDeliveryEdge{Cursor: strconv.FormatInt(ns(d.created), 10) + ":" + d.id,
+		conn.Edges = append(conn.Edges, &model.WebhookDeliveryEdge{Cursor: strconv.FormatInt(store.NS(d.created), 10) + ":" + d.id,
 			Node: deliveryModel(d, att[d.id])})
 	}
 	return conn, nil

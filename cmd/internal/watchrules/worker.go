@@ -67,7 +67,7 @@ func (s *Service) cancel(ctx context.Context, d *deliveryRow, reason string) err
 	s.counts.cancelled.Add(1)
 	return s.st.InTx(ctx, func(tx store.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE webhook_delivery SET status = ?, last_error = ?, next_attempt_ns = NULL, updated_ns = ?
-			WHERE id = ? AND status = ?`, statusCancelled, reason, ns(now), d.id, statusPending)
+			WHERE id = ? AND status = ?`, statusCancelled, reason, store.NS(now), d.id, statusPending)
 		return err
 	})
 }
@@ -112,17 +112,17 @@ func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry
 	defer cancel()
 	err = s.st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO webhook_attempt (delivery_id, n, at_ns, status_code, error, duration_ms)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, d.id, made, ns(now), code, errText, out.Duration.Milliseconds()); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, d.id, made, store.NS(now), code, errText, out.Duration.Milliseconds()); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE webhook_delivery SET status = ?, attempts = ?, next_attempt_ns = ?, last_error = ?, updated_ns = ?
-			WHERE id = ? AND attempts = ?`, status, made, nullNS(next), errText, ns(now), d.id, d.attempts); err != nil {
+			WHERE id = ? AND attempts = ?`, status, made, store.NullNS(next), errText, store.NS(now), d.id, d.attempts); err != nil {
 			return err
 		}
 		if out.Result == webhooks.Gone {
 			reason := fmt.Sprintf("the receiver answered 410 Gone on %s", now.UTC().Format(time.RFC3339))
 			_, err := tx.Exec(ctx, `UPDATE watch_rule SET enabled = FALSE, disabled_reason = ?, updated_ns = ? WHERE id = ?`,
-				reason, ns(now), r.id)
+				reason, store.NS(now), r.id)
 			return err
 		}
 		return nil
