@@ -36,18 +36,20 @@ var processKnobs = runtimeKnobs{setGCPercent: debug.SetGCPercent, setMemoryLimit
 // their process as it was).
 func tuneRuntime(r config.Runtime, getenv func(string) string, k runtimeKnobs, logger *slog.Logger) (restore func()) {
 	r = r.WithDefaults()
-	prevGC := k.setGCPercent(100) // returns the setting it replaces, put back right after
-	k.setGCPercent(prevGC)
-	prevLimit := k.setMemoryLimit(-1) // a negative limit reads it and changes nothing
-	restore = func() {
-		k.setGCPercent(prevGC)
-		k.setMemoryLimit(prevLimit)
-	}
+	// The memory limit is read up front: memlimit sets the container's without returning the
+	// one it replaces. A negative limit reads it and changes nothing.
+	prevLimit := k.setMemoryLimit(-1)
+	restoreGC := func() {}
 	gc, limit := "config", "config"
 	if getenv("GOGC") != "" {
 		gc = "GOGC"
 	} else {
-		k.setGCPercent(r.GCPercent)
+		prevGC := k.setGCPercent(r.GCPercent)
+		restoreGC = func() { k.setGCPercent(prevGC) }
+	}
+	restore = func() {
+		restoreGC()
+		k.setMemoryLimit(prevLimit)
 	}
 	switch {
 	case getenv("GOMEMLIMIT") != "":
