@@ -69,7 +69,7 @@ type env struct {
 func newEnv(ctx context.Context, o *options, bins *binaries) (*env, error) {
 	e := &env{o: o, bins: bins, hc: &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: 30 * time.Second}}}
-	e.systemCPUs, e.harnessCPUs = cpuSets(o)
+	e.systemCPUs, e.harnessCPUs = o.systemCPUs, o.harnessCPUs
 	e.systemPID = func() int { return 0 }
 	if o.url != "" {
 		e.external, e.gwURL, e.statsURLs = true, o.url, o.simStats

@@ -56,8 +56,8 @@ type options struct {
 	child        string // "scenario/system": run one pair and print its rows as JSON
 	gatewayBin   string
 	simBin       string
-	systemCPUs   string
-	harnessCPUs  string
+	systemCPUs   string // resolved by parseFlags (cpuSets): a CPU list, or "" for no pinning
+	harnessCPUs  string // likewise
 	servers      int
 	orgs         int
 	sessions     int
@@ -167,6 +167,7 @@ func parseFlags(args []string) (*options, error) {
 	if o.servers < 1 || o.orgs < 1 || o.sessions < 1 || o.iterations < 1 {
 		return nil, errors.New("--servers, --orgs, --sessions and --iterations must be positive")
 	}
+	o.systemCPUs, o.harnessCPUs = cpuSets(o)
 	return o, nil
 }
 
@@ -213,9 +214,8 @@ func run(ctx context.Context, o *options) error {
 		}
 		defer bins.remove()
 	}
-	systemCPUs, harnessCPUs := cpuSets(o)
-	if systemCPUs != "" {
-		logf(o, "system under test on CPU %s, simulators and load generator on CPU %s (taskset)", systemCPUs, harnessCPUs)
+	if o.systemCPUs != "" {
+		logf(o, "system under test on CPU %s, simulators and load generator on CPU %s (taskset)", o.systemCPUs, o.harnessCPUs)
 	}
 	if slices.Contains(o.systems, "mesh") {
 		if err := meshAvailable(o); err != nil {
@@ -241,7 +241,7 @@ func run(ctx context.Context, o *options) error {
 			if o.inProcess || o.url != "" {
 				rs, err = runPair(ctx, o, bins, sc, sys)
 			} else {
-				rs, err = runChild(ctx, bins, systemCPUs, harnessCPUs, sc, sys)
+				rs, err = runChild(ctx, o, bins, sc, sys)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -285,8 +285,8 @@ func run(ctx context.Context, o *options) error {
 		}
 	}
 	pin := "no CPU pinning"
-	if systemCPUs != "" {
-		pin = fmt.Sprintf("system under test on CPU %s, harness on CPU %s", systemCPUs, harnessCPUs)
+	if o.systemCPUs != "" {
+		pin = fmt.Sprintf("system under test on CPU %s, harness on CPU %s", o.systemCPUs, o.harnessCPUs)
 	}
 	fmt.Printf("\n%s; %d CPUs; %s; L=%s jitter=%s; max concurrency per server %d; total %s\n",
 		runtime.Version(), runtime.NumCPU(), pin, o.latency, o.jitter, o.maxConc, time.Since(start).Round(time.Second))
@@ -315,14 +315,14 @@ func notApplicable(o *options, sc, sys string) string {
 // runChild re-executes this binary (on the harness CPUs) for one pair and decodes its rows. The
 // CPU sets go to the child resolved: pinned to the harness CPUs, it would count only those and
 // resolve "auto" to no pinning, leaving the system under test on the harness's CPU.
-func runChild(ctx context.Context, bins *binaries, systemCPUs, harnessCPUs, sc, sys string) ([]row, error) {
+func runChild(ctx context.Context, o *options, bins *binaries, sc, sys string) ([]row, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	args := append(slices.Clone(os.Args[1:]), "--child", sc+"/"+sys, "--gateway-bin", bins.gateway, "--sim-bin", bins.sim,
-		"--system-cpus", orNone(systemCPUs), "--harness-cpus", orNone(harnessCPUs))
-	cmd := pinned(ctx, harnessCPUs, exe, args...)
+		"--system-cpus", orNone(o.systemCPUs), "--harness-cpus", orNone(o.harnessCPUs))
+	cmd := pinned(ctx, o.harnessCPUs, exe, args...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
