@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -54,49 +53,19 @@ type eventsKey struct {
 	filter          string
 }
 
-// eventsMemo makes each events query run at most once per request.
-type eventsMemo struct {
-	mu      sync.Mutex
-	entries map[eventsKey]*eventsEntry
-}
-
-type eventsEntry struct {
-	done chan struct{}
-	page *EventsPage
-	err  error
-}
-
 // RestoreSessionEvents reads one page of a session's events (see EventsQuery). Identical
 // queries in one request share one read; a stopped session read whole is cached across
 // requests.
 func (l *Loaders) RestoreSessionEvents(ctx context.Context, q EventsQuery) (*EventsPage, error) {
 	k := eventsKey{q.Server, q.SessionID, q.Final, q.After, q.Need, q.Limit, q.Count, q.FilterKey}
-	l.eventsMemo.mu.Lock()
-	if l.eventsMemo.entries == nil {
-		l.eventsMemo.entries = map[eventsKey]*eventsEntry{}
-	}
-	if e, ok := l.eventsMemo.entries[k]; ok {
-		l.eventsMemo.mu.Unlock()
-		select {
-		case <-e.done:
-			return e.page, e.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	e := &eventsEntry{done: make(chan struct{})}
-	l.eventsMemo.entries[k] = e
-	l.eventsMemo.mu.Unlock()
-	defer close(e.done)
-	func() {
+	return l.eventsMemo.do(ctx, k, false, func() (page *EventsPage, err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				e.page, e.err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
+				page, err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
 			}
 		}()
-		e.page, e.err = l.readEvents(ctx, q)
-	}()
-	return e.page, e.err
+		return l.readEvents(ctx, q)
+	})
 }
 
 // eventsReader fills a page while events stream past it.

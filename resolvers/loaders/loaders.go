@@ -40,8 +40,10 @@ type Loaders struct {
 	orgSessions *dataloader.Loader[OrgSessionsKey, *SessionPage]
 	session     *dataloader.Loader[SessionKey, *upstream.RestoreSession]
 	event       *dataloader.Loader[EventKey, *upstream.RestoreSessionEvent]
-	pages       pageMemo
-	eventsMemo  eventsMemo
+	// pages fetches each listing page (pageQuery.cacheKey) once per request, even when two walks
+	// of one server were not batched together; eventsMemo runs each events query once.
+	pages      memo[string, *upstream.Page[upstream.RestoreSession]]
+	eventsMemo memo[eventsKey, *EventsPage]
 }
 
 // New creates a fresh set of loaders for one request.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
@@ -204,19 +203,6 @@ type pageQuery struct {
 	limit  int
 }
 
-// pageMemo makes each listing page fetched at most once per request, even when two walks of
-// one server were not batched together.
-type pageMemo struct {
-	mu    sync.Mutex
-	pages map[string]*memoEntry
-}
-
-type memoEntry struct {
-	done chan struct{}
-	page *upstream.Page[upstream.RestoreSession]
-	err  error
-}
-
 func (q pageQuery) cacheKey(server string) string {
 	return server + "\x00sessions\x00" + strconv.FormatInt(q.window.from, 10) + "\x00" +
 		strconv.FormatInt(q.window.to, 10) + "\x00" + strconv.Itoa(q.offset) + "\x00" + strconv.Itoa(q.limit)
@@ -225,54 +211,33 @@ func (q pageQuery) cacheKey(server string) string {
 // sessionPage fetches one listing page through the request memo and the listing TTL cache.
 func (l *Loaders) sessionPage(ctx context.Context, server string, q pageQuery) (*upstream.Page[upstream.RestoreSession], error) {
 	key := q.cacheKey(server)
-	l.pages.mu.Lock()
-	if l.pages.pages == nil {
-		l.pages.pages = map[string]*memoEntry{}
-	}
-	if e, ok := l.pages.pages[key]; ok {
-		l.pages.mu.Unlock()
-		select {
-		case <-e.done:
-			return e.page, e.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	// Failures are not memoised: a later walk in this request may retry.
+	return l.pages.do(ctx, key, true, func() (*upstream.Page[upstream.RestoreSession], error) {
+		if l.b.listings != nil {
+			if v, ok := l.b.listings.get(key); ok {
+				return v.(*upstream.Page[upstream.RestoreSession]), nil
+			}
 		}
-	}
-	e := &memoEntry{done: make(chan struct{})}
-	l.pages.pages[key] = e
-	l.pages.mu.Unlock()
-	defer close(e.done)
-
-	if l.b.listings != nil {
-		if v, ok := l.b.listings.get(key); ok {
-			e.page = v.(*upstream.Page[upstream.RestoreSession])
-			return e.page, nil
+		c, err := l.client(server)
+		if err != nil {
+			return nil, err
 		}
-	}
-	c, err := l.client(server)
-	if err != nil {
-		e.err = err
-		return nil, err
-	}
-	w := q.window.window()
-	e.page, _, e.err = c.RestoreSessions(ctx, upstream.RestoreSessionListOptions{
-		ListOptions:   upstream.ListOptions{Limit: q.limit, Offset: q.offset},
-		StartTimeFrom: w.From, StartTimeTo: w.To,
+		w := q.window.window()
+		page, _, err := c.RestoreSessions(ctx, upstream.RestoreSessionListOptions{
+			ListOptions:   upstream.ListOptions{Limit: q.limit, Offset: q.offset},
+			StartTimeFrom: w.From, StartTimeTo: w.To,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Results {
+			l.b.rememberSession(server, &page.Results[i])
+		}
+		if l.b.listings != nil {
+			l.b.listings.add(key, page, sessionPageBytes(page))
+		}
+		return page, nil
 	})
-	if e.err != nil {
-		// Do not memoise failures: a later walk in this request may retry.
-		l.pages.mu.Lock()
-		delete(l.pages.pages, key)
-		l.pages.mu.Unlock()
-		return nil, e.err
-	}
-	for i := range e.page.Results {
-		l.b.rememberSession(server, &e.page.Results[i])
-	}
-	if l.b.listings != nil {
-		l.b.listings.add(key, e.page, sessionPageBytes(e.page))
-	}
-	return e.page, nil
 }
 
 // ErrUpstreamPaging: a server's pagination does not end (or is too large to hold).

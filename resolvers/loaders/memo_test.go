@@ -1,0 +1,73 @@
+package loaders
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestMemo(t *testing.T) {
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name      string
+		forgetErr bool
+		err       error
+		wantCalls int // after two calls of one key
+	}{
+		{"success kept", false, nil, 1},
+		{"success kept when forgetting errors", true, nil, 1},
+		{"failure kept", false, errBoom, 1},
+		{"failure forgotten", true, errBoom, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m memo[string, int]
+			calls := 0
+			fn := func() (int, error) {
+				calls++
+				return 7, tt.err
+			}
+			for range 2 {
+				v, err := m.do(context.Background(), "k", tt.forgetErr, fn)
+				if v != 7 || !errors.Is(err, tt.err) {
+					t.Fatalf("do = %d, %v; want 7, %v", v, err, tt.err)
+				}
+			}
+			if calls != tt.wantCalls {
+				t.Errorf("fn called %d times, want %d", calls, tt.wantCalls)
+			}
+			if _, err := m.do(context.Background(), "other", tt.forgetErr, fn); !errors.Is(err, tt.err) || calls != tt.wantCalls+1 {
+				t.Errorf("another key: err %v, calls %d; want its own call", err, calls)
+			}
+		})
+	}
+}
+
+// A caller waiting for another's call gives up when its context ends; the call's result is
+// still shared with later callers.
+func TestMemoWaiterCancelled(t *testing.T) {
+	var m memo[string, int]
+	started, release := make(chan struct{}), make(chan struct{})
+	first := make(chan int)
+	go func() {
+		v, _ := m.do(context.Background(), "k", false, func() (int, error) {
+			close(started)
+			<-release
+			return 1, nil
+		})
+		first <- v
+	}()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.do(ctx, "k", false, func() (int, error) { t.Error("second call ran"); return 2, nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiter err = %v, want context.Canceled", err)
+	}
+	close(release)
+	if v := <-first; v != 1 {
+		t.Fatalf("first = %d, want 1", v)
+	}
+	if v, err := m.do(context.Background(), "k", false, func() (int, error) { return 3, nil }); v != 1 || err != nil {
+		t.Fatalf("later caller = %d, %v; want the shared 1", v, err)
+	}
+}
