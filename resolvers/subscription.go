@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -77,6 +78,46 @@ func (s *Stream[T]) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// all yields C's items, then Err when the stream ended early.
+func (s *Stream[T]) all() iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for v := range s.C {
+			if !yield(v, nil) {
+				return
+			}
+		}
+		if err := s.Err(); err != nil {
+			var zero T
+			yield(zero, err)
+		}
+	}
+}
+
+// forward serves a subscription from seq: each item conv keeps is sent on the returned
+// channel, which closes when seq ends, ctx ends or seq yields an error (endStream records it).
+func forward[T, U any](ctx context.Context, r *Resolver, seq iter.Seq2[T, error], conv func(*T) (U, bool)) <-chan U {
+	out := make(chan U, 1)
+	go func() {
+		defer close(out)
+		for v, err := range seq {
+			if err != nil {
+				r.endStream(ctx, err)
+				return
+			}
+			u, ok := conv(&v)
+			if !ok {
+				continue
+			}
+			select {
+			case out <- u:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // SessionFeed follows the archive; the watch implements it. Every item is delivered once, in
@@ -219,22 +260,12 @@ func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *mo
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *model.RestoreSession, 1)
-	go func() {
-		defer close(out)
-		for fs := range stream.C {
-			if !r.archivedSessionVisible(p, fs.Server, fs.OrgID) || !match(&fs) {
-				continue
-			}
-			select {
-			case out <- &model.RestoreSession{ServerName: fs.Server, Upstream: fs.Session}:
-			case <-ctx.Done():
-				return
-			}
+	return forward(ctx, r, stream.all(), func(fs *FeedSession) (*model.RestoreSession, bool) {
+		if !r.archivedSessionVisible(p, fs.Server, fs.OrgID) || !match(fs) {
+			return nil, false
 		}
-		r.endStream(ctx, stream.Err())
-	}()
-	return out, nil
+		return &model.RestoreSession{ServerName: fs.Server, Upstream: fs.Session}, true
+	}), nil
 }
 
 // followEvents serves restoreEventAdded: the session's scope is checked once, as for
@@ -269,37 +300,14 @@ func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *model.RestoreEvent, 1)
-	go func() {
-		defer close(out)
-		for fe := range stream.C {
-			select {
-			case out <- &model.RestoreEvent{ServerName: fe.Server, SessionID: fe.SessionID, Upstream: fe.Event}:
-			case <-ctx.Done():
-				return
-			}
-		}
-		r.endStream(ctx, stream.Err())
-	}()
-	return out, nil
+	return forward(ctx, r, stream.all(), func(fe *FeedEvent) (*model.RestoreEvent, bool) {
+		return &model.RestoreEvent{ServerName: fe.Server, SessionID: fe.SessionID, Upstream: fe.Event}, true
+	}), nil
 }
 
 // endedSessionEvents streams the events of an ended session from its VBO server and completes.
 func (r *Resolver) endedSessionEvents(ctx context.Context, server, sessionID string) <-chan *model.RestoreEvent {
-	out := make(chan *model.RestoreEvent, 1)
-	go func() {
-		defer close(out)
-		for e, err := range r.Backend.EndedSessionEvents(ctx, server, sessionID) {
-			if err != nil {
-				r.endStream(ctx, err)
-				return
-			}
-			select {
-			case out <- &model.RestoreEvent{ServerName: server, SessionID: sessionID, Upstream: e}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
+	return forward(ctx, r, r.Backend.EndedSessionEvents(ctx, server, sessionID), func(e *upstream.RestoreSessionEvent) (*model.RestoreEvent, bool) {
+		return &model.RestoreEvent{ServerName: server, SessionID: sessionID, Upstream: *e}, true
+	})
 }
