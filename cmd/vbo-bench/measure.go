@@ -14,6 +14,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 )
 
@@ -201,10 +202,14 @@ func (e *env) gql(ctx context.Context, url, query string, vars map[string]any, o
 	return nil
 }
 
+// answerOptions decode answers with encoding/json's semantics (the scenarios' result structs
+// rely on its case-insensitive names), in go-json-experiment/json's one pass.
+var answerOptions = jsonv1.DefaultOptionsV1()
+
 // decodeAnswer reads a GraphQL answer: its errors into errs, its data into out (checked for
 // well-formedness and dropped when out is nil).
 func decodeAnswer(r io.Reader, errs *[]gqlError, out any) error {
-	dec := jsontext.NewDecoder(r)
+	dec := jsontext.NewDecoder(r, answerOptions)
 	if tok, err := dec.ReadToken(); err != nil {
 		return err
 	} else if tok.Kind() != '{' {
@@ -217,16 +222,13 @@ func decodeAnswer(r io.Reader, errs *[]gqlError, out any) error {
 		}
 		switch tok.String() {
 		case "errors":
-			err = jsonv2.UnmarshalDecode(dec, errs)
+			err = jsonv2.UnmarshalDecode(dec, errs, answerOptions)
 		case "data":
 			if out == nil {
 				err = dec.SkipValue()
 				break
 			}
-			var raw jsontext.Value
-			if raw, err = dec.ReadValue(); err == nil {
-				err = json.Unmarshal(raw, out)
-			}
+			err = jsonv2.UnmarshalDecode(dec, out, answerOptions)
 		default:
 			err = dec.SkipValue()
 		}
