@@ -188,20 +188,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		fleet.Config.Watch = config.Watch{Enabled: true, Interval: setup.watchInterval}
 		fleet.Config.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "demo.db")}
 	}
+	// load reads the configuration (the demo's alone without --config), --listen applied.
 	load := func() (*config.Config, error) {
+		var cfg *config.Config
 		switch {
 		case f.configPath == "" && fleet != nil:
-			return fleet.Config, nil
+			cfg = fleet.Config
 		case f.configPath == "":
 			return nil, errors.New("give --config FILE, or --demo to try it with simulated VBO servers")
-		}
-		ov := config.Overrides{AllowMissing: f.allowMissing}
-		if fleet != nil {
-			ov.Servers, ov.Tenants, ov.APIKeys = fleet.Config.Servers, fleet.Config.Tenants, fleet.Config.Auth.APIKeys
-		}
-		cfg, err := config.Load(f.configPath, ov)
-		if err != nil {
-			return nil, err
+		default:
+			ov := config.Overrides{AllowMissing: f.allowMissing}
+			if fleet != nil {
+				ov.Servers, ov.Tenants, ov.APIKeys = fleet.Config.Servers, fleet.Config.Tenants, fleet.Config.Auth.APIKeys
+			}
+			var err error
+			if cfg, err = config.Load(f.configPath, ov); err != nil {
+				return nil, err
+			}
 		}
 		if f.listen != "" {
 			cfg.Listen = f.listen
@@ -226,9 +229,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 	cfg, err := load()
 	if err != nil {
 		return err
-	}
-	if f.listen != "" {
-		cfg.Listen = f.listen
 	}
 	switch {
 	case f.logLevel != "":

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 )
 
@@ -47,6 +48,9 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 		t.Fatalf("run returned early: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("demo did not start")
+	}
+	if addr == config.DefaultListen {
+		t.Fatalf("listening on %s: --listen not applied", addr)
 	}
 	base := "http://" + addr
 	for _, want := range []string{"GraphiQL:  " + base + "/", "demo-admin", "demo-tenant-1", "demo-tenant-3"} {
@@ -209,6 +213,9 @@ func TestDemoWithConfigAndSIGHUP(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("no start")
+	}
+	if addr == config.DefaultListen {
+		t.Fatalf("listening on %s: --listen not applied", addr)
 	}
 	status := func(k string) int {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(`{"query":"{ viewer { role } }"}`))
