@@ -24,7 +24,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,30 +41,12 @@ import (
 
 var isoNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-// isoLog collects the gateway's log lines.
-type isoLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *isoLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *isoLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // isoEnv is the demo fleet behind a gateway authenticating like cmd/vbo-gateway does.
 type isoEnv struct {
 	t     *testing.T
 	fleet *demo.Fleet
 	gw    *app.Gateway
-	log   *isoLog
+	log   *lockedBuffer
 	authn *authn.Authenticator
 }
 
@@ -84,7 +65,7 @@ func isoStart(t *testing.T, jwt *config.JWT, prepare func(*demo.Fleet)) *isoEnv 
 	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
 	cfg := fleet.Config
 	cfg.Auth.JWT = jwt
-	logs := &isoLog{}
+	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

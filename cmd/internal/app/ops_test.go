@@ -43,6 +43,7 @@ type seenRequest struct {
 	server, method, path, traceparent, authorization string
 }
 
+// lockedBuffer collects the gateway's log lines (written concurrently).
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
