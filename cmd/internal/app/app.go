@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -127,10 +128,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		logger = slog.Default()
 	}
 	// Defaults are applied here, once; every part below receives effective settings.
-	if err := Check(cfg); err != nil {
+	set, err := check(cfg)
+	if err != nil {
 		return nil, err
 	}
-	lim, res := cfg.Limits.WithDefaults(), cfg.Resilience.WithDefaults()
 	var mx *metrics.Metrics
 	if cfg.MetricsEnabled() {
 		mx = metrics.New()
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
-	fleet, err := newFleet(cfg, res, logger, opts.Tracing, mx)
+	fleet, err := newFleet(cfg, set.res, logger, opts.Tracing, mx)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +155,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	g := &Gateway{Fleet: fleet, Health: monitor, Metrics: mx, Store: st, cursors: cursors, ctx: ctx, opts: opts, logger: logger,
 		subscriptions: httpapi.NewSubscriptionSlots()}
-	if err := g.build(cfg, lim); err != nil {
+	if err := g.build(cfg, set); err != nil {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -168,9 +169,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 
 // build assembles the parts after the store (backend, watcher, metrics, the first snapshot
 // and the handler), and starts the watcher.
-func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
+func (g *Gateway) build(cfg *config.Config, set settings) error {
 	backend, err := loaders.NewBackend(lanesOf(g.Fleet), loaders.Config{
-		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: lim.MaxSessionsScanned, EventsCounted: lim.MaxEventsCounted, Logger: g.logger})
+		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: set.lim.MaxSessionsScanned, EventsCounted: set.lim.MaxEventsCounted, Logger: g.logger})
 	if err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func (g *Gateway) build(cfg *config.Config, lim config.Limits) error {
 		}
 		g.Metrics.Register(g.Fleet, g.Health.Health, backend.CacheStats, extra...)
 	}
-	snap, err := g.snapshot(cfg, nil)
+	snap, err := g.snapshot(cfg, set, nil)
 	if err != nil {
 		return err
 	}
@@ -286,54 +287,65 @@ func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, hook
 		Retention: w.Retention, Hook: hook, Logger: logger})
 }
 
+// settings are the effective, validated settings a snapshot is built from: limits and
+// resilience with their defaults, the persisted-query manifest and the trusted proxies.
+type settings struct {
+	lim       config.Limits
+	res       config.Resilience
+	persisted map[string]string
+	proxies   []netip.Prefix
+}
+
+// settingsOf derives and validates cfg's settings (what Reload refuses before building a
+// snapshot; the manifest file is read here, once per New or Reload).
+func settingsOf(cfg *config.Config) (settings, error) {
+	set := settings{lim: cfg.Limits.WithDefaults(), res: cfg.Resilience.WithDefaults()}
+	if err := set.lim.Validate(); err != nil {
+		return settings{}, err
+	}
+	if err := set.res.Validate(); err != nil {
+		return settings{}, err
+	}
+	var err error
+	if set.persisted, err = set.lim.PersistedQueries.LoadManifest(os.ReadFile); err != nil {
+		return settings{}, err
+	}
+	if set.proxies, err = cfg.HTTP.Proxies(); err != nil {
+		return settings{}, err
+	}
+	return set, nil
+}
+
 // Check validates what New and Reload would refuse without contacting any server: limits,
 // resilience and HTTP settings, the persisted-query manifest and the log level (vbo-gateway
 // --check-config).
 func Check(cfg *config.Config) error {
-	lim := cfg.Limits.WithDefaults()
-	if err := lim.Validate(); err != nil {
-		return err
+	_, err := check(cfg)
+	return err
+}
+
+// check is Check, returning the settings New builds from.
+func check(cfg *config.Config) (settings, error) {
+	set, err := settingsOf(cfg)
+	if err != nil {
+		return settings{}, err
 	}
-	res := cfg.Resilience.WithDefaults()
-	if err := res.Validate(); err != nil {
-		return err
-	}
-	if _, err := lim.PersistedQueries.LoadManifest(os.ReadFile); err != nil {
-		return err
-	}
-	if err := cfg.HTTP.WithDefaults().Validate(res.RequestTimeout); err != nil {
-		return err
-	}
-	if _, err := cfg.HTTP.Proxies(); err != nil {
-		return err
+	if err := cfg.HTTP.WithDefaults().Validate(set.res.RequestTimeout); err != nil {
+		return settings{}, err
 	}
 	if cfg.LogLevel != "" {
 		if _, err := telemetry.ParseLevel(cfg.LogLevel); err != nil {
-			return fmt.Errorf("logLevel: %w", err)
+			return settings{}, fmt.Errorf("logLevel: %w", err)
 		}
 	}
-	return nil
+	return set, nil
 }
 
-// snapshot makes a snapshot of cfg's reloadable parts. prev (nil at start-up) lends its resolved
-// organisation names, so a reload shows tenants nothing less while names re-resolve.
-func (g *Gateway) snapshot(cfg *config.Config, prev *snapshot) (*snapshot, error) {
-	lim := cfg.Limits.WithDefaults()
-	if err := lim.Validate(); err != nil {
-		return nil, err
-	}
-	res := cfg.Resilience.WithDefaults()
-	if err := res.Validate(); err != nil {
-		return nil, err
-	}
-	persisted, err := lim.PersistedQueries.LoadManifest(os.ReadFile)
-	if err != nil {
-		return nil, err
-	}
-	proxies, err := cfg.HTTP.Proxies()
-	if err != nil {
-		return nil, err
-	}
+// snapshot makes a snapshot of cfg's reloadable parts from its settings (settingsOf). prev
+// (nil at start-up) lends its resolved organisation names, so a reload shows tenants nothing
+// less while names re-resolve.
+func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*snapshot, error) {
+	lim, res, persisted, proxies := set.lim, set.res, set.persisted, set.proxies
 	sctx, stop := context.WithCancel(g.ctx)
 	var prevDir *authn.Directory
 	if prev != nil {
@@ -415,7 +427,11 @@ func (g *Gateway) reload(load func() (*config.Config, error)) error {
 			return err
 		}
 	}
-	snap, err := g.snapshot(cfg, old)
+	set, err := settingsOf(cfg)
+	if err != nil {
+		return err
+	}
+	snap, err := g.snapshot(cfg, set, old)
 	if err != nil {
 		return err
 	}
