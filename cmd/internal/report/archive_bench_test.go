@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -113,21 +112,10 @@ func BenchmarkRestoreAudit(b *testing.B) {
 		{"90d-by-org", resolvers.AuditQuery{From: archiveBase, To: benchEnd, Servers: benchServers, InScope: all,
 			GroupBy: []model.RestoreAuditDimension{model.RestoreAuditDimensionOrganization}}},
 	}
-	engines := []struct {
-		name string
-		opts func(b *testing.B) store.Options
-	}{
-		{"sqlite", func(b *testing.B) store.Options {
-			return store.Options{Driver: store.DriverSQLite, Path: filepath.Join(b.TempDir(), "gw.db")}
-		}},
-		{"postgres", func(b *testing.B) store.Options {
-			return store.Options{Driver: store.DriverPostgres, DSN: pgtest.DSN(b)}
-		}},
-	}
-	for _, eng := range engines {
-		b.Run(eng.name, func(b *testing.B) {
+	for _, eng := range storetest.Engines() {
+		b.Run(eng.Name, func(b *testing.B) {
 			ctx := context.Background()
-			st, err := store.Open(ctx, eng.opts(b))
+			st, err := store.Open(ctx, eng.Options(b))
 			if err != nil {
 				b.Fatal(err)
 			}

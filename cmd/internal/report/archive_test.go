@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/rules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -20,18 +20,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-var engines = []struct {
-	name string
-	opts func(t *testing.T) store.Options
-}{
-	{"sqlite", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverSQLite, Path: filepath.Join(t.TempDir(), "gw.db")}
-	}},
-	{"postgres", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverPostgres, DSN: pgtest.DSN(t)}
-	}},
-}
 
 var archiveBase = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 
@@ -79,9 +67,9 @@ func fillArchive(t *testing.T, st *store.Store, n int) {
 // The database's grouping answers exactly what reading every session and matching it in Go
 // answers, for every combination of dimensions and a spread of filters and scopes.
 func TestGroupedPathEqualsExactPath(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			st, err := store.Open(context.Background(), eng.opts(t))
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			st, err := store.Open(context.Background(), eng.Options(t))
 			if err != nil {
 				t.Fatal(err)
 			}

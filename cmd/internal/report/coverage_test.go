@@ -9,6 +9,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/rules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -30,11 +31,11 @@ func TestCoverageHonoursRetention(t *testing.T) {
 		{"retention shorter than the backfill", 3 * 24 * time.Hour, now.Add(-3 * 24 * time.Hour), true},
 		{"retention longer than the backfill", 30 * 24 * time.Hour, backfillFrom, false},
 	}
-	for _, eng := range engines {
+	for _, eng := range storetest.Engines() {
 		for _, tt := range tests {
-			t.Run(eng.name+"/"+tt.name, func(t *testing.T) {
+			t.Run(eng.Name+"/"+tt.name, func(t *testing.T) {
 				ctx := context.Background()
-				st, err := store.Open(ctx, eng.opts(t))
+				st, err := store.Open(ctx, eng.Options(t))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 )
 
 // deliveryJob is the shape of watchrules' delivery job, as PruneDeliveries reads it.
@@ -164,11 +165,11 @@ func TestPruneDeliveries(t *testing.T) {
 		{id: "wd_live_job_old", status: "SUCCEEDED", trigger: "STARTED", session: "gone2", updated: old, attempts: 1, job: "available", keep: true},
 		{id: "wd_open_session_old", status: "SUCCEEDED", trigger: "ITEM", session: "open1", updated: old, attempts: 1, keep: true},
 	}
-	for _, eng := range engines {
+	for _, eng := range storetest.Engines() {
 		for _, batch := range []int{0, 1, 4} {
-			t.Run(fmt.Sprintf("%s/batch=%d", eng.name, batch), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/batch=%d", eng.Name, batch), func(t *testing.T) {
 				ctx := context.Background()
-				s := open(t, eng.open(t))
+				s := open(t, eng.Options(t))
 				queue := withRiver(t, s)
 				l := lease(t, s, "syd1", "a")
 				if err := s.Archive(ctx, l, []store.Change{
@@ -228,10 +229,10 @@ func TestPruneDeliveries(t *testing.T) {
 // bounded transaction after another.
 func TestPruneDeliveriesBacklog(t *testing.T) {
 	const total, batch = 2500, 1000
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.open(t))
+			s := open(t, eng.Options(t))
 			withRiver(t, s)
 			ds := make([]storedDelivery, total)
 			for i := range ds {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -22,19 +22,6 @@ func TestMain(m *testing.M) {
 		writerProcess() // the kill -9 test's child: never returns
 	}
 	os.Exit(pgtest.Main(m))
-}
-
-// engines opens a fresh store on each engine.
-var engines = []struct {
-	name string
-	open func(t *testing.T) store.Options
-}{
-	{"sqlite", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverSQLite, Path: filepath.Join(t.TempDir(), "gw.db")}
-	}},
-	{"postgres", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverPostgres, DSN: pgtest.DSN(t)}
-	}},
 }
 
 func open(t *testing.T, o store.Options) *store.Store {
@@ -109,10 +96,10 @@ func kinds(entries []store.FeedEntry) []string {
 }
 
 func TestArchiveLifecycle(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.open(t))
+			s := open(t, eng.Options(t))
 			l := lease(t, s, "syd1", "a")
 			var hooked []store.Archived
 			hook := func(ctx context.Context, tx store.Tx, c store.Archived) error {
@@ -195,10 +182,10 @@ func TestArchiveLifecycle(t *testing.T) {
 }
 
 func TestLeaseFencing(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.open(t))
+			s := open(t, eng.Options(t))
 			a := lease(t, s, "syd1", "a")
 			if _, ok, err := s.AcquireLease(ctx, "syd1", "b", time.Minute); ok || err != nil {
 				t.Fatalf("b took a held lease: ok=%v err=%v", ok, err)
@@ -235,10 +222,10 @@ func TestLeaseFencing(t *testing.T) {
 }
 
 func TestHookErrorRollsBack(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.open(t))
+			s := open(t, eng.Options(t))
 			l := lease(t, s, "syd1", "a")
 			boom := errors.New("boom")
 			hook := func(ctx context.Context, tx store.Tx, c store.Archived) error {
@@ -263,10 +250,10 @@ func TestHookErrorRollsBack(t *testing.T) {
 }
 
 func TestReplayAndPrune(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.open(t))
+			s := open(t, eng.Options(t))
 			l := lease(t, s, "syd1", "a")
 			var changes []store.Change
 			for i := range 5 {
@@ -314,9 +301,9 @@ func TestKillMidWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			o := eng.open(t)
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			o := eng.Options(t)
 			s := open(t, o)
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "STORE_TEST_WRITER=1", "STORE_TEST_DRIVER="+o.Driver, "STORE_TEST_PATH="+o.Path, "STORE_TEST_DSN="+o.DSN)
@@ -348,7 +335,7 @@ func TestKillMidWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkConsistent(t, s, st)
-			t.Logf("%s: killed after %d sessions archived (feed position %d)", eng.name, st.Archived, st.FeedSeq)
+			t.Logf("%s: killed after %d sessions archived (feed position %d)", eng.Name, st.Archived, st.FeedSeq)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
 	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
@@ -24,7 +25,7 @@ func TestBackfillFigures(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("VBO_BACKFILL_SESSIONS")); err == nil && n > 0 {
 		perServer = n
 	}
-	st := openStore(t, engines[0].opts(t))
+	st := openStore(t, storetest.SQLite(t))
 	var servers []watch.Server
 	var sims []*simServer
 	for _, name := range []string{"syd1", "mel1", "akl1"} {

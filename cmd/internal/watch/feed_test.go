@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -54,7 +55,7 @@ func (c *collector) get() []string {
 }
 
 func TestFeedSlowSubscriber(t *testing.T) {
-	st := openStore(t, engines[0].opts(t))
+	st := openStore(t, storetest.SQLite(t))
 	f := runFeed(t, watch.FeedOptions{Store: st, Servers: []string{"syd1"}, Buffer: 2})
 	ctx := context.Background()
 	stream, err := f.FollowSessions(ctx, resolvers.FeedStarted, nil)
@@ -89,7 +90,7 @@ func TestFeedSlowSubscriber(t *testing.T) {
 // syd1 loses its database (as if it died), the other takes syd1 over within the documented
 // bound, and a subscriber on the survivor misses no session and sees none twice.
 func TestTwoReplicas(t *testing.T) {
-	dsn := engines[1].opts(t).DSN
+	dsn := storetest.Postgres(t).DSN
 	const interval = 100 * time.Millisecond
 	syd := startSim(t, "syd1", vbosim.Options{Sessions: 20, Orgs: 3})
 	mel := startSim(t, "mel1", vbosim.Options{Sessions: 20, Orgs: 3})

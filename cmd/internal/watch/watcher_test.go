@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
@@ -23,18 +23,6 @@ func TestMain(m *testing.M) {
 		childWatcher() // the kill -9 test's child: never returns
 	}
 	os.Exit(pgtest.Main(m))
-}
-
-var engines = []struct {
-	name string
-	opts func(t *testing.T) store.Options
-}{
-	{"sqlite", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverSQLite, Path: filepath.Join(t.TempDir(), "gw.db")}
-	}},
-	{"postgres", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverPostgres, DSN: pgtest.DSN(t)}
-	}},
 }
 
 func openStore(t *testing.T, o store.Options) *store.Store {
@@ -149,9 +137,9 @@ func checkArchive(t *testing.T, s *store.Store, srv string, sim *vbosim.Server, 
 }
 
 func TestBackfillThenFollow(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			st := openStore(t, eng.opts(t))
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			st := openStore(t, eng.Options(t))
 			srv := startSim(t, "syd1", vbosim.Options{Sessions: 300, Orgs: 5})
 			w, _ := runWatcher(t, watch.Options{Store: st, Servers: []watch.Server{{Name: "syd1", Source: srv.client}},
 				Interval: 50 * time.Millisecond, Backfill: 91 * 24 * time.Hour})
@@ -196,7 +184,7 @@ func TestBackfillThenFollow(t *testing.T) {
 // TestCheckpointRestart: a new watcher on the same store reads only from the checkpoint
 // (minus the overlap), neither losing nor repeating anything.
 func TestCheckpointRestart(t *testing.T) {
-	st := openStore(t, engines[0].opts(t))
+	st := openStore(t, storetest.SQLite(t))
 	srv := startSim(t, "syd1", vbosim.Options{Sessions: 200, Orgs: 4})
 	opts := watch.Options{Store: st, Servers: []watch.Server{{Name: "syd1", Source: srv.client}}, Interval: 50 * time.Millisecond, Backfill: 91 * 24 * time.Hour}
 	_, stop := runWatcher(t, opts)

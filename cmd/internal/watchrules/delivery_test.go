@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -30,9 +31,9 @@ func rule(url string, on model.WatchTrigger, mod ...func(*model.WatchRuleInput))
 // A match is delivered signed (the Standard Webhooks library verifies it), shaped like the
 // RestoreSession, with the rule and the session's global id.
 func TestDeliverySignedAndShaped(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			e := newEnv(t, eng.opts(t), envOpts{})
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			e := newEnv(t, eng.Options(t), envOpts{})
 			rcv := newReceiver(t, nil)
 			t1 := "t1"
 			created := e.create(&t1, rule(rcv.URL+"/hook", model.WatchTriggerStarted, func(in *model.WatchRuleInput) {
@@ -81,9 +82,9 @@ func TestDeliverySignedAndShaped(t *testing.T) {
 
 // 500 then 200: one retry, with the same webhook-id (and body); both attempts recorded.
 func TestRetryKeepsWebhookID(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			e := newEnv(t, eng.opts(t), envOpts{})
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			e := newEnv(t, eng.Options(t), envOpts{})
 			rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
 				if n == 1 {
 					w.WriteHeader(500)
@@ -121,7 +122,7 @@ func TestRetryKeepsWebhookID(t *testing.T) {
 // Retry-After is honoured: the next attempt waits at least that long although the schedule
 // says 50 ms. (A lower bound only: it holds however slow the machine is.)
 func TestRetryAfterHonoured(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
 		if n == 1 {
 			w.Header().Set("Retry-After", "2")
@@ -141,7 +142,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 
 // Attempts stop after the schedule; the delivery is FAILED with every attempt recorded.
 func TestGivesUpAfterSchedule(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{schedule: []time.Duration{0, 20 * time.Millisecond, 20 * time.Millisecond}})
+	e := newEnv(t, storetest.SQLite(t), envOpts{schedule: []time.Duration{0, 20 * time.Millisecond, 20 * time.Millisecond}})
 	rcv := newReceiver(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(502) })
 	t1 := "t1"
 	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
@@ -159,7 +160,7 @@ func TestGivesUpAfterSchedule(t *testing.T) {
 
 // 410 Gone disables the rule; later matches are not delivered.
 func TestGoneDisablesRule(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	rcv := newReceiver(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
 	t1 := "t1"
 	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
@@ -194,9 +195,9 @@ func TestGoneDisablesRule(t *testing.T) {
 // A tenant's rule never sees another tenant's sessions, and a match whose organisation leaves
 // the owner's scope before the attempt is cancelled, not sent.
 func TestOutOfScopeNeverDelivered(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			e := newEnv(t, eng.opts(t), envOpts{})
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			e := newEnv(t, eng.Options(t), envOpts{})
 			rcv := newReceiver(t, nil)
 			t1 := "t1"
 			created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
@@ -230,9 +231,9 @@ func TestOutOfScopeNeverDelivered(t *testing.T) {
 // Each (rule, session, trigger) fires at most once, and never for history: not for the
 // backfill, not for a session first seen before the rule.
 func TestAtMostOnceAndNoHistory(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			e := newEnv(t, eng.opts(t), envOpts{})
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			e := newEnv(t, eng.Options(t), envOpts{})
 			rcv := newReceiver(t, nil)
 			ctx := context.Background()
 			// Seen before any rule exists (running), and a backfilled session.
@@ -282,7 +283,7 @@ func TestAtMostOnceAndNoHistory(t *testing.T) {
 
 // During a rotation both secrets sign; each verifies on its own.
 func TestRotationSignsWithBoth(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	rcv := newReceiver(t, nil)
 	t1 := "t1"
 	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
@@ -328,7 +329,7 @@ func TestRotationSignsWithBoth(t *testing.T) {
 
 // Redelivery sends the same message (same webhook-id and body) again.
 func TestRedeliver(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	rcv := newReceiver(t, nil)
 	t1 := "t1"
 	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
@@ -355,7 +356,7 @@ func TestRedeliver(t *testing.T) {
 // Receivers must be https and public unless the gateway allows otherwise; checked when the
 // rule is written.
 func TestCreateRefusesUnsafeTargets(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{noAllow: true})
+	e := newEnv(t, storetest.SQLite(t), envOpts{noAllow: true})
 	for _, url := range []string{
 		"http://hooks.example.com/x",     // not https
 		"https://127.0.0.1/x",            // loopback
@@ -381,7 +382,7 @@ func TestCreateRefusesUnsafeTargets(t *testing.T) {
 
 // Deliveries page newest first.
 func TestDeliveriesPaging(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	rcv := newReceiver(t, nil)
 	t1 := "t1"
 	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))
@@ -444,7 +445,7 @@ func attemptMetrics(t *testing.T, svc *Service) string {
 
 // A test delivery whose caller gives up mid-attempt is still recorded (FAILED, not left PENDING).
 func TestTestDeliveryRecordedWhenCallerGivesUp(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	release := make(chan struct{})
 	defer close(release)
 	rcv := newReceiver(t, func(int, http.ResponseWriter) { <-release })
@@ -464,7 +465,7 @@ func TestTestDeliveryRecordedWhenCallerGivesUp(t *testing.T) {
 // SigningSecrets are the secrets that sign a rule's deliveries now: the current one, and the
 // previous one while a rotation overlaps. An unknown rule is not found.
 func TestSigningSecrets(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	t1 := "t1"
 	rcv := newReceiver(t, nil)
 	created := e.create(&t1, rule(rcv.URL, model.WatchTriggerStarted))

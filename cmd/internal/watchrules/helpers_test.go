@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -23,19 +22,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-// engines opens a fresh store on each engine.
-var engines = []struct {
-	name string
-	opts func(t *testing.T) store.Options
-}{
-	{"sqlite", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverSQLite, Path: filepath.Join(t.TempDir(), "gw.db")}
-	}},
-	{"postgres", func(t *testing.T) store.Options {
-		return store.Options{Driver: store.DriverPostgres, DSN: pgtest.DSN(t)}
-	}},
-}
 
 var quiet = slog.New(slog.DiscardHandler)
 

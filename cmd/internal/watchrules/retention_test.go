@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
@@ -36,10 +37,10 @@ func prunedMetric(t *testing.T, svc *Service) float64 {
 // The periodic prune job deletes finished deliveries older than the retention, with their
 // attempts; a recent finished delivery and an old pending one (waiting for its retry) stay.
 func TestHistoryRetentionPrunesPeriodically(t *testing.T) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			e := newEnv(t, eng.opts(t), envOpts{schedule: []time.Duration{0, time.Hour},
+			e := newEnv(t, eng.Options(t), envOpts{schedule: []time.Duration{0, time.Hour},
 				retention: time.Hour, pruneEvery: 50 * time.Millisecond})
 			ok := newReceiver(t, nil)
 			down := newReceiver(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(503) })
@@ -94,7 +95,7 @@ func TestHistoryRetentionPrunesPeriodically(t *testing.T) {
 
 // Without a retention nothing is ever pruned, however old.
 func TestHistoryRetentionOff(t *testing.T) {
-	e := newEnv(t, engines[0].opts(t), envOpts{})
+	e := newEnv(t, storetest.SQLite(t), envOpts{})
 	rcv := newReceiver(t, nil)
 	created := e.create(nil, rule(rcv.URL, model.WatchTriggerStarted))
 	if _, err := e.svc.Test(context.Background(), created.Rule.ID); err != nil {
