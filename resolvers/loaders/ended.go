@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"net/http"
 
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -15,7 +14,8 @@ const maxEndedEvents = 1_000_000
 
 // EndedSessionEvents yields every event of a session that has ended, in order: from the
 // immutable cache when it holds them, else page by page from the session's server (one page in
-// memory at a time). The caller has checked the session's scope.
+// memory at a time), refusing a server that repeats a page or pages past maxEndedEvents. The
+// caller has checked the session's scope.
 func (b *Backend) EndedSessionEvents(ctx context.Context, server, sessionID string) iter.Seq2[upstream.RestoreSessionEvent, error] {
 	return func(yield func(upstream.RestoreSessionEvent, error) bool) {
 		if all, ok := b.cachedEvents(server, sessionID); ok {
@@ -31,14 +31,18 @@ func (b *Backend) EndedSessionEvents(ctx context.Context, server, sessionID stri
 			yield(upstream.RestoreSessionEvent{}, fmt.Errorf("server %q: %w", server, ErrUnknownServer))
 			return
 		}
-		limit := b.cfg.EventsPageSize
+		limit, guard := b.cfg.EventsPageSize, repeatGuard{}
 		for offset := 0; ; {
 			if offset >= maxEndedEvents {
-				yield(upstream.RestoreSessionEvent{}, &upstream.Error{Server: server, Method: http.MethodGet, Path: "RestoreSessions/{id}/Events",
-					StatusCode: http.StatusOK, Message: fmt.Sprintf("pagination does not end (over %d events)", maxEndedEvents), Err: ErrUpstreamPaging})
+				yield(upstream.RestoreSessionEvent{}, eventsPagingError(server, fmt.Sprintf("pagination does not end (over %d events)", maxEndedEvents), ErrUpstreamPaging))
 				return
 			}
 			p, _, err := s.Client.RestoreSessionEvents(ctx, sessionID, upstream.ListOptions{Limit: limit, Offset: offset})
+			if err == nil {
+				if err = guard.check(sessionID, offset, p.Results); err != nil {
+					err = eventsPagingError(server, "pagination does not end", err)
+				}
+			}
 			if err != nil {
 				yield(upstream.RestoreSessionEvent{}, err)
 				return

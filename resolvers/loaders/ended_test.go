@@ -68,15 +68,36 @@ func TestEndedSessionEvents(t *testing.T) {
 			}
 		}
 	})
-	t.Run("pagination that does not end", func(t *testing.T) {
-		b, err := NewBackend([]VBOServer{{Name: "srv", Client: &endless{fakeUp: newFake(1, 1, 0)}}}, Config{ListingTTL: -1, EventsPageSize: 10000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ue *upstream.Error
-		_, err = collect(b, "s", -1)
-		if !errors.Is(err, ErrUpstreamPaging) || !errors.As(err, &ue) || ue.Server != "srv" {
-			t.Fatalf("err = %v, want an upstream error of srv wrapping ErrUpstreamPaging", err)
-		}
-	})
+	for _, tt := range []struct {
+		name       string
+		distinct   bool
+		pageSize   int
+		wantCalls  int
+		wantEvents int // yielded before the error
+	}{
+		{"a server that repeats a page: refused at the repeat", false, 10, 2, 10},
+		{"pagination past maxEndedEvents", true, 10000, maxEndedEvents / 10000, maxEndedEvents},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := &endless{fakeUp: newFake(1, 1, 0), distinct: tt.distinct}
+			b, err := NewBackend([]VBOServer{{Name: "srv", Client: up}}, Config{ListingTTL: -1, EventsPageSize: tt.pageSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, err = range b.EndedSessionEvents(ctx, "srv", "s") {
+				if err != nil {
+					break
+				}
+				n++
+			}
+			var ue *upstream.Error
+			if !errors.Is(err, ErrUpstreamPaging) || !errors.As(err, &ue) || ue.Server != "srv" || ue.Unavailable() {
+				t.Fatalf("err = %v, want an upstream error of srv wrapping ErrUpstreamPaging", err)
+			}
+			if up.calls != tt.wantCalls || n != tt.wantEvents {
+				t.Errorf("%d events in %d calls before the error, want %d in %d", n, up.calls, tt.wantEvents, tt.wantCalls)
+			}
+		})
+	}
 }

@@ -109,9 +109,7 @@ func (l *Loaders) readEvents(ctx context.Context, q EventsQuery) (*EventsPage, e
 	}
 	if err != nil {
 		if errors.Is(err, ErrUpstreamPaging) {
-			// The server answered, but not sensibly: an upstream error of that server.
-			return nil, &upstream.Error{Server: q.Server, Method: http.MethodGet, Path: "RestoreSessions/{id}/Events",
-				StatusCode: http.StatusOK, Message: "pagination does not end", Err: err}
+			return nil, eventsPagingError(q.Server, "pagination does not end", err)
 		}
 		return nil, err
 	}
@@ -139,18 +137,15 @@ func (l *Loaders) pageOfEvents(ctx context.Context, c Upstream, r *eventsReader,
 // the matches and keeping the page's; one more call reads the page when it lies beyond.
 func (l *Loaders) countEvents(ctx context.Context, c Upstream, r *eventsReader) error {
 	pageSize, counted := l.b.cfg.EventsPageSize, l.b.cfg.EventsCounted
-	offset, prevFirst := 0, ""
+	offset, guard := 0, repeatGuard{}
 	for offset < counted {
 		limit := min(pageSize, counted-offset)
 		p, _, err := c.RestoreSessionEvents(ctx, r.q.SessionID, upstream.ListOptions{Limit: limit, Offset: offset})
 		if err != nil {
 			return err
 		}
-		if len(p.Results) > 0 {
-			if offset > 0 && p.Results[0].ID == prevFirst {
-				return fmt.Errorf("%w: events of session %s: the server repeats a page (offset ignored?)", ErrUpstreamPaging, r.q.SessionID)
-			}
-			prevFirst = p.Results[0].ID
+		if err := guard.check(r.q.SessionID, offset, p.Results); err != nil {
+			return err
 		}
 		for i := range p.Results {
 			r.see(&p.Results[i], offset+i)
@@ -171,4 +166,27 @@ func (l *Loaders) countEvents(ctx context.Context, c Upstream, r *eventsReader) 
 		return l.pageOfEvents(ctx, c, r, max(r.q.After, offset))
 	}
 	return nil
+}
+
+// repeatGuard refuses a server that answers a later events page like the previous one (it
+// ignores offset, so its pagination would never end).
+type repeatGuard struct{ prevFirst string }
+
+// check looks at the page read at offset.
+func (g *repeatGuard) check(sessionID string, offset int, results []upstream.RestoreSessionEvent) error {
+	if len(results) == 0 {
+		return nil
+	}
+	if offset > 0 && results[0].ID == g.prevFirst {
+		return fmt.Errorf("%w: events of session %s: the server repeats a page (offset ignored?)", ErrUpstreamPaging, sessionID)
+	}
+	g.prevFirst = results[0].ID
+	return nil
+}
+
+// eventsPagingError is how a server whose events pagination does not end fails: it answered,
+// but not sensibly, so it is an upstream error of that server.
+func eventsPagingError(server, message string, err error) *upstream.Error {
+	return &upstream.Error{Server: server, Method: http.MethodGet, Path: "RestoreSessions/{id}/Events",
+		StatusCode: http.StatusOK, Message: message, Err: err}
 }

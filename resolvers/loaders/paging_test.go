@@ -9,17 +9,24 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-// endless answers every events page with the same full page, as a server ignoring offset would.
+// endless answers every events page with the same full page, as a server ignoring offset would;
+// with distinct set, with a full page of new events at every offset (pagination that follows
+// offset but never ends).
 type endless struct {
 	*fakeUp
-	calls int
+	distinct bool
+	calls    int
 }
 
 func (e *endless) RestoreSessionEvents(_ context.Context, _ string, o upstream.ListOptions) (*upstream.Page[upstream.RestoreSessionEvent], *upstream.Response, error) {
 	e.calls++
+	first := 0
+	if e.distinct {
+		first = o.Offset
+	}
 	page := &upstream.Page[upstream.RestoreSessionEvent]{Limit: o.Limit}
 	for i := range o.Limit {
-		page.Results = append(page.Results, upstream.RestoreSessionEvent{ID: fmt.Sprintf("e%d", i)})
+		page.Results = append(page.Results, upstream.RestoreSessionEvent{ID: fmt.Sprintf("e%d", first+i)})
 	}
 	return page, nil, nil
 }
