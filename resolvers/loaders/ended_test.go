@@ -62,10 +62,13 @@ func TestEndedSessionEvents(t *testing.T) {
 	})
 	t.Run("an unknown server", func(t *testing.T) {
 		b := newBackend(t, newFake(1, 1, 0), Config{ListingTTL: -1})
-		for _, err := range b.EndedSessionEvents(ctx, "nowhere", "s") {
-			if !errors.Is(err, ErrUnknownServer) {
-				t.Fatalf("err = %v", err)
-			}
+		var err error
+		n := 0
+		for _, err = range b.EndedSessionEvents(ctx, "nowhere", "s") {
+			n++
+		}
+		if n != 1 || !errors.Is(err, ErrUnknownServer) {
+			t.Fatalf("%d yields, last err = %v; want one ErrUnknownServer", n, err)
 		}
 	})
 	for _, tt := range []struct {
