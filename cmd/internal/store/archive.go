@@ -58,16 +58,11 @@ func (s *Store) States(ctx context.Context) ([]ServerState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: states: %w", err)
 	}
-	defer rows.Close()
-	var out []ServerState
-	for rows.Next() {
-		st, err := scanState(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: states: %w", err)
-		}
-		out = append(out, st)
+	out, err := Collect(rows, scanState)
+	if err != nil {
+		return nil, fmt.Errorf("store: states: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AcquireLease takes (or renews) the right to poll server for ttl, measured on the store's
@@ -178,16 +173,7 @@ func collectSessions(rows Rows, err error) ([]*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return Collect(rows, func(r Row) (*Session, error) { return scanSession(r) })
 }
 
 // Session returns one archived session (ErrNotFound when not archived).

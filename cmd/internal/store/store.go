@@ -103,6 +103,20 @@ type Row interface {
 	Scan(dest ...any) error
 }
 
+// Collect reads every row with scan and closes rows.
+func Collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // querier is what reads need (a transaction or the engine's read pool).
 type querier interface {
 	Query(ctx context.Context, query string, args ...any) (Rows, error)

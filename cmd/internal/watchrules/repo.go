@@ -104,16 +104,7 @@ func listRules(ctx context.Context, q querier, where string, args ...any) ([]*ru
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*ruleRow
-	for rows.Next() {
-		r, err := scanRule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanRule)
 }
 
 func insertRule(ctx context.Context, tx store.Tx, r *ruleRow) error {

@@ -480,17 +480,8 @@ func (s *Service) Deliveries(ctx context.Context, ruleID string, first int, afte
 	if err != nil {
 		return nil, fmt.Errorf("watch rules: deliveries: %w", err)
 	}
-	var ds []*deliveryRow
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ds = append(ds, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	ds, err := store.Collect(rows, scanDelivery)
+	if err != nil {
 		return nil, err
 	}
 	var total int
