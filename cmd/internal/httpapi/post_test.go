@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -161,4 +163,44 @@ func TestPostTransportMatchesPOST(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingBody is a request body whose read fails (a client that goes away mid-body).
+type failingBody struct{}
+
+func (failingBody) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+func (failingBody) Close() error             { return nil }
+
+// TestPostTransportFailures: the error paths the gateway's readRequest keeps postTransport
+// from meeting, answered as GraphQL errors rather than a panic or an empty body: a body that
+// cannot be read (200 with the error, as transport.POST answers it), and a response
+// encoding/json refuses (an extension holding a NaN).
+func TestPostTransportFailures(t *testing.T) {
+	t.Run("unreadable body", func(t *testing.T) {
+		exec := executor.New(graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{}}))
+		req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+		req.Body = failingBody{}
+		req.Header.Set("Content-Type", "application/json")
+		req = req.WithContext(graphql.StartOperationTrace(req.Context()))
+		rec := httptest.NewRecorder()
+		postTransport{}.Do(rec, req, exec)
+		var resp struct {
+			Errors []struct{ Message string } `json:"errors"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+			t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+		}
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" ||
+			len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "could not read request body: connection reset") {
+			t.Fatalf("got %d %s %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	})
+	t.Run("unencodable response", func(t *testing.T) {
+		var b bytes.Buffer
+		writeResponse(&b, &graphql.Response{Data: json.RawMessage(`{"a":1}`), Extensions: map[string]any{"x": math.NaN()}})
+		want := `{"errors":[{"message":"internal system error: the response could not be encoded"}],"data":null}`
+		if b.String() != want {
+			t.Fatalf("got  %s\nwant %s", b.String(), want)
+		}
+	})
 }
