@@ -140,6 +140,9 @@ func TestParsePrefixes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "10.0.0.0/8"}
+	if len(got) != len(want) {
+		t.Fatalf("ParsePrefixes = %v, want %v", got, want)
+	}
 	for i, p := range got {
 		if p.String() != want[i] {
 			t.Errorf("prefix %d = %s, want %s", i, p, want[i])
@@ -149,6 +152,14 @@ func TestParsePrefixes(t *testing.T) {
 		if _, err := ParsePrefixes([]string{bad}); err == nil {
 			t.Errorf("ParsePrefixes(%q) accepted", bad)
 		}
+	}
+}
+
+// A guard is not built on an invalid allowed prefix (the zero netip.Prefix, as a caller that
+// skipped ParsePrefixes might pass).
+func TestNewGuardRefusesInvalidPrefix(t *testing.T) {
+	if g, err := NewGuard(Policy{AllowPrivateNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}}); err == nil {
+		t.Fatalf("NewGuard accepted an invalid prefix: %v", g)
 	}
 }
 
