@@ -173,12 +173,12 @@ func (r *Resolver) findOrg(ctx context.Context, server, orgID string) (*model.Or
 // error on the response.
 func (r *Resolver) orgNamed(ctx context.Context, server, name string) (*model.Organization, error) {
 	stub := &model.Organization{ServerName: server, Upstream: upstream.Organization{Name: name}, Detached: true}
-	orgs, err := loaders.For(ctx).Organizations(ctx, server)
+	join, err := loaders.For(ctx).OrgJoin(ctx, server)
 	if err != nil {
 		addServerError(ctx, err)
 		return stub, nil
 	}
-	o, ambiguous := upstream.NewOrgJoin(orgs).Lookup(name)
+	o, ambiguous := join.Lookup(name)
 	if o != nil {
 		return &model.Organization{ServerName: server, Upstream: *o}, nil
 	}
@@ -193,12 +193,12 @@ func (r *Resolver) nameAmbiguous(ctx context.Context, org *model.Organization) b
 	if org.Detached {
 		return org.Ambiguous
 	}
-	orgs, err := loaders.For(ctx).Organizations(ctx, org.ServerName)
+	join, err := loaders.For(ctx).OrgJoin(ctx, org.ServerName)
 	if err != nil {
 		addServerError(ctx, err)
 		return true
 	}
-	return upstream.NewOrgJoin(orgs).Ambiguous(org.Upstream.Name)
+	return join.Ambiguous(org.Upstream.Name)
 }
 
 // sessionVisible reports whether the caller may see a session: its organisation (by name on
@@ -210,7 +210,7 @@ func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server
 	if !p.CanSeeServer(server) {
 		return false, nil
 	}
-	orgs, err := loaders.For(ctx).Organizations(ctx, server)
+	join, err := loaders.For(ctx).OrgJoin(ctx, server)
 	if err != nil {
 		// Answering with the upstream error would tell the caller the session exists; it
 		// reads as not found, and the failure goes to the log.
@@ -219,7 +219,7 @@ func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server
 		return false, nil
 	}
 	orgID := ""
-	if o, _ := upstream.NewOrgJoin(orgs).Lookup(s.Organization); o != nil { // an ambiguous name belongs to no tenant
+	if o, _ := join.Lookup(s.Organization); o != nil { // an ambiguous name belongs to no tenant
 		orgID = o.ID
 	}
 	return orgVisible(p, server, orgID), nil

@@ -44,6 +44,7 @@ type Loaders struct {
 	// of one server were not batched together; eventsMemo runs each events query once.
 	pages      memo[string, *upstream.Page[upstream.RestoreSession]]
 	eventsMemo memo[eventsKey, *EventsPage]
+	orgJoins   memo[string, upstream.OrgJoin]
 }
 
 // New creates a fresh set of loaders for one request.
@@ -135,6 +136,18 @@ func (l *Loaders) client(server string) (Upstream, error) {
 // request at most, shared across requests for the listing TTL).
 func (l *Loaders) Organizations(ctx context.Context, server string) ([]upstream.Organization, error) {
 	return l.orgs.Load(ctx, server)()
+}
+
+// OrgJoin is a server's organisations indexed by name (upstream.OrgJoin), built once per
+// request and server: every session's organisation field looks its name up in it.
+func (l *Loaders) OrgJoin(ctx context.Context, server string) (upstream.OrgJoin, error) {
+	return l.orgJoins.do(ctx, server, true, func() (upstream.OrgJoin, error) {
+		orgs, err := l.Organizations(ctx, server)
+		if err != nil {
+			return upstream.OrgJoin{}, err
+		}
+		return upstream.NewOrgJoin(orgs), nil
+	})
 }
 
 func (l *Loaders) fetchOrganizations(ctx context.Context, server string) ([]upstream.Organization, error) {

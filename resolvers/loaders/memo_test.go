@@ -71,3 +71,25 @@ func TestMemoWaiterCancelled(t *testing.T) {
 		t.Fatalf("later caller = %d, %v; want the shared 1", v, err)
 	}
 }
+
+// OrgJoin indexes a server's organisations once per request; an unknown server is an error.
+func TestOrgJoin(t *testing.T) {
+	f := newFake(1, 3, 0)
+	b := newBackend(t, f, Config{ListingTTL: -1})
+	l := b.New()
+	for range 2 {
+		j, err := l.OrgJoin(context.Background(), "srv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ambiguous := j.Lookup("org1"); o == nil || o.ID != "org-1" || ambiguous {
+			t.Fatalf("Lookup(org1) = %v, %v", o, ambiguous)
+		}
+	}
+	if n := f.n("orgs"); n != 1 {
+		t.Errorf("%d organisation calls, want 1", n)
+	}
+	if _, err := l.OrgJoin(context.Background(), "nowhere"); !errors.Is(err, ErrUnknownServer) {
+		t.Errorf("unknown server: err = %v, want ErrUnknownServer", err)
+	}
+}
