@@ -149,11 +149,11 @@ func demoTenants(sims map[string]*vbosim.Server, servers []string) ([]config.Ten
 		{ID: "tenant-2", Name: "Demo tenant 2", Organizations: pick(at(0), 2, 3)},
 		{ID: "tenant-3", Name: "Demo tenant 3", Organizations: pick(at(2), 0, 1)},
 	}
-	keys := []config.APIKey{{Name: "demo-admin", SHA256: KeySHA256(AdminKey), Role: "PROVIDER_ADMIN"}}
+	keys := []config.APIKey{{Name: AdminKey, SHA256: KeySHA256(AdminKey), Role: "PROVIDER_ADMIN"}}
 	for i, t := range tenants {
-		n := strconv.Itoa(i + 1)
-		keys = append(keys, config.APIKey{Name: "demo-tenant-" + n, SHA256: KeySHA256(TenantKeyPrefix + n), Tenant: t.ID},
-			config.APIKey{Name: "demo-tenant-" + n + "-admin", SHA256: KeySHA256(TenantAdminKey(i + 1)), Tenant: t.ID, Role: "TENANT_ADMIN"})
+		auditor, admin := TenantKey(i+1), TenantAdminKey(i+1) // each key is named as it is spelled
+		keys = append(keys, config.APIKey{Name: auditor, SHA256: KeySHA256(auditor), Tenant: t.ID},
+			config.APIKey{Name: admin, SHA256: KeySHA256(admin), Tenant: t.ID, Role: "TENANT_ADMIN"})
 	}
 	return tenants, keys
 }
