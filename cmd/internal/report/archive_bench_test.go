@@ -115,11 +115,7 @@ func BenchmarkRestoreAudit(b *testing.B) {
 	for _, eng := range storetest.Engines() {
 		b.Run(eng.Name, func(b *testing.B) {
 			ctx := context.Background()
-			st, err := store.Open(ctx, eng.Options(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = st.Close() })
+			st := storetest.Open(b, eng.Options(b))
 			fillBenchArchive(b, st, benchSessions)
 			a, err := NewArchive(st, ArchiveOptions{})
 			if err != nil {

@@ -69,11 +69,7 @@ func fillArchive(t *testing.T, st *store.Store, n int) {
 func TestGroupedPathEqualsExactPath(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
-			st, err := store.Open(context.Background(), eng.Options(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
+			st := storetest.Open(t, eng.Options(t))
 			fillArchive(t, st, 800)
 			a, err := NewArchive(st, ArchiveOptions{})
 			if err != nil {

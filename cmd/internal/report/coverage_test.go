@@ -3,7 +3,6 @@ package report
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -35,11 +34,7 @@ func TestCoverageHonoursRetention(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(eng.Name+"/"+tt.name, func(t *testing.T) {
 				ctx := context.Background()
-				st, err := store.Open(ctx, eng.Options(t))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = st.Close() })
+				st := storetest.Open(t, eng.Options(t))
 				// syd1: backfilled and polled; mel1: backfill still running; akl1: never seen.
 				archived := archiveEvery(t, st, "syd1", backfillFrom, now, 6*time.Hour)
 				if _, err := st.EnsureServer(ctx, "mel1", backfillFrom); err != nil {
@@ -150,11 +145,7 @@ func archiveEvery(t *testing.T, st *store.Store, server string, from, to time.Ti
 
 // NewArchive fails closed.
 func TestNewArchiveRefuses(t *testing.T) {
-	st, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, Path: filepath.Join(t.TempDir(), "gw.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, storetest.SQLite(t))
 	tests := []struct {
 		name string
 		st   *store.Store

@@ -169,7 +169,7 @@ func TestPruneDeliveries(t *testing.T) {
 		for _, batch := range []int{0, 1, 4} {
 			t.Run(fmt.Sprintf("%s/batch=%d", eng.Name, batch), func(t *testing.T) {
 				ctx := context.Background()
-				s := open(t, eng.Options(t))
+				s := storetest.Open(t, eng.Options(t))
 				queue := withRiver(t, s)
 				l := lease(t, s, "syd1", "a")
 				if err := s.Archive(ctx, l, []store.Change{
@@ -232,7 +232,7 @@ func TestPruneDeliveriesBacklog(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.Options(t))
+			s := storetest.Open(t, eng.Options(t))
 			withRiver(t, s)
 			ds := make([]storedDelivery, total)
 			for i := range ds {

@@ -24,18 +24,6 @@ func TestMain(m *testing.M) {
 	os.Exit(pgtest.Main(m))
 }
 
-func open(t *testing.T, o store.Options) *store.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := store.Open(ctx, o)
-	if err != nil {
-		t.Fatalf("open %s: %v", o.Driver, err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
 func session(id string, start time.Time, working bool) upstream.RestoreSession {
@@ -99,7 +87,7 @@ func TestArchiveLifecycle(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.Options(t))
+			s := storetest.Open(t, eng.Options(t))
 			l := lease(t, s, "syd1", "a")
 			var hooked []store.Archived
 			hook := func(ctx context.Context, tx store.Tx, c store.Archived) error {
@@ -185,7 +173,7 @@ func TestLeaseFencing(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.Options(t))
+			s := storetest.Open(t, eng.Options(t))
 			a := lease(t, s, "syd1", "a")
 			if _, ok, err := s.AcquireLease(ctx, "syd1", "b", time.Minute); ok || err != nil {
 				t.Fatalf("b took a held lease: ok=%v err=%v", ok, err)
@@ -225,7 +213,7 @@ func TestHookErrorRollsBack(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.Options(t))
+			s := storetest.Open(t, eng.Options(t))
 			l := lease(t, s, "syd1", "a")
 			boom := errors.New("boom")
 			hook := func(ctx context.Context, tx store.Tx, c store.Archived) error {
@@ -253,7 +241,7 @@ func TestReplayAndPrune(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t, eng.Options(t))
+			s := storetest.Open(t, eng.Options(t))
 			l := lease(t, s, "syd1", "a")
 			var changes []store.Change
 			for i := range 5 {
@@ -304,7 +292,7 @@ func TestKillMidWrite(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			o := eng.Options(t)
-			s := open(t, o)
+			s := storetest.Open(t, o)
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "STORE_TEST_WRITER=1", "STORE_TEST_DRIVER="+o.Driver, "STORE_TEST_PATH="+o.Path, "STORE_TEST_DSN="+o.DSN)
 			cmd.Stderr = os.Stderr
@@ -329,7 +317,7 @@ func TestKillMidWrite(t *testing.T) {
 			}
 			_ = cmd.Wait()
 			_ = s.Close()
-			s = open(t, o) // reopen: SQLite recovers from its WAL, PostgreSQL aborted the transaction
+			s = storetest.Open(t, o) // reopen: SQLite recovers from its WAL, PostgreSQL aborted the transaction
 			st, err := s.State(ctx, "syd1")
 			if err != nil {
 				t.Fatal(err)

@@ -25,7 +25,7 @@ func TestBackfillFigures(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("VBO_BACKFILL_SESSIONS")); err == nil && n > 0 {
 		perServer = n
 	}
-	st := openStore(t, storetest.SQLite(t))
+	st := storetest.Open(t, storetest.SQLite(t))
 	var servers []watch.Server
 	var sims []*simServer
 	for _, name := range []string{"syd1", "mel1", "akl1"} {

@@ -55,7 +55,7 @@ func (c *collector) get() []string {
 }
 
 func TestFeedSlowSubscriber(t *testing.T) {
-	st := openStore(t, storetest.SQLite(t))
+	st := storetest.Open(t, storetest.SQLite(t))
 	f := runFeed(t, watch.FeedOptions{Store: st, Servers: []string{"syd1"}, Buffer: 2})
 	ctx := context.Background()
 	stream, err := f.FollowSessions(ctx, resolvers.FeedStarted, nil)

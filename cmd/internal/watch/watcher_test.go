@@ -25,16 +25,6 @@ func TestMain(m *testing.M) {
 	os.Exit(pgtest.Main(m))
 }
 
-func openStore(t *testing.T, o store.Options) *store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 type simServer struct {
 	sim    *vbosim.Server
 	client *upstream.Client
@@ -139,7 +129,7 @@ func checkArchive(t *testing.T, s *store.Store, srv string, sim *vbosim.Server, 
 func TestBackfillThenFollow(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
-			st := openStore(t, eng.Options(t))
+			st := storetest.Open(t, eng.Options(t))
 			srv := startSim(t, "syd1", vbosim.Options{Sessions: 300, Orgs: 5})
 			w, _ := runWatcher(t, watch.Options{Store: st, Servers: []watch.Server{{Name: "syd1", Source: srv.client}},
 				Interval: 50 * time.Millisecond, Backfill: 91 * 24 * time.Hour})
@@ -184,7 +174,7 @@ func TestBackfillThenFollow(t *testing.T) {
 // TestCheckpointRestart: a new watcher on the same store reads only from the checkpoint
 // (minus the overlap), neither losing nor repeating anything.
 func TestCheckpointRestart(t *testing.T) {
-	st := openStore(t, storetest.SQLite(t))
+	st := storetest.Open(t, storetest.SQLite(t))
 	srv := startSim(t, "syd1", vbosim.Options{Sessions: 200, Orgs: 4})
 	opts := watch.Options{Store: st, Servers: []watch.Server{{Name: "syd1", Source: srv.client}}, Interval: 50 * time.Millisecond, Backfill: 91 * 24 * time.Hour}
 	_, stop := runWatcher(t, opts)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -28,12 +29,7 @@ var quiet = slog.New(slog.DiscardHandler)
 func openStore(t *testing.T, o store.Options) *store.Store {
 	t.Helper()
 	o.Logger = quiet
-	s, err := store.Open(context.Background(), o)
-	if err != nil {
-		t.Fatalf("open %s: %v", o.Driver, err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.Open(t, o)
 }
 
 // scopes is a mutable tenant directory: tenant -> organisations (on syd1).

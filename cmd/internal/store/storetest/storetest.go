@@ -5,8 +5,10 @@
 package storetest
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
@@ -32,4 +34,17 @@ func SQLite(tb testing.TB) store.Options {
 // Postgres returns the options of a new PostgreSQL database; it skips tb when none is available.
 func Postgres(tb testing.TB) store.Options {
 	return store.Options{Driver: store.DriverPostgres, DSN: pgtest.DSN(tb)}
+}
+
+// Open opens a store with o, failing tb when it cannot, and closes it when tb ends.
+func Open(tb testing.TB, o store.Options) *store.Store {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := store.Open(ctx, o)
+	if err != nil {
+		tb.Fatalf("open %s store: %v", o.Driver, err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
 }
