@@ -16,3 +16,16 @@ func TestParseFlagsResolvesCPUSets(t *testing.T) {
 		t.Fatalf("passed to the child as %q, want none", got)
 	}
 }
+
+func TestCPUCount(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want int
+	}{
+		{"3", 1}, {"0,2", 2}, {"0-2", 3}, {"0-2,5", 4}, {"4-7,9-10", 6},
+	} {
+		if got := cpuCount(tc.list); got != tc.want {
+			t.Errorf("cpuCount(%q) = %d, want %d", tc.list, got, tc.want)
+		}
+	}
+}

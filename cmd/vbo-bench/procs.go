@@ -103,6 +103,22 @@ func cpuSets(o *options) (system, harness string) {
 	return system, harness
 }
 
+// cpuCount is how many CPUs a taskset -c list names ("3": 1, "0,2": 2, "0-2,5": 4).
+func cpuCount(list string) int {
+	n := 0
+	for part := range strings.SplitSeq(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, errA := strconv.Atoi(lo)
+		b, errB := strconv.Atoi(hi)
+		if isRange && errA == nil && errB == nil && b >= a {
+			n += b - a + 1
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
 // pinned returns the command that runs name with args on cpus (taskset -c), or without
 // pinning when cpus is "". taskset execs the program, so the process id is the program's.
 func pinned(ctx context.Context, cpus, name string, args ...string) *exec.Cmd {

@@ -117,7 +117,7 @@ func runPair(ctx context.Context, o *options, bins *binaries, sc, sys string) ([
 			rows[i].Note = strings.TrimPrefix(rows[i].Note+"; "+rssNote, "; ")
 		}
 		if e.systemCPUs != "" {
-			rows[i].Extra = withExtra(rows[i].Extra, "systemCpuSet", float64(strings.Count(e.systemCPUs, ",")+1))
+			rows[i].Extra = withExtra(rows[i].Extra, "systemCpuSet", float64(cpuCount(e.systemCPUs)))
 		}
 	}
 	return rows, nil
