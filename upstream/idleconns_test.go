@@ -82,8 +82,8 @@ func testConnectionReuse(t *testing.T, conc int) {
 	}
 }
 
-// onlyRoundTrip is a wrapping transport that knows nothing of idle connections (as the
-// gateway's telemetry wrapper).
+// onlyRoundTrip is a wrapping transport that knows nothing of idle connections (as a
+// ClientOptions.WrapTransport need not).
 type onlyRoundTrip struct{ http.RoundTripper }
 
 // TestClientCloseIdleConnections: the connections kept for the next calls close on request,
