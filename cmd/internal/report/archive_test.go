@@ -12,7 +12,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/rules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/rules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )

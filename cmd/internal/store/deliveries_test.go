@@ -16,7 +16,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 )
 
 // deliveryJob is the shape of watchrules' delivery job, as PruneDeliveries reads it.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 

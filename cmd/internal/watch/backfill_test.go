@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
 	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )

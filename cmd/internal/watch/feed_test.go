@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watch"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"

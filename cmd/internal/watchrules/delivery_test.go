@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"

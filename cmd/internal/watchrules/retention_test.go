@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
