@@ -25,12 +25,15 @@ func writeEnum(w io.Writer, s string, valid bool) {
 
 // unmarshalEnum reads an enum from a GraphQL input value.
 func unmarshalEnum[E ~string](v any, valid func(E) bool, typeName string) (E, error) {
+	// An InputError (BAD_USER_INPUT): gqlparser's variable validation lets an enum value through
+	// in any letter case ("exchange"), so a value that is not exactly the schema's reaches here
+	// from the client.
 	str, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("enums must be strings")
+		return "", &InputError{Msg: fmt.Sprintf("%s must be a string", typeName)}
 	}
 	if !valid(E(str)) {
-		return "", fmt.Errorf("%s is not a valid %s", str, typeName)
+		return "", &InputError{Msg: fmt.Sprintf("%s is not a valid %s (enum values are written exactly as in the schema, upper case)", truncate(str, 64), typeName)}
 	}
 	return E(str), nil
 }
