@@ -41,6 +41,9 @@ type Paging struct {
 	// ListingPageSize is the sessions asked for per call when walking a server's restore
 	// session listing.
 	ListingPageSize int
+	// FirstListingPageSize is the sessions asked for by a walk's first call when it is smaller
+	// than ListingPageSize (0: ListingPageSize); the walk goes on in pages of ListingPageSize.
+	FirstListingPageSize int
 	// ScanBudget is the sessions one listing walk may read per server and request (<= 0: no
 	// bound; the estimate then assumes UnboundedScan).
 	ScanBudget int

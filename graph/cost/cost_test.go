@@ -333,3 +333,32 @@ func BenchmarkEstimateIntrospection(b *testing.B) {
 		e.Estimate(op, vars, admin)
 	}
 }
+
+// TestWalkCallsWithFirstPage: a walk whose first call asks for fewer sessions than its later
+// ones is estimated at 1 + ceil((budget - first) / pageSize) calls, the most it can make.
+func TestWalkCallsWithFirstPage(t *testing.T) {
+	q := `{ organizations(first: 1) { edges { node { restoreSessions(first: 10) { edges { node { id } } } } } } }`
+	vis := cost.Visible{Servers: 1, Organizations: 1}
+	for _, tc := range []struct {
+		first, budget int
+		want          int64
+	}{
+		{0, 20_000, 2},      // pages of 10,000: 2
+		{10_000, 20_000, 2}, // a first page as large as the others
+		{1_000, 20_000, 3},  // 1,000 + 10,000 + 10,000 (the budget is checked between pages)
+		{1_000, 1_000, 1},
+		{1_000, 1_001, 2},
+	} {
+		tc.want++ // and the organisation list
+		p := paging
+		p.FirstListingPageSize, p.ScanBudget = tc.first, tc.budget
+		e, err := cost.New(schema, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, vars := operation(t, q, nil)
+		if got := e.Estimate(op, vars, vis).UpstreamCalls; got != tc.want {
+			t.Errorf("first %d, budget %d: %d calls, want %d", tc.first, tc.budget, got, tc.want)
+		}
+	}
+}

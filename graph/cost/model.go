@@ -17,8 +17,8 @@ import (
 //     Query.organization, RestoreSession.organization, and tenants' scope checks).
 //   - Organization.restoreSessions: one walk of each server's session listing serves every
 //     organisation of that server at that place in the query: min(organisations, servers)
-//     walks, each at most ceil(scanBudget / listingPageSize) calls (+1 when resuming from a
-//     cursor).
+//     walks, each at most 1 + ceil((scanBudget - firstListingPageSize) / listingPageSize)
+//     calls (+1 when resuming from a cursor).
 //   - Query.restoreSessions: one stream per server; a stream reads one page of first+1 sessions,
 //     or, when the gateway filters (tenants, organisation ids, type/state/result/initiatedBy/
 //     clientHost), up to the scan budget; +1 when resuming from a cursor.
@@ -63,7 +63,11 @@ func (p Paging) walkPages() float64 {
 	if scan <= 0 {
 		scan = UnboundedScan
 	}
-	return math.Ceil(float64(scan) / float64(p.ListingPageSize))
+	first := p.ListingPageSize
+	if p.FirstListingPageSize > 0 {
+		first = min(first, p.FirstListingPageSize)
+	}
+	return 1 + math.Ceil(float64(max(scan-first, 0))/float64(p.ListingPageSize))
 }
 
 // visibleSize is the size of the lists bounded by what the caller sees; orgs says it is the

@@ -569,3 +569,49 @@ func TestMergeUntouchedLaneResumesFromTop(t *testing.T) {
 		t.Errorf("walk = %v, want %v", got, want)
 	}
 }
+
+// TestWalkFirstPageSize: an open-ended walk asks for FirstPageSize first and PageSize after; a
+// walk bounded by startTimeFrom, and a walk whose pages are smaller anyway, ask for PageSize
+// throughout. exhausted is judged against the limit actually asked.
+func TestWalkFirstPageSize(t *testing.T) {
+	from := t0.Add(-time.Hour * 24 * 365)
+	tests := []struct {
+		name       string
+		cfg        Config
+		window     Window
+		need       int
+		wantLimits []int
+	}{
+		{"open-ended, satisfied by the first page", Config{PageSize: 100, FirstPageSize: 10}, Window{}, 2, []int{10}},
+		{"open-ended, walks on in full pages", Config{PageSize: 100, FirstPageSize: 10}, Window{}, 1000, []int{10, 100, 100}},
+		{"bounded by from", Config{PageSize: 100, FirstPageSize: 10}, Window{From: &from}, 2, []int{100}},
+		{"first page disabled", Config{PageSize: 100, FirstPageSize: -1}, Window{}, 2, []int{100}},
+		{"first page larger than pages", Config{PageSize: 10, FirstPageSize: 50}, Window{}, 2, []int{10}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(150, 5, 0)
+			tc.cfg.ListingTTL = -1
+			b := newBackend(t, f, tc.cfg)
+			p, err := b.New().OrgRestoreSessions(context.Background(), NewOrgSessionsKey("srv", "Org1", tc.window, nil, tc.need, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := ids(p.Sessions), wantOrg(f, 1, tc.need); !slices.Equal(got, want) {
+				t.Errorf("sessions = %v, want %v", got, want)
+			}
+			var limits []int
+			offset := 0
+			for _, o := range f.takeListings() {
+				if o.Offset != offset {
+					t.Errorf("offset %d, want %d", o.Offset, offset)
+				}
+				offset += o.Limit
+				limits = append(limits, o.Limit)
+			}
+			if !slices.Equal(limits, tc.wantLimits) {
+				t.Errorf("limits asked = %v, want %v", limits, tc.wantLimits)
+			}
+		})
+	}
+}

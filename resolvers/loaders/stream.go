@@ -74,6 +74,10 @@ type sessionStream struct {
 	server   string
 	window   Window
 	pageSize int
+	// firstPage is the limit of the first call (Config.FirstPageSize for an open-ended
+	// listing, else pageSize); later calls ask for pageSize.
+	firstPage int
+	fetches   int
 
 	start     *gid.Position
 	budget    int // sessions this stream may fetch (<= 0: no bound)
@@ -89,7 +93,10 @@ type sessionStream struct {
 }
 
 func (l *Loaders) newStream(server string, w Window, start *gid.Position, pageSize int) *sessionStream {
-	s := &sessionStream{l: l, server: server, window: w, pageSize: pageSize, start: start, budget: l.b.cfg.ScanBudget}
+	s := &sessionStream{l: l, server: server, window: w, pageSize: pageSize, firstPage: pageSize, start: start, budget: l.b.cfg.ScanBudget}
+	if w.From == nil {
+		s.firstPage = min(pageSize, l.b.cfg.FirstPageSize)
+	}
 	if start != nil {
 		s.pos = *start
 		s.dropSkip = start.Skip
@@ -185,14 +192,19 @@ func (s *sessionStream) cursorPosition(head *upstream.RestoreSession) (gid.Posit
 }
 
 func (s *sessionStream) fetch(ctx context.Context) error {
-	page, err := s.l.sessionPage(ctx, s.server, pageQuery{window: s.window.key(), offset: s.offset, limit: s.pageSize})
+	limit := s.pageSize
+	if s.fetches == 0 {
+		limit = s.firstPage
+	}
+	page, err := s.l.sessionPage(ctx, s.server, pageQuery{window: s.window.key(), offset: s.offset, limit: limit})
 	if err != nil {
 		return err
 	}
+	s.fetches++
 	s.buf = page.Results // only called once buf is drained; pages are shared, never appended to
 	s.fetched += len(page.Results)
 	s.offset += len(page.Results)
-	s.exhausted = page.Last(s.pageSize)
+	s.exhausted = page.Last(limit)
 	return nil
 }
 

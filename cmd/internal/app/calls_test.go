@@ -10,15 +10,33 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-// listingPage is the page size the gateway walks session listings with (the loaders' default).
-const listingPage = upstream.MaxPageSize
+// listingPage and firstPage are the page sizes the gateway walks an open-ended session listing
+// with (the loaders' defaults): a first call of firstPage sessions, then pages of listingPage.
+const (
+	listingPage = upstream.MaxPageSize
+	firstPage   = loaders.DefaultFirstPageSize
+)
 
 // pagesFor is how many calls a walk of n items takes when it must see the end of the listing:
-// it stops at the first page shorter than the page size (an exact multiple needs an empty page).
-func pagesFor(n int) int { return n/listingPage + 1 }
+// it stops at the first page shorter than the page size asked (an exact fit needs an empty page).
+func pagesFor(n int) int {
+	if n < firstPage {
+		return 1
+	}
+	return 2 + (n-firstPage)/listingPage
+}
+
+// pagesWalked is how many calls a walk takes to read its first n sessions.
+func pagesWalked(n int) int {
+	if n <= firstPage {
+		return 1
+	}
+	return 1 + (n-firstPage+listingPage-1)/listingPage
+}
 
 // eventsCounted is how many events the gateway reads to answer totalCount in these tests
 // (limits.maxEventsCounted, lowered from 10,000 so the large session stays small): one call,
@@ -66,7 +84,7 @@ func minimumCalls(h *harness, server string, perOrg int, match func(*upstream.Re
 	if unsatisfied > 0 { // the walk reached the end of the listing
 		e.listing = pagesFor(len(all))
 	} else {
-		e.listing = (walked + listingPage - 1) / listingPage
+		e.listing = pagesWalked(walked)
 	}
 	// totalCount reads each session from the start in one call of up to eventsCounted events
 	// (the page's 51 events come from the same read).
@@ -88,8 +106,8 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 	}{
 		{"newest 10", 400, time.Minute, "", nil},
 		{"newest 10 without listing cache", 400, -time.Second, "", nil},
-		// Rare matches make the walk read to the end of the listing (one page of 10,000: the
-		// loaders' tests walk several pages with a small page size).
+		// Rare matches make the walk read to the end of the listing (a first page of 1,000, then
+		// one of 10,000: the loaders' tests walk several pages with a small page size).
 		{"teams only", 1010, time.Minute, ", filter: {types: [TEAMS]}",
 			func(s *upstream.RestoreSession) bool { return s.Type == upstream.SessionTypeTeams }},
 	}
