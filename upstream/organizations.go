@@ -62,7 +62,7 @@ func (c *Client) KnownOrganizations() (n int, ok bool) {
 
 func (c *Client) organizationsPage(ctx context.Context, opts ListOptions) (*Page[Organization], *Response, error) {
 	var page Page[Organization]
-	resp, err := c.get(ctx, "Organizations", opts.values(), boundedPage[Organization]{page: &page, max: pageBound(opts.Limit)})
+	resp, err := c.get(ctx, "Organizations", opts.values(), pageOf(&page, opts.Limit))
 	if err != nil {
 		return nil, resp, err
 	}

@@ -27,7 +27,7 @@ func (c *Client) RestoreSessions(ctx context.Context, opts RestoreSessionListOpt
 		q.Set("startTimeTo", vboTime(*opts.StartTimeTo))
 	}
 	var page Page[RestoreSession]
-	resp, err := c.get(ctx, "RestoreSessions", q, boundedPage[RestoreSession]{page: &page, max: pageBound(opts.Limit)})
+	resp, err := c.get(ctx, "RestoreSessions", q, pageOf(&page, opts.Limit))
 	if err != nil {
 		return nil, resp, err
 	}
@@ -57,8 +57,7 @@ func (c *Client) RestoreSession(ctx context.Context, id string) (*RestoreSession
 // RestoreSessionEvents lists one page of a session's events, in order.
 func (c *Client) RestoreSessionEvents(ctx context.Context, sessionID string, opts ListOptions) (*Page[RestoreSessionEvent], *Response, error) {
 	var page Page[RestoreSessionEvent]
-	resp, err := c.get(ctx, "RestoreSessions/"+escape(sessionID)+"/Events", opts.values(),
-		boundedPage[RestoreSessionEvent]{page: &page, max: pageBound(opts.Limit)})
+	resp, err := c.get(ctx, "RestoreSessions/"+escape(sessionID)+"/Events", opts.values(), pageOf(&page, opts.Limit))
 	if err != nil {
 		return nil, resp, err
 	}
