@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -205,39 +204,4 @@ func openDelim(dec *jsontext.Decoder, want jsontext.Kind) (null bool, err error)
 		return false, nil
 	}
 	return false, fmt.Errorf("want %q, got %v", rune(want), tok.Kind())
-}
-
-// UnmarshalJSONFrom decodes a HAL link dictionary of at most maxLinks links from the stream.
-func (l *Links) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	null, err := openDelim(dec, '{')
-	if err != nil || null {
-		*l = nil
-		return err
-	}
-	out := Links{}
-	for dec.PeekKind() != '}' {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return err
-		}
-		name := tok.String() // before the next read voids tok
-		if len(out) >= maxLinks {
-			return tooManyItems("a link dictionary", maxLinks)
-		}
-		var link Link
-		if err := decodeValue(dec, &link); err != nil {
-			return err
-		}
-		out[name] = link
-	}
-	if _, err := dec.ReadToken(); err != nil { // '}'
-		return err
-	}
-	*l = out
-	return nil
-}
-
-// UnmarshalJSON decodes a HAL link dictionary of at most maxLinks links (for encoding/json).
-func (l *Links) UnmarshalJSON(b []byte) error {
-	return l.UnmarshalJSONFrom(newDecoder(bytes.NewReader(b)))
 }
