@@ -53,12 +53,15 @@ func tooManyItems(what string, bound int) error {
 // strings.EqualFold does (v2 alone would also ignore '_' and '-': "accessToken" would fill
 // access_token), duplicate names and invalid UTF-8 are tolerated, and time.Time parses RFC 3339
 // as loosely as time.Time.UnmarshalJSON does (v2 alone refuses what it lets through, such as a
-// single-digit hour or a ',' before the fraction); unknown names are ignored.
+// single-digit hour or a ',' before the fraction), a null leaves a string, number or bool as
+// it was (a duplicate name's null does not erase the value before it); unknown names are
+// ignored.
 // TestDecodeMatchesEncodingJSON holds them to encoding/json.
 var decodeOptions = json.JoinOptions(
 	json.MatchCaseInsensitiveNames(true),
 	jsonv1.MatchCaseSensitiveDelimiter(true),
 	jsonv1.ParseTimeWithLooseRFC3339(true),
+	jsonv1.MergeWithLegacySemantics(true),
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 )
@@ -99,19 +102,19 @@ func (b boundedPage[T]) decodeStream(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		p := b.page
-		switch strings.ToLower(tok.String()) {
-		case "results":
+		p, name := b.page, tok.String()
+		switch {
+		case strings.EqualFold(name, "results"):
 			err = decodeList(dec, "a page", b.max, b.expect, &p.Results)
-		case "offset":
+		case strings.EqualFold(name, "offset"):
 			err = decodeValue(dec, &p.Offset)
-		case "limit":
+		case strings.EqualFold(name, "limit"):
 			err = decodeValue(dec, &p.Limit)
-		case "setid":
+		case strings.EqualFold(name, "setId"):
 			err = decodeValue(dec, &p.SetID)
-		case "totalcount":
+		case strings.EqualFold(name, "totalCount"):
 			err = decodeValue(dec, &p.TotalCount)
-		case "_links":
+		case strings.EqualFold(name, "_links"):
 			err = decodeValue(dec, &p.Links)
 		default:
 			err = dec.SkipValue()
@@ -144,6 +147,9 @@ func decodeList[T any](dec *jsontext.Decoder, what string, max, expect int, dst 
 		return err
 	}
 	list := *dst
+	if list == nil {
+		list = []T{} // as encoding/json: [] is an empty list, not none (no allocation)
+	}
 	defer func() { *dst = list }()
 	for dec.PeekKind() != ']' {
 		if len(list) >= max {
@@ -152,7 +158,8 @@ func decodeList[T any](dec *jsontext.Decoder, what string, max, expect int, dst 
 		if len(list) == cap(list) {
 			list = growList(list, expect, max)
 		}
-		list = list[:len(list)+1] // a zero element: growList allocated it
+		var zero T
+		list = append(list, zero) // within the room made above
 		if err := decodeValue(dec, &list[len(list)-1]); err != nil {
 			list = list[:len(list)-1]
 			return err
@@ -176,15 +183,18 @@ const (
 // growList returns a full list with room for more items, in a list of at most max. The first
 // allocation trusts the number expected up to firstListCap (a 51-row page is sized exactly, a
 // short answer to a 10,000-row ask wastes at most firstListCap items); later ones quadruple,
-// so a 10,000-session page takes three allocations (1,024, 4,096, then the bound) where
-// append's growth took some twenty and allocated four times the final slice in all.
+// stopping at the number expected, so a full 10,000-session page takes three allocations
+// (1,024, 4,096, 10,000) where append's growth took some twenty and allocated four times the
+// final slice in all.
 func growList[T any](list []T, expect, max int) []T {
 	n := 4 * cap(list)
-	if cap(list) == 0 {
+	switch {
+	case cap(list) == 0 && expect > 0:
+		n = min(expect, firstListCap)
+	case cap(list) == 0:
 		n = unknownListCap
-		if expect > 0 {
-			n = min(expect, firstListCap)
-		}
+	case cap(list) < expect:
+		n = min(n, expect)
 	}
 	grown := make([]T, len(list), min(n, max))
 	copy(grown, list)

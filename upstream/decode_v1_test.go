@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -49,6 +50,9 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		{`{"id":"a\ud800b"}`, session},
 		{"{\"id\":\"a\xffb\"}", session},
 		{`{"id":null,"eTag":null}`, session},
+		{`{"id":"a","id":null,"eTag":5,"eTag":null,"endTime":"2026-11-26T03:44:22Z","endTime":null}`, session},
+		{`{"order":3,"order":null,"itemSizeBytes":7,"itemSizeBytes":9}`, event},
+		{`{"id":"o","isBackedup":true,"isBackedup":null,"name":"n","name":null}`, organization},
 		{`{"id":"a","eTag":1.0}`, session},
 		{`{"id":"a","eTag":"5"}`, session},
 		{`{"order":99999999999999999999}`, event},
@@ -71,3 +75,52 @@ func session() any      { return new(RestoreSession) }
 func event() any        { return new(RestoreSessionEvent) }
 func organization() any { return new(Organization) }
 func token() any        { return new(Token) }
+
+// TestDecodePageMatchesEncodingJSON: pages decode through the bounded page decoder (names
+// matched by hand, results item by item into a slice sized from the limit asked) as
+// encoding/json decodes a Page. The links of the items are the stream decoder's either way
+// (encoding/json calls Links.UnmarshalJSON): TestLinksMatchEncodingJSON compares those.
+func TestDecodePageMatchesEncodingJSON(t *testing.T) {
+	page51, err := os.ReadFile("testdata/restore_sessions_page51.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := os.ReadFile("testdata/events_page.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in    string
+		limit int
+	}{
+		{string(page51), 51},
+		{string(page51), 1000},
+		{string(page51), 0},
+		{`{"offset":5,"limit":2,"setId":"s","totalCount":7,"results":[{"id":"a"},{"id":"b","state":"Stopped"}],"_links":{"next":{"href":"/n"}}}`, 2},
+		{`{"OFFSET":5,"Limit":2,"SETID":"s","TotalCount":null,"Results":[{"id":"a"}],"_LINKS":null}`, 2},
+		{`{"ſetId":"s","totalcount":3,"_links":{}}`, 2},
+		{`{"set_id":"s","total-count":3,"result":[{"id":"a"}]}`, 2},
+		{`{"offset":1,"offset":2,"setId":"a","setId":null}`, 2},
+		{`{"results":null}`, 2},
+		{`{"results":[]}`, 2},
+		{`{"results":[null,{"id":"b"}]}`, 2},
+		{`{"results":[{"id":"a","creationTime":"yesterday"}]}`, 2},
+		{`{"results":{"id":"a"}}`, 2},
+		{`{"offset":"1"}`, 2},
+		{`null`, 2},
+		{`[]`, 2},
+	} {
+		var want, got Page[RestoreSession]
+		errV1 := json.NewDecoder(strings.NewReader(tc.in)).Decode(&want)
+		err := pageOf(&got, tc.limit).decodeStream(newDecoder(strings.NewReader(tc.in)))
+		if (errV1 == nil) != (err == nil) || errV1 == nil && !reflect.DeepEqual(want, got) {
+			t.Errorf("%.200s (limit %d):\n encoding/json: %+v (err %v)\n decodeStream:  %+v (err %v)", tc.in, tc.limit, want, errV1, got, err)
+		}
+	}
+	var want, got Page[RestoreSessionEvent]
+	errV1 := json.Unmarshal(events, &want)
+	err = pageOf(&got, 30).decodeStream(newDecoder(strings.NewReader(string(events))))
+	if errV1 != nil || err != nil || len(got.Results) != 2 || !reflect.DeepEqual(want, got) {
+		t.Errorf("events page:\n encoding/json: %+v (err %v)\n decodeStream:  %+v (err %v)", want, errV1, got, err)
+	}
+}

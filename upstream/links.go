@@ -125,6 +125,9 @@ func appendHref(dec *jsontext.Decoder, buf []byte) ([]byte, error) {
 // matches names (strings.EqualFold: only ASCII letters fold to h, r, e and f, so the name
 // unquotes to 4 bytes and is at most 4 escapes long).
 func isHref(name jsontext.Value) bool {
+	if string(name) == `"href"` {
+		return true
+	}
 	if len(name) > len(`"\u0068\u0072\u0065\u0066"`) {
 		return false
 	}

@@ -1,9 +1,11 @@
 package upstream
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -75,4 +77,82 @@ func firstKey(l Links) string {
 		return k
 	}
 	return ""
+}
+
+// linkCases are link dictionaries the stream decoder must read as encoding/json reads a plain
+// map[string]Link (the differential test and the fuzz target's seeds).
+var linkCases = []string{
+	`{"self":{"href":"/v6/RestoreSessions/a"},"events":{"href":"/v6/RestoreSessions/a/Events"}}`,
+	`{}`,
+	`null`,
+	`{"self":null}`,
+	`{"self":{}}`,
+	`{"self":{"href":null}}`,
+	`{"self":{"href":"a","href":null}}`,
+	`{"self":{"href":"a","href":"bb"}}`,
+	`{"self":{"href":"a"},"self":{"href":"b"}}`,
+	`{"self":{"href":"a"},"self":null}`,
+	`{"self":{"HREF":"a"},"events":{"hReF":"b"},"x":{"hr\u0065f":"c"}}`,
+	`{"self":{"href_":"a","hreſ":"b","h-ref":"c"}}`,
+	`{"self":{"title":"t","href":"a","templated":true,"x":{"y":[1,{"z":null}]}}}`,
+	`{"se\u006cf":{"href":"/v6/x\u002fy\n\"q\""}}`,
+	`{"self":{"href":"a\ud800b"},"\udc00":{"href":"c"}}`,
+	"{\"s\xffelf\":{\"href\":\"a\xfeb\"}}",
+	`{"":{"href":""}}`,
+	`{"a":{"href":"1"},"b":{"href":"2"},"c":{"href":"3"},"d":{"href":"4"},"e":{"href":"5"},"f":{"href":"6"},"g":{"href":"7"},"h":{"href":"8"},"i":{"href":"9"},"a":{"href":"10"},"j":{"href":"11"}}`,
+	`{"self":"x"}`,
+	`{"self":[]}`,
+	`{"self":1}`,
+	`{"self":{"href":1}}`,
+	`{"self":{"href":true}}`,
+	`{"self":{"href":{}}}`,
+	`{"self":{"href":"a"}`,
+	`{"self":{"href":"a"},}`,
+	`["a"]`,
+	`"x"`,
+}
+
+// TestLinksMatchEncodingJSON: a link dictionary decodes from the stream (what the client uses)
+// exactly as encoding/json decodes a plain map[string]Link: the same links, and an error
+// exactly where encoding/json has one.
+func TestLinksMatchEncodingJSON(t *testing.T) {
+	for _, in := range linkCases {
+		if err := linksMatch([]byte(in)); err != nil {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+}
+
+// FuzzLinksMatchEncodingJSON: whatever a server sends as a link dictionary, the stream decoder
+// agrees with encoding/json, but for refusing more than maxLinks links.
+func FuzzLinksMatchEncodingJSON(f *testing.F) {
+	for _, in := range linkCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if err := linksMatch(in); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// linksMatch compares the stream decoder's Links with encoding/json's map[string]Link for in.
+func linksMatch(in []byte) error {
+	var want map[string]Link
+	errV1 := json.NewDecoder(bytes.NewReader(in)).Decode(&want)
+	var got Links
+	err := decodeValue(newDecoder(bytes.NewReader(in)), &got)
+	if errors.Is(err, ErrTooManyItems) {
+		if errV1 == nil && len(want) <= maxLinks {
+			return fmt.Errorf("refused as too many links, encoding/json read %d", len(want))
+		}
+		return nil
+	}
+	if (errV1 == nil) != (err == nil) {
+		return fmt.Errorf("encoding/json err %v, stream err %v", errV1, err)
+	}
+	if err == nil && (!reflect.DeepEqual(map[string]Link(got), want) || (got == nil) != (want == nil)) {
+		return fmt.Errorf("encoding/json %#v, stream %#v", want, got)
+	}
+	return nil
 }
