@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -86,9 +87,20 @@ func (r *eventsReader) see(ev *upstream.RestoreSessionEvent, offset int) {
 	}
 }
 
+// reserve makes room for up to n more events in the page (what a page of n events read can add),
+// so a page filled from one read grows its slices once.
+func (r *eventsReader) reserve(n int) {
+	n = min(n, r.q.Need-len(r.page.Events))
+	if n > 0 {
+		r.page.Events = slices.Grow(r.page.Events, n)
+		r.page.Offsets = slices.Grow(r.page.Offsets, n)
+	}
+}
+
 func (l *Loaders) readEvents(ctx context.Context, q EventsQuery) (*EventsPage, error) {
 	r := &eventsReader{q: q}
 	if all, ok := l.b.cachedEvents(q.Server, q.SessionID); ok {
+		r.reserve(len(all) - q.After)
 		for i := range all {
 			r.see(&all[i], i)
 		}
@@ -122,6 +134,7 @@ func (l *Loaders) pageOfEvents(ctx context.Context, c Upstream, r *eventsReader,
 	if err != nil {
 		return err
 	}
+	r.reserve(len(p.Results))
 	for i := range p.Results {
 		r.see(&p.Results[i], offset+i)
 	}
@@ -147,6 +160,7 @@ func (l *Loaders) countEvents(ctx context.Context, c Upstream, r *eventsReader) 
 		if err := guard.check(r.q.SessionID, offset, p.Results); err != nil {
 			return err
 		}
+		r.reserve(len(p.Results) - max(r.q.After-offset, 0))
 		for i := range p.Results {
 			r.see(&p.Results[i], offset+i)
 		}
