@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -52,7 +53,13 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	// An executed operation's answer goes out whole, with its length: net/http then sends it
+	// as it is instead of in chunks (one write system call fewer per response). Answers
+	// written after a status (above) may be rewritten on the way (specWriter) and keep
+	// net/http's framing.
+	b := encodeResponse(responses(ctx))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
 }
 
 // operationErrorStatus is transport.POST's status for an operation that failed before
@@ -108,9 +115,14 @@ func appendResponse(b []byte, resp *graphql.Response) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// writeResponse writes resp in one Write; a response that cannot be encoded (an extension
-// holding a value encoding/json refuses) becomes a GraphQL error.
+// writeResponse writes resp in one Write (see encodeResponse).
 func writeResponse(w io.Writer, resp *graphql.Response) {
+	_, _ = w.Write(encodeResponse(resp))
+}
+
+// encodeResponse is resp as JSON; a response that cannot be encoded (an extension holding a
+// value encoding/json refuses) becomes a GraphQL error.
+func encodeResponse(resp *graphql.Response) []byte {
 	var size int
 	if resp != nil {
 		size = len(resp.Data)
@@ -119,5 +131,5 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	if err != nil {
 		b, _ = json.Marshal(&graphql.Response{Errors: gqlerror.List{{Message: "internal system error: the response could not be encoded"}}})
 	}
-	_, _ = w.Write(b)
+	return b
 }
