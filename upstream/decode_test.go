@@ -2,8 +2,10 @@ package upstream
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestDecodeListSizing: a list decodes whole whatever room it was expected to need, is sized
@@ -54,5 +56,29 @@ func TestDecodeListSizing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeListShortAnswerAllocatesLittle: a short answer to a large ask (a session's few dozen
+// events read with a limit of 10,000) allocates room for about what it holds, not for the limit:
+// the dashboard makes 600 such calls.
+func TestDecodeListShortAnswerAllocatesLittle(t *testing.T) {
+	const n = 30
+	in := "[" + strings.TrimSuffix(strings.Repeat(`{"order":1},`, n), ",") + "]"
+	item := int(unsafe.Sizeof(RestoreSessionEvent{}))
+	var before, after runtime.MemStats
+	const runs = 20
+	runtime.ReadMemStats(&before)
+	for range runs {
+		var list []RestoreSessionEvent
+		if err := decodeList(newDecoder(strings.NewReader(in)), "a page", pageBound(MaxPageSize), MaxPageSize, &list); err != nil || len(list) != n {
+			t.Fatalf("%d items, %v", len(list), err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	perRun := int(after.TotalAlloc-before.TotalAlloc) / runs
+	// Room for firstListCap items, the exact copy kept, and the decoder's own buffers.
+	if limit := (firstListCap+n)*item + 64<<10; perRun > limit {
+		t.Errorf("%d bytes allocated per decode of %d items (%d bytes each), want at most %d", perRun, n, item, limit)
 	}
 }
