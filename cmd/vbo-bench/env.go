@@ -64,6 +64,7 @@ type env struct {
 
 	systemCPUs, harnessCPUs string
 	dir                     string // config files
+	profiles                int    // gateway CPU profiles written (--gateway-cpu-profile)
 }
 
 func newEnv(ctx context.Context, o *options, bins *binaries) (*env, error) {
@@ -230,7 +231,12 @@ func (e *env) freshGateway(ctx context.Context, s gatewaySettings) error {
 	if err := os.WriteFile(path, cfg, 0o600); err != nil {
 		return err
 	}
-	cmd := pinned(ctx, e.systemCPUs, e.bins.gateway, "--config", path, "--log-level", "warn")
+	args := []string{"--config", path, "--log-level", "warn"}
+	if e.o.profileDir != "" {
+		e.profiles++
+		args = append(args, "--cpu-profile", filepath.Join(e.o.profileDir, fmt.Sprintf("gateway-%d-%d.pprof", os.Getpid(), e.profiles)))
+	}
+	cmd := pinned(ctx, e.systemCPUs, e.bins.gateway, args...)
 	cmd.Env = append(os.Environ(), benchPasswordEnv+"="+demo.Password)
 	if e.gw, err = startProc(cmd, nil); err != nil {
 		return fmt.Errorf("start vbo-gateway: %w", err)

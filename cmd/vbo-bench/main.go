@@ -56,6 +56,7 @@ type options struct {
 	child        string // "scenario/system": run one pair and print its rows as JSON
 	gatewayBin   string
 	simBin       string
+	profileDir   string // --gateway-cpu-profile: each gateway process profiles itself into it
 	systemCPUs   string // resolved by parseFlags (cpuSets): a CPU list, or "" for no pinning
 	harnessCPUs  string // likewise
 	servers      int
@@ -112,6 +113,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.inProcess, "in-process", false, "run every pair in this process (no child process per pair; the systems still run in their own processes)")
 	fs.StringVar(&o.child, "child", "", "internal: run one scenario/system pair")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "prebuilt vbo-gateway binary (default: go build into a temporary directory)")
+	fs.StringVar(&o.profileDir, "gateway-cpu-profile", "", "write a CPU profile of every gateway process into this directory (merge them with: go tool pprof -proto DIR/*.pprof > merged.pb.gz)")
 	fs.StringVar(&o.simBin, "sim-bin", "", "prebuilt vbo-sim binary (default: go build into a temporary directory)")
 	fs.StringVar(&o.systemCPUs, "system-cpus", "auto", "CPU list (taskset -c) for the system under test, the gateway or Hive Gateway alike (auto: the last CPU when there are 2 or more; none: no pinning)")
 	fs.StringVar(&o.harnessCPUs, "harness-cpus", "auto", "CPU list for the simulators and the load generator (auto: every other CPU; none: no pinning)")

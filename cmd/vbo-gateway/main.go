@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -52,6 +53,7 @@ func main() {
 // flags are the command line.
 type flags struct {
 	configPath, listen, logLevel, logFormat  string
+	cpuProfile                               string
 	demo, allowMissing, checkConfig, version bool
 	grace, healthInterval                    time.Duration
 }
@@ -72,6 +74,7 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	fs.DurationVar(&f.healthInterval, "health-interval", 30*time.Second, "how often each VBO server is probed in the background (0: never)")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "validate --config and exit (no VBO server is contacted)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile (pprof) of the whole run to this file, completed at shutdown (for profiling; docs/benchmarks.md)")
 	fs.SetOutput(io.Discard) // errors are returned and printed once, by main
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -152,6 +155,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		if _, err := telemetry.ParseLevel(f.logLevel); err != nil {
 			return fmt.Errorf("--log-level: %w", err)
 		}
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer stop()
 	}
 	level := new(slog.LevelVar)
 	logger, err := telemetry.NewLogger(stderr, f.logFormat, level)
@@ -382,4 +392,20 @@ func printBanner(stdout io.Writer, addr string, cfg *config.Config, fleet *demo.
 		fmt.Fprintf(stdout, "Webhooks:  %s  the demo receiver: logs each delivery, signature checked\n", fleet.Receiver.URL())
 		fmt.Fprintf(stdout, "           (GraphiQL's last tab creates a watch rule against it as %s)\n", demo.TenantAdminKey(1))
 	}
+}
+
+// startCPUProfile profiles the process into path until stop is called (at shutdown).
+func startCPUProfile(path string) (stop func(), err error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = out.Close()
+	}, nil
 }

@@ -38,8 +38,10 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 	addrc := make(chan string, 1)
 	var out syncBuffer
 	done := make(chan error, 1)
+	profile := filepath.Join(t.TempDir(), "cpu.pprof")
 	go func() {
-		done <- run(ctx, []string{"--demo", "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, io.Discard, func(a string) { addrc <- a })
+		done <- run(ctx, []string{"--demo", "--listen", "127.0.0.1:0", "--log-level", "error", "--cpu-profile", profile},
+			&out, io.Discard, func(a string) { addrc <- a })
 	}()
 	var addr string
 	select {
@@ -110,6 +112,10 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("still serving after shutdown")
 	}
+	// --cpu-profile: a complete profile (gzip-compressed protobuf) once the run has ended.
+	if b, err := os.ReadFile(profile); err != nil || len(b) < 64 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("--cpu-profile wrote %d bytes (%v), want a gzip-compressed profile", len(b), err)
+	}
 }
 
 func TestFlagErrors(t *testing.T) {
@@ -125,6 +131,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--demo", "extra", "--listen", "127.0.0.1:0"}, `unexpected argument "extra"`},
 		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"--check-config"}, "--check-config needs --config"},
+		{[]string{"--demo", "--cpu-profile", "/does/not/exist/cpu.pprof"}, "--cpu-profile"},
 	} {
 		var out, errOut syncBuffer
 		err := run(context.Background(), tc.args, &out, &errOut, nil)
