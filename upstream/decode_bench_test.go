@@ -86,6 +86,29 @@ func BenchmarkClientOrganizations(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeRestoreSessionsPageLarge: the decoding alone (from memory, no HTTP) of the
+// 10,000-session page of BenchmarkClientRestoreSessionsPageLarge.
+func BenchmarkDecodeRestoreSessionsPageLarge(b *testing.B) {
+	benchDecodePage[RestoreSession](b, repeatPage(b, readTestdata(b, "restore_sessions_page51.json"), MaxPageSize), MaxPageSize)
+}
+
+// BenchmarkDecodeRestoreSessionEventsPage: the decoding alone of the 1,000-event page of
+// BenchmarkClientRestoreSessionEventsPage.
+func BenchmarkDecodeRestoreSessionEventsPage(b *testing.B) {
+	benchDecodePage[RestoreSessionEvent](b, repeatPage(b, readTestdata(b, "events_page.json"), IterPageSize), IterPageSize)
+}
+
+func benchDecodePage[T any](b *testing.B, page []byte, n int) {
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var p Page[T]
+		if err := pageOf(&p, n).decodeStream(newDecoder(bytes.NewReader(page))); err != nil || len(p.Results) != n {
+			b.Fatalf("%d items, %v", len(p.Results), err)
+		}
+	}
+}
+
 func readTestdata(b *testing.B, name string) []byte {
 	b.Helper()
 	data, err := os.ReadFile("testdata/" + name)
