@@ -615,3 +615,35 @@ func TestWalkFirstPageSize(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeLaneAsksFirstPlusOne: a merge lane that keeps every session asks for first+1 in one
+// call, whatever FirstPageSize: the lane is already sized to the page, and the cost estimate
+// counts one call per lane for it. Only walks of full pages start with the smaller first page.
+func TestMergeLaneAsksFirstPlusOne(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		first int
+	}{
+		{"first+1 above PageSize", Config{PageSize: 10}, 20},
+		{"first+1 above FirstPageSize", Config{PageSize: 100, FirstPageSize: 10}, 20},
+		{"first+1 equal to PageSize", Config{PageSize: 21, FirstPageSize: 10}, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(150, 5, 0)
+			tc.cfg.ListingTTL = -1
+			b := newBackend(t, f, tc.cfg)
+			p := b.New().MergedRestoreSessions(context.Background(), []string{"srv"}, Window{}, nil, tc.first, nil)
+			if len(p.Sessions) != tc.first || !p.HasNext {
+				t.Fatalf("%d sessions (hasNext %v), want %d and more", len(p.Sessions), p.HasNext, tc.first)
+			}
+			var limits []int
+			for _, o := range f.takeListings() {
+				limits = append(limits, o.Limit)
+			}
+			if want := []int{tc.first + 1}; !slices.Equal(limits, want) {
+				t.Errorf("limits asked = %v, want %v", limits, want)
+			}
+		})
+	}
+}

@@ -37,7 +37,8 @@ type MergedPage struct {
 // first matching session, merge the lanes' heads newest first until the page is full, and
 // finish the page (errors, cursor, hasNext, total).
 func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w Window, cursor gid.StreamCursor, first int, m *Matcher) *MergedPage {
-	mg := l.openMerge(servers, w, cursor, l.lanePageSize(first, m), m)
+	firstPage, pageSize := l.lanePageSizes(w, first, m)
+	mg := l.openMerge(servers, w, cursor, firstPage, pageSize, m)
 	mg.prime(ctx)
 	page := &MergedPage{Errors: map[string]error{}}
 	mg.fill(ctx, page, first)
@@ -45,14 +46,16 @@ func (l *Loaders) MergedRestoreSessions(ctx context.Context, servers []string, w
 	return page
 }
 
-// lanePageSize is the listing page size each lane asks for: just over a page when every
-// session counts, large pages when the gateway filters (most of what is read is dropped).
-func (l *Loaders) lanePageSize(first int, m *Matcher) int {
-	size := first + 1
+// lanePageSizes are the listing page sizes each lane asks for, in its first call and after:
+// just over a page when every session counts (first+1 throughout: the lane is sized to the
+// page, and the cost estimate counts one call for it), a walk's pages when the gateway filters
+// (most of what is read is dropped; see walkFirstPage).
+func (l *Loaders) lanePageSizes(w Window, first int, m *Matcher) (firstPage, pageSize int) {
 	if m != nil && m.Fn != nil {
-		size = l.b.cfg.PageSize
+		return l.walkFirstPage(w), l.b.cfg.PageSize
 	}
-	return min(max(size, 1), upstream.MaxPageSize)
+	size := min(max(first+1, 1), upstream.MaxPageSize)
+	return size, size
 }
 
 // merge is one cross-server page being assembled.
@@ -76,7 +79,7 @@ type lane struct {
 }
 
 // openMerge opens one lane per server, each continuing from its position in cursor.
-func (l *Loaders) openMerge(servers []string, w Window, cursor gid.StreamCursor, pageSize int, m *Matcher) *merge {
+func (l *Loaders) openMerge(servers []string, w Window, cursor gid.StreamCursor, firstPage, pageSize int, m *Matcher) *merge {
 	mg := &merge{lanes: make([]*lane, 0, len(servers)), match: m, pos: maps.Clone(cursor), fromTop: len(cursor) == 0}
 	if mg.pos == nil {
 		mg.pos = gid.StreamCursor{}
@@ -86,7 +89,7 @@ func (l *Loaders) openMerge(servers []string, w Window, cursor gid.StreamCursor,
 		if p, ok := cursor[name]; ok {
 			start = &p
 		}
-		mg.lanes = append(mg.lanes, &lane{server: name, s: l.newStream(name, w, start, pageSize)})
+		mg.lanes = append(mg.lanes, &lane{server: name, s: l.newStream(name, w, start, firstPage, pageSize)})
 	}
 	return mg
 }

@@ -105,7 +105,8 @@ func (l *Loaders) walkOrgs(ctx context.Context, g walkGroup, keys []OrgSessionsK
 			unsatisfied++
 		}
 	}
-	s := l.newStream(g.server, g.window.window(), g.pos.position(), l.b.cfg.PageSize)
+	w := g.window.window()
+	s := l.newStream(g.server, w, g.pos.position(), l.walkFirstPage(w), l.b.cfg.PageSize)
 	for unsatisfied > 0 {
 		h, err := s.head(ctx)
 		if err != nil {

@@ -74,8 +74,8 @@ type sessionStream struct {
 	server   string
 	window   Window
 	pageSize int
-	// firstPage is the limit of the first call (Config.FirstPageSize for an open-ended
-	// listing, else pageSize); later calls ask for pageSize.
+	// firstPage is the limit of the first call (see walkFirstPage); later calls ask for
+	// pageSize.
 	firstPage int
 	fetches   int
 
@@ -92,11 +92,10 @@ type sessionStream struct {
 	idsAtPos  []string // ids consumed (this request) at pos.Time
 }
 
-func (l *Loaders) newStream(server string, w Window, start *gid.Position, pageSize int) *sessionStream {
-	s := &sessionStream{l: l, server: server, window: w, pageSize: pageSize, firstPage: pageSize, start: start, budget: l.b.cfg.ScanBudget}
-	if w.From == nil {
-		s.firstPage = min(pageSize, l.b.cfg.FirstPageSize)
-	}
+// newStream opens a stream asking for firstPage sessions in its first call and pageSize in
+// the others.
+func (l *Loaders) newStream(server string, w Window, start *gid.Position, firstPage, pageSize int) *sessionStream {
+	s := &sessionStream{l: l, server: server, window: w, pageSize: pageSize, firstPage: min(firstPage, pageSize), start: start, budget: l.b.cfg.ScanBudget}
 	if start != nil {
 		s.pos = *start
 		s.dropSkip = start.Skip
@@ -109,6 +108,17 @@ func (l *Loaders) newStream(server string, w Window, start *gid.Position, pageSi
 		}
 	}
 	return s
+}
+
+// walkFirstPage is the first call's limit of a walk in pages of Config.PageSize over w:
+// Config.FirstPageSize for an open-ended listing, PageSize for one bounded by startTimeFrom.
+// A stream sized to what its caller needs (a merge lane of first+1) asks for that from the
+// first call on.
+func (l *Loaders) walkFirstPage(w Window) int {
+	if w.From == nil {
+		return l.b.cfg.FirstPageSize
+	}
+	return l.b.cfg.PageSize
 }
 
 // head returns the next session without consuming it, fetching a page when needed; nil when
