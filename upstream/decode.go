@@ -143,12 +143,16 @@ func (b boundedList[T]) decodeStream(dec *jsontext.Decoder) error {
 // decodeList decodes an array (or null) item by item into dst, failing once it holds more
 // than max items. Items decode in place, into the slice's next element (a RestoreSession is
 // some 240 bytes: no copy per item). expect (0: unknown) is how many items the caller asked
-// for: see growList.
+// for: see growList. As encoding/json, the array replaces what dst held (a duplicate name's
+// list is not appended to the first one's) and null empties it.
 func decodeList[T any](dec *jsontext.Decoder, what string, max, expect int, dst *[]T) error {
 	if null, err := openDelim(dec, '['); err != nil || null {
+		if null {
+			*dst = nil
+		}
 		return err
 	}
-	list := *dst
+	list := (*dst)[:0]
 	if list == nil {
 		list = []T{} // as encoding/json: [] is an empty list, not none (no allocation)
 	}

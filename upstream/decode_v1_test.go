@@ -102,6 +102,13 @@ func TestDecodePageMatchesEncodingJSON(t *testing.T) {
 		{`{"set_id":"s","total-count":3,"result":[{"id":"a"}]}`, 2},
 		{`{"offset":1,"offset":2,"setId":"a","setId":null}`, 2},
 		{`{"results":null}`, 2},
+		// A duplicate results replaces the list before it (encoding/json resets a slice), a
+		// null one empties it.
+		{`{"results":[{"id":"a"}],"results":[{"id":"b"}]}`, 2},
+		{`{"results":[{"id":"a"},{"id":"c"}],"Results":[{"id":"b"}]}`, 2},
+		{`{"results":[{"id":"a"}],"results":[]}`, 2},
+		{`{"results":[{"id":"a"}],"results":null}`, 2},
+		{`{"results":[{"id":"a"},{"id":"b"}],"results":[{"id":"c"},{"id":"d"}]}`, 2},
 		{`{"results":[]}`, 2},
 		{`{"results":[null,{"id":"b"}]}`, 2},
 		{`{"results":[{"id":"a","creationTime":"yesterday"}]}`, 2},
