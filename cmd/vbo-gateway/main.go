@@ -402,6 +402,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}
 	if err := pprof.StartCPUProfile(out); err != nil {
 		out.Close()
+		_ = os.Remove(path) // no empty file where a profile is expected
 		return nil, err
 	}
 	return func() {

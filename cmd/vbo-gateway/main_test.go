@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -258,5 +261,24 @@ func TestDemoWithConfigAndSIGHUP(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
+	}
+}
+
+// TestCPUProfileInUse: --cpu-profile while the process is already being profiled fails with a
+// clear error before serving, and leaves no empty file where the profile was to be (a profile
+// directory merged afterwards would trip over it).
+func TestCPUProfileInUse(t *testing.T) {
+	if err := pprof.StartCPUProfile(io.Discard); err != nil {
+		t.Skipf("the test binary is already profiling (go test -cpuprofile): %v", err)
+	}
+	defer pprof.StopCPUProfile()
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	err := run(context.Background(), []string{"--demo", "--listen", "127.0.0.1:0", "--cpu-profile", path}, io.Discard, io.Discard,
+		func(string) { t.Error("served although the profile could not start") })
+	if err == nil || !strings.Contains(err.Error(), "--cpu-profile") {
+		t.Fatalf("run = %v, want a --cpu-profile error", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("profile file left behind (stat: %v)", err)
 	}
 }
