@@ -156,13 +156,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 			return fmt.Errorf("--log-level: %w", err)
 		}
 	}
-	if f.cpuProfile != "" {
-		stop, err := startCPUProfile(f.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("--cpu-profile: %w", err)
-		}
-		defer stop()
-	}
 	level := new(slog.LevelVar)
 	logger, err := telemetry.NewLogger(stderr, f.logFormat, level)
 	if err != nil {
@@ -251,6 +244,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 			return fmt.Errorf("logLevel: %w", err)
 		}
 		level.Set(l)
+	}
+	// The profile starts once the command line and the configuration are known good, so a
+	// mistake in them never creates (or truncates) the profile file.
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer stop()
 	}
 	// Third-party libraries that log through slog.Default or the log package (JWKS refresh,
 	// gqlgen) write into the same structured log.

@@ -134,7 +134,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--demo", "extra", "--listen", "127.0.0.1:0"}, `unexpected argument "extra"`},
 		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"--check-config"}, "--check-config needs --config"},
-		{[]string{"--demo", "--cpu-profile", "/does/not/exist/cpu.pprof"}, "--cpu-profile"},
+		{[]string{"--demo", "--listen", "127.0.0.1:0", "--cpu-profile", "/does/not/exist/cpu.pprof"}, "--cpu-profile"},
 	} {
 		var out, errOut syncBuffer
 		err := run(context.Background(), tc.args, &out, &errOut, nil)
@@ -280,5 +280,23 @@ func TestCPUProfileInUse(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("profile file left behind (stat: %v)", err)
+	}
+}
+
+// TestCPUProfileNotCreatedOnBadFlags: a command line or configuration that is refused never
+// creates (or truncates) the --cpu-profile file.
+func TestCPUProfileNotCreatedOnBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--demo", "--log-format", "xml"},
+		{"--config", "/does/not/exist.yaml"},
+		{"--demo", "--log-level", "loud"},
+	} {
+		path := filepath.Join(t.TempDir(), "cpu.pprof")
+		if err := run(context.Background(), append(args, "--cpu-profile", path), io.Discard, io.Discard, nil); err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%v: profile file created (stat: %v)", args, err)
+		}
 	}
 }
