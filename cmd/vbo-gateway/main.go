@@ -245,14 +245,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		}
 		level.Set(l)
 	}
-	// The profile starts once the command line and the configuration are known good, so a
-	// mistake in them never creates (or truncates) the profile file.
+	// The profile starts once the command line and the configuration are read, and reaches
+	// its file only if the gateway served: a start-up that fails later (app.New refuses the
+	// configuration, the address is taken) leaves an existing profile file as it was.
+	served := false
 	if f.cpuProfile != "" {
-		stop, err := startCPUProfile(f.cpuProfile)
+		finish, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
 			return fmt.Errorf("--cpu-profile: %w", err)
 		}
-		defer stop()
+		defer func() {
+			if err := finish(served); err != nil {
+				logger.Error("--cpu-profile: the profile could not be written", "err", err)
+			}
+		}()
 	}
 	// Third-party libraries that log through slog.Default or the log package (JWKS refresh,
 	// gqlgen) write into the same structured log.
@@ -316,6 +322,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
+	served = true
 	go func() { errc <- srv.Serve(ln) }()
 	for done := false; !done; {
 		select {
@@ -396,19 +403,28 @@ func printBanner(stdout io.Writer, addr string, cfg *config.Config, fleet *demo.
 	}
 }
 
-// startCPUProfile profiles the process into path until stop is called (at shutdown).
-func startCPUProfile(path string) (stop func(), err error) {
-	out, err := os.Create(path)
+// startCPUProfile profiles the process into a new file next to path until finish is called
+// (at shutdown). finish(true) moves the complete profile to path, replacing it at once (a run
+// still reading the old one keeps it); finish(false) removes it.
+func startCPUProfile(path string) (finish func(keep bool) error, err error) {
+	out, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(out); err != nil {
-		out.Close()
-		_ = os.Remove(path) // no empty file where a profile is expected
+		_ = out.Close()
+		_ = os.Remove(out.Name())
 		return nil, err
 	}
-	return func() {
+	return func(keep bool) error {
 		pprof.StopCPUProfile()
-		_ = out.Close()
+		err := out.Close()
+		if keep && err == nil {
+			err = os.Rename(out.Name(), path)
+		}
+		if !keep || err != nil {
+			_ = os.Remove(out.Name())
+		}
+		return err
 	}, nil
 }

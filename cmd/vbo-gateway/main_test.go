@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -283,20 +284,99 @@ func TestCPUProfileInUse(t *testing.T) {
 	}
 }
 
-// TestCPUProfileNotCreatedOnBadFlags: a command line or configuration that is refused never
-// creates (or truncates) the --cpu-profile file.
+// TestCPUProfileNotCreatedOnBadFlags: a command line or configuration that is refused, or a
+// start-up that fails before serving (the listen address is taken), never creates the
+// --cpu-profile file nor changes one already there, and leaves nothing else behind.
 func TestCPUProfileNotCreatedOnBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pw"), "secret\n")
+	good := "servers:\n  - {name: syd1, url: \"http://127.0.0.1:1\", username: u, passwordFile: pw}\n" +
+		"auth:\n  apiKeys: [{name: a, sha256: \"" + demo.KeySHA256("k") + "\", role: PROVIDER_ADMIN}]\n"
+	// Parsed, but refused by app.New (limits are validated there, as --check-config does).
+	badLimits := filepath.Join(dir, "bad-limits.yaml")
+	writeFile(t, badLimits, good+"limits: {subscriptions: {total: -7}}\n")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, args := range [][]string{
 		{"--demo", "--log-format", "xml"},
 		{"--config", "/does/not/exist.yaml"},
 		{"--demo", "--log-level", "loud"},
+		{"--config", badLimits, "--health-interval", "0"},
+		{"--demo", "--listen", taken.Addr().String(), "--health-interval", "0"},
 	} {
-		path := filepath.Join(t.TempDir(), "cpu.pprof")
-		if err := run(context.Background(), append(args, "--cpu-profile", path), io.Discard, io.Discard, nil); err == nil {
-			t.Fatalf("%v: no error", args)
+		for _, existing := range []bool{false, true} {
+			path := filepath.Join(t.TempDir(), "cpu.pprof")
+			if existing {
+				writeFile(t, path, "an earlier run's profile")
+			}
+			if err := run(context.Background(), append(args, "--cpu-profile", path), io.Discard, io.Discard, nil); err == nil {
+				t.Fatalf("%v: no error", args)
+			}
+			b, err := os.ReadFile(path)
+			switch {
+			case !existing && !errors.Is(err, fs.ErrNotExist):
+				t.Errorf("%v: profile file created (read: %v)", args, err)
+			case existing && string(b) != "an earlier run's profile":
+				t.Errorf("%v: the existing profile file became %d bytes (read: %v)", args, len(b), err)
+			}
+			want := 0
+			if existing {
+				want = 1
+			}
+			if left, _ := os.ReadDir(filepath.Dir(path)); len(left) != want {
+				t.Errorf("%v: left in the profile's directory: %v", args, left)
+			}
 		}
-		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%v: profile file created (stat: %v)", args, err)
-		}
+	}
+}
+
+// TestStartCPUProfileFinish: finish(true) puts the complete profile at the path, finish(false)
+// removes it, and a profile that cannot be moved into place is reported and removed; nothing
+// else is left in the directory.
+func TestStartCPUProfileFinish(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		keep     bool
+		blocked  bool // the path is a directory: the profile cannot replace it
+		wantFile bool
+		wantErr  bool
+	}{
+		{name: "kept", keep: true, wantFile: true},
+		{name: "dropped"},
+		{name: "cannot be moved into place", keep: true, blocked: true, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "cpu.pprof")
+			if tc.blocked {
+				if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			finish, err := startCPUProfile(path)
+			if err != nil {
+				t.Skipf("cannot profile here (go test -cpuprofile?): %v", err)
+			}
+			if err := finish(tc.keep); (err != nil) != tc.wantErr {
+				t.Fatalf("finish(%v) = %v, want an error: %v", tc.keep, err, tc.wantErr)
+			}
+			b, err := os.ReadFile(path)
+			if tc.wantFile && (err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b) {
+				t.Errorf("profile: %d bytes (%v), want a gzip-compressed profile", len(b), err)
+			}
+			if !tc.wantFile && !tc.blocked && !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("profile file present (read: %v)", err)
+			}
+			want := 0
+			if tc.wantFile || tc.blocked {
+				want = 1
+			}
+			if left, _ := os.ReadDir(dir); len(left) != want {
+				t.Errorf("left in the directory: %v", left)
+			}
+		})
 	}
 }
