@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -73,9 +74,9 @@ func TestReceiverVerifiesDeliveries(t *testing.T) {
 			if tc.body == "" {
 				b = []byte(body)
 			}
-			req, _ := http.NewRequest(cmpOr(tc.method, http.MethodPost), r.URL(), bytes.NewReader(b))
+			req, _ := http.NewRequest(cmp.Or(tc.method, http.MethodPost), r.URL(), bytes.NewReader(b))
 			if len(tc.keys) > 0 {
-				webhooks.SetHeaders(req.Header, tc.keys, "msg_1", cmpOr(tc.at, time.Now()), b)
+				webhooks.SetHeaders(req.Header, tc.keys, "msg_1", cmp.Or(tc.at, time.Now()), b)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -112,14 +113,6 @@ func TestReceiverVerifiesDeliveries(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 func headerOr(keys []webhooks.Secret, id string) string {
