@@ -31,10 +31,13 @@ func TestReceiverVerifiesDeliveries(t *testing.T) {
 	current, previous, stranger := mustSecret(t), mustSecret(t), mustSecret(t)
 	const body = `{"type":"restore.session.started","rule":{"id":"wr_1","name":"unknown machine"},"data":{"id":"UmVzdG9yZVNlc3Npb246c3lkMTp4","organization":{"name":"Contoso"}}}`
 	lookup := func(_ context.Context, id string) ([]webhooks.Secret, error) {
-		if id != "wr_1" {
-			return nil, errors.New("no such rule")
+		switch id {
+		case "wr_1":
+			return []webhooks.Secret{current, previous}, nil
+		case "wr_no_secret":
+			return nil, nil
 		}
-		return []webhooks.Secret{current, previous}, nil
+		return nil, errors.New("no such rule")
 	}
 	for _, tc := range []struct {
 		name     string
@@ -45,6 +48,7 @@ func TestReceiverVerifiesDeliveries(t *testing.T) {
 		noLookup bool
 		code     int
 		outcome  string // recorded signature outcome; "" for nothing recorded
+		reason   string // in the log line, when set
 	}{
 		{name: "signed with the current secret", keys: []webhooks.Secret{current}, code: 204, outcome: SignatureVerified},
 		{name: "signed with the previous secret during a rotation", keys: []webhooks.Secret{previous}, code: 204, outcome: SignatureVerified},
@@ -53,6 +57,10 @@ func TestReceiverVerifiesDeliveries(t *testing.T) {
 		{name: "a stale timestamp", keys: []webhooks.Secret{current}, at: time.Now().Add(-10 * time.Minute), code: 401, outcome: SignatureInvalid},
 		{name: "an unknown rule", body: strings.Replace(body, "wr_1", "wr_gone", 1), keys: []webhooks.Secret{current}, code: 204, outcome: SignatureUnchecked},
 		{name: "no secret lookup", noLookup: true, keys: []webhooks.Secret{stranger}, code: 204, outcome: SignatureUnchecked},
+		{name: "a payload naming no rule", body: `{"type":"webhook.test"}`, keys: []webhooks.Secret{current}, code: 401,
+			outcome: SignatureInvalid, reason: "the payload names no rule"},
+		{name: "a rule without secrets", body: strings.Replace(body, "wr_1", "wr_no_secret", 1), keys: []webhooks.Secret{current}, code: 401,
+			outcome: SignatureInvalid, reason: "the rule has no secret"},
 		{name: "not JSON", body: "hello", keys: []webhooks.Secret{current}, code: 400},
 		{name: "not a POST", method: http.MethodGet, code: 405},
 	} {
@@ -107,6 +115,9 @@ func TestReceiverVerifiesDeliveries(t *testing.T) {
 			line := `"signature":"` + tc.outcome + `"`
 			if !strings.Contains(logs.String(), line) || !strings.Contains(logs.String(), `"rule":"`) {
 				t.Errorf("log %s lacks %s", logs.String(), line)
+			}
+			if tc.reason != "" && !strings.Contains(logs.String(), `"reason":"`+tc.reason+`"`) {
+				t.Errorf("log %s lacks the reason %q", logs.String(), tc.reason)
 			}
 			if tc.code == 204 && !strings.Contains(logs.String(), `"level":"INFO","msg":"demo webhook receiver: delivery received"`) {
 				t.Errorf("no info line: %s", logs.String())
