@@ -62,15 +62,13 @@ type env struct {
 	// systemPID is the process of the system under test (0: this process, for direct-*).
 	systemPID func() int
 
-	systemCPUs, harnessCPUs string
-	dir                     string // config files
-	profiles                int    // gateway CPU profiles written (--gateway-cpu-profile)
+	dir      string // config files
+	profiles int    // gateway CPU profiles written (--gateway-cpu-profile)
 }
 
 func newEnv(ctx context.Context, o *options, bins *binaries) (*env, error) {
 	e := &env{o: o, bins: bins, hc: &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: 30 * time.Second}}}
-	e.systemCPUs, e.harnessCPUs = o.systemCPUs, o.harnessCPUs
 	e.systemPID = func() int { return 0 }
 	if o.url != "" {
 		e.external, e.gwURL, e.statsURLs = true, o.url, o.simStats
@@ -89,7 +87,7 @@ func newEnv(ctx context.Context, o *options, bins *binaries) (*env, error) {
 	}
 	// The simulators: one vbo-sim process, random ports, the demo's seeds (seed + i), fixed anchor.
 	ready := &lineWaiter{lines: make(chan string, o.servers)}
-	cmd := pinned(ctx, e.harnessCPUs, bins.sim, "--listen", "127.0.0.1:0", "--names", strings.Join(names, ","),
+	cmd := pinned(ctx, o.harnessCPUs, bins.sim, "--listen", "127.0.0.1:0", "--names", strings.Join(names, ","),
 		"--seed", strconv.FormatInt(demo.Seed, 10), "--seed-step", "1", "--now", fixedNow.Format(time.RFC3339),
 		"--orgs", strconv.Itoa(o.orgs), "--sessions", strconv.Itoa(o.sessions), "--max-events", strconv.Itoa(maxEvents),
 		"--latency", o.latency.String(), "--jitter", o.jitter.String(), "--username", demo.Username, "--password", demo.Password)
@@ -236,7 +234,7 @@ func (e *env) freshGateway(ctx context.Context, s gatewaySettings) error {
 		e.profiles++
 		args = append(args, "--cpu-profile", filepath.Join(e.o.profileDir, fmt.Sprintf("gateway-%d-%d.pprof", os.Getpid(), e.profiles)))
 	}
-	cmd := pinned(ctx, e.systemCPUs, e.bins.gateway, args...)
+	cmd := pinned(ctx, e.o.systemCPUs, e.bins.gateway, args...)
 	cmd.Env = append(os.Environ(), benchPasswordEnv+"="+demo.Password)
 	if e.gw, err = startProc(cmd, nil); err != nil {
 		return fmt.Errorf("start vbo-gateway: %w", err)

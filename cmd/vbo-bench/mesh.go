@@ -100,7 +100,7 @@ func (e *env) startMesh(ctx context.Context) (*meshProc, error) {
 	m := &meshProc{url: fmt.Sprintf("http://127.0.0.1:%d/graphql", port), dir: dir}
 	abs, _ := filepath.Abs(e.o.meshDir)
 	// Pinned like the gateway (same CPU set); mesh.sh execs node, so the pid is node's.
-	cmd := pinned(ctx, e.systemCPUs, "sh", filepath.Join(abs, "mesh.sh"), "serve", filepath.Join(dir, "supergraph.graphql"), fmt.Sprint(port))
+	cmd := pinned(ctx, e.o.systemCPUs, "sh", filepath.Join(abs, "mesh.sh"), "serve", filepath.Join(dir, "supergraph.graphql"), fmt.Sprint(port))
 	cmd.Dir = abs
 	if m.p, err = startProc(cmd, nil); err != nil {
 		return nil, err

@@ -116,8 +116,8 @@ func runPair(ctx context.Context, o *options, bins *binaries, sc, sys string) ([
 		if rssNote != "" {
 			rows[i].Note = strings.TrimPrefix(rows[i].Note+"; "+rssNote, "; ")
 		}
-		if e.systemCPUs != "" {
-			rows[i].Extra = withExtra(rows[i].Extra, "systemCpuSet", float64(cpuCount(e.systemCPUs)))
+		if e.o.systemCPUs != "" {
+			rows[i].Extra = withExtra(rows[i].Extra, "systemCpuSet", float64(cpuCount(e.o.systemCPUs)))
 		}
 	}
 	return rows, nil
