@@ -62,17 +62,7 @@ func TestDeliveryHistoryRetention(t *testing.T) {
 		mustPost(t, gw, demo.TenantKeyPrefix+"1", historyQ, map[string]any{"id": rule}, &h)
 		return h
 	}
-	waitUntil := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitUntil("the redelivery's attempt", func() bool {
+	waitFor(t, 30*time.Second, func() bool { // the redelivery's attempt
 		h := read(retried)
 		return h.WebhookDeliveries.TotalCount == 1 && len(h.WebhookDeliveries.Edges[0].Node.Attempts) == 2
 	})
@@ -88,7 +78,7 @@ func TestDeliveryHistoryRetention(t *testing.T) {
 		t.Fatalf("history before the retention ran: %d deliveries, want 2", n)
 	}
 	// Once the retention has pruned them, it has also seen the pending one, older still.
-	waitUntil("the finished deliveries to be pruned", func() bool { return read(delivered).WebhookDeliveries.TotalCount == 0 })
+	waitFor(t, 30*time.Second, func() bool { return read(delivered).WebhookDeliveries.TotalCount == 0 })
 	h := read(retried)
 	if h.WebhookDeliveries.TotalCount != 1 {
 		t.Fatalf("pending history: %+v", h)
