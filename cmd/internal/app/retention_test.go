@@ -17,7 +17,9 @@ func TestDeliveryHistoryRetention(t *testing.T) {
 	_, gw := watchGateway(t, 5, func(c *config.Config) {
 		c.Auth.APIKeys = append(c.Auth.APIKeys,
 			config.APIKey{Name: "t1-admin", SHA256: demo.KeySHA256(t1AdminKey), Tenant: "tenant-1", Role: "TENANT_ADMIN"})
-		keep := time.Second
+		// Long enough that the two deliveries made below are surely still there when the
+		// history is first read (the retention runs every second), short for the test.
+		keep := 3 * time.Second
 		c.Webhooks = config.Webhooks{AllowHTTP: true, AllowPrivateNetworks: []string{"127.0.0.0/8"},
 			RetrySchedule: []time.Duration{0, time.Hour}, HistoryRetention: &keep}
 	})
