@@ -338,8 +338,6 @@ func (f *Feed) replay(ctx context.Context, kind string, since time.Time, marks m
 	}
 }
 
-// FollowEvents streams a session's events: the archived ones, then each one as the watcher
-// reads it; the stream ends once the session has ended and all its events were sent.
 // Archived reports whether the archive holds the session.
 func (f *Feed) Archived(ctx context.Context, server, sessionID string) (bool, error) {
 	_, err := f.st.Session(ctx, server, sessionID)
@@ -352,6 +350,8 @@ func (f *Feed) Archived(ctx context.Context, server, sessionID string) (bool, er
 	return false, err
 }
 
+// FollowEvents streams a session's events: the archived ones, then each one as the watcher
+// reads it; the stream ends once the session has ended and all its events were sent.
 func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string) (*resolvers.Stream[resolvers.FeedEvent], error) {
 	sub := &subscriber{kind: store.KindEvents, server: server, sessionID: sessionID}
 	marks := f.register(sub)

@@ -176,3 +176,39 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	dead.stop()
 }
+
+// Archived answers whether the archive holds a session; a store that cannot answer is an
+// error, not "not archived" (which would send the subscription to VBO instead).
+func TestFeedArchived(t *testing.T) {
+	st := storetest.Open(t, storetest.SQLite(t))
+	f := runFeed(t, watch.FeedOptions{Store: st, Servers: []string{"syd1"}})
+	ctx := context.Background()
+	if _, err := st.EnsureServer(ctx, "syd1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	l, ok, err := st.AcquireLease(ctx, "syd1", "me", time.Minute)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	s := upstream.RestoreSession{ID: "s1", CreationTime: time.Now(), State: upstream.SessionStateWorking}
+	if err := st.Archive(ctx, l, []store.Change{{Session: store.Session{Server: "syd1", Session: s}}}, store.Checkpoint{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		server, id string
+		want       bool
+	}{
+		{"syd1", "s1", true},
+		{"syd1", "s2", false},
+		{"mel1", "s1", false},
+	}
+	for _, tt := range tests {
+		if got, err := f.Archived(ctx, tt.server, tt.id); got != tt.want || err != nil {
+			t.Errorf("Archived(%s, %s) = %v, %v; want %v", tt.server, tt.id, got, err, tt.want)
+		}
+	}
+	_ = st.Close()
+	if got, err := f.Archived(ctx, "syd1", "s1"); got || err == nil {
+		t.Errorf("Archived on a closed store = %v, %v; want an error", got, err)
+	}
+}
