@@ -72,17 +72,12 @@ func (s *Store) PruneDeliveries(ctx context.Context, p DeliveryPrune) (int64, er
 			if err != nil {
 				return err
 			}
-			var ids []any
-			for rows.Next() {
+			ids, err := Collect(rows, func(r Row) (any, error) {
 				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+				err := r.Scan(&id)
+				return id, err
+			})
+			if err != nil {
 				return err
 			}
 			if len(ids) > 0 {
