@@ -188,10 +188,7 @@ func (e *evaluation) allEvents(ctx context.Context) ([]upstream.RestoreSessionEv
 			return nil, fmt.Errorf("watch rules: events: %w", err)
 		}
 		ev.Type, ev.Status, ev.StartTime = upstream.RestoreEventType(typ), upstream.RestoreEventStatus(status), store.FromNS(start)
-		if end.Valid {
-			t := store.FromNS(end.Int64)
-			ev.EndTime = &t
-		}
+		ev.EndTime = store.TimePtr(end)
 		if size.Valid {
 			v := size.Int64
 			ev.ItemSizeBytes = &v

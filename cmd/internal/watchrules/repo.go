@@ -144,10 +144,7 @@ func scanDelivery(r store.Row) (*deliveryRow, error) {
 		}
 		return nil, err
 	}
-	if next.Valid {
-		t := store.FromNS(next.Int64)
-		d.nextAttempt = &t
-	}
+	d.nextAttempt = store.TimePtr(next)
 	d.created, d.updated = store.FromNS(created), store.FromNS(updated)
 	return &d, nil
 }
