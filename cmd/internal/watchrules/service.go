@@ -253,7 +253,12 @@ func (s *Service) SigningSecrets(ctx context.Context, id string) ([]webhooks.Sec
 	if err != nil {
 		return nil, wrapStoreErr("signing secrets", err)
 	}
-	return r.keys(time.Now()), nil
+	// The store's clock: the one the overlap's end was written with and deliveries are signed by.
+	now, err := s.st.Now(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch rules: signing secrets: %w", err)
+	}
+	return r.keys(now), nil
 }
 
 // Create stores a new rule with a fresh secret.
