@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
@@ -422,24 +421,10 @@ func TestDeliveriesPaging(t *testing.T) {
 	}
 }
 
-// attemptMetrics reads vbo_gateway_webhook_attempts_total through a registry.
+// attemptMetrics reads vbo_gateway_webhook_attempts_total.
 func attemptMetrics(t *testing.T, svc *Service) string {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(svc.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "vbo_gateway_webhook_attempts_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-		}
-	}
+	got := counterSeries(t, svc, "vbo_gateway_webhook_attempts_total")
 	return fmt.Sprintf("delivered=%v failed=%v gone=%v", got["delivered"], got["failed"], got["gone"])
 }
 

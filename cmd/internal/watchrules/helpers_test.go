@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
@@ -267,4 +269,32 @@ func statusCodes(d *model.WebhookDelivery) []int {
 		}
 	}
 	return out
+}
+
+// counterSeries reads the counter name from svc's collector through a registry: its value by
+// its (first) label's value, "" for a series without labels. A counter never reported fails t.
+func counterSeries(t *testing.T, svc *Service, name string) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(svc.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		got := map[string]float64{}
+		for _, m := range mf.GetMetric() {
+			var label string
+			if l := m.GetLabel(); len(l) > 0 {
+				label = l[0].GetValue()
+			}
+			got[label] = m.GetCounter().GetValue()
+		}
+		return got
+	}
+	t.Fatalf("no %s", name)
+	return nil
 }

@@ -6,32 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
-// prunedMetric reads vbo_gateway_webhook_deliveries_pruned_total through a registry.
+// prunedMetric reads vbo_gateway_webhook_deliveries_pruned_total, a counter without labels.
 func prunedMetric(t *testing.T, svc *Service) float64 {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(svc.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	got := counterSeries(t, svc, "vbo_gateway_webhook_deliveries_pruned_total")
+	v, ok := got[""]
+	if !ok || len(got) != 1 {
+		t.Fatalf("pruned metric has labels or several series: %v", got)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == "vbo_gateway_webhook_deliveries_pruned_total" {
-			if m := mf.GetMetric(); len(m) == 1 && len(m[0].GetLabel()) == 0 {
-				return m[0].GetCounter().GetValue()
-			}
-			t.Fatalf("pruned metric has labels or several series: %v", mf)
-		}
-	}
-	t.Fatal("no vbo_gateway_webhook_deliveries_pruned_total")
-	return 0
+	return v
 }
 
 // The periodic prune job deletes finished deliveries older than the retention, with their
