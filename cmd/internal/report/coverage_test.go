@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -162,5 +163,21 @@ func TestNewArchiveRefuses(t *testing.T) {
 		if (err == nil) != tt.ok || (a != nil) != tt.ok {
 			t.Errorf("%s: %v, %v; want ok=%v", tt.name, a, err, tt.ok)
 		}
+	}
+}
+
+// A clock that cannot tell the time (the store's, on a failing database) fails the report
+// rather than judging coverage at the zero time.
+func TestCoverageClockError(t *testing.T) {
+	st := storetest.Open(t, storetest.SQLite(t))
+	boom := errors.New("clock: connection refused")
+	a, err := NewArchive(st, ArchiveOptions{Retention: time.Hour, Now: func(context.Context) (time.Time, error) { return time.Time{}, boom }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := resolvers.AuditQuery{From: archiveBase, To: archiveBase.Add(time.Hour), Servers: []string{"syd1"},
+		InScope: func(string, string) bool { return true }}
+	if res, err := a.RestoreAudit(context.Background(), q); !errors.Is(err, boom) || res != nil {
+		t.Fatalf("RestoreAudit = %v, %v; want the clock's error", res, err)
 	}
 }
