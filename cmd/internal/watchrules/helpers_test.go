@@ -84,6 +84,16 @@ type envOpts struct {
 
 func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
 	t.Helper()
+	svc, err := New(context.Background(), serviceOptions(t, st, sc, o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// serviceOptions are the Options newService builds the service with.
+func serviceOptions(t *testing.T, st *store.Store, sc *scopes, o envOpts) Options {
+	t.Helper()
 	var allow []netip.Prefix
 	if !o.noAllow {
 		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -104,12 +114,8 @@ func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(context.Background(), Options{Store: st, Guard: g, Client: c, Schedule: sch, TenantScope: sc.lookup,
-		Workers: 4, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	return Options{Store: st, Guard: g, Client: c, Schedule: sch, TenantScope: sc.lookup,
+		Workers: 4, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: quiet}
 }
 
 func newEnv(t *testing.T, o store.Options, eo envOpts) *env {

@@ -103,3 +103,17 @@ func TestHistoryRetentionOff(t *testing.T) {
 		t.Fatal("the delivery is gone")
 	}
 }
+
+// New refuses a negative retention (fails closed) rather than pruning everything or nothing.
+func TestHistoryRetentionNegativeRefused(t *testing.T) {
+	st := openStore(t, storetest.SQLite(t))
+	o := serviceOptions(t, st, &scopes{}, envOpts{})
+	o.HistoryRetention = -time.Hour
+	if svc, err := New(context.Background(), o); err == nil || svc != nil {
+		t.Fatalf("New with a negative retention = %v, %v; want an error", svc, err)
+	}
+	o.HistoryRetention = time.Hour
+	if _, err := New(context.Background(), o); err != nil {
+		t.Fatalf("New with a retention: %v", err)
+	}
+}
