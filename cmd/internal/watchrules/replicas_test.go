@@ -6,17 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store/pgtest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/storetest"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
 // Two gateway replicas on one PostgreSQL, both delivering: every message reaches the receiver
 // exactly once.
 func TestTwoReplicasDeliverEachJobOnce(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	a := newEnv(t, store.Options{Driver: store.DriverPostgres, DSN: dsn}, envOpts{id: "replica-a"})
-	stB := openStore(t, store.Options{Driver: store.DriverPostgres, DSN: dsn})
+	pg := storetest.Postgres(t)
+	a := newEnv(t, pg, envOpts{id: "replica-a"})
+	stB := openStore(t, pg)
 	b := newService(t, stB, a.scope, envOpts{id: "replica-b"})
 	rcv := newReceiver(t, func(int, http.ResponseWriter) { time.Sleep(10 * time.Millisecond) })
 	t1 := "t1"
