@@ -300,10 +300,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		return err
 	}
 	gateway.Store(gw)
-	hc := cfg.HTTP.WithDefaults()
-	if err := hc.Validate(cfg.Resilience.WithDefaults().RequestTimeout); err != nil {
-		return err
-	}
+	hc := cfg.HTTP.WithDefaults() // validated by app.New
 	ln, err := listenLimited(cfg.Listen, hc)
 	if err != nil {
 		return err
