@@ -59,14 +59,7 @@ type eventsKey struct {
 // requests.
 func (l *Loaders) RestoreSessionEvents(ctx context.Context, q EventsQuery) (*EventsPage, error) {
 	k := eventsKey{q.Server, q.SessionID, q.Final, q.After, q.Need, q.Limit, q.Count, q.FilterKey}
-	return l.eventsMemo.do(ctx, k, false, func() (page *EventsPage, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				page, err = nil, fmt.Errorf("%w: %v", ErrPanic, p)
-			}
-		}()
-		return l.readEvents(ctx, q)
-	})
+	return l.eventsMemo.do(ctx, k, false, func() (*EventsPage, error) { return l.readEvents(ctx, q) })
 }
 
 // eventsReader fills a page while events stream past it.

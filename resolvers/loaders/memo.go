@@ -2,6 +2,7 @@ package loaders
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -20,7 +21,9 @@ type memoEntry[V any] struct {
 
 // do returns fn's result for k, calling fn only if no call for k ran or is running. A caller
 // that waits gives up when ctx ends. With forgetErr a failed call is not kept, so a later
-// caller of k calls fn again (those already waiting share the failure).
+// caller of k calls fn again (those already waiting share the failure). A panic in fn is the
+// call's failure (an ErrPanic): the callers waiting for it get that error, not a zero value
+// and no error.
 func (m *memo[K, V]) do(ctx context.Context, k K, forgetErr bool, fn func() (V, error)) (V, error) {
 	m.mu.Lock()
 	if e, ok := m.entries[k]; ok {
@@ -41,7 +44,15 @@ func (m *memo[K, V]) do(ctx context.Context, k K, forgetErr bool, fn func() (V, 
 	m.mu.Unlock()
 	defer close(e.done)
 
-	e.v, e.err = fn()
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				var zero V
+				e.v, e.err = zero, fmt.Errorf("%w: %v", ErrPanic, p)
+			}
+		}()
+		e.v, e.err = fn()
+	}()
 	if e.err != nil && forgetErr {
 		m.mu.Lock()
 		delete(m.entries, k)

@@ -93,3 +93,59 @@ func TestOrgJoin(t *testing.T) {
 		t.Errorf("unknown server: err = %v, want ErrUnknownServer", err)
 	}
 }
+
+// A panic in the call is its failure: the caller and the callers sharing it get an ErrPanic
+// (not a zero value and no error); with forgetErr a later caller calls again.
+func TestMemoPanic(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		forgetErr bool
+		wantLater error // what a caller after the panic gets
+	}{
+		{"kept", false, ErrPanic},
+		{"forgotten", true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var m memo[string, *int]
+			started, release := make(chan struct{}), make(chan struct{})
+			firstErr := make(chan error)
+			go func() {
+				_, err := m.do(context.Background(), "k", tt.forgetErr, func() (*int, error) {
+					close(started)
+					<-release
+					panic("boom")
+				})
+				firstErr <- err
+			}()
+			<-started
+			waiterErr := make(chan error, 1)
+			if !tt.forgetErr {
+				// Whether it waits for the call or comes after it, it shares the kept failure.
+				go func() {
+					v, err := m.do(context.Background(), "k", false, func() (*int, error) {
+						t.Error("a second call ran")
+						return nil, nil
+					})
+					if v != nil {
+						t.Errorf("the waiter got %v", v)
+					}
+					waiterErr <- err
+				}()
+			}
+			close(release)
+			if err := <-firstErr; !errors.Is(err, ErrPanic) {
+				t.Errorf("caller: err = %v, want ErrPanic", err)
+			}
+			if !tt.forgetErr {
+				if err := <-waiterErr; !errors.Is(err, ErrPanic) {
+					t.Errorf("waiter: err = %v, want ErrPanic", err)
+				}
+			}
+			seven := 7
+			v, err := m.do(context.Background(), "k", tt.forgetErr, func() (*int, error) { return &seven, nil })
+			if !errors.Is(err, tt.wantLater) || (tt.wantLater == nil) != (v != nil) {
+				t.Errorf("later caller: %v, %v; want err %v", v, err, tt.wantLater)
+			}
+		})
+	}
+}
