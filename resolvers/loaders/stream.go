@@ -77,14 +77,12 @@ type sessionStream struct {
 	// firstPage is the limit of the first call (see walkFirstPage); later calls ask for
 	// pageSize.
 	firstPage int
-	fetches   int
 
 	start     *gid.Position
-	budget    int // sessions this stream may fetch (<= 0: no bound)
-	fetched   int
+	budget    int  // sessions this stream may fetch (<= 0: no bound)
 	paused    bool // stopped at the budget, not at the end of the listing
 	dropSkip  int  // sessions at start.Time still to drop
-	offset    int
+	offset    int  // the next call's offset: the sessions fetched so far
 	buf       []upstream.RestoreSession
 	exhausted bool
 	pos       gid.Position // position after the last session consumed
@@ -154,7 +152,7 @@ func (s *sessionStream) head(ctx context.Context) (*upstream.RestoreSession, err
 		// Pause at the budget, but only after consuming something: a stream that has only
 		// dropped what a resumed cursor covers must move on, or it would pause at the same place
 		// on every request.
-		if s.budget > 0 && s.fetched >= s.budget && s.consumed > 0 {
+		if s.budget > 0 && s.offset >= s.budget && s.consumed > 0 {
 			s.paused = true // the caller ends its page here; the cursor resumes at s.pos
 			return nil, nil
 		}
@@ -203,16 +201,14 @@ func (s *sessionStream) cursorPosition(head *upstream.RestoreSession) (gid.Posit
 
 func (s *sessionStream) fetch(ctx context.Context) error {
 	limit := s.pageSize
-	if s.fetches == 0 {
+	if s.offset == 0 { // the first call: every later one follows a non-empty page
 		limit = s.firstPage
 	}
 	page, err := s.l.sessionPage(ctx, s.server, pageQuery{window: s.window.key(), offset: s.offset, limit: limit})
 	if err != nil {
 		return err
 	}
-	s.fetches++
 	s.buf = page.Results // only called once buf is drained; pages are shared, never appended to
-	s.fetched += len(page.Results)
 	s.offset += len(page.Results)
 	s.exhausted = page.Last(limit)
 	return nil
