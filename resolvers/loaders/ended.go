@@ -14,8 +14,9 @@ const maxEndedEvents = 1_000_000
 
 // EndedSessionEvents yields every event of a session that has ended, in order: from the
 // immutable cache when it holds them, else page by page from the session's server (one page in
-// memory at a time), refusing a server that repeats a page or pages past maxEndedEvents. The
-// caller has checked the session's scope.
+// memory at a time), refusing a server that repeats a page or pages past maxEndedEvents. A
+// session whose events fit one page is cached, so the next subscriber to it calls no server.
+// The caller has checked the session's scope.
 func (b *Backend) EndedSessionEvents(ctx context.Context, server, sessionID string) iter.Seq2[upstream.RestoreSessionEvent, error] {
 	return func(yield func(upstream.RestoreSessionEvent, error) bool) {
 		if all, ok := b.cachedEvents(server, sessionID); ok {
@@ -47,12 +48,16 @@ func (b *Backend) EndedSessionEvents(ctx context.Context, server, sessionID stri
 				yield(upstream.RestoreSessionEvent{}, err)
 				return
 			}
+			last := p.Last(limit)
+			if last && offset == 0 {
+				b.rememberEvents(server, sessionID, p.Results) // read whole: as readEvents does
+			}
 			for _, e := range p.Results {
 				if !yield(e, nil) {
 					return
 				}
 			}
-			if p.Last(limit) {
+			if last {
 				return
 			}
 			offset += len(p.Results)

@@ -44,6 +44,30 @@ func TestEndedSessionEvents(t *testing.T) {
 			t.Fatalf("got %d events in %d calls, %v", len(got), f.n("events"), err)
 		}
 	})
+	t.Run("read whole in one page: cached for the next reader", func(t *testing.T) {
+		f := newFake(1, 1, 0)
+		f.events["s"] = markedSession("s", 5)
+		b := newBackend(t, f, Config{EventsPageSize: 10, ListingTTL: -1})
+		for range 2 {
+			if got, err := collect(b, "s", -1); err != nil || !slices.Equal(got, eventIDs(f.events["s"])) {
+				t.Fatalf("got %v, %v", got, err)
+			}
+		}
+		if f.n("events") != 1 {
+			t.Errorf("%d calls for two reads of 5 events in pages of 10, want 1", f.n("events"))
+		}
+	})
+	t.Run("read in several pages: not cached", func(t *testing.T) {
+		f := newFake(1, 1, 0)
+		f.events["s"] = markedSession("s", 15)
+		b := newBackend(t, f, Config{EventsPageSize: 10, ListingTTL: -1})
+		if _, err := collect(b, "s", -1); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := b.cachedEvents("srv", "s"); ok {
+			t.Error("a session read in two pages was cached")
+		}
+	})
 	t.Run("from the immutable cache, no call", func(t *testing.T) {
 		f := newFake(1, 1, 0)
 		b := newBackend(t, f, Config{ListingTTL: -1})
