@@ -116,6 +116,11 @@ func TestDecodePageMatchesEncodingJSON(t *testing.T) {
 		{`{"offset":"1"}`, 2},
 		{`null`, 2},
 		{`[]`, 2},
+		// Input that ends inside the page.
+		{`{"offset":1,`, 2},
+		{`{"offset":`, 2},
+		{`{"results":[{"id":"a"},`, 2},
+		{`{"results":[{"id":"a"}]`, 2},
 	} {
 		var want, got Page[RestoreSession]
 		errV1 := json.NewDecoder(strings.NewReader(tc.in)).Decode(&want)

@@ -108,6 +108,13 @@ var linkCases = []string{
 	`{"self":{"href":{}}}`,
 	`{"self":{"href":"a"}`,
 	`{"self":{"href":"a"},}`,
+	// Members too long to be an escaped "href", and input that ends inside a link.
+	`{"self":{"a_member_name_longer_than_any_href":"x","href":"a"}}`,
+	`{"self":{"href":"a",`,
+	`{"self":{"title":`,
+	`{"self":{"href":`,
+	`{"self":{"href":"a"}`,
+	`{"self"`,
 	`["a"]`,
 	`"x"`,
 }
