@@ -348,6 +348,8 @@ func TestWalkCallsWithFirstPage(t *testing.T) {
 		{1_000, 20_000, 3},  // 1,000 + 10,000 + 10,000 (the budget is checked between pages)
 		{1_000, 1_000, 1},
 		{1_000, 1_001, 2},
+		{1_000, 0, 1 + (cost.UnboundedScan-1_000+9_999)/10_000}, // no budget: UnboundedScan
+		{0, -1, cost.UnboundedScan / 10_000},
 	} {
 		tc.want++ // and the organisation list
 		p := paging
