@@ -162,10 +162,7 @@ func repeatItems(b *testing.B, items []json.RawMessage, n int) []json.RawMessage
 // benchClient is a client of a test server answering route with body (and a token).
 func benchClient(b *testing.B, route string, body []byte) *Client {
 	b.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v6/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600}`)
-	})
+	mux := tokenMux()
 	mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)

@@ -28,10 +28,7 @@ func testConnectionReuse(t *testing.T, conc int) {
 	var mu sync.Mutex
 	var arrived *sync.WaitGroup
 	var release chan struct{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v6/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600}`)
-	})
+	mux := tokenMux()
 	mux.HandleFunc("GET /v6/RestoreSessions", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		a, rel := arrived, release
@@ -90,10 +87,7 @@ type onlyRoundTrip struct{ http.RoundTripper }
 // through a wrapping transport too.
 func TestClientCloseIdleConnections(t *testing.T) {
 	var open atomic.Int32
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v6/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600}`)
-	})
+	mux := tokenMux()
 	mux.HandleFunc("GET /v6/RestoreSessions", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"offset":0,"limit":30,"results":[]}`)
 	})

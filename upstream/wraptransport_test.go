@@ -27,10 +27,7 @@ func (s *seenPaths) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestWrapTransport: ClientOptions.WrapTransport sees every attempt, the token call included,
 // whether the client builds its HTTP client or is given one (with no transport of its own).
 func TestWrapTransport(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v6/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600}`)
-	})
+	mux := tokenMux()
 	mux.HandleFunc("GET /v6/RestoreSessions", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"offset":0,"limit":30,"results":[]}`)
 	})
@@ -61,4 +58,14 @@ func TestWrapTransport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tokenMux is a test server's mux whose token endpoint grants every call a token, for tests of
+// the client's transport rather than of its authentication.
+func tokenMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v6/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600}`)
+	})
+	return mux
 }
