@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +36,8 @@ import (
 //     selection bound keeps gqlparser's validation fast: it compares repeated fields and
 //     fragments pairwise. Fragment cycles are refused here, before gqlparser's
 //     validator sees them (gqlparser issue #173: recursive fragments can overflow its stack).
-//   - after validation (MutateOperationContext): every `first` argument against maxFirst
+//   - after validation (MutateOperationContext): every enum value behind a variable written
+//     exactly as in the schema (checkEnumVariables), every `first` argument against maxFirst
 //     (variables resolved). The cost (upstream calls, response objects) is the QueryCost
 //     extension's (cost.go), also before execution.
 //
@@ -43,11 +45,12 @@ import (
 // `first`) and a message that names the limit and the value.
 type queryLimits struct {
 	l      config.Limits
+	schema *ast.Schema
 	passed *lru.LRU[struct{}] // query texts that passed the static checks
 }
 
-func newQueryLimits(l config.Limits) *queryLimits {
-	return &queryLimits{l: l, passed: lru.New[struct{}](1000)}
+func newQueryLimits(l config.Limits, schema *ast.Schema) *queryLimits {
+	return &queryLimits{l: l, schema: schema, passed: lru.New[struct{}](1000)}
 }
 
 var (
@@ -342,7 +345,75 @@ func (q *queryLimits) checkSelections(s docStats, where string) *gqlerror.Error 
 }
 
 func (q *queryLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if e := checkEnumVariables(q.schema, oc.Operation.VariableDefinitions, oc.Variables); e != nil {
+		return e
+	}
 	return checkFirst(oc.Operation.SelectionSet, oc.Variables, int64(q.l.MaxFirst), map[string]bool{})
+}
+
+// checkEnumVariables refuses (BAD_USER_INPUT) a variable holding an enum value that is not
+// written exactly as the schema writes it. gqlparser's variable validation compares enum names
+// ignoring case ("exchange" passes for EXCHANGE), so such a value would otherwise reach the
+// enum's UnmarshalGQL during execution, where gqlgen's generated enums refuse it with a plain
+// error that is presented as INTERNAL. Enum literals in the document are already checked exactly
+// by validation; this covers every enum behind a variable, at any depth of lists and input
+// objects, in one place.
+func checkEnumVariables(s *ast.Schema, defs ast.VariableDefinitionList, vars map[string]any) *gqlerror.Error {
+	for _, d := range defs {
+		v, ok := vars[d.Variable]
+		if !ok {
+			continue
+		}
+		if value, enum := inexactEnum(s, d.Type, v); enum != "" {
+			e := gqlerror.Errorf("variable $%s: %s is not a value of enum %s (enum values are written exactly as in the schema)",
+				d.Variable, excerpt([]byte(value), 0), enum)
+			e.Extensions = map[string]any{"code": resolvers.CodeBadUserInput}
+			return e
+		}
+	}
+	return nil
+}
+
+// inexactEnum finds, in the coerced value v of type t, an enum value the schema does not have
+// exactly; it returns the value and its enum's name ("" when there is none).
+func inexactEnum(s *ast.Schema, t *ast.Type, v any) (value, enum string) {
+	if v == nil || t == nil {
+		return "", ""
+	}
+	if t.Elem != nil {
+		// A list as decoded ([]any), or one value given for a list, which gqlparser's
+		// coercion wraps in a typed slice ([]string).
+		list := reflect.ValueOf(v)
+		if list.Kind() != reflect.Slice {
+			return inexactEnum(s, t.Elem, v)
+		}
+		for i := range list.Len() {
+			if value, enum := inexactEnum(s, t.Elem, list.Index(i).Interface()); enum != "" {
+				return value, enum
+			}
+		}
+		return "", ""
+	}
+	def := s.Types[t.NamedType]
+	if def == nil {
+		return "", ""
+	}
+	switch def.Kind {
+	case ast.Enum:
+		if str, ok := v.(string); ok && def.EnumValues.ForName(str) == nil {
+			return str, def.Name
+		}
+	case ast.InputObject:
+		m, _ := v.(map[string]any)
+		for _, f := range def.Fields {
+			if x, ok := m[f.Name]; ok {
+				if value, enum := inexactEnum(s, f.Type, x); enum != "" {
+					return value, enum
+				}
+			}
+		}
+	}
+	return "", ""
 }
 
 // checkFirst rejects any `first` argument outside 0..maxFirst, before execution starts (a

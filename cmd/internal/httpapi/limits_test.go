@@ -231,3 +231,43 @@ func FuzzRestoreSessionFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestEnumVariablesExact: gqlparser lets an enum value through a variable in any letter case;
+// the gateway refuses it before execution with BAD_USER_INPUT, for hand-bound enums (the
+// session filter's types, inside an input object) and gqlgen-generated ones (restoreAudit's
+// groupBy, a list argument) alike, where the generated ones used to answer INTERNAL.
+func TestEnumVariablesExact(t *testing.T) {
+	h := stubHandler(t, httpapi.Options{})
+	const sessions = `query($f: RestoreSessionFilter) { restoreSessions(first: 1, filter: $f) { totalCount } }`
+	const audit = `query($g: [RestoreAuditDimension!]!) { restoreAudit(from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z", groupBy: $g) { rows { sessions } } }`
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+		refused     string // the value named in the refusal; "" when accepted
+	}{
+		{"filter type, exact", sessions, map[string]any{"f": map[string]any{"types": []any{"EXCHANGE"}}}, ""},
+		{"filter type, lower case", sessions, map[string]any{"f": map[string]any{"types": []any{"EXCHANGE", "exchange"}}}, "exchange"},
+		{"filter type, one value for the list", sessions, map[string]any{"f": map[string]any{"types": "Teams"}}, "Teams"},
+		{"generated enum, lower case", audit, map[string]any{"g": []any{"day"}}, "day"},
+		{"generated enum, mixed case", audit, map[string]any{"g": []any{"INITIATED_BY", "Organization"}}, "Organization"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, r := postJSON(t, h, tc.query, tc.vars)
+			refusal, refused := "", false
+			for _, e := range r.Errors {
+				if code := e.Extensions["code"]; code == "INTERNAL" || code == nil {
+					t.Fatalf("error %q code %v", e.Message, code)
+				}
+				if e.Extensions["code"] == "BAD_USER_INPUT" {
+					refusal, refused = e.Message, true
+				}
+			}
+			switch {
+			case tc.refused == "" && refused:
+				t.Fatalf("refused: %q", refusal)
+			case tc.refused != "" && (!refused || !strings.Contains(refusal, `"`+tc.refused+`"`)):
+				t.Fatalf("errors %+v, want BAD_USER_INPUT naming %q", r.Errors, tc.refused)
+			}
+		})
+	}
+}

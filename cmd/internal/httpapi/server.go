@@ -207,7 +207,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver) (*handler
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	}
 	// After APQ, so a query registered by hash is checked like any other.
-	srv.Use(newQueryLimits(lim))
+	srv.Use(newQueryLimits(lim, es.Schema()))
 	srv.Use(qc)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
