@@ -245,8 +245,12 @@ func (r *Resolver) inScopeOrgNames(ctx context.Context, p *auth.Principal, serve
 			addServerError(ctx, so.err)
 			continue
 		}
+		join, err := loaders.For(ctx).OrgJoin(ctx, so.server) // built once per server and request
+		if err != nil {
+			addServerError(ctx, err)
+			continue
+		}
 		mine := map[string]bool{}
-		join := upstream.NewOrgJoin(so.orgs)
 		for _, o := range so.orgs {
 			if p.CanSeeOrg(so.server, o.ID) && f.allows(so.server, o.ID) && !join.Ambiguous(o.Name) {
 				mine[upstream.OrgNameKey(o.Name)] = true
