@@ -32,10 +32,10 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/telemetry"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/webhooks"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 )
 
 func main() {

@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/httpapi"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/report"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/store"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/watchrules"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/webhooks"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/httpapi"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )

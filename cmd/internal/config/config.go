@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +63,10 @@ type Config struct {
 	LogLevel string `yaml:"logLevel"`
 	// Runtime tunes the Go runtime (garbage collection) at start-up; see runtime.go.
 	Runtime Runtime `yaml:"runtime"`
+
+	// file and lines place errors found after Load (Locate): the file and each key's line.
+	file  string
+	lines keyLines
 }
 
 // VBOServer is one VBO server behind the gateway.
@@ -117,8 +122,9 @@ func Load(path string, o ...Overrides) (*Config, error) {
 	readFile := func(name string) ([]byte, error) { return os.ReadFile(relativeTo(dir, name)) }
 	c, err := Parse(b, os.LookupEnv, readFile, o...)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, inFile(path, err)
 	}
+	c.file = path
 	for i := range c.Servers {
 		c.Servers[i].TLS.CAFile = relativeTo(dir, c.Servers[i].TLS.CAFile)
 	}
@@ -138,14 +144,32 @@ func relativeTo(dir, name string) string {
 }
 
 // Parse decodes YAML strictly (unknown keys are errors), resolves secrets with lookupEnv and
-// readFile, applies defaults and validates.
+// readFile, applies defaults and validates. Its errors are *Error or Errors, placed at the line
+// of the key they are about where the file has it (Load adds the file's name).
 func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), o ...Overrides) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlSyntax(err, b)
+	}
+	lines, errs := checkSchema(&doc, reflect.TypeFor[Config]())
+	if len(errs) > 0 {
+		return nil, errs
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("parse YAML: %w", err)
+		return nil, yamlTypeErrors(err, lines) // what checkSchema did not foresee
 	}
+	c.lines = lines
+	if err := c.validate(lookupEnv, readFile, o); err != nil {
+		return nil, lines.locate(err)
+	}
+	return &c, nil
+}
+
+// validate applies the overrides and defaults and checks c.
+func (c *Config) validate(lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), o []Overrides) error {
 	var fixed []VBOServer
 	for _, ov := range o {
 		c.Auth.AllowMissing = c.Auth.AllowMissing || ov.AllowMissing
@@ -163,12 +187,12 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 	}
 	if fixed != nil {
 		if len(c.Servers) > 0 {
-			return nil, errors.New("servers are given on the command line (--demo): remove the servers section")
+			return errors.New("servers are given on the command line (--demo): remove the servers section")
 		}
 		c.Servers = slices.Clone(fixed)
 	}
 	if len(c.Servers) == 0 {
-		return nil, errors.New("no servers configured")
+		return errors.New("no servers configured")
 	}
 	seen := map[string]bool{}
 	for i := range c.Servers {
@@ -177,34 +201,34 @@ func Parse(b []byte, lookupEnv func(string) (string, bool), readFile func(string
 		}
 		s := &c.Servers[i]
 		if err := s.validate(lookupEnv, readFile); err != nil {
-			return nil, fmt.Errorf("servers[%d] (%s): %w", i, s.Name, err)
+			return fmt.Errorf("servers[%d] (%s): %w", i, s.Name, err)
 		}
 		if seen[s.Name] {
-			return nil, fmt.Errorf("servers[%d]: duplicate name %q", i, s.Name)
+			return fmt.Errorf("servers[%d]: duplicate name %q", i, s.Name)
 		}
 		seen[s.Name] = true
 	}
 	if err := c.validateAuth(); err != nil {
-		return nil, err
+		return err
 	}
 	c.Webhooks = c.Webhooks.WithDefaults()
 	if err := c.Webhooks.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.HTTP.WithDefaults().Validate(c.Resilience.WithDefaults().RequestTimeout); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.validateStore(lookupEnv); err != nil {
-		return nil, err
+		return err
 	}
 	c.Runtime = c.Runtime.WithDefaults()
 	if err := c.Runtime.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.CursorKey.resolve(lookupEnv, readFile); err != nil {
-		return nil, err
+		return err
 	}
-	return &c, nil
+	return nil
 }
 
 func (s *VBOServer) validate(lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) error {

@@ -41,7 +41,7 @@ func TestWatchAndStoreConfig(t *testing.T) {
 			}
 		}},
 		{name: "unset DSN variable", yaml: "watch: {enabled: true}\nstore: {driver: postgres, dsnEnv: NOPE}", wantErr: "NOPE"},
-		{name: "DSN in the file", yaml: "store: {driver: postgres, dsn: postgres://x}", wantErr: "field dsn not found"},
+		{name: "DSN in the file", yaml: "store: {driver: postgres, dsn: postgres://x}", wantErr: "store.dsn: unknown key; the DSN never sits in this file"},
 		{name: "postgres without dsnEnv", yaml: "store: {driver: postgres}", wantErr: "dsnEnv"},
 		{name: "path with postgres", yaml: "store: {driver: postgres, dsnEnv: PG_DSN, path: x.db}", wantErr: "store.path"},
 		{name: "unknown driver", yaml: "store: {driver: mysql}", wantErr: "mysql"},

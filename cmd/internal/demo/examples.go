@@ -3,7 +3,7 @@ package demo
 import (
 	"encoding/json"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/graphiql"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
 )
 
 // KnownMachines are the client machines the demo's watch rule treats as the provider's own.

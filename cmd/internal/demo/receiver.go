@@ -15,8 +15,8 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/webhooks"
 )
 
 // ReceiverPath is the path of the receiver's URL (any path is accepted; this is the one

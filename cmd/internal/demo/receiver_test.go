@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/webhooks"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 )
 
 func mustSecret(t *testing.T) webhooks.Secret {

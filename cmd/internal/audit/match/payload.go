@@ -1,0 +1,194 @@
+package match
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Event types of the payload ("type" at the top level, per the Standard Webhooks payload
+// structure).
+const (
+	EventSessionStarted = "restore.session.started"
+	EventSessionEnded   = "restore.session.ended"
+	EventItem           = "restore.item"
+	EventTest           = "webhook.test"
+)
+
+// EventTypeFor is the payload type of a trigger.
+func EventTypeFor(t Trigger) string {
+	switch t {
+	case Started:
+		return EventSessionStarted
+	case Ended:
+		return EventSessionEnded
+	case Item:
+		return EventItem
+	}
+	return EventTest
+}
+
+// Payload is the JSON body of a delivery: {type, timestamp, rule, data}, data shaped like the
+// GraphQL RestoreSession.
+type Payload struct {
+	Type      string       `json:"type"`
+	Timestamp time.Time    `json:"timestamp"`
+	Rule      PayloadRule  `json:"rule"`
+	Data      *SessionData `json:"data"`
+}
+
+// PayloadRule names the rule that matched.
+type PayloadRule struct {
+	ID   string  `json:"id"`
+	Name string  `json:"name"`
+	On   Trigger `json:"on"`
+}
+
+// SessionData mirrors the GraphQL RestoreSession.
+type SessionData struct {
+	ID           string                     `json:"id"`
+	UpstreamID   string                     `json:"upstreamId"`
+	Server       NameRef                    `json:"server"`
+	Organization OrgRef                     `json:"organization"`
+	Name         string                     `json:"name"`
+	Type         model.RestoreSessionType   `json:"type"`
+	State        model.RestoreSessionState  `json:"state"`
+	Result       model.RestoreSessionResult `json:"result"`
+	StartTime    time.Time                  `json:"startTime"`
+	EndTime      *time.Time                 `json:"endTime"`
+	InitiatedBy  *string                    `json:"initiatedBy"`
+	ClientHost   *ClientHostData            `json:"clientHost"`
+	Reason       *string                    `json:"reason"`
+	Details      *string                    `json:"details"`
+	ScopeName    *string                    `json:"scopeName"`
+	Totals       Totals                     `json:"totals"`
+	// Events are the item events that matched (ITEM rules; ENDED rules with event
+	// conditions), the first MaxPayloadEvents of them; empty otherwise.
+	Events []EventData `json:"events"`
+	// MatchedEvents counts every event that matched (Events may hold fewer).
+	MatchedEvents int `json:"matchedEvents"`
+}
+
+// MaxPayloadEvents bounds the events listed in one payload.
+const MaxPayloadEvents = 100
+
+// NameRef names a server.
+type NameRef struct {
+	Name string `json:"name"`
+}
+
+// OrgRef identifies an organisation.
+type OrgRef struct {
+	ID         string `json:"id"`
+	UpstreamID string `json:"upstreamId"`
+	Name       string `json:"name"`
+}
+
+// ClientHostData mirrors the GraphQL ClientHost.
+type ClientHostData struct {
+	Raw         string  `json:"raw"`
+	MachineName *string `json:"machineName"`
+	ViaAddress  *string `json:"viaAddress"`
+}
+
+// Totals are the session's item totals as archived so far.
+type Totals struct {
+	Items       int64                            `json:"items"`
+	Bytes       int64                            `json:"bytes"`
+	ByEventType map[model.RestoreEventType]int64 `json:"byEventType"`
+	FirstItem   *time.Time                       `json:"firstItem"`
+	LastItem    *time.Time                       `json:"lastItem"`
+}
+
+// EventData mirrors the GraphQL RestoreEvent.
+type EventData struct {
+	ID            string                   `json:"id"`
+	UpstreamID    string                   `json:"upstreamId"`
+	Order         int                      `json:"order"`
+	Type          model.RestoreEventType   `json:"type"`
+	Status        model.RestoreEventStatus `json:"status"`
+	Title         *string                  `json:"title"`
+	Message       string                   `json:"message"`
+	ItemName      *string                  `json:"itemName"`
+	ItemType      *string                  `json:"itemType"`
+	ItemSizeBytes *int64                   `json:"itemSizeBytes"`
+	Source        *string                  `json:"source"`
+	Target        *string                  `json:"target"`
+	StartTime     time.Time                `json:"startTime"`
+	EndTime       *time.Time               `json:"endTime"`
+}
+
+// NewPayload builds the payload of a match. now is the payload's timestamp (when the match was
+// found, not when an attempt is made: the body is the same on every attempt).
+func NewPayload(ruleID string, d Definition, trigger Trigger, s *Session, matched []upstream.RestoreSessionEvent, now time.Time) *Payload {
+	return &Payload{
+		Type:      EventTypeFor(trigger),
+		Timestamp: now.UTC().Truncate(time.Millisecond),
+		Rule:      PayloadRule{ID: ruleID, Name: d.Name, On: d.On},
+		Data:      sessionData(s, matched),
+	}
+}
+
+// Marshal encodes the payload.
+func (p *Payload) Marshal() ([]byte, error) { return json.Marshal(p) }
+
+func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionData {
+	u := &s.Upstream
+	ch := s.ClientHost()
+	d := &SessionData{
+		ID:           s.ID(),
+		UpstreamID:   u.ID,
+		Server:       NameRef{Name: s.Server},
+		Organization: OrgRef{ID: s.OrgGlobalID(), UpstreamID: s.OrgID, Name: s.OrgName},
+		Name:         u.Name,
+		Type:         model.SessionTypeFromVBO(u.Type),
+		State:        model.SessionStateFromVBO(u.State),
+		Result:       model.SessionResultFromVBO(u.Result),
+		StartTime:    u.CreationTime.UTC(),
+		EndTime:      utc(u.EndTime),
+		InitiatedBy:  opt(u.InitiatedBy),
+		Reason:       opt(u.Reason),
+		Details:      opt(u.Details),
+		ScopeName:    opt(u.ScopeName),
+		Totals: Totals{Items: s.Items, Bytes: s.Bytes, ByEventType: s.ItemsByEventType,
+			FirstItem: utc(s.FirstItem), LastItem: utc(s.LastItem)},
+		Events:        make([]EventData, 0, min(len(matched), MaxPayloadEvents)),
+		MatchedEvents: len(matched),
+	}
+	if d.Totals.ByEventType == nil {
+		d.Totals.ByEventType = map[model.RestoreEventType]int64{}
+	}
+	if u.ClientHost != "" {
+		d.ClientHost = &ClientHostData{Raw: ch.Raw, MachineName: opt(ch.MachineName), ViaAddress: opt(ch.ViaAddress)}
+	}
+	for i := range matched[:min(len(matched), MaxPayloadEvents)] {
+		e := &matched[i]
+		d.Events = append(d.Events, EventData{
+			ID:         gid.ID{Kind: gid.KindRestoreEvent, Server: s.Server, Parent: u.ID, Upstream: e.ID}.String(),
+			UpstreamID: e.ID, Order: e.Order,
+			Type: model.EventTypeFromVBO(e.Type), Status: model.EventStatusFromVBO(e.Status),
+			Title: opt(e.Title), Message: e.Message, ItemName: opt(e.ItemName), ItemType: opt(e.ItemType),
+			ItemSizeBytes: e.ItemSizeBytes, Source: opt(e.Source), Target: opt(e.Target),
+			StartTime: e.StartTime.UTC(), EndTime: utc(e.EndTime),
+		})
+	}
+	return d
+}
+
+func opt(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,51 @@
+// Package rules evaluates watch rules: pure predicates over an archived restore session (and,
+// for ITEM rules, the events first seen in it), and the JSON payload a match is delivered
+// with. It reads nothing itself; what needs the archive ("first restore from this machine")
+// comes in as a lookup.
+package match
+
+import (
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Session is an archived restore session as rules and reports see it.
+type Session struct {
+	// Server is the VBO server's config name.
+	Server string
+	// OrgID is the organisation's upstream id as recorded ("" when the name matched none).
+	OrgID string
+	// OrgName is the organisation name VBO recorded on the session.
+	OrgName string
+	// Upstream is the session as VBO last reported it.
+	Upstream upstream.RestoreSession
+	// Items and Bytes are the item totals over the session's events (markers excluded).
+	Items int64
+	Bytes int64
+	// ItemsByEventType counts item events by type.
+	ItemsByEventType map[model.RestoreEventType]int64
+	// FirstItem and LastItem are the first and last item event start times (nil: no items).
+	FirstItem, LastItem *time.Time
+}
+
+// ID is the session's global ID, as the GraphQL API shows it.
+func (s *Session) ID() string {
+	return gid.ID{Kind: gid.KindRestoreSession, Server: s.Server, Upstream: s.Upstream.ID}.String()
+}
+
+// OrgGlobalID is the organisation's global ID; a detached one (by recorded name) when the
+// organisation is unknown.
+func (s *Session) OrgGlobalID() string {
+	if s.OrgID == "" {
+		return gid.ID{Kind: gid.KindDetachedOrganization, Server: s.Server, Upstream: s.OrgName}.String()
+	}
+	return gid.ID{Kind: gid.KindOrganization, Server: s.Server, Upstream: s.OrgID}.String()
+}
+
+// ClientHost is the parsed clientHost.
+func (s *Session) ClientHost() upstream.ClientHost {
+	return upstream.ParseClientHost(s.Upstream.ClientHost)
+}

@@ -1,0 +1,299 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+func TestEscapeCell(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"},
+		{"+1+1", "'+1+1"},
+		{"-2+3", "'-2+3"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"\tTAB", "'\tTAB"},
+		{"\rCR", "'\rCR"},
+		{"a=b", "a=b"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+		{"Zürich", "Zürich"},
+	}
+	for _, tt := range tests {
+		if got := EscapeCell(tt.in); got != tt.want {
+			t.Errorf("EscapeCell(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCSVWriterIsRFC4180(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewCSVWriter(&buf)
+	rows := [][]string{{"a", "b"}, {"with,comma", "with \"quote\""}, {"two\nlines", "=1+1"}}
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "a,b\r\n\"with,comma\",\"with \"\"quote\"\"\"\r\n\"two\r\nlines\",'=1+1\r\n"
+	if buf.String() != want {
+		t.Fatalf("CSV:\n%q\nwant\n%q", buf.String(), want)
+	}
+	got, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+	if err != nil || len(got) != 3 || got[1][1] != "with \"quote\"" || got[2][1] != "'=1+1" {
+		t.Fatalf("read back %q (%v)", got, err)
+	}
+}
+
+// randomSessions makes sessions over a few values of every dimension.
+func randomSessions(n int, seed uint64) []*match.Session {
+	r := rand.New(rand.NewPCG(seed, seed))
+	users := []string{"CONTOSO\\alice", "CONTOSO\\bob", "=cmd|' /C calc'!A0", ""}
+	hosts := []string{"PC1 (via: 198.51.100.7)", "PC1", "PC2 (via: 2001:db8::1)", "", "+SUM(1)"}
+	orgs := []struct{ server, id, name string }{{"syd1", "o1", "Contoso"}, {"syd1", "o2", "Fabrikam"}, {"mel1", "o1", "Contoso"}, {"mel1", "", "Gone Ltd"}}
+	types := []upstream.RestoreSessionType{upstream.SessionTypeExchange, upstream.SessionTypeOneDrive, upstream.SessionTypeSharePoint, upstream.SessionTypeTeams}
+	results := []upstream.RestoreSessionResult{upstream.SessionResultSuccess, upstream.SessionResultWarning, upstream.SessionResultFailed}
+	base := time.Date(2025, 1, 30, 0, 0, 0, 0, time.UTC)
+	out := make([]*match.Session, n)
+	for i := range out {
+		o := orgs[r.IntN(len(orgs))]
+		out[i] = &match.Session{
+			Server: o.server, OrgID: o.id, OrgName: o.name,
+			Upstream: upstream.RestoreSession{
+				ID: fmt.Sprintf("s%d", i), Type: types[r.IntN(len(types))], Result: results[r.IntN(len(results))],
+				State: upstream.SessionStateStopped, CreationTime: base.Add(time.Duration(r.IntN(5*24*3600)) * time.Second),
+				InitiatedBy: users[r.IntN(len(users))], ClientHost: hosts[r.IntN(len(hosts))],
+			},
+			Items: int64(r.IntN(50)), Bytes: int64(r.IntN(1 << 30)),
+		}
+	}
+	return out
+}
+
+type totals struct{ sessions, items, bytes, failed int64 }
+
+// groundTruth groups by one dimension the obvious way.
+func groundTruth(ss []*match.Session, d Dimension) map[string]totals {
+	out := map[string]totals{}
+	for _, s := range ss {
+		var k string
+		ch := upstream.ParseClientHost(s.Upstream.ClientHost)
+		switch d {
+		case ByInitiatedBy:
+			k = s.Upstream.InitiatedBy
+		case ByClientMachine:
+			k = ch.MachineName
+		case ByViaAddress:
+			k = ch.ViaAddress
+		case ByOrganization:
+			k = s.OrgGlobalID()
+		case ByType:
+			k = string(model.SessionTypeFromVBO(s.Upstream.Type))
+		case ByResult:
+			k = string(model.SessionResultFromVBO(s.Upstream.Result))
+		case ByDay:
+			k = s.Upstream.CreationTime.UTC().Format("2006-01-02")
+		}
+		t := out[k]
+		t.sessions++
+		t.items += s.Items
+		t.bytes += s.Bytes
+		if s.Upstream.Result == upstream.SessionResultFailed {
+			t.failed++
+		}
+		out[k] = t
+	}
+	return out
+}
+
+func rowKey(r Row, d Dimension) string {
+	switch d {
+	case ByInitiatedBy:
+		return *r.InitiatedBy
+	case ByClientMachine:
+		return *r.ClientMachine
+	case ByViaAddress:
+		return *r.ViaAddress
+	case ByOrganization:
+		return r.Organization.ID
+	case ByType:
+		return string(*r.Type)
+	case ByResult:
+		return string(*r.Result)
+	case ByDay:
+		return *r.Day
+	}
+	return ""
+}
+
+func TestAggregatorMatchesGroundTruthPerDimension(t *testing.T) {
+	ss := randomSessions(2000, 7)
+	for _, d := range AllDimensions {
+		t.Run(string(d), func(t *testing.T) {
+			a, err := NewAggregator([]Dimension{d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range ss {
+				a.Add(s)
+			}
+			rows, err := a.Rows()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := groundTruth(ss, d)
+			if len(rows) != len(want) {
+				t.Fatalf("%d rows, want %d", len(rows), len(want))
+			}
+			for _, r := range rows {
+				k := rowKey(r, d)
+				w := want[k]
+				if got := (totals{r.Sessions, r.Items, r.Bytes, r.FailedSessions}); got != w {
+					t.Errorf("%s=%q: %+v, want %+v", d, k, got, w)
+				}
+				// Every other dimension is null.
+				for _, other := range AllDimensions {
+					if other != d && isSet(r, other) {
+						t.Errorf("%s=%q: %s is set", d, k, other)
+					}
+				}
+			}
+		})
+	}
+}
+
+func isSet(r Row, d Dimension) bool {
+	switch d {
+	case ByInitiatedBy:
+		return r.InitiatedBy != nil
+	case ByClientMachine:
+		return r.ClientMachine != nil
+	case ByViaAddress:
+		return r.ViaAddress != nil
+	case ByOrganization:
+		return r.Organization != nil
+	case ByType:
+		return r.Type != nil
+	case ByResult:
+		return r.Result != nil
+	case ByDay:
+		return r.Day != nil
+	}
+	return false
+}
+
+func TestAggregatorCombinationsSumToTotal(t *testing.T) {
+	ss := randomSessions(500, 11)
+	total, _ := NewAggregator(nil)
+	for _, s := range ss {
+		total.Add(s)
+	}
+	tr, _ := total.Rows()
+	if len(tr) != 1 || tr[0].Sessions != 500 {
+		t.Fatalf("total rows %+v", tr)
+	}
+	a, _ := NewAggregator([]Dimension{ByOrganization, ByDay, ByResult})
+	for _, s := range ss {
+		a.Add(s)
+	}
+	rows, _ := a.Rows()
+	var sum totals
+	for i, r := range rows {
+		sum.sessions += r.Sessions
+		sum.items += r.Items
+		sum.bytes += r.Bytes
+		sum.failed += r.FailedSessions
+		if r.First.After(r.Last) {
+			t.Errorf("row %d: first after last", i)
+		}
+		if *r.Day != r.First.Format("2006-01-02") || *r.Day != r.Last.Format("2006-01-02") {
+			t.Errorf("row %d: day %s vs first %v last %v", i, *r.Day, r.First, r.Last)
+		}
+	}
+	if want := (totals{tr[0].Sessions, tr[0].Items, tr[0].Bytes, tr[0].FailedSessions}); sum != want {
+		t.Fatalf("grouped sum %+v != total %+v", sum, want)
+	}
+	if tr[0].First.After(rows[0].First) {
+		t.Fatal("total first is not the earliest")
+	}
+}
+
+func TestAggregatorRefusesBadDimensionsAndBoundsRows(t *testing.T) {
+	for _, dims := range [][]Dimension{{"COLOUR"}, {ByDay, ByDay}} {
+		if _, err := NewAggregator(dims); err == nil {
+			t.Errorf("NewAggregator(%v) accepted", dims)
+		}
+	}
+	a, _ := NewAggregator([]Dimension{ByInitiatedBy})
+	s := &match.Session{Server: "syd1", OrgID: "o", OrgName: "O"}
+	for i := range MaxRows + 1 {
+		s.Upstream.InitiatedBy = fmt.Sprint(i)
+		a.Add(s)
+	}
+	if _, err := a.Rows(); !errors.Is(err, ErrTooManyRows) {
+		t.Fatalf("Rows = %v, want ErrTooManyRows", err)
+	}
+}
+
+// CSV cells equal the row values, and formula-looking values are escaped.
+func TestRecordsEscapeFormulas(t *testing.T) {
+	ss := randomSessions(300, 3)
+	a, _ := NewAggregator(AllDimensions)
+	for _, s := range ss {
+		a.Add(s)
+	}
+	rows, _ := a.Rows()
+	var buf bytes.Buffer
+	w := NewCSVWriter(&buf)
+	_ = w.Write(Header)
+	for i := range rows {
+		_ = w.Write(rows[i].Record())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(rows)+1 {
+		t.Fatalf("%d records, want %d", len(recs), len(rows)+1)
+	}
+	sawFormula := false
+	for i, rec := range recs[1:] {
+		for j, cell := range rec {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("row %d col %s: unescaped %q", i, Header[j], cell)
+			}
+		}
+		if *rows[i].InitiatedBy == "=cmd|' /C calc'!A0" {
+			sawFormula = true
+			if rec[0] != "'=cmd|' /C calc'!A0" {
+				t.Errorf("initiatedBy cell %q", rec[0])
+			}
+		}
+		if rec[8] != fmt.Sprint(rows[i].Sessions) || rec[10] != fmt.Sprint(rows[i].Bytes) {
+			t.Errorf("row %d: numbers %v vs %+v", i, rec[8:12], rows[i])
+		}
+	}
+	if !sawFormula {
+		t.Fatal("test data lacks the formula value")
+	}
+	d := DetailRecord(ss[0])
+	if len(d) != len(DetailHeader) || d[0] != ss[0].ID() {
+		t.Fatalf("detail record %v", d)
+	}
+}

@@ -1,0 +1,249 @@
+package watchrules
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// maxEventsLoaded bounds the events an ENDED rule with event conditions reads per session.
+const maxEventsLoaded = 20_000
+
+// activeRule is an enabled rule, compiled.
+type activeRule struct {
+	row  *ruleRow
+	rule *match.Rule
+}
+
+// Hook is the watcher's archive hook (store.Hook): it evaluates every enabled rule against
+// one archived change, inside the archive transaction, and records and queues a delivery for
+// each match. So a match is queued exactly when the archive commits it, and each (rule,
+// session, trigger) at most once (the delivery table's unique index). Rules never fire for
+// history: not for the backfill, and not for sessions the watcher first saw before the rule
+// existed.
+func (s *Service) Hook(ctx context.Context, tx store.Tx, c store.Archived) error {
+	if c.Session == nil || c.Backfill || c.Session.Backfill {
+		return nil
+	}
+	var triggers []match.Trigger
+	if c.New {
+		triggers = append(triggers, match.Started)
+	}
+	if hasItems(c.NewEvents) {
+		triggers = append(triggers, match.Item)
+	}
+	if c.Ended {
+		triggers = append(triggers, match.Ended)
+	}
+	if len(triggers) == 0 {
+		return nil
+	}
+	active, err := s.activeRules(ctx, tx)
+	if err != nil || len(active) == 0 {
+		return err
+	}
+	ev := &evaluation{s: s, tx: tx, c: c, view: sessionView(c.Session)}
+	for _, t := range triggers {
+		for _, ar := range active {
+			if ar.rule.Trigger() != t {
+				continue
+			}
+			if err := ev.apply(ctx, t, ar); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// evaluation is one archived change being evaluated; it reads what rules need from the
+// archive once, lazily.
+type evaluation struct {
+	s    *Service
+	tx   store.Tx
+	c    store.Archived
+	view *match.Session
+
+	firstSeen    *time.Time
+	events       []upstream.RestoreSessionEvent
+	eventsLoaded bool
+	firstFromMc  *bool
+	now          time.Time
+}
+
+func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) error {
+	if t != match.Item {
+		// Never history: the session must be one the watcher first saw after the rule existed.
+		fs, err := e.sessionFirstSeen(ctx)
+		if err != nil {
+			return err
+		}
+		if !fs.After(ar.row.created) {
+			return nil
+		}
+	}
+	if !resolvers.RuleMayMatch(e.s.ownerScope(ar.row.tenant), e.view.Server, e.view.OrgID) {
+		return nil
+	}
+	in := match.Input{Trigger: t, Session: e.view, FirstFromMachine: func() (bool, error) { return e.firstFromMachine(ctx) }}
+	switch {
+	case t == match.Item:
+		in.Events = e.c.NewEvents
+	case t == match.Ended && ar.rule.NeedsEvents():
+		evs, err := e.allEvents(ctx)
+		if err != nil {
+			return err
+		}
+		in.Events = evs
+	}
+	m, ok, err := ar.rule.Evaluate(in)
+	if err != nil || !ok {
+		return err
+	}
+	if e.now.IsZero() {
+		if e.now, err = e.s.st.Now(ctx); err != nil {
+			return err
+		}
+	}
+	body, err := match.NewPayload(ar.row.id, ar.row.def, t, e.view, m.Events, e.now).Marshal()
+	if err != nil {
+		return err
+	}
+	id := newID("wd_")
+	d := &deliveryRow{id: id, ruleID: ar.row.id, messageID: "msg_" + strings.TrimPrefix(id, "wd_"), eventType: match.EventTypeFor(t),
+		trigger: string(t), server: e.view.Server, sessionID: e.view.Upstream.ID, orgID: e.view.OrgID, status: statusPending,
+		nextAttempt: &e.now, payload: string(body), created: e.now, updated: e.now}
+	inserted, err := insertDelivery(ctx, e.tx, d)
+	if err != nil {
+		return fmt.Errorf("watch rules: record delivery: %w", err)
+	}
+	if !inserted {
+		return nil // this (rule, session, trigger) was delivered before
+	}
+	return e.s.queue.insertTx(ctx, e.tx, deliverArgs{DeliveryID: id})
+}
+
+func (e *evaluation) sessionFirstSeen(ctx context.Context) (time.Time, error) {
+	if e.firstSeen == nil {
+		var n int64
+		err := e.tx.QueryRow(ctx, `SELECT first_seen_ns FROM archive_session WHERE server = ? AND id = ?`,
+			e.view.Server, e.view.Upstream.ID).Scan(&n)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("watch rules: first seen: %w", err)
+		}
+		t := store.FromNS(n)
+		e.firstSeen = &t
+	}
+	return *e.firstSeen, nil
+}
+
+// firstFromMachine: does the archive hold no other session of this organisation, from this
+// client machine, that started no later than this one?
+func (e *evaluation) firstFromMachine(ctx context.Context) (bool, error) {
+	if e.firstFromMc == nil {
+		machine := strings.ToLower(e.view.ClientHost().MachineName)
+		orgCol, org := "org_id", e.view.OrgID
+		if org == "" {
+			orgCol, org = "org_name", e.view.OrgName
+		}
+		var n int
+		err := e.tx.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM archive_session WHERE server = ? AND `+orgCol+` = ?
+			AND LOWER(client_machine) = ? AND id <> ? AND start_ns <= ? LIMIT 1) x`,
+			e.view.Server, org, machine, e.view.Upstream.ID, store.NS(e.view.Upstream.CreationTime)).Scan(&n)
+		if err != nil {
+			return false, fmt.Errorf("watch rules: earlier sessions from %s: %w", machine, err)
+		}
+		first := n == 0
+		e.firstFromMc = &first
+	}
+	return *e.firstFromMc, nil
+}
+
+// allEvents reads the session's archived events (this transaction's included).
+func (e *evaluation) allEvents(ctx context.Context) ([]upstream.RestoreSessionEvent, error) {
+	if e.eventsLoaded {
+		return e.events, nil
+	}
+	rows, err := e.tx.Query(ctx, `SELECT ord, id, type, status, start_ns, end_ns, title, message, item_name, item_type, item_size, source, target
+		FROM archive_event WHERE server = ? AND session_id = ? ORDER BY ord LIMIT ?`, e.view.Server, e.view.Upstream.ID, maxEventsLoaded)
+	if err != nil {
+		return nil, fmt.Errorf("watch rules: events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ev upstream.RestoreSessionEvent
+		var typ, status string
+		var start int64
+		var end, size sql.NullInt64
+		if err := rows.Scan(&ev.Order, &ev.ID, &typ, &status, &start, &end, &ev.Title, &ev.Message, &ev.ItemName, &ev.ItemType,
+			&size, &ev.Source, &ev.Target); err != nil {
+			return nil, fmt.Errorf("watch rules: events: %w", err)
+		}
+		ev.Type, ev.Status, ev.StartTime = upstream.RestoreEventType(typ), upstream.RestoreEventStatus(status), store.FromNS(start)
+		ev.EndTime = store.TimePtr(end)
+		if size.Valid {
+			v := size.Int64
+			ev.ItemSizeBytes = &v
+		}
+		e.events = append(e.events, ev)
+	}
+	e.eventsLoaded = true
+	return e.events, rows.Err()
+}
+
+// activeRules returns the enabled rules, compiled (cached by id and last change).
+func (s *Service) activeRules(ctx context.Context, q querier) ([]activeRule, error) {
+	rows, err := listRules(ctx, q, "WHERE enabled = TRUE")
+	if err != nil {
+		return nil, fmt.Errorf("watch rules: active rules: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keep := make(map[string]compiledRule, len(rows)) // rules deleted or disabled drop out
+	defer func() { s.compiled = keep }()
+	out := make([]activeRule, 0, len(rows))
+	for _, r := range rows {
+		c, ok := s.compiled[r.id]
+		if !ok || !c.updated.Equal(r.updated) {
+			rule, err := match.Compile(r.def)
+			if err != nil {
+				// Stored rules were valid when written; one that no longer compiles (e.g. a
+				// zone that vanished from tzdata) is skipped, not allowed to stop the archive.
+				s.logger.WarnContext(ctx, "watch rule does not compile; skipped", "rule", r.id, "err", err)
+				continue
+			}
+			c = compiledRule{updated: r.updated, rule: rule}
+		}
+		keep[r.id] = c
+		out = append(out, activeRule{row: r, rule: c.rule})
+	}
+	return out, nil
+}
+
+// sessionView is an archived session as rules see it.
+func sessionView(x *store.Session) *match.Session {
+	v := &match.Session{Server: x.Server, OrgID: x.OrgID, OrgName: x.Session.Organization, Upstream: x.Session,
+		Items: x.Totals.Items, Bytes: x.Totals.Bytes, FirstItem: x.Totals.FirstItem, LastItem: x.Totals.LastItem,
+		ItemsByEventType: map[model.RestoreEventType]int64{}}
+	for k, n := range x.Totals.ByEventType {
+		v.ItemsByEventType[model.EventTypeFromVBO(upstream.RestoreEventType(k))] += n
+	}
+	return v
+}
+
+func hasItems(evs []upstream.RestoreSessionEvent) bool {
+	for i := range evs {
+		if evs[i].Type != upstream.EventTypeNone {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,235 @@
+// Package httpapi assembles the gateway's HTTP handler: /graphql (POST and GET, queries only),
+// the GraphiQL page at /, and /healthz.
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/metrics"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
+	"github.com/vbo-gateway/vbo-gateway/graph"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+)
+
+// Authenticator turns a request into a Principal; nil principal and nil error = anonymous.
+type Authenticator func(r *http.Request) (*auth.Principal, error)
+
+// Options configure the handler.
+type Options struct {
+	Backend       *loaders.Backend
+	Logger        *slog.Logger
+	Introspection bool
+	// Authenticate identifies callers (required: New refuses to build a handler without it).
+	Authenticate Authenticator
+	// ServerStatus reports server health to admins (nil: UP).
+	ServerStatus resolvers.StatusFunc
+	// GraphiQLHeaders pre-fills GraphiQL's headers editor (JSON), e.g. a demo key.
+	GraphiQLHeaders string
+	// GraphiQLTabs are more GraphiQL tabs, after the examples (e.g. the demo's watch rule).
+	GraphiQLTabs []graphiql.Tab
+	// NoGraphiQL turns the GraphiQL page at / off (404).
+	NoGraphiQL bool
+	// Limits are the effective query and caller limits (defaults already applied, see
+	// config.Limits.WithDefaults); New validates them.
+	Limits config.Limits
+	// RequestTimeout is every GraphQL request's deadline (required; negative: none).
+	RequestTimeout time.Duration
+	// Persisted is the operation safelist from the persisted-query manifest (sha256 hex ->
+	// query); with Limits.PersistedQueries.Only, nothing else may run.
+	Persisted map[string]string
+	// Metrics, when set, serves /metrics and times /graphql requests.
+	Metrics *metrics.Metrics
+	// Cursors seals the cursors handed out (required).
+	Cursors *gid.Cursors
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (for the
+	// failed-authentication throttle); none: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
+	// Watch reports the restore watch's state to admins (nil: the watch is off).
+	Watch resolvers.WatchStatus
+	// Extensions are gqlgen extensions used before any other (outermost: telemetry).
+	Extensions []graphql.HandlerExtension
+	// Readiness, when set, serves /readyz (public) and /readyz/servers (provider admins).
+	Readiness http.Handler
+	// KnownOrganizations says how many organisations a server had when last listed, to size a
+	// provider admin's organisation lists in the query cost (nil: ask the servers).
+	KnownOrganizations func(server string) (int, bool)
+	// Feed serves the subscriptions (nil: the watch is off; they answer NOT_CONFIGURED).
+	Feed resolvers.SessionFeed
+	// StillValid tells whether the running configuration still knows a principal (new
+	// subscriptions on a websocket authenticated before a reload); nil: always.
+	StillValid func(*auth.Principal) bool
+	// Rules, Audit and TenantScope serve watch rules and the restore audit (nil without a store).
+	Rules       resolvers.WatchRules
+	Audit       resolvers.AuditArchive
+	TenantScope resolvers.TenantScope
+	// Exports are authenticated GET endpoints beside /graphql (the CSV exports), by path, built
+	// from the same resolver so they apply the same scope; nil: none.
+	Exports func(*resolvers.Resolver) map[string]http.Handler
+	// ExportTimeout bounds one export (default 5 minutes).
+	ExportTimeout time.Duration
+	// Subscriptions counts the open subscriptions against limits.subscriptions; share one
+	// across the handlers a process builds (reloads) so the bounds hold per process. nil: New
+	// makes one for this handler.
+	Subscriptions *SubscriptionSlots
+}
+
+// New returns the gateway's HTTP handler. It fails closed: without an authenticator, a
+// backend, a logger or a request deadline it returns an error instead of a handler.
+func New(opts Options) (http.Handler, error) {
+	switch {
+	case opts.Authenticate == nil:
+		return nil, errors.New("httpapi: no authenticator (every caller would be anonymous)")
+	case opts.Backend == nil:
+		return nil, errors.New("httpapi: no backend")
+	case opts.Logger == nil:
+		return nil, errors.New("httpapi: no logger")
+	case opts.RequestTimeout == 0:
+		return nil, errors.New("httpapi: no request deadline")
+	case opts.Cursors == nil:
+		return nil, errors.New("httpapi: no cursor sealer")
+	}
+	if err := opts.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	lim, timeout := opts.Limits, opts.RequestTimeout
+	if opts.Subscriptions == nil {
+		opts.Subscriptions = NewSubscriptionSlots()
+	}
+	gate := newAuthGate(opts, lim.AuthFailures)
+	res := newResolver(opts)
+	exec, err := newGraphQL(opts, gate, res)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	mux := http.NewServeMux()
+	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
+	// per-principal concurrency -> body (read and checked) -> loaders -> executor.
+	limiter, concurrency := newRateLimiter(lim.RateLimit), newPrincipalLimiter(lim.Concurrency)
+	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
+	gql = concurrency.middleware(gql)
+	gql = gate.wrap(limiter.middleware(gql))
+	gql = withDeadline(timeout, gql)
+	if !lim.CSRFUnsafeDisabled {
+		gql = withCSRF(gql)
+	}
+	gql = withCORS(lim.CORSAllowedOrigins, gql)
+	gql = routeStreams(streamHandler(opts, gate, exec), gql) // subscriptions: subscriptions.go
+	if opts.Metrics != nil {
+		gql = opts.Metrics.Instrument(gql)
+		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only
+	}
+	mux.Handle("/graphql", gql)
+	if opts.Readiness != nil {
+		mux.Handle("GET /readyz", opts.Readiness)
+		mux.Handle("GET /readyz/servers", gate.admin(opts.Readiness)) // names every server: admins only
+	}
+	if opts.Exports != nil {
+		// The same authentication, scope and rate limit as /graphql. No CSRF check: credentials
+		// travel only in headers, which a cross-site request cannot set.
+		exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)
+		for path, h := range opts.Exports(res) {
+			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(exportTimeout, gate.wrap(limiter.middleware(concurrency.middleware(h))))))
+		}
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	giOpts := []graphiql.Option{graphiql.WithTabs(Examples...)}
+	if opts.Feed != nil {
+		giOpts = append(giOpts, graphiql.WithTab(SubscriptionExample))
+	}
+	giOpts = append(giOpts, graphiql.WithTabs(opts.GraphiQLTabs...))
+	if opts.GraphiQLHeaders != "" {
+		giOpts = append(giOpts, graphiql.WithDefaultHeaders(opts.GraphiQLHeaders))
+	}
+	if !opts.NoGraphiQL {
+		mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
+	}
+	return withRequestID(limitBody(lim.MaxBodyBytes, mux)), nil
+}
+
+// newResolver is the one resolver behind /graphql and the exports.
+func newResolver(opts Options) *resolvers.Resolver {
+	return &resolvers.Resolver{Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus,
+		Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope}
+}
+
+// newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
+func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver) (*handler.Server, error) {
+	lim := opts.Limits
+	cfg := graph.Config{Resolvers: res}
+	es := graph.NewExecutableSchema(cfg)
+	qc, err := newQueryCost(es.Schema(), lim, opts.Backend, opts.KnownOrganizations, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	srv := handler.New(es)
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
+	}
+	srv.AddTransport(transport.Options{})
+	addStreamTransports(srv, opts, gate) // websocket and SSE, before GET and POST
+	// Status codes and bodies per the GraphQL-over-HTTP specification (overhttp.go).
+	srv.AddTransport(specTransport{transport.GET{}})
+	srv.AddTransport(specTransport{postTransport{}}) // transport.POST, without re-encoding the data (post.go)
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(lim.ParserTokenLimit)
+	// "Did you mean" leaks the schema: only when introspection shows it anyway.
+	srv.SetDisableSuggestion(!opts.Introspection)
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	if opts.Persisted != nil {
+		srv.Use(&persistedQueries{ops: opts.Persisted, only: lim.PersistedQueries.Only})
+	}
+	if !lim.PersistedQueries.Only {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	}
+	// After APQ, so a query registered by hash is checked like any other.
+	srv.Use(newQueryLimits(lim, es.Schema()))
+	srv.Use(qc)
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil {
+			resp.Errors = resolvers.DedupeServerErrors(resp.Errors)
+		}
+		return resp
+	})
+	srv.AroundOperations(answerLateStart)
+	srv.SetErrorPresenter(safeMessages(resolvers.ErrorPresenter(opts.Logger)))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", resolvers.RequestID(ctx), "stack", string(debug.Stack()))
+		return fmt.Errorf("panic: %v", p) // masked as INTERNAL by the presenter
+	})
+	return srv, nil
+}
+
+// withRequestID keeps a valid incoming X-Request-Id (see telemetry.RequestID), else makes one.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := telemetry.RequestID(r.Header)
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(resolvers.WithRequestID(r.Context(), id)))
+	})
+}
