@@ -255,7 +255,7 @@ func (s *VBOServer) validate(lookupEnv func(string) (string, bool), readFile fun
 	case s.PasswordEnv != "":
 		v, ok := lookupEnv(s.PasswordEnv)
 		if !ok || v == "" {
-			return fmt.Errorf("environment variable %s (passwordEnv) is not set", s.PasswordEnv)
+			return fmt.Errorf("passwordEnv: environment variable %s is not set (or empty)", s.PasswordEnv)
 		}
 		s.password = v
 	case s.PasswordFile != "":

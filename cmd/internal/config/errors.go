@@ -372,6 +372,14 @@ func fieldNames(t reflect.Type) []string {
 	return names
 }
 
+// The environment variables this package's hints suggest for the secrets the file only names
+// (store.dsnEnv, cursorKey.env). The gateway reads whichever variable the file names; the
+// documentation uses these names, one per secret (TestDocsNameTheVariablesTheCodeReads).
+const (
+	suggestedDSNEnv       = "VBO_GATEWAY_PG_DSN"
+	suggestedCursorKeyEnv = "VBO_GATEWAY_CURSOR_KEY"
+)
+
 // knownMistakes are keys people write that the gateway takes elsewhere or not at all, by the
 // section they are written in.
 var knownMistakes = map[reflect.Type]map[string]string{
@@ -387,8 +395,8 @@ var knownMistakes = map[reflect.Type]map[string]string{
 		"insecureSkipVerify": "it belongs under tls: write tls: {insecureSkipVerify: true}",
 	},
 	reflect.TypeFor[Store](): {
-		"dsn":      "the DSN never sits in this file: put it in an environment variable and write dsnEnv: ITS_NAME (e.g. dsnEnv: VBO_GATEWAY_PG_DSN)",
-		"url":      "the DSN never sits in this file: put it in an environment variable and write dsnEnv: ITS_NAME (e.g. dsnEnv: VBO_GATEWAY_PG_DSN)",
+		"dsn":      "the DSN never sits in this file: put it in an environment variable and write dsnEnv: ITS_NAME (e.g. dsnEnv: " + suggestedDSNEnv + ")",
+		"url":      "the DSN never sits in this file: put it in an environment variable and write dsnEnv: ITS_NAME (e.g. dsnEnv: " + suggestedDSNEnv + ")",
 		"type":     "write driver: sqlite or driver: postgres",
 		"file":     "write path: FILE (the SQLite file)",
 		"enabled":  "the store is used when the watch is: write watch: {enabled: true}",
@@ -400,9 +408,9 @@ var knownMistakes = map[reflect.Type]map[string]string{
 		"dsnEnv": "the store is its own section: write store: {dsnEnv: ...}",
 	},
 	reflect.TypeFor[CursorKey](): {
-		"secret": "the secret never sits in this file: write env: NAME (an environment variable holding it) or file: PATH",
-		"key":    "the secret never sits in this file: write env: NAME (an environment variable holding it) or file: PATH",
-		"value":  "the secret never sits in this file: write env: NAME (an environment variable holding it) or file: PATH",
+		"secret": "the secret never sits in this file: write env: NAME (an environment variable holding it, e.g. " + suggestedCursorKeyEnv + ") or file: PATH",
+		"key":    "the secret never sits in this file: write env: NAME (an environment variable holding it, e.g. " + suggestedCursorKeyEnv + ") or file: PATH",
+		"value":  "the secret never sits in this file: write env: NAME (an environment variable holding it, e.g. " + suggestedCursorKeyEnv + ") or file: PATH",
 	},
 	reflect.TypeFor[APIKey](): {
 		"key":  "the key itself never sits in this file: write sha256: its SHA-256 in hex (echo -n KEY | sha256sum)",

@@ -123,7 +123,7 @@ func (c *Config) validateStore(lookupEnv func(string) (string, bool)) error {
 		}
 		v, ok := lookupEnv(s.DSNEnv)
 		if !ok || v == "" {
-			return fmt.Errorf("environment variable %s (store.dsnEnv) is not set", s.DSNEnv)
+			return fmt.Errorf("store.dsnEnv: environment variable %s is not set (or empty)", s.DSNEnv)
 		}
 		s.dsn = v
 	default:
