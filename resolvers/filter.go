@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -30,46 +29,13 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// sessionAttrs matches what the gateway filters itself: types, states, results, initiatedBy
-// and clientHost. It returns nil when the filter asks for none of them.
+// sessionAttrs matches what the gateway filters itself (model.RestoreSessionFilter's
+// MatchesAttributes). It returns nil when the filter asks for none of it.
 func sessionAttrs(f *model.RestoreSessionFilter) func(*upstream.RestoreSession) bool {
-	if f == nil || len(f.Types) == 0 && len(f.States) == 0 && len(f.Results) == 0 &&
-		empty(f.InitiatedBy) && empty(f.ClientHost) {
+	if !f.HasAttributes() {
 		return nil
 	}
-	initiatedBy := lowerOrEmpty(f.InitiatedBy)
-	clientHost := lowerOrEmpty(f.ClientHost)
-	return func(s *upstream.RestoreSession) bool {
-		if len(f.Types) > 0 && !slices.Contains(f.Types, model.SessionTypeFromVBO(s.Type)) {
-			return false
-		}
-		if len(f.States) > 0 && !slices.Contains(f.States, model.SessionStateFromVBO(s.State)) {
-			return false
-		}
-		if len(f.Results) > 0 && !slices.Contains(f.Results, model.SessionResultFromVBO(s.Result)) {
-			return false
-		}
-		if initiatedBy != "" && !strings.Contains(strings.ToLower(s.InitiatedBy), initiatedBy) {
-			return false
-		}
-		if clientHost != "" {
-			ch := upstream.ParseClientHost(s.ClientHost)
-			if !strings.Contains(strings.ToLower(ch.MachineName), clientHost) &&
-				!strings.Contains(strings.ToLower(s.ClientHost), clientHost) {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-func empty(s *string) bool { return s == nil || *s == "" }
-
-func lowerOrEmpty(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return strings.ToLower(*s)
+	return f.MatchesAttributes
 }
 
 // eventMatch matches the event filter; itemsOnly defaults to true.

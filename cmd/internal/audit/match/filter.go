@@ -3,7 +3,6 @@ package match
 import (
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -12,14 +11,9 @@ import (
 // Filter is a compiled RestoreSessionFilter with the GraphQL list's semantics: every given
 // condition must hold; substrings are case-insensitive; organisation IDs are global IDs.
 type Filter struct {
-	from, to    *time.Time
-	orgs        map[orgKey]bool // nil: any organisation
-	servers     []string        // nil: any server
-	types       []model.RestoreSessionType
-	states      []model.RestoreSessionState
-	results     []model.RestoreSessionResult
-	initiatedBy string
-	clientHost  string
+	f       *model.RestoreSessionFilter // a copy: its MatchesStart and MatchesAttributes
+	orgs    map[orgKey]bool             // nil: any organisation
+	servers []string                    // nil: any server
 }
 
 type orgKey struct{ server, id string }
@@ -34,7 +28,8 @@ func CompileFilter(f *model.RestoreSessionFilter) (*Filter, error) {
 	if f.StartTimeFrom != nil && f.StartTimeTo != nil && f.StartTimeFrom.After(*f.StartTimeTo) {
 		return nil, &InputError{Field: "filter.startTimeFrom", Msg: "is after filter.startTimeTo"}
 	}
-	c.from, c.to = f.StartTimeFrom, f.StartTimeTo
+	copied := *f
+	c.f = &copied
 	if f.OrganizationIds != nil {
 		c.orgs = map[orgKey]bool{}
 		for _, raw := range f.OrganizationIds {
@@ -48,20 +43,13 @@ func CompileFilter(f *model.RestoreSessionFilter) (*Filter, error) {
 	if f.Servers != nil {
 		c.servers = slices.Clone(f.Servers)
 	}
-	c.types, c.states, c.results = f.Types, f.States, f.Results
-	if f.InitiatedBy != nil {
-		c.initiatedBy = strings.ToLower(*f.InitiatedBy)
-	}
-	if f.ClientHost != nil {
-		c.clientHost = strings.ToLower(*f.ClientHost)
-	}
 	return c, nil
 }
 
 // Match reports whether s satisfies the filter.
 func (c *Filter) Match(s *Session) bool {
 	u := &s.Upstream
-	if c.from != nil && u.CreationTime.Before(*c.from) || c.to != nil && u.CreationTime.After(*c.to) {
+	if !c.f.MatchesStart(u) {
 		return false
 	}
 	if c.servers != nil && !slices.Contains(c.servers, s.Server) {
@@ -70,23 +58,7 @@ func (c *Filter) Match(s *Session) bool {
 	if c.orgs != nil && (s.OrgID == "" || !c.orgs[orgKey{s.Server, strings.ToLower(s.OrgID)}]) {
 		return false
 	}
-	if len(c.types) > 0 && !slices.Contains(c.types, model.SessionTypeFromVBO(u.Type)) {
-		return false
-	}
-	if len(c.states) > 0 && !slices.Contains(c.states, model.SessionStateFromVBO(u.State)) {
-		return false
-	}
-	if len(c.results) > 0 && !slices.Contains(c.results, model.SessionResultFromVBO(u.Result)) {
-		return false
-	}
-	if c.initiatedBy != "" && !strings.Contains(strings.ToLower(u.InitiatedBy), c.initiatedBy) {
-		return false
-	}
-	if c.clientHost != "" && !strings.Contains(strings.ToLower(s.ClientHost().MachineName), c.clientHost) &&
-		!strings.Contains(strings.ToLower(u.ClientHost), c.clientHost) {
-		return false
-	}
-	return true
+	return c.f.MatchesAttributes(u)
 }
 
 // InputError is a rule or filter the caller must fix; Field names it.
