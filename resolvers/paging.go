@@ -3,19 +3,18 @@ package resolvers
 import (
 	"strconv"
 
-	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
-// pageSize validates a connection's first argument (the schema's page sizes, graph.DefaultFirst
-// and graph.MaxFirst).
+// pageSize validates a connection's first argument (the schema's page sizes, model.DefaultFirst
+// and model.MaxFirst).
 func pageSize(first *int) (int, error) {
 	if first == nil {
-		return graph.DefaultFirst, nil
+		return model.DefaultFirst, nil
 	}
-	if *first < 0 || *first > graph.MaxFirst {
-		return 0, badInputf("first must be between 0 and " + strconv.Itoa(graph.MaxFirst) + ", got " + strconv.Itoa(*first))
+	if *first < 0 || *first > model.MaxFirst {
+		return 0, badInputf("first must be between 0 and " + strconv.Itoa(model.MaxFirst) + ", got " + strconv.Itoa(*first))
 	}
 	return *first, nil
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/graph"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
 // Limits bounds queries and callers. Zero values take the defaults (see WithDefaults).
@@ -196,7 +196,7 @@ const (
 	DefaultMaxTokens             = 5000
 	DefaultParserTokenLimit      = 15000
 	DefaultMaxBodyBytes          = 1 << 20
-	DefaultMaxFirst              = graph.MaxFirst
+	DefaultMaxFirst              = model.MaxFirst
 	DefaultAuthFailureDelay      = time.Second
 	DefaultPerPrincipal          = 8
 	DefaultMaxQueued             = 32
