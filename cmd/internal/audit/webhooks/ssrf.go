@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -126,6 +127,9 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	if host == "" {
 		return nil, fmt.Errorf("%w: the URL has no host", ErrRefusedTarget)
 	}
+	if err := checkPort(u.Port()); err != nil {
+		return nil, err
+	}
 	addrs, err := g.resolve(ctx, host)
 	if err != nil {
 		return nil, err
@@ -148,7 +152,7 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	}
 	addrs, err := g.resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot resolve %s: %w", ErrRefusedTarget, host, err)
+		return nil, fmt.Errorf("%w: %w", ErrRefusedTarget, newResolveError(host, err))
 	}
 	if len(addrs) == 0 {
 		return nil, fmt.Errorf("%w: %s resolves to no address", ErrRefusedTarget, host)
@@ -191,4 +195,59 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 		errs = append(errs, err)
 	}
 	return nil, errors.Join(errs...)
+}
+
+// checkPort accepts an absent port (the scheme's) or one in 1..65535: url.Parse takes any
+// digits, and port 0 would let the operating system pick.
+func checkPort(p string) error {
+	if p == "" {
+		return nil
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Errorf("%w: port %s is not in 1..65535", ErrRefusedTarget, excerpt(p, 8))
+	}
+	return nil
+}
+
+// ResolveError says a webhook host could not be resolved. Its text names only the host and
+// the kind of failure, never the resolver's own address (a *net.DNSError's text says which
+// server was asked, an internal address of the gateway's network); the lookup's error stays
+// reachable with errors.As.
+type ResolveError struct {
+	Host string
+	// NotFound: the name does not exist; Timeout: the lookup timed out.
+	NotFound, Timeout bool
+	err               error
+}
+
+func newResolveError(host string, err error) *ResolveError {
+	e := &ResolveError{Host: host, err: err}
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		e.NotFound, e.Timeout = de.IsNotFound, de.IsTimeout
+	} else {
+		e.Timeout = errors.Is(err, context.DeadlineExceeded)
+	}
+	return e
+}
+
+func (e *ResolveError) Error() string {
+	switch {
+	case e.NotFound:
+		return fmt.Sprintf("cannot resolve host %s: no such host", e.Host)
+	case e.Timeout:
+		return fmt.Sprintf("cannot resolve host %s: the lookup timed out", e.Host)
+	}
+	return fmt.Sprintf("cannot resolve host %s", e.Host)
+}
+
+func (e *ResolveError) Unwrap() error { return e.err }
+
+// excerpt shortens s to n bytes for an error message.
+func excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
