@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // docsRoot is the repository root, from this package's directory.
@@ -137,4 +139,64 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// The Kubernetes example's gateway.yaml (docs/deploy.md) is a valid configuration with the
+// watch on PostgreSQL, its DSN and cursor key from the variables the Secret provides, and its
+// Deployment runs two or more replicas with both probes.
+func TestDeployDocKubernetesExample(t *testing.T) {
+	doc := docFiles(t)["docs/deploy.md"]
+	var manifests string
+	for _, block := range strings.Split(doc, "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if strings.Contains(block, "kind: ConfigMap") {
+			manifests = block
+		}
+	}
+	if manifests == "" {
+		t.Fatal("docs/deploy.md has no yaml block with a ConfigMap")
+	}
+	var gatewayYAML, deployment string
+	for _, m := range strings.Split(manifests, "\n---\n") {
+		var obj struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+			Spec struct {
+				Replicas int `yaml:"replicas"`
+			} `yaml:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(m), &obj); err != nil {
+			t.Fatalf("manifest does not parse: %v\n%s", err, m)
+		}
+		switch obj.Kind {
+		case "ConfigMap":
+			gatewayYAML = obj.Data["gateway.yaml"]
+		case "Deployment":
+			deployment = m
+			if obj.Spec.Replicas < 2 {
+				t.Errorf("Deployment replicas = %d, want 2 or more", obj.Spec.Replicas)
+			}
+		}
+	}
+	for _, w := range []string{"livenessProbe", "path: /healthz", "readinessProbe", "path: /readyz", "secretRef", "secretName"} {
+		if !strings.Contains(deployment, w) {
+			t.Errorf("the Deployment has no %q", w)
+		}
+	}
+	for _, w := range []string{suggestedDSNEnv, suggestedCursorKeyEnv} {
+		if !strings.Contains(manifests, w+": \"") {
+			t.Errorf("no Secret holds %s", w)
+		}
+	}
+	// The placeholder fingerprint stands for a real one.
+	gatewayYAML = strings.Replace(gatewayYAML, `"AB:CD:..."`, strings.Repeat("ab", 32), 1)
+	env := map[string]string{suggestedDSNEnv: "postgres://u:p@db/gw", suggestedCursorKeyEnv: strings.Repeat("k", 48)}
+	c, err := Parse([]byte(gatewayYAML), func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		func(string) ([]byte, error) { return []byte("pw\n"), nil })
+	if err != nil {
+		t.Fatalf("the ConfigMap's gateway.yaml: %v\n%s", err, gatewayYAML)
+	}
+	if !c.Watch.Enabled || c.Store.Driver != "postgres" || c.Store.DSN() != env[suggestedDSNEnv] || len(c.CursorKey.Secret()) == 0 {
+		t.Errorf("watch %+v, store %+v, cursor key set %v: want the watch on PostgreSQL with a cursor key", c.Watch, c.Store, len(c.CursorKey.Secret()) > 0)
+	}
 }
