@@ -138,7 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	return runDemo(ctx, args, stdout, stderr, ready, defaultDemo())
 }
 
-// runDemo is run with the demo's setup given (it applies only with --demo).
+// runDemo is run with the demo's setup given (it applies only with --demo): it reads the
+// command line, then starts (startDemo, configLoader, prepare) and serves (serve).
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string), setup demoSetup) error {
 	f, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -151,48 +152,92 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		fmt.Fprintf(stdout, "vbo-gateway %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
 	}
-	if f.logLevel != "" {
-		if _, err := telemetry.ParseLevel(f.logLevel); err != nil {
-			return fmt.Errorf("--log-level: %w", err)
-		}
-	}
 	level := new(slog.LevelVar)
-	logger, err := telemetry.NewLogger(stderr, f.logFormat, level)
+	logger, err := newLogger(f, stderr, level)
 	if err != nil {
-		return fmt.Errorf("--log-format: %w", err)
+		return err
 	}
-
-	var fleet *demo.Fleet
+	if f.checkConfig {
+		return checkConfig(f, configLoader(f, nil), stdout)
+	}
 	// The demo's webhook receiver checks each delivery's signature with its rule's secrets,
 	// which it asks the gateway for once the gateway exists.
 	var gateway atomic.Pointer[app.Gateway]
-	if f.demo && !f.checkConfig {
-		o := setup.fleet
-		o.Receiver = &demo.ReceiverOptions{Logger: logger, Secrets: func(ctx context.Context, ruleID string) ([]webhooks.Secret, error) {
-			if gw := gateway.Load(); gw != nil && gw.Rules != nil {
-				return gw.Rules.SigningSecrets(ctx, ruleID)
-			}
-			return nil, errors.New("the gateway's watch rules are off")
-		}}
-		if fleet, err = demo.Start(o); err != nil {
+	var fleet *demo.Fleet
+	if f.demo {
+		var stopDemo func()
+		if fleet, stopDemo, err = startDemo(setup, logger, &gateway); err != nil {
 			return err
 		}
-		defer fleet.Close()
-		if setup.started != nil {
-			setup.started(fleet)
-		}
-		// The restore watch on SQLite in a temporary directory: subscriptions work with no
-		// configuration, and nothing is left behind.
-		dir, err := os.MkdirTemp("", "vbo-gateway-demo-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		fleet.Config.Watch = config.Watch{Enabled: true, Interval: setup.watchInterval}
-		fleet.Config.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "demo.db")}
+		defer stopDemo()
 	}
-	// load reads the configuration (the demo's alone without --config), --listen applied.
-	load := func() (*config.Config, error) {
+	load := configLoader(f, fleet)
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	tracing, finish, err := prepare(ctx, f, cfg, level, logger)
+	if err != nil {
+		return err
+	}
+	served := false
+	defer func() { finish(served) }()
+	// Background work (probes, name resolution, the watch) lives until shutdown.
+	gwCtx, cancelGW := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelGW()
+	gw, err := app.New(gwCtx, cfg, gatewayOptions(f, cfg, fleet, level, logger, tracing))
+	if err != nil {
+		return err
+	}
+	gateway.Store(gw)
+	return serve(ctx, f, gw, cfg, load, fleet, stdout, logger, ready, &served)
+}
+
+// newLogger is the process's logger, at the level --log-level asks (the config's may change it).
+func newLogger(f *flags, stderr io.Writer, level *slog.LevelVar) (*slog.Logger, error) {
+	if f.logLevel != "" {
+		if _, err := telemetry.ParseLevel(f.logLevel); err != nil {
+			return nil, fmt.Errorf("--log-level: %w", err)
+		}
+	}
+	logger, err := telemetry.NewLogger(stderr, f.logFormat, level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-format: %w", err)
+	}
+	return logger, nil
+}
+
+// startDemo starts the demo's simulators and webhook receiver, with the restore watch on
+// SQLite in a temporary directory (subscriptions work with no configuration, and nothing is
+// left behind). stop closes them and removes the directory.
+func startDemo(setup demoSetup, logger *slog.Logger, gateway *atomic.Pointer[app.Gateway]) (fleet *demo.Fleet, stop func(), err error) {
+	o := setup.fleet
+	o.Receiver = &demo.ReceiverOptions{Logger: logger, Secrets: func(ctx context.Context, ruleID string) ([]webhooks.Secret, error) {
+		if gw := gateway.Load(); gw != nil && gw.Rules != nil {
+			return gw.Rules.SigningSecrets(ctx, ruleID)
+		}
+		return nil, errors.New("the gateway's watch rules are off")
+	}}
+	dir, err := os.MkdirTemp("", "vbo-gateway-demo-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if fleet, err = demo.Start(o); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	if setup.started != nil {
+		setup.started(fleet)
+	}
+	fleet.Config.Watch = config.Watch{Enabled: true, Interval: setup.watchInterval}
+	fleet.Config.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "demo.db")}
+	return fleet, func() { fleet.Close(); _ = os.RemoveAll(dir) }, nil
+}
+
+// configLoader reads the configuration (the demo's alone without --config), --listen applied;
+// a reload calls it again.
+func configLoader(f *flags, fleet *demo.Fleet) func() (*config.Config, error) {
+	return func() (*config.Config, error) {
 		var cfg *config.Config
 		switch {
 		case f.configPath == "" && fleet != nil:
@@ -214,25 +259,40 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		}
 		return cfg, nil
 	}
-	if f.checkConfig {
-		if f.configPath == "" {
-			return errors.New("--check-config needs --config FILE")
-		}
-		cfg, err := load()
-		if err == nil {
-			err = app.Check(cfg)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: OK (%d servers, %d tenants, %d API keys, JWT %v)\n", f.configPath,
-			len(cfg.Servers), len(cfg.Tenants), len(cfg.Auth.APIKeys), cfg.Auth.JWT != nil)
-		return nil
+}
+
+// checkConfig is --check-config: validate without contacting any server.
+func checkConfig(f *flags, load func() (*config.Config, error), stdout io.Writer) error {
+	if f.configPath == "" {
+		return errors.New("--check-config needs --config FILE")
 	}
 	cfg, err := load()
+	if err == nil {
+		err = app.Check(cfg)
+	}
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "%s: OK (%d servers, %d tenants, %d API keys, JWT %v)\n", f.configPath,
+		len(cfg.Servers), len(cfg.Tenants), len(cfg.Auth.APIKeys), cfg.Auth.JWT != nil)
+	return nil
+}
+
+// prepare applies the log level, starts the CPU profile, makes the logger the default,
+// tunes the runtime and starts tracing (nil when off). finish undoes it all, in reverse;
+// served says whether the gateway served (the CPU profile reaches its file only then).
+func prepare(ctx context.Context, f *flags, cfg *config.Config, level *slog.LevelVar, logger *slog.Logger) (tracing *telemetry.Tracing, finish func(served bool), err error) {
+	var undo []func(served bool)
+	undoAll := func(served bool) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i](served)
+		}
+	}
+	defer func() {
+		if err != nil {
+			undoAll(false)
+		}
+	}()
 	switch {
 	case f.logLevel != "":
 		l, _ := telemetry.ParseLevel(f.logLevel)
@@ -241,65 +301,66 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 	case cfg.LogLevel != "":
 		l, err := telemetry.ParseLevel(cfg.LogLevel)
 		if err != nil {
-			return fmt.Errorf("logLevel: %w", err)
+			return nil, nil, fmt.Errorf("logLevel: %w", err)
 		}
 		level.Set(l)
 	}
 	// The profile starts once the command line and the configuration are read, and reaches
 	// its file only if the gateway served: a start-up that fails later (app.New refuses the
 	// configuration, the address is taken) leaves an existing profile file as it was.
-	served := false
 	if f.cpuProfile != "" {
-		finish, err := startCPUProfile(f.cpuProfile)
+		stop, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
-			return fmt.Errorf("--cpu-profile: %w", err)
+			return nil, nil, fmt.Errorf("--cpu-profile: %w", err)
 		}
-		defer func() {
-			if err := finish(served); err != nil {
+		undo = append(undo, func(served bool) {
+			if err := stop(served); err != nil {
 				logger.Error("--cpu-profile: the profile could not be written", "err", err)
 			}
-		}()
+		})
 	}
 	// Third-party libraries that log through slog.Default or the log package (JWKS refresh,
 	// gqlgen) write into the same structured log.
 	prevDefault := slog.Default()
 	slog.SetDefault(logger)
-	defer slog.SetDefault(prevDefault)
-	defer tuneRuntime(cfg.Runtime, os.Getenv, processKnobs, logger)()
+	undo = append(undo, func(bool) { slog.SetDefault(prevDefault) })
+	restore := tuneRuntime(cfg.Runtime, os.Getenv, processKnobs, logger)
+	undo = append(undo, func(bool) { restore() })
 	if f.allowMissing {
 		logger.Info("--allow-missing is no longer needed: tenants' organisations resolve in the background and are retried")
 	}
-
-	tracing, err := telemetry.TracingFromEnv(ctx, os.Getenv, version())
-	if err != nil {
-		return err
+	if tracing, err = telemetry.TracingFromEnv(ctx, os.Getenv, version()); err != nil {
+		return nil, nil, err
 	}
-	defer func() {
+	if tracing != nil {
+		logger.Info("tracing on: exporting spans over OTLP/HTTP (OTEL_* environment)")
+	}
+	undo = append(undo, func(bool) {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := tracing.Shutdown(sctx); err != nil {
 			logger.Warn("flushing traces", "err", err)
 		}
-	}()
-	if tracing != nil {
-		logger.Info("tracing on: exporting spans over OTLP/HTTP (OTEL_* environment)")
-	}
+	})
+	return tracing, undoAll, nil
+}
 
-	gopts := app.Options{Logger: logger, LogLevel: level, Tracing: tracing, HealthInterval: f.healthInterval}
+// gatewayOptions are the gateway's options that come from the command line and the demo.
+func gatewayOptions(f *flags, cfg *config.Config, fleet *demo.Fleet, level *slog.LevelVar, logger *slog.Logger, tracing *telemetry.Tracing) app.Options {
+	o := app.Options{Logger: logger, LogLevel: level, Tracing: tracing, HealthInterval: f.healthInterval}
 	if f.demo {
-		gopts.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
-		if cfg.Watch.Enabled {
-			gopts.GraphiQLTabs = append(gopts.GraphiQLTabs, demo.WatchRuleTab(fleet.Receiver.URL()))
+		o.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
+		if cfg.Watch.Enabled && fleet.Receiver != nil {
+			o.GraphiQLTabs = append(o.GraphiQLTabs, demo.WatchRuleTab(fleet.Receiver.URL()))
 		}
 	}
-	// Background work (probes, name resolution) lives until shutdown.
-	gwCtx, cancelGW := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelGW()
-	gw, err := app.New(gwCtx, cfg, gopts)
-	if err != nil {
-		return err
-	}
-	gateway.Store(gw)
+	return o
+}
+
+// serve listens and serves gw until ctx ends, reloading the configuration on SIGHUP, then
+// shuts down: no new connections, in-flight requests finish within --shutdown-grace.
+func serve(ctx context.Context, f *flags, gw *app.Gateway, cfg *config.Config, load func() (*config.Config, error), fleet *demo.Fleet,
+	stdout io.Writer, logger *slog.Logger, ready func(string), served *bool) error {
 	hc := cfg.HTTP.WithDefaults() // validated by app.New
 	ln, err := listenLimited(cfg.Listen, hc)
 	if err != nil {
@@ -319,7 +380,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	served = true
+	*served = true
 	go func() { errc <- srv.Serve(ln) }()
 	for done := false; !done; {
 		select {
