@@ -108,72 +108,102 @@ type hours struct {
 // The URL's safety (scheme, addresses) is the webhooks Guard's business, not checked here.
 func Compile(d Definition) (*Rule, error) {
 	r := &Rule{def: d}
-	if strings.TrimSpace(d.Name) == "" || len(d.Name) > MaxNameLen {
-		return nil, &InputError{Field: "name", Msg: fmt.Sprintf("must be 1 to %d characters", MaxNameLen)}
-	}
-	if d.URL == "" || len(d.URL) > MaxURLLen {
-		return nil, &InputError{Field: "url", Msg: fmt.Sprintf("must be 1 to %d characters", MaxURLLen)}
-	}
-	if !d.On.Valid() {
-		return nil, &InputError{Field: "on", Msg: "must be STARTED, ENDED or ITEM"}
+	if err := checkBasics(d); err != nil {
+		return nil, err
 	}
 	f, err := CompileFilter(d.Filter)
 	if err != nil {
 		return nil, err
 	}
 	r.filter = f
-	if d.MinItems != nil || d.MinBytes != nil {
-		if d.On != Ended {
-			return nil, &InputError{Field: "minItems", Msg: "and minBytes apply to ENDED rules only (item totals are final when a session ends)"}
-		}
-		if d.MinItems != nil && *d.MinItems < 0 || d.MinBytes != nil && *d.MinBytes < 0 {
-			return nil, &InputError{Field: "minItems", Msg: "and minBytes must not be negative"}
+	if err := checkConditions(d); err != nil {
+		return nil, err
+	}
+	r.eventTypes = d.EventTypes
+	r.source = strings.ToLower(d.SourceContains)
+	if r.machinesOK, err = compileMachines(d.ClientMachineNotIn); err != nil {
+		return nil, err
+	}
+	if r.via, err = compileVia(d.ViaAddressIn); err != nil {
+		return nil, err
+	}
+	if d.OutsideBusinessHours != nil {
+		if r.hours, err = compileHours(*d.OutsideBusinessHours); err != nil {
+			return nil, err
 		}
 	}
-	if len(d.EventTypes) > 0 || d.SourceContains != "" {
-		if d.On == Started {
-			return nil, &InputError{Field: "eventTypes", Msg: "and sourceContains need ITEM or ENDED (a session that just started has no items yet)"}
+	r.firstFromMc = d.FirstRestoreFromMachine
+	return r, nil
+}
+
+// checkBasics checks the rule's name, URL and trigger.
+func checkBasics(d Definition) error {
+	if strings.TrimSpace(d.Name) == "" || len(d.Name) > MaxNameLen {
+		return &InputError{Field: "name", Msg: fmt.Sprintf("must be 1 to %d characters", MaxNameLen)}
+	}
+	if d.URL == "" || len(d.URL) > MaxURLLen {
+		return &InputError{Field: "url", Msg: fmt.Sprintf("must be 1 to %d characters", MaxURLLen)}
+	}
+	if !d.On.Valid() {
+		return &InputError{Field: "on", Msg: "must be STARTED, ENDED or ITEM"}
+	}
+	return nil
+}
+
+// checkConditions checks that the item conditions fit the trigger and their bounds.
+func checkConditions(d Definition) error {
+	if d.MinItems != nil || d.MinBytes != nil {
+		if d.On != Ended {
+			return &InputError{Field: "minItems", Msg: "and minBytes apply to ENDED rules only (item totals are final when a session ends)"}
 		}
+		if d.MinItems != nil && *d.MinItems < 0 || d.MinBytes != nil && *d.MinBytes < 0 {
+			return &InputError{Field: "minItems", Msg: "and minBytes must not be negative"}
+		}
+	}
+	if (len(d.EventTypes) > 0 || d.SourceContains != "") && d.On == Started {
+		return &InputError{Field: "eventTypes", Msg: "and sourceContains need ITEM or ENDED (a session that just started has no items yet)"}
 	}
 	for _, t := range d.EventTypes {
 		if t == model.RestoreEventTypeNone || !t.IsValid() {
-			return nil, &InputError{Field: "eventTypes", Msg: fmt.Sprintf("%q is not an item event type (VIEW, EXPORT, SEND, SAVE, RESTORE)", t)}
+			return &InputError{Field: "eventTypes", Msg: fmt.Sprintf("%q is not an item event type (VIEW, EXPORT, SEND, SAVE, RESTORE)", t)}
 		}
 	}
 	if len(d.EventTypes) > MaxListLen || len(d.ClientMachineNotIn) > MaxListLen || len(d.ViaAddressIn) > MaxListLen {
-		return nil, &InputError{Field: "eventTypes", Msg: fmt.Sprintf("(like clientMachineNotIn and viaAddressIn) takes at most %d entries", MaxListLen)}
+		return &InputError{Field: "eventTypes", Msg: fmt.Sprintf("(like clientMachineNotIn and viaAddressIn) takes at most %d entries", MaxListLen)}
 	}
-	r.eventTypes = d.EventTypes
 	if len(d.SourceContains) > MaxSubstringLen {
-		return nil, &InputError{Field: "sourceContains", Msg: fmt.Sprintf("must be at most %d characters", MaxSubstringLen)}
+		return &InputError{Field: "sourceContains", Msg: fmt.Sprintf("must be at most %d characters", MaxSubstringLen)}
 	}
-	r.source = strings.ToLower(d.SourceContains)
-	if d.ClientMachineNotIn != nil {
-		r.machinesOK = map[string]bool{}
-		for _, m := range d.ClientMachineNotIn {
-			m = strings.ToLower(strings.TrimSpace(m))
-			if m == "" || len(m) > MaxSubstringLen {
-				return nil, &InputError{Field: "clientMachineNotIn", Msg: "holds an empty or overlong name"}
-			}
-			r.machinesOK[m] = true
+	return nil
+}
+
+// compileMachines is clientMachineNotIn as a set of lower-case names (nil when not given).
+func compileMachines(names []string) (map[string]bool, error) {
+	if names == nil {
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, m := range names {
+		m = strings.ToLower(strings.TrimSpace(m))
+		if m == "" || len(m) > MaxSubstringLen {
+			return nil, &InputError{Field: "clientMachineNotIn", Msg: "holds an empty or overlong name"}
 		}
+		set[m] = true
 	}
-	for _, c := range d.ViaAddressIn {
+	return set, nil
+}
+
+// compileVia is viaAddressIn as prefixes (a bare address is a one-address prefix).
+func compileVia(cidrs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range cidrs {
 		p, err := parsePrefix(c)
 		if err != nil {
 			return nil, &InputError{Field: "viaAddressIn", Msg: fmt.Sprintf("%q is not a CIDR (e.g. 203.0.113.0/24)", c)}
 		}
-		r.via = append(r.via, p)
+		out = append(out, p)
 	}
-	if d.OutsideBusinessHours != nil {
-		h, err := compileHours(*d.OutsideBusinessHours)
-		if err != nil {
-			return nil, err
-		}
-		r.hours = h
-	}
-	r.firstFromMc = d.FirstRestoreFromMachine
-	return r, nil
+	return out, nil
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {
@@ -287,52 +317,66 @@ type Match struct {
 
 // Evaluate reports whether the rule matches in. Only the archive lookup can fail.
 func (r *Rule) Evaluate(in Input) (*Match, bool, error) {
-	if in.Trigger != r.def.On || in.Session == nil {
+	if in.Trigger != r.def.On || in.Session == nil || !r.sessionMatches(in.Session) {
 		return nil, false, nil
 	}
-	s := in.Session
-	if !r.filter.Match(s) {
+	m, ok := r.eventsMatch(in)
+	if !ok {
 		return nil, false, nil
+	}
+	if r.firstFromMc {
+		first, err := r.firstFromMachine(in)
+		if err != nil || !first {
+			return nil, false, err
+		}
+	}
+	return m, true, nil
+}
+
+// sessionMatches checks the conditions on the session itself: the filter, the item totals,
+// the machine, the via address and the business hours.
+func (r *Rule) sessionMatches(s *Session) bool {
+	if !r.filter.Match(s) {
+		return false
 	}
 	if r.def.MinItems != nil && s.Items < *r.def.MinItems || r.def.MinBytes != nil && s.Bytes < *r.def.MinBytes {
-		return nil, false, nil
+		return false
 	}
 	ch := s.ClientHost()
 	if r.machinesOK != nil && r.machinesOK[strings.ToLower(ch.MachineName)] {
-		return nil, false, nil
+		return false
 	}
 	if r.via != nil && !r.viaMatches(ch.ViaAddress) {
-		return nil, false, nil
+		return false
 	}
-	if r.def.On != Item && r.hours != nil && !r.hours.outside(s.Upstream.CreationTime) {
-		return nil, false, nil
-	}
+	return r.def.On == Item || r.hours == nil || r.hours.outside(s.Upstream.CreationTime)
+}
+
+// eventsMatch checks the item conditions and returns the matching events.
+func (r *Rule) eventsMatch(in Input) (*Match, bool) {
 	m := &Match{}
 	switch {
 	case r.def.On == Ended && r.source == "" && len(r.eventTypes) > 0 && in.Events == nil:
 		// Event types alone can be answered from the archived totals.
-		if !r.anyCounted(s) {
-			return nil, false, nil
-		}
+		return m, r.anyCounted(in.Session)
 	case r.NeedsEvents():
 		m.Events = r.matchingEvents(in.Events)
-		if len(m.Events) == 0 {
-			return nil, false, nil
-		}
+		return m, len(m.Events) > 0
 	}
-	if r.firstFromMc {
-		if ch.MachineName == "" || in.FirstFromMachine == nil {
-			return nil, false, nil
-		}
-		first, err := in.FirstFromMachine()
-		if err != nil {
-			return nil, false, fmt.Errorf("rule %q: first restore from machine: %w", r.def.Name, err)
-		}
-		if !first {
-			return nil, false, nil
-		}
+	return m, true
+}
+
+// firstFromMachine asks the archive whether this is the organisation's first restore from the
+// session's machine (false when the machine is unknown).
+func (r *Rule) firstFromMachine(in Input) (bool, error) {
+	if in.Session.ClientHost().MachineName == "" || in.FirstFromMachine == nil {
+		return false, nil
 	}
-	return m, true, nil
+	first, err := in.FirstFromMachine()
+	if err != nil {
+		return false, fmt.Errorf("rule %q: first restore from machine: %w", r.def.Name, err)
+	}
+	return first, nil
 }
 
 func (r *Rule) anyCounted(s *Session) bool {
