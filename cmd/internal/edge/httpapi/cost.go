@@ -72,10 +72,14 @@ type meterKey struct{}
 // withMeter gives every GraphQL request a meter, and makes its upstream calls count on it.
 func withMeter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m := &meter{}
-		ctx := context.WithValue(r.Context(), meterKey{}, m)
-		next.ServeHTTP(w, r.WithContext(upstream.WithCallCounter(ctx, &m.calls)))
+		next.ServeHTTP(w, r.WithContext(withNewMeter(r.Context(), &meter{})))
 	})
+}
+
+// withNewMeter makes m the operation's meter and its upstream calls count on it (HTTP
+// requests: withMeter; websocket operations: websocket.go).
+func withNewMeter(ctx context.Context, m *meter) context.Context {
+	return upstream.WithCallCounter(context.WithValue(ctx, meterKey{}, m), &m.calls)
 }
 
 func meterFrom(ctx context.Context) *meter {
@@ -150,7 +154,7 @@ func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 		return nil // the auth gate and withMeter run first; nothing to estimate for
 	}
 	role := string(p.Role)
-	limits := q.lim.CostLimits(role)
+	limits := q.lim.CostLimits(costRole(p))
 	vis, unknown := q.visible(p)
 	est := q.est.Estimate(oc.Operation, oc.Variables, vis)
 	if len(unknown) > 0 && est.SizedByOrganizations && !over(est, limits) {
@@ -182,6 +186,17 @@ func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	q.logger.InfoContext(ctx, "query refused: over the cost limits", "operation", oc.OperationName, "role", role,
 		"upstream_calls", est.UpstreamCalls, "response_objects", est.ResponseObjects, "request_id", resolvers.RequestID(ctx))
 	return e
+}
+
+// costRole is the role whose cost limits (limits.roles) apply to p. A caller who does not see
+// every organisation is a tenant's: a TENANT_ADMIN reads exactly what its tenant's auditors
+// read, so it gets the tenant limits (limits.roles.TENANT_AUDITOR, 500 upstream calls and
+// 50,000 objects by default), not the provider's. Only a provider admin gets its own.
+func costRole(p *auth.Principal) string {
+	if p.SeesAll() {
+		return string(p.Role)
+	}
+	return config.RoleTenantAuditor
 }
 
 func over(est cost.Estimate, l config.RoleLimits) bool {
