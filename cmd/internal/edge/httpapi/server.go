@@ -91,6 +91,11 @@ type Options struct {
 	// across the handlers a process builds (reloads) so the bounds hold per process. nil: New
 	// makes one for this handler.
 	Subscriptions *SubscriptionSlots
+	// SSEKeepAlive is the period of an SSE stream's keep-alive comments (0: 15 s).
+	SSEKeepAlive time.Duration
+	// SSEWriteTimeout is how long one SSE message (an event or a keep-alive) may take to reach
+	// the client; a client stalled longer loses the subscription (0: 30 s). See sse.go.
+	SSEWriteTimeout time.Duration
 }
 
 // New returns the gateway's HTTP handler. It fails closed: without an authenticator, a
@@ -166,7 +171,7 @@ func New(opts Options) (http.Handler, error) {
 	if !opts.NoGraphiQL {
 		mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
 	}
-	return withRequestID(limitBody(lim.MaxBodyBytes, mux)), nil
+	return withRequestID(limitBody(lim.MaxBodyBytes, closeUnreadBodies(mux))), nil // earlyclose.go
 }
 
 // newResolver is the one resolver behind /graphql and the exports.

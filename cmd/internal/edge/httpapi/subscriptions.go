@@ -31,7 +31,8 @@ import (
 //     upgrade (same host, or limits.corsAllowedOrigins); the server pings every 15 s.
 //
 // Streams skip the request deadline and the per-principal concurrency limit (a subscription is
-// long-lived by design), and the server's read and write timeouts are lifted for them. Instead
+// long-lived by design), and the server's read and write timeouts are lifted for them (each SSE
+// message still has Options.SSEWriteTimeout to reach its client, see sse.go). Instead
 // limits.subscriptions bounds the subscriptions open at once, per principal and in all
 // (SubscriptionSlots, taken in addStreamTransports' interceptor, which every subscription
 // passes whatever its transport); one over either bound is refused RATE_LIMITED.
@@ -78,7 +79,7 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate) {
 		InitTimeout:      10 * time.Second,
 		PingPongInterval: wsPingInterval,
 	})
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: wsPingInterval})
+	srv.AddTransport(newSSETransport(opts)) // its keep-alives and writes end with the handler (sse.go)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
