@@ -80,6 +80,10 @@ type envOpts struct {
 	noAllow  bool // no private networks allowed (SSRF tests)
 	// retention and pruneEvery: the delivery history retention (0: keep everything).
 	retention, pruneEvery time.Duration
+	// perOwner is Options.PerOwnerWorkers (0: the default); timeout the client's attempt
+	// timeout (0: 5 s).
+	perOwner int
+	timeout  time.Duration
 }
 
 func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
@@ -102,7 +106,11 @@ func serviceOptions(t *testing.T, st *store.Store, sc *scopes, o envOpts) Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := webhooks.NewClient(webhooks.ClientOptions{Guard: g, Timeout: 5 * time.Second})
+	timeout := o.timeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	c, err := webhooks.NewClient(webhooks.ClientOptions{Guard: g, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +123,7 @@ func serviceOptions(t *testing.T, st *store.Store, sc *scopes, o envOpts) Option
 		t.Fatal(err)
 	}
 	return Options{Store: st, Guard: g, Client: c, Schedule: sch, TenantScope: sc.lookup,
-		Workers: 4, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: quiet}
+		Workers: 4, PerOwnerWorkers: o.perOwner, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: quiet}
 }
 
 func newEnv(t *testing.T, o store.Options, eo envOpts) *env {

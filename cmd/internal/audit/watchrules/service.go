@@ -43,6 +43,11 @@ type Options struct {
 	TenantScope func(tenant string) (*auth.Principal, bool)
 	// Workers is how many deliveries this replica makes at once (default 10).
 	Workers int
+	// PerOwnerWorkers is how many of those one rule owner (a tenant; provider-wide rules are
+	// one owner) may hold at once (default a third of Workers, at least 1; at most Workers-1
+	// when Workers > 1, so another owner always finds a worker). See ownerSlots for the bound
+	// this puts on one owner's slow receiver delaying another's deliveries.
+	PerOwnerWorkers int
 	// JobTimeout bounds one delivery job (default 1 minute).
 	JobTimeout time.Duration
 	// PollInterval is how often idle workers look for due jobs (default 1s; PostgreSQL is also
@@ -71,6 +76,7 @@ type Service struct {
 	logger   *slog.Logger
 	queue    queue
 	keep     time.Duration // delivery history retention (0: keep everything)
+	slots    *ownerSlots   // each owner's share of this replica's workers
 
 	mu       sync.Mutex
 	compiled map[string]compiledRule // rule id -> compiled at updated
@@ -99,6 +105,12 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Workers <= 0 {
 		o.Workers = 10
 	}
+	if o.PerOwnerWorkers <= 0 {
+		o.PerOwnerWorkers = max(1, o.Workers/3)
+	}
+	if o.Workers > 1 {
+		o.PerOwnerWorkers = min(o.PerOwnerWorkers, o.Workers-1)
+	}
 	if o.JobTimeout <= 0 {
 		o.JobTimeout = time.Minute
 	}
@@ -112,7 +124,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.PruneInterval = min(time.Hour, max(o.HistoryRetention/4, time.Second))
 	}
 	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, scope: o.TenantScope,
-		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}}
+		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}, slots: newOwnerSlots(o.PerOwnerWorkers)}
 	qc := queueConfig{workers: o.Workers, jobTimeout: o.JobTimeout, pollInterval: o.PollInterval, logger: o.Logger, id: o.ID}
 	if o.HistoryRetention > 0 {
 		qc.pruner, qc.pruneEvery = &pruner{s: s}, o.PruneInterval

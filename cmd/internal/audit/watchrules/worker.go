@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -47,6 +48,14 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	if d.trigger != triggerTest && !resolvers.RuleMayMatch(s.ownerScope(r.tenant), d.server, d.orgID) {
 		return s.cancel(ctx, d, "the session is no longer in the rule owner's scope")
 	}
+	owner := ownerKey(r.tenant)
+	release, ok := s.slots.take(owner)
+	if !ok {
+		// The owner already holds its share of the workers (a slow receiver, a burst): this
+		// job waits, without spending an attempt, and the worker goes to another owner's.
+		return river.JobSnooze(s.slots.snooze(owner, time.Now()))
+	}
+	defer release()
 	delay, err := s.attempt(ctx, d, r, true)
 	if err != nil {
 		return err
@@ -55,6 +64,84 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 		return river.JobSnooze(*delay)
 	}
 	return nil
+}
+
+// ownerSlots shares this replica's delivery workers between rule owners: an owner holds at
+// most max workers at once, and a job of an owner at its cap is snoozed (without spending an
+// attempt) rather than worked. The snoozed jobs of one owner come back one at a time, at most
+// one per ownerBusyGap (after at least ownerBusySnooze), so a large backlog costs a few cheap
+// runs a second instead of crowding the queue.
+//
+// The bound: max < Workers, so one owner's receiver, however slow, never holds every worker,
+// and the jobs waiting behind it never pile up ahead of other owners' in the queue. A delivery
+// of another owner below its cap is picked up by a free worker within about the queue's poll
+// interval (1 s by default) of falling due, however large the slow owner's backlog. When
+// several owners are at their caps together and every worker is busy, it waits for the next
+// attempt to end: at most the client's per-attempt timeout (webhooks.DefaultTimeout, 15 s)
+// more. The caps are per replica.
+type ownerSlots struct {
+	max     int
+	mu      sync.Mutex
+	held    map[string]int
+	lastDue map[string]time.Time // when the owner's last snoozed job comes back
+}
+
+// ownerBusySnooze is the shortest wait of a job whose owner is at its cap; ownerBusyGap
+// spaces that owner's waiting jobs.
+const (
+	ownerBusySnooze = time.Second
+	ownerBusyGap    = 200 * time.Millisecond
+)
+
+func newOwnerSlots(max int) *ownerSlots {
+	return &ownerSlots{max: max, held: map[string]int{}, lastDue: map[string]time.Time{}}
+}
+
+// take claims a worker for owner; false when the owner already holds its share. release
+// gives it back (once).
+func (o *ownerSlots) take(owner string) (release func(), ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.held[owner] >= o.max {
+		return nil, false
+	}
+	o.held[owner]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			if o.held[owner]--; o.held[owner] <= 0 {
+				delete(o.held, owner)
+			}
+		})
+	}, true
+}
+
+// snooze is how long a job of owner, at its cap now, waits: at least ownerBusySnooze, and
+// ownerBusyGap after the owner's previous waiting job.
+func (o *ownerSlots) snooze(owner string, now time.Time) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	due := now.Add(ownerBusySnooze)
+	if next := o.lastDue[owner].Add(ownerBusyGap); next.After(due) {
+		due = next
+	}
+	o.lastDue[owner] = due
+	for k, t := range o.lastDue { // owners whose waiting jobs have all come back
+		if t.Before(now) {
+			delete(o.lastDue, k)
+		}
+	}
+	return due.Sub(now)
+}
+
+// ownerKey names a rule's owner for ownerSlots: its tenant, or the provider.
+func ownerKey(tenant *string) string {
+	if tenant == nil {
+		return "provider"
+	}
+	return "tenant:" + *tenant
 }
 
 // cancel ends a pending delivery without sending it.
