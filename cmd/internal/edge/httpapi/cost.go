@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/graph/cost"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -179,11 +180,11 @@ func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	}
 	e := refusal(est, limits, role)
 	if q.lim.CostMode == config.CostMeasure {
-		q.logger.InfoContext(ctx, "query over the cost limits (measure mode: not refused)", "operation", oc.OperationName,
+		q.logger.InfoContext(ctx, "query over the cost limits (measure mode: not refused)", "operation", telemetry.OperationName(oc),
 			"role", role, "reason", e.Message, "request_id", resolvers.RequestID(ctx))
 		return nil
 	}
-	q.logger.InfoContext(ctx, "query refused: over the cost limits", "operation", oc.OperationName, "role", role,
+	q.logger.InfoContext(ctx, "query refused: over the cost limits", "operation", telemetry.OperationName(oc), "role", role,
 		"upstream_calls", est.UpstreamCalls, "response_objects", est.ResponseObjects, "request_id", resolvers.RequestID(ctx))
 	return e
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders/cache"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -36,7 +37,9 @@ type Metrics struct {
 }
 
 // maxOperationNames bounds the operation label's values: operation names are the callers' to
-// choose, so past this many distinct names the rest count as "other".
+// choose, so past this many distinct names the rest count as "other". Each value is also cut to
+// telemetry.MaxOperationNameBytes, so the series stay within about 200 x 4 outcomes x 64 bytes
+// whatever the callers send.
 const maxOperationNames = 200
 
 // New builds the registry with the request-path metrics; Register adds the fleet's and the
@@ -101,8 +104,10 @@ func SubscriptionsOpen(open func() int) prometheus.Collector {
 	}, func() float64 { return float64(open()) })
 }
 
-// ObserveGraphQL counts one GraphQL response.
+// ObserveGraphQL counts one GraphQL response. The operation should already be a bounded name
+// (telemetry.OperationName); it is bounded again here, so no caller can grow the label.
 func (m *Metrics) ObserveGraphQL(operation, outcome string) {
+	operation = telemetry.BoundName(operation)
 	m.operationMu.Lock()
 	if !m.operations[operation] {
 		if len(m.operations) >= maxOperationNames {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/attribute"
@@ -28,6 +30,16 @@ const (
 
 // AnonymousOperation names operations without a name.
 const AnonymousOperation = "anonymous"
+
+// UnknownOperation names a request whose operationName is not the name of an operation in its
+// document (or whose document could not be read far enough to tell): the caller's text is
+// never used as a name.
+const UnknownOperation = "unknown"
+
+// MaxOperationNameBytes bounds an operation name wherever it is recorded (metric labels, access
+// lines, span names): GraphQL names have no length limit, and a caller's 900 KB name would
+// otherwise be copied into every scrape and log line. Longer names are cut to this length.
+const MaxOperationNameBytes = 64
 
 // GraphQLExtensions returns the gqlgen extensions to Use first (outermost, so they see the
 // final response): operation name, principal, error codes and cost into the request's Record
@@ -72,25 +84,57 @@ func executingFrom(ctx context.Context) *executingOp {
 // leadingOperation reads the name of a document's first operation (linear time: RE2).
 var leadingOperation = regexp.MustCompile(`^(?:\s|,|#[^\n]*\n)*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)`)
 
-// operationName is the operation's name as the document gives it, else AnonymousOperation.
+// operationName names the operation for metrics, logs and spans: only a name that an operation
+// of the document has (else AnonymousOperation or UnknownOperation), at most
+// MaxOperationNameBytes long.
 func operationName(ctx context.Context) string {
 	if !graphql.HasOperationContext(ctx) {
 		return AnonymousOperation
 	}
-	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation != nil && oc.Operation.Name != "" {
-		return oc.Operation.Name
+	return OperationName(graphql.GetOperationContext(ctx))
+}
+
+// OperationName is oc's operation's name as operationName bounds it, for other parts that log
+// an operation (the cost limit's refusals).
+func OperationName(oc *graphql.OperationContext) string {
+	if oc == nil {
+		return AnonymousOperation
 	}
-	if oc.OperationName != "" {
-		return oc.OperationName
+	var name string
+	switch {
+	case oc.Operation != nil: // the operation that runs (or was refused after validation)
+		name = oc.Operation.Name
+	case oc.Doc != nil: // validated, but operationName picked none of its operations
+		if oc.OperationName == "" {
+			return AnonymousOperation
+		}
+		op := oc.Doc.Operations.ForName(oc.OperationName)
+		if op == nil {
+			return UnknownOperation
+		}
+		name = op.Name
+	default: // refused in parsing or validation: the document's first operation, if it is the one asked for
+		m := leadingOperation.FindStringSubmatch(oc.RawQuery[:min(len(oc.RawQuery), 4096)])
+		switch {
+		case m != nil && (oc.OperationName == "" || oc.OperationName == m[1]):
+			name = m[1]
+		case oc.OperationName != "":
+			return UnknownOperation
+		}
 	}
-	if oc.Doc != nil && len(oc.Doc.Operations) == 1 && oc.Doc.Operations[0].Name != "" {
-		return oc.Doc.Operations[0].Name // refused before execution (limits)
+	if name == "" {
+		return AnonymousOperation
 	}
-	if m := leadingOperation.FindStringSubmatch(oc.RawQuery[:min(len(oc.RawQuery), 4096)]); m != nil {
-		return m[1] // refused in validation: the document's first operation
+	return BoundName(name)
+}
+
+// BoundName cuts s to at most MaxOperationNameBytes, on a character boundary, with invalid
+// UTF-8 replaced (metric label values must be valid UTF-8).
+func BoundName(s string) string {
+	if len(s) <= MaxOperationNameBytes && utf8.ValidString(s) {
+		return s
 	}
-	return AnonymousOperation
+	return strings.ToValidUTF8(s[:min(len(s), MaxOperationNameBytes)], "")
 }
 
 func (e *operationExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
