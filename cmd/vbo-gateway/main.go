@@ -267,11 +267,11 @@ func checkConfig(f *flags, load func() (*config.Config, error), stdout io.Writer
 		return errors.New("--check-config needs --config FILE")
 	}
 	cfg, err := load()
-	if err == nil {
-		err = app.Check(cfg)
-	}
 	if err != nil {
 		return err
+	}
+	if err := app.Check(cfg); err != nil {
+		return cfg.Locate(err) // the file and line of the key at fault, where it has one
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d servers, %d tenants, %d API keys, JWT %v)\n", f.configPath,
 		len(cfg.Servers), len(cfg.Tenants), len(cfg.Auth.APIKeys), cfg.Auth.JWT != nil)

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,6 +38,10 @@ func TestExampleConfigStartsAgainstTheSimulator(t *testing.T) {
 		}
 		s.URL = ts.URL
 	}
+	if !cfg.Watch.Enabled || cfg.Store.Driver != "sqlite" {
+		t.Fatalf("the example runs the watch on SQLite (watch %v, store %q)", cfg.Watch.Enabled, cfg.Store.Driver)
+	}
+	cfg.Store.Path = filepath.Join(t.TempDir(), "example.db") // not beside the example, in the checkout
 	gw, err := app.New(t.Context(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
