@@ -171,7 +171,7 @@ func New(opts Options) (http.Handler, error) {
 	if !opts.NoGraphiQL {
 		mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
 	}
-	return withRequestID(limitBody(lim.MaxBodyBytes, mux)), nil
+	return withRequestID(limitBody(lim.MaxBodyBytes, closeUnreadBodies(mux))), nil // earlyclose.go
 }
 
 // newResolver is the one resolver behind /graphql and the exports.
