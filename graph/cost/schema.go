@@ -98,6 +98,9 @@ func (e *Estimator) checkSizedFields() error {
 	return nil
 }
 
+// readField reads the cost directives of one field definition: its @cost weight and its
+// @listSize, checked against the field's arguments and type; a list of objects without
+// @listSize is marked unsizedList (checkSizedFields decides whether a connection sizes it).
 func (e *Estimator) readField(f *ast.FieldDefinition) (*fieldInfo, error) {
 	info := &fieldInfo{weight: -1}
 	w, ok, err := costWeight(f.Directives)
@@ -114,6 +117,19 @@ func (e *Estimator) readField(f *ast.FieldDefinition) (*fieldInfo, error) {
 		info.unsizedList = f.Type.Elem != nil && composite
 		return info, nil
 	}
+	ls, err := readListSize(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := ls.checkAgainst(f, target); err != nil {
+		return nil, err
+	}
+	info.listSize = ls
+	return info, nil
+}
+
+// readListSize reads the arguments of a @listSize directive (unknown arguments are ignored).
+func readListSize(d *ast.Directive) (*listSize, error) {
 	ls := &listSize{assumed: -1, requireOne: true}
 	for _, a := range d.Arguments {
 		v, err := a.Value.Value(nil)
@@ -136,29 +152,35 @@ func (e *Estimator) readField(f *ast.FieldDefinition) (*fieldInfo, error) {
 			ls.requireOne = b
 		}
 	}
+	return ls, nil
+}
+
+// checkAgainst makes sure ls fits field f, whose type is target (nil when unknown): its
+// slicing arguments are arguments of f, its sized fields are list fields of target (or, sizing
+// none, f is itself a list), and it has slicing arguments or an assumed size.
+func (ls *listSize) checkAgainst(f *ast.FieldDefinition, target *ast.Definition) error {
 	for _, s := range ls.slicing {
 		if f.Arguments.ForName(s) == nil {
-			return nil, fmt.Errorf("@listSize slicing argument %q is not an argument of the field", s)
+			return fmt.Errorf("@listSize slicing argument %q is not an argument of the field", s)
 		}
 	}
 	if len(ls.sized) > 0 {
 		if target == nil {
-			return nil, fmt.Errorf("@listSize sizedFields on a field of unknown type")
+			return fmt.Errorf("@listSize sizedFields on a field of unknown type")
 		}
 		for _, s := range ls.sized {
 			sf := target.Fields.ForName(s)
 			if sf == nil || sf.Type.Elem == nil {
-				return nil, fmt.Errorf("@listSize sized field %q is not a list field of %s", s, target.Name)
+				return fmt.Errorf("@listSize sized field %q is not a list field of %s", s, target.Name)
 			}
 		}
 	} else if f.Type.Elem == nil {
-		return nil, fmt.Errorf("@listSize on a field that is not a list and sizes no fields")
+		return fmt.Errorf("@listSize on a field that is not a list and sizes no fields")
 	}
 	if len(ls.slicing) == 0 && ls.assumed < 0 {
-		return nil, fmt.Errorf("@listSize needs slicingArguments or assumedSize")
+		return fmt.Errorf("@listSize needs slicingArguments or assumedSize")
 	}
-	info.listSize = ls
-	return info, nil
+	return nil
 }
 
 func costWeight(dirs ast.DirectiveList) (float64, bool, error) {
