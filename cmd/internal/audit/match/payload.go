@@ -2,7 +2,9 @@ package match
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -75,6 +77,19 @@ type SessionData struct {
 // MaxPayloadEvents bounds the events listed in one payload.
 const MaxPayloadEvents = 100
 
+// Payload size bounds. A delivery's body is stored per rule and session and sent on every
+// attempt, and every string in it comes from VBO (session names, details, event messages,
+// paths), so none is copied whole: a string longer than MaxPayloadString is cut (on a UTF-8
+// boundary) and ends with TruncatedMarker and its full length; and a body still longer than
+// MaxPayloadBytes lists fewer events (matchedEvents still counts them all).
+const (
+	MaxPayloadString = 4 << 10
+	MaxPayloadBytes  = 128 << 10
+)
+
+// TruncatedMarker ends a string the payload cut: "…[truncated, 921600 bytes]".
+const TruncatedMarker = "…[truncated"
+
 // NameRef names a server.
 type NameRef struct {
 	Name string `json:"name"`
@@ -127,32 +142,72 @@ func NewPayload(ruleID string, d Definition, trigger Trigger, s *Session, matche
 	return &Payload{
 		Type:      EventTypeFor(trigger),
 		Timestamp: now.UTC().Truncate(time.Millisecond),
-		Rule:      PayloadRule{ID: ruleID, Name: d.Name, On: d.On},
+		Rule:      PayloadRule{ID: ruleID, Name: clip(d.Name), On: d.On},
 		Data:      sessionData(s, matched),
 	}
 }
 
-// Marshal encodes the payload.
-func (p *Payload) Marshal() ([]byte, error) { return json.Marshal(p) }
+// Marshal encodes the payload, within MaxPayloadBytes: when the body is longer, the events
+// listed are halved until it fits (the strings are already bounded, so it does).
+func (p *Payload) Marshal() ([]byte, error) {
+	for {
+		b, err := json.Marshal(p)
+		if err != nil || len(b) <= MaxPayloadBytes || p.Data == nil || len(p.Data.Events) == 0 {
+			return b, err
+		}
+		q := *p
+		d := *p.Data
+		d.Events = d.Events[:len(d.Events)/2]
+		q.Data = &d
+		p = &q
+	}
+}
+
+// clip bounds one payload string (see MaxPayloadString): what it keeps takes at most
+// MaxPayloadString bytes once JSON-encoded (escapes counted), so the session's strings alone
+// always fit in MaxPayloadBytes.
+func clip(s string) string {
+	if len(s) <= MaxPayloadString/6 { // no rune encodes to more than 6 bytes
+		return s
+	}
+	n := 0
+	for i, r := range s {
+		if n += jsonWidth(r); n > MaxPayloadString {
+			return s[:i] + TruncatedMarker + ", " + strconv.Itoa(len(s)) + " bytes]"
+		}
+	}
+	return s
+}
+
+// jsonWidth is how many bytes encoding/json writes for r inside a string.
+func jsonWidth(r rune) int {
+	switch {
+	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+		return 2
+	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == 0x2028 || r == 0x2029 || r == utf8.RuneError:
+		return 6
+	}
+	return utf8.RuneLen(r)
+}
 
 func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionData {
 	u := &s.Upstream
 	ch := s.ClientHost()
 	d := &SessionData{
-		ID:           s.ID(),
-		UpstreamID:   u.ID,
-		Server:       NameRef{Name: s.Server},
-		Organization: OrgRef{ID: s.OrgGlobalID(), UpstreamID: s.OrgID, Name: s.OrgName},
-		Name:         u.Name,
+		ID:           clip(s.ID()),
+		UpstreamID:   clip(u.ID),
+		Server:       NameRef{Name: clip(s.Server)},
+		Organization: OrgRef{ID: clip(s.OrgGlobalID()), UpstreamID: clip(s.OrgID), Name: clip(s.OrgName)},
+		Name:         clip(u.Name),
 		Type:         model.SessionTypeFromVBO(u.Type),
 		State:        model.SessionStateFromVBO(u.State),
 		Result:       model.SessionResultFromVBO(u.Result),
 		StartTime:    u.CreationTime.UTC(),
 		EndTime:      utc(u.EndTime),
-		InitiatedBy:  opt(u.InitiatedBy),
-		Reason:       opt(u.Reason),
-		Details:      opt(u.Details),
-		ScopeName:    opt(u.ScopeName),
+		InitiatedBy:  opt(clip(u.InitiatedBy)),
+		Reason:       opt(clip(u.Reason)),
+		Details:      opt(clip(u.Details)),
+		ScopeName:    opt(clip(u.ScopeName)),
 		Totals: Totals{Items: s.Items, Bytes: s.Bytes, ByEventType: s.ItemsByEventType,
 			FirstItem: utc(s.FirstItem), LastItem: utc(s.LastItem)},
 		Events:        make([]EventData, 0, min(len(matched), MaxPayloadEvents)),
@@ -162,16 +217,16 @@ func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionDat
 		d.Totals.ByEventType = map[model.RestoreEventType]int64{}
 	}
 	if u.ClientHost != "" {
-		d.ClientHost = &ClientHostData{Raw: ch.Raw, MachineName: opt(ch.MachineName), ViaAddress: opt(ch.ViaAddress)}
+		d.ClientHost = &ClientHostData{Raw: clip(ch.Raw), MachineName: opt(clip(ch.MachineName)), ViaAddress: opt(clip(ch.ViaAddress))}
 	}
 	for i := range matched[:min(len(matched), MaxPayloadEvents)] {
 		e := &matched[i]
 		d.Events = append(d.Events, EventData{
-			ID:         gid.ID{Kind: gid.KindRestoreEvent, Server: s.Server, Parent: u.ID, Upstream: e.ID}.String(),
-			UpstreamID: e.ID, Order: e.Order,
+			ID:         clip(gid.ID{Kind: gid.KindRestoreEvent, Server: s.Server, Parent: u.ID, Upstream: e.ID}.String()),
+			UpstreamID: clip(e.ID), Order: e.Order,
 			Type: model.EventTypeFromVBO(e.Type), Status: model.EventStatusFromVBO(e.Status),
-			Title: opt(e.Title), Message: e.Message, ItemName: opt(e.ItemName), ItemType: opt(e.ItemType),
-			ItemSizeBytes: e.ItemSizeBytes, Source: opt(e.Source), Target: opt(e.Target),
+			Title: opt(clip(e.Title)), Message: clip(e.Message), ItemName: opt(clip(e.ItemName)), ItemType: opt(clip(e.ItemType)),
+			ItemSizeBytes: e.ItemSizeBytes, Source: opt(clip(e.Source)), Target: opt(clip(e.Target)),
 			StartTime: e.StartTime.UTC(), EndTime: utc(e.EndTime),
 		})
 	}
