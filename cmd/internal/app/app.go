@@ -10,6 +10,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,7 +105,8 @@ type Options struct {
 	Logger *slog.Logger
 	// LogLevel, when set, is the level Reload changes to the config's logLevel.
 	LogLevel *slog.LevelVar
-	// GraphiQLHeaders pre-fills GraphiQL's headers editor (the demo's admin key).
+	// GraphiQLHeaders pre-fills GraphiQL's headers editor (the demo's admin key; default
+	// graphiql.HeadersTemplate, an Authorization header to fill in).
 	GraphiQLHeaders string
 	// GraphiQLTabs are more GraphiQL tabs, after the examples (the demo's watch rule).
 	GraphiQLTabs []graphiql.Tab
@@ -358,7 +360,7 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 	}
 	hopts := httpapi.Options{
 		Backend: g.Backend, Logger: g.logger, Introspection: cfg.IntrospectionEnabled(),
-		Authenticate: authenticate, GraphiQLHeaders: g.opts.GraphiQLHeaders, GraphiQLTabs: g.opts.GraphiQLTabs, NoGraphiQL: !cfg.GraphiQLEnabled(),
+		Authenticate: authenticate, GraphiQLHeaders: cmp.Or(g.opts.GraphiQLHeaders, graphiql.HeadersTemplate), GraphiQLTabs: g.opts.GraphiQLTabs, NoGraphiQL: !cfg.GraphiQLEnabled(),
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
 		ServerStatus: fleetStatus(g.Health), Readiness: g.Health.Handler(), TrustedProxies: proxies,
 		Cursors: g.cursors, KnownOrganizations: knownOrganizations(g.Fleet), Subscriptions: g.subscriptions,

@@ -86,6 +86,12 @@ func WithTab(query string) Option {
 	return func(c *config) { c.tabs = append(c.tabs, Tab{Query: query}) }
 }
 
+// HeadersTemplate is the headers editor's content when the gateway has no key to pre-fill (every
+// deployment but the demo): the header every request needs, with a note of what goes in it. The
+// editor opens with it, so a first query answers "invalid credentials", not "authentication
+// required" with nowhere to put them.
+const HeadersTemplate = `{"Authorization": "Bearer <your API key or JWT: replace this, the gateway's operator issues it>"}`
+
 // WithDefaultHeaders sets the initial content of the headers editor, e.g.
 // `{"Authorization":"Bearer demo-admin"}`. The headers editor content is sent
 // with every request; it is not persisted in the browser's storage.
