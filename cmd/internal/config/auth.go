@@ -56,45 +56,17 @@ type TenantOrg struct {
 	Name   string `yaml:"name"`
 }
 
-// validateAuth checks the auth and tenants sections against the servers.
+// validateAuth checks the auth and tenants sections against the servers, in this order:
+// tenants, auth.jwt, auth.apiKeys (the first broken rule is reported), and fills in the
+// defaults (JWT clock skew and claims, tenantRefresh).
 func (c *Config) validateAuth() error {
-	servers := map[string]bool{}
-	for _, s := range c.Servers {
-		servers[s.Name] = true
-	}
-	tenants := map[string]bool{}
-	for i, t := range c.Tenants {
-		if t.ID == "" {
-			return fmt.Errorf("tenants[%d]: id is required", i)
-		}
-		if tenants[t.ID] {
-			return fmt.Errorf("tenants[%d]: duplicate id %q", i, t.ID)
-		}
-		tenants[t.ID] = true
-		for j, o := range t.Organizations {
-			if !servers[o.Server] && !c.Auth.AllowMissing {
-				return fmt.Errorf("tenants[%d].organizations[%d]: unknown server %q", i, j, o.Server)
-			}
-			if (o.ID == "") == (o.Name == "") {
-				return fmt.Errorf("tenants[%d].organizations[%d]: give exactly one of id or name", i, j)
-			}
-		}
+	tenants, err := c.validateTenants()
+	if err != nil {
+		return err
 	}
 	if j := c.Auth.JWT; j != nil {
-		if !strings.HasPrefix(j.JWKSURL, "https://") && !strings.HasPrefix(j.JWKSURL, "http://") {
-			return errors.New("auth.jwt.jwksURL must be an http(s) URL")
-		}
-		if j.Issuer == "" || j.Audience == "" {
-			return errors.New("auth.jwt: issuer and audience are required")
-		}
-		if j.ClockSkew == 0 {
-			j.ClockSkew = 30 * time.Second
-		}
-		if j.TenantClaim == "" {
-			j.TenantClaim = "tenant"
-		}
-		if j.RoleClaim == "" {
-			j.RoleClaim = "role"
+		if err := j.validate(); err != nil {
+			return err
 		}
 	}
 	names := map[string]bool{}
@@ -103,23 +75,83 @@ func (c *Config) validateAuth() error {
 			return fmt.Errorf("auth.apiKeys[%d]: name missing or duplicate", i)
 		}
 		names[k.Name] = true
-		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
-			return fmt.Errorf("auth.apiKeys[%d] (%s): sha256 must be 64 hex digits (the SHA-256 of the key, never the key)", i, k.Name)
-		}
-		switch {
-		case k.Tenant != "":
-			if !tenants[k.Tenant] {
-				return fmt.Errorf("auth.apiKeys[%d] (%s): unknown tenant %q", i, k.Name, k.Tenant)
-			}
-			if k.Role != "" && k.Role != "TENANT_AUDITOR" && k.Role != "TENANT_ADMIN" {
-				return fmt.Errorf("auth.apiKeys[%d] (%s): a key with a tenant has role TENANT_AUDITOR (default) or TENANT_ADMIN", i, k.Name)
-			}
-		case k.Role != "PROVIDER_ADMIN":
-			return fmt.Errorf("auth.apiKeys[%d] (%s): give a tenant, or role PROVIDER_ADMIN", i, k.Name)
+		if err := k.validate(i, tenants); err != nil {
+			return err
 		}
 	}
 	if c.Auth.TenantRefresh == 0 {
 		c.Auth.TenantRefresh = 5 * time.Minute
+	}
+	return nil
+}
+
+// validateTenants checks the tenants section: unique ids, organisations on configured
+// servers (unless auth.allowMissing), each named by exactly one of id or name. It returns the
+// tenant ids.
+func (c *Config) validateTenants() (map[string]bool, error) {
+	servers := map[string]bool{}
+	for _, s := range c.Servers {
+		servers[s.Name] = true
+	}
+	tenants := map[string]bool{}
+	for i, t := range c.Tenants {
+		if t.ID == "" {
+			return nil, fmt.Errorf("tenants[%d]: id is required", i)
+		}
+		if tenants[t.ID] {
+			return nil, fmt.Errorf("tenants[%d]: duplicate id %q", i, t.ID)
+		}
+		tenants[t.ID] = true
+		for j, o := range t.Organizations {
+			if !servers[o.Server] && !c.Auth.AllowMissing {
+				return nil, fmt.Errorf("tenants[%d].organizations[%d]: unknown server %q", i, j, o.Server)
+			}
+			if (o.ID == "") == (o.Name == "") {
+				return nil, fmt.Errorf("tenants[%d].organizations[%d]: give exactly one of id or name", i, j)
+			}
+		}
+	}
+	return tenants, nil
+}
+
+// validate checks auth.jwt (an http(s) JWKS URL, issuer and audience) and, when it is valid,
+// fills in the defaults: clock skew 30s, claims "tenant" and "role".
+func (j *JWT) validate() error {
+	if !strings.HasPrefix(j.JWKSURL, "https://") && !strings.HasPrefix(j.JWKSURL, "http://") {
+		return errors.New("auth.jwt.jwksURL must be an http(s) URL")
+	}
+	if j.Issuer == "" || j.Audience == "" {
+		return errors.New("auth.jwt: issuer and audience are required")
+	}
+	if j.ClockSkew == 0 {
+		j.ClockSkew = 30 * time.Second
+	}
+	if j.TenantClaim == "" {
+		j.TenantClaim = "tenant"
+	}
+	if j.RoleClaim == "" {
+		j.RoleClaim = "role"
+	}
+	return nil
+}
+
+// validate checks auth.apiKeys[i]'s hash and role against the tenant ids: a SHA-256 in hex; a
+// key with a (known) tenant has role TENANT_AUDITOR (default) or TENANT_ADMIN, any other is a
+// PROVIDER_ADMIN.
+func (k APIKey) validate(i int, tenants map[string]bool) error {
+	if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+		return fmt.Errorf("auth.apiKeys[%d] (%s): sha256 must be 64 hex digits (the SHA-256 of the key, never the key)", i, k.Name)
+	}
+	switch {
+	case k.Tenant != "":
+		if !tenants[k.Tenant] {
+			return fmt.Errorf("auth.apiKeys[%d] (%s): unknown tenant %q", i, k.Name, k.Tenant)
+		}
+		if k.Role != "" && k.Role != "TENANT_AUDITOR" && k.Role != "TENANT_ADMIN" {
+			return fmt.Errorf("auth.apiKeys[%d] (%s): a key with a tenant has role TENANT_AUDITOR (default) or TENANT_ADMIN", i, k.Name)
+		}
+	case k.Role != "PROVIDER_ADMIN":
+		return fmt.Errorf("auth.apiKeys[%d] (%s): give a tenant, or role PROVIDER_ADMIN", i, k.Name)
 	}
 	return nil
 }

@@ -275,8 +275,24 @@ func (l Limits) WithDefaults() Limits {
 	return l
 }
 
-// Validate checks l (after WithDefaults).
+// Validate checks l (after WithDefaults). The rules are checked in this order and the first
+// broken one is reported.
 func (l Limits) Validate() error {
+	for _, check := range []func() error{
+		l.validatePositive, l.validateCost, l.validateBounds, l.validateCORS,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	if l.PersistedQueries.Only && l.PersistedQueries.Manifest == "" {
+		return errors.New("limits.persistedQueries.only needs a manifest")
+	}
+	return nil
+}
+
+// validatePositive checks that every bound WithDefaults fills in is at least 1.
+func (l Limits) validatePositive() error {
 	for _, f := range []struct {
 		name string
 		v    int64
@@ -288,6 +304,12 @@ func (l Limits) Validate() error {
 			return fmt.Errorf("limits.%s: must be positive (got %d)", f.name, f.v)
 		}
 	}
+	return nil
+}
+
+// validateCost checks the query-cost settings: no maxComplexity, a known costMode, and
+// per-role overrides for known roles only, none negative.
+func (l Limits) validateCost() error {
 	if l.MaxComplexity != nil {
 		return errors.New("limits.maxComplexity was replaced by limits.maxUpstreamCalls and limits.maxResponseObjects (README, \"Query cost\"); remove it")
 	}
@@ -302,29 +324,41 @@ func (l Limits) Validate() error {
 			return fmt.Errorf("limits.roles.%s: limits must be positive", role)
 		}
 	}
+	return nil
+}
+
+// validateBounds checks the ceilings and the per-principal bounds: maxFirst within the
+// schema's, maxTokens within the parser's, concurrency and subscriptions positive or -1, the
+// rate limit not negative.
+func (l Limits) validateBounds() error {
 	if l.MaxFirst > DefaultMaxFirst {
 		return fmt.Errorf("limits.maxFirst: at most %d (the schema's page-size ceiling), got %d", DefaultMaxFirst, l.MaxFirst)
 	}
 	if l.MaxTokens > l.ParserTokenLimit {
 		return fmt.Errorf("limits.maxTokens (%d) must not exceed limits.parserTokenLimit (%d)", l.MaxTokens, l.ParserTokenLimit)
 	}
-	if c := l.Concurrency; c.PerPrincipal < -1 || c.PerPrincipal == 0 || c.MaxQueued < -1 || c.QueueTimeout < 0 {
+	if c := l.Concurrency; !positiveOrUnbounded(c.PerPrincipal) || c.MaxQueued < -1 || c.QueueTimeout < 0 {
 		return fmt.Errorf("limits.concurrency: perPrincipal and maxQueued positive or -1, queueTimeout not negative (got %+v)", c)
 	}
-	if s := l.Subscriptions; s.PerPrincipal < -1 || s.PerPrincipal == 0 || s.Total < -1 || s.Total == 0 {
+	if s := l.Subscriptions; !positiveOrUnbounded(s.PerPrincipal) || !positiveOrUnbounded(s.Total) {
 		return fmt.Errorf("limits.subscriptions: perPrincipal and total positive or -1 (no bound), got perPrincipal %d, total %d", s.PerPrincipal, s.Total)
 	}
 	if l.RateLimit.PerSecond < 0 || l.RateLimit.Burst < 0 {
 		return errors.New("limits.rateLimit: perSecond and burst must not be negative")
 	}
+	return nil
+}
+
+// positiveOrUnbounded reports whether n is a bound (at least 1) or -1 (no bound).
+func positiveOrUnbounded(n int) bool { return n >= 1 || n == -1 }
+
+// validateCORS checks that every allowed origin is an http(s) origin: scheme and host, no path.
+func (l Limits) validateCORS() error {
 	for _, o := range l.CORSAllowedOrigins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return fmt.Errorf("limits.corsAllowedOrigins: %q is not an origin like https://portal.example.net", o)
 		}
-	}
-	if l.PersistedQueries.Only && l.PersistedQueries.Manifest == "" {
-		return errors.New("limits.persistedQueries.only needs a manifest")
 	}
 	return nil
 }
