@@ -84,6 +84,8 @@ type envOpts struct {
 	// timeout (0: 5 s).
 	perOwner int
 	timeout  time.Duration
+	// logger replaces the quiet default (log capture tests).
+	logger *slog.Logger
 }
 
 func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
@@ -122,8 +124,12 @@ func serviceOptions(t *testing.T, st *store.Store, sc *scopes, o envOpts) Option
 	if err != nil {
 		t.Fatal(err)
 	}
+	logger := o.logger
+	if logger == nil {
+		logger = quiet
+	}
 	return Options{Store: st, Guard: g, Client: c, Schedule: sch, TenantScope: sc.lookup,
-		Workers: 4, PerOwnerWorkers: o.perOwner, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: quiet}
+		Workers: 4, PerOwnerWorkers: o.perOwner, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: logger}
 }
 
 func newEnv(t *testing.T, o store.Options, eo envOpts) *env {

@@ -153,7 +153,7 @@ func (c *Client) Send(ctx context.Context, m Message) Outcome {
 func (c *Client) send(ctx context.Context, m Message, ts time.Time) Outcome {
 	u, err := url.Parse(m.URL)
 	if err != nil || u.Host == "" {
-		return Outcome{Result: Failed, Err: fmt.Errorf("%w: %q is not an absolute URL", ErrRefusedTarget, m.URL)}
+		return Outcome{Result: Failed, Err: fmt.Errorf("%w: the URL is not absolute", ErrRefusedTarget)}
 	}
 	if u.Scheme != "https" && (u.Scheme != "http" || !c.guard.allowHTTP) {
 		return Outcome{Result: Failed, Err: fmt.Errorf("%w: the URL must use https", ErrRefusedTarget)}
@@ -167,6 +167,12 @@ func (c *Client) send(ctx context.Context, m Message, ts time.Time) Outcome {
 	SetHeaders(req.Header, m.Keys, m.ID, ts, m.Body)
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// Not the URL: its query often holds the receiver's credentials, and this text is
+			// logged and shown to every reader of the delivery (the rule shows the URL).
+			err = ue.Err
+		}
 		return Outcome{Result: Failed, Err: fmt.Errorf("webhook POST: %w", err)}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
@@ -180,10 +186,26 @@ func (c *Client) send(ctx context.Context, m Message, ts time.Time) Outcome {
 		out.Err = errors.New("the receiver answered 410 Gone")
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		out.Result = Failed
-		out.Err = fmt.Errorf("the receiver answered %d (redirect to %q): redirects are not followed", resp.StatusCode, resp.Header.Get("Location"))
+		out.Err = fmt.Errorf("the receiver answered %d (redirect to %q): redirects are not followed", resp.StatusCode,
+			locationShown(resp.Header.Get("Location")))
 	default:
 		out.Result = Failed
 		out.Err = fmt.Errorf("the receiver answered %d", resp.StatusCode)
+	}
+	return out
+}
+
+// locationShown is a redirect's Location as attempt errors show it: scheme, host and path, the
+// query (often the rule URL's own, credentials included, echoed back) as "?…".
+func locationShown(loc string) string {
+	l, err := url.Parse(loc)
+	if err != nil {
+		return "…"
+	}
+	shown := url.URL{Scheme: l.Scheme, Host: l.Host, Path: l.Path, RawPath: l.RawPath}
+	out := shown.String()
+	if l.RawQuery != "" || l.ForceQuery || l.Fragment != "" {
+		out += "?…"
 	}
 	return out
 }
