@@ -27,10 +27,13 @@ var (
 	ErrBadAPIKey     = errors.New("unknown API key")
 	ErrBadToken      = errors.New("invalid bearer token")
 	ErrUnknownTenant = errors.New("unknown tenant")
+	// ErrAmbiguousCredentials: the request presents more than one credential (see Authenticate).
+	ErrAmbiguousCredentials = errors.New("ambiguous credentials")
 )
 
-// Authenticator turns a request's credentials into a auth.Principal: API keys (X-API-Key or
-// Authorization: Bearer <key>) and JWTs validated against a JWKS.
+// Authenticator turns a request's credential into a auth.Principal: API keys (X-API-Key or
+// Authorization: Bearer <key>) and JWTs validated against a JWKS; one credential per request
+// (Authenticate).
 type Authenticator struct {
 	keys   []apiKey
 	jwt    *jwtVerifier
@@ -108,11 +111,24 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 }
 
 // Authenticate identifies the caller. A nil principal comes with an error saying why.
+//
+// Credentials follow one rule: a request presents exactly one credential, either one
+// Authorization header (Bearer <API key or JWT>) or one X-API-Key header (<API key>); a blank
+// header presents none. Two credentials (both headers, or either header twice) are refused with
+// ErrAmbiguousCredentials whatever they hold: nothing decides between them, so an invalid
+// Authorization is never rescued (or overridden) by an X-API-Key, nor the reverse.
 func (a *Authenticator) Authenticate(r *http.Request) (*auth.Principal, error) {
-	if key := strings.TrimSpace(r.Header.Get("X-API-Key")); key != "" {
-		return a.apiKeyPrincipal(key)
+	keys, auths := presented(r.Header, "X-API-Key"), presented(r.Header, "Authorization")
+	switch {
+	case len(keys)+len(auths) > 1:
+		return nil, fmt.Errorf("%w: %d credentials (Authorization %d, X-API-Key %d); send exactly one",
+			ErrAmbiguousCredentials, len(keys)+len(auths), len(auths), len(keys))
+	case len(keys) == 1:
+		return a.apiKeyPrincipal(keys[0])
+	case len(auths) == 0:
+		return nil, ErrNoCredentials
 	}
-	scheme, cred, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	scheme, cred, ok := strings.Cut(auths[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
 		return nil, ErrNoCredentials
 	}
@@ -120,7 +136,8 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Principal, error) {
 	if a.jwt != nil && strings.Count(cred, ".") == 2 {
 		p, err := a.jwtPrincipal(cred)
 		if err != nil && len(a.keys) > 0 {
-			// An API key may contain dots too; a key match wins, else the JWT's reason stands.
+			// One credential read two ways: an API key may contain dots too; a key match wins,
+			// else the JWT's reason stands.
 			if kp, kerr := a.apiKeyPrincipal(cred); kerr == nil {
 				return kp, nil
 			}
@@ -128,6 +145,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Principal, error) {
 		return p, err
 	}
 	return a.apiKeyPrincipal(cred)
+}
+
+// presented lists the non-blank values of header name, trimmed (each line of a repeated header
+// is one value).
+func presented(h http.Header, name string) []string {
+	var out []string
+	for _, v := range h.Values(name) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // apiKeyPrincipal compares the key's hash with every configured hash in constant time, without

@@ -433,7 +433,7 @@ func TestAPIKeys(t *testing.T) {
 		"wrong key via X-API-Key":        viaHeader("nope"),
 		"the configured hash as the key": bearer(hexSHA256("admin-key-0123456789")),
 		"key bound to an unknown tenant": bearer("ghost-key-0123456789"),
-		"wrong X-API-Key wins over bearer": func() *http.Request {
+		"wrong X-API-Key beside a valid bearer": func() *http.Request {
 			r := viaHeader("nope")
 			r.Header.Set("Authorization", "Bearer admin-key-0123456789")
 			return r

@@ -137,19 +137,11 @@ func wsInit(gate *authGate) transport.WebsocketInitFunc {
 			return transport.WithWebsocketCloseCode(ctx, 4403), nil, errors.New("forbidden")
 		}
 		r := orig.Clone(ctx)
-		r.Header = http.Header{}
-		for k, v := range payload {
-			s, ok := v.(string)
-			if !ok {
-				continue
-			}
-			switch strings.ToLower(k) {
-			case "authorization":
-				r.Header.Set("Authorization", s)
-			case "x-api-key":
-				r.Header.Set("X-API-Key", s)
-			}
+		hdr, bad := initPayloadHeaders(payload) // one credential, given once (auth.go)
+		if bad != nil {
+			return gate.refuseInit(ctx, bad)
 		}
+		r.Header = hdr
 		p, err := gate.authenticate(r)
 		if err != nil || p == nil {
 			key := gate.clients.bucket(orig)
