@@ -102,7 +102,7 @@ func (r *queryResolver) WatchRules(ctx context.Context) ([]*model.WatchRule, err
 	out := make([]*model.WatchRule, 0, len(list))
 	for _, rule := range list {
 		if canReadRule(p, rule.Tenant) {
-			out = append(out, rule)
+			out = append(out, ruleForViewer(p, rule))
 		}
 	}
 	return out, nil

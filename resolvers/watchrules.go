@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
@@ -200,4 +202,40 @@ func (r *Resolver) tenantScope(tenant string) (*auth.Principal, bool) {
 		return nil, false
 	}
 	return r.TenantScope(tenant)
+}
+
+// ruleForViewer is the one place that decides what a caller sees of a rule it may read:
+// everything when it may also manage the rule (PROVIDER_ADMIN, the owning tenant's
+// TENANT_ADMIN, who need the URL to change it); otherwise (a TENANT_AUDITOR) the URL with its
+// credentials redacted (RedactURL): receivers often take a token in the query string. Rules
+// reach callers who may not manage them only through the watchRules list.
+func ruleForViewer(p *auth.Principal, rule *model.WatchRule) *model.WatchRule {
+	if canManageRule(p, rule.Tenant) {
+		return rule
+	}
+	shown := *rule
+	shown.URL = RedactURL(rule.URL)
+	return &shown
+}
+
+// RedactURL shows a webhook URL without the parts that may carry credentials: userinfo reads
+// "…@", the query "?…" and a fragment "#…"; scheme, host, port and path stay. Text that does
+// not parse as a URL reads "…".
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return "…"
+	}
+	shown := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	out := shown.String()
+	if u.User != nil {
+		out = strings.Replace(out, "//", "//…@", 1)
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		out += "?…"
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		out += "#…"
+	}
+	return out
 }
