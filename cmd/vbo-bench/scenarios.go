@@ -123,230 +123,293 @@ func runPair(ctx context.Context, o *options, bins *binaries, sc, sys string) ([
 	return rows, nil
 }
 
+// gatewayRun is one gateway scenario run: the bench env and cold, which starts a fresh
+// gateway (empty caches; nothing with --url).
+type gatewayRun struct {
+	*env
+	ctx  context.Context
+	sc   string
+	cold func() error
+}
+
+// gatewayScenarios are the scenarios the gateway runs, by name. Each gets the row to fill
+// (cold, steady with --url; minimum calls unknown) and returns the rows of the scenario.
+var gatewayScenarios = map[string]func(g *gatewayRun, r row) ([]row, error){
+	"dashboard":            (*gatewayRun).dashboard,
+	"repeat-dashboard":     (*gatewayRun).dashboard,
+	"audit-window":         (*gatewayRun).auditWindow,
+	"cross-server-page":    (*gatewayRun).crossServerPage,
+	"node-lookups":         (*gatewayRun).nodeLookups,
+	"overhead":             (*gatewayRun).overhead,
+	"flat-sessions-events": (*gatewayRun).flatSessionsEvents,
+	"memory":               (*gatewayRun).memory,
+}
+
+// gatewayScenario runs scenario sc on the gateway (a fresh process, or --url).
 func (e *env) gatewayScenario(ctx context.Context, sc string) ([]row, error) {
-	o := e.o
 	if err := e.freshGateway(ctx, gatewaySettings{}); err != nil {
 		return nil, err
 	}
-	cold := func() error { return e.freshGateway(ctx, gatewaySettings{}) }
+	g := &gatewayRun{env: e, ctx: ctx, sc: sc, cold: func() error { return e.freshGateway(ctx, gatewaySettings{}) }}
 	mode := "cold"
 	if e.external {
 		mode = "steady"
 	}
-	r := row{Mode: mode, MinimumCalls: -1, Extra: map[string]float64{}}
-	switch sc {
-	case "dashboard", "repeat-dashboard":
-		var plans []dashboardPlan
-		want, minCalls, working := 0, 0, 0
-		for _, s := range e.sims {
-			p := planDashboard(s.sim, o.dashSessions)
-			plans = append(plans, p)
-			want += len(p.shown)
-			minCalls += p.minCalls
-			working += p.workingCalls
+	run, ok := gatewayScenarios[sc]
+	if !ok {
+		return nil, fmt.Errorf("unknown scenario %q", sc)
+	}
+	return run(g, row{Mode: mode, MinimumCalls: -1, Extra: map[string]float64{}})
+}
+
+// dashboard: every organisation with its newest sessions and their events, in one query; cold
+// (a fresh gateway each time), or, for repeat-dashboard, warm (caches filled by one unmeasured
+// query).
+func (g *gatewayRun) dashboard(r row) ([]row, error) {
+	o := g.o
+	var plans []dashboardPlan
+	want, minCalls, working := 0, 0, 0
+	for _, s := range g.sims {
+		p := planDashboard(s.sim, o.dashSessions)
+		plans = append(plans, p)
+		want += len(p.shown)
+		minCalls += p.minCalls
+		working += p.workingCalls
+	}
+	query := func() error {
+		var d dashboardResult
+		if err := g.gql(g.ctx, g.gwURL, qDashboard, map[string]any{"perOrg": o.dashSessions}, &d); err != nil {
+			return err
 		}
-		query := func() error {
-			var d dashboardResult
-			if err := e.gql(ctx, e.gwURL, qDashboard, map[string]any{"perOrg": o.dashSessions}, &d); err != nil {
+		if !g.external && d.sessions() != want {
+			return fmt.Errorf("dashboard shows %d sessions, the simulators' data say %d", d.sessions(), want)
+		}
+		return nil
+	}
+	var s *sample
+	var err error
+	if g.sc == "dashboard" {
+		s, err = iterate(g.ctx, g.env, g.cold, query)
+		if len(g.sims) > 0 {
+			r.MinimumCalls = float64(minCalls - g.loggedIn(len(g.sims)))
+			r.Extra["criticalPathMs"] = 3 * ms(o.latency)
+			r.Extra["concurrencyBoundMs"] = g.concurrencyBound(plans)
+		}
+	} else {
+		s, err = g.warmDashboard(&r, query, working)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Extra["sessionsShown"] = float64(want)
+	s.fill(&r)
+	return []row{r}, nil
+}
+
+// warmDashboard measures the dashboard query warm: one unmeasured dashboard fills the caches,
+// then steady state within the listing TTL (5 s). working is the events calls of the running
+// sessions shown.
+func (g *gatewayRun) warmDashboard(r *row, query func() error, working int) (*sample, error) {
+	if err := query(); err != nil {
+		return nil, err
+	}
+	r.Mode = "warm"
+	// Events calls beyond those of the running sessions shown (which are never cached)
+	// would be re-reads of stopped sessions (or repeated reads of running ones).
+	var stopped, workingReads []int
+	s, err := iterate(g.ctx, g.env, nil, func() error {
+		if err := query(); err != nil {
+			return err
+		}
+		if _, ev, ok := g.stats(g.ctx); ok {
+			stopped, workingReads = append(stopped, max(0, ev-working)), append(workingReads, min(ev, working))
+		}
+		return nil
+	})
+	if len(g.sims) > 0 {
+		r.MinimumCalls = float64(working)
+		r.Extra["stoppedSessionCalls"] = float64(maxInt(stopped))
+		r.Extra["workingSessionCalls"] = float64(maxInt(workingReads))
+	}
+	return s, err
+}
+
+// auditWindow: one organisation's sessions (up to 500) in the audit window with their events.
+func (g *gatewayRun) auditWindow(r row) ([]row, error) {
+	o := g.o
+	var vars map[string]any
+	if g.external {
+		f, err := g.discover(g.ctx)
+		if err != nil {
+			return nil, err
+		}
+		vars = map[string]any{"org": f.orgID, "from": time.Now().UTC().Add(-time.Duration(o.auditDays) * 24 * time.Hour).Format(time.RFC3339),
+			"to": time.Now().UTC().Format(time.RFC3339), "first": 500}
+	} else {
+		p := g.planAudit(500)
+		vars = map[string]any{"org": gid.ID{Kind: gid.KindOrganization, Server: p.server.name, Upstream: p.org.ID}.String(),
+			"from": p.from.Format(time.RFC3339), "to": p.to.Format(time.RFC3339), "first": 500}
+		r.MinimumCalls = float64(p.minCalls - g.loggedIn(1))
+		r.Extra["sessionsShown"] = float64(len(p.sessions))
+		r.Extra["sessionsInWindowAllOrgs"] = float64(p.inWindow)
+	}
+	s, err := iterate(g.ctx, g.env, g.cold, func() error { return g.gql(g.ctx, g.gwURL, qAudit, vars, nil) })
+	if err != nil {
+		return nil, err
+	}
+	s.fill(&r)
+	return []row{r}, nil
+}
+
+// crossServerPage: o.pages pages of o.pageSize sessions across every server, following the
+// cursor.
+func (g *gatewayRun) crossServerPage(r row) ([]row, error) {
+	o := g.o
+	s, err := iterate(g.ctx, g.env, g.cold, func() error {
+		var after any
+		for p := 0; p < o.pages; p++ {
+			var res struct {
+				RestoreSessions struct {
+					PageInfo struct {
+						HasNextPage bool    `json:"hasNextPage"`
+						EndCursor   *string `json:"endCursor"`
+					} `json:"pageInfo"`
+					Edges []struct{} `json:"edges"`
+				} `json:"restoreSessions"`
+			}
+			if err := g.gql(g.ctx, g.gwURL, qPage, map[string]any{"first": o.pageSize, "after": after}, &res); err != nil {
 				return err
 			}
-			if !e.external && d.sessions() != want {
-				return fmt.Errorf("dashboard shows %d sessions, the simulators' data say %d", d.sessions(), want)
+			if len(res.RestoreSessions.Edges) != o.pageSize {
+				return fmt.Errorf("page %d has %d sessions, want %d", p+1, len(res.RestoreSessions.Edges), o.pageSize)
 			}
-			return nil
+			after = res.RestoreSessions.PageInfo.EndCursor
 		}
-		var s *sample
-		var err error
-		if sc == "dashboard" {
-			s, err = iterate(ctx, e, cold, query)
-			if len(e.sims) > 0 {
-				r.MinimumCalls = float64(minCalls - e.loggedIn(len(e.sims)))
-				r.Extra["criticalPathMs"] = 3 * ms(o.latency)
-				r.Extra["concurrencyBoundMs"] = e.concurrencyBound(plans)
-			}
-		} else {
-			// warm: one unmeasured dashboard fills the caches, then steady state within the
-			// listing TTL (5 s)
-			if err := query(); err != nil {
-				return nil, err
-			}
-			r.Mode = "warm"
-			// Events calls beyond those of the running sessions shown (which are never cached)
-			// would be re-reads of stopped sessions (or repeated reads of running ones).
-			var stopped, workingReads []int
-			s, err = iterate(ctx, e, nil, func() error {
-				if err := query(); err != nil {
-					return err
-				}
-				if _, ev, ok := e.stats(ctx); ok {
-					stopped, workingReads = append(stopped, max(0, ev-working)), append(workingReads, min(ev, working))
-				}
-				return nil
-			})
-			if len(e.sims) > 0 {
-				r.MinimumCalls = float64(working)
-				r.Extra["stoppedSessionCalls"] = float64(maxInt(stopped))
-				r.Extra["workingSessionCalls"] = float64(maxInt(workingReads))
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		r.Extra["sessionsShown"] = float64(want)
-		s.fill(&r)
-		return []row{r}, nil
-
-	case "audit-window":
-		var vars map[string]any
-		if e.external {
-			f, err := e.discover(ctx)
-			if err != nil {
-				return nil, err
-			}
-			vars = map[string]any{"org": f.orgID, "from": time.Now().UTC().Add(-time.Duration(o.auditDays) * 24 * time.Hour).Format(time.RFC3339),
-				"to": time.Now().UTC().Format(time.RFC3339), "first": 500}
-		} else {
-			p := e.planAudit(500)
-			vars = map[string]any{"org": gid.ID{Kind: gid.KindOrganization, Server: p.server.name, Upstream: p.org.ID}.String(),
-				"from": p.from.Format(time.RFC3339), "to": p.to.Format(time.RFC3339), "first": 500}
-			r.MinimumCalls = float64(p.minCalls - e.loggedIn(1))
-			r.Extra["sessionsShown"] = float64(len(p.sessions))
-			r.Extra["sessionsInWindowAllOrgs"] = float64(p.inWindow)
-		}
-		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, e.gwURL, qAudit, vars, nil) })
-		if err != nil {
-			return nil, err
-		}
-		s.fill(&r)
-		return []row{r}, nil
-
-	case "cross-server-page":
-		s, err := iterate(ctx, e, cold, func() error {
-			var after any
-			for p := 0; p < o.pages; p++ {
-				var res struct {
-					RestoreSessions struct {
-						PageInfo struct {
-							HasNextPage bool    `json:"hasNextPage"`
-							EndCursor   *string `json:"endCursor"`
-						} `json:"pageInfo"`
-						Edges []struct{} `json:"edges"`
-					} `json:"restoreSessions"`
-				}
-				if err := e.gql(ctx, e.gwURL, qPage, map[string]any{"first": o.pageSize, "after": after}, &res); err != nil {
-					return err
-				}
-				if len(res.RestoreSessions.Edges) != o.pageSize {
-					return fmt.Errorf("page %d has %d sessions, want %d", p+1, len(res.RestoreSessions.Edges), o.pageSize)
-				}
-				after = res.RestoreSessions.PageInfo.EndCursor
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if len(e.sims) > 0 {
-			r.MinimumCalls = float64(len(e.sims) + o.pages*len(e.sims) - e.loggedIn(len(e.sims)))
-		}
-		s.fill(&r)
-		return []row{r}, nil
-
-	case "node-lookups":
-		var ids []string
-		if e.external {
-			f, err := e.discover(ctx)
-			if err != nil {
-				return nil, err
-			}
-			ids = f.lookups
-		} else {
-			var distinct []gid.ID
-			ids, distinct = e.lookupIDs(o.lookups)
-			r.MinimumCalls = float64(serversUsed(distinct) + len(distinct) - e.loggedIn(serversUsed(distinct)))
-			r.Extra["distinctIds"] = float64(len(distinct))
-		}
-		q := nodeLookupQuery(ids)
-		s, err := iterate(ctx, e, cold, func() error { return e.gql(ctx, e.gwURL, q, nil, nil) })
-		if err != nil {
-			return nil, err
-		}
-		s.fill(&r)
-		return []row{r}, nil
-
-	case "overhead":
-		vars := map[string]any{"first": o.overheadN, "servers": []string{e.firstServer(ctx)}}
-		return e.overheadRows(ctx, func() error { return e.gql(ctx, e.gwURL, qOverhead, vars, nil) }, o.concurrency, "gateway: listing TTL cache off, so every request reads upstream like the other systems",
-			func() error { return e.freshGateway(ctx, gatewaySettings{noListingCache: true}) })
-
-	case "flat-sessions-events":
-		if err := e.freshGateway(ctx, gatewaySettings{noListingCache: true, noImmutableCache: true}); err != nil {
-			return nil, err
-		}
-		srv := e.firstServer(ctx)
-		s, err := iterate(ctx, e, nil, func() error {
-			return e.gql(ctx, e.gwURL, qFlat, map[string]any{"first": 10, "servers": []string{srv}}, nil)
-		})
-		if err != nil {
-			return nil, err
-		}
-		r.Mode, r.Note = "steady", "gateway caches off (listing TTL and immutable cache), token reused"
-		r.MinimumCalls = float64(e.flatMinimum())
-		r.Extra["criticalPathMs"] = 2 * ms(o.latency)
-		s.fill(&r)
-		return []row{r}, nil
-
-	case "memory":
-		id, err := e.largeSession(ctx, o.largeEvents)
-		if err != nil {
-			return nil, err
-		}
-		base := e.gatewayPeakRSS()
-		e.resetStats(ctx)
-		s := &sample{}
-		c0, sim0, load0 := e.systemCPU(), e.simCPU(), selfCPU()
-		var after any
-		pages, events := 0, 0
-		t0 := time.Now()
-		for {
-			var res struct {
-				RestoreSession struct {
-					Events struct {
-						PageInfo struct {
-							HasNextPage bool    `json:"hasNextPage"`
-							EndCursor   *string `json:"endCursor"`
-						} `json:"pageInfo"`
-						Edges []struct{} `json:"edges"`
-					} `json:"events"`
-				} `json:"restoreSession"`
-			}
-			a := time.Now()
-			if err := e.gql(ctx, e.gwURL, qEventsPage, map[string]any{"id": id, "first": o.eventsPage, "after": after}, &res); err != nil {
-				return nil, err
-			}
-			s.lat = append(s.lat, time.Since(a))
-			pages++
-			events += len(res.RestoreSession.Events.Edges)
-			if !res.RestoreSession.Events.PageInfo.HasNextPage {
-				break
-			}
-			after = res.RestoreSession.Events.PageInfo.EndCursor
-		}
-		s.wall = time.Since(t0)
-		s.cpu, s.simCPU, s.loadCPU, s.cpuKnown = e.systemCPU()-c0, e.simCPU()-sim0, selfCPU()-load0, !e.external
-		calls := e.totalCalls(ctx)
-		s.fill(&r)
-		r.UpstreamCalls = float64(calls)
-		// One call for the session, then one events call per page: each page is its own
-		// request, and the gateway holds no more than one upstream page of a large session.
-		r.MinimumCalls = float64(1 + 1 + pages - e.loggedIn(1))
-		r.Extra["pages"] = float64(pages)
-		r.Extra["eventsStreamed"] = float64(events)
-		r.Extra["baselineRssBytes"] = float64(base)
-		r.Note = "latency and CPU per events page"
-		return []row{r}, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown scenario %q", sc)
+	if len(g.sims) > 0 {
+		r.MinimumCalls = float64(len(g.sims) + o.pages*len(g.sims) - g.loggedIn(len(g.sims)))
+	}
+	s.fill(&r)
+	return []row{r}, nil
+}
+
+// nodeLookups: the lookups (each distinct id twice) as aliased node fields of one query.
+func (g *gatewayRun) nodeLookups(r row) ([]row, error) {
+	var ids []string
+	if g.external {
+		f, err := g.discover(g.ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids = f.lookups
+	} else {
+		var distinct []gid.ID
+		ids, distinct = g.lookupIDs(g.o.lookups)
+		r.MinimumCalls = float64(serversUsed(distinct) + len(distinct) - g.loggedIn(serversUsed(distinct)))
+		r.Extra["distinctIds"] = float64(len(distinct))
+	}
+	q := nodeLookupQuery(ids)
+	s, err := iterate(g.ctx, g.env, g.cold, func() error { return g.gql(g.ctx, g.gwURL, q, nil, nil) })
+	if err != nil {
+		return nil, err
+	}
+	s.fill(&r)
+	return []row{r}, nil
+}
+
+// overhead: one listing query under load at each --concurrency level, the listing cache off.
+func (g *gatewayRun) overhead(row) ([]row, error) {
+	ctx, o := g.ctx, g.o
+	vars := map[string]any{"first": o.overheadN, "servers": []string{g.firstServer(ctx)}}
+	return g.overheadRows(ctx, func() error { return g.gql(ctx, g.gwURL, qOverhead, vars, nil) }, o.concurrency, "gateway: listing TTL cache off, so every request reads upstream like the other systems",
+		func() error { return g.freshGateway(ctx, gatewaySettings{noListingCache: true}) })
+}
+
+// flatSessionsEvents: the newest 10 sessions of the first server with their events, the
+// gateway's caches off (steady).
+func (g *gatewayRun) flatSessionsEvents(r row) ([]row, error) {
+	ctx := g.ctx
+	if err := g.freshGateway(ctx, gatewaySettings{noListingCache: true, noImmutableCache: true}); err != nil {
+		return nil, err
+	}
+	srv := g.firstServer(ctx)
+	s, err := iterate(ctx, g.env, nil, func() error {
+		return g.gql(ctx, g.gwURL, qFlat, map[string]any{"first": 10, "servers": []string{srv}}, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Mode, r.Note = "steady", "gateway caches off (listing TTL and immutable cache), token reused"
+	r.MinimumCalls = float64(g.flatMinimum())
+	r.Extra["criticalPathMs"] = 2 * ms(g.o.latency)
+	s.fill(&r)
+	return []row{r}, nil
+}
+
+// memory: every events page of a large session, one request each; latency and CPU are per
+// page.
+func (g *gatewayRun) memory(r row) ([]row, error) {
+	ctx := g.ctx
+	id, err := g.largeSession(ctx, g.o.largeEvents)
+	if err != nil {
+		return nil, err
+	}
+	base := g.gatewayPeakRSS()
+	g.resetStats(ctx)
+	s := &sample{}
+	c0, sim0, load0 := g.systemCPU(), g.simCPU(), selfCPU()
+	t0 := time.Now()
+	pages, events, err := g.readEventPages(id, s)
+	if err != nil {
+		return nil, err
+	}
+	s.wall = time.Since(t0)
+	s.cpu, s.simCPU, s.loadCPU, s.cpuKnown = g.systemCPU()-c0, g.simCPU()-sim0, selfCPU()-load0, !g.external
+	calls := g.totalCalls(ctx)
+	s.fill(&r)
+	r.UpstreamCalls = float64(calls)
+	// One call for the session, then one events call per page: each page is its own
+	// request, and the gateway holds no more than one upstream page of a large session.
+	r.MinimumCalls = float64(1 + 1 + pages - g.loggedIn(1))
+	r.Extra["pages"] = float64(pages)
+	r.Extra["eventsStreamed"] = float64(events)
+	r.Extra["baselineRssBytes"] = float64(base)
+	r.Note = "latency and CPU per events page"
+	return []row{r}, nil
+}
+
+// readEventPages reads every events page of session id (o.eventsPage a page), adding each
+// request's latency to s, and returns the pages and events read.
+func (g *gatewayRun) readEventPages(id string, s *sample) (pages, events int, err error) {
+	var after any
+	for {
+		var res struct {
+			RestoreSession struct {
+				Events struct {
+					PageInfo struct {
+						HasNextPage bool    `json:"hasNextPage"`
+						EndCursor   *string `json:"endCursor"`
+					} `json:"pageInfo"`
+					Edges []struct{} `json:"edges"`
+				} `json:"events"`
+			} `json:"restoreSession"`
+		}
+		a := time.Now()
+		if err := g.gql(g.ctx, g.gwURL, qEventsPage, map[string]any{"id": id, "first": g.o.eventsPage, "after": after}, &res); err != nil {
+			return pages, events, err
+		}
+		s.lat = append(s.lat, time.Since(a))
+		pages++
+		events += len(res.RestoreSession.Events.Edges)
+		if !res.RestoreSession.Events.PageInfo.HasNextPage {
+			return pages, events, nil
+		}
+		after = res.RestoreSession.Events.PageInfo.EndCursor
+	}
 }
 
 // overheadRows measures fn at each concurrency level with L = 0, after setup (if not nil).
