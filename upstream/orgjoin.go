@@ -1,6 +1,13 @@
 package upstream
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
 
 // How a restore session is tied to its organisation.
 //
@@ -15,12 +22,49 @@ import "strings"
 // Microsoft 365 organisation names (tenant domains such as contoso.onmicrosoft.com) are
 // case-insensitive, so the gateway compares names without regard to case. A name that matches
 // several organisations of one server (identical names, or names differing only in case, e.g.
-// "Contoso" and "contoso") cannot be resolved: the session is ambiguous and belongs to none of
-// them, so no tenant sees it (provider admins do, flagged). A name matching no organisation is
-// detached (the organisation was deleted or renamed since).
+// "Contoso" and "contoso", or "Star Ltd" and "ſtar Ltd") cannot be resolved: the session is
+// ambiguous and belongs to none of them, so no tenant sees it (provider admins do, flagged),
+// and the tenants owning them are told (Organization.nameAmbiguous). A name matching no
+// organisation is detached (the organisation was deleted or renamed since).
 
-// OrgNameKey is the form in which organisation names are compared.
-func OrgNameKey(name string) string { return strings.ToLower(name) }
+// OrgNameKey is the form in which organisation names are compared, everywhere they are (the
+// join, the resolvers' scope, the watcher, the tenant directory): Unicode canonical caseless
+// matching (Unicode 15 §3.13, D145: full case folding of the canonical decomposition), so that
+// every case variant of a name collides with it. strings.ToLower is not enough: it leaves
+// U+017F (ſ, which upper-cases to S) and the final sigma apart from their folded forms, and
+// does not expand ß or the ligatures, so a neighbour could rename its organisation to a
+// variant of another's name that VBO (or its database) may treat as equal while the gateway
+// did not see a collision. Names that are all ASCII, the common case, are only lower-cased.
+func OrgNameKey(name string) string {
+	if isASCII(name) {
+		return strings.ToLower(name)
+	}
+	// NFD first so that a precomposed letter folds as its decomposition does (U+0345's case);
+	// NFC last so canonically equivalent spellings give one key. cases.Caser is not safe for
+	// concurrent use: one per call.
+	folded := cases.Fold().String(norm.NFD.String(name))
+	return norm.NFC.String(strings.Map(cherokeeFold, folded))
+}
+
+// cherokeeFold corrects cases.Fold for Cherokee (golang/go#46101, open): CaseFolding.txt folds
+// the small letters (added in Unicode 8) to the capitals, but cases.Fold swaps the two, so
+// "Ꭰ" and "ꭰ" would get different keys. After cases.Fold, every Cherokee letter becomes its
+// capital, as the standard folds it.
+func cherokeeFold(r rune) rune {
+	if r >= 0xAB70 && r <= 0xABBF || r >= 0x13F8 && r <= 0x13FD {
+		return unicode.ToUpper(r)
+	}
+	return r
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
 
 // OrgJoin is one server's organisations indexed by name, for joining sessions to them.
 type OrgJoin struct {
