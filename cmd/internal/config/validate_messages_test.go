@@ -192,7 +192,14 @@ func TestValidateAuthMessages(t *testing.T) {
 			}
 		})
 	}
+}
 
+// TestValidateAuthDefaults: validateAuth fills in the JWT's clock skew and claims and the
+// tenant refresh, keeps values given, and leaves a refused JWT as it was.
+func TestValidateAuthDefaults(t *testing.T) {
+	t.Parallel()
+	base := func() *Config { return &Config{Servers: []VBOServer{{Name: "syd1"}}} }
+	jwt := func() *JWT { return &JWT{JWKSURL: "https://idp/jwks", Issuer: "https://idp/", Audience: "gw"} }
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
 		c := base()
