@@ -65,7 +65,7 @@ func (f *finishedResponse) SetWriteDeadline(d time.Time) error {
 // writes fail with errStreamClosed.
 func TestStreamWriterInertAfterClose(t *testing.T) {
 	t.Parallel()
-	for round := range 50 {
+	for round := range 20 {
 		f := &finishedResponse{t: t, header: http.Header{}}
 		sw := newStreamWriter(f, time.Minute)
 		var wg sync.WaitGroup
