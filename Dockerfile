@@ -10,7 +10,10 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ENV CGO_ENABLED=0
-RUN go build -trimpath -ldflags="-s -w" -o /out/vbo-gateway ./cmd/vbo-gateway \
+# The version --version prints where the build has no VCS information (docker build --build-arg
+# VERSION=$(git describe --tags --always --dirty)).
+ARG VERSION=dev
+RUN go build -trimpath -ldflags="-s -w -X main.stampedVersion=${VERSION}" -o /out/vbo-gateway ./cmd/vbo-gateway \
  && go build -trimpath -ldflags="-s -w" -o /out/vbo-sim ./cmd/vbo-sim \
  && /out/vbo-gateway --version
 

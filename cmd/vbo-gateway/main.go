@@ -94,8 +94,13 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	return &f, nil
 }
 
-// version is the module version, VCS revision and whether the tree was modified, from the
-// build information the Go toolchain embeds.
+// stampedVersion is set by release builds (the Dockerfile): -ldflags "-X main.stampedVersion=v1.2.3".
+// It names the build where the toolchain knows no module version ("(devel)": a build from a
+// checkout) and no VCS revision (VCS stamping off, e.g. no .git in a container build).
+var stampedVersion string
+
+// version is the module version (or the stamped one), VCS revision and whether the tree was
+// modified, from the build information the Go toolchain embeds.
 func version() string {
 	v, rev, modified := "(unknown)", "", false
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -108,6 +113,9 @@ func version() string {
 				modified = s.Value == "true"
 			}
 		}
+	}
+	if stampedVersion != "" && (v == "(devel)" || v == "(unknown)" || v == "") {
+		v = stampedVersion
 	}
 	out := v
 	if rev != "" {

@@ -380,3 +380,14 @@ func TestStartCPUProfileFinish(t *testing.T) {
 		})
 	}
 }
+
+// A release build's stamp names the build when the toolchain knows no version (issue 23: a
+// container build without VCS information printed "(devel)").
+func TestVersionStamped(t *testing.T) {
+	old := stampedVersion
+	t.Cleanup(func() { stampedVersion = old })
+	stampedVersion = "v9.8.7-test"
+	if v := version(); !strings.HasPrefix(v, "v9.8.7-test") {
+		t.Errorf("version() = %q, want the stamp first (a test binary's module version is (devel))", v)
+	}
+}
