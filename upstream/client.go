@@ -65,6 +65,9 @@ type Client struct {
 	breaker    *gobreaker.TwoStepCircuitBreaker[struct{}] // nil: never short-circuit
 	stats      clientCounters
 	orgCount   atomic.Int64 // organisations at the last successful listing, plus one (0: never listed)
+
+	wrap     func(http.RoundTripper) http.RoundTripper // ClientOptions.WrapTransport
+	longPoll longPollHTTP                              // the change feed's transport (changes.go)
 }
 
 // clientCounters count what the client did, for tests and metrics.
@@ -198,6 +201,7 @@ func NewClient(baseURL string, o ClientOptions) (*Client, error) {
 		}
 		hc.Transport = o.WrapTransport(hc.Transport)
 		c.httpClient = &hc
+		c.wrap = o.WrapTransport
 	}
 	switch {
 	case o.MaxConcurrency < 0:
@@ -257,7 +261,10 @@ const idleConnsUnbounded = 16
 // CloseIdleConnections closes the connections to the server that are kept open for the next
 // calls (as many as MaxConcurrency lets be in flight); calls in flight keep theirs. A wrapping
 // transport (ClientOptions.WrapTransport) need not pass the request on to the transport below.
-func (c *Client) CloseIdleConnections() { c.unwrapped.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	c.unwrapped.CloseIdleConnections()
+	c.longPoll.closeIdle()
+}
 
 // Name is the server's name (ClientOptions.Name).
 func (c *Client) Name() string { return c.name }
@@ -297,13 +304,18 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 // get performs an authenticated GET and decodes the JSON body into v. On a 401 it drops the
 // token, obtains a new one and retries once.
 func (c *Client) get(ctx context.Context, path string, q url.Values, v any) (*Response, error) {
+	return c.getWait(ctx, path, q, v, 0)
+}
+
+// getWait is get for a long-poll: the server may take wait to answer (changes.go).
+func (c *Client) getWait(ctx context.Context, path string, q url.Values, v any, wait time.Duration) (*Response, error) {
 	countCall(ctx)
 	for attempt := 0; ; attempt++ {
 		token, err := c.accessToken(ctx)
 		if err != nil {
 			return nil, err
 		}
-		req, err := c.newRequest(ctx, http.MethodGet, path, q, nil)
+		req, err := c.newRequest(withLongPoll(ctx, wait), http.MethodGet, path, q, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -362,7 +374,7 @@ func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
 		c.stats.shortCircuits.Add(1)
 		return nil, c.transportError(req, ErrCircuitOpen)
 	}
-	if c.sem != nil {
+	if c.sem != nil && longPollWait(ctx) == 0 { // a long-poll mostly waits: it takes no slot
 		key := FairnessKey(ctx)
 		if err := c.sem.acquire(ctx, key); err != nil {
 			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
@@ -393,7 +405,11 @@ func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
 func (c *Client) send(req *http.Request, v any) (*Response, error) {
 	c.stats.attempts.Add(1)
 	parent := req.Context()
-	ctx, watch, stop := c.timeouts.attemptDeadline(parent)
+	hc, to := c.httpClient, c.timeouts
+	if wait := longPollWait(parent); wait > 0 {
+		hc, to = c.longPollClient(wait), to.forLongPoll(wait)
+	}
+	ctx, watch, stop := to.attemptDeadline(parent)
 	defer stop()
 	req = req.WithContext(ctx)
 	// timedOut replaces err with the attempt deadline that caused it, if one did.
@@ -403,7 +419,7 @@ func (c *Client) send(req *http.Request, v any) (*Response, error) {
 		}
 		return markTimeout(err)
 	}
-	resp, err := c.httpClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, c.transportError(req, timedOut(err))
 	}

@@ -23,6 +23,7 @@ import (
 //	POST   /_sim/sessions/{id}/events           AddEvent (body: RESTRestoreSessionEvent fields)
 //	POST   /_sim/sessions/{id}/stop?result=X    StopSession
 //	POST   /_sim/sessions/{id}/large?events=N   SetLargeSession
+//	DELETE /_sim/sessions/{id}                  DeleteSession (v8: a RestoreSessionDelete change)
 func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 	p := strings.Trim(strings.ToLower(r.URL.Path), "/")
 	segs := strings.Split(p, "/")[1:]
@@ -72,6 +73,15 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.writeJSON(w, http.StatusCreated, s.AddSession(rs))
+	case len(segs) == 2 && segs[0] == "sessions":
+		if !method(http.MethodDelete) {
+			return
+		}
+		if err := s.DeleteSession(segs[1]); err != nil {
+			s.simErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case len(segs) == 3 && segs[0] == "sessions":
 		if !method(http.MethodPost) {
 			return

@@ -42,7 +42,7 @@ type Faults struct {
 	// StallBody makes every successful GET send its status and headers at once, then its body
 	// one byte every StallBody (flushed), until done or the client gives up.
 	StallBody time.Duration
-	// OversizedItems makes every listing GET (Organizations, RestoreSessions, Events) answer
+	// OversizedItems makes every listing GET (Organizations, RestoreSessions, Events, v8's /Events) answer
 	// 200 with this many empty objects {} as its items, whatever limit was asked: a plain
 	// array for v6/v7 Organizations, else a page envelope. The body is streamed, never built
 	// in memory.

@@ -2,6 +2,7 @@ package vbosim
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -33,6 +34,7 @@ const (
 	rSession
 	rEvents
 	rEvent
+	rChanges // v8 only
 )
 
 var routeTemplates = map[routeID]string{
@@ -43,6 +45,7 @@ var routeTemplates = map[routeID]string{
 	rSession:  "GET /%s/RestoreSessions/{restoreSessionId}",
 	rEvents:   "GET /%s/RestoreSessions/{restoreSessionId}/Events",
 	rEvent:    "GET /%s/RestoreSessions/{restoreSessionId}/Events/{eventId}",
+	rChanges:  "GET /%s/Events",
 }
 
 // match resolves a path case-insensitively. found=false: no such resource (404);
@@ -70,6 +73,8 @@ func (s *Server) match(method, path string) (rt routeID, params []string, found,
 		rt, params = rEvents, segs[1:2]
 	case len(segs) == 4 && strings.EqualFold(segs[0], "RestoreSessions") && strings.EqualFold(segs[2], "Events"):
 		rt, params = rEvent, []string{segs[1], segs[3]}
+	case len(segs) == 1 && strings.EqualFold(segs[0], "Events") && s.feed != nil:
+		rt = rChanges
 	default:
 		return 0, nil, false, false, ""
 	}
@@ -144,20 +149,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := lowerQuery(r.URL.Query())
-	if fd.oversized > 0 && (rt == rOrgs || rt == rSessions || rt == rEvents) {
+	if fd.oversized > 0 && (rt == rOrgs || rt == rSessions || rt == rEvents || rt == rChanges) {
 		serveOversized(w, fd.oversized, rt == rOrgs && s.ver != "v8", q["limit"])
 		return
 	}
 	if fd.stall > 0 {
-		serveStalled(w, r, fd.stall, func(w http.ResponseWriter) { s.serveRoute(w, rt, q, params) })
+		serveStalled(w, r, fd.stall, func(w http.ResponseWriter) { s.serveRoute(r.Context(), w, rt, q, params) })
 		return
 	}
-	s.serveRoute(w, rt, q, params)
+	s.serveRoute(r.Context(), w, rt, q, params)
 }
 
-// serveRoute answers an authorised VBO route.
-func (s *Server) serveRoute(w http.ResponseWriter, rt routeID, q map[string]string, params []string) {
+// serveRoute answers an authorised VBO route; ctx ends when the client goes.
+func (s *Server) serveRoute(ctx context.Context, w http.ResponseWriter, rt routeID, q map[string]string, params []string) {
 	switch rt {
+	case rChanges:
+		s.serveChanges(ctx, w, q)
 	case rOrgs:
 		s.serveOrgs(w, q)
 	case rOrg:

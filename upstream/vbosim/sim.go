@@ -47,6 +47,8 @@ type Options struct {
 	Clock func() time.Time
 	// Faults is the initial fault configuration (see SetFaults).
 	Faults Faults
+	// ChangeFeed configures the v8 change feed, GET /v8/Events (changes.go).
+	ChangeFeed ChangeFeedOptions
 }
 
 // Stats counts requests that reached a VBO route, keyed by "METHOD /vN/Template" using the
@@ -83,6 +85,8 @@ type Server struct {
 
 	sMu   sync.Mutex
 	stats Stats
+
+	feed *changeFeed // v8 only (changes.go)
 }
 
 // New builds a server. Generation cost is roughly linear in Orgs+Sessions
@@ -135,6 +139,7 @@ func New(opts Options) *Server {
 		stats:   Stats{Calls: map[string]int{}},
 	}
 	s.signKey = randomBytes(32)
+	s.feed = newChangeFeed(s.ver, s.signKey, opts.ChangeFeed)
 	s.frng = rand.New(rand.NewPCG(s.seed, uint64(time.Now().UnixNano())))
 	s.genOrgs(opts.Orgs)
 	s.genSessions(opts.Sessions)
@@ -335,6 +340,7 @@ func (s *Server) AddSession(sess upstream.RestoreSession) upstream.RestoreSessio
 		ID: uuidString(eventID(s, id, 0)), Type: upstream.EventTypeNone, Status: upstream.EventStatusSuccess,
 		StartTime: t, EndTime: &t, Duration: "00:00:00", Title: "Restore session started", Message: "Restore session started",
 	})
+	s.noteChange(idx)
 	return s.sessionJSON(idx)
 }
 
@@ -390,6 +396,7 @@ func (s *Server) AddEvent(sessionID string, ev upstream.RestoreSessionEvent) (up
 	ls := s.liveFor(i)
 	ls.events = append(ls.events, ev)
 	ls.etag++
+	s.noteChange(i)
 	return s.eventJSON(i, &ec, ev.Order), nil
 }
 
@@ -442,6 +449,7 @@ func (s *Server) StopSession(sessionID string, result upstream.RestoreSessionRes
 		ID: uuidString(eventID(s, u, order)), Type: upstream.EventTypeNone, Status: upstream.RestoreEventStatus(result),
 		StartTime: t, EndTime: &t, Duration: "00:00:00", Title: "Restore session stopped", Message: "Restore session stopped", Order: order,
 	})
+	s.noteChange(i)
 	return nil
 }
 

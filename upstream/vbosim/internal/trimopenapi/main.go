@@ -1,6 +1,7 @@
 // Command trimopenapi trims a Veeam Backup for Microsoft 365 OpenAPI document down to the
 // operations the vbo-sim simulator serves (token, Organizations list+get, RestoreSessions
-// list+get, restore session Events list+get) and the component schemas they reference
+// list+get, restore session Events list+get, and in v8 the /Events change feed) and the
+// component schemas they reference
 // transitively. The output is the fixture used by the simulator's contract tests.
 //
 // Regenerate (from the repository root):
@@ -36,6 +37,26 @@ var keep = map[string][]string{
 	"/RestoreSessions/{restoreSessionId}/Events/{eventId}": {"get"},
 }
 
+// keepVersion adds operations that exist from one API version on: path template -> version ->
+// methods. v8's change feed (GET /v8/Events) has no v6 counterpart.
+var keepVersion = map[string]map[string][]string{
+	"/Events": {"v8": {"get"}},
+}
+
+// operations returns the operations kept for version.
+func operations(version string) map[string][]string {
+	ops := make(map[string][]string, len(keep)+len(keepVersion))
+	for tmpl, methods := range keep {
+		ops[tmpl] = methods
+	}
+	for tmpl, byVersion := range keepVersion {
+		if methods, ok := byVersion[version]; ok {
+			ops[tmpl] = methods
+		}
+	}
+	return ops
+}
+
 func main() {
 	in := flag.String("in", "", "source OpenAPI JSON (vb365_rest_vN.json)")
 	out := flag.String("out", "", "output file")
@@ -67,7 +88,7 @@ func Trim(src []byte, version string) ([]byte, error) {
 	}
 	paths, _ := doc["paths"].(map[string]any)
 	newPaths := map[string]any{}
-	for tmpl, methods := range keep {
+	for tmpl, methods := range operations(version) {
 		full := "/" + version + tmpl
 		var item map[string]any
 		for k, v := range paths {
