@@ -73,6 +73,7 @@ type ComplexityRoot struct {
 		IsBackedUp      func(childComplexity int) int
 		LastBackupTime  func(childComplexity int) int
 		Name            func(childComplexity int) int
+		NameAmbiguous   func(childComplexity int) int
 		OfficeName      func(childComplexity int) int
 		Region          func(childComplexity int) int
 		RestoreSessions func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter) int
@@ -316,6 +317,7 @@ type MutationResolver interface {
 type OrganizationResolver interface {
 	Server(ctx context.Context, obj *model.Organization) (*model.VboServer, error)
 
+	NameAmbiguous(ctx context.Context, obj *model.Organization) (bool, error)
 	RestoreSessions(ctx context.Context, obj *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error)
 }
 type QueryResolver interface {
@@ -517,6 +519,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Name(childComplexity), true
+	case "Organization.nameAmbiguous":
+		if e.ComplexityRoot.Organization.NameAmbiguous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.NameAmbiguous(childComplexity), true
 	case "Organization.officeName":
 		if e.ComplexityRoot.Organization.OfficeName == nil {
 			break
@@ -1703,6 +1711,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_detached(ctx, field)
 	case "ambiguous":
 		return ec.fieldContext_Organization_ambiguous(ctx, field)
+	case "nameAmbiguous":
+		return ec.fieldContext_Organization_nameAmbiguous(ctx, field)
 	case "restoreSessions":
 		return ec.fieldContext_Organization_restoreSessions(ctx, field)
 	}
@@ -3408,6 +3418,29 @@ func (ec *executionContext) _Organization_ambiguous(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Organization_ambiguous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Organization_nameAmbiguous(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_nameAmbiguous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Organization().NameAmbiguous(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_nameAmbiguous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Organization", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Organization_restoreSessions(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
@@ -9168,6 +9201,12 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "nameAmbiguous":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Organization_nameAmbiguous(ctx, field, obj)
+				})
 		case "restoreSessions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

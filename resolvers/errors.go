@@ -27,7 +27,30 @@ const (
 	CodeRateLimited         = "RATE_LIMITED"
 	CodeInternal            = "INTERNAL"
 	CodeNotConfigured       = "NOT_CONFIGURED"
+	// CodeOrgNameAmbiguous: an organisation the caller asked about (its own) shares its name with
+	// another organisation of its server, so its sessions are withheld (OrgNameAmbiguousError).
+	CodeOrgNameAmbiguous = "ORG_NAME_AMBIGUOUS"
 )
+
+// OrgNameAmbiguousError is the partial-result error of a session list (or the audit report)
+// that withheld an in-scope organisation's sessions because another organisation of the same
+// server carries the same name under upstream.OrgNameKey (VBO records a session's organisation
+// by name alone, see upstream.OrgJoin). It names only the caller's organisation: extensions
+// {code: ORG_NAME_AMBIGUOUS, server, organizationId}; Organization.nameAmbiguous is the flag.
+type OrgNameAmbiguousError struct {
+	Server string
+	OrgID  string // the upstream id of the caller's organisation
+}
+
+func (e *OrgNameAmbiguousError) Error() string {
+	return "another organisation of VBO server " + e.Server + " has the name of organisation " + e.globalID() +
+		" (ignoring case): VBO records restore sessions by organisation name only, so its sessions cannot be attributed and are withheld" +
+		" until one of the two is renamed (see Organization.nameAmbiguous)"
+}
+
+func (e *OrgNameAmbiguousError) globalID() string {
+	return gid.ID{Kind: gid.KindOrganization, Server: e.Server, Upstream: e.OrgID}.String()
+}
 
 // ErrNotFound is the one answer for missing and out-of-scope objects alike.
 var ErrNotFound = errors.New("not found")
@@ -89,6 +112,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if server != "" {
 			gqlErr.Extensions["server"] = server
 		}
+		if oa := (*OrgNameAmbiguousError)(nil); errors.As(err, &oa) {
+			gqlErr.Extensions["organizationId"] = oa.globalID()
+		}
 		return gqlErr
 	}
 }
@@ -109,7 +135,10 @@ func classify(err error) (code, msg, server string) {
 	var ue *upstream.Error
 	var bi badInput
 	var ie *model.InputError
+	var oa *OrgNameAmbiguousError
 	switch {
+	case errors.As(err, &oa):
+		return CodeOrgNameAmbiguous, oa.Error(), oa.Server
 	case errors.Is(err, ErrUnauthenticated):
 		return CodeUnauthenticated, "authentication required", ""
 	case errors.Is(err, ErrForbidden):

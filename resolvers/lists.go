@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -72,8 +74,15 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 	if err != nil {
 		return nil, err
 	}
-	if r.nameAmbiguous(ctx, org) {
-		return emptySessions(), nil // its sessions belong to no organisation (upstream.OrgJoin)
+	if ambiguous, err := orgNameShared(ctx, org); err != nil || ambiguous {
+		// Its sessions belong to no organisation (upstream.OrgJoin): say why the list is
+		// empty, or that the server's organisations could not be read (fail closed).
+		if err != nil {
+			addServerError(ctx, err)
+		} else if !org.Detached {
+			graphql.AddError(ctx, &OrgNameAmbiguousError{Server: org.ServerName, OrgID: org.Upstream.ID})
+		}
+		return emptySessions(), nil
 	}
 	var start *gid.Position
 	if p, ok := cur[org.ServerName]; ok {
@@ -236,7 +245,8 @@ type orgNames map[string]map[string]bool
 // inScopeOrgNames maps each server's organisations that are in the caller's scope and pass the
 // organisation filter to their names. It returns the servers left with something to match (a
 // server with nothing is not walked at all); servers whose organisations cannot be read are
-// reported as partial-result errors and left out.
+// reported as partial-result errors and left out. An organisation whose name another of its
+// server shares is left out with an ORG_NAME_AMBIGUOUS error (reportAmbiguousOrgs).
 func (r *Resolver) inScopeOrgNames(ctx context.Context, p *auth.Principal, servers []string, f orgIDFilter) ([]string, orgNames) {
 	names := orgNames{}
 	var reachable []string
@@ -252,9 +262,15 @@ func (r *Resolver) inScopeOrgNames(ctx context.Context, p *auth.Principal, serve
 		}
 		mine := map[string]bool{}
 		for _, o := range so.orgs {
-			if p.CanSeeOrg(so.server, o.ID) && f.allows(so.server, o.ID) && !join.Ambiguous(o.Name) {
-				mine[upstream.OrgNameKey(o.Name)] = true
+			if !p.CanSeeOrg(so.server, o.ID) || !f.allows(so.server, o.ID) {
+				continue
 			}
+			if join.Ambiguous(o.Name) {
+				// Withheld, and the caller told so (not which organisation shares the name).
+				graphql.AddError(ctx, &OrgNameAmbiguousError{Server: so.server, OrgID: o.ID})
+				continue
+			}
+			mine[upstream.OrgNameKey(o.Name)] = true
 		}
 		if len(mine) > 0 {
 			reachable = append(reachable, so.server)

@@ -8,7 +8,8 @@ import (
 // down fails every field that needs it (each organisation's sessions, each session's events),
 // but the client is told once, on the path of the first field that failed. Errors that name no
 // server (the request deadline) are kept once per code. Other errors pass through unchanged
-// and in order.
+// and in order, except ORG_NAME_AMBIGUOUS: one per organisation (several fields may withhold
+// the same organisation's sessions).
 func DedupeServerErrors(list gqlerror.List) gqlerror.List {
 	if len(list) < 2 {
 		return list
@@ -29,6 +30,12 @@ func DedupeServerErrors(list gqlerror.List) gqlerror.List {
 					continue
 				}
 				seen[key] = true
+			}
+			if org, _ := e.Extensions["organizationId"].(string); code == CodeOrgNameAmbiguous && org != "" {
+				if seen["\x01"+org] {
+					continue
+				}
+				seen["\x01"+org] = true
 			}
 		}
 		out = append(out, e)

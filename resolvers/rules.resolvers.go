@@ -150,6 +150,7 @@ func (r *queryResolver) RestoreAudit(ctx context.Context, from time.Time, to tim
 	if err != nil {
 		return nil, err
 	}
+	r.reportAmbiguousAudit(ctx, q)
 	for _, c := range res.Coverage {
 		if s, err := r.vboServer(c.Server.Name); err == nil {
 			c.Server = s

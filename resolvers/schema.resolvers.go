@@ -18,6 +18,11 @@ func (r *organizationResolver) Server(ctx context.Context, obj *model.Organizati
 	return r.vboServer(obj.ServerName)
 }
 
+// NameAmbiguous is the resolver for the nameAmbiguous field.
+func (r *organizationResolver) NameAmbiguous(ctx context.Context, obj *model.Organization) (bool, error) {
+	return r.nameAmbiguous(ctx, obj), nil
+}
+
 // RestoreSessions is the resolver for the restoreSessions field.
 func (r *organizationResolver) RestoreSessions(ctx context.Context, obj *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
 	return r.orgRestoreSessions(ctx, obj, first, after, filter)

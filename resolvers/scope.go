@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
@@ -117,7 +119,7 @@ func loadOrgs(ctx context.Context, servers []string) []serverOrgs {
 // visibleOrgs lists the in-scope organisations of servers, reporting failed servers as
 // partial-result errors.
 func (r *Resolver) visibleOrgs(ctx context.Context, p *auth.Principal, servers []string, nameContains string) []*model.Organization {
-	needle := strings.ToLower(nameContains)
+	needle := upstream.OrgNameKey(nameContains)
 	var out []*model.Organization
 	for _, so := range loadOrgs(ctx, servers) {
 		if so.err != nil {
@@ -126,7 +128,7 @@ func (r *Resolver) visibleOrgs(ctx context.Context, p *auth.Principal, servers [
 		}
 		var mine []*model.Organization
 		for _, o := range so.orgs {
-			if !p.CanSeeOrg(so.server, o.ID) || needle != "" && !strings.Contains(strings.ToLower(o.Name), needle) {
+			if !p.CanSeeOrg(so.server, o.ID) || needle != "" && !strings.Contains(upstream.OrgNameKey(o.Name), needle) {
 				continue
 			}
 			mine = append(mine, &model.Organization{ServerName: so.server, Upstream: o})
@@ -186,19 +188,68 @@ func (r *Resolver) orgNamed(ctx context.Context, server, name string) (*model.Or
 	return stub, nil
 }
 
-// nameAmbiguous reports whether other organisations of org's server carry org's name, so that
-// the sessions naming it belong to none of them. An unreadable organisation list counts as
-// ambiguous (fail closed); the failure is reported on the response.
+// nameAmbiguous reports whether other organisations of org's server carry org's name (under
+// upstream.OrgNameKey), so that the sessions naming it belong to none of them. An unreadable
+// organisation list counts as ambiguous (fail closed); the failure is reported on the response.
 func (r *Resolver) nameAmbiguous(ctx context.Context, org *model.Organization) bool {
-	if org.Detached {
-		return org.Ambiguous
-	}
-	join, err := loaders.For(ctx).OrgJoin(ctx, org.ServerName)
+	ambiguous, err := orgNameShared(ctx, org)
 	if err != nil {
 		addServerError(ctx, err)
 		return true
 	}
-	return join.Ambiguous(org.Upstream.Name)
+	return ambiguous
+}
+
+// orgNameShared is nameAmbiguous without the fail-closed answer: the error reading the
+// server's organisations, if any.
+func orgNameShared(ctx context.Context, org *model.Organization) (bool, error) {
+	if org.Detached {
+		return org.Ambiguous, nil
+	}
+	join, err := loaders.For(ctx).OrgJoin(ctx, org.ServerName)
+	if err != nil {
+		return false, err
+	}
+	return join.Ambiguous(org.Upstream.Name), nil
+}
+
+// reportAmbiguousAudit tells a caller whose restoreAudit is scoped to organisations (a tenant,
+// or an organizationIds filter) which of them have a shared name now (reportAmbiguousOrgs): the
+// watch archives a session naming a shared name under no organisation, so its rows are missing
+// from the report and no rule of the tenant fires for it. Best effort: the report comes from the
+// archive, and a server whose organisations cannot be read now does not fail it.
+func (r *Resolver) reportAmbiguousAudit(ctx context.Context, q AuditQuery) {
+	p, err := principal(ctx)
+	if err != nil {
+		return
+	}
+	f, err := parseOrgFilter(q.Filter)
+	if err != nil || p.SeesAll() && f == nil {
+		return
+	}
+	reportAmbiguousOrgs(ctx, p, f.narrow(q.Servers), f)
+}
+
+// reportAmbiguousOrgs tells the caller, with an ORG_NAME_AMBIGUOUS error per organisation,
+// which of the organisations it asked about (in its scope and passing f) have a name another
+// organisation of their server shares, so that their sessions are withheld (upstream.OrgJoin).
+// Nothing about the other organisation is said. Servers whose organisations cannot be read are
+// skipped here: the callers report them (or, for the archive, do not need them).
+func reportAmbiguousOrgs(ctx context.Context, p *auth.Principal, servers []string, f orgIDFilter) {
+	for _, so := range loadOrgs(ctx, servers) {
+		if so.err != nil {
+			continue
+		}
+		join, err := loaders.For(ctx).OrgJoin(ctx, so.server)
+		if err != nil {
+			continue
+		}
+		for _, o := range so.orgs {
+			if p.CanSeeOrg(so.server, o.ID) && f.allows(so.server, o.ID) && join.Ambiguous(o.Name) {
+				graphql.AddError(ctx, &OrgNameAmbiguousError{Server: so.server, OrgID: o.ID})
+			}
+		}
+	}
 }
 
 // sessionVisible reports whether the caller may see a session: its organisation (by name on

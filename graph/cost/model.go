@@ -14,7 +14,8 @@ import (
 //
 //   - Organisation lists: one call per visible server, once per request, shared by every field
 //     that needs organisations (Viewer.organizations, the organisation connections,
-//     Query.organization, RestoreSession.organization, and tenants' scope checks).
+//     Query.organization, RestoreSession.organization, tenants' scope checks, and a scoped
+//     Query.restoreAudit's check for organisation names that became ambiguous).
 //   - Organization.restoreSessions: one walk of each server's session listing serves every
 //     organisation of that server at that place in the query: min(organisations, servers)
 //     walks, each at most 1 + ceil((scanBudget - firstListingPageSize) / listingPageSize)
@@ -90,6 +91,12 @@ func (w *walker) calls(coord string, f *ast.Field, def *ast.FieldDefinition, mul
 	case "Viewer.organizations", "Query.organizations", "VboServer.organizations",
 		"Query.organization", "RestoreSession.organization":
 		return 0, true
+	case "Query.restoreAudit":
+		// From the archive; a caller scoped to organisations is told which of them have a name
+		// another organisation of their server shares, from the organisation lists.
+		filter, _ := w.arg(f, def, "filter").(map[string]any)
+		_, byOrg := filter["organizationIds"].([]any)
+		return 0, w.vis.Tenant || byOrg
 	case "Query.restoreSession", "RestoreEvent.session":
 		return mult, w.vis.Tenant
 	case "Query.node":
