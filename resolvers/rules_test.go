@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -670,8 +669,8 @@ func TestWebhookDeliveriesPaging(t *testing.T) {
 		after *string
 		msg   string
 	}{
-		{"negative first", ptr(-1), nil, fmt.Sprintf("first must be between 0 and %d, got -1", graph.MaxFirst)},
-		{"first over the maximum", ptr(graph.MaxFirst + 1), nil, fmt.Sprintf("first must be between 0 and %d, got %d", graph.MaxFirst, graph.MaxFirst+1)},
+		{"negative first", ptr(-1), nil, fmt.Sprintf("first must be between 0 and %d, got -1", model.MaxFirst)},
+		{"first over the maximum", ptr(model.MaxFirst + 1), nil, fmt.Sprintf("first must be between 0 and %d, got %d", model.MaxFirst, model.MaxFirst+1)},
 		{"a cursor of nothing", nil, ptr("garbage"), ""},
 		{"the store's raw key", nil, ptr("key-" + deliveryContoso), ""},
 		{"an offset cursor", nil, ptr(testCursors.EncodeOffset(3)), ""},
