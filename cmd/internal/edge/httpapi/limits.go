@@ -543,6 +543,32 @@ func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
 	})
 }
 
+// tenantAPQCache scopes the automatic persisted-query (APQ) cache by tenant: a hash one tenant
+// registered is PERSISTED_QUERY_NOT_FOUND for every other, which must send its query text
+// itself. A shared cache told a tenant which exact queries the others ran (issue 20 L5). The
+// provider admins share a scope of their own; the manifest (persistedQueries) is the
+// operator's and stays shared.
+type tenantAPQCache struct{ graphql.Cache[string] }
+
+func (c tenantAPQCache) Get(ctx context.Context, hash string) (string, bool) {
+	return c.Cache.Get(ctx, apqScope(ctx)+hash)
+}
+
+func (c tenantAPQCache) Add(ctx context.Context, hash, query string) {
+	c.Cache.Add(ctx, apqScope(ctx)+hash, query)
+}
+
+// apqScope prefixes a caller's APQ keys: its tenant, length-prefixed so no tenant's keys can be
+// spelled by another's hash ("" for provider admins; behind the auth gate there is always a
+// principal, but a call without one gets a scope of its own).
+func apqScope(ctx context.Context) string {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return "-"
+	}
+	return strconv.Itoa(len(p.Tenant)) + ":" + p.Tenant + ":"
+}
+
 // persistedQueries resolves operations from the persisted-query manifest and, in
 // persisted-only mode, refuses everything else (APQ is then off: APQ is not a safelist).
 type persistedQueries struct {

@@ -209,7 +209,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver) (*handler
 		srv.Use(&persistedQueries{ops: opts.Persisted, only: lim.PersistedQueries.Only})
 	}
 	if !lim.PersistedQueries.Only {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+		srv.Use(extension.AutomaticPersistedQuery{Cache: tenantAPQCache{lru.New[string](1000)}}) // by tenant (limits.go)
 	}
 	// After APQ, so a query registered by hash is checked like any other.
 	srv.Use(newQueryLimits(lim, es.Schema()))
