@@ -49,6 +49,7 @@ func TestPayloadBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("strings of %d bytes, %d events: a body of %d bytes", len(long), tt.evs, len(body))
 			if len(body) > MaxPayloadBytes {
 				t.Fatalf("payload is %d bytes, want at most %d", len(body), MaxPayloadBytes)
 			}

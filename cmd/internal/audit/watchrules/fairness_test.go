@@ -10,7 +10,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
-// M1: one owner's slow receiver holds at most its share of the workers. Tenant t1 has eight
+// M1: one owner's slow receiver holds at most its share of the workers. Tenant t1 has forty
 // deliveries queued at a receiver that never answers (until the test ends); tenant t2's one
 // delivery, queued after them, is delivered while all of t1's attempts are still hanging: no
 // t1 attempt has ended (none recorded) and t1 holds exactly its two workers. Without the cap
@@ -18,7 +18,7 @@ import (
 func TestSlowOwnerDoesNotStarveAnother(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
-			const perOwner, backlog = 2, 8
+			const perOwner, backlog = 2, 40
 			e := newEnv(t, eng.Options(t), envOpts{perOwner: perOwner, timeout: 30 * time.Second})
 			release := make(chan struct{})
 			slow := newReceiver(t, func(_ int, _ http.ResponseWriter) { <-release })
@@ -32,11 +32,13 @@ func TestSlowOwnerDoesNotStarveAnother(t *testing.T) {
 			e.start()
 			t.Cleanup(func() { close(release) }) // runs first: the hanging attempts end, then the service stops
 			waitFor(t, "t1 to hold its workers", func() bool { return len(slow.requests()) >= perOwner })
+			queued := time.Now()
 			e.archive(session("b1", true), "org-2", 0, nil, false, false)
 			waitFor(t, "t2's delivery", func() bool {
 				ds := e.deliveries(ruleB.Rule.ID)
 				return len(ds) == 1 && ds[0].Status == model.WebhookDeliveryStatusSucceeded
 			})
+			t.Logf("t2's delivery reached its receiver %v after it was queued", fast.requests()[0].at.Sub(queued))
 			if n := len(slow.requests()); n != perOwner {
 				t.Fatalf("the slow receiver got %d requests at once, want t1's cap %d", n, perOwner)
 			}

@@ -75,7 +75,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 // The bound: max < Workers, so one owner's receiver, however slow, never holds every worker,
 // and the jobs waiting behind it never pile up ahead of other owners' in the queue. A delivery
 // of another owner below its cap is picked up by a free worker within about the queue's poll
-// interval (1 s by default) of falling due, however large the slow owner's backlog. When
+// interval (1 s by default) of falling due, plus at most once the few milliseconds each of
+// the slow owner's jobs that fell due before it takes to be looked at and snoozed (a burst of
+// matches arrives that way: 40 queued at once cost about 0.5 s in the test). When
 // several owners are at their caps together and every worker is busy, it waits for the next
 // attempt to end: at most the client's per-attempt timeout (webhooks.DefaultTimeout, 15 s)
 // more. The caps are per replica.
