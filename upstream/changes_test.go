@@ -289,3 +289,39 @@ func TestChangesErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestChangesCancelEndsTheWait: cancelling the caller's context ends a waiting long-poll at
+// once, as a cancellation (not a server failure).
+func TestChangesCancelEndsTheWait(t *testing.T) {
+	t.Parallel()
+	sent := make(chan struct{}, 1)
+	_, c := startFeed(t, vbosim.ChangeFeedOptions{}, upstream.ClientOptions{
+		Breaker: &upstream.BreakerSettings{},
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if strings.Contains(r.URL.RawQuery, "timeoutSeconds") {
+					sent <- struct{}{}
+				}
+				return rt.RoundTrip(r)
+			})
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Changes(ctx, upstream.ChangesLatest, 0, time.Minute)
+		done <- err
+	}()
+	<-sent
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || errors.Is(err, upstream.ErrChangeTokenExpired) {
+			t.Fatalf("%v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled long-poll kept waiting")
+	}
+	if _, err := c.Changes(context.Background(), upstream.ChangesLatest, 0, 0); err != nil {
+		t.Fatalf("after a cancelled long-poll: %v", err)
+	}
+}

@@ -545,3 +545,40 @@ func refused(t *testing.T, doc *openapi3.T, r resp) {
 		t.Errorf("the document accepts %s", r.body)
 	}
 }
+
+// TestChangeFeedHistoryOverrunWhileWaiting: a waiting reader whose position drops out of the
+// history before it is served (more changes than History at once) gets OutdatedChangeToken,
+// never a page that silently skips changes.
+func TestChangeFeedHistoryOverrunWhileWaiting(t *testing.T) {
+	t.Parallel()
+	sim := New(Options{APIVersion: "v8", Sessions: 10, Orgs: 2, Now: testNow, Seed: 42, ChangeFeed: ChangeFeedOptions{History: 1}})
+	waiting, proceed := make(chan struct{}), make(chan struct{})
+	sim.feed.waitHook = func() {
+		waiting <- struct{}{}
+		<-proceed
+	}
+	h := harnessFor(t, sim)
+	h.login()
+	got := make(chan resp, 1)
+	go func() {
+		got <- h.do("GET", "/v8/Events?from=latest&timeoutSeconds=60", nil, map[string]string{"Authorization": "Bearer " + h.tok})
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader never waited")
+	}
+	sim.AddSession(upstream.RestoreSession{})
+	sim.AddSession(upstream.RestoreSession{}) // the first change is gone from a history of 1
+	close(proceed)
+	select {
+	case r := <-got:
+		var e upstream.ExceptionInfo
+		mustJSON(t, r.body, &e)
+		if r.status != http.StatusBadRequest || e.ErrorCode != "OutdatedChangeToken" {
+			t.Fatalf("%d %s, want 400 OutdatedChangeToken", r.status, r.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer")
+	}
+}
