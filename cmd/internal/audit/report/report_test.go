@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -16,24 +18,84 @@ import (
 )
 
 func TestEscapeCell(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"plain", "plain"},
-		{"=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"},
-		{"+1+1", "'+1+1"},
-		{"-2+3", "'-2+3"},
-		{"@SUM(A1)", "'@SUM(A1)"},
-		{"\tTAB", "'\tTAB"},
-		{"\rCR", "'\rCR"},
-		{"a=b", "a=b"},
-		{"bad\xffutf8", "bad\uFFFDutf8"},
-		{"Zürich", "Zürich"},
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"empty", "", ""},
+		{"plain", "plain", "plain"},
+		{"equals", "=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"},
+		{"plus", "+1+1", "'+1+1"},
+		{"minus", "-2+3", "'-2+3"},
+		{"at", "@SUM(A1)", "'@SUM(A1)"},
+		{"leading tab", "\tTAB", " TAB"},
+		{"tab then formula", "\t=1", " '=1"},
+		{"leading CR", "\rCR", " CR"},
+		{"spaces then formula", "  =1", "  '=1"},
+		{"inside", "a=b", "a=b"},
+		{"after semicolon", "PC1;@SUM(1)", "PC1;'@SUM(1)"},
+		{"after comma", "x,=cmd|' /C calc'!A0", "x,'=cmd|' /C calc'!A0"},
+		{"after pipe and spaces", "a | -1", "a | '-1"},
+		{"after tab (a tab is a space now: nothing splits there)", "a\t+1", "a +1"},
+		{"after several separators", "a;;=1,@2", "a;;'=1,'@2"},
+		{"already quoted", "a;'=1", "a;'=1"},
+		{"RFC 3339", "2026-05-01T00:00:00Z", "2026-05-01T00:00:00Z"},
+		{"bidi override", "evil\u202Etxt.exe", "eviltxt.exe"},
+		{"bidi isolates and marks", "\u2066a\u2069\u200Eb\u200F\u061C", "ab"},
+		{"ANSI colour", "\x1b[31mred\x1b[0m", "red"},
+		{"ANSI clear screen", "x\x1b[2Jy", "xy"},
+		{"lone ESC", "a\x1bb", "ab"},
+		{"unterminated CSI", "a\x1b[12", "a"},
+		{"C1 CSI", "a\u009b31mb", "a31mb"},
+		{"NUL and BEL and DEL", "a\x00b\x07c\x7f", "abc"},
+		{"line breaks", "two\nlines\r\nand\u2028more", "two lines  and more"},
+		{"zero width and BOM", "a\u200Bb\uFEFFc", "abc"},
+		{"joiners kept", "\U0001F469\u200D\U0001F4BB", "\U0001F469\u200D\U0001F4BB"},
+		{"invalid UTF-8", "bad\xffutf8", "bad\uFFFDutf8"},
+		{"umlaut", "Zürich", "Zürich"},
+		{"formula after stripped bidi", "\u202E=1", "'=1"},
 	}
 	for _, tt := range tests {
 		if got := EscapeCell(tt.in); got != tt.want {
-			t.Errorf("EscapeCell(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("%s: EscapeCell(%q) = %q, want %q", tt.name, tt.in, got, tt.want)
+		}
+		checkCell(t, tt.in, EscapeCell(tt.in))
+	}
+}
+
+// checkCell fails t unless out, EscapeCell's answer for in, is safe: valid UTF-8, no control
+// or bidirectional control character, no formula at the start of the cell or after a
+// separator (spaces aside), and a fixed point (escaping it again changes nothing).
+func checkCell(t *testing.T, in, out string) {
+	t.Helper()
+	if !utf8.ValidString(out) {
+		t.Fatalf("EscapeCell(%q) = %q: invalid UTF-8", in, out)
+	}
+	start := true
+	for _, r := range out {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			t.Fatalf("EscapeCell(%q) = %q: holds %U", in, out, r)
+		}
+		switch {
+		case strings.ContainsRune(",;|", r):
+			start = true
+		case unicode.IsSpace(r):
+		case start && strings.ContainsRune("=+-@", r):
+			t.Fatalf("EscapeCell(%q) = %q: a formula starts at %q", in, out, r)
+		default:
+			start = false
 		}
 	}
+	if again := EscapeCell(out); again != out {
+		t.Fatalf("EscapeCell(%q) = %q, but escaping that again gives %q", in, out, again)
+	}
+}
+
+// FuzzEscapeCell: whatever a session's fields hold, the cell is safe (see checkCell).
+func FuzzEscapeCell(f *testing.F) {
+	for _, s := range []string{"", "plain", "=1", "PC1;@SUM(1)", "a | -1", "\x1b[31mred", "evil\u202Etxt", "\t=1", "bad\xff",
+		"a\x1b[", "\u009b", "x,\u202E=1", "a;\u200B@1", "'=1", " \u00a0-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkCell(t, s, EscapeCell(s)) })
 }
 
 func TestCSVWriterIsRFC4180(t *testing.T) {
@@ -48,7 +110,7 @@ func TestCSVWriterIsRFC4180(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := "a,b\r\n\"with,comma\",\"with \"\"quote\"\"\"\r\n\"two\r\nlines\",'=1+1\r\n"
+	want := "a,b\r\n\"with,comma\",\"with \"\"quote\"\"\"\r\ntwo lines,'=1+1\r\n"
 	if buf.String() != want {
 		t.Fatalf("CSV:\n%q\nwant\n%q", buf.String(), want)
 	}
