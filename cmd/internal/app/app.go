@@ -85,7 +85,8 @@ type snapshot struct {
 	cfg           *config.Config
 	handler       http.Handler
 	authenticator *authn.Authenticator
-	dir           *authn.Directory // nil without authentication
+	authenticate  httpapi.Authenticator // the handler's (refuses everything without authentication)
+	dir           *authn.Directory      // nil without authentication
 	stop          context.CancelFunc
 }
 
@@ -364,6 +365,9 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		Limits: lim, RequestTimeout: res.RequestTimeout, Persisted: persisted,
 		ServerStatus: fleetStatus(g.Health), Readiness: g.Health.Handler(), TrustedProxies: proxies,
 		Cursors: g.cursors, KnownOrganizations: knownOrganizations(g.Fleet), Subscriptions: g.subscriptions,
+		// Websocket operations authenticate with the configuration in force, whichever snapshot
+		// accepted their connection.
+		CurrentAuthenticate: func(r *http.Request) (*auth.Principal, error) { return g.current.Load().authenticate(r) },
 	}
 	if g.Watcher != nil {
 		hopts.Watch, hopts.Feed = g.Watcher, g.Feed
@@ -382,7 +386,7 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		stop()
 		return nil, err
 	}
-	return &snapshot{cfg: cfg, handler: h, authenticator: authenticator, dir: dir, stop: stop}, nil
+	return &snapshot{cfg: cfg, handler: h, authenticator: authenticator, authenticate: authenticate, dir: dir, stop: stop}, nil
 }
 
 // Reload outcomes (the config_reloads_total metric).

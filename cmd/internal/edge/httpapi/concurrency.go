@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
@@ -96,21 +97,62 @@ func (l *principalLimiter) tracked() int {
 	return len(l.principals)
 }
 
+// admit takes one of the principal's slots for an operation, whatever its transport (the HTTP
+// middleware below and every websocket query or mutation, websocket.go), or says why not. A
+// nil limiter (no bound) admits everything.
+func (l *principalLimiter) admit(ctx context.Context, key string) (release func(), refused *limitRefusal) {
+	if l == nil {
+		return func() {}, nil
+	}
+	release, ok := l.acquire(ctx, key)
+	if !ok {
+		secs := max(int64(math.Ceil(l.wait.Seconds())), 1)
+		return nil, &limitRefusal{retryAfter: secs,
+			message: fmt.Sprintf("too many concurrent requests from this caller (limit %d); retry after %d s", l.perPrincipal, secs),
+			ext:     map[string]any{"limit": "concurrency.perPrincipal", "max": l.perPrincipal}}
+	}
+	return release, nil
+}
+
 func (l *principalLimiter) middleware(next http.Handler) http.Handler {
 	if l == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		release, ok := l.acquire(r.Context(), principalKey(auth.FromContext(r.Context())))
-		if !ok {
-			secs := max(int64(math.Ceil(l.wait.Seconds())), 1)
-			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-			writeGraphQLError(w, http.StatusTooManyRequests, resolvers.CodeRateLimited,
-				fmt.Sprintf("too many concurrent requests from this caller (limit %d); retry after %d s", l.perPrincipal, secs),
-				map[string]any{"limit": "concurrency.perPrincipal", "max": l.perPrincipal, "retryAfterSeconds": secs})
+		release, refused := l.admit(r.Context(), principalKey(auth.FromContext(r.Context())))
+		if refused != nil {
+			refused.writeHTTP(w)
 			return
 		}
 		defer release()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// limitRefusal is a per-principal bound's answer to one operation (the rate limit, the
+// concurrency limit), the same whatever the transport: over HTTP 429 with Retry-After, on a
+// websocket that operation's error; both RATE_LIMITED with the same message and extensions.
+type limitRefusal struct {
+	message    string
+	retryAfter int64 // seconds
+	ext        map[string]any
+}
+
+func (r *limitRefusal) extensions() map[string]any {
+	ext := map[string]any{"retryAfterSeconds": r.retryAfter}
+	for k, v := range r.ext {
+		ext[k] = v
+	}
+	return ext
+}
+
+func (r *limitRefusal) writeHTTP(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.FormatInt(r.retryAfter, 10))
+	writeGraphQLError(w, http.StatusTooManyRequests, resolvers.CodeRateLimited, r.message, r.extensions())
+}
+
+func (r *limitRefusal) gqlError() *gqlerror.Error {
+	ext := r.extensions()
+	ext["code"] = resolvers.CodeRateLimited
+	return &gqlerror.Error{Message: r.message, Extensions: ext}
 }

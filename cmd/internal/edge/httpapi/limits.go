@@ -516,27 +516,39 @@ func newRateLimiter(rl config.RateLimit) *rateLimiter {
 		buckets: expirable.NewLRU[string, *rate.Limiter](100_000, nil, min(ttl, 10*time.Minute))}
 }
 
+// allow takes a token from the principal's bucket for one operation, whatever its transport
+// (the HTTP middleware below and every websocket operation, websocket.go), or says when to
+// retry. A nil limiter (rate limiting off) allows everything.
+func (rl *rateLimiter) allow(key string) *limitRefusal {
+	if rl == nil {
+		return nil
+	}
+	lim, ok := rl.buckets.Get(key)
+	if !ok {
+		lim = rate.NewLimiter(rl.limit, rl.burst)
+		rl.buckets.Add(key, lim)
+	}
+	res := lim.Reserve()
+	d := res.Delay()
+	if res.OK() && d == 0 {
+		return nil
+	}
+	res.Cancel()
+	secs := int64(math.Ceil(d.Seconds()))
+	if !res.OK() || secs < 1 {
+		secs = 1
+	}
+	return &limitRefusal{retryAfter: secs, message: fmt.Sprintf("rate limit exceeded; retry after %d s", secs)}
+}
+
 func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
 	if rl == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := principalKey(auth.FromContext(r.Context())) // behind the auth gate: always a principal
-		lim, ok := rl.buckets.Get(key)
-		if !ok {
-			lim = rate.NewLimiter(rl.limit, rl.burst)
-			rl.buckets.Add(key, lim)
-		}
-		res := lim.Reserve()
-		if d := res.Delay(); !res.OK() || d > 0 {
-			res.Cancel()
-			secs := int64(math.Ceil(d.Seconds()))
-			if !res.OK() || secs < 1 {
-				secs = 1
-			}
-			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-			writeGraphQLError(w, http.StatusTooManyRequests, resolvers.CodeRateLimited,
-				fmt.Sprintf("rate limit exceeded; retry after %d s", secs), map[string]any{"retryAfterSeconds": secs})
+		// Behind the auth gate: always a principal.
+		if refused := rl.allow(principalKey(auth.FromContext(r.Context()))); refused != nil {
+			refused.writeHTTP(w)
 			return
 		}
 		next.ServeHTTP(w, r)

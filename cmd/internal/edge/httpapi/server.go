@@ -41,6 +41,11 @@ type Options struct {
 	Introspection bool
 	// Authenticate identifies callers (required: New refuses to build a handler without it).
 	Authenticate Authenticator
+	// CurrentAuthenticate authenticates with the configuration in force, which a reload may
+	// have replaced since this handler was built: each websocket operation authenticates its
+	// connection's credentials again with it (a removed key or an expired JWT closes the
+	// socket with 4403). nil: Authenticate.
+	CurrentAuthenticate Authenticator
 	// ServerStatus reports server health to admins (nil: UP).
 	ServerStatus resolvers.StatusFunc
 	// GraphiQLHeaders pre-fills GraphiQL's headers editor (JSON), e.g. a demo key.
@@ -122,14 +127,22 @@ func New(opts Options) (http.Handler, error) {
 	}
 	gate := newAuthGate(opts, lim.AuthFailures)
 	res := newResolver(opts)
-	exec, err := newGraphQL(opts, gate, res)
+	// One rate limit and one concurrency limit per principal, for HTTP requests and websocket
+	// operations alike (websocket.go).
+	limiter, concurrency := newRateLimiter(lim.RateLimit), newPrincipalLimiter(lim.Concurrency)
+	current := opts.CurrentAuthenticate
+	if current == nil {
+		current = opts.Authenticate
+	}
+	policy := &wsPolicy{authenticate: current, rate: limiter, concurrency: concurrency, backend: opts.Backend,
+		timeout: timeout, logger: opts.Logger}
+	exec, err := newGraphQL(opts, gate, res, policy)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
 	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
 	// per-principal concurrency -> body (read and checked) -> loaders -> executor.
-	limiter, concurrency := newRateLimiter(lim.RateLimit), newPrincipalLimiter(lim.Concurrency)
 	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
 	gql = concurrency.middleware(gql)
 	gql = gate.wrap(limiter.middleware(gql))
@@ -181,7 +194,7 @@ func newResolver(opts Options) *resolvers.Resolver {
 }
 
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
-func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver) (*handler.Server, error) {
+func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver, policy *wsPolicy) (*handler.Server, error) {
 	lim := opts.Limits
 	cfg := graph.Config{Resolvers: res}
 	es := graph.NewExecutableSchema(cfg)
@@ -194,7 +207,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver) (*handler
 		srv.Use(ext)
 	}
 	srv.AddTransport(transport.Options{})
-	addStreamTransports(srv, opts, gate) // websocket and SSE, before GET and POST
+	addStreamTransports(srv, opts, gate, policy) // websocket and SSE, before GET and POST
 	// Status codes and bodies per the GraphQL-over-HTTP specification (overhttp.go).
 	srv.AddTransport(specTransport{transport.GET{}})
 	srv.AddTransport(specTransport{postTransport{}}) // transport.POST, without re-encoding the data (post.go)

@@ -32,7 +32,9 @@ import (
 //
 // Streams skip the request deadline and the per-principal concurrency limit (a subscription is
 // long-lived by design), and the server's read and write timeouts are lifted for them (each SSE
-// message still has Options.SSEWriteTimeout to reach its client, see sse.go). Instead
+// message still has Options.SSEWriteTimeout to reach its client, see sse.go). The queries and
+// mutations a websocket carries do not: each websocket operation is admitted like an HTTP
+// request, its credentials authenticated again (websocket.go). Instead, for subscriptions,
 // limits.subscriptions bounds the subscriptions open at once, per principal and in all
 // (SubscriptionSlots, taken in addStreamTransports' interceptor, which every subscription
 // passes whatever its transport); one over either bound is refused RATE_LIMITED.
@@ -68,17 +70,19 @@ func isSSE(r *http.Request) bool {
 
 // addStreamTransports registers the websocket and SSE transports (before GET and POST, which
 // would otherwise claim their requests) and the per-subscription plumbing.
-func addStreamTransports(srv *handler.Server, opts Options, gate *authGate) {
+func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, policy *wsPolicy) {
 	var origins []string
 	for _, o := range opts.Limits.CORSAllowedOrigins {
 		origins = append(origins, strings.TrimRight(strings.ToLower(o), "/"))
 	}
-	srv.AddTransport(transport.Websocket{
-		Implementation:   transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{OriginPatterns: origins}},
-		InitFunc:         wsInit(gate),
+	// Every websocket operation is admitted like an HTTP request (websocket.go).
+	srv.AddTransport(wsTransport{policy: policy, Websocket: transport.Websocket{
+		Implementation: wsAccepter{transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: origins}}},
+		InitFunc:         wsInit(gate, policy),
 		InitTimeout:      10 * time.Second,
 		PingPongInterval: wsPingInterval,
-	})
+	}})
 	srv.AddTransport(newSSETransport(opts)) // its keep-alives and writes end with the handler (sse.go)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
@@ -129,8 +133,10 @@ func refuseSubscription(ctx context.Context, e *gqlerror.Error) graphql.Response
 
 type wsRequestKey struct{}
 
-// wsInit authenticates connection_init's payload as if it were the request's headers.
-func wsInit(gate *authGate) transport.WebsocketInitFunc {
+// wsInit authenticates connection_init's payload as if it were the request's headers (with
+// the configuration in force), and keeps the credentials for the connection's operations,
+// which are authenticated again each (websocket.go).
+func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		orig, _ := ctx.Value(wsRequestKey{}).(*http.Request)
 		if orig == nil {
@@ -142,7 +148,7 @@ func wsInit(gate *authGate) transport.WebsocketInitFunc {
 			return gate.refuseInit(ctx, bad)
 		}
 		r.Header = hdr
-		p, err := gate.authenticate(r)
+		p, err := policy.authenticate(r)
 		if err != nil || p == nil {
 			key := gate.clients.bucket(orig)
 			gate.logger.InfoContext(ctx, "authentication failed (websocket connection_init)", "reason", err, "client", key,
@@ -150,7 +156,10 @@ func wsInit(gate *authGate) transport.WebsocketInitFunc {
 			if !gate.spend(key) {
 				gate.slow(orig)
 			}
-			return transport.WithWebsocketCloseCode(ctx, 4403), nil, errors.New("forbidden: authentication required")
+			return transport.WithWebsocketCloseCode(ctx, wsCloseForbidden), nil, errors.New("forbidden: authentication required")
+		}
+		if s := sessionFrom(ctx); s != nil {
+			s.authenticated(r)
 		}
 		return upstream.WithFairnessKey(auth.WithPrincipal(ctx, p), principalKey(p)), nil, nil
 	}
