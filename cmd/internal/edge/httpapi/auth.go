@@ -210,13 +210,18 @@ func initPayloadHeaders(payload map[string]any) (http.Header, error) {
 	return h, nil
 }
 
+// maxCloseReason is the most a websocket close frame's reason may hold (RFC 6455: 125 bytes of
+// payload, 2 of them the code); a longer reason would fail the close itself.
+const maxCloseReason = 123
+
 // refuseInit closes a websocket whose connection_init payload breaks the credential rule, with
-// 4403 and the reason (the close reason is at most 123 bytes: every reason above is shorter).
+// 4403 and the reason.
 func (g *authGate) refuseInit(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
 	g.logger.InfoContext(ctx, "authentication refused (websocket connection_init)", "reason", err,
 		"request_id", resolvers.RequestID(ctx))
 	msg := "forbidden: " + err.Error()
-	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), msg), nil, errors.New(msg)
+	reason := strings.ToValidUTF8(msg[:min(len(msg), maxCloseReason)], "")
+	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), reason), nil, errors.New(msg)
 }
 
 func writeAmbiguousCredentials(w http.ResponseWriter, err error) {
