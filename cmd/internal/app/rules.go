@@ -73,5 +73,7 @@ func withWatchRules(h *httpapi.Options, svc *watchrules.Service, archive *report
 		return
 	}
 	h.Rules, h.Audit, h.TenantScope = svc, archive, scope
-	h.Exports = func(res *resolvers.Resolver) map[string]http.Handler { return archive.Exports(res, logger) }
+	h.Exports = func(res *resolvers.Resolver) map[string]http.Handler {
+		return archive.Exports(res, report.ExportOptions{Logger: logger})
+	}
 }

@@ -27,6 +27,8 @@ type Archive struct {
 	st        *store.Store
 	retention time.Duration
 	now       func(context.Context) (time.Time, error)
+	// pageRows and pageBytes bound one page of Sessions' reads.
+	pageRows, pageBytes int
 }
 
 var _ resolvers.AuditArchive = (*Archive)(nil)
@@ -54,11 +56,23 @@ func NewArchive(st *store.Store, o ArchiveOptions) (*Archive, error) {
 	if now == nil {
 		now = st.Now
 	}
-	return &Archive{st: st, retention: o.Retention, now: now}, nil
+	return &Archive{st: st, retention: o.Retention, now: now, pageRows: defaultPageRows, pageBytes: defaultPageBytes}, nil
 }
 
 // RestoreAudit answers the restoreAudit query.
 func (a *Archive) RestoreAudit(ctx context.Context, q resolvers.AuditQuery) (*model.RestoreAudit, error) {
+	cov, err := a.Coverage(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return a.report(ctx, q, cov)
+}
+
+// report is the restoreAudit answer with the coverage already judged. Coverage is judged
+// before the sessions are read, so the rows hold at least what it claims (the watcher only
+// adds to the archive in between), and the CSV export, which judges it first to refuse an
+// incomplete window, answers with the same coverage as the report.
+func (a *Archive) report(ctx context.Context, q resolvers.AuditQuery, cov []*model.RestoreAuditCoverage) (*model.RestoreAudit, error) {
 	dims := make([]Dimension, len(q.GroupBy))
 	for i, d := range q.GroupBy {
 		dims[i] = Dimension(d)
@@ -79,12 +93,9 @@ func (a *Archive) RestoreAudit(ctx context.Context, q resolvers.AuditQuery) (*mo
 	if err != nil {
 		return nil, &model.InputError{Msg: err.Error()}
 	}
-	out := &model.RestoreAudit{Rows: make([]*model.RestoreAuditRow, len(rows)), Coverage: []*model.RestoreAuditCoverage{}}
+	out := &model.RestoreAudit{Rows: make([]*model.RestoreAuditRow, len(rows)), Coverage: cov}
 	for i := range rows {
 		out.Rows[i] = RowModel(&rows[i])
-	}
-	if out.Coverage, err = a.coverage(ctx, q); err != nil {
-		return nil, err
 	}
 	return out, nil
 }
@@ -101,10 +112,12 @@ func RowModel(r *Row) *model.RestoreAuditRow {
 	return m
 }
 
-// coverage says, per server in scope, what the archive holds: sessions started from the
-// backfill's start, or from now minus the retention when that is later (the watcher may have
-// deleted any session that ended before then), up to the last poll.
-func (a *Archive) coverage(ctx context.Context, q resolvers.AuditQuery) ([]*model.RestoreAuditCoverage, error) {
+// Coverage says, per server of q (those in the caller's scope), what the archive holds:
+// sessions started from the backfill's start, or from now minus the retention when that is
+// later (the watcher may have deleted any session that ended before then), up to the last
+// poll; Complete when that covers q's window. The restoreAudit report and the CSV exports
+// both judge coverage here.
+func (a *Archive) Coverage(ctx context.Context, q resolvers.AuditQuery) ([]*model.RestoreAuditCoverage, error) {
 	states, err := a.st.States(ctx)
 	if err != nil {
 		return nil, err
@@ -145,8 +158,10 @@ func (a *Archive) coverage(ctx context.Context, q resolvers.AuditQuery) ([]*mode
 }
 
 // Sessions calls each for every archived session started in [q.From, q.To) on q's servers
-// that is in q's scope and matches its filter, oldest first. It streams: memory does not grow
-// with the number of sessions.
+// that is in q's scope and matches its filter, oldest first. It reads the archive in pages (at
+// most pageRows sessions and about pageBytes of text each, so memory does not grow with the
+// number of sessions) and calls each only after the page's rows are closed: each may take as
+// long as it likes (write to a slow client) without holding a store connection.
 func (a *Archive) Sessions(ctx context.Context, q resolvers.AuditQuery, each func(*match.Session) error) error {
 	if len(q.Servers) == 0 {
 		return nil
@@ -156,29 +171,70 @@ func (a *Archive) Sessions(ctx context.Context, q resolvers.AuditQuery, each fun
 		return &model.InputError{Msg: err.Error()}
 	}
 	servers := serverSet(q.Servers)
-	// The window alone selects rows, so the database reads one range of the start-time index;
-	// the servers are checked here (see groups).
-	rows, err := a.st.Query(ctx, `SELECT server, id, org_id, org_name, name, type, state, result, initiated_by, client_host,
-		scope_name, reason, details, start_ns, end_ns, items, bytes, by_event_type, first_item_ns, last_item_ns
-		FROM archive_session WHERE start_ns >= ? AND start_ns < ? ORDER BY start_ns, server, id`,
-		store.NS(q.From), store.NS(q.To))
-	if err != nil {
-		return fmt.Errorf("restore audit: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		s, err := scanSession(rows)
+	var after *match.Session // the last session read: the next page starts after it
+	for {
+		page, err := a.sessionPage(ctx, q.From, q.To, after)
 		if err != nil {
 			return fmt.Errorf("restore audit: %w", err)
 		}
-		if !servers[s.Server] || !q.InScope(s.Server, s.OrgID) || !filter.Match(s) {
-			continue
+		if len(page) == 0 {
+			return nil
 		}
-		if err := each(s); err != nil {
-			return err
+		after = page[len(page)-1]
+		for _, s := range page {
+			if !servers[s.Server] || !q.InScope(s.Server, s.OrgID) || !filter.Match(s) {
+				continue
+			}
+			if err := each(s); err != nil {
+				return err
+			}
 		}
 	}
-	return rows.Err()
+}
+
+// Page bounds of Sessions' reads.
+const (
+	defaultPageRows  = 500
+	defaultPageBytes = 4 << 20
+)
+
+// sessionPage reads the sessions started in [from, to) after the session after (nil: from the
+// start) in (start, server, id) order: at most pageRows of them, fewer once their text passes
+// pageBytes (at least one). The rows are closed when it returns.
+func (a *Archive) sessionPage(ctx context.Context, from, to time.Time, after *match.Session) ([]*match.Session, error) {
+	// The window alone selects rows, so the database reads one range of the start-time index
+	// (archive_session_report, led by start_ns and server); the servers are checked in Go
+	// (see groups). The key (start_ns, server, id) is a session's for life, so paging by it
+	// skips and repeats nothing.
+	query := `SELECT server, id, org_id, org_name, name, type, state, result, initiated_by, client_host,
+		scope_name, reason, details, start_ns, end_ns, items, bytes, by_event_type, first_item_ns, last_item_ns
+		FROM archive_session WHERE start_ns >= ? AND start_ns < ?`
+	args := []any{store.NS(from), store.NS(to)}
+	if after != nil {
+		query += ` AND (start_ns > ? OR server > ? OR (server = ? AND id > ?))`
+		args = []any{store.NS(after.Upstream.CreationTime), store.NS(to), store.NS(after.Upstream.CreationTime),
+			after.Server, after.Server, after.Upstream.ID}
+	}
+	query += ` ORDER BY start_ns, server, id LIMIT ?`
+	args = append(args, a.pageRows)
+	rows, err := a.st.QueryReport(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var page []*match.Session
+	size := 0
+	for size < a.pageBytes && rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, s)
+		u := &s.Upstream
+		size += 256 + len(u.ID) + len(s.OrgName) + len(u.Name) + len(u.InitiatedBy) + len(u.ClientHost) +
+			len(u.ScopeName) + len(u.Reason) + len(u.Details)
+	}
+	return page, rows.Err()
 }
 
 func scanSession(r store.Rows) (*match.Session, error) {
@@ -325,7 +381,7 @@ func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dim
 	query := `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
 		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)
 		FROM archive_session WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", ")
-	rows, err := a.st.Query(ctx, query, args...)
+	rows, err := a.st.QueryReport(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("restore audit: %w", err)
 	}

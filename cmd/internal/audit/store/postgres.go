@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"database/sql"
@@ -17,15 +18,19 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"golang.org/x/sync/semaphore"
 )
 
 // notifyChannel is the PostgreSQL LISTEN/NOTIFY channel; the payload is the server name.
 const notifyChannel = "vbo_gateway_watch"
 
 type pgEngine struct {
-	pool   *pgxpool.Pool
-	dsn    string
-	logger *slog.Logger
+	pool *pgxpool.Pool
+	// reports bounds the pool's connections reports take at once (half of them), so the
+	// watcher, the feed, rules and webhooks always find one.
+	reports *semaphore.Weighted
+	dsn     string
+	logger  *slog.Logger
 }
 
 func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*pgEngine, error) {
@@ -57,7 +62,8 @@ func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*pgEngi
 		pool.Close()
 		return nil, err
 	}
-	return &pgEngine{pool: pool, dsn: dsn, logger: logger}, nil
+	reports := semaphore.NewWeighted(max(int64(cfg.MaxConns)/2, 1))
+	return &pgEngine{pool: pool, reports: reports, dsn: dsn, logger: logger}, nil
 }
 
 // migrate applies the embedded migrations.
@@ -87,6 +93,26 @@ func (e *pgEngine) Query(ctx context.Context, q string, args ...any) (Rows, erro
 	}
 	return pgRows{rows}, nil
 }
+
+func (e *pgEngine) queryReport(ctx context.Context, q string, args ...any) (Rows, error) {
+	if err := e.reports.Acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	rows, err := e.pool.Query(ctx, rebind(q), args...)
+	if err != nil {
+		e.reports.Release(1)
+		return nil, err
+	}
+	return &pgReportRows{pgRows: pgRows{rows}, release: sync.OnceFunc(func() { e.reports.Release(1) })}, nil
+}
+
+// pgReportRows gives the report slot back when the rows close.
+type pgReportRows struct {
+	pgRows
+	release func()
+}
+
+func (r *pgReportRows) Close() { r.pgRows.Close(); r.release() }
 
 func (e *pgEngine) QueryRow(ctx context.Context, q string, args ...any) Row {
 	return e.pool.QueryRow(ctx, rebind(q), args...)

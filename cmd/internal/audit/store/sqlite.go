@@ -15,11 +15,20 @@ import (
 )
 
 // sqliteEngine: one writer connection (SQLite allows one writer at a time; queueing in Go
-// instead of on SQLITE_BUSY), and a small pool of readers (WAL lets them read while it writes).
+// instead of on SQLITE_BUSY), a small pool of readers (WAL lets them read while it writes) for
+// the watcher, the feed, the rules and the webhooks, and a pool of its own for reports and
+// exports (QueryReport), so long report reads never take the readers the others need.
 type sqliteEngine struct {
-	writer *sql.DB
-	reader *sql.DB
+	writer  *sql.DB
+	reader  *sql.DB
+	reports *sql.DB
 }
+
+// SQLite pool sizes: the readers, and the report readers beside them.
+const (
+	sqliteReaders       = 4
+	sqliteReportReaders = 2
+)
 
 func sqliteDSN(path string, immediate bool) string {
 	q := url.Values{}
@@ -60,12 +69,26 @@ func openSQLite(ctx context.Context, path string) (*sqliteEngine, error) {
 		_ = w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(4)
-	return &sqliteEngine{writer: w, reader: r}, nil
+	r.SetMaxOpenConns(sqliteReaders)
+	rep, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		_ = errors.Join(r.Close(), w.Close())
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	rep.SetMaxOpenConns(sqliteReportReaders)
+	return &sqliteEngine{writer: w, reader: r, reports: rep}, nil
 }
 
 func (e *sqliteEngine) Query(ctx context.Context, q string, args ...any) (Rows, error) {
 	rows, err := e.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (e *sqliteEngine) queryReport(ctx context.Context, q string, args ...any) (Rows, error) {
+	rows, err := e.reports.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +122,9 @@ func (e *sqliteEngine) listen(context.Context, func(string)) {}
 
 func (e *sqliteEngine) native() any { return e.writer }
 
-func (e *sqliteEngine) close() error { return errors.Join(e.reader.Close(), e.writer.Close()) }
+func (e *sqliteEngine) close() error {
+	return errors.Join(e.reports.Close(), e.reader.Close(), e.writer.Close())
+}
 
 // sqlTx adapts *sql.Tx.
 type sqlTx struct{ tx *sql.Tx }

@@ -126,6 +126,8 @@ type querier interface {
 // engine is what differs between SQLite and PostgreSQL.
 type engine interface {
 	querier
+	// queryReport is Query on capacity of its own (see Store.QueryReport).
+	queryReport(ctx context.Context, query string, args ...any) (Rows, error)
 	// inTx runs fn in a write transaction and commits when it returns nil.
 	inTx(ctx context.Context, fn func(Tx) error) error
 	// now is the engine's clock (PostgreSQL: the database server's, shared by all replicas).
@@ -309,6 +311,18 @@ type ServerState struct {
 	FeedSeq      int64
 	LeaseHolder  string
 	LeaseUntil   time.Time
+}
+
+// BackfillProgress is the share of the backfill window, from its start to the last poll, that
+// lies before the newest session archived: 1 when the backfill is done, 0 before anything was.
+func (st ServerState) BackfillProgress() float64 {
+	switch {
+	case st.BackfillDone:
+		return 1
+	case st.HighWater.IsZero() || st.LastPoll.IsZero() || !st.LastPoll.After(st.BackfillFrom):
+		return 0
+	}
+	return min(1, max(0, float64(st.HighWater.Sub(st.BackfillFrom))/float64(st.LastPoll.Sub(st.BackfillFrom))))
 }
 
 // Checkpoint is what Archive records besides sessions.
