@@ -265,6 +265,8 @@ type ComplexityRoot struct {
 	WatcherStatus struct {
 		ArchivedSessions func(childComplexity int) int
 		BackfillDone     func(childComplexity int) int
+		BackfillFrom     func(childComplexity int) int
+		BackfillProgress func(childComplexity int) int
 		Lag              func(childComplexity int) int
 		LastError        func(childComplexity int) int
 		LastPoll         func(childComplexity int) int
@@ -1396,6 +1398,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WatcherStatus.BackfillDone(childComplexity), true
+	case "WatcherStatus.backfillFrom":
+		if e.ComplexityRoot.WatcherStatus.BackfillFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatcherStatus.BackfillFrom(childComplexity), true
+	case "WatcherStatus.backfillProgress":
+		if e.ComplexityRoot.WatcherStatus.BackfillProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatcherStatus.BackfillProgress(childComplexity), true
 	case "WatcherStatus.lag":
 		if e.ComplexityRoot.WatcherStatus.Lag == nil {
 			break
@@ -2051,6 +2065,10 @@ func (ec *executionContext) childFields_WatcherStatus(ctx context.Context, field
 		return ec.fieldContext_WatcherStatus_archivedSessions(ctx, field)
 	case "backfillDone":
 		return ec.fieldContext_WatcherStatus_backfillDone(ctx, field)
+	case "backfillProgress":
+		return ec.fieldContext_WatcherStatus_backfillProgress(ctx, field)
+	case "backfillFrom":
+		return ec.fieldContext_WatcherStatus_backfillFrom(ctx, field)
 	case "lastError":
 		return ec.fieldContext_WatcherStatus_lastError(ctx, field)
 	}
@@ -6952,6 +6970,52 @@ func (ec *executionContext) fieldContext_WatcherStatus_backfillDone(_ context.Co
 	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _WatcherStatus_backfillProgress(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatcherStatus_backfillProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackfillProgress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WatcherStatus_backfillProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "Float")
+}
+
+func (ec *executionContext) _WatcherStatus_backfillFrom(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatcherStatus_backfillFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackfillFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatcherStatus_backfillFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatcherStatus", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _WatcherStatus_lastError(ctx context.Context, field graphql.CollectedField, obj *model.WatcherStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10428,6 +10492,16 @@ func (ec *executionContext) _WatcherStatus(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "backfillProgress":
+			out.Values[i] = ec._WatcherStatus_backfillProgress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backfillFrom":
+			out.Values[i] = ec._WatcherStatus_backfillFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "lastError":
 			out.Values[i] = ec._WatcherStatus_lastError(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -11063,6 +11137,20 @@ func (ec *executionContext) marshalNDateTime2ᚖtimeᚐTime(ctx context.Context,
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {

@@ -22,6 +22,10 @@ type WatchState struct {
 	LastPoll         time.Time
 	ArchivedSessions int64
 	BackfillDone     bool
+	// BackfillFrom is the backfill window's start (zero before the watcher ran); BackfillProgress
+	// the share of the window archived, 0 to 1 (1 when done).
+	BackfillFrom     time.Time
+	BackfillProgress float64
 	// LastError is the last poll's error ("" when it succeeded).
 	LastError string
 }

@@ -35,7 +35,10 @@ func (r *vboServerResolver) Watcher(ctx context.Context, obj *model.VboServer) (
 	if err != nil {
 		return nil, err
 	}
-	out := &model.WatcherStatus{ArchivedSessions: int(st.ArchivedSessions), BackfillDone: st.BackfillDone}
+	out := &model.WatcherStatus{ArchivedSessions: int(st.ArchivedSessions), BackfillDone: st.BackfillDone, BackfillProgress: st.BackfillProgress}
+	if !st.BackfillFrom.IsZero() {
+		out.BackfillFrom = ptr(st.BackfillFrom.UTC())
+	}
 	if !st.LastPoll.IsZero() {
 		out.LastPoll = ptr(st.LastPoll.UTC())
 		out.Lag = ptr(max(0, time.Since(st.LastPoll).Seconds()))

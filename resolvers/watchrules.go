@@ -13,7 +13,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
-// WatchRules keeps watch rules and their webhook deliveries (cmd/internal/rules implements it
+// WatchRules keeps watch rules and their webhook deliveries (cmd/internal/audit/watchrules implements it
 // on the store; app wires it). The resolvers check the caller's rights before every call;
 // implementations answer ErrNotFound for what does not exist and *model.InputError for
 // definitions they refuse.

@@ -291,6 +291,12 @@ type WatcherStatus struct {
 	ArchivedSessions int `json:"archivedSessions"`
 	// Whether the first start's backfill has finished.
 	BackfillDone bool `json:"backfillDone"`
+	// How much of the backfill window (watch.backfill before the first start, up to now) the archive
+	// holds, from 0 to 1: the share of that time span up to the newest session archived. 1 once the
+	// backfill is done. While it is below 1, reports and CSV exports over the window are incomplete.
+	BackfillProgress float64 `json:"backfillProgress"`
+	// Where the backfill window starts (the oldest start time the archive will hold for this server); null before the watcher ran.
+	BackfillFrom *time.Time `json:"backfillFrom,omitempty"`
 	// The last poll's error, when it failed.
 	LastError *string `json:"lastError,omitempty"`
 }

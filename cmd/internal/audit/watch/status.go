@@ -21,5 +21,6 @@ func (w *Watcher) WatchState(ctx context.Context, server string) (resolvers.Watc
 		return resolvers.WatchState{}, err
 	}
 	return resolvers.WatchState{LastPoll: st.LastPoll, ArchivedSessions: st.Archived, BackfillDone: st.BackfillDone,
-		LastError: st.LastError}, nil
+		BackfillFrom: st.BackfillFrom, BackfillProgress: st.BackfillProgress(), LastError: st.LastError}, nil
 }
+
