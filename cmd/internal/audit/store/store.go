@@ -325,18 +325,6 @@ func (st ServerState) BackfillProgress() float64 {
 	return min(1, max(0, float64(st.HighWater.Sub(st.BackfillFrom))/float64(st.LastPoll.Sub(st.BackfillFrom))))
 }
 
-// BackfillProgress is the share of the backfill window, from its start to the last poll, that
-// lies before the newest session archived: 1 when the backfill is done, 0 before anything was.
-func (st ServerState) BackfillProgress() float64 {
-	switch {
-	case st.BackfillDone:
-		return 1
-	case st.HighWater.IsZero() || st.LastPoll.IsZero() || !st.LastPoll.After(st.BackfillFrom):
-		return 0
-	}
-	return min(1, max(0, float64(st.HighWater.Sub(st.BackfillFrom))/float64(st.LastPoll.Sub(st.BackfillFrom))))
-}
-
 // Checkpoint is what Archive records besides sessions.
 type Checkpoint struct {
 	// HighWater, when later than the stored one, replaces it.

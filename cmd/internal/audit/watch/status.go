@@ -23,4 +23,3 @@ func (w *Watcher) WatchState(ctx context.Context, server string) (resolvers.Watc
 	return resolvers.WatchState{LastPoll: st.LastPoll, ArchivedSessions: st.Archived, BackfillDone: st.BackfillDone,
 		BackfillFrom: st.BackfillFrom, BackfillProgress: st.BackfillProgress(), LastError: st.LastError}, nil
 }
-
