@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
@@ -217,6 +220,45 @@ func TestWebsocketDuplicateID(t *testing.T) {
 	ce := ws.waitClose(t, 5*time.Second)
 	if ce.Code != 4409 || ce.Reason != "Subscriber for a already exists" {
 		t.Fatalf("closed with %d %q, want 4409 %q", ce.Code, ce.Reason, "Subscriber for a already exists")
+	}
+	waitFor(t, 10*time.Second, func() bool { return openSubscriptions(t, gw) == 0 })
+}
+
+// TestWebsocketDuplicateIDLegacy (L3): the legacy graphql-ws protocol's start messages are held
+// to the same rule.
+func TestWebsocketDuplicateIDLegacy(t *testing.T) {
+	_, gw := watchGateway(t, 5, nil)
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	start := map[string]any{"id": "a", "type": "start", "payload": map[string]any{"query": startedQuery}}
+	for _, m := range []map[string]any{{"type": "connection_init", "payload": bearerInit(demo.TenantKey(1))}, start} {
+		if err := wsjson.Write(ctx, c, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool { return openSubscriptions(t, gw) == 1 })
+	if err := wsjson.Write(ctx, c, start); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer rcancel()
+	for {
+		var m wsMessage
+		err := wsjson.Read(rctx, c, &m)
+		if err == nil {
+			continue // ack, keep-alives
+		}
+		if code := websocket.CloseStatus(err); code != 4409 {
+			t.Fatalf("the socket ended with %v, want close 4409", err)
+		}
+		break
 	}
 	waitFor(t, 10*time.Second, func() bool { return openSubscriptions(t, gw) == 0 })
 }
