@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -94,30 +93,11 @@ func (s *Store) FeedSeqs(ctx context.Context) (map[string]int64, error) {
 // Events returns a session's archived events with fromOrd <= order <= toOrd and feed position
 // <= upto, in order (at most limit).
 func (s *Store) Events(ctx context.Context, server, sessionID string, fromOrd, toOrd int, upto int64, limit int) ([]upstream.RestoreSessionEvent, error) {
-	rows, err := s.eng.Query(ctx, `SELECT ord, id, type, status, start_ns, end_ns, duration, title, message, item_name,
-		item_type, item_size, source, target FROM archive_event
+	rows, err := s.eng.Query(ctx, `SELECT `+eventColumns+` FROM archive_event
 		WHERE server = ? AND session_id = ? AND ord >= ? AND ord <= ? AND seq <= ? ORDER BY ord LIMIT ?`,
 		server, sessionID, fromOrd, toOrd, upto, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
-	defer rows.Close()
-	var out []upstream.RestoreSessionEvent
-	for rows.Next() {
-		var e upstream.RestoreSessionEvent
-		var start int64
-		var end, size sql.NullInt64
-		if err := rows.Scan(&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
-			&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target); err != nil {
-			return nil, fmt.Errorf("store: events: %w", err)
-		}
-		e.StartTime = time.Unix(0, start).UTC()
-		e.EndTime = TimePtr(end)
-		if size.Valid {
-			v := size.Int64
-			e.ItemSizeBytes = &v
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanEvents(rows)
 }

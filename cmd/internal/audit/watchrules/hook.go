@@ -2,7 +2,6 @@ package watchrules
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -133,13 +132,10 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 
 func (e *evaluation) sessionFirstSeen(ctx context.Context) (time.Time, error) {
 	if e.firstSeen == nil {
-		var n int64
-		err := e.tx.QueryRow(ctx, `SELECT first_seen_ns FROM archive_session WHERE server = ? AND id = ?`,
-			e.view.Server, e.view.Upstream.ID).Scan(&n)
+		t, err := store.FirstSeen(ctx, e.tx, e.view.Server, e.view.Upstream.ID)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("watch rules: first seen: %w", err)
+			return time.Time{}, fmt.Errorf("watch rules: %w", err)
 		}
-		t := store.FromNS(n)
 		e.firstSeen = &t
 	}
 	return *e.firstSeen, nil
@@ -149,19 +145,13 @@ func (e *evaluation) sessionFirstSeen(ctx context.Context) (time.Time, error) {
 // client machine, that started no later than this one?
 func (e *evaluation) firstFromMachine(ctx context.Context) (bool, error) {
 	if e.firstFromMc == nil {
-		machine := strings.ToLower(e.view.ClientHost().MachineName)
-		orgCol, org := "org_id", e.view.OrgID
-		if org == "" {
-			orgCol, org = "org_name", e.view.OrgName
-		}
-		var n int
-		err := e.tx.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM archive_session WHERE server = ? AND `+orgCol+` = ?
-			AND LOWER(client_machine) = ? AND id <> ? AND start_ns <= ? LIMIT 1) x`,
-			e.view.Server, org, machine, e.view.Upstream.ID, store.NS(e.view.Upstream.CreationTime)).Scan(&n)
+		earlier, err := store.HasEarlierSession(ctx, e.tx, store.EarlierSession{Server: e.view.Server, OrgID: e.view.OrgID,
+			OrgName: e.view.OrgName, Machine: e.view.ClientHost().MachineName, Not: e.view.Upstream.ID,
+			StartedBy: e.view.Upstream.CreationTime})
 		if err != nil {
-			return false, fmt.Errorf("watch rules: earlier sessions from %s: %w", machine, err)
+			return false, fmt.Errorf("watch rules: %w", err)
 		}
-		first := n == 0
+		first := !earlier
 		e.firstFromMc = &first
 	}
 	return *e.firstFromMc, nil
@@ -169,34 +159,14 @@ func (e *evaluation) firstFromMachine(ctx context.Context) (bool, error) {
 
 // allEvents reads the session's archived events (this transaction's included).
 func (e *evaluation) allEvents(ctx context.Context) ([]upstream.RestoreSessionEvent, error) {
-	if e.eventsLoaded {
-		return e.events, nil
-	}
-	rows, err := e.tx.Query(ctx, `SELECT ord, id, type, status, start_ns, end_ns, title, message, item_name, item_type, item_size, source, target
-		FROM archive_event WHERE server = ? AND session_id = ? ORDER BY ord LIMIT ?`, e.view.Server, e.view.Upstream.ID, maxEventsLoaded)
-	if err != nil {
-		return nil, fmt.Errorf("watch rules: events: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ev upstream.RestoreSessionEvent
-		var typ, status string
-		var start int64
-		var end, size sql.NullInt64
-		if err := rows.Scan(&ev.Order, &ev.ID, &typ, &status, &start, &end, &ev.Title, &ev.Message, &ev.ItemName, &ev.ItemType,
-			&size, &ev.Source, &ev.Target); err != nil {
-			return nil, fmt.Errorf("watch rules: events: %w", err)
+	if !e.eventsLoaded {
+		evs, err := store.SessionEvents(ctx, e.tx, e.view.Server, e.view.Upstream.ID, maxEventsLoaded)
+		if err != nil {
+			return nil, fmt.Errorf("watch rules: %w", err)
 		}
-		ev.Type, ev.Status, ev.StartTime = upstream.RestoreEventType(typ), upstream.RestoreEventStatus(status), store.FromNS(start)
-		ev.EndTime = store.TimePtr(end)
-		if size.Valid {
-			v := size.Int64
-			ev.ItemSizeBytes = &v
-		}
-		e.events = append(e.events, ev)
+		e.events, e.eventsLoaded = evs, true
 	}
-	e.eventsLoaded = true
-	return e.events, rows.Err()
+	return e.events, nil
 }
 
 // activeRules returns the enabled rules, compiled (cached by id and last change).

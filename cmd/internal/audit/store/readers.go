@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// The archive's readers that run inside a transaction: the archive hook (package watchrules)
+// reads what its rules need through these, in the transaction that archives the change, so no
+// package but store speaks SQL on the archive_* tables.
+
+// FirstSeen is when the watcher first archived the session (the rules' "never history" line).
+func FirstSeen(ctx context.Context, tx Tx, server, sessionID string) (time.Time, error) {
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT first_seen_ns FROM archive_session WHERE server = ? AND id = ?`,
+		server, sessionID).Scan(&n); err != nil {
+		return time.Time{}, fmt.Errorf("store: first seen: %w", err)
+	}
+	return FromNS(n), nil
+}
+
+// EarlierSession asks for another archived session of an organisation from a client machine.
+type EarlierSession struct {
+	Server string
+	// OrgID names the organisation; OrgName when the ID is unknown ("").
+	OrgID, OrgName string
+	// Machine is the client machine's name, compared ignoring case.
+	Machine string
+	// Not is the session asking (never counted); StartedBy bounds the other's start time.
+	Not       string
+	StartedBy time.Time
+}
+
+// HasEarlierSession reports whether the archive holds another session of q's organisation,
+// from q's machine, that started no later than q.StartedBy.
+func HasEarlierSession(ctx context.Context, tx Tx, q EarlierSession) (bool, error) {
+	orgCol, org := "org_id", q.OrgID
+	if org == "" {
+		orgCol, org = "org_name", q.OrgName
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM archive_session WHERE server = ? AND `+orgCol+` = ?
+		AND LOWER(client_machine) = ? AND id <> ? AND start_ns <= ? LIMIT 1) x`,
+		q.Server, org, strings.ToLower(q.Machine), q.Not, NS(q.StartedBy)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: earlier sessions from %s: %w", q.Machine, err)
+	}
+	return n > 0, nil
+}
+
+// SessionEvents reads a session's archived events in order, this transaction's included (at
+// most limit).
+func SessionEvents(ctx context.Context, tx Tx, server, sessionID string, limit int) ([]upstream.RestoreSessionEvent, error) {
+	rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM archive_event
+		WHERE server = ? AND session_id = ? ORDER BY ord LIMIT ?`, server, sessionID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+// eventColumns are the archive_event columns scanEvents reads, in its order.
+const eventColumns = `ord, id, type, status, start_ns, end_ns, duration, title, message, item_name, item_type, item_size, source, target`
+
+// scanEvents reads rows of eventColumns and closes them.
+func scanEvents(rows Rows) ([]upstream.RestoreSessionEvent, error) {
+	defer rows.Close()
+	var out []upstream.RestoreSessionEvent
+	for rows.Next() {
+		var e upstream.RestoreSessionEvent
+		var start int64
+		var end, size sql.NullInt64
+		if err := rows.Scan(&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
+			&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target); err != nil {
+			return nil, fmt.Errorf("store: events: %w", err)
+		}
+		e.StartTime = time.Unix(0, start).UTC()
+		e.EndTime = TimePtr(end)
+		if size.Valid {
+			v := size.Int64
+			e.ItemSizeBytes = &v
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	return out, nil
+}
