@@ -437,6 +437,19 @@ func badParam(format string, args ...any) error {
 	return &model.InputError{Msg: fmt.Sprintf(format, args...)}
 }
 
+// unknownValue refuses an enum value of a parameter, listing the valid ones (and the value
+// in upper case when that is one of them: groupBy=day means DAY).
+func unknownValue[E ~string](param, got string, valid []E) error {
+	names := make([]string, len(valid))
+	for i, v := range valid {
+		names[i] = string(v)
+		if strings.EqualFold(names[i], got) {
+			return badParam("%s: unknown value %q; values are upper case: write %s", param, got, names[i])
+		}
+	}
+	return badParam("%s: unknown value %q; valid values: %s", param, got, strings.Join(names, ", "))
+}
+
 // exportParams are an export's query parameters, read.
 type exportParams struct {
 	from, to time.Time
@@ -484,7 +497,7 @@ func parseExportQuery(v url.Values, grouped bool) (p exportParams, err error) {
 	for _, d := range list(v, "groupBy") {
 		dim := model.RestoreAuditDimension(d)
 		if !dim.IsValid() {
-			return p, badParam("groupBy: unknown dimension %q", d)
+			return p, unknownValue("groupBy", d, model.AllRestoreAuditDimension)
 		}
 		p.groupBy = append(p.groupBy, dim)
 	}
@@ -493,21 +506,21 @@ func parseExportQuery(v url.Values, grouped bool) (p exportParams, err error) {
 		if t := model.RestoreSessionType(s); t.IsValid() {
 			f.Types = append(f.Types, t)
 		} else {
-			return p, badParam("types: unknown value %q", s)
+			return p, unknownValue("types", s, model.AllRestoreSessionType)
 		}
 	}
 	for _, s := range list(v, "states") {
 		if t := model.RestoreSessionState(s); t.IsValid() {
 			f.States = append(f.States, t)
 		} else {
-			return p, badParam("states: unknown value %q", s)
+			return p, unknownValue("states", s, model.AllRestoreSessionState)
 		}
 	}
 	for _, s := range list(v, "results") {
 		if t := model.RestoreSessionResult(s); t.IsValid() {
 			f.Results = append(f.Results, t)
 		} else {
-			return p, badParam("results: unknown value %q", s)
+			return p, unknownValue("results", s, model.AllRestoreSessionResult)
 		}
 	}
 	if s := v.Get("initiatedBy"); s != "" {

@@ -88,7 +88,7 @@ func withCORS(allowed []string, next http.Handler) http.Handler {
 		}
 		if ok {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+			h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Coverage, Content-Disposition")
 		}
 		next.ServeHTTP(w, r)
 	})
