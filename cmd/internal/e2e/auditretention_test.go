@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -25,10 +26,10 @@ func TestRestoreAuditCoverageFollowsRetention(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var c coverage
+	waitFor(t, 30*time.Second, func() bool {
 		before := time.Now()
-		var c coverage
+		c = coverage{}
 		mustPost(t, gw, demo.AdminKey, q, map[string]any{"from": before.AddDate(0, 0, -99).Format(time.RFC3339),
 			"to": before.Add(time.Hour).Format(time.RFC3339)}, &c)
 		after := time.Now()
@@ -45,12 +46,6 @@ func TestRestoreAuditCoverageFollowsRetention(t *testing.T) {
 				t.Errorf("%s: a report from 99 days ago is complete under a 30-day retention", s.Server.Name)
 			}
 		}
-		if started {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the watcher never started: %+v", c)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return started
+	}, "the watcher to start: ", lazy(func() string { return fmt.Sprintf("%+v", c) }))
 }

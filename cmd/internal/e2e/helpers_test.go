@@ -350,6 +350,32 @@ func (h *harness) walkMerged(first int, filter map[string]any) []sessionNode {
 	}
 }
 
+// waitFor polls cond until it holds, and fails the test if it still does not after within.
+// The pause between polls grows from 5 ms to 50 ms, so a long wait (cond often runs a query)
+// does not load the machine the parallel tests share. what, formatted with fmt.Sprint when the
+// test fails (so a lazy value shows the last state), says what was awaited. Call it from the
+// test's goroutine: cond may call t.Fatal.
+func waitFor(t testing.TB, within time.Duration, cond func() bool, what ...any) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	pause := 5 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			if len(what) == 0 {
+				what = []any{"the condition"}
+			}
+			t.Fatalf("timed out after %v waiting for %s", within, fmt.Sprint(what...))
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+// lazy is a failure message computed when printed: waitFor(t, d, cond, "x: ", lazy(last)).
+type lazy func() string
+
+func (f lazy) String() string { return f() }
+
 // base64URL encodes text as IDs and cursors are encoded, to forge plausible-looking ones.
 func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 

@@ -477,17 +477,10 @@ func TestOneServerDownFromTheStart(t *testing.T) {
 
 	// akl1 comes back: the directory's retry resolves tenant-3's names, the probe sees it.
 	e.fleet.Sims["akl1"].SetFaults(vbosim.Faults{})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, 20*time.Second, func() bool {
 		_, _, out = e.post(`{ viewer { organizations { name } } }`, tenant3)
-		if !strings.Contains(out, "errors") && strings.Count(out, `"name"`) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tenant-3 after akl1 recovered = %s, want its 2 organisations", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return !strings.Contains(out, "errors") && strings.Count(out, `"name"`) == 2
+	}, "tenant-3's 2 organisations after akl1 recovered, have ", lazy(func() string { return out }))
 }
 
 // Every server down: /readyz answers 503 (the process is still alive: /healthz 200).

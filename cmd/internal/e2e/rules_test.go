@@ -94,8 +94,7 @@ func mustPost(t *testing.T, gw *app.Gateway, key, q string, vars map[string]any,
 // waitBackfill waits until every server's backfill is done.
 func waitBackfill(t *testing.T, gw *app.Gateway) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	waitFor(t, 60*time.Second, func() bool {
 		var st struct {
 			Servers []struct{ Watcher *struct{ BackfillDone bool } }
 		}
@@ -104,14 +103,8 @@ func waitBackfill(t *testing.T, gw *app.Gateway) {
 		for _, s := range st.Servers {
 			done = done && s.Watcher != nil && s.Watcher.BackfillDone
 		}
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("backfill not done")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return done
+	}, "every server's backfill")
 }
 
 type hookReceiver struct {
@@ -250,13 +243,9 @@ func TestWatchRulesEndToEnd(t *testing.T) {
 	sim := fleet.Sims[server]
 	mine := sim.AddSession(upstream.RestoreSession{Organization: t1Org, ClientHost: "STRANGER-PC (via: 198.51.100.20)", InitiatedBy: "CONTOSO\\mallory"})
 	sim.AddSession(upstream.RestoreSession{Organization: t2Org, ClientHost: "STRANGER-PC"})
-	deadline := time.Now().Add(30 * time.Second)
-	for rcv.count() < 3 { // t1's rule once; the provider-wide rule twice
-		if time.Now().After(deadline) {
-			t.Fatalf("receiver got %d requests, want 3", rcv.count())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// t1's rule once; the provider-wide rule twice.
+	waitFor(t, 30*time.Second, func() bool { return rcv.count() >= 3 },
+		"3 requests at the receiver, got ", lazy(func() string { return fmt.Sprint(rcv.count()) }))
 	time.Sleep(200 * time.Millisecond)
 	rcv.mu.Lock()
 	got := slices.Clone(rcv.got)
@@ -298,18 +287,11 @@ func TestWatchRulesEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, 10*time.Second, func() bool {
 		mustPost(t, gw, demo.TenantKeyPrefix+"1", `query($id: ID!) { webhookDeliveries(ruleId: $id, first: 10) { totalCount edges { node { status sessionId attempts { statusCode } } } } }`,
 			map[string]any{"id": rule.Rule.ID}, &dl)
-		if dl.WebhookDeliveries.TotalCount == 1 && dl.WebhookDeliveries.Edges[0].Node.Status == "SUCCEEDED" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries %+v", dl)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return dl.WebhookDeliveries.TotalCount == 1 && dl.WebhookDeliveries.Edges[0].Node.Status == "SUCCEEDED"
+	}, "one SUCCEEDED delivery, have ", lazy(func() string { return fmt.Sprintf("%+v", dl) }))
 	if a := dl.WebhookDeliveries.Edges[0].Node.Attempts; len(a) != 1 || a[0].StatusCode != 200 {
 		t.Fatalf("attempts %+v", a)
 	}
@@ -502,25 +484,21 @@ func TestRestoreAuditMatchesSimulator(t *testing.T) {
 			return out
 		}
 		// The archive completes events of backfilled sessions as it goes: wait until the totals agree.
-		deadline := time.Now().Add(60 * time.Second)
+		start := time.Now()
 		for _, dim := range dims {
 			want := truth(dim)
 			var a audit
-			for {
+			var got map[string]auditTruth
+			// One 60 s budget for every dimension.
+			waitFor(t, 60*time.Second-time.Since(start), func() bool {
 				a = audit{}
 				mustPost(t, gw, who.key, q, map[string]any{"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339), "g": []string{dim}}, &a)
-				got := map[string]auditTruth{}
+				got = map[string]auditTruth{}
 				for _, r := range a.RestoreAudit.Rows {
 					got[rowKey(r, dim)] = auditTruth{r.Sessions, r.Items, r.Bytes, r.FailedSessions}
 				}
-				if fmt.Sprint(got) == fmt.Sprint(want) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s by %s:\n got %v\nwant %v", who.key, dim, got, want)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return fmt.Sprint(got) == fmt.Sprint(want)
+			}, lazy(func() string { return fmt.Sprintf("%s by %s:\n got %v\nwant %v", who.key, dim, got, want) }))
 			if len(want) < 2 && dim != "TYPE" && dim != "RESULT" {
 				t.Logf("%s by %s: only %d groups", who.key, dim, len(want))
 			}
@@ -644,17 +622,14 @@ func TestReloadNarrowsWatchRules(t *testing.T) {
 	sim := fleet.Sims[server]
 	droppedSession := sim.AddSession(upstream.RestoreSession{Organization: dropped, ClientHost: "PC1"})
 	keptSession := sim.AddSession(upstream.RestoreSession{Organization: kept, ClientHost: "PC2"})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := gw.Store.Session(t.Context(), server, droppedSession.ID)
-		if rcv.count() >= 1 && err == nil {
-			break // both archived (their hooks have run), the kept one delivered
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries %d, dropped session archived: %v", rcv.count(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var err error
+	// Both archived (their hooks have run), the kept one delivered.
+	waitFor(t, 30*time.Second, func() bool {
+		_, err = gw.Store.Session(t.Context(), server, droppedSession.ID)
+		return rcv.count() >= 1 && err == nil
+	}, "a delivery and the dropped session archived: ", lazy(func() string {
+		return fmt.Sprintf("deliveries %d, dropped session archived: %v", rcv.count(), err)
+	}))
 	time.Sleep(300 * time.Millisecond) // a delivery of the dropped one would have come by now
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()

@@ -273,17 +273,6 @@ func onServer(ids []string, server string) []string {
 	return out
 }
 
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // backfilled reports whether the gateway's watch finished the backfill of n servers.
 func backfilled(gw *app.Gateway, n int) bool {
 	states, err := gw.Store.States(context.Background())

@@ -55,23 +55,15 @@ func TestWatcherStatus(t *testing.T) {
 	}
 	const q = `{ servers { name watcher { lastPoll lag archivedSessions backfillDone lastError } } }`
 	var admin status
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, 20*time.Second, func() bool {
 		admin = status{}
 		c.MustPost(q, &admin, client.AddHeader("Authorization", "Bearer "+demo.AdminKey))
 		done := len(admin.Servers) == 3
 		for _, s := range admin.Servers {
 			done = done && s.Watcher != nil && s.Watcher.BackfillDone && s.Watcher.LastPoll != nil
 		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			b, _ := json.Marshal(admin)
-			t.Fatalf("backfill not reported done: %s", b)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return done
+	}, "the backfill reported done: ", lazy(func() string { b, _ := json.Marshal(admin); return string(b) }))
 	for _, s := range admin.Servers {
 		w := s.Watcher
 		if w.ArchivedSessions != 60 || w.Lag == nil || *w.Lag < 0 || *w.Lag > 10 || w.LastError != nil {
