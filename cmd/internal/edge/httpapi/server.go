@@ -168,6 +168,12 @@ func New(opts Options) (http.Handler, error) {
 		for path, h := range opts.Exports(res) {
 			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(exportTimeout, gate.wrap(limiter.middleware(concurrency.middleware(h))))))
 		}
+	} else {
+		// Without the restore watch there is no archive to export: say so instead of a bare 404.
+		mux.HandleFunc("GET /export/", func(w http.ResponseWriter, r *http.Request) {
+			writeGraphQLError(w, http.StatusNotFound, resolvers.CodeNotConfigured,
+				"the CSV exports read the restore watch's archive, which is off: set watch.enabled: true and a store (see config.example.yaml)", nil)
+		})
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
