@@ -13,6 +13,7 @@ import (
 // server's coverage starts at now minus the retention, not at the backfill's start, and a
 // report reaching back before it is incomplete.
 func TestRestoreAuditCoverageFollowsRetention(t *testing.T) {
+	t.Parallel()
 	const retention = 30 * 24 * time.Hour // the backfill reaches back 100 days
 	_, gw := watchGateway(t, 5, func(c *config.Config) { c.Watch.Retention = retention })
 	const q = `query($from: DateTime!, $to: DateTime!) {

@@ -97,6 +97,7 @@ const orgsQuery = `{ organizations(first: 500) { edges { node { name
     pageInfo { hasNextPage } } } } } }`
 
 func TestUpstreamCallsMinimum(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		sessions int
@@ -115,6 +116,7 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 		ttl := tc.ttl
 		query := fmt.Sprintf(orgsQuery, tc.filter)
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own harness
 			h := startHarness(t, harnessOpts{orgs: 12, sessions: tc.sessions, tune: func(c *config.Config) {
 				c.Cache.ListingTTL = ttl
 				c.Limits.MaxEventsCounted = eventsCounted
@@ -236,6 +238,7 @@ func TestUpstreamCallsMinimum(t *testing.T) {
 }
 
 func TestMergedPageCalls(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 4, sessions: 300, record: true})
 	const q = `query($after: String) { restoreSessions(first: 50, after: $after) {
 	  edges { cursor node { id startTime } } pageInfo { hasNextPage endCursor } } }`

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,7 @@ type auditResult struct {
 // loopback, as a provider admin. Every audit must pass when the client sends the CSRF preflight
 // header; without it exactly the documented CSRF GET audits may fail, with HTTP 400.
 func TestGraphQLOverHTTPAudit(t *testing.T) {
+	t.Parallel()
 	node := npmPackage(t, overHTTPDir, map[string]string{"graphql-http": "1.23.1"})
 
 	fleet, err := demo.Start(demo.Options{Orgs: 3, Sessions: 30, Now: fixedNow})
@@ -139,6 +141,9 @@ func runAudit(t *testing.T, node, url string, headers map[string]string) []audit
 // npmPackage makes sure the pinned npm package in dir is installed (`npm ci`, skipped when
 // node_modules already matches the lockfile) and returns the path of node. It skips the test
 // when node or npm is not installed, and fails it when package.json does not pin want.
+// npmMu serialises npmPackage's check and npm ci in the shared node_modules.
+var npmMu sync.Mutex
+
 func npmPackage(t *testing.T, dir string, want map[string]string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
@@ -163,6 +168,9 @@ func npmPackage(t *testing.T, dir string, want map[string]string) string {
 			t.Fatal(err)
 		}
 	}
+	// Parallel tests share dir: one checks and installs at a time.
+	npmMu.Lock()
+	defer npmMu.Unlock()
 	if installedMatchesLock(t, dir) {
 		return node
 	}
@@ -231,6 +239,7 @@ type clientLine struct {
 // receives tenant 1's (and not tenant 2's, added first), completes, and the socket closes
 // normally (1000). A refused key closes the websocket with 4403 and answers SSE with 401.
 func TestSubscriptionReferenceClients(t *testing.T) {
+	t.Parallel()
 	node := npmPackage(t, overHTTPDir, map[string]string{"graphql-ws": "6.4.2", "graphql-sse": "2.6.1"})
 	fleet, gw := watchGateway(t, 10, nil)
 	srv := httptest.NewServer(gw.Handler) // 127.0.0.1

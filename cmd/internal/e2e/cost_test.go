@@ -137,6 +137,7 @@ const maxEstimateFactor = 2.0
 // Every fixture runs with the default limits for an admin and a tenant, reports its cost, and
 // was estimated at or above the upstream calls it made, within maxEstimateFactor.
 func TestCostFixturesRunWithDefaultLimits(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts two fleets")
 	}
@@ -205,6 +206,7 @@ func fanoutQuery(n int) string {
 // Every abusive shape is refused, for an admin and a tenant, before any upstream call, with a
 // message that names a field.
 func TestCostAbuseRefusedBeforeAnyCall(t *testing.T) {
+	// Serial: asserts median refusal times (100 ms).
 	g := startCostGateway(t, 12, 300, false)
 	aliases := make([]string, 1000)
 	for i := range aliases {
@@ -269,6 +271,7 @@ func TestCostAbuseRefusedBeforeAnyCall(t *testing.T) {
 // answers null; the page is the same read. Nothing holds the million events: the request
 // allocates a few pages' worth, where reading them all allocated over 600 MB.
 func TestCostMillionEventSession(t *testing.T) {
+	// Serial: measures the process's allocations (runtime.MemStats).
 	if testing.Short() {
 		t.Skip("generates a page of 10,000 events")
 	}
@@ -321,6 +324,7 @@ func TestCostMillionEventSession(t *testing.T) {
 // GraphiQL's example operations run within the default limits for an admin and a tenant, and
 // none shows a null totalCount first thing.
 func TestExamplesRun(t *testing.T) {
+	t.Parallel()
 	g := startCostGateway(t, 6, 300, false)
 	for _, ex := range httpapi.Examples {
 		var vars map[string]any

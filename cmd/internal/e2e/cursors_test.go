@@ -17,6 +17,7 @@ import (
 // a configured key (its own key, drawn at start) refuses it with BAD_USER_INPUT, and the client
 // starts again from the first page.
 func TestCursorsAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 3, sessions: 20})
 	const q = `query($after: String) { restoreSessions(first: 5, after: $after) {
 	  edges { node { id } } pageInfo { endCursor } } }`

@@ -68,6 +68,7 @@ func readDoc(t *testing.T, root, name string) string {
 
 // docs/architecture.md has one section per package, by path, and none for a package that is gone.
 func TestArchitectureDocCoversEveryPackage(t *testing.T) {
+	t.Parallel()
 	root := moduleRoot(t)
 	doc := readDoc(t, root, "docs/architecture.md")
 	heading := regexp.MustCompile("(?m)^### `([^`]+)`$")
@@ -81,6 +82,7 @@ func TestArchitectureDocCoversEveryPackage(t *testing.T) {
 // README's layout table has one row per package and otherwise only folders that are not
 // packages; it links the architecture document.
 func TestReadmeLayoutMatchesGoList(t *testing.T) {
+	t.Parallel()
 	root := moduleRoot(t)
 	layout := section(t, readDoc(t, root, "README.md"), "## Layout")
 	if !strings.Contains(layout, "(docs/architecture.md)") {

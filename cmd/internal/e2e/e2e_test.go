@@ -76,6 +76,7 @@ const mappingQuery = `query {
 }`
 
 func TestFieldMapping(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 5, sessions: 150})
 	var resp struct {
 		Viewer struct {
@@ -320,6 +321,7 @@ func checkEvent(t *testing.T, server, sessionGID string, got *eventNode, want *u
 
 // TestGolden pins the output shape of the README's first query.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 4, sessions: 60})
 	data, errs := h.query(`query RecentRestores {
 	  restoreSessions(first: 3, filter: {types: [EXCHANGE, ONEDRIVE, SHAREPOINT, TEAMS]}) {
@@ -406,6 +408,7 @@ func unsealCursors(t *testing.T, data []byte) []byte {
 // ---- 2. pagination ----
 
 func TestOrganizationsPaging(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 7, sessions: 30})
 	var want []string
 	for _, name := range demo.Names {
@@ -500,6 +503,7 @@ func orgSessions(h *harness, server, orgName string) []upstream.RestoreSession {
 }
 
 func TestOrgRestoreSessionsPaging(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 4, sessions: 200})
 	for _, server := range demo.Names {
 		for _, o := range h.sim(server).Organizations() {
@@ -547,6 +551,7 @@ func TestOrgRestoreSessionsPaging(t *testing.T) {
 }
 
 func TestEventsPaging(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 3, sessions: 40})
 	sim := h.sim("mel1")
 	sess := sim.Sessions()[5]
@@ -597,6 +602,7 @@ func TestEventsPaging(t *testing.T) {
 }
 
 func TestMergedWalk(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 5, sessions: 400})
 	want := h.allSessions()
 	if len(want) < 1000 {
@@ -652,6 +658,7 @@ func parseRFC(t *testing.T, s string) time.Time {
 // ---- 3. filters ----
 
 func TestTimeWindowGoesUpstream(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 4, sessions: 300, record: true})
 	all := h.allSessions()
 	from := all[len(all)*3/4].S.CreationTime.Add(-time.Hour).Truncate(time.Second)
@@ -725,6 +732,7 @@ func TestTimeWindowGoesUpstream(t *testing.T) {
 }
 
 func TestSessionFilters(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 5, sessions: 250})
 	all := h.allSessions()
 	// Pick values present in the data, so the filters select a real, proper subset.
@@ -821,6 +829,7 @@ func TestSessionFilters(t *testing.T) {
 }
 
 func TestOrganizationFilter(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 6, sessions: 20})
 	needle := h.sim("mel1").Organizations()[2].Name[:3]
 	var want []string
@@ -861,6 +870,7 @@ func TestOrganizationFilter(t *testing.T) {
 // ---- 4. node(id:) and bad input ----
 
 func TestNodeRoundTrip(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 3, sessions: 30})
 	var resp struct {
 		Servers       []struct{ ID string }
@@ -929,6 +939,7 @@ func TestNodeRoundTrip(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{orgs: 3, sessions: 30})
 	sess := h.sim("syd1").Sessions()[0]
 	org := h.sim("syd1").Organizations()[0]

@@ -17,6 +17,7 @@ import (
 // 8 organisations, sim1 on :4443 and sim2 on :4444), only on free ports here: every tenant's
 // organisations resolve and every example key works.
 func TestExampleConfigStartsAgainstTheSimulator(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("../../../config.example.yaml")
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)

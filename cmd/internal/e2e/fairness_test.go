@@ -117,6 +117,7 @@ func measureFairness(t *testing.T, perPrincipal int) fairnessRun {
 // median latency stays within a wide bound of its latency alone (2-core machine, other builds
 // running), and the goroutine count stays bounded.
 func TestFairnessBetweenPrincipals(t *testing.T) {
+	// Serial: measures latencies and the process's goroutine peak.
 	if testing.Short() {
 		t.Skip("load test skipped with -short")
 	}

@@ -201,6 +201,7 @@ func wantOneServerError(t *testing.T, resp rigResp, server, code string) {
 // after five failed attempts the breaker opens and the server is skipped without calls; after
 // the cool-down one probe closes it again.
 func TestFaultServerDown(t *testing.T) {
+	// Serial: the open-breaker query must come within the 200 ms cool-down, and fast.
 	r := newRig(t, rigOpts{})
 	r.fleet.Sims["akl1"].SetFaults(vbosim.Faults{Down: true})
 
@@ -264,6 +265,7 @@ func TestFaultServerDown(t *testing.T) {
 // (shorter than the request deadline, so the other servers' nested fields still have time),
 // giving the others' data and one UPSTREAM_TIMEOUT.
 func TestFaultSlowPastDeadline(t *testing.T) {
+	// Serial: asserts the answer time (350 ms..1.5 s).
 	r := newRig(t, rigOpts{tune: func(c *config.Config) {
 		c.Resilience.RequestTimeout = time.Second
 		c.Resilience.ResponseTimeout = 400 * time.Millisecond
@@ -289,6 +291,7 @@ func TestFaultSlowPastDeadline(t *testing.T) {
 // A server flapping between 500 and 200: a 500 is not retried (UPSTREAM_ERROR, one call), the
 // next query is whole again; five 500s in a row open the breaker.
 func TestFaultFlapping500(t *testing.T) {
+	// Serial: the open-breaker query must come within the 200 ms cool-down.
 	r := newRig(t, rigOpts{})
 	syd := r.fleet.Sims["syd1"]
 	r.post(faultOrgsQuery, nil) // tokens
@@ -333,6 +336,7 @@ func TestFaultFlapping500(t *testing.T) {
 // 429 with Retry-After: the call is repeated after the advertised wait and the data is whole;
 // a Retry-After beyond the deadline is not waited for.
 func TestFault429RetryAfter(t *testing.T) {
+	// Serial: asserts answer times around a 1 s Retry-After.
 	r := newRig(t, rigOpts{})
 	syd := r.fleet.Sims["syd1"]
 	r.post(faultOrgsQuery, nil) // tokens
@@ -371,6 +375,7 @@ func TestFault429RetryAfter(t *testing.T) {
 // lifetime; 20 concurrent requests all get 401 on their first call, and share exactly one
 // token call (refresh grant) before each retries once.
 func TestFaultTokenExpiry401Storm(t *testing.T) {
+	t.Parallel()
 	var clockMu sync.Mutex
 	offset := time.Duration(0)
 	clock := func() time.Time {
@@ -433,6 +438,7 @@ func TestFaultTokenExpiry401Storm(t *testing.T) {
 
 // A client that disconnects cancels the upstream calls made for it.
 func TestFaultClientDisconnectCancelsUpstream(t *testing.T) {
+	// Serial: asserts the handler returns within 2 s of the disconnect.
 	r := newRig(t, rigOpts{})
 	r.post(faultOrgsQuery, nil)
 	r.fleet.Sims["syd1"].SetFaults(vbosim.Faults{Latency: 5 * time.Second})
@@ -462,6 +468,7 @@ func TestFaultClientDisconnectCancelsUpstream(t *testing.T) {
 // With only requestTimeout configured, the per-call response timeout defaults to 2/3 of it: a
 // server slower than the deadline reports UPSTREAM_TIMEOUT and the response arrives in time.
 func TestFaultRequestDeadline(t *testing.T) {
+	// Serial: asserts the answer comes within 1 s of a 300 ms deadline.
 	r := newRig(t, rigOpts{tune: func(c *config.Config) { c.Resilience.RequestTimeout = 300 * time.Millisecond }})
 	r.fleet.Sims["mel1"].SetFaults(vbosim.Faults{Latency: 3 * time.Second})
 	start := time.Now()

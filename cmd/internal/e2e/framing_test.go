@@ -15,6 +15,7 @@ import (
 // the GraphQL-over-HTTP layer may rewrite, are still framed correctly. Each body is complete
 // JSON whatever the framing.
 func TestResponseFraming(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{})
 	srv := httptest.NewServer(h.gw.Handler) // 127.0.0.1
 	t.Cleanup(srv.Close)
@@ -29,6 +30,7 @@ func TestResponseFraming(t *testing.T) {
 		{"no query", "application/json", `{"variables":{}}`, 400, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // read-only requests; srv closes after every case
 			req, err := http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(tc.body))
 			if err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // cross-server list comes back with the other servers' sessions and one UPSTREAM_TIMEOUT that
 // names the stalled server, well before the request deadline.
 func TestFaultStalledBodyFailsAlone(t *testing.T) {
+	// Serial: asserts the answer time (under 3 s).
 	r := newRig(t, rigOpts{tune: func(c *config.Config) {
 		c.Resilience.RequestTimeout = 4 * time.Second
 		c.Resilience.ResponseTimeout = time.Second
@@ -55,6 +56,7 @@ func TestFaultStalledBodyFailsAlone(t *testing.T) {
 // others' organisations come back with one UPSTREAM_ERROR naming it, and nothing of the
 // redirect target or the page reaches the client.
 func TestFaultHostileServerFailsAlone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		faults vbosim.Faults
@@ -63,6 +65,7 @@ func TestFaultHostileServerFailsAlone(t *testing.T) {
 		{"two million {} organisations", vbosim.Faults{OversizedItems: 2_000_000}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own rig
 			r := newRig(t, rigOpts{})
 			r.post(`{ organizations(first: 100) { totalCount } }`, nil) // tokens first
 			r.fleet.Sims["akl1"].SetFaults(tc.faults)

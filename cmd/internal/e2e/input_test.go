@@ -5,6 +5,7 @@ import "testing"
 // Malformed scalar input is the caller's mistake: BAD_USER_INPUT with a message that says what
 // was expected, never INTERNAL, and no upstream call.
 func TestMalformedDateTimeIsBadUserInput(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{})
 	tests := []struct {
 		name  string

@@ -442,6 +442,7 @@ func missingRef(t *testing.T, c *client.Client, servers []string) string {
 }
 
 func TestIsoTenantIsolation(t *testing.T) {
+	t.Parallel()
 	var detachedID, workingID string
 	e := isoStart(t, nil, func(f *demo.Fleet) {
 		// An untenanted session of an organisation that no longer exists (a detached stub), on
@@ -475,7 +476,7 @@ func TestIsoTenantIsolation(t *testing.T) {
 	totalProbes, totalLeaks := 0, 0
 	for i, ct := range e.fleet.Config.Tenants {
 		tn := w.tenant(t, ct, fmt.Sprintf("%s%d", demo.TenantKeyPrefix, i+1))
-		t.Run(tn.id, func(t *testing.T) {
+		t.Run(tn.id, func(t *testing.T) { // serial: the totals below add up every tenant's
 			c := e.client(tn.key)
 			ref := missingRef(t, c, w.servers)
 			p := &isoProber{t: t, c: c, who: tn.id, ref: ref}
@@ -916,6 +917,7 @@ func isoCheckFilters(t *testing.T, c *client.Client, w *isoWorld, tn *isoTenant,
 // ---- authentication through the HTTP layer ----
 
 func TestIsoHTTPUnauthenticated(t *testing.T) {
+	t.Parallel()
 	kid := "iso-rsa"
 	jwks, sign := isoJWKS(t, kid)
 	e := isoStart(t, &config.JWT{JWKSURL: jwks, Issuer: "https://idp.iso.test/", Audience: "vbo-gateway",

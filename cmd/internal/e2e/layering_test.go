@@ -201,6 +201,7 @@ func importViolation(from, to string) string {
 // resolvers/, graph/ or upstream/ imports cmd/...; graph never imports resolvers; upstream
 // imports neither; cmd/internal/... is imported from cmd/ only.
 func TestImportDirection(t *testing.T) {
+	t.Parallel()
 	checked := 0
 	for _, p := range goList(t) {
 		from := rel(p.ImportPath)
@@ -227,6 +228,7 @@ func TestImportDirection(t *testing.T) {
 
 // The rules themselves, on the edges the issue names.
 func TestImportViolation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		from, to string
 		ok       bool

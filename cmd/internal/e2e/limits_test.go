@@ -46,6 +46,7 @@ func nested(depth int) string {
 }
 
 func TestQueryLimitsRejectBeforeUpstream(t *testing.T) {
+	// Serial: asserts each refusal takes under 2 s.
 	r := newRig(t, rigOpts{})
 	aliases := make([]string, 1000)
 	for i := range aliases {
@@ -93,6 +94,7 @@ fragment F on Organization { name restoreSessions { edges { node { organization 
 }
 
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, rigOpts{})
 	r.resetStats()
 	big := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 5<<20) + `"}}`
@@ -116,6 +118,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
+	t.Parallel()
 	off := false
 	r := newRig(t, rigOpts{tune: func(c *config.Config) { c.Introspection = &off }})
 	resp := r.post(`{ organizationz { totalCount } }`, nil)
@@ -130,6 +133,7 @@ func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, rigOpts{})
 	q := url.Values{"query": {"{ __typename }"}}.Encode()
 	cases := []struct {
@@ -178,6 +182,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestCORSAllowList(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, rigOpts{tune: func(c *config.Config) { c.Limits.CORSAllowedOrigins = []string{"https://portal.example.net"} }})
 	for origin, allowed := range map[string]bool{"https://portal.example.net": true, "https://evil.example": false} {
 		req := httptest.NewRequest(http.MethodOptions, "/graphql", nil)
@@ -201,6 +206,7 @@ func TestCORSAllowList(t *testing.T) {
 }
 
 func TestRateLimitPerPrincipal(t *testing.T) {
+	// Serial: Retry-After 2 holds only if its three requests come within a second.
 	r := newRig(t, rigOpts{tune: func(c *config.Config) { c.Limits.RateLimit = config.RateLimit{PerSecond: 0.5, Burst: 2} }})
 	for i := range 2 {
 		if resp := r.post(`{ __typename }`, nil); resp.status != 200 || len(resp.Errors) != 0 {
@@ -217,6 +223,7 @@ func TestRateLimitPerPrincipal(t *testing.T) {
 }
 
 func TestPersistedOnlyMode(t *testing.T) {
+	t.Parallel()
 	const allowed = `{ servers { name } }`
 	sum := sha256.Sum256([]byte(allowed))
 	hash := hex.EncodeToString(sum[:])
@@ -252,6 +259,7 @@ func TestPersistedOnlyMode(t *testing.T) {
 }
 
 func TestInternalErrorsMasked(t *testing.T) {
+	t.Parallel()
 	// An upstream error body never reaches the client (flapping server answering a 500 whose
 	// body names the simulator), and the message carries no upstream text.
 	r := newRig(t, rigOpts{})

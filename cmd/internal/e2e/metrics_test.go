@@ -39,6 +39,7 @@ func scrape(t *testing.T, h http.Handler) map[string]float64 {
 
 // The metrics agree with the simulators' own counters, and a dead server shows as down.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{
 		sim: func(name string, o *vbosim.Options) {
 			if name == "akl1" {

@@ -8,6 +8,7 @@ import (
 
 // A filter that leaves a server nothing to match does not walk that server's listing at all.
 func TestOrganizationFilterWalksOnlyServersWithMatches(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{})
 	orgs := h.sim("mel1").Organizations()
 	mine := gid.ID{Kind: gid.KindOrganization, Server: "mel1", Upstream: orgs[0].ID}.String()

@@ -173,6 +173,7 @@ const (
 // span, the operation span and the resolver-field spans to one client span per VBO call, every
 // span in the caller's trace, VBO routes templated; and VBO receives the same trace id.
 func TestTracingSpanTreeAndPropagation(t *testing.T) {
+	t.Parallel()
 	e := startOps(t, opsOpts{})
 	code, _, body := e.post(`query Nested { restoreSessions(first: 2) { edges { node { id events(first: 2) { edges { node { type } } } } } } }`,
 		map[string]string{"Authorization": "Bearer " + demo.AdminKey, "Traceparent": "00-" + incomingTraceID + "-" + incomingParent + "-01"})
@@ -266,6 +267,7 @@ func TestTracingSpanTreeAndPropagation(t *testing.T) {
 // The access line of a request: request id (a valid incoming one kept, an invalid one
 // replaced), trace id, principal, operation, status, duration, upstream calls, error codes.
 func TestAccessLogFields(t *testing.T) {
+	t.Parallel()
 	e := startOps(t, opsOpts{keepTenants: true})
 	_, h, _ := e.post(`query Mine { viewer { tenant organizations { name } } }`, map[string]string{
 		"Authorization": "Bearer " + demo.TenantKeyPrefix + "1", "X-Request-Id": "portal-42.a",
@@ -331,6 +333,7 @@ func TestAccessLogFields(t *testing.T) {
 // A full cycle of good and bad logins, token refreshes and upstream failures, logged at debug:
 // no line carries a VBO password or token, an API key or a bearer token.
 func TestNoSecretInAnyLogLine(t *testing.T) {
+	t.Parallel()
 	const adminKey, tenant2Key, tenant3Key = "k-admin-6b1f0c2e", "k-t2-93a7d4aa", "k-t3-0d5c8e71"
 	e := startOps(t, opsOpts{keepTenants: true, sim: func(_ string, o *vbosim.Options) {
 		o.TokenLifetime = 61 * time.Second // inside the refresh margin after a second: refreshes
@@ -423,6 +426,7 @@ type readyBody struct {
 // user query (servers { status }, /readyz), the tenant whose organisations live there is told
 // so by an error naming the server, and once the server is back its names resolve by themselves.
 func TestOneServerDownFromTheStart(t *testing.T) {
+	t.Parallel()
 	e := startOps(t, opsOpts{keepTenants: true, sim: func(name string, o *vbosim.Options) {
 		o.Faults.Down = name == "akl1"
 	}, tune: func(c *config.Config) { c.Resilience.BreakerCooldown = 300 * time.Millisecond }})
@@ -485,6 +489,7 @@ func TestOneServerDownFromTheStart(t *testing.T) {
 
 // Every server down: /readyz answers 503 (the process is still alive: /healthz 200).
 func TestReadyzWhenNoServerIsReachable(t *testing.T) {
+	t.Parallel()
 	e := startOps(t, opsOpts{keepTenants: true, sim: func(_ string, o *vbosim.Options) { o.Faults.Down = true }})
 	if code, body := e.get("/readyz", nil); code != 503 || !strings.Contains(body, `"ready":false`) {
 		t.Errorf("/readyz before any probe = %d %s, want 503", code, body)
@@ -510,6 +515,7 @@ func withAuth(cfg *config.Config, tenants []config.Tenant, keys []config.APIKey)
 // fails, each reload takes effect for the next request, and an invalid configuration keeps the
 // running one (logged, counted).
 func TestReloadSwapsAuthWithoutDroppingRequests(t *testing.T) {
+	t.Parallel()
 	e := startOps(t, opsOpts{keepTenants: true})
 	base := e.fleet.Config
 	const newKey = "k-tenant9-5e2c"
@@ -613,6 +619,7 @@ func TestReloadSwapsAuthWithoutDroppingRequests(t *testing.T) {
 // The operational metrics: GraphQL requests by operation and outcome, upstream latency by
 // server, templated route and status class, token requests, health-probe outcomes.
 func TestOperationalMetrics(t *testing.T) {
+	t.Parallel()
 	e := startOps(t, opsOpts{sim: func(name string, o *vbosim.Options) { o.Faults.Down = name == "akl1" }})
 	e.gw.Health.ProbeAll(t.Context())
 	admin := map[string]string{"Authorization": "Bearer " + demo.AdminKey}

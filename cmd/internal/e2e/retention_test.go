@@ -14,6 +14,7 @@ import (
 // loses its old finished deliveries while a pending one (waiting an hour for its retry) stays;
 // the pruned deliveries are counted in /metrics.
 func TestDeliveryHistoryRetention(t *testing.T) {
+	t.Parallel()
 	_, gw := watchGateway(t, 5, func(c *config.Config) {
 		c.Auth.APIKeys = append(c.Auth.APIKeys,
 			config.APIKey{Name: "t1-admin", SHA256: demo.KeySHA256(t1AdminKey), Tenant: "tenant-1", Role: "TENANT_ADMIN"})

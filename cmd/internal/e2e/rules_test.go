@@ -142,6 +142,7 @@ const createRule = `mutation($in: WatchRuleInput!) { createWatchRule(input: $in)
 // Rules are managed through GraphQL per role; a tenant's rule is invisible to another tenant
 // and fires only for its own organisations, delivered signed.
 func TestWatchRulesEndToEnd(t *testing.T) {
+	t.Parallel()
 	fleet, gw := rulesGateway(t, 30)
 	waitBackfill(t, gw)
 	rcv := newHookReceiver(t)
@@ -349,6 +350,7 @@ func with(m map[string]any, kv ...any) map[string]any {
 
 // Without the store (the watch off) the rule and report fields say so.
 func TestWatchRulesNeedTheStore(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, harnessOpts{})
 	_, errs := h.query(`{ watchRules { id } }`, nil)
 	if len(errs) != 1 || errs[0].code() != "NOT_CONFIGURED" {
@@ -363,6 +365,7 @@ type auditTruth struct{ sessions, items, bytes, failed int }
 // totals computed from the simulators' data, for an admin and for a tenant; the CSV export
 // holds the same rows; the per-session CSV one row per session.
 func TestRestoreAuditMatchesSimulator(t *testing.T) {
+	t.Parallel()
 	fleet, gw := rulesGateway(t, 60)
 	waitBackfill(t, gw)
 	// Ground truth from the simulators.
@@ -602,6 +605,7 @@ func exportCSV(t *testing.T, gw *app.Gateway, key, path string, v url.Values) []
 // A reload that takes an organisation away from a tenant stops the tenant's rules for it at
 // once: sessions of that organisation no longer match, others still do.
 func TestReloadNarrowsWatchRules(t *testing.T) {
+	t.Parallel()
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
 	rcv := newHookReceiver(t)

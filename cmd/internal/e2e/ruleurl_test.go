@@ -10,6 +10,7 @@ import (
 // L7 and L4 over GraphQL: a rule URL's query string is redacted for the tenant's auditor and
 // whole for its admin and the provider; a URL with port 0 or 99999 is refused as bad input.
 func TestWatchRuleURLOverGraphQL(t *testing.T) {
+	t.Parallel()
 	_, gw := rulesGateway(t, 0)
 	const secretURL = "http://127.0.0.1:9/hook?token=s3cret"
 	in := map[string]any{"name": "tokens in the query", "url": secretURL, "on": "STARTED"}

@@ -9,6 +9,7 @@ import (
 // the servers (a typo must not read as "no restores"); a tenant's narrows to nothing, exactly
 // like a server it cannot see.
 func TestServerFilterNamingAnUnknownServer(t *testing.T) {
+	t.Parallel()
 	g := startCostGateway(t, 3, 60, false)
 	for _, q := range []string{
 		`{ restoreSessions(filter: {servers: ["sydney"]}) { edges { node { id } } } }`,

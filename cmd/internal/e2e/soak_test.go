@@ -19,6 +19,7 @@ import (
 // server flaps between down, 500 bursts, slow and healthy: every response is well-formed, every
 // error carries an expected code, and no goroutine outlives the run.
 func TestSoakFlappingServer(t *testing.T) {
+	// Serial: counts the process's goroutines before and after.
 	if testing.Short() {
 		t.Skip("soak test skipped with -short")
 	}

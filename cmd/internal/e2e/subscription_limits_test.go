@@ -119,6 +119,7 @@ func rateLimited(t *testing.T, what string, errs []gqlError, bound, open string)
 // tenant subscribes; a slot comes back when a stream ends (client gone, websocket closed with
 // two operations open, a reload), and the total bound refuses across principals.
 func TestSubscriptionLimits(t *testing.T) {
+	t.Parallel()
 	fleet, gw := watchGateway(t, 5, func(c *config.Config) {
 		c.Limits.Subscriptions = config.Subscriptions{PerPrincipal: 2, Total: 4}
 	})

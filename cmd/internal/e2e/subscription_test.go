@@ -191,6 +191,7 @@ func receivedIDs(t *testing.T, s *subscriber) []string {
 // start (replayed with since) and some after (live). Each subscriber gets exactly its own, once,
 // in order per server, and nothing else.
 func TestSubscriptionsTwoTenants(t *testing.T) {
+	t.Parallel()
 	fleet, gw := watchGateway(t, 30, nil)
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)
@@ -288,6 +289,7 @@ func backfilled(gw *app.Gateway, n int) bool {
 }
 
 func TestWebsocketAuthAndOrigin(t *testing.T) {
+	t.Parallel()
 	_, gw := watchGateway(t, 10, nil)
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)
@@ -349,6 +351,7 @@ func TestWebsocketAuthAndOrigin(t *testing.T) {
 // then the new ones, and completes when it ends; restoreSessionEnded delivers it once, with a
 // filter and to its tenant only.
 func TestEventsAndEnded(t *testing.T) {
+	t.Parallel()
 	fleet, gw := watchGateway(t, 10, nil)
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)
@@ -433,6 +436,7 @@ func sessionGID(server, id string) string {
 // TestFiftySubscribersOnePoll: fifty subscribers cost no upstream calls of their own: each
 // server is still listed once per interval.
 func TestFiftySubscribersOnePoll(t *testing.T) {
+	// Serial: counts polls per interval in a 2 s window, which load stretches.
 	const interval = 100 * time.Millisecond
 	fleet, gw := watchGateway(t, 10, func(c *config.Config) {
 		c.Watch.Interval = interval
@@ -487,6 +491,7 @@ func TestFiftySubscribersOnePoll(t *testing.T) {
 // TestRestartWithSince: a subscriber that reconnects to a restarted gateway with since just
 // after the last session it received gets every session started since, once.
 func TestRestartWithSince(t *testing.T) {
+	t.Parallel()
 	fleet, err := demo.Start(demo.Options{Orgs: 6, Sessions: 10, Now: time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
@@ -553,6 +558,7 @@ func TestRestartWithSince(t *testing.T) {
 // TestReloadClosesSubscriptions: a reload ends every subscription (RESUBSCRIBE); a key the
 // reload removed can then subscribe neither over SSE nor on its old websocket connection.
 func TestReloadClosesSubscriptions(t *testing.T) {
+	t.Parallel()
 	fleet, gw := watchGateway(t, 10, nil)
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)
@@ -619,6 +625,7 @@ func TestReloadClosesSubscriptions(t *testing.T) {
 // watch's backfill window (the archive never holds it) streams its events from VBO, in order,
 // and completes, instead of waiting for an archive entry that will never come.
 func TestEventsOfSessionOlderThanTheArchive(t *testing.T) {
+	t.Parallel()
 	fleet, gw := watchGateway(t, 40, func(c *config.Config) { c.Watch.Backfill = 24 * time.Hour })
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)
@@ -666,6 +673,7 @@ func TestEventsOfSessionOlderThanTheArchive(t *testing.T) {
 // stream ends before its first event, here at the request deadline, answers as gqlgen's POST
 // transport does (200, null), not with a panic turned into 500 INTERNAL.
 func TestPlainPostSubscriptionWithoutEvent(t *testing.T) {
+	t.Parallel()
 	_, gw := watchGateway(t, 5, func(c *config.Config) { c.Resilience.RequestTimeout = 300 * time.Millisecond })
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)

@@ -16,6 +16,7 @@ import (
 // random id: the same upstream calls (counted exactly), and median times within a bound. Every
 // VBO call takes 10 ms here, so a path that skips one (a cached session) stands out.
 func TestNodeForeignCostsLikeMissing(t *testing.T) {
+	// Serial: compares median latencies, which other tests' load would skew.
 	if testing.Short() {
 		t.Skip("timing test skipped with -short")
 	}

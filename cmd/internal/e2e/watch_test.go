@@ -39,6 +39,7 @@ func watchGateway(t *testing.T, sessions int, tune func(*config.Config)) (*demo.
 }
 
 func TestWatcherStatus(t *testing.T) {
+	t.Parallel()
 	_, gw := watchGateway(t, 60, nil)
 	c := client.New(gw.Handler, client.Path("/graphql"))
 	type status struct {
