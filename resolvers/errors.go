@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -57,6 +59,25 @@ var ErrNotFound = errors.New("not found")
 
 // ErrForbidden: the caller may see the object but its role may not change it.
 var ErrForbidden = errors.New("forbidden")
+
+// RoleError is ErrForbidden naming the role the caller has and the roles the action needs,
+// so a refusal says what to ask for.
+type RoleError struct {
+	Action string      // e.g. "manage this watch rule"
+	Have   auth.Role   // the caller's role
+	Need   []auth.Role // any of these may
+}
+
+func (e *RoleError) Error() string {
+	need := make([]string, len(e.Need))
+	for i, r := range e.Need {
+		need[i] = string(r)
+	}
+	return "your role (" + string(e.Have) + ") may not " + e.Action + ": it needs " + strings.Join(need, " or ")
+}
+
+// Is makes a RoleError an ErrForbidden.
+func (e *RoleError) Is(target error) bool { return target == ErrForbidden }
 
 // ErrUnauthenticated: the request carries no principal.
 var ErrUnauthenticated = errors.New("authentication required")
@@ -136,11 +157,14 @@ func classify(err error) (code, msg, server string) {
 	var bi badInput
 	var ie *model.InputError
 	var oa *OrgNameAmbiguousError
+	var re *RoleError
 	switch {
 	case errors.As(err, &oa):
 		return CodeOrgNameAmbiguous, oa.Error(), oa.Server
 	case errors.Is(err, ErrUnauthenticated):
 		return CodeUnauthenticated, "authentication required", ""
+	case errors.As(err, &re):
+		return CodeForbidden, re.Error(), ""
 	case errors.Is(err, ErrForbidden):
 		return CodeForbidden, "your role may not do this", ""
 	case errors.Is(err, ErrNotConfigured):

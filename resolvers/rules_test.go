@@ -341,6 +341,10 @@ func TestWatchRuleFieldsByRole(t *testing.T) {
 					if w == CodeNotFound {
 						assertLikeMissing(t, e, ctx, err)
 					}
+					if _, msg := Classify(err); w == CodeForbidden && (!strings.Contains(msg, string(auth.RoleTenantAdmin)) ||
+						!strings.Contains(msg, "your role ("+string(tt.p.Role)+")")) {
+						t.Errorf("FORBIDDEN says %q: it names neither the caller's role nor the role needed", msg)
+					}
 					if w == CodeUnauthenticated && len(rules.calls) > 0 {
 						t.Errorf("no principal, yet the service was asked: %v", rules.calls)
 					}

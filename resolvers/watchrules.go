@@ -133,9 +133,19 @@ func (r *Resolver) ruleForChange(ctx context.Context, id string) (*auth.Principa
 		return nil, nil, err
 	}
 	if !canManageRule(p, rule.Tenant) {
-		return nil, nil, ErrForbidden
+		return nil, nil, manageRuleError(p, rule.Tenant)
 	}
 	return p, rule, nil
+}
+
+// manageRuleError is the refusal of a caller who may not manage a rule of owner: a tenant's
+// rules need its TENANT_ADMIN (or a provider admin), provider-wide ones a provider admin.
+func manageRuleError(p *auth.Principal, owner *string) error {
+	need := []auth.Role{auth.RoleProviderAdmin}
+	if owner != nil {
+		need = []auth.Role{auth.RoleTenantAdmin, auth.RoleProviderAdmin}
+	}
+	return &RoleError{Action: "manage this watch rule", Have: p.Role, Need: need}
 }
 
 func (r *Resolver) rulesPrincipal(ctx context.Context) (*auth.Principal, error) {
@@ -170,7 +180,7 @@ func (r *Resolver) ruleOwner(p *auth.Principal, in *model.WatchRuleInput, existi
 		owner = &p.Tenant
 	}
 	if !canManageRule(p, owner) {
-		return nil, ErrForbidden
+		return nil, manageRuleError(p, owner)
 	}
 	if owner == nil {
 		return nil, nil // provider-wide: every organisation is in scope
