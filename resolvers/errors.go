@@ -32,7 +32,19 @@ const (
 	// CodeOrgNameAmbiguous: an organisation the caller asked about (its own) shares its name with
 	// another organisation of its server, so its sessions are withheld (OrgNameAmbiguousError).
 	CodeOrgNameAmbiguous = "ORG_NAME_AMBIGUOUS"
+	// CodeStoreUnavailable: the restore audit archive (the watch's database) could not be
+	// reached or written; what is read from VBO directly keeps working.
+	CodeStoreUnavailable = "STORE_UNAVAILABLE"
 )
+
+// storeUnavailable is implemented by the audit store's errors when its database could not be
+// reached or written (store.UnavailableError); StoreUnavailable returns the cause class
+// (connection, disk_full, io, busy, read_only...). Declared here so resolvers need not import
+// the store.
+type storeUnavailable interface {
+	error
+	StoreUnavailable() string
+}
 
 // OrgNameAmbiguousError is the partial-result error of a session list (or the audit report)
 // that withheld an in-scope organisation's sessions because another organisation of the same
@@ -122,6 +134,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				logger.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
 			}
 		}
+		if code == CodeStoreUnavailable {
+			logger.WarnContext(ctx, "audit archive unavailable", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+		}
 		if code == CodeUpstreamUnavailable || code == CodeUpstreamTimeout || code == CodeUpstreamError {
 			logger.WarnContext(ctx, "upstream failure", "err", err, "server", server, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
 		}
@@ -157,10 +172,14 @@ func classify(err error) (code, msg, server string) {
 	var bi badInput
 	var ie *model.InputError
 	var oa *OrgNameAmbiguousError
+	var su storeUnavailable
 	var re *RoleError
 	switch {
 	case errors.As(err, &oa):
 		return CodeOrgNameAmbiguous, oa.Error(), oa.Server
+	case errors.As(err, &su):
+		return CodeStoreUnavailable, "the restore audit archive is unavailable (" + su.StoreUnavailable() +
+			"): try again shortly; what is read from the VBO servers directly keeps working", ""
 	case errors.Is(err, ErrUnauthenticated):
 		return CodeUnauthenticated, "authentication required", ""
 	case errors.As(err, &re):

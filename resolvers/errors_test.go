@@ -51,6 +51,9 @@ func TestErrorPresenter(t *testing.T) {
 		{"the request deadline", fmt.Errorf("walk: %w", context.DeadlineExceeded), CodeUpstreamTimeout, "the request deadline passed", "", "upstream failure", ""},
 		{"a loader panic", fmt.Errorf("%w: %v", loaders.ErrPanic, secret), CodeInternal, "internal error (request id req-7)", "", "internal error", secret},
 		{"anything else", errors.New(secret), CodeInternal, "internal error (request id req-7)", "", "request_id=req-7", secret},
+		{"the audit archive unavailable", fmt.Errorf("watch rules: create: %w", fakeStoreError{"disk_full", secret}), CodeStoreUnavailable,
+			"the restore audit archive is unavailable (disk_full): try again shortly; what is read from the VBO servers directly keeps working",
+			"", "audit archive unavailable", secret},
 		{"gqlgen's own coded error", &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}},
 			"GRAPHQL_VALIDATION_FAILED", "Cannot query field", "", "", ""},
 		{"gqlgen's argument coercion", &gqlerror.Error{Message: "cannot use String as Int"}, CodeBadUserInput, "cannot use String as Int", "", "", ""},
@@ -79,6 +82,12 @@ func TestErrorPresenter(t *testing.T) {
 		t.Error("a request id without WithRequestID")
 	}
 }
+
+// fakeStoreError is what the audit store's UnavailableError looks like to resolvers.
+type fakeStoreError struct{ cause, driverText string }
+
+func (e fakeStoreError) Error() string            { return "store (postgres) unavailable: " + e.driverText }
+func (e fakeStoreError) StoreUnavailable() string { return e.cause }
 
 // One error per failed server however many fields needed it, one per code for errors that name
 // no server; everything else passes through in order.

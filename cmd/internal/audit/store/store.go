@@ -171,7 +171,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{eng: eng, driver: o.Driver, logger: o.Logger, listeners: map[int]func(string){}}, nil
+	return &Store{eng: guard(eng, o.Driver, o.Logger), driver: o.Driver, logger: o.Logger, listeners: map[int]func(string){}}, nil
 }
 
 // Driver is "sqlite" or "postgres".
