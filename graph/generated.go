@@ -201,9 +201,9 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		RestoreEventAdded     func(childComplexity int, sessionID string) int
-		RestoreSessionEnded   func(childComplexity int, filter *model.RestoreSessionFilter, since *time.Time) int
-		RestoreSessionStarted func(childComplexity int, filter *model.RestoreSessionFilter, since *time.Time) int
+		RestoreEventAdded     func(childComplexity int, sessionID string, after *string) int
+		RestoreSessionEnded   func(childComplexity int, filter *model.RestoreSessionFilter, since *time.Time, after *string) int
+		RestoreSessionStarted func(childComplexity int, filter *model.RestoreSessionFilter, since *time.Time, after *string) int
 	}
 
 	VboServer struct {
@@ -343,9 +343,9 @@ type RestoreSessionResolver interface {
 	Events(ctx context.Context, obj *model.RestoreSession, first *int, after *string, filter *model.RestoreEventFilter) (*model.RestoreEventConnection, error)
 }
 type SubscriptionResolver interface {
-	RestoreSessionStarted(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error)
-	RestoreSessionEnded(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error)
-	RestoreEventAdded(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error)
+	RestoreSessionStarted(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time, after *string) (<-chan *model.RestoreSession, error)
+	RestoreSessionEnded(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time, after *string) (<-chan *model.RestoreSession, error)
+	RestoreEventAdded(ctx context.Context, sessionID string, after *string) (<-chan *model.RestoreEvent, error)
 }
 type VboServerResolver interface {
 	Status(ctx context.Context, obj *model.VboServer) (*model.ServerStatus, error)
@@ -1106,7 +1106,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.RestoreEventAdded(childComplexity, args["sessionId"].(string)), true
+		return e.ComplexityRoot.Subscription.RestoreEventAdded(childComplexity, args["sessionId"].(string), args["after"].(*string)), true
 	case "Subscription.restoreSessionEnded":
 		if e.ComplexityRoot.Subscription.RestoreSessionEnded == nil {
 			break
@@ -1117,7 +1117,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.RestoreSessionEnded(childComplexity, args["filter"].(*model.RestoreSessionFilter), args["since"].(*time.Time)), true
+		return e.ComplexityRoot.Subscription.RestoreSessionEnded(childComplexity, args["filter"].(*model.RestoreSessionFilter), args["since"].(*time.Time), args["after"].(*string)), true
 	case "Subscription.restoreSessionStarted":
 		if e.ComplexityRoot.Subscription.RestoreSessionStarted == nil {
 			break
@@ -1128,7 +1128,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.RestoreSessionStarted(childComplexity, args["filter"].(*model.RestoreSessionFilter), args["since"].(*time.Time)), true
+		return e.ComplexityRoot.Subscription.RestoreSessionStarted(childComplexity, args["filter"].(*model.RestoreSessionFilter), args["since"].(*time.Time), args["after"].(*string)), true
 
 	case "VboServer.apiVersion":
 		if e.ComplexityRoot.VboServer.APIVersion == nil {
@@ -2608,6 +2608,14 @@ func (ec *executionContext) field_Subscription_restoreEventAdded_args(ctx contex
 		return nil, err
 	}
 	args["sessionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -2630,6 +2638,14 @@ func (ec *executionContext) field_Subscription_restoreSessionEnded_args(ctx cont
 		return nil, err
 	}
 	args["since"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -2652,6 +2668,14 @@ func (ec *executionContext) field_Subscription_restoreSessionStarted_args(ctx co
 		return nil, err
 	}
 	args["since"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -5747,7 +5771,7 @@ func (ec *executionContext) _Subscription_restoreSessionStarted(ctx context.Cont
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().RestoreSessionStarted(ctx, fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["since"].(*time.Time))
+			return ec.Resolvers.Subscription().RestoreSessionStarted(ctx, fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["since"].(*time.Time), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
@@ -5791,7 +5815,7 @@ func (ec *executionContext) _Subscription_restoreSessionEnded(ctx context.Contex
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().RestoreSessionEnded(ctx, fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["since"].(*time.Time))
+			return ec.Resolvers.Subscription().RestoreSessionEnded(ctx, fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["since"].(*time.Time), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
@@ -5835,7 +5859,7 @@ func (ec *executionContext) _Subscription_restoreEventAdded(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().RestoreEventAdded(ctx, fc.Args["sessionId"].(string))
+			return ec.Resolvers.Subscription().RestoreEventAdded(ctx, fc.Args["sessionId"].(string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreEvent) graphql.Marshaler {

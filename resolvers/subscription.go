@@ -53,6 +53,8 @@ type FeedSession struct {
 	Session upstream.RestoreSession
 	// At is when it started (or ended).
 	At time.Time
+	// Position is where the stream stands once this session is sent (Minted unset).
+	Position FeedPosition
 }
 
 // FeedEvent is an event of a session from the archive's feed.
@@ -128,22 +130,26 @@ func forward[T, U any](ctx context.Context, r *Resolver, seq iter.Seq2[T, error]
 // order per server; replays come from the archive and join the live feed with no gap and no
 // duplicate. The resolvers filter by scope.
 type SessionFeed interface {
-	FollowSessions(ctx context.Context, kind FeedKind, since *time.Time) (*Stream[FeedSession], error)
-	FollowEvents(ctx context.Context, server, sessionID string) (*Stream[FeedEvent], error)
+	// FollowSessions starts from from: after a position (nothing it covers, everything after
+	// it, with the since it remembers), at a time, or live. A position the archive cannot
+	// resume from is ErrPositionExpired or ErrPositionAhead.
+	FollowSessions(ctx context.Context, kind FeedKind, from FeedFrom) (*Stream[FeedSession], error)
+	// FollowEvents streams the session's events from order fromOrder on.
+	FollowEvents(ctx context.Context, server, sessionID string, fromOrder int) (*Stream[FeedEvent], error)
 	// Archived reports whether the archive holds the session (the watch archives the sessions
 	// of its backfill window and every one after).
 	Archived(ctx context.Context, server, sessionID string) (bool, error)
 }
 
 // ErrSlowSubscriber ends the subscription of a client that did not keep up with the feed.
-var ErrSlowSubscriber = errors.New("subscription closed: the client did not keep up with the feed; subscribe again with since set to the last time received to resume")
+var ErrSlowSubscriber = errors.New("subscription closed: the client did not keep up with the feed; subscribe again with after set to the last position received (extensions.position, or the SSE event id) to resume")
 
 // CodeSlowSubscriber is the extensions.code of a subscription closed for being slow.
 const CodeSlowSubscriber = "SLOW_SUBSCRIBER"
 
 // ErrResubscribe ends the subscriptions when the configuration is reloaded: credentials and
-// scopes may have changed, so each client subscribes again (with since: nothing is lost).
-var ErrResubscribe = errors.New("subscription closed: the gateway's configuration was reloaded; subscribe again (with since set to the last time received) to continue")
+// scopes may have changed, so each client subscribes again (with after: nothing is lost).
+var ErrResubscribe = errors.New("subscription closed: the gateway's configuration was reloaded; subscribe again (with after set to the last position received) to continue")
 
 // CodeResubscribe is the extensions.code of ErrResubscribe.
 const CodeResubscribe = "RESUBSCRIBE"
@@ -247,8 +253,10 @@ func (r *Resolver) subscriber(ctx context.Context) (*auth.Principal, error) {
 }
 
 // followSessions serves restoreSessionStarted and restoreSessionEnded: the feed's sessions,
-// each checked against the caller's scope (archivedSessionVisible) and the filter.
-func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error) {
+// each checked against the caller's scope (archivedSessionVisible) and the filter, each with its
+// sealed resume position. after (or SSE's Last-Event-ID, which wins) resumes; since starts at a
+// time; the two together are refused.
+func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *model.RestoreSessionFilter, since *time.Time, after *string) (<-chan *model.RestoreSession, error) {
 	p, err := r.subscriber(ctx)
 	if err != nil {
 		return nil, err
@@ -260,23 +268,37 @@ func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *mo
 	if err != nil {
 		return nil, err
 	}
-	stream, err := r.Feed.FollowSessions(ctx, kind, utcPtr(since))
+	from := FeedFrom{Since: utcPtr(since)}
+	if resume := resumeFrom(ctx, after); resume != nil {
+		if after != nil && since != nil && resume == after {
+			return nil, badInputf("after and since exclude each other: after resumes a stream (its position remembers the since it started with), since starts one")
+		}
+		if from.After, err = decodeFeedPosition(r.Cursors, kind, *resume); err != nil {
+			return nil, err
+		}
+		from.Since = nil
+	}
+	stream, err := r.Feed.FollowSessions(ctx, kind, from)
 	if err != nil {
 		return nil, err
 	}
-	return forward(ctx, r, stream.all(), func(fs *FeedSession) (*model.RestoreSession, bool) {
+	return sendPositioned(ctx, forward(ctx, r, stream.all(), func(fs *FeedSession) (positioned[*model.RestoreSession], bool) {
 		if !r.archivedSessionVisible(p, fs.Server, fs.OrgID) || !match(fs) {
-			return nil, false
+			return positioned[*model.RestoreSession]{}, false
 		}
-		return &model.RestoreSession{ServerName: fs.Server, Upstream: fs.Session}, true
-	}), nil
+		pos := fs.Position
+		pos.Minted = time.Now().UTC()
+		return positioned[*model.RestoreSession]{&model.RestoreSession{ServerName: fs.Server, Upstream: fs.Session},
+			encodeFeedPosition(r.Cursors, kind, &pos)}, true
+	})), nil
 }
 
 // followEvents serves restoreEventAdded: the session's scope is checked once, as for
 // restoreSession(id), before anything is streamed. A session that has ended and that the archive
 // does not hold (it ended before the watch's backfill window) will never be archived: its
-// events come from its VBO server, and the subscription completes after the last.
-func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error) {
+// events come from its VBO server, and the subscription completes after the last. after (or
+// SSE's Last-Event-ID) resumes after the event it names, of the same session only.
+func (r *Resolver) followEvents(ctx context.Context, sessionID string, after *string) (<-chan *model.RestoreEvent, error) {
 	if _, err := r.subscriber(ctx); err != nil {
 		return nil, err
 	}
@@ -287,9 +309,27 @@ func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *
 	if err != nil {
 		return nil, err
 	}
+	fromOrder := 0
+	if resume := resumeFrom(ctx, after); resume != nil {
+		ep, err := decodeEventPosition(r.Cursors, *resume)
+		if err != nil {
+			return nil, err
+		}
+		if ep.server != parsed.Server || ep.sessionID != parsed.Upstream {
+			return nil, badInputf("the resume position (after or Last-Event-ID) belongs to another session's events")
+		}
+		fromOrder = ep.order + 1
+	}
 	rs, err := r.loadVisibleSession(ctx, parsed.Server, parsed.Upstream)
 	if err != nil {
 		return nil, err
+	}
+	conv := func(fe *FeedEvent) (positioned[*model.RestoreEvent], bool) {
+		if fe.Event.Order < fromOrder {
+			return positioned[*model.RestoreEvent]{}, false
+		}
+		pos := encodeEventPosition(r.Cursors, eventPosition{server: fe.Server, sessionID: fe.SessionID, order: fe.Event.Order})
+		return positioned[*model.RestoreEvent]{&model.RestoreEvent{ServerName: fe.Server, SessionID: fe.SessionID, Upstream: fe.Event}, pos}, true
 	}
 	if rs.Upstream.Finished() {
 		archived, err := r.Feed.Archived(ctx, parsed.Server, parsed.Upstream)
@@ -297,21 +337,19 @@ func (r *Resolver) followEvents(ctx context.Context, sessionID string) (<-chan *
 			return nil, err
 		}
 		if !archived {
-			return r.endedSessionEvents(ctx, parsed.Server, parsed.Upstream), nil
+			return sendPositioned(ctx, r.endedSessionEvents(ctx, parsed.Server, parsed.Upstream, conv)), nil
 		}
 	}
-	stream, err := r.Feed.FollowEvents(ctx, parsed.Server, parsed.Upstream)
+	stream, err := r.Feed.FollowEvents(ctx, parsed.Server, parsed.Upstream, fromOrder)
 	if err != nil {
 		return nil, err
 	}
-	return forward(ctx, r, stream.all(), func(fe *FeedEvent) (*model.RestoreEvent, bool) {
-		return &model.RestoreEvent{ServerName: fe.Server, SessionID: fe.SessionID, Upstream: fe.Event}, true
-	}), nil
+	return sendPositioned(ctx, forward(ctx, r, stream.all(), conv)), nil
 }
 
 // endedSessionEvents streams the events of an ended session from its VBO server and completes.
-func (r *Resolver) endedSessionEvents(ctx context.Context, server, sessionID string) <-chan *model.RestoreEvent {
-	return forward(ctx, r, r.Backend.EndedSessionEvents(ctx, server, sessionID), func(e *upstream.RestoreSessionEvent) (*model.RestoreEvent, bool) {
-		return &model.RestoreEvent{ServerName: server, SessionID: sessionID, Upstream: *e}, true
+func (r *Resolver) endedSessionEvents(ctx context.Context, server, sessionID string, conv func(*FeedEvent) (positioned[*model.RestoreEvent], bool)) <-chan positioned[*model.RestoreEvent] {
+	return forward(ctx, r, r.Backend.EndedSessionEvents(ctx, server, sessionID), func(e *upstream.RestoreSessionEvent) (positioned[*model.RestoreEvent], bool) {
+		return conv(&FeedEvent{Server: server, SessionID: sessionID, Event: *e})
 	})
 }

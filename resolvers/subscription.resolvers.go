@@ -13,16 +13,16 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
-func (r *subscriptionResolver) RestoreSessionStarted(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error) {
-	return r.followSessions(ctx, FeedStarted, filter, since)
+func (r *subscriptionResolver) RestoreSessionStarted(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time, after *string) (<-chan *model.RestoreSession, error) {
+	return r.followSessions(ctx, FeedStarted, filter, since, after)
 }
 
-func (r *subscriptionResolver) RestoreSessionEnded(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time) (<-chan *model.RestoreSession, error) {
-	return r.followSessions(ctx, FeedEnded, filter, since)
+func (r *subscriptionResolver) RestoreSessionEnded(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time, after *string) (<-chan *model.RestoreSession, error) {
+	return r.followSessions(ctx, FeedEnded, filter, since, after)
 }
 
-func (r *subscriptionResolver) RestoreEventAdded(ctx context.Context, sessionID string) (<-chan *model.RestoreEvent, error) {
-	return r.followEvents(ctx, sessionID)
+func (r *subscriptionResolver) RestoreEventAdded(ctx context.Context, sessionID string, after *string) (<-chan *model.RestoreEvent, error) {
+	return r.followEvents(ctx, sessionID, after)
 }
 
 // Watcher is the resolver for the watcher field.

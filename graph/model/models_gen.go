@@ -179,8 +179,17 @@ type RestoreSessionFilter struct {
 // subscription answers NOT_CONFIGURED). Over SSE (POST /graphql with Accept: text/event-stream) or
 // websocket (graphql-transport-ws on /graphql, credentials in connection_init's payload:
 // {"Authorization": "Bearer <key or JWT>"}). Scoped exactly like queries. Sessions arrive once each,
-// in order per server, at most about one poll interval after VBO records them. A subscriber that
-// does not keep up is closed with SLOW_SUBSCRIBER; resubscribe with since to resume.
+// in order per server, at most about one poll interval after VBO records them.
+//
+// Resuming: every event carries an opaque resume position, the archive's own place in its feed
+// (not a time): in the response's extensions.position, and over SSE as the event's id. Subscribe
+// again with after set to the last position received (over SSE, sending it as the Last-Event-ID
+// header works too and wins over the arguments) and the subscription continues exactly after
+// that event: what was archived since, in archive order, then live, with the same filter and
+// scope, nothing missed and nothing twice, on any replica. A position that was altered, made up,
+// from another subscription field or from a gateway with another cursor key is BAD_USER_INPUT; one
+// older than the archive's retention (watch.retention) is BAD_USER_INPUT too, saying so. A
+// subscriber that does not keep up is closed with SLOW_SUBSCRIBER; resubscribe with after to resume.
 type Subscription struct {
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -26,7 +27,10 @@ type Feed struct {
 	servers []string
 	buffer  int
 	log     *slog.Logger
-	wake    chan string
+	// retention is the archive's (0: it keeps everything): a resume position older than it
+	// may lie before pruned sessions.
+	retention time.Duration
+	wake      chan string
 
 	mu   sync.Mutex
 	last map[string]int64
@@ -43,6 +47,9 @@ type FeedOptions struct {
 	// Buffer is the entries a subscriber may have undelivered before it is dropped (default 256).
 	Buffer int
 	Logger *slog.Logger
+	// Retention is the archive's retention (watch.retention; 0: keep everything). A resume
+	// position handed out longer ago is refused (resolvers.ErrPositionExpired).
+	Retention time.Duration
 }
 
 // NewFeed reads each server's feed position; Run then follows the feed.
@@ -60,7 +67,7 @@ func NewFeed(ctx context.Context, o FeedOptions) (*Feed, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Feed{st: o.Store, servers: o.Servers, buffer: o.Buffer, log: o.Logger, wake: make(chan string, 64),
+	f := &Feed{st: o.Store, servers: o.Servers, buffer: o.Buffer, log: o.Logger, retention: o.Retention, wake: make(chan string, 64),
 		last: last, subs: map[*subscriber]struct{}{}}
 	return f, nil
 }
@@ -210,7 +217,7 @@ func (f *Feed) endErr(s *subscriber) error {
 }
 
 // CloseAll ends every subscription in this process with err (a configuration reload: each
-// client subscribes again, with since, under the new configuration).
+// client subscribes again, with after, under the new configuration).
 func (f *Feed) CloseAll(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -232,34 +239,70 @@ var _ resolvers.SessionFeed = (*Feed)(nil)
 
 const replayPage = 500
 
-// FollowSessions streams sessions that start (or end): with since, first the archived ones
-// whose start (end) is at or after since, interleaved across servers by that time, then live
-// ones from since on; without since, live ones only, leaving out what a backfill finds.
-func (f *Feed) FollowSessions(ctx context.Context, kind resolvers.FeedKind, since *time.Time) (*resolvers.Stream[resolvers.FeedSession], error) {
+// FollowSessions streams sessions that start (or end), each with the position the stream
+// stands at once it is sent (resolvers.FeedPosition: per server, the last feed sequence passed).
+//   - After a position: every entry of kind after it, per server in the archive's (commit)
+//     order, first from the archive then live; the position's since (or, for a stream that
+//     started live, leaving out what a backfill found) filters as it did for the stream that
+//     handed it out. Positions are the store's, so any replica resumes them.
+//   - Since: first the archived ones whose start (end) is at or after since, interleaved
+//     across servers by that time, then live ones from since on.
+//   - Neither: live ones only, leaving out what a backfill finds.
+func (f *Feed) FollowSessions(ctx context.Context, kind resolvers.FeedKind, from resolvers.FeedFrom) (*resolvers.Stream[resolvers.FeedSession], error) {
 	sk := store.KindStarted
 	if kind == resolvers.FeedEnded {
 		sk = store.KindEnded
+	}
+	since := from.Since
+	pos := map[string]int64{}
+	if from.After != nil {
+		if err := f.checkPosition(ctx, from.After); err != nil {
+			return nil, err
+		}
+		since = from.After.Since
+		for server, seq := range from.After.Seqs {
+			pos[server] = seq
+		}
 	}
 	sub := &subscriber{kind: sk}
 	marks := f.register(sub)
 	out := make(chan resolvers.FeedSession)
 	stream := &resolvers.Stream[resolvers.FeedSession]{C: out}
+	keep := func(e *store.FeedEntry) bool {
+		if since != nil {
+			return !e.At.Before(*since)
+		}
+		return !e.Backfill
+	}
 	go func() {
 		defer close(out)
 		defer f.unregister(sub)
+		// pass moves the stream past e; send also hands it over, with the position.
+		pass := func(e *store.FeedEntry) { pos[e.Server] = max(pos[e.Server], e.Seq) }
 		send := func(e *store.FeedEntry) bool {
+			pass(e)
+			fs := feedSession(e)
+			fs.Position = resolvers.FeedPosition{Seqs: maps.Clone(pos), Since: since}
 			select {
-			case out <- feedSession(e):
+			case out <- fs:
 				return true
 			case <-ctx.Done():
 				return false
 			}
 		}
-		if since != nil {
-			if err := f.replay(ctx, sk, *since, marks, send); err != nil {
+		if from.After != nil || since != nil {
+			lo := pos // a resume replays after its position, a since from the start
+			if from.After == nil {
+				lo = map[string]int64{}
+			}
+			if err := f.replay(ctx, sk, since, lo, marks, keep, send); err != nil {
 				stream.SetErr(err)
 				return
 			}
+		}
+		// Everything up to the marks was replayed or left out.
+		for server, seq := range marks {
+			pos[server] = max(pos[server], seq)
 		}
 		for {
 			select {
@@ -270,7 +313,13 @@ func (f *Feed) FollowSessions(ctx context.Context, kind resolvers.FeedKind, sinc
 					stream.SetErr(f.endErr(sub))
 					return
 				}
-				if since != nil && e.At.Before(*since) || since == nil && e.Backfill {
+				// A position from a replica whose feed ran ahead of this one's: the entries
+				// it covers arrive live here, and were sent already.
+				if e.Seq <= pos[e.Server] {
+					continue
+				}
+				if !keep(&e) {
+					pass(&e)
 					continue
 				}
 				if !send(&e) {
@@ -282,13 +331,35 @@ func (f *Feed) FollowSessions(ctx context.Context, kind resolvers.FeedKind, sinc
 	return stream, nil
 }
 
+// checkPosition refuses a position the archive cannot resume from: one older than the
+// retention (what followed it may be pruned), or one beyond the archive's feed.
+func (f *Feed) checkPosition(ctx context.Context, p *resolvers.FeedPosition) error {
+	if f.retention > 0 && p.Minted.Before(time.Now().Add(-f.retention)) {
+		return resolvers.ErrPositionExpired
+	}
+	seqs, err := f.st.FeedSeqs(ctx)
+	if err != nil {
+		return err
+	}
+	for server, seq := range p.Seqs {
+		if have, known := seqs[server]; known && seq > have {
+			return resolvers.ErrPositionAhead
+		}
+	}
+	return nil
+}
+
 func feedSession(e *store.FeedEntry) resolvers.FeedSession {
 	return resolvers.FeedSession{Server: e.Server, OrgID: e.Session.OrgID, Session: e.Session.Session, At: e.At}
 }
 
-// replay sends the archived entries of kind with At >= since up to the marks, merging the
-// servers by At (each server's own order kept).
-func (f *Feed) replay(ctx context.Context, kind string, since time.Time, marks map[string]int64, send func(*store.FeedEntry) bool) error {
+// replay sends the archived entries of kind keep accepts with lo < seq <= marks per server,
+// merging the servers by At (each server's own order kept).
+func (f *Feed) replay(ctx context.Context, kind string, since *time.Time, lo, marks map[string]int64, keep, send func(*store.FeedEntry) bool) error {
+	floor := time.Unix(0, 0) // the store's time bound uses its index; keep decides the rest
+	if since != nil {
+		floor = *since
+	}
 	type cursor struct {
 		server string
 		rank   int
@@ -298,19 +369,23 @@ func (f *Feed) replay(ctx context.Context, kind string, since time.Time, marks m
 	}
 	var cs []*cursor
 	for i, s := range f.servers {
-		cs = append(cs, &cursor{server: s, rank: i})
+		cs = append(cs, &cursor{server: s, rank: i, after: lo[s]})
 	}
 	fill := func(c *cursor) error {
-		if len(c.buf) > 0 || c.done {
-			return nil
-		}
-		page, err := f.st.Replay(ctx, c.server, kind, since, c.after, marks[c.server], replayPage)
-		if err != nil {
-			return err
-		}
-		c.buf, c.done = page, len(page) < replayPage
-		if len(page) > 0 {
-			c.after = page[len(page)-1].Seq
+		for len(c.buf) == 0 && !c.done {
+			page, err := f.st.Replay(ctx, c.server, kind, floor, c.after, marks[c.server], replayPage)
+			if err != nil {
+				return err
+			}
+			c.done = len(page) < replayPage
+			if len(page) > 0 {
+				c.after = page[len(page)-1].Seq
+			}
+			for _, e := range page {
+				if keep(&e) {
+					c.buf = append(c.buf, e)
+				}
+			}
 		}
 		return nil
 	}
@@ -350,9 +425,10 @@ func (f *Feed) Archived(ctx context.Context, server, sessionID string) (bool, er
 	return false, err
 }
 
-// FollowEvents streams a session's events: the archived ones, then each one as the watcher
-// reads it; the stream ends once the session has ended and all its events were sent.
-func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string) (*resolvers.Stream[resolvers.FeedEvent], error) {
+// FollowEvents streams a session's events from order fromOrder on: the archived ones, then each
+// one as the watcher reads it; the stream ends once the session has ended and all its events
+// were sent.
+func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string, fromOrder int) (*resolvers.Stream[resolvers.FeedEvent], error) {
 	sub := &subscriber{kind: store.KindEvents, server: server, sessionID: sessionID}
 	marks := f.register(sub)
 	out := make(chan resolvers.FeedEvent)
@@ -380,7 +456,7 @@ func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string) (*res
 			}
 		}
 		mark := marks[server]
-		ok, err := sendAll(0, 1<<31-1, mark)
+		ok, err := sendAll(fromOrder, 1<<31-1, mark)
 		if err != nil || !ok {
 			stream.SetErr(err)
 			return
@@ -400,7 +476,7 @@ func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string) (*res
 				if e.Kind == store.KindEnded {
 					return
 				}
-				if ok, err := sendAll(e.FirstOrd, e.LastOrd, e.Seq); err != nil || !ok {
+				if ok, err := sendAll(max(e.FirstOrd, fromOrder), e.LastOrd, e.Seq); err != nil || !ok {
 					stream.SetErr(err)
 					return
 				}

@@ -58,7 +58,7 @@ func TestFeedSlowSubscriber(t *testing.T) {
 	st := storetest.Open(t, storetest.SQLite(t))
 	f := runFeed(t, watch.FeedOptions{Store: st, Servers: []string{"syd1"}, Buffer: 2})
 	ctx := context.Background()
-	stream, err := f.FollowSessions(ctx, resolvers.FeedStarted, nil)
+	stream, err := f.FollowSessions(ctx, resolvers.FeedStarted, resolvers.FeedFrom{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestTwoReplicas(t *testing.T) {
 		t.Fatal("no replica leads syd1")
 	}
 	since := time.Now().UTC()
-	stream, err := survivor.feed.FollowSessions(context.Background(), resolvers.FeedStarted, &since)
+	stream, err := survivor.feed.FollowSessions(context.Background(), resolvers.FeedStarted, resolvers.FeedFrom{Since: &since})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,20 @@
 package httpapi
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
 )
 
 // SSE subscriptions run gqlgen's transport.SSE, whose lifetime this file owns.
@@ -54,14 +59,59 @@ var _ graphql.Transport = sseTransport{}
 
 func (t sseTransport) Supports(r *http.Request) bool { return t.sse.Supports(r) }
 
+// Resume positions over SSE: each event of a subscription carries its position (the
+// response's extensions.position, see subscriptions.go) as the SSE id field too, and a client
+// that reconnects with Last-Event-ID resumes after it (resolvers.WithResume), so any
+// EventSource-style client resumes without reading the payload.
+
+// maxLastEventID bounds the Last-Event-ID header taken as a resume position (a position is far
+// shorter; a longer one is refused by the resolver as any malformed position would be).
+const maxLastEventID = 8 << 10
+
 func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx, cancel := context.WithCancel(r.Context())
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		ctx = resolvers.WithResume(ctx, id[:min(len(id), maxLastEventID)])
+	}
 	sw := newStreamWriter(w, t.writeTimeout)
 	defer func() {
 		sw.close() // first: from here on nothing reaches w, whatever goroutine writes
 		cancel()   // then the keep-alive goroutine stops
 	}()
-	t.sse.Do(sw, r.WithContext(ctx), exec)
+	t.sse.Do(sw, r.WithContext(ctx), sseExecutor{GraphExecutor: exec, sw: sw})
+}
+
+// sseExecutor hands each response's resume position to the writer, which sends it as the id
+// of the event the transport writes next (the transport writes each response right after
+// reading it, in the same goroutine).
+type sseExecutor struct {
+	graphql.GraphExecutor
+	sw *streamWriter
+}
+
+func (e sseExecutor) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	next, dctx := e.GraphExecutor.DispatchOperation(ctx, oc)
+	return func(ctx context.Context) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil {
+			pos, _ := resp.Extensions[positionExtension].(string)
+			e.sw.setEventID(pos)
+		}
+		return resp
+	}, dctx
+}
+
+// sseEventPrefix starts every event the transport writes for a response.
+var sseEventPrefix = []byte("event: next\n")
+
+// setEventID makes id the id of the next event written ("" for none).
+func (s *streamWriter) setEventID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if strings.ContainsAny(id, "\r\n") {
+		id = "" // never: positions are base64url
+	}
+	s.eventID = id
 }
 
 // streamWriter is the http.ResponseWriter and http.Flusher a streaming transport sees: every
@@ -73,9 +123,10 @@ type streamWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
-	armed   bool  // the message being written has its deadline set
-	closed  bool  // the handler returned
-	err     error // the first failed write; every later one fails with it
+	armed   bool   // the message being written has its deadline set
+	eventID string // the id of the next event (sseExecutor)
+	closed  bool   // the handler returned
+	err     error  // the first failed write; every later one fails with it
 }
 
 func newStreamWriter(w http.ResponseWriter, timeout time.Duration) *streamWriter {
@@ -110,6 +161,14 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 		return 0, s.err
 	}
 	s.arm()
+	if s.eventID != "" && bytes.HasPrefix(p, sseEventPrefix) {
+		id := s.eventID
+		s.eventID = ""
+		if _, err := io.WriteString(s.w, "id: "+id+"\n"); err != nil {
+			s.err = err
+			return 0, err
+		}
+	}
 	n, err := s.w.Write(p)
 	if err != nil {
 		s.err = err

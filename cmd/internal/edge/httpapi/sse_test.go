@@ -27,14 +27,19 @@ type replayFeed struct {
 	end     bool
 }
 
-func (f replayFeed) FollowSessions(ctx context.Context, _ resolvers.FeedKind, since *time.Time) (*resolvers.Stream[resolvers.FeedSession], error) {
+func (f replayFeed) FollowSessions(ctx context.Context, _ resolvers.FeedKind, from resolvers.FeedFrom) (*resolvers.Stream[resolvers.FeedSession], error) {
 	ch := make(chan resolvers.FeedSession)
+	since, first := from.Since, 0
+	if from.After != nil { // session i is at position i+1 of s1's feed
+		since, first = from.After.Since, int(from.After.Seqs["s1"])
+	}
 	go func() {
 		defer close(ch)
-		for i := 0; since != nil && i < f.n; i++ {
+		for i := first; since != nil && i < f.n; i++ {
 			s := resolvers.FeedSession{Server: "s1", OrgID: "o1", At: time.Unix(int64(i), 0), Session: upstream.RestoreSession{
 				ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Organization: "Org One", Details: f.details,
-				CreationTime: time.Unix(int64(i), 0).UTC()}}
+				CreationTime: time.Unix(int64(i), 0).UTC()},
+				Position: resolvers.FeedPosition{Seqs: map[string]int64{"s1": int64(i + 1)}, Since: since}}
 			select {
 			case ch <- s:
 			case <-ctx.Done():
@@ -48,7 +53,7 @@ func (f replayFeed) FollowSessions(ctx context.Context, _ resolvers.FeedKind, si
 	return &resolvers.Stream[resolvers.FeedSession]{C: ch}, nil
 }
 
-func (replayFeed) FollowEvents(ctx context.Context, _, _ string) (*resolvers.Stream[resolvers.FeedEvent], error) {
+func (replayFeed) FollowEvents(ctx context.Context, _, _ string, _ int) (*resolvers.Stream[resolvers.FeedEvent], error) {
 	ch := make(chan resolvers.FeedEvent)
 	go func() { <-ctx.Done(); close(ch) }()
 	return &resolvers.Stream[resolvers.FeedEvent]{C: ch}, nil

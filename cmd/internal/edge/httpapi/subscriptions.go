@@ -42,7 +42,8 @@ import (
 // SubscriptionExample is GraphiQL's second tab when the restore watch is on.
 const SubscriptionExample = `# Restores as the watch finds them, live (in --demo the simulated servers start a
 # session every 20-60 s each). Run it and wait; add since: "2026-01-01T00:00:00Z"
-# to replay the archive first. restoreEventAdded(sessionId:) follows one session's items.
+# to replay the archive first. Each event's extensions.position resumes the stream:
+# after: "<position>". restoreEventAdded(sessionId:) follows one session's items.
 subscription LiveRestores {
   restoreSessionStarted {
     id
@@ -54,6 +55,9 @@ subscription LiveRestores {
   }
 }
 `
+
+// positionExtension is the response extension holding a subscription event's resume position.
+const positionExtension = "position"
 
 // wsPingInterval is the graphql-transport-ws ping period (a client that misses two pongs is cut).
 const wsPingInterval = 15 * time.Second
@@ -98,6 +102,7 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 		// operation was stopped, a panic unwound the transport.
 		context.AfterFunc(ctx, release)
 		ctx = resolvers.WithStreamEnd(ctx)
+		ctx, positions := resolvers.WithPositions(ctx)
 		responses := next(ctx)
 		ended := false
 		return func(rctx context.Context) *graphql.Response {
@@ -107,6 +112,16 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 			// Each event resolves with fresh loaders: a subscription lives for hours, and its
 			// fields must not read a request-sized cache that never expires.
 			resp := responses(loaders.With(rctx, opts.Backend.New()))
+			if resp != nil {
+				// Each event's resume position (resolvers.Positions): extensions.position for
+				// every transport; the SSE transport also sends it as the event's id (sse.go).
+				if pos := positions.Pop(); pos != "" {
+					if resp.Extensions == nil {
+						resp.Extensions = map[string]any{}
+					}
+					resp.Extensions[positionExtension] = pos
+				}
+			}
 			if resp == nil {
 				ended = true
 				release()
