@@ -46,6 +46,9 @@ type Options struct {
 	// connection's credentials again with it (a removed key or an expired JWT closes the
 	// socket with 4403). nil: Authenticate.
 	CurrentAuthenticate Authenticator
+	// WebsocketPing is the graphql-transport-ws ping period, at which an open websocket's
+	// credentials are also checked again (0: 15 s; tests shorten it).
+	WebsocketPing time.Duration
 	// ServerStatus reports server health to admins (nil: UP).
 	ServerStatus resolvers.StatusFunc
 	// GraphiQLHeaders pre-fills GraphiQL's headers editor (JSON), e.g. a demo key.
@@ -135,7 +138,7 @@ func New(opts Options) (http.Handler, error) {
 		current = opts.Authenticate
 	}
 	policy := &wsPolicy{authenticate: current, rate: limiter, concurrency: concurrency, backend: opts.Backend,
-		timeout: timeout, logger: opts.Logger}
+		timeout: timeout, ping: opts.WebsocketPing, logger: opts.Logger}
 	exec, err := newGraphQL(opts, gate, res, policy)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)

@@ -31,7 +31,8 @@ import (
 //   - authentication: connection_init's credentials are authenticated again with the
 //     configuration in force (Options.CurrentAuthenticate: after a reload, the new one). A key
 //     removed or a JWT expired closes the socket with 4403 Forbidden; so does a JWT's expiry
-//     while the socket is open, at that moment, whatever runs on it;
+//     while the socket is open, at that moment, whatever runs on it, and a reload that revoked
+//     the credentials, at the next ping (every 15 s) if no operation comes first;
 //   - the per-principal rate limit and, for queries and mutations, the per-principal
 //     concurrency limit and the request deadline: the same limiters as HTTP's (one budget per
 //     principal whatever the transport), refused RATE_LIMITED with the same message;
@@ -55,6 +56,7 @@ type wsPolicy struct {
 	concurrency  *principalLimiter
 	backend      *loaders.Backend
 	timeout      time.Duration // a query's or mutation's deadline (<= 0: none)
+	ping         time.Duration // the ping period (0: the transport's, wsPingInterval)
 	logger       *slog.Logger
 }
 
@@ -65,10 +67,14 @@ type wsTransport struct {
 }
 
 func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	s := &wsSession{orig: r}
+	s := &wsSession{orig: r, policy: t.policy}
 	defer s.end()
 	r = r.WithContext(context.WithValue(r.Context(), wsSessionKey{}, s))
-	t.Websocket.Do(w, r, &wsExecutor{GraphExecutor: exec, policy: t.policy, session: s, ops: map[*graphql.OperationContext]*wsOperation{}})
+	ws := t.Websocket
+	if t.policy.ping > 0 {
+		ws.PingPongInterval = t.policy.ping
+	}
+	ws.Do(w, r, &wsExecutor{GraphExecutor: exec, policy: t.policy, session: s, ops: map[*graphql.OperationContext]*wsOperation{}})
 }
 
 type wsSessionKey struct{}
@@ -80,7 +86,8 @@ func sessionFrom(ctx context.Context) *wsSession {
 
 // wsSession is one websocket connection: its credentials and its socket.
 type wsSession struct {
-	orig *http.Request // the upgrade (the client's address)
+	orig   *http.Request // the upgrade (the client's address)
+	policy *wsPolicy
 
 	mu        sync.Mutex
 	cred      *http.Request // connection_init's credentials as headers; nil before
@@ -116,6 +123,22 @@ func (s *wsSession) authorize(authenticate Authenticator) (*auth.Principal, erro
 		err = errors.New("no credentials")
 	}
 	return p, err
+}
+
+// recheck authenticates the connection's credentials again (at each ping: a reload that
+// revoked them closes an idle socket too, within a ping period) and closes the socket with
+// 4403 when they are no longer accepted.
+func (s *wsSession) recheck() {
+	s.mu.Lock()
+	initialised := s.cred != nil
+	s.mu.Unlock()
+	if !initialised {
+		return
+	}
+	if _, err := s.authorize(s.policy.authenticate); err != nil {
+		s.policy.logger.Info("websocket credentials no longer accepted: closing the connection", "reason", err)
+		s.forbid("Forbidden")
+	}
 }
 
 // forbid closes the socket with 4403: its credentials are no longer accepted.
@@ -275,6 +298,7 @@ func (a wsAccepter) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 	wc := &wsConn{WebsocketConn: c, running: map[string]bool{}}
 	if s := sessionFrom(r.Context()); s != nil {
 		s.attach(wc)
+		wc.onPing = s.recheck
 	}
 	return wc, nil
 }
@@ -287,6 +311,8 @@ var errDuplicateID = errors.New("duplicate operation id")
 // one, before the transport sees it.
 type wsConn struct {
 	transport.WebsocketConn
+
+	onPing func() // called (in its own goroutine) as each ping goes out
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -326,10 +352,15 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 
 // WriteJSON frees an operation's id when the server completes or fails it.
 func (c *wsConn) WriteJSON(v any) error {
-	if id, typ := messageIDType(v); typ == "complete" || typ == "error" {
+	switch id, typ := messageIDType(v); typ {
+	case "complete", "error":
 		c.mu.Lock()
 		delete(c.running, id)
 		c.mu.Unlock()
+	case "ping":
+		if c.onPing != nil {
+			go c.onPing()
+		}
 	}
 	return c.WebsocketConn.WriteJSON(v)
 }
