@@ -197,7 +197,8 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	}
 	g.Watcher = watcher
 	if watcher != nil {
-		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger}); err != nil {
+		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger,
+			Retention: cfg.Watch.Retention}); err != nil {
 			return err
 		}
 	}
