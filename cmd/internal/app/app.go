@@ -179,7 +179,7 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		return err
 	}
 	g.Backend = backend
-	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.tenantScope, g.logger)
+	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.ruleScope, g.logger)
 	if err != nil {
 		return err
 	}
