@@ -179,7 +179,7 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		return err
 	}
 	g.Backend = backend
-	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.ruleScope, g.logger)
+	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.tenantScope, g.logger)
 	if err != nil {
 		return err
 	}
@@ -197,8 +197,7 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	}
 	g.Watcher = watcher
 	if watcher != nil {
-		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger,
-			Retention: cfg.Watch.Retention}); err != nil {
+		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger}); err != nil {
 			return err
 		}
 	}

@@ -211,6 +211,8 @@ type poller struct {
 	mu    sync.Mutex
 	stats Stats
 	gone  map[string]bool // open sessions the server answers 404 for (deleted upstream)
+
+	changes changeFollower // the v8 change feed (changefeed.go)
 }
 
 func (p *poller) Stats() Stats {
@@ -238,6 +240,7 @@ func (p *poller) run(ctx context.Context) {
 			p.setLeader(false)
 		}
 	}()
+	defer p.stopChanges() // before the lease is released
 	for ctx.Err() == nil {
 		started := time.Now()
 		if err := p.ensure(ctx); err != nil {
@@ -269,6 +272,7 @@ func (p *poller) run(ctx context.Context) {
 				p.setLeader(false)
 			}
 		}
+		p.followChanges(ctx, lease)
 		wait := p.w.o.Interval - time.Since(started)
 		select {
 		case <-ctx.Done():
@@ -316,7 +320,7 @@ func (p *poller) pollLeased(ctx context.Context, lease *store.Lease) error {
 			}
 		}
 	}()
-	err := p.poll(pctx, cur)
+	err := p.pollLocked(pctx, cur)
 	cancel()
 	<-done
 	*lease = renewed
