@@ -44,25 +44,3 @@ func TestRuleRights(t *testing.T) {
 		t.Errorf("admin lists %+v", o)
 	}
 }
-
-func TestRuleMayMatch(t *testing.T) {
-	owner := auth.NewTenantAdmin("a", "t1", []auth.OrgRef{{Server: "syd1", OrgID: "O1"}})
-	tests := []struct {
-		name        string
-		owner       *auth.Principal
-		server, org string
-		want        bool
-	}{
-		{"own organisation", owner, "syd1", "o1", true},
-		{"same id on another server", owner, "mel1", "o1", false},
-		{"another organisation", owner, "syd1", "o2", false},
-		{"detached session", owner, "syd1", "", false},
-		{"tenant gone", nil, "syd1", "o1", false},
-		{"provider-wide, detached", auth.NewAdmin("rules"), "syd1", "", true},
-	}
-	for _, tt := range tests {
-		if got := RuleMayMatch(tt.owner, tt.server, tt.org); got != tt.want {
-			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}

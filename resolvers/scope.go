@@ -335,7 +335,8 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 // Watch rules and the audit report. A rule belongs to a tenant, or (owner nil) to the provider.
 // Provider admins read and manage every rule; a tenant's auditors read its rules and its admins
 // also manage them. Provider-wide rules are for provider admins only. A rule only ever matches
-// sessions in its owner's scope, at evaluation and again at delivery (RuleMayMatch).
+// sessions in its owner's scope, at evaluation and again at delivery (watchrules.Options.OwnerScope,
+// which app builds on the tenant directory).
 
 // canReadRule reports whether p may see a rule owned by owner.
 func canReadRule(p *auth.Principal, owner *string) bool {
@@ -360,15 +361,6 @@ func ruleOwnersFor(p *auth.Principal) RuleOwners {
 		return RuleOwners{All: true}
 	}
 	return RuleOwners{Tenant: p.Tenant}
-}
-
-// RuleMayMatch is the one scope check for rule matches and deliveries: a rule may match a
-// session of organisation orgID on server only while that organisation is in its owner's
-// current scope. owner is the owner's principal now (nil when the tenant no longer exists);
-// a provider-wide rule's owner is an admin principal. Sessions of detached organisations
-// (orgID "") match provider-wide rules only.
-func RuleMayMatch(owner *auth.Principal, server, orgID string) bool {
-	return owner != nil && owner.CanSeeOrg(server, orgID)
 }
 
 // auditScope is the caller's scope as the archive applies it: the servers to read and a

@@ -147,15 +147,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
-	hopts := health.Options{Interval: opts.HealthInterval, Logger: logger}
-	if mx != nil {
-		hopts.Observer = mx
-	}
-	monitor := health.New(fleet, hopts)
 	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
+	hopts := health.Options{Interval: opts.HealthInterval, Logger: logger}
+	if mx != nil {
+		hopts.Observer = mx
+	}
+	if st != nil { // /readyz tells an archive that stays unwritable (issue 22 item 6)
+		hopts.Archive, hopts.ArchiveUnwritableAfter = archiveState(st), cfg.Watch.WithDefaults().UnwritableAfter
+	}
+	monitor := health.New(fleet, hopts)
 	g := &Gateway{Fleet: fleet, Health: monitor, Metrics: mx, Store: st, cursors: cursors, ctx: ctx, opts: opts, logger: logger,
 		subscriptions: httpapi.NewSubscriptionSlots()}
 	if err := g.build(cfg, set); err != nil {
@@ -179,7 +182,7 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		return err
 	}
 	g.Backend = backend
-	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.tenantScope, g.logger)
+	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.ruleScope, g.logger)
 	if err != nil {
 		return err
 	}
@@ -197,7 +200,8 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	}
 	g.Watcher = watcher
 	if watcher != nil {
-		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger}); err != nil {
+		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger,
+			Retention: cfg.Watch.Retention}); err != nil {
 			return err
 		}
 	}
@@ -208,6 +212,13 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		}
 		if rules != nil {
 			extra = append(extra, rules.Collector())
+		}
+		if g.Store != nil {
+			st := g.Store
+			extra = append(extra, metrics.Archive(func() metrics.ArchiveSnapshot {
+				ws := st.WriteState()
+				return metrics.ArchiveSnapshot{Driver: ws.Driver, Writable: ws.Writable, Failures: ws.Failures}
+			}))
 		}
 		g.Metrics.Register(g.Fleet, g.Health.Health, backend.CacheStats, extra...)
 	}
@@ -270,6 +281,14 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 	}
 	logger.Info("store open", "driver", st.Driver())
 	return st, nil
+}
+
+// archiveState adapts the store's writability to the health monitor's.
+func archiveState(st *store.Store) func() health.ArchiveState {
+	return func() health.ArchiveState {
+		ws := st.WriteState()
+		return health.ArchiveState{Driver: ws.Driver, Writable: ws.Writable, Since: ws.Since, Cause: ws.Cause}
+	}
 }
 
 // newWatcher builds the restore watch over every server (nil when it is off).

@@ -17,9 +17,9 @@ import (
 )
 
 // newWatchRules builds the watch rules and their webhook delivery on the store (nil when the
-// watch, and so the store, is off). Rules of a tenant are bounded by scope(tenant), asked at
-// each match and each delivery.
-func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, scope func(string) (*auth.Principal, bool), logger *slog.Logger) (*watchrules.Service, error) {
+// watch, and so the store, is off). Rules are bounded by scope (their owner's organisations),
+// asked at each match and each delivery.
+func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, scope func(owner *string, server, orgID string) bool, logger *slog.Logger) (*watchrules.Service, error) {
 	if st == nil {
 		return nil, nil
 	}
@@ -44,7 +44,7 @@ func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, sco
 		return nil, err
 	}
 	return watchrules.New(ctx, watchrules.Options{Store: st, Guard: guard, Client: client, Schedule: schedule,
-		TenantScope: scope, Workers: w.Workers, JobTimeout: w.Timeout + 30*time.Second, HistoryRetention: w.Retention(), Logger: logger})
+		OwnerScope: scope, Workers: w.Workers, JobTimeout: w.Timeout + 30*time.Second, HistoryRetention: w.Retention(), Logger: logger})
 }
 
 // tenantScope is a tenant's scope under the configuration in force now: a reload that takes
@@ -55,6 +55,18 @@ func (g *Gateway) tenantScope(tenant string) (*auth.Principal, bool) {
 		return nil, false
 	}
 	return snap.authenticator.TenantScope(tenant)
+}
+
+// ruleScope is the watch rules' scope under the configuration in force now: a provider-wide
+// rule (owner nil) sees everything, a tenant's rule its organisations as the directory resolves
+// them now (a reload that takes organisations from a tenant narrows its rules at once). It
+// reads the directory directly: no principal is built per match.
+func (g *Gateway) ruleScope(owner *string, server, orgID string) bool {
+	if owner == nil {
+		return true
+	}
+	snap := g.current.Load()
+	return snap != nil && snap.dir.OrgInScope(*owner, server, orgID)
 }
 
 // newAuditArchive serves the restore audit from the store (nil when the watch, and so the

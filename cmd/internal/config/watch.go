@@ -48,6 +48,9 @@ type Watch struct {
 	MaxEventsPerPoll int `yaml:"maxEventsPerPoll"`
 	// Retention deletes archived sessions that ended longer ago than this (default 0: keep).
 	Retention time.Duration `yaml:"retention"`
+	// UnwritableAfter is how long the archive may stay unwritable (its database unreachable,
+	// full or read-only) before /readyz reports not ready (default 1m).
+	UnwritableAfter time.Duration `yaml:"unwritableAfter"`
 }
 
 // Watch defaults.
@@ -57,6 +60,7 @@ const (
 	DefaultWatchBackfill       = 720 * time.Hour
 	DefaultBackfillConcurrency = 2
 	DefaultMaxEventsPerPoll    = 1000
+	DefaultUnwritableAfter     = time.Minute
 )
 
 // WithDefaults fills in the defaults.
@@ -79,6 +83,9 @@ func (w Watch) WithDefaults() Watch {
 	if w.MaxEventsPerPoll == 0 {
 		w.MaxEventsPerPoll = DefaultMaxEventsPerPoll
 	}
+	if w.UnwritableAfter == 0 {
+		w.UnwritableAfter = DefaultUnwritableAfter
+	}
 	return w
 }
 
@@ -95,6 +102,8 @@ func (w Watch) Validate() error {
 		return fmt.Errorf("watch.maxEventsPerPoll %d: 1 to 100000", w.MaxEventsPerPoll)
 	case w.Retention < 0:
 		return fmt.Errorf("watch.retention %v: must not be negative (0 keeps everything)", w.Retention)
+	case w.UnwritableAfter < 0:
+		return fmt.Errorf("watch.unwritableAfter %v: must not be negative", w.UnwritableAfter)
 	}
 	return nil
 }

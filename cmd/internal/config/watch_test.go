@@ -47,6 +47,15 @@ func TestWatchAndStoreConfig(t *testing.T) {
 		{name: "unknown driver", yaml: "store: {driver: mysql}", wantErr: "mysql"},
 		{name: "tiny interval", yaml: "watch: {enabled: true, interval: 1ms}", wantErr: "watch.interval"},
 		{name: "negative retention", yaml: "watch: {retention: -1h}", wantErr: "watch.retention"},
+		{name: "unwritable bound", yaml: "watch: {enabled: true, unwritableAfter: 5s}", check: func(t *testing.T, c *Config) {
+			if c.Watch.WithDefaults().UnwritableAfter != 5*time.Second {
+				t.Fatal(c.Watch.WithDefaults().UnwritableAfter)
+			}
+			if (Watch{}).WithDefaults().UnwritableAfter != time.Minute {
+				t.Fatal("default unwritableAfter is not 1m")
+			}
+		}},
+		{name: "negative unwritable bound", yaml: "watch: {unwritableAfter: -1s}", wantErr: "watch.unwritableAfter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

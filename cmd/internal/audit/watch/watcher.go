@@ -211,8 +211,6 @@ type poller struct {
 	mu    sync.Mutex
 	stats Stats
 	gone  map[string]bool // open sessions the server answers 404 for (deleted upstream)
-
-	changes changeFollower // the v8 change feed (changefeed.go)
 }
 
 func (p *poller) Stats() Stats {
@@ -240,7 +238,6 @@ func (p *poller) run(ctx context.Context) {
 			p.setLeader(false)
 		}
 	}()
-	defer p.stopChanges() // before the lease is released
 	for ctx.Err() == nil {
 		started := time.Now()
 		if err := p.ensure(ctx); err != nil {
@@ -272,7 +269,6 @@ func (p *poller) run(ctx context.Context) {
 				p.setLeader(false)
 			}
 		}
-		p.followChanges(ctx, lease)
 		wait := p.w.o.Interval - time.Since(started)
 		select {
 		case <-ctx.Done():
@@ -320,7 +316,7 @@ func (p *poller) pollLeased(ctx context.Context, lease *store.Lease) error {
 			}
 		}
 	}()
-	err := p.pollLocked(pctx, cur)
+	err := p.poll(pctx, cur)
 	cancel()
 	<-done
 	*lease = renewed

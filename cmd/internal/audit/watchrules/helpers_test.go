@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +21,6 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -40,18 +40,14 @@ type scopes struct {
 	orgs map[string][]string
 }
 
-func (s *scopes) lookup(tenant string) (*auth.Principal, bool) {
+// inScope is the service's OwnerScope: every organisation of syd1 the tenant has now.
+func (s *scopes) inScope(owner *string, server, orgID string) bool {
+	if owner == nil {
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids, ok := s.orgs[tenant]
-	if !ok {
-		return nil, false
-	}
-	refs := make([]auth.OrgRef, len(ids))
-	for i, id := range ids {
-		refs[i] = auth.OrgRef{Server: "syd1", OrgID: id}
-	}
-	return auth.NewTenantAuditor("rules", tenant, refs), true
+	return server == "syd1" && orgID != "" && slices.Contains(s.orgs[*owner], orgID)
 }
 
 func (s *scopes) set(tenant string, orgs ...string) {
@@ -128,7 +124,7 @@ func serviceOptions(t *testing.T, st *store.Store, sc *scopes, o envOpts) Option
 	if logger == nil {
 		logger = quiet
 	}
-	return Options{Store: st, Guard: g, Client: c, Schedule: sch, TenantScope: sc.lookup,
+	return Options{Store: st, Guard: g, Client: c, Schedule: sch, OwnerScope: sc.inScope,
 		Workers: 4, PerOwnerWorkers: o.perOwner, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: logger}
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
-	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -89,7 +88,7 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 			return nil
 		}
 	}
-	if !resolvers.RuleMayMatch(e.s.ownerScope(ar.row.tenant), e.view.Server, e.view.OrgID) {
+	if !e.s.inScope(ar.row.tenant, e.view.Server, e.view.OrgID) {
 		return nil
 	}
 	in := match.Input{Trigger: t, Session: e.view, FirstFromMachine: func() (bool, error) { return e.firstFromMachine(ctx) }}

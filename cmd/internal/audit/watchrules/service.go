@@ -22,7 +22,6 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
 // MaxRulesPerOwner bounds the rules of one tenant (or provider-wide): every archived change is
@@ -38,9 +37,12 @@ type Options struct {
 	Client *webhooks.Client
 	// Schedule is the retry schedule.
 	Schedule webhooks.Schedule
-	// TenantScope returns a tenant's scope now (false: the tenant no longer exists). Rules of
-	// a tenant match and deliver only inside it; provider-wide rules see everything.
-	TenantScope func(tenant string) (*auth.Principal, bool)
+	// OwnerScope reports whether a session of organisation orgID on server is in the scope of
+	// a rule's owner now (owner nil: a provider-wide rule, which sees everything; false for a
+	// tenant that no longer exists and for detached sessions, orgID ""). Rules match and
+	// deliver only inside it; it is asked at each match and again before each delivery, so a
+	// reload that narrows a tenant stops its rules at once. app builds it once.
+	OwnerScope func(owner *string, server, orgID string) bool
 	// Workers is how many deliveries this replica makes at once (default 10).
 	Workers int
 	// PerOwnerWorkers is how many of those one rule owner (a tenant; provider-wide rules are
@@ -72,7 +74,7 @@ type Service struct {
 	guard    *webhooks.Guard
 	client   *webhooks.Client
 	schedule webhooks.Schedule
-	scope    func(tenant string) (*auth.Principal, bool)
+	inScope  func(owner *string, server, orgID string) bool // Options.OwnerScope
 	logger   *slog.Logger
 	queue    queue
 	keep     time.Duration // delivery history retention (0: keep everything)
@@ -93,8 +95,8 @@ var _ resolvers.WatchRules = (*Service)(nil)
 
 // New migrates River's tables and builds the service; Start starts delivering.
 func New(ctx context.Context, o Options) (*Service, error) {
-	if o.Store == nil || o.Guard == nil || o.Client == nil || o.TenantScope == nil {
-		return nil, errors.New("watchrules.New: Store, Guard, Client and TenantScope are required")
+	if o.Store == nil || o.Guard == nil || o.Client == nil || o.OwnerScope == nil {
+		return nil, errors.New("watchrules.New: Store, Guard, Client and OwnerScope are required")
 	}
 	if o.Schedule.Attempts() == 0 {
 		return nil, errors.New("watchrules.New: a retry schedule is required")
@@ -123,7 +125,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.HistoryRetention > 0 && o.PruneInterval <= 0 {
 		o.PruneInterval = min(time.Hour, max(o.HistoryRetention/4, time.Second))
 	}
-	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, scope: o.TenantScope,
+	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, inScope: o.OwnerScope,
 		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}, slots: newOwnerSlots(o.PerOwnerWorkers)}
 	qc := queueConfig{workers: o.Workers, jobTimeout: o.JobTimeout, pollInterval: o.PollInterval, logger: o.Logger, id: o.ID}
 	if o.HistoryRetention > 0 {
@@ -163,19 +165,6 @@ func (s *Service) PruneHistory(ctx context.Context) (int64, error) {
 		return n, fmt.Errorf("watch rules: prune history: %w", err)
 	}
 	return n, nil
-}
-
-// ownerScope is the principal a rule matches and delivers within: the tenant's current scope,
-// or everything for a provider-wide rule; nil when the tenant is gone.
-func (s *Service) ownerScope(tenant *string) *auth.Principal {
-	if tenant == nil {
-		return auth.NewAdmin("watch-rules")
-	}
-	p, ok := s.scope(*tenant)
-	if !ok {
-		return nil
-	}
-	return p
 }
 
 func inputError(msg string) error { return &model.InputError{Msg: msg} }

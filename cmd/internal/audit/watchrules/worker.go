@@ -11,7 +11,6 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
-	"github.com/vbo-gateway/vbo-gateway/resolvers"
 )
 
 // worker makes one attempt per job run. A failure that has attempts left snoozes the job until
@@ -45,7 +44,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	}
 	// The rule's owner may have lost the organisation since the match (a reload, a tenant
 	// removed): then nothing more is sent.
-	if d.trigger != triggerTest && !resolvers.RuleMayMatch(s.ownerScope(r.tenant), d.server, d.orgID) {
+	if d.trigger != triggerTest && !s.inScope(r.tenant, d.server, d.orgID) {
 		return s.cancel(ctx, d, "the session is no longer in the rule owner's scope")
 	}
 	owner := ownerKey(r.tenant)

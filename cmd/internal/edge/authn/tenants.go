@@ -220,6 +220,23 @@ func (d *Directory) Orgs(tenant string) ([]auth.OrgRef, bool) {
 	return refs, ok
 }
 
+// OrgInScope reports whether organisation orgID on server is the tenant's as the directory
+// resolves it now: false for a tenant it does not know, a nil directory, and a detached
+// session (orgID ""). IDs compare ignoring case, as auth.Principal.CanSeeOrg compares them.
+func (d *Directory) OrgInScope(tenant, server, orgID string) bool {
+	if d == nil || orgID == "" {
+		return false
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, r := range d.resolved[tenant] {
+		if r.Server == server && strings.EqualFold(r.OrgID, orgID) {
+			return true
+		}
+	}
+	return false
+}
+
 // Pending returns the servers on which some of the tenant's organisations are not resolved yet.
 func (d *Directory) Pending(tenant string) []string {
 	d.mu.RLock()

@@ -40,6 +40,10 @@ type Options struct {
 	Timeout  time.Duration // one probe's deadline (default 10s)
 	Observer Observer
 	Logger   *slog.Logger
+	// Archive, when set, tells the restore audit archive's writability: /readyz reports not
+	// ready once it has been unwritable for longer than ArchiveUnwritableAfter (default 1m).
+	Archive                func() ArchiveState
+	ArchiveUnwritableAfter time.Duration
 }
 
 // Monitor holds each server's probe state.
@@ -248,19 +252,27 @@ func (m *Monitor) Ready() (ready bool, reachable int) {
 
 // readiness is the /readyz body.
 type readiness struct {
-	Ready     bool          `json:"ready"`
-	Reachable int           `json:"reachable"`
-	Total     int           `json:"total"`
-	Servers   []ServerState `json:"servers,omitempty"` // provider admins only
+	Ready     bool `json:"ready"`
+	Reachable int  `json:"reachable"`
+	Total     int  `json:"total"`
+	// VBOReads: at least one VBO server is reachable, so queries read from VBO keep working
+	// (whatever the archive's state).
+	VBOReads bool              `json:"vboReads"`
+	Archive  *archiveReadiness `json:"archive,omitempty"` // with the restore watch
+	Servers  []ServerState     `json:"servers,omitempty"` // provider admins only
 }
 
-// Handler serves /readyz: 200 when at least one VBO server is reachable, else 503, with
-// counts; a provider admin (the principal in the request context) also gets every server's
-// state, last success and last error code.
+// Handler serves /readyz: 200 when at least one VBO server is reachable and the archive (with
+// the restore watch) has not been unwritable for longer than its bound, else 503, with counts
+// and the archive's state and cause; a provider admin (the principal in the request context)
+// also gets every server's state, last success and last error code.
 func (m *Monitor) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ready, n := m.Ready()
-		body := readiness{Ready: ready, Reachable: n, Total: m.fleet.Len()}
+		body := readiness{Ready: ready, Reachable: n, Total: m.fleet.Len(), VBOReads: ready, Archive: m.archiveReady(time.Now())}
+		if body.Archive != nil && !body.Archive.Ready {
+			ready, body.Ready = false, false
+		}
 		if auth.FromContext(r.Context()).IsAdmin() {
 			body.Servers = m.Servers()
 		}
