@@ -306,7 +306,8 @@ func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, hook
 	}
 	return watch.New(watch.Options{Store: st, Servers: servers, Interval: w.Interval, Overlap: w.Overlap,
 		Backfill: w.Backfill, BackfillConcurrency: w.BackfillConcurrency, MaxEventsPerPoll: w.MaxEventsPerPoll,
-		Retention: w.Retention, Hook: hook, Logger: logger})
+		Retention: w.Retention, Hook: hook, Logger: logger,
+		Sweep: watch.Sweep{Interval: w.Sweep.Interval, Window: w.Sweep.Window, MaxCalls: w.Sweep.MaxCalls}})
 }
 
 // settings are the effective, validated settings a snapshot is built from: limits and

@@ -48,6 +48,8 @@ type Watch struct {
 	MaxEventsPerPoll int `yaml:"maxEventsPerPoll"`
 	// Retention deletes archived sessions that ended longer ago than this (default 0: keep).
 	Retention time.Duration `yaml:"retention"`
+	// Sweep is the reconciliation sweep that archives sessions the poll missed (watchsweep.go).
+	Sweep WatchSweep `yaml:"sweep"`
 	// UnwritableAfter is how long the archive may stay unwritable (its database unreachable,
 	// full or read-only) before /readyz reports not ready (default 1m).
 	UnwritableAfter time.Duration `yaml:"unwritableAfter"`
@@ -83,6 +85,7 @@ func (w Watch) WithDefaults() Watch {
 	if w.MaxEventsPerPoll == 0 {
 		w.MaxEventsPerPoll = DefaultMaxEventsPerPoll
 	}
+	w.Sweep = w.Sweep.withDefaults()
 	if w.UnwritableAfter == 0 {
 		w.UnwritableAfter = DefaultUnwritableAfter
 	}
@@ -102,6 +105,8 @@ func (w Watch) Validate() error {
 		return fmt.Errorf("watch.maxEventsPerPoll %d: 1 to 100000", w.MaxEventsPerPoll)
 	case w.Retention < 0:
 		return fmt.Errorf("watch.retention %v: must not be negative (0 keeps everything)", w.Retention)
+	case w.Sweep.validate(w) != nil:
+		return w.Sweep.validate(w)
 	case w.UnwritableAfter < 0:
 		return fmt.Errorf("watch.unwritableAfter %v: must not be negative", w.UnwritableAfter)
 	}

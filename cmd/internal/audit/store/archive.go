@@ -115,11 +115,16 @@ func (s *Store) RenewLease(ctx context.Context, l Lease, ttl time.Duration) (Lea
 }
 
 // ReleaseLease gives a held lease up at once (a clean shutdown: another replica takes over on
-// its next attempt instead of waiting for expiry).
+// its next attempt instead of waiting for expiry). The lease ends now on the store's clock,
+// which AcquireStaleLease measures from.
 func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
+	now, err := s.eng.now(ctx)
+	if err != nil {
+		return err
+	}
 	return s.eng.inTx(ctx, func(tx Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE watch_server SET lease_until_ns = 0 WHERE server = ? AND lease_holder = ? AND lease_epoch = ?`,
-			l.Server, l.Holder, l.Epoch)
+		_, err := tx.Exec(ctx, `UPDATE watch_server SET lease_until_ns = ? WHERE server = ? AND lease_holder = ? AND lease_epoch = ?`,
+			NS(now)-1, l.Server, l.Holder, l.Epoch)
 		return err
 	})
 }
@@ -140,7 +145,7 @@ func (s *Store) SetPolled(ctx context.Context, l Lease, at time.Time, errText st
 var sessionColList = []string{"server", "id", "org_id", "org_name", "name", "type", "state", "result", "initiated_by",
 	"client_host", "client_machine", "via_address", "scope_name", "reason", "details", "start_ns", "end_ns", "items", "bytes",
 	"by_event_type", "by_item_type", "first_item_ns", "last_item_ns", "events_read", "events_complete", "backfill",
-	"started_seq", "ended_seq"}
+	"started_seq", "ended_seq", "found_late"}
 
 var sessionCols = strings.Join(sessionColList, ", ")
 
@@ -153,7 +158,7 @@ func scanSession(r Row, extra ...any) (*Session, error) {
 	dest := []any{&x.Server, &s.ID, &x.OrgID, &s.Organization, &s.Name, &s.Type, &s.State, &s.Result, &s.InitiatedBy,
 		&s.ClientHost, &x.ClientMachine, &x.ViaAddress, &s.ScopeName, &s.Reason, &s.Details, &start, &end,
 		&x.Totals.Items, &x.Totals.Bytes, &byEvent, &byItem, &first, &last, &x.EventsRead, &x.EventsComplete,
-		&x.Backfill, &x.StartedSeq, &x.EndedSeq}
+		&x.Backfill, &x.StartedSeq, &x.EndedSeq, &x.FoundLate}
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -338,6 +343,7 @@ func plan(c *Change, old *Session) (archivePlan, error) {
 		have = old.EventsRead
 		next.OrgID = firstNonEmpty(old.OrgID, next.OrgID)
 		next.Backfill = old.Backfill
+		next.FoundLate = old.FoundLate
 		next.StartedSeq, next.EndedSeq = old.StartedSeq, old.EndedSeq
 		next.Totals = old.Totals
 	} else {
@@ -426,7 +432,7 @@ func writePlan(ctx context.Context, tx Tx, p *archivePlan, next *int64, now time
 		x.Server, s.ID, x.OrgID, s.Organization, s.Name, string(s.Type), string(s.State), string(s.Result), s.InitiatedBy,
 		s.ClientHost, x.ClientMachine, x.ViaAddress, s.ScopeName, s.Reason, s.Details, NS(s.CreationTime), NullNS(s.EndTime),
 		x.Totals.Items, x.Totals.Bytes, string(byEvent), string(byItem), NullNS(x.Totals.FirstItem), NullNS(x.Totals.LastItem),
-		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, NS(now), NS(now))
+		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, x.FoundLate, NS(now), NS(now))
 	return err
 }
 

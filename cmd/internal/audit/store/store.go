@@ -282,6 +282,9 @@ type Session struct {
 	EventsComplete bool
 	// Backfill: first seen by the backfill, not by live polling.
 	Backfill bool
+	// FoundLate: archived by the reconciliation sweep, after the incremental poll had passed
+	// its start time (see package watch). Otherwise delivered like any new session.
+	FoundLate bool
 	// StartedSeq and EndedSeq are the feed positions of its "started" and "ended" entries
 	// (EndedSeq 0 until it ended).
 	StartedSeq, EndedSeq int64

@@ -6,12 +6,14 @@
 // Every gateway process runs a Watcher with a loop per server, but only the holder of that
 // server's lease in the store polls it. Each loop tries to take or renew the lease once per
 // interval; the lease lasts leaseTTL = 3 × interval on the store's clock (PostgreSQL's, shared
-// by the replicas). A poll that outlives part of its lease renews it as it goes. When the
-// polling replica dies, its lease expires at most leaseTTL after its last renewal and another
-// replica takes it on its next attempt: takeover within 4 × interval (60 s with the default
-// 15 s). A clean shutdown releases the lease, and another replica takes over within one
-// interval. Every archive write checks the lease's epoch (a fencing token), so a replica that
-// stalled past its lease cannot write after another took over.
+// by the replicas). A poll that outlives part of its lease renews it as it goes. The leases
+// are spread over the live replicas (about S/N each; see lease.go). When the polling replica
+// dies, its lease and its heartbeat expire at most leaseTTL after its last renewal, and the
+// replica the server is then assigned to (or any, once the lease has been free an interval)
+// takes it: takeover within 5 × interval (75 s with the default 15 s). A clean shutdown
+// releases the leases, and other replicas take over within two intervals. Every archive
+// write checks the lease's epoch (a fencing token), so a replica that stalled past its lease
+// cannot write after another took over.
 //
 // # A poll
 //
@@ -86,6 +88,8 @@ type Options struct {
 	Retention time.Duration
 	// Hook runs in every archive transaction (see package store).
 	Hook store.Hook
+	// Sweep is the reconciliation sweep (sweep.go).
+	Sweep Sweep
 	// Holder names this process in leases (default host-pid-random).
 	Holder string
 	Logger *slog.Logger
@@ -97,6 +101,9 @@ type Watcher struct {
 	ttl     time.Duration
 	pollers []*poller
 	byName  map[string]*poller
+
+	amu      sync.Mutex
+	assigned assignment // lease.go
 }
 
 const (
@@ -132,6 +139,7 @@ func New(o Options) (*Watcher, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.Sweep = o.Sweep.withDefaults()
 	if o.Holder == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
@@ -154,7 +162,7 @@ func New(o Options) (*Watcher, error) {
 }
 
 // TakeoverBound is the longest a server goes unpolled after its polling replica dies.
-func (w *Watcher) TakeoverBound() time.Duration { return w.ttl + w.o.Interval }
+func (w *Watcher) TakeoverBound() time.Duration { return w.ttl + 2*w.o.Interval }
 
 // Holder is this process's lease identity.
 func (w *Watcher) Holder() string { return w.o.Holder }
@@ -162,6 +170,11 @@ func (w *Watcher) Holder() string { return w.o.Holder }
 // Run polls until ctx ends, then releases the leases it holds.
 func (w *Watcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.beat(ctx, w.serverNames())
+	hdone := make(chan struct{})
+	go func() { defer close(hdone); w.heartbeat(hctx) }()
+	defer func() { hcancel(); <-hdone }() // leave the live set after the leases are released
 	for _, p := range w.pollers {
 		wg.Go(func() { p.run(ctx) })
 	}
@@ -199,6 +212,10 @@ type Stats struct {
 	Leader bool
 	// BackfillProgress is the fraction of the backfill window archived (1 when done).
 	BackfillProgress float64
+	// Retries are the upstream calls sent again inside a poll (retry.go).
+	Retries int64
+	// Sweeps, SweepCalls and FoundLate count the reconciliation sweep (sweep.go).
+	Sweeps, SweepCalls, FoundLate int64
 }
 
 // poller is one server's loop.
@@ -211,6 +228,7 @@ type poller struct {
 	mu    sync.Mutex
 	stats Stats
 	gone  map[string]bool // open sessions the server answers 404 for (deleted upstream)
+	sweep sweepState      // sweep.go; used by the poll only
 }
 
 func (p *poller) Stats() Stats {
@@ -243,7 +261,7 @@ func (p *poller) run(ctx context.Context) {
 		if err := p.ensure(ctx); err != nil {
 			p.log.Warn("watch: store unavailable", "err", err)
 		} else {
-			l, ok, err := st.AcquireLease(ctx, p.name, p.w.o.Holder, p.w.ttl)
+			l, ok, err := p.acquire(ctx, lease)
 			switch {
 			case err != nil:
 				if ctx.Err() == nil {
@@ -356,6 +374,10 @@ type pollState struct {
 	from     time.Time                 // backfill window start (progress)
 	now      time.Time
 	archived int
+	// failed: a session of this poll could not be read; the checkpoint stays before it and
+	// the next poll resumes there (what was read is archived). errs says why.
+	failed bool
+	errs   []error
 }
 
 func (p *poller) poll(ctx context.Context, lease store.Lease) error {
@@ -393,7 +415,13 @@ func (p *poller) poll(ctx context.Context, lease store.Lease) error {
 		p.mu.Unlock()
 		p.log.Info("watch: backfill done", "sessions", ps.archived)
 	}
-	return p.followOpen(ctx, ps)
+	if err := p.followOpen(ctx, ps); err != nil {
+		return err
+	}
+	if err := p.maybeSweep(ctx, ps, st); err != nil {
+		return err
+	}
+	return ps.partialErr()
 }
 
 // walk lists the sessions created in [from, to) (to zero: no upper bound), calling fn with
@@ -403,7 +431,7 @@ func (p *poller) walk(ctx context.Context, from, to time.Time, fn func([]upstrea
 	if !to.IsZero() {
 		opts.StartTimeTo = &to
 	}
-	page, _, err := p.src.RestoreSessions(ctx, opts)
+	page, err := p.listSessions(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -428,7 +456,7 @@ func (p *poller) walk(ctx context.Context, from, to time.Time, fn func([]upstrea
 			return fmt.Errorf("watch: listing of %s does not end after %d pages", p.name, pages)
 		}
 		opts.Offset += len(page.Results)
-		if page, _, err = p.src.RestoreSessions(ctx, opts); err != nil {
+		if page, err = p.listSessions(ctx, opts); err != nil {
 			return err
 		}
 		all = append(all, page.Results...)
@@ -476,6 +504,7 @@ func (p *poller) archiveBatch(ctx context.Context, ps *pollState, batch []upstre
 		return err
 	}
 	changes := make([]*store.Change, len(batch))
+	errs := make([]error, len(batch))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.w.o.BackfillConcurrency)
 	for i := range batch {
@@ -487,14 +516,12 @@ func (p *poller) archiveBatch(ctx context.Context, ps *pollState, batch []upstre
 		}
 		g.Go(func() error {
 			c, err := p.change(gctx, ps, s, old)
-			changes[i] = c
-			return err
+			changes[i], errs[i] = c, err
+			return nil // one session's failure does not hold back the others
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return p.commit(ctx, ps, changes, batch[len(batch)-1].CreationTime)
+	_ = g.Wait()
+	return p.commit(ctx, ps, changes, p.settle(ctx, ps, batch, changes, errs))
 }
 
 func (p *poller) commit(ctx context.Context, ps *pollState, changes []*store.Change, highWater time.Time) error {
@@ -539,7 +566,10 @@ func (p *poller) change(ctx context.Context, ps *pollState, s upstream.RestoreSe
 	}
 	events, complete, err := p.events(ctx, s.ID, from, limit)
 	if err != nil {
-		return nil, err
+		// The session is archived as it is now (a new one is told at once); its events are
+		// read again from the same offset by the next poll (it stays open).
+		next.EventsRead, next.EventsComplete = from, false
+		return &store.Change{Session: next}, fmt.Errorf("watch: events of %s: %w", s.ID, err)
 	}
 	next.EventsRead = from + len(events)
 	next.EventsComplete = complete && s.Finished()
@@ -554,7 +584,7 @@ func (p *poller) orgID(ctx context.Context, ps *pollState, name string) (string,
 	orgs := ps.orgs
 	p.mu.Unlock()
 	if orgs == nil {
-		list, err := p.src.Organizations(ctx)
+		list, err := p.getOrgs(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -580,7 +610,7 @@ func (p *poller) events(ctx context.Context, id string, from, limit int) ([]upst
 			return nil, false, fmt.Errorf("watch: events of %s on %s do not end", id, p.name)
 		}
 		ask := min(pageSize, limit-len(out))
-		page, _, err := p.src.RestoreSessionEvents(ctx, id, upstream.ListOptions{Offset: from + len(out), Limit: ask})
+		page, err := p.getEvents(ctx, id, upstream.ListOptions{Offset: from + len(out), Limit: ask})
 		if err != nil {
 			return nil, false, err
 		}
@@ -606,30 +636,33 @@ func (p *poller) followOpen(ctx context.Context, ps *pollState) error {
 		batch := todo[:min(len(todo), batchSize)]
 		todo = todo[len(batch):]
 		changes := make([]*store.Change, len(batch))
+		errs := make([]error, len(batch))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(p.w.o.BackfillConcurrency)
 		for i, old := range batch {
 			g.Go(func() error {
 				cur := old.Session
 				if !cur.Finished() {
-					s, _, err := p.src.RestoreSession(gctx, old.Session.ID)
+					s, err := p.getSession(gctx, old.Session.ID)
 					if errors.Is(err, upstream.ErrNotFound) {
 						p.markGone(old.Session.ID)
 						return nil
 					}
 					if err != nil {
-						return err
+						errs[i] = err
+						return nil // the others are still read
 					}
 					cur = *s
 				}
-				c, err := p.change(gctx, ps, cur, old)
-				changes[i] = c
-				return err
+				changes[i], errs[i] = p.change(gctx, ps, cur, old)
+				return nil
 			})
 		}
-		if err := g.Wait(); err != nil {
+		_ = g.Wait()
+		if err := ctx.Err(); err != nil {
 			return err
 		}
+		ps.noteErrs(errs)
 		if err := p.commit(ctx, ps, changes, time.Time{}); err != nil {
 			return err
 		}

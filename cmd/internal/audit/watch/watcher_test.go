@@ -138,7 +138,7 @@ func TestBackfillThenFollow(t *testing.T) {
 			if n != 300 {
 				t.Fatalf("window held %d sessions, want all 300", n)
 			}
-			if w.TakeoverBound() != 200*time.Millisecond {
+			if w.TakeoverBound() != 250*time.Millisecond { // lease TTL (3 intervals) + 2 intervals
 				t.Fatalf("takeover bound %v", w.TakeoverBound())
 			}
 
@@ -176,7 +176,9 @@ func TestBackfillThenFollow(t *testing.T) {
 func TestCheckpointRestart(t *testing.T) {
 	st := storetest.Open(t, storetest.SQLite(t))
 	srv := startSim(t, "syd1", vbosim.Options{Sessions: 200, Orgs: 4})
-	opts := watch.Options{Store: st, Servers: []watch.Server{{Name: "syd1", Source: srv.client}}, Interval: 50 * time.Millisecond, Backfill: 91 * 24 * time.Hour}
+	// No sweep: it lists its own window on purpose (sweep_test.go); this pins the poll's.
+	opts := watch.Options{Store: st, Servers: []watch.Server{{Name: "syd1", Source: srv.client}}, Interval: 50 * time.Millisecond, Backfill: 91 * 24 * time.Hour,
+		Sweep: watch.Sweep{Interval: -1}}
 	_, stop := runWatcher(t, opts)
 	waitFor(t, "backfill", 20*time.Second, backfillDone(st, "syd1"))
 	stop()
