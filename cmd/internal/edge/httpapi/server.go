@@ -154,7 +154,7 @@ func New(opts Options) (http.Handler, error) {
 		gql = withCSRF(gql)
 	}
 	gql = withCORS(lim.CORSAllowedOrigins, gql)
-	gql = routeStreams(streamHandler(opts, gate, exec), gql) // subscriptions: subscriptions.go
+	gql = routeStreams(streamHandler(opts, gate, limiter, exec), gql) // subscriptions: subscriptions.go
 	if opts.Metrics != nil {
 		gql = opts.Metrics.Instrument(gql)
 		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only

@@ -180,13 +180,14 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 	}
 }
 
-// streamHandler serves subscriptions: SSE through the authentication gate and the rate limit,
-// websockets straight to the executor (authenticated in connection_init). Neither has a
-// deadline; the server's timeouts are lifted.
-func streamHandler(opts Options, gate *authGate, exec http.Handler) http.Handler {
+// streamHandler serves subscriptions: SSE through the authentication gate and limiter, the
+// rate limit HTTP requests and websocket operations draw from (one budget per principal),
+// websockets straight to the executor (authenticated in connection_init, each operation
+// admitted in websocket.go). Neither has a deadline; the server's timeouts are lifted.
+func streamHandler(opts Options, gate *authGate, limiter *rateLimiter, exec http.Handler) http.Handler {
 	lim := opts.Limits
 	inner := loaders.Middleware(opts.Backend, exec)
-	sse := gate.wrap(newRateLimiter(lim.RateLimit).middleware(readRequest(lim.MaxBodyBytes, inner)))
+	sse := gate.wrap(limiter.middleware(readRequest(lim.MaxBodyBytes, inner)))
 	if !lim.CSRFUnsafeDisabled {
 		sse = withCSRF(sse)
 	}
