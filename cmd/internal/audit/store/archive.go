@@ -145,26 +145,27 @@ func (s *Store) SetPolled(ctx context.Context, l Lease, at time.Time, errText st
 var sessionColList = []string{"server", "id", "org_id", "org_name", "name", "type", "state", "result", "initiated_by",
 	"client_host", "client_machine", "via_address", "scope_name", "reason", "details", "start_ns", "end_ns", "items", "bytes",
 	"by_event_type", "by_item_type", "first_item_ns", "last_item_ns", "events_read", "events_complete", "backfill",
-	"started_seq", "ended_seq", "found_late"}
+	"started_seq", "ended_seq", "deleted_in_vbo_ns", "found_late"}
 
 var sessionCols = strings.Join(sessionColList, ", ")
 
 func scanSession(r Row, extra ...any) (*Session, error) {
 	var x Session
 	var start int64
-	var end, first, last sql.NullInt64
+	var end, first, last, deleted sql.NullInt64
 	var byEvent, byItem string
 	s := &x.Session
 	dest := []any{&x.Server, &s.ID, &x.OrgID, &s.Organization, &s.Name, &s.Type, &s.State, &s.Result, &s.InitiatedBy,
 		&s.ClientHost, &x.ClientMachine, &x.ViaAddress, &s.ScopeName, &s.Reason, &s.Details, &start, &end,
 		&x.Totals.Items, &x.Totals.Bytes, &byEvent, &byItem, &first, &last, &x.EventsRead, &x.EventsComplete,
-		&x.Backfill, &x.StartedSeq, &x.EndedSeq, &x.FoundLate}
+		&x.Backfill, &x.StartedSeq, &x.EndedSeq, &deleted, &x.FoundLate}
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	s.CreationTime = time.Unix(0, start).UTC()
 	s.EndTime = TimePtr(end)
 	x.Totals.FirstItem, x.Totals.LastItem = TimePtr(first), TimePtr(last)
+	x.DeletedInVboAt = TimePtr(deleted)
 	if err := json.Unmarshal([]byte(byEvent), &x.Totals.ByEventType); err != nil {
 		return nil, fmt.Errorf("by_event_type: %w", err)
 	}
@@ -224,7 +225,7 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,",
 // OpenSessions returns a server's sessions that may still change (running, or stopped with
 // events still to read), oldest first.
 func (s *Store) OpenSessions(ctx context.Context, server string) ([]*Session, error) {
-	list, err := collectSessions(s.eng.Query(ctx, `SELECT `+sessionCols+` FROM archive_session WHERE server = ? AND ended_seq = 0 ORDER BY start_ns, id`, server))
+	list, err := collectSessions(s.eng.Query(ctx, `SELECT `+sessionCols+` FROM archive_session WHERE server = ? AND ended_seq = 0 AND deleted_in_vbo_ns IS NULL ORDER BY start_ns, id`, server))
 	if err != nil {
 		return nil, fmt.Errorf("store: open sessions: %w", err)
 	}
@@ -273,13 +274,17 @@ func (s *Store) Archive(ctx context.Context, l Lease, changes []Change, cp Check
 		err = tx.QueryRow(ctx, `UPDATE watch_server
 			SET feed_seq = feed_seq + ?, archived = archived + ?,
 			    high_water_ns = CASE WHEN ? > high_water_ns THEN ? ELSE high_water_ns END,
-			    backfill_done = (backfill_done OR ?)
+			    backfill_done = (backfill_done OR ?),
+			    change_token = CASE WHEN ? <> '' THEN ? ELSE change_token END
 			WHERE server = ? AND lease_holder = ? AND lease_epoch = ?
-			RETURNING feed_seq`, entries, added, hw, hw, cp.BackfillDone, l.Server, l.Holder, l.Epoch).Scan(&seq)
+			RETURNING feed_seq`, entries, added, hw, hw, cp.BackfillDone, cp.ChangeToken, cp.ChangeToken, l.Server, l.Holder, l.Epoch).Scan(&seq)
 		if noRows(err) {
 			return ErrLeaseLost
 		}
 		if err != nil {
+			return fmt.Errorf("store: archive %s: %w", l.Server, err)
+		}
+		if err := markDeletedInVbo(ctx, tx, l.Server, cp.DeletedInVbo, now); err != nil {
 			return fmt.Errorf("store: archive %s: %w", l.Server, err)
 		}
 		next := seq - int64(entries) + 1
@@ -432,7 +437,7 @@ func writePlan(ctx context.Context, tx Tx, p *archivePlan, next *int64, now time
 		x.Server, s.ID, x.OrgID, s.Organization, s.Name, string(s.Type), string(s.State), string(s.Result), s.InitiatedBy,
 		s.ClientHost, x.ClientMachine, x.ViaAddress, s.ScopeName, s.Reason, s.Details, NS(s.CreationTime), NullNS(s.EndTime),
 		x.Totals.Items, x.Totals.Bytes, string(byEvent), string(byItem), NullNS(x.Totals.FirstItem), NullNS(x.Totals.LastItem),
-		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, x.FoundLate, NS(now), NS(now))
+		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, NullNS(x.DeletedInVboAt), x.FoundLate, NS(now), NS(now))
 	return err
 }
 

@@ -288,6 +288,10 @@ type Session struct {
 	// StartedSeq and EndedSeq are the feed positions of its "started" and "ended" entries
 	// (EndedSeq 0 until it ended).
 	StartedSeq, EndedSeq int64
+	// DeletedInVboAt is when the watcher learnt that VBO deleted the session (nil while VBO
+	// has it): set by Checkpoint.DeletedInVbo, never by a Change. The session stays archived
+	// and is no longer followed (OpenSessions leaves it out).
+	DeletedInVboAt *time.Time
 }
 
 // Final reports whether the session will never change again.
@@ -334,6 +338,12 @@ type Checkpoint struct {
 	HighWater time.Time
 	// BackfillDone, when true, marks the backfill finished.
 	BackfillDone bool
+	// ChangeToken, when not empty, replaces the stored v8 change token (see ChangeToken): the
+	// position the change feed was read to, committed with what was read up to it.
+	ChangeToken string
+	// DeletedInVbo are ids of sessions VBO deleted: archived ones not marked yet get
+	// DeletedInVboAt = the store's now (ids not archived are ignored).
+	DeletedInVbo []string
 }
 
 // Change is one session's new state and the events read for it since the last batch.

@@ -229,6 +229,8 @@ type poller struct {
 	stats Stats
 	gone  map[string]bool // open sessions the server answers 404 for (deleted upstream)
 	sweep sweepState      // sweep.go; used by the poll only
+
+	changes changeFollower // the v8 change feed (changefeed.go)
 }
 
 func (p *poller) Stats() Stats {
@@ -256,6 +258,7 @@ func (p *poller) run(ctx context.Context) {
 			p.setLeader(false)
 		}
 	}()
+	defer p.stopChanges() // before the lease is released
 	for ctx.Err() == nil {
 		started := time.Now()
 		if err := p.ensure(ctx); err != nil {
@@ -287,6 +290,7 @@ func (p *poller) run(ctx context.Context) {
 				p.setLeader(false)
 			}
 		}
+		p.followChanges(ctx, lease)
 		wait := p.w.o.Interval - time.Since(started)
 		select {
 		case <-ctx.Done():
@@ -334,7 +338,7 @@ func (p *poller) pollLeased(ctx context.Context, lease *store.Lease) error {
 			}
 		}
 	}()
-	err := p.poll(pctx, cur)
+	err := p.pollLocked(pctx, cur)
 	cancel()
 	<-done
 	*lease = renewed

@@ -217,10 +217,19 @@ func refusal(est cost.Estimate, l config.RoleLimits, role string) *gqlerror.Erro
 	// aliases) goes in the extensions only.
 	msg := fmt.Sprintf("refused before execution: about %s %s, over the limit (%s) of %s for %s",
 		thousands(value), d, limit, thousands(maxV), role)
-	if top.Field != "" {
+	knob, suggested := suggestFirst(top, value, maxV)
+	switch {
+	case knob != "":
+		// The value to lower to comes first: the full advice (every knob) may not fit the
+		// message bound, and is in extensions.advice.
+		msg += fmt.Sprintf(". Most come from %s (%s): lower `first` on %s to about %d", top.Field, thousands(top.Amount), knob, suggested)
+	case top.Field != "":
 		msg += fmt.Sprintf(". Most come from %s (%s): %s", top.Field, thousands(top.Amount), top.Advice())
 	}
 	e := limitError(resolvers.CodeQueryTooComplex, limit, value, maxV, "%s", msg)
+	if knob != "" {
+		e.Extensions["suggestedFirst"] = map[string]any{"field": knob, "first": suggested}
+	}
 	e.Extensions["field"] = top.Field
 	if top.Path != "" {
 		e.Extensions["path"] = top.Path
@@ -230,6 +239,27 @@ func refusal(est cost.Estimate, l config.RoleLimits, role string) *gqlerror.Erro
 	}
 	e.Extensions["cost"] = estimated(est)
 	return e
+}
+
+// suggestFirst is the paged list (innermost first) whose `first`, lowered in proportion, brings
+// the estimate under the limit, and that `first`: the cost grows linearly with each knob. ""
+// when no paged list can bring it under the limit alone (then the advice says what to lower).
+func suggestFirst(top cost.Contributor, value, maxV int64) (field string, first int64) {
+	if value <= 0 || maxV <= 0 {
+		return "", 0
+	}
+	rest := value - top.Amount // what lowering this contributor cannot remove
+	for _, k := range top.Knobs {
+		if k.Argument == "" || k.Size <= 1 || rest >= maxV {
+			continue
+		}
+		// top.Amount scales with k.Size: the new amount must fit in maxV - rest.
+		first = k.Size * (maxV - rest) / top.Amount
+		if first >= 1 && first < k.Size {
+			return k.Field, first
+		}
+	}
+	return "", 0
 }
 
 func estimated(est cost.Estimate) map[string]any {

@@ -71,6 +71,10 @@ func safeMessage(msg string) string {
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
 			cut--
 		}
+		// At a word's end when there is one in the last quarter: never "...the whole lis…".
+		if sp := strings.LastIndexByte(msg[:cut], ' '); sp > maxMessageBytes*3/4 {
+			cut = sp
+		}
 		msg = msg[:cut] + "…"
 	}
 	return msg
