@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,9 @@ type isoEnv struct {
 	gw    *app.Gateway
 	log   *lockedBuffer
 	authn *authn.Authenticator
+
+	listenOnce sync.Once
+	url        string // the gateway on loopback, for websocket and SSE clients (listen)
 }
 
 // isoStart starts the demo fleet and the gateway exactly as cmd/vbo-gateway does. jwt, when
@@ -81,6 +85,25 @@ func (e *isoEnv) client(key string) *client.Client {
 	return client.New(e.gw.Handler, client.Path("/graphql"), client.AddHeader("Authorization", "Bearer "+key))
 }
 
+// isoCaller sends one GraphQL operation as one caller: the gqlgen client over HTTP, or a
+// graphql-transport-ws socket sending it as a subscribe operation (isolation_ws_test.go). Every
+// check below runs through it, so the same table of query shapes runs over each transport.
+type isoCaller interface {
+	RawPost(query string, options ...client.Option) (*client.Response, error)
+}
+
+// isoTransport connects a tenant's caller over one transport.
+type isoTransport struct {
+	name string
+	dial func(t *testing.T, e *isoEnv, key string) isoCaller
+}
+
+// isoTransports are the transports the isolation suite runs every query shape over.
+var isoTransports = []isoTransport{
+	{"http", func(_ *testing.T, e *isoEnv, key string) isoCaller { return e.client(key) }},
+	{"websocket", isoDialWS},
+}
+
 type isoErr struct {
 	Message    string         `json:"message"`
 	Path       []any          `json:"path"`
@@ -95,7 +118,7 @@ func (e isoErr) shape() string {
 	return string(b)
 }
 
-func isoRun(t *testing.T, c *client.Client, q string, vars map[string]any) (map[string]json.RawMessage, []isoErr) {
+func isoRun(t *testing.T, c isoCaller, q string, vars map[string]any) (map[string]json.RawMessage, []isoErr) {
 	t.Helper()
 	var opts []client.Option
 	for k, v := range vars {
@@ -122,7 +145,7 @@ func isoRun(t *testing.T, c *client.Client, q string, vars map[string]any) (map[
 	return data, errs
 }
 
-func isoMust(t *testing.T, c *client.Client, q string, vars map[string]any, out any) {
+func isoMust(t *testing.T, c isoCaller, q string, vars map[string]any, out any) {
 	t.Helper()
 	data, errs := isoRun(t, c, q, vars)
 	if len(errs) > 0 {
@@ -206,7 +229,7 @@ type isoSessionNode struct {
 }
 
 // isoSessions walks every page of restoreSessions for a caller.
-func isoSessions(t *testing.T, c *client.Client, filter map[string]any) ([]isoSessionNode, []*int) {
+func isoSessions(t *testing.T, c isoCaller, filter map[string]any) ([]isoSessionNode, []*int) {
 	t.Helper()
 	var all []isoSessionNode
 	var totals []*int
@@ -232,7 +255,7 @@ func isoSessions(t *testing.T, c *client.Client, filter map[string]any) ([]isoSe
 	}
 }
 
-func (e *isoEnv) world(admin *client.Client) *isoWorld {
+func (e *isoEnv) world(admin isoCaller) *isoWorld {
 	t := e.t
 	w := &isoWorld{orgByID: map[string]isoOrg{}}
 	var out struct {
@@ -353,7 +376,7 @@ fragment isoOrgFields on Organization { name officeName upstreamId }`
 // isoProber runs probes in aliased batches and counts leaks.
 type isoProber struct {
 	t       *testing.T
-	c       *client.Client
+	c       isoCaller
 	who     string
 	ref     string // the shape of the error a missing ID gets
 	probes  int
@@ -413,7 +436,7 @@ func (p *isoProber) run(probes []isoProbe) {
 }
 
 // missingRef returns the error shape of missing IDs, checking every root and kind agrees.
-func missingRef(t *testing.T, c *client.Client, servers []string) string {
+func missingRef(t *testing.T, c isoCaller, servers []string) string {
 	t.Helper()
 	var probes []isoProbe
 	for _, s := range append(slices.Clone(servers), "nosuch1") {
@@ -473,30 +496,55 @@ func TestIsoTenantIsolation(t *testing.T) {
 		t.Fatalf("added sessions missing from the admin view (detached %v, working %v)", sawDetached, sawWorking)
 	}
 
-	totalProbes, totalLeaks := 0, 0
-	for i, ct := range e.fleet.Config.Tenants {
-		tn := w.tenant(t, ct, fmt.Sprintf("%s%d", demo.TenantKeyPrefix, i+1))
-		t.Run(tn.id, func(t *testing.T) { // serial: the totals below add up every tenant's
-			c := e.client(tn.key)
-			ref := missingRef(t, c, w.servers)
-			p := &isoProber{t: t, c: c, who: tn.id, ref: ref}
-			isoCheckLists(t, c, w, tn)
-			isoCheckFilters(t, c, w, tn, p)
-			isoCheckOwnIDs(t, c, w, tn)
-			isoCheckCursors(t, c, e, tn, p)
-			p.run(isoForeignProbes(w, tn))
-			totalProbes += p.probes
-			totalLeaks += p.leaks
-			t.Logf("%s: %d organisations, %d sessions on %v; %d out-of-scope probes, %d leaks",
-				tn.id, len(tn.orgs), len(tn.sessions), tn.servers, p.probes, p.leaks)
-		})
+	// Every tenant over every transport (one caller, so one websocket, per pair), in parallel;
+	// the group returns when all have, so the totals below add up every pair's.
+	var mu sync.Mutex
+	totalProbes, totalLeaks := map[string]int{}, 0
+	refs := map[string]map[string]string{} // tenant -> transport -> the missing-ID error shape
+	t.Run("tenants", func(t *testing.T) {
+		for i, ct := range e.fleet.Config.Tenants {
+			tn := w.tenant(t, ct, fmt.Sprintf("%s%d", demo.TenantKeyPrefix, i+1))
+			for _, tr := range isoTransports {
+				t.Run(tn.id+"/"+tr.name, func(t *testing.T) {
+					t.Parallel()
+					c := tr.dial(t, e, tn.key)
+					ref := missingRef(t, c, w.servers)
+					p := &isoProber{t: t, c: c, who: tn.id + " over " + tr.name, ref: ref}
+					isoCheckLists(t, c, w, tn)
+					isoCheckFilters(t, c, w, tn, p)
+					isoCheckOwnIDs(t, c, w, tn)
+					isoCheckCursors(t, c, e, tn, p)
+					p.run(isoForeignProbes(w, tn))
+					mu.Lock()
+					totalProbes[tr.name] += p.probes
+					totalLeaks += p.leaks
+					if refs[tn.id] == nil {
+						refs[tn.id] = map[string]string{}
+					}
+					refs[tn.id][tr.name] = ref
+					mu.Unlock()
+					t.Logf("%s over %s: %d organisations, %d sessions on %v; %d out-of-scope probes, %d leaks",
+						tn.id, tr.name, len(tn.orgs), len(tn.sessions), tn.servers, p.probes, p.leaks)
+				})
+			}
+		}
+	})
+	// A missing (and so every out-of-scope) ID answers the same error over every transport.
+	for id, byTransport := range refs {
+		for name, ref := range byTransport {
+			if want := byTransport[isoTransports[0].name]; ref != want {
+				t.Errorf("%s: a missing ID answers %s over %s, %s over %s", id, ref, name, want, isoTransports[0].name)
+			}
+		}
 	}
-	t.Logf("isolation: %d probes across %d tenants, %d leaks", totalProbes, len(e.fleet.Config.Tenants), totalLeaks)
+	t.Logf("isolation: %v probes across %d tenants, %d leaks", totalProbes, len(e.fleet.Config.Tenants), totalLeaks)
 	if totalLeaks != 0 {
 		t.Fatalf("%d leaks", totalLeaks)
 	}
-	if totalProbes < 1000 {
-		t.Fatalf("only %d probes ran", totalProbes)
+	for _, tr := range isoTransports {
+		if totalProbes[tr.name] < 1000 {
+			t.Fatalf("only %d probes ran over %s", totalProbes[tr.name], tr.name)
+		}
 	}
 }
 
@@ -563,7 +611,7 @@ func isoForeignProbes(w *isoWorld, tn *isoTenant) []isoProbe {
 }
 
 // isoCheckOwnIDs: the probes are not vacuous, the tenant's own IDs resolve through every root.
-func isoCheckOwnIDs(t *testing.T, c *client.Client, w *isoWorld, tn *isoTenant) {
+func isoCheckOwnIDs(t *testing.T, c isoCaller, w *isoWorld, tn *isoTenant) {
 	t.Helper()
 	var probes []isoProbe
 	for id := range tn.orgs {
@@ -632,7 +680,7 @@ const isoCursorPage = `query($first: Int, $after: String, $id: ID!, $own: Boolea
 // session creation time, in any form a cursor could hold it (unix seconds, milliseconds or
 // nanoseconds, raw or base64url-decoded). Issue 11 item 6: the merge reads past other tenants'
 // sessions, and a readable cursor recorded where it stopped.
-func isoCheckCursors(t *testing.T, c *client.Client, e *isoEnv, tn *isoTenant, p *isoProber) {
+func isoCheckCursors(t *testing.T, c isoCaller, e *isoEnv, tn *isoTenant, p *isoProber) {
 	t.Helper()
 	own, foreign := map[string]bool{}, map[string]string{} // time text -> a session it belongs to
 	for server, sim := range e.fleet.Sims {
@@ -712,7 +760,7 @@ func isoCheckCursors(t *testing.T, c *client.Client, e *isoEnv, tn *isoTenant, p
 }
 
 // isoCheckLists: every list shows exactly the tenant's own organisations and sessions.
-func isoCheckLists(t *testing.T, c *client.Client, w *isoWorld, tn *isoTenant) {
+func isoCheckLists(t *testing.T, c isoCaller, w *isoWorld, tn *isoTenant) {
 	t.Helper()
 	wantOrgs := slices.Sorted(maps.Keys(tn.orgs))
 	wantSessions := slices.Sorted(maps.Keys(tn.sessions))
@@ -848,7 +896,7 @@ func isoCheckLists(t *testing.T, c *client.Client, w *isoWorld, tn *isoTenant) {
 
 // isoCheckFilters: filters naming out-of-scope organisations or servers narrow to nothing and
 // answer exactly like filters naming missing ones.
-func isoCheckFilters(t *testing.T, c *client.Client, w *isoWorld, tn *isoTenant, p *isoProber) {
+func isoCheckFilters(t *testing.T, c isoCaller, w *isoWorld, tn *isoTenant, p *isoProber) {
 	t.Helper()
 	const q = `query($f: RestoreSessionFilter, $o: OrganizationFilter) {
 	  restoreSessions(first: 20, filter: $f) { totalCount pageInfo { hasNextPage hasPreviousPage } edges { node { id } } }
