@@ -92,6 +92,9 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	// These tests check data and upstream calls, not the query cost limits (tested elsewhere):
 	// the mapping query asks for every event of many sessions.
 	fleet.Config.Limits.MaxUpstreamCalls, fleet.Config.Limits.MaxResponseObjects = 1<<30, 1<<40
+	// Nor latency: the large walks, run in parallel (and under -race) on a shared 2-core machine,
+	// can pass the 15 s default deadline.
+	fleet.Config.Resilience.RequestTimeout = 90 * time.Second
 	adminOnly(fleet.Config)
 	if o.tune != nil {
 		o.tune(fleet.Config)
