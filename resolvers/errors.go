@@ -11,6 +11,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -101,20 +102,6 @@ func (e badInput) Error() string { return e.msg }
 
 func badInputf(msg string) error { return badInput{msg} }
 
-// requestIDKey holds the request id (set by the HTTP layer) that masked errors quote.
-var requestIDKey = struct{ name string }{"request-id"}
-
-// WithRequestID stores the request id used in masked error messages.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
-}
-
-// RequestID returns the request id, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
 // ErrorPresenter maps every error to a GraphQL error with extensions.code. Upstream bodies are
 // never echoed; internal errors are masked and logged with the request id.
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
@@ -130,15 +117,15 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				// An error gqlgen built itself (e.g. argument coercion): a client mistake.
 				code, msg = CodeBadUserInput, gqlErr.Message
 			} else {
-				code, msg = CodeInternal, "internal error (request id "+RequestID(ctx)+")"
-				logger.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+				code, msg = CodeInternal, "internal error (request id "+requestid.From(ctx)+")"
+				logger.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String(), "request_id", requestid.From(ctx))
 			}
 		}
 		if code == CodeStoreUnavailable {
-			logger.WarnContext(ctx, "audit archive unavailable", "err", err, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+			logger.WarnContext(ctx, "audit archive unavailable", "err", err, "path", gqlErr.Path.String(), "request_id", requestid.From(ctx))
 		}
 		if code == CodeUpstreamUnavailable || code == CodeUpstreamTimeout || code == CodeUpstreamError {
-			logger.WarnContext(ctx, "upstream failure", "err", err, "server", server, "path", gqlErr.Path.String(), "request_id", RequestID(ctx))
+			logger.WarnContext(ctx, "upstream failure", "err", err, "server", server, "path", gqlErr.Path.String(), "request_id", requestid.From(ctx))
 		}
 		gqlErr.Message = msg
 		if gqlErr.Extensions == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -61,7 +62,7 @@ func TestErrorPresenter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			ctx := WithRequestID(context.Background(), "req-7")
+			ctx := requestid.With(context.Background(), "req-7")
 			got := e.present(ctx, tt.err)
 			if got.Message != tt.msg || got.Extensions["code"] != tt.code {
 				t.Errorf("got %q %v, want %q %s", got.Message, got.Extensions, tt.msg, tt.code)
@@ -77,9 +78,6 @@ func TestErrorPresenter(t *testing.T) {
 				t.Errorf("log = %q, want it to contain %q", log, tt.logged)
 			}
 		})
-	}
-	if RequestID(context.Background()) != "" {
-		t.Error("a request id without WithRequestID")
 	}
 }
 

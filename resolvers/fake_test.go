@@ -17,6 +17,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -282,7 +283,7 @@ func newEnv(t *testing.T) *env {
 // collects the partial-result errors, and a request id.
 func (e *env) ctx(p *auth.Principal) context.Context {
 	ctx := graphql.WithResponseContext(context.Background(), ErrorPresenter(e.r.Logger), nil)
-	ctx = WithRequestID(ctx, "req-1")
+	ctx = requestid.With(ctx, "req-1")
 	ctx = loaders.With(ctx, e.r.Backend.New())
 	if p != nil {
 		ctx = auth.WithPrincipal(ctx, p)

@@ -21,6 +21,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -77,7 +78,7 @@ func startSimGateway(t *testing.T, o vbosim.Options, renames map[int]string, pri
 			http.Error(w, "no such test principal", http.StatusUnauthorized)
 			return
 		}
-		ctx := loaders.With(auth.WithPrincipal(WithRequestID(r.Context(), "req-1"), p), b.New())
+		ctx := loaders.With(auth.WithPrincipal(requestid.With(r.Context(), "req-1"), p), b.New())
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
 	return &simGateway{sim: sim, orgs: orgs, h: h}

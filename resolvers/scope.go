@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -266,7 +267,7 @@ func (r *Resolver) sessionVisible(ctx context.Context, p *auth.Principal, server
 		// Answering with the upstream error would tell the caller the session exists; it
 		// reads as not found, and the failure goes to the log.
 		r.Logger.WarnContext(ctx, "cannot check a session's scope: organisations unavailable", "server", server, "err", err,
-			"request_id", RequestID(ctx))
+			"request_id", requestid.From(ctx))
 		return false, nil
 	}
 	orgID := ""

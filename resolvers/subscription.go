@@ -12,6 +12,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -197,8 +198,8 @@ func (r *Resolver) endStream(ctx context.Context, err error) {
 			e.Extensions["server"] = server
 		}
 	} else if !errors.Is(err, ErrSlowSubscriber) {
-		r.Logger.ErrorContext(ctx, "subscription ended by an error", "err", err, "request_id", RequestID(ctx))
-		e = &gqlerror.Error{Message: "subscription ended: the archive could not be read (request id " + RequestID(ctx) + ")",
+		r.Logger.ErrorContext(ctx, "subscription ended by an error", "err", err, "request_id", requestid.From(ctx))
+		e = &gqlerror.Error{Message: "subscription ended: the archive could not be read (request id " + requestid.From(ctx) + ")",
 			Extensions: map[string]any{"code": CodeInternal}}
 	}
 	h.mu.Lock()

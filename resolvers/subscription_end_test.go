@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -32,7 +33,7 @@ func TestEndStreamCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := WithStreamEnd(WithRequestID(context.Background(), "req-7"))
+			ctx := WithStreamEnd(requestid.With(context.Background(), "req-7"))
 			r.endStream(ctx, tt.err)
 			got := StreamEnd(ctx)
 			if got == nil {

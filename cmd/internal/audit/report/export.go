@@ -17,6 +17,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
@@ -185,7 +186,7 @@ func (x *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_ = cw.Write(modelRecord(row))
 		}
 		if err := cw.Flush(); err != nil {
-			x.o.Logger.WarnContext(ctx, "restore audit export: write", "err", err, "request_id", resolvers.RequestID(ctx))
+			x.o.Logger.WarnContext(ctx, "restore audit export: write", "err", err, "request_id", requestid.From(ctx))
 		}
 		return
 	}
@@ -220,7 +221,7 @@ func (x *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Headers are gone: the response ends early, and the log says why.
-		x.o.Logger.WarnContext(ctx, "restore audit export stopped", "err", err, "rows", n, "request_id", resolvers.RequestID(ctx))
+		x.o.Logger.WarnContext(ctx, "restore audit export stopped", "err", err, "rows", n, "request_id", requestid.From(ctx))
 		return
 	}
 	if !started {
@@ -229,7 +230,7 @@ func (x *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = cw.Write(DetailHeader)
 	}
 	if err := cw.Flush(); err != nil {
-		x.o.Logger.WarnContext(ctx, "restore audit export: write", "err", err, "request_id", resolvers.RequestID(ctx))
+		x.o.Logger.WarnContext(ctx, "restore audit export: write", "err", err, "request_id", requestid.From(ctx))
 	}
 }
 
@@ -377,7 +378,7 @@ func sfString(s string) string {
 
 func (x *exporter) fail(ctx context.Context, w http.ResponseWriter, err error) {
 	if code, _ := resolvers.Classify(err); code == resolvers.CodeInternal {
-		x.o.Logger.ErrorContext(ctx, "restore audit export", "err", err, "request_id", resolvers.RequestID(ctx))
+		x.o.Logger.ErrorContext(ctx, "restore audit export", "err", err, "request_id", requestid.From(ctx))
 	}
 	writeError(w, err)
 }

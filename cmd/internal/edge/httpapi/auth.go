@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -91,7 +92,7 @@ func (g *authGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkCredentials(r.Header); err != nil {
 			g.logger.InfoContext(r.Context(), "authentication refused", "reason", err, "client", g.clients.bucket(r),
-				"request_id", resolvers.RequestID(r.Context()))
+				"request_id", requestid.From(r.Context()))
 			writeAmbiguousCredentials(w, err)
 			return
 		}
@@ -102,7 +103,7 @@ func (g *authGate) wrap(next http.Handler) http.Handler {
 		}
 		key := g.clients.bucket(r)
 		g.logger.InfoContext(r.Context(), "authentication failed", "reason", err, "client", key,
-			"request_id", resolvers.RequestID(r.Context()))
+			"request_id", requestid.From(r.Context()))
 		if !g.spend(key) {
 			g.slow(r)
 			secs := max(int64(math.Ceil(1/float64(g.limit))), 1)
@@ -218,7 +219,7 @@ const maxCloseReason = 123
 // 4403 and the reason.
 func (g *authGate) refuseInit(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
 	g.logger.InfoContext(ctx, "authentication refused (websocket connection_init)", "reason", err,
-		"request_id", resolvers.RequestID(ctx))
+		"request_id", requestid.From(ctx))
 	msg := "forbidden: " + err.Error()
 	reason := strings.ToValidUTF8(msg[:min(len(msg), maxCloseReason)], "")
 	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), reason), nil, errors.New(msg)

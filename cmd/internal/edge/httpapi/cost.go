@@ -16,6 +16,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/graph/cost"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
@@ -181,11 +182,11 @@ func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	e := refusal(est, limits, role)
 	if q.lim.CostMode == config.CostMeasure {
 		q.logger.InfoContext(ctx, "query over the cost limits (measure mode: not refused)", "operation", telemetry.OperationName(oc),
-			"role", role, "reason", e.Message, "request_id", resolvers.RequestID(ctx))
+			"role", role, "reason", e.Message, "request_id", requestid.From(ctx))
 		return nil
 	}
 	q.logger.InfoContext(ctx, "query refused: over the cost limits", "operation", telemetry.OperationName(oc), "role", role,
-		"upstream_calls", est.UpstreamCalls, "response_objects", est.ResponseObjects, "request_id", resolvers.RequestID(ctx))
+		"upstream_calls", est.UpstreamCalls, "response_objects", est.ResponseObjects, "request_id", requestid.From(ctx))
 	return e
 }
 
@@ -309,7 +310,7 @@ func (q *queryCost) InterceptResponse(ctx context.Context, next graphql.Response
 	if q.lim.CostMode == config.CostMeasure && est != nil {
 		q.logger.InfoContext(ctx, "query cost", "estimated_upstream_calls", est.UpstreamCalls,
 			"estimated_response_objects", est.ResponseObjects, "actual_upstream_calls", m.calls.Calls(),
-			"over_limits", isOver, "request_id", resolvers.RequestID(ctx))
+			"over_limits", isOver, "request_id", requestid.From(ctx))
 	}
 	return resp
 }

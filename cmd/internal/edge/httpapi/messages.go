@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 )
 
@@ -104,7 +105,7 @@ func answerLateStart(ctx context.Context, next graphql.OperationHandler) graphql
 			return h(ctx)
 		}
 		answered = true
-		id := resolvers.RequestID(ctx)
+		id := requestid.From(ctx)
 		e := &gqlerror.Error{Message: "the request deadline passed before the query could run (request id " + id + ")",
 			Extensions: map[string]any{"code": resolvers.CodeUpstreamTimeout}}
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {

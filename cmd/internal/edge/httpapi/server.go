@@ -26,6 +26,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/graph"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
@@ -246,7 +247,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver, policy *w
 	srv.AroundOperations(answerLateStart)
 	srv.SetErrorPresenter(safeMessages(resolvers.ErrorPresenter(opts.Logger)))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", resolvers.RequestID(ctx), "stack", string(debug.Stack()))
+		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", requestid.From(ctx), "stack", string(debug.Stack()))
 		return fmt.Errorf("panic: %v", p) // masked as INTERNAL by the presenter
 	})
 	return srv, nil
@@ -257,6 +258,6 @@ func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := telemetry.RequestID(r.Header)
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(resolvers.WithRequestID(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }

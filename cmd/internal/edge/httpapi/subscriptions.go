@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
@@ -167,7 +168,7 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 		if err != nil || p == nil {
 			key := gate.clients.bucket(orig)
 			gate.logger.InfoContext(ctx, "authentication failed (websocket connection_init)", "reason", err, "client", key,
-				"request_id", resolvers.RequestID(ctx))
+				"request_id", requestid.From(ctx))
 			if !gate.spend(key) {
 				gate.slow(orig)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
@@ -210,7 +211,7 @@ func (x *wsExecutor) CreateOperationContext(ctx context.Context, params *graphql
 	p, err := x.session.authorize(x.policy.authenticate)
 	if err != nil {
 		x.policy.logger.InfoContext(ctx, "websocket credentials no longer accepted: closing the connection", "reason", err,
-			"request_id", resolvers.RequestID(ctx))
+			"request_id", requestid.From(ctx))
 		x.session.forbid("Forbidden")
 		e := gqlerror.Errorf("authentication required")
 		e.Extensions = map[string]any{"code": resolvers.CodeUnauthenticated}

@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 )
 
 // HTTP wraps the gateway's handler: request id, the access line, and (with tracing) the
@@ -36,7 +36,7 @@ func (h HTTP) Wrap(next http.Handler) http.Handler {
 		r.Header.Set("X-Request-Id", id) // the inner layers keep it
 		w.Header().Set("X-Request-Id", id)
 		rec := &Record{}
-		ctx := WithRecord(resolvers.WithRequestID(r.Context(), id), rec)
+		ctx := WithRecord(requestid.With(r.Context(), id), rec)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 

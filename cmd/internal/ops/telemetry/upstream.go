@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 )
 
 // UpstreamObserver is told about every HTTP request sent to a VBO server (the metrics).
@@ -86,7 +86,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if t.u.Logger.Enabled(ctx, slog.LevelDebug) {
 		attrs := []any{"server", t.u.Server, "method", req.Method, "route", route, "status", status,
 			"duration_ms", float64(d.Microseconds()) / 1000}
-		if id := resolvers.RequestID(ctx); id != "" {
+		if id := requestid.From(ctx); id != "" {
 			attrs = append(attrs, "request_id", id)
 		}
 		if err != nil {
