@@ -2,10 +2,9 @@ package report
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -198,70 +197,34 @@ const (
 	defaultPageBytes = 4 << 20
 )
 
-// sessionPage reads the sessions started in [from, to) after the session after (nil: from the
-// start) in (start, server, id) order: at most pageRows of them, fewer once their text passes
-// pageBytes (at least one). The rows are closed when it returns.
+// sessionPage reads the page of sessions started in [from, to) after the session after (nil:
+// from the start), in (start, server, id) order: at most pageRows of them, fewer once their
+// text passes pageBytes (at least one). The store closes the rows before it returns.
 func (a *Archive) sessionPage(ctx context.Context, from, to time.Time, after *match.Session) ([]*match.Session, error) {
-	// The window alone selects rows, so the database reads one range of the start-time index
-	// (archive_session_report, led by start_ns and server); the servers are checked in Go
-	// (see groups). The key (start_ns, server, id) is a session's for life, so paging by it
-	// skips and repeats nothing.
-	query := `SELECT server, id, org_id, org_name, name, type, state, result, initiated_by, client_host,
-		scope_name, reason, details, start_ns, end_ns, items, bytes, by_event_type, first_item_ns, last_item_ns
-		FROM archive_session WHERE start_ns >= ? AND start_ns < ?`
-	args := []any{store.NS(from), store.NS(to)}
+	p := store.ReportPage{From: from, To: to, Rows: a.pageRows, Bytes: a.pageBytes}
 	if after != nil {
-		query += ` AND (start_ns > ? OR server > ? OR (server = ? AND id > ?))`
-		args = []any{store.NS(after.Upstream.CreationTime), store.NS(to), store.NS(after.Upstream.CreationTime),
-			after.Server, after.Server, after.Upstream.ID}
+		p.After = &store.ReportKey{Start: after.Upstream.CreationTime, Server: after.Server, ID: after.Upstream.ID}
 	}
-	query += ` ORDER BY start_ns, server, id LIMIT ?`
-	args = append(args, a.pageRows)
-	rows, err := a.st.QueryReport(ctx, query, args...)
+	list, err := a.st.ReportSessions(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var page []*match.Session
-	size := 0
-	for size < a.pageBytes && rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		page = append(page, s)
-		u := &s.Upstream
-		size += 256 + len(u.ID) + len(s.OrgName) + len(u.Name) + len(u.InitiatedBy) + len(u.ClientHost) +
-			len(u.ScopeName) + len(u.Reason) + len(u.Details)
+	page := make([]*match.Session, len(list))
+	for i, x := range list {
+		page[i] = reportSession(x)
 	}
-	return page, rows.Err()
+	return page, nil
 }
 
-func scanSession(r store.Rows) (*match.Session, error) {
-	var s match.Session
-	u := &s.Upstream
-	var typ, state, result, byEvent string
-	var start int64
-	var end, first, last sql.NullInt64
-	if err := r.Scan(&s.Server, &u.ID, &s.OrgID, &s.OrgName, &u.Name, &typ, &state, &result, &u.InitiatedBy, &u.ClientHost,
-		&u.ScopeName, &u.Reason, &u.Details, &start, &end, &s.Items, &s.Bytes, &byEvent, &first, &last); err != nil {
-		return nil, err
-	}
-	u.Organization = s.OrgName
-	u.Type, u.State, u.Result = upstream.RestoreSessionType(typ), upstream.RestoreSessionState(state), upstream.RestoreSessionResult(result)
-	u.CreationTime = time.Unix(0, start).UTC()
-	u.EndTime, s.FirstItem, s.LastItem = store.TimePtr(end), store.TimePtr(first), store.TimePtr(last)
-	var counts map[string]int64
-	if byEvent != "" {
-		if err := json.Unmarshal([]byte(byEvent), &counts); err != nil {
-			return nil, fmt.Errorf("session %s: by_event_type: %w", u.ID, err)
-		}
-	}
-	s.ItemsByEventType = make(map[model.RestoreEventType]int64, len(counts))
-	for k, n := range counts {
+// reportSession is an archived session as the report matches and counts it.
+func reportSession(x *store.Session) *match.Session {
+	s := &match.Session{Server: x.Server, OrgID: x.OrgID, OrgName: x.Session.Organization, Upstream: x.Session,
+		Items: x.Totals.Items, Bytes: x.Totals.Bytes, FirstItem: x.Totals.FirstItem, LastItem: x.Totals.LastItem}
+	s.ItemsByEventType = make(map[model.RestoreEventType]int64, len(x.Totals.ByEventType))
+	for k, n := range x.Totals.ByEventType {
 		s.ItemsByEventType[model.EventTypeFromVBO(upstream.RestoreEventType(k))] += n
 	}
-	return &s, nil
+	return s
 }
 
 // groupable reports whether the database can apply the filter itself: everything but the
@@ -278,45 +241,29 @@ var (
 	knownResults = []upstream.RestoreSessionResult{upstream.SessionResultSuccess, upstream.SessionResultWarning, upstream.SessionResultFailed}
 )
 
-// enumCond is the SQL condition "column's value maps to one of want": the VBO values that map
-// to a wanted enum, or any value outside known when UNKNOWN is wanted.
-func enumCond[V ~string, E comparable](col string, want []E, known []V, conv func(V) E, unknown E, args *[]any) string {
-	var in []string
-	other := false
+// valueSet selects the VBO values that map to one of want: the known values that map to a
+// wanted enum, or any value outside known when UNKNOWN is wanted.
+func valueSet[V ~string, E comparable](want []E, known []V, conv func(V) E, unknown E) *store.ValueSet {
+	set := &store.ValueSet{}
 	for _, w := range want {
 		if w == unknown {
-			other = true
+			set.NotIn = make([]string, len(known))
+			for i, v := range known {
+				set.NotIn[i] = string(v)
+			}
+			break
 		}
 	}
 	for _, v := range known {
 		for _, w := range want {
 			if conv(v) == w {
-				in = append(in, "?")
-				*args = append(*args, string(v))
+				set.In = append(set.In, string(v))
 				break
 			}
 		}
 	}
-	var parts []string
-	if len(in) > 0 {
-		parts = append(parts, col+" IN ("+strings.Join(in, ",")+")")
-	}
-	if other {
-		ph := make([]string, len(known))
-		for i, v := range known {
-			ph[i] = "?"
-			*args = append(*args, string(v))
-		}
-		parts = append(parts, col+" NOT IN ("+strings.Join(ph, ",")+")")
-	}
-	if len(parts) == 0 {
-		return "1 = 0"
-	}
-	return "(" + strings.Join(parts, " OR ") + ")"
+	return set
 }
-
-// nsPerDay groups start times by UTC day in SQL (integer division of Unix nanoseconds).
-const nsPerDay = int64(24 * time.Hour)
 
 // groups has the database count the window's sessions by the dimensions asked for (and their
 // organisation, for the scope check) and hands each group in scope to add.
@@ -342,86 +289,46 @@ func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dim
 			orgs[[2]string{id.Server, strings.ToLower(id.Upstream)}] = true
 		}
 	}
-	has := map[Dimension]bool{}
-	for _, d := range dims {
-		has[d] = true
-	}
-	cols := []string{"server", "org_id", "org_name"}
-	for _, c := range []struct {
-		d   Dimension
-		col string
-	}{{ByInitiatedBy, "initiated_by"}, {ByClientMachine, "client_machine"}, {ByViaAddress, "via_address"},
-		{ByType, "type"}, {ByResult, "result"}, {ByDay, "start_ns / " + fmt.Sprint(nsPerDay)}} {
-		if has[c.d] {
-			cols = append(cols, c.col)
+	gq := store.GroupQuery{From: q.From, To: q.To, StartFrom: f.StartTimeFrom, StartTo: f.StartTimeTo}
+	for _, c := range groupColumns { // in a fixed order, whatever dims' order
+		if slices.Contains(dims, c.d) {
+			gq.By = append(gq.By, c.col)
 		}
 	}
-	// Every column read is in the archive_session_report index, led by start_ns: the window is
-	// one range of it and no table row is read. The servers are not a condition here (the
-	// planner would rather walk an index on server, reading every session of the server and
-	// its table row); server is a grouping column, so each group is checked below instead.
-	args := []any{store.NS(q.From), store.NS(q.To)}
-	where := []string{"start_ns >= ?", "start_ns < ?"}
-	servers := serverSet(q.Servers)
-	if f.StartTimeFrom != nil {
-		where, args = append(where, "start_ns >= ?"), append(args, store.NS(*f.StartTimeFrom))
-	}
-	if f.StartTimeTo != nil {
-		where, args = append(where, "start_ns <= ?"), append(args, store.NS(*f.StartTimeTo))
-	}
 	if len(f.Types) > 0 {
-		where = append(where, enumCond("type", f.Types, knownTypes, model.SessionTypeFromVBO, model.RestoreSessionTypeUnknown, &args))
+		gq.Types = valueSet(f.Types, knownTypes, model.SessionTypeFromVBO, model.RestoreSessionTypeUnknown)
 	}
 	if len(f.States) > 0 {
-		where = append(where, enumCond("state", f.States, knownStates, model.SessionStateFromVBO, model.RestoreSessionStateUnknown, &args))
+		gq.States = valueSet(f.States, knownStates, model.SessionStateFromVBO, model.RestoreSessionStateUnknown)
 	}
 	if len(f.Results) > 0 {
-		where = append(where, enumCond("result", f.Results, knownResults, model.SessionResultFromVBO, model.RestoreSessionResultUnknown, &args))
+		gq.Results = valueSet(f.Results, knownResults, model.SessionResultFromVBO, model.RestoreSessionResultUnknown)
 	}
-	query := `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
-		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)
-		FROM archive_session WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", ")
-	rows, err := a.st.QueryReport(ctx, query, args...)
+	// The servers are not a condition of the store's read (see store.GroupSessions): server
+	// is a grouping column, so each group is checked here instead.
+	servers := serverSet(q.Servers)
+	err := a.st.GroupSessions(ctx, gq, func(sg store.SessionGroup) error {
+		if !servers[sg.Server] || !q.InScope(sg.Server, sg.OrgID) || orgs != nil && (sg.OrgID == "" || !orgs[[2]string{sg.Server, strings.ToLower(sg.OrgID)}]) {
+			return nil
+		}
+		add(Group{Server: sg.Server, OrgID: sg.OrgID, OrgName: sg.OrgName, InitiatedBy: sg.InitiatedBy,
+			ClientMachine: sg.ClientMachine, ViaAddress: sg.ViaAddress, Type: upstream.RestoreSessionType(sg.Type),
+			Result: upstream.RestoreSessionResult(sg.Result), Sessions: sg.Sessions, Items: sg.Items, Bytes: sg.Bytes,
+			Failed: sg.Failed, First: sg.First, Last: sg.Last})
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("restore audit: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var g Group
-		var typ, result string
-		var day, first, last int64
-		dest := []any{&g.Server, &g.OrgID, &g.OrgName}
-		if has[ByInitiatedBy] {
-			dest = append(dest, &g.InitiatedBy)
-		}
-		if has[ByClientMachine] {
-			dest = append(dest, &g.ClientMachine)
-		}
-		if has[ByViaAddress] {
-			dest = append(dest, &g.ViaAddress)
-		}
-		if has[ByType] {
-			dest = append(dest, &typ)
-		}
-		if has[ByResult] {
-			dest = append(dest, &result)
-		}
-		if has[ByDay] {
-			dest = append(dest, &day)
-		}
-		dest = append(dest, &g.Sessions, &g.Items, &g.Bytes, &g.Failed, &first, &last)
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("restore audit: %w", err)
-		}
-		if !servers[g.Server] || !q.InScope(g.Server, g.OrgID) || orgs != nil && (g.OrgID == "" || !orgs[[2]string{g.Server, strings.ToLower(g.OrgID)}]) {
-			continue
-		}
-		g.Type, g.Result = upstream.RestoreSessionType(typ), upstream.RestoreSessionResult(result)
-		g.First, g.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
-		add(g)
-	}
-	return rows.Err()
+	return nil
 }
+
+// groupColumns are the store's columns of the dimensions (ORGANIZATION is always grouped by).
+var groupColumns = []struct {
+	d   Dimension
+	col store.GroupColumn
+}{{ByInitiatedBy, store.GroupInitiatedBy}, {ByClientMachine, store.GroupClientMachine}, {ByViaAddress, store.GroupViaAddress},
+	{ByType, store.GroupType}, {ByResult, store.GroupResult}, {ByDay, store.GroupDay}}
 
 func serverSet(names []string) map[string]bool {
 	m := make(map[string]bool, len(names))

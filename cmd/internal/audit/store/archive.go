@@ -199,7 +199,7 @@ func (s *Store) Sessions(ctx context.Context, server string, ids []string) (map[
 	return sessionsIn(ctx, s.eng, server, ids)
 }
 
-func sessionsIn(ctx context.Context, q querier, server string, ids []string) (map[string]*Session, error) {
+func sessionsIn(ctx context.Context, q Querier, server string, ids []string) (map[string]*Session, error) {
 	out := make(map[string]*Session, len(ids))
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 400)]

@@ -92,3 +92,45 @@ func scanEvents(rows Rows) ([]upstream.RestoreSessionEvent, error) {
 	}
 	return out, nil
 }
+
+// SessionKey names one archived session.
+type SessionKey struct{ Server, ID string }
+
+// OpenSessionKeys reports which of keys name a session archived and not ended (the watcher
+// still follows it, or would had VBO not deleted it), read in tx. Keys with an empty id and
+// keys not archived are never open.
+func OpenSessionKeys(ctx context.Context, tx Tx, keys []SessionKey) (map[SessionKey]bool, error) {
+	byServer := map[string][]any{}
+	seen := map[SessionKey]bool{}
+	for _, k := range keys {
+		if k.ID == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		byServer[k.Server] = append(byServer[k.Server], k.ID)
+	}
+	open := map[SessionKey]bool{}
+	for server, ids := range byServer {
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), 500)]
+			ids = ids[len(chunk):]
+			rows, err := tx.Query(ctx, `SELECT id FROM archive_session WHERE server = ? AND ended_seq = 0 AND id IN (`+
+				placeholders(len(chunk))+`)`, append([]any{server}, chunk...)...)
+			if err != nil {
+				return nil, fmt.Errorf("store: open sessions: %w", err)
+			}
+			list, err := Collect(rows, func(r Row) (string, error) {
+				var id string
+				err := r.Scan(&id)
+				return id, err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("store: open sessions: %w", err)
+			}
+			for _, id := range list {
+				open[SessionKey{server, id}] = true
+			}
+		}
+	}
+	return open, nil
+}

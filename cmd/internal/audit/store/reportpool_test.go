@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
 )
 
@@ -33,7 +34,7 @@ func TestReportReadsKeepCapacityForOthers(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					rows, err := st.QueryReport(rctx, `SELECT server FROM watch_server`)
+					rows, err := store.QueryReport(rctx, st, `SELECT server FROM watch_server`)
 					if err != nil {
 						return // cancelled while waiting for its share
 					}

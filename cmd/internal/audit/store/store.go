@@ -117,15 +117,9 @@ func Collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
 	return out, rows.Err()
 }
 
-// querier is what reads need (a transaction or the engine's read pool).
-type querier interface {
-	Query(ctx context.Context, query string, args ...any) (Rows, error)
-	QueryRow(ctx context.Context, query string, args ...any) Row
-}
-
 // engine is what differs between SQLite and PostgreSQL.
 type engine interface {
-	querier
+	Querier
 	// queryReport is Query on capacity of its own (see Store.QueryReport).
 	queryReport(ctx context.Context, query string, args ...any) (Rows, error)
 	// inTx runs fn in a write transaction and commits when it returns nil.

@@ -16,7 +16,7 @@ package watch
 //     deleted_in_vbo_ns (store.Session.DeletedInVboAt) and no longer followed, instead of
 //     being re-read for ever.
 //
-// The change token is stored per server (watch_server.change_token) and advanced in the
+// The change token is stored per server (store.ChangeToken) and advanced in the
 // archive transaction of the page it ends (store.Checkpoint.ChangeToken), so after a crash
 // or a takeover the feed resumes exactly where the archive stops. Without a token, or when
 // the server no longer knows it (upstream.ErrChangeTokenExpired), the feed starts over: a

@@ -34,8 +34,8 @@ type deliverArgs struct {
 	Round      int64  `json:"round" river:"unique"`
 }
 
-// Kind names the job kind in River's tables (the store's retention reads these jobs).
-func (deliverArgs) Kind() string { return store.DeliveryJobKind }
+// Kind names the job kind in River's tables (the history retention, prune.go, reads these jobs).
+func (deliverArgs) Kind() string { return deliveryJobKind }
 
 // liveStates are the job states in which River keeps a job unique.
 var liveStates = []rivertype.JobState{

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,10 +89,7 @@ func scanRule(r store.Row) (*ruleRow, error) {
 }
 
 // querier is a store transaction or the store's read pool.
-type querier interface {
-	Query(ctx context.Context, query string, args ...any) (store.Rows, error)
-	QueryRow(ctx context.Context, query string, args ...any) store.Row
-}
+type querier = store.Querier
 
 func getRule(ctx context.Context, q querier, id string) (*ruleRow, error) {
 	return scanRule(q.QueryRow(ctx, `SELECT `+ruleCols+` FROM watch_rule WHERE id = ?`, id))
@@ -184,7 +180,7 @@ func attemptsOf(ctx context.Context, q querier, ids []string) (map[string][]atte
 		args[i] = id
 	}
 	rows, err := q.Query(ctx, `SELECT delivery_id, n, at_ns, status_code, error, duration_ms FROM webhook_attempt
-		WHERE delivery_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) ORDER BY delivery_id, n`, args...)
+		WHERE delivery_id IN (`+placeholders(len(ids))+`) ORDER BY delivery_id, n`, args...)
 	if err != nil {
 		return nil, err
 	}

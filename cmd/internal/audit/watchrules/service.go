@@ -58,7 +58,7 @@ type Options struct {
 	// ID names this replica in River (default: River's).
 	ID string
 	// HistoryRetention deletes finished deliveries (with their attempts) whose last activity
-	// is older than this (0: keep them all). See store.PruneDeliveries for what is never
+	// is older than this (0: keep them all). See pruneDeliveries for what is never
 	// deleted.
 	HistoryRetention time.Duration
 	// PruneInterval is how often the retention runs (default: hourly, or a quarter of the
@@ -156,7 +156,7 @@ func (s *Service) PruneHistory(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("watch rules: prune history: %w", err)
 	}
-	n, err := s.st.PruneDeliveries(ctx, store.DeliveryPrune{Before: now.Add(-s.keep)})
+	n, err := pruneDeliveries(ctx, s.st, deliveryPrune{before: now.Add(-s.keep)})
 	s.counts.pruned.Add(n)
 	if n > 0 {
 		s.logger.InfoContext(ctx, "webhook delivery history pruned", "deliveries", n, "retention", s.keep.String())

@@ -1,4 +1,4 @@
-package store_test
+package watchrules
 
 import (
 	"context"
@@ -19,19 +19,11 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
 )
 
-// deliveryJob is the shape of watchrules' delivery job, as PruneDeliveries reads it.
-type deliveryJob struct {
-	DeliveryID string `json:"deliveryId"`
-	Round      int64  `json:"round"`
-}
-
-func (deliveryJob) Kind() string { return store.DeliveryJobKind }
-
 // queueJob puts a delivery job into River's tables in state ("available", "scheduled",
 // "running" or "cancelled").
 type queueJob func(t *testing.T, deliveryID, state string)
 
-// withRiver migrates River's tables into s (as watchrules does) and returns a way to queue
+// withRiver migrates River's tables into s (as New does) and returns a way to queue
 // delivery jobs with an insert-only River client.
 func withRiver(t *testing.T, s *store.Store) queueJob {
 	t.Helper()
@@ -65,7 +57,7 @@ func riverJobs[TTx any](t *testing.T, s *store.Store, drv riverdriver.Driver[TTx
 		if state == "scheduled" {
 			opts.ScheduledAt = time.Now().Add(time.Hour)
 		}
-		res, err := client.Insert(ctx, deliveryJob{DeliveryID: id}, opts)
+		res, err := client.Insert(ctx, deliverArgs{DeliveryID: id}, opts)
 		if err != nil {
 			t.Fatalf("queue job for %s: %v", id, err)
 		}
@@ -169,15 +161,9 @@ func TestPruneDeliveries(t *testing.T) {
 		for _, batch := range []int{0, 1, 4} {
 			t.Run(fmt.Sprintf("%s/batch=%d", eng.Name, batch), func(t *testing.T) {
 				ctx := context.Background()
-				s := storetest.Open(t, eng.Options(t))
+				s := openStore(t, eng.Options(t))
 				queue := withRiver(t, s)
-				l := lease(t, s, "syd1", "a")
-				if err := s.Archive(ctx, l, []store.Change{
-					change(session("open1", t0.Add(-48*time.Hour), true), 3, events(0, 3, t0), false),
-					change(session("done1", t0.Add(-48*time.Hour), false), 2, events(0, 2, t0), true),
-				}, store.Checkpoint{HighWater: t0}, nil); err != nil {
-					t.Fatal(err)
-				}
+				archiveSessions(t, s, map[string]bool{"open1": true, "done1": false})
 				insertDeliveries(t, s, deliveries)
 				var wantKept []string
 				wantAttempts := map[string]int{}
@@ -194,7 +180,7 @@ func TestPruneDeliveries(t *testing.T) {
 				}
 				slices.Sort(wantKept)
 
-				n, err := s.PruneDeliveries(ctx, store.DeliveryPrune{Before: cutoff, Batch: batch})
+				n, err := pruneDeliveries(ctx, s, deliveryPrune{before: cutoff, batch: batch})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -213,7 +199,7 @@ func TestPruneDeliveries(t *testing.T) {
 				if att := remaining(t, s, "webhook_attempt", "delivery_id"); fmt.Sprint(att) != fmt.Sprint(wantAttempts) {
 					t.Errorf("attempts left %v\nwant %v", att, wantAttempts)
 				}
-				if n, err := s.PruneDeliveries(ctx, store.DeliveryPrune{Before: cutoff, Batch: batch}); n != 0 || err != nil {
+				if n, err := pruneDeliveries(ctx, s, deliveryPrune{before: cutoff, batch: batch}); n != 0 || err != nil {
 					t.Errorf("second run pruned %d (%v), want 0", n, err)
 				}
 				// The archive itself is untouched.
@@ -232,19 +218,80 @@ func TestPruneDeliveriesBacklog(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := storetest.Open(t, eng.Options(t))
+			s := openStore(t, eng.Options(t))
 			withRiver(t, s)
 			ds := make([]storedDelivery, total)
 			for i := range ds {
 				ds[i] = storedDelivery{id: fmt.Sprintf("wd_%05d", i), status: "SUCCEEDED", updated: t0.Add(-time.Duration(i+1) * time.Second), attempts: i % 2}
 			}
 			insertDeliveries(t, s, ds)
-			n, err := s.PruneDeliveries(ctx, store.DeliveryPrune{Before: t0, Batch: batch})
+			n, err := pruneDeliveries(ctx, s, deliveryPrune{before: t0, batch: batch})
 			if err != nil || n != total {
 				t.Fatalf("pruned %d (%v), want %d", n, err, total)
 			}
 			if left := len(remaining(t, s, "webhook_delivery", "id")) + len(remaining(t, s, "webhook_attempt", "delivery_id")); left != 0 {
 				t.Fatalf("%d rows left", left)
+			}
+		})
+	}
+}
+
+// archiveSessions archives sessions on syd1 (id -> still open), as the watcher would.
+func archiveSessions(t *testing.T, s *store.Store, open map[string]bool) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.EnsureServer(ctx, "syd1", t0.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	l, ok, err := s.AcquireLease(ctx, "syd1", "a", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("acquire: ok=%v err=%v", ok, err)
+	}
+	var changes []store.Change
+	for id, working := range open {
+		x := session(id, working)
+		x.CreationTime = t0.Add(-48 * time.Hour)
+		changes = append(changes, store.Change{Session: store.Session{Server: "syd1", Session: x, OrgID: "org-1",
+			EventsRead: 3, EventsComplete: !working}, NewEvents: itemEvents(3)})
+	}
+	if err := s.Archive(ctx, l, changes, store.Checkpoint{HighWater: t0}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPruneDeliveriesPastOpenSessions: more deliveries of open sessions than a batch, older
+// than every prunable one, neither stop the prune nor are looked at again: it walks past them
+// and deletes the rest, in bounded transactions. On each engine.
+func TestPruneDeliveriesPastOpenSessions(t *testing.T) {
+	const kept, pruned, batch = 7, 5, 3
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, eng.Options(t))
+			withRiver(t, s)
+			archiveSessions(t, s, map[string]bool{"open1": true, "done1": false})
+			var ds []storedDelivery
+			for i := range kept {
+				ds = append(ds, storedDelivery{id: fmt.Sprintf("wd_open_%d", i), status: "SUCCEEDED", trigger: "ITEM",
+					session: "open1", updated: t0.Add(-time.Duration(100+i) * time.Hour), attempts: 1})
+			}
+			for i := range pruned {
+				ds = append(ds, storedDelivery{id: fmt.Sprintf("wd_done_%d", i), status: "SUCCEEDED", trigger: "ENDED",
+					session: "done1", updated: t0.Add(-time.Duration(1+i) * time.Hour), attempts: 1})
+			}
+			insertDeliveries(t, s, ds)
+			n, err := pruneDeliveries(ctx, s, deliveryPrune{before: t0, batch: batch})
+			if err != nil || n != pruned {
+				t.Fatalf("pruned %d (%v), want %d", n, err, pruned)
+			}
+			left := remaining(t, s, "webhook_delivery", "id")
+			if len(left) != kept {
+				t.Fatalf("left %v, want the %d deliveries of the open session", left, kept)
+			}
+			for id := range left {
+				if id[:len("wd_open_")] != "wd_open_" {
+					t.Fatalf("kept %s", id)
+				}
 			}
 		})
 	}

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The archive's readers for reports and exports (package report). They run on capacity kept
+// apart from the other reads (SQLite: a reader pool of their own; PostgreSQL: at most half the
+// pool's connections), so however many reports run, and however long, the watcher, the feed,
+// the rules and the webhooks still get a connection. What a report does with the rows (scope,
+// filter, aggregation, coverage) stays in package report; these say only which rows.
+
+// ReportKey is a session's place in the report order (start, server, id): a session's for
+// life, so paging by it skips and repeats nothing.
+type ReportKey struct {
+	Start      time.Time
+	Server, ID string
+}
+
+// ReportPage asks ReportSessions for one page of a window's sessions.
+type ReportPage struct {
+	// From and To bound the sessions' start: [From, To).
+	From, To time.Time
+	// After is the last session of the previous page (nil: from the window's start).
+	After *ReportKey
+	// Rows bounds the page's sessions; Bytes its text (the page ends once its sessions' text
+	// passes Bytes, holding at least one).
+	Rows, Bytes int
+}
+
+// ReportSessions reads one page of the sessions started in [p.From, p.To) after p.After, in
+// (start, server, id) order, with the fields a report reads: Server, OrgID, the upstream
+// session (Organization is the recorded name) and Totals' Items, Bytes, ByEventType, FirstItem
+// and LastItem (ClientMachine, ViaAddress, ByItemType and the feed fields are left empty). The
+// rows are closed when it returns, so the caller may hold the page as long as it likes (write
+// it to a slow client) without holding a store connection. An empty page is the end.
+func (s *Store) ReportSessions(ctx context.Context, p ReportPage) ([]*Session, error) {
+	// The window alone selects rows, so the database reads one range of the start-time index
+	// (archive_session_report, led by start_ns and server); the caller checks servers (a
+	// condition on server makes the planner walk an index on server instead).
+	query := `SELECT server, id, org_id, org_name, name, type, state, result, initiated_by, client_host,
+		scope_name, reason, details, start_ns, end_ns, items, bytes, by_event_type, first_item_ns, last_item_ns
+		FROM archive_session WHERE start_ns >= ? AND start_ns < ?`
+	args := []any{NS(p.From), NS(p.To)}
+	if a := p.After; a != nil {
+		query += ` AND (start_ns > ? OR server > ? OR (server = ? AND id > ?))`
+		args = []any{NS(a.Start), NS(p.To), NS(a.Start), a.Server, a.Server, a.ID}
+	}
+	query += ` ORDER BY start_ns, server, id LIMIT ?`
+	args = append(args, p.Rows)
+	rows, err := s.eng.queryReport(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: report sessions: %w", err)
+	}
+	defer rows.Close()
+	var page []*Session
+	size := 0
+	for size < p.Bytes && rows.Next() {
+		x, err := scanReportSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: report sessions: %w", err)
+		}
+		page = append(page, x)
+		u := &x.Session
+		size += 256 + len(u.ID) + len(u.Organization) + len(u.Name) + len(u.InitiatedBy) + len(u.ClientHost) +
+			len(u.ScopeName) + len(u.Reason) + len(u.Details)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: report sessions: %w", err)
+	}
+	return page, nil
+}
+
+func scanReportSession(r Row) (*Session, error) {
+	var x Session
+	u := &x.Session
+	var start int64
+	var end, first, last sql.NullInt64
+	var byEvent string
+	if err := r.Scan(&x.Server, &u.ID, &x.OrgID, &u.Organization, &u.Name, &u.Type, &u.State, &u.Result, &u.InitiatedBy,
+		&u.ClientHost, &u.ScopeName, &u.Reason, &u.Details, &start, &end, &x.Totals.Items, &x.Totals.Bytes, &byEvent,
+		&first, &last); err != nil {
+		return nil, err
+	}
+	u.CreationTime = time.Unix(0, start).UTC()
+	u.EndTime, x.Totals.FirstItem, x.Totals.LastItem = TimePtr(end), TimePtr(first), TimePtr(last)
+	if byEvent != "" {
+		if err := json.Unmarshal([]byte(byEvent), &x.Totals.ByEventType); err != nil {
+			return nil, fmt.Errorf("session %s: by_event_type: %w", u.ID, err)
+		}
+	}
+	return &x, nil
+}
+
+// GroupColumn is a column GroupSessions groups by, beside server and organisation.
+type GroupColumn int
+
+// The columns GroupSessions can group by.
+const (
+	GroupInitiatedBy GroupColumn = iota + 1
+	GroupClientMachine
+	GroupViaAddress
+	GroupType
+	GroupResult
+	// GroupDay is the start time's UTC day.
+	GroupDay
+)
+
+// ValueSet selects the values of a text column: those in In, or any value outside NotIn. An
+// empty list adds nothing, so a ValueSet with both empty selects no row.
+type ValueSet struct {
+	In, NotIn []string
+}
+
+// GroupQuery asks GroupSessions to count a window's sessions.
+type GroupQuery struct {
+	// From and To bound the sessions' start: [From, To).
+	From, To time.Time
+	// By are the columns grouped by beside server, org_id and org_name (a repeat is ignored).
+	By []GroupColumn
+	// StartFrom and StartTo, when set, also bound the start, both inclusive.
+	StartFrom, StartTo *time.Time
+	// Types, States and Results, when set, select the sessions by VBO's recorded values.
+	Types, States, Results *ValueSet
+}
+
+// SessionGroup is one group of GroupSessions: its key (the columns not grouped by are empty)
+// and the sessions' counts.
+type SessionGroup struct {
+	Server, OrgID, OrgName                 string
+	InitiatedBy, ClientMachine, ViaAddress string
+	Type, Result                           string
+	// Sessions, Items, Bytes and Failed (sessions whose result is Failed) are sums.
+	Sessions, Items, Bytes, Failed int64
+	// First and Last are the earliest and latest session start.
+	First, Last time.Time
+}
+
+// nsPerDay groups start times by UTC day in SQL (integer division of Unix nanoseconds).
+const nsPerDay = int64(24 * time.Hour)
+
+// GroupSessions has the database count the sessions started in [q.From, q.To) that q selects,
+// grouped by server, organisation (id and recorded name) and q.By, and calls each for every
+// group. Every column read is in the archive_session_report index, led by start_ns: the window
+// is one range of it and no table row is read. each is called while the rows are open: it
+// must not wait on anything (add to memory, never write to a client).
+func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(SessionGroup) error) error {
+	cols := []string{"server", "org_id", "org_name"}
+	var g SessionGroup
+	var day int64 // grouped by, not returned: the DAY is First's
+	dest := []any{&g.Server, &g.OrgID, &g.OrgName}
+	seen := map[GroupColumn]bool{}
+	for _, c := range q.By {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		switch c {
+		case GroupInitiatedBy:
+			cols, dest = append(cols, "initiated_by"), append(dest, &g.InitiatedBy)
+		case GroupClientMachine:
+			cols, dest = append(cols, "client_machine"), append(dest, &g.ClientMachine)
+		case GroupViaAddress:
+			cols, dest = append(cols, "via_address"), append(dest, &g.ViaAddress)
+		case GroupType:
+			cols, dest = append(cols, "type"), append(dest, &g.Type)
+		case GroupResult:
+			cols, dest = append(cols, "result"), append(dest, &g.Result)
+		case GroupDay:
+			cols, dest = append(cols, "start_ns / "+fmt.Sprint(nsPerDay)), append(dest, &day)
+		default:
+			return fmt.Errorf("store: group sessions: unknown column %d", c)
+		}
+	}
+	var first, last int64
+	dest = append(dest, &g.Sessions, &g.Items, &g.Bytes, &g.Failed, &first, &last)
+	args := []any{NS(q.From), NS(q.To)}
+	where := []string{"start_ns >= ?", "start_ns < ?"}
+	if q.StartFrom != nil {
+		where, args = append(where, "start_ns >= ?"), append(args, NS(*q.StartFrom))
+	}
+	if q.StartTo != nil {
+		where, args = append(where, "start_ns <= ?"), append(args, NS(*q.StartTo))
+	}
+	for _, c := range []struct {
+		col string
+		set *ValueSet
+	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
+		if c.set != nil {
+			where = append(where, c.set.cond(c.col, &args))
+		}
+	}
+	query := `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
+		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)
+		FROM archive_session WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", ")
+	rows, err := s.eng.queryReport(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: group sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		g = SessionGroup{}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("store: group sessions: %w", err)
+		}
+		g.First, g.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+		if err := each(g); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: group sessions: %w", err)
+	}
+	return nil
+}
+
+// cond is the SQL condition "col's value is in v".
+func (v *ValueSet) cond(col string, args *[]any) string {
+	var parts []string
+	if len(v.In) > 0 {
+		parts = append(parts, col+" IN ("+placeholders(len(v.In))+")")
+		for _, x := range v.In {
+			*args = append(*args, x)
+		}
+	}
+	if len(v.NotIn) > 0 {
+		parts = append(parts, col+" NOT IN ("+placeholders(len(v.NotIn))+")")
+		for _, x := range v.NotIn {
+			*args = append(*args, x)
+		}
+	}
+	if len(parts) == 0 {
+		return "1 = 0"
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
