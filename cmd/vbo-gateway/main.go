@@ -198,7 +198,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		return err
 	}
 	gateway.Store(gw)
-	return serve(ctx, f, gw, cfg, load, fleet, stdout, logger, ready, &served)
+	ran := make(chan error, 1)
+	go func() { ran <- gw.Run(gwCtx) }()
+	return serve(ctx, f, gw, cfg, load, fleet, stdout, logger, ready, ran, &served)
 }
 
 // newLogger is the process's logger, at the level --log-level asks (the config's may change it).
@@ -368,7 +370,7 @@ func gatewayOptions(f *flags, cfg *config.Config, fleet *demo.Fleet, level *slog
 // serve listens and serves gw until ctx ends, reloading the configuration on SIGHUP, then
 // shuts down: no new connections, in-flight requests finish within --shutdown-grace.
 func serve(ctx context.Context, f *flags, gw *app.Gateway, cfg *config.Config, load func() (*config.Config, error), fleet *demo.Fleet,
-	stdout io.Writer, logger *slog.Logger, ready func(string), served *bool) error {
+	stdout io.Writer, logger *slog.Logger, ready func(string), ran <-chan error, served *bool) error {
 	hc := cfg.HTTP.WithDefaults() // validated by app.New
 	ln, err := listenLimited(cfg.Listen, hc)
 	if err != nil {
@@ -393,6 +395,9 @@ func serve(ctx context.Context, f *flags, gw *app.Gateway, cfg *config.Config, l
 	for done := false; !done; {
 		select {
 		case err := <-errc:
+			return err
+		case err := <-ran: // the background work could not start
+			_ = srv.Close()
 			return err
 		case <-hup:
 			if f.configPath == "" {

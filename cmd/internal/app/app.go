@@ -4,7 +4,8 @@
 //	config -> metrics -> fleet (VBO clients, instrumented) -> health -> store -> backend (loaders)
 //	-> watcher -> snapshot (authenticator, HTTP handler) -> telemetry around it
 //
-// Reload swaps the snapshot (tenants, API keys, JWT settings, limits) atomically.
+// Reload swaps the snapshot (tenants, API keys, JWT settings, limits) atomically. New builds
+// and starts nothing; Run starts the background work and stops it when its ctx ends.
 // The store and the watcher exist only when the restore watch is on (watch.enabled).
 // cmd/vbo-gateway, the tests and the benchmark all build the gateway through New.
 package app
@@ -64,8 +65,12 @@ type Gateway struct {
 	// Rules keeps watch rules and delivers their webhooks; nil when the restore watch is off.
 	Rules *watchrules.Service
 
+	// runMu guards running and cancelRun; ran is closed when Run has stopped everything.
+	runMu     sync.Mutex
+	running   bool
+	cancelRun context.CancelFunc
+	ran       chan struct{}
 	closeOnce sync.Once
-	stop      func() // stops the background work and closes the store
 
 	cursors  *gid.Cursors
 	ctx      context.Context
@@ -87,17 +92,103 @@ type snapshot struct {
 	authenticator *authn.Authenticator
 	authenticate  httpapi.Authenticator // the handler's (refuses everything without authentication)
 	dir           *authn.Directory      // nil without authentication
+	refresh       time.Duration         // how often dir re-resolves tenants' organisations
+	ctx           context.Context       // the snapshot's lifetime (its JWKS refresh), ended by stop
 	stop          context.CancelFunc
 }
 
-// Close stops the watcher (releasing its leases) and closes the store. The gateway's handler
-// must not be used afterwards. Ending New's ctx does the same.
-func (g *Gateway) Close() {
+// start starts the snapshot's background work: the tenant directory's refresh, until the
+// snapshot is replaced (stop) or the gateway stops.
+func (s *snapshot) start() {
+	if s.dir != nil {
+		go s.dir.Run(s.ctx, s.refresh)
+	}
+}
+
+// Run starts the gateway's background work and blocks until ctx ends: the health probes
+// (Options.HealthInterval), the tenant directory's refresh, the watch rules' River client, the
+// watcher and the subscriptions' feed. Then it stops them, the watcher first (releasing its
+// leases), the deliveries within 20 s, and closes the store. It fails only when a part cannot
+// start, and runs once. The handler serves without Run (queries read VBO directly); what the
+// watch keeps moves only while Run runs.
+func (g *Gateway) Run(ctx context.Context) error {
+	g.runMu.Lock()
+	switch {
+	case g.ran == nil:
+		g.runMu.Unlock()
+		return ErrClosed
+	case g.running:
+		g.runMu.Unlock()
+		return errors.New("app: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	g.running, g.cancelRun = true, cancel
+	g.runMu.Unlock()
+	defer close(g.ran)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	if g.opts.HealthInterval > 0 {
+		wg.Go(func() { g.Health.Run(ctx) })
+	}
+	g.reloadMu.Lock() // a reload now starts the snapshot it makes
+	g.current.Load().start()
+	g.reloadMu.Unlock()
+	if g.Rules != nil {
+		if err := g.Rules.Start(ctx); err != nil {
+			cancel()
+			wg.Wait()
+			g.release()
+			return fmt.Errorf("watch rules: %w", err)
+		}
+	}
+	if g.Watcher != nil {
+		wg.Go(func() { g.Watcher.Run(ctx) })
+	}
+	if g.Feed != nil {
+		wg.Go(func() { g.Feed.Run(ctx) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	if g.Rules != nil {
+		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		_ = g.Rules.Stop(stopCtx)
+		stop()
+	}
+	g.release()
+	return nil
+}
+
+// ErrClosed: Run after Close (the gateway's store is closed; build another with New).
+var ErrClosed = errors.New("app: the gateway is closed")
+
+// release ends the configuration snapshot's background work and closes the store, once.
+func (g *Gateway) release() {
 	g.closeOnce.Do(func() {
-		if g.stop != nil {
-			g.stop()
+		if snap := g.current.Load(); snap != nil {
+			snap.stop()
+		}
+		if g.Store != nil {
+			_ = g.Store.Close()
 		}
 	})
+}
+
+// Close stops the gateway: Run's work if it runs (waiting until it has stopped), and the
+// store. The handler must not be used afterwards.
+func (g *Gateway) Close() {
+	g.runMu.Lock()
+	running, cancel, ran := g.running, g.cancelRun, g.ran
+	g.ran = nil // Run after Close refuses
+	g.runMu.Unlock()
+	switch {
+	case ran == nil: // closed before
+	case running:
+		cancel()
+		<-ran
+	default:
+		g.release()
+	}
 }
 
 // Options are the parts of the gateway that do not come from the config file.
@@ -122,9 +213,11 @@ type Options struct {
 // start-up and on reload; whatever is not resolved by then resolves in the background.
 const initialResolveTimeout = 5 * time.Second
 
-// New builds the gateway for cfg. No VBO server needs to be reachable: tenants' organisation
-// names resolve in the background. Background work (probes, name resolution, JWKS refresh,
-// the watcher) runs until ctx ends.
+// New builds the gateway for cfg, every part once and fully configured, and starts none of
+// its background work: Run does, Close stops. No VBO server needs to be reachable: tenants'
+// organisation names the first attempt (bounded) does not resolve resolve once Run runs. ctx
+// bounds what New itself does (opening the store, that first attempt) and the configuration
+// snapshots' JWKS refresh (the JWKS client keeps its keys fresh from the moment it exists).
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -160,21 +253,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	monitor := health.New(fleet, hopts)
 	g := &Gateway{Fleet: fleet, Health: monitor, Metrics: mx, Store: st, cursors: cursors, ctx: ctx, opts: opts, logger: logger,
-		subscriptions: httpapi.NewSubscriptionSlots()}
+		subscriptions: httpapi.NewSubscriptionSlots(), ran: make(chan struct{})}
 	if err := g.build(cfg, set); err != nil {
 		if st != nil {
 			_ = st.Close()
 		}
 		return nil, err
 	}
-	if opts.HealthInterval > 0 {
-		go monitor.Run(ctx)
-	}
 	return g, nil
 }
 
-// build assembles the parts after the store (backend, watcher, metrics, the first snapshot
-// and the handler), and starts the watcher.
+// build assembles the parts after the store: backend, watch rules, audit, watcher, feed,
+// metrics, the first snapshot and the handler.
 func (g *Gateway) build(cfg *config.Config, set settings) error {
 	backend, err := loaders.NewBackend(lanesOf(g.Fleet), loaders.Config{
 		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: set.lim.MaxSessionsScanned, EventsCounted: set.lim.MaxEventsCounted, Logger: g.logger})
@@ -231,42 +321,6 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	g.Handler = telemetry.HTTP{Tracing: g.opts.Tracing, Logger: g.logger}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.current.Load().handler.ServeHTTP(w, r)
 	}))
-	if g.Store != nil {
-		st := g.Store
-		if rules != nil {
-			if err := rules.Start(g.ctx); err != nil {
-				return err
-			}
-		}
-		runCtx, cancel := context.WithCancel(g.ctx)
-		done := make(chan struct{})
-		feed := g.Feed
-		go func() {
-			defer close(done)
-			var wg sync.WaitGroup
-			if watcher != nil {
-				wg.Go(func() { watcher.Run(runCtx) })
-			}
-			if feed != nil {
-				wg.Go(func() { feed.Run(runCtx) })
-			}
-			wg.Wait()
-		}()
-		g.stop = func() {
-			cancel()
-			<-done
-			if rules != nil {
-				stopCtx, stop := context.WithTimeout(context.WithoutCancel(g.ctx), 20*time.Second)
-				_ = rules.Stop(stopCtx)
-				stop()
-			}
-			_ = st.Close()
-		}
-		go func() {
-			<-g.ctx.Done()
-			g.Close()
-		}()
-	}
 	return nil
 }
 
@@ -406,7 +460,8 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		stop()
 		return nil, err
 	}
-	return &snapshot{cfg: cfg, handler: h, authenticator: authenticator, authenticate: authenticate, dir: dir, stop: stop}, nil
+	return &snapshot{cfg: cfg, handler: h, authenticator: authenticator, authenticate: authenticate, dir: dir,
+		refresh: cfg.Auth.TenantRefresh, ctx: sctx, stop: stop}, nil
 }
 
 // Reload outcomes (the config_reloads_total metric).
@@ -462,6 +517,11 @@ func (g *Gateway) reload(load func() (*config.Config, error)) error {
 		return err
 	}
 	g.current.Store(snap)
+	g.runMu.Lock()
+	if g.running {
+		snap.start()
+	}
+	g.runMu.Unlock()
 	old.stop() // the old directory's refresh and JWKS refresh; requests in flight are unaffected
 	if g.Feed != nil {
 		// Subscriptions run with the credentials and scope they started with: end them, so
@@ -552,7 +612,6 @@ func newAuthenticator(ctx context.Context, cfg *config.Config, fleet *upstream.F
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	go dir.Run(ctx, cfg.Auth.TenantRefresh)
 	return a, a.Authenticate, dir, nil
 }
 

@@ -53,7 +53,7 @@ func benchFleet(b *testing.B, servers []string) *demo.Fleet {
 func benchGateway(b *testing.B, cfg *config.Config) http.Handler {
 	b.Helper()
 	adminOnly(cfg)
-	gw, err := app.New(b.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(b, b.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 		t.Fatalf("demo.Start: %v", err)
 	}
 	t.Cleanup(fleet.Close)
-	gw, err := app.New(t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(t, t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

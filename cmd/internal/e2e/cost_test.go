@@ -46,7 +46,7 @@ func startCostGateway(t testing.TB, orgs, sessions int, cold bool) *costGateway 
 	// These fixtures check cost estimates and limits, not latency: the largest makes ~2,000
 	// upstream calls, which on a loaded 2-core machine can pass the 15 s default deadline.
 	fleet.Config.Resilience.RequestTimeout = 90 * time.Second
-	gw, err := app.New(t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(t, t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

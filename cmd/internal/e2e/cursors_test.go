@@ -34,7 +34,7 @@ func TestCursorsAcrossReplicas(t *testing.T) {
 	h.mustQuery(q, map[string]any{"after": *p1.RestoreSessions.PageInfo.EndCursor}, &p2)
 
 	replica := func(cfg *config.Config) *client.Client {
-		gw, err := app.New(t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func TestExampleConfigStartsAgainstTheSimulator(t *testing.T) {
 		t.Fatalf("the example runs the watch on SQLite (watch %v, store %q)", cfg.Watch.Enabled, cfg.Store.Driver)
 	}
 	cfg.Store.Path = filepath.Join(t.TempDir(), "example.db") // not beside the example, in the checkout
-	gw, err := app.New(t.Context(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
+	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

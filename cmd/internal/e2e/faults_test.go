@@ -49,7 +49,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if o.tune != nil {
 		o.tune(cfg)
 	}
-	gw, err := app.New(t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -99,7 +101,7 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	if o.tune != nil {
 		o.tune(fleet.Config)
 	}
-	gw, err := app.New(t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(t, t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
@@ -398,4 +400,23 @@ func asAdmin(h http.Handler) http.Handler {
 func adminOnly(cfg *config.Config) {
 	cfg.Tenants = nil
 	cfg.Auth.APIKeys = []config.APIKey{{Name: "demo-admin", SHA256: demo.KeySHA256(demo.AdminKey), Role: "PROVIDER_ADMIN"}}
+}
+
+// runGateway builds a gateway (app.New) and runs its background work (Run) until the test
+// ends, when it closes it and checks that Run stopped cleanly.
+func runGateway(tb testing.TB, ctx context.Context, cfg *config.Config, opts app.Options) (*app.Gateway, error) {
+	tb.Helper()
+	gw, err := app.New(ctx, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- gw.Run(ctx) }()
+	tb.Cleanup(func() {
+		gw.Close()
+		if err := <-ran; err != nil && !errors.Is(err, app.ErrClosed) { // a test may end before Run starts
+			tb.Errorf("app.Run: %v", err)
+		}
+	})
+	return gw, nil
 }

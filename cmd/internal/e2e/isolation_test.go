@@ -74,7 +74,7 @@ func isoStart(t *testing.T, jwt *config.JWT, prepare func(*demo.Fleet)) *isoEnv 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	gw, err := app.New(ctx, cfg, app.Options{Logger: logger})
+	gw, err := runGateway(t, ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

@@ -136,7 +136,7 @@ func startOps(t *testing.T, o opsOpts) *opsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.gw, err = app.New(t.Context(), fleet.Config, app.Options{Logger: logger, LogLevel: level,
+	e.gw, err = runGateway(t, t.Context(), fleet.Config, app.Options{Logger: logger, LogLevel: level,
 		Tracing: telemetry.NewTracing(tp), HealthInterval: o.health})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)

@@ -39,7 +39,7 @@ func outageGateway(t *testing.T, st config.Store) *app.Gateway {
 	cfg.Watch = config.Watch{Enabled: true, Interval: 50 * time.Millisecond, Backfill: 24 * time.Hour, UnwritableAfter: outageBound}
 	cfg.Store = st
 	cfg.Webhooks = config.Webhooks{AllowHTTP: true, AllowPrivateNetworks: []string{"127.0.0.0/8"}}
-	gw, err := app.New(t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

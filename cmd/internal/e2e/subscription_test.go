@@ -502,7 +502,7 @@ func TestRestartWithSince(t *testing.T) {
 		cfg := *fleet.Config
 		cfg.Watch = config.Watch{Enabled: true, Interval: 50 * time.Millisecond, Backfill: 100 * 24 * time.Hour}
 		cfg.Store = config.Store{Driver: "sqlite", Path: path}
-		gw, err := app.New(t.Context(), &cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		gw, err := runGateway(t, t.Context(), &cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}

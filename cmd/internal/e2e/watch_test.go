@@ -30,7 +30,7 @@ func watchGateway(t *testing.T, sessions int, tune func(*config.Config)) (*demo.
 	if tune != nil {
 		tune(cfg)
 	}
-	gw, err := app.New(t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

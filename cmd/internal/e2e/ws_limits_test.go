@@ -36,7 +36,7 @@ func limitsGateway(t *testing.T, latency time.Duration, tune func(*config.Config
 	if tune != nil {
 		tune(fleet.Config)
 	}
-	gw, err := app.New(t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := runGateway(t, t.Context(), fleet.Config, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
