@@ -95,12 +95,9 @@ func (e *RoleError) Is(target error) bool { return target == ErrForbidden }
 // ErrUnauthenticated: the request carries no principal.
 var ErrUnauthenticated = errors.New("authentication required")
 
-// badInput is a client error with a message safe to show.
-type badInput struct{ msg string }
-
-func (e badInput) Error() string { return e.msg }
-
-func badInputf(msg string) error { return badInput{msg} }
+// badInputf is a client error with a message safe to show (a *model.InputError, the one
+// input-error type).
+func badInputf(msg string) error { return &model.InputError{Msg: msg} }
 
 // ErrorPresenter maps every error to a GraphQL error with extensions.code. Upstream bodies are
 // never echoed; internal errors are masked and logged with the request id.
@@ -138,6 +135,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if oa := (*OrgNameAmbiguousError)(nil); errors.As(err, &oa) {
 			gqlErr.Extensions["organizationId"] = oa.globalID()
 		}
+		if ie := (*model.InputError)(nil); code == CodeBadUserInput && errors.As(err, &ie) && ie.Field != "" {
+			gqlErr.Extensions["field"] = ie.Field
+		}
 		return gqlErr
 	}
 }
@@ -156,7 +156,6 @@ func Classify(err error) (code, msg string) {
 // classify returns the code and a client-safe message for errors the gateway knows.
 func classify(err error) (code, msg, server string) {
 	var ue *upstream.Error
-	var bi badInput
 	var ie *model.InputError
 	var oa *OrgNameAmbiguousError
 	var su storeUnavailable
@@ -177,14 +176,14 @@ func classify(err error) (code, msg, server string) {
 		return CodeNotConfigured, ErrNotConfigured.Error(), ""
 	case errors.Is(err, ErrNotFound), errors.Is(err, loaders.ErrUnknownServer):
 		return CodeNotFound, "not found", ""
+	case errors.As(err, &ie):
+		// Before the id checks: an input error may wrap its cause (an invalid id), and its
+		// message says which input.
+		return CodeBadUserInput, ie.Error(), ""
 	case errors.Is(err, gid.ErrCursorUnsealed):
 		return CodeBadUserInput, "invalid id or cursor (a cursor from before a gateway restart has expired: start again from the first page)", ""
 	case errors.Is(err, gid.ErrInvalid):
 		return CodeBadUserInput, "invalid id or cursor", ""
-	case errors.As(err, &bi):
-		return CodeBadUserInput, bi.msg, ""
-	case errors.As(err, &ie):
-		return CodeBadUserInput, ie.Msg, ""
 	case errors.As(err, &ue):
 		server = ue.Server
 		switch {

@@ -81,6 +81,42 @@ func TestErrorPresenter(t *testing.T) {
 	}
 }
 
+// The one input-error type: a *model.InputError is BAD_USER_INPUT with its field and message,
+// its field in extensions.field, also when it wraps an invalid id (its message says which input,
+// not "invalid id or cursor") or is itself wrapped.
+func TestInputErrorNamesItsField(t *testing.T) {
+	badOrg := &model.InputError{Field: "filter.organizationIds", Msg: "holds an invalid organisation ID",
+		Err: fmt.Errorf("%w: no kind", gid.ErrInvalid)}
+	tests := []struct {
+		name, msg, field string
+		err              error
+	}{
+		{"a field and a cause", "filter.organizationIds holds an invalid organisation ID", "filter.organizationIds", badOrg},
+		{"wrapped", "filter.organizationIds holds an invalid organisation ID", "filter.organizationIds", fmt.Errorf("restore audit: %w", badOrg)},
+		{"a rule's field", "outsideBusinessHours.timeZone is required", "outsideBusinessHours.timeZone",
+			&model.InputError{Field: "outsideBusinessHours.timeZone", Msg: "is required"}},
+		{"no field", "first must be small", "", badInputf("first must be small")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := newEnv(t).present(context.Background(), tt.err)
+			if got.Message != tt.msg || got.Extensions["code"] != CodeBadUserInput {
+				t.Errorf("got %q %v, want %q %s", got.Message, got.Extensions, tt.msg, CodeBadUserInput)
+			}
+			field, has := got.Extensions["field"]
+			if tt.field == "" && has || tt.field != "" && field != tt.field {
+				t.Errorf("extensions.field = %v, want %q", field, tt.field)
+			}
+			if code, msg := Classify(tt.err); code != CodeBadUserInput || msg != tt.msg {
+				t.Errorf("Classify = %s %q, want %s %q", code, msg, CodeBadUserInput, tt.msg)
+			}
+		})
+	}
+	if !errors.Is(badOrg, gid.ErrInvalid) {
+		t.Error("the input error does not unwrap to its cause")
+	}
+}
+
 // fakeStoreError is what the audit store's UnavailableError looks like to resolvers.
 type fakeStoreError struct{ cause, driverText string }
 

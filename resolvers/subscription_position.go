@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
 // Resume positions (issue 22 item 1). Every subscription event carries where its stream stands
@@ -43,11 +44,11 @@ type FeedFrom struct {
 var (
 	// ErrPositionExpired: the position is older than the archive's retention, so sessions after
 	// it may have been pruned.
-	ErrPositionExpired error = badInput{"the resume position (after or Last-Event-ID) is older than the archive's retention (watch.retention): " +
+	ErrPositionExpired error = &model.InputError{Msg: "the resume position (after or Last-Event-ID) is older than the archive's retention (watch.retention): " +
 		"what came after it may have been pruned; subscribe again with since"}
 	// ErrPositionAhead: the position lies beyond what the archive holds (an archive that was
 	// recreated, or another deployment's with the same cursor key).
-	ErrPositionAhead error = badInput{"the resume position (after or Last-Event-ID) lies beyond this archive's feed: " +
+	ErrPositionAhead error = &model.InputError{Msg: "the resume position (after or Last-Event-ID) lies beyond this archive's feed: " +
 		"it was not handed out by this deployment's archive; subscribe again with since"}
 )
 
@@ -67,7 +68,7 @@ func positionKind(kind FeedKind) string {
 	return posStarted
 }
 
-var errBadPosition = badInput{"invalid resume position (after or Last-Event-ID): use one this subscription field handed out"}
+var errBadPosition error = &model.InputError{Msg: "invalid resume position (after or Last-Event-ID): use one this subscription field handed out"}
 
 // encodeFeedPosition seals p for a subscription of kind.
 func encodeFeedPosition(c *gid.Cursors, kind FeedKind, p *FeedPosition) string {
@@ -153,7 +154,7 @@ func decodeEventPosition(c *gid.Cursors, s string) (eventPosition, error) {
 // positionErr words a position that does not open like a bad cursor, naming the position.
 func positionErr(err error) error {
 	if errors.Is(err, gid.ErrCursorUnsealed) {
-		return badInput{"invalid resume position (after or Last-Event-ID): it does not open under this gateway's cursor key " +
+		return &model.InputError{Msg: "invalid resume position (after or Last-Event-ID): it does not open under this gateway's cursor key " +
 			"(altered, made up, or from before a restart of a gateway without a configured cursor secret)"}
 	}
 	return errBadPosition

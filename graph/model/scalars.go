@@ -8,11 +8,29 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// InputError is a client mistake in an input value (a scalar that does not parse). The error
-// presenter reports it as BAD_USER_INPUT.
-type InputError struct{ Msg string }
+// InputError is a client mistake in an input value: a scalar that does not parse, a filter or
+// a watch rule the caller must fix, a query argument out of range. It is the one input-error
+// type of the gateway: the error presenter reports it as BAD_USER_INPUT with its message (and
+// Field, when set, in extensions.field); the CSV exports answer 400 with it.
+type InputError struct {
+	// Field is the input's path (e.g. "filter.startTimeFrom", "outsideBusinessHours.timeZone");
+	// "" when the message names it or there is none.
+	Field string
+	// Msg says what is wrong (after Field, when set).
+	Msg string
+	// Err is the cause, if any (never shown to the client).
+	Err error
+}
 
-func (e *InputError) Error() string { return e.Msg }
+// Error is the message a client sees: Field and Msg.
+func (e *InputError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + " " + e.Msg
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
 
 // MarshalDateTime writes a DateTime: RFC 3339, always UTC (null for the zero time, like
 // graphql.MarshalTime, whose output it matches: quoted time.RFC3339Nano).

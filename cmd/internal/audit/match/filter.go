@@ -26,7 +26,7 @@ func CompileFilter(f *model.RestoreSessionFilter) (*Filter, error) {
 		return c, nil
 	}
 	if f.StartTimeFrom != nil && f.StartTimeTo != nil && f.StartTimeFrom.After(*f.StartTimeTo) {
-		return nil, &InputError{Field: "filter.startTimeFrom", Msg: "is after filter.startTimeTo"}
+		return nil, &model.InputError{Field: "filter.startTimeFrom", Msg: "is after filter.startTimeTo"}
 	}
 	copied := *f
 	c.f = &copied
@@ -35,7 +35,7 @@ func CompileFilter(f *model.RestoreSessionFilter) (*Filter, error) {
 		for _, raw := range f.OrganizationIds {
 			id, err := gid.ParseKind(raw, gid.KindOrganization)
 			if err != nil {
-				return nil, &InputError{Field: "filter.organizationIds", Msg: "holds an invalid organisation ID", Err: err}
+				return nil, &model.InputError{Field: "filter.organizationIds", Msg: "holds an invalid organisation ID", Err: err}
 			}
 			c.orgs[orgKey{id.Server, strings.ToLower(id.Upstream)}] = true
 		}
@@ -61,13 +61,8 @@ func (c *Filter) Match(s *Session) bool {
 	return c.f.MatchesAttributes(u)
 }
 
-// InputError is a rule or filter the caller must fix; Field names it.
-type InputError struct {
-	Field string
-	Msg   string
-	Err   error
-}
-
-func (e *InputError) Error() string { return e.Field + " " + e.Msg }
-
-func (e *InputError) Unwrap() error { return e.Err }
+// InputError is model.InputError, the gateway's one input-error type (an alias while callers
+// move to the model's name; new code names model.InputError).
+//
+// Deprecated: use model.InputError.
+type InputError = model.InputError

@@ -104,7 +104,7 @@ type hours struct {
 	start, end int // minutes after midnight
 }
 
-// Compile validates d and prepares it for evaluation. Errors are *InputError naming the field.
+// Compile validates d and prepares it for evaluation. Errors are *model.InputError naming the field.
 // The URL's safety (scheme, addresses) is the webhooks Guard's business, not checked here.
 func Compile(d Definition) (*Rule, error) {
 	r := &Rule{def: d}
@@ -139,13 +139,13 @@ func Compile(d Definition) (*Rule, error) {
 // checkBasics checks the rule's name, URL and trigger.
 func checkBasics(d Definition) error {
 	if strings.TrimSpace(d.Name) == "" || len(d.Name) > MaxNameLen {
-		return &InputError{Field: "name", Msg: fmt.Sprintf("must be 1 to %d characters", MaxNameLen)}
+		return &model.InputError{Field: "name", Msg: fmt.Sprintf("must be 1 to %d characters", MaxNameLen)}
 	}
 	if d.URL == "" || len(d.URL) > MaxURLLen {
-		return &InputError{Field: "url", Msg: fmt.Sprintf("must be 1 to %d characters", MaxURLLen)}
+		return &model.InputError{Field: "url", Msg: fmt.Sprintf("must be 1 to %d characters", MaxURLLen)}
 	}
 	if !d.On.Valid() {
-		return &InputError{Field: "on", Msg: "must be STARTED, ENDED or ITEM"}
+		return &model.InputError{Field: "on", Msg: "must be STARTED, ENDED or ITEM"}
 	}
 	return nil
 }
@@ -154,25 +154,25 @@ func checkBasics(d Definition) error {
 func checkConditions(d Definition) error {
 	if d.MinItems != nil || d.MinBytes != nil {
 		if d.On != Ended {
-			return &InputError{Field: "minItems", Msg: "and minBytes apply to ENDED rules only (item totals are final when a session ends)"}
+			return &model.InputError{Field: "minItems", Msg: "and minBytes apply to ENDED rules only (item totals are final when a session ends)"}
 		}
 		if d.MinItems != nil && *d.MinItems < 0 || d.MinBytes != nil && *d.MinBytes < 0 {
-			return &InputError{Field: "minItems", Msg: "and minBytes must not be negative"}
+			return &model.InputError{Field: "minItems", Msg: "and minBytes must not be negative"}
 		}
 	}
 	if (len(d.EventTypes) > 0 || d.SourceContains != "") && d.On == Started {
-		return &InputError{Field: "eventTypes", Msg: "and sourceContains need ITEM or ENDED (a session that just started has no items yet)"}
+		return &model.InputError{Field: "eventTypes", Msg: "and sourceContains need ITEM or ENDED (a session that just started has no items yet)"}
 	}
 	for _, t := range d.EventTypes {
 		if t == model.RestoreEventTypeNone || !t.IsValid() {
-			return &InputError{Field: "eventTypes", Msg: fmt.Sprintf("%q is not an item event type (VIEW, EXPORT, SEND, SAVE, RESTORE)", t)}
+			return &model.InputError{Field: "eventTypes", Msg: fmt.Sprintf("%q is not an item event type (VIEW, EXPORT, SEND, SAVE, RESTORE)", t)}
 		}
 	}
 	if len(d.EventTypes) > MaxListLen || len(d.ClientMachineNotIn) > MaxListLen || len(d.ViaAddressIn) > MaxListLen {
-		return &InputError{Field: "eventTypes", Msg: fmt.Sprintf("(like clientMachineNotIn and viaAddressIn) takes at most %d entries", MaxListLen)}
+		return &model.InputError{Field: "eventTypes", Msg: fmt.Sprintf("(like clientMachineNotIn and viaAddressIn) takes at most %d entries", MaxListLen)}
 	}
 	if len(d.SourceContains) > MaxSubstringLen {
-		return &InputError{Field: "sourceContains", Msg: fmt.Sprintf("must be at most %d characters", MaxSubstringLen)}
+		return &model.InputError{Field: "sourceContains", Msg: fmt.Sprintf("must be at most %d characters", MaxSubstringLen)}
 	}
 	return nil
 }
@@ -186,7 +186,7 @@ func compileMachines(names []string) (map[string]bool, error) {
 	for _, m := range names {
 		m = strings.ToLower(strings.TrimSpace(m))
 		if m == "" || len(m) > MaxSubstringLen {
-			return nil, &InputError{Field: "clientMachineNotIn", Msg: "holds an empty or overlong name"}
+			return nil, &model.InputError{Field: "clientMachineNotIn", Msg: "holds an empty or overlong name"}
 		}
 		set[m] = true
 	}
@@ -199,7 +199,7 @@ func compileVia(cidrs []string) ([]netip.Prefix, error) {
 	for _, c := range cidrs {
 		p, err := parsePrefix(c)
 		if err != nil {
-			return nil, &InputError{Field: "viaAddressIn", Msg: fmt.Sprintf("%q is not a CIDR (e.g. 203.0.113.0/24)", c)}
+			return nil, &model.InputError{Field: "viaAddressIn", Msg: fmt.Sprintf("%q is not a CIDR (e.g. 203.0.113.0/24)", c)}
 		}
 		out = append(out, p)
 	}
@@ -225,11 +225,11 @@ func parsePrefix(s string) (netip.Prefix, error) {
 
 func compileHours(b BusinessHours) (*hours, error) {
 	if b.TimeZone == "" {
-		return nil, &InputError{Field: "outsideBusinessHours.timeZone", Msg: "is required (an IANA zone such as Europe/Berlin)"}
+		return nil, &model.InputError{Field: "outsideBusinessHours.timeZone", Msg: "is required (an IANA zone such as Europe/Berlin)"}
 	}
 	loc, err := time.LoadLocation(b.TimeZone)
 	if err != nil || b.TimeZone == "Local" {
-		return nil, &InputError{Field: "outsideBusinessHours.timeZone", Msg: fmt.Sprintf("%q is not an IANA time zone", b.TimeZone)}
+		return nil, &model.InputError{Field: "outsideBusinessHours.timeZone", Msg: fmt.Sprintf("%q is not an IANA time zone", b.TimeZone)}
 	}
 	h := &hours{loc: loc}
 	days := b.Days
@@ -239,19 +239,19 @@ func compileHours(b BusinessHours) (*hours, error) {
 	for _, d := range days {
 		wd, ok := weekdays[strings.ToUpper(d)]
 		if !ok {
-			return nil, &InputError{Field: "outsideBusinessHours.days", Msg: fmt.Sprintf("%q is not a weekday (MONDAY..SUNDAY)", d)}
+			return nil, &model.InputError{Field: "outsideBusinessHours.days", Msg: fmt.Sprintf("%q is not a weekday (MONDAY..SUNDAY)", d)}
 		}
 		h.days[wd] = true
 	}
 	start, end := cmpOr(b.Start, defaultStart), cmpOr(b.End, defaultEnd)
 	if h.start, err = clock(start); err != nil {
-		return nil, &InputError{Field: "outsideBusinessHours.start", Msg: err.Error()}
+		return nil, &model.InputError{Field: "outsideBusinessHours.start", Msg: err.Error()}
 	}
 	if h.end, err = clock(end); err != nil {
-		return nil, &InputError{Field: "outsideBusinessHours.end", Msg: err.Error()}
+		return nil, &model.InputError{Field: "outsideBusinessHours.end", Msg: err.Error()}
 	}
 	if h.start >= h.end {
-		return nil, &InputError{Field: "outsideBusinessHours.start", Msg: "must be before end"}
+		return nil, &model.InputError{Field: "outsideBusinessHours.start", Msg: "must be before end"}
 	}
 	return h, nil
 }

@@ -243,7 +243,7 @@ func TestCompileRefusesBadDefinitions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Compile(tt.def)
-			var ie *InputError
+			var ie *model.InputError
 			if !errors.As(err, &ie) || ie.Field != tt.field {
 				t.Fatalf("Compile = %v, want an InputError on %s", err, tt.field)
 			}

@@ -167,7 +167,7 @@ func (a *Archive) Sessions(ctx context.Context, q resolvers.AuditQuery, each fun
 	}
 	filter, err := match.CompileFilter(q.Filter)
 	if err != nil {
-		return &model.InputError{Msg: err.Error()}
+		return asInput(err)
 	}
 	servers := serverSet(q.Servers)
 	var after *match.Session // the last session read: the next page starts after it
@@ -276,7 +276,7 @@ func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dim
 		f = &model.RestoreSessionFilter{}
 	}
 	if _, err := match.CompileFilter(f); err != nil { // the same validation as the exact path
-		return &model.InputError{Msg: err.Error()}
+		return asInput(err)
 	}
 	var orgs map[[2]string]bool
 	if f.OrganizationIds != nil {
@@ -284,7 +284,7 @@ func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dim
 		for _, raw := range f.OrganizationIds {
 			id, err := gid.ParseKind(raw, gid.KindOrganization)
 			if err != nil {
-				return &model.InputError{Msg: "filter.organizationIds holds an invalid organisation ID"}
+				return &model.InputError{Field: "filter.organizationIds", Msg: "holds an invalid organisation ID", Err: err}
 			}
 			orgs[[2]string{id.Server, strings.ToLower(id.Upstream)}] = true
 		}
@@ -329,6 +329,14 @@ var groupColumns = []struct {
 	col store.GroupColumn
 }{{ByInitiatedBy, store.GroupInitiatedBy}, {ByClientMachine, store.GroupClientMachine}, {ByViaAddress, store.GroupViaAddress},
 	{ByType, store.GroupType}, {ByResult, store.GroupResult}, {ByDay, store.GroupDay}}
+
+// asInput is a filter's error as the client's mistake: itself when it is a *model.InputError.
+func asInput(err error) error {
+	if ie := (*model.InputError)(nil); errors.As(err, &ie) {
+		return err
+	}
+	return &model.InputError{Msg: err.Error()}
+}
 
 func serverSet(names []string) map[string]bool {
 	m := make(map[string]bool, len(names))

@@ -558,7 +558,7 @@ func timeParam(v url.Values, name string, required bool) (time.Time, error) {
 	if err != nil {
 		var ie *model.InputError
 		if errors.As(err, &ie) {
-			return time.Time{}, badParam("%s: %s", name, ie.Msg)
+			return time.Time{}, badParam("%s: %s", name, ie.Error())
 		}
 		return time.Time{}, badParam("%s: want RFC 3339", name)
 	}
