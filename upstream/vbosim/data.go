@@ -564,138 +564,184 @@ func weighted(r *rand.Rand, ts []upstream.RestoreEventType, w []int) upstream.Re
 	return ts[0]
 }
 
+// fillItem fills a generated item event's type, item, size, source, target, title and
+// message. The item comes from the session's workload and belongs to the session's user, or
+// now and then to another user of the organisation. r is the event's generator: the order of
+// its draws fixes the data, so it must not change.
 func (s *Server) fillItem(ec *eventCtx, r *rand.Rand, ev *upstream.RestoreSessionEvent) {
-	o, u := ec.org, ec.user
-	// occasionally a different user than the session's main one
+	u := ec.user
 	if r.IntN(5) == 0 {
 		u = person{pick(r, firstNames), pick(r, lastNames)}
 	}
-	R, Sv, Ex, Sn, V := upstream.EventTypeRestore, upstream.EventTypeSave, upstream.EventTypeExport, upstream.EventTypeSend, upstream.EventTypeView
-	localDir := "C:\\Users\\" + strings.ToLower(u.first) + "\\Documents\\VeeamRestore\\"
+	it := itemOwner{
+		org:      ec.org,
+		user:     u,
+		localDir: "C:\\Users\\" + strings.ToLower(u.first) + "\\Documents\\VeeamRestore\\",
+	}
 	switch ec.c.typ {
-	case 0: // Exchange
-		ev.Type = weighted(r, []upstream.RestoreEventType{R, Sv, Ex, Sn, V}, []int{35, 20, 20, 15, 10})
-		folder := pick(r, mailFolders)
-		base := o.domain + "\\" + u.display()
-		switch x := r.IntN(20); {
-		case x == 0 && ev.Type != Sn:
-			ev.ItemName, ev.ItemType = u.display(), "Mailbox"
-			ev.Source = base
-			ev.ItemSizeBytes = logSize(r, 50e6, 40e9)
-		case x < 4:
-			ev.ItemName, ev.ItemType = folder[strings.LastIndex(folder, "\\")+1:], "Folder"
-			ev.Source = base + "\\" + folder
-			ev.ItemSizeBytes = logSize(r, 1e5, 5e9)
-		default:
-			ev.ItemName, ev.ItemType = pick(r, mailSubjects), "Item"
-			ev.Source = base + "\\" + folder
-			ev.ItemSizeBytes = logSize(r, 900, 30e6)
-		}
-		switch ev.Type {
-		case R:
-			if r.IntN(2) == 0 {
-				ev.Target = ev.Source
-			} else {
-				ev.Target = base + "\\Restored Items"
-			}
-		case Sv:
-			ev.Target = localDir + ev.ItemName + ".msg"
-		case Ex:
-			ev.Target = "C:\\Export\\" + u.display() + ".pst"
-		case Sn:
-			ev.Target = u.dotted() + "@" + o.domain
-		}
-	case 1: // OneDrive
-		ev.Type = weighted(r, []upstream.RestoreEventType{R, Sv, Sn, V}, []int{45, 30, 15, 10})
-		root := fmt.Sprintf("https://%s-my.sharepoint.com/personal/%s_%s/", o.slug, strings.ToLower(u.first+"_"+u.last), strings.ReplaceAll(o.domain, ".", "_"))
-		folder := pick(r, docFolders)
-		if r.IntN(12) == 0 {
-			ev.ItemName, ev.ItemType = folder[strings.LastIndex(folder, "/")+1:], "Folder"
-			ev.Source = root + folder
-			ev.ItemSizeBytes = logSize(r, 1e6, 60e9)
-		} else {
-			ev.ItemName, ev.ItemType = pick(r, docNames), "File"
-			ev.Source = root + folder + "/" + ev.ItemName
-			ev.ItemSizeBytes = logSize(r, 200, 2e9)
-		}
-		switch ev.Type {
-		case R:
-			ev.Target = root + "Documents/Restored"
-		case Sv:
-			ev.Target = localDir + ev.ItemName
-		case Sn:
-			ev.Target = u.dotted() + "@" + o.domain
-		}
-	case 2: // SharePoint
-		ev.Type = weighted(r, []upstream.RestoreEventType{R, Sv, Ex, V}, []int{50, 25, 10, 15})
-		site := fmt.Sprintf("https://%s.sharepoint.com/sites/%s", o.slug, pick(r, siteNames))
-		if o.Type == upstream.OrganizationTypeOnPremises {
-			site = "https://sharepoint." + o.domain + "/sites/" + site[strings.LastIndex(site, "/")+1:]
-		}
-		lib := pick(r, siteLibraries)
-		switch x := r.IntN(20); {
-		case x == 0:
-			ev.ItemName, ev.ItemType, ev.Source = site[strings.LastIndex(site, "/")+1:], "Site", site
-			ev.ItemSizeBytes = logSize(r, 1e7, 200e9)
-		case x < 3:
-			ev.ItemName, ev.ItemType, ev.Source = lib, "Library", site+"/"+lib
-			ev.ItemSizeBytes = logSize(r, 1e6, 20e9)
-		case x < 5:
-			ev.ItemName, ev.ItemType, ev.Source = fmt.Sprintf("Item %d", 1+r.IntN(900)), "List item", site+"/Lists/Tasks"
-			ev.ItemSizeBytes = logSize(r, 300, 2e5)
-		default:
-			ev.ItemName, ev.ItemType = pick(r, docNames), "Document"
-			ev.Source = site + "/" + lib + "/" + ev.ItemName
-			ev.ItemSizeBytes = logSize(r, 200, 3e9)
-		}
-		switch ev.Type {
-		case R:
-			ev.Target = ev.Source
-		case Sv:
-			ev.Target = localDir + ev.ItemName
-		case Ex:
-			ev.Target = "C:\\Export\\SharePoint\\" + ev.ItemName
-		}
-	default: // Teams
-		ev.Type = weighted(r, []upstream.RestoreEventType{R, Sv, Ex, Sn, V}, []int{45, 20, 15, 10, 10})
-		team, ch := pick(r, teamNames), pick(r, channelNames)
-		switch x := r.IntN(10); {
-		case x < 2:
-			ev.ItemName, ev.ItemType, ev.Source = ch, "Channel", team+"\\"+ch
-			ev.ItemSizeBytes = logSize(r, 1e5, 10e9)
-		case x < 6:
-			ev.ItemName, ev.ItemType, ev.Source = "Post by "+u.display(), "Post", team+"\\"+ch
-			ev.ItemSizeBytes = logSize(r, 500, 5e5)
-		case x < 9:
-			ev.ItemName, ev.ItemType, ev.Source = pick(r, docNames), "File", team+"\\"+ch+"\\Files"
-			ev.ItemSizeBytes = logSize(r, 200, 2e9)
-		default:
-			ev.ItemName, ev.ItemType, ev.Source = "Planner", "Tab", team+"\\"+ch
-		}
-		switch ev.Type {
-		case R:
-			ev.Target = team + "\\" + ch
-		case Sv, Ex:
-			ev.Target = localDir + ev.ItemName
-		case Sn:
-			ev.Target = u.dotted() + "@" + o.domain
-		}
+	case 0:
+		it.exchangeItem(r, ev)
+	case 1:
+		it.oneDriveItem(r, ev)
+	case 2:
+		it.sharePointItem(r, ev)
+	default:
+		it.teamsItem(r, ev)
 	}
 	v := verbs[ev.Type]
 	ev.Title = v[0] + " " + strings.ToLower(ev.ItemType)
+	ev.Message = itemMessage(r, ev, v)
+	if ev.Type == upstream.EventTypeView {
+		ev.Target = ""
+	}
+}
+
+// itemOwner is whose item an event handles: the organisation, the user and the user's local
+// folder that Save writes to.
+type itemOwner struct {
+	org      *orgData
+	user     person
+	localDir string
+}
+
+// exchangeItem draws an Exchange event: a mailbox, a mail folder or a message.
+func (it itemOwner) exchangeItem(r *rand.Rand, ev *upstream.RestoreSessionEvent) {
+	o, u := it.org, it.user
+	ev.Type = weighted(r, []upstream.RestoreEventType{upstream.EventTypeRestore, upstream.EventTypeSave, upstream.EventTypeExport, upstream.EventTypeSend, upstream.EventTypeView}, []int{35, 20, 20, 15, 10})
+	folder := pick(r, mailFolders)
+	base := o.domain + "\\" + u.display()
+	switch x := r.IntN(20); {
+	case x == 0 && ev.Type != upstream.EventTypeSend:
+		ev.ItemName, ev.ItemType = u.display(), "Mailbox"
+		ev.Source = base
+		ev.ItemSizeBytes = logSize(r, 50e6, 40e9)
+	case x < 4:
+		ev.ItemName, ev.ItemType = folder[strings.LastIndex(folder, "\\")+1:], "Folder"
+		ev.Source = base + "\\" + folder
+		ev.ItemSizeBytes = logSize(r, 1e5, 5e9)
+	default:
+		ev.ItemName, ev.ItemType = pick(r, mailSubjects), "Item"
+		ev.Source = base + "\\" + folder
+		ev.ItemSizeBytes = logSize(r, 900, 30e6)
+	}
+	switch ev.Type {
+	case upstream.EventTypeRestore:
+		if r.IntN(2) == 0 {
+			ev.Target = ev.Source
+		} else {
+			ev.Target = base + "\\Restored Items"
+		}
+	case upstream.EventTypeSave:
+		ev.Target = it.localDir + ev.ItemName + ".msg"
+	case upstream.EventTypeExport:
+		ev.Target = "C:\\Export\\" + u.display() + ".pst"
+	case upstream.EventTypeSend:
+		ev.Target = u.dotted() + "@" + o.domain
+	}
+}
+
+// oneDriveItem draws a OneDrive event: a folder or a file in the user's OneDrive.
+func (it itemOwner) oneDriveItem(r *rand.Rand, ev *upstream.RestoreSessionEvent) {
+	o, u := it.org, it.user
+	ev.Type = weighted(r, []upstream.RestoreEventType{upstream.EventTypeRestore, upstream.EventTypeSave, upstream.EventTypeSend, upstream.EventTypeView}, []int{45, 30, 15, 10})
+	root := fmt.Sprintf("https://%s-my.sharepoint.com/personal/%s_%s/", o.slug, strings.ToLower(u.first+"_"+u.last), strings.ReplaceAll(o.domain, ".", "_"))
+	folder := pick(r, docFolders)
+	if r.IntN(12) == 0 {
+		ev.ItemName, ev.ItemType = folder[strings.LastIndex(folder, "/")+1:], "Folder"
+		ev.Source = root + folder
+		ev.ItemSizeBytes = logSize(r, 1e6, 60e9)
+	} else {
+		ev.ItemName, ev.ItemType = pick(r, docNames), "File"
+		ev.Source = root + folder + "/" + ev.ItemName
+		ev.ItemSizeBytes = logSize(r, 200, 2e9)
+	}
+	switch ev.Type {
+	case upstream.EventTypeRestore:
+		ev.Target = root + "Documents/Restored"
+	case upstream.EventTypeSave:
+		ev.Target = it.localDir + ev.ItemName
+	case upstream.EventTypeSend:
+		ev.Target = u.dotted() + "@" + o.domain
+	}
+}
+
+// sharePointItem draws a SharePoint event: a site, a library, a list item or a document (on
+// an on-premises farm for on-premises organisations).
+func (it itemOwner) sharePointItem(r *rand.Rand, ev *upstream.RestoreSessionEvent) {
+	o := it.org
+	ev.Type = weighted(r, []upstream.RestoreEventType{upstream.EventTypeRestore, upstream.EventTypeSave, upstream.EventTypeExport, upstream.EventTypeView}, []int{50, 25, 10, 15})
+	site := fmt.Sprintf("https://%s.sharepoint.com/sites/%s", o.slug, pick(r, siteNames))
+	if o.Type == upstream.OrganizationTypeOnPremises {
+		site = "https://sharepoint." + o.domain + "/sites/" + site[strings.LastIndex(site, "/")+1:]
+	}
+	lib := pick(r, siteLibraries)
+	switch x := r.IntN(20); {
+	case x == 0:
+		ev.ItemName, ev.ItemType, ev.Source = site[strings.LastIndex(site, "/")+1:], "Site", site
+		ev.ItemSizeBytes = logSize(r, 1e7, 200e9)
+	case x < 3:
+		ev.ItemName, ev.ItemType, ev.Source = lib, "Library", site+"/"+lib
+		ev.ItemSizeBytes = logSize(r, 1e6, 20e9)
+	case x < 5:
+		ev.ItemName, ev.ItemType, ev.Source = fmt.Sprintf("Item %d", 1+r.IntN(900)), "List item", site+"/Lists/Tasks"
+		ev.ItemSizeBytes = logSize(r, 300, 2e5)
+	default:
+		ev.ItemName, ev.ItemType = pick(r, docNames), "Document"
+		ev.Source = site + "/" + lib + "/" + ev.ItemName
+		ev.ItemSizeBytes = logSize(r, 200, 3e9)
+	}
+	switch ev.Type {
+	case upstream.EventTypeRestore:
+		ev.Target = ev.Source
+	case upstream.EventTypeSave:
+		ev.Target = it.localDir + ev.ItemName
+	case upstream.EventTypeExport:
+		ev.Target = "C:\\Export\\SharePoint\\" + ev.ItemName
+	}
+}
+
+// teamsItem draws a Teams event: a channel, a post, a channel file or a tab.
+func (it itemOwner) teamsItem(r *rand.Rand, ev *upstream.RestoreSessionEvent) {
+	o, u := it.org, it.user
+	ev.Type = weighted(r, []upstream.RestoreEventType{upstream.EventTypeRestore, upstream.EventTypeSave, upstream.EventTypeExport, upstream.EventTypeSend, upstream.EventTypeView}, []int{45, 20, 15, 10, 10})
+	team, ch := pick(r, teamNames), pick(r, channelNames)
+	switch x := r.IntN(10); {
+	case x < 2:
+		ev.ItemName, ev.ItemType, ev.Source = ch, "Channel", team+"\\"+ch
+		ev.ItemSizeBytes = logSize(r, 1e5, 10e9)
+	case x < 6:
+		ev.ItemName, ev.ItemType, ev.Source = "Post by "+u.display(), "Post", team+"\\"+ch
+		ev.ItemSizeBytes = logSize(r, 500, 5e5)
+	case x < 9:
+		ev.ItemName, ev.ItemType, ev.Source = pick(r, docNames), "File", team+"\\"+ch+"\\Files"
+		ev.ItemSizeBytes = logSize(r, 200, 2e9)
+	default:
+		ev.ItemName, ev.ItemType, ev.Source = "Planner", "Tab", team+"\\"+ch
+	}
+	switch ev.Type {
+	case upstream.EventTypeRestore:
+		ev.Target = team + "\\" + ch
+	case upstream.EventTypeSave, upstream.EventTypeExport:
+		ev.Target = it.localDir + ev.ItemName
+	case upstream.EventTypeSend:
+		ev.Target = u.dotted() + "@" + o.domain
+	}
+}
+
+// itemMessage is an item event's message for its status; verb is the event type's entry in
+// verbs. A failed item draws its failure reason from r.
+func itemMessage(r *rand.Rand, ev *upstream.RestoreSessionEvent, verb [2]string) string {
+	item := strings.ToLower(ev.ItemType)
 	switch ev.Status {
 	case upstream.EventStatusRunning:
-		ev.Message = fmt.Sprintf("%sing %s \"%s\"...", strings.TrimSuffix(v[0], "e"), strings.ToLower(ev.ItemType), ev.ItemName)
+		return fmt.Sprintf("%sing %s \"%s\"...", strings.TrimSuffix(verb[0], "e"), item, ev.ItemName)
 	case upstream.EventStatusFailed:
-		ev.Message = fmt.Sprintf("Failed to %s %s \"%s\": %s", strings.ToLower(v[0]), strings.ToLower(ev.ItemType), ev.ItemName, pick(r, failureMessages))
+		return fmt.Sprintf("Failed to %s %s \"%s\": %s", strings.ToLower(verb[0]), item, ev.ItemName, pick(r, failureMessages))
 	case upstream.EventStatusWarning:
-		ev.Message = fmt.Sprintf("%s \"%s\" was %s with warnings: some properties could not be restored", ev.ItemType, ev.ItemName, v[1])
+		return fmt.Sprintf("%s \"%s\" was %s with warnings: some properties could not be restored", ev.ItemType, ev.ItemName, verb[1])
 	case upstream.EventStatusSkipped:
-		ev.Message = fmt.Sprintf("%s \"%s\" was skipped: the item already exists in the target location", ev.ItemType, ev.ItemName)
+		return fmt.Sprintf("%s \"%s\" was skipped: the item already exists in the target location", ev.ItemType, ev.ItemName)
 	default:
-		ev.Message = fmt.Sprintf("%s \"%s\" was %s successfully", ev.ItemType, ev.ItemName, v[1])
-	}
-	if ev.Type == V {
-		ev.Target = ""
+		return fmt.Sprintf("%s \"%s\" was %s successfully", ev.ItemType, ev.ItemName, verb[1])
 	}
 }
