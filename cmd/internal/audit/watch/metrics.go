@@ -5,9 +5,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/metrics"
 )
 
-const ns = "vbo_gateway_watch_"
+// ns prefixes the watch's metric names (vbo_gateway_watch_...).
+const ns = metrics.Namespace + "_watch_"
 
 var (
 	descLeader     = prometheus.NewDesc(ns+"leader", "1 when this replica holds the server's lease (polls it).", []string{"server"}, nil)

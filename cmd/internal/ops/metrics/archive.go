@@ -13,10 +13,10 @@ type ArchiveSnapshot struct {
 }
 
 var (
-	descArchiveWritable = prometheus.NewDesc(namespace+"_archive_writable",
+	descArchiveWritable = prometheus.NewDesc(Namespace+"_archive_writable",
 		"1 while the restore audit archive can be written, 0 from an operation that found its database unreachable, full or read-only until a write commits again.",
 		[]string{"driver"}, nil)
-	descArchiveFailures = prometheus.NewDesc(namespace+"_archive_failures_total",
+	descArchiveFailures = prometheus.NewDesc(Namespace+"_archive_failures_total",
 		"Archive operations that failed because its database could not be reached or written, by cause (connection, shutdown, disk_full, io, busy, resources, read_only, cant_open, corrupt, closed).",
 		[]string{"driver", "cause"}, nil)
 )

@@ -21,7 +21,9 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-const namespace = "vbo_gateway"
+// Namespace starts every metric name the gateway exports (vbo_gateway_...); collectors beside
+// the parts they observe (watch, watchrules) build their names from it too.
+const Namespace = "vbo_gateway"
 
 // Metrics is one registry (no global state) with the gateway's collectors.
 type Metrics struct {
@@ -47,29 +49,29 @@ const maxOperationNames = 200
 func New() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), operations: map[string]bool{}}
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Name: "http_request_duration_seconds",
+		Namespace: Namespace, Name: "http_request_duration_seconds",
 		Help:    "Time to answer a /graphql request, by HTTP status code.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 	}, []string{"code"})
 	m.graphql = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "graphql_requests_total",
+		Namespace: Namespace, Name: "graphql_requests_total",
 		Help: "GraphQL operations answered, by operation name and outcome (ok, partial, error, rejected).",
 	}, []string{"operation", "outcome"})
 	m.upstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Name: "upstream_request_duration_seconds",
+		Namespace: Namespace, Name: "upstream_request_duration_seconds",
 		Help:    "Time to the response headers of each HTTP request to a VBO server, by server, templated route and status class (error: no response).",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"server", "route", "status_class"})
 	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "upstream_token_requests_total",
+		Namespace: Namespace, Name: "upstream_token_requests_total",
 		Help: "Token requests (logins and refreshes) sent to a VBO server, by outcome (ok, refused, error).",
 	}, []string{"server", "outcome"})
 	m.probes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "health_probes_total",
+		Namespace: Namespace, Name: "health_probes_total",
 		Help: "Background health probes of each VBO server, by outcome (ok, or the error code).",
 	}, []string{"server", "outcome"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "config_reloads_total",
+		Namespace: Namespace, Name: "config_reloads_total",
 		Help: "Configuration reloads (SIGHUP), by outcome (ok, invalid).",
 	}, []string{"outcome"})
 	m.reg.MustRegister(m.duration, m.graphql, m.upstream, m.tokens, m.probes, m.reloads,
@@ -99,7 +101,7 @@ func (m *Metrics) Register(fleet *upstream.Fleet, status func(server string) ups
 // Register.
 func SubscriptionsOpen(open func() int) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: namespace, Name: "subscriptions_open",
+		Namespace: Namespace, Name: "subscriptions_open",
 		Help: "Subscriptions open in this process (SSE streams and websocket operations), bounded by limits.subscriptions.",
 	}, func() float64 { return float64(open()) })
 }
@@ -175,15 +177,15 @@ func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 var (
-	descHealth = prometheus.NewDesc(namespace+"_upstream_health",
+	descHealth = prometheus.NewDesc(Namespace+"_upstream_health",
 		"VBO server health from its health probe and circuit breaker: 0 up, 1 degraded (half-open), 2 down (open breaker or failing probe).",
 		[]string{"server"}, nil)
-	descAttempts = prometheus.NewDesc(namespace+"_upstream_requests_total",
+	descAttempts = prometheus.NewDesc(Namespace+"_upstream_requests_total",
 		"HTTP requests sent to the VBO server (token calls, retries and re-authentications included).",
 		[]string{"server"}, nil)
-	descRetries = prometheus.NewDesc(namespace+"_upstream_retries_total",
+	descRetries = prometheus.NewDesc(Namespace+"_upstream_retries_total",
 		"Retries of failed idempotent calls to the VBO server.", []string{"server"}, nil)
-	descShort = prometheus.NewDesc(namespace+"_upstream_short_circuits_total",
+	descShort = prometheus.NewDesc(Namespace+"_upstream_short_circuits_total",
 		"Calls refused without being sent because the server's circuit breaker was open.", []string{"server"}, nil)
 )
 
@@ -211,12 +213,12 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var (
-	descCacheBytes  = prometheus.NewDesc(namespace+"_cache_bytes", "Estimated bytes held by the immutable-data cache.", nil, nil)
-	descCacheBudget = prometheus.NewDesc(namespace+"_cache_budget_bytes", "The immutable-data cache's byte budget.", nil, nil)
-	descCacheItems  = prometheus.NewDesc(namespace+"_cache_entries", "Entries in the immutable-data cache.", nil, nil)
-	descCacheHits   = prometheus.NewDesc(namespace+"_cache_hits_total", "Immutable-data cache hits.", nil, nil)
-	descCacheMisses = prometheus.NewDesc(namespace+"_cache_misses_total", "Immutable-data cache misses.", nil, nil)
-	descCacheEvict  = prometheus.NewDesc(namespace+"_cache_evictions_total", "Entries evicted to stay within the budget.", nil, nil)
+	descCacheBytes  = prometheus.NewDesc(Namespace+"_cache_bytes", "Estimated bytes held by the immutable-data cache.", nil, nil)
+	descCacheBudget = prometheus.NewDesc(Namespace+"_cache_budget_bytes", "The immutable-data cache's byte budget.", nil, nil)
+	descCacheItems  = prometheus.NewDesc(Namespace+"_cache_entries", "Entries in the immutable-data cache.", nil, nil)
+	descCacheHits   = prometheus.NewDesc(Namespace+"_cache_hits_total", "Immutable-data cache hits.", nil, nil)
+	descCacheMisses = prometheus.NewDesc(Namespace+"_cache_misses_total", "Immutable-data cache misses.", nil, nil)
+	descCacheEvict  = prometheus.NewDesc(Namespace+"_cache_evictions_total", "Entries evicted to stay within the budget.", nil, nil)
 )
 
 type cacheCollector struct{ stats func() cache.Stats }
