@@ -48,47 +48,68 @@ var routeTemplates = map[routeID]string{
 	rChanges:  "GET /%s/Events",
 }
 
+// routePattern is one resource's path after the version: literal segments compared ignoring
+// case, "*" for a path parameter.
+type routePattern struct {
+	rt       routeID
+	segs     []string
+	method   string
+	needFeed bool // served only where the change feed exists (v8)
+}
+
+// routePatterns are the resources the simulator serves, by path.
+var routePatterns = []routePattern{
+	{rToken, []string{"token"}, http.MethodPost, false},
+	{rOrgs, []string{"Organizations"}, http.MethodGet, false},
+	{rOrg, []string{"Organizations", "*"}, http.MethodGet, false},
+	{rSessions, []string{"RestoreSessions"}, http.MethodGet, false},
+	{rSession, []string{"RestoreSessions", "*"}, http.MethodGet, false},
+	{rEvents, []string{"RestoreSessions", "*", "Events"}, http.MethodGet, false},
+	{rEvent, []string{"RestoreSessions", "*", "Events", "*"}, http.MethodGet, false},
+	{rChanges, []string{"Events"}, http.MethodGet, true},
+}
+
+// params returns the path parameters of segs if they match the pattern.
+func (pt routePattern) params(segs []string) ([]string, bool) {
+	if len(segs) != len(pt.segs) {
+		return nil, false
+	}
+	var params []string
+	for i, want := range pt.segs {
+		switch {
+		case want == "*":
+			params = append(params, segs[i])
+		case !strings.EqualFold(segs[i], want):
+			return nil, false
+		}
+	}
+	return params, true
+}
+
 // match resolves a path case-insensitively. found=false: no such resource (404);
 // method=false: resource exists with another method (405).
 func (s *Server) match(method, path string) (rt routeID, params []string, found, methodOK bool, allow string) {
-	p := strings.Trim(path, "/")
-	segs := strings.Split(p, "/")
+	segs := strings.Split(strings.Trim(path, "/"), "/")
 	if len(segs) < 2 || !strings.EqualFold(segs[0], s.ver) {
 		return 0, nil, false, false, ""
 	}
-	segs = segs[1:]
-	want := http.MethodGet
-	switch {
-	case len(segs) == 1 && strings.EqualFold(segs[0], "token"):
-		rt, want = rToken, http.MethodPost
-	case len(segs) == 1 && strings.EqualFold(segs[0], "Organizations"):
-		rt = rOrgs
-	case len(segs) == 2 && strings.EqualFold(segs[0], "Organizations"):
-		rt, params = rOrg, segs[1:]
-	case len(segs) == 1 && strings.EqualFold(segs[0], "RestoreSessions"):
-		rt = rSessions
-	case len(segs) == 2 && strings.EqualFold(segs[0], "RestoreSessions"):
-		rt, params = rSession, segs[1:]
-	case len(segs) == 3 && strings.EqualFold(segs[0], "RestoreSessions") && strings.EqualFold(segs[2], "Events"):
-		rt, params = rEvents, segs[1:2]
-	case len(segs) == 4 && strings.EqualFold(segs[0], "RestoreSessions") && strings.EqualFold(segs[2], "Events"):
-		rt, params = rEvent, []string{segs[1], segs[3]}
-	case len(segs) == 1 && strings.EqualFold(segs[0], "Events") && s.feed != nil:
-		rt = rChanges
-	default:
-		return 0, nil, false, false, ""
-	}
-	if params != nil {
-		for i, p := range params {
+	for _, pt := range routePatterns {
+		ps, ok := pt.params(segs[1:])
+		if !ok || pt.needFeed && s.feed == nil {
+			continue
+		}
+		for i, p := range ps {
 			if p == "" {
 				return 0, nil, false, false, ""
 			}
 			if u, err := url.PathUnescape(p); err == nil {
-				params[i] = u
+				ps[i] = u
 			}
 		}
+		want := pt.method
+		return pt.rt, ps, true, method == want || (want == http.MethodGet && method == http.MethodHead), want
 	}
-	return rt, params, true, method == want || (want == http.MethodGet && method == http.MethodHead), want
+	return 0, nil, false, false, ""
 }
 
 // ServeHTTP implements http.Handler.
