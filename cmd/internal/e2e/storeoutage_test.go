@@ -186,27 +186,31 @@ func TestStoreOutagePostgres(t *testing.T) {
 // readOnlyPaths are the SQLite files whose new connections refuse writes (refuseWrites).
 var (
 	readOnlyPaths sync.Map // path -> bool
-	readOnlyHook  sync.Once
 )
 
 // refuseWrites makes the SQLite file at path refuse writes (PRAGMA query_only: SQLITE_READONLY,
 // as a read-only file would answer, without root tricks) or accept them again: on the store's
 // writer connection db, and on any connection opened to it meanwhile (database/sql may replace
 // the writer's connection after an error).
+// init registers the read-only hook before any test runs: RegisterConnectionHook writes a
+// process-wide setting that every SQLite connection reads, so registering it while parallel
+// tests open connections was a data race (go test -race). It acts only on the paths
+// refuseWrites names.
+func init() {
+	sqlite.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, dsn string) error {
+		var err error
+		readOnlyPaths.Range(func(p, v any) bool {
+			if v.(bool) && strings.Contains(dsn, p.(string)+"?") {
+				_, err = c.ExecContext(context.Background(), "PRAGMA query_only = ON", nil)
+			}
+			return true
+		})
+		return err
+	})
+}
+
 func refuseWrites(t *testing.T, db *sql.DB, path string, on bool) {
 	t.Helper()
-	readOnlyHook.Do(func() {
-		sqlite.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, dsn string) error {
-			var err error
-			readOnlyPaths.Range(func(p, v any) bool {
-				if v.(bool) && strings.Contains(dsn, p.(string)+"?") {
-					_, err = c.ExecContext(context.Background(), "PRAGMA query_only = ON", nil)
-				}
-				return true
-			})
-			return err
-		})
-	})
 	readOnlyPaths.Store(path, on)
 	pragma := "PRAGMA query_only = OFF"
 	if on {
