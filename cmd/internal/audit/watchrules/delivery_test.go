@@ -367,14 +367,14 @@ func TestCreateRefusesUnsafeTargets(t *testing.T) {
 	} {
 		_, err := e.svc.Create(context.Background(), nil, "tester", rule(url, model.WatchTriggerStarted))
 		var ie *model.InputError
-		if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "url") {
+		if !errors.As(err, &ie) || !strings.Contains(ie.Error(), "url") {
 			t.Errorf("%s: %v, want an input error on url", url, err)
 		}
 	}
 	_, err := e.svc.Create(context.Background(), nil, "tester", rule("https://203.0.113.9/x", model.WatchTriggerStarted,
 		func(in *model.WatchRuleInput) { in.MinItems = ptr(int64(3)) }))
 	var ie *model.InputError
-	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "minItems") {
+	if !errors.As(err, &ie) || !strings.Contains(ie.Error(), "minItems") {
 		t.Errorf("minItems on STARTED: %v", err)
 	}
 }
