@@ -2,7 +2,8 @@
 // gateway, building each part once, fully configured, in one order:
 //
 //	config -> metrics -> fleet (VBO clients, instrumented) -> health -> store -> backend (loaders)
-//	-> watcher -> snapshot (authenticator, HTTP handler) -> telemetry around it
+//	-> watch rules, watcher -> River's one client (jobs; they register their jobs) -> snapshot
+//	(authenticator, HTTP handler) -> telemetry around it
 //
 // Reload swaps the snapshot (tenants, API keys, JWT settings, limits) atomically. New builds
 // and starts nothing; Run starts the background work and stops it when its ctx ends.
@@ -26,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/jobs"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watch"
@@ -64,6 +66,9 @@ type Gateway struct {
 	Feed          *watch.Feed    // the subscriptions' source; nil when the restore watch is off
 	// Rules keeps watch rules and delivers their webhooks; nil when the restore watch is off.
 	Rules *watchrules.Service
+	// Jobs is the process's one River client (the rules' deliveries and history prune, the
+	// archive retention); nil when the restore watch is off.
+	Jobs *jobs.Client
 
 	// runMu guards running and cancelRun; ran is closed when Run has stopped everything.
 	runMu     sync.Mutex
@@ -106,7 +111,7 @@ func (s *snapshot) start() {
 }
 
 // Run starts the gateway's background work and blocks until ctx ends: the health probes
-// (Options.HealthInterval), the tenant directory's refresh, the watch rules' River client, the
+// (Options.HealthInterval), the tenant directory's refresh, the process's River client, the
 // watcher and the subscriptions' feed. Then it stops them, the watcher first (releasing its
 // leases), the deliveries within 20 s, and closes the store. It fails only when a part cannot
 // start, and runs once. The handler serves without Run (queries read VBO directly); what the
@@ -134,12 +139,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.reloadMu.Lock() // a reload now starts the snapshot it makes
 	g.current.Load().start()
 	g.reloadMu.Unlock()
-	if g.Rules != nil {
-		if err := g.Rules.Start(ctx); err != nil {
+	if g.Jobs != nil {
+		if err := g.Jobs.Start(ctx); err != nil {
 			cancel()
 			wg.Wait()
 			g.release()
-			return fmt.Errorf("watch rules: %w", err)
+			return fmt.Errorf("jobs: %w", err)
 		}
 	}
 	if g.Watcher != nil {
@@ -150,9 +155,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
-	if g.Rules != nil {
+	if g.Jobs != nil {
 		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		_ = g.Rules.Stop(stopCtx)
+		_ = g.Jobs.Stop(stopCtx)
 		stop()
 	}
 	g.release()
@@ -263,7 +268,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	return g, nil
 }
 
-// build assembles the parts after the store: backend, watch rules, audit, watcher, feed,
+// build assembles the parts after the store: backend, watch rules, audit, watcher, River's
+// client (the rules and the watcher register their jobs), feed,
 // metrics, the first snapshot and the handler.
 func (g *Gateway) build(cfg *config.Config, set settings) error {
 	backend, err := loaders.NewBackend(lanesOf(g.Fleet), loaders.Config{
@@ -289,6 +295,16 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		return err
 	}
 	g.Watcher = watcher
+	var modules []jobs.Module
+	if rules != nil {
+		modules = append(modules, rules)
+	}
+	if watcher != nil {
+		modules = append(modules, watcher)
+	}
+	if g.Jobs, err = newJobs(g.ctx, cfg, g.Store, g.logger, modules...); err != nil {
+		return err
+	}
 	if watcher != nil {
 		if g.Feed, err = watch.NewFeed(g.ctx, watch.FeedOptions{Store: g.Store, Servers: g.Fleet.Names(), Logger: g.logger,
 			Retention: cfg.Watch.Retention}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/jobs"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
@@ -44,7 +45,17 @@ func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, sco
 		return nil, err
 	}
 	return watchrules.New(ctx, watchrules.Options{Store: st, Guard: guard, Client: client, Schedule: schedule,
-		OwnerScope: scope, Workers: w.Workers, JobTimeout: w.Timeout + 30*time.Second, HistoryRetention: w.Retention(), Logger: logger})
+		OwnerScope: scope, Workers: w.Workers, HistoryRetention: w.Retention(), Logger: logger})
+}
+
+// newJobs builds the process's one River client on the store (nil when the watch, and so the
+// store, is off): the watch rules register their deliveries and the delivery history prune,
+// the watcher its archive retention. A delivery job outlives the webhook timeout by 30 s.
+func newJobs(ctx context.Context, cfg *config.Config, st *store.Store, logger *slog.Logger, modules ...jobs.Module) (*jobs.Client, error) {
+	if st == nil {
+		return nil, nil
+	}
+	return jobs.New(ctx, st, jobs.Options{Modules: modules, JobTimeout: cfg.Webhooks.WithDefaults().Timeout + 30*time.Second, Logger: logger})
 }
 
 // tenantScope is a tenant's scope under the configuration in force now: a reload that takes

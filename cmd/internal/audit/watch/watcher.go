@@ -84,8 +84,11 @@ type Options struct {
 	BackfillConcurrency int
 	// MaxEventsPerPoll bounds the events read per running session per poll (default 1000).
 	MaxEventsPerPoll int
-	// Retention deletes sessions that ended longer ago (0: keep).
+	// Retention deletes sessions that ended longer ago (0: keep). It runs as a River
+	// periodic job (retention.go): jobs.New sets the watcher up.
 	Retention time.Duration
+	// RetentionInterval is how often the retention runs (default hourly; and at start).
+	RetentionInterval time.Duration
 	// Hook runs in every archive transaction (see package store).
 	Hook store.Hook
 	// Sweep is the reconciliation sweep (sweep.go).
@@ -136,6 +139,9 @@ func New(o Options) (*Watcher, error) {
 	if o.MaxEventsPerPoll <= 0 {
 		o.MaxEventsPerPoll = 1000
 	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = time.Hour
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -178,31 +184,7 @@ func (w *Watcher) Run(ctx context.Context) {
 	for _, p := range w.pollers {
 		wg.Go(func() { p.run(ctx) })
 	}
-	if w.o.Retention > 0 {
-		wg.Go(func() { w.prune(ctx) })
-	}
 	wg.Wait()
-}
-
-// prune applies the retention every hour (and at start); any replica may: it is idempotent.
-func (w *Watcher) prune(ctx context.Context) {
-	for {
-		now, err := w.o.Store.Now(ctx)
-		if err == nil {
-			var n int64
-			if n, err = w.o.Store.Prune(ctx, now.Add(-w.o.Retention)); err == nil && n > 0 {
-				w.o.Logger.Info("watch: archive retention pruned sessions", "sessions", n, "retention", w.o.Retention.String())
-			}
-		}
-		if err != nil && ctx.Err() == nil {
-			w.o.Logger.Warn("watch: archive retention failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Hour):
-		}
-	}
 }
 
 // Stats are a poller's counters in this process.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/jobs"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/pgtest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
@@ -90,6 +91,11 @@ func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The process's River client, as app builds it: the service registers its jobs.
+	if _, err := jobs.New(context.Background(), st, jobs.Options{Modules: []jobs.Module{svc}, ID: o.id,
+		PollInterval: 20 * time.Millisecond, Logger: svc.logger}); err != nil {
+		t.Fatal(err)
+	}
 	return svc
 }
 
@@ -125,7 +131,7 @@ func serviceOptions(t *testing.T, st *store.Store, sc *scopes, o envOpts) Option
 		logger = quiet
 	}
 	return Options{Store: st, Guard: g, Client: c, Schedule: sch, OwnerScope: sc.inScope,
-		Workers: 4, PerOwnerWorkers: o.perOwner, PollInterval: 20 * time.Millisecond, ID: o.id, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: logger}
+		Workers: 4, PerOwnerWorkers: o.perOwner, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: logger}
 }
 
 func newEnv(t *testing.T, o store.Options, eo envOpts) *env {
@@ -150,15 +156,16 @@ func (e *env) start() {
 	startService(e.t, e.svc)
 }
 
+// startService starts the River client svc was set up on (newService built it).
 func startService(t *testing.T, svc *Service) {
 	t.Helper()
-	if err := svc.Start(context.Background()); err != nil {
+	if err := svc.jobs.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = svc.Stop(ctx)
+		_ = svc.jobs.Stop(ctx)
 	})
 }
 

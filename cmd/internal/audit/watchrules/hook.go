@@ -126,7 +126,7 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 	if !inserted {
 		return nil // this (rule, session, trigger) was delivered before
 	}
-	return e.s.queue.insertTx(ctx, e.tx, deliverArgs{DeliveryID: id})
+	return e.s.insertTx(ctx, e.tx, deliverArgs{DeliveryID: id})
 }
 
 func (e *evaluation) sessionFirstSeen(ctx context.Context) (time.Time, error) {

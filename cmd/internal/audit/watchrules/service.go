@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/jobs"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
@@ -50,20 +51,14 @@ type Options struct {
 	// when Workers > 1, so another owner always finds a worker). See ownerSlots for the bound
 	// this puts on one owner's slow receiver delaying another's deliveries.
 	PerOwnerWorkers int
-	// JobTimeout bounds one delivery job (default 1 minute).
-	JobTimeout time.Duration
-	// PollInterval is how often idle workers look for due jobs (default 1s; PostgreSQL is also
-	// woken by notifications).
-	PollInterval time.Duration
-	// ID names this replica in River (default: River's).
-	ID string
 	// HistoryRetention deletes finished deliveries (with their attempts) whose last activity
 	// is older than this (0: keep them all). See pruneDeliveries for what is never
 	// deleted.
 	HistoryRetention time.Duration
 	// PruneInterval is how often the retention runs (default: hourly, or a quarter of the
 	// retention when that is shorter, at least every second). It runs as a River periodic
-	// job: the River leader queues it, one replica works it.
+	// job on the process's River client (Setup): the River leader queues it, one replica
+	// works it.
 	PruneInterval time.Duration
 	Logger        *slog.Logger
 }
@@ -76,9 +71,12 @@ type Service struct {
 	schedule webhooks.Schedule
 	inScope  func(owner *string, server, orgID string) bool // Options.OwnerScope
 	logger   *slog.Logger
-	queue    queue
+	jobs     *jobs.Client  // the process's River client, set by Setup (queue.go)
 	keep     time.Duration // delivery history retention (0: keep everything)
 	slots    *ownerSlots   // each owner's share of this replica's workers
+
+	workers    int           // Options.Workers: this replica's delivery queue
+	pruneEvery time.Duration // Options.PruneInterval
 
 	mu       sync.Mutex
 	compiled map[string]compiledRule // rule id -> compiled at updated
@@ -93,7 +91,8 @@ type compiledRule struct {
 
 var _ resolvers.WatchRules = (*Service)(nil)
 
-// New migrates River's tables and builds the service; Start starts delivering.
+// New builds the service. Its deliveries run on the process's River client: jobs.New sets the
+// service up (Setup) and app starts the client.
 func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Store == nil || o.Guard == nil || o.Client == nil || o.OwnerScope == nil {
 		return nil, errors.New("watchrules.New: Store, Guard, Client and OwnerScope are required")
@@ -113,12 +112,6 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Workers > 1 {
 		o.PerOwnerWorkers = min(o.PerOwnerWorkers, o.Workers-1)
 	}
-	if o.JobTimeout <= 0 {
-		o.JobTimeout = time.Minute
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
-	}
 	if o.HistoryRetention < 0 {
 		return nil, errors.New("watchrules.New: HistoryRetention must not be negative")
 	}
@@ -126,24 +119,10 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.PruneInterval = min(time.Hour, max(o.HistoryRetention/4, time.Second))
 	}
 	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, inScope: o.OwnerScope,
-		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}, slots: newOwnerSlots(o.PerOwnerWorkers)}
-	qc := queueConfig{workers: o.Workers, jobTimeout: o.JobTimeout, pollInterval: o.PollInterval, logger: o.Logger, id: o.ID}
-	if o.HistoryRetention > 0 {
-		qc.pruner, qc.pruneEvery = &pruner{s: s}, o.PruneInterval
-	}
-	q, err := newQueue(ctx, o.Store, &worker{s: s}, qc)
-	if err != nil {
-		return nil, err
-	}
-	s.queue = q
+		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}, slots: newOwnerSlots(o.PerOwnerWorkers),
+		workers: o.Workers, pruneEvery: o.PruneInterval}
 	return s, nil
 }
-
-// Start starts this replica's delivery workers.
-func (s *Service) Start(ctx context.Context) error { return s.queue.start(ctx) }
-
-// Stop stops the workers, waiting for attempts in flight until ctx ends.
-func (s *Service) Stop(ctx context.Context) error { return s.queue.stop(ctx) }
 
 // PruneHistory applies the delivery history retention now: it deletes finished deliveries
 // whose last activity is older than HistoryRetention, with their attempts, and returns how
@@ -461,7 +440,7 @@ func (s *Service) Redeliver(ctx context.Context, id string) (*model.WebhookDeliv
 		if err := tx.QueryRow(ctx, `SELECT retry_base FROM webhook_delivery WHERE id = ?`, id).Scan(&round); err != nil {
 			return err
 		}
-		return s.queue.insertTx(ctx, tx, deliverArgs{DeliveryID: id, Round: round})
+		return s.insertTx(ctx, tx, deliverArgs{DeliveryID: id, Round: round})
 	})
 	if err != nil {
 		return nil, wrapStoreErr("redeliver", err)
