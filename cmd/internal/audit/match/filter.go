@@ -60,9 +60,3 @@ func (c *Filter) Match(s *Session) bool {
 	}
 	return c.f.MatchesAttributes(u)
 }
-
-// InputError is model.InputError, the gateway's one input-error type (an alias while callers
-// move to the model's name; new code names model.InputError).
-//
-// Deprecated: use model.InputError.
-type InputError = model.InputError

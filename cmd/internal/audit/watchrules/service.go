@@ -181,9 +181,9 @@ func definitionFrom(in model.WatchRuleInput) match.Definition {
 // connection is checked again).
 func (s *Service) validate(ctx context.Context, d match.Definition) error {
 	if _, err := match.Compile(d); err != nil {
-		var ie *match.InputError
+		var ie *model.InputError
 		if errors.As(err, &ie) {
-			return inputError(ie.Error())
+			return ie
 		}
 		return inputError(err.Error())
 	}
