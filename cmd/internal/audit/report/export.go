@@ -469,18 +469,8 @@ var (
 
 // parseExportQuery reads the report's arguments from query parameters.
 func parseExportQuery(v url.Values, grouped bool) (p exportParams, err error) {
-	names := make([]string, 0, len(v))
-	for k := range v {
-		names = append(names, k)
-	}
-	slices.Sort(names) // the same parameter named on every try
-	for _, k := range names {
-		switch {
-		case !listParams[k] && !singleParams[k] || k == "groupBy" && !grouped:
-			return p, badParam("unknown parameter %q", k)
-		case singleParams[k] && len(v[k]) > 1:
-			return p, badParam("parameter %q given %d times: give it once", k, len(v[k]))
-		}
+	if err := checkParamNames(v, grouped); err != nil {
+		return p, err
 	}
 	if p.from, err = timeParam(v, "from", true); err != nil {
 		return p, err
@@ -495,34 +485,61 @@ func parseExportQuery(v url.Values, grouped bool) (p exportParams, err error) {
 	default:
 		return p, badParam("partial: want true or false, not %q", s)
 	}
-	for _, d := range list(v, "groupBy") {
-		dim := model.RestoreAuditDimension(d)
-		if !dim.IsValid() {
-			return p, unknownValue("groupBy", d, model.AllRestoreAuditDimension)
-		}
-		p.groupBy = append(p.groupBy, dim)
+	if p.groupBy, err = enumList(v, "groupBy", model.AllRestoreAuditDimension); err != nil {
+		return p, err
 	}
+	p.filter, err = exportFilter(v)
+	return p, err
+}
+
+// checkParamNames refuses unknown parameters (groupBy only on the grouped export) and single
+// parameters given twice, naming them in a stable order.
+func checkParamNames(v url.Values, grouped bool) error {
+	names := make([]string, 0, len(v))
+	for k := range v {
+		names = append(names, k)
+	}
+	slices.Sort(names) // the same parameter named on every try
+	for _, k := range names {
+		switch {
+		case !listParams[k] && !singleParams[k] || k == "groupBy" && !grouped:
+			return badParam("unknown parameter %q", k)
+		case singleParams[k] && len(v[k]) > 1:
+			return badParam("parameter %q given %d times: give it once", k, len(v[k]))
+		}
+	}
+	return nil
+}
+
+// enumList reads a comma-separated list parameter of enum values, refusing an unknown one with
+// the valid values.
+func enumList[E interface {
+	~string
+	IsValid() bool
+}](v url.Values, param string, valid []E) ([]E, error) {
+	var out []E
+	for _, s := range list(v, param) {
+		e := E(s)
+		if !e.IsValid() {
+			return nil, unknownValue(param, s, valid)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// exportFilter is the restore-session filter the export's parameters describe.
+func exportFilter(v url.Values) (*model.RestoreSessionFilter, error) {
 	f := &model.RestoreSessionFilter{Servers: list(v, "servers"), OrganizationIds: list(v, "organizationIds")}
-	for _, s := range list(v, "types") {
-		if t := model.RestoreSessionType(s); t.IsValid() {
-			f.Types = append(f.Types, t)
-		} else {
-			return p, unknownValue("types", s, model.AllRestoreSessionType)
-		}
+	var err error
+	if f.Types, err = enumList(v, "types", model.AllRestoreSessionType); err != nil {
+		return nil, err
 	}
-	for _, s := range list(v, "states") {
-		if t := model.RestoreSessionState(s); t.IsValid() {
-			f.States = append(f.States, t)
-		} else {
-			return p, unknownValue("states", s, model.AllRestoreSessionState)
-		}
+	if f.States, err = enumList(v, "states", model.AllRestoreSessionState); err != nil {
+		return nil, err
 	}
-	for _, s := range list(v, "results") {
-		if t := model.RestoreSessionResult(s); t.IsValid() {
-			f.Results = append(f.Results, t)
-		} else {
-			return p, unknownValue("results", s, model.AllRestoreSessionResult)
-		}
+	if f.Results, err = enumList(v, "results", model.AllRestoreSessionResult); err != nil {
+		return nil, err
 	}
 	if s := v.Get("initiatedBy"); s != "" {
 		f.InitiatedBy = &s
@@ -536,14 +553,13 @@ func parseExportQuery(v url.Values, grouped bool) (p exportParams, err error) {
 	}{{"startTimeFrom", &f.StartTimeFrom}, {"startTimeTo", &f.StartTimeTo}} {
 		t, err := timeParam(v, tp.name, false)
 		if err != nil {
-			return p, err
+			return nil, err
 		}
 		if !t.IsZero() {
 			*tp.dst = &t
 		}
 	}
-	p.filter = f
-	return p, nil
+	return f, nil
 }
 
 func timeParam(v url.Values, name string, required bool) (time.Time, error) {
