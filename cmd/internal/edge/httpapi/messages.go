@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -114,4 +116,16 @@ func answerLateStart(ctx context.Context, next graphql.OperationHandler) graphql
 		}
 		return &graphql.Response{Errors: gqlerror.List{e}}
 	}
+}
+
+// writeGraphQLError answers a request the executor never saw, in GraphQL's response shape.
+func writeGraphQLError(w http.ResponseWriter, status int, code, msg string, ext map[string]any) {
+	e := map[string]any{"code": code}
+	for k, v := range ext {
+		e[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": e}}, "data": nil})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }

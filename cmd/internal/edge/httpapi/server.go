@@ -232,7 +232,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver, policy *w
 		srv.Use(&persistedQueries{ops: opts.Persisted, only: lim.PersistedQueries.Only})
 	}
 	if !lim.PersistedQueries.Only {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: tenantAPQCache{lru.New[string](1000)}}) // by tenant (limits.go)
+		srv.Use(extension.AutomaticPersistedQuery{Cache: tenantAPQCache{lru.New[string](1000)}}) // by tenant (persisted.go)
 	}
 	// After APQ, so a query registered by hash is checked like any other.
 	srv.Use(newQueryLimits(lim, es.Schema()))
@@ -259,5 +259,18 @@ func withRequestID(next http.Handler) http.Handler {
 		id := telemetry.RequestID(r.Header)
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
+	})
+}
+
+// withDeadline bounds the whole request: the context every resolver, loader and upstream call
+// inherits ends after d (and earlier when the client disconnects).
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

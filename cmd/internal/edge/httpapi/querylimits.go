@@ -2,29 +2,21 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"math"
-	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
-	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
 // queryLimits enforces the static query limits before anything executes, so a rejected query
@@ -469,155 +461,4 @@ func toInt64(v any) (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
-}
-
-// ---- HTTP-level limits ----
-
-// writeGraphQLError answers a request the executor never saw, in GraphQL's response shape.
-func writeGraphQLError(w http.ResponseWriter, status int, code, msg string, ext map[string]any) {
-	e := map[string]any{"code": code}
-	for k, v := range ext {
-		e[k] = v
-	}
-	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": e}}, "data": nil})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// withDeadline bounds the whole request: the context every resolver, loader and upstream call
-// inherits ends after d (and earlier when the client disconnects).
-func withDeadline(d time.Duration, next http.Handler) http.Handler {
-	if d <= 0 {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// rateLimiter is a token bucket per principal (subject when authenticated, else remote IP).
-type rateLimiter struct {
-	limit   rate.Limit
-	burst   int
-	buckets *expirable.LRU[string, *rate.Limiter]
-}
-
-func newRateLimiter(rl config.RateLimit) *rateLimiter {
-	if rl.PerSecond <= 0 {
-		return nil
-	}
-	// An idle bucket refills completely within burst/rate; forgetting it after that (or 10 min)
-	// loses nothing.
-	ttl := max(time.Duration(float64(rl.Burst)/rl.PerSecond*float64(time.Second)), time.Minute)
-	return &rateLimiter{limit: rate.Limit(rl.PerSecond), burst: rl.Burst,
-		buckets: expirable.NewLRU[string, *rate.Limiter](100_000, nil, min(ttl, 10*time.Minute))}
-}
-
-// allow takes a token from the principal's bucket for one operation, whatever its transport
-// (the HTTP middleware below and every websocket operation, websocket.go), or says when to
-// retry. A nil limiter (rate limiting off) allows everything.
-func (rl *rateLimiter) allow(key string) *limitRefusal {
-	if rl == nil {
-		return nil
-	}
-	lim, ok := rl.buckets.Get(key)
-	if !ok {
-		lim = rate.NewLimiter(rl.limit, rl.burst)
-		rl.buckets.Add(key, lim)
-	}
-	res := lim.Reserve()
-	d := res.Delay()
-	if res.OK() && d == 0 {
-		return nil
-	}
-	res.Cancel()
-	secs := int64(math.Ceil(d.Seconds()))
-	if !res.OK() || secs < 1 {
-		secs = 1
-	}
-	return &limitRefusal{retryAfter: secs, message: fmt.Sprintf("rate limit exceeded; retry after %d s", secs)}
-}
-
-func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
-	if rl == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Behind the auth gate: always a principal.
-		if refused := rl.allow(principalKey(auth.FromContext(r.Context()))); refused != nil {
-			refused.writeHTTP(w)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// tenantAPQCache scopes the automatic persisted-query (APQ) cache by tenant: a hash one tenant
-// registered is PERSISTED_QUERY_NOT_FOUND for every other, which must send its query text
-// itself. A shared cache told a tenant which exact queries the others ran (issue 20 L5). The
-// provider admins share a scope of their own; the manifest (persistedQueries) is the
-// operator's and stays shared.
-type tenantAPQCache struct{ graphql.Cache[string] }
-
-func (c tenantAPQCache) Get(ctx context.Context, hash string) (string, bool) {
-	return c.Cache.Get(ctx, apqScope(ctx)+hash)
-}
-
-func (c tenantAPQCache) Add(ctx context.Context, hash, query string) {
-	c.Cache.Add(ctx, apqScope(ctx)+hash, query)
-}
-
-// apqScope prefixes a caller's APQ keys: its tenant, length-prefixed so no tenant's keys can be
-// spelled by another's hash ("" for provider admins; behind the auth gate there is always a
-// principal, but a call without one gets a scope of its own).
-func apqScope(ctx context.Context) string {
-	p := auth.FromContext(ctx)
-	if p == nil {
-		return "-"
-	}
-	return strconv.Itoa(len(p.Tenant)) + ":" + p.Tenant + ":"
-}
-
-// persistedQueries resolves operations from the persisted-query manifest and, in
-// persisted-only mode, refuses everything else (APQ is then off: APQ is not a safelist).
-type persistedQueries struct {
-	ops  map[string]string // lower-case sha256 hex -> query
-	only bool
-}
-
-var _ graphql.OperationParameterMutator = (*persistedQueries)(nil)
-
-func (p *persistedQueries) ExtensionName() string                   { return "PersistedQueries" }
-func (p *persistedQueries) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (p *persistedQueries) MutateOperationParameters(_ context.Context, raw *graphql.RawParams) *gqlerror.Error {
-	var hash string
-	if pq, ok := raw.Extensions["persistedQuery"].(map[string]any); ok {
-		hash, _ = pq["sha256Hash"].(string)
-		hash = strings.ToLower(hash)
-	}
-	if raw.Query == "" {
-		if q, ok := p.ops[hash]; ok && hash != "" {
-			raw.Query = q
-			return nil
-		}
-		if p.only {
-			e := gqlerror.Errorf("unknown persisted operation; this gateway runs only operations from its manifest")
-			e.Extensions = map[string]any{"code": "PERSISTED_QUERY_NOT_FOUND"}
-			return e
-		}
-		return nil // APQ answers PERSISTED_QUERY_NOT_FOUND or finds it in its cache
-	}
-	if p.only {
-		sum := sha256.Sum256([]byte(raw.Query))
-		if _, ok := p.ops[hex.EncodeToString(sum[:])]; !ok {
-			e := gqlerror.Errorf("this gateway runs only operations from its persisted-query manifest")
-			e.Extensions = map[string]any{"code": "PERSISTED_QUERY_NOT_IN_LIST"}
-			return e
-		}
-	}
-	return nil
 }
