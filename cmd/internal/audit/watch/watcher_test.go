@@ -235,5 +235,3 @@ func sameCounts(a, b map[string]int64) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func childWatcher() { select {} }
