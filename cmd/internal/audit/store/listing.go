@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// The archive's list readers: the GraphQL read path (resolvers' ArchiveReader, wired by app)
+// answers restoreSessions, restoreSession and a session's events from these instead of VBO when
+// the watch covers what is asked.
+
+// ListKey is a position in the archive's newest-first session order: start time descending,
+// then the server's place in ListQuery.Servers, then id ascending (VBO's own order at one
+// start time).
+type ListKey struct {
+	Start      time.Time
+	Server, ID string
+}
+
+// ListQuery asks for archived sessions newest first.
+type ListQuery struct {
+	// Servers are the servers to read, in display order (which breaks ties at one start time).
+	Servers []string
+	// From and To bound the start time: From <= start < To (nil: open), as VBO's
+	// startTimeFrom/startTimeTo.
+	From, To *time.Time
+	// After continues after this position (nil: from the newest).
+	After *ListKey
+	// Limit is the most sessions returned (at least 1).
+	Limit int
+}
+
+// where is the query's filter and its arguments, the rank expression's first.
+func (q ListQuery) where() (rank string, where string, args []any, err error) {
+	var b strings.Builder
+	b.WriteString("CASE server")
+	for i, s := range q.Servers {
+		fmt.Fprintf(&b, " WHEN ? THEN %d", i)
+		args = append(args, s)
+	}
+	b.WriteString(" END")
+	rank = b.String()
+	conds := []string{"server IN (" + placeholders(len(q.Servers)) + ")"}
+	for _, s := range q.Servers {
+		args = append(args, s)
+	}
+	if q.From != nil {
+		conds = append(conds, "start_ns >= ?")
+		args = append(args, NS(*q.From))
+	}
+	if q.To != nil {
+		conds = append(conds, "start_ns < ?")
+		args = append(args, NS(*q.To))
+	}
+	if q.After != nil {
+		r := -1
+		for i, s := range q.Servers {
+			if s == q.After.Server {
+				r = i
+			}
+		}
+		if r < 0 {
+			return "", "", nil, fmt.Errorf("store: list position names server %q, not listed", q.After.Server)
+		}
+		conds = append(conds, "(start_ns < ? OR (start_ns = ? AND ("+rank+" > ? OR ("+rank+" = ? AND id > ?))))")
+		at := NS(q.After.Start)
+		args = append(args, at, at)
+		for _, s := range q.Servers { // the rank expression's arguments, again
+			args = append(args, s)
+		}
+		args = append(args, r)
+		for _, s := range q.Servers {
+			args = append(args, s)
+		}
+		args = append(args, r, q.After.ID)
+	}
+	return rank, strings.Join(conds, " AND "), args, nil
+}
+
+// ListSessions reads archived sessions of q.Servers newest first (see ListKey), at most q.Limit.
+func (s *Store) ListSessions(ctx context.Context, q ListQuery) ([]*Session, error) {
+	if len(q.Servers) == 0 {
+		return nil, nil
+	}
+	rank, where, args, err := q.where()
+	if err != nil {
+		return nil, err
+	}
+	rankArgs := args[:len(q.Servers)]
+	args = append(args[len(q.Servers):len(args):len(args)], rankArgs...)
+	args = append(args, max(q.Limit, 1))
+	list, err := collectSessions(s.eng.Query(ctx, `SELECT `+sessionCols+` FROM archive_session WHERE `+where+
+		` ORDER BY start_ns DESC, `+rank+`, id LIMIT ?`, args...))
+	if err != nil {
+		return nil, fmt.Errorf("store: list sessions: %w", err)
+	}
+	return list, nil
+}
+
+// CountSessions counts the archived sessions of q.Servers in q's window (q.After and q.Limit
+// are ignored).
+func (s *Store) CountSessions(ctx context.Context, q ListQuery) (int, error) {
+	if len(q.Servers) == 0 {
+		return 0, nil
+	}
+	q.After = nil
+	_, where, args, err := q.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.eng.QueryRow(ctx, `SELECT COUNT(*) FROM archive_session WHERE `+where, args[len(q.Servers):]...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// SessionEventsFrom reads a session's archived events from order offset on, in order (at most
+// limit): the same positions VBO's event listing has.
+func (s *Store) SessionEventsFrom(ctx context.Context, server, sessionID string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
+	return s.Events(ctx, server, sessionID, offset, math.MaxInt32, math.MaxInt64, limit)
+}
