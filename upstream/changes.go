@@ -185,35 +185,22 @@ func changesOf(page *ChangePage, limit int) boundedChanges {
 }
 
 func (b boundedChanges) decodeStream(dec *jsontext.Decoder) error {
-	if null, err := openDelim(dec, '{'); err != nil || null {
-		return err
-	}
-	for dec.PeekKind() != '}' {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return err
-		}
-		p, name := b.page, tok.String()
+	p := b.page
+	return decodeMembers(dec, func(name string) (bool, error) {
 		switch {
 		case strings.EqualFold(name, "results"):
-			err = decodeList(dec, "a change page", b.max, b.expect, &p.Results)
+			return true, decodeList(dec, "a change page", b.max, b.expect, &p.Results)
 		case strings.EqualFold(name, "nextChangeToken"):
-			err = decodeValue(dec, &p.NextChangeToken)
+			return true, decodeValue(dec, &p.NextChangeToken)
 		case strings.EqualFold(name, "limit"):
-			err = decodeValue(dec, &p.Limit)
+			return true, decodeValue(dec, &p.Limit)
 		case strings.EqualFold(name, "setId"):
-			err = decodeValue(dec, &p.SetID)
+			return true, decodeValue(dec, &p.SetID)
 		case strings.EqualFold(name, "_links"):
-			err = decodeValue(dec, &p.Links)
-		default:
-			err = dec.SkipValue()
+			return true, decodeValue(dec, &p.Links)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	_, err := dec.ReadToken() // '}'
-	return err
+		return false, nil
+	})
 }
 
 // ---- long-poll plumbing (used by get and send) ----

@@ -96,6 +96,30 @@ func pageOf[T any](page *Page[T], limit int) boundedPage[T] {
 }
 
 func (b boundedPage[T]) decodeStream(dec *jsontext.Decoder) error {
+	p := b.page
+	return decodeMembers(dec, func(name string) (bool, error) {
+		switch {
+		case strings.EqualFold(name, "results"):
+			return true, decodeList(dec, "a page", b.max, b.expect, &p.Results)
+		case strings.EqualFold(name, "offset"):
+			return true, decodeValue(dec, &p.Offset)
+		case strings.EqualFold(name, "limit"):
+			return true, decodeValue(dec, &p.Limit)
+		case strings.EqualFold(name, "setId"):
+			return true, decodeValue(dec, &p.SetID)
+		case strings.EqualFold(name, "totalCount"):
+			return true, decodeValue(dec, &p.TotalCount)
+		case strings.EqualFold(name, "_links"):
+			return true, decodeValue(dec, &p.Links)
+		}
+		return false, nil
+	})
+}
+
+// decodeMembers reads a JSON object (null reads as nothing), handing each member's name to
+// member, which decodes the value it knows and reports whether it did; other values are
+// skipped. Names compare as the caller decides (VBO's are case-insensitive).
+func decodeMembers(dec *jsontext.Decoder, member func(name string) (bool, error)) error {
 	if null, err := openDelim(dec, '{'); err != nil || null {
 		return err
 	}
@@ -104,21 +128,8 @@ func (b boundedPage[T]) decodeStream(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		p, name := b.page, tok.String()
-		switch {
-		case strings.EqualFold(name, "results"):
-			err = decodeList(dec, "a page", b.max, b.expect, &p.Results)
-		case strings.EqualFold(name, "offset"):
-			err = decodeValue(dec, &p.Offset)
-		case strings.EqualFold(name, "limit"):
-			err = decodeValue(dec, &p.Limit)
-		case strings.EqualFold(name, "setId"):
-			err = decodeValue(dec, &p.SetID)
-		case strings.EqualFold(name, "totalCount"):
-			err = decodeValue(dec, &p.TotalCount)
-		case strings.EqualFold(name, "_links"):
-			err = decodeValue(dec, &p.Links)
-		default:
+		done, err := member(tok.String())
+		if err == nil && !done {
 			err = dec.SkipValue()
 		}
 		if err != nil {
