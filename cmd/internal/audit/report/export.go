@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -180,12 +181,7 @@ func (x *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		startCSV(w, name, cov)
-		cw := NewCSVWriter(out)
-		_ = cw.Write(Header)
-		for _, row := range res.Rows {
-			_ = cw.Write(modelRecord(row))
-		}
-		if err := cw.Flush(); err != nil {
+		if err := WriteCSV(out, res.Rows); err != nil {
 			x.o.Logger.WarnContext(ctx, "restore audit export: write", "err", err, "request_id", requestid.From(ctx))
 		}
 		return
@@ -381,6 +377,22 @@ func (x *exporter) fail(ctx context.Context, w http.ResponseWriter, err error) {
 		x.o.Logger.ErrorContext(ctx, "restore audit export", "err", err, "request_id", requestid.From(ctx))
 	}
 	writeError(w, err)
+}
+
+// WriteCSV writes a report's rows as the grouped export's CSV body (Header, then one record per
+// row). The export and the scheduled reports (audit/schedules) both write with it, so a
+// scheduled report's CSV is byte-identical to the export of the same window and scope.
+func WriteCSV(w io.Writer, rows []*model.RestoreAuditRow) error {
+	cw := NewCSVWriter(w)
+	if err := cw.Write(Header); err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if err := cw.Write(modelRecord(row)); err != nil {
+			return err
+		}
+	}
+	return cw.Flush()
 }
 
 // modelRecord is a GraphQL row as CSV cells (Header's order), so the CSV is the GraphQL answer.
