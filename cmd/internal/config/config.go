@@ -63,6 +63,8 @@ type Config struct {
 	LogLevel string `yaml:"logLevel"`
 	// Runtime tunes the Go runtime (garbage collection) at start-up; see runtime.go.
 	Runtime Runtime `yaml:"runtime"`
+	// Email is how reports are sent by email (SMTP); see email.go.
+	Email Email `yaml:"email"`
 
 	// file and lines place errors found after Load (Locate): the file and each key's line.
 	file  string
@@ -228,7 +230,7 @@ func (c *Config) validate(lookupEnv func(string) (string, bool), readFile func(s
 	if err := c.CursorKey.resolve(lookupEnv, readFile); err != nil {
 		return err
 	}
-	return nil
+	return c.validateEmail(lookupEnv)
 }
 
 func (s *VBOServer) validate(lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) error {
