@@ -33,6 +33,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Organization() OrganizationResolver
 	Query() QueryResolver
+	ReportSchedule() ReportScheduleResolver
 	RestoreEvent() RestoreEventResolver
 	RestoreSession() RestoreSessionResolver
 	Subscription() SubscriptionResolver
@@ -58,11 +59,15 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		CreateReportSchedule  func(childComplexity int, input model.ReportScheduleInput) int
 		CreateWatchRule       func(childComplexity int, input model.WatchRuleInput) int
+		DeleteReportSchedule  func(childComplexity int, id string) int
 		DeleteWatchRule       func(childComplexity int, id string) int
 		RedeliverWebhook      func(childComplexity int, id string) int
 		RotateWatchRuleSecret func(childComplexity int, id string, overlapHours *int) int
+		RunReportScheduleNow  func(childComplexity int, id string) int
 		TestWatchRule         func(childComplexity int, id string) int
+		UpdateReportSchedule  func(childComplexity int, id string, input model.ReportScheduleInput) int
 		UpdateWatchRule       func(childComplexity int, id string, input model.WatchRuleInput) int
 	}
 
@@ -104,6 +109,7 @@ type ComplexityRoot struct {
 		Node              func(childComplexity int, id string) int
 		Organization      func(childComplexity int, id string) int
 		Organizations     func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
+		ReportSchedules   func(childComplexity int) int
 		RestoreAudit      func(childComplexity int, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) int
 		RestoreSession    func(childComplexity int, id string) int
 		RestoreSessions   func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter) int
@@ -111,6 +117,75 @@ type ComplexityRoot struct {
 		Viewer            func(childComplexity int) int
 		WatchRules        func(childComplexity int) int
 		WebhookDeliveries func(childComplexity int, ruleID string, first *int, after *string) int
+	}
+
+	ReportDelivery struct {
+		Attempts  func(childComplexity int) int
+		Channel   func(childComplexity int) int
+		Error     func(childComplexity int) int
+		MessageID func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Target    func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	ReportRun struct {
+		Complete   func(childComplexity int) int
+		Coverage   func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Deliveries func(childComplexity int) int
+		Error      func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		From       func(childComplexity int) int
+		ID         func(childComplexity int) int
+		OnDemand   func(childComplexity int) int
+		Rows       func(childComplexity int) int
+		ScheduleID func(childComplexity int) int
+		Sessions   func(childComplexity int) int
+		Status     func(childComplexity int) int
+		To         func(childComplexity int) int
+	}
+
+	ReportRunConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ReportRunCoverage struct {
+		Complete func(childComplexity int) int
+		From     func(childComplexity int) int
+		Server   func(childComplexity int) int
+		To       func(childComplexity int) int
+	}
+
+	ReportRunEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ReportSchedule struct {
+		At             func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		CreatedBy      func(childComplexity int) int
+		Email          func(childComplexity int) int
+		Every          func(childComplexity int) int
+		Filter         func(childComplexity int) int
+		GroupBy        func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Name           func(childComplexity int) int
+		NextRunAt      func(childComplexity int) int
+		OnlyIfActivity func(childComplexity int) int
+		Runs           func(childComplexity int, first *int, after *string) int
+		Tenant         func(childComplexity int) int
+		TimeZone       func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		WebhookURL     func(childComplexity int) int
+	}
+
+	ReportScheduleCreated struct {
+		Schedule func(childComplexity int) int
+		Secret   func(childComplexity int) int
 	}
 
 	RestoreAudit struct {
@@ -315,6 +390,10 @@ type MutationResolver interface {
 	RotateWatchRuleSecret(ctx context.Context, id string, overlapHours *int) (*model.WatchRuleCreated, error)
 	TestWatchRule(ctx context.Context, id string) (*model.WebhookDelivery, error)
 	RedeliverWebhook(ctx context.Context, id string) (*model.WebhookDelivery, error)
+	CreateReportSchedule(ctx context.Context, input model.ReportScheduleInput) (*model.ReportScheduleCreated, error)
+	UpdateReportSchedule(ctx context.Context, id string, input model.ReportScheduleInput) (*model.ReportSchedule, error)
+	DeleteReportSchedule(ctx context.Context, id string) (bool, error)
+	RunReportScheduleNow(ctx context.Context, id string) (*model.ReportRun, error)
 }
 type OrganizationResolver interface {
 	Server(ctx context.Context, obj *model.Organization) (*model.VboServer, error)
@@ -330,9 +409,13 @@ type QueryResolver interface {
 	Organization(ctx context.Context, id string) (*model.Organization, error)
 	RestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error)
 	RestoreSession(ctx context.Context, id string) (*model.RestoreSession, error)
+	ReportSchedules(ctx context.Context) ([]*model.ReportSchedule, error)
 	WatchRules(ctx context.Context) ([]*model.WatchRule, error)
 	WebhookDeliveries(ctx context.Context, ruleID string, first *int, after *string) (*model.WebhookDeliveryConnection, error)
 	RestoreAudit(ctx context.Context, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) (*model.RestoreAudit, error)
+}
+type ReportScheduleResolver interface {
+	Runs(ctx context.Context, obj *model.ReportSchedule, first *int, after *string) (*model.ReportRunConnection, error)
 }
 type RestoreEventResolver interface {
 	Session(ctx context.Context, obj *model.RestoreEvent) (*model.RestoreSession, error)
@@ -418,6 +501,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClientHost.ViaAddress(childComplexity), true
 
+	case "Mutation.createReportSchedule":
+		if e.ComplexityRoot.Mutation.CreateReportSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createReportSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateReportSchedule(childComplexity, args["input"].(model.ReportScheduleInput)), true
 	case "Mutation.createWatchRule":
 		if e.ComplexityRoot.Mutation.CreateWatchRule == nil {
 			break
@@ -429,6 +523,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateWatchRule(childComplexity, args["input"].(model.WatchRuleInput)), true
+	case "Mutation.deleteReportSchedule":
+		if e.ComplexityRoot.Mutation.DeleteReportSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteReportSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteReportSchedule(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteWatchRule":
 		if e.ComplexityRoot.Mutation.DeleteWatchRule == nil {
 			break
@@ -462,6 +567,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateWatchRuleSecret(childComplexity, args["id"].(string), args["overlapHours"].(*int)), true
+	case "Mutation.runReportScheduleNow":
+		if e.ComplexityRoot.Mutation.RunReportScheduleNow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runReportScheduleNow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunReportScheduleNow(childComplexity, args["id"].(string)), true
 	case "Mutation.testWatchRule":
 		if e.ComplexityRoot.Mutation.TestWatchRule == nil {
 			break
@@ -473,6 +589,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TestWatchRule(childComplexity, args["id"].(string)), true
+	case "Mutation.updateReportSchedule":
+		if e.ComplexityRoot.Mutation.UpdateReportSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateReportSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateReportSchedule(childComplexity, args["id"].(string), args["input"].(model.ReportScheduleInput)), true
 	case "Mutation.updateWatchRule":
 		if e.ComplexityRoot.Mutation.UpdateWatchRule == nil {
 			break
@@ -659,6 +786,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Organizations(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.OrganizationFilter)), true
+	case "Query.reportSchedules":
+		if e.ComplexityRoot.Query.ReportSchedules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ReportSchedules(childComplexity), true
 	case "Query.restoreAudit":
 		if e.ComplexityRoot.Query.RestoreAudit == nil {
 			break
@@ -721,6 +854,306 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["ruleId"].(string), args["first"].(*int), args["after"].(*string)), true
+
+	case "ReportDelivery.attempts":
+		if e.ComplexityRoot.ReportDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDelivery.Attempts(childComplexity), true
+	case "ReportDelivery.channel":
+		if e.ComplexityRoot.ReportDelivery.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDelivery.Channel(childComplexity), true
+	case "ReportDelivery.error":
+		if e.ComplexityRoot.ReportDelivery.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDelivery.Error(childComplexity), true
+	case "ReportDelivery.messageId":
+		if e.ComplexityRoot.ReportDelivery.MessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDelivery.MessageID(childComplexity), true
+	case "ReportDelivery.status":
+		if e.ComplexityRoot.ReportDelivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDelivery.Status(childComplexity), true
+	case "ReportDelivery.target":
+		if e.ComplexityRoot.ReportDelivery.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDelivery.Target(childComplexity), true
+	case "ReportDelivery.updatedAt":
+		if e.ComplexityRoot.ReportDelivery.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportDelivery.UpdatedAt(childComplexity), true
+
+	case "ReportRun.complete":
+		if e.ComplexityRoot.ReportRun.Complete == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.Complete(childComplexity), true
+	case "ReportRun.coverage":
+		if e.ComplexityRoot.ReportRun.Coverage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.Coverage(childComplexity), true
+	case "ReportRun.createdAt":
+		if e.ComplexityRoot.ReportRun.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.CreatedAt(childComplexity), true
+	case "ReportRun.deliveries":
+		if e.ComplexityRoot.ReportRun.Deliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.Deliveries(childComplexity), true
+	case "ReportRun.error":
+		if e.ComplexityRoot.ReportRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.Error(childComplexity), true
+	case "ReportRun.finishedAt":
+		if e.ComplexityRoot.ReportRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.FinishedAt(childComplexity), true
+	case "ReportRun.from":
+		if e.ComplexityRoot.ReportRun.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.From(childComplexity), true
+	case "ReportRun.id":
+		if e.ComplexityRoot.ReportRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.ID(childComplexity), true
+	case "ReportRun.onDemand":
+		if e.ComplexityRoot.ReportRun.OnDemand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.OnDemand(childComplexity), true
+	case "ReportRun.rows":
+		if e.ComplexityRoot.ReportRun.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.Rows(childComplexity), true
+	case "ReportRun.scheduleId":
+		if e.ComplexityRoot.ReportRun.ScheduleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.ScheduleID(childComplexity), true
+	case "ReportRun.sessions":
+		if e.ComplexityRoot.ReportRun.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.Sessions(childComplexity), true
+	case "ReportRun.status":
+		if e.ComplexityRoot.ReportRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.Status(childComplexity), true
+	case "ReportRun.to":
+		if e.ComplexityRoot.ReportRun.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRun.To(childComplexity), true
+
+	case "ReportRunConnection.edges":
+		if e.ComplexityRoot.ReportRunConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunConnection.Edges(childComplexity), true
+	case "ReportRunConnection.pageInfo":
+		if e.ComplexityRoot.ReportRunConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunConnection.PageInfo(childComplexity), true
+	case "ReportRunConnection.totalCount":
+		if e.ComplexityRoot.ReportRunConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunConnection.TotalCount(childComplexity), true
+
+	case "ReportRunCoverage.complete":
+		if e.ComplexityRoot.ReportRunCoverage.Complete == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunCoverage.Complete(childComplexity), true
+	case "ReportRunCoverage.from":
+		if e.ComplexityRoot.ReportRunCoverage.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunCoverage.From(childComplexity), true
+	case "ReportRunCoverage.server":
+		if e.ComplexityRoot.ReportRunCoverage.Server == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunCoverage.Server(childComplexity), true
+	case "ReportRunCoverage.to":
+		if e.ComplexityRoot.ReportRunCoverage.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunCoverage.To(childComplexity), true
+
+	case "ReportRunEdge.cursor":
+		if e.ComplexityRoot.ReportRunEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunEdge.Cursor(childComplexity), true
+	case "ReportRunEdge.node":
+		if e.ComplexityRoot.ReportRunEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportRunEdge.Node(childComplexity), true
+
+	case "ReportSchedule.at":
+		if e.ComplexityRoot.ReportSchedule.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.At(childComplexity), true
+	case "ReportSchedule.createdAt":
+		if e.ComplexityRoot.ReportSchedule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.CreatedAt(childComplexity), true
+	case "ReportSchedule.createdBy":
+		if e.ComplexityRoot.ReportSchedule.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.CreatedBy(childComplexity), true
+	case "ReportSchedule.email":
+		if e.ComplexityRoot.ReportSchedule.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.Email(childComplexity), true
+	case "ReportSchedule.every":
+		if e.ComplexityRoot.ReportSchedule.Every == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.Every(childComplexity), true
+	case "ReportSchedule.filter":
+		if e.ComplexityRoot.ReportSchedule.Filter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.Filter(childComplexity), true
+	case "ReportSchedule.groupBy":
+		if e.ComplexityRoot.ReportSchedule.GroupBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.GroupBy(childComplexity), true
+	case "ReportSchedule.id":
+		if e.ComplexityRoot.ReportSchedule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.ID(childComplexity), true
+	case "ReportSchedule.name":
+		if e.ComplexityRoot.ReportSchedule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.Name(childComplexity), true
+	case "ReportSchedule.nextRunAt":
+		if e.ComplexityRoot.ReportSchedule.NextRunAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.NextRunAt(childComplexity), true
+	case "ReportSchedule.onlyIfActivity":
+		if e.ComplexityRoot.ReportSchedule.OnlyIfActivity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.OnlyIfActivity(childComplexity), true
+	case "ReportSchedule.runs":
+		if e.ComplexityRoot.ReportSchedule.Runs == nil {
+			break
+		}
+
+		args, err := ec.field_ReportSchedule_runs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ReportSchedule.Runs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ReportSchedule.tenant":
+		if e.ComplexityRoot.ReportSchedule.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.Tenant(childComplexity), true
+	case "ReportSchedule.timeZone":
+		if e.ComplexityRoot.ReportSchedule.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.TimeZone(childComplexity), true
+	case "ReportSchedule.updatedAt":
+		if e.ComplexityRoot.ReportSchedule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.UpdatedAt(childComplexity), true
+	case "ReportSchedule.webhookUrl":
+		if e.ComplexityRoot.ReportSchedule.WebhookURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportSchedule.WebhookURL(childComplexity), true
+
+	case "ReportScheduleCreated.schedule":
+		if e.ComplexityRoot.ReportScheduleCreated.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportScheduleCreated.Schedule(childComplexity), true
+	case "ReportScheduleCreated.secret":
+		if e.ComplexityRoot.ReportScheduleCreated.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportScheduleCreated.Secret(childComplexity), true
 
 	case "RestoreAudit.coverage":
 		if e.ComplexityRoot.RestoreAudit.Coverage == nil {
@@ -1558,6 +1991,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("BusinessHoursInput", ec.unmarshalInputBusinessHoursInput),
 			graphql.NewInputUnmarshaler("OrganizationFilter", ec.unmarshalInputOrganizationFilter),
+			graphql.NewInputUnmarshaler("ReportScheduleInput", ec.unmarshalInputReportScheduleInput),
 			graphql.NewInputUnmarshaler("RestoreEventFilter", ec.unmarshalInputRestoreEventFilter),
 			graphql.NewInputUnmarshaler("RestoreSessionFilter", ec.unmarshalInputRestoreSessionFilter),
 			graphql.NewInputUnmarshaler("WatchRuleInput", ec.unmarshalInputWatchRuleInput),
@@ -1653,7 +2087,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "rules.graphqls" "schema.graphqls" "subscription.graphqls"
+//go:embed "reports.graphqls" "rules.graphqls" "schema.graphqls" "subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1665,6 +2099,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "rules.graphqls", Input: sourceData("rules.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "subscription.graphqls", Input: sourceData("subscription.graphqls"), BuiltIn: false},
@@ -1767,6 +2202,144 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_ReportDelivery_channel(ctx, field)
+	case "target":
+		return ec.fieldContext_ReportDelivery_target(ctx, field)
+	case "messageId":
+		return ec.fieldContext_ReportDelivery_messageId(ctx, field)
+	case "status":
+		return ec.fieldContext_ReportDelivery_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_ReportDelivery_attempts(ctx, field)
+	case "error":
+		return ec.fieldContext_ReportDelivery_error(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ReportDelivery_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportDelivery", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReportRun_id(ctx, field)
+	case "scheduleId":
+		return ec.fieldContext_ReportRun_scheduleId(ctx, field)
+	case "from":
+		return ec.fieldContext_ReportRun_from(ctx, field)
+	case "to":
+		return ec.fieldContext_ReportRun_to(ctx, field)
+	case "onDemand":
+		return ec.fieldContext_ReportRun_onDemand(ctx, field)
+	case "status":
+		return ec.fieldContext_ReportRun_status(ctx, field)
+	case "complete":
+		return ec.fieldContext_ReportRun_complete(ctx, field)
+	case "coverage":
+		return ec.fieldContext_ReportRun_coverage(ctx, field)
+	case "rows":
+		return ec.fieldContext_ReportRun_rows(ctx, field)
+	case "sessions":
+		return ec.fieldContext_ReportRun_sessions(ctx, field)
+	case "deliveries":
+		return ec.fieldContext_ReportRun_deliveries(ctx, field)
+	case "error":
+		return ec.fieldContext_ReportRun_error(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ReportRun_createdAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ReportRun_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportRun", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ReportRunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ReportRunConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ReportRunConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportRunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportRunCoverage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "server":
+		return ec.fieldContext_ReportRunCoverage_server(ctx, field)
+	case "from":
+		return ec.fieldContext_ReportRunCoverage_from(ctx, field)
+	case "to":
+		return ec.fieldContext_ReportRunCoverage_to(ctx, field)
+	case "complete":
+		return ec.fieldContext_ReportRunCoverage_complete(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportRunCoverage", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ReportRunEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ReportRunEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportRunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportSchedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReportSchedule_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ReportSchedule_name(ctx, field)
+	case "every":
+		return ec.fieldContext_ReportSchedule_every(ctx, field)
+	case "at":
+		return ec.fieldContext_ReportSchedule_at(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_ReportSchedule_timeZone(ctx, field)
+	case "filter":
+		return ec.fieldContext_ReportSchedule_filter(ctx, field)
+	case "groupBy":
+		return ec.fieldContext_ReportSchedule_groupBy(ctx, field)
+	case "onlyIfActivity":
+		return ec.fieldContext_ReportSchedule_onlyIfActivity(ctx, field)
+	case "webhookUrl":
+		return ec.fieldContext_ReportSchedule_webhookUrl(ctx, field)
+	case "email":
+		return ec.fieldContext_ReportSchedule_email(ctx, field)
+	case "tenant":
+		return ec.fieldContext_ReportSchedule_tenant(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_ReportSchedule_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ReportSchedule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ReportSchedule_updatedAt(ctx, field)
+	case "nextRunAt":
+		return ec.fieldContext_ReportSchedule_nextRunAt(ctx, field)
+	case "runs":
+		return ec.fieldContext_ReportSchedule_runs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportSchedule", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportScheduleCreated(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "schedule":
+		return ec.fieldContext_ReportScheduleCreated_schedule(ctx, field)
+	case "secret":
+		return ec.fieldContext_ReportScheduleCreated_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportScheduleCreated", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreAudit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2253,6 +2826,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_createReportSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReportScheduleInput, error) {
+			return ec.unmarshalNReportScheduleInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportScheduleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createWatchRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2264,6 +2851,20 @@ func (ec *executionContext) field_Mutation_createWatchRule_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteReportSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -2317,6 +2918,20 @@ func (ec *executionContext) field_Mutation_rotateWatchRuleSecret_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_runReportScheduleNow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_testWatchRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2328,6 +2943,28 @@ func (ec *executionContext) field_Mutation_testWatchRule_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateReportSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReportScheduleInput, error) {
+			return ec.unmarshalNReportScheduleInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportScheduleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -2564,6 +3201,28 @@ func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Conte
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_ReportSchedule_runs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -3194,6 +3853,182 @@ func (ec *executionContext) fieldContext_Mutation_redeliverWebhook(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_redeliverWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createReportSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createReportSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateReportSchedule(ctx, fc.Args["input"].(model.ReportScheduleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportScheduleCreated) graphql.Marshaler {
+			return ec.marshalNReportScheduleCreated2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportScheduleCreated(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createReportSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportScheduleCreated(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createReportSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateReportSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateReportSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateReportSchedule(ctx, fc.Args["id"].(string), fc.Args["input"].(model.ReportScheduleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportSchedule) graphql.Marshaler {
+			return ec.marshalNReportSchedule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateReportSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateReportSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteReportSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteReportSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteReportSchedule(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteReportSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteReportSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runReportScheduleNow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runReportScheduleNow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunReportScheduleNow(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportRun) graphql.Marshaler {
+			return ec.marshalNReportRun2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runReportScheduleNow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runReportScheduleNow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4047,6 +4882,38 @@ func (ec *executionContext) fieldContext_Query_restoreSession(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_reportSchedules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reportSchedules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ReportSchedules(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportSchedule) graphql.Marshaler {
+			return ec.marshalNReportSchedule2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportScheduleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reportSchedules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportSchedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_watchRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4241,6 +5108,1194 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReportDelivery_channel(ctx context.Context, field graphql.CollectedField, obj *model.ReportDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDelivery_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReportChannel) graphql.Marshaler {
+			return ec.marshalNReportChannel2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDelivery_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDelivery", field, false, false, "ReportChannel")
+}
+
+func (ec *executionContext) _ReportDelivery_target(ctx context.Context, field graphql.CollectedField, obj *model.ReportDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDelivery_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDelivery_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportDelivery_messageId(ctx context.Context, field graphql.CollectedField, obj *model.ReportDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDelivery_messageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDelivery_messageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportDelivery_status(ctx context.Context, field graphql.CollectedField, obj *model.ReportDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDelivery_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.WebhookDeliveryStatus) graphql.Marshaler {
+			return ec.marshalNWebhookDeliveryStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDelivery_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDelivery", field, false, false, "WebhookDeliveryStatus")
+}
+
+func (ec *executionContext) _ReportDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *model.ReportDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDelivery_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDelivery_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDelivery", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportDelivery_error(ctx context.Context, field graphql.CollectedField, obj *model.ReportDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDelivery_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDelivery_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDelivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportDelivery_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.ReportDelivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportDelivery_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportDelivery_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportDelivery", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportRun_id(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportRun_scheduleId(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_scheduleId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_scheduleId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportRun_from(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportRun_to(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportRun_onDemand(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_onDemand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnDemand, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_onDemand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ReportRun_status(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReportRunStatus) graphql.Marshaler {
+			return ec.marshalNReportRunStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "ReportRunStatus")
+}
+
+func (ec *executionContext) _ReportRun_complete(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_complete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Complete, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_complete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ReportRun_coverage(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_coverage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Coverage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportRunCoverage) graphql.Marshaler {
+			return ec.marshalNReportRunCoverage2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunCoverageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_coverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportRunCoverage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportRun_rows(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportRun_sessions(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportRun_deliveries(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_deliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deliveries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportDelivery) graphql.Marshaler {
+			return ec.marshalNReportDelivery2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_deliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportDelivery(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportRun_error(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportRun_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.ReportRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReportRunEdge) graphql.Marshaler {
+			return ec.marshalNReportRunEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportRunEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportRunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRunConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportRunCoverage_server(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunCoverage_server(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Server, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunCoverage_server(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRunCoverage", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportRunCoverage_from(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunCoverage_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunCoverage_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRunCoverage", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportRunCoverage_to(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunCoverage_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunCoverage_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRunCoverage", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportRunCoverage_complete(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunCoverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunCoverage_complete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Complete, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunCoverage_complete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRunCoverage", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ReportRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportRunEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ReportRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportRunEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportRun) graphql.Marshaler {
+			return ec.marshalNReportRun2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportRunEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportRunEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportSchedule_id(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportSchedule_name(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportSchedule_every(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_every(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Every, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReportPeriod) graphql.Marshaler {
+			return ec.marshalNReportPeriod2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_every(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "ReportPeriod")
+}
+
+func (ec *executionContext) _ReportSchedule_at(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportSchedule_timeZone(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportSchedule_filter(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_filter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WatchRuleFilter) graphql.Marshaler {
+			return ec.marshalOWatchRuleFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐWatchRuleFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_filter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportSchedule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WatchRuleFilter(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportSchedule_groupBy(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_groupBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RestoreAuditDimension) graphql.Marshaler {
+			return ec.marshalNRestoreAuditDimension2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimensionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_groupBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "RestoreAuditDimension")
+}
+
+func (ec *executionContext) _ReportSchedule_onlyIfActivity(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_onlyIfActivity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnlyIfActivity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_onlyIfActivity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ReportSchedule_webhookUrl(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_webhookUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_webhookUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportSchedule_email(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportSchedule_tenant(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportSchedule_createdBy(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportSchedule_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportSchedule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportSchedule_nextRunAt(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_nextRunAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextRunAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_nextRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportSchedule", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReportSchedule_runs(ctx context.Context, field graphql.CollectedField, obj *model.ReportSchedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportSchedule_runs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ReportSchedule().Runs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportRunConnection) graphql.Marshaler {
+			return ec.marshalNReportRunConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportSchedule_runs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportSchedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportRunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ReportSchedule_runs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportScheduleCreated_schedule(ctx context.Context, field graphql.CollectedField, obj *model.ReportScheduleCreated) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportScheduleCreated_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schedule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportSchedule) graphql.Marshaler {
+			return ec.marshalNReportSchedule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportScheduleCreated_schedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportScheduleCreated",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportSchedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportScheduleCreated_secret(ctx context.Context, field graphql.CollectedField, obj *model.ReportScheduleCreated) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportScheduleCreated_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportScheduleCreated_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportScheduleCreated", field, false, false, "String")
 }
 
 func (ec *executionContext) _RestoreAudit_rows(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAudit) (ret graphql.Marshaler) {
@@ -8721,6 +10776,111 @@ func UnmarshalOrganizationFilter(ctx context.Context, raw any) (model.Organizati
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReportScheduleInput(ctx context.Context, obj any) (model.ReportScheduleInput, error) {
+	var it model.ReportScheduleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["at"]; !present {
+		asMap["at"] = "07:00"
+	}
+	if _, present := asMap["onlyIfActivity"]; !present {
+		asMap["onlyIfActivity"] = false
+	}
+
+	fieldsInOrder := [...]string{"name", "every", "at", "timeZone", "filter", "groupBy", "onlyIfActivity", "webhookUrl", "email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "every":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("every"))
+			data, err := ec.unmarshalNReportPeriod2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportPeriod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Every = data
+		case "at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("at"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.At = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalORestoreSessionFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		case "groupBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupBy"))
+			data, err := ec.unmarshalNRestoreAuditDimension2ᚕgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAuditDimensionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupBy = data
+		case "onlyIfActivity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onlyIfActivity"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnlyIfActivity = data
+		case "webhookUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WebhookURL = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReportScheduleInput unmarshals raw into the ReportScheduleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReportScheduleInput(ctx context.Context, raw any) (model.ReportScheduleInput, error) {
+	var out model.ReportScheduleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReportScheduleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRestoreEventFilter(ctx context.Context, obj any) (model.RestoreEventFilter, error) {
 	var it model.RestoreEventFilter
 	if obj == nil {
@@ -9205,6 +11365,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createReportSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createReportSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateReportSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateReportSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteReportSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteReportSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runReportScheduleNow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runReportScheduleNow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9508,6 +11696,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_restoreSession(ctx, field)
 				})
+		case "reportSchedules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reportSchedules(ctx, field)
+				})
 		case "watchRules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -9539,6 +11733,443 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportDeliveryImplementors = []string{"ReportDelivery"}
+
+func (ec *executionContext) _ReportDelivery(ctx context.Context, sel ast.SelectionSet, obj *model.ReportDelivery) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportDeliveryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportDelivery")
+		case "channel":
+			out.Values[i] = ec._ReportDelivery_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "target":
+			out.Values[i] = ec._ReportDelivery_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messageId":
+			out.Values[i] = ec._ReportDelivery_messageId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ReportDelivery_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._ReportDelivery_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ReportDelivery_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ReportDelivery_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportRunImplementors = []string{"ReportRun"}
+
+func (ec *executionContext) _ReportRun(ctx context.Context, sel ast.SelectionSet, obj *model.ReportRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportRun")
+		case "id":
+			out.Values[i] = ec._ReportRun_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scheduleId":
+			out.Values[i] = ec._ReportRun_scheduleId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._ReportRun_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._ReportRun_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "onDemand":
+			out.Values[i] = ec._ReportRun_onDemand(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ReportRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "complete":
+			out.Values[i] = ec._ReportRun_complete(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "coverage":
+			out.Values[i] = ec._ReportRun_coverage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._ReportRun_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sessions":
+			out.Values[i] = ec._ReportRun_sessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deliveries":
+			out.Values[i] = ec._ReportRun_deliveries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ReportRun_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ReportRun_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ReportRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportRunConnectionImplementors = []string{"ReportRunConnection"}
+
+func (ec *executionContext) _ReportRunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ReportRunConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportRunConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportRunConnection")
+		case "edges":
+			out.Values[i] = ec._ReportRunConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ReportRunConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ReportRunConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportRunCoverageImplementors = []string{"ReportRunCoverage"}
+
+func (ec *executionContext) _ReportRunCoverage(ctx context.Context, sel ast.SelectionSet, obj *model.ReportRunCoverage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportRunCoverageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportRunCoverage")
+		case "server":
+			out.Values[i] = ec._ReportRunCoverage_server(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._ReportRunCoverage_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._ReportRunCoverage_to(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "complete":
+			out.Values[i] = ec._ReportRunCoverage_complete(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportRunEdgeImplementors = []string{"ReportRunEdge"}
+
+func (ec *executionContext) _ReportRunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ReportRunEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportRunEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportRunEdge")
+		case "cursor":
+			out.Values[i] = ec._ReportRunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ReportRunEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportScheduleImplementors = []string{"ReportSchedule"}
+
+func (ec *executionContext) _ReportSchedule(ctx context.Context, sel ast.SelectionSet, obj *model.ReportSchedule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportScheduleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportSchedule")
+		case "id":
+			out.Values[i] = ec._ReportSchedule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ReportSchedule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "every":
+			out.Values[i] = ec._ReportSchedule_every(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._ReportSchedule_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeZone":
+			out.Values[i] = ec._ReportSchedule_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "filter":
+			out.Values[i] = ec._ReportSchedule_filter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groupBy":
+			out.Values[i] = ec._ReportSchedule_groupBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "onlyIfActivity":
+			out.Values[i] = ec._ReportSchedule_onlyIfActivity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "webhookUrl":
+			out.Values[i] = ec._ReportSchedule_webhookUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "email":
+			out.Values[i] = ec._ReportSchedule_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenant":
+			out.Values[i] = ec._ReportSchedule_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.Values[i] = ec._ReportSchedule_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ReportSchedule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ReportSchedule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextRunAt":
+			out.Values[i] = ec._ReportSchedule_nextRunAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "runs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReportSchedule_runs(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportScheduleCreatedImplementors = []string{"ReportScheduleCreated"}
+
+func (ec *executionContext) _ReportScheduleCreated(ctx context.Context, sel ast.SelectionSet, obj *model.ReportScheduleCreated) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportScheduleCreatedImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportScheduleCreated")
+		case "schedule":
+			out.Values[i] = ec._ReportScheduleCreated_schedule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._ReportScheduleCreated_secret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11309,6 +13940,161 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋvboᚑgatewayᚋv
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReportChannel2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportChannel(ctx context.Context, v any) (model.ReportChannel, error) {
+	var res model.ReportChannel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportChannel2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportChannel(ctx context.Context, sel ast.SelectionSet, v model.ReportChannel) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReportDelivery2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportDelivery) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportDelivery2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportDelivery2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportDelivery(ctx context.Context, sel ast.SelectionSet, v *model.ReportDelivery) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportDelivery!")
+		return graphql.Null
+	}
+	return ec._ReportDelivery(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReportPeriod2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportPeriod(ctx context.Context, v any) (model.ReportPeriod, error) {
+	var res model.ReportPeriod
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportPeriod2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportPeriod(ctx context.Context, sel ast.SelectionSet, v model.ReportPeriod) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReportRun2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRun(ctx context.Context, sel ast.SelectionSet, v *model.ReportRun) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportRun!")
+		return graphql.Null
+	}
+	return ec._ReportRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportRunConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunConnection(ctx context.Context, sel ast.SelectionSet, v *model.ReportRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportRunConnection!")
+		return graphql.Null
+	}
+	return ec._ReportRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportRunCoverage2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunCoverageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportRunCoverage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportRunCoverage2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunCoverage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportRunCoverage2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunCoverage(ctx context.Context, sel ast.SelectionSet, v *model.ReportRunCoverage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportRunCoverage!")
+		return graphql.Null
+	}
+	return ec._ReportRunCoverage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportRunEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportRunEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportRunEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportRunEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunEdge(ctx context.Context, sel ast.SelectionSet, v *model.ReportRunEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportRunEdge!")
+		return graphql.Null
+	}
+	return ec._ReportRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReportRunStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunStatus(ctx context.Context, v any) (model.ReportRunStatus, error) {
+	var res model.ReportRunStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportRunStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportRunStatus(ctx context.Context, sel ast.SelectionSet, v model.ReportRunStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReportSchedule2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportScheduleᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReportSchedule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportSchedule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportSchedule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReportSchedule2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportSchedule(ctx context.Context, sel ast.SelectionSet, v *model.ReportSchedule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportSchedule!")
+		return graphql.Null
+	}
+	return ec._ReportSchedule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportScheduleCreated2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportScheduleCreated(ctx context.Context, sel ast.SelectionSet, v *model.ReportScheduleCreated) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportScheduleCreated!")
+		return graphql.Null
+	}
+	return ec._ReportScheduleCreated(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReportScheduleInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐReportScheduleInput(ctx context.Context, v any) (model.ReportScheduleInput, error) {
+	res, err := ec.unmarshalInputReportScheduleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRestoreAudit2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAudit(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAudit) graphql.Marshaler {

@@ -27,6 +27,8 @@ type Resolver struct {
 	Rules WatchRules
 	// Audit serves the restore audit report; nil without a store.
 	Audit AuditArchive
+	// Reports keeps report schedules and their runs; nil without a store.
+	Reports ReportSchedules
 	// TenantScope resolves a tenant's current scope (provider admins creating tenant rules).
 	TenantScope TenantScope
 	// Watch reports the restore watch's state to admins; nil when the watch is off.

@@ -369,3 +369,95 @@ func ruleOwnersFor(p *auth.Principal) RuleOwners {
 func (r *Resolver) auditScope(p *auth.Principal, only []string) (servers []string, inScope func(server, orgID string) bool) {
 	return r.visibleServers(p, only), p.CanSeeOrg
 }
+
+// Report schedules are owned and scoped exactly like watch rules: a tenant's (its
+// TENANT_AUDITOR reads, its TENANT_ADMIN manages) or the provider's (PROVIDER_ADMIN); what a
+// caller may not read is NOT_FOUND, like what is missing.
+
+func (r *Resolver) schedulesPrincipal(ctx context.Context) (*auth.Principal, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.Reports == nil {
+		return nil, ErrNotConfigured
+	}
+	return p, nil
+}
+
+// scheduleForRead loads a schedule p may read; invisible reads as missing.
+func (r *Resolver) scheduleForRead(ctx context.Context, p *auth.Principal, id string) (*model.ReportSchedule, error) {
+	s, err := r.Reports.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canReadRule(p, s.Tenant) {
+		return nil, ErrNotFound
+	}
+	return s, nil
+}
+
+// scheduleForChange loads a schedule p may change: invisible reads as missing, visible but
+// read-only is forbidden.
+func (r *Resolver) scheduleForChange(ctx context.Context, id string) (*auth.Principal, *model.ReportSchedule, error) {
+	p, err := r.schedulesPrincipal(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := r.scheduleForRead(ctx, p, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !canManageRule(p, s.Tenant) {
+		return nil, nil, &RoleError{Action: "manage this report schedule", Have: p.Role, Need: scheduleManagers(s.Tenant)}
+	}
+	return p, s, nil
+}
+
+func scheduleManagers(owner *string) []auth.Role {
+	if owner != nil {
+		return []auth.Role{auth.RoleTenantAdmin, auth.RoleProviderAdmin}
+	}
+	return []auth.Role{auth.RoleProviderAdmin}
+}
+
+// scheduleOwner decides who owns a schedule being created (existing nil: the caller's tenant,
+// or the provider for a provider admin) or changed (existing: its owner, which never
+// changes), checks that p may manage it and that the filter is the owner's: the rules' checks
+// (ruleOwner), and the filter's servers and window as restoreAudit checks them.
+func (r *Resolver) scheduleOwner(p *auth.Principal, in *model.ReportScheduleInput, existing **string) (*string, error) {
+	var owner *string
+	switch {
+	case existing != nil:
+		owner = *existing
+	case !p.IsAdmin():
+		t := p.Tenant
+		owner = &t
+	}
+	if !canManageRule(p, owner) {
+		return nil, &RoleError{Action: "manage this report schedule", Have: p.Role, Need: scheduleManagers(owner)}
+	}
+	var only []string
+	if in.Filter != nil {
+		only = in.Filter.Servers
+	}
+	if _, err := sessionWindow(in.Filter); err != nil {
+		return nil, err
+	}
+	if err := r.checkServerFilter(p, only); err != nil {
+		return nil, err
+	}
+	return r.ruleOwner(p, &model.WatchRuleInput{Filter: in.Filter}, &owner)
+}
+
+// scheduleForViewer is what a caller who may read a schedule sees of it: everything when it
+// may manage it; otherwise (a TENANT_AUDITOR) the webhook URL redacted, as for rules.
+func scheduleForViewer(p *auth.Principal, s *model.ReportSchedule) *model.ReportSchedule {
+	if canManageRule(p, s.Tenant) || s.WebhookURL == nil {
+		return s
+	}
+	shown := *s
+	u := RedactURL(*s.WebhookURL)
+	shown.WebhookURL = &u
+	return &shown
+}

@@ -78,6 +78,93 @@ type PageInfo struct {
 type Query struct {
 }
 
+// One report sent one way.
+type ReportDelivery struct {
+	Channel ReportChannel `json:"channel"`
+	// The webhook URL (credentials redacted) or the email address.
+	Target string `json:"target"`
+	// The webhook-id header (and the email's Message-ID).
+	MessageID string                `json:"messageId"`
+	Status    WebhookDeliveryStatus `json:"status"`
+	Attempts  int                   `json:"attempts"`
+	// Why the last attempt failed; null when it did not.
+	Error     *string   `json:"error,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// One period's report.
+type ReportRun struct {
+	ID         string `json:"id"`
+	ScheduleID string `json:"scheduleId"`
+	// The period: [from, to).
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// True for runReportScheduleNow.
+	OnDemand bool            `json:"onDemand"`
+	Status   ReportRunStatus `json:"status"`
+	// True when the archive covered the whole period on every server in scope.
+	Complete bool                 `json:"complete"`
+	Coverage []*ReportRunCoverage `json:"coverage"`
+	// CSV rows (groups).
+	Rows int `json:"rows"`
+	// Sessions in the period.
+	Sessions   int               `json:"sessions"`
+	Deliveries []*ReportDelivery `json:"deliveries"`
+	Error      *string           `json:"error,omitempty"`
+	CreatedAt  time.Time         `json:"createdAt"`
+	FinishedAt *time.Time        `json:"finishedAt,omitempty"`
+}
+
+// A page of runs.
+type ReportRunConnection struct {
+	Edges    []*ReportRunEdge `json:"edges"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+	// Runs of the schedule, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// What the archive held for one server when the run was made.
+type ReportRunCoverage struct {
+	Server   string     `json:"server"`
+	From     *time.Time `json:"from,omitempty"`
+	To       *time.Time `json:"to,omitempty"`
+	Complete bool       `json:"complete"`
+}
+
+// A run and its cursor.
+type ReportRunEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   *ReportRun `json:"node"`
+}
+
+// A new schedule, with its webhook signing secret (shown only here; null without webhookUrl).
+type ReportScheduleCreated struct {
+	Schedule *ReportSchedule `json:"schedule"`
+	// whsec_ followed by the base64 of the key: the Standard Webhooks secret format.
+	Secret *string `json:"secret,omitempty"`
+}
+
+// A report schedule's definition.
+type ReportScheduleInput struct {
+	// A name for people.
+	Name  string       `json:"name"`
+	Every ReportPeriod `json:"every"`
+	// Local time of the period's end, HH:MM in timeZone.
+	At *string `json:"at,omitempty"`
+	// IANA time zone, e.g. Australia/Sydney.
+	TimeZone string `json:"timeZone"`
+	// Narrows sessions exactly as restoreAudit does.
+	Filter *RestoreSessionFilter `json:"filter,omitempty"`
+	// Dimensions to group the CSV by, as restoreAudit's groupBy.
+	GroupBy []RestoreAuditDimension `json:"groupBy"`
+	// When true, a period without sessions sends nothing (its run is SKIPPED).
+	OnlyIfActivity *bool `json:"onlyIfActivity,omitempty"`
+	// Standard Webhooks receiver (event type report.ready): https; private addresses are refused.
+	WebhookURL *string `json:"webhookUrl,omitempty"`
+	// Email recipients, in the owner's allowed domains.
+	Email []string `json:"email,omitempty"`
+}
+
 // The restore audit report.
 type RestoreAudit struct {
 	// One row per group, ordered by the dimensions.
@@ -417,6 +504,190 @@ func (e *OrganizationType) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrganizationType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a report is sent.
+type ReportChannel string
+
+const (
+	ReportChannelWebhook ReportChannel = "WEBHOOK"
+	ReportChannelEmail   ReportChannel = "EMAIL"
+)
+
+var AllReportChannel = []ReportChannel{
+	ReportChannelWebhook,
+	ReportChannelEmail,
+}
+
+func (e ReportChannel) IsValid() bool {
+	switch e {
+	case ReportChannelWebhook, ReportChannelEmail:
+		return true
+	}
+	return false
+}
+
+func (e ReportChannel) String() string {
+	return string(e)
+}
+
+func (e *ReportChannel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReportChannel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReportChannel", str)
+	}
+	return nil
+}
+
+func (e ReportChannel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReportChannel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReportChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How long a report's period is.
+type ReportPeriod string
+
+const (
+	// A day, ending at `at` in the schedule's time zone.
+	ReportPeriodDay ReportPeriod = "DAY"
+	// A week, ending on Monday at `at`.
+	ReportPeriodWeek ReportPeriod = "WEEK"
+	// A calendar month, ending on the first at `at`.
+	ReportPeriodMonth ReportPeriod = "MONTH"
+	// A few minutes (the gateway's demo only, --demo).
+	ReportPeriodDemo ReportPeriod = "DEMO"
+)
+
+var AllReportPeriod = []ReportPeriod{
+	ReportPeriodDay,
+	ReportPeriodWeek,
+	ReportPeriodMonth,
+	ReportPeriodDemo,
+}
+
+func (e ReportPeriod) IsValid() bool {
+	switch e {
+	case ReportPeriodDay, ReportPeriodWeek, ReportPeriodMonth, ReportPeriodDemo:
+		return true
+	}
+	return false
+}
+
+func (e ReportPeriod) String() string {
+	return string(e)
+}
+
+func (e *ReportPeriod) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReportPeriod(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReportPeriod", str)
+	}
+	return nil
+}
+
+func (e ReportPeriod) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReportPeriod) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReportPeriod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a run stands.
+type ReportRunStatus string
+
+const (
+	// Waiting for the archive to cover the period (up to the grace time), or being made.
+	ReportRunStatusPending ReportRunStatus = "PENDING"
+	// Made and handed to its deliveries.
+	ReportRunStatusDone ReportRunStatus = "DONE"
+	// No session in the period and onlyIfActivity: nothing sent.
+	ReportRunStatusSkipped ReportRunStatus = "SKIPPED"
+	// The report could not be made (error says why).
+	ReportRunStatusFailed ReportRunStatus = "FAILED"
+)
+
+var AllReportRunStatus = []ReportRunStatus{
+	ReportRunStatusPending,
+	ReportRunStatusDone,
+	ReportRunStatusSkipped,
+	ReportRunStatusFailed,
+}
+
+func (e ReportRunStatus) IsValid() bool {
+	switch e {
+	case ReportRunStatusPending, ReportRunStatusDone, ReportRunStatusSkipped, ReportRunStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e ReportRunStatus) String() string {
+	return string(e)
+}
+
+func (e *ReportRunStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReportRunStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReportRunStatus", str)
+	}
+	return nil
+}
+
+func (e ReportRunStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReportRunStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReportRunStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

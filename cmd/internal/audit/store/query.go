@@ -13,6 +13,8 @@ import "context"
 //   - watchrules: watch_rule, webhook_delivery, webhook_attempt, and River's river_* tables (it
 //     migrates them and queues into them). It speaks them through a Tx (InTx, the archive
 //     hook's tx) and, for reads outside a transaction, Query and QueryRow below.
+//   - schedules: report_schedule, report_run, report_delivery (report schedules, their runs and
+//     deliveries), the same way.
 //
 // Query runs a read on the engine's read pool (SQLite: the readers, which see committed data
 // while the writer works; PostgreSQL: the pool), '?' placeholders on both engines. It is for the
