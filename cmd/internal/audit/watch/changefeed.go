@@ -284,9 +284,10 @@ func (p *poller) applyChanges(ctx context.Context, lease store.Lease, cs ChangeS
 func (p *poller) changeWithOrg(ctx context.Context, ps *pollState, s upstream.RestoreSession, old *store.Session, orgID string) (*store.Change, error) {
 	if orgID != "" && old == nil {
 		// This session's name resolves to the event's id, without listing organisations.
-		one := *ps
-		one.orgs = map[string]string{upstream.OrgNameKey(s.Organization): orgID}
-		ps = &one
+		// A poll state of its own (copying *ps would read ps.orgs, which sibling goroutines
+		// write under p.mu).
+		ps = &pollState{lease: ps.lease, backfill: ps.backfill, now: ps.now, from: ps.from,
+			open: map[string]*store.Session{}, orgs: map[string]string{upstream.OrgNameKey(s.Organization): orgID}}
 	}
 	c, err := p.change(ctx, ps, s, old)
 	if err != nil || c == nil {

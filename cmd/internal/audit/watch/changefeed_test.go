@@ -99,8 +99,11 @@ func TestChangeFeedLatency(t *testing.T) {
 			p50, p99 := lat[n/2], lat[n*99/100]
 			t.Logf("%s: new session -> archive feed over the v8 change feed, %d sessions: p50 %v, p99 %v, max %v (poll interval %v)",
 				eng.Name, n, p50, p99, lat[n-1], feedTestInterval)
-			if lat[n-1] >= 2*time.Second {
-				t.Fatalf("slowest delivery %v, want < 2 s", lat[n-1])
+			// The feed, not the poll, bounds the latency: every session arrives in a fraction of
+			// the interval (typically ms). The bound leaves room for a loaded CI machine; the
+			// 2 s target end to end is TestV8LatencyEndToEnd's.
+			if lat[n-1] >= feedTestInterval/6 {
+				t.Fatalf("slowest delivery %v, want < %v (a sixth of the poll interval)", lat[n-1], feedTestInterval/6)
 			}
 		})
 	}

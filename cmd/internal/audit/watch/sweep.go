@@ -52,8 +52,10 @@ func (s Sweep) withDefaults() Sweep {
 // sweepState is a poller's sweep bookkeeping (in memory: a replica taking a lease over
 // sweeps at its first poll).
 type sweepState struct {
-	last   time.Time // when the last sweep started
-	resume time.Time // where a sweep cut short by MaxCalls continues (zero: the window start)
+	last time.Time // when the last sweep started
+	// resumeTo is where a sweep cut short by MaxCalls continues: listings are newest first, so
+	// what it did not reach lies before the oldest start it read (zero: the window's end).
+	resumeTo time.Time
 }
 
 // maybeSweep sweeps when one is due. st is the server's state at the start of the poll.
@@ -71,10 +73,10 @@ func (p *poller) maybeSweep(ctx context.Context, ps *pollState, st store.ServerS
 	if r := p.w.o.Retention; r > 0 && from.Before(ps.now.Add(-r)) {
 		from = ps.now.Add(-r) // retention pruned it on purpose
 	}
-	if p.sweep.resume.After(from) {
-		from = p.sweep.resume
+	if !p.sweep.resumeTo.IsZero() && p.sweep.resumeTo.Before(to) {
+		to = p.sweep.resumeTo
 	}
-	p.sweep.resume = time.Time{}
+	p.sweep.resumeTo = time.Time{}
 	if !from.Before(to) {
 		return nil
 	}
@@ -92,8 +94,9 @@ func (p *poller) maybeSweep(ctx context.Context, ps *pollState, st store.ServerS
 	opts := upstream.RestoreSessionListOptions{ListOptions: upstream.ListOptions{Limit: pageSize}, StartTimeFrom: &from, StartTimeTo: &to}
 	for {
 		if calls >= sw.MaxCalls {
-			// Cut short: continue from the newest start seen (the overlap of one page).
-			p.log.Info("watch: sweep cut short by its call budget; the next sweep continues", "from", opts.StartTimeFrom, "max_calls", sw.MaxCalls)
+			// Cut short: the next sweep lists what lies before the oldest start read (inclusive,
+			// so sessions sharing that start are read again, not skipped).
+			p.log.Info("watch: sweep cut short by its call budget; the next sweep continues", "before", p.sweep.resumeTo, "max_calls", sw.MaxCalls)
 			return nil
 		}
 		calls++
@@ -109,8 +112,8 @@ func (p *poller) maybeSweep(ctx context.Context, ps *pollState, st store.ServerS
 		if page.Last(pageSize) {
 			return nil
 		}
-		if len(page.Results) > 0 {
-			p.sweep.resume = page.Results[len(page.Results)-1].CreationTime
+		if len(page.Results) > 0 { // newest first: the last is the oldest read
+			p.sweep.resumeTo = page.Results[len(page.Results)-1].CreationTime
 		}
 		opts.Offset += len(page.Results)
 	}

@@ -152,3 +152,32 @@ func TestRetriesInsidePoll(t *testing.T) {
 	checkArchive(t, st, "bad1", bad.sim, time.Time{})
 	checkArchive(t, st, "good1", good.sim, time.Time{})
 }
+
+// TestSweepCutShortReachesTheOlderPart: a sweep cut short by its call budget continues, at the
+// next sweep, with what lies before the oldest start it read (listings are newest first), so a
+// late session deep in the window is found however many sessions are newer than it.
+func TestSweepCutShortReachesTheOlderPart(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, storetest.SQLite(t))
+	srv := startSim(t, "syd1", vbosim.Options{Sessions: 1100, Orgs: 2})
+	w, _ := runWatcher(t, watch.Options{Store: st, Servers: []watch.Server{{Name: "syd1", Source: srv.client}},
+		Interval: 50 * time.Millisecond, Backfill: 400 * 24 * time.Hour,
+		Sweep: watch.Sweep{Interval: 100 * time.Millisecond, Window: 400 * 24 * time.Hour, MaxCalls: 1}})
+	waitFor(t, "backfill", 60*time.Second, backfillDone(st, "syd1"))
+	// Older than the 1,050th newest session: a sweep of one call (a page of 1,000) never reads
+	// that far, whatever the overlap leaves out at the newest end.
+	page, _, err := srv.client.RestoreSessions(context.Background(), upstream.RestoreSessionListOptions{ListOptions: upstream.ListOptions{Limit: 1100}})
+	if err != nil || len(page.Results) != 1100 {
+		t.Fatalf("listing: %d sessions, %v", len(page.Results), err)
+	}
+	deep := page.Results[1049].CreationTime.Add(-time.Minute)
+	late := srv.sim.AddSession(upstream.RestoreSession{Organization: srv.sim.Organizations()[0].Name, CreationTime: deep})
+	waitFor(t, "the late session older than a sweep's one page", 20*time.Second, func() bool {
+		_, err := st.Session(context.Background(), "syd1", late.ID)
+		return err == nil
+	})
+	if got, _ := st.Session(context.Background(), "syd1", late.ID); !got.FoundLate {
+		t.Fatalf("archived as %+v, want found late", got)
+	}
+	waitFor(t, "the sweep's count of sessions found late", 5*time.Second, func() bool { s, _ := w.Stats("syd1"); return s.FoundLate == 1 })
+}

@@ -392,7 +392,7 @@ func (p *poller) poll(ctx context.Context, lease store.Lease) error {
 	}); err != nil {
 		return err
 	}
-	if ps.backfill {
+	if ps.backfill && !ps.failed { // a partly failed backfill finishes on a later poll, still as backfill
 		if err := p.w.o.Store.Archive(ctx, lease, nil, store.Checkpoint{BackfillDone: true}, nil); err != nil {
 			return err
 		}
