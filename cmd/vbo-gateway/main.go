@@ -413,14 +413,16 @@ func serve(ctx context.Context, f *flags, gw *app.Gateway, cfg *config.Config, l
 	logger.Info("shutting down: no new connections, finishing in-flight requests", "grace", f.grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
 	defer cancel()
-	// Subscriptions never finish on their own: stopping the watch completes them (and
-	// releases this replica's leases) while in-flight queries finish.
-	go gw.Close()
+	// Subscriptions never finish on their own: end them first (clients resume by position on
+	// another replica), let in-flight requests finish on a store still open, then stop the
+	// background work (the watcher releases its leases, deliveries finish) and close the store.
+	gw.EndSubscriptions()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown grace over; cancelling the requests still running", "err", err)
 		cancelBase()
 		_ = srv.Close()
 	}
+	gw.Close()
 	logger.Info("stopped")
 	return nil
 }

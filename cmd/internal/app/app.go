@@ -100,14 +100,17 @@ type snapshot struct {
 	refresh       time.Duration         // how often dir re-resolves tenants' organisations
 	ctx           context.Context       // the snapshot's lifetime (its JWKS refresh), ended by stop
 	stop          context.CancelFunc
+	startOnce     sync.Once
 }
 
-// start starts the snapshot's background work: the tenant directory's refresh, until the
-// snapshot is replaced (stop) or the gateway stops.
+// start starts the snapshot's background work, once: the tenant directory's refresh, until
+// the snapshot is replaced (stop) or the gateway stops.
 func (s *snapshot) start() {
-	if s.dir != nil {
-		go s.dir.Run(s.ctx, s.refresh)
-	}
+	s.startOnce.Do(func() {
+		if s.dir != nil {
+			go s.dir.Run(s.ctx, s.refresh)
+		}
+	})
 }
 
 // Run starts the gateway's background work and blocks until ctx ends: the health probes
@@ -122,12 +125,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case g.ran == nil:
 		g.runMu.Unlock()
 		return ErrClosed
-	case g.running:
+	case g.cancelRun != nil:
 		g.runMu.Unlock()
 		return errors.New("app: Run called twice")
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	g.running, g.cancelRun = true, cancel
+	g.cancelRun = cancel
 	g.runMu.Unlock()
 	defer close(g.ran)
 	defer cancel()
@@ -136,11 +139,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.opts.HealthInterval > 0 {
 		wg.Go(func() { g.Health.Run(ctx) })
 	}
-	g.reloadMu.Lock() // a reload now starts the snapshot it makes
+	// running is set under reloadMu with the current snapshot's start: a reload either ran
+	// before (its snapshot is started here) or after (it starts its own).
+	g.reloadMu.Lock()
+	g.runMu.Lock()
+	g.running = true
+	g.runMu.Unlock()
 	g.current.Load().start()
 	g.reloadMu.Unlock()
+	defer func() {
+		g.runMu.Lock()
+		g.running = false // a reload during or after the stop starts nothing
+		g.runMu.Unlock()
+	}()
 	if g.Jobs != nil {
-		if err := g.Jobs.Start(ctx); err != nil {
+		// River's jobs get a context that Run's end does not cancel: Stop below lets running
+		// deliveries and report runs finish (within 20 s) instead of cancelling them mid-request.
+		if err := g.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 			cancel()
 			wg.Wait()
 			g.release()
@@ -155,6 +170,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	g.runMu.Lock()
+	g.running = false
+	g.runMu.Unlock()
 	if g.Jobs != nil {
 		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 		_ = g.Jobs.Stop(stopCtx)
@@ -164,15 +182,26 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return nil
 }
 
+// EndSubscriptions completes every open subscription with RESUBSCRIBE (clients resume by
+// position, on this replica or another): a shutdown calls it before it waits for the requests
+// in flight, since subscriptions never finish on their own.
+func (g *Gateway) EndSubscriptions() {
+	if g.Feed != nil {
+		g.Feed.CloseAll(resolvers.ErrResubscribe)
+	}
+}
+
 // ErrClosed: Run after Close (the gateway's store is closed; build another with New).
 var ErrClosed = errors.New("app: the gateway is closed")
 
 // release ends the configuration snapshot's background work and closes the store, once.
 func (g *Gateway) release() {
 	g.closeOnce.Do(func() {
+		g.reloadMu.Lock() // no reload swaps the snapshot while it is stopped
 		if snap := g.current.Load(); snap != nil {
 			snap.stop()
 		}
+		g.reloadMu.Unlock()
 		if g.Store != nil {
 			_ = g.Store.Close()
 		}
@@ -183,12 +212,12 @@ func (g *Gateway) release() {
 // store. The handler must not be used afterwards.
 func (g *Gateway) Close() {
 	g.runMu.Lock()
-	running, cancel, ran := g.running, g.cancelRun, g.ran
+	cancel, ran := g.cancelRun, g.ran
 	g.ran = nil // Run after Close refuses
 	g.runMu.Unlock()
 	switch {
 	case ran == nil: // closed before
-	case running:
+	case cancel != nil: // Run started: it stops everything
 		cancel()
 		<-ran
 	default:
