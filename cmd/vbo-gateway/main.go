@@ -32,6 +32,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/schedules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
@@ -198,9 +199,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, ready
 		return err
 	}
 	gateway.Store(gw)
+	if f.demo {
+		demoReportSchedule(gwCtx, gw, fleet, logger)
+	}
 	ran := make(chan error, 1)
 	go func() { ran <- gw.Run(gwCtx) }()
 	return serve(ctx, f, gw, cfg, load, fleet, stdout, logger, ready, ran, &served)
+}
+
+// demoReportSchedule makes the demo's report schedule: tenant 1's restore audit every few
+// minutes, to the demo's receiver (with the watch, and so the schedules, on).
+func demoReportSchedule(ctx context.Context, gw *app.Gateway, fleet *demo.Fleet, logger *slog.Logger) {
+	if gw.Reports == nil || fleet == nil || fleet.Receiver == nil {
+		return
+	}
+	tenant := demo.ReportTenant
+	created, err := gw.Reports.Create(ctx, &tenant, "demo", demo.ReportSchedule(fleet.Receiver.URL()))
+	if err != nil {
+		logger.Warn("demo: the report schedule was not created", "err", err)
+		return
+	}
+	logger.Info("demo: report schedule created", "schedule", created.Schedule.ID, "tenant", tenant, "every", string(created.Schedule.Every))
 }
 
 // newLogger is the process's logger, at the level --log-level asks (the config's may change it).
@@ -223,7 +242,11 @@ func newLogger(f *flags, stderr io.Writer, level *slog.LevelVar) (*slog.Logger, 
 func startDemo(setup demoSetup, logger *slog.Logger, gateway *atomic.Pointer[app.Gateway]) (fleet *demo.Fleet, stop func(), err error) {
 	o := setup.fleet
 	o.Receiver = &demo.ReceiverOptions{Logger: logger, Secrets: func(ctx context.Context, ruleID string) ([]webhooks.Secret, error) {
-		if gw := gateway.Load(); gw != nil && gw.Rules != nil {
+		gw := gateway.Load()
+		switch {
+		case gw != nil && gw.Reports != nil && strings.HasPrefix(ruleID, schedules.IDPrefix):
+			return gw.Reports.SigningSecrets(ctx, ruleID)
+		case gw != nil && gw.Rules != nil:
 			return gw.Rules.SigningSecrets(ctx, ruleID)
 		}
 		return nil, errors.New("the gateway's watch rules are off")
@@ -357,11 +380,11 @@ func prepare(ctx context.Context, f *flags, cfg *config.Config, level *slog.Leve
 
 // gatewayOptions are the gateway's options that come from the command line and the demo.
 func gatewayOptions(f *flags, cfg *config.Config, fleet *demo.Fleet, level *slog.LevelVar, logger *slog.Logger, tracing *telemetry.Tracing) app.Options {
-	o := app.Options{Logger: logger, LogLevel: level, Tracing: tracing, HealthInterval: f.healthInterval}
+	o := app.Options{Logger: logger, LogLevel: level, Tracing: tracing, HealthInterval: f.healthInterval, Demo: f.demo}
 	if f.demo {
 		o.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
 		if cfg.Watch.Enabled && fleet.Receiver != nil {
-			o.GraphiQLTabs = append(o.GraphiQLTabs, demo.WatchRuleTab(fleet.Receiver.URL()))
+			o.GraphiQLTabs = append(o.GraphiQLTabs, demo.WatchRuleTab(fleet.Receiver.URL()), demo.ReportScheduleTab())
 		}
 	}
 	return o

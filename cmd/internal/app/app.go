@@ -2,7 +2,7 @@
 // gateway, building each part once, fully configured, in one order:
 //
 //	config -> metrics -> fleet (VBO clients, instrumented) -> health -> store -> backend (loaders)
-//	-> watch rules, watcher -> River's one client (jobs; they register their jobs) -> snapshot
+//	-> watch rules, report schedules, watcher -> River's one client (jobs; they register their jobs) -> snapshot
 //	(authenticator, HTTP handler) -> telemetry around it
 //
 // Reload swaps the snapshot (tenants, API keys, JWT settings, limits) atomically. New builds
@@ -29,6 +29,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/jobs"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/schedules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watch"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
@@ -66,6 +67,8 @@ type Gateway struct {
 	Feed          *watch.Feed    // the subscriptions' source; nil when the restore watch is off
 	// Rules keeps watch rules and delivers their webhooks; nil when the restore watch is off.
 	Rules *watchrules.Service
+	// Reports keeps report schedules and sends their reports; nil when the restore watch is off.
+	Reports *schedules.Service
 	// Jobs is the process's one River client (the rules' deliveries and history prune, the
 	// archive retention); nil when the restore watch is off.
 	Jobs *jobs.Client
@@ -238,6 +241,8 @@ type Options struct {
 	GraphiQLTabs []graphiql.Tab
 	// Tracing, when set, traces requests, GraphQL operations, resolver fields and VBO calls.
 	Tracing *telemetry.Tracing
+	// Demo allows report schedules with the DEMO period (vbo-gateway --demo).
+	Demo bool
 	// HealthInterval is how often each server is probed in the background (0: no probes;
 	// status then comes from the circuit breakers alone).
 	HealthInterval time.Duration
@@ -307,12 +312,21 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		return err
 	}
 	g.Backend = backend
-	rules, err := newWatchRules(g.ctx, cfg, g.Store, g.ruleScope, g.logger)
+	var kit *webhookKit
+	if g.Store != nil {
+		if kit, err = newWebhookKit(cfg); err != nil {
+			return err
+		}
+	}
+	rules, err := newWatchRules(g.ctx, g.Store, kit, g.ruleScope, g.logger)
 	if err != nil {
 		return err
 	}
 	g.Rules = rules
 	if g.audit, err = newAuditArchive(cfg, g.Store); err != nil {
+		return err
+	}
+	if g.Reports, err = g.newReportSchedules(cfg, kit); err != nil {
 		return err
 	}
 	var hook store.Hook
@@ -330,6 +344,9 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	}
 	if watcher != nil {
 		modules = append(modules, watcher)
+	}
+	if g.Reports != nil {
+		modules = append(modules, g.Reports)
 	}
 	if g.Jobs, err = newJobs(g.ctx, cfg, g.Store, g.logger, modules...); err != nil {
 		return err
@@ -493,7 +510,7 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		// Subscriptions check the configuration in force, whichever snapshot they run on.
 		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
-	withWatchRules(&hopts, g.Rules, g.audit, g.tenantScope, g.logger)
+	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.logger)
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics
 		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, g.Metrics)

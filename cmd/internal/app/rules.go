@@ -8,6 +8,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/jobs"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/schedules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
@@ -17,13 +18,18 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
-// newWatchRules builds the watch rules and their webhook delivery on the store (nil when the
-// watch, and so the store, is off). Rules are bounded by scope (their owner's organisations),
-// asked at each match and each delivery.
-func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, scope func(owner *string, server, orgID string) bool, logger *slog.Logger) (*watchrules.Service, error) {
-	if st == nil {
-		return nil, nil
-	}
+// webhookKit is the webhook delivery the watch rules and the report schedules share: the
+// SSRF guard, the client built on it and the retry schedule, from the webhooks section.
+type webhookKit struct {
+	guard    *webhooks.Guard
+	client   *webhooks.Client
+	schedule webhooks.Schedule
+	workers  int
+	history  time.Duration
+}
+
+// newWebhookKit builds the webhook delivery of cfg's webhooks section.
+func newWebhookKit(cfg *config.Config) (*webhookKit, error) {
 	w := cfg.Webhooks.WithDefaults()
 	if err := w.Validate(); err != nil {
 		return nil, err
@@ -44,8 +50,18 @@ func newWatchRules(ctx context.Context, cfg *config.Config, st *store.Store, sco
 	if err != nil {
 		return nil, err
 	}
-	return watchrules.New(ctx, watchrules.Options{Store: st, Guard: guard, Client: client, Schedule: schedule,
-		OwnerScope: scope, Workers: w.Workers, HistoryRetention: w.Retention(), Logger: logger})
+	return &webhookKit{guard: guard, client: client, schedule: schedule, workers: w.Workers, history: w.Retention()}, nil
+}
+
+// newWatchRules builds the watch rules and their webhook delivery on the store (nil when the
+// watch, and so the store, is off). Rules are bounded by scope (their owner's organisations),
+// asked at each match and each delivery.
+func newWatchRules(ctx context.Context, st *store.Store, kit *webhookKit, scope func(owner *string, server, orgID string) bool, logger *slog.Logger) (*watchrules.Service, error) {
+	if st == nil {
+		return nil, nil
+	}
+	return watchrules.New(ctx, watchrules.Options{Store: st, Guard: kit.guard, Client: kit.client, Schedule: kit.schedule,
+		OwnerScope: scope, Workers: kit.workers, HistoryRetention: kit.history, Logger: logger})
 }
 
 // newJobs builds the process's one River client on the store (nil when the watch, and so the
@@ -90,12 +106,16 @@ func newAuditArchive(cfg *config.Config, st *store.Store) (*report.Archive, erro
 	return report.NewArchive(st, report.ArchiveOptions{Retention: cfg.Watch.WithDefaults().Retention})
 }
 
-// withWatchRules adds the rules, the restore audit and its CSV exports to the HTTP options.
-func withWatchRules(h *httpapi.Options, svc *watchrules.Service, archive *report.Archive, scope resolvers.TenantScope, logger *slog.Logger) {
+// withWatchRules adds the rules, the report schedules, the restore audit and its CSV exports
+// to the HTTP options.
+func withWatchRules(h *httpapi.Options, svc *watchrules.Service, reports *schedules.Service, archive *report.Archive, scope resolvers.TenantScope, logger *slog.Logger) {
 	if svc == nil || archive == nil {
 		return
 	}
 	h.Rules, h.Audit, h.TenantScope = svc, archive, scope
+	if reports != nil {
+		h.Reports = reports
+	}
 	h.Exports = func(res *resolvers.Resolver) map[string]http.Handler {
 		return archive.Exports(res, report.ExportOptions{Logger: logger})
 	}

@@ -47,6 +47,8 @@ type Tenant struct {
 	ID            string      `yaml:"id"`
 	Name          string      `yaml:"name"`
 	Organizations []TenantOrg `yaml:"organizations"`
+	// EmailDomains are the domains the tenant's report schedules may email (see email).
+	EmailDomains []string `yaml:"emailDomains"`
 }
 
 // TenantOrg names one organisation on one server by upstream id or by name.
@@ -102,6 +104,9 @@ func (c *Config) validateTenants() (map[string]bool, error) {
 			return nil, fmt.Errorf("tenants[%d]: duplicate id %q", i, t.ID)
 		}
 		tenants[t.ID] = true
+		if err := checkDomains(fmt.Sprintf("tenants[%d].emailDomains", i), c.Tenants[i].EmailDomains); err != nil {
+			return nil, err
+		}
 		for j, o := range t.Organizations {
 			if !servers[o.Server] && !c.Auth.AllowMissing {
 				return nil, fmt.Errorf("tenants[%d].organizations[%d]: unknown server %q", i, j, o.Server)

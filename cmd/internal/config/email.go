@@ -6,6 +6,12 @@ import "fmt"
 type Email struct {
 	// SMTP is the submission server; unset (no host), reports go out by webhook only.
 	SMTP SMTP `yaml:"smtp"`
+	// ProviderDomains are the domains the provider's own report schedules may email; a
+	// tenant's schedules may email its tenants[].emailDomains. Nothing else is accepted,
+	// unless AllowAnyRecipient.
+	ProviderDomains []string `yaml:"providerDomains"`
+	// AllowAnyRecipient lets every schedule email any address (the provider allows more).
+	AllowAnyRecipient bool `yaml:"allowAnyRecipient"`
 }
 
 // SMTP is an SMTP submission server. The connection always uses STARTTLS, except to a loopback

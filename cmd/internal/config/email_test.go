@@ -65,3 +65,52 @@ email:
 		})
 	}
 }
+
+// Who report schedules may email: email.providerDomains for the provider's schedules,
+// tenants[].emailDomains for a tenant's, both checked and lower-cased at load;
+// email.allowAnyRecipient lifts the limit.
+func TestEmailRecipientDomains(t *testing.T) {
+	t.Parallel()
+	env := cfgtEnv(map[string]string{"SYD1_PW": "pw-syd1"})
+	tenant := func(domains string) string {
+		return "tenants:\n  - {id: t1, organizations: [{server: syd1, name: Contoso}], emailDomains: " + domains + "}\n"
+	}
+	tests := []struct {
+		name, yaml, wantErr string
+		check               func(t *testing.T, c *Config)
+	}{
+		{"domains lower-cased", tenant("[Contoso.COM, ops.contoso.com]") + "email: {providerDomains: [' Provider.example ']}\n", "", func(t *testing.T, c *Config) {
+			if got := c.Tenants[0].EmailDomains; len(got) != 2 || got[0] != "contoso.com" || got[1] != "ops.contoso.com" {
+				t.Errorf("tenant domains %q", got)
+			}
+			if got := c.Email.ProviderDomains; len(got) != 1 || got[0] != "provider.example" || c.Email.AllowAnyRecipient {
+				t.Errorf("provider domains %q, any %v", got, c.Email.AllowAnyRecipient)
+			}
+		}},
+		{"allow any recipient", "email: {allowAnyRecipient: true}", "", func(t *testing.T, c *Config) {
+			if !c.Email.AllowAnyRecipient {
+				t.Error("allowAnyRecipient not read")
+			}
+		}},
+		{"an address is not a domain", tenant("[ops@contoso.com]"), "tenants[0].emailDomains[0]", nil},
+		{"a wildcard is not a domain", tenant("['*.contoso.com']"), "tenants[0].emailDomains[0]", nil},
+		{"a bare label is not a domain", "email: {providerDomains: [localhost]}", "email.providerDomains[0]", nil},
+		{"a URL is not a domain", "email: {providerDomains: ['https://example.com']}", "email.providerDomains[0]", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(cfgtServers+tt.yaml), env, cfgtFiles(map[string]string{"/run/secrets/mel1": "pw-mel1\r\n"}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}

@@ -9,6 +9,9 @@ import (
 
 // validateEmail applies the defaults of email.smtp, checks it and reads its password.
 func (c *Config) validateEmail(lookupEnv func(string) (string, bool)) error {
+	if err := checkDomains("email.providerDomains", c.Email.ProviderDomains); err != nil {
+		return err
+	}
 	s := &c.Email.SMTP
 	if !s.Enabled() {
 		if s.Username != "" || s.PasswordEnv != "" || s.From != "" || s.Port != 0 {
@@ -42,6 +45,25 @@ func (c *Config) validateEmail(lookupEnv func(string) (string, bool)) error {
 			return fmt.Errorf("email.smtp.passwordEnv: environment variable %s is not set (or empty)", s.PasswordEnv)
 		}
 		s.password = v
+	}
+	return nil
+}
+
+// checkDomains checks a list of email domains (example.com, no @, no scheme) and lower-cases
+// them in place.
+func checkDomains(key string, domains []string) error {
+	for i, d := range domains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		labels := strings.Split(d, ".")
+		ok := len(d) <= 253 && len(labels) >= 2
+		for _, l := range labels {
+			ok = ok && l != "" && len(l) <= 63 && !strings.HasPrefix(l, "-") && !strings.HasSuffix(l, "-") &&
+				strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+		}
+		if !ok {
+			return fmt.Errorf("%s[%d] %q: a domain name such as example.com (no @, scheme or wildcard)", key, i, domains[i])
+		}
+		domains[i] = d
 	}
 	return nil
 }

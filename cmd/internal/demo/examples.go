@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
 // KnownMachines are the client machines the demo's watch rule treats as the provider's own.
@@ -49,4 +50,44 @@ func WatchRuleTab(receiverURL string) graphiql.Tab {
 	vars, _ := json.MarshalIndent(map[string]any{"url": receiverURL, "knownMachines": KnownMachines, "id": "paste rule.id here"}, "", "  ")
 	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + TenantAdminKey(1)})
 	return graphiql.Tab{Query: WatchRuleQuery, Variables: string(vars), Headers: string(headers)}
+}
+
+// ReportTenant is the tenant the demo's report schedule belongs to (demo tenant 1).
+const ReportTenant = "tenant-1"
+
+// ReportSchedule is the demo's report schedule: tenant 1's restore audit every DEMO period
+// (a few minutes), by initiator and organisation, delivered to the receiver at receiverURL.
+func ReportSchedule(receiverURL string) model.ReportScheduleInput {
+	return model.ReportScheduleInput{Name: "Demo: tenant 1's restores, every few minutes", Every: model.ReportPeriodDemo,
+		TimeZone: "UTC", WebhookURL: &receiverURL,
+		GroupBy: []model.RestoreAuditDimension{model.RestoreAuditDimensionInitiatedBy, model.RestoreAuditDimensionOrganization}}
+}
+
+// ReportScheduleQuery is the GraphiQL tab of the demo's report schedule (the operations
+// ReportSchedules and RunNow), run as tenant 1's TENANT_ADMIN.
+const ReportScheduleQuery = `# Scheduled restore audit reports (docs/reports.md). The demo made one for tenant-1 that
+# runs every few minutes (period DEMO, allowed only in --demo) and sends a signed report.ready
+# webhook to the demo's receiver, which logs it ("demo webhook receiver", type report.ready).
+# 1. Run ReportSchedules: the schedule, its next run and its runs with their deliveries.
+# 2. Copy a schedule's id into "id" below and run RunNow: the period that ends now is reported
+#    at once (onDemand), then shows in ReportSchedules.
+query ReportSchedules {
+  reportSchedules {
+    id name every nextRunAt webhookUrl
+    runs(first: 5) {
+      edges { node { from to onDemand status complete rows sessions deliveries { channel status attempts error } } }
+    }
+  }
+}
+
+mutation RunNow($id: ID!) {
+  runReportScheduleNow(id: $id) { id from to onDemand status }
+}
+`
+
+// ReportScheduleTab is GraphiQL's report schedule tab.
+func ReportScheduleTab() graphiql.Tab {
+	vars, _ := json.MarshalIndent(map[string]any{"id": "paste a schedule's id here"}, "", "  ")
+	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + TenantAdminKey(1)})
+	return graphiql.Tab{Query: ReportScheduleQuery, Variables: string(vars), Headers: string(headers)}
 }

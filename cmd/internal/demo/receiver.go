@@ -23,6 +23,10 @@ import (
 // printed and used in the examples).
 const ReceiverPath = "/webhooks/demo"
 
+// ReportReady is the event type of a report schedule's delivery, which names its schedule
+// (data.scheduleId) instead of a rule; ReceiverOptions.Secrets is asked for that id.
+const ReportReady = "report.ready"
+
 // ReceiverNetwork is the only private network demo rules may deliver to: the receiver's.
 const ReceiverNetwork = "127.0.0.1/32"
 
@@ -55,7 +59,8 @@ type ReceiverOptions struct {
 	// Logger receives one info line per delivery (default slog.Default()).
 	Logger *slog.Logger
 	// Secrets returns the secrets that sign a rule's deliveries now, to verify each delivery
-	// with (the gateway's watchrules.Service.SigningSecrets). Nil, or an error: deliveries
+	// with (the gateway's watchrules.Service.SigningSecrets; for report.ready the schedule's,
+	// schedules.Service.SigningSecrets). Nil, or an error: deliveries
 	// are recorded and logged as SignatureUnchecked.
 	Secrets func(ctx context.Context, ruleID string) ([]webhooks.Secret, error)
 }
@@ -66,8 +71,8 @@ type Delivery struct {
 	Path     string
 	Header   http.Header
 	Body     []byte
-	// From the payload: the rule, the event type and the session's global id ("" for a
-	// webhook.test delivery).
+	// From the payload: the rule (a report schedule's id for report.ready), the event type and
+	// the session's global id ("" for a webhook.test or report.ready delivery).
 	RuleID, RuleName, Type, Session string
 	// Signature is SignatureVerified, SignatureUnchecked or SignatureInvalid.
 	Signature string
@@ -131,6 +136,7 @@ type deliveryPayload struct {
 	} `json:"rule"`
 	Data *struct {
 		ID           string `json:"id"`
+		ScheduleID   string `json:"scheduleId"` // report.ready
 		Organization struct {
 			Name string `json:"name"`
 		} `json:"organization"`
@@ -160,9 +166,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var org string
 	if p.Data != nil {
 		d.Session, org = p.Data.ID, p.Data.Organization.Name
+		if p.Type == ReportReady && d.RuleID == "" { // a report schedule's: signed with its secret
+			d.RuleID, d.Session = p.Data.ScheduleID, ""
+		}
 	}
 	var why error
-	d.Signature, why = r.verify(req.Context(), p.Rule.ID, body, req.Header)
+	d.Signature, why = r.verify(req.Context(), d.RuleID, body, req.Header)
 	r.record(d)
 	attrs := []any{"rule", d.RuleID, "ruleName", d.RuleName, "type", d.Type, "session", d.Session,
 		"organization", org, "webhookId", req.Header.Get(webhooks.HeaderID), "signature", d.Signature}

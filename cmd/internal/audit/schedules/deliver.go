@@ -11,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report/mail"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -94,7 +95,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 		result = webhooks.Delivered
 		if s.o.Mailer == nil {
 			result, sendErr = webhooks.Gone, errors.New("email is not configured")
-		} else if sendErr = s.o.Mailer.Send(ctx, []string{d.target}, s.subject(sc, run), run.html, run.txt, Attachment{
+		} else if sendErr = s.o.Mailer.Send(s.recipientCheck(ctx, sc.tenant), []string{d.target}, s.subject(sc, run), run.html, run.txt, Attachment{
 			Name: csvName(run), ContentType: "text/csv; charset=utf-8", Data: []byte(run.csv)}); sendErr != nil {
 			result = webhooks.Failed
 		}
@@ -265,4 +266,16 @@ func (s *Service) Runs(ctx context.Context, scheduleID string, first int, after 
 		conn.Edges = append(conn.Edges, &model.ReportRunEdge{Cursor: strconv.FormatInt(store.NS(r.created), 10) + ":" + r.id, Node: m})
 	}
 	return conn, nil
+}
+
+// recipientCheck puts on ctx the owner's allowed domains now, which report/mail applies to
+// every recipient before sending: an address the owner may no longer email (a domain taken
+// away by a reload) gets nothing.
+func (s *Service) recipientCheck(ctx context.Context, owner *string) context.Context {
+	return mail.WithRecipientCheck(ctx, func(addr string) error {
+		if !s.domainAllowed(owner, addr) {
+			return fmt.Errorf("%s is outside the domains allowed for %s", addr, ownerName(owner))
+		}
+		return nil
+	})
 }

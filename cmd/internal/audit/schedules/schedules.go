@@ -37,6 +37,9 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
+// IDPrefix begins every schedule's id.
+const IDPrefix = "rs_"
+
 // MaxSchedulesPerOwner bounds the schedules of one tenant (or the provider).
 const MaxSchedulesPerOwner = 50
 
@@ -364,7 +367,7 @@ func (s *Service) Create(ctx context.Context, owner *string, createdBy string, i
 	if err != nil {
 		return nil, err
 	}
-	r := &scheduleRow{id: newID("rs_"), tenant: owner, def: d, createdBy: createdBy}
+	r := &scheduleRow{id: newID(IDPrefix), tenant: owner, def: d, createdBy: createdBy}
 	r.created = s.o.Now().UTC()
 	r.updated = r.created
 	var stored string
@@ -469,4 +472,21 @@ func ownerName(owner *string) string {
 		return "provider"
 	}
 	return *owner
+}
+
+// SigningSecrets returns the secret that signs a schedule's report.ready webhooks (none when
+// it has no webhook); resolvers.ErrNotFound when there is no such schedule. For the demo's
+// receiver, which verifies each delivery.
+func (s *Service) SigningSecrets(ctx context.Context, id string) ([]webhooks.Secret, error) {
+	r, err := s.getSchedule(ctx, s.st, id)
+	if errors.Is(err, errNoRow) {
+		return nil, resolvers.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report schedules: secrets: %w", err)
+	}
+	if r.secret.IsZero() {
+		return nil, nil
+	}
+	return []webhooks.Secret{r.secret}, nil
 }

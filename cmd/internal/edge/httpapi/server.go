@@ -91,6 +91,8 @@ type Options struct {
 	Rules       resolvers.WatchRules
 	Audit       resolvers.AuditArchive
 	TenantScope resolvers.TenantScope
+	// Reports keeps report schedules (nil without a store: they answer NOT_CONFIGURED).
+	Reports resolvers.ReportSchedules
 	// Exports are authenticated GET endpoints beside /graphql (the CSV exports), by path, built
 	// from the same resolver so they apply the same scope; nil: none.
 	Exports func(*resolvers.Resolver) map[string]http.Handler
@@ -200,7 +202,8 @@ func New(opts Options) (http.Handler, error) {
 // newResolver is the one resolver behind /graphql and the exports.
 func newResolver(opts Options) *resolvers.Resolver {
 	return &resolvers.Resolver{Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus,
-		Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope}
+		Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope,
+		Reports: opts.Reports}
 }
 
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
