@@ -212,6 +212,7 @@ type ComplexityRoot struct {
 		Organization   func(childComplexity int) int
 		Result         func(childComplexity int) int
 		Sessions       func(childComplexity int) int
+		Tenant         func(childComplexity int) int
 		Type           func(childComplexity int) int
 		ViaAddress     func(childComplexity int) int
 	}
@@ -1259,6 +1260,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreAuditRow.Sessions(childComplexity), true
+	case "RestoreAuditRow.tenant":
+		if e.ComplexityRoot.RestoreAuditRow.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Tenant(childComplexity), true
 	case "RestoreAuditRow.type":
 		if e.ComplexityRoot.RestoreAuditRow.Type == nil {
 			break
@@ -2368,6 +2375,8 @@ func (ec *executionContext) childFields_RestoreAuditCoverage(ctx context.Context
 
 func (ec *executionContext) childFields_RestoreAuditRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_RestoreAuditRow_tenant(ctx, field)
 	case "initiatedBy":
 		return ec.fieldContext_RestoreAuditRow_initiatedBy(ctx, field)
 	case "clientMachine":
@@ -6461,6 +6470,29 @@ func (ec *executionContext) _RestoreAuditCoverage_complete(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_RestoreAuditCoverage_complete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreAuditCoverage", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreAuditRow_tenant(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "String")
 }
 
 func (ec *executionContext) _RestoreAuditRow_initiatedBy(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
@@ -12285,6 +12317,11 @@ func (ec *executionContext) _RestoreAuditRow(ctx context.Context, sel ast.Select
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("RestoreAuditRow")
+		case "tenant":
+			out.Values[i] = ec._RestoreAuditRow_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "initiatedBy":
 			out.Values[i] = ec._RestoreAuditRow_initiatedBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {

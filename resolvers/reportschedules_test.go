@@ -3,6 +3,8 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -100,5 +102,51 @@ func TestReportScheduleIsolation(t *testing.T) {
 	aud := auth.WithPrincipal(context.Background(), auth.NewTenantAuditor("b", "t1", nil))
 	if _, err := m.DeleteReportSchedule(aud, "s1"); err == nil || errors.Is(err, ErrNotFound) {
 		t.Errorf("auditor deletes: %v, want a role error", err)
+	}
+}
+
+// Grouping by TENANT is the provider's: a tenant admin's schedule asking it is refused with the
+// role needed, a provider admin may not give it to a tenant's schedule (its report is made as
+// the tenant), and the provider's own schedule takes it. Nothing refused reaches the store.
+func TestReportScheduleGroupByTenant(t *testing.T) {
+	t.Parallel()
+	t1 := "t1"
+	byTenant := []model.RestoreAuditDimension{model.RestoreAuditDimensionDay, model.RestoreAuditDimensionTenant}
+	in := model.ReportScheduleInput{Name: "x", Every: model.ReportPeriodDay, TimeZone: "UTC", GroupBy: byTenant}
+	tenantAdmin := auth.WithPrincipal(context.Background(), auth.NewTenantAdmin("a", "t1", []auth.OrgRef{{Server: "syd1", OrgID: "o1"}}))
+	providerAdmin := auth.WithPrincipal(context.Background(), auth.NewAdmin("ops"))
+	tests := []struct {
+		name string
+		op   func(m *mutationResolver) error
+		code string
+		msg  string
+		call string
+	}{
+		{"tenant admin creates", func(m *mutationResolver) error { _, err := m.CreateReportSchedule(tenantAdmin, in); return err },
+			CodeForbidden, "your role (TENANT_ADMIN) may not group the restore audit by TENANT: it needs PROVIDER_ADMIN", ""},
+		{"tenant admin updates its own", func(m *mutationResolver) error { _, err := m.UpdateReportSchedule(tenantAdmin, "s1", in); return err },
+			CodeForbidden, "your role (TENANT_ADMIN) may not group the restore audit by TENANT: it needs PROVIDER_ADMIN", ""},
+		{"provider admin updates a tenant's", func(m *mutationResolver) error { _, err := m.UpdateReportSchedule(providerAdmin, "s1", in); return err },
+			CodeBadUserInput, "groupBy: TENANT is for the provider's schedules only (a tenant's report covers one tenant)", ""},
+		{"provider admin creates the provider's", func(m *mutationResolver) error { _, err := m.CreateReportSchedule(providerAdmin, in); return err },
+			"", "", "create"},
+		{"provider admin updates the provider's", func(m *mutationResolver) error { _, err := m.UpdateReportSchedule(providerAdmin, "sp", in); return err },
+			"", "", "update sp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeSchedules{byID: map[string]*model.ReportSchedule{"s1": {ID: "s1", Tenant: &t1}, "sp": {ID: "sp"}}}
+			err := tt.op(&mutationResolver{&Resolver{Reports: f}})
+			if code, msg := Classify(err); tt.code != "" && (code != tt.code || msg != tt.msg) {
+				t.Errorf("%s %q, want %s %q", code, msg, tt.code, tt.msg)
+			}
+			if tt.code == "" && err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			if got := fmt.Sprint(f.calls); got != fmt.Sprint(slices.DeleteFunc([]string{tt.call}, func(s string) bool { return s == "" })) {
+				t.Errorf("store calls %s, want %q", got, tt.call)
+			}
+		})
 	}
 }

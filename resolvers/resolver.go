@@ -31,6 +31,9 @@ type Resolver struct {
 	Reports ReportSchedules
 	// TenantScope resolves a tenant's current scope (provider admins creating tenant rules).
 	TenantScope TenantScope
+	// TenantOf names an organisation's tenant (restoreAudit grouped by TENANT); nil refuses
+	// that grouping.
+	TenantOf TenantOf
 	// Watch reports the restore watch's state to admins; nil when the watch is off.
 	Watch WatchStatus
 	// Feed follows the archive for subscriptions; nil when the watch is off (NOT_CONFIGURED).

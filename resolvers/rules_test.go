@@ -228,8 +228,18 @@ func rulesEnv(t *testing.T) (*env, *fakeRules, *fakeAudit) {
 	t.Helper()
 	e := newEnv(t)
 	rules, audit := newFakeRules(), &fakeAudit{out: &model.RestoreAudit{Rows: []*model.RestoreAuditRow{}}}
-	e.r.Rules, e.r.Audit, e.r.TenantScope = rules, audit, tenantScopes
+	e.r.Rules, e.r.Audit, e.r.TenantScope, e.r.TenantOf = rules, audit, tenantScopes, tenantOf
 	return e, rules, audit
+}
+
+// tenantOf is tenantScopes reversed: the tenant owning an organisation.
+func tenantOf(server, orgID string) (string, bool) {
+	for _, t := range []string{"contoso", "tailspin"} {
+		if p, _ := tenantScopes(t); p.CanSeeOrg(server, orgID) {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 const allowed = "allowed"
@@ -896,7 +906,13 @@ func TestRestoreAuditArguments(t *testing.T) {
 		{"five years exactly", admin, to.Add(-MaxAuditSpan), to, nil, nil, "", ""},
 		{"a dimension twice", admin, from, to, nil, []model.RestoreAuditDimension{day, org, day}, CodeBadUserInput, "groupBy: DAY given twice (each dimension at most once)"},
 		{"an unknown dimension", contoso, from, to, nil, []model.RestoreAuditDimension{"WEEKDAY"}, CodeBadUserInput, `groupBy: unknown dimension "WEEKDAY"`},
-		{"every dimension once", contoso, from, to, nil, model.AllRestoreAuditDimension, "", ""},
+		{"every dimension once", admin, from, to, nil, model.AllRestoreAuditDimension, "", ""},
+		{"tenant: every dimension but TENANT", contoso, from, to, nil,
+			slices.DeleteFunc(slices.Clone(model.AllRestoreAuditDimension), func(d model.RestoreAuditDimension) bool { return d == model.RestoreAuditDimensionTenant }), "", ""},
+		{"tenant auditor: TENANT", contoso, from, to, nil, []model.RestoreAuditDimension{model.RestoreAuditDimensionTenant}, CodeForbidden,
+			"your role (TENANT_AUDITOR) may not group the restore audit by TENANT: it needs PROVIDER_ADMIN"},
+		{"tenant admin: TENANT among others", contosoAdmin, from, to, nil, []model.RestoreAuditDimension{day, model.RestoreAuditDimensionTenant}, CodeForbidden,
+			"your role (TENANT_ADMIN) may not group the restore audit by TENANT: it needs PROVIDER_ADMIN"},
 		{"filter window backwards", contoso, from, to, &model.RestoreSessionFilter{StartTimeFrom: &after, StartTimeTo: &from}, nil,
 			CodeBadUserInput, "filter.startTimeFrom is after filter.startTimeTo"},
 		{"admin: an unknown server", admin, from, to, &model.RestoreSessionFilter{Servers: []string{"syd1", "nosuch"}}, nil,
@@ -924,6 +940,36 @@ func TestRestoreAuditArguments(t *testing.T) {
 				t.Errorf("refused, yet the archive was asked")
 			}
 		})
+	}
+}
+
+// Grouped by TENANT, a provider admin's query carries the resolver's TenantOf (the archive
+// names each organisation's tenant with it); other queries carry none; a resolver without one
+// refuses the grouping as its own fault (INTERNAL), not the caller's.
+func TestRestoreAuditTenantOf(t *testing.T) {
+	from, to := t0.Add(-24*time.Hour), t0
+	byTenant := []model.RestoreAuditDimension{model.RestoreAuditDimensionTenant}
+	e, _, audit := rulesEnv(t)
+	if _, err := e.r.Query().RestoreAudit(e.ctx(admin), from, to, nil, byTenant); err != nil {
+		t.Fatal(err)
+	}
+	if audit.got.TenantOf == nil {
+		t.Fatal("grouped by TENANT without TenantOf")
+	}
+	if got, ok := audit.got.TenantOf("mel1", "C0A0-0002"); got != "contoso" || !ok {
+		t.Errorf("TenantOf = %q, %v: not the resolver's", got, ok)
+	}
+	if _, err := e.r.Query().RestoreAudit(e.ctx(admin), from, to, nil, []model.RestoreAuditDimension{model.RestoreAuditDimensionDay}); err != nil {
+		t.Fatal(err)
+	}
+	if audit.got.TenantOf != nil {
+		t.Error("TenantOf handed over without TENANT")
+	}
+	e.r.TenantOf = nil
+	ctx := e.ctx(admin)
+	_, err := e.r.Query().RestoreAudit(ctx, from, to, nil, byTenant)
+	if got := e.present(ctx, err); got.Extensions["code"] != CodeInternal || audit.calls != 2 {
+		t.Errorf("no TenantOf: %v %q after %d archive calls", got.Extensions["code"], got.Message, audit.calls)
 	}
 }
 

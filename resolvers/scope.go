@@ -437,6 +437,13 @@ func (r *Resolver) scheduleOwner(p *auth.Principal, in *model.ReportScheduleInpu
 	if !canManageRule(p, owner) {
 		return nil, &RoleError{Action: "manage this report schedule", Have: p.Role, Need: scheduleManagers(owner)}
 	}
+	if owner != nil && slices.Contains(in.GroupBy, model.RestoreAuditDimensionTenant) {
+		// A tenant's report is made as the tenant, who may not group by TENANT (NewAuditQuery).
+		if !p.IsAdmin() {
+			return nil, &RoleError{Action: "group the restore audit by TENANT", Have: p.Role, Need: []auth.Role{auth.RoleProviderAdmin}}
+		}
+		return nil, badInputf("groupBy: TENANT is for the provider's schedules only (a tenant's report covers one tenant)")
+	}
 	var only []string
 	if in.Filter != nil {
 		only = in.Filter.Servers

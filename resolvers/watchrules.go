@@ -58,7 +58,15 @@ type AuditQuery struct {
 	// InScope reports whether the caller may see an organisation; every session read is
 	// checked with it.
 	InScope func(server, orgID string) bool
+	// TenantOf names the tenant an organisation's sessions roll up under when grouped by
+	// TENANT (the Resolver's; set only then, and only for provider admins).
+	TenantOf TenantOf
 }
+
+// TenantOf returns the tenant owning organisation orgID on server, false when none does
+// (app builds it on the tenant directory; an organisation two tenants name rolls up under
+// one of them, so each session counts once).
+type TenantOf func(server, orgID string) (tenant string, ok bool)
 
 // deliveryCursorKind names webhook delivery cursors (gid.Cursors.EncodeKeyset).
 const deliveryCursorKind = "wd"
@@ -92,6 +100,9 @@ func (r *Resolver) NewAuditQuery(ctx context.Context, from, to time.Time, filter
 			return AuditQuery{}, badInputf(fmt.Sprintf("groupBy: unknown dimension %q", excerptName(string(d))))
 		case seen[d]:
 			return AuditQuery{}, badInputf("groupBy: " + string(d) + " given twice (each dimension at most once)")
+		case d == model.RestoreAuditDimensionTenant && !p.IsAdmin():
+			// A tenant sees only its own organisations: a rollup by tenant is the provider's.
+			return AuditQuery{}, &RoleError{Action: "group the restore audit by TENANT", Have: p.Role, Need: []auth.Role{auth.RoleProviderAdmin}}
 		}
 		seen[d] = true
 	}
@@ -106,7 +117,14 @@ func (r *Resolver) NewAuditQuery(ctx context.Context, from, to time.Time, filter
 		return AuditQuery{}, err
 	}
 	servers, inScope := r.auditScope(p, only)
-	return AuditQuery{From: from.UTC(), To: to.UTC(), Filter: filter, GroupBy: groupBy, Servers: servers, InScope: inScope}, nil
+	q := AuditQuery{From: from.UTC(), To: to.UTC(), Filter: filter, GroupBy: groupBy, Servers: servers, InScope: inScope}
+	if seen[model.RestoreAuditDimensionTenant] {
+		if r.TenantOf == nil {
+			return AuditQuery{}, errors.New("restore audit: grouping by TENANT needs the tenant directory (Resolver.TenantOf)")
+		}
+		q.TenantOf = r.TenantOf
+	}
+	return q, nil
 }
 
 // ruleForRead loads a rule and checks that p may read it; invisible reads as missing.

@@ -189,6 +189,8 @@ type RestoreAuditCoverage struct {
 // One group of sessions. A dimension not grouped by is null; one grouped by but not recorded on
 // the sessions (no via address, say) is the empty string.
 type RestoreAuditRow struct {
+	// The tenant's id (grouped by TENANT); null when not grouped by it or when no tenant owns the organisation.
+	Tenant        *string `json:"tenant,omitempty"`
 	InitiatedBy   *string `json:"initiatedBy,omitempty"`
 	ClientMachine *string `json:"clientMachine,omitempty"`
 	ViaAddress    *string `json:"viaAddress,omitempty"`
@@ -711,6 +713,11 @@ const (
 	RestoreAuditDimensionResult RestoreAuditDimension = "RESULT"
 	// The UTC day the session started.
 	RestoreAuditDimensionDay RestoreAuditDimension = "DAY"
+	// The tenant owning the session's organisation, for a per-customer rollup: provider admins
+	// only (a tenant's caller is FORBIDDEN). Sessions of an organisation no tenant owns (and
+	// detached sessions) group under a null tenant; an organisation two tenants name counts under
+	// the tenant whose id sorts first, so every session is counted once.
+	RestoreAuditDimensionTenant RestoreAuditDimension = "TENANT"
 )
 
 var AllRestoreAuditDimension = []RestoreAuditDimension{
@@ -721,11 +728,12 @@ var AllRestoreAuditDimension = []RestoreAuditDimension{
 	RestoreAuditDimensionType,
 	RestoreAuditDimensionResult,
 	RestoreAuditDimensionDay,
+	RestoreAuditDimensionTenant,
 }
 
 func (e RestoreAuditDimension) IsValid() bool {
 	switch e {
-	case RestoreAuditDimensionInitiatedBy, RestoreAuditDimensionClientMachine, RestoreAuditDimensionViaAddress, RestoreAuditDimensionOrganization, RestoreAuditDimensionType, RestoreAuditDimensionResult, RestoreAuditDimensionDay:
+	case RestoreAuditDimensionInitiatedBy, RestoreAuditDimensionClientMachine, RestoreAuditDimensionViaAddress, RestoreAuditDimensionOrganization, RestoreAuditDimensionType, RestoreAuditDimensionResult, RestoreAuditDimensionDay, RestoreAuditDimensionTenant:
 		return true
 	}
 	return false

@@ -510,7 +510,7 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		// Subscriptions check the configuration in force, whichever snapshot they run on.
 		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
-	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.logger)
+	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.tenantOf, g.logger)
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics
 		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, g.Metrics)

@@ -25,10 +25,10 @@ func (g *Gateway) newReportSchedules(cfg *config.Config, kit *webhookKit) (*sche
 		return nil, nil
 	}
 	o := schedules.Options{Store: g.Store, Guard: kit.guard, Client: kit.client, Schedule: kit.schedule,
-		Queries: &resolvers.Resolver{Backend: g.Backend, Audit: g.audit, Logger: g.logger},
+		Queries: &resolvers.Resolver{Backend: g.Backend, Audit: g.audit, Logger: g.logger, TenantOf: g.tenantOf},
 		Archive: g.audit,
-		WriteCSV: func(w interface{ Write([]byte) (int, error) }, rows []*model.RestoreAuditRow) error {
-			return report.WriteCSV(w, rows)
+		WriteCSV: func(w interface{ Write([]byte) (int, error) }, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error {
+			return report.WriteCSV(w, groupBy, rows)
 		},
 		Owner:        g.reportOwner,
 		Summary:      schedules.SummaryBuilder{},

@@ -96,6 +96,17 @@ func (g *Gateway) ruleScope(owner *string, server, orgID string) bool {
 	return snap != nil && snap.dir.OrgInScope(*owner, server, orgID)
 }
 
+// tenantOf names the tenant an organisation's sessions roll up under in restoreAudit grouped
+// by TENANT, under the configuration in force now (the directory's TenantOf: an organisation
+// two tenants name goes to the tenant whose id sorts first); none without authentication.
+func (g *Gateway) tenantOf(server, orgID string) (string, bool) {
+	snap := g.current.Load()
+	if snap == nil {
+		return "", false
+	}
+	return snap.dir.TenantOf(server, orgID)
+}
+
 // newAuditArchive serves the restore audit from the store (nil when the watch, and so the
 // store, is off). Its coverage honours the retention the watcher prunes by: the start-up
 // configuration's, as the watcher is not rebuilt on reload.
@@ -108,11 +119,12 @@ func newAuditArchive(cfg *config.Config, st *store.Store) (*report.Archive, erro
 
 // withWatchRules adds the rules, the report schedules, the restore audit and its CSV exports
 // to the HTTP options.
-func withWatchRules(h *httpapi.Options, svc *watchrules.Service, reports *schedules.Service, archive *report.Archive, scope resolvers.TenantScope, logger *slog.Logger) {
+func withWatchRules(h *httpapi.Options, svc *watchrules.Service, reports *schedules.Service, archive *report.Archive,
+	scope resolvers.TenantScope, tenantOf resolvers.TenantOf, logger *slog.Logger) {
 	if svc == nil || archive == nil {
 		return
 	}
-	h.Rules, h.Audit, h.TenantScope = svc, archive, scope
+	h.Rules, h.Audit, h.TenantScope, h.TenantOf = svc, archive, scope, tenantOf
 	if reports != nil {
 		h.Reports = reports
 	}

@@ -76,7 +76,10 @@ func (a *Archive) report(ctx context.Context, q resolvers.AuditQuery, cov []*mod
 	for i, d := range q.GroupBy {
 		dims[i] = Dimension(d)
 	}
-	agg, err := NewAggregator(dims)
+	agg, err := NewAggregator(dims, q.TenantOf)
+	if errors.Is(err, ErrNoTenants) { // wiring, not the caller's mistake
+		return nil, err
+	}
 	if err != nil {
 		return nil, &model.InputError{Msg: err.Error()}
 	}
@@ -101,7 +104,7 @@ func (a *Archive) report(ctx context.Context, q resolvers.AuditQuery, cov []*mod
 
 // RowModel is a row as the GraphQL type.
 func RowModel(r *Row) *model.RestoreAuditRow {
-	m := &model.RestoreAuditRow{InitiatedBy: r.InitiatedBy, ClientMachine: r.ClientMachine, ViaAddress: r.ViaAddress,
+	m := &model.RestoreAuditRow{Tenant: r.Tenant, InitiatedBy: r.InitiatedBy, ClientMachine: r.ClientMachine, ViaAddress: r.ViaAddress,
 		Type: r.Type, Result: r.Result, Day: r.Day, Sessions: int(r.Sessions), Items: r.Items, Bytes: r.Bytes,
 		FailedSessions: int(r.FailedSessions), First: r.First, Last: r.Last}
 	if o := r.Organization; o != nil {
@@ -323,7 +326,8 @@ func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dim
 	return nil
 }
 
-// groupColumns are the store's columns of the dimensions (ORGANIZATION is always grouped by).
+// groupColumns are the store's columns of the dimensions (ORGANIZATION is always grouped by:
+// TENANT is derived from it, group by group, by the aggregator).
 var groupColumns = []struct {
 	d   Dimension
 	col store.GroupColumn

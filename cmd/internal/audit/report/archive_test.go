@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,8 +65,23 @@ func fillArchive(t *testing.T, st *store.Store, n int) {
 	}
 }
 
+// archiveTenants owns fillArchive's organisations as the tenant directory would: Org-0 on both
+// servers is tenant-a's, Org-1 on syd1 tenant-b's, Org-2 on mel1 tenant-c's; the rest (and the
+// detached ones) are no tenant's. Ids compare ignoring case, as the directory compares them.
+func archiveTenantOf(server, orgID string) (string, bool) {
+	t, ok := map[[2]string]string{{"syd1", "org-0"}: "tenant-a", {"mel1", "org-0"}: "tenant-a", {"syd1", "org-1"}: "tenant-b",
+		{"mel1", "org-2"}: "tenant-c"}[[2]string{server, strings.ToLower(orgID)}]
+	return t, ok
+}
+
+// archiveTenantScope is a tenant's scope under archiveTenantOf.
+func archiveTenantScope(tenant string) func(server, orgID string) bool {
+	return func(server, orgID string) bool { t, ok := archiveTenantOf(server, orgID); return ok && t == tenant }
+}
+
 // The database's grouping answers exactly what reading every session and matching it in Go
-// answers, for every combination of dimensions and a spread of filters and scopes.
+// answers, for every combination of dimensions (TENANT among them) and a spread of filters and
+// scopes.
 func TestGroupedPathEqualsExactPath(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -99,7 +115,7 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 				dimSets = append(dimSets, []Dimension{d})
 			}
 			dimSets = append(dimSets, []Dimension{ByOrganization, ByDay}, []Dimension{ByInitiatedBy, ByClientMachine, ByViaAddress},
-				AllDimensions)
+				[]Dimension{ByTenant, ByOrganization}, []Dimension{ByTenant, ByDay, ByResult}, AllDimensions)
 			for scopeName, inScope := range scopes {
 				for fi, f := range filters {
 					for _, dims := range dimSets {
@@ -107,12 +123,13 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 						for i, d := range dims {
 							gd[i] = model.RestoreAuditDimension(d)
 						}
-						q := resolvers.AuditQuery{From: from, To: to, Filter: f, GroupBy: gd, Servers: []string{"syd1", "mel1"}, InScope: inScope}
-						exact, _ := NewAggregator(dims)
+						q := resolvers.AuditQuery{From: from, To: to, Filter: f, GroupBy: gd, Servers: []string{"syd1", "mel1"}, InScope: inScope,
+							TenantOf: archiveTenantOf}
+						exact, _ := NewAggregator(dims, q.TenantOf)
 						if err := a.Sessions(context.Background(), q, func(s *match.Session) error { exact.Add(s); return nil }); err != nil {
 							t.Fatal(err)
 						}
-						grouped, _ := NewAggregator(dims)
+						grouped, _ := NewAggregator(dims, q.TenantOf)
 						if err := a.groups(context.Background(), q, dims, grouped.AddGroup); err != nil {
 							t.Fatal(err)
 						}
@@ -125,6 +142,75 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 							t.Fatalf("%s, dims %v: no rows at all", scopeName, dims)
 						}
 					}
+				}
+			}
+		})
+	}
+}
+
+// A provider admin's report grouped by TENANT holds one row per tenant whose totals are that
+// tenant's own ungrouped report (its scope), and a null-tenant row with what no tenant owns;
+// the rows add up to the admin's total. Both paths: the database's grouping, and the exact
+// path a substring filter takes.
+func TestRestoreAuditByTenantSumsPerTenant(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			st := storetest.Open(t, eng.Options(t))
+			fillArchive(t, st, 400)
+			a, err := NewArchive(st, ArchiveOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			from, to := archiveBase, archiveBase.Add(10*24*time.Hour)
+			everyone := func(string, string) bool { return true }
+			sum := func(rows []*model.RestoreAuditRow) totals {
+				var x totals
+				for _, r := range rows {
+					x.sessions += int64(r.Sessions)
+					x.items += r.Items
+					x.bytes += r.Bytes
+					x.failed += int64(r.FailedSessions)
+				}
+				return x
+			}
+			alice := "alice"
+			for name, f := range map[string]*model.RestoreSessionFilter{"grouped": nil, "exact": {InitiatedBy: &alice}} {
+				q := resolvers.AuditQuery{From: from, To: to, Filter: f, Servers: []string{"syd1", "mel1"}, InScope: everyone}
+				total, err := a.RestoreAudit(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q.GroupBy, q.TenantOf = []model.RestoreAuditDimension{model.RestoreAuditDimensionTenant}, archiveTenantOf
+				byTenant, err := a.RestoreAudit(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := sum(byTenant.Rows), sum(total.Rows); got != want || want.sessions == 0 {
+					t.Fatalf("%s: tenant rows add up to %+v, the total is %+v", name, got, want)
+				}
+				var tenants []string
+				for _, r := range byTenant.Rows {
+					if r.InitiatedBy != nil || r.Organization != nil || r.Day != nil {
+						t.Errorf("%s: a dimension not grouped by is set: %+v", name, r)
+					}
+					if r.Tenant == nil {
+						tenants = append(tenants, "")
+						continue
+					}
+					tenants = append(tenants, *r.Tenant)
+					own := resolvers.AuditQuery{From: from, To: to, Filter: f, Servers: []string{"syd1", "mel1"}, InScope: archiveTenantScope(*r.Tenant)}
+					res, err := a.RestoreAudit(ctx, own)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got, want := sum([]*model.RestoreAuditRow{r}), sum(res.Rows); got != want {
+						t.Errorf("%s: %s's row %+v, its own report %+v", name, *r.Tenant, got, want)
+					}
+				}
+				// Null first, then by id; every tenant with sessions, and the organisations no tenant owns.
+				if want := []string{"", "tenant-a", "tenant-b", "tenant-c"}; !reflect.DeepEqual(tenants, want) {
+					t.Errorf("%s: tenants %q, want %q", name, tenants, want)
 				}
 			}
 		})

@@ -181,7 +181,7 @@ func (x *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		startCSV(w, name, cov)
-		if err := WriteCSV(out, res.Rows); err != nil {
+		if err := WriteCSV(out, q.GroupBy, res.Rows); err != nil {
 			x.o.Logger.WarnContext(ctx, "restore audit export: write", "err", err, "request_id", requestid.From(ctx))
 		}
 		return
@@ -379,31 +379,35 @@ func (x *exporter) fail(ctx context.Context, w http.ResponseWriter, err error) {
 	writeError(w, err)
 }
 
-// WriteCSV writes a report's rows as the grouped export's CSV body (Header, then one record per
-// row). The export and the scheduled reports (audit/schedules) both write with it, so a
-// scheduled report's CSV is byte-identical to the export of the same window and scope.
-func WriteCSV(w io.Writer, rows []*model.RestoreAuditRow) error {
+// WriteCSV writes the rows of a report grouped by groupBy as the grouped export's CSV body
+// (CSVHeader, then one record per row). The export and the scheduled reports
+// (audit/schedules) both write with it, so a scheduled report's CSV is byte-identical to the
+// export of the same window and scope.
+func WriteCSV(w io.Writer, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error {
 	cw := NewCSVWriter(w)
-	if err := cw.Write(Header); err != nil {
+	header := CSVHeader(groupBy)
+	if err := cw.Write(header); err != nil {
 		return err
 	}
+	tenant := len(header) > len(Header)
 	for _, row := range rows {
-		if err := cw.Write(modelRecord(row)); err != nil {
+		if err := cw.Write(modelRecord(row, tenant)); err != nil {
 			return err
 		}
 	}
 	return cw.Flush()
 }
 
-// modelRecord is a GraphQL row as CSV cells (Header's order), so the CSV is the GraphQL answer.
-func modelRecord(m *model.RestoreAuditRow) []string {
-	r := Row{InitiatedBy: m.InitiatedBy, ClientMachine: m.ClientMachine, ViaAddress: m.ViaAddress, Type: m.Type, Result: m.Result,
+// modelRecord is a GraphQL row as CSV cells (CSVHeader's order, with the tenant column or
+// not), so the CSV is the GraphQL answer.
+func modelRecord(m *model.RestoreAuditRow, tenant bool) []string {
+	r := Row{Tenant: m.Tenant, InitiatedBy: m.InitiatedBy, ClientMachine: m.ClientMachine, ViaAddress: m.ViaAddress, Type: m.Type, Result: m.Result,
 		Day: m.Day, Sessions: int64(m.Sessions), Items: m.Items, Bytes: m.Bytes, FailedSessions: int64(m.FailedSessions),
 		First: m.First, Last: m.Last}
 	if o := m.Organization; o != nil {
 		r.Organization = &Org{ID: o.ID(), Name: o.Name()}
 	}
-	return r.Record()
+	return r.Record(tenant)
 }
 
 func startCSV(w http.ResponseWriter, name string, cov []*model.RestoreAuditCoverage) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -18,6 +19,7 @@ type Dimension string
 
 // Dimensions, in the order columns appear.
 const (
+	ByTenant        Dimension = "TENANT"
 	ByInitiatedBy   Dimension = "INITIATED_BY"
 	ByClientMachine Dimension = "CLIENT_MACHINE"
 	ByViaAddress    Dimension = "VIA_ADDRESS"
@@ -28,7 +30,7 @@ const (
 )
 
 // AllDimensions lists every dimension in column order.
-var AllDimensions = []Dimension{ByInitiatedBy, ByClientMachine, ByViaAddress, ByOrganization, ByType, ByResult, ByDay}
+var AllDimensions = []Dimension{ByTenant, ByInitiatedBy, ByClientMachine, ByViaAddress, ByOrganization, ByType, ByResult, ByDay}
 
 // MaxRows bounds a report: more groups than this is an error asking for fewer dimensions or a
 // shorter window, never unbounded memory.
@@ -47,8 +49,10 @@ type Org struct {
 }
 
 // Row is one group. A dimension not grouped by is nil; one grouped by but not recorded on the
-// sessions (no via address, say) is the empty string.
+// sessions (no via address, say) is the empty string. Tenant, grouped by, is nil for sessions
+// of organisations no tenant owns.
 type Row struct {
+	Tenant        *string
 	InitiatedBy   *string
 	ClientMachine *string
 	ViaAddress    *string
@@ -66,19 +70,25 @@ type Row struct {
 }
 
 type key struct {
-	initiatedBy, machine, via, server, org, orgUpstream, orgName, typ, result, day string
+	tenant, initiatedBy, machine, via, server, org, orgUpstream, orgName, typ, result, day string
 }
 
 // Aggregator groups sessions into rows. Not safe for concurrent use.
 type Aggregator struct {
-	dims map[Dimension]bool
-	rows map[key]*Row
-	err  error
+	dims     map[Dimension]bool
+	tenantOf resolvers.TenantOf
+	rows     map[key]*Row
+	err      error
 }
 
-// NewAggregator groups by dims (none: one total row). Unknown or repeated dimensions are errors.
-func NewAggregator(dims []Dimension) (*Aggregator, error) {
-	a := &Aggregator{dims: map[Dimension]bool{}, rows: map[key]*Row{}}
+// ErrNoTenants: grouping by TENANT without a way to name an organisation's tenant.
+var ErrNoTenants = errors.New("restore audit: grouping by TENANT needs the tenant directory")
+
+// NewAggregator groups by dims (none: one total row). Unknown or repeated dimensions are errors,
+// and so is ByTenant without tenantOf, which names each organisation's tenant (a session of an
+// organisation it does not know groups under a nil tenant).
+func NewAggregator(dims []Dimension, tenantOf resolvers.TenantOf) (*Aggregator, error) {
+	a := &Aggregator{dims: map[Dimension]bool{}, tenantOf: tenantOf, rows: map[key]*Row{}}
 	for _, d := range dims {
 		if !slices.Contains(AllDimensions, d) {
 			return nil, fmt.Errorf("groupBy: unknown dimension %q", d)
@@ -87,6 +97,9 @@ func NewAggregator(dims []Dimension) (*Aggregator, error) {
 			return nil, fmt.Errorf("groupBy: %s given twice", d)
 		}
 		a.dims[d] = true
+	}
+	if a.dims[ByTenant] && tenantOf == nil {
+		return nil, ErrNoTenants
 	}
 	return a, nil
 }
@@ -123,6 +136,11 @@ func (a *Aggregator) AddGroup(g Group) {
 		return
 	}
 	var k key
+	if a.dims[ByTenant] {
+		if t, ok := a.tenantOf(g.Server, g.OrgID); ok {
+			k.tenant = t // tenant ids are never empty: "" is no tenant
+		}
+	}
 	if a.dims[ByInitiatedBy] {
 		k.initiatedBy = g.InitiatedBy
 	}
@@ -176,6 +194,9 @@ func (a *Aggregator) newRow(k key) *Row {
 		}
 		return &v
 	}
+	if a.dims[ByTenant] && k.tenant != "" {
+		r.Tenant = &k.tenant
+	}
 	r.InitiatedBy = str(ByInitiatedBy, k.initiatedBy)
 	r.ClientMachine = str(ByClientMachine, k.machine)
 	r.ViaAddress = str(ByViaAddress, k.via)
@@ -194,8 +215,8 @@ func (a *Aggregator) newRow(k key) *Row {
 	return r
 }
 
-// Rows returns the groups in a stable order: by each dimension in column order (organisations
-// by name then ID), day ascending.
+// Rows returns the groups in a stable order: by each dimension in column order (no tenant
+// first, organisations by name then ID), day ascending.
 func (a *Aggregator) Rows() ([]Row, error) {
 	if a.err != nil {
 		return nil, a.err
@@ -206,6 +227,7 @@ func (a *Aggregator) Rows() ([]Row, error) {
 	}
 	slices.SortFunc(keys, func(x, y key) int {
 		return cmp.Or(
+			cmp.Compare(x.tenant, y.tenant),
 			cmp.Compare(x.initiatedBy, y.initiatedBy),
 			cmp.Compare(x.machine, y.machine),
 			cmp.Compare(x.via, y.via),
@@ -224,12 +246,23 @@ func (a *Aggregator) Rows() ([]Row, error) {
 	return out, nil
 }
 
-// Header is the grouped CSV's header row.
+// Header is the grouped CSV's header row; grouped by TENANT, a "tenant" column leads it
+// (CSVHeader).
 var Header = []string{"initiatedBy", "clientMachine", "viaAddress", "organizationId", "organizationName",
 	"type", "result", "day", "sessions", "items", "bytes", "failedSessions", "first", "last"}
 
-// Record is a row as CSV cells (Header's order). Null dimensions are empty cells.
-func (r *Row) Record() []string {
+// CSVHeader is the grouped CSV's header for a report grouped by groupBy: Header, led by
+// "tenant" when grouped by TENANT (so a tenant's CSV, never grouped by it, is unchanged).
+func CSVHeader(groupBy []model.RestoreAuditDimension) []string {
+	if slices.Contains(groupBy, model.RestoreAuditDimensionTenant) {
+		return append([]string{"tenant"}, Header...)
+	}
+	return slices.Clone(Header)
+}
+
+// Record is a row as CSV cells (Header's order, led by the tenant when tenant is set:
+// CSVHeader's). Null dimensions are empty cells.
+func (r *Row) Record(tenant bool) []string {
 	s := func(p *string) string {
 		if p == nil {
 			return ""
@@ -246,9 +279,13 @@ func (r *Row) Record() []string {
 	if r.Result != nil {
 		res = string(*r.Result)
 	}
-	return []string{s(r.InitiatedBy), s(r.ClientMachine), s(r.ViaAddress), orgID, orgName, typ, res, s(r.Day),
+	rec := []string{s(r.InitiatedBy), s(r.ClientMachine), s(r.ViaAddress), orgID, orgName, typ, res, s(r.Day),
 		strconv.FormatInt(r.Sessions, 10), strconv.FormatInt(r.Items, 10), strconv.FormatInt(r.Bytes, 10),
 		strconv.FormatInt(r.FailedSessions, 10), r.First.UTC().Format(time.RFC3339Nano), r.Last.UTC().Format(time.RFC3339Nano)}
+	if tenant {
+		rec = append([]string{s(r.Tenant)}, rec...)
+	}
+	return rec
 }
 
 // DetailHeader is the per-session CSV's header row.

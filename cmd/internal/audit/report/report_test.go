@@ -147,6 +147,16 @@ func randomSessions(n int, seed uint64) []*match.Session {
 
 type totals struct{ sessions, items, bytes, failed int64 }
 
+// testTenants owns randomSessions' organisations as a tenant directory would: tenant-a has
+// Contoso on both servers, tenant-b Fabrikam; the detached organisation is no tenant's.
+var testTenants = map[[2]string]string{{"syd1", "o1"}: "tenant-a", {"mel1", "o1"}: "tenant-a", {"syd1", "o2"}: "tenant-b"}
+
+// testTenantOf is testTenants as a resolvers.TenantOf (ids compare ignoring case).
+func testTenantOf(server, orgID string) (string, bool) {
+	t, ok := testTenants[[2]string{server, strings.ToLower(orgID)}]
+	return t, ok
+}
+
 // groundTruth groups by one dimension the obvious way.
 func groundTruth(ss []*match.Session, d Dimension) map[string]totals {
 	out := map[string]totals{}
@@ -154,6 +164,8 @@ func groundTruth(ss []*match.Session, d Dimension) map[string]totals {
 		var k string
 		ch := upstream.ParseClientHost(s.Upstream.ClientHost)
 		switch d {
+		case ByTenant:
+			k, _ = testTenantOf(s.Server, s.OrgID)
 		case ByInitiatedBy:
 			k = s.Upstream.InitiatedBy
 		case ByClientMachine:
@@ -183,6 +195,11 @@ func groundTruth(ss []*match.Session, d Dimension) map[string]totals {
 
 func rowKey(r Row, d Dimension) string {
 	switch d {
+	case ByTenant:
+		if r.Tenant == nil {
+			return ""
+		}
+		return *r.Tenant
 	case ByInitiatedBy:
 		return *r.InitiatedBy
 	case ByClientMachine:
@@ -205,7 +222,7 @@ func TestAggregatorMatchesGroundTruthPerDimension(t *testing.T) {
 	ss := randomSessions(2000, 7)
 	for _, d := range AllDimensions {
 		t.Run(string(d), func(t *testing.T) {
-			a, err := NewAggregator([]Dimension{d})
+			a, err := NewAggregator([]Dimension{d}, testTenantOf)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,6 +256,8 @@ func TestAggregatorMatchesGroundTruthPerDimension(t *testing.T) {
 
 func isSet(r Row, d Dimension) bool {
 	switch d {
+	case ByTenant:
+		return r.Tenant != nil
 	case ByInitiatedBy:
 		return r.InitiatedBy != nil
 	case ByClientMachine:
@@ -259,7 +278,7 @@ func isSet(r Row, d Dimension) bool {
 
 func TestAggregatorCombinationsSumToTotal(t *testing.T) {
 	ss := randomSessions(500, 11)
-	total, _ := NewAggregator(nil)
+	total, _ := NewAggregator(nil, nil)
 	for _, s := range ss {
 		total.Add(s)
 	}
@@ -267,7 +286,7 @@ func TestAggregatorCombinationsSumToTotal(t *testing.T) {
 	if len(tr) != 1 || tr[0].Sessions != 500 {
 		t.Fatalf("total rows %+v", tr)
 	}
-	a, _ := NewAggregator([]Dimension{ByOrganization, ByDay, ByResult})
+	a, _ := NewAggregator([]Dimension{ByOrganization, ByDay, ByResult}, nil)
 	for _, s := range ss {
 		a.Add(s)
 	}
@@ -295,11 +314,14 @@ func TestAggregatorCombinationsSumToTotal(t *testing.T) {
 
 func TestAggregatorRefusesBadDimensionsAndBoundsRows(t *testing.T) {
 	for _, dims := range [][]Dimension{{"COLOUR"}, {ByDay, ByDay}} {
-		if _, err := NewAggregator(dims); err == nil {
+		if _, err := NewAggregator(dims, testTenantOf); err == nil {
 			t.Errorf("NewAggregator(%v) accepted", dims)
 		}
 	}
-	a, _ := NewAggregator([]Dimension{ByInitiatedBy})
+	if _, err := NewAggregator([]Dimension{ByTenant}, nil); !errors.Is(err, ErrNoTenants) {
+		t.Errorf("TENANT without a directory: %v, want ErrNoTenants", err)
+	}
+	a, _ := NewAggregator([]Dimension{ByInitiatedBy}, nil)
 	s := &match.Session{Server: "syd1", OrgID: "o", OrgName: "O"}
 	for i := range MaxRows + 1 {
 		s.Upstream.InitiatedBy = fmt.Sprint(i)
@@ -313,7 +335,7 @@ func TestAggregatorRefusesBadDimensionsAndBoundsRows(t *testing.T) {
 // CSV cells equal the row values, and formula-looking values are escaped.
 func TestRecordsEscapeFormulas(t *testing.T) {
 	ss := randomSessions(300, 3)
-	a, _ := NewAggregator(AllDimensions)
+	a, _ := NewAggregator(AllDimensions, testTenantOf)
 	for _, s := range ss {
 		a.Add(s)
 	}
@@ -322,7 +344,7 @@ func TestRecordsEscapeFormulas(t *testing.T) {
 	w := NewCSVWriter(&buf)
 	_ = w.Write(Header)
 	for i := range rows {
-		_ = w.Write(rows[i].Record())
+		_ = w.Write(rows[i].Record(false))
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
@@ -357,5 +379,58 @@ func TestRecordsEscapeFormulas(t *testing.T) {
 	d := DetailRecord(ss[0])
 	if len(d) != len(DetailHeader) || d[0] != ss[0].ID() {
 		t.Fatalf("detail record %v", d)
+	}
+}
+
+// Grouped by TENANT, the CSV gets a leading tenant column (empty for no tenant), also when
+// there are no rows; otherwise its header and cells are what they always were.
+func TestWriteCSVTenantColumn(t *testing.T) {
+	t.Parallel()
+	a, _ := NewAggregator([]Dimension{ByTenant, ByOrganization}, testTenantOf)
+	for _, s := range randomSessions(200, 5) {
+		a.Add(s)
+	}
+	rows, _ := a.Rows()
+	models := make([]*model.RestoreAuditRow, len(rows))
+	for i := range rows {
+		models[i] = RowModel(&rows[i])
+	}
+	tenant := []model.RestoreAuditDimension{model.RestoreAuditDimensionTenant, model.RestoreAuditDimensionOrganization}
+	read := func(groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) [][]string {
+		t.Helper()
+		var buf bytes.Buffer
+		if err := WriteCSV(&buf, groupBy, rows); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(&buf).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	recs := read(tenant, models)
+	if strings.Join(recs[0], ",") != "tenant,"+strings.Join(Header, ",") || len(recs) != len(rows)+1 {
+		t.Fatalf("header %q, %d records for %d rows", recs[0], len(recs), len(rows))
+	}
+	seen := map[string]bool{}
+	for i, r := range rows {
+		rec := recs[i+1]
+		want := ""
+		if r.Tenant != nil {
+			want = *r.Tenant
+		}
+		if rec[0] != want || rec[4] != r.Organization.ID || rec[9] != fmt.Sprint(r.Sessions) {
+			t.Errorf("row %d: %q, want tenant %q org %s sessions %d", i, rec, want, r.Organization.ID, r.Sessions)
+		}
+		seen[rec[0]] = true
+	}
+	if !seen[""] || !seen["tenant-a"] || !seen["tenant-b"] {
+		t.Errorf("tenants seen %v", seen)
+	}
+	if got := read(tenant, nil); len(got) != 1 || got[0][0] != "tenant" {
+		t.Errorf("no rows: %q", got)
+	}
+	if got := read([]model.RestoreAuditDimension{model.RestoreAuditDimensionOrganization}, nil); strings.Join(got[0], ",") != strings.Join(Header, ",") {
+		t.Errorf("not grouped by TENANT: header %q", got[0])
 	}
 }

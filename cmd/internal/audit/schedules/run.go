@@ -345,7 +345,7 @@ func (s *Service) make(ctx context.Context, sc *scheduleRow, run *runRow) (time.
 		})
 	}
 	var csv bytes.Buffer
-	if err := s.o.WriteCSV(&csv, res.Rows); err != nil {
+	if err := s.o.WriteCSV(&csv, sc.def.GroupBy, res.Rows); err != nil {
 		return 0, fmt.Errorf("write the CSV: %w", err)
 	}
 	period := Period{From: run.from, To: run.to, Label: c.label(run.from, run.to)}

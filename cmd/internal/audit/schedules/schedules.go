@@ -66,7 +66,7 @@ type Archive interface {
 }
 
 // CSVWriter writes a report's rows as the export's CSV (report.WriteCSV).
-type CSVWriter func(w interface{ Write([]byte) (int, error) }, rows []*model.RestoreAuditRow) error
+type CSVWriter func(w interface{ Write([]byte) (int, error) }, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error
 
 // Options configure a Service.
 type Options struct {

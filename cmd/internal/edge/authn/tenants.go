@@ -31,6 +31,7 @@ type Directory struct {
 
 	mu       sync.RWMutex
 	resolved map[string][]auth.OrgRef
+	owners   map[auth.OrgRef]string // (server, lower-case id) -> the tenant it rolls up under (ownersOf)
 	pending  map[string][]string    // tenant -> servers with organisations not resolved yet
 	byName   map[auth.OrgRef]string // (server, lower-case name) -> lower-case id, as last resolved
 }
@@ -40,7 +41,8 @@ func NewDirectory(tenants []config.Tenant, list OrgLister, allowMissing bool, lo
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Directory{tenants: tenants, list: list, allowMissing: allowMissing, logger: logger, resolved: map[string][]auth.OrgRef{}}
+	return &Directory{tenants: tenants, list: list, allowMissing: allowMissing, logger: logger, resolved: map[string][]auth.OrgRef{},
+		owners: map[auth.OrgRef]string{}}
 }
 
 // ResolveOffline installs a first mapping without calling any server: organisations given by
@@ -54,8 +56,9 @@ func (d *Directory) ResolveOffline(prev *Directory) {
 		prev.mu.RUnlock()
 	}
 	resolved, pending, byName, _ := d.resolve(context.Background(), nil, nil, previous, true)
+	owners := ownersOf(resolved)
 	d.mu.Lock()
-	d.resolved, d.pending, d.byName = resolved, pending, byName
+	d.resolved, d.owners, d.pending, d.byName = resolved, owners, pending, byName
 	d.mu.Unlock()
 }
 
@@ -113,8 +116,9 @@ func (d *Directory) Refresh(ctx context.Context) error {
 	if err != nil {
 		d.logger.WarnContext(ctx, "tenant organisations not resolved yet (retrying in the background)", "err", err)
 	}
+	owners := ownersOf(resolved)
 	d.mu.Lock()
-	d.resolved, d.pending, d.byName = resolved, pending, byName
+	d.resolved, d.owners, d.pending, d.byName = resolved, owners, pending, byName
 	d.mu.Unlock()
 	return nil
 }
@@ -235,6 +239,37 @@ func (d *Directory) OrgInScope(tenant, server, orgID string) bool {
 		}
 	}
 	return false
+}
+
+// TenantOf returns the tenant an organisation's sessions roll up under (restoreAudit grouped
+// by TENANT), as the directory resolves organisations now: false for an organisation no tenant
+// owns, a detached session (orgID "") and a nil directory. IDs compare ignoring case. The
+// configuration does not forbid two tenants naming the same organisation: such an organisation
+// rolls up under the tenant whose id sorts first, so each session counts once and the tenants'
+// rows still add up to the total.
+func (d *Directory) TenantOf(server, orgID string) (string, bool) {
+	if d == nil || orgID == "" {
+		return "", false
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	t, ok := d.owners[auth.OrgRef{Server: server, OrgID: strings.ToLower(orgID)}]
+	return t, ok
+}
+
+// ownersOf inverts a resolution: each organisation's tenant, the smallest tenant id when
+// several name it (TenantOf).
+func ownersOf(resolved map[string][]auth.OrgRef) map[auth.OrgRef]string {
+	owners := map[auth.OrgRef]string{}
+	for tenant, refs := range resolved {
+		for _, r := range refs {
+			k := auth.OrgRef{Server: r.Server, OrgID: strings.ToLower(r.OrgID)}
+			if cur, ok := owners[k]; !ok || tenant < cur {
+				owners[k] = tenant
+			}
+		}
+	}
+	return owners
 }
 
 // Pending returns the servers on which some of the tenant's organisations are not resolved yet.

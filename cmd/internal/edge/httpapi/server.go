@@ -87,10 +87,12 @@ type Options struct {
 	// StillValid tells whether the running configuration still knows a principal (new
 	// subscriptions on a websocket authenticated before a reload); nil: always.
 	StillValid func(*auth.Principal) bool
-	// Rules, Audit and TenantScope serve watch rules and the restore audit (nil without a store).
+	// Rules, Audit and TenantScope serve watch rules and the restore audit (nil without a store);
+	// TenantOf names an organisation's tenant (restoreAudit grouped by TENANT).
 	Rules       resolvers.WatchRules
 	Audit       resolvers.AuditArchive
 	TenantScope resolvers.TenantScope
+	TenantOf    resolvers.TenantOf
 	// Reports keeps report schedules (nil without a store: they answer NOT_CONFIGURED).
 	Reports resolvers.ReportSchedules
 	// Exports are authenticated GET endpoints beside /graphql (the CSV exports), by path, built
@@ -203,7 +205,7 @@ func New(opts Options) (http.Handler, error) {
 func newResolver(opts Options) *resolvers.Resolver {
 	return &resolvers.Resolver{Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus,
 		Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope,
-		Reports: opts.Reports}
+		Reports: opts.Reports, TenantOf: opts.TenantOf}
 }
 
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).
