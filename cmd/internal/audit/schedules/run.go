@@ -270,13 +270,26 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[runArgs]) error {
 		return err
 	}
 	wait, err := s.make(ctx, sc, run)
+	if transient(err) {
+		return err // River retries the job: the period still runs once, when the store or the context allows
+	}
 	if err != nil {
-		return s.finish(ctx, run, runFailed, err.Error())
+		// What tenants read in ReportRun.error is the classified message, never driver text.
+		_, msg := resolvers.Classify(err)
+		s.logger.WarnContext(ctx, "report run failed", "run", run.id, "err", err)
+		return s.finish(ctx, run, runFailed, msg)
 	}
 	if wait > 0 {
 		return river.JobSnooze(wait)
 	}
 	return nil
+}
+
+// transient reports whether err is worth retrying the run for: the archive was unavailable or
+// the job's context ended (a shutdown, the job timeout). A failed run is final (the period's
+// unique run row forbids another), so these must not end it.
+func transient(err error) bool {
+	return err != nil && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // finish ends a run without a report.
