@@ -1,0 +1,213 @@
+package e2e_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/client"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/pgtest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+)
+
+// Reads from the archive (issue 28): the watch's archive answers restoreSessions (both),
+// restoreSession and events with VBO's answers, and no VBO call, when it covers the window.
+
+const archiveListQuery = `query($first: Int, $after: String, $filter: RestoreSessionFilter, $live: Boolean) {
+  restoreSessions(first: $first, after: $after, filter: $filter, live: $live) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id name type state result startTime endTime initiatedBy reason details scopeName
+      clientHost { machineName } organization { id }
+      events(first: 4) { totalCount edges { node { id order type status itemName } } } } } } }`
+
+type archivePage struct {
+	RestoreSessions struct {
+		TotalCount *int
+		PageInfo   struct {
+			HasNextPage bool
+			EndCursor   *string
+		}
+		Edges []json.RawMessage
+	}
+}
+
+// readsGateway is watchGateway on engine, waiting until every server's backfill is done.
+func readsGateway(t *testing.T, engine string, tune func(*config.Config)) (*demo.Fleet, *app.Gateway) {
+	t.Helper()
+	var dsn string
+	if engine == "postgres" {
+		dsn = pgtest.DSN(t) // skips, saying so, without PostgreSQL
+	}
+	fleet, gw := watchGateway(t, 150, func(c *config.Config) {
+		if dsn != "" {
+			c.Store = config.Store{Driver: "postgres", DSNEnv: "UNUSED"}.WithDSN(dsn)
+		}
+		if tune != nil {
+			tune(c)
+		}
+	})
+	c := client.New(gw.Handler, client.Path("/graphql"))
+	waitFor(t, 30*time.Second, func() bool {
+		var st struct {
+			Servers []struct{ Watcher *struct{ BackfillDone bool } }
+		}
+		c.MustPost(`{ servers { watcher { backfillDone } } }`, &st, asKey(demo.AdminKey))
+		done := len(st.Servers) == 3
+		for _, s := range st.Servers {
+			done = done && s.Watcher != nil && s.Watcher.BackfillDone
+		}
+		return done
+	}, "the backfill done on every server")
+	return fleet, gw
+}
+
+func asKey(key string) client.Option { return client.AddHeader("Authorization", "Bearer "+key) }
+
+// listAll pages restoreSessions to the end; it returns the pages and each page's freshness.
+func listAll(t *testing.T, c *client.Client, key string, first int, filter map[string]any, live bool) ([]archivePage, []map[string]map[string]any) {
+	t.Helper()
+	var pages []archivePage
+	var fresh []map[string]map[string]any
+	var after *string
+	for range 200 {
+		resp, err := c.RawPost(archiveListQuery, asKey(key), client.Var("first", first), client.Var("after", after),
+			client.Var("filter", filter), client.Var("live", live))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
+			t.Fatalf("errors: %s", resp.Errors)
+		}
+		var p archivePage
+		b, _ := json.Marshal(resp.Data)
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		var f map[string]map[string]any
+		if raw, ok := resp.Extensions["freshness"]; ok {
+			b, _ := json.Marshal(raw)
+			_ = json.Unmarshal(b, &f)
+		}
+		pages, fresh = append(pages, p), append(fresh, f)
+		if !p.RestoreSessions.PageInfo.HasNextPage {
+			return pages, fresh
+		}
+		after = p.RestoreSessions.PageInfo.EndCursor
+	}
+	t.Fatal("more than 200 pages")
+	return nil, nil
+}
+
+func edgesOf(pages []archivePage) []string {
+	var out []string
+	for _, p := range pages {
+		for _, e := range p.RestoreSessions.Edges {
+			out = append(out, string(e))
+		}
+	}
+	return out
+}
+
+func sourcesOf(fresh []map[string]map[string]any) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range fresh {
+		for _, e := range f {
+			out[fmt.Sprint(e["source"])] = true
+		}
+	}
+	return out
+}
+
+func simCalls(f *demo.Fleet, what string) int {
+	n := 0
+	for _, s := range f.Sims {
+		for k, v := range s.Stats().Calls {
+			if what == "" || contains(k, what) {
+				n += v
+			}
+		}
+	}
+	return n
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
+
+func resetSims(f *demo.Fleet) {
+	for _, s := range f.Sims {
+		s.ResetStats()
+	}
+}
+
+// TestArchiveReadsEqualUpstream is the differential test: for an admin and a tenant, over
+// filters and paging (first/after across pages), the archive's pages hold exactly VBO's
+// sessions, in VBO's order, with the same fields, events and totalCount (where VBO knows it);
+// the archive's reads make no VBO listing call and say so in extensions.freshness.
+func TestArchiveReadsEqualUpstream(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			// The watch polls once (its backfill) and then rarely: every VBO call counted below is
+			// the gateway's reads'. reads.from: archive keeps the archive answering however
+			// long the test runs.
+			fleet, gw := readsGateway(t, engine, func(c *config.Config) {
+				c.Watch.Interval, c.Watch.Sweep.Interval = time.Hour, -time.Second
+				c.Reads = config.Reads{From: config.ReadsArchive}
+			})
+			c := client.New(gw.Handler, client.Path("/graphql"))
+			from := time.Now().UTC().Add(-30 * 24 * time.Hour).Format(time.RFC3339)
+			filters := []map[string]any{
+				nil,
+				{"results": []string{"FAILED", "WARNING"}},
+				{"startTimeFrom": from, "types": []string{"EXCHANGE", "TEAMS"}},
+				{"servers": []string{"syd1", "akl1"}, "states": []string{"STOPPED"}},
+			}
+			for _, key := range []string{demo.AdminKey, demo.TenantKeyPrefix + "1"} {
+				for i, f := range filters {
+					for _, first := range []int{7, 100} {
+						name := fmt.Sprintf("%s/filter%d/first%d", key, i, first)
+						live, liveFresh := listAll(t, c, key, first, f, true)
+						resetSims(fleet)
+						arch, archFresh := listAll(t, c, key, first, f, false)
+						if n := simCalls(fleet, "RestoreSessions"); n != 0 {
+							t.Errorf("%s: the archive read made %d VBO session calls", name, n)
+						}
+						if got := sourcesOf(archFresh); !reflect.DeepEqual(got, map[string]bool{"archive": true}) && len(edgesOf(arch)) > 0 {
+							t.Errorf("%s: archive freshness sources %v", name, got)
+						}
+						if got := sourcesOf(liveFresh); got["archive"] {
+							t.Errorf("%s: live freshness sources %v", name, got)
+						}
+						le, ae := edgesOf(live), edgesOf(arch)
+						if len(le) == 0 && i == 0 {
+							t.Fatalf("%s: no sessions", name)
+						}
+						if !reflect.DeepEqual(le, ae) {
+							t.Fatalf("%s: archive answers %d sessions, VBO %d; first difference:\n%s", name, len(ae), len(le), firstDiff(le, ae))
+						}
+						lt, at := live[0].RestoreSessions.TotalCount, arch[0].RestoreSessions.TotalCount
+						if at == nil || *at != len(ae) || lt != nil && *lt != *at {
+							t.Errorf("%s: totalCount archive %v, VBO %v, sessions %d", name, at, lt, len(ae))
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("VBO     %s\narchive %s", a[i], b[i])
+		}
+	}
+	return "(one is a prefix of the other)"
+}
