@@ -122,26 +122,56 @@ func (r *Resolver) archiveCursor(after *string) (*ArchiveKey, bool, error) {
 // archiveCovers reports whether the archive answers for every server in servers over window w,
 // and each server's coverage. live (the query's flag) and reads.from: upstream say no.
 func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loaders.Window, live bool) (map[string]ArchiveCoverage, bool) {
-	if r.Reads == nil || live || r.Reads.From == ReadsUpstream || len(servers) == 0 {
+	if r.Reads == nil || live {
 		return nil, false
 	}
-	cov, err := r.Reads.Reader.ArchiveCoverage(ctx)
+	cov, ok, err := r.Reads.Covers(ctx, servers, w)
 	if err != nil {
 		r.Logger.WarnContext(ctx, "archive coverage unreadable: reading VBO", "err", err, "request_id", requestid.From(ctx))
 		return nil, false
 	}
+	return cov, ok
+}
+
+// Covers reports whether the archive answers reads of window w on every server in servers
+// (reads.from upstream: never; auto: only while each server's last poll is at most MaxLag old),
+// with every server's coverage. The resolvers and the cost estimate (which counts no upstream
+// call for what the archive answers) share this rule.
+func (a *ArchiveReads) Covers(ctx context.Context, servers []string, w loaders.Window) (map[string]ArchiveCoverage, bool, error) {
+	if a == nil || a.From == ReadsUpstream || len(servers) == 0 {
+		return nil, false, nil
+	}
+	cov, err := a.Reader.ArchiveCoverage(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return cov, a.CoveredBy(cov, servers, w), nil
+}
+
+// CoveredBy is Covers on coverage already read.
+func (a *ArchiveReads) CoveredBy(cov map[string]ArchiveCoverage, servers []string, w loaders.Window) bool {
+	if a == nil || a.From == ReadsUpstream || len(servers) == 0 {
+		return false
+	}
 	now := time.Now
-	if r.Reads.Now != nil {
-		now = r.Reads.Now
+	if a.Now != nil {
+		now = a.Now
 	}
 	t := now()
 	for _, s := range servers {
 		c, ok := cov[s]
-		if !ok || !c.covers(w) || r.Reads.From == ReadsAuto && (c.AsOf.IsZero() || t.Sub(c.AsOf) > r.Reads.MaxLag) {
-			return nil, false
+		if !ok || !c.covers(w) || a.From == ReadsAuto && (c.AsOf.IsZero() || t.Sub(c.AsOf) > a.MaxLag) {
+			return false
 		}
 	}
-	return cov, true
+	return true
+}
+
+// IsArchiveCursor reports whether after is a cursor of a session listing the archive answered
+// (its next pages are read there too).
+func IsArchiveCursor(c *gid.Cursors, after string) bool {
+	_, err := c.DecodeKeyset(archiveCursorKind, after)
+	return err == nil
 }
 
 // covers reports whether the archive holds every session of window w: a window from before the

@@ -211,3 +211,64 @@ func firstDiff(a, b []string) string {
 	}
 	return "(one is a prefix of the other)"
 }
+
+// errorsOf posts query as key and returns the response's errors' extensions.
+func errorsOf(t *testing.T, c *client.Client, key, query string) []map[string]any {
+	t.Helper()
+	resp, err := c.RawPost(query, asKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []struct{ Extensions map[string]any }
+	if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
+		if err := json.Unmarshal(resp.Errors, &errs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]map[string]any, len(errs))
+	for i, e := range errs {
+		out[i] = e.Extensions
+	}
+	return out
+}
+
+// TestArchiveReadsCost: the estimate counts no upstream call for the listings the archive
+// answers and their events. A tenant's page of 500 sessions with their events (500 events
+// calls and the listing walks from VBO, over the tenant's 500) is accepted when the archive
+// answers it (41,501 objects: within the 50,000), refused for calls when VBO does (reads.from: upstream), and refused for response
+// objects either way when its events pages make it too large.
+func TestArchiveReadsCost(t *testing.T) {
+	t.Parallel()
+	const (
+		withEvents = `{ restoreSessions(first: 500) { edges { node { name events(first: 40) { edges { node { type } } } } } } }`
+		tooLarge   = `{ restoreSessions(first: 500) { edges { node { name events(first: 200) { edges { node { type } } } } } } }`
+	)
+	for _, engine := range []string{"sqlite", "postgres"} {
+		for _, from := range []string{config.ReadsAuto, config.ReadsUpstream} {
+			t.Run(engine+"/"+from, func(t *testing.T) {
+				t.Parallel()
+				_, gw := readsGateway(t, engine, func(c *config.Config) { c.Reads = config.Reads{From: from} })
+				c := client.New(gw.Handler, client.Path("/graphql"))
+				tenant := demo.TenantKeyPrefix + "1"
+				limitOf := func(query string) any {
+					for _, e := range errorsOf(t, c, tenant, query) {
+						if e["code"] == "QUERY_TOO_COMPLEX" {
+							return e["limit"]
+						}
+					}
+					return nil
+				}
+				want := any(nil)
+				if from == config.ReadsUpstream {
+					want = "maxUpstreamCalls"
+				}
+				if got := limitOf(withEvents); got != want {
+					t.Errorf("first: 500 with events: refused for %v, want %v", got, want)
+				}
+				if got := limitOf(tooLarge); got != "maxResponseObjects" {
+					t.Errorf("first: 500 with events(first: 200): refused for %v, want maxResponseObjects", got)
+				}
+			})
+		}
+	}
+}

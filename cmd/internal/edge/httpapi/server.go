@@ -214,6 +214,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver, policy *w
 	if err != nil {
 		return nil, err
 	}
+	qc.reads, qc.cursors = opts.Reads, opts.Cursors
 	srv := handler.New(es)
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
