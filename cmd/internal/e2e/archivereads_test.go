@@ -272,3 +272,228 @@ func TestArchiveReadsCost(t *testing.T) {
 		}
 	}
 }
+
+// readResult is one response: its data, extensions.freshness and errors' messages and codes.
+type readResult struct {
+	Data      json.RawMessage
+	Freshness map[string]struct{ Source string }
+	Errors    []struct {
+		Message    string
+		Extensions map[string]any
+	}
+}
+
+func postAs(t *testing.T, c *client.Client, key, query string, vars map[string]any) readResult {
+	t.Helper()
+	opts := []client.Option{asKey(key)}
+	for k, v := range vars {
+		opts = append(opts, client.Var(k, v))
+	}
+	resp, err := c.RawPost(query, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r readResult
+	r.Data, _ = json.Marshal(resp.Data)
+	if raw, ok := resp.Extensions["freshness"]; ok {
+		b, _ := json.Marshal(raw)
+		if err := json.Unmarshal(b, &r.Freshness); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
+		if err := json.Unmarshal(resp.Errors, &r.Errors); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// sources is the set of freshness sources of r.
+func (r readResult) sources() map[string]bool {
+	out := map[string]bool{}
+	for _, e := range r.Freshness {
+		out[e.Source] = true
+	}
+	return out
+}
+
+const pageQuery = `query($first: Int, $after: String, $filter: RestoreSessionFilter, $live: Boolean) {
+  restoreSessions(first: $first, after: $after, filter: $filter, live: $live) { pageInfo { endCursor } edges { node { id } } } }`
+
+// TestArchiveReadsFallBackToVBO: what the archive does not cover is read from VBO, and
+// extensions.freshness says live for every server read: a window starting before the
+// backfill's, a query with live: true; an archive read says archive for each.
+func TestArchiveReadsFallBackToVBO(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			fleet, gw := readsGateway(t, engine, func(c *config.Config) {
+				c.Watch.Interval, c.Watch.Sweep.Interval = time.Hour, -time.Second
+				c.Reads = config.Reads{From: config.ReadsArchive}
+			})
+			c := client.New(gw.Handler, client.Path("/graphql"))
+			// watchGateway's backfill reads 100 days back.
+			beforeBackfill := time.Now().UTC().Add(-200 * 24 * time.Hour).Format(time.RFC3339)
+			withinBackfill := time.Now().UTC().Add(-50 * 24 * time.Hour).Format(time.RFC3339)
+			tests := []struct {
+				name        string
+				vars        map[string]any
+				wantSource  string
+				wantVBOCall bool
+			}{
+				{"covered window", map[string]any{"filter": map[string]any{"startTimeFrom": withinBackfill}}, "archive", false},
+				{"window before the backfill", map[string]any{"filter": map[string]any{"startTimeFrom": beforeBackfill}}, "live", true},
+				{"live: true", map[string]any{"live": true}, "live", true},
+			}
+			for _, tt := range tests {
+				for _, key := range []string{demo.AdminKey, demo.TenantKeyPrefix + "1"} {
+					resetSims(fleet)
+					tt.vars["first"] = 20
+					r := postAs(t, c, key, pageQuery, tt.vars)
+					if len(r.Errors) > 0 {
+						t.Fatalf("%s/%s: %+v", tt.name, key, r.Errors)
+					}
+					if n := simCalls(fleet, "RestoreSessions"); (n > 0) != tt.wantVBOCall {
+						t.Errorf("%s/%s: %d VBO session calls, want any: %v", tt.name, key, n, tt.wantVBOCall)
+					}
+					if got := r.sources(); len(got) != 1 || !got[tt.wantSource] {
+						t.Errorf("%s/%s: freshness %v, want %s for every server", tt.name, key, r.Freshness, tt.wantSource)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestArchiveReadsMaxLag: in auto mode a server whose last poll is older than reads.maxLag is
+// read from VBO (the watch here polls once, then not for an hour; maxLag is 1s).
+func TestArchiveReadsMaxLag(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			fleet, gw := readsGateway(t, engine, func(c *config.Config) {
+				c.Watch.Interval, c.Watch.Sweep.Interval = time.Hour, -time.Second
+				c.Reads = config.Reads{From: config.ReadsAuto, MaxLag: time.Second}
+			})
+			c := client.New(gw.Handler, client.Path("/graphql"))
+			var r readResult
+			waitFor(t, 15*time.Second, func() bool {
+				resetSims(fleet)
+				r = postAs(t, c, demo.AdminKey, pageQuery, map[string]any{"first": 5})
+				return len(r.Errors) == 0 && r.sources()["live"]
+			}, "reads from VBO once the last poll is older than maxLag")
+			if got := r.sources(); len(got) != 1 {
+				t.Errorf("freshness %v, want live for every server", r.Freshness)
+			}
+			if n := simCalls(fleet, "RestoreSessions"); n == 0 {
+				t.Error("a live read made no VBO session call")
+			}
+		})
+	}
+}
+
+// TestArchiveCursorWithLive: an archive read's cursor continues on the archive; with live: true
+// it is refused with a clear BAD_USER_INPUT (VBO's listing has no such position), on both lists.
+func TestArchiveCursorWithLive(t *testing.T) {
+	t.Parallel()
+	_, gw := readsGateway(t, "sqlite", func(c *config.Config) { c.Reads = config.Reads{From: config.ReadsArchive} })
+	c := client.New(gw.Handler, client.Path("/graphql"))
+	first := postAs(t, c, demo.AdminKey, pageQuery, map[string]any{"first": 3})
+	var page struct {
+		RestoreSessions struct{ PageInfo struct{ EndCursor string } }
+	}
+	if err := json.Unmarshal(first.Data, &page); err != nil || page.RestoreSessions.PageInfo.EndCursor == "" || !first.sources()["archive"] {
+		t.Fatalf("first page: %s, %v, freshness %v", first.Data, err, first.Freshness)
+	}
+	after := page.RestoreSessions.PageInfo.EndCursor
+	if next := postAs(t, c, demo.AdminKey, pageQuery, map[string]any{"first": 3, "after": after}); len(next.Errors) > 0 || !next.sources()["archive"] {
+		t.Errorf("next page from the archive: %+v, freshness %v", next.Errors, next.Freshness)
+	}
+	var orgs struct {
+		Organizations struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
+	c.MustPost(`{ organizations(first: 1) { edges { node { id } } } }`, &orgs, asKey(demo.AdminKey))
+	if len(orgs.Organizations.Edges) == 0 {
+		t.Fatal("no organisation")
+	}
+	orgPage := postAs(t, c, demo.AdminKey, `query($id: ID!) { organization(id: $id) { restoreSessions(first: 2) { pageInfo { endCursor } } } }`,
+		map[string]any{"id": orgs.Organizations.Edges[0].Node.ID})
+	var op struct {
+		Organization struct {
+			RestoreSessions struct{ PageInfo struct{ EndCursor string } }
+		}
+	}
+	if err := json.Unmarshal(orgPage.Data, &op); err != nil || op.Organization.RestoreSessions.PageInfo.EndCursor == "" {
+		t.Fatalf("organisation page: %s, %v", orgPage.Data, err)
+	}
+	for name, q := range map[string]readResult{
+		"restoreSessions": postAs(t, c, demo.AdminKey, pageQuery, map[string]any{"first": 3, "after": after, "live": true}),
+		"organization.restoreSessions": postAs(t, c, demo.AdminKey,
+			`query($id: ID!, $after: String) { organization(id: $id) { restoreSessions(first: 2, after: $after, live: true) { edges { node { id } } } } }`,
+			map[string]any{"id": orgs.Organizations.Edges[0].Node.ID, "after": op.Organization.RestoreSessions.PageInfo.EndCursor}),
+	} {
+		if len(q.Errors) != 1 || q.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || !contains(q.Errors[0].Message, "archive read") {
+			t.Errorf("%s: an archive cursor with live: true answered %+v; want BAD_USER_INPUT naming the archive read", name, q.Errors)
+		}
+	}
+}
+
+// TestNodeFromArchive: node (and restoreSession) of a session the archive holds is read there
+// with no VBO call; node of an event reads the event itself from VBO (one call: the archive
+// keeps no event links, which prove the event is the session's), its session from the archive.
+func TestNodeFromArchive(t *testing.T) {
+	t.Parallel()
+	fleet, gw := readsGateway(t, "sqlite", func(c *config.Config) {
+		c.Watch.Interval, c.Watch.Sweep.Interval = time.Hour, -time.Second
+		c.Reads = config.Reads{From: config.ReadsArchive}
+	})
+	c := client.New(gw.Handler, client.Path("/graphql"))
+	var list struct {
+		RestoreSessions struct {
+			Edges []struct {
+				Node struct {
+					ID     string
+					Events struct {
+						Edges []struct{ Node struct{ ID string } }
+					}
+				}
+			}
+		}
+	}
+	c.MustPost(`{ restoreSessions(first: 20) { edges { node { id events(first: 1) { edges { node { id } } } } } } }`, &list, asKey(demo.AdminKey))
+	var sessionID, eventID string
+	for _, e := range list.RestoreSessions.Edges {
+		if len(e.Node.Events.Edges) > 0 {
+			sessionID, eventID = e.Node.ID, e.Node.Events.Edges[0].Node.ID
+			break
+		}
+	}
+	if eventID == "" {
+		t.Fatal("no session with events")
+	}
+	for _, tt := range []struct {
+		name, query, id string
+		wantCalls       int
+	}{
+		{"node of a session", `query($id: ID!) { node(id: $id) { id ... on RestoreSession { name } } }`, sessionID, 0},
+		{"restoreSession", `query($id: ID!) { restoreSession(id: $id) { id name } }`, sessionID, 0},
+		{"node of an event", `query($id: ID!) { node(id: $id) { id ... on RestoreEvent { type } } }`, eventID, 1},
+	} {
+		resetSims(fleet)
+		r := postAs(t, c, demo.AdminKey, tt.query, map[string]any{"id": tt.id})
+		if len(r.Errors) > 0 || !contains(string(r.Data), tt.id) {
+			t.Fatalf("%s: %s %+v", tt.name, r.Data, r.Errors)
+		}
+		if n := simCalls(fleet, "RestoreSessions"); n != tt.wantCalls {
+			t.Errorf("%s: %d VBO calls, want %d", tt.name, n, tt.wantCalls)
+		}
+		if !r.sources()["archive"] {
+			t.Errorf("%s: freshness %v, want archive", tt.name, r.Freshness)
+		}
+	}
+}
