@@ -191,11 +191,14 @@ func (c ArchiveCoverage) covers(w loaders.Window) bool {
 // noteArchive records the servers answered from the archive in extensions.freshness.
 func (r *Resolver) noteArchive(ctx context.Context, cov map[string]ArchiveCoverage, servers []string) {
 	f := loaders.For(ctx).Freshness()
+	first := false
 	for _, s := range servers {
 		asOf := cov[s].AsOf
-		f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceArchive, AsOf: &asOf})
+		first = f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceArchive, AsOf: &asOf}) || first
 	}
-	graphql.RegisterExtension(ctx, "freshness", f)
+	if first {
+		graphql.RegisterExtension(ctx, "freshness", f)
+	}
 }
 
 // noteLive records the servers read from VBO, when archive reads are configured.
@@ -204,10 +207,13 @@ func (r *Resolver) noteLive(ctx context.Context, servers []string) {
 		return
 	}
 	f := loaders.For(ctx).Freshness()
+	first := false
 	for _, s := range servers {
-		f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceLive})
+		first = f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceLive}) || first
 	}
-	graphql.RegisterExtension(ctx, "freshness", f)
+	if first {
+		graphql.RegisterExtension(ctx, "freshness", f)
+	}
 }
 
 // archiveSessions pages sessions of servers from the archive, newest first, keeping the ones m

@@ -11,6 +11,8 @@ import (
 type Freshness struct {
 	mu sync.Mutex
 	m  map[string]FreshnessEntry
+	// noted: Note ran before (the response's extension is registered once, at the first).
+	noted bool
 }
 
 // FreshnessEntry is one server's: Source "archive" (AsOf: the watch's last poll of it) or
@@ -27,17 +29,21 @@ const (
 )
 
 // Note records a read of server. An archive read wins over a live one for the same server: the
-// answer is then no fresher than the archive.
-func (f *Freshness) Note(server string, e FreshnessEntry) {
+// answer is then no fresher than the archive. It reports whether this is the request's first
+// note, when the caller registers f as the response's extension (gqlgen refuses a second
+// registration of a key, and a query reads sessions from many fields).
+func (f *Freshness) Note(server string, e FreshnessEntry) (first bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	first, f.noted = !f.noted, true
 	if f.m == nil {
 		f.m = map[string]FreshnessEntry{}
 	}
 	if old, ok := f.m[server]; ok && old.Source == SourceArchive && e.Source != SourceArchive {
-		return
+		return first
 	}
 	f.m[server] = e
+	return first
 }
 
 // MarshalJSON writes server -> entry.

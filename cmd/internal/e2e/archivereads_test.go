@@ -497,3 +497,24 @@ func TestNodeFromArchive(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshnessOfManyFields: a query reading sessions from many fields (the dashboard's
+// organisation lists, aliases, a live read beside archive reads) answers them all, with one
+// extensions.freshness (gqlgen registers an extension key once per response).
+func TestFreshnessOfManyFields(t *testing.T) {
+	t.Parallel()
+	_, gw := readsGateway(t, "sqlite", func(c *config.Config) { c.Reads = config.Reads{From: config.ReadsArchive} })
+	c := client.New(gw.Handler, client.Path("/graphql"))
+	r := postAs(t, c, demo.AdminKey, `{
+	  a: restoreSessions(first: 2) { edges { node { id events(first: 1) { edges { node { id } } } } } }
+	  b: restoreSessions(first: 2, live: true) { edges { node { id } } }
+	  organizations(first: 5) { edges { node { restoreSessions(first: 2) { edges { node { id } } } } } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %+v", r.Errors)
+	}
+	// Every server was read from the archive (a) and live (b): the archive's answer is the
+	// older, so it is what freshness says.
+	if len(r.Freshness) != 3 || !reflect.DeepEqual(r.sources(), map[string]bool{"archive": true}) {
+		t.Errorf("freshness %v, want archive for each of 3 servers", r.Freshness)
+	}
+}
