@@ -81,7 +81,7 @@ type ComplexityRoot struct {
 		NameAmbiguous   func(childComplexity int) int
 		OfficeName      func(childComplexity int) int
 		Region          func(childComplexity int) int
-		RestoreSessions func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter) int
+		RestoreSessions func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) int
 		Server          func(childComplexity int) int
 		Type            func(childComplexity int) int
 		UpstreamID      func(childComplexity int) int
@@ -111,8 +111,8 @@ type ComplexityRoot struct {
 		Organizations     func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
 		ReportSchedules   func(childComplexity int) int
 		RestoreAudit      func(childComplexity int, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) int
-		RestoreSession    func(childComplexity int, id string) int
-		RestoreSessions   func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter) int
+		RestoreSession    func(childComplexity int, id string, live *bool) int
+		RestoreSessions   func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) int
 		Servers           func(childComplexity int) int
 		Viewer            func(childComplexity int) int
 		WatchRules        func(childComplexity int) int
@@ -400,7 +400,7 @@ type OrganizationResolver interface {
 	Server(ctx context.Context, obj *model.Organization) (*model.VboServer, error)
 
 	NameAmbiguous(ctx context.Context, obj *model.Organization) (bool, error)
-	RestoreSessions(ctx context.Context, obj *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error)
+	RestoreSessions(ctx context.Context, obj *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) (*model.RestoreSessionConnection, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
@@ -408,8 +408,8 @@ type QueryResolver interface {
 	Servers(ctx context.Context) ([]*model.VboServer, error)
 	Organizations(ctx context.Context, first *int, after *string, filter *model.OrganizationFilter) (*model.OrganizationConnection, error)
 	Organization(ctx context.Context, id string) (*model.Organization, error)
-	RestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error)
-	RestoreSession(ctx context.Context, id string) (*model.RestoreSession, error)
+	RestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) (*model.RestoreSessionConnection, error)
+	RestoreSession(ctx context.Context, id string, live *bool) (*model.RestoreSession, error)
 	ReportSchedules(ctx context.Context) ([]*model.ReportSchedule, error)
 	WatchRules(ctx context.Context) ([]*model.WatchRule, error)
 	WebhookDeliveries(ctx context.Context, ruleID string, first *int, after *string) (*model.WebhookDeliveryConnection, error)
@@ -677,7 +677,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.RestoreSessions(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.RestoreSessionFilter)), true
+		return e.ComplexityRoot.Organization.RestoreSessions(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.RestoreSessionFilter), args["live"].(*bool)), true
 	case "Organization.server":
 		if e.ComplexityRoot.Organization.Server == nil {
 			break
@@ -814,7 +814,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.RestoreSession(childComplexity, args["id"].(string)), true
+		return e.ComplexityRoot.Query.RestoreSession(childComplexity, args["id"].(string), args["live"].(*bool)), true
 	case "Query.restoreSessions":
 		if e.ComplexityRoot.Query.RestoreSessions == nil {
 			break
@@ -825,7 +825,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.RestoreSessions(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.RestoreSessionFilter)), true
+		return e.ComplexityRoot.Query.RestoreSessions(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.RestoreSessionFilter), args["live"].(*bool)), true
 	case "Query.servers":
 		if e.ComplexityRoot.Query.Servers == nil {
 			break
@@ -3026,6 +3026,14 @@ func (ec *executionContext) field_Organization_restoreSessions_args(ctx context.
 		return nil, err
 	}
 	args["filter"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "live",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["live"] = arg3
 	return args, nil
 }
 
@@ -3150,6 +3158,14 @@ func (ec *executionContext) field_Query_restoreSession_args(ctx context.Context,
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "live",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["live"] = arg1
 	return args, nil
 }
 
@@ -3180,6 +3196,14 @@ func (ec *executionContext) field_Query_restoreSessions_args(ctx context.Context
 		return nil, err
 	}
 	args["filter"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "live",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["live"] = arg3
 	return args, nil
 }
 
@@ -4339,7 +4363,7 @@ func (ec *executionContext) _Organization_restoreSessions(ctx context.Context, f
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organization().RestoreSessions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.RestoreSessionFilter))
+			return ec.Resolvers.Organization().RestoreSessions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["live"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSessionConnection) graphql.Marshaler {
@@ -4813,7 +4837,7 @@ func (ec *executionContext) _Query_restoreSessions(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().RestoreSessions(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.RestoreSessionFilter))
+			return ec.Resolvers.Query().RestoreSessions(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.RestoreSessionFilter), fc.Args["live"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSessionConnection) graphql.Marshaler {
@@ -4857,7 +4881,7 @@ func (ec *executionContext) _Query_restoreSession(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().RestoreSession(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Query().RestoreSession(ctx, fc.Args["id"].(string), fc.Args["live"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {

@@ -199,7 +199,7 @@ func TestPartialResults(t *testing.T) {
 				e.fleet[server].failWith(method, unavailable(server))
 			}
 			ctx := e.ctx(tt.p)
-			conn, err := e.r.Query().RestoreSessions(ctx, ptr(500), nil, tt.filter)
+			conn, err := e.r.Query().RestoreSessions(ctx, ptr(500), nil, tt.filter, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +235,7 @@ func TestPartialResultsOfNestedLists(t *testing.T) {
 		t.Errorf("organizations = %v", got)
 	}
 	org := orgs.Edges[0].Node
-	sessions, err := e.r.Organization().RestoreSessions(ctx, org, nil, nil, nil)
+	sessions, err := e.r.Organization().RestoreSessions(ctx, org, nil, nil, nil, nil)
 	if err != nil || len(sessions.Edges) != 0 || sessions.PageInfo == nil {
 		t.Errorf("a failing server's organisation sessions = %v, %v; want an empty connection", sessions, err)
 	}

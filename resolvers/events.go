@@ -27,6 +27,9 @@ func (r *Resolver) sessionEvents(ctx context.Context, obj *model.RestoreSession,
 	if after != nil {
 		from, _ = r.Cursors.DecodeOffset(*after) // checked above
 	}
+	if obj.Archived && r.Reads != nil {
+		return r.archiveEvents(ctx, obj, from, size, eventMatch(filter))
+	}
 	l := loaders.For(ctx)
 	selective := filter != nil && (len(filter.Types) > 0 || len(filter.Statuses) > 0)
 	page, err := l.RestoreSessionEvents(ctx, loaders.EventsQuery{

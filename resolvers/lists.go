@@ -69,8 +69,19 @@ func emptySessions() *model.RestoreSessionConnection {
 }
 
 // orgRestoreSessions pages one organisation's sessions: a batched walk of its server's listing.
-func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
-	size, w, cur, err := sessionArgs(r.Cursors, first, after, filter, []string{org.ServerName})
+func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter, live bool) (*model.RestoreSessionConnection, error) {
+	akey, fromArchive, err := r.archiveCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	if fromArchive && live {
+		return nil, badInputf(errArchiveCursorLive)
+	}
+	streamAfter := after
+	if fromArchive {
+		streamAfter = nil
+	}
+	size, w, cur, err := sessionArgs(r.Cursors, first, streamAfter, filter, []string{org.ServerName})
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +95,23 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 		}
 		return emptySessions(), nil
 	}
+	if akey != nil && akey.Server != org.ServerName {
+		return nil, fmt.Errorf("%w: cursor names an unknown server", gid.ErrInvalid)
+	}
+	servers := []string{org.ServerName}
+	if cov, ok := r.archiveCovers(ctx, servers, w, live); fromArchive || after == nil && ok {
+		if fromArchive && !ok {
+			cov, _ = r.Reads.Reader.ArchiveCoverage(ctx)
+		}
+		names := orgNames{org.ServerName: {upstream.OrgNameKey(org.Upstream.Name): true}}
+		conn, err := r.archiveSessions(ctx, servers, w, akey, size, sessionMatcher(names, sessionAttrs(filter)), selects(ctx, "totalCount"))
+		if err != nil {
+			return nil, err
+		}
+		r.noteArchive(ctx, cov, servers)
+		return conn, nil
+	}
+	r.noteLive(ctx, servers)
 	var start *gid.Position
 	if p, ok := cur[org.ServerName]; ok {
 		start = &p
@@ -162,12 +190,23 @@ func setEdgeCursors(conn *model.RestoreSessionConnection) {
 // arguments, parse the organisation filter, narrow the servers, map each server's in-scope
 // organisation names (sessions name their organisation; scope works on ids), merge the servers'
 // streams (loaders), and build the connection.
-func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
+func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter, live bool) (*model.RestoreSessionConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	size, w, cur, err := sessionArgs(r.Cursors, first, after, filter, r.visibleServers(p, nil))
+	akey, fromArchive, err := r.archiveCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	if fromArchive && live {
+		return nil, badInputf(errArchiveCursorLive)
+	}
+	streamAfter := after
+	if fromArchive {
+		streamAfter = nil
+	}
+	size, w, cur, err := sessionArgs(r.Cursors, first, streamAfter, filter, r.visibleServers(p, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +227,29 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	if !p.SeesAll() || orgs != nil { // an admin without an organisation filter sees every session
 		servers, names = r.inScopeOrgNames(ctx, p, servers, orgs)
 	}
+	if akey != nil && !slices.Contains(servers, akey.Server) {
+		// The cursor's server left the query (its organisations unreadable now, or out of
+		// scope): nothing of it is read, like a VBO cursor's server that is not walked.
+		if !slices.Contains(r.visibleServers(p, nil), akey.Server) {
+			return nil, fmt.Errorf("%w: cursor names an unknown server", gid.ErrInvalid)
+		}
+	}
+	if cov, ok := r.archiveCovers(ctx, servers, w, live); fromArchive || after == nil && ok {
+		if fromArchive && !ok {
+			cov, _ = r.Reads.Reader.ArchiveCoverage(ctx)
+		}
+		m := sessionMatcher(names, sessionAttrs(filter))
+		if akey != nil && !slices.Contains(servers, akey.Server) {
+			servers, m = append(slices.Clone(servers), akey.Server), withoutServer(m, akey.Server) // only to place the cursor
+		}
+		conn, err := r.archiveSessions(ctx, servers, w, akey, size, m, selects(ctx, "totalCount"))
+		if err != nil {
+			return nil, err
+		}
+		r.noteArchive(ctx, cov, servers)
+		return conn, nil
+	}
+	r.noteLive(ctx, servers)
 	page := loaders.For(ctx).MergedRestoreSessions(ctx, servers, w, cur, size, sessionMatcher(names, sessionAttrs(filter)))
 	for _, err := range page.Errors {
 		addServerError(ctx, err)

@@ -68,7 +68,7 @@ func TestRestoreSessionsFilters(t *testing.T) {
 			t.Run(p.Subject+"/"+tt.name, func(t *testing.T) {
 				e := newEnv(t)
 				ctx := e.ctx(p)
-				conn, err := e.r.Query().RestoreSessions(ctx, ptr(500), nil, tt.filter)
+				conn, err := e.r.Query().RestoreSessions(ctx, ptr(500), nil, tt.filter, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -91,7 +91,7 @@ func TestRestoreSessionsFilters(t *testing.T) {
 func TestTimeWindowGoesUpstream(t *testing.T) {
 	e := newEnv(t)
 	from := t0.Add(-30 * time.Minute)
-	if _, err := e.r.Query().RestoreSessions(e.ctx(admin), ptr(500), nil, &model.RestoreSessionFilter{StartTimeFrom: &from}); err != nil {
+	if _, err := e.r.Query().RestoreSessions(e.ctx(admin), ptr(500), nil, &model.RestoreSessionFilter{StartTimeFrom: &from}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range serverNames {
@@ -131,7 +131,7 @@ func TestOrganizationRestoreSessions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			conn, err := e.r.Organization().RestoreSessions(ctx, o, ptr(tt.pageSize), nil, tt.filter)
+			conn, err := e.r.Organization().RestoreSessions(ctx, o, ptr(tt.pageSize), nil, tt.filter, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,11 +189,11 @@ func TestPagingArguments(t *testing.T) {
 	}
 	conns := []connection{
 		{"restoreSessions", false, func(e *env, first *int, after *string, f *model.RestoreSessionFilter) error {
-			_, err := e.r.Query().RestoreSessions(e.ctx(contoso), first, after, f)
+			_, err := e.r.Query().RestoreSessions(e.ctx(contoso), first, after, f, nil)
 			return err
 		}},
 		{"organization.restoreSessions", false, func(e *env, first *int, after *string, f *model.RestoreSessionFilter) error {
-			_, err := e.r.Organization().RestoreSessions(e.ctx(contoso), org, first, after, f)
+			_, err := e.r.Organization().RestoreSessions(e.ctx(contoso), org, first, after, f, nil)
 			return err
 		}},
 		{"organizations", true, func(e *env, first *int, after *string, _ *model.RestoreSessionFilter) error {
@@ -236,7 +236,7 @@ func TestPagingArguments(t *testing.T) {
 func TestFirstZero(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.ctx(admin)
-	sessions, err := e.r.Query().RestoreSessions(ctx, ptr(0), nil, nil)
+	sessions, err := e.r.Query().RestoreSessions(ctx, ptr(0), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestRestoreSessionsPaging(t *testing.T) {
 				if page > 100 {
 					t.Fatalf("no end after 100 pages: %v", got)
 				}
-				conn, err := e.r.Query().RestoreSessions(e.ctx(tt.p), ptr(tt.first), after, tt.filter)
+				conn, err := e.r.Query().RestoreSessions(e.ctx(tt.p), ptr(tt.first), after, tt.filter, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -309,7 +309,7 @@ func TestOrganizationRestoreSessionsPaging(t *testing.T) {
 	var got []string
 	var after *string
 	for page := 0; page < 10; page++ {
-		conn, err := e.r.Organization().RestoreSessions(e.ctx(admin), org, ptr(4), after, nil)
+		conn, err := e.r.Organization().RestoreSessions(e.ctx(admin), org, ptr(4), after, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,7 +443,7 @@ func TestUnknownServerInFilter(t *testing.T) {
 			return len(c.Edges), nil
 		}},
 		{"restoreSessions", func(e *env, p *auth.Principal) (int, error) {
-			c, err := e.r.Query().RestoreSessions(e.ctx(p), nil, nil, &model.RestoreSessionFilter{Servers: []string{"sydney"}})
+			c, err := e.r.Query().RestoreSessions(e.ctx(p), nil, nil, &model.RestoreSessionFilter{Servers: []string{"sydney"}}, nil)
 			if err != nil {
 				return 0, err
 			}
@@ -473,7 +473,7 @@ func TestUnknownServerInFilter(t *testing.T) {
 	// A tenant's filter naming only unknown or invisible servers narrows to nothing.
 	for _, servers := range [][]string{{"nosuch"}, {"akl1"}} {
 		e := newEnv(t)
-		sessions, err := e.r.Query().RestoreSessions(e.ctx(contoso), nil, nil, &model.RestoreSessionFilter{Servers: servers})
+		sessions, err := e.r.Query().RestoreSessions(e.ctx(contoso), nil, nil, &model.RestoreSessionFilter{Servers: servers}, nil)
 		if err != nil || len(sessions.Edges) != 0 {
 			t.Errorf("tenant, servers %v: %v, %d sessions; want none", servers, err, len(sessions.Edges))
 		}

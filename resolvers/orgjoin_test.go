@@ -57,7 +57,7 @@ func TestCollidingOrganisationNames(t *testing.T) {
 	unique := auth.NewTenantAuditor("u@unique", "tenant-u", []auth.OrgRef{{Server: "syd1", OrgID: "u-1"}})
 
 	listed := func(p *auth.Principal) []string {
-		conn, err := e.r.Query().RestoreSessions(e.ctx(p), ptr(100), nil, nil)
+		conn, err := e.r.Query().RestoreSessions(e.ctx(p), ptr(100), nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestCollidingOrganisationNames(t *testing.T) {
 		if err != nil {
 			t.Fatalf("own organisation %s: %v", tc.orgID, err)
 		}
-		conn, err := e.r.Organization().RestoreSessions(e.ctx(tc.p), org, ptr(50), nil, nil)
+		conn, err := e.r.Organization().RestoreSessions(e.ctx(tc.p), org, ptr(50), nil, nil, nil)
 		if err != nil || len(conn.Edges) != 0 {
 			t.Errorf("organization(%s).restoreSessions = %d sessions, %v; want none", tc.orgID, len(conn.Edges), err)
 		}
@@ -103,7 +103,7 @@ func TestCollidingOrganisationNames(t *testing.T) {
 		"Contoso": {Detached: true, Ambiguous: true}, "contoso": {Detached: true, Ambiguous: true},
 		"Twin": {Detached: true, Ambiguous: true}, "UNIQUE": {Upstream: upstream.Organization{ID: "u-1"}},
 	} {
-		s, err := e.r.Query().RestoreSession(e.ctx(admin), sessionGID("syd1", byName[name][0]))
+		s, err := e.r.Query().RestoreSession(e.ctx(admin), sessionGID("syd1", byName[name][0]), nil)
 		if err != nil {
 			t.Fatalf("admin: session of %s: %v", name, err)
 		}

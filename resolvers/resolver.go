@@ -38,6 +38,9 @@ type Resolver struct {
 	Watch WatchStatus
 	// Feed follows the archive for subscriptions; nil when the watch is off (NOT_CONFIGURED).
 	Feed SessionFeed
+	// Reads answers session reads from the restore watch's archive when it covers them (see
+	// archive.go); nil when the watch is off: VBO only.
+	Reads *ArchiveReads
 	// StillValid reports whether the running configuration still knows a principal's
 	// credentials (checked when a subscription starts); nil: always.
 	StillValid func(*auth.Principal) bool

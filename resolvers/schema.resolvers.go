@@ -24,8 +24,8 @@ func (r *organizationResolver) NameAmbiguous(ctx context.Context, obj *model.Org
 }
 
 // RestoreSessions is the resolver for the restoreSessions field.
-func (r *organizationResolver) RestoreSessions(ctx context.Context, obj *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
-	return r.orgRestoreSessions(ctx, obj, first, after, filter)
+func (r *organizationResolver) RestoreSessions(ctx context.Context, obj *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) (*model.RestoreSessionConnection, error) {
+	return r.orgRestoreSessions(ctx, obj, first, after, filter, live != nil && *live)
 }
 
 // Node is the resolver for the node field.
@@ -113,17 +113,17 @@ func (r *queryResolver) Organization(ctx context.Context, id string) (*model.Org
 }
 
 // RestoreSessions is the resolver for the restoreSessions field.
-func (r *queryResolver) RestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter) (*model.RestoreSessionConnection, error) {
-	return r.mergedRestoreSessions(ctx, first, after, filter)
+func (r *queryResolver) RestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) (*model.RestoreSessionConnection, error) {
+	return r.mergedRestoreSessions(ctx, first, after, filter, live != nil && *live)
 }
 
 // RestoreSession is the resolver for the restoreSession field.
-func (r *queryResolver) RestoreSession(ctx context.Context, id string) (*model.RestoreSession, error) {
+func (r *queryResolver) RestoreSession(ctx context.Context, id string, live *bool) (*model.RestoreSession, error) {
 	parsed, err := gid.ParseKind(id, gid.KindRestoreSession)
 	if err != nil {
 		return nil, err
 	}
-	return r.loadVisibleSession(ctx, parsed.Server, parsed.Upstream)
+	return r.loadVisibleSessionFrom(ctx, parsed.Server, parsed.Upstream, live != nil && *live)
 }
 
 // Session is the resolver for the session field.

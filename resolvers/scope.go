@@ -300,6 +300,14 @@ func (r *Resolver) archivedSessionVisible(p *auth.Principal, server, orgID strin
 // (never from the cache), and the scope check (the server's organisations) runs in both paths,
 // on the missing session too.
 func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*model.RestoreSession, error) {
+	return r.loadVisibleSessionFrom(ctx, server, id, false)
+}
+
+// loadVisibleSessionFrom is loadVisibleSession reading the archive when it covers the server
+// (archive.go) and live is false. A session the archive holds outside the caller's scope costs
+// the same VBO read as a missing one (for a caller with a limited scope), so the archive does
+// not tell them apart either.
+func (r *Resolver) loadVisibleSessionFrom(ctx context.Context, server, id string, live bool) (*model.RestoreSession, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -315,6 +323,16 @@ func (r *Resolver) loadVisibleSession(ctx context.Context, server, id string) (*
 	if !p.SeesAll() {
 		load = l.RestoreSessionFromServer
 	}
+	if a := r.archivedSession(ctx, server, id, live); a != nil {
+		if ok, err := r.sessionVisible(ctx, p, server, &a.Session); err != nil || !ok {
+			if !p.SeesAll() {
+				_, _ = load(ctx, server, id) // the same work as for a missing session
+			}
+			return nil, cmpErr(err, ErrNotFound)
+		}
+		return &model.RestoreSession{ServerName: server, Upstream: a.Session, Archived: true}, nil
+	}
+	r.noteLive(ctx, []string{server})
 	s, err := load(ctx, server, id)
 	if err != nil {
 		if err = notFoundIfAbsent(err); !errors.Is(err, ErrNotFound) {

@@ -132,7 +132,7 @@ func byIDFields(id string) []byIDField {
 		}})
 	case gid.KindRestoreSession:
 		fields = append(fields, byIDField{"restoreSession", func(r *Resolver, ctx context.Context, id string) (model.Node, error) {
-			s, err := r.Query().RestoreSession(ctx, id)
+			s, err := r.Query().RestoreSession(ctx, id, nil)
 			if s == nil {
 				return nil, err
 			}
@@ -167,7 +167,7 @@ func TestSessionScopeWhenOrganisationsFail(t *testing.T) {
 			e := newEnv(t)
 			e.fleet["syd1"].failWith("orgs", &upstream.Error{Server: "syd1", StatusCode: 503})
 			ctx := e.ctx(tt.p)
-			s, err := e.r.Query().RestoreSession(ctx, sessionGID("syd1", con1))
+			s, err := e.r.Query().RestoreSession(ctx, sessionGID("syd1", con1), nil)
 			if tt.want == found {
 				if err != nil || s == nil {
 					t.Fatalf("got %v, %v; want the session", s, err)
@@ -245,7 +245,7 @@ func TestListScope(t *testing.T) {
 				t.Errorf("servers { organizations } = %v, want %v", perServer, tt.orgs)
 			}
 
-			sessions, err := e.r.Query().RestoreSessions(ctx, ptr(500), nil, nil)
+			sessions, err := e.r.Query().RestoreSessions(ctx, ptr(500), nil, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,7 +280,7 @@ func TestRestoreSessionsTotalCount(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			conn, err := e.r.Query().RestoreSessions(e.ctx(tt.p), ptr(tt.first), nil, nil)
+			conn, err := e.r.Query().RestoreSessions(e.ctx(tt.p), ptr(tt.first), nil, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,7 +328,7 @@ func TestSessionOrganization(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			ctx := e.ctx(admin)
-			s, err := e.r.Query().RestoreSession(ctx, sessionGID("syd1", tt.session))
+			s, err := e.r.Query().RestoreSession(ctx, sessionGID("syd1", tt.session), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +428,7 @@ func TestUnauthenticatedLists(t *testing.T) {
 		"servers":       func() error { _, err := e.r.Query().Servers(ctx); return err },
 		"organizations": func() error { _, err := e.r.Query().Organizations(ctx, nil, nil, nil); return err },
 		"restoreSessions": func() error {
-			_, err := e.r.Query().RestoreSessions(ctx, nil, nil, nil)
+			_, err := e.r.Query().RestoreSessions(ctx, nil, nil, nil, nil)
 			return err
 		},
 		"viewer.organizations": func() error { _, err := e.r.Viewer().Organizations(ctx, &model.Viewer{}); return err },

@@ -12,7 +12,8 @@
 //
 // Upstream calls follow the gateway's loaders (model.go): organisation lists once per server
 // and request, one listing walk per server for all the organisations it serves, one events
-// call per session (more when totalCount must count beyond one page).
+// call per session (more when totalCount must count beyond one page); none for a listing the
+// restore watch's archive answers (Visible.Archive), nor for its sessions' events.
 //
 // The estimate is a pure function of the schema, the operation, its variables and the caller's
 // visible counts. Fragments are memoised (per fragment, type and multiplier), so a document
@@ -23,6 +24,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // Visible is what the caller can see, for sizing the lists the schema cannot bound.
@@ -34,6 +36,20 @@ type Visible struct {
 	Organizations int
 	// Tenant callers need the organisation lists for scope checks on sessions and events.
 	Tenant bool
+	// Archive answers session listings from the restore watch's archive (nil: VBO answers
+	// every one): a listing it answers, and its sessions' events, cost no upstream call; what
+	// bounds them is the response objects (the rows they return).
+	Archive Archive
+}
+
+// Archive is what the estimate knows of the restore watch's archive before execution.
+type Archive interface {
+	// Covers reports whether the archive answers a listing of sessions started in [from, to)
+	// (nil: open) on every server the caller sees.
+	Covers(from, to *time.Time) bool
+	// Continues reports whether after is the cursor of a listing the archive answered (the
+	// next pages are the archive's too).
+	Continues(after string) bool
 }
 
 // Paging is how the loaders read VBO, which sets how many calls a field makes.

@@ -2,6 +2,7 @@ package cost
 
 import (
 	"math"
+	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -26,6 +27,10 @@ import (
 //   - RestoreSession.events: one call per session (a page of up to eventsPageSize events);
 //     with totalCount, ceil(eventsCounted / eventsPageSize) calls (+1 when the page lies beyond
 //     what the count reads).
+//   - A listing the restore watch's archive answers (Visible.Archive: it covers the window on
+//     every server the caller sees, live is false, and after is none or an archive cursor):
+//     no call, nor for its sessions' events (read from the archive too); the organisation
+//     lists a tenant's scope needs are still read.
 //   - Query.restoreSession, RestoreEvent.session: one call; Query.node: by the kind of the id
 //     (an event costs its session and itself).
 
@@ -114,6 +119,9 @@ func (w *walker) calls(coord string, f *ast.Field, def *ast.FieldDefinition, mul
 		}
 		return 0, false
 	case "Organization.restoreSessions":
+		if w.archiveServes(f, def) {
+			return 0, false
+		}
 		pages := p.walkPages()
 		if w.arg(f, def, "after") != nil {
 			pages++
@@ -122,6 +130,9 @@ func (w *walker) calls(coord string, f *ast.Field, def *ast.FieldDefinition, mul
 	case "Query.restoreSessions":
 		return w.mergedCalls(f, def, mult)
 	case "RestoreSession.events":
+		if w.archived {
+			return 0, false // a session of an archive listing: its events are the archive's
+		}
 		first := intArg(w.arg(f, def, "first"), 50)
 		after := 0
 		if s, ok := w.arg(f, def, "after").(string); ok {
@@ -160,6 +171,9 @@ func (w *walker) mergedCalls(f *ast.Field, def *ast.FieldDefinition, mult float6
 			gatewayFilter = true
 		}
 	}
+	if w.archiveServes(f, def) {
+		return 0, orgLists
+	}
 	pages := 1.0
 	if gatewayFilter {
 		pages = w.e.paging.walkPages()
@@ -168,6 +182,44 @@ func (w *walker) mergedCalls(f *ast.Field, def *ast.FieldDefinition, mult float6
 		pages++
 	}
 	return mult * lanes * pages, orgLists
+}
+
+// archiveServes reports whether the restore watch's archive answers a session listing (the
+// resolvers' rule, resolvers/archive.go): not with live, an archive cursor's next page always,
+// another cursor's never, else when the archive covers the filter's window.
+func (w *walker) archiveServes(f *ast.Field, def *ast.FieldDefinition) bool {
+	a := w.vis.Archive
+	if a == nil {
+		return false
+	}
+	if live, _ := w.arg(f, def, "live").(bool); live {
+		return false
+	}
+	if after := w.arg(f, def, "after"); after != nil {
+		s, ok := after.(string)
+		return ok && a.Continues(s)
+	}
+	filter, _ := w.arg(f, def, "filter").(map[string]any)
+	from, ok1 := timeArg(filter["startTimeFrom"])
+	to, ok2 := timeArg(filter["startTimeTo"])
+	return ok1 && ok2 && a.Covers(from, to)
+}
+
+// timeArg reads a DateTime argument (nil: unset); ok is false for a value the resolvers refuse.
+func timeArg(v any) (*time.Time, bool) {
+	if v == nil {
+		return nil, true
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, false
+	}
+	t = t.UTC()
+	return &t, true
 }
 
 // selectiveEvents reports whether an events filter may hide more than the start/stop markers.

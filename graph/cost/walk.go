@@ -199,6 +199,8 @@ type walker struct {
 	over  bool
 	// orgSized: a list was sized by vis.Organizations
 	orgSized bool
+	// archived: the sessions below come from a listing the archive answers (their events too).
+	archived bool
 }
 
 // memoKey is a fragment's cost in one context: the type it applies to, how many times it
@@ -209,6 +211,7 @@ type memoKey struct {
 	mult      float64
 	sized     sizing
 	root      bool
+	archived  bool
 }
 
 // sizing is the size a connection gives its sized fields (`edges`), and the knob behind it.
@@ -263,7 +266,7 @@ func (w *walker) concrete(typ *ast.Definition, set ast.SelectionSet, mult float6
 			if def == nil || !w.included(x.Directives) || !w.satisfies(typ, def.TypeCondition) {
 				continue
 			}
-			key := memoKey{frag: def.Name, typ: typ.Name, mult: mult, root: root}
+			key := memoKey{frag: def.Name, typ: typ.Name, mult: mult, root: root, archived: w.archived}
 			if sized != nil {
 				key.sized = *sized
 			}
@@ -390,7 +393,10 @@ func (w *walker) field(parent *ast.Definition, f *ast.Field, mult float64, sized
 				target = t
 			}
 		}
+		saved := w.archived
+		w.archived = w.sessionsArchived(coord, f, def, target)
 		r.add(w.selectionSet(target, f.SelectionSet, inst, childSized, false))
+		w.archived = saved
 	}
 	claim := ""
 	switch {
@@ -402,6 +408,21 @@ func (w *walker) field(parent *ast.Definition, f *ast.Field, mult float64, sized
 	// The field's own calls are owned by itself: give their path this link.
 	out := r.fold(l, claim)
 	return out
+}
+
+// sessionsArchived is whether the sessions below field coord come from the archive: a listing
+// the archive answers says yes, and its edges and nodes keep it; any other way to a session
+// (restoreSession, node, an event's session, the subscriptions) says no (VBO may answer it).
+func (w *walker) sessionsArchived(coord string, f *ast.Field, def *ast.FieldDefinition, target *ast.Definition) bool {
+	switch {
+	case coord == "Query.restoreSessions" || coord == "Organization.restoreSessions":
+		return w.archiveServes(f, def)
+	case coord == "RestoreSessionEdge.node":
+		return w.archived
+	case target.Name == "RestoreSession" || target.Kind != ast.Object:
+		return false
+	}
+	return w.archived
 }
 
 func responseKey(f *ast.Field) string {

@@ -24,11 +24,15 @@ type cursor struct {
 	server   string
 	pos      gid.Position
 	offset   int
+	// kind and key: a keyset position in a list the gateway keeps (gid.Cursors.EncodeKeyset).
+	kind, key string
 }
 
 func (c *cursor) String() string {
 	c.once.Do(func() {
 		switch {
+		case c.kind != "":
+			c.text = c.sealer.EncodeKeyset(c.kind, c.key)
 		case c.server != "":
 			c.text = c.sealer.EncodeStream(gid.StreamCursor{c.server: c.pos})
 		case c.isStream:
@@ -74,6 +78,12 @@ func NewRestoreSessionEdge(node *RestoreSession, sealer *gid.Cursors, pos gid.St
 // server's position after it.
 func NewServerSessionEdge(node *RestoreSession, sealer *gid.Cursors, server string, pos gid.Position) *RestoreSessionEdge {
 	return &RestoreSessionEdge{Node: node, at: cursor{sealer: sealer, server: server, pos: pos}}
+}
+
+// NewKeysetSessionEdge makes the edge of a session read from a list the gateway keeps (the
+// restore watch's archive): its cursor is the list's keyset position key of list kind.
+func NewKeysetSessionEdge(node *RestoreSession, sealer *gid.Cursors, kind, key string) *RestoreSessionEdge {
+	return &RestoreSessionEdge{Node: node, at: cursor{sealer: sealer, kind: kind, key: key}}
 }
 
 // Cursor is the opaque cursor for `after`.

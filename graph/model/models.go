@@ -90,6 +90,8 @@ func (o *Organization) LastBackupTime() *time.Time { return utcTime(o.Upstream.L
 type RestoreSession struct {
 	ServerName string
 	Upstream   upstream.RestoreSession
+	// Archived: read from the restore watch's archive (its events are read there too).
+	Archived bool
 }
 
 // IsNode marks RestoreSession as a Node.

@@ -238,7 +238,7 @@ type RestoreSessionConnection struct {
 	Edges []*RestoreSessionEdge `json:"edges"`
 	// Paging state.
 	PageInfo *PageInfo `json:"pageInfo"`
-	// Matching sessions on all pages: known whenever every match fits in this page (hasNextPage false on the first page); else null (VBO does not count for the gateway).
+	// Matching sessions on all pages: known whenever every match fits in this page (hasNextPage false on the first page); else null (VBO does not count for the gateway). Read from the archive (extensions.freshness says archive), always known.
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 

@@ -45,6 +45,8 @@ type Loaders struct {
 	pages      memo[string, *upstream.Page[upstream.RestoreSession]]
 	eventsMemo memo[eventsKey, *EventsPage]
 	orgJoins   memo[string, upstream.OrgJoin]
+	// freshness is where this request's session reads came from (extensions.freshness).
+	freshness Freshness
 }
 
 // New creates a fresh set of loaders for one request.

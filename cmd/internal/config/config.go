@@ -59,6 +59,8 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Watch configures the restore watch (pollers, archive, subscriptions); see watch.go.
 	Watch Watch `yaml:"watch"`
+	// Reads selects VBO or the watch's archive for session reads; see reads.go.
+	Reads Reads `yaml:"reads"`
 	// LogLevel is debug, info, warn or error (default: --log-level, info). Reloaded on SIGHUP.
 	LogLevel string `yaml:"logLevel"`
 	// Runtime tunes the Go runtime (garbage collection) at start-up; see runtime.go.
@@ -221,6 +223,9 @@ func (c *Config) validate(lookupEnv func(string) (string, bool), readFile func(s
 		return err
 	}
 	if err := c.validateStore(lookupEnv); err != nil {
+		return err
+	}
+	if err := c.Reads.WithDefaults().Validate(); err != nil {
 		return err
 	}
 	c.Runtime = c.Runtime.WithDefaults()

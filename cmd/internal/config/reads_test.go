@@ -33,3 +33,37 @@ func TestReadsValidate(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 }
+
+// The reads section is parsed and checked at load: a bad one is refused with its key named.
+func TestReadsSection(t *testing.T) {
+	t.Parallel()
+	env := cfgtEnv(map[string]string{"SYD1_PW": "pw-syd1"})
+	files := cfgtFiles(map[string]string{"/run/secrets/mel1": "pw-mel1\r\n"})
+	tests := []struct {
+		name, yaml, err string
+		want            Reads
+	}{
+		{"unset: auto, 30s", "", "", Reads{From: ReadsAuto, MaxLag: 30 * time.Second}},
+		{"archive, 2m", "reads: {from: archive, maxLag: 2m}", "", Reads{From: ReadsArchive, MaxLag: 2 * time.Minute}},
+		{"unknown source", "reads: {from: cache}", "reads.from", Reads{}},
+		{"lag too small", "reads: {maxLag: 1ms}", "reads.maxLag", Reads{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(cfgtServers+tt.yaml), env, files)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Reads.WithDefaults(); got != tt.want {
+				t.Errorf("reads = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

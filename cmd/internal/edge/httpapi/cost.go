@@ -16,6 +16,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/graph/cost"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -36,6 +37,10 @@ type queryCost struct {
 	backend *loaders.Backend
 	known   func(server string) (int, bool) // nil: never known
 	logger  *slog.Logger
+	// reads answers session listings from the restore watch's archive (nil: VBO only); the
+	// estimate counts no upstream call for what it answers. cursors opens its cursors.
+	reads   *resolvers.ArchiveReads
+	cursors *gid.Cursors
 }
 
 var (
@@ -114,6 +119,46 @@ func (q *queryCost) visible(p *auth.Principal) (v cost.Visible, unknown []string
 	return v, unknown
 }
 
+// visibleServers names the servers p can see.
+func (q *queryCost) visibleServers(p *auth.Principal) []string {
+	var out []string
+	for _, s := range q.backend.Servers() {
+		if p.CanSeeServer(s.Name) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// archiveEstimate is cost.Archive for one request: the archive's coverage, read once (at the
+// first listing the estimate meets) and judged by the resolvers' rule (ArchiveReads.CoveredBy)
+// for every server the caller sees. The resolvers judge again, for the servers a listing
+// actually reads (a subset): a listing they answer from the archive is never estimated at
+// more calls than it makes, except when coverage changes in between (a poll falling behind
+// maxLag), when the listing reads VBO for calls the estimate did not count.
+type archiveEstimate struct {
+	ctx     context.Context
+	reads   *resolvers.ArchiveReads
+	cursors *gid.Cursors
+	servers []string
+
+	once sync.Once
+	cov  map[string]resolvers.ArchiveCoverage
+}
+
+func (a *archiveEstimate) Covers(from, to *time.Time) bool {
+	a.once.Do(func() {
+		if cov, err := a.reads.Reader.ArchiveCoverage(a.ctx); err == nil {
+			a.cov = cov // unreadable: VBO's cost (the resolvers read VBO too)
+		}
+	})
+	return a.cov != nil && a.reads.CoveredBy(a.cov, a.servers, loaders.Window{From: from, To: to})
+}
+
+func (a *archiveEstimate) Continues(after string) bool {
+	return a.cursors != nil && resolvers.IsArchiveCursor(a.cursors, after)
+}
+
 // assumedOrganizations is the organisations assumed on a server never listed, for an estimate
 // that must be an upper bound.
 const assumedOrganizations = 1000
@@ -158,6 +203,9 @@ func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	role := string(p.Role)
 	limits := q.lim.CostLimits(costRole(p))
 	vis, unknown := q.visible(p)
+	if q.reads != nil {
+		vis.Archive = &archiveEstimate{ctx: ctx, reads: q.reads, cursors: q.cursors, servers: q.visibleServers(p)}
+	}
 	est := q.est.Estimate(oc.Operation, oc.Variables, vis)
 	if len(unknown) > 0 && est.SizedByOrganizations && !over(est, limits) {
 		// Servers never listed yet (a cold start): refused without a call when over the limits

@@ -84,6 +84,8 @@ type Options struct {
 	KnownOrganizations func(server string) (int, bool)
 	// Feed serves the subscriptions (nil: the watch is off; they answer NOT_CONFIGURED).
 	Feed resolvers.SessionFeed
+	// Reads answers session reads from the watch's archive when it covers them (nil: VBO only).
+	Reads *resolvers.ArchiveReads
 	// StillValid tells whether the running configuration still knows a principal (new
 	// subscriptions on a websocket authenticated before a reload); nil: always.
 	StillValid func(*auth.Principal) bool
@@ -204,7 +206,7 @@ func New(opts Options) (http.Handler, error) {
 // newResolver is the one resolver behind /graphql and the exports.
 func newResolver(opts Options) *resolvers.Resolver {
 	return &resolvers.Resolver{Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus,
-		Watch: opts.Watch, Feed: opts.Feed, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope,
+		Watch: opts.Watch, Feed: opts.Feed, Reads: opts.Reads, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope,
 		Reports: opts.Reports, TenantOf: opts.TenantOf}
 }
 
@@ -217,6 +219,7 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver, policy *w
 	if err != nil {
 		return nil, err
 	}
+	qc.reads, qc.cursors = opts.Reads, opts.Cursors
 	srv := handler.New(es)
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)

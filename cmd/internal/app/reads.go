@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// archiveReads wires the store's list readers into the resolvers (config reads; the watch on).
+func archiveReads(cfg *config.Config, st *store.Store) *resolvers.ArchiveReads {
+	if st == nil {
+		return nil
+	}
+	r := cfg.Reads.WithDefaults()
+	return &resolvers.ArchiveReads{Reader: &archiveReader{st: st, retention: cfg.Watch.WithDefaults().Retention},
+		From: resolvers.ReadsFrom(r.From), MaxLag: r.MaxLag}
+}
+
+// archiveReader is resolvers.ArchiveReader on the store.
+type archiveReader struct {
+	st *store.Store
+	// retention: the archive deletes sessions that ended longer ago (0: keeps them all).
+	retention time.Duration
+}
+
+func listQuery(q resolvers.ArchiveListQuery) store.ListQuery {
+	l := store.ListQuery{Servers: q.Servers, From: q.From, To: q.To, Limit: q.Limit}
+	if q.After != nil {
+		l.After = &store.ListKey{Start: q.After.Start, Server: q.After.Server, ID: q.After.ID}
+	}
+	return l
+}
+
+func archived(x *store.Session) resolvers.ArchivedSession {
+	return resolvers.ArchivedSession{Server: x.Server, Session: x.Session, EventsComplete: x.EventsComplete}
+}
+
+func (a *archiveReader) ArchivedSessions(ctx context.Context, q resolvers.ArchiveListQuery) ([]resolvers.ArchivedSession, error) {
+	list, err := a.st.ListSessions(ctx, listQuery(q))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]resolvers.ArchivedSession, len(list))
+	for i, x := range list {
+		out[i] = archived(x)
+	}
+	return out, nil
+}
+
+func (a *archiveReader) CountArchivedSessions(ctx context.Context, q resolvers.ArchiveListQuery) (int, error) {
+	return a.st.CountSessions(ctx, listQuery(q))
+}
+
+func (a *archiveReader) ArchivedSession(ctx context.Context, server, id string) (*resolvers.ArchivedSession, error) {
+	x, err := a.st.Session(ctx, server, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := archived(x)
+	return &s, nil
+}
+
+func (a *archiveReader) ArchivedEvents(ctx context.Context, server, id string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
+	return a.st.SessionEventsFrom(ctx, server, id, offset, limit)
+}
+
+// ArchiveCoverage is every watched server's: from its backfill window's start (or the
+// retention's horizon, when later), as of its last poll.
+func (a *archiveReader) ArchiveCoverage(ctx context.Context) (map[string]resolvers.ArchiveCoverage, error) {
+	states, err := a.st.States(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var horizon time.Time
+	if a.retention > 0 {
+		now, err := a.st.Now(ctx)
+		if err != nil {
+			return nil, err
+		}
+		horizon = now.Add(-a.retention)
+	}
+	out := make(map[string]resolvers.ArchiveCoverage, len(states))
+	for _, st := range states {
+		from := st.BackfillFrom
+		if horizon.After(from) {
+			from = horizon
+		}
+		out[st.Server] = resolvers.ArchiveCoverage{From: from, HighWater: st.HighWater, AsOf: st.LastPoll, Done: st.BackfillDone}
+	}
+	return out, nil
+}

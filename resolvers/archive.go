@@ -1,0 +1,415 @@
+package resolvers
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Reads from the restore watch's archive. With the watch on, the archive holds every session,
+// its events and totals per server, within one poll interval. restoreSessions (both),
+// restoreSession, node and a session's events are answered from it when it covers what is
+// asked on every server involved, with the same answers, order and scope as from VBO (the
+// scope checks are scope.go's, on the same upstream.RestoreSession values); the response's
+// extensions.freshness says, per server, which source answered and as of when.
+
+// ReadsFrom selects where session reads go (config reads.from).
+type ReadsFrom string
+
+// Read sources.
+const (
+	// ReadsAuto reads the archive when it covers the window and is at most MaxLag behind.
+	ReadsAuto ReadsFrom = "auto"
+	// ReadsUpstream always reads VBO.
+	ReadsUpstream ReadsFrom = "upstream"
+	// ReadsArchive reads the archive when it covers the window, however far behind it is.
+	ReadsArchive ReadsFrom = "archive"
+)
+
+// ArchiveReads is how the resolvers read the archive; nil on the Resolver: VBO only.
+type ArchiveReads struct {
+	Reader ArchiveReader
+	From   ReadsFrom
+	// MaxLag is how long since a server's last poll the archive still answers for it (auto).
+	MaxLag time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// ArchiveKey is a position in the archive's newest-first order: start time descending, then
+// the server's place in the query's servers, then id.
+type ArchiveKey struct {
+	Start      time.Time
+	Server, ID string
+}
+
+// ArchiveListQuery asks for archived sessions newest first: From <= start < To.
+type ArchiveListQuery struct {
+	Servers  []string // display order
+	From, To *time.Time
+	After    *ArchiveKey
+	Limit    int
+}
+
+// ArchivedSession is one archived session as VBO last reported it.
+type ArchivedSession struct {
+	Server  string
+	Session upstream.RestoreSession
+	// EventsComplete: stopped and every event archived.
+	EventsComplete bool
+}
+
+// ArchiveCoverage is what the archive holds of one server: every session started since From
+// (since From up to HighWater while the backfill runs), as of its last poll AsOf.
+type ArchiveCoverage struct {
+	From, HighWater, AsOf time.Time
+	Done                  bool
+}
+
+// ArchiveReader reads the archive (the store implements it; app wires it).
+type ArchiveReader interface {
+	ArchivedSessions(ctx context.Context, q ArchiveListQuery) ([]ArchivedSession, error)
+	CountArchivedSessions(ctx context.Context, q ArchiveListQuery) (int, error)
+	// ArchivedSession is nil, nil when the session is not archived.
+	ArchivedSession(ctx context.Context, server, id string) (*ArchivedSession, error)
+	// ArchivedEvents reads a session's events from offset on (VBO's event positions).
+	ArchivedEvents(ctx context.Context, server, id string, offset, limit int) ([]upstream.RestoreSessionEvent, error)
+	ArchiveCoverage(ctx context.Context) (map[string]ArchiveCoverage, error)
+}
+
+// archiveCursorKind names archive session cursors (gid.Cursors.EncodeKeyset).
+const archiveCursorKind = "archive-sessions"
+
+// archiveScanLimit bounds the rows one filtered page reads from the archive; past it the page
+// ends with hasNextPage and a cursor where the read stopped (like a VBO walk's scan budget).
+const archiveScanLimit = 200_000
+
+func encodeArchiveKey(k ArchiveKey) string {
+	v := url.Values{"t": {strconv.FormatInt(k.Start.UnixNano(), 10)}, "s": {k.Server}, "i": {k.ID}}
+	return v.Encode()
+}
+
+// archiveCursor opens after when it is an archive cursor (ok false: another kind, or none).
+func (r *Resolver) archiveCursor(after *string) (*ArchiveKey, bool, error) {
+	if after == nil || r.Reads == nil {
+		return nil, false, nil
+	}
+	text, err := r.Cursors.DecodeKeyset(archiveCursorKind, *after)
+	if err != nil {
+		return nil, false, nil // a stream cursor, or an invalid one: the VBO path says which
+	}
+	v, err := url.ParseQuery(text)
+	if err != nil {
+		return nil, true, fmt.Errorf("%w: bad archive cursor", gid.ErrInvalid)
+	}
+	n, err := strconv.ParseInt(v.Get("t"), 10, 64)
+	if err != nil || !gid.ValidServerName(v.Get("s")) || v.Get("i") == "" {
+		return nil, true, fmt.Errorf("%w: bad archive cursor", gid.ErrInvalid)
+	}
+	return &ArchiveKey{Start: time.Unix(0, n).UTC(), Server: v.Get("s"), ID: v.Get("i")}, true, nil
+}
+
+// archiveCovers reports whether the archive answers for every server in servers over window w,
+// and each server's coverage. live (the query's flag) and reads.from: upstream say no.
+func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loaders.Window, live bool) (map[string]ArchiveCoverage, bool) {
+	if r.Reads == nil || live {
+		return nil, false
+	}
+	cov, ok, err := r.Reads.Covers(ctx, servers, w)
+	if err != nil {
+		r.Logger.WarnContext(ctx, "archive coverage unreadable: reading VBO", "err", err, "request_id", requestid.From(ctx))
+		return nil, false
+	}
+	return cov, ok
+}
+
+// Covers reports whether the archive answers reads of window w on every server in servers
+// (reads.from upstream: never; auto: only while each server's last poll is at most MaxLag old),
+// with every server's coverage. The resolvers and the cost estimate (which counts no upstream
+// call for what the archive answers) share this rule.
+func (a *ArchiveReads) Covers(ctx context.Context, servers []string, w loaders.Window) (map[string]ArchiveCoverage, bool, error) {
+	if a == nil || a.From == ReadsUpstream || len(servers) == 0 {
+		return nil, false, nil
+	}
+	cov, err := a.Reader.ArchiveCoverage(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return cov, a.CoveredBy(cov, servers, w), nil
+}
+
+// CoveredBy is Covers on coverage already read.
+func (a *ArchiveReads) CoveredBy(cov map[string]ArchiveCoverage, servers []string, w loaders.Window) bool {
+	if a == nil || a.From == ReadsUpstream || len(servers) == 0 {
+		return false
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	t := now()
+	for _, s := range servers {
+		c, ok := cov[s]
+		if !ok || !c.covers(w) || a.From == ReadsAuto && (c.AsOf.IsZero() || t.Sub(c.AsOf) > a.MaxLag) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsArchiveCursor reports whether after is a cursor of a session listing the archive answered
+// (its next pages are read there too).
+func IsArchiveCursor(c *gid.Cursors, after string) bool {
+	_, err := c.DecodeKeyset(archiveCursorKind, after)
+	return err == nil
+}
+
+// covers reports whether the archive holds every session of window w: a window from before the
+// backfill's start is VBO's; an open one is the archive's once the backfill is done (the archive
+// starts at the backfill window, watch.backfill); while the backfill runs, only a window ending
+// by the newest session archived.
+func (c ArchiveCoverage) covers(w loaders.Window) bool {
+	if w.From != nil && w.From.Before(c.From) {
+		return false
+	}
+	if c.Done {
+		return true
+	}
+	return w.From != nil && w.To != nil && !w.To.After(c.HighWater)
+}
+
+// noteArchive records the servers answered from the archive in extensions.freshness.
+func (r *Resolver) noteArchive(ctx context.Context, cov map[string]ArchiveCoverage, servers []string) {
+	f := loaders.For(ctx).Freshness()
+	first := false
+	for _, s := range servers {
+		asOf := cov[s].AsOf
+		first = f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceArchive, AsOf: &asOf}) || first
+	}
+	if first {
+		graphql.RegisterExtension(ctx, "freshness", f)
+	}
+}
+
+// noteLive records the servers read from VBO, when archive reads are configured.
+func (r *Resolver) noteLive(ctx context.Context, servers []string) {
+	if r.Reads == nil {
+		return
+	}
+	f := loaders.For(ctx).Freshness()
+	first := false
+	for _, s := range servers {
+		first = f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceLive}) || first
+	}
+	if first {
+		graphql.RegisterExtension(ctx, "freshness", f)
+	}
+}
+
+// archiveSessions pages sessions of servers from the archive, newest first, keeping the ones m
+// matches (the same matcher the VBO walk uses). after continues an archive cursor.
+func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, count bool) (*model.RestoreSessionConnection, error) {
+	q := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, After: after}
+	batch := size + 1
+	if m != nil {
+		batch = max(batch, 500)
+	}
+	var got []ArchivedSession
+	var keys []ArchiveKey
+	var last *ArchiveKey
+	paused, scanned := false, 0
+	for len(got) <= size {
+		q.Limit = batch
+		rows, err := r.Reads.Reader.ArchivedSessions(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			row := &rows[i]
+			k := ArchiveKey{Start: row.Session.CreationTime, Server: row.Server, ID: row.Session.ID}
+			last = &k
+			if m == nil || m.Fn == nil || m.Fn(row.Server, &row.Session) {
+				got, keys = append(got, *row), append(keys, k)
+				if len(got) > size {
+					break
+				}
+			}
+		}
+		scanned += len(rows)
+		if len(rows) < batch || len(got) > size {
+			break
+		}
+		if scanned >= archiveScanLimit {
+			paused = true
+			break
+		}
+		q.After = last
+	}
+	n := min(len(got), size)
+	conn := &model.RestoreSessionConnection{Edges: make([]*model.RestoreSessionEdge, 0, n),
+		PageInfo: &model.PageInfo{HasNextPage: len(got) > size || paused, HasPreviousPage: after != nil}}
+	for i := range n {
+		conn.Edges = append(conn.Edges, model.NewKeysetSessionEdge(&model.RestoreSession{ServerName: got[i].Server,
+			Upstream: got[i].Session, Archived: true}, r.Cursors, archiveCursorKind, encodeArchiveKey(keys[i])))
+	}
+	setEdgeCursors(conn)
+	if paused && last != nil {
+		end := r.Cursors.EncodeKeyset(archiveCursorKind, encodeArchiveKey(*last))
+		conn.PageInfo.EndCursor = &end
+	}
+	if count {
+		total, err := r.archiveTotal(ctx, ArchiveListQuery{Servers: servers, From: w.From, To: w.To}, m)
+		if err != nil {
+			return nil, err
+		}
+		conn.TotalCount = total
+	}
+	return conn, nil
+}
+
+// archiveTotal counts the matching sessions of q's window on every page (nil past the scan
+// limit).
+func (r *Resolver) archiveTotal(ctx context.Context, q ArchiveListQuery, m *loaders.Matcher) (*int, error) {
+	if m == nil || m.Fn == nil {
+		n, err := r.Reads.Reader.CountArchivedSessions(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		return &n, nil
+	}
+	total, scanned := 0, 0
+	for scanned < archiveScanLimit {
+		q.Limit = 2000
+		rows, err := r.Reads.Reader.ArchivedSessions(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			if m.Fn(rows[i].Server, &rows[i].Session) {
+				total++
+			}
+		}
+		scanned += len(rows)
+		if len(rows) < q.Limit {
+			return &total, nil
+		}
+		l := rows[len(rows)-1]
+		q.After = &ArchiveKey{Start: l.Session.CreationTime, Server: l.Server, ID: l.Session.ID}
+	}
+	return nil, nil
+}
+
+// archivedSession reads one session from the archive when it holds it and covers its server
+// (nil when VBO must answer).
+func (r *Resolver) archivedSession(ctx context.Context, server, id string, live bool) *ArchivedSession {
+	cov, ok := r.archiveCovers(ctx, []string{server}, loaders.Window{}, live)
+	if !ok {
+		return nil
+	}
+	s, err := r.Reads.Reader.ArchivedSession(ctx, server, id)
+	if err != nil || s == nil {
+		if err != nil {
+			r.Logger.WarnContext(ctx, "archive read failed: reading VBO", "server", server, "err", err, "request_id", requestid.From(ctx))
+		}
+		return nil
+	}
+	r.noteArchive(ctx, cov, []string{server})
+	return s
+}
+
+// errArchiveCursorLive's text, for the client.
+const errArchiveCursorLive = "after is a cursor from an archive read: a live read starts again without after"
+
+// withoutServer is m that matches nothing of server.
+func withoutServer(m *loaders.Matcher, server string) *loaders.Matcher {
+	return &loaders.Matcher{Fn: func(s string, x *upstream.RestoreSession) bool {
+		return s != server && (m == nil || m.Fn == nil || m.Fn(s, x))
+	}}
+}
+
+// cmpErr is err, or fallback when err is nil.
+func cmpErr(err, fallback error) error {
+	if err != nil {
+		return err
+	}
+	return fallback
+}
+
+// archiveEventsScanLimit bounds the events one page (and its totalCount) reads from the archive.
+const archiveEventsScanLimit = 1_000_000
+
+// archiveEvents pages an archived session's events from the archive: the same offsets (VBO's
+// event positions), filter and cursors as the VBO read; totalCount, when selected, counts the
+// matches from the start.
+func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession, from, size int, match func(*upstream.RestoreSessionEvent) bool) (*model.RestoreEventConnection, error) {
+	const batch = 2000
+	var events []upstream.RestoreSessionEvent
+	var offsets []int
+	end, next := false, from
+	for len(events) <= size && next-from < archiveEventsScanLimit {
+		list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, next, batch)
+		if err != nil {
+			return nil, err
+		}
+		for i := range list {
+			if match(&list[i]) {
+				events, offsets = append(events, list[i]), append(offsets, next+i)
+				if len(events) > size {
+					break
+				}
+			}
+		}
+		if len(events) > size {
+			break
+		}
+		next += len(list)
+		if len(list) < batch {
+			end = true
+			break
+		}
+	}
+	n := min(len(events), size)
+	conn := &model.RestoreEventConnection{Edges: make([]*model.RestoreEventEdge, 0, n),
+		PageInfo: &model.PageInfo{HasNextPage: len(events) > size || !end, HasPreviousPage: from > 0}}
+	for i := range n {
+		conn.Edges = append(conn.Edges, model.NewRestoreEventEdge(&model.RestoreEvent{ServerName: obj.ServerName,
+			SessionID: obj.Upstream.ID, Upstream: events[i]}, r.Cursors, offsets[i]+1))
+	}
+	if n > 0 {
+		start, last := conn.Edges[0].Cursor(), conn.Edges[n-1].Cursor()
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &last
+	}
+	if len(events) <= size && !end {
+		c := r.Cursors.EncodeOffset(next)
+		conn.PageInfo.EndCursor = &c
+	}
+	if selects(ctx, "totalCount") {
+		total := 0
+		for off := 0; off < archiveEventsScanLimit; off += batch {
+			list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, off, batch)
+			if err != nil {
+				return nil, err
+			}
+			for i := range list {
+				if match(&list[i]) {
+					total++
+				}
+			}
+			if len(list) < batch {
+				conn.TotalCount = &total
+				break
+			}
+		}
+	}
+	return conn, nil
+}
