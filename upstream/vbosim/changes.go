@@ -116,7 +116,9 @@ func (f *changeFeed) position(from string) (uint64, bool) {
 	if strings.EqualFold(from, "latest") {
 		return f.last, true
 	}
-	b, err := b64.DecodeString(from)
+	// Strict: a token is its one canonical encoding (non-zero padding bits, the same bytes
+	// under another spelling, are an edited token, not the same one).
+	b, err := b64.Strict().DecodeString(from)
 	if err != nil || len(b) != 8+changeTokenMAC || !hmac.Equal(b[8:], f.mac(b[:8])) {
 		return 0, false
 	}
