@@ -261,6 +261,13 @@ func TestArchiveReadsCost(t *testing.T) {
 				want := any(nil)
 				if from == config.ReadsUpstream {
 					want = "maxUpstreamCalls"
+				} else {
+					// The estimate judges coverage as the resolvers do: wait until a read says
+					// the archive answers every server (the watch's first polls under load).
+					waitFor(t, 30*time.Second, func() bool {
+						src := postAs(t, c, tenant, pageQuery, map[string]any{"first": 1}).sources()
+						return len(src) == 1 && src["archive"]
+					}, "the archive to cover the tenant's servers")
 				}
 				if got := limitOf(withEvents); got != want {
 					t.Errorf("first: 500 with events: refused for %v, want %v", got, want)
