@@ -59,6 +59,11 @@ type ArchiveListQuery struct {
 	From, To *time.Time
 	After    *ArchiveKey
 	Limit    int
+	// Orgs, when not nil, keeps only the sessions whose organisation name's key
+	// (upstream.OrgNameKey) is in Orgs[server] (a server without keys keeps none): the reader
+	// selects them, so a page reads no other organisation's sessions. The resolvers still
+	// match every row read (the same matcher as the VBO path).
+	Orgs map[string]map[string]bool
 }
 
 // ArchivedSession is one archived session as VBO last reported it.
@@ -135,13 +140,14 @@ func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loader
 
 // Covers reports whether the archive answers reads of window w on every server in servers
 // (reads.from upstream: never; auto: only while each server's last poll is at most MaxLag old),
-// with every server's coverage. The resolvers and the cost estimate (which counts no upstream
-// call for what the archive answers) share this rule.
+// with every server's coverage, read once per request (loaders.ArchiveCoverage). The resolvers
+// and the cost estimate (which counts no upstream call for what the archive answers) share this
+// rule.
 func (a *ArchiveReads) Covers(ctx context.Context, servers []string, w loaders.Window) (map[string]ArchiveCoverage, bool, error) {
 	if a == nil || a.From == ReadsUpstream || len(servers) == 0 {
 		return nil, false, nil
 	}
-	cov, err := a.Reader.ArchiveCoverage(ctx)
+	cov, err := loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return a.Reader.ArchiveCoverage(ctx) })
 	if err != nil {
 		return nil, false, err
 	}
@@ -218,8 +224,9 @@ func (r *Resolver) noteLive(ctx context.Context, servers []string) {
 
 // archiveSessions pages sessions of servers from the archive, newest first, keeping the ones m
 // matches (the same matcher the VBO walk uses). after continues an archive cursor.
-func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, count bool) (*model.RestoreSessionConnection, error) {
-	q := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, After: after}
+// orgs (nil: every organisation) are the organisations m keeps, which the reader selects.
+func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, count bool) (*model.RestoreSessionConnection, error) {
+	q := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, After: after, Orgs: orgs}
 	batch := size + 1
 	if m != nil {
 		batch = max(batch, 500)
@@ -268,7 +275,7 @@ func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w load
 		conn.PageInfo.EndCursor = &end
 	}
 	if count {
-		total, err := r.archiveTotal(ctx, ArchiveListQuery{Servers: servers, From: w.From, To: w.To}, m)
+		total, err := r.archiveTotal(ctx, ArchiveListQuery{Servers: servers, From: w.From, To: w.To, Orgs: orgs}, m)
 		if err != nil {
 			return nil, err
 		}
@@ -394,9 +401,13 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 		conn.PageInfo.EndCursor = &c
 	}
 	if selects(ctx, "totalCount") {
-		total := 0
-		for off := 0; off < archiveEventsScanLimit; off += batch {
-			list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, off, batch)
+		// The page read every event from from on: only those before it are left to count.
+		total, stop := 0, archiveEventsScanLimit
+		if end {
+			total, stop = len(events), from
+		}
+		for off := 0; off < stop; off += batch {
+			list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, off, min(batch, stop-off))
 			if err != nil {
 				return nil, err
 			}
@@ -405,10 +416,13 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 					total++
 				}
 			}
-			if len(list) < batch {
-				conn.TotalCount = &total
+			if len(list) < min(batch, stop-off) {
+				end = true // fewer events than from: total is every match
 				break
 			}
+		}
+		if end {
+			conn.TotalCount = &total
 		}
 	}
 	return conn, nil

@@ -47,6 +47,8 @@ type Loaders struct {
 	orgJoins   memo[string, upstream.OrgJoin]
 	// freshness is where this request's session reads came from (extensions.freshness).
 	freshness Freshness
+	// archiveCoverage is the archive's coverage, read once per request (ArchiveCoverage).
+	archiveCoverage memo[struct{}, any]
 }
 
 // New creates a fresh set of loaders for one request.
@@ -80,6 +82,26 @@ func Middleware(b *Backend, next http.Handler) http.Handler {
 // With stores l in ctx.
 func With(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// ArchiveCoverage is read's result, read once per request when ctx has loaders (every field
+// that reads sessions asks; the answer of the request's first read is the request's), else
+// read itself. A failed read is not kept.
+func ArchiveCoverage[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		return read()
+	}
+	v, err := l.archiveCoverage.do(ctx, struct{}{}, true, func() (any, error) { return read() })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	t, ok := v.(T)
+	if !ok {
+		return read() // another type asked under the one key: not memoised
+	}
+	return t, nil
 }
 
 // For returns the request's loaders. It panics if Middleware did not run: a wiring bug.

@@ -29,7 +29,7 @@ type archiveReader struct {
 }
 
 func listQuery(q resolvers.ArchiveListQuery) store.ListQuery {
-	l := store.ListQuery{Servers: q.Servers, From: q.From, To: q.To, Limit: q.Limit}
+	l := store.ListQuery{Servers: q.Servers, From: q.From, To: q.To, Limit: q.Limit, Orgs: q.Orgs}
 	if q.After != nil {
 		l.After = &store.ListKey{Start: q.After.Start, Server: q.After.Server, ID: q.After.ID}
 	}

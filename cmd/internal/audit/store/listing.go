@@ -33,10 +33,71 @@ type ListQuery struct {
 	After *ListKey
 	// Limit is the most sessions returned (at least 1).
 	Limit int
+	// Orgs, when not nil, keeps only the sessions whose recorded organisation name has a key
+	// (upstream.OrgNameKey) in Orgs[server]: a server without keys keeps none. The names are
+	// folded in Go (the databases fold case differently), so the query names the recorded
+	// spellings exactly and reads the archive_session_org index.
+	Orgs map[string]map[string]bool
 }
 
-// where is the query's filter and its arguments, the rank expression's first.
-func (q ListQuery) where() (rank string, where string, args []any, err error) {
+// orgs is the condition and arguments of the recorded organisation names q.Orgs selects (the
+// names of each server that fold to one of its keys); none: no session can match.
+func (s *Store) orgs(ctx context.Context, q ListQuery) (cond string, args []any, none bool, err error) {
+	if q.Orgs == nil {
+		return "", nil, false, nil
+	}
+	var servers []string
+	for _, sv := range q.Servers {
+		if len(q.Orgs[sv]) > 0 {
+			servers = append(servers, sv)
+		}
+	}
+	if len(servers) == 0 {
+		return "", nil, true, nil
+	}
+	qargs := make([]any, len(servers))
+	for i, sv := range servers {
+		qargs[i] = sv
+	}
+	type pair struct{ server, name string }
+	rows, err := s.eng.Query(ctx, `SELECT DISTINCT server, org_name FROM archive_session WHERE server IN (`+
+		placeholders(len(servers))+`)`, qargs...)
+	if err != nil {
+		return "", nil, false, err
+	}
+	pairs, err := Collect(rows, func(r Row) (pair, error) {
+		var p pair
+		return p, r.Scan(&p.server, &p.name)
+	})
+	if err != nil {
+		return "", nil, false, err
+	}
+	names := map[string][]string{}
+	for _, p := range pairs {
+		if q.Orgs[p.server][upstream.OrgNameKey(p.name)] {
+			names[p.server] = append(names[p.server], p.name)
+		}
+	}
+	var parts []string
+	for _, sv := range servers {
+		if len(names[sv]) == 0 {
+			continue
+		}
+		parts = append(parts, "(server = ? AND org_name IN ("+placeholders(len(names[sv]))+"))")
+		args = append(args, sv)
+		for _, n := range names[sv] {
+			args = append(args, n)
+		}
+	}
+	if len(parts) == 0 {
+		return "", nil, true, nil
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args, false, nil
+}
+
+// where is the query's filter and its arguments, the rank expression's first; orgs and
+// orgArgs are the organisation condition (Store.orgs).
+func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string, args []any, err error) {
 	var b strings.Builder
 	b.WriteString("CASE server")
 	for i, s := range q.Servers {
@@ -48,6 +109,10 @@ func (q ListQuery) where() (rank string, where string, args []any, err error) {
 	conds := []string{"server IN (" + placeholders(len(q.Servers)) + ")"}
 	for _, s := range q.Servers {
 		args = append(args, s)
+	}
+	if orgs != "" {
+		conds = append(conds, orgs)
+		args = append(args, orgArgs...)
 	}
 	if q.From != nil {
 		conds = append(conds, "start_ns >= ?")
@@ -87,7 +152,14 @@ func (s *Store) ListSessions(ctx context.Context, q ListQuery) ([]*Session, erro
 	if len(q.Servers) == 0 {
 		return nil, nil
 	}
-	rank, where, args, err := q.where()
+	orgs, orgArgs, none, err := s.orgs(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: list sessions: %w", err)
+	}
+	if none {
+		return nil, nil
+	}
+	rank, where, args, err := q.where(orgs, orgArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +181,14 @@ func (s *Store) CountSessions(ctx context.Context, q ListQuery) (int, error) {
 		return 0, nil
 	}
 	q.After = nil
-	_, where, args, err := q.where()
+	orgs, orgArgs, none, err := s.orgs(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("store: count sessions: %w", err)
+	}
+	if none {
+		return 0, nil
+	}
+	_, where, args, err := q.where(orgs, orgArgs)
 	if err != nil {
 		return 0, err
 	}
