@@ -1,137 +1,23 @@
 package e2e_test
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/http/httptest"
-	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report/mail/mailtest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/pgtest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 )
-
-// smtpSink is an in-process SMTP server (github.com/emersion/go-smtp) on loopback keeping
-// each message it accepts (a loopback relay: no STARTTLS, no AUTH).
-type smtpSink struct {
-	addr string
-	mu   sync.Mutex
-	msgs []sunkMessage
-}
-
-type sunkMessage struct {
-	rcpts []string
-	data  []byte
-}
-
-func startSMTPSink(t *testing.T) *smtpSink {
-	t.Helper()
-	s := &smtpSink{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }))
-	srv.Domain = "sink.test"
-	srv.ReadTimeout, srv.WriteTimeout = 5*time.Second, 5*time.Second
-	srv.MaxMessageBytes = 4 << 20
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return s
-}
-
-func (s *smtpSink) messages() []sunkMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunkMessage(nil), s.msgs...)
-}
-
-type sinkSession struct {
-	sink *smtpSink
-	cur  sunkMessage
-}
-
-func (x *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (x *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.cur.rcpts = append(x.cur.rcpts, to)
-	return nil
-}
-func (x *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	x.cur.data = b
-	x.sink.mu.Lock()
-	x.sink.msgs = append(x.sink.msgs, x.cur)
-	x.sink.mu.Unlock()
-	x.cur = sunkMessage{}
-	return nil
-}
-func (x *sinkSession) Reset()        { x.cur = sunkMessage{} }
-func (x *sinkSession) Logout() error { return nil }
-
-// attachments returns a message's attachments by file name, decoded.
-func attachments(t *testing.T, raw []byte) map[string][]byte {
-	t.Helper()
-	m, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not a message: %v", err)
-	}
-	out := map[string][]byte{}
-	var walk func(ct, cte, disp string, body io.Reader)
-	walk = func(ct, cte, disp string, body io.Reader) {
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil {
-			t.Fatalf("content type %q: %v", ct, err)
-		}
-		if strings.HasPrefix(mt, "multipart/") {
-			mr := multipart.NewReader(body, params["boundary"])
-			for {
-				p, err := mr.NextRawPart()
-				if err == io.EOF {
-					return
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				walk(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p.Header.Get("Content-Disposition"), p)
-			}
-		}
-		switch strings.ToLower(cte) {
-		case "quoted-printable":
-			body = quotedprintable.NewReader(body)
-		case "base64":
-			body = base64.NewDecoder(base64.StdEncoding, body)
-		}
-		b, err := io.ReadAll(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, dp, err := mime.ParseMediaType(disp); err == nil && dp["filename"] != "" {
-			out[dp["filename"]] = b
-		}
-	}
-	walk(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), "", m.Body)
-	return out
-}
 
 const (
 	createSchedule = `mutation($in: ReportScheduleInput!) { createReportSchedule(input: $in) { secret schedule { id tenant email webhookUrl } } }`
@@ -154,9 +40,9 @@ func TestReportScheduleEndToEnd(t *testing.T) {
 			if engine == "postgres" {
 				dsn = pgtest.DSN(t) // skips without PostgreSQL
 			}
-			sink := startSMTPSink(t)
+			sink := mailtest.Start(t, mailtest.Options{})
 			rcv := newHookReceiver(t)
-			host, port, _ := net.SplitHostPort(sink.addr)
+			host, port, _ := net.SplitHostPort(sink.Addr)
 			smtpPort, _ := strconv.Atoi(port)
 			fleet, gw := rulesGatewayWith(t, 30, func(c *config.Config) {
 				if dsn != "" {
@@ -267,12 +153,12 @@ func TestReportScheduleEndToEnd(t *testing.T) {
 			}
 
 			// The email: to the recipient, with the CSV attached.
-			msgs := sink.messages()
-			if len(msgs) != 1 || len(msgs[0].rcpts) != 1 || msgs[0].rcpts[0] != "ops@contoso.example" {
+			msgs := sinkMessages(sink)
+			if len(msgs) != 1 || len(msgs[0].Rcpts) != 1 || msgs[0].Rcpts[0] != "ops@contoso.example" {
 				t.Fatalf("emails %+v, want one to ops@contoso.example", msgs)
 			}
 			var attached []byte
-			for name, b := range attachments(t, msgs[0].data) {
+			for name, b := range mailtest.Attachments(t, msgs[0].Data) {
 				if strings.HasSuffix(name, ".csv") {
 					attached = b
 				}
@@ -320,4 +206,9 @@ func rulesGatewayWith(t *testing.T, sessions int, tune func(*config.Config)) (*d
 			RetrySchedule: []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}}
 		tune(c)
 	})
+}
+
+func sinkMessages(s *mailtest.Sink) []mailtest.Message {
+	msgs, _ := s.Messages()
+	return msgs
 }

@@ -7,23 +7,15 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"io"
 	"log/slog"
 	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
-	"net/http/httptest"
-	netmail "net/mail"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report/mail/mailtest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 )
 
@@ -32,150 +24,12 @@ const (
 	testPassword = "Sup3r-s3cret-SMTP-pw"
 )
 
-// received is one message the sink accepted.
-type received struct {
-	from  string
-	rcpts []string
-	tls   bool
-	user  string
-	data  []byte
-}
-
-// sink is an in-process SMTP server (github.com/emersion/go-smtp) on loopback: STARTTLS with
-// the test certificate when tlsOn, AUTH PLAIN (only after TLS) with testUser/testPassword.
-type sink struct {
-	addr     string
-	mu       sync.Mutex
-	messages []received
-	conns    int
-}
-
-func startSink(t *testing.T, tlsOn bool) (*sink, *x509.CertPool) {
+// startSink starts the test SMTP server: STARTTLS when tlsOn, AUTH PLAIN (after TLS) for
+// testUser/testPassword.
+func startSink(t *testing.T, tlsOn bool) (*mailtest.Sink, *x509.CertPool) {
 	t.Helper()
-	// httptest's certificate is valid for 127.0.0.1, ::1 and example.com.
-	ts := httptest.NewTLSServer(nil)
-	cert, pool := ts.TLS.Certificates[0], x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	ts.Close()
-
-	s := &sink{}
-	srv := smtp.NewServer(s)
-	srv.Domain = "sink.test"
-	srv.ReadTimeout, srv.WriteTimeout = 5*time.Second, 5*time.Second
-	srv.MaxMessageBytes = 1 << 20
-	if tlsOn {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return s, pool
-}
-
-func (s *sink) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	s.mu.Lock()
-	s.conns++
-	s.mu.Unlock()
-	return &session{sink: s, conn: c}, nil
-}
-
-func (s *sink) got() ([]received, int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]received(nil), s.messages...), s.conns
-}
-
-type session struct {
-	sink *sink
-	conn *smtp.Conn
-	cur  received
-}
-
-func (x *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (x *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, username, password string) error {
-		if username != testUser || password != testPassword {
-			return errors.New("invalid credentials")
-		}
-		x.cur.user = username
-		return nil
-	}), nil
-}
-
-func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.cur.from = from; return nil }
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.cur.rcpts = append(x.cur.rcpts, to)
-	return nil
-}
-
-func (x *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	_, x.cur.tls = x.conn.TLSConnectionState()
-	x.cur.data = b
-	x.sink.mu.Lock()
-	x.sink.messages = append(x.sink.messages, x.cur)
-	x.sink.mu.Unlock()
-	x.cur = received{user: x.cur.user}
-	return nil
-}
-
-func (x *session) Reset()        { x.cur = received{user: x.cur.user} }
-func (x *session) Logout() error { return nil }
-
-// parts walks a MIME message and returns each leaf part's decoded body by content type (and
-// attachments by file name).
-func parts(t *testing.T, raw []byte) (*netmail.Message, map[string][]byte) {
-	t.Helper()
-	m, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not a message: %v\n%s", err, raw)
-	}
-	out := map[string][]byte{}
-	var walk func(ct, cte, disp string, body io.Reader)
-	walk = func(ct, cte, disp string, body io.Reader) {
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil {
-			t.Fatalf("content type %q: %v", ct, err)
-		}
-		if strings.HasPrefix(mt, "multipart/") {
-			mr := multipart.NewReader(body, params["boundary"])
-			for {
-				p, err := mr.NextRawPart()
-				if err == io.EOF {
-					return
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				walk(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p.Header.Get("Content-Disposition"), p)
-			}
-		}
-		switch strings.ToLower(cte) {
-		case "quoted-printable":
-			body = quotedprintable.NewReader(body)
-		case "base64":
-			body = base64.NewDecoder(base64.StdEncoding, body)
-		}
-		b, err := io.ReadAll(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key := mt
-		if _, dp, err := mime.ParseMediaType(disp); err == nil && dp["filename"] != "" {
-			key = "file:" + dp["filename"]
-		}
-		out[key] = b
-	}
-	walk(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), "", m.Body)
-	return m, out
+	sk := mailtest.Start(t, mailtest.Options{TLS: tlsOn, User: testUser, Password: testPassword, MaxBytes: 1 << 20})
+	return sk, sk.Pool
 }
 
 func smtpFor(addr, host string, auth bool) config.SMTP {
@@ -209,9 +63,9 @@ func TestSendDeliversOverSTARTTLS(t *testing.T) {
 			m := &Mailer{
 				TLSConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 				Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-				Dial:      dialTo(sk.addr),
+				Dial:      dialTo(sk.Addr),
 			}
-			s := smtpFor(sk.addr, host, true)
+			s := smtpFor(sk.Addr, host, true)
 			s.StartTLS = true
 			ctx := WithRecipientCheck(context.Background(), AllowDomains("contoso.com", "fabrikam.com"))
 			html := []byte("<!DOCTYPE html><html><body><h1>Weekly restores</h1><p>4 sessions</p></body></html>")
@@ -221,18 +75,18 @@ func TestSendDeliversOverSTARTTLS(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Send: %v\nlogs:\n%s", err, logs.String())
 			}
-			msgs, _ := sk.got()
+			msgs, _ := sk.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("sink got %d messages, want 1", len(msgs))
 			}
 			got := msgs[0]
-			if !got.tls || got.user != testUser || got.from != "reports@contoso.com" {
-				t.Errorf("tls %v, user %q, from %q", got.tls, got.user, got.from)
+			if !got.TLS || got.User != testUser || got.From != "reports@contoso.com" {
+				t.Errorf("tls %v, user %q, from %q", got.TLS, got.User, got.From)
 			}
-			if strings.Join(got.rcpts, ",") != "ops@contoso.com,audit@fabrikam.com" {
-				t.Errorf("recipients %v", got.rcpts)
+			if strings.Join(got.Rcpts, ",") != "ops@contoso.com,audit@fabrikam.com" {
+				t.Errorf("recipients %v", got.Rcpts)
 			}
-			hdr, body := parts(t, got.data)
+			hdr, body := mailtest.Parts(t, got.Data)
 			if subj, _ := new(mime.WordDecoder).DecodeHeader(hdr.Header.Get("Subject")); subj != "Restore report: week 28 Bcc: x@evil.test" {
 				t.Errorf("subject %q", subj)
 			}
@@ -288,13 +142,13 @@ func TestSendRequiresSTARTTLS(t *testing.T) {
 			t.Parallel()
 			sk, _ := startSink(t, false)
 			var logs bytes.Buffer
-			m := &Mailer{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Dial: dialTo(sk.addr)}
-			s := smtpFor(sk.addr, tc.host, tc.auth)
+			m := &Mailer{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Dial: dialTo(sk.Addr)}
+			s := smtpFor(sk.Addr, tc.host, tc.auth)
 			s.StartTLS = tc.startTLS
 			ctx, cancel := context.WithTimeout(WithRecipientCheck(context.Background(), AllowDomains("contoso.com")), 10*time.Second)
 			defer cancel()
 			err := m.Send(ctx, s, []string{"ops@contoso.com"}, "r", nil, []byte("text"))
-			msgs, _ := sk.got()
+			msgs, _ := sk.Messages()
 			if sent := err == nil && len(msgs) == 1; sent != tc.wantSent {
 				t.Fatalf("sent %v (err %v, %d messages), want %v", sent, err, len(msgs), tc.wantSent)
 			}
@@ -330,7 +184,7 @@ func TestSendRefusesRecipients(t *testing.T) {
 				ctx = WithRecipientCheck(ctx, tc.check)
 			}
 			m := &Mailer{Logger: slog.New(slog.DiscardHandler)}
-			err := m.Send(ctx, smtpFor(sk.addr, "127.0.0.1", false), tc.to, "r", nil, []byte("t"))
+			err := m.Send(ctx, smtpFor(sk.Addr, "127.0.0.1", false), tc.to, "r", nil, []byte("t"))
 			var re *RecipientError
 			if !errors.As(err, &re) || re.Address != tc.address {
 				t.Fatalf("err = %v, want a *RecipientError naming %q", err, tc.address)
@@ -338,7 +192,7 @@ func TestSendRefusesRecipients(t *testing.T) {
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("err = %v, want it to wrap %v", err, tc.is)
 			}
-			if _, conns := sk.got(); conns != 0 {
+			if _, conns := sk.Messages(); conns != 0 {
 				t.Errorf("the sink saw %d connections: a refused recipient must stop the message before any connection", conns)
 			}
 		})
