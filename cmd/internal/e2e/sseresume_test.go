@@ -2,13 +2,11 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -45,21 +43,11 @@ func (c *sseClient) snapshot() []sseEvent {
 // sseConnect subscribes on url with query and vars, sending Last-Event-ID when lastID is set.
 func sseConnect(t *testing.T, ctx context.Context, url, key, query string, vars map[string]any, lastID string) *sseClient {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+key)
+	var headers []string
 	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
+		headers = []string{"Last-Event-ID", lastID}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		t.Fatalf("SSE subscribe: %s %s", resp.Status, resp.Header.Get("Content-Type"))
-	}
+	resp := openSSE(t, ctx, url, key, query, vars, headers...)
 	c := &sseClient{done: make(chan struct{})}
 	go func() {
 		defer close(c.done)

@@ -54,21 +54,34 @@ func (s *subscriber) snapshot() []subEvent {
 	return slices.Clone(s.events)
 }
 
-// sseSubscribe opens a graphql-sse (distinct connections) subscription.
-func sseSubscribe(t *testing.T, ctx context.Context, url, key, query string, vars map[string]any) *subscriber {
+// openSSE opens a graphql-sse (distinct connections) subscription on url as key, with more
+// request headers (e.g. Last-Event-ID) when given, and fails the test unless the answer is an
+// event stream. The caller reads and closes the body.
+func openSSE(t *testing.T, ctx context.Context, url, key, query string, vars map[string]any, headers ...string) *http.Response {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Authorization", "Bearer "+key)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body.Close()
 		t.Fatalf("SSE subscribe: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
+	return resp
+}
+
+// sseSubscribe opens a graphql-sse (distinct connections) subscription.
+func sseSubscribe(t *testing.T, ctx context.Context, url, key, query string, vars map[string]any) *subscriber {
+	t.Helper()
+	resp := openSSE(t, ctx, url, key, query, vars)
 	s := &subscriber{done: make(chan struct{})}
 	go func() {
 		defer close(s.done)

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -159,19 +158,7 @@ func TestV8LatencyEndToEnd(t *testing.T) {
 // returns (the response's headers arrived).
 func sseArrivals(t *testing.T, ctx context.Context, url, key, query string, vars map[string]any) <-chan arrival {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		resp.Body.Close()
-		t.Fatalf("SSE subscribe: %s %s", resp.Status, resp.Header.Get("Content-Type"))
-	}
+	resp := openSSE(t, ctx, url, key, query, vars)
 	out := make(chan arrival, 64)
 	go func() {
 		defer resp.Body.Close()
