@@ -304,7 +304,7 @@ func checkConfig(f *flags, load func() (*config.Config, error), stdout io.Writer
 		return err
 	}
 	if err := app.Check(cfg); err != nil {
-		return cfg.Locate(err) // the file and line of the key at fault, where it has one
+		return err
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d servers, %d tenants, %d API keys, JWT %v)\n", f.configPath,
 		len(cfg.Servers), len(cfg.Tenants), len(cfg.Auth.APIKeys), cfg.Auth.JWT != nil)

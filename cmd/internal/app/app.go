@@ -150,17 +150,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.runMu.Unlock()
 	g.current.Load().start()
 	g.reloadMu.Unlock()
-	defer func() {
+	stopped := func() { // a reload during or after the stop starts nothing
 		g.runMu.Lock()
-		g.running = false // a reload during or after the stop starts nothing
+		g.running = false
 		g.runMu.Unlock()
-	}()
+	}
 	if g.Jobs != nil {
 		// River's jobs get a context that Run's end does not cancel: Stop below lets running
 		// deliveries and report runs finish (within 20 s) instead of cancelling them mid-request.
 		if err := g.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 			cancel()
 			wg.Wait()
+			stopped()
 			g.release()
 			return fmt.Errorf("jobs: %w", err)
 		}
@@ -173,9 +174,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
-	g.runMu.Lock()
-	g.running = false
-	g.runMu.Unlock()
+	stopped()
 	if g.Jobs != nil {
 		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 		_ = g.Jobs.Stop(stopCtx)
@@ -463,18 +462,20 @@ func Check(cfg *config.Config) error {
 	return err
 }
 
-// check is Check, returning the settings New builds from.
+// check is Check, returning the settings New builds from. Its errors name the file and line
+// of the key at fault where the configuration was read from one (config.Locate): at start-up,
+// on reload and under --check-config alike.
 func check(cfg *config.Config) (settings, error) {
 	set, err := settingsOf(cfg)
 	if err != nil {
-		return settings{}, err
+		return settings{}, cfg.Locate(err)
 	}
 	if err := cfg.HTTP.WithDefaults().Validate(set.res.RequestTimeout); err != nil {
-		return settings{}, err
+		return settings{}, cfg.Locate(err)
 	}
 	if cfg.LogLevel != "" {
 		if _, err := telemetry.ParseLevel(cfg.LogLevel); err != nil {
-			return settings{}, fmt.Errorf("logLevel: %w", err)
+			return settings{}, cfg.Locate(fmt.Errorf("logLevel: %w", err))
 		}
 	}
 	return set, nil

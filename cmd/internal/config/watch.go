@@ -105,12 +105,10 @@ func (w Watch) Validate() error {
 		return fmt.Errorf("watch.maxEventsPerPoll %d: 1 to 100000", w.MaxEventsPerPoll)
 	case w.Retention < 0:
 		return fmt.Errorf("watch.retention %v: must not be negative (0 keeps everything)", w.Retention)
-	case w.Sweep.validate(w) != nil:
-		return w.Sweep.validate(w)
 	case w.UnwritableAfter < 0:
 		return fmt.Errorf("watch.unwritableAfter %v: must not be negative", w.UnwritableAfter)
 	}
-	return nil
+	return w.Sweep.validate(w)
 }
 
 // validateStore resolves the store's secret and checks the driver.
