@@ -1,4 +1,4 @@
-// Package rules evaluates watch rules: pure predicates over an archived restore session (and,
+// Package match evaluates watch rules: pure predicates over an archived restore session (and,
 // for ITEM rules, the events first seen in it), and the JSON payload a match is delivered
 // with. It reads nothing itself; what needs the archive ("first restore from this machine")
 // comes in as a lookup.

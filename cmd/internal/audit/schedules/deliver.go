@@ -83,6 +83,11 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 	if err != nil {
 		return err
 	}
+	if _, ok := s.o.Owner(sc.tenant); !ok {
+		// Checked again before every attempt, as the watch rules' deliveries are: a tenant
+		// removed since the run was made gets nothing more.
+		return s.cancelDelivery(ctx, d, "the schedule's owner no longer exists")
+	}
 	var result webhooks.Result
 	var code int
 	var retryAfter time.Duration
@@ -98,6 +103,9 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 		} else if sendErr = s.o.Mailer.Send(s.recipientCheck(ctx, sc.tenant), []string{d.target}, s.subject(sc, run), run.html, run.txt, Attachment{
 			Name: csvName(run), ContentType: "text/csv; charset=utf-8", Data: []byte(run.csv)}); sendErr != nil {
 			result = webhooks.Failed
+			if errors.As(sendErr, new(*mail.RecipientError)) {
+				result = webhooks.Gone // a recipient the owner may no longer mail: retrying cannot help
+			}
 		}
 	}
 	made := d.attempts + 1
@@ -134,6 +142,22 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 	if snooze > 0 {
 		return river.JobSnooze(snooze)
 	}
+	return nil
+}
+
+// cancelDelivery ends a pending delivery without an attempt.
+func (s *Service) cancelDelivery(ctx context.Context, d *deliveryRow, why string) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err := s.st.InTx(rctx, func(tx store.Tx) error {
+		_, err := tx.Exec(rctx, `UPDATE report_delivery SET status = ?, last_error = ?, next_attempt_ns = NULL, updated_ns = ?
+			WHERE id = ? AND status = ?`, deliveryCancelled, why, store.NS(s.o.Now()), d.id, deliveryPending)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("report schedules: cancel delivery %s: %w", d.id, err)
+	}
+	s.logger.InfoContext(ctx, "report delivery cancelled", "delivery", d.id, "why", why)
 	return nil
 }
 

@@ -112,6 +112,8 @@ type env struct {
 	lease   store.Lease
 	logs    *syncBuffer
 	grace   time.Duration
+	// owner is the replicas' Options.Owner (default owner).
+	owner func(*string) (*auth.Principal, bool)
 }
 
 type syncBuffer struct {
@@ -193,7 +195,7 @@ func (e *env) replica(id string, summary Summarizer) *Service {
 		WriteCSV: func(w interface{ Write([]byte) (int, error) }, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error {
 			return report.WriteCSV(w, groupBy, rows)
 		},
-		Owner: owner, Summary: summary, Grace: e.grace, Recheck: 20 * time.Millisecond, Now: e.clock.Now, Logger: logger})
+		Owner: e.ownerFunc(), Summary: summary, Grace: e.grace, Recheck: 20 * time.Millisecond, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -213,6 +215,53 @@ func (e *env) replica(id string, summary Summarizer) *Service {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func (e *env) ownerFunc() func(*string) (*auth.Principal, bool) {
+	if e.owner != nil {
+		return e.owner
+	}
+	return owner
+}
+
+// A report delivery checks its schedule's owner before every attempt, as the watch rules'
+// deliveries do: once the tenant is gone, a pending retry is cancelled, never sent.
+func TestDeliveryRechecksTheOwner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	rcv := newReceiver(t)
+	rcv.code = http.StatusInternalServerError // the first attempt fails: a retry is due
+	e.owner = func(tenant *string) (*auth.Principal, bool) {
+		if tenant != nil && *tenant == "t1" && len(rcv.requests()) > 0 {
+			return nil, false // the tenant is removed once its first attempt was made
+		}
+		return owner(tenant)
+	}
+	a := e.replica("a", nil)
+	e.archiveSessions(day0.Add(36*time.Hour), session{"a1", "Org-1", day0.Add(13 * time.Hour)})
+	c, err := a.Create(context.Background(), ptr("t1"), "admin@t1", model.ReportScheduleInput{Name: "gone", Every: model.ReportPeriodDay,
+		At: ptr("00:00"), TimeZone: "UTC", GroupBy: []model.RestoreAuditDimension{}, WebhookURL: ptr(rcv.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RunNow(context.Background(), c.Schedule.ID); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	waitFor(t, "the delivery cancelled", func() bool {
+		for _, r := range runsOf(t, a, c.Schedule.ID) {
+			for _, d := range r.Deliveries {
+				last = string(d.Status)
+				if d.Status == model.WebhookDeliveryStatusCancelled {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if n := len(rcv.requests()); n != 1 {
+		t.Fatalf("the receiver got %d requests, want only the first attempt (last status %s)", n, last)
+	}
+}
 
 // waitFor polls cond every few milliseconds for up to 15 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
