@@ -138,6 +138,16 @@ func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loader
 	return cov, ok
 }
 
+// archiveCoverage is every server's coverage through the request's memo (nil when unreadable:
+// what is read then carries no as-of time).
+func (r *Resolver) archiveCoverage(ctx context.Context) map[string]ArchiveCoverage {
+	cov, err := loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return r.Reads.Reader.ArchiveCoverage(ctx) })
+	if err != nil {
+		return nil
+	}
+	return cov
+}
+
 // Covers reports whether the archive answers reads of window w on every server in servers
 // (reads.from upstream: never; auto: only while each server's last poll is at most MaxLag old),
 // with every server's coverage, read once per request (loaders.ArchiveCoverage). The resolvers

@@ -100,8 +100,8 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 	}
 	servers := []string{org.ServerName}
 	if cov, ok := r.archiveCovers(ctx, servers, w, live); fromArchive || after == nil && ok {
-		if fromArchive && !ok {
-			cov, _ = r.Reads.Reader.ArchiveCoverage(ctx)
+		if fromArchive && cov == nil { // an archive cursor continues there even when not covered now
+			cov = r.archiveCoverage(ctx)
 		}
 		names := orgNames{org.ServerName: {upstream.OrgNameKey(org.Upstream.Name): true}}
 		conn, err := r.archiveSessions(ctx, servers, w, akey, size, sessionMatcher(names, sessionAttrs(filter)), names, selects(ctx, "totalCount"))
@@ -235,8 +235,8 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 		}
 	}
 	if cov, ok := r.archiveCovers(ctx, servers, w, live); fromArchive || after == nil && ok {
-		if fromArchive && !ok {
-			cov, _ = r.Reads.Reader.ArchiveCoverage(ctx)
+		if fromArchive && cov == nil { // an archive cursor continues there even when not covered now
+			cov = r.archiveCoverage(ctx)
 		}
 		m := sessionMatcher(names, sessionAttrs(filter))
 		if akey != nil && !slices.Contains(servers, akey.Server) {

@@ -130,8 +130,8 @@ func (q *queryCost) visibleServers(p *auth.Principal) []string {
 	return out
 }
 
-// archiveEstimate is cost.Archive for one request: the archive's coverage, read once (at the
-// first listing the estimate meets) and judged by the resolvers' rule (ArchiveReads.CoveredBy)
+// archiveEstimate is cost.Archive for one request: the archive's coverage, read once per
+// request (at the first listing the estimate meets; the resolvers share that read) and judged by the resolvers' rule (ArchiveReads.CoveredBy)
 // for every server the caller sees. The resolvers judge again, for the servers a listing
 // actually reads (a subset): a listing they answer from the archive is never estimated at
 // more calls than it makes, except when coverage changes in between (a poll falling behind
@@ -148,7 +148,9 @@ type archiveEstimate struct {
 
 func (a *archiveEstimate) Covers(from, to *time.Time) bool {
 	a.once.Do(func() {
-		if cov, err := a.reads.Reader.ArchiveCoverage(a.ctx); err == nil {
+		// Through the request's coverage memo (loaders.ArchiveCoverage): the resolvers that
+		// run next judge on the same read instead of reading the store again.
+		if cov, _, err := a.reads.Covers(a.ctx, a.servers, loaders.Window{}); err == nil {
 			a.cov = cov // unreadable: VBO's cost (the resolvers read VBO too)
 		}
 	})
