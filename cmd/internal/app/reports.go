@@ -4,7 +4,6 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/schedules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
-	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
@@ -25,11 +24,9 @@ func (g *Gateway) newReportSchedules(cfg *config.Config, kit *webhookKit) (*sche
 		return nil, nil
 	}
 	o := schedules.Options{Store: g.Store, Guard: kit.guard, Client: kit.client, Schedule: kit.schedule,
-		Queries: &resolvers.Resolver{Backend: g.Backend, Audit: g.audit, Logger: g.logger, TenantOf: g.tenantOf},
-		Archive: g.audit,
-		WriteCSV: func(w interface{ Write([]byte) (int, error) }, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error {
-			return report.WriteCSV(w, groupBy, rows)
-		},
+		Queries:      &resolvers.Resolver{Backend: g.Backend, Audit: g.audit, Logger: g.logger, TenantOf: g.tenantOf},
+		Archive:      g.audit,
+		WriteCSV:     report.WriteCSV,
 		Owner:        g.reportOwner,
 		Summary:      schedules.SummaryBuilder{},
 		EmailDomains: g.emailDomains,

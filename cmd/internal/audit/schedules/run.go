@@ -44,6 +44,9 @@ type SummaryInput struct {
 	Sessions func(ctx context.Context, from, to time.Time, each func(*match.Session) error) error
 	Coverage []*model.RestoreAuditCoverage
 	Complete bool
+	// TimeZone is the schedule's (IANA): business hours (08:00-18:00, Monday to Friday) are
+	// judged in it, as the schedule's periods are.
+	TimeZone string
 }
 
 // Summarizer makes a run's summary (HTML and plain text).
@@ -365,6 +368,7 @@ func (s *Service) make(ctx context.Context, sc *scheduleRow, run *runRow) (time.
 	var html, text string
 	if s.o.Summary != nil {
 		in := SummaryInput{Title: sc.def.Name, Scope: ownerName(sc.tenant), Period: period, Coverage: res.Coverage, Complete: complete,
+			TimeZone: sc.def.TimeZone,
 			Sessions: func(ctx context.Context, from, to time.Time, each func(*match.Session) error) error {
 				octx, q, err := s.ownerQuery(ctx, sc, from, to)
 				if err != nil {

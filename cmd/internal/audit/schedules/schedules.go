@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/mail"
 	"slices"
@@ -66,7 +67,7 @@ type Archive interface {
 }
 
 // CSVWriter writes a report's rows as the export's CSV (report.WriteCSV).
-type CSVWriter func(w interface{ Write([]byte) (int, error) }, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error
+type CSVWriter func(w io.Writer, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error
 
 // Options configure a Service.
 type Options struct {

@@ -192,10 +192,8 @@ func (e *env) replica(id string, summary Summarizer) *Service {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc, err := New(Options{Store: e.st, Guard: g, Client: c, Schedule: sch, Queries: scopedQueries{}, Archive: e.archive,
-		WriteCSV: func(w interface{ Write([]byte) (int, error) }, groupBy []model.RestoreAuditDimension, rows []*model.RestoreAuditRow) error {
-			return report.WriteCSV(w, groupBy, rows)
-		},
-		Owner: e.ownerFunc(), Summary: summary, Grace: e.grace, Recheck: 20 * time.Millisecond, Now: e.clock.Now, Logger: logger})
+		WriteCSV: report.WriteCSV,
+		Owner:    e.ownerFunc(), Summary: summary, Grace: e.grace, Recheck: 20 * time.Millisecond, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -21,6 +21,11 @@ func (SummaryBuilder) Summarize(ctx context.Context, in SummaryInput) (html, tex
 	for _, p := range in.Previous {
 		si.Previous = append(si.Previous, summary.Period(p))
 	}
+	if in.TimeZone != "" {
+		bh := summary.DefaultBusinessHours
+		bh.TimeZone = in.TimeZone
+		si.BusinessHours = &bh
+	}
 	s, err := summary.Build(ctx, si)
 	if err != nil {
 		return "", "", fmt.Errorf("summary: %w", err)
