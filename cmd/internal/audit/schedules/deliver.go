@@ -41,7 +41,7 @@ func scanDelivery(r store.Row) (*deliveryRow, error) {
 	var x deliveryRow
 	var updated int64
 	if err := r.Scan(&x.id, &x.runID, &x.channel, &x.target, &x.messageID, &x.status, &x.attempts, &x.lastError, &x.payload, &updated); err != nil {
-		if noRows(err) {
+		if store.IsNoRows(err) {
 			return nil, errNoRow
 		}
 		return nil, err

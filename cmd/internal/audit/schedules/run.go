@@ -227,7 +227,7 @@ func scanRun(r store.Row) (*runRow, error) {
 	var finished sql.NullInt64
 	if err := r.Scan(&x.id, &x.scheduleID, &from, &to, &x.onDemand, &x.status, &x.complete, &cov, &x.rows, &x.sessions,
 		&x.csv, &x.html, &x.txt, &x.errText, &created, &finished); err != nil {
-		if noRows(err) {
+		if store.IsNoRows(err) {
 			return nil, errNoRow
 		}
 		return nil, err

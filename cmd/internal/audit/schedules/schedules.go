@@ -27,8 +27,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/jobs"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
@@ -152,8 +150,6 @@ func New(o Options) (*Service, error) {
 
 var errNoRow = errors.New("no such row")
 
-func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) }
-
 func newID(prefix string) string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
@@ -272,7 +268,7 @@ func scanSchedule(r store.Row) (*scheduleRow, error) {
 	var def, secret string
 	var created, updated int64
 	if err := r.Scan(&x.id, &tenant, &def, &secret, &x.createdBy, &created, &updated); err != nil {
-		if noRows(err) {
+		if store.IsNoRows(err) {
 			return nil, errNoRow
 		}
 		return nil, err

@@ -14,7 +14,10 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) }
+// IsNoRows reports whether err is a driver's "no rows" (database/sql on SQLite, pgx on
+// PostgreSQL): the packages that keep their own tables in the store (watchrules, schedules)
+// ask it instead of naming either driver.
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) }
 
 // EnsureServer creates a server's row on first use (its backfill starts at backfillFrom) and
 // returns its state.
@@ -43,7 +46,7 @@ func scanState(r Row) (ServerState, error) {
 // State returns one server's watcher state (ErrNotFound before EnsureServer).
 func (s *Store) State(ctx context.Context, server string) (ServerState, error) {
 	st, err := scanState(s.eng.QueryRow(ctx, `SELECT `+stateCols+` FROM watch_server WHERE server = ?`, server))
-	if noRows(err) {
+	if IsNoRows(err) {
 		return st, ErrNotFound
 	}
 	if err != nil {
@@ -82,7 +85,7 @@ func (s *Store) AcquireLease(ctx context.Context, server, holder string, ttl tim
 			WHERE server = ? AND (lease_holder = ? OR lease_until_ns < ?)
 			RETURNING lease_epoch`, holder, holder, NS(until), server, holder, NS(now)).Scan(&epoch)
 	})
-	if noRows(err) {
+	if IsNoRows(err) {
 		return Lease{}, false, nil
 	}
 	if err != nil {
@@ -185,7 +188,7 @@ func collectSessions(rows Rows, err error) ([]*Session, error) {
 // Session returns one archived session (ErrNotFound when not archived).
 func (s *Store) Session(ctx context.Context, server, id string) (*Session, error) {
 	x, err := scanSession(s.eng.QueryRow(ctx, `SELECT `+sessionCols+` FROM archive_session WHERE server = ? AND id = ?`, server, id))
-	if noRows(err) {
+	if IsNoRows(err) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
@@ -278,7 +281,7 @@ func (s *Store) Archive(ctx context.Context, l Lease, changes []Change, cp Check
 			    change_token = CASE WHEN ? <> '' THEN ? ELSE change_token END
 			WHERE server = ? AND lease_holder = ? AND lease_epoch = ?
 			RETURNING feed_seq`, entries, added, hw, hw, cp.BackfillDone, cp.ChangeToken, cp.ChangeToken, l.Server, l.Holder, l.Epoch).Scan(&seq)
-		if noRows(err) {
+		if IsNoRows(err) {
 			return ErrLeaseLost
 		}
 		if err != nil {

@@ -17,7 +17,7 @@ import (
 func (s *Store) ChangeToken(ctx context.Context, server string) (string, error) {
 	var tok string
 	err := s.eng.QueryRow(ctx, `SELECT change_token FROM watch_server WHERE server = ?`, server).Scan(&tok)
-	if noRows(err) {
+	if IsNoRows(err) {
 		return "", ErrNotFound
 	}
 	if err != nil {

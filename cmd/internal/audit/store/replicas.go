@@ -66,7 +66,7 @@ func (s *Store) AcquireStaleLease(ctx context.Context, server, holder string, tt
 			WHERE server = ? AND lease_until_ns < ?
 			RETURNING lease_epoch`, holder, NS(until), server, NS(now.Add(-staleFor))).Scan(&epoch)
 	})
-	if noRows(err) {
+	if IsNoRows(err) {
 		return Lease{}, false, nil
 	}
 	if err != nil {

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
@@ -29,8 +27,6 @@ const (
 const triggerTest = "TEST"
 
 var errNoRow = errors.New("no such row")
-
-func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) }
 
 // ruleRow is a stored rule.
 type ruleRow struct {
@@ -64,7 +60,7 @@ func scanRule(r store.Row) (*ruleRow, error) {
 	var def, secret, previous string
 	var until, created, updated int64
 	if err := r.Scan(&x.id, &tenant, &def, &x.enabled, &x.disabledReason, &secret, &previous, &until, &x.createdBy, &created, &updated); err != nil {
-		if noRows(err) {
+		if store.IsNoRows(err) {
 			return nil, errNoRow
 		}
 		return nil, err
@@ -135,7 +131,7 @@ func scanDelivery(r store.Row) (*deliveryRow, error) {
 	err := r.Scan(&d.id, &d.ruleID, &d.messageID, &d.eventType, &d.trigger, &d.server, &d.sessionID, &d.orgID, &d.lastError,
 		&d.status, &d.attempts, &d.retryBase, &next, &d.payload, &created, &updated)
 	if err != nil {
-		if noRows(err) {
+		if store.IsNoRows(err) {
 			return nil, errNoRow
 		}
 		return nil, err
