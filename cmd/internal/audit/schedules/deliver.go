@@ -208,10 +208,12 @@ func (s *Service) RunNow(ctx context.Context, id string) (*model.ReportRun, erro
 		return nil, err
 	}
 	now := s.o.Now().UTC()
-	if _, err := s.queueRun(ctx, sc, c.onDemandStart(now).UTC(), now, true); err != nil {
+	runID, _, err := s.queueRun(ctx, sc, c.onDemandStart(now).UTC(), now, true)
+	if err != nil {
 		return nil, err
 	}
-	run, err := scanRun(s.st.QueryRow(ctx, `SELECT `+runCols+` FROM report_run WHERE schedule_id = ? AND on_demand ORDER BY created_ns DESC, id DESC LIMIT 1`, id))
+	// The run this call queued (not "the newest on-demand run": two calls at once each get their own).
+	run, err := scanRun(s.st.QueryRow(ctx, `SELECT `+runCols+` FROM report_run WHERE id = ?`, runID))
 	if err != nil {
 		return nil, fmt.Errorf("report schedules: run now: %w", err)
 	}

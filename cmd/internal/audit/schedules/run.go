@@ -156,7 +156,7 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 			ends = append(ends, e)
 		}
 		for i := len(ends) - 1; i >= 0; i-- {
-			ok, err := s.queueRun(ctx, sc, c.start(ends[i]), ends[i], false)
+			_, ok, err := s.queueRun(ctx, sc, c.start(ends[i]), ends[i], false)
 			if err != nil {
 				return queued, err
 			}
@@ -170,10 +170,9 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 
 // queueRun records a PENDING run of [from, to) and queues its job in one transaction; for a
 // scheduled period that has a run already it does nothing (false).
-func (s *Service) queueRun(ctx context.Context, sc *scheduleRow, from, to time.Time, onDemand bool) (bool, error) {
-	id := newID("rr_")
-	inserted := false
-	err := s.st.InTx(ctx, func(tx store.Tx) error {
+func (s *Service) queueRun(ctx context.Context, sc *scheduleRow, from, to time.Time, onDemand bool) (id string, inserted bool, err error) {
+	id = newID("rr_")
+	err = s.st.InTx(ctx, func(tx store.Tx) error {
 		n, err := tx.Exec(ctx, `INSERT INTO report_run (id, schedule_id, from_ns, to_ns, on_demand, status, created_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			id, sc.id, store.NS(from), store.NS(to), onDemand, runPending, store.NS(s.o.Now()))
@@ -191,9 +190,9 @@ func (s *Service) queueRun(ctx context.Context, sc *scheduleRow, from, to time.T
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("report schedules: queue run of %s: %w", sc.id, err)
+		return "", false, fmt.Errorf("report schedules: queue run of %s: %w", sc.id, err)
 	}
-	return inserted, nil
+	return id, inserted, nil
 }
 
 // runRow is a stored run.
