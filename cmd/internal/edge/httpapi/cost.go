@@ -202,8 +202,13 @@ func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if p == nil || m == nil {
 		return nil // the auth gate and withMeter run first; nothing to estimate for
 	}
-	role := string(p.Role)
-	limits := q.lim.CostLimits(costRole(p))
+	// The role a refusal names: the caller's, and the limits' entry when it is another one (a
+	// tenant admin is held to limits.roles.TENANT_AUDITOR, the tenant limits).
+	role, limitsRole := string(p.Role), costRole(p)
+	if limitsRole != role {
+		role += " (the tenant limits, limits.roles." + limitsRole + ")"
+	}
+	limits := q.lim.CostLimits(limitsRole)
 	vis, unknown := q.visible(p)
 	if q.reads != nil {
 		vis.Archive = &archiveEstimate{ctx: ctx, reads: q.reads, cursors: q.cursors, servers: q.visibleServers(p)}

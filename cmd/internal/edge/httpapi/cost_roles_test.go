@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -61,5 +62,18 @@ func TestCostLimitsEveryRole(t *testing.T) {
 				t.Errorf("%s, %s: limits %d calls / %d objects, want %d / %d", c.name, role, got.UpstreamCalls, got.ResponseObjects, want[0], want[1])
 			}
 		}
+	}
+	// A refusal names the limits a tenant admin is held to, not a limits.roles entry that
+	// cannot exist.
+	b, err := loaders.NewBackend([]loaders.VBOServer{{Name: "s1", APIVersion: "v6", Client: countingUpstream{n: &atomic.Int64{}}}}, loaders.Config{ListingTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := &costRig{h: newHandler(t, httpapi.Options{Backend: b, Limits: overridden, Authenticate: func(*http.Request) (*auth.Principal, error) {
+		return principals[auth.RoleTenantAdmin], nil
+	}})}
+	resp := rig.post(t, "", `{ restoreSessions(first: 500) { edges { node { events(first: 500) { edges { node { type } } } } } } }`, nil)
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "for TENANT_ADMIN (the tenant limits, limits.roles.TENANT_AUDITOR)") {
+		t.Errorf("a tenant admin's refusal: %+v", resp.Errors)
 	}
 }
