@@ -34,7 +34,10 @@ type ResolverRoot interface {
 	Organization() OrganizationResolver
 	Query() QueryResolver
 	ReportSchedule() ReportScheduleResolver
+	RestoreAttribution() RestoreAttributionResolver
+	RestoreBrowser() RestoreBrowserResolver
 	RestoreEvent() RestoreEventResolver
+	RestoreItem() RestoreItemResolver
 	RestoreSession() RestoreSessionResolver
 	Subscription() SubscriptionResolver
 	VboServer() VboServerResolver
@@ -66,6 +69,8 @@ type ComplexityRoot struct {
 		RedeliverWebhook      func(childComplexity int, id string) int
 		RotateWatchRuleSecret func(childComplexity int, id string, overlapHours *int) int
 		RunReportScheduleNow  func(childComplexity int, id string) int
+		StartRestoreSession   func(childComplexity int, input model.StartRestoreSessionInput) int
+		StopRestoreSession    func(childComplexity int, id string) int
 		TestWatchRule         func(childComplexity int, id string) int
 		UpdateReportSchedule  func(childComplexity int, id string, input model.ReportScheduleInput) int
 		UpdateWatchRule       func(childComplexity int, id string, input model.WatchRuleInput) int
@@ -106,17 +111,18 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Node              func(childComplexity int, id string) int
-		Organization      func(childComplexity int, id string) int
-		Organizations     func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
-		ReportSchedules   func(childComplexity int) int
-		RestoreAudit      func(childComplexity int, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) int
-		RestoreSession    func(childComplexity int, id string, live *bool) int
-		RestoreSessions   func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) int
-		Servers           func(childComplexity int) int
-		Viewer            func(childComplexity int) int
-		WatchRules        func(childComplexity int) int
-		WebhookDeliveries func(childComplexity int, ruleID string, first *int, after *string) int
+		Node                   func(childComplexity int, id string) int
+		Organization           func(childComplexity int, id string) int
+		Organizations          func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
+		ReportSchedules        func(childComplexity int) int
+		RestoreAudit           func(childComplexity int, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) int
+		RestoreSession         func(childComplexity int, id string, live *bool) int
+		RestoreSessions        func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) int
+		Servers                func(childComplexity int) int
+		VerifyRestoreActionLog func(childComplexity int, tenant *string) int
+		Viewer                 func(childComplexity int) int
+		WatchRules             func(childComplexity int) int
+		WebhookDeliveries      func(childComplexity int, ruleID string, first *int, after *string) int
 	}
 
 	ReportDelivery struct {
@@ -188,6 +194,53 @@ type ComplexityRoot struct {
 		Secret   func(childComplexity int) int
 	}
 
+	RestoreAction struct {
+		ClientAddress  func(childComplexity int) int
+		DisplayName    func(childComplexity int) int
+		EndTime        func(childComplexity int) int
+		Error          func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Person         func(childComplexity int) int
+		Position       func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		RequestID      func(childComplexity int) int
+		Role           func(childComplexity int) int
+		Server         func(childComplexity int) int
+		StartTime      func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Summary        func(childComplexity int) int
+		UpstreamStatus func(childComplexity int) int
+		UserAgent      func(childComplexity int) int
+	}
+
+	RestoreActionConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	RestoreActionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RestoreActionLogVerification struct {
+		BrokenAt func(childComplexity int) int
+		Ok       func(childComplexity int) int
+		Problem  func(childComplexity int) int
+		Records  func(childComplexity int) int
+		Tenant   func(childComplexity int) int
+	}
+
+	RestoreAttribution struct {
+		Actions        func(childComplexity int, first *int, after *string) int
+		DisplayName    func(childComplexity int) int
+		Person         func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		Tenant         func(childComplexity int) int
+		ThroughGateway func(childComplexity int) int
+	}
+
 	RestoreAudit struct {
 		Coverage func(childComplexity int) int
 		Rows     func(childComplexity int) int
@@ -210,11 +263,19 @@ type ComplexityRoot struct {
 		Items          func(childComplexity int) int
 		Last           func(childComplexity int) int
 		Organization   func(childComplexity int) int
+		Person         func(childComplexity int) int
 		Result         func(childComplexity int) int
 		Sessions       func(childComplexity int) int
 		Tenant         func(childComplexity int) int
 		Type           func(childComplexity int) int
 		ViaAddress     func(childComplexity int) int
+	}
+
+	RestoreBrowser struct {
+		Mailboxes func(childComplexity int, first *int, after *string, search *string) int
+		OneDrives func(childComplexity int, first *int, after *string, search *string) int
+		Sites     func(childComplexity int, first *int, after *string, search *string) int
+		Teams     func(childComplexity int, first *int, after *string, search *string) int
 	}
 
 	RestoreEvent struct {
@@ -247,7 +308,32 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	RestoreItem struct {
+		Children    func(childComplexity int, kind model.RestoreItemKind, first *int, after *string, search *string) int
+		Email       func(childComplexity int) int
+		HasChildren func(childComplexity int) int
+		ID          func(childComplexity int) int
+		ItemType    func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Modified    func(childComplexity int) int
+		Name        func(childComplexity int) int
+		SizeBytes   func(childComplexity int) int
+		URL         func(childComplexity int) int
+	}
+
+	RestoreItemConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	RestoreItemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	RestoreSession struct {
+		Attribution  func(childComplexity int) int
+		Browse       func(childComplexity int) int
 		ClientHost   func(childComplexity int) int
 		Details      func(childComplexity int) int
 		EndTime      func(childComplexity int) int
@@ -315,6 +401,7 @@ type ComplexityRoot struct {
 		OutsideBusinessHours    func(childComplexity int) int
 		PreviousSecretExpiresAt func(childComplexity int) int
 		SourceContains          func(childComplexity int) int
+		StartedOutsideGateway   func(childComplexity int) int
 		Tenant                  func(childComplexity int) int
 		URL                     func(childComplexity int) int
 		UpdatedAt               func(childComplexity int) int
@@ -395,6 +482,8 @@ type MutationResolver interface {
 	UpdateReportSchedule(ctx context.Context, id string, input model.ReportScheduleInput) (*model.ReportSchedule, error)
 	DeleteReportSchedule(ctx context.Context, id string) (bool, error)
 	RunReportScheduleNow(ctx context.Context, id string) (*model.ReportRun, error)
+	StartRestoreSession(ctx context.Context, input model.StartRestoreSessionInput) (*model.RestoreSession, error)
+	StopRestoreSession(ctx context.Context, id string) (*model.RestoreSession, error)
 }
 type OrganizationResolver interface {
 	Server(ctx context.Context, obj *model.Organization) (*model.VboServer, error)
@@ -411,6 +500,7 @@ type QueryResolver interface {
 	RestoreSessions(ctx context.Context, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) (*model.RestoreSessionConnection, error)
 	RestoreSession(ctx context.Context, id string, live *bool) (*model.RestoreSession, error)
 	ReportSchedules(ctx context.Context) ([]*model.ReportSchedule, error)
+	VerifyRestoreActionLog(ctx context.Context, tenant *string) (*model.RestoreActionLogVerification, error)
 	WatchRules(ctx context.Context) ([]*model.WatchRule, error)
 	WebhookDeliveries(ctx context.Context, ruleID string, first *int, after *string) (*model.WebhookDeliveryConnection, error)
 	RestoreAudit(ctx context.Context, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) (*model.RestoreAudit, error)
@@ -418,13 +508,27 @@ type QueryResolver interface {
 type ReportScheduleResolver interface {
 	Runs(ctx context.Context, obj *model.ReportSchedule, first *int, after *string) (*model.ReportRunConnection, error)
 }
+type RestoreAttributionResolver interface {
+	Actions(ctx context.Context, obj *model.RestoreAttribution, first *int, after *string) (*model.RestoreActionConnection, error)
+}
+type RestoreBrowserResolver interface {
+	Mailboxes(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error)
+	OneDrives(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error)
+	Sites(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error)
+	Teams(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error)
+}
 type RestoreEventResolver interface {
 	Session(ctx context.Context, obj *model.RestoreEvent) (*model.RestoreSession, error)
+}
+type RestoreItemResolver interface {
+	Children(ctx context.Context, obj *model.RestoreItem, kind model.RestoreItemKind, first *int, after *string, search *string) (*model.RestoreItemConnection, error)
 }
 type RestoreSessionResolver interface {
 	Organization(ctx context.Context, obj *model.RestoreSession) (*model.Organization, error)
 
 	Events(ctx context.Context, obj *model.RestoreSession, first *int, after *string, filter *model.RestoreEventFilter) (*model.RestoreEventConnection, error)
+	Attribution(ctx context.Context, obj *model.RestoreSession) (*model.RestoreAttribution, error)
+	Browse(ctx context.Context, obj *model.RestoreSession) (*model.RestoreBrowser, error)
 }
 type SubscriptionResolver interface {
 	RestoreSessionStarted(ctx context.Context, filter *model.RestoreSessionFilter, since *time.Time, after *string) (<-chan *model.RestoreSession, error)
@@ -579,6 +683,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunReportScheduleNow(childComplexity, args["id"].(string)), true
+	case "Mutation.startRestoreSession":
+		if e.ComplexityRoot.Mutation.StartRestoreSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startRestoreSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartRestoreSession(childComplexity, args["input"].(model.StartRestoreSessionInput)), true
+	case "Mutation.stopRestoreSession":
+		if e.ComplexityRoot.Mutation.StopRestoreSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_stopRestoreSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StopRestoreSession(childComplexity, args["id"].(string)), true
 	case "Mutation.testWatchRule":
 		if e.ComplexityRoot.Mutation.TestWatchRule == nil {
 			break
@@ -832,6 +958,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Servers(childComplexity), true
+	case "Query.verifyRestoreActionLog":
+		if e.ComplexityRoot.Query.VerifyRestoreActionLog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_verifyRestoreActionLog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VerifyRestoreActionLog(childComplexity, args["tenant"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1156,6 +1293,208 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReportScheduleCreated.Secret(childComplexity), true
 
+	case "RestoreAction.clientAddress":
+		if e.ComplexityRoot.RestoreAction.ClientAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.ClientAddress(childComplexity), true
+	case "RestoreAction.displayName":
+		if e.ComplexityRoot.RestoreAction.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.DisplayName(childComplexity), true
+	case "RestoreAction.endTime":
+		if e.ComplexityRoot.RestoreAction.EndTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.EndTime(childComplexity), true
+	case "RestoreAction.error":
+		if e.ComplexityRoot.RestoreAction.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Error(childComplexity), true
+	case "RestoreAction.id":
+		if e.ComplexityRoot.RestoreAction.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.ID(childComplexity), true
+	case "RestoreAction.kind":
+		if e.ComplexityRoot.RestoreAction.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Kind(childComplexity), true
+	case "RestoreAction.person":
+		if e.ComplexityRoot.RestoreAction.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Person(childComplexity), true
+	case "RestoreAction.position":
+		if e.ComplexityRoot.RestoreAction.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Position(childComplexity), true
+	case "RestoreAction.reason":
+		if e.ComplexityRoot.RestoreAction.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Reason(childComplexity), true
+	case "RestoreAction.requestId":
+		if e.ComplexityRoot.RestoreAction.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.RequestID(childComplexity), true
+	case "RestoreAction.role":
+		if e.ComplexityRoot.RestoreAction.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Role(childComplexity), true
+	case "RestoreAction.server":
+		if e.ComplexityRoot.RestoreAction.Server == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Server(childComplexity), true
+	case "RestoreAction.startTime":
+		if e.ComplexityRoot.RestoreAction.StartTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.StartTime(childComplexity), true
+	case "RestoreAction.status":
+		if e.ComplexityRoot.RestoreAction.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Status(childComplexity), true
+	case "RestoreAction.summary":
+		if e.ComplexityRoot.RestoreAction.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Summary(childComplexity), true
+	case "RestoreAction.upstreamStatus":
+		if e.ComplexityRoot.RestoreAction.UpstreamStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.UpstreamStatus(childComplexity), true
+	case "RestoreAction.userAgent":
+		if e.ComplexityRoot.RestoreAction.UserAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.UserAgent(childComplexity), true
+
+	case "RestoreActionConnection.edges":
+		if e.ComplexityRoot.RestoreActionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionConnection.Edges(childComplexity), true
+	case "RestoreActionConnection.pageInfo":
+		if e.ComplexityRoot.RestoreActionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionConnection.PageInfo(childComplexity), true
+
+	case "RestoreActionEdge.cursor":
+		if e.ComplexityRoot.RestoreActionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionEdge.Cursor(childComplexity), true
+	case "RestoreActionEdge.node":
+		if e.ComplexityRoot.RestoreActionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionEdge.Node(childComplexity), true
+
+	case "RestoreActionLogVerification.brokenAt":
+		if e.ComplexityRoot.RestoreActionLogVerification.BrokenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionLogVerification.BrokenAt(childComplexity), true
+	case "RestoreActionLogVerification.ok":
+		if e.ComplexityRoot.RestoreActionLogVerification.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionLogVerification.Ok(childComplexity), true
+	case "RestoreActionLogVerification.problem":
+		if e.ComplexityRoot.RestoreActionLogVerification.Problem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionLogVerification.Problem(childComplexity), true
+	case "RestoreActionLogVerification.records":
+		if e.ComplexityRoot.RestoreActionLogVerification.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionLogVerification.Records(childComplexity), true
+	case "RestoreActionLogVerification.tenant":
+		if e.ComplexityRoot.RestoreActionLogVerification.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionLogVerification.Tenant(childComplexity), true
+
+	case "RestoreAttribution.actions":
+		if e.ComplexityRoot.RestoreAttribution.Actions == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreAttribution_actions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreAttribution.Actions(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "RestoreAttribution.displayName":
+		if e.ComplexityRoot.RestoreAttribution.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAttribution.DisplayName(childComplexity), true
+	case "RestoreAttribution.person":
+		if e.ComplexityRoot.RestoreAttribution.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAttribution.Person(childComplexity), true
+	case "RestoreAttribution.reason":
+		if e.ComplexityRoot.RestoreAttribution.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAttribution.Reason(childComplexity), true
+	case "RestoreAttribution.tenant":
+		if e.ComplexityRoot.RestoreAttribution.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAttribution.Tenant(childComplexity), true
+	case "RestoreAttribution.throughGateway":
+		if e.ComplexityRoot.RestoreAttribution.ThroughGateway == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAttribution.ThroughGateway(childComplexity), true
+
 	case "RestoreAudit.coverage":
 		if e.ComplexityRoot.RestoreAudit.Coverage == nil {
 			break
@@ -1248,6 +1587,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreAuditRow.Organization(childComplexity), true
+	case "RestoreAuditRow.person":
+		if e.ComplexityRoot.RestoreAuditRow.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAuditRow.Person(childComplexity), true
 	case "RestoreAuditRow.result":
 		if e.ComplexityRoot.RestoreAuditRow.Result == nil {
 			break
@@ -1278,6 +1623,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreAuditRow.ViaAddress(childComplexity), true
+
+	case "RestoreBrowser.mailboxes":
+		if e.ComplexityRoot.RestoreBrowser.Mailboxes == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreBrowser_mailboxes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreBrowser.Mailboxes(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
+	case "RestoreBrowser.oneDrives":
+		if e.ComplexityRoot.RestoreBrowser.OneDrives == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreBrowser_oneDrives_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreBrowser.OneDrives(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
+	case "RestoreBrowser.sites":
+		if e.ComplexityRoot.RestoreBrowser.Sites == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreBrowser_sites_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreBrowser.Sites(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
+	case "RestoreBrowser.teams":
+		if e.ComplexityRoot.RestoreBrowser.Teams == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreBrowser_teams_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreBrowser.Teams(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
 
 	case "RestoreEvent.durationSeconds":
 		if e.ComplexityRoot.RestoreEvent.DurationSeconds == nil {
@@ -1408,6 +1798,110 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreEventEdge.Node(childComplexity), true
 
+	case "RestoreItem.children":
+		if e.ComplexityRoot.RestoreItem.Children == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreItem_children_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreItem.Children(childComplexity, args["kind"].(model.RestoreItemKind), args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
+	case "RestoreItem.email":
+		if e.ComplexityRoot.RestoreItem.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.Email(childComplexity), true
+	case "RestoreItem.hasChildren":
+		if e.ComplexityRoot.RestoreItem.HasChildren == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.HasChildren(childComplexity), true
+	case "RestoreItem.id":
+		if e.ComplexityRoot.RestoreItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.ID(childComplexity), true
+	case "RestoreItem.itemType":
+		if e.ComplexityRoot.RestoreItem.ItemType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.ItemType(childComplexity), true
+	case "RestoreItem.kind":
+		if e.ComplexityRoot.RestoreItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.Kind(childComplexity), true
+	case "RestoreItem.modified":
+		if e.ComplexityRoot.RestoreItem.Modified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.Modified(childComplexity), true
+	case "RestoreItem.name":
+		if e.ComplexityRoot.RestoreItem.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.Name(childComplexity), true
+	case "RestoreItem.sizeBytes":
+		if e.ComplexityRoot.RestoreItem.SizeBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.SizeBytes(childComplexity), true
+	case "RestoreItem.url":
+		if e.ComplexityRoot.RestoreItem.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItem.URL(childComplexity), true
+
+	case "RestoreItemConnection.edges":
+		if e.ComplexityRoot.RestoreItemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemConnection.Edges(childComplexity), true
+	case "RestoreItemConnection.pageInfo":
+		if e.ComplexityRoot.RestoreItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemConnection.PageInfo(childComplexity), true
+
+	case "RestoreItemEdge.cursor":
+		if e.ComplexityRoot.RestoreItemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemEdge.Cursor(childComplexity), true
+	case "RestoreItemEdge.node":
+		if e.ComplexityRoot.RestoreItemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemEdge.Node(childComplexity), true
+
+	case "RestoreSession.attribution":
+		if e.ComplexityRoot.RestoreSession.Attribution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreSession.Attribution(childComplexity), true
+	case "RestoreSession.browse":
+		if e.ComplexityRoot.RestoreSession.Browse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreSession.Browse(childComplexity), true
 	case "RestoreSession.clientHost":
 		if e.ComplexityRoot.RestoreSession.ClientHost == nil {
 			break
@@ -1733,6 +2227,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WatchRule.SourceContains(childComplexity), true
+	case "WatchRule.startedOutsideGateway":
+		if e.ComplexityRoot.WatchRule.StartedOutsideGateway == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.StartedOutsideGateway(childComplexity), true
 	case "WatchRule.tenant":
 		if e.ComplexityRoot.WatchRule.Tenant == nil {
 			break
@@ -2001,6 +2501,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReportScheduleInput", ec.unmarshalInputReportScheduleInput),
 			graphql.NewInputUnmarshaler("RestoreEventFilter", ec.unmarshalInputRestoreEventFilter),
 			graphql.NewInputUnmarshaler("RestoreSessionFilter", ec.unmarshalInputRestoreSessionFilter),
+			graphql.NewInputUnmarshaler("StartRestoreSessionInput", ec.unmarshalInputStartRestoreSessionInput),
 			graphql.NewInputUnmarshaler("WatchRuleInput", ec.unmarshalInputWatchRuleInput),
 		)
 	}
@@ -2094,7 +2595,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "reports.graphqls" "rules.graphqls" "schema.graphqls" "subscription.graphqls"
+//go:embed "reports.graphqls" "restore.graphqls" "rules.graphqls" "schema.graphqls" "subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2107,6 +2608,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
+	{Name: "restore.graphqls", Input: sourceData("restore.graphqls"), BuiltIn: false},
 	{Name: "rules.graphqls", Input: sourceData("rules.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "subscription.graphqls", Input: sourceData("subscription.graphqls"), BuiltIn: false},
@@ -2349,6 +2851,100 @@ func (ec *executionContext) childFields_ReportScheduleCreated(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ReportScheduleCreated", field.Name)
 }
 
+func (ec *executionContext) childFields_RestoreAction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RestoreAction_id(ctx, field)
+	case "position":
+		return ec.fieldContext_RestoreAction_position(ctx, field)
+	case "kind":
+		return ec.fieldContext_RestoreAction_kind(ctx, field)
+	case "person":
+		return ec.fieldContext_RestoreAction_person(ctx, field)
+	case "displayName":
+		return ec.fieldContext_RestoreAction_displayName(ctx, field)
+	case "role":
+		return ec.fieldContext_RestoreAction_role(ctx, field)
+	case "reason":
+		return ec.fieldContext_RestoreAction_reason(ctx, field)
+	case "clientAddress":
+		return ec.fieldContext_RestoreAction_clientAddress(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_RestoreAction_userAgent(ctx, field)
+	case "requestId":
+		return ec.fieldContext_RestoreAction_requestId(ctx, field)
+	case "server":
+		return ec.fieldContext_RestoreAction_server(ctx, field)
+	case "summary":
+		return ec.fieldContext_RestoreAction_summary(ctx, field)
+	case "status":
+		return ec.fieldContext_RestoreAction_status(ctx, field)
+	case "upstreamStatus":
+		return ec.fieldContext_RestoreAction_upstreamStatus(ctx, field)
+	case "error":
+		return ec.fieldContext_RestoreAction_error(ctx, field)
+	case "startTime":
+		return ec.fieldContext_RestoreAction_startTime(ctx, field)
+	case "endTime":
+		return ec.fieldContext_RestoreAction_endTime(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreAction", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreActionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RestoreActionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RestoreActionConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreActionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreActionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RestoreActionEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RestoreActionEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreActionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreActionLogVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_RestoreActionLogVerification_tenant(ctx, field)
+	case "ok":
+		return ec.fieldContext_RestoreActionLogVerification_ok(ctx, field)
+	case "records":
+		return ec.fieldContext_RestoreActionLogVerification_records(ctx, field)
+	case "brokenAt":
+		return ec.fieldContext_RestoreActionLogVerification_brokenAt(ctx, field)
+	case "problem":
+		return ec.fieldContext_RestoreActionLogVerification_problem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreActionLogVerification", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreAttribution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "throughGateway":
+		return ec.fieldContext_RestoreAttribution_throughGateway(ctx, field)
+	case "person":
+		return ec.fieldContext_RestoreAttribution_person(ctx, field)
+	case "displayName":
+		return ec.fieldContext_RestoreAttribution_displayName(ctx, field)
+	case "tenant":
+		return ec.fieldContext_RestoreAttribution_tenant(ctx, field)
+	case "reason":
+		return ec.fieldContext_RestoreAttribution_reason(ctx, field)
+	case "actions":
+		return ec.fieldContext_RestoreAttribution_actions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreAttribution", field.Name)
+}
+
 func (ec *executionContext) childFields_RestoreAudit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "rows":
@@ -2377,6 +2973,8 @@ func (ec *executionContext) childFields_RestoreAuditRow(ctx context.Context, fie
 	switch field.Name {
 	case "tenant":
 		return ec.fieldContext_RestoreAuditRow_tenant(ctx, field)
+	case "person":
+		return ec.fieldContext_RestoreAuditRow_person(ctx, field)
 	case "initiatedBy":
 		return ec.fieldContext_RestoreAuditRow_initiatedBy(ctx, field)
 	case "clientMachine":
@@ -2405,6 +3003,20 @@ func (ec *executionContext) childFields_RestoreAuditRow(ctx context.Context, fie
 		return ec.fieldContext_RestoreAuditRow_last(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreAuditRow", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreBrowser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mailboxes":
+		return ec.fieldContext_RestoreBrowser_mailboxes(ctx, field)
+	case "oneDrives":
+		return ec.fieldContext_RestoreBrowser_oneDrives(ctx, field)
+	case "sites":
+		return ec.fieldContext_RestoreBrowser_sites(ctx, field)
+	case "teams":
+		return ec.fieldContext_RestoreBrowser_teams(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreBrowser", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2467,6 +3079,52 @@ func (ec *executionContext) childFields_RestoreEventEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type RestoreEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RestoreItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RestoreItem_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_RestoreItem_kind(ctx, field)
+	case "name":
+		return ec.fieldContext_RestoreItem_name(ctx, field)
+	case "itemType":
+		return ec.fieldContext_RestoreItem_itemType(ctx, field)
+	case "email":
+		return ec.fieldContext_RestoreItem_email(ctx, field)
+	case "url":
+		return ec.fieldContext_RestoreItem_url(ctx, field)
+	case "sizeBytes":
+		return ec.fieldContext_RestoreItem_sizeBytes(ctx, field)
+	case "modified":
+		return ec.fieldContext_RestoreItem_modified(ctx, field)
+	case "hasChildren":
+		return ec.fieldContext_RestoreItem_hasChildren(ctx, field)
+	case "children":
+		return ec.fieldContext_RestoreItem_children(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreItem", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RestoreItemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RestoreItemConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreItemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RestoreItemEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RestoreItemEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreItemEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_RestoreSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2499,6 +3157,10 @@ func (ec *executionContext) childFields_RestoreSession(ctx context.Context, fiel
 		return ec.fieldContext_RestoreSession_scopeName(ctx, field)
 	case "events":
 		return ec.fieldContext_RestoreSession_events(ctx, field)
+	case "attribution":
+		return ec.fieldContext_RestoreSession_attribution(ctx, field)
+	case "browse":
+		return ec.fieldContext_RestoreSession_browse(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreSession", field.Name)
 }
@@ -2585,6 +3247,8 @@ func (ec *executionContext) childFields_WatchRule(ctx context.Context, field gra
 		return ec.fieldContext_WatchRule_outsideBusinessHours(ctx, field)
 	case "firstRestoreFromMachine":
 		return ec.fieldContext_WatchRule_firstRestoreFromMachine(ctx, field)
+	case "startedOutsideGateway":
+		return ec.fieldContext_WatchRule_startedOutsideGateway(ctx, field)
 	case "enabled":
 		return ec.fieldContext_WatchRule_enabled(ctx, field)
 	case "disabledReason":
@@ -2941,6 +3605,34 @@ func (ec *executionContext) field_Mutation_runReportScheduleNow_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_startRestoreSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartRestoreSessionInput, error) {
+			return ec.unmarshalNStartRestoreSessionInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐStartRestoreSessionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_stopRestoreSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_testWatchRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3207,6 +3899,20 @@ func (ec *executionContext) field_Query_restoreSessions_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_verifyRestoreActionLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "tenant",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenant"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3256,6 +3962,186 @@ func (ec *executionContext) field_ReportSchedule_runs_args(ctx context.Context, 
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreAttribution_actions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreBrowser_mailboxes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreBrowser_oneDrives_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreBrowser_sites_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreBrowser_teams_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreItem_children_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (model.RestoreItemKind, error) {
+			return ec.unmarshalNRestoreItemKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg3
 	return args, nil
 }
 
@@ -4062,6 +4948,94 @@ func (ec *executionContext) fieldContext_Mutation_runReportScheduleNow(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_runReportScheduleNow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startRestoreSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startRestoreSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartRestoreSession(ctx, fc.Args["input"].(model.StartRestoreSessionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
+			return ec.marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startRestoreSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startRestoreSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_stopRestoreSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_stopRestoreSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StopRestoreSession(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
+			return ec.marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_stopRestoreSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_stopRestoreSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4943,6 +5917,50 @@ func (ec *executionContext) fieldContext_Query_reportSchedules(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ReportSchedule(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_verifyRestoreActionLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_verifyRestoreActionLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().VerifyRestoreActionLog(ctx, fc.Args["tenant"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreActionLogVerification) graphql.Marshaler {
+			return ec.marshalNRestoreActionLogVerification2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionLogVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_verifyRestoreActionLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionLogVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_verifyRestoreActionLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6331,6 +7349,790 @@ func (ec *executionContext) fieldContext_ReportScheduleCreated_secret(_ context.
 	return graphql.NewScalarFieldContext("ReportScheduleCreated", field, false, false, "String")
 }
 
+func (ec *executionContext) _RestoreAction_id(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RestoreAction_position(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RestoreAction_kind(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreActionKind) graphql.Marshaler {
+			return ec.marshalNRestoreActionKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "RestoreActionKind")
+}
+
+func (ec *executionContext) _RestoreAction_person(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_person(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Person, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_person(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_displayName(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_role(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
+			return ec.marshalNRole2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "Role")
+}
+
+func (ec *executionContext) _RestoreAction_reason(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_clientAddress(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_clientAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_clientAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_userAgent(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_userAgent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserAgent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_requestId(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_requestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_server(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_server(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Server, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_server(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_summary(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_status(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreActionStatus) graphql.Marshaler {
+			return ec.marshalNRestoreActionStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "RestoreActionStatus")
+}
+
+func (ec *executionContext) _RestoreAction_upstreamStatus(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_upstreamStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpstreamStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_upstreamStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreAction_error(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_startTime(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_startTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_startTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreAction_endTime(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_endTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_endTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreActionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreActionEdge) graphql.Marshaler {
+			return ec.marshalNRestoreActionEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreActionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreActionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreActionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreActionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreActionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreAction) graphql.Marshaler {
+			return ec.marshalNRestoreAction2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreActionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreAction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreActionLogVerification_tenant(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionLogVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionLogVerification_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionLogVerification_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionLogVerification", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreActionLogVerification_ok(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionLogVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionLogVerification_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionLogVerification_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionLogVerification", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreActionLogVerification_records(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionLogVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionLogVerification_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionLogVerification_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionLogVerification", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RestoreActionLogVerification_brokenAt(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionLogVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionLogVerification_brokenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BrokenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionLogVerification_brokenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionLogVerification", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RestoreActionLogVerification_problem(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionLogVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionLogVerification_problem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionLogVerification_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionLogVerification", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAttribution_throughGateway(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAttribution_throughGateway(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ThroughGateway, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAttribution_throughGateway(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAttribution", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreAttribution_person(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAttribution_person(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Person, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAttribution_person(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAttribution", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAttribution_displayName(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAttribution_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAttribution_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAttribution", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAttribution_tenant(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAttribution_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAttribution_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAttribution", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAttribution_reason(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAttribution_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAttribution_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAttribution", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAttribution_actions(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAttribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAttribution_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreAttribution().Actions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreActionConnection) graphql.Marshaler {
+			return ec.marshalNRestoreActionConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAttribution_actions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAttribution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreAttribution_actions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RestoreAudit_rows(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAudit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6516,6 +8318,29 @@ func (ec *executionContext) _RestoreAuditRow_tenant(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_RestoreAuditRow_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAuditRow_person(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAuditRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAuditRow_person(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Person, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAuditRow_person(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "String")
 }
 
@@ -6825,6 +8650,182 @@ func (ec *executionContext) _RestoreAuditRow_last(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_RestoreAuditRow_last(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreAuditRow", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreBrowser_mailboxes(ctx context.Context, field graphql.CollectedField, obj *model.RestoreBrowser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreBrowser_mailboxes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreBrowser().Mailboxes(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["search"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreItemConnection) graphql.Marshaler {
+			return ec.marshalNRestoreItemConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreBrowser_mailboxes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreBrowser",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreBrowser_mailboxes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreBrowser_oneDrives(ctx context.Context, field graphql.CollectedField, obj *model.RestoreBrowser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreBrowser_oneDrives(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreBrowser().OneDrives(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["search"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreItemConnection) graphql.Marshaler {
+			return ec.marshalNRestoreItemConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreBrowser_oneDrives(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreBrowser",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreBrowser_oneDrives_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreBrowser_sites(ctx context.Context, field graphql.CollectedField, obj *model.RestoreBrowser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreBrowser_sites(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreBrowser().Sites(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["search"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreItemConnection) graphql.Marshaler {
+			return ec.marshalNRestoreItemConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreBrowser_sites(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreBrowser",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreBrowser_sites_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreBrowser_teams(ctx context.Context, field graphql.CollectedField, obj *model.RestoreBrowser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreBrowser_teams(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreBrowser().Teams(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["search"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreItemConnection) graphql.Marshaler {
+			return ec.marshalNRestoreItemConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreBrowser_teams(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreBrowser",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreBrowser_teams_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RestoreEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.RestoreEvent) (ret graphql.Marshaler) {
@@ -7346,6 +9347,376 @@ func (ec *executionContext) fieldContext_RestoreEventEdge_node(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _RestoreItem_id(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RestoreItem_kind(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreItemKind) graphql.Marshaler {
+			return ec.marshalNRestoreItemKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "RestoreItemKind")
+}
+
+func (ec *executionContext) _RestoreItem_name(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreItem_itemType(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_itemType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_itemType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreItem_email(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreItem_url(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreItem_sizeBytes(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_sizeBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SizeBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_sizeBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RestoreItem_modified(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_modified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Modified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_modified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreItem_hasChildren(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_hasChildren(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasChildren, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_hasChildren(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItem", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreItem_children(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItem_children(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreItem().Children(ctx, obj, fc.Args["kind"].(model.RestoreItemKind), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["search"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreItemConnection) graphql.Marshaler {
+			return ec.marshalNRestoreItemConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItem_children(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreItem_children_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreItemEdge) graphql.Marshaler {
+			return ec.marshalNRestoreItemEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItemEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreItemConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreItemEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItemEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RestoreItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreItem) graphql.Marshaler {
+			return ec.marshalNRestoreItem2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreItemEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RestoreSession_id(ctx context.Context, field graphql.CollectedField, obj *model.RestoreSession) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7726,6 +10097,70 @@ func (ec *executionContext) fieldContext_RestoreSession_events(ctx context.Conte
 	if fc.Args, err = ec.field_RestoreSession_events_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreSession_attribution(ctx context.Context, field graphql.CollectedField, obj *model.RestoreSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreSession_attribution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreSession().Attribution(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreAttribution) graphql.Marshaler {
+			return ec.marshalNRestoreAttribution2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAttribution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreSession_attribution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreAttribution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreSession_browse(ctx context.Context, field graphql.CollectedField, obj *model.RestoreSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreSession_browse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreSession().Browse(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreBrowser) graphql.Marshaler {
+			return ec.marshalORestoreBrowser2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreBrowser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreSession_browse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreBrowser(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -8587,6 +11022,29 @@ func (ec *executionContext) _WatchRule_firstRestoreFromMachine(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_WatchRule_firstRestoreFromMachine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WatchRule_startedOutsideGateway(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_startedOutsideGateway(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedOutsideGateway, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_startedOutsideGateway(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Boolean")
 }
 
@@ -11095,6 +13553,80 @@ func UnmarshalRestoreSessionFilter(ctx context.Context, raw any) (model.RestoreS
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStartRestoreSessionInput(ctx context.Context, obj any) (model.StartRestoreSessionInput, error) {
+	var it model.StartRestoreSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["showDeleted"]; !present {
+		asMap["showDeleted"] = false
+	}
+
+	fieldsInOrder := [...]string{"organizationId", "type", "pointInTime", "showDeleted", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "organizationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organizationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrganizationID = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNRestoreSessionType2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSessionType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "pointInTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pointInTime"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PointInTime = data
+		case "showDeleted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("showDeleted"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShowDeleted = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartRestoreSessionInput unmarshals raw into the StartRestoreSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartRestoreSessionInput(ctx context.Context, raw any) (model.StartRestoreSessionInput, error) {
+	var out model.StartRestoreSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartRestoreSessionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputWatchRuleInput(ctx context.Context, obj any) (model.WatchRuleInput, error) {
 	var it model.WatchRuleInput
 	if obj == nil {
@@ -11106,7 +13638,7 @@ func (ec *executionContext) unmarshalInputWatchRuleInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "url", "on", "filter", "minItems", "minBytes", "eventTypes", "sourceContains", "clientMachineNotIn", "viaAddressIn", "outsideBusinessHours", "firstRestoreFromMachine", "enabled", "tenant"}
+	fieldsInOrder := [...]string{"name", "url", "on", "filter", "minItems", "minBytes", "eventTypes", "sourceContains", "clientMachineNotIn", "viaAddressIn", "outsideBusinessHours", "firstRestoreFromMachine", "startedOutsideGateway", "enabled", "tenant"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11197,6 +13729,13 @@ func (ec *executionContext) unmarshalInputWatchRuleInput(ctx context.Context, ob
 				return it, err
 			}
 			it.FirstRestoreFromMachine = data
+		case "startedOutsideGateway":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedOutsideGateway"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedOutsideGateway = data
 		case "enabled":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -11445,6 +13984,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "runReportScheduleNow":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_runReportScheduleNow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startRestoreSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startRestoreSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stopRestoreSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_stopRestoreSession(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -11757,6 +14310,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_reportSchedules(ctx, field)
+				})
+		case "verifyRestoreActionLog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_verifyRestoreActionLog(ctx, field)
 				})
 		case "watchRules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -12244,6 +14803,307 @@ func (ec *executionContext) _ReportScheduleCreated(ctx context.Context, sel ast.
 	return out
 }
 
+var restoreActionImplementors = []string{"RestoreAction"}
+
+func (ec *executionContext) _RestoreAction(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreAction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreActionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreAction")
+		case "id":
+			out.Values[i] = ec._RestoreAction_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._RestoreAction_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._RestoreAction_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "person":
+			out.Values[i] = ec._RestoreAction_person(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "displayName":
+			out.Values[i] = ec._RestoreAction_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._RestoreAction_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._RestoreAction_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientAddress":
+			out.Values[i] = ec._RestoreAction_clientAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userAgent":
+			out.Values[i] = ec._RestoreAction_userAgent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requestId":
+			out.Values[i] = ec._RestoreAction_requestId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "server":
+			out.Values[i] = ec._RestoreAction_server(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "summary":
+			out.Values[i] = ec._RestoreAction_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._RestoreAction_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upstreamStatus":
+			out.Values[i] = ec._RestoreAction_upstreamStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._RestoreAction_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "startTime":
+			out.Values[i] = ec._RestoreAction_startTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endTime":
+			out.Values[i] = ec._RestoreAction_endTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreActionConnectionImplementors = []string{"RestoreActionConnection"}
+
+func (ec *executionContext) _RestoreActionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreActionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreActionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreActionConnection")
+		case "edges":
+			out.Values[i] = ec._RestoreActionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RestoreActionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreActionEdgeImplementors = []string{"RestoreActionEdge"}
+
+func (ec *executionContext) _RestoreActionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreActionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreActionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreActionEdge")
+		case "cursor":
+			out.Values[i] = ec._RestoreActionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RestoreActionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreActionLogVerificationImplementors = []string{"RestoreActionLogVerification"}
+
+func (ec *executionContext) _RestoreActionLogVerification(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreActionLogVerification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreActionLogVerificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreActionLogVerification")
+		case "tenant":
+			out.Values[i] = ec._RestoreActionLogVerification_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ok":
+			out.Values[i] = ec._RestoreActionLogVerification_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._RestoreActionLogVerification_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "brokenAt":
+			out.Values[i] = ec._RestoreActionLogVerification_brokenAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "problem":
+			out.Values[i] = ec._RestoreActionLogVerification_problem(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreAttributionImplementors = []string{"RestoreAttribution"}
+
+func (ec *executionContext) _RestoreAttribution(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreAttribution) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreAttributionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreAttribution")
+		case "throughGateway":
+			out.Values[i] = ec._RestoreAttribution_throughGateway(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "person":
+			out.Values[i] = ec._RestoreAttribution_person(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "displayName":
+			out.Values[i] = ec._RestoreAttribution_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenant":
+			out.Values[i] = ec._RestoreAttribution_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._RestoreAttribution_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreAttribution_actions(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var restoreAuditImplementors = []string{"RestoreAudit"}
 
 func (ec *executionContext) _RestoreAudit(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreAudit) graphql.Marshaler {
@@ -12346,6 +15206,11 @@ func (ec *executionContext) _RestoreAuditRow(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "person":
+			out.Values[i] = ec._RestoreAuditRow_person(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "initiatedBy":
 			out.Values[i] = ec._RestoreAuditRow_initiatedBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12411,6 +15276,58 @@ func (ec *executionContext) _RestoreAuditRow(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreBrowserImplementors = []string{"RestoreBrowser"}
+
+func (ec *executionContext) _RestoreBrowser(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreBrowser) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreBrowserImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreBrowser")
+		case "mailboxes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreBrowser_mailboxes(ctx, field, obj)
+				})
+		case "oneDrives":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreBrowser_oneDrives(ctx, field, obj)
+				})
+		case "sites":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreBrowser_sites(ctx, field, obj)
+				})
+		case "teams":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreBrowser_teams(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12618,6 +15535,161 @@ func (ec *executionContext) _RestoreEventEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var restoreItemImplementors = []string{"RestoreItem"}
+
+func (ec *executionContext) _RestoreItem(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreItem")
+		case "id":
+			out.Values[i] = ec._RestoreItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._RestoreItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._RestoreItem_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "itemType":
+			out.Values[i] = ec._RestoreItem_itemType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "email":
+			out.Values[i] = ec._RestoreItem_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.Values[i] = ec._RestoreItem_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sizeBytes":
+			out.Values[i] = ec._RestoreItem_sizeBytes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "modified":
+			out.Values[i] = ec._RestoreItem_modified(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hasChildren":
+			out.Values[i] = ec._RestoreItem_hasChildren(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "children":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreItem_children(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreItemConnectionImplementors = []string{"RestoreItemConnection"}
+
+func (ec *executionContext) _RestoreItemConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreItemConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreItemConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreItemConnection")
+		case "edges":
+			out.Values[i] = ec._RestoreItemConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RestoreItemConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreItemEdgeImplementors = []string{"RestoreItemEdge"}
+
+func (ec *executionContext) _RestoreItemEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreItemEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreItemEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreItemEdge")
+		case "cursor":
+			out.Values[i] = ec._RestoreItemEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RestoreItemEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var restoreSessionImplementors = []string{"RestoreSession", "Node"}
 
 func (ec *executionContext) _RestoreSession(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreSession) graphql.Marshaler {
@@ -12705,6 +15777,18 @@ func (ec *executionContext) _RestoreSession(ctx context.Context, sel ast.Selecti
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RestoreSession_events(ctx, field, obj)
+				})
+		case "attribution":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreSession_attribution(ctx, field, obj)
+				})
+		case "browse":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreSession_browse(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13012,6 +16096,11 @@ func (ec *executionContext) _WatchRule(ctx context.Context, sel ast.SelectionSet
 		case "firstRestoreFromMachine":
 			out.Values[i] = ec._WatchRule_firstRestoreFromMachine(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedOutsideGateway":
+			out.Values[i] = ec._WatchRule_startedOutsideGateway(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "enabled":
@@ -14158,6 +17247,82 @@ func (ec *executionContext) unmarshalNReportScheduleInput2githubᚗcomᚋvboᚑg
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNRestoreAction2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAction(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAction) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreAction!")
+		return graphql.Null
+	}
+	return ec._RestoreAction(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreActionConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionConnection(ctx context.Context, sel ast.SelectionSet, v *model.RestoreActionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreActionConnection!")
+		return graphql.Null
+	}
+	return ec._RestoreActionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreActionEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreActionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreActionEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreActionEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionEdge(ctx context.Context, sel ast.SelectionSet, v *model.RestoreActionEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreActionEdge!")
+		return graphql.Null
+	}
+	return ec._RestoreActionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreActionKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionKind(ctx context.Context, v any) (model.RestoreActionKind, error) {
+	var res model.RestoreActionKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreActionKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionKind(ctx context.Context, sel ast.SelectionSet, v model.RestoreActionKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNRestoreActionLogVerification2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionLogVerification(ctx context.Context, sel ast.SelectionSet, v *model.RestoreActionLogVerification) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreActionLogVerification!")
+		return graphql.Null
+	}
+	return ec._RestoreActionLogVerification(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreActionStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionStatus(ctx context.Context, v any) (model.RestoreActionStatus, error) {
+	var res model.RestoreActionStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreActionStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionStatus(ctx context.Context, sel ast.SelectionSet, v model.RestoreActionStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNRestoreAttribution2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAttribution(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAttribution) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreAttribution!")
+		return graphql.Null
+	}
+	return ec._RestoreAttribution(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRestoreAudit2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAudit(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAudit) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RestoreAudit!")
@@ -14372,6 +17537,56 @@ func (ec *executionContext) marshalNRestoreEventType2ᚖgithubᚗcomᚋvboᚑgat
 	return v
 }
 
+func (ec *executionContext) marshalNRestoreItem2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItem(ctx context.Context, sel ast.SelectionSet, v *model.RestoreItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreItem!")
+		return graphql.Null
+	}
+	return ec._RestoreItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreItemConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.RestoreItemConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreItemConnection!")
+		return graphql.Null
+	}
+	return ec._RestoreItemConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreItemEdge2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreItemEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreItemEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreItemEdge2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemEdge(ctx context.Context, sel ast.SelectionSet, v *model.RestoreItemEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreItemEdge!")
+		return graphql.Null
+	}
+	return ec._RestoreItemEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreItemKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemKind(ctx context.Context, v any) (model.RestoreItemKind, error) {
+	var res model.RestoreItemKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreItemKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemKind(ctx context.Context, sel ast.SelectionSet, v model.RestoreItemKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RestoreSession!")
@@ -14492,6 +17707,11 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋvboᚑgatewayᚋvboᚑ
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNStartRestoreSessionInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐStartRestoreSessionInput(ctx context.Context, v any) (model.StartRestoreSessionInput, error) {
+	res, err := ec.unmarshalInputStartRestoreSessionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -15086,6 +18306,13 @@ func (ec *executionContext) unmarshalOOrganizationFilter2ᚖgithubᚗcomᚋvbo�
 	}
 	res, err := ec.unmarshalInputOrganizationFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORestoreBrowser2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreBrowser(ctx context.Context, sel ast.SelectionSet, v *model.RestoreBrowser) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreBrowser(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORestoreEventFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventFilter(ctx context.Context, v any) (*model.RestoreEventFilter, error) {

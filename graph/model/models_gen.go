@@ -165,6 +165,68 @@ type ReportScheduleInput struct {
 	Email []string `json:"email,omitempty"`
 }
 
+// One step taken through the gateway, recorded before VBO was called and completed after.
+type RestoreAction struct {
+	// Opaque ID.
+	ID string `json:"id"`
+	// Position in the tenant's chained log.
+	Position int64             `json:"position"`
+	Kind     RestoreActionKind `json:"kind"`
+	// The authenticated subject.
+	Person string `json:"person"`
+	// Name or email from the JWT, when present.
+	DisplayName *string `json:"displayName,omitempty"`
+	// The caller's role when it acted.
+	Role Role `json:"role"`
+	// The reason given (START; later steps when given).
+	Reason *string `json:"reason,omitempty"`
+	// The caller's address as the gateway saw it.
+	ClientAddress *string `json:"clientAddress,omitempty"`
+	// The caller's User-Agent.
+	UserAgent *string `json:"userAgent,omitempty"`
+	// The gateway's request id (X-Request-Id) of the call.
+	RequestID *string `json:"requestId,omitempty"`
+	// The VBO server (config name).
+	Server string `json:"server"`
+	// What was asked, for people: e.g. 'mail items of mailbox ... folder ..., offset 50, limit 50' or the search text.
+	Summary string              `json:"summary"`
+	Status  RestoreActionStatus `json:"status"`
+	// The HTTP status VBO answered; null when it did not answer.
+	UpstreamStatus *int `json:"upstreamStatus,omitempty"`
+	// Why it failed, when it did.
+	Error *string `json:"error,omitempty"`
+	// When it was recorded (before VBO was called).
+	StartTime time.Time `json:"startTime"`
+	// When VBO's answer was recorded; null while pending.
+	EndTime *time.Time `json:"endTime,omitempty"`
+}
+
+// A page of recorded steps.
+type RestoreActionConnection struct {
+	Edges    []*RestoreActionEdge `json:"edges"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+// A recorded step and its cursor.
+type RestoreActionEdge struct {
+	Cursor string         `json:"cursor"`
+	Node   *RestoreAction `json:"node"`
+}
+
+// The result of checking a tenant's restore action log.
+type RestoreActionLogVerification struct {
+	// The tenant checked; null for the provider admins' chain.
+	Tenant *string `json:"tenant,omitempty"`
+	// True when every record's hash and link match.
+	Ok bool `json:"ok"`
+	// Records checked.
+	Records int64 `json:"records"`
+	// Position of the first record that does not match; null when ok.
+	BrokenAt *int64 `json:"brokenAt,omitempty"`
+	// What does not match, for people; null when ok.
+	Problem *string `json:"problem,omitempty"`
+}
+
 // The restore audit report.
 type RestoreAudit struct {
 	// One row per group, ordered by the dimensions.
@@ -190,7 +252,9 @@ type RestoreAuditCoverage struct {
 // the sessions (no via address, say) is the empty string.
 type RestoreAuditRow struct {
 	// The tenant's id (grouped by TENANT); null when not grouped by it or when no tenant owns the organisation.
-	Tenant        *string `json:"tenant,omitempty"`
+	Tenant *string `json:"tenant,omitempty"`
+	// The person who started the sessions through the gateway (grouped by PERSON); null when not grouped by it or for sessions started outside the gateway.
+	Person        *string `json:"person,omitempty"`
 	InitiatedBy   *string `json:"initiatedBy,omitempty"`
 	ClientMachine *string `json:"clientMachine,omitempty"`
 	ViaAddress    *string `json:"viaAddress,omitempty"`
@@ -232,6 +296,18 @@ type RestoreEventFilter struct {
 	ItemsOnly *bool `json:"itemsOnly,omitempty"`
 }
 
+// A page of browsed entries.
+type RestoreItemConnection struct {
+	Edges    []*RestoreItemEdge `json:"edges"`
+	PageInfo *PageInfo          `json:"pageInfo"`
+}
+
+// A browsed entry and its cursor.
+type RestoreItemEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   *RestoreItem `json:"node"`
+}
+
 // A page of restore sessions.
 type RestoreSessionConnection struct {
 	// The sessions on this page.
@@ -262,6 +338,20 @@ type RestoreSessionFilter struct {
 	InitiatedBy *string `json:"initiatedBy,omitempty"`
 	// Case-insensitive substring of the client machine name or the raw clientHost.
 	ClientHost *string `json:"clientHost,omitempty"`
+}
+
+// Opens a restore session.
+type StartRestoreSessionInput struct {
+	// The organisation (global ID from organizations).
+	OrganizationID string `json:"organizationId"`
+	// Which explorer: EXCHANGE, ONEDRIVE, SHAREPOINT or TEAMS.
+	Type RestoreSessionType `json:"type"`
+	// The restore point to explore; default the latest.
+	PointInTime *time.Time `json:"pointInTime,omitempty"`
+	// Show items deleted before the restore point.
+	ShowDeleted *bool `json:"showDeleted,omitempty"`
+	// Why: 1 to 500 characters, recorded and shown to the tenant's auditors.
+	Reason string `json:"reason"`
 }
 
 // Live restore activity from the archive the restore watch keeps (watch.enabled; otherwise every
@@ -310,6 +400,8 @@ type WatchRule struct {
 	ViaAddressIn            []string           `json:"viaAddressIn"`
 	OutsideBusinessHours    *BusinessHours     `json:"outsideBusinessHours,omitempty"`
 	FirstRestoreFromMachine bool               `json:"firstRestoreFromMachine"`
+	// See WatchRuleInput.startedOutsideGateway; null: either.
+	StartedOutsideGateway *bool `json:"startedOutsideGateway,omitempty"`
 	// Deliveries are made only while enabled.
 	Enabled bool `json:"enabled"`
 	// Why the gateway disabled the rule, e.g. the receiver answered 410 Gone; null otherwise.
@@ -372,6 +464,10 @@ type WatchRuleInput struct {
 	OutsideBusinessHours *BusinessHoursInput `json:"outsideBusinessHours,omitempty"`
 	// The archive holds no earlier session of this organisation from this client machine.
 	FirstRestoreFromMachine *bool `json:"firstRestoreFromMachine,omitempty"`
+	// True: only sessions NOT started through the gateway (a restore that bypassed the portal,
+	// e.g. Veeam Explorers); false: only sessions started through it. Deliveries carry the
+	// session's attribution either way.
+	StartedOutsideGateway *bool `json:"startedOutsideGateway,omitempty"`
 	// Deliveries are made only while enabled; default true.
 	Enabled *bool `json:"enabled,omitempty"`
 	// PROVIDER_ADMIN only: the tenant that owns the rule (its scope bounds the rule), or null for a
@@ -695,6 +791,137 @@ func (e ReportRunStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// What a recorded step did.
+type RestoreActionKind string
+
+const (
+	// Started the session.
+	RestoreActionKindStart RestoreActionKind = "START"
+	// Listed a page of the backup.
+	RestoreActionKindBrowse RestoreActionKind = "BROWSE"
+	// Searched the backup.
+	RestoreActionKindSearch RestoreActionKind = "SEARCH"
+	// Stopped the session.
+	RestoreActionKindStop RestoreActionKind = "STOP"
+	// Stopped by the gateway: idle past restore.idleTimeout, or left open by a replica that died.
+	RestoreActionKindReap RestoreActionKind = "REAP"
+	// A value this gateway version does not know.
+	RestoreActionKindUnknown RestoreActionKind = "UNKNOWN"
+)
+
+var AllRestoreActionKind = []RestoreActionKind{
+	RestoreActionKindStart,
+	RestoreActionKindBrowse,
+	RestoreActionKindSearch,
+	RestoreActionKindStop,
+	RestoreActionKindReap,
+	RestoreActionKindUnknown,
+}
+
+func (e RestoreActionKind) IsValid() bool {
+	switch e {
+	case RestoreActionKindStart, RestoreActionKindBrowse, RestoreActionKindSearch, RestoreActionKindStop, RestoreActionKindReap, RestoreActionKindUnknown:
+		return true
+	}
+	return false
+}
+
+func (e RestoreActionKind) String() string {
+	return string(e)
+}
+
+func (e *RestoreActionKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreActionKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreActionKind", str)
+	}
+	return nil
+}
+
+func (e RestoreActionKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreActionKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreActionKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a recorded step ended.
+type RestoreActionStatus string
+
+const (
+	// Recorded; VBO has not answered (yet).
+	RestoreActionStatusPending RestoreActionStatus = "PENDING"
+	// VBO did it.
+	RestoreActionStatusSucceeded RestoreActionStatus = "SUCCEEDED"
+	// VBO refused or failed (see error).
+	RestoreActionStatusFailed RestoreActionStatus = "FAILED"
+)
+
+var AllRestoreActionStatus = []RestoreActionStatus{
+	RestoreActionStatusPending,
+	RestoreActionStatusSucceeded,
+	RestoreActionStatusFailed,
+}
+
+func (e RestoreActionStatus) IsValid() bool {
+	switch e {
+	case RestoreActionStatusPending, RestoreActionStatusSucceeded, RestoreActionStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e RestoreActionStatus) String() string {
+	return string(e)
+}
+
+func (e *RestoreActionStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreActionStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreActionStatus", str)
+	}
+	return nil
+}
+
+func (e RestoreActionStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreActionStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreActionStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // What the restore audit groups by.
 type RestoreAuditDimension string
 
@@ -718,6 +945,9 @@ const (
 	// detached sessions) group under a null tenant; an organisation two tenants name counts under
 	// the tenant whose id sorts first, so every session is counted once.
 	RestoreAuditDimensionTenant RestoreAuditDimension = "TENANT"
+	// The person who started the session through the gateway (its attribution); sessions started
+	// outside the gateway group under a null person.
+	RestoreAuditDimensionPerson RestoreAuditDimension = "PERSON"
 )
 
 var AllRestoreAuditDimension = []RestoreAuditDimension{
@@ -729,11 +959,12 @@ var AllRestoreAuditDimension = []RestoreAuditDimension{
 	RestoreAuditDimensionResult,
 	RestoreAuditDimensionDay,
 	RestoreAuditDimensionTenant,
+	RestoreAuditDimensionPerson,
 }
 
 func (e RestoreAuditDimension) IsValid() bool {
 	switch e {
-	case RestoreAuditDimensionInitiatedBy, RestoreAuditDimensionClientMachine, RestoreAuditDimensionViaAddress, RestoreAuditDimensionOrganization, RestoreAuditDimensionType, RestoreAuditDimensionResult, RestoreAuditDimensionDay, RestoreAuditDimensionTenant:
+	case RestoreAuditDimensionInitiatedBy, RestoreAuditDimensionClientMachine, RestoreAuditDimensionViaAddress, RestoreAuditDimensionOrganization, RestoreAuditDimensionType, RestoreAuditDimensionResult, RestoreAuditDimensionDay, RestoreAuditDimensionTenant, RestoreAuditDimensionPerson:
 		return true
 	}
 	return false
@@ -774,6 +1005,93 @@ func (e RestoreAuditDimension) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// What a browsed entry is. Children by kind: MAILBOX -> MAIL_FOLDER; MAIL_FOLDER -> MAIL_FOLDER,
+// MAIL_ITEM; ONEDRIVE and DRIVE_FOLDER -> DRIVE_FOLDER, DRIVE_DOCUMENT; SITE -> SITE_LIBRARY,
+// SITE_LIST; SITE_LIBRARY and SITE_FOLDER -> SITE_FOLDER, SITE_DOCUMENT; SITE_LIST -> SITE_FOLDER,
+// SITE_ITEM; TEAM -> CHANNEL; CHANNEL -> POST, TEAM_FILE.
+type RestoreItemKind string
+
+const (
+	RestoreItemKindMailbox       RestoreItemKind = "MAILBOX"
+	RestoreItemKindMailFolder    RestoreItemKind = "MAIL_FOLDER"
+	RestoreItemKindMailItem      RestoreItemKind = "MAIL_ITEM"
+	RestoreItemKindOnedrive      RestoreItemKind = "ONEDRIVE"
+	RestoreItemKindDriveFolder   RestoreItemKind = "DRIVE_FOLDER"
+	RestoreItemKindDriveDocument RestoreItemKind = "DRIVE_DOCUMENT"
+	RestoreItemKindSite          RestoreItemKind = "SITE"
+	RestoreItemKindSiteLibrary   RestoreItemKind = "SITE_LIBRARY"
+	RestoreItemKindSiteList      RestoreItemKind = "SITE_LIST"
+	RestoreItemKindSiteFolder    RestoreItemKind = "SITE_FOLDER"
+	RestoreItemKindSiteDocument  RestoreItemKind = "SITE_DOCUMENT"
+	RestoreItemKindSiteItem      RestoreItemKind = "SITE_ITEM"
+	RestoreItemKindTeam          RestoreItemKind = "TEAM"
+	RestoreItemKindChannel       RestoreItemKind = "CHANNEL"
+	RestoreItemKindPost          RestoreItemKind = "POST"
+	RestoreItemKindTeamFile      RestoreItemKind = "TEAM_FILE"
+)
+
+var AllRestoreItemKind = []RestoreItemKind{
+	RestoreItemKindMailbox,
+	RestoreItemKindMailFolder,
+	RestoreItemKindMailItem,
+	RestoreItemKindOnedrive,
+	RestoreItemKindDriveFolder,
+	RestoreItemKindDriveDocument,
+	RestoreItemKindSite,
+	RestoreItemKindSiteLibrary,
+	RestoreItemKindSiteList,
+	RestoreItemKindSiteFolder,
+	RestoreItemKindSiteDocument,
+	RestoreItemKindSiteItem,
+	RestoreItemKindTeam,
+	RestoreItemKindChannel,
+	RestoreItemKindPost,
+	RestoreItemKindTeamFile,
+}
+
+func (e RestoreItemKind) IsValid() bool {
+	switch e {
+	case RestoreItemKindMailbox, RestoreItemKindMailFolder, RestoreItemKindMailItem, RestoreItemKindOnedrive, RestoreItemKindDriveFolder, RestoreItemKindDriveDocument, RestoreItemKindSite, RestoreItemKindSiteLibrary, RestoreItemKindSiteList, RestoreItemKindSiteFolder, RestoreItemKindSiteDocument, RestoreItemKindSiteItem, RestoreItemKindTeam, RestoreItemKindChannel, RestoreItemKindPost, RestoreItemKindTeamFile:
+		return true
+	}
+	return false
+}
+
+func (e RestoreItemKind) String() string {
+	return string(e)
+}
+
+func (e *RestoreItemKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreItemKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreItemKind", str)
+	}
+	return nil
+}
+
+func (e RestoreItemKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreItemKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreItemKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Caller roles.
 type Role string
 
@@ -784,17 +1102,20 @@ const (
 	RoleTenantAuditor Role = "TENANT_AUDITOR"
 	// A customer's administrator: reads like TENANT_AUDITOR, and manages the tenant's watch rules.
 	RoleTenantAdmin Role = "TENANT_ADMIN"
+	// A customer's restore operator: reads like TENANT_AUDITOR, and may start, browse and stop restore sessions of the tenant's organisations through the gateway.
+	RoleRestoreOperator Role = "RESTORE_OPERATOR"
 )
 
 var AllRole = []Role{
 	RoleProviderAdmin,
 	RoleTenantAuditor,
 	RoleTenantAdmin,
+	RoleRestoreOperator,
 }
 
 func (e Role) IsValid() bool {
 	switch e {
-	case RoleProviderAdmin, RoleTenantAuditor, RoleTenantAdmin:
+	case RoleProviderAdmin, RoleTenantAuditor, RoleTenantAdmin, RoleRestoreOperator:
 		return true
 	}
 	return false
