@@ -34,6 +34,7 @@ type ResolverRoot interface {
 	Organization() OrganizationResolver
 	Query() QueryResolver
 	ReportSchedule() ReportScheduleResolver
+	RestoreAction() RestoreActionResolver
 	RestoreAttribution() RestoreAttributionResolver
 	RestoreBrowser() RestoreBrowserResolver
 	RestoreEvent() RestoreEventResolver
@@ -62,18 +63,23 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateReportSchedule  func(childComplexity int, input model.ReportScheduleInput) int
-		CreateWatchRule       func(childComplexity int, input model.WatchRuleInput) int
-		DeleteReportSchedule  func(childComplexity int, id string) int
-		DeleteWatchRule       func(childComplexity int, id string) int
-		RedeliverWebhook      func(childComplexity int, id string) int
-		RotateWatchRuleSecret func(childComplexity int, id string, overlapHours *int) int
-		RunReportScheduleNow  func(childComplexity int, id string) int
-		StartRestoreSession   func(childComplexity int, input model.StartRestoreSessionInput) int
-		StopRestoreSession    func(childComplexity int, id string) int
-		TestWatchRule         func(childComplexity int, id string) int
-		UpdateReportSchedule  func(childComplexity int, id string, input model.ReportScheduleInput) int
-		UpdateWatchRule       func(childComplexity int, id string, input model.WatchRuleInput) int
+		ApproveRestoreAction   func(childComplexity int, id string) int
+		CreateReportSchedule   func(childComplexity int, input model.ReportScheduleInput) int
+		CreateWatchRule        func(childComplexity int, input model.WatchRuleInput) int
+		DeleteReportSchedule   func(childComplexity int, id string) int
+		DeleteWatchRule        func(childComplexity int, id string) int
+		DownloadRestoreItems   func(childComplexity int, input model.RestoreItemsInput) int
+		RedeliverWebhook       func(childComplexity int, id string) int
+		RestoreItemsTo         func(childComplexity int, input model.RestoreItemsToInput) int
+		RestoreItemsToOriginal func(childComplexity int, input model.RestoreItemsToOriginalInput) int
+		RotateWatchRuleSecret  func(childComplexity int, id string, overlapHours *int) int
+		RunReportScheduleNow   func(childComplexity int, id string) int
+		SendRestoreItems       func(childComplexity int, input model.SendRestoreItemsInput) int
+		StartRestoreSession    func(childComplexity int, input model.StartRestoreSessionInput) int
+		StopRestoreSession     func(childComplexity int, id string) int
+		TestWatchRule          func(childComplexity int, id string) int
+		UpdateReportSchedule   func(childComplexity int, id string, input model.ReportScheduleInput) int
+		UpdateWatchRule        func(childComplexity int, id string, input model.WatchRuleInput) int
 	}
 
 	Organization struct {
@@ -111,18 +117,19 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Node                   func(childComplexity int, id string) int
-		Organization           func(childComplexity int, id string) int
-		Organizations          func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
-		ReportSchedules        func(childComplexity int) int
-		RestoreAudit           func(childComplexity int, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) int
-		RestoreSession         func(childComplexity int, id string, live *bool) int
-		RestoreSessions        func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) int
-		Servers                func(childComplexity int) int
-		VerifyRestoreActionLog func(childComplexity int, tenant *string) int
-		Viewer                 func(childComplexity int) int
-		WatchRules             func(childComplexity int) int
-		WebhookDeliveries      func(childComplexity int, ruleID string, first *int, after *string) int
+		Node                    func(childComplexity int, id string) int
+		Organization            func(childComplexity int, id string) int
+		Organizations           func(childComplexity int, first *int, after *string, filter *model.OrganizationFilter) int
+		PendingRestoreApprovals func(childComplexity int, first *int, after *string) int
+		ReportSchedules         func(childComplexity int) int
+		RestoreAudit            func(childComplexity int, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) int
+		RestoreSession          func(childComplexity int, id string, live *bool) int
+		RestoreSessions         func(childComplexity int, first *int, after *string, filter *model.RestoreSessionFilter, live *bool) int
+		Servers                 func(childComplexity int) int
+		VerifyRestoreActionLog  func(childComplexity int, tenant *string) int
+		Viewer                  func(childComplexity int) int
+		WatchRules              func(childComplexity int) int
+		WebhookDeliveries       func(childComplexity int, ruleID string, first *int, after *string) int
 	}
 
 	ReportDelivery struct {
@@ -195,11 +202,16 @@ type ComplexityRoot struct {
 	}
 
 	RestoreAction struct {
+		ApprovedBy     func(childComplexity int) int
+		Bytes          func(childComplexity int) int
 		ClientAddress  func(childComplexity int) int
+		Counts         func(childComplexity int) int
 		DisplayName    func(childComplexity int) int
 		EndTime        func(childComplexity int) int
 		Error          func(childComplexity int) int
+		Events         func(childComplexity int) int
 		ID             func(childComplexity int) int
+		Items          func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Person         func(childComplexity int) int
 		Position       func(childComplexity int) int
@@ -207,9 +219,11 @@ type ComplexityRoot struct {
 		RequestID      func(childComplexity int) int
 		Role           func(childComplexity int) int
 		Server         func(childComplexity int) int
+		Sha256         func(childComplexity int) int
 		StartTime      func(childComplexity int) int
 		Status         func(childComplexity int) int
 		Summary        func(childComplexity int) int
+		Target         func(childComplexity int) int
 		UpstreamStatus func(childComplexity int) int
 		UserAgent      func(childComplexity int) int
 	}
@@ -224,12 +238,25 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	RestoreActionItem struct {
+		Kind       func(childComplexity int) int
+		Name       func(childComplexity int) int
+		UpstreamID func(childComplexity int) int
+	}
+
 	RestoreActionLogVerification struct {
 		BrokenAt func(childComplexity int) int
 		Ok       func(childComplexity int) int
 		Problem  func(childComplexity int) int
 		Records  func(childComplexity int) int
 		Tenant   func(childComplexity int) int
+	}
+
+	RestoreActionResult struct {
+		Action   func(childComplexity int) int
+		Counts   func(childComplexity int) int
+		State    func(childComplexity int) int
+		Warnings func(childComplexity int) int
 	}
 
 	RestoreAttribution struct {
@@ -276,6 +303,19 @@ type ComplexityRoot struct {
 		OneDrives func(childComplexity int, first *int, after *string, search *string) int
 		Sites     func(childComplexity int, first *int, after *string, search *string) int
 		Teams     func(childComplexity int, first *int, after *string, search *string) int
+	}
+
+	RestoreCounts struct {
+		Created func(childComplexity int) int
+		Failed  func(childComplexity int) int
+		Merged  func(childComplexity int) int
+		Skipped func(childComplexity int) int
+	}
+
+	RestoreDownload struct {
+		Action    func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		URL       func(childComplexity int) int
 	}
 
 	RestoreEvent struct {
@@ -484,6 +524,11 @@ type MutationResolver interface {
 	RunReportScheduleNow(ctx context.Context, id string) (*model.ReportRun, error)
 	StartRestoreSession(ctx context.Context, input model.StartRestoreSessionInput) (*model.RestoreSession, error)
 	StopRestoreSession(ctx context.Context, id string) (*model.RestoreSession, error)
+	DownloadRestoreItems(ctx context.Context, input model.RestoreItemsInput) (*model.RestoreDownload, error)
+	SendRestoreItems(ctx context.Context, input model.SendRestoreItemsInput) (*model.RestoreActionResult, error)
+	RestoreItemsTo(ctx context.Context, input model.RestoreItemsToInput) (*model.RestoreActionResult, error)
+	RestoreItemsToOriginal(ctx context.Context, input model.RestoreItemsToOriginalInput) (*model.RestoreActionResult, error)
+	ApproveRestoreAction(ctx context.Context, id string) (*model.RestoreActionResult, error)
 }
 type OrganizationResolver interface {
 	Server(ctx context.Context, obj *model.Organization) (*model.VboServer, error)
@@ -501,12 +546,16 @@ type QueryResolver interface {
 	RestoreSession(ctx context.Context, id string, live *bool) (*model.RestoreSession, error)
 	ReportSchedules(ctx context.Context) ([]*model.ReportSchedule, error)
 	VerifyRestoreActionLog(ctx context.Context, tenant *string) (*model.RestoreActionLogVerification, error)
+	PendingRestoreApprovals(ctx context.Context, first *int, after *string) (*model.RestoreActionConnection, error)
 	WatchRules(ctx context.Context) ([]*model.WatchRule, error)
 	WebhookDeliveries(ctx context.Context, ruleID string, first *int, after *string) (*model.WebhookDeliveryConnection, error)
 	RestoreAudit(ctx context.Context, from time.Time, to time.Time, filter *model.RestoreSessionFilter, groupBy []model.RestoreAuditDimension) (*model.RestoreAudit, error)
 }
 type ReportScheduleResolver interface {
 	Runs(ctx context.Context, obj *model.ReportSchedule, first *int, after *string) (*model.ReportRunConnection, error)
+}
+type RestoreActionResolver interface {
+	Events(ctx context.Context, obj *model.RestoreAction) ([]*model.RestoreEvent, error)
 }
 type RestoreAttributionResolver interface {
 	Actions(ctx context.Context, obj *model.RestoreAttribution, first *int, after *string) (*model.RestoreActionConnection, error)
@@ -606,6 +655,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClientHost.ViaAddress(childComplexity), true
 
+	case "Mutation.approveRestoreAction":
+		if e.ComplexityRoot.Mutation.ApproveRestoreAction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveRestoreAction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveRestoreAction(childComplexity, args["id"].(string)), true
 	case "Mutation.createReportSchedule":
 		if e.ComplexityRoot.Mutation.CreateReportSchedule == nil {
 			break
@@ -650,6 +710,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWatchRule(childComplexity, args["id"].(string)), true
+	case "Mutation.downloadRestoreItems":
+		if e.ComplexityRoot.Mutation.DownloadRestoreItems == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_downloadRestoreItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DownloadRestoreItems(childComplexity, args["input"].(model.RestoreItemsInput)), true
 	case "Mutation.redeliverWebhook":
 		if e.ComplexityRoot.Mutation.RedeliverWebhook == nil {
 			break
@@ -661,6 +732,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeliverWebhook(childComplexity, args["id"].(string)), true
+	case "Mutation.restoreItemsTo":
+		if e.ComplexityRoot.Mutation.RestoreItemsTo == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreItemsTo_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreItemsTo(childComplexity, args["input"].(model.RestoreItemsToInput)), true
+	case "Mutation.restoreItemsToOriginal":
+		if e.ComplexityRoot.Mutation.RestoreItemsToOriginal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreItemsToOriginal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreItemsToOriginal(childComplexity, args["input"].(model.RestoreItemsToOriginalInput)), true
 	case "Mutation.rotateWatchRuleSecret":
 		if e.ComplexityRoot.Mutation.RotateWatchRuleSecret == nil {
 			break
@@ -683,6 +776,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunReportScheduleNow(childComplexity, args["id"].(string)), true
+	case "Mutation.sendRestoreItems":
+		if e.ComplexityRoot.Mutation.SendRestoreItems == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendRestoreItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendRestoreItems(childComplexity, args["input"].(model.SendRestoreItemsInput)), true
 	case "Mutation.startRestoreSession":
 		if e.ComplexityRoot.Mutation.StartRestoreSession == nil {
 			break
@@ -913,6 +1017,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Organizations(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.OrganizationFilter)), true
+	case "Query.pendingRestoreApprovals":
+		if e.ComplexityRoot.Query.PendingRestoreApprovals == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pendingRestoreApprovals_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PendingRestoreApprovals(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.reportSchedules":
 		if e.ComplexityRoot.Query.ReportSchedules == nil {
 			break
@@ -1293,12 +1408,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReportScheduleCreated.Secret(childComplexity), true
 
+	case "RestoreAction.approvedBy":
+		if e.ComplexityRoot.RestoreAction.ApprovedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.ApprovedBy(childComplexity), true
+	case "RestoreAction.bytes":
+		if e.ComplexityRoot.RestoreAction.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Bytes(childComplexity), true
 	case "RestoreAction.clientAddress":
 		if e.ComplexityRoot.RestoreAction.ClientAddress == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreAction.ClientAddress(childComplexity), true
+	case "RestoreAction.counts":
+		if e.ComplexityRoot.RestoreAction.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Counts(childComplexity), true
 	case "RestoreAction.displayName":
 		if e.ComplexityRoot.RestoreAction.DisplayName == nil {
 			break
@@ -1317,12 +1450,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreAction.Error(childComplexity), true
+	case "RestoreAction.events":
+		if e.ComplexityRoot.RestoreAction.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Events(childComplexity), true
 	case "RestoreAction.id":
 		if e.ComplexityRoot.RestoreAction.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreAction.ID(childComplexity), true
+	case "RestoreAction.items":
+		if e.ComplexityRoot.RestoreAction.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Items(childComplexity), true
 	case "RestoreAction.kind":
 		if e.ComplexityRoot.RestoreAction.Kind == nil {
 			break
@@ -1365,6 +1510,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreAction.Server(childComplexity), true
+	case "RestoreAction.sha256":
+		if e.ComplexityRoot.RestoreAction.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Sha256(childComplexity), true
 	case "RestoreAction.startTime":
 		if e.ComplexityRoot.RestoreAction.StartTime == nil {
 			break
@@ -1383,6 +1534,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreAction.Summary(childComplexity), true
+	case "RestoreAction.target":
+		if e.ComplexityRoot.RestoreAction.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreAction.Target(childComplexity), true
 	case "RestoreAction.upstreamStatus":
 		if e.ComplexityRoot.RestoreAction.UpstreamStatus == nil {
 			break
@@ -1422,6 +1579,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreActionEdge.Node(childComplexity), true
 
+	case "RestoreActionItem.kind":
+		if e.ComplexityRoot.RestoreActionItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionItem.Kind(childComplexity), true
+	case "RestoreActionItem.name":
+		if e.ComplexityRoot.RestoreActionItem.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionItem.Name(childComplexity), true
+	case "RestoreActionItem.upstreamId":
+		if e.ComplexityRoot.RestoreActionItem.UpstreamID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionItem.UpstreamID(childComplexity), true
+
 	case "RestoreActionLogVerification.brokenAt":
 		if e.ComplexityRoot.RestoreActionLogVerification.BrokenAt == nil {
 			break
@@ -1452,6 +1628,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreActionLogVerification.Tenant(childComplexity), true
+
+	case "RestoreActionResult.action":
+		if e.ComplexityRoot.RestoreActionResult.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionResult.Action(childComplexity), true
+	case "RestoreActionResult.counts":
+		if e.ComplexityRoot.RestoreActionResult.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionResult.Counts(childComplexity), true
+	case "RestoreActionResult.state":
+		if e.ComplexityRoot.RestoreActionResult.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionResult.State(childComplexity), true
+	case "RestoreActionResult.warnings":
+		if e.ComplexityRoot.RestoreActionResult.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreActionResult.Warnings(childComplexity), true
 
 	case "RestoreAttribution.actions":
 		if e.ComplexityRoot.RestoreAttribution.Actions == nil {
@@ -1668,6 +1869,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreBrowser.Teams(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
+
+	case "RestoreCounts.created":
+		if e.ComplexityRoot.RestoreCounts.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCounts.Created(childComplexity), true
+	case "RestoreCounts.failed":
+		if e.ComplexityRoot.RestoreCounts.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCounts.Failed(childComplexity), true
+	case "RestoreCounts.merged":
+		if e.ComplexityRoot.RestoreCounts.Merged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCounts.Merged(childComplexity), true
+	case "RestoreCounts.skipped":
+		if e.ComplexityRoot.RestoreCounts.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCounts.Skipped(childComplexity), true
+
+	case "RestoreDownload.action":
+		if e.ComplexityRoot.RestoreDownload.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDownload.Action(childComplexity), true
+	case "RestoreDownload.expiresAt":
+		if e.ComplexityRoot.RestoreDownload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDownload.ExpiresAt(childComplexity), true
+	case "RestoreDownload.url":
+		if e.ComplexityRoot.RestoreDownload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDownload.URL(childComplexity), true
 
 	case "RestoreEvent.durationSeconds":
 		if e.ComplexityRoot.RestoreEvent.DurationSeconds == nil {
@@ -2500,7 +2745,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OrganizationFilter", ec.unmarshalInputOrganizationFilter),
 			graphql.NewInputUnmarshaler("ReportScheduleInput", ec.unmarshalInputReportScheduleInput),
 			graphql.NewInputUnmarshaler("RestoreEventFilter", ec.unmarshalInputRestoreEventFilter),
+			graphql.NewInputUnmarshaler("RestoreItemsInput", ec.unmarshalInputRestoreItemsInput),
+			graphql.NewInputUnmarshaler("RestoreItemsToInput", ec.unmarshalInputRestoreItemsToInput),
+			graphql.NewInputUnmarshaler("RestoreItemsToOriginalInput", ec.unmarshalInputRestoreItemsToOriginalInput),
 			graphql.NewInputUnmarshaler("RestoreSessionFilter", ec.unmarshalInputRestoreSessionFilter),
+			graphql.NewInputUnmarshaler("SendRestoreItemsInput", ec.unmarshalInputSendRestoreItemsInput),
 			graphql.NewInputUnmarshaler("StartRestoreSessionInput", ec.unmarshalInputStartRestoreSessionInput),
 			graphql.NewInputUnmarshaler("WatchRuleInput", ec.unmarshalInputWatchRuleInput),
 		)
@@ -2887,6 +3136,20 @@ func (ec *executionContext) childFields_RestoreAction(ctx context.Context, field
 		return ec.fieldContext_RestoreAction_startTime(ctx, field)
 	case "endTime":
 		return ec.fieldContext_RestoreAction_endTime(ctx, field)
+	case "items":
+		return ec.fieldContext_RestoreAction_items(ctx, field)
+	case "target":
+		return ec.fieldContext_RestoreAction_target(ctx, field)
+	case "counts":
+		return ec.fieldContext_RestoreAction_counts(ctx, field)
+	case "bytes":
+		return ec.fieldContext_RestoreAction_bytes(ctx, field)
+	case "sha256":
+		return ec.fieldContext_RestoreAction_sha256(ctx, field)
+	case "approvedBy":
+		return ec.fieldContext_RestoreAction_approvedBy(ctx, field)
+	case "events":
+		return ec.fieldContext_RestoreAction_events(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreAction", field.Name)
 }
@@ -2911,6 +3174,18 @@ func (ec *executionContext) childFields_RestoreActionEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type RestoreActionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RestoreActionItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "upstreamId":
+		return ec.fieldContext_RestoreActionItem_upstreamId(ctx, field)
+	case "kind":
+		return ec.fieldContext_RestoreActionItem_kind(ctx, field)
+	case "name":
+		return ec.fieldContext_RestoreActionItem_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreActionItem", field.Name)
+}
+
 func (ec *executionContext) childFields_RestoreActionLogVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "tenant":
@@ -2925,6 +3200,20 @@ func (ec *executionContext) childFields_RestoreActionLogVerification(ctx context
 		return ec.fieldContext_RestoreActionLogVerification_problem(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreActionLogVerification", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreActionResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "action":
+		return ec.fieldContext_RestoreActionResult_action(ctx, field)
+	case "state":
+		return ec.fieldContext_RestoreActionResult_state(ctx, field)
+	case "counts":
+		return ec.fieldContext_RestoreActionResult_counts(ctx, field)
+	case "warnings":
+		return ec.fieldContext_RestoreActionResult_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreActionResult", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreAttribution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3017,6 +3306,32 @@ func (ec *executionContext) childFields_RestoreBrowser(ctx context.Context, fiel
 		return ec.fieldContext_RestoreBrowser_teams(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreBrowser", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "created":
+		return ec.fieldContext_RestoreCounts_created(ctx, field)
+	case "merged":
+		return ec.fieldContext_RestoreCounts_merged(ctx, field)
+	case "skipped":
+		return ec.fieldContext_RestoreCounts_skipped(ctx, field)
+	case "failed":
+		return ec.fieldContext_RestoreCounts_failed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreCounts", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreDownload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_RestoreDownload_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_RestoreDownload_expiresAt(ctx, field)
+	case "action":
+		return ec.fieldContext_RestoreDownload_action(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreDownload", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3499,6 +3814,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_approveRestoreAction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createReportSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3555,6 +3884,20 @@ func (ec *executionContext) field_Mutation_deleteWatchRule_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_downloadRestoreItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RestoreItemsInput, error) {
+			return ec.unmarshalNRestoreItemsInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeliverWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3566,6 +3909,34 @@ func (ec *executionContext) field_Mutation_redeliverWebhook_args(ctx context.Con
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restoreItemsToOriginal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RestoreItemsToOriginalInput, error) {
+			return ec.unmarshalNRestoreItemsToOriginalInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemsToOriginalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restoreItemsTo_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RestoreItemsToInput, error) {
+			return ec.unmarshalNRestoreItemsToInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemsToInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -3602,6 +3973,20 @@ func (ec *executionContext) field_Mutation_runReportScheduleNow_args(ctx context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendRestoreItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SendRestoreItemsInput, error) {
+			return ec.unmarshalNSendRestoreItemsInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐSendRestoreItemsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -3798,6 +4183,28 @@ func (ec *executionContext) field_Query_organizations_args(ctx context.Context, 
 		return nil, err
 	}
 	args["filter"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pendingRestoreApprovals_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -5042,6 +5449,226 @@ func (ec *executionContext) fieldContext_Mutation_stopRestoreSession(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_downloadRestoreItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_downloadRestoreItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DownloadRestoreItems(ctx, fc.Args["input"].(model.RestoreItemsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreDownload) graphql.Marshaler {
+			return ec.marshalNRestoreDownload2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreDownload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_downloadRestoreItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreDownload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_downloadRestoreItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendRestoreItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendRestoreItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendRestoreItems(ctx, fc.Args["input"].(model.SendRestoreItemsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreActionResult) graphql.Marshaler {
+			return ec.marshalNRestoreActionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendRestoreItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendRestoreItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreItemsTo(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreItemsTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreItemsTo(ctx, fc.Args["input"].(model.RestoreItemsToInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreActionResult) graphql.Marshaler {
+			return ec.marshalNRestoreActionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreItemsTo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreItemsTo_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreItemsToOriginal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreItemsToOriginal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreItemsToOriginal(ctx, fc.Args["input"].(model.RestoreItemsToOriginalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreActionResult) graphql.Marshaler {
+			return ec.marshalNRestoreActionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreItemsToOriginal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreItemsToOriginal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveRestoreAction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveRestoreAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveRestoreAction(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreActionResult) graphql.Marshaler {
+			return ec.marshalNRestoreActionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveRestoreAction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveRestoreAction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5959,6 +6586,50 @@ func (ec *executionContext) fieldContext_Query_verifyRestoreActionLog(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_verifyRestoreActionLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pendingRestoreApprovals(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pendingRestoreApprovals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PendingRestoreApprovals(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreActionConnection) graphql.Marshaler {
+			return ec.marshalNRestoreActionConnection2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pendingRestoreApprovals(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pendingRestoreApprovals_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7740,6 +8411,194 @@ func (ec *executionContext) fieldContext_RestoreAction_endTime(_ context.Context
 	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _RestoreAction_items(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreActionItem) graphql.Marshaler {
+			return ec.marshalNRestoreActionItem2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreActionItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreAction_target(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_counts(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreCounts) graphql.Marshaler {
+			return ec.marshalORestoreCounts2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreCounts(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreAction_bytes(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RestoreAction_sha256(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_approvedBy(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_approvedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_approvedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreAction_events(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreAction_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreAction().Events(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreEvent) graphql.Marshaler {
+			return ec.marshalNRestoreEvent2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreAction_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreAction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RestoreActionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7859,6 +8718,75 @@ func (ec *executionContext) fieldContext_RestoreActionEdge_node(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _RestoreActionItem_upstreamId(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionItem_upstreamId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpstreamID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionItem_upstreamId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreActionItem_kind(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreItemKind) graphql.Marshaler {
+			return ec.marshalNRestoreItemKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionItem", field, false, false, "RestoreItemKind")
+}
+
+func (ec *executionContext) _RestoreActionItem_name(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionItem_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionItem_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionItem", field, false, false, "String")
+}
+
 func (ec *executionContext) _RestoreActionLogVerification_tenant(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionLogVerification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7972,6 +8900,116 @@ func (ec *executionContext) _RestoreActionLogVerification_problem(ctx context.Co
 }
 func (ec *executionContext) fieldContext_RestoreActionLogVerification_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreActionLogVerification", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreActionResult_action(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionResult_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreAction) graphql.Marshaler {
+			return ec.marshalNRestoreAction2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionResult_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreActionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreAction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreActionResult_state(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionResult_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreActionState) graphql.Marshaler {
+			return ec.marshalNRestoreActionState2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionResult_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionResult", field, false, false, "RestoreActionState")
+}
+
+func (ec *executionContext) _RestoreActionResult_counts(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionResult_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreCounts) graphql.Marshaler {
+			return ec.marshalORestoreCounts2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreCounts(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionResult_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreActionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreActionResult_warnings(ctx context.Context, field graphql.CollectedField, obj *model.RestoreActionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreActionResult_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreActionResult_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreActionResult", field, false, false, "String")
 }
 
 func (ec *executionContext) _RestoreAttribution_throughGateway(ctx context.Context, field graphql.CollectedField, obj *model.RestoreAttribution) (ret graphql.Marshaler) {
@@ -8824,6 +9862,176 @@ func (ec *executionContext) fieldContext_RestoreBrowser_teams(ctx context.Contex
 	if fc.Args, err = ec.field_RestoreBrowser_teams_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreCounts_created(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCounts_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCounts_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreCounts_merged(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCounts_merged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCounts_merged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreCounts_skipped(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCounts_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCounts_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreCounts_failed(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCounts_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCounts_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreDownload_url(ctx context.Context, field graphql.CollectedField, obj *model.RestoreDownload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDownload_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDownload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreDownload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreDownload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RestoreDownload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDownload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDownload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreDownload", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RestoreDownload_action(ctx context.Context, field graphql.CollectedField, obj *model.RestoreDownload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDownload_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreAction) graphql.Marshaler {
+			return ec.marshalNRestoreAction2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDownload_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreDownload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreAction(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -13455,6 +14663,244 @@ func UnmarshalRestoreEventFilter(ctx context.Context, raw any) (model.RestoreEve
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRestoreItemsInput(ctx context.Context, obj any) (model.RestoreItemsInput, error) {
+	var it model.RestoreItemsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sessionId", "itemIds", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sessionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sessionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SessionID = data
+		case "itemIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemIds = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRestoreItemsInput unmarshals raw into the RestoreItemsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRestoreItemsInput(ctx context.Context, raw any) (model.RestoreItemsInput, error) {
+	var out model.RestoreItemsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestoreItemsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRestoreItemsToInput(ctx context.Context, obj any) (model.RestoreItemsToInput, error) {
+	var it model.RestoreItemsToInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sessionId", "itemIds", "reason", "idempotencyKey", "target", "folder"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sessionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sessionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SessionID = data
+		case "itemIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemIds = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		case "folder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Folder = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRestoreItemsToInput unmarshals raw into the RestoreItemsToInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRestoreItemsToInput(ctx context.Context, raw any) (model.RestoreItemsToInput, error) {
+	var out model.RestoreItemsToInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestoreItemsToInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRestoreItemsToOriginalInput(ctx context.Context, obj any) (model.RestoreItemsToOriginalInput, error) {
+	var it model.RestoreItemsToOriginalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["restoreMembers"]; !present {
+		asMap["restoreMembers"] = false
+	}
+	if _, present := asMap["restoreSettings"]; !present {
+		asMap["restoreSettings"] = false
+	}
+
+	fieldsInOrder := [...]string{"sessionId", "itemIds", "reason", "idempotencyKey", "conflict", "confirm", "restoreMembers", "restoreSettings"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sessionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sessionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SessionID = data
+		case "itemIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemIds = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "conflict":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conflict"))
+			data, err := ec.unmarshalNRestoreConflict2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreConflict(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Conflict = data
+		case "confirm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirm"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Confirm = data
+		case "restoreMembers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("restoreMembers"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RestoreMembers = data
+		case "restoreSettings":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("restoreSettings"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RestoreSettings = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRestoreItemsToOriginalInput unmarshals raw into the RestoreItemsToOriginalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRestoreItemsToOriginalInput(ctx context.Context, raw any) (model.RestoreItemsToOriginalInput, error) {
+	var out model.RestoreItemsToOriginalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestoreItemsToOriginalInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRestoreSessionFilter(ctx context.Context, obj any) (model.RestoreSessionFilter, error) {
 	var it model.RestoreSessionFilter
 	if obj == nil {
@@ -13550,6 +14996,90 @@ func (ec *executionContext) unmarshalInputRestoreSessionFilter(ctx context.Conte
 func UnmarshalRestoreSessionFilter(ctx context.Context, raw any) (model.RestoreSessionFilter, error) {
 	var out model.RestoreSessionFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestoreSessionFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSendRestoreItemsInput(ctx context.Context, obj any) (model.SendRestoreItemsInput, error) {
+	var it model.SendRestoreItemsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sessionId", "itemIds", "reason", "idempotencyKey", "to", "subject", "text"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sessionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sessionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SessionID = data
+		case "itemIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemIds = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSendRestoreItemsInput unmarshals raw into the SendRestoreItemsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSendRestoreItemsInput(ctx context.Context, raw any) (model.SendRestoreItemsInput, error) {
+	var out model.SendRestoreItemsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendRestoreItemsInput", raw, &out)
 	return out, err
 }
 
@@ -14002,6 +15532,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "downloadRestoreItems":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_downloadRestoreItems(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendRestoreItems":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendRestoreItems(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoreItemsTo":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreItemsTo(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoreItemsToOriginal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreItemsToOriginal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveRestoreAction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveRestoreAction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14316,6 +15881,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_verifyRestoreActionLog(ctx, field)
+				})
+		case "pendingRestoreApprovals":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pendingRestoreApprovals(ctx, field)
 				})
 		case "watchRules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -14817,88 +16388,124 @@ func (ec *executionContext) _RestoreAction(ctx context.Context, sel ast.Selectio
 		case "id":
 			out.Values[i] = ec._RestoreAction_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "position":
 			out.Values[i] = ec._RestoreAction_position(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._RestoreAction_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "person":
 			out.Values[i] = ec._RestoreAction_person(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "displayName":
 			out.Values[i] = ec._RestoreAction_displayName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "role":
 			out.Values[i] = ec._RestoreAction_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reason":
 			out.Values[i] = ec._RestoreAction_reason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "clientAddress":
 			out.Values[i] = ec._RestoreAction_clientAddress(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "userAgent":
 			out.Values[i] = ec._RestoreAction_userAgent(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestId":
 			out.Values[i] = ec._RestoreAction_requestId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "server":
 			out.Values[i] = ec._RestoreAction_server(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "summary":
 			out.Values[i] = ec._RestoreAction_summary(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._RestoreAction_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "upstreamStatus":
 			out.Values[i] = ec._RestoreAction_upstreamStatus(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "error":
 			out.Values[i] = ec._RestoreAction_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "startTime":
 			out.Values[i] = ec._RestoreAction_startTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "endTime":
 			out.Values[i] = ec._RestoreAction_endTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "items":
+			out.Values[i] = ec._RestoreAction_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "target":
+			out.Values[i] = ec._RestoreAction_target(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "counts":
+			out.Values[i] = ec._RestoreAction_counts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bytes":
+			out.Values[i] = ec._RestoreAction_bytes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sha256":
+			out.Values[i] = ec._RestoreAction_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvedBy":
+			out.Values[i] = ec._RestoreAction_approvedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "events":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreAction_events(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14992,6 +16599,49 @@ func (ec *executionContext) _RestoreActionEdge(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var restoreActionItemImplementors = []string{"RestoreActionItem"}
+
+func (ec *executionContext) _RestoreActionItem(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreActionItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreActionItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreActionItem")
+		case "upstreamId":
+			out.Values[i] = ec._RestoreActionItem_upstreamId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._RestoreActionItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._RestoreActionItem_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var restoreActionLogVerificationImplementors = []string{"RestoreActionLogVerification"}
 
 func (ec *executionContext) _RestoreActionLogVerification(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreActionLogVerification) graphql.Marshaler {
@@ -15026,6 +16676,54 @@ func (ec *executionContext) _RestoreActionLogVerification(ctx context.Context, s
 		case "problem":
 			out.Values[i] = ec._RestoreActionLogVerification_problem(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreActionResultImplementors = []string{"RestoreActionResult"}
+
+func (ec *executionContext) _RestoreActionResult(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreActionResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreActionResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreActionResult")
+		case "action":
+			out.Values[i] = ec._RestoreActionResult_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._RestoreActionResult_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counts":
+			out.Values[i] = ec._RestoreActionResult_counts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._RestoreActionResult_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -15328,6 +17026,97 @@ func (ec *executionContext) _RestoreBrowser(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RestoreBrowser_teams(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreCountsImplementors = []string{"RestoreCounts"}
+
+func (ec *executionContext) _RestoreCounts(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreCounts")
+		case "created":
+			out.Values[i] = ec._RestoreCounts_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merged":
+			out.Values[i] = ec._RestoreCounts_merged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._RestoreCounts_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._RestoreCounts_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreDownloadImplementors = []string{"RestoreDownload"}
+
+func (ec *executionContext) _RestoreDownload(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreDownload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreDownloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreDownload")
+		case "url":
+			out.Values[i] = ec._RestoreDownload_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._RestoreDownload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._RestoreDownload_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16972,6 +18761,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -17287,6 +19105,30 @@ func (ec *executionContext) marshalNRestoreActionEdge2ᚖgithubᚗcomᚋvboᚑga
 	return ec._RestoreActionEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRestoreActionItem2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreActionItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreActionItem2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreActionItem2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionItem(ctx context.Context, sel ast.SelectionSet, v *model.RestoreActionItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreActionItem!")
+		return graphql.Null
+	}
+	return ec._RestoreActionItem(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRestoreActionKind2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionKind(ctx context.Context, v any) (model.RestoreActionKind, error) {
 	var res model.RestoreActionKind
 	err := res.UnmarshalGQL(v)
@@ -17303,6 +19145,24 @@ func (ec *executionContext) marshalNRestoreActionLogVerification2ᚖgithubᚗcom
 		return graphql.Null
 	}
 	return ec._RestoreActionLogVerification(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreActionResult2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionResult(ctx context.Context, sel ast.SelectionSet, v *model.RestoreActionResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreActionResult!")
+		return graphql.Null
+	}
+	return ec._RestoreActionResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreActionState2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionState(ctx context.Context, v any) (model.RestoreActionState, error) {
+	var res model.RestoreActionState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreActionState2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionState(ctx context.Context, sel ast.SelectionSet, v model.RestoreActionState) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRestoreActionStatus2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreActionStatus(ctx context.Context, v any) (model.RestoreActionStatus, error) {
@@ -17417,6 +19277,40 @@ func (ec *executionContext) marshalNRestoreAuditRow2ᚖgithubᚗcomᚋvboᚑgate
 		return graphql.Null
 	}
 	return ec._RestoreAuditRow(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreConflict2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreConflict(ctx context.Context, v any) (model.RestoreConflict, error) {
+	var res model.RestoreConflict
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreConflict2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreConflict(ctx context.Context, sel ast.SelectionSet, v model.RestoreConflict) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNRestoreDownload2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreDownload(ctx context.Context, sel ast.SelectionSet, v *model.RestoreDownload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreDownload!")
+		return graphql.Null
+	}
+	return ec._RestoreDownload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreEvent2ᚕᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreEvent2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNRestoreEvent2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEvent(ctx context.Context, sel ast.SelectionSet, v *model.RestoreEvent) graphql.Marshaler {
@@ -17587,6 +19481,21 @@ func (ec *executionContext) marshalNRestoreItemKind2githubᚗcomᚋvboᚑgateway
 	return v
 }
 
+func (ec *executionContext) unmarshalNRestoreItemsInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemsInput(ctx context.Context, v any) (model.RestoreItemsInput, error) {
+	res, err := ec.unmarshalInputRestoreItemsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRestoreItemsToInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemsToInput(ctx context.Context, v any) (model.RestoreItemsToInput, error) {
+	res, err := ec.unmarshalInputRestoreItemsToInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRestoreItemsToOriginalInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreItemsToOriginalInput(ctx context.Context, v any) (model.RestoreItemsToOriginalInput, error) {
+	res, err := ec.unmarshalInputRestoreItemsToOriginalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNRestoreSession2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreSession(ctx context.Context, sel ast.SelectionSet, v *model.RestoreSession) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RestoreSession!")
@@ -17707,6 +19616,11 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋvboᚑgatewayᚋvboᚑ
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNSendRestoreItemsInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐSendRestoreItemsInput(ctx context.Context, v any) (model.SendRestoreItemsInput, error) {
+	res, err := ec.unmarshalInputSendRestoreItemsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNStartRestoreSessionInput2githubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐStartRestoreSessionInput(ctx context.Context, v any) (model.StartRestoreSessionInput, error) {
@@ -18313,6 +20227,13 @@ func (ec *executionContext) marshalORestoreBrowser2ᚖgithubᚗcomᚋvboᚑgatew
 		return graphql.Null
 	}
 	return ec._RestoreBrowser(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORestoreCounts2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreCounts(ctx context.Context, sel ast.SelectionSet, v *model.RestoreCounts) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreCounts(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORestoreEventFilter2ᚖgithubᚗcomᚋvboᚑgatewayᚋvboᚑgatewayᚋgraphᚋmodelᚐRestoreEventFilter(ctx context.Context, v any) (*model.RestoreEventFilter, error) {

@@ -20,8 +20,36 @@ func (r *mutationResolver) StopRestoreSession(ctx context.Context, id string) (*
 	return nil, ErrNotConfigured
 }
 
+func (r *mutationResolver) DownloadRestoreItems(ctx context.Context, input model.RestoreItemsInput) (*model.RestoreDownload, error) {
+	return nil, ErrNotConfigured
+}
+
+func (r *mutationResolver) SendRestoreItems(ctx context.Context, input model.SendRestoreItemsInput) (*model.RestoreActionResult, error) {
+	return nil, ErrNotConfigured
+}
+
+func (r *mutationResolver) RestoreItemsTo(ctx context.Context, input model.RestoreItemsToInput) (*model.RestoreActionResult, error) {
+	return nil, ErrNotConfigured
+}
+
+func (r *mutationResolver) RestoreItemsToOriginal(ctx context.Context, input model.RestoreItemsToOriginalInput) (*model.RestoreActionResult, error) {
+	return nil, ErrNotConfigured
+}
+
+func (r *mutationResolver) ApproveRestoreAction(ctx context.Context, id string) (*model.RestoreActionResult, error) {
+	return nil, ErrNotConfigured
+}
+
 func (r *queryResolver) VerifyRestoreActionLog(ctx context.Context, tenant *string) (*model.RestoreActionLogVerification, error) {
 	return nil, ErrNotConfigured
+}
+
+func (r *queryResolver) PendingRestoreApprovals(ctx context.Context, first *int, after *string) (*model.RestoreActionConnection, error) {
+	return nil, ErrNotConfigured
+}
+
+func (r *restoreActionResolver) Events(ctx context.Context, obj *model.RestoreAction) ([]*model.RestoreEvent, error) {
+	return []*model.RestoreEvent{}, nil
 }
 
 func (r *restoreAttributionResolver) Actions(ctx context.Context, obj *model.RestoreAttribution, first *int, after *string) (*model.RestoreActionConnection, error) {
@@ -56,6 +84,8 @@ func (r *restoreSessionResolver) Browse(ctx context.Context, obj *model.RestoreS
 	return nil, nil
 }
 
+func (r *Resolver) RestoreAction() graph.RestoreActionResolver { return &restoreActionResolver{r} }
+
 func (r *Resolver) RestoreAttribution() graph.RestoreAttributionResolver {
 	return &restoreAttributionResolver{r}
 }
@@ -65,6 +95,7 @@ func (r *Resolver) RestoreBrowser() graph.RestoreBrowserResolver { return &resto
 func (r *Resolver) RestoreItem() graph.RestoreItemResolver { return &restoreItemResolver{r} }
 
 type (
+	restoreActionResolver      struct{ *Resolver }
 	restoreAttributionResolver struct{ *Resolver }
 	restoreBrowserResolver     struct{ *Resolver }
 	restoreItemResolver        struct{ *Resolver }

@@ -165,42 +165,6 @@ type ReportScheduleInput struct {
 	Email []string `json:"email,omitempty"`
 }
 
-// One step taken through the gateway, recorded before VBO was called and completed after.
-type RestoreAction struct {
-	// Opaque ID.
-	ID string `json:"id"`
-	// Position in the tenant's chained log.
-	Position int64             `json:"position"`
-	Kind     RestoreActionKind `json:"kind"`
-	// The authenticated subject.
-	Person string `json:"person"`
-	// Name or email from the JWT, when present.
-	DisplayName *string `json:"displayName,omitempty"`
-	// The caller's role when it acted.
-	Role Role `json:"role"`
-	// The reason given (START; later steps when given).
-	Reason *string `json:"reason,omitempty"`
-	// The caller's address as the gateway saw it.
-	ClientAddress *string `json:"clientAddress,omitempty"`
-	// The caller's User-Agent.
-	UserAgent *string `json:"userAgent,omitempty"`
-	// The gateway's request id (X-Request-Id) of the call.
-	RequestID *string `json:"requestId,omitempty"`
-	// The VBO server (config name).
-	Server string `json:"server"`
-	// What was asked, for people: e.g. 'mail items of mailbox ... folder ..., offset 50, limit 50' or the search text.
-	Summary string              `json:"summary"`
-	Status  RestoreActionStatus `json:"status"`
-	// The HTTP status VBO answered; null when it did not answer.
-	UpstreamStatus *int `json:"upstreamStatus,omitempty"`
-	// Why it failed, when it did.
-	Error *string `json:"error,omitempty"`
-	// When it was recorded (before VBO was called).
-	StartTime time.Time `json:"startTime"`
-	// When VBO's answer was recorded; null while pending.
-	EndTime *time.Time `json:"endTime,omitempty"`
-}
-
 // A page of recorded steps.
 type RestoreActionConnection struct {
 	Edges    []*RestoreActionEdge `json:"edges"`
@@ -211,6 +175,14 @@ type RestoreActionConnection struct {
 type RestoreActionEdge struct {
 	Cursor string         `json:"cursor"`
 	Node   *RestoreAction `json:"node"`
+}
+
+// An item a restore action acted on.
+type RestoreActionItem struct {
+	// VBO's id of the item.
+	UpstreamID string          `json:"upstreamId"`
+	Kind       RestoreItemKind `json:"kind"`
+	Name       *string         `json:"name,omitempty"`
 }
 
 // The result of checking a tenant's restore action log.
@@ -225,6 +197,16 @@ type RestoreActionLogVerification struct {
 	BrokenAt *int64 `json:"brokenAt,omitempty"`
 	// What does not match, for people; null when ok.
 	Problem *string `json:"problem,omitempty"`
+}
+
+// The outcome of a restore action.
+type RestoreActionResult struct {
+	// The recorded action.
+	Action *RestoreAction     `json:"action"`
+	State  RestoreActionState `json:"state"`
+	// Null until VBO reports them.
+	Counts   *RestoreCounts `json:"counts,omitempty"`
+	Warnings []string       `json:"warnings"`
 }
 
 // The restore audit report.
@@ -274,6 +256,23 @@ type RestoreAuditRow struct {
 	Last time.Time `json:"last"`
 }
 
+// Item counts of a restore action, as VBO reports them.
+type RestoreCounts struct {
+	Created int `json:"created"`
+	Merged  int `json:"merged"`
+	Skipped int `json:"skipped"`
+	Failed  int `json:"failed"`
+}
+
+// A prepared download.
+type RestoreDownload struct {
+	// Fetch it once, with the same credentials, before expiresAt (absolute, or starting with /).
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The recorded action.
+	Action *RestoreAction `json:"action"`
+}
+
 // A page of restore events. A page is one VBO call from where the previous one ended: with a
 // filter that matches little it may hold fewer than `first` events while `hasNextPage` is true;
 // `endCursor` then continues after what was read.
@@ -308,6 +307,45 @@ type RestoreItemEdge struct {
 	Node   *RestoreItem `json:"node"`
 }
 
+// Items of one open restore session.
+type RestoreItemsInput struct {
+	// The session (RestoreSession global ID).
+	SessionID string `json:"sessionId"`
+	// RestoreItem ids browsed in that session (1 to restore.maxItemsPerAction).
+	ItemIds []string `json:"itemIds"`
+	// Why (at most 500 characters); recorded.
+	Reason *string `json:"reason,omitempty"`
+	// A client-chosen key (1 to 200 characters): a retry with the same key answers the first result instead of acting twice.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// Restores items to another place in the same organisation.
+type RestoreItemsToInput struct {
+	SessionID      string   `json:"sessionId"`
+	ItemIds        []string `json:"itemIds"`
+	Reason         *string  `json:"reason,omitempty"`
+	IdempotencyKey string   `json:"idempotencyKey"`
+	// The target mailbox (address), OneDrive (owner address) or site (URL) in the same organisation.
+	Target string `json:"target"`
+	// A folder in the target (path); default: a folder VBO names after the restore.
+	Folder *string `json:"folder,omitempty"`
+}
+
+// Restores items to their original location (destructive).
+type RestoreItemsToOriginalInput struct {
+	SessionID      string          `json:"sessionId"`
+	ItemIds        []string        `json:"itemIds"`
+	Reason         *string         `json:"reason,omitempty"`
+	IdempotencyKey string          `json:"idempotencyKey"`
+	Conflict       RestoreConflict `json:"conflict"`
+	// Must be true: this changes live Microsoft 365 data.
+	Confirm bool `json:"confirm"`
+	// Teams only: also restore the team's members (changes the live team).
+	RestoreMembers *bool `json:"restoreMembers,omitempty"`
+	// Teams only: also restore the team's settings (changes the live team).
+	RestoreSettings *bool `json:"restoreSettings,omitempty"`
+}
+
 // A page of restore sessions.
 type RestoreSessionConnection struct {
 	// The sessions on this page.
@@ -338,6 +376,20 @@ type RestoreSessionFilter struct {
 	InitiatedBy *string `json:"initiatedBy,omitempty"`
 	// Case-insensitive substring of the client machine name or the raw clientHost.
 	ClientHost *string `json:"clientHost,omitempty"`
+}
+
+// Mails items.
+type SendRestoreItemsInput struct {
+	SessionID      string   `json:"sessionId"`
+	ItemIds        []string `json:"itemIds"`
+	Reason         *string  `json:"reason,omitempty"`
+	IdempotencyKey string   `json:"idempotencyKey"`
+	// Recipients: addresses in the organisation's own domains unless config allows more.
+	To []string `json:"to"`
+	// Subject of the mail VBO sends.
+	Subject *string `json:"subject,omitempty"`
+	// Body text of the mail VBO sends.
+	Text *string `json:"text,omitempty"`
 }
 
 // Opens a restore session.
@@ -805,6 +857,16 @@ const (
 	RestoreActionKindStop RestoreActionKind = "STOP"
 	// Stopped by the gateway: idle past restore.idleTimeout, or left open by a replica that died.
 	RestoreActionKindReap RestoreActionKind = "REAP"
+	// Items downloaded (issue 25).
+	RestoreActionKindDownload RestoreActionKind = "DOWNLOAD"
+	// Items mailed.
+	RestoreActionKindSend RestoreActionKind = "SEND"
+	// Items restored to another location.
+	RestoreActionKindRestoreTo RestoreActionKind = "RESTORE_TO"
+	// Items restored to their original location (destructive).
+	RestoreActionKindRestoreToOriginal RestoreActionKind = "RESTORE_TO_ORIGINAL"
+	// A restore to the original location approved.
+	RestoreActionKindApprove RestoreActionKind = "APPROVE"
 	// A value this gateway version does not know.
 	RestoreActionKindUnknown RestoreActionKind = "UNKNOWN"
 )
@@ -815,12 +877,17 @@ var AllRestoreActionKind = []RestoreActionKind{
 	RestoreActionKindSearch,
 	RestoreActionKindStop,
 	RestoreActionKindReap,
+	RestoreActionKindDownload,
+	RestoreActionKindSend,
+	RestoreActionKindRestoreTo,
+	RestoreActionKindRestoreToOriginal,
+	RestoreActionKindApprove,
 	RestoreActionKindUnknown,
 }
 
 func (e RestoreActionKind) IsValid() bool {
 	switch e {
-	case RestoreActionKindStart, RestoreActionKindBrowse, RestoreActionKindSearch, RestoreActionKindStop, RestoreActionKindReap, RestoreActionKindUnknown:
+	case RestoreActionKindStart, RestoreActionKindBrowse, RestoreActionKindSearch, RestoreActionKindStop, RestoreActionKindReap, RestoreActionKindDownload, RestoreActionKindSend, RestoreActionKindRestoreTo, RestoreActionKindRestoreToOriginal, RestoreActionKindApprove, RestoreActionKindUnknown:
 		return true
 	}
 	return false
@@ -856,6 +923,73 @@ func (e *RestoreActionKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e RestoreActionKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a restore action stands.
+type RestoreActionState string
+
+const (
+	// Waiting for another TENANT_ADMIN of the tenant to approve it.
+	RestoreActionStatePendingApproval RestoreActionState = "PENDING_APPROVAL"
+	// VBO is working on it (v8 answers asynchronously).
+	RestoreActionStateRunning RestoreActionState = "RUNNING"
+	// Every item done.
+	RestoreActionStateSucceeded RestoreActionState = "SUCCEEDED"
+	// Some items failed or were skipped.
+	RestoreActionStatePartial RestoreActionState = "PARTIAL"
+	// Nothing was done.
+	RestoreActionStateFailed RestoreActionState = "FAILED"
+)
+
+var AllRestoreActionState = []RestoreActionState{
+	RestoreActionStatePendingApproval,
+	RestoreActionStateRunning,
+	RestoreActionStateSucceeded,
+	RestoreActionStatePartial,
+	RestoreActionStateFailed,
+}
+
+func (e RestoreActionState) IsValid() bool {
+	switch e {
+	case RestoreActionStatePendingApproval, RestoreActionStateRunning, RestoreActionStateSucceeded, RestoreActionStatePartial, RestoreActionStateFailed:
+		return true
+	}
+	return false
+}
+
+func (e RestoreActionState) String() string {
+	return string(e)
+}
+
+func (e *RestoreActionState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreActionState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreActionState", str)
+	}
+	return nil
+}
+
+func (e RestoreActionState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreActionState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreActionState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -1000,6 +1134,67 @@ func (e *RestoreAuditDimension) UnmarshalJSON(b []byte) error {
 }
 
 func (e RestoreAuditDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What to do when a restored item exists at its original location.
+type RestoreConflict string
+
+const (
+	// Keep the existing item (VBO: Keep).
+	RestoreConflictKeep RestoreConflict = "KEEP"
+	// Overwrite it (VBO: Overwrite).
+	RestoreConflictOverwrite RestoreConflict = "OVERWRITE"
+	// Merge (VBO: Merge) where the workload supports it.
+	RestoreConflictMerge RestoreConflict = "MERGE"
+)
+
+var AllRestoreConflict = []RestoreConflict{
+	RestoreConflictKeep,
+	RestoreConflictOverwrite,
+	RestoreConflictMerge,
+}
+
+func (e RestoreConflict) IsValid() bool {
+	switch e {
+	case RestoreConflictKeep, RestoreConflictOverwrite, RestoreConflictMerge:
+		return true
+	}
+	return false
+}
+
+func (e RestoreConflict) String() string {
+	return string(e)
+}
+
+func (e *RestoreConflict) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreConflict(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreConflict", str)
+	}
+	return nil
+}
+
+func (e RestoreConflict) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreConflict) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreConflict) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -48,3 +48,33 @@ type RestoreItem struct {
 	Ref      upstream.BrowseRef `json:"-"`
 	Upstream string             `json:"-"`
 }
+
+// RestoreAction is one recorded step of the restore front door (the attribution log's record,
+// mapped); its events are VBO's, joined from the archive by VBOSessionID.
+type RestoreAction struct {
+	ID             string
+	Position       int64
+	Kind           RestoreActionKind
+	Person         string
+	DisplayName    *string
+	Role           Role
+	Reason         *string
+	ClientAddress  *string
+	UserAgent      *string
+	RequestID      *string
+	Server         string
+	Summary        string
+	Status         RestoreActionStatus
+	UpstreamStatus *int
+	Error          *string
+	StartTime      time.Time
+	EndTime        *time.Time
+	Items          []*RestoreActionItem
+	Target         *string
+	Counts         *RestoreCounts
+	Bytes          *int64
+	Sha256         *string
+	ApprovedBy     *string
+	// VBOSessionID is VBO's id of the session the step acted in ("" before VBO answered).
+	VBOSessionID string `json:"-"`
+}
