@@ -44,6 +44,19 @@ var (
 	ErrCompleted = errors.New("actionlog: step already completed")
 	// ErrSessionClosed: a step on a gateway session that is closed.
 	ErrSessionClosed = errors.New("actionlog: gateway session closed")
+	// ErrDuplicate: Begin with an idempotency key this person already used for the same step;
+	// the Action returned beside it is the first one, nothing was appended.
+	ErrDuplicate = errors.New("actionlog: idempotency key already used")
+	// ErrKeyReused: the idempotency key was used for another step (kind or session): refused.
+	ErrKeyReused = errors.New("actionlog: idempotency key used for another action")
+	// ErrSelfApproval: the requester tried to approve their own action.
+	ErrSelfApproval = errors.New("actionlog: an action cannot be approved by its requester")
+	// ErrApprovalExpired: the action waited for approval past its ApprovalUntil.
+	ErrApprovalExpired = errors.New("actionlog: approval expired")
+	// ErrNotAwaitingApproval: approving an action that needs none, is approved or is completed.
+	ErrNotAwaitingApproval = errors.New("actionlog: action is not awaiting approval")
+	// ErrNotApproved: completing successfully an action still awaiting approval.
+	ErrNotApproved = errors.New("actionlog: action not approved")
 )
 
 // Kind is the step a record is about.
@@ -56,7 +69,25 @@ const (
 	KindSearch Kind = "SEARCH"
 	KindStop   Kind = "STOP"
 	KindReap   Kind = "REAP" // stopped by the reaper (idle, or left by a crashed replica)
+
+	// Item actions (issue 25), each on a gateway session.
+	KindDownload          Kind = "DOWNLOAD"            // save/export, streamed to the person
+	KindSend              Kind = "SEND"                // mailed to Recipients
+	KindRestoreTo         Kind = "RESTORE_TO"          // restored/copied to Target, in the same organisation
+	KindRestoreToOriginal Kind = "RESTORE_TO_ORIGINAL" // restored over the original location: destructive
+	// KindApprove is a second person's approval of an action awaiting it (Approve writes it,
+	// never Begin); its RefID is the approved action.
+	KindApprove Kind = "APPROVE"
 )
+
+// ItemAction reports whether k is one of issue 25's item actions.
+func (k Kind) ItemAction() bool {
+	switch k {
+	case KindDownload, KindSend, KindRestoreTo, KindRestoreToOriginal:
+		return true
+	}
+	return false
+}
 
 // Status is a step's outcome.
 type Status string
@@ -66,7 +97,34 @@ const (
 	StatusPending   Status = "PENDING"
 	StatusSucceeded Status = "SUCCEEDED"
 	StatusFailed    Status = "FAILED"
+	// StatusPartial: an item action done for some items, not all (Counts say which).
+	StatusPartial Status = "PARTIAL"
+	// StatusPendingApproval: an action begun with an ApprovalUntil, not approved (Approve) nor
+	// completed yet. Read back only; never an outcome.
+	StatusPendingApproval Status = "PENDING_APPROVAL"
 )
+
+// Item is one item an action is about, as the browse connections named it.
+type Item struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	Type string `json:"type,omitempty"`
+}
+
+// Counts are an item action's outcome per item: created, merged, skipped, failed.
+type Counts struct {
+	Created int64
+	Merged  int64
+	Skipped int64
+	Failed  int64
+}
+
+// Approval is the second person's approval of an action.
+type Approval struct {
+	ID    string // the APPROVE record's id
+	Actor Actor
+	At    time.Time
+}
 
 // Actor is who took a step, as the edge authenticated them.
 type Actor struct {
@@ -89,16 +147,31 @@ type Entry struct {
 	GatewaySessionID string          // "" on START: Begin assigns it
 	SessionType      string          // START: EXCHANGE | ONEDRIVE | SHAREPOINT | TEAMS
 	VBOSessionID     string          // known for every step after START
-	Detail           json.RawMessage // what was asked: browse ref and page, search text, items, target...
+	Detail           json.RawMessage // what was asked: browse ref and page, search text, options...
+
+	// Item actions (issue 25).
+	Items          []Item
+	Target         string   // RESTORE_TO: where to (mailbox/folder, OneDrive, site...)
+	Recipients     []string // SEND: the addresses
+	Destructive    bool     // RESTORE_TO_ORIGINAL (always), Teams members/settings restores
+	IdempotencyKey string   // a key already used by this person (tenant, person): ErrDuplicate
+	// ApprovalUntil, when set, makes the action wait for another person's Approve until then
+	// (PENDING_APPROVAL); it cannot complete successfully before.
+	ApprovalUntil time.Time
 }
 
 // Outcome completes a step (Complete).
 type Outcome struct {
 	Status         Status
-	UpstreamStatus int    // HTTP status VBO answered; 0 when no answer
-	VBOSessionID   string // START: from VBO's explore answer, never guessed
-	Error          string // a message safe to show to the tenant (no secrets)
-	Detail         json.RawMessage
+	UpstreamStatus int             // HTTP status VBO answered; 0 when no answer
+	VBOSessionID   string          // START: from VBO's explore answer, never guessed
+	Error          string          // a message safe to show to the tenant (no secrets)
+	Detail         json.RawMessage // e.g. warnings, VBO's restore statistics
+
+	// Item actions (issue 25).
+	Counts *Counts
+	Bytes  int64  // DOWNLOAD: bytes sent to the person
+	SHA256 string // DOWNLOAD: hex SHA-256 of what was sent
 }
 
 // Action is one step as read back: the begin record with its outcome merged.
@@ -119,6 +192,19 @@ type Action struct {
 	OutcomeDetail    json.RawMessage
 	At               time.Time // begun
 	CompletedAt      *time.Time
+
+	// Item actions (issue 25).
+	RefID          string // APPROVE: the approved action
+	Items          []Item
+	Target         string
+	Recipients     []string
+	Destructive    bool
+	IdempotencyKey string
+	ApprovalUntil  *time.Time // nil: no approval needed
+	Approval       *Approval  // nil until approved
+	Counts         *Counts
+	Bytes          int64
+	SHA256         string
 }
 
 // Session is a restore session started through the gateway.

@@ -2,7 +2,10 @@ package actionlog
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +18,8 @@ const (
 	maxReasonRunes = 500
 	maxTextBytes   = 2048
 	maxDetailBytes = 64 << 10
+	maxItems       = 1000
+	maxRecipients  = 100
 )
 
 // Begin appends the record of a step about to be taken and returns it. For KindStart it also
@@ -30,9 +35,22 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 		return Action{}, err
 	}
 	at := l.now().UTC()
+	if !e.ApprovalUntil.IsZero() && !e.ApprovalUntil.After(at) {
+		return Action{}, fmt.Errorf("%w: approval deadline %v is not in the future", ErrInvalid, e.ApprovalUntil)
+	}
 	r := &record{ID: newID(), Record: recBegin, Kind: e.Kind, Actor: e.Actor, Reason: e.Reason, Server: e.Server,
 		OrgID: e.OrganizationID, GwID: e.GatewaySessionID, VBOID: e.VBOSessionID, SessType: e.SessionType,
-		Replica: l.replica, Detail: string(e.Detail), Status: StatusPending, AtNS: store.NS(at)}
+		Replica: l.replica, Detail: string(e.Detail), Status: StatusPending, AtNS: store.NS(at),
+		ItemCount: int64(len(e.Items)), Target: e.Target, Destructive: e.Destructive, IdemKey: e.IdempotencyKey}
+	if len(e.Items) > 0 {
+		r.Items = mustJSON(e.Items)
+	}
+	if len(e.Recipients) > 0 {
+		r.Recipients = mustJSON(e.Recipients)
+	}
+	if !e.ApprovalUntil.IsZero() {
+		r.ApprovalUntil = store.NS(e.ApprovalUntil)
+	}
 	err := l.st.InTx(ctx, func(tx store.Tx) error {
 		r.Tenant = e.Actor.Tenant
 		if e.Kind == KindStart {
@@ -48,6 +66,12 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 			r.Tenant = s.Actor.Tenant
 		}
 		if err := appendRecord(ctx, tx, r, func() error {
+			// Under the chain's lock: a retry racing the first call waits for it, then finds it.
+			if e.IdempotencyKey != "" {
+				if id, err := idByKey(ctx, tx, e.Actor, e.IdempotencyKey); err != nil || id != "" {
+					return cmpOr(err, &duplicate{id: id})
+				}
+			}
 			if e.Kind == KindStart {
 				return insertSession(ctx, tx, r)
 			}
@@ -69,10 +93,64 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 		}
 		return nil
 	})
+	var dup *duplicate
+	if errors.As(err, &dup) {
+		return l.duplicate(ctx, dup.id, &e)
+	}
+	if err != nil && e.IdempotencyKey != "" {
+		// The same key begun at once on another chain (a provider admin on two tenants'
+		// sessions) loses on the unique index: it is a duplicate all the same.
+		if id, kerr := idByKey(ctx, l.st, e.Actor, e.IdempotencyKey); kerr == nil && id != "" {
+			return l.duplicate(ctx, id, &e)
+		}
+	}
 	if err != nil {
 		return Action{}, fmt.Errorf("actionlog: begin %s: %w", e.Kind, err)
 	}
-	return actionOf(r, nil), nil
+	return actionOf(r, nil, nil), nil
+}
+
+// duplicate carries the id of the action an idempotency key was first used for.
+type duplicate struct{ id string }
+
+func (d *duplicate) Error() string { return "duplicate of " + d.id }
+
+// duplicate answers a Begin whose key was used before: the first action with ErrDuplicate, or
+// ErrKeyReused when the key was used for another kind of step or another session.
+func (l *Log) duplicate(ctx context.Context, id string, e *Entry) (Action, error) {
+	a, err := l.Action(ctx, id)
+	if err != nil {
+		return Action{}, err
+	}
+	if a.Kind != e.Kind || (e.Kind != KindStart && a.GatewaySessionID != e.GatewaySessionID) {
+		return Action{}, fmt.Errorf("actionlog: begin %s: key %q: %w", e.Kind, e.IdempotencyKey, ErrKeyReused)
+	}
+	return a, fmt.Errorf("actionlog: begin %s: key %q: %w", e.Kind, e.IdempotencyKey, ErrDuplicate)
+}
+
+func idByKey(ctx context.Context, q store.Querier, a Actor, key string) (string, error) {
+	var id string
+	err := q.QueryRow(ctx, `SELECT id FROM restore_action WHERE actor_tenant = ? AND person = ? AND idempotency_key = ? AND record = ?`,
+		a.Tenant, a.Person, key, recBegin).Scan(&id)
+	if store.IsNoRows(err) {
+		return "", nil
+	}
+	return id, err
+}
+
+func cmpOr(err error, other error) error {
+	if err != nil {
+		return err
+	}
+	return other
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only []Item and []string are marshalled
+	}
+	return string(b)
 }
 
 // Complete appends the outcome of a begun step. For a successful START it sets the session's
@@ -92,9 +170,15 @@ func (l *Log) Complete(ctx context.Context, beginID string, o Outcome) (Action, 
 		if b.Kind == KindStart && o.Status == StatusSucceeded && o.VBOSessionID == "" {
 			return fmt.Errorf("%w: a successful START needs VBO's session id", ErrInvalid)
 		}
+		if b.Kind == KindApprove {
+			return fmt.Errorf("record %s: an approval is complete as written: %w", b.ID, ErrInvalid)
+		}
 		r := &record{ID: newID(), Tenant: b.Tenant, Record: recOutcome, RefID: b.ID, Kind: b.Kind, GwID: b.GwID,
 			VBOID: firstNonEmpty(o.VBOSessionID, b.VBOID), Replica: "", Detail: string(o.Detail), Status: o.Status,
-			Upstream: int64(o.UpstreamStatus), Error: o.Error, AtNS: at}
+			Upstream: int64(o.UpstreamStatus), Error: o.Error, AtNS: at, Bytes: o.Bytes, SHA256: o.SHA256}
+		if o.Counts != nil {
+			r.HasCounts, r.Counts = true, *o.Counts
+		}
 		if err := appendRecord(ctx, tx, r, func() error {
 			var n int64
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM restore_action WHERE record = ? AND ref_id = ?`, recOutcome, b.ID).Scan(&n); err != nil {
@@ -102,6 +186,11 @@ func (l *Log) Complete(ctx context.Context, beginID string, o Outcome) (Action, 
 			}
 			if n > 0 {
 				return ErrCompleted
+			}
+			if b.ApprovalUntil != 0 && o.Status != StatusFailed {
+				if _, err := approvalOf(ctx, tx, b.ID); err != nil {
+					return err
+				}
 			}
 			return completeSession(ctx, tx, b, r)
 		}); err != nil {
@@ -113,7 +202,89 @@ func (l *Log) Complete(ctx context.Context, beginID string, o Outcome) (Action, 
 	if err != nil {
 		return Action{}, fmt.Errorf("actionlog: complete %s: %w", beginID, err)
 	}
-	return actionOf(begin, out), nil
+	var ap *record
+	if begin.ApprovalUntil != 0 && o.Status != StatusFailed {
+		ap, _ = approvalOf(ctx, l.st, begin.ID)
+	}
+	return actionOf(begin, out, ap), nil
+}
+
+// approvalOf returns the APPROVE record of action id, ErrNotApproved when there is none.
+func approvalOf(ctx context.Context, q store.Querier, id string) (*record, error) {
+	r, err := scanRecord(q.QueryRow(ctx, `SELECT `+recordCols+` FROM restore_action WHERE ref_id = ? AND record = ? AND kind = ?`,
+		id, recBegin, string(KindApprove)))
+	if store.IsNoRows(err) {
+		return nil, fmt.Errorf("action %s: %w", id, ErrNotApproved)
+	}
+	return r, err
+}
+
+// Approve records approver's approval of action actionID, awaiting it (begun with an
+// ApprovalUntil, not approved, not completed): an APPROVE record (its RefID the action) and
+// its outcome, on the action's chain. The approver must be of the requester's tenant (else
+// ErrNotFound: another tenant's action reads as missing) and another person
+// (ErrSelfApproval); past the deadline it is ErrApprovalExpired. Whether the approver's role
+// may approve is the caller's to check. Two approvals at once: one wins, the other gets
+// ErrNotAwaitingApproval.
+func (l *Log) Approve(ctx context.Context, actionID string, approver Actor) (Action, error) {
+	if approver.Person == "" {
+		return Action{}, fmt.Errorf("%w: approver.person is required", ErrInvalid)
+	}
+	for name, v := range map[string]string{"approver.person": approver.Person, "approver.displayName": approver.DisplayName,
+		"approver.role": approver.Role, "approver.tenant": approver.Tenant, "approver.clientAddr": approver.ClientAddr,
+		"approver.userAgent": approver.UserAgent, "approver.requestId": approver.RequestID} {
+		if err := checkText(name, v, maxTextBytes); err != nil {
+			return Action{}, err
+		}
+	}
+	at := store.NS(l.now())
+	err := l.st.InTx(ctx, func(tx store.Tx) error {
+		b, err := getBegin(ctx, tx, actionID)
+		if err != nil {
+			return err
+		}
+		if approver.Tenant != b.Actor.Tenant {
+			return fmt.Errorf("record %s: %w", actionID, ErrNotFound)
+		}
+		if b.ApprovalUntil == 0 {
+			return fmt.Errorf("action %s needs no approval: %w", actionID, ErrNotAwaitingApproval)
+		}
+		if approver.Person == b.Actor.Person {
+			return ErrSelfApproval
+		}
+		r := &record{ID: newID(), Tenant: b.Tenant, Record: recBegin, RefID: b.ID, Kind: KindApprove, Actor: approver,
+			Server: b.Server, OrgID: b.OrgID, GwID: b.GwID, VBOID: b.VBOID, Replica: l.replica, Status: StatusPending, AtNS: at}
+		err = appendRecord(ctx, tx, r, func() error {
+			var n int64
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM restore_action WHERE ref_id = ? AND (record = ? OR kind = ?)`,
+				b.ID, recOutcome, string(KindApprove)).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("action %s is approved or completed: %w", actionID, ErrNotAwaitingApproval)
+			}
+			if at > b.ApprovalUntil {
+				return fmt.Errorf("action %s waited until %v: %w", actionID, store.FromNS(b.ApprovalUntil), ErrApprovalExpired)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		done := &record{ID: newID(), Tenant: b.Tenant, Record: recOutcome, RefID: r.ID, Kind: KindApprove, GwID: b.GwID,
+			VBOID: b.VBOID, Status: StatusSucceeded, AtNS: at}
+		if err := appendRecord(ctx, tx, done, nil); err != nil {
+			return err
+		}
+		if b.GwID != "" {
+			return touchSession(ctx, tx, b.GwID, at)
+		}
+		return nil
+	})
+	if err != nil {
+		return Action{}, fmt.Errorf("actionlog: approve %s: %w", actionID, err)
+	}
+	return l.Action(ctx, actionID)
 }
 
 // appendRecord appends r to its chain (r.Tenant) in tx: it locks the chain's head (creating it
@@ -159,9 +330,45 @@ func getBegin(ctx context.Context, q store.Querier, id string) (*record, error) 
 func validateEntry(e *Entry) error {
 	bad := func(f string, args ...any) error { return fmt.Errorf("%w: "+f, append([]any{ErrInvalid}, args...)...) }
 	switch e.Kind {
-	case KindStart, KindBrowse, KindSearch, KindStop, KindReap:
+	case KindStart, KindBrowse, KindSearch, KindStop, KindReap, KindDownload, KindSend, KindRestoreTo, KindRestoreToOriginal:
+	case KindApprove:
+		return bad("an APPROVE is recorded by Approve")
 	default:
 		return bad("unknown kind %q", e.Kind)
+	}
+	if e.Kind == KindRestoreToOriginal {
+		e.Destructive = true
+	}
+	if !e.Kind.ItemAction() && (len(e.Items) > 0 || e.Target != "" || len(e.Recipients) > 0 || !e.ApprovalUntil.IsZero()) {
+		return bad("items, target, recipients and approval belong to item actions, not %s", e.Kind)
+	}
+	switch {
+	case e.Kind == KindSend && len(e.Recipients) == 0:
+		return bad("a SEND needs recipients")
+	case e.Kind == KindRestoreTo && e.Target == "":
+		return bad("a RESTORE_TO needs a target")
+	case len(e.Items) > maxItems:
+		return bad("more than %d items", maxItems)
+	case len(e.Recipients) > maxRecipients:
+		return bad("more than %d recipients", maxRecipients)
+	}
+	for i, it := range e.Items {
+		if it.ID == "" {
+			return bad("items[%d].id is required", i)
+		}
+		for name, v := range map[string]string{"id": it.ID, "name": it.Name, "type": it.Type} {
+			if err := checkText(fmt.Sprintf("items[%d].%s", i, name), v, maxTextBytes); err != nil {
+				return err
+			}
+		}
+	}
+	for i, to := range e.Recipients {
+		if to == "" {
+			return bad("recipients[%d] is empty", i)
+		}
+		if err := checkText(fmt.Sprintf("recipients[%d]", i), to, maxTextBytes); err != nil {
+			return err
+		}
 	}
 	if e.Actor.Person == "" {
 		return bad("actor.person is required")
@@ -186,7 +393,7 @@ func validateEntry(e *Entry) error {
 		"actor.role": e.Actor.Role, "actor.tenant": e.Actor.Tenant, "actor.clientAddr": e.Actor.ClientAddr,
 		"actor.userAgent": e.Actor.UserAgent, "actor.requestId": e.Actor.RequestID, "reason": e.Reason, "server": e.Server,
 		"organizationId": e.OrganizationID, "gatewaySessionId": e.GatewaySessionID, "vboSessionId": e.VBOSessionID,
-		"sessionType": e.SessionType} {
+		"sessionType": e.SessionType, "target": e.Target, "idempotencyKey": e.IdempotencyKey} {
 		if err := checkText(name, v, maxTextBytes); err != nil {
 			return err
 		}
@@ -196,9 +403,20 @@ func validateEntry(e *Entry) error {
 
 func validateOutcome(o *Outcome) error {
 	switch o.Status {
-	case StatusSucceeded, StatusFailed:
+	case StatusSucceeded, StatusFailed, StatusPartial:
 	default:
-		return fmt.Errorf("%w: outcome status %q (want SUCCEEDED or FAILED)", ErrInvalid, o.Status)
+		return fmt.Errorf("%w: outcome status %q (want SUCCEEDED, PARTIAL or FAILED)", ErrInvalid, o.Status)
+	}
+	if o.Bytes < 0 {
+		return fmt.Errorf("%w: bytes %d", ErrInvalid, o.Bytes)
+	}
+	if c := o.Counts; c != nil && (c.Created < 0 || c.Merged < 0 || c.Skipped < 0 || c.Failed < 0) {
+		return fmt.Errorf("%w: negative counts %+v", ErrInvalid, *c)
+	}
+	if o.SHA256 != "" {
+		if d, err := hex.DecodeString(o.SHA256); err != nil || len(d) != sha256.Size || strings.ToLower(o.SHA256) != o.SHA256 {
+			return fmt.Errorf("%w: sha256 must be 64 lowercase hex digits", ErrInvalid)
+		}
 	}
 	if o.UpstreamStatus < 0 || o.UpstreamStatus > 999 {
 		return fmt.Errorf("%w: upstream status %d", ErrInvalid, o.UpstreamStatus)

@@ -40,6 +40,19 @@ type record struct {
 	AtNS     int64
 	PrevHash string
 	Hash     string
+
+	// Item actions (issue 25).
+	Items         string // JSON array of Item
+	ItemCount     int64
+	Target        string
+	Recipients    string // JSON array of addresses
+	Destructive   bool
+	IdemKey       string
+	ApprovalUntil int64 // ns; 0: no approval needed
+	HasCounts     bool
+	Counts        Counts
+	Bytes         int64
+	SHA256        string
 }
 
 // hashDomain opens every record's encoding: it names what is hashed and the encoding's version.
@@ -48,7 +61,7 @@ const hashDomain = "vbo-gateway/restore_action/v1"
 // encode is the canonical encoding hashed into a record's hash: hashDomain, then each field in
 // the fixed order below as (name, value), both prefixed with their length in bytes as an
 // unsigned varint (encoding/binary's Uvarint), so no two records share an encoding. Integers
-// are written in decimal, times as Unix nanoseconds, text as its UTF-8 bytes (detail JSON as
+// are written in decimal, times as Unix nanoseconds, true as "1", text as its UTF-8 bytes (detail JSON as
 // stored, byte for byte). A field whose value is empty (text "", integer 0) is left out:
 // a field added later therefore leaves the hash of every record written before it unchanged,
 // while setting it on such a record changes the hash. Every stored column except hash itself
@@ -70,6 +83,11 @@ func (r *record) encode() []byte {
 	num := func(name string, v int64) {
 		if v != 0 {
 			field(name, strconv.FormatInt(v, 10))
+		}
+	}
+	flag := func(name string, v bool) {
+		if v {
+			field(name, "1")
 		}
 	}
 	field("id", r.ID)
@@ -98,6 +116,21 @@ func (r *record) encode() []byte {
 	num("upstream_status", r.Upstream)
 	field("error", r.Error)
 	num("at_ns", r.AtNS)
+	// Issue 25's fields, after the first ones: left out when empty, as above.
+	field("items", r.Items)
+	num("item_count", r.ItemCount)
+	field("target", r.Target)
+	field("recipients", r.Recipients)
+	flag("destructive", r.Destructive)
+	field("idempotency_key", r.IdemKey)
+	num("approval_until_ns", r.ApprovalUntil)
+	flag("has_counts", r.HasCounts)
+	num("created_n", r.Counts.Created)
+	num("merged_n", r.Counts.Merged)
+	num("skipped_n", r.Counts.Skipped)
+	num("failed_n", r.Counts.Failed)
+	num("bytes", r.Bytes)
+	field("sha256", r.SHA256)
 	return b
 }
 
@@ -109,7 +142,9 @@ func (r *record) digest() string {
 
 var recordColList = []string{"id", "tenant", "position", "record", "ref_id", "kind", "actor_tenant", "person",
 	"display_name", "role", "client_addr", "user_agent", "request_id", "reason", "server", "org_id", "gateway_session_id",
-	"vbo_session_id", "session_type", "replica", "detail", "status", "upstream_status", "error", "at_ns", "prev_hash", "hash"}
+	"vbo_session_id", "session_type", "replica", "detail", "status", "upstream_status", "error", "at_ns", "prev_hash", "hash",
+	"items", "item_count", "target", "recipients", "destructive", "idempotency_key", "approval_until_ns", "has_counts",
+	"created_n", "merged_n", "skipped_n", "failed_n", "bytes", "sha256"}
 
 var recordCols = strings.Join(recordColList, ", ")
 
@@ -126,14 +161,18 @@ func (r *record) dest() []any {
 	return []any{&r.ID, &r.Tenant, &r.Position, &r.Record, &r.RefID, &r.Kind, &r.Actor.Tenant, &r.Actor.Person,
 		&r.Actor.DisplayName, &r.Actor.Role, &r.Actor.ClientAddr, &r.Actor.UserAgent, &r.Actor.RequestID, &r.Reason,
 		&r.Server, &r.OrgID, &r.GwID, &r.VBOID, &r.SessType, &r.Replica, &r.Detail, &r.Status, &r.Upstream, &r.Error,
-		&r.AtNS, &r.PrevHash, &r.Hash}
+		&r.AtNS, &r.PrevHash, &r.Hash,
+		&r.Items, &r.ItemCount, &r.Target, &r.Recipients, &r.Destructive, &r.IdemKey, &r.ApprovalUntil, &r.HasCounts,
+		&r.Counts.Created, &r.Counts.Merged, &r.Counts.Skipped, &r.Counts.Failed, &r.Bytes, &r.SHA256}
 }
 
 func (r *record) args() []any {
 	return []any{r.ID, r.Tenant, r.Position, r.Record, r.RefID, string(r.Kind), r.Actor.Tenant, r.Actor.Person,
 		r.Actor.DisplayName, r.Actor.Role, r.Actor.ClientAddr, r.Actor.UserAgent, r.Actor.RequestID, r.Reason,
 		r.Server, r.OrgID, r.GwID, r.VBOID, r.SessType, r.Replica, r.Detail, string(r.Status), r.Upstream, r.Error,
-		r.AtNS, r.PrevHash, r.Hash}
+		r.AtNS, r.PrevHash, r.Hash,
+		r.Items, r.ItemCount, r.Target, r.Recipients, r.Destructive, r.IdemKey, r.ApprovalUntil, r.HasCounts,
+		r.Counts.Created, r.Counts.Merged, r.Counts.Skipped, r.Counts.Failed, r.Bytes, r.SHA256}
 }
 
 func scanRecord(row store.Row) (*record, error) {

@@ -198,30 +198,49 @@ func (l *Log) IdleSessions(ctx context.Context, idleBefore time.Time, alive []st
 // MaxActionsPage bounds one Actions page.
 const MaxActionsPage = 500
 
-// outcomeCols are the outcome columns merged into an action (NULL when there is none).
-const outcomeCols = `o.id, o.vbo_session_id, o.detail, o.status, o.upstream_status, o.error, o.at_ns`
+// outcomeCols are the outcome's columns (o) merged into an action (NULL when there is none),
+// and the approval's (p).
+const outcomeCols = `o.id, o.vbo_session_id, o.detail, o.status, o.upstream_status, o.error, o.at_ns, o.has_counts,
+	o.created_n, o.merged_n, o.skipped_n, o.failed_n, o.bytes, o.sha256,
+	p.id, p.actor_tenant, p.person, p.display_name, p.role, p.client_addr, p.user_agent, p.request_id, p.at_ns`
 
 type outcomeScan struct {
-	id, vbo, detail, status, errText sql.NullString
-	upstream, at                     sql.NullInt64
+	id, vbo, detail, status, errText, sha sql.NullString
+	upstream, at, bytes                   sql.NullInt64
+	hasCounts                             sql.NullBool
+	counts                                [4]sql.NullInt64
+	pID, pTenant, pPerson, pName, pRole   sql.NullString
+	pAddr, pAgent, pReq                   sql.NullString
+	pAt                                   sql.NullInt64
 }
 
 func (o *outcomeScan) dest() []any {
-	return []any{&o.id, &o.vbo, &o.detail, &o.status, &o.upstream, &o.errText, &o.at}
+	return []any{&o.id, &o.vbo, &o.detail, &o.status, &o.upstream, &o.errText, &o.at, &o.hasCounts,
+		&o.counts[0], &o.counts[1], &o.counts[2], &o.counts[3], &o.bytes, &o.sha,
+		&o.pID, &o.pTenant, &o.pPerson, &o.pName, &o.pRole, &o.pAddr, &o.pAgent, &o.pReq, &o.pAt}
 }
 
-func (o *outcomeScan) record() *record {
-	if !o.id.Valid {
-		return nil
+func (o *outcomeScan) records() (out, approval *record) {
+	if o.id.Valid {
+		out = &record{ID: o.id.String, Record: recOutcome, VBOID: o.vbo.String, Detail: o.detail.String,
+			Status: Status(o.status.String), Upstream: o.upstream.Int64, Error: o.errText.String, AtNS: o.at.Int64,
+			HasCounts: o.hasCounts.Bool, Counts: Counts{o.counts[0].Int64, o.counts[1].Int64, o.counts[2].Int64, o.counts[3].Int64},
+			Bytes: o.bytes.Int64, SHA256: o.sha.String}
 	}
-	return &record{ID: o.id.String, Record: recOutcome, VBOID: o.vbo.String, Detail: o.detail.String,
-		Status: Status(o.status.String), Upstream: o.upstream.Int64, Error: o.errText.String, AtNS: o.at.Int64}
+	if o.pID.Valid {
+		approval = &record{ID: o.pID.String, Kind: KindApprove, AtNS: o.pAt.Int64, Actor: Actor{Tenant: o.pTenant.String,
+			Person: o.pPerson.String, DisplayName: o.pName.String, Role: o.pRole.String, ClientAddr: o.pAddr.String,
+			UserAgent: o.pAgent.String, RequestID: o.pReq.String}}
+	}
+	return out, approval
 }
 
-// actionQuery selects begin records with their outcome merged; where is on b.
+// actionQuery selects begin records with their outcome (o) and approval (p) merged; where is
+// on b.
 func actionQuery(where string) string {
 	return `SELECT ` + colsOf("b") + `, ` + outcomeCols + ` FROM restore_action b
 		LEFT JOIN restore_action o ON o.record = 'OUTCOME' AND o.ref_id = b.id
+		LEFT JOIN restore_action p ON p.record = 'BEGIN' AND p.kind = 'APPROVE' AND p.ref_id = b.id
 		WHERE b.record = 'BEGIN' AND ` + where
 }
 
@@ -231,7 +250,8 @@ func scanAction(row store.Row) (Action, error) {
 	if err := row.Scan(append(b.dest(), o.dest()...)...); err != nil {
 		return Action{}, err
 	}
-	return actionOf(&b, o.record()), nil
+	out, approval := o.records()
+	return actionOf(&b, out, approval), nil
 }
 
 // Actions pages a gateway session's steps, oldest first, after position after (0: from the
@@ -265,18 +285,59 @@ func (l *Log) Action(ctx context.Context, id string) (Action, error) {
 	return a, nil
 }
 
-// actionOf merges begin record b with its outcome o (nil: pending).
-func actionOf(b, o *record) Action {
+// actionOf merges begin record b with its outcome o (nil: not completed) and its approval p
+// (nil: none).
+func actionOf(b, o, p *record) Action {
 	a := Action{ID: b.ID, Position: b.Position, Kind: b.Kind, Actor: b.Actor, Reason: b.Reason, Server: b.Server,
 		OrganizationID: b.OrgID, GatewaySessionID: b.GwID, VBOSessionID: b.VBOID, Detail: raw(b.Detail),
-		Status: StatusPending, At: store.FromNS(b.AtNS)}
+		Status: StatusPending, At: store.FromNS(b.AtNS), RefID: b.RefID, Target: b.Target, Destructive: b.Destructive,
+		IdempotencyKey: b.IdemKey}
+	// Both columns are written by this package from []Item and []string; a row edited into
+	// something else fails Verify, and reads back without them.
+	_ = json.Unmarshal([]byte(b.Items), &a.Items)
+	_ = json.Unmarshal([]byte(b.Recipients), &a.Recipients)
+	if b.ApprovalUntil != 0 {
+		t := store.FromNS(b.ApprovalUntil)
+		a.ApprovalUntil = &t
+		if p == nil {
+			a.Status = StatusPendingApproval
+		}
+	}
+	if p != nil {
+		a.Approval = &Approval{ID: p.ID, Actor: p.Actor, At: store.FromNS(p.AtNS)}
+	}
 	if o != nil {
 		a.Status, a.UpstreamStatus, a.Error, a.OutcomeDetail = o.Status, int(o.Upstream), o.Error, raw(o.Detail)
 		a.VBOSessionID = firstNonEmpty(o.VBOID, a.VBOSessionID)
 		t := store.FromNS(o.AtNS)
 		a.CompletedAt = &t
+		a.Bytes, a.SHA256 = o.Bytes, o.SHA256
+		if o.HasCounts {
+			c := o.Counts
+			a.Counts = &c
+		}
 	}
 	return a
+}
+
+// AwaitingApproval lists tenant's actions awaiting approval (begun with an ApprovalUntil, not
+// approved, not completed), oldest first, after position after, at most limit (1..
+// MaxActionsPage; 0: 50). Expired ones are listed too (ApprovalUntil says so) until completed.
+func (l *Log) AwaitingApproval(ctx context.Context, tenant string, after int64, limit int) ([]Action, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxActionsPage)
+	rows, err := l.st.Query(ctx, actionQuery(`b.actor_tenant = ? AND b.approval_until_ns <> 0 AND b.position > ?
+		AND o.id IS NULL AND p.id IS NULL ORDER BY b.position LIMIT ?`), tenant, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
+	}
+	list, err := store.Collect(rows, scanAction)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
+	}
+	return list, nil
 }
 
 func raw(s string) json.RawMessage {

@@ -59,6 +59,9 @@ func (l *Log) Verify(ctx context.Context, tenant string) (Verification, error) {
 		case x.Record == recOutcome && (!refRecord.Valid || refRecord.String != recBegin || refTenant.String != x.Tenant ||
 			refPos.Int64 >= x.Position || refKind.String != string(x.Kind)):
 			broken(x.Position, "outcome at position %d has no begin record before it", x.Position)
+		case x.Record == recBegin && x.Kind == KindApprove && (!refRecord.Valid || refRecord.String != recBegin ||
+			refTenant.String != x.Tenant || refPos.Int64 >= x.Position):
+			broken(x.Position, "approval at position %d has no action before it", x.Position)
 		case x.Record != recOutcome && x.Record != recBegin:
 			broken(x.Position, "record at position %d is of unknown type %q", x.Position, x.Record)
 		}
