@@ -186,6 +186,15 @@ func validateResponse(t *testing.T, doc *openapi3.T, method, tmpl, path string, 
 		Body:                   io.NopCloser(bytes.NewReader(r.body)),
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
+	if r.header.Get("Content-Type") == "application/octet-stream" {
+		// the documents give file downloads the schema {"type":"object"}, which no byte stream
+		// satisfies: check that the operation declares octet-stream for the status, not the bytes
+		rr := op.Responses.Status(r.status)
+		if rr == nil || rr.Value.Content.Get("application/octet-stream") == nil {
+			t.Errorf("%s %s: status %d has no application/octet-stream response in the spec", method, tmpl, r.status)
+		}
+		in.Options.ExcludeResponseBody = true
+	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		t.Errorf("response does not match the spec: %v\nbody: %.600s", err, r.body)
 	}

@@ -55,9 +55,6 @@ type Options struct {
 	// MaxRestoreSessions caps the explored sessions open at once on this server; explore past
 	// it answers 400 (default DefaultMaxRestoreSessions).
 	MaxRestoreSessions int
-	// LargeItemBytes is the size of the generated body of a save/export whose item is named
-	// in LargeItems (default 1 GiB); bodies are streamed, never held in memory.
-	LargeItemBytes int64
 }
 
 // Stats counts requests that reached a VBO route, keyed by "METHOD /vN/Template" using the
