@@ -91,7 +91,7 @@ func TestActionsExchangeAndOneDrive(t *testing.T) {
 			R := "/" + ver + "/RestoreSessions/" + rs.ID + "/organization/mailboxes/" + mb.ID + "/items"
 
 			// a large save streams a deterministic body
-			const size = 48 << 20
+			const size = 16 << 20
 			h.sim.SetItemSize(it[0].ID, size)
 			req, _ := http.NewRequest("POST", h.ts.URL+R+"/Save", strings.NewReader(`{"items":[{"id":"`+it[0].ID+`"}]}`))
 			req.Header.Set("Authorization", "Bearer "+h.tok)
