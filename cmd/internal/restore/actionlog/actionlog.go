@@ -4,11 +4,29 @@
 // SHA-256 of the previous record of its tenant, so an edited or removed record breaks the
 // chain (Verify). It also keeps the front door's gateway sessions (open/closed, last activity),
 // which change and are therefore kept beside the chain, not in it. It owns the tables
-// restore_action and restore_gateway_session.
+// restore_action and restore_gateway_session (and restore_chain_head, each chain's head).
+//
+// # The chain
+//
+// restore_action holds one row per begin record (Begin) and one per outcome record (Complete,
+// naming its begin in ref_id); rows are only ever inserted. Each tenant ("" = the provider
+// admins) has its own chain: positions 1, 2, 3... with no gaps, each row carrying prev_hash (the
+// hex SHA-256 of the tenant's previous row, "" for position 1) and hash (the hex SHA-256 of
+// the row's canonical encoding, see record.encode: length-prefixed (name, value) pairs in a
+// fixed order, times in Unix nanoseconds). A step on a gateway session goes on the session's
+// chain, whoever takes it, so a session's steps are ordered by position.
+//
+// Appends to one chain serialise on its head row (restore_chain_head), locked by an UPDATE at
+// the start of the appending transaction: two replicas on one PostgreSQL wait for each other,
+// SQLite's single writer orders them anyway, and UNIQUE (tenant, position) stops a fork from
+// committing. The gateway session a record changes is written in the same transaction.
+//
+// Verify walks a chain in position order and reports the first edited, removed, swapped or
+// forged record. It cannot tell a chain rewritten from some position on, hashes recomputed,
+// from the original: anchoring the head elsewhere (a report, a webhook) would.
 package actionlog
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"time"
@@ -16,11 +34,30 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 )
 
-// errTODO marks a method whose code has not landed yet.
-var errTODO = errors.New("actionlog: not implemented yet")
-
-// ErrNotFound is returned (wrapped) for an unknown gateway session or record.
-var ErrNotFound = errors.New("actionlog: not found")
+// Errors callers branch on (returned wrapped).
+var (
+	// ErrNotFound: an unknown gateway session or record, or one of another tenant.
+	ErrNotFound = errors.New("actionlog: not found")
+	// ErrInvalid: an entry or outcome the log refuses (the message names the field).
+	ErrInvalid = errors.New("actionlog: invalid")
+	// ErrCompleted: the step already has its outcome (Complete appends one per step).
+	ErrCompleted = errors.New("actionlog: step already completed")
+	// ErrSessionClosed: a step on a gateway session that is closed.
+	ErrSessionClosed = errors.New("actionlog: gateway session closed")
+	// ErrDuplicate: Begin with an idempotency key this person already used for the same step;
+	// the Action returned beside it is the first one, nothing was appended.
+	ErrDuplicate = errors.New("actionlog: idempotency key already used")
+	// ErrKeyReused: the idempotency key was used for another step (kind or session): refused.
+	ErrKeyReused = errors.New("actionlog: idempotency key used for another action")
+	// ErrSelfApproval: the requester tried to approve their own action.
+	ErrSelfApproval = errors.New("actionlog: an action cannot be approved by its requester")
+	// ErrApprovalExpired: the action waited for approval past its ApprovalUntil.
+	ErrApprovalExpired = errors.New("actionlog: approval expired")
+	// ErrNotAwaitingApproval: approving an action that needs none, is approved or is completed.
+	ErrNotAwaitingApproval = errors.New("actionlog: action is not awaiting approval")
+	// ErrNotApproved: completing successfully an action still awaiting approval.
+	ErrNotApproved = errors.New("actionlog: action not approved")
+)
 
 // Kind is the step a record is about.
 type Kind string
@@ -32,7 +69,25 @@ const (
 	KindSearch Kind = "SEARCH"
 	KindStop   Kind = "STOP"
 	KindReap   Kind = "REAP" // stopped by the reaper (idle, or left by a crashed replica)
+
+	// Item actions (issue 25), each on a gateway session.
+	KindDownload          Kind = "DOWNLOAD"            // save/export, streamed to the person
+	KindSend              Kind = "SEND"                // mailed to Recipients
+	KindRestoreTo         Kind = "RESTORE_TO"          // restored/copied to Target, in the same organisation
+	KindRestoreToOriginal Kind = "RESTORE_TO_ORIGINAL" // restored over the original location: destructive
+	// KindApprove is a second person's approval of an action awaiting it (Approve writes it,
+	// never Begin); its RefID is the approved action.
+	KindApprove Kind = "APPROVE"
 )
+
+// ItemAction reports whether k is one of issue 25's item actions.
+func (k Kind) ItemAction() bool {
+	switch k {
+	case KindDownload, KindSend, KindRestoreTo, KindRestoreToOriginal:
+		return true
+	}
+	return false
+}
 
 // Status is a step's outcome.
 type Status string
@@ -42,7 +97,34 @@ const (
 	StatusPending   Status = "PENDING"
 	StatusSucceeded Status = "SUCCEEDED"
 	StatusFailed    Status = "FAILED"
+	// StatusPartial: an item action done for some items, not all (Counts say which).
+	StatusPartial Status = "PARTIAL"
+	// StatusPendingApproval: an action begun with an ApprovalUntil, not approved (Approve) nor
+	// completed yet. Read back only; never an outcome.
+	StatusPendingApproval Status = "PENDING_APPROVAL"
 )
+
+// Item is one item an action is about, as the browse connections named it.
+type Item struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	Type string `json:"type,omitempty"`
+}
+
+// Counts are an item action's outcome per item: created, merged, skipped, failed.
+type Counts struct {
+	Created int64
+	Merged  int64
+	Skipped int64
+	Failed  int64
+}
+
+// Approval is the second person's approval of an action.
+type Approval struct {
+	ID    string // the APPROVE record's id
+	Actor Actor
+	At    time.Time
+}
 
 // Actor is who took a step, as the edge authenticated them.
 type Actor struct {
@@ -63,17 +145,33 @@ type Entry struct {
 	Server           string
 	OrganizationID   string
 	GatewaySessionID string          // "" on START: Begin assigns it
+	SessionType      string          // START: EXCHANGE | ONEDRIVE | SHAREPOINT | TEAMS
 	VBOSessionID     string          // known for every step after START
-	Detail           json.RawMessage // what was asked: browse ref and page, search text, items, target...
+	Detail           json.RawMessage // what was asked: browse ref and page, search text, options...
+
+	// Item actions (issue 25).
+	Items          []Item
+	Target         string   // RESTORE_TO: where to (mailbox/folder, OneDrive, site...)
+	Recipients     []string // SEND: the addresses
+	Destructive    bool     // RESTORE_TO_ORIGINAL (always), Teams members/settings restores
+	IdempotencyKey string   // a key already used by this person (tenant, person): ErrDuplicate
+	// ApprovalUntil, when set, makes the action wait for another person's Approve until then
+	// (PENDING_APPROVAL); it cannot complete successfully before.
+	ApprovalUntil time.Time
 }
 
 // Outcome completes a step (Complete).
 type Outcome struct {
 	Status         Status
-	UpstreamStatus int    // HTTP status VBO answered; 0 when no answer
-	VBOSessionID   string // START: from VBO's explore answer, never guessed
-	Error          string // a message safe to show to the tenant (no secrets)
-	Detail         json.RawMessage
+	UpstreamStatus int             // HTTP status VBO answered; 0 when no answer
+	VBOSessionID   string          // START: from VBO's explore answer, never guessed
+	Error          string          // a message safe to show to the tenant (no secrets)
+	Detail         json.RawMessage // e.g. warnings, VBO's restore statistics
+
+	// Item actions (issue 25).
+	Counts *Counts
+	Bytes  int64  // DOWNLOAD: bytes sent to the person
+	SHA256 string // DOWNLOAD: hex SHA-256 of what was sent
 }
 
 // Action is one step as read back: the begin record with its outcome merged.
@@ -94,6 +192,19 @@ type Action struct {
 	OutcomeDetail    json.RawMessage
 	At               time.Time // begun
 	CompletedAt      *time.Time
+
+	// Item actions (issue 25).
+	RefID          string // APPROVE: the approved action
+	Items          []Item
+	Target         string
+	Recipients     []string
+	Destructive    bool
+	IdempotencyKey string
+	ApprovalUntil  *time.Time // nil: no approval needed
+	Approval       *Approval  // nil until approved
+	Counts         *Counts
+	Bytes          int64
+	SHA256         string
 }
 
 // Session is a restore session started through the gateway.
@@ -120,10 +231,12 @@ type Verification struct {
 	Problem  string
 }
 
-// Log is the attribution log over the shared store.
+// Log is the attribution log over the shared store. Safe for concurrent use, by any number of
+// replicas over one database.
 type Log struct {
-	st  *store.Store
-	now func() time.Time
+	st      *store.Store
+	now     func() time.Time
+	replica string
 }
 
 // New returns the log over st (already migrated).
@@ -134,55 +247,20 @@ func New(st *store.Store) (*Log, error) {
 	return &Log{st: st, now: time.Now}, nil
 }
 
-// Begin appends the record of a step about to be taken and returns it. For KindStart it also
-// creates the gateway session (open, VBO id unknown) whose id is the record's id.
-func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) { return Action{}, errTODO }
-
-// Complete appends the outcome of a begun step. For a successful START it sets the session's
-// VBO id; for STOP/REAP (and a failed START) it closes the session. Any step touches the
-// session's last activity.
-func (l *Log) Complete(ctx context.Context, beginID string, o Outcome) (Action, error) {
-	return Action{}, errTODO
+// WithReplica returns the log recording id as the replica that takes its steps: the gateway
+// sessions it opens carry it (IdleSessions finds those of replicas no longer alive).
+func (l *Log) WithReplica(id string) *Log {
+	c := *l
+	c.replica = id
+	return &c
 }
 
-// Session returns a gateway session by its id.
-func (l *Log) Session(ctx context.Context, id string) (Session, error) { return Session{}, errTODO }
-
-// SessionByVBO returns the gateway session that opened VBO session vboID on server.
-func (l *Log) SessionByVBO(ctx context.Context, server, vboID string) (Session, error) {
-	return Session{}, errTODO
-}
-
-// SessionsByVBO returns the gateway sessions of many VBO sessions at once (a loader's batch),
-// keyed by server + "\x00" + VBO id; missing keys were not started through the gateway.
-func (l *Log) SessionsByVBO(ctx context.Context, keys [][2]string) (map[[2]string]Session, error) {
-	return nil, errTODO
-}
-
-// PendingStarts reports whether a START on server for organisation orgID is still waiting for
-// VBO's answer (begun, not completed) and began after since: a session VBO lists meanwhile may
-// be that one, so "started outside the gateway" must wait.
-func (l *Log) PendingStarts(ctx context.Context, server, orgID string, since time.Time) (bool, error) {
-	return false, errTODO
-}
-
-// OpenSessions counts a person's open gateway sessions (maxOpenSessionsPerPerson).
-func (l *Log) OpenSessions(ctx context.Context, tenant, person string) (int, error) {
-	return 0, errTODO
-}
-
-// IdleSessions lists open sessions whose last activity is before idleBefore, or opened by a
-// replica not in alive (nil: ignore replicas).
-func (l *Log) IdleSessions(ctx context.Context, idleBefore time.Time, alive []string) ([]Session, error) {
-	return nil, errTODO
-}
-
-// Actions pages a gateway session's steps, oldest first, after position after (0: from the start).
-func (l *Log) Actions(ctx context.Context, gatewaySessionID string, after int64, limit int) ([]Action, error) {
-	return nil, errTODO
-}
-
-// Verify walks tenant's chain ("" = the provider admins' chain) and reports the first break.
-func (l *Log) Verify(ctx context.Context, tenant string) (Verification, error) {
-	return Verification{}, errTODO
+// WithClock returns the log taking its time from now (tests; nil: time.Now).
+func (l *Log) WithClock(now func() time.Time) *Log {
+	c := *l
+	c.now = now
+	if now == nil {
+		c.now = time.Now
+	}
+	return &c
 }
