@@ -91,7 +91,7 @@ func TestRestoreAuditByPersonAndCSV(t *testing.T) {
 		byID[r["initiatedBy"]+"|"+r["startTime"]] = r
 	}
 	want := []struct {
-		start                                     time.Time
+		start                                    time.Time
 		through, person, display, reason, initBy string
 	}{
 		{archiveBase, "false", "", "", "reason reason reason", "CONTOSO\\alice"},
