@@ -40,6 +40,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/health"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/metrics"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -419,9 +420,16 @@ func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, hook
 	for _, c := range fleet.Clients() {
 		servers = append(servers, watch.Server{Name: c.Name(), Source: c})
 	}
+	// The watcher joins the restore front door's log to every session it archives (who
+	// started it through the gateway); with the front door off the log is empty and every
+	// session is outside the gateway.
+	log, err := actionlog.New(st)
+	if err != nil {
+		return nil, err
+	}
 	return watch.New(watch.Options{Store: st, Servers: servers, Interval: w.Interval, Overlap: w.Overlap,
 		Backfill: w.Backfill, BackfillConcurrency: w.BackfillConcurrency, MaxEventsPerPoll: w.MaxEventsPerPoll,
-		Retention: w.Retention, Hook: hook, Logger: logger,
+		Retention: w.Retention, Hook: hook, Logger: logger, Attributions: logAttributions{log},
 		Sweep: watch.Sweep{Interval: w.Sweep.Interval, Window: w.Sweep.Window, MaxCalls: w.Sweep.MaxCalls}})
 }
 

@@ -90,7 +90,7 @@ func TestRestoreAuditByTenant(t *testing.T) {
 	}
 	for i, r := range byTenant {
 		rec := recs[i+1]
-		if rec[0] != str(r.Tenant) || rec[9] != fmt.Sprint(r.Sessions) || rec[10] != fmt.Sprint(r.Items) || rec[11] != fmt.Sprint(r.Bytes) {
+		if rec[0] != str(r.Tenant) || rec[10] != fmt.Sprint(r.Sessions) || rec[11] != fmt.Sprint(r.Items) || rec[12] != fmt.Sprint(r.Bytes) {
 			t.Errorf("CSV row %d = %q, GraphQL %+v", i, rec, r)
 		}
 	}

@@ -521,7 +521,7 @@ func TestRestoreAuditMatchesSimulator(t *testing.T) {
 			}
 			for i, r := range a.RestoreAudit.Rows {
 				rec := csvRows[i+1]
-				want := []string{str(r.InitiatedBy), str(r.ClientMachine), str(r.ViaAddress), "", "", str(r.Type), str(r.Result), str(r.Day),
+				want := []string{str(r.InitiatedBy), str(r.ClientMachine), str(r.ViaAddress), "", "", str(r.Type), str(r.Result), str(r.Day), "",
 					fmt.Sprint(r.Sessions), fmt.Sprint(r.Items), fmt.Sprint(r.Bytes), fmt.Sprint(r.FailedSessions), r.First, r.Last}
 				if r.Organization != nil {
 					want[3], want[4] = r.Organization.ID, r.Organization.Name

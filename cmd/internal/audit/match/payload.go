@@ -67,6 +67,8 @@ type SessionData struct {
 	Details      *string                    `json:"details"`
 	ScopeName    *string                    `json:"scopeName"`
 	Totals       Totals                     `json:"totals"`
+	// Attribution mirrors the GraphQL RestoreSession.attribution (without its actions).
+	Attribution AttributionData `json:"attribution"`
 	// Events are the item events that matched (ITEM rules; ENDED rules with event
 	// conditions), the first MaxPayloadEvents of them; empty otherwise.
 	Events []EventData `json:"events"`
@@ -116,6 +118,16 @@ type Totals struct {
 	ByEventType map[model.RestoreEventType]int64 `json:"byEventType"`
 	FirstItem   *time.Time                       `json:"firstItem"`
 	LastItem    *time.Time                       `json:"lastItem"`
+}
+
+// AttributionData mirrors the GraphQL RestoreAttribution: who started the session through the
+// gateway (throughGateway false and the rest null for sessions started outside it).
+type AttributionData struct {
+	ThroughGateway bool    `json:"throughGateway"`
+	Person         *string `json:"person"`
+	DisplayName    *string `json:"displayName"`
+	Tenant         *string `json:"tenant"`
+	Reason         *string `json:"reason"`
 }
 
 // EventData mirrors the GraphQL RestoreEvent.
@@ -212,6 +224,10 @@ func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionDat
 			FirstItem: utc(s.FirstItem), LastItem: utc(s.LastItem)},
 		Events:        make([]EventData, 0, min(len(matched), MaxPayloadEvents)),
 		MatchedEvents: len(matched),
+	}
+	if a := s.Attribution; a.ThroughGateway {
+		d.Attribution = AttributionData{ThroughGateway: true, Person: opt(clip(a.Person)), DisplayName: opt(clip(a.DisplayName)),
+			Tenant: opt(clip(a.Tenant)), Reason: opt(clip(a.Reason))}
 	}
 	if d.Totals.ByEventType == nil {
 		d.Totals.ByEventType = map[model.RestoreEventType]int64{}

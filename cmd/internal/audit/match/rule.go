@@ -55,6 +55,10 @@ type Definition struct {
 	// FirstRestoreFromMachine: the archive holds no earlier session of this organisation from
 	// this client machine.
 	FirstRestoreFromMachine bool `json:"firstRestoreFromMachine,omitempty"`
+	// StartedOutsideGateway: true, only sessions NOT started through the gateway's restore
+	// front door (a restore that bypassed the portal); false, only sessions started through
+	// it; nil, either. A session whose attribution is still pending matches neither.
+	StartedOutsideGateway *bool `json:"startedOutsideGateway,omitempty"`
 }
 
 // BusinessHours are the working hours of a week in one time zone.
@@ -334,12 +338,15 @@ func (r *Rule) Evaluate(in Input) (*Match, bool, error) {
 }
 
 // sessionMatches checks the conditions on the session itself: the filter, the item totals,
-// the machine, the via address and the business hours.
+// the attribution, the machine, the via address and the business hours.
 func (r *Rule) sessionMatches(s *Session) bool {
 	if !r.filter.Match(s) {
 		return false
 	}
 	if r.def.MinItems != nil && s.Items < *r.def.MinItems || r.def.MinBytes != nil && s.Bytes < *r.def.MinBytes {
+		return false
+	}
+	if g := r.def.StartedOutsideGateway; g != nil && (s.Attribution.Pending || *g == s.Attribution.ThroughGateway) {
 		return false
 	}
 	ch := s.ClientHost()

@@ -29,6 +29,21 @@ type Session struct {
 	ItemsByEventType map[model.RestoreEventType]int64
 	// FirstItem and LastItem are the first and last item event start times (nil: no items).
 	FirstItem, LastItem *time.Time
+	// Attribution is who started the session through the gateway, as the watcher joined it
+	// into the archive (zero: outside the gateway).
+	Attribution Attribution
+}
+
+// Attribution is who started a session through the gateway's restore front door.
+type Attribution struct {
+	// ThroughGateway: started through the front door; the fields below are then its record.
+	ThroughGateway bool
+	// Person is the authenticated subject (JWT sub or API key name), DisplayName the JWT's
+	// name or email, Tenant the person's tenant ("" for provider staff), Reason the reason given.
+	Person, DisplayName, Tenant, Reason string
+	// Pending: not decided yet (a START on the organisation awaited VBO's answer); rules on
+	// the attribution match neither way while it is.
+	Pending bool
 }
 
 // ID is the session's global ID, as the GraphQL API shows it.

@@ -104,7 +104,7 @@ func (a *Archive) report(ctx context.Context, q resolvers.AuditQuery, cov []*mod
 
 // RowModel is a row as the GraphQL type.
 func RowModel(r *Row) *model.RestoreAuditRow {
-	m := &model.RestoreAuditRow{Tenant: r.Tenant, InitiatedBy: r.InitiatedBy, ClientMachine: r.ClientMachine, ViaAddress: r.ViaAddress,
+	m := &model.RestoreAuditRow{Tenant: r.Tenant, Person: r.Person, InitiatedBy: r.InitiatedBy, ClientMachine: r.ClientMachine, ViaAddress: r.ViaAddress,
 		Type: r.Type, Result: r.Result, Day: r.Day, Sessions: int(r.Sessions), Items: r.Items, Bytes: r.Bytes,
 		FailedSessions: int(r.FailedSessions), First: r.First, Last: r.Last}
 	if o := r.Organization; o != nil {
@@ -223,6 +223,9 @@ func (a *Archive) sessionPage(ctx context.Context, from, to time.Time, after *ma
 func reportSession(x *store.Session) *match.Session {
 	s := &match.Session{Server: x.Server, OrgID: x.OrgID, OrgName: x.Session.Organization, Upstream: x.Session,
 		Items: x.Totals.Items, Bytes: x.Totals.Bytes, FirstItem: x.Totals.FirstItem, LastItem: x.Totals.LastItem}
+	a := &x.Attribution
+	s.Attribution = match.Attribution{ThroughGateway: a.ThroughGateway, Person: a.Person, DisplayName: a.DisplayName,
+		Tenant: a.Tenant, Reason: a.Reason, Pending: a.Pending}
 	s.ItemsByEventType = make(map[model.RestoreEventType]int64, len(x.Totals.ByEventType))
 	for k, n := range x.Totals.ByEventType {
 		s.ItemsByEventType[model.EventTypeFromVBO(upstream.RestoreEventType(k))] += n
@@ -316,7 +319,7 @@ func (a *Archive) groups(ctx context.Context, q resolvers.AuditQuery, dims []Dim
 		}
 		add(Group{Server: sg.Server, OrgID: sg.OrgID, OrgName: sg.OrgName, InitiatedBy: sg.InitiatedBy,
 			ClientMachine: sg.ClientMachine, ViaAddress: sg.ViaAddress, Type: upstream.RestoreSessionType(sg.Type),
-			Result: upstream.RestoreSessionResult(sg.Result), Sessions: sg.Sessions, Items: sg.Items, Bytes: sg.Bytes,
+			Result: upstream.RestoreSessionResult(sg.Result), Person: sg.Person, Sessions: sg.Sessions, Items: sg.Items, Bytes: sg.Bytes,
 			Failed: sg.Failed, First: sg.First, Last: sg.Last})
 		return nil
 	})
@@ -332,7 +335,7 @@ var groupColumns = []struct {
 	d   Dimension
 	col store.GroupColumn
 }{{ByInitiatedBy, store.GroupInitiatedBy}, {ByClientMachine, store.GroupClientMachine}, {ByViaAddress, store.GroupViaAddress},
-	{ByType, store.GroupType}, {ByResult, store.GroupResult}, {ByDay, store.GroupDay}}
+	{ByType, store.GroupType}, {ByResult, store.GroupResult}, {ByDay, store.GroupDay}, {ByPerson, store.GroupPerson}}
 
 // asInput is a filter's error as the client's mistake: itself when it is a *model.InputError.
 func asInput(err error) error {

@@ -55,9 +55,13 @@ func fillArchive(t *testing.T, st *store.Store, n int) {
 				CreationTime: archiveBase.Add(time.Duration(r.IntN(10*24*3600)) * time.Second).Add(time.Duration(r.IntN(1e9))),
 				InitiatedBy:  users[r.IntN(len(users))], ClientHost: hosts[r.IntN(len(hosts))]}
 			ch := upstream.ParseClientHost(s.ClientHost)
-			changes = append(changes, store.Change{Session: store.Session{Server: server, Session: s, OrgID: orgID,
+			c := store.Change{Session: store.Session{Server: server, Session: s, OrgID: orgID,
 				ClientMachine: ch.MachineName, ViaAddress: ch.ViaAddress,
-				Totals: store.Totals{Items: int64(r.IntN(100)), Bytes: int64(r.IntN(1 << 40))}}})
+				Totals: store.Totals{Items: int64(r.IntN(100)), Bytes: int64(r.IntN(1 << 40))}}}
+			if person := []string{"", "alice", "=bob"}[i%3]; person != "" { // the gateway's, joined by the watcher
+				c.Attribution = &store.Attribution{ThroughGateway: true, Person: person, Reason: "ticket " + person}
+			}
+			changes = append(changes, c)
 		}
 		if err := st.Archive(ctx, l, changes, store.Checkpoint{}, nil); err != nil {
 			t.Fatal(err)
@@ -115,7 +119,7 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 				dimSets = append(dimSets, []Dimension{d})
 			}
 			dimSets = append(dimSets, []Dimension{ByOrganization, ByDay}, []Dimension{ByInitiatedBy, ByClientMachine, ByViaAddress},
-				[]Dimension{ByTenant, ByOrganization}, []Dimension{ByTenant, ByDay, ByResult}, AllDimensions)
+				[]Dimension{ByTenant, ByOrganization}, []Dimension{ByTenant, ByDay, ByResult}, []Dimension{ByPerson, ByTenant}, AllDimensions)
 			for scopeName, inScope := range scopes {
 				for fi, f := range filters {
 					for _, dims := range dimSets {

@@ -401,7 +401,7 @@ func WriteCSV(w io.Writer, groupBy []model.RestoreAuditDimension, rows []*model.
 // modelRecord is a GraphQL row as CSV cells (CSVHeader's order, with the tenant column or
 // not), so the CSV is the GraphQL answer.
 func modelRecord(m *model.RestoreAuditRow, tenant bool) []string {
-	r := Row{Tenant: m.Tenant, InitiatedBy: m.InitiatedBy, ClientMachine: m.ClientMachine, ViaAddress: m.ViaAddress, Type: m.Type, Result: m.Result,
+	r := Row{Tenant: m.Tenant, Person: m.Person, InitiatedBy: m.InitiatedBy, ClientMachine: m.ClientMachine, ViaAddress: m.ViaAddress, Type: m.Type, Result: m.Result,
 		Day: m.Day, Sessions: int64(m.Sessions), Items: m.Items, Bytes: m.Bytes, FailedSessions: int64(m.FailedSessions),
 		First: m.First, Last: m.Last}
 	if o := m.Organization; o != nil {

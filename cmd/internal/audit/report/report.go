@@ -27,10 +27,13 @@ const (
 	ByType          Dimension = "TYPE"
 	ByResult        Dimension = "RESULT"
 	ByDay           Dimension = "DAY"
+	// ByPerson is the person who started the sessions through the gateway (the watcher's
+	// join of the restore action log); sessions from outside it group under no person.
+	ByPerson Dimension = "PERSON"
 )
 
 // AllDimensions lists every dimension in column order.
-var AllDimensions = []Dimension{ByTenant, ByInitiatedBy, ByClientMachine, ByViaAddress, ByOrganization, ByType, ByResult, ByDay}
+var AllDimensions = []Dimension{ByTenant, ByInitiatedBy, ByClientMachine, ByViaAddress, ByOrganization, ByType, ByResult, ByDay, ByPerson}
 
 // MaxRows bounds a report: more groups than this is an error asking for fewer dimensions or a
 // shorter window, never unbounded memory.
@@ -50,9 +53,11 @@ type Org struct {
 
 // Row is one group. A dimension not grouped by is nil; one grouped by but not recorded on the
 // sessions (no via address, say) is the empty string. Tenant, grouped by, is nil for sessions
-// of organisations no tenant owns.
+// of organisations no tenant owns; Person, grouped by, is nil for sessions started outside the
+// gateway.
 type Row struct {
 	Tenant        *string
+	Person        *string
 	InitiatedBy   *string
 	ClientMachine *string
 	ViaAddress    *string
@@ -70,7 +75,7 @@ type Row struct {
 }
 
 type key struct {
-	tenant, initiatedBy, machine, via, server, org, orgUpstream, orgName, typ, result, day string
+	tenant, person, initiatedBy, machine, via, server, org, orgUpstream, orgName, typ, result, day string
 }
 
 // Aggregator groups sessions into rows. Not safe for concurrent use.
@@ -111,7 +116,9 @@ type Group struct {
 	InitiatedBy, ClientMachine, ViaAddress string
 	Type                                   upstream.RestoreSessionType
 	Result                                 upstream.RestoreSessionResult
-	Sessions, Items, Bytes, Failed         int64
+	// Person started the sessions through the gateway ("": outside it, or not decided yet).
+	Person                         string
+	Sessions, Items, Bytes, Failed int64
 	// First and Last are the earliest and latest session start; the DAY dimension is First's.
 	First, Last time.Time
 }
@@ -122,7 +129,7 @@ func (a *Aggregator) Add(s *match.Session) {
 	ch := s.ClientHost()
 	start := u.CreationTime.UTC()
 	g := Group{Server: s.Server, OrgID: s.OrgID, OrgName: s.OrgName, InitiatedBy: u.InitiatedBy,
-		ClientMachine: ch.MachineName, ViaAddress: ch.ViaAddress, Type: u.Type, Result: u.Result,
+		ClientMachine: ch.MachineName, ViaAddress: ch.ViaAddress, Type: u.Type, Result: u.Result, Person: s.Attribution.Person,
 		Sessions: 1, Items: s.Items, Bytes: s.Bytes, First: start, Last: start}
 	if model.SessionResultFromVBO(u.Result) == model.RestoreSessionResultFailed {
 		g.Failed = 1
@@ -140,6 +147,9 @@ func (a *Aggregator) AddGroup(g Group) {
 		if t, ok := a.tenantOf(g.Server, g.OrgID); ok {
 			k.tenant = t // tenant ids are never empty: "" is no tenant
 		}
+	}
+	if a.dims[ByPerson] {
+		k.person = g.Person // "" is no person: sessions from outside the gateway
 	}
 	if a.dims[ByInitiatedBy] {
 		k.initiatedBy = g.InitiatedBy
@@ -197,6 +207,9 @@ func (a *Aggregator) newRow(k key) *Row {
 	if a.dims[ByTenant] && k.tenant != "" {
 		r.Tenant = &k.tenant
 	}
+	if a.dims[ByPerson] && k.person != "" {
+		r.Person = &k.person
+	}
 	r.InitiatedBy = str(ByInitiatedBy, k.initiatedBy)
 	r.ClientMachine = str(ByClientMachine, k.machine)
 	r.ViaAddress = str(ByViaAddress, k.via)
@@ -216,7 +229,7 @@ func (a *Aggregator) newRow(k key) *Row {
 }
 
 // Rows returns the groups in a stable order: by each dimension in column order (no tenant
-// first, organisations by name then ID), day ascending.
+// first, then no person, organisations by name then ID), day ascending.
 func (a *Aggregator) Rows() ([]Row, error) {
 	if a.err != nil {
 		return nil, a.err
@@ -228,6 +241,7 @@ func (a *Aggregator) Rows() ([]Row, error) {
 	slices.SortFunc(keys, func(x, y key) int {
 		return cmp.Or(
 			cmp.Compare(x.tenant, y.tenant),
+			cmp.Compare(x.person, y.person),
 			cmp.Compare(x.initiatedBy, y.initiatedBy),
 			cmp.Compare(x.machine, y.machine),
 			cmp.Compare(x.via, y.via),
@@ -247,9 +261,10 @@ func (a *Aggregator) Rows() ([]Row, error) {
 }
 
 // Header is the grouped CSV's header row; grouped by TENANT, a "tenant" column leads it
-// (CSVHeader).
+// (CSVHeader). person is the gateway's attribution (grouped by PERSON; empty otherwise and for
+// sessions from outside the gateway).
 var Header = []string{"initiatedBy", "clientMachine", "viaAddress", "organizationId", "organizationName",
-	"type", "result", "day", "sessions", "items", "bytes", "failedSessions", "first", "last"}
+	"type", "result", "day", "person", "sessions", "items", "bytes", "failedSessions", "first", "last"}
 
 // CSVHeader is the grouped CSV's header for a report grouped by groupBy: Header, led by
 // "tenant" when grouped by TENANT (so a tenant's CSV, never grouped by it, is unchanged).
@@ -279,7 +294,7 @@ func (r *Row) Record(tenant bool) []string {
 	if r.Result != nil {
 		res = string(*r.Result)
 	}
-	rec := []string{s(r.InitiatedBy), s(r.ClientMachine), s(r.ViaAddress), orgID, orgName, typ, res, s(r.Day),
+	rec := []string{s(r.InitiatedBy), s(r.ClientMachine), s(r.ViaAddress), orgID, orgName, typ, res, s(r.Day), s(r.Person),
 		strconv.FormatInt(r.Sessions, 10), strconv.FormatInt(r.Items, 10), strconv.FormatInt(r.Bytes, 10),
 		strconv.FormatInt(r.FailedSessions, 10), r.First.UTC().Format(time.RFC3339Nano), r.Last.UTC().Format(time.RFC3339Nano)}
 	if tenant {
@@ -288,10 +303,13 @@ func (r *Row) Record(tenant bool) []string {
 	return rec
 }
 
-// DetailHeader is the per-session CSV's header row.
+// DetailHeader is the per-session CSV's header row. throughGateway, person and displayName are
+// the gateway's attribution; reason is the one given to the gateway for a session started
+// through it, else the one VBO recorded (the Restore Portal's operator reason; VBO records none
+// for the gateway's sessions, whose explore has no reason).
 var DetailHeader = []string{"sessionId", "server", "organizationId", "organizationName", "name", "type", "state", "result",
 	"startTime", "endTime", "initiatedBy", "clientHost", "clientMachine", "viaAddress", "reason",
-	"items", "bytes", "views", "exports", "sends", "saves", "restores"}
+	"throughGateway", "person", "displayName", "items", "bytes", "views", "exports", "sends", "saves", "restores"}
 
 // DetailRecord is one session as CSV cells (DetailHeader's order).
 func DetailRecord(s *match.Session) []string {
@@ -302,9 +320,15 @@ func DetailRecord(s *match.Session) []string {
 		end = u.EndTime.UTC().Format(time.RFC3339Nano)
 	}
 	n := func(t model.RestoreEventType) string { return strconv.FormatInt(s.ItemsByEventType[t], 10) }
+	a := &s.Attribution
+	reason := u.Reason
+	if a.ThroughGateway {
+		reason = a.Reason
+	}
 	return []string{s.ID(), s.Server, s.OrgGlobalID(), s.OrgName, u.Name,
 		string(model.SessionTypeFromVBO(u.Type)), string(model.SessionStateFromVBO(u.State)), string(model.SessionResultFromVBO(u.Result)),
-		u.CreationTime.UTC().Format(time.RFC3339Nano), end, u.InitiatedBy, u.ClientHost, ch.MachineName, ch.ViaAddress, u.Reason,
+		u.CreationTime.UTC().Format(time.RFC3339Nano), end, u.InitiatedBy, u.ClientHost, ch.MachineName, ch.ViaAddress, reason,
+		strconv.FormatBool(a.ThroughGateway), a.Person, a.DisplayName,
 		strconv.FormatInt(s.Items, 10), strconv.FormatInt(s.Bytes, 10),
 		n(model.RestoreEventTypeView), n(model.RestoreEventTypeExport), n(model.RestoreEventTypeSend),
 		n(model.RestoreEventTypeSave), n(model.RestoreEventTypeRestore)}

@@ -369,8 +369,8 @@ func TestRecordsEscapeFormulas(t *testing.T) {
 				t.Errorf("initiatedBy cell %q", rec[0])
 			}
 		}
-		if rec[8] != fmt.Sprint(rows[i].Sessions) || rec[10] != fmt.Sprint(rows[i].Bytes) {
-			t.Errorf("row %d: numbers %v vs %+v", i, rec[8:12], rows[i])
+		if rec[9] != fmt.Sprint(rows[i].Sessions) || rec[11] != fmt.Sprint(rows[i].Bytes) {
+			t.Errorf("row %d: numbers %v vs %+v", i, rec[9:13], rows[i])
 		}
 	}
 	if !sawFormula {
@@ -419,7 +419,7 @@ func TestWriteCSVTenantColumn(t *testing.T) {
 		if r.Tenant != nil {
 			want = *r.Tenant
 		}
-		if rec[0] != want || rec[4] != r.Organization.ID || rec[9] != fmt.Sprint(r.Sessions) {
+		if rec[0] != want || rec[4] != r.Organization.ID || rec[10] != fmt.Sprint(r.Sessions) {
 			t.Errorf("row %d: %q, want tenant %q org %s sessions %d", i, rec, want, r.Organization.ID, r.Sessions)
 		}
 		seen[rec[0]] = true

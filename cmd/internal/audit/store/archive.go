@@ -148,7 +148,8 @@ func (s *Store) SetPolled(ctx context.Context, l Lease, at time.Time, errText st
 var sessionColList = []string{"server", "id", "org_id", "org_name", "name", "type", "state", "result", "initiated_by",
 	"client_host", "client_machine", "via_address", "scope_name", "reason", "details", "start_ns", "end_ns", "items", "bytes",
 	"by_event_type", "by_item_type", "first_item_ns", "last_item_ns", "events_read", "events_complete", "backfill",
-	"started_seq", "ended_seq", "deleted_in_vbo_ns", "found_late"}
+	"started_seq", "ended_seq", "deleted_in_vbo_ns", "found_late",
+	"through_gateway", "person", "display_name", "person_tenant", "person_reason", "attribution_pending"}
 
 var sessionCols = strings.Join(sessionColList, ", ")
 
@@ -161,7 +162,9 @@ func scanSession(r Row, extra ...any) (*Session, error) {
 	dest := []any{&x.Server, &s.ID, &x.OrgID, &s.Organization, &s.Name, &s.Type, &s.State, &s.Result, &s.InitiatedBy,
 		&s.ClientHost, &x.ClientMachine, &x.ViaAddress, &s.ScopeName, &s.Reason, &s.Details, &start, &end,
 		&x.Totals.Items, &x.Totals.Bytes, &byEvent, &byItem, &first, &last, &x.EventsRead, &x.EventsComplete,
-		&x.Backfill, &x.StartedSeq, &x.EndedSeq, &deleted, &x.FoundLate}
+		&x.Backfill, &x.StartedSeq, &x.EndedSeq, &deleted, &x.FoundLate,
+		&x.Attribution.ThroughGateway, &x.Attribution.Person, &x.Attribution.DisplayName, &x.Attribution.Tenant,
+		&x.Attribution.Reason, &x.Attribution.Pending}
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -297,7 +300,8 @@ func (s *Store) Archive(ctx context.Context, l Lease, changes []Change, cp Check
 			}
 			if hook != nil {
 				p := &plans[i]
-				if err := hook(ctx, tx, Archived{Session: p.next, New: p.isNew, Ended: p.ended, NewEvents: p.events, Backfill: p.next.Backfill}); err != nil {
+				if err := hook(ctx, tx, Archived{Session: p.next, New: p.isNew, Ended: p.ended, NewEvents: p.events,
+					Backfill: p.next.Backfill, Attributed: p.attributed}); err != nil {
 					return err
 				}
 			}
@@ -321,6 +325,8 @@ type archivePlan struct {
 	isNew  bool
 	ended  bool
 	skip   bool
+	// attributed: archived pending before, decided now (Archived.Attributed).
+	attributed bool
 }
 
 func (p *archivePlan) entries() int {
@@ -368,9 +374,12 @@ func plan(c *Change, old *Session) (archivePlan, error) {
 	next.EventsComplete = c.Session.EventsComplete && next.Session.Finished()
 	ch := upstream.ParseClientHost(next.Session.ClientHost)
 	next.ClientMachine, next.ViaAddress = ch.MachineName, ch.ViaAddress
+	next.Attribution = mergeAttribution(old, c.Attribution)
 	p := archivePlan{next: &next, events: events, isNew: old == nil}
 	p.ended = next.Final() && (old == nil || old.EndedSeq == 0)
-	if old != nil && len(events) == 0 && !p.ended && sameSession(&old.Session, &next.Session) && old.EventsComplete == next.EventsComplete {
+	p.attributed = old != nil && old.Attribution.Pending && !next.Attribution.Pending
+	if old != nil && len(events) == 0 && !p.ended && sameSession(&old.Session, &next.Session) && old.EventsComplete == next.EventsComplete &&
+		old.Attribution == next.Attribution {
 		p.skip = true
 	}
 	return p, nil
@@ -424,7 +433,7 @@ func writePlan(ctx context.Context, tx Tx, p *archivePlan, next *int64, now time
 	}
 	byEvent, _ := json.Marshal(orEmpty(x.Totals.ByEventType))
 	byItem, _ := json.Marshal(orEmpty(x.Totals.ByItemType))
-	s := &x.Session
+	s, a := &x.Session, &x.Attribution
 	_, err := tx.Exec(ctx, `INSERT INTO archive_session (`+sessionCols+`, first_seen_ns, updated_ns)
 		VALUES (`+placeholders(len(sessionColList)+2)+`)
 		ON CONFLICT (server, id) DO UPDATE SET
@@ -436,11 +445,14 @@ func writePlan(ctx context.Context, tx Tx, p *archivePlan, next *int64, now time
 			by_event_type = excluded.by_event_type, by_item_type = excluded.by_item_type,
 			first_item_ns = excluded.first_item_ns, last_item_ns = excluded.last_item_ns,
 			events_read = excluded.events_read, events_complete = excluded.events_complete,
-			ended_seq = excluded.ended_seq, updated_ns = excluded.updated_ns`,
+			ended_seq = excluded.ended_seq, through_gateway = excluded.through_gateway, person = excluded.person,
+			display_name = excluded.display_name, person_tenant = excluded.person_tenant, person_reason = excluded.person_reason,
+			attribution_pending = excluded.attribution_pending, updated_ns = excluded.updated_ns`,
 		x.Server, s.ID, x.OrgID, s.Organization, s.Name, string(s.Type), string(s.State), string(s.Result), s.InitiatedBy,
 		s.ClientHost, x.ClientMachine, x.ViaAddress, s.ScopeName, s.Reason, s.Details, NS(s.CreationTime), NullNS(s.EndTime),
 		x.Totals.Items, x.Totals.Bytes, string(byEvent), string(byItem), NullNS(x.Totals.FirstItem), NullNS(x.Totals.LastItem),
-		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, NullNS(x.DeletedInVboAt), x.FoundLate, NS(now), NS(now))
+		x.EventsRead, x.EventsComplete, x.Backfill, x.StartedSeq, x.EndedSeq, NullNS(x.DeletedInVboAt), x.FoundLate,
+		a.ThroughGateway, a.Person, a.DisplayName, a.Tenant, a.Reason, a.Pending, NS(now), NS(now))
 	return err
 }
 

@@ -35,16 +35,17 @@ type ReportPage struct {
 
 // ReportSessions reads one page of the sessions started in [p.From, p.To) after p.After, in
 // (start, server, id) order, with the fields a report reads: Server, OrgID, the upstream
-// session (Organization is the recorded name) and Totals' Items, Bytes, ByEventType, FirstItem
-// and LastItem (ClientMachine, ViaAddress, ByItemType and the feed fields are left empty). The
+// session (Organization is the recorded name), Totals' Items, Bytes, ByEventType, FirstItem
+// and LastItem, and the Attribution (ClientMachine, ViaAddress, ByItemType and the feed fields are left empty). The
 // rows are closed when it returns, so the caller may hold the page as long as it likes (write
 // it to a slow client) without holding a store connection. An empty page is the end.
 func (s *Store) ReportSessions(ctx context.Context, p ReportPage) ([]*Session, error) {
 	// The window alone selects rows, so the database reads one range of the start-time index
-	// (archive_session_report, led by start_ns and server); the caller checks servers (a
+	// (archive_session_report_person, led by start_ns and server); the caller checks servers (a
 	// condition on server makes the planner walk an index on server instead).
 	query := `SELECT server, id, org_id, org_name, name, type, state, result, initiated_by, client_host,
-		scope_name, reason, details, start_ns, end_ns, items, bytes, by_event_type, first_item_ns, last_item_ns
+		scope_name, reason, details, start_ns, end_ns, items, bytes, by_event_type, first_item_ns, last_item_ns,
+		through_gateway, person, display_name, person_tenant, person_reason, attribution_pending
 		FROM archive_session WHERE start_ns >= ? AND start_ns < ?`
 	args := []any{NS(p.From), NS(p.To)}
 	if a := p.After; a != nil {
@@ -67,8 +68,9 @@ func (s *Store) ReportSessions(ctx context.Context, p ReportPage) ([]*Session, e
 		}
 		page = append(page, x)
 		u := &x.Session
+		at := &x.Attribution
 		size += 256 + len(u.ID) + len(u.Organization) + len(u.Name) + len(u.InitiatedBy) + len(u.ClientHost) +
-			len(u.ScopeName) + len(u.Reason) + len(u.Details)
+			len(u.ScopeName) + len(u.Reason) + len(u.Details) + len(at.Person) + len(at.DisplayName) + len(at.Tenant) + len(at.Reason)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: report sessions: %w", err)
@@ -84,7 +86,8 @@ func scanReportSession(r Row) (*Session, error) {
 	var byEvent string
 	if err := r.Scan(&x.Server, &u.ID, &x.OrgID, &u.Organization, &u.Name, &u.Type, &u.State, &u.Result, &u.InitiatedBy,
 		&u.ClientHost, &u.ScopeName, &u.Reason, &u.Details, &start, &end, &x.Totals.Items, &x.Totals.Bytes, &byEvent,
-		&first, &last); err != nil {
+		&first, &last, &x.Attribution.ThroughGateway, &x.Attribution.Person, &x.Attribution.DisplayName, &x.Attribution.Tenant,
+		&x.Attribution.Reason, &x.Attribution.Pending); err != nil {
 		return nil, err
 	}
 	u.CreationTime = time.Unix(0, start).UTC()
@@ -109,6 +112,9 @@ const (
 	GroupResult
 	// GroupDay is the start time's UTC day.
 	GroupDay
+	// GroupPerson is the person who started the session through the gateway ("" for sessions
+	// from outside it, and while the attribution is pending).
+	GroupPerson
 )
 
 // ValueSet selects the values of a text column: those in In, or any value outside NotIn. An
@@ -135,6 +141,7 @@ type SessionGroup struct {
 	Server, OrgID, OrgName                 string
 	InitiatedBy, ClientMachine, ViaAddress string
 	Type, Result                           string
+	Person                                 string
 	// Sessions, Items, Bytes and Failed (sessions whose result is Failed) are sums.
 	Sessions, Items, Bytes, Failed int64
 	// First and Last are the earliest and latest session start.
@@ -146,7 +153,7 @@ const nsPerDay = int64(24 * time.Hour)
 
 // GroupSessions has the database count the sessions started in [q.From, q.To) that q selects,
 // grouped by server, organisation (id and recorded name) and q.By, and calls each for every
-// group. Every column read is in the archive_session_report index, led by start_ns: the window
+// group. Every column read is in the archive_session_report_person index, led by start_ns: the window
 // is one range of it and no table row is read. each is called while the rows are open: it
 // must not wait on anything (add to memory, never write to a client).
 func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(SessionGroup) error) error {
@@ -173,6 +180,8 @@ func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(Sessi
 			cols, dest = append(cols, "result"), append(dest, &g.Result)
 		case GroupDay:
 			cols, dest = append(cols, "start_ns / "+fmt.Sprint(nsPerDay)), append(dest, &day)
+		case GroupPerson:
+			cols, dest = append(cols, "person"), append(dest, &g.Person)
 		default:
 			return fmt.Errorf("store: group sessions: unknown column %d", c)
 		}

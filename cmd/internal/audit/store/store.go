@@ -286,6 +286,41 @@ type Session struct {
 	// has it): set by Checkpoint.DeletedInVbo, never by a Change. The session stays archived
 	// and is no longer followed (OpenSessions leaves it out).
 	DeletedInVboAt *time.Time
+	// Attribution is who started the session through the gateway, as the watcher joined it
+	// from the front door's action log (zero: started outside the gateway).
+	Attribution Attribution
+}
+
+// Attribution is who started a session through the gateway's restore front door, joined by
+// the watcher from the action log. The zero value is a session started outside the gateway.
+type Attribution struct {
+	// ThroughGateway: the front door opened the session; the other fields are then the
+	// action log's START record.
+	ThroughGateway bool
+	// Person is the authenticated subject (JWT sub or API key name); DisplayName the JWT's
+	// name or email; Tenant the person's tenant ("" for provider staff); Reason the reason given.
+	Person, DisplayName, Tenant, Reason string
+	// Pending: not decided yet. A START on the session's organisation was still waiting for
+	// VBO's answer when the session was seen, so the session may be that one; the watcher
+	// decides it on a later poll (or once the START no longer holds it back), and rules wait.
+	Pending bool
+}
+
+// mergeAttribution is the attribution a session keeps when the watcher reports in (nil: not
+// looked up) over what is archived (old; nil: a new session). A person once recorded is never
+// dropped; a decided session is never made pending again; a pending one takes what comes.
+func mergeAttribution(old *Session, in *Attribution) Attribution {
+	switch {
+	case old == nil && in == nil:
+		return Attribution{}
+	case old == nil:
+		return *in
+	case in == nil || old.Attribution.ThroughGateway:
+		return old.Attribution
+	case in.ThroughGateway || old.Attribution.Pending:
+		return *in
+	}
+	return old.Attribution // decided outside: a later pending START is another session's
 }
 
 // Final reports whether the session will never change again.
@@ -346,6 +381,10 @@ type Change struct {
 	// NewEvents are the events with orders Session.EventsRead-len(NewEvents) ..
 	// Session.EventsRead-1.
 	NewEvents []upstream.RestoreSessionEvent
+	// Attribution is what the watcher joined from the action log (nil: not looked up; a new
+	// session is then taken as started outside the gateway). It is merged with what is
+	// archived (see Attribution): Session.Attribution is ignored.
+	Attribution *Attribution
 }
 
 // Archived is what a Hook learns about one session of a committed-to-be batch.
@@ -355,6 +394,10 @@ type Archived struct {
 	Ended     bool // became final in this batch (stopped, every event archived)
 	NewEvents []upstream.RestoreSessionEvent
 	Backfill  bool
+	// Attributed: the session's attribution was decided in this transaction after it had
+	// been archived pending (Session.Attribution is the decision). What rules held back while
+	// it was pending (see Attribution.Pending) is evaluated now.
+	Attributed bool
 }
 
 // Hook runs inside the archive transaction for each changed session (see the package doc).

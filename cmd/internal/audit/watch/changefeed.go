@@ -276,7 +276,7 @@ func (p *poller) applyChanges(ctx context.Context, lease store.Lease, cs ChangeS
 	slices.SortStableFunc(list, func(a, b store.Change) int {
 		return a.Session.Session.CreationTime.Compare(b.Session.Session.CreationTime)
 	})
-	return p.w.o.Store.Archive(ctx, lease, list, store.Checkpoint{ChangeToken: page.NextChangeToken, DeletedInVbo: gone}, p.w.o.Hook)
+	return p.archive(ctx, lease, list, store.Checkpoint{ChangeToken: page.NextChangeToken, DeletedInVbo: gone})
 }
 
 // changeWithOrg is poller.change with the organisation given by the change event, when it

@@ -91,6 +91,13 @@ type Options struct {
 	RetentionInterval time.Duration
 	// Hook runs in every archive transaction (see package store).
 	Hook store.Hook
+	// Attributions, when set, is the restore front door's log: the watcher joins it to every
+	// session it archives (attribution.go). nil: every session is outside the gateway.
+	Attributions Attributions
+	// AttributionWait bounds how long an unanswered START on a session's organisation holds
+	// back deciding that the session was started outside the gateway (default
+	// DefaultAttributionWait).
+	AttributionWait time.Duration
 	// Sweep is the reconciliation sweep (sweep.go).
 	Sweep Sweep
 	// Holder names this process in leases (default host-pid-random).
@@ -141,6 +148,9 @@ func New(o Options) (*Watcher, error) {
 	}
 	if o.RetentionInterval <= 0 {
 		o.RetentionInterval = time.Hour
+	}
+	if o.AttributionWait <= 0 {
+		o.AttributionWait = DefaultAttributionWait
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -404,6 +414,9 @@ func (p *poller) poll(ctx context.Context, lease store.Lease) error {
 	if err := p.followOpen(ctx, ps); err != nil {
 		return err
 	}
+	if err := p.settleAttributions(ctx, lease); err != nil {
+		return err
+	}
 	if err := p.maybeSweep(ctx, ps, st); err != nil {
 		return err
 	}
@@ -517,7 +530,7 @@ func (p *poller) commit(ctx context.Context, ps *pollState, changes []*store.Cha
 			list = append(list, *c)
 		}
 	}
-	if err := p.w.o.Store.Archive(ctx, ps.lease, list, store.Checkpoint{HighWater: highWater}, p.w.o.Hook); err != nil {
+	if err := p.archive(ctx, ps.lease, list, store.Checkpoint{HighWater: highWater}); err != nil {
 		return err
 	}
 	ps.archived += len(list)

@@ -28,18 +28,37 @@ type activeRule struct {
 // history: not for the backfill, and not for sessions the watcher first saw before the rule
 // existed.
 func (s *Service) Hook(ctx context.Context, tx store.Tx, c store.Archived) error {
-	if c.Session == nil || c.Backfill || c.Session.Backfill {
+	if c.Session == nil || c.Backfill || c.Session.Backfill || c.Session.Attribution.Pending {
+		// Pending: who started the session is not decided yet (a START through the gateway
+		// awaited VBO's answer). Every rule waits, so every payload carries the decided
+		// attribution and startedOutsideGateway never fires for the gateway's own session;
+		// store.Archived.Attributed brings the session back once decided.
 		return nil
 	}
 	var triggers []match.Trigger
-	if c.New {
+	items := c.NewEvents
+	switch {
+	case c.Attributed:
+		// Decided now: what happened while it was pending is evaluated now (a delivery is
+		// still made at most once per rule, session and trigger).
 		triggers = append(triggers, match.Started)
-	}
-	if hasItems(c.NewEvents) {
-		triggers = append(triggers, match.Item)
-	}
-	if c.Ended {
-		triggers = append(triggers, match.Ended)
+		if c.Session.Totals.Items > 0 {
+			triggers = append(triggers, match.Item)
+			items = nil // all the session's events, read below
+		}
+		if c.Ended || c.Session.EndedSeq > 0 {
+			triggers = append(triggers, match.Ended)
+		}
+	default:
+		if c.New {
+			triggers = append(triggers, match.Started)
+		}
+		if hasItems(c.NewEvents) {
+			triggers = append(triggers, match.Item)
+		}
+		if c.Ended {
+			triggers = append(triggers, match.Ended)
+		}
 	}
 	if len(triggers) == 0 {
 		return nil
@@ -48,7 +67,7 @@ func (s *Service) Hook(ctx context.Context, tx store.Tx, c store.Archived) error
 	if err != nil || len(active) == 0 {
 		return err
 	}
-	ev := &evaluation{s: s, tx: tx, c: c, view: sessionView(c.Session)}
+	ev := &evaluation{s: s, tx: tx, c: c, view: sessionView(c.Session), items: items}
 	for _, t := range triggers {
 		for _, ar := range active {
 			if ar.rule.Trigger() != t {
@@ -69,6 +88,9 @@ type evaluation struct {
 	tx   store.Tx
 	c    store.Archived
 	view *match.Session
+	// items are the ITEM trigger's events: those just read; nil after a late attribution (all
+	// the session's archived events).
+	items []upstream.RestoreSessionEvent
 
 	firstSeen    *time.Time
 	events       []upstream.RestoreSessionEvent
@@ -93,9 +115,9 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 	}
 	in := match.Input{Trigger: t, Session: e.view, FirstFromMachine: func() (bool, error) { return e.firstFromMachine(ctx) }}
 	switch {
-	case t == match.Item:
-		in.Events = e.c.NewEvents
-	case t == match.Ended && ar.rule.NeedsEvents():
+	case t == match.Item && e.items != nil:
+		in.Events = e.items
+	case t == match.Item || t == match.Ended && ar.rule.NeedsEvents():
 		evs, err := e.allEvents(ctx)
 		if err != nil {
 			return err
@@ -202,6 +224,9 @@ func sessionView(x *store.Session) *match.Session {
 	v := &match.Session{Server: x.Server, OrgID: x.OrgID, OrgName: x.Session.Organization, Upstream: x.Session,
 		Items: x.Totals.Items, Bytes: x.Totals.Bytes, FirstItem: x.Totals.FirstItem, LastItem: x.Totals.LastItem,
 		ItemsByEventType: map[model.RestoreEventType]int64{}}
+	a := &x.Attribution
+	v.Attribution = match.Attribution{ThroughGateway: a.ThroughGateway, Person: a.Person, DisplayName: a.DisplayName,
+		Tenant: a.Tenant, Reason: a.Reason, Pending: a.Pending}
 	for k, n := range x.Totals.ByEventType {
 		v.ItemsByEventType[model.EventTypeFromVBO(upstream.RestoreEventType(k))] += n
 	}

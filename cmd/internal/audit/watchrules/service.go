@@ -153,7 +153,7 @@ func definitionFrom(in model.WatchRuleInput) match.Definition {
 	d := match.Definition{
 		Name: strings.TrimSpace(in.Name), URL: strings.TrimSpace(in.URL), On: match.Trigger(in.On), Filter: in.Filter,
 		MinItems: in.MinItems, MinBytes: in.MinBytes, EventTypes: in.EventTypes,
-		ClientMachineNotIn: in.ClientMachineNotIn, ViaAddressIn: in.ViaAddressIn,
+		ClientMachineNotIn: in.ClientMachineNotIn, ViaAddressIn: in.ViaAddressIn, StartedOutsideGateway: in.StartedOutsideGateway,
 	}
 	if in.SourceContains != nil {
 		d.SourceContains = *in.SourceContains
