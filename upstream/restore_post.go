@@ -3,7 +3,6 @@ package upstream
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -130,16 +129,12 @@ const (
 // post sends a JSON body (nil: none) to path and decodes a 2xx answer into v (if non-nil).
 func (c *Client) post(ctx context.Context, kind postKind, path string, q url.Values, body, v any) (*Response, error) {
 	countCall(ctx)
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			err = fmt.Errorf("encode VBO request body: %w", err)
-			if kind == postAction {
-				return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
-			}
-			return nil, err
+	payload, err := jsonBody(body)
+	if err != nil {
+		if kind == postAction {
+			return nil, notSent(err)
 		}
+		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
 		token, err := c.accessToken(ctx)
