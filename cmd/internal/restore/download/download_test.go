@@ -64,7 +64,7 @@ func (r *recorder) DownloadFinished(_ context.Context, f download.Finished) erro
 	return nil
 }
 
-func (r *recorder) wait(t *testing.T) download.Finished {
+func (r *recorder) wait(t testing.TB) download.Finished {
 	t.Helper()
 	select {
 	case f := <-r.ch:

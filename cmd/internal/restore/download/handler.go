@@ -148,10 +148,14 @@ type countingWriter struct {
 	sum     hash.Hash
 	n       int64
 	err     error // the client's write error
+	// noDeadline: the writer cannot take deadlines.
+	noDeadline bool
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
-	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout)) // not every writer supports it (tests)
+	if !c.noDeadline && c.rc.SetWriteDeadline(time.Now().Add(c.timeout)) != nil {
+		c.noDeadline = true // not every writer supports it (tests); don't ask again
+	}
 	n, err := c.w.Write(p)
 	c.sum.Write(p[:n])
 	c.n += int64(n)
