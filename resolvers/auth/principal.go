@@ -36,6 +36,9 @@ type Principal struct {
 	// unresolved are servers where some of the tenant's organisations (configured by name)
 	// are not resolved yet: requests report those servers as unavailable.
 	unresolved []string
+
+	// cred is how the caller authenticated (credential.go).
+	cred Credential
 }
 
 // NewAdmin returns a provider admin: every server, every organisation.

@@ -41,6 +41,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/metrics"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/download"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -73,6 +74,9 @@ type Gateway struct {
 	// Jobs is the process's one River client (the rules' deliveries and history prune, the
 	// archive retention); nil when the restore watch is off.
 	Jobs *jobs.Client
+	// Downloads serves the restore actions' one-time links at /download/ (restore_actions.go);
+	// nil until the restore actions are wired: /download/ answers NOT_CONFIGURED.
+	Downloads *download.Service
 
 	// runMu guards running and cancelRun; ran is closed when Run has stopped everything.
 	runMu     sync.Mutex
@@ -519,6 +523,9 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		hopts.Reads = archiveReads(cfg, g.Store)
 		// Subscriptions check the configuration in force, whichever snapshot they run on.
 		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
+	}
+	if g.Downloads != nil {
+		hopts.Downloads = g.Downloads
 	}
 	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.tenantOf, g.logger)
 	if g.Metrics != nil {

@@ -40,6 +40,10 @@ type APIKey struct {
 	SHA256 string `yaml:"sha256"`
 	Role   string `yaml:"role"`
 	Tenant string `yaml:"tenant"`
+
+	// AllowRestoreToOriginal lets this key restore to the original location (an API key has
+	// no auth_time to be fresh by; the flag is its step-up). Default false.
+	AllowRestoreToOriginal bool `yaml:"allowRestoreToOriginal"`
 }
 
 // Tenant is a customer and the organisations it may read.
@@ -49,6 +53,9 @@ type Tenant struct {
 	Organizations []TenantOrg `yaml:"organizations"`
 	// EmailDomains are the domains the tenant's report schedules may email (see email).
 	EmailDomains []string `yaml:"emailDomains"`
+
+	// Restore is the tenant's restore rules (approval, recipients); see restore_actions.go.
+	Restore TenantRestore `yaml:"restore"`
 }
 
 // TenantOrg names one organisation on one server by upstream id or by name.

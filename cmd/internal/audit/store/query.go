@@ -15,6 +15,8 @@ import "context"
 //     hook's tx) and, for reads outside a transaction, Query and QueryRow below.
 //   - schedules: report_schedule, report_run, report_delivery (report schedules, their runs and
 //     deliveries), the same way.
+//   - restore/download: restore_download (one-time download links, stored by the token's hash),
+//     the same way.
 //
 // Query runs a read on the engine's read pool (SQLite: the readers, which see committed data
 // while the writer works; PostgreSQL: the pool), '?' placeholders on both engines. It is for the

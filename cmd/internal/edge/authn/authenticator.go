@@ -39,6 +39,8 @@ type Authenticator struct {
 	jwt    *jwtVerifier
 	dir    *Directory
 	logger *slog.Logger
+	// restoreOriginal names the API keys with allowRestoreToOriginal (credential.go).
+	restoreOriginal map[string]bool
 }
 
 type apiKey struct {
@@ -82,6 +84,7 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 		}
 		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant, role: role})
 	}
+	a.restoreOriginal = restoreOriginalKeys(cfg.APIKeys)
 	if j := cfg.JWT; j != nil {
 		// An unknown kid may refetch the key set at most every 30 s (the library default is 5 min,
 		// which lets a stream of made-up kids hold back a real key rotation for that long); while
@@ -172,14 +175,17 @@ func (a *Authenticator) apiKeyPrincipal(key string) (*auth.Principal, error) {
 	if match == nil {
 		return nil, ErrBadAPIKey
 	}
+	cred := auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: a.restoreOriginal[match.name]}
 	if match.tenant == "" {
-		return auth.NewAdmin("apikey:" + match.name), nil
+		return auth.NewAdmin("apikey:" + match.name).WithCredential(cred), nil
 	}
-	return a.tenantPrincipal("apikey:"+match.name, match.tenant, match.role)
+	p, err := a.tenantPrincipal("apikey:"+match.name, match.tenant, match.role)
+	return p.WithCredential(cred), err
 }
 
-func (a *Authenticator) jwtPrincipal(raw string) (*auth.Principal, error) {
+func (a *Authenticator) jwtPrincipal(raw string) (p *auth.Principal, err error) {
 	claims := jwt.MapClaims{}
+	defer func() { p = withJWTCredential(p, claims) }() // auth_time for step-up (credential.go)
 	if _, err := a.jwt.parser.ParseWithClaims(raw, claims, a.jwt.keyfunc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadToken, err)
 	}

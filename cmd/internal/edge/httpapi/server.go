@@ -102,6 +102,13 @@ type Options struct {
 	Exports func(*resolvers.Resolver) map[string]http.Handler
 	// ExportTimeout bounds one export (default 5 minutes).
 	ExportTimeout time.Duration
+	// Downloads serves the restore actions' one-time links under /download/ (restore/download)
+	// behind the same authentication, rate limit and per-principal concurrency as the exports;
+	// nil: /download/ answers NOT_CONFIGURED.
+	Downloads http.Handler
+	// DownloadTimeout bounds one download (default 1 hour; a stalled client is cut off sooner
+	// by the handler's per-write deadline).
+	DownloadTimeout time.Duration
 	// Subscriptions counts the open subscriptions against limits.subscriptions; share one
 	// across the handlers a process builds (reloads) so the bounds hold per process. nil: New
 	// makes one for this handler.
@@ -185,6 +192,7 @@ func New(opts Options) (http.Handler, error) {
 				"the CSV exports read the restore watch's archive, which is off: set watch.enabled: true and a store (see config.example.yaml)", nil)
 		})
 	}
+	mountDownloads(mux, opts, gate.wrap(limiter.middleware(concurrency.middleware(downloadsOrOff(opts.Downloads)))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

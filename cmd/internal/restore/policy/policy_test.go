@@ -1,0 +1,246 @@
+package policy_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/policy"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+)
+
+func newPolicy(t *testing.T, mod func(*policy.Settings)) *policy.Policy {
+	t.Helper()
+	s := policy.Settings{MaxItemsPerAction: 3, StepUpMaxAge: 10 * time.Minute, DefaultApprovalExpiry: 24 * time.Hour,
+		AllowedRecipientDomains: []string{"Partner.example"},
+		Tenants: map[string]policy.TenantSettings{
+			"t1": {ApprovalRequired: true, ApprovalExpiry: time.Hour, RecipientDomains: []string{"t1-friends.example"}},
+			"t2": {},
+		}}
+	if mod != nil {
+		mod(&s)
+	}
+	p, err := policy.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// contoso is an organisation as VBO names it: officeName contoso.onmicrosoft.com, a display
+// name that is not a domain, and a configured custom domain.
+var contoso = policy.NewOrg("contoso.onmicrosoft.com", []string{"Contoso Ltd", "CONTOSO.com."}, []string{"contoso.co.uk"})
+
+// wantViolation checks err is a *Violation of rule and kind, matching the kind's sentinel.
+func wantViolation(t *testing.T, what string, err error, rule string, kind policy.Kind) {
+	t.Helper()
+	var v *policy.Violation
+	if !errors.As(err, &v) {
+		t.Errorf("%s: %v, want a violation of %s", what, err, rule)
+		return
+	}
+	if v.Rule != rule || v.Kind != kind || !strings.Contains(err.Error(), rule) {
+		t.Errorf("%s: violation %+v, want rule %s kind %d", what, v, rule, kind)
+	}
+	sentinel, other := policy.ErrBadInput, policy.ErrForbidden
+	if kind == policy.KindForbidden {
+		sentinel, other = other, sentinel
+	}
+	if !errors.Is(err, sentinel) || errors.Is(err, other) {
+		t.Errorf("%s: errors.Is does not follow the kind", what)
+	}
+}
+
+func TestOrgDomains(t *testing.T) {
+	t.Parallel()
+	if got, want := contoso.Domains(), []string{"contoso.co.uk", "contoso.com", "contoso.onmicrosoft.com"}; !slices.Equal(got, want) {
+		t.Errorf("domains %v, want %v", got, want)
+	}
+	if !slices.Contains(contoso.SiteHosts(), "contoso-my.sharepoint.com") || !contoso.HasSiteHost("CONTOSO.sharepoint.com") {
+		t.Errorf("site hosts %v", contoso.SiteHosts())
+	}
+	if contoso.Has("evilcontoso.com") || contoso.Has("mail.contoso.com") {
+		t.Error("a look-alike or a subdomain counted as the organisation's")
+	}
+}
+
+func TestCheckRecipients(t *testing.T) {
+	t.Parallel()
+	p := newPolicy(t, nil)
+	for _, tc := range []struct {
+		name, tenant string
+		to           []string
+		ok           bool
+		want         []string
+	}{
+		{"own domains", "t2", []string{"a@contoso.com", "Bob <B@Contoso.Onmicrosoft.com>", "c@CONTOSO.CO.UK"}, true,
+			[]string{"a@contoso.com", "B@contoso.onmicrosoft.com", "c@contoso.co.uk"}},
+		{"allowed by the provider", "t2", []string{"x@partner.example"}, true, []string{"x@partner.example"}},
+		{"allowed by the tenant", "t1", []string{"x@t1-friends.example"}, true, []string{"x@t1-friends.example"}},
+		{"another tenant's domain", "t2", []string{"x@t1-friends.example"}, false, nil},
+		{"foreign domain", "t2", []string{"a@contoso.com", "thief@evil.example"}, false, nil},
+		{"subdomain", "t2", []string{"a@mail.contoso.com"}, false, nil},
+		{"look-alike", "t2", []string{"a@contoso.com.evil.example"}, false, nil},
+		{"two in one entry", "t2", []string{"a@contoso.com, thief@evil.example"}, false, nil},
+		{"not an address", "t2", []string{"contoso.com"}, false, nil},
+		{"header injection", "t2", []string{"a@contoso.com\r\nBcc: thief@evil.example"}, false, nil},
+		{"none", "t2", nil, false, nil},
+		{"too many", "t2", slices.Repeat([]string{"a@contoso.com"}, 51), false, nil},
+	} {
+		got, err := p.CheckRecipients(tc.tenant, contoso, tc.to)
+		if tc.ok {
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+			continue
+		}
+		wantViolation(t, tc.name, err, policy.RuleRecipients, policy.KindBadInput)
+	}
+	anyone := newPolicy(t, func(s *policy.Settings) { s.AllowAnyRecipient = true })
+	if _, err := anyone.CheckRecipients("t2", contoso, []string{"x@anywhere.example"}); err != nil {
+		t.Errorf("allowAnyRecipient: %v", err)
+	}
+	if _, err := anyone.CheckRecipients("t2", contoso, []string{"not an address"}); err == nil {
+		t.Error("allowAnyRecipient let a non-address through")
+	}
+}
+
+func TestCheckTarget(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		target string
+		ok     bool
+	}{
+		{"user@contoso.com", true},
+		{"Owner <owner@contoso.onmicrosoft.com>", true},
+		{"https://contoso.sharepoint.com/sites/finance", true},
+		{"https://contoso-my.sharepoint.com/personal/a_contoso_com", true},
+		{"https://CONTOSO.sharepoint.com./sites/x", true},
+		{"user@fabrikam.com", false},
+		{"https://fabrikam.sharepoint.com/sites/x", false},
+		{"https://contoso.sharepoint.com@evil.example/sites/x", false},
+		{"http://contoso.sharepoint.com/sites/x", false},
+		{"https://contoso.sharepoint.com:8443/sites/x", false},
+		{"https://10.0.0.1/sites/x", false},
+		{"https://evilcontoso.sharepoint.com/", false},
+		{"", false},
+		{"contoso", false},
+	} {
+		err := policy.CheckTarget(contoso, tc.target)
+		if tc.ok && err != nil {
+			t.Errorf("%q: %v", tc.target, err)
+		}
+		if !tc.ok {
+			wantViolation(t, tc.target, err, policy.RuleSameOrg, policy.KindBadInput)
+		}
+	}
+}
+
+func TestCheckItems(t *testing.T) {
+	t.Parallel()
+	p := newPolicy(t, nil)
+	if err := p.CheckItems([]string{"a", "b", "c"}); err != nil {
+		t.Error(err)
+	}
+	wantViolation(t, "none", p.CheckItems(nil), policy.RuleMaxItems, policy.KindBadInput)
+	wantViolation(t, "four", p.CheckItems([]string{"a", "b", "c", "d"}), policy.RuleMaxItems, policy.KindBadInput)
+	wantViolation(t, "repeated", p.CheckItems([]string{"a", "a"}), policy.RuleMaxItems, policy.KindBadInput)
+}
+
+func TestCheckDestructive(t *testing.T) {
+	t.Parallel()
+	p := newPolicy(t, nil)
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	fresh := auth.Credential{Kind: auth.CredentialJWT, AuthTime: now.Add(-9 * time.Minute)}
+	stale := auth.Credential{Kind: auth.CredentialJWT, AuthTime: now.Add(-11 * time.Minute)}
+	original := policy.Action{Kind: policy.ActionRestoreToOriginal}
+	for _, tc := range []struct {
+		name    string
+		a       policy.Action
+		confirm bool
+		cred    auth.Credential
+		rule    string // "" = allowed
+		kind    policy.Kind
+	}{
+		{"fresh JWT, confirmed", original, true, fresh, "", 0},
+		{"not confirmed (checked first)", original, false, stale, policy.RuleConfirm, policy.KindBadInput},
+		{"stale JWT", original, true, stale, policy.RuleStepUp, policy.KindForbidden},
+		{"JWT without auth_time", original, true, auth.Credential{Kind: auth.CredentialJWT}, policy.RuleStepUp, policy.KindForbidden},
+		{"API key without the flag", original, true, auth.Credential{Kind: auth.CredentialAPIKey}, policy.RuleAPIKeyStepUp, policy.KindForbidden},
+		{"API key with the flag", original, true, auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}, "", 0},
+		{"no credential", original, true, auth.Credential{}, policy.RuleStepUp, policy.KindForbidden},
+		{"Teams members elsewhere is destructive", policy.Action{Kind: policy.ActionRestoreTo, TeamsMembers: true}, false, fresh, policy.RuleConfirm, policy.KindBadInput},
+		{"Teams settings, stale", policy.Action{Kind: policy.ActionRestoreTo, TeamsSettings: true}, true, stale, policy.RuleStepUp, policy.KindForbidden},
+		{"download is not destructive", policy.Action{Kind: policy.ActionDownload}, false, auth.Credential{}, "", 0},
+		{"send is not destructive", policy.Action{Kind: policy.ActionSend}, false, auth.Credential{}, "", 0},
+	} {
+		err := p.CheckDestructive(tc.a, tc.confirm, tc.cred, now)
+		if tc.rule == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		wantViolation(t, tc.name, err, tc.rule, tc.kind)
+	}
+}
+
+func TestApproval(t *testing.T) {
+	t.Parallel()
+	p := newPolicy(t, nil)
+	if !p.ApprovalRequired("t1") || p.ApprovalRequired("t2") || p.ApprovalRequired("") || p.ApprovalRequired("unknown") {
+		t.Error("ApprovalRequired does not follow the tenants' entries")
+	}
+	if p.ApprovalExpiry("t1") != time.Hour || p.ApprovalExpiry("t2") != 24*time.Hour {
+		t.Errorf("expiry %s %s", p.ApprovalExpiry("t1"), p.ApprovalExpiry("t2"))
+	}
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	pending := policy.Pending{Tenant: "t1", Requester: "alice", ExpiresAt: now.Add(time.Minute)}
+	for _, tc := range []struct {
+		name     string
+		approver *auth.Principal
+		at       time.Time
+		rule     string
+		kind     policy.Kind
+	}{
+		{"another admin of the tenant", auth.NewTenantAdmin("bob", "t1", nil), now, "", 0},
+		{"the requester", auth.NewTenantAdmin("alice", "t1", nil), now, policy.RuleApproverSelf, policy.KindForbidden},
+		{"an auditor", auth.NewTenantAuditor("carol", "t1", nil), now, policy.RuleApproverRole, policy.KindForbidden},
+		{"an admin of another tenant", auth.NewTenantAdmin("bob", "t2", nil), now, policy.RuleApproverRole, policy.KindForbidden},
+		{"a provider admin", auth.NewAdmin("ops"), now, policy.RuleApproverRole, policy.KindForbidden},
+		{"nobody", nil, now, policy.RuleApproverRole, policy.KindForbidden},
+		{"expired", auth.NewTenantAdmin("bob", "t1", nil), now.Add(time.Minute), policy.RuleApprovalExpired, policy.KindBadInput},
+	} {
+		err := policy.CheckApprover(pending, tc.approver, tc.at)
+		if tc.rule == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		wantViolation(t, tc.name, err, tc.rule, tc.kind)
+	}
+}
+
+func TestFromConfig(t *testing.T) {
+	t.Parallel()
+	c := &config.Config{Tenants: []config.Tenant{
+		{ID: "t1", Restore: config.TenantRestore{Approval: config.ApprovalRequired, RecipientDomains: []string{"a.example"}}},
+		{ID: "t2", Restore: config.TenantRestore{ApprovalExpiry: time.Hour}},
+	}}
+	c.Restore.MaxItemsPerAction = 7
+	s := policy.FromConfig(c)
+	if s.MaxItemsPerAction != 7 || s.StepUpMaxAge != config.DefaultStepUpMaxAge || !s.Tenants["t1"].ApprovalRequired ||
+		s.Tenants["t1"].ApprovalExpiry != config.DefaultApprovalExpiry || s.Tenants["t2"].ApprovalExpiry != time.Hour {
+		t.Errorf("settings %+v", s)
+	}
+	if _, err := policy.New(s); err != nil {
+		t.Error(err)
+	}
+	if _, err := policy.New(policy.Settings{}); err == nil {
+		t.Error("New with zero settings: built")
+	}
+}
