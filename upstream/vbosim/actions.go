@@ -1,8 +1,10 @@
 package vbosim
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -29,24 +31,42 @@ const (
 	ActionRestoreTo              = "RestoreTo"
 	ActionCopyTo                 = "CopyTo"
 	ActionRestore                = "Restore"
+	ActionExport                 = "Export" // Teams posts as HTML
 )
 
 // RestoreAction is one action performed on an explored session, as the simulator recorded it.
 type RestoreAction struct {
 	SessionID string
 	Action    string // one of the Action* names
-	Workload  string // Exchange, OneDrive
-	ItemIDs   []string
+	Workload  string // Exchange, OneDrive, SharePoint, Teams
+	// Level is what the ids name: "Items" (messages, documents, folders, list items, posts,
+	// files as selected in the body), or the container the route names: "Mailbox", "Folder",
+	// "Library", "List", "Site", "Team", "Channel".
+	Level   string
+	ItemIDs []string
+	// ItemCount is how many items the action covered: a container counts its items one by
+	// one (one event each).
+	ItemCount int
 	// Target is where data went: "mailbox\folder" for restoreTo, "OneDrive URL/folder" for
-	// copyTo, the source container for restore, the recipient list for sends, "" for save.
+	// copyTo, "site URL[/list]" for SharePoint restoreTo, the source container for restore
+	// (mailbox e-mail, OneDrive/site/library/list URL, team e-mail[\channel]), the ";"-joined
+	// recipients for sends, the file name for save/export.
 	Target      string
 	From        string
 	To          []string
 	Subject     string
 	Credentials string // restore/restoreTo/copyTo: "user", "deviceCode", "application" or ""
-	Conflict    string // OneDrive: documentAction / documentLastVersionAction
+	Conflict    string // OneDrive: documentAction / documentLastVersionAction; SharePoint: documentLastVersionAction
 	Bytes       int64  // save/export: the body length
-	At          time.Time
+	// RestoreMembers and RestoreSettings are the Teams switches that change the live team
+	// (teams/{id}/restore; v8 channels restore has restoreMembers).
+	RestoreMembers  bool
+	RestoreSettings bool
+	// Options are the body's other fields as sent (wire name -> JSON value, strings unquoted),
+	// e.g. "restorePermissions": "true", "documentVersion": "Last". Credentials, item lists,
+	// subject and text are never kept.
+	Options map[string]string
+	At      time.Time
 }
 
 // actionLog records the restore actions performed on explored sessions.
@@ -62,7 +82,7 @@ func (s *Server) RestoreActions() []RestoreAction {
 	defer s.actMu.Unlock()
 	out := make([]RestoreAction, len(s.acts.actions))
 	for i, a := range s.acts.actions {
-		a.ItemIDs, a.To = slices.Clone(a.ItemIDs), slices.Clone(a.To)
+		a.ItemIDs, a.To, a.Options = slices.Clone(a.ItemIDs), slices.Clone(a.To), maps.Clone(a.Options)
 		out[i] = a
 	}
 	return out
@@ -160,6 +180,16 @@ type (
 		SkippedNoChanges int64 `json:"skippedItemsByNoChangesCount"`
 		RestoreIssues    []any `json:"restoreIssues"`
 	}
+	// foldersRestoreStats is v6 RESTFoldersRestoreStatistics (Exchange mailbox and folder).
+	foldersRestoreStats struct {
+		FailedFolders int64    `json:"failedFoldersCount"`
+		Exceptions    []string `json:"exceptions"`
+		Created       int64    `json:"createdItemsCount"`
+		Merged        int64    `json:"mergedItemsCount"`
+		Failed        int64    `json:"failedItemsCount"`
+		Skipped       int64    `json:"skippedItemsCount"`
+		Warnings      []string `json:"warnings"`
+	}
 	asyncRestore struct {
 		SessionID string `json:"sessionId"`
 	}
@@ -168,21 +198,73 @@ type (
 const pItems = pEx + "/{mailboxId}/items"
 const pDocs = pOD + "/{oneDriveId}/Documents"
 
+const pMailbox = pEx + "/{mailboxId}"
+
 func actionRoutes() []restoreRoute {
 	post := http.MethodPost
-	return []restoreRoute{
-		{method: post, tmpl: pItems + "/Save", h: mailAction(ActionSave)},
-		{method: post, tmpl: pItems + "/exportToPst", h: mailAction(ActionExportToPst)},
-		{method: post, tmpl: pItems + "/sendToDefaultAddress", h: mailAction(ActionSendToDefaultAddress)},
-		{method: post, tmpl: pItems + "/sendToDifferentAddress", h: mailAction(ActionSendToDifferentAddress)},
-		{method: post, tmpl: pItems + "/restoreTo", h: mailAction(ActionRestoreTo)},
-		{method: post, tmpl: pItems + "/restore", h: mailAction(ActionRestore)},
+	routes := []restoreRoute{
+		{method: post, tmpl: pItems + "/Save", h: mailAction(ActionSave, LevelItems)},
+		{method: post, tmpl: pItems + "/exportToPst", h: mailAction(ActionExportToPst, LevelItems)},
+		{method: post, tmpl: pItems + "/sendToDefaultAddress", h: mailAction(ActionSendToDefaultAddress, LevelItems)},
+		{method: post, tmpl: pItems + "/sendToDifferentAddress", h: mailAction(ActionSendToDifferentAddress, LevelItems)},
+		{method: post, tmpl: pItems + "/restoreTo", h: mailAction(ActionRestoreTo, LevelItems)},
+		{method: post, tmpl: pItems + "/restore", h: mailAction(ActionRestore, LevelItems)},
+		{method: post, tmpl: pMailbox + "/restore", h: mailAction(ActionRestore, LevelMailbox)},
+		{method: post, tmpl: pMailbox + "/restoreTo", h: mailAction(ActionRestoreTo, LevelMailbox)},
+		{method: post, tmpl: pMailbox + "/exportToPst", h: mailAction(ActionExportToPst, LevelMailbox)},
+		{method: post, tmpl: pMailbox + "/folders/{folderId}/restore", h: mailAction(ActionRestore, LevelFolder)},
+		{method: post, tmpl: pMailbox + "/folders/{folderId}/restoreTo", h: mailAction(ActionRestoreTo, LevelFolder)},
+		{method: post, tmpl: pMailbox + "/folders/{folderId}/exportToPst", h: mailAction(ActionExportToPst, LevelFolder)},
 		{method: post, tmpl: pR + "/organization/restoreDeviceCode", h: (*rcall).deviceCode},
 		{method: post, tmpl: pDocs + "/save", h: docAction(ActionSave)},
 		{method: post, tmpl: pDocs + "/send", h: docAction(ActionSend)},
 		{method: post, tmpl: pDocs + "/copyTo", h: docAction(ActionCopyTo)},
 		{method: post, tmpl: pDocs + "/restore", h: docAction(ActionRestore)},
 	}
+	routes = append(routes, sharePointActionRoutes()...)
+	return append(routes, teamsActionRoutes()...)
+}
+
+// notOptions are the body fields RestoreAction.Options never keeps: credentials, the item
+// lists and the message texts.
+var notOptions = map[string]bool{"userName": true, "userPassword": true, "userCode": true, "applicationId": true,
+	"applicationCertificate": true, "applicationCertificatePassword": true, "impersonationAccountName": true,
+	"items": true, "documents": true, "folders": true, "files": true, "posts": true, "teams": true, "subject": true, "text": true}
+
+// decodeOpts decodes an action body into v (as decode) and answers its other fields for
+// RestoreAction.Options; ok=false has answered 400.
+func (c *rcall) decodeOpts(v any, required bool) (map[string]string, bool) {
+	var raw json.RawMessage
+	if !c.decode(&raw, required) {
+		return nil, false
+	}
+	if len(raw) == 0 {
+		return nil, true
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		c.s.badRequest(c.w, "The request is invalid: "+jsonErr(err))
+		return nil, false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return nil, true // not an object: v's decoding already refused anything else
+	}
+	var opts map[string]string
+	for k, f := range fields {
+		if notOptions[k] || string(f) == "null" {
+			continue
+		}
+		val := string(f)
+		var str string
+		if json.Unmarshal(f, &str) == nil {
+			val = str
+		}
+		if opts == nil {
+			opts = map[string]string{}
+		}
+		opts[k] = val
+	}
+	return opts, true
 }
 
 // Action event texts (type Save/Export/Send/Restore; see docs/vbo-sim.md).
@@ -198,6 +280,7 @@ var actionEvent = map[string]struct {
 	ActionRestoreTo:              {upstream.EventTypeRestore, "restored"},
 	ActionCopyTo:                 {upstream.EventTypeRestore, "restored"},
 	ActionRestore:                {upstream.EventTypeRestore, "restored"},
+	ActionExport:                 {upstream.EventTypeExport, "exported"},
 }
 
 func (c *rcall) deviceCode() {
@@ -284,7 +367,21 @@ func splitAddrs(s string) []string {
 	return out
 }
 
-func mailAction(action string) func(*rcall) {
+// Action levels (RestoreAction.Level).
+const (
+	LevelItems   = "Items"
+	LevelMailbox = "Mailbox"
+	LevelFolder  = "Folder"
+	LevelLibrary = "Library"
+	LevelList    = "List"
+	LevelSite    = "Site"
+	LevelTeam    = "Team"
+	LevelChannel = "Channel"
+)
+
+// mailAction serves the Exchange actions on selected items (LevelItems: items[] in the body),
+// on a whole mailbox (LevelMailbox) or on one folder and its subfolders (LevelFolder).
+func mailAction(action, level string) func(*rcall) {
 	return func(c *rcall) {
 		i, t, ok := c.browse(0)
 		if !ok {
@@ -294,19 +391,28 @@ func mailAction(action string) func(*rcall) {
 		if mb == nil {
 			return
 		}
-		var in mailActionIn
-		if !c.decode(&in, true) {
-			return
+		var picked []*Node
+		switch level {
+		case LevelMailbox:
+			picked = []*Node{mb}
+		case LevelFolder:
+			f := c.node(t, 2, KindMailFolder, mb, "Folder", "folderId")
+			if f == nil {
+				return
+			}
+			picked = []*Node{f}
 		}
-		items, ok := c.resolveItems(t, in.Items, KindMailItem, mb, "Item")
+		var in mailActionIn
+		opts, ok := c.decodeOpts(&in, true) // every Exchange action has a required body
 		if !ok {
 			return
 		}
-		a := RestoreAction{SessionID: c.params[0], Action: action, Workload: "Exchange"}
-		for _, n := range items {
-			a.ItemIDs = append(a.ItemIDs, n.ID)
+		if level == LevelItems {
+			if picked, ok = c.resolveItems(t, in.Items, KindMailItem, mb, "Item"); !ok {
+				return
+			}
 		}
-		target := ""
+		a := c.newAction(action, "Exchange", level, picked, opts)
 		switch action {
 		case ActionSendToDefaultAddress:
 			a.To = []string{mb.Email}
@@ -346,23 +452,74 @@ func mailAction(action string) func(*rcall) {
 			a.Target = mb.Email
 		}
 		if len(a.To) > 0 {
-			target = strings.Join(a.To, ";")
-			a.Target = target
+			a.Target = strings.Join(a.To, ";")
 		}
+		leaves := leavesOf(picked)
 		switch action {
 		case ActionSave, ActionExportToPst:
-			ext, magic := ".msg", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-			if action == ActionExportToPst || len(items) > 1 && action == ActionSave {
-				ext, magic = ".pst", "!BDN"
+			ext, magic := ".msg", magicMSG
+			if action == ActionExportToPst || len(leaves) > 1 {
+				ext, magic = ".pst", magicPST
 				if action == ActionSave {
-					ext, magic = ".zip", "PK\x03\x04"
+					ext, magic = ".zip", magicZIP
 				}
 			}
-			c.stream(i, a, items, mb.Name+ext, magic, func(n *Node) string { return target })
+			name := mb.Name
+			if level == LevelFolder {
+				name = picked[0].Name
+			}
+			c.stream(i, a, picked[0].ID, leaves, name+ext, magic)
 		default:
-			c.finish(i, a, items, func(n *Node) string { return a.Target })
+			var v6 any = itemsRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+			if level != LevelItems {
+				v6 = foldersRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+			}
+			c.reply(i, a, leaves, v6)
 		}
 	}
+}
+
+// Magic bytes the generated bodies start with.
+const (
+	magicMSG  = "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+	magicZIP  = "PK\x03\x04"
+	magicPST  = "!BDN"
+	magicHTML = "<!DOCTYPE html>"
+)
+
+// newAction starts the record of an action on the picked nodes.
+func (c *rcall) newAction(action, workload, level string, picked []*Node, opts map[string]string) RestoreAction {
+	a := RestoreAction{SessionID: c.params[0], Action: action, Workload: workload, Level: level, Options: opts}
+	for _, n := range picked {
+		a.ItemIDs = append(a.ItemIDs, n.ID)
+	}
+	return a
+}
+
+// leafKinds are the kinds an action counts one by one.
+var leafKinds = map[NodeKind]bool{KindMailItem: true, KindDriveDoc: true, KindSiteDoc: true, KindSiteItem: true, KindPost: true, KindTeamFile: true}
+
+// leavesOf expands the picked nodes to the items they hold: an item is itself, a container
+// or folder is its items, depth first in order.
+func leavesOf(picked []*Node) []*Node {
+	var out []*Node
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		for _, ch := range n.Children {
+			if leafKinds[ch.Kind] {
+				out = append(out, ch)
+			}
+			walk(ch)
+		}
+	}
+	for _, n := range picked {
+		if leafKinds[n.Kind] {
+			out = append(out, n)
+			continue
+		}
+		walk(n)
+	}
+	return out
 }
 
 func docAction(action string) func(*rcall) {
@@ -376,17 +533,15 @@ func docAction(action string) func(*rcall) {
 			return
 		}
 		var in docActionIn
-		if !c.decode(&in, true) {
+		opts, ok := c.decodeOpts(&in, true)
+		if !ok {
 			return
 		}
 		items, ok := c.resolveItems(t, in.Documents, KindDriveDoc, d, "Document")
 		if !ok {
 			return
 		}
-		a := RestoreAction{SessionID: c.params[0], Action: action, Workload: "OneDrive"}
-		for _, n := range items {
-			a.ItemIDs = append(a.ItemIDs, n.ID)
-		}
+		a := c.newAction(action, "OneDrive", LevelItems, items, opts)
 		switch action {
 		case ActionSend:
 			a.To, a.From, a.Subject = splitAddrs(in.To), in.From, in.Subject
@@ -423,17 +578,31 @@ func docAction(action string) func(*rcall) {
 			a.Target, a.Conflict = d.URL, in.DocumentAction
 		}
 		if action == ActionSave {
-			name, magic := items[0].Name, "PK\x03\x04"
+			name := items[0].Name + ".zip"
 			if len(items) > 1 {
 				name = d.Name + ".zip"
-			} else {
-				name += ".zip"
 			}
-			c.stream(i, a, items, name, magic, func(*Node) string { return "" })
+			c.stream(i, a, items[0].ID, items, name, magicZIP)
 			return
 		}
-		c.finish(i, a, items, func(*Node) string { return a.Target })
+		n := int64(len(items))
+		c.reply(i, a, items, itemRestoreStats{Total: n, Restored: int32(n), RestoreIssues: []any{}})
 	}
+}
+
+// restoreItemType is RESTRestoreItemType of a restored node (v8 statistics).
+func restoreItemType(n *Node) string {
+	switch n.Kind {
+	case KindDriveDoc, KindDriveFolder:
+		return "OneDriveItem"
+	case KindSiteDoc, KindSiteItem, KindSiteFolder:
+		return "SharePointItem"
+	case KindPost:
+		return "TeamsPost"
+	case KindTeamFile:
+		return "TeamsFile"
+	}
+	return ""
 }
 
 // itemEvents appends one event per item and counts them in the session's statistics.
@@ -451,11 +620,7 @@ func (c *rcall) itemEvents(i int32, a RestoreAction, items []*Node, target func(
 		s.appendEventLocked(i, ev)
 		if e != nil {
 			e.restored++
-			st := statItem{ID: n.ID, Type: "Item", Name: n.Name, Status: "Success", Path: n.Path("\\")}
-			if a.Workload == "OneDrive" {
-				st.ItemType = "OneDriveItem"
-			}
-			e.items = append(e.items, st)
+			e.items = append(e.items, statItem{ID: n.ID, Type: "Item", Name: n.Name, Status: "Success", Path: n.Path("\\"), ItemType: restoreItemType(n)})
 		}
 	}
 }
@@ -467,11 +632,13 @@ func actionTitle(t upstream.RestoreEventType) string {
 	return string(t)
 }
 
-// finish records a non-download action and answers it as the version does.
-func (c *rcall) finish(i int32, a RestoreAction, items []*Node, target func(*Node) string) {
-	c.itemEvents(i, a, items, target)
+// reply records a non-download action, appends one event per item (target a.Target) and
+// answers as the version does: sends 200 without a body (v6) or 204 (v8); restores v6's
+// statistics v6 or v8's RESTAsyncRestoreResponse.
+func (c *rcall) reply(i int32, a RestoreAction, leaves []*Node, v6 any) {
+	a.ItemCount = len(leaves)
+	c.itemEvents(i, a, leaves, func(*Node) string { return a.Target })
 	c.s.record(a)
-	n := int64(len(items))
 	switch {
 	case a.Action == ActionSendToDefaultAddress || a.Action == ActionSendToDifferentAddress || a.Action == ActionSend:
 		if c.v8() {
@@ -482,23 +649,22 @@ func (c *rcall) finish(i int32, a RestoreAction, items []*Node, target func(*Nod
 		c.w.WriteHeader(http.StatusOK)
 	case c.v8():
 		c.s.writeJSON(c.w, http.StatusOK, asyncRestore{SessionID: c.params[0]})
-	case a.Workload == "OneDrive":
-		c.s.writeJSON(c.w, http.StatusOK, itemRestoreStats{Total: n, Restored: int32(n), RestoreIssues: []any{}})
 	default:
-		c.s.writeJSON(c.w, http.StatusOK, itemsRestoreStats{Exceptions: []string{}, Created: n, Warnings: []string{}})
+		c.s.writeJSON(c.w, http.StatusOK, v6)
 	}
 }
 
-// stream writes the generated body of a save/export: magic, then deterministic bytes, as
-// long as the items' sizes together; it is generated while written.
-func (c *rcall) stream(i int32, a RestoreAction, items []*Node, filename, magic string, target func(*Node) string) {
+// stream writes the generated body of a save/export: magic, then deterministic bytes seeded
+// by seedID (the first selected node), as long as the items' sizes together; it is generated
+// while written.
+func (c *rcall) stream(i int32, a RestoreAction, seedID string, leaves []*Node, filename, magic string) {
 	var total int64
-	for _, n := range items {
+	for _, n := range leaves {
 		total += c.s.itemSize(n)
 	}
 	total = max(total, int64(len(magic)))
-	a.Bytes = total
-	c.itemEvents(i, a, items, func(n *Node) string { return filename })
+	a.Bytes, a.ItemCount, a.Target = total, len(leaves), filename
+	c.itemEvents(i, a, leaves, func(*Node) string { return filename })
 	c.s.record(a)
 	h := c.w.Header()
 	h.Set("Content-Type", "application/octet-stream")
@@ -508,7 +674,7 @@ func (c *rcall) stream(i int32, a RestoreAction, items []*Node, filename, magic 
 	if c.r.Method == http.MethodHead {
 		return
 	}
-	io.Copy(c.w, ItemBody(items[0].ID, magic, total))
+	io.Copy(c.w, ItemBody(seedID, magic, total))
 }
 
 // ItemBody is the generated body the simulator streams for a save/export whose first item is

@@ -37,7 +37,15 @@ func actionContractCalls(h *harness, ver string, sess map[string]string, tree *O
 	sent := map[string]int{"v6": 200, "v8": 204}[ver]
 	app := `"applicationId":"3f2504e0-4f89-41d3-9a0c-0305e82c3301","applicationCertificate":"TUlJQ2VUQ0NBZUtn","applicationCertificatePassword":"pw"`
 	code := h.sim.issueDeviceCodeForTest()
-	return []rcontract{
+	// keep the contract's downloads small: containers hold up to a few hundred MB
+	var all []*Node
+	for _, list := range [][]*Node{tree.Mailboxes, tree.OneDrives, tree.Sites, tree.Teams} {
+		all = append(all, list...)
+	}
+	for _, n := range leavesOf(all) {
+		h.sim.SetItemSize(n.ID, 512)
+	}
+	calls := []rcontract{
 		{"device code", "POST", pR + "/organization/restoreDeviceCode", "/RestoreSessions/" + sess["Vex"] + "/organization/restoreDeviceCode", `{"targetApplicationId":"3f2504e0-4f89-41d3-9a0c-0305e82c3301","targetRegion":"Worldwide","targetOrganizationName":"x.onmicrosoft.com"}`, 200, false},
 		{"device code bad region", "POST", pR + "/organization/restoreDeviceCode", "/RestoreSessions/" + sess["Vex"] + "/organization/restoreDeviceCode", `{"targetRegion":"Mars"}`, 200, true},
 		{"save msg", "POST", pItems + "/Save", ex + "/Save", `{"items":` + items(it[0]) + `}`, 200, false},
@@ -65,6 +73,9 @@ func actionContractCalls(h *harness, ver string, sess map[string]string, tree *O
 		{"doc copy bad version", "POST", pDocs + "/copyTo", od + "/copyTo", `{"documents":[` + doc(docs[2]) + `],"documentVersion":"Some"}`, 400, true},
 		{"doc restore", "POST", pDocs + "/restore", od + "/restore", `{"documents":[` + doc(docs[3]) + `],"documentAction":"Overwrite","userName":"admin@x.com","userPassword":"pw"}`, async, false},
 	}
+	calls = append(calls, mailboxContractCalls(ver, sess, tree, app)...)
+	calls = append(calls, sharePointContractCalls(ver, sess, tree, app, code)...)
+	return append(calls, teamsContractCalls(ver, sess, tree, app)...)
 }
 
 // issueDeviceCodeForTest registers a device code as restoreDeviceCode does.
@@ -153,7 +164,7 @@ func TestActionsExchangeAndOneDrive(t *testing.T) {
 				got = append(got, fmt.Sprintf("%s %s %s %d %v %s", a.Workload, a.Action, a.Target, len(a.ItemIDs), a.To, a.Credentials))
 			}
 			wantActs := []string{
-				"Exchange Save  1 [] ",
+				"Exchange Save " + mb.Name + ".msg 1 [] ",
 				"Exchange RestoreTo " + tree.Mailboxes[1].Email + `\Restored Items 2 [] application`,
 				"Exchange SendToDifferentAddress x@y.com;z@y.com 1 [x@y.com z@y.com] ",
 				"OneDrive CopyTo " + tree.OneDrives[1].URL + "/Restored 1 [] user",
