@@ -67,6 +67,8 @@ type Config struct {
 	Runtime Runtime `yaml:"runtime"`
 	// Email is how reports are sent by email (SMTP); see email.go.
 	Email Email `yaml:"email"`
+	// Restore configures the restore front door (off by default).
+	Restore Restore `yaml:"restore"`
 
 	// file and lines place errors found after Load (Locate): the file and each key's line.
 	file  string
@@ -233,6 +235,10 @@ func (c *Config) validate(lookupEnv func(string) (string, bool), readFile func(s
 		return err
 	}
 	if err := c.CursorKey.resolve(lookupEnv, readFile); err != nil {
+		return err
+	}
+	c.Restore = c.Restore.WithDefaults()
+	if err := c.Restore.Validate(c.Watch.Enabled); err != nil {
 		return err
 	}
 	return c.validateEmail(lookupEnv)
