@@ -288,7 +288,12 @@ func (c *Client) apiPath(path string) string {
 // newRequest builds a request for path (relative to /vN/) with query q and an optional body.
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	u := *c.baseURL
+	// path holds escaped segments (escape): keep them as written, or an id's '%' or '/' would
+	// be escaped twice.
 	u.Path = c.apiPath(path)
+	if p, err := url.PathUnescape(u.Path); err == nil && p != u.Path {
+		u.Path, u.RawPath = p, c.apiPath(path)
+	}
 	if len(q) > 0 {
 		u.RawQuery = q.Encode()
 	}
@@ -336,7 +341,8 @@ func (c *Client) getWait(ctx context.Context, path string, q url.Values, v any, 
 // per-server concurrency limit, and no wait outlives the request's context deadline.
 func (c *Client) do(req *http.Request, v any) (*Response, error) {
 	ctx := req.Context()
-	retryable := c.retry.MaxAttempts > 1 && c.idempotent(req)
+	// A read-only POST (a search, restore_post.go) is retried as a GET; other POSTs never are.
+	retryable := c.retry.MaxAttempts > 1 && (c.idempotent(req) || isReadOnly(ctx))
 	for attempt := 0; ; attempt++ {
 		r := req
 		if attempt > 0 {

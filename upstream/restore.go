@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -10,8 +11,10 @@ import (
 // browse and search on an open restore session. Explore and Stop are POSTs that change VBO's
 // state: they are never retried. The search POSTs only read and follow the GET retry policy.
 
-// errRestoreTODO marks a method whose wire code has not landed yet.
-var errRestoreTODO = errors.New("upstream: not implemented yet")
+// ErrInvalidRef: a call named no session, item or organisation, or a BrowseRef that does not
+// fit its kind (a missing container, a parent the kind has none of, an unknown kind). Nothing
+// was sent.
+var ErrInvalidRef = errors.New("upstream: invalid restore reference")
 
 // ErrUnsupported is returned (wrapped) for an operation the server's API version lacks, such as
 // Statistics on v6.
@@ -76,6 +79,9 @@ type BrowseRef struct {
 	Kind        BrowseKind
 	ContainerID string
 	ParentID    string
+	// FolderID is the folder inside a team channel's files (teamFiles only; "" for the
+	// channel's top level): a team's files sit under team, channel and folder.
+	FolderID string
 }
 
 // BrowseItem is one entry of a browsed collection, mapped from the workload's own shape.
@@ -90,28 +96,91 @@ type BrowseItem struct {
 	HasChildren bool       // a folder, library, list, channel or container
 }
 
-// Explore opens a restore session on an organisation (POST Organizations/{id}/Explore; v6 200,
+// Explore opens a restore session on an organisation (POST Organizations/{id}/explore; v6 200,
 // v8 201). Never retried: a lost answer leaves a session the caller must find or let VBO reap.
+// The body is RESTExploreOptions (v6) or RESTOrganizationExploreOptions (v8): dateTime only when
+// set, repositoryId only on v8 (a v6 server has no such choice; it is not sent). A failure is an
+// *ActionError (see MaybeApplied).
 func (c *Client) Explore(ctx context.Context, organizationID string, opts ExploreOptions) (*RestoreSession, *Response, error) {
-	return nil, nil, errRestoreTODO
+	if err := checkID("organisation", organizationID); err != nil {
+		return nil, nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
+	}
+	body := exploreBody{Type: opts.Type, ShowDeleted: opts.ShowDeleted, ShowAllVersions: opts.ShowAllVersions}
+	if opts.DateTime != nil {
+		t := vboTime(*opts.DateTime)
+		body.DateTime = &t
+	}
+	if c.apiVersion == APIv8 {
+		body.RepositoryID = opts.RepositoryID
+	}
+	var s RestoreSession
+	resp, err := c.post(ctx, postAction, "Organizations/"+escape(organizationID)+"/explore", nil, body, &s)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &s, resp, nil
 }
 
-// StopRestoreSession stops an open restore session (POST {R}/Stop; v6 200, v8 204).
+// exploreBody is RESTExploreOptions / RESTOrganizationExploreOptions.
+type exploreBody struct {
+	DateTime        *string     `json:"dateTime,omitempty"`
+	Type            ExploreType `json:"type,omitempty"`
+	ShowDeleted     bool        `json:"showDeleted"`
+	ShowAllVersions bool        `json:"showAllVersions"`
+	RepositoryID    string      `json:"repositoryId,omitempty"`
+}
+
+// StopRestoreSession stops an open restore session (POST {R}/Stop, no body; v6 200, v8 204).
+// Never retried; a failure is an *ActionError.
 func (c *Client) StopRestoreSession(ctx context.Context, sessionID string) (*Response, error) {
-	return nil, errRestoreTODO
+	if err := checkID("session", sessionID); err != nil {
+		return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
+	}
+	return c.post(ctx, postAction, restoreSessionPath(sessionID)+"/Stop", nil, nil, nil)
 }
 
-// RestoreSessionStatistics reads a session's item counts (v8 only; v6 answers ErrUnsupported).
+// RestoreSessionStatistics reads a session's item counts (GET {R}/Statistics, v8 only; other
+// versions answer ErrUnsupported without a call).
 func (c *Client) RestoreSessionStatistics(ctx context.Context, sessionID string) (*RestoreStatistics, *Response, error) {
-	return nil, nil, errRestoreTODO
+	if c.apiVersion != APIv8 {
+		return nil, nil, fmt.Errorf("restore session statistics on VBO API %s: %w", c.apiVersion, ErrUnsupported)
+	}
+	if err := checkID("session", sessionID); err != nil {
+		return nil, nil, err
+	}
+	var raw struct {
+		Total    int64    `json:"totalItemsCount"`
+		Restored int64    `json:"restoredItemsCount"`
+		Failed   int64    `json:"failedItemsCount"`
+		Skipped  int64    `json:"skippedItemsCount"`
+		Warnings []string `json:"warnings"`
+		Errors   []string `json:"errors"`
+	}
+	resp, err := c.get(ctx, restoreSessionPath(sessionID)+"/Statistics", nil, &raw)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &RestoreStatistics{Total: raw.Total, Restored: raw.Restored, Failed: raw.Failed, Skipped: raw.Skipped,
+		Warnings: raw.Warnings, Errors: raw.Errors}, resp, nil
 }
 
-// Browse lists one page of a collection of an open restore session (GET, offset/limit).
+// Browse lists one page of a collection of an open restore session (GET, offset/limit). See
+// browseCall for the path of each kind per API version.
 func (c *Client) Browse(ctx context.Context, sessionID string, ref BrowseRef, opts ListOptions) (*Page[BrowseItem], *Response, error) {
-	return nil, nil, errRestoreTODO
+	call, err := c.browseCall(sessionID, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.listItems(ctx, call, opts)
 }
 
-// Search searches a collection of an open restore session (the read-only search POSTs).
+// Search searches a collection of an open restore session. Most kinds use VBO's search POSTs,
+// which only read: they follow the GET retry policy (see restore_post.go); teams, channels and
+// mail folders are searched by name with their listing GET. See searchCall for the mapping.
 func (c *Client) Search(ctx context.Context, sessionID string, ref BrowseRef, query string, opts ListOptions) (*Page[BrowseItem], *Response, error) {
-	return nil, nil, errRestoreTODO
+	call, err := c.searchCall(sessionID, ref, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.listItems(ctx, call, opts)
 }

@@ -42,6 +42,8 @@ type config struct {
 	names                                  []string
 	now                                    time.Time // data anchor; zero: start time
 	orgs, sessions, servers, maxEvents     int
+	restoreIdle                            time.Duration
+	maxRestoreSessions                     int
 	latency, jitter, tokenLifetime         time.Duration
 	errorRate                              float64
 	tls                                    bool
@@ -57,6 +59,8 @@ func main() {
 	flag.IntVar(&c.orgs, "orgs", 8, "organisations per server")
 	flag.IntVar(&c.sessions, "sessions", 400, "restore sessions per server (spread over the last 90 days)")
 	flag.IntVar(&c.maxEvents, "max-events", 60, "maximum generated events per session")
+	flag.DurationVar(&c.restoreIdle, "restore-idle-timeout", 30*time.Minute, "a restore session opened by explore closes after this long without requests")
+	flag.IntVar(&c.maxRestoreSessions, "max-restore-sessions", 10, "restore sessions open at once per server; explore past it answers 400")
 	flag.IntVar(&c.servers, "servers", 1, "number of independent servers on consecutive ports")
 	flag.DurationVar(&c.latency, "latency", 0, "added latency per non-token call")
 	flag.DurationVar(&c.jitter, "jitter", 0, "random extra latency 0..jitter")
@@ -143,6 +147,7 @@ func run(ctx context.Context, c config, log *slog.Logger, ready func(name, url s
 		sim := vbosim.New(vbosim.Options{
 			APIVersion: c.apiVersion, Username: c.username, Password: c.password, Seed: c.seed + int64(i-1)*c.seedStep, Name: name,
 			Orgs: c.orgs, Sessions: c.sessions, Now: now, TokenLifetime: c.tokenLifetime, MaxEventsPerSession: c.maxEvents,
+			RestoreIdleTimeout: c.restoreIdle, MaxRestoreSessions: c.maxRestoreSessions,
 			Faults: vbosim.Faults{Latency: c.latency, Jitter: c.jitter, ErrorRate: c.errorRate},
 		})
 		p := 0

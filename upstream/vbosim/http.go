@@ -109,7 +109,16 @@ func (s *Server) match(method, path string) (rt routeID, params []string, found,
 		want := pt.method
 		return pt.rt, ps, true, method == want || (want == http.MethodGet && method == http.MethodHead), want
 	}
-	return 0, nil, false, false, ""
+	return s.matchRestore(method, segs[1:])
+}
+
+// routeKey is the Stats key of a route, e.g. "GET /v6/RestoreSessions".
+func (s *Server) routeKey(rt routeID) string {
+	if rt >= rRestoreBase {
+		rr := restoreRoutes[rt-rRestoreBase]
+		return rr.method + " /" + s.ver + rr.tmpl
+	}
+	return fmt.Sprintf(routeTemplates[rt], s.ver)
 }
 
 // ServeHTTP implements http.Handler.
@@ -121,7 +130,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, params, found, methodOK, allow := s.match(r.Method, r.URL.Path)
 	if found && methodOK {
-		s.count(fmt.Sprintf(routeTemplates[rt], s.ver))
+		s.count(s.routeKey(rt))
 	}
 	fd := s.decideFaults(rt == rToken)
 	if fd.down {
@@ -170,6 +179,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := lowerQuery(r.URL.Query())
+	s.reapIdle()
+	if rt >= rRestoreBase {
+		rr := restoreRoutes[rt-rRestoreBase]
+		call := &rcall{s: s, w: w, r: r, q: q, params: params, route: rr}
+		if fd.stall > 0 {
+			serveStalled(w, r, fd.stall, func(w http.ResponseWriter) { call.w = w; rr.h(call) })
+			return
+		}
+		rr.h(call)
+		return
+	}
 	if fd.oversized > 0 && (rt == rOrgs || rt == rSessions || rt == rEvents || rt == rChanges) {
 		serveOversized(w, fd.oversized, rt == rOrgs && s.ver != "v8", q["limit"])
 		return

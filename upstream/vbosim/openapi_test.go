@@ -3,6 +3,7 @@ package vbosim
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -121,8 +122,49 @@ func TestOpenAPIContract(t *testing.T) {
 					validateResponse(t, doc, c.method, v+c.tmpl, v+c.path, r)
 				})
 			}
+			t.Run("restore", func(t *testing.T) { contractRestore(t, doc, h, ver) })
 		})
 	}
+}
+
+// validateRequest checks a request (path, query and JSON body) against the document.
+func validateRequest(t *testing.T, doc *openapi3.T, method, tmpl, path, body string) {
+	t.Helper()
+	if err := requestError(doc, method, tmpl, path, body); err != nil {
+		t.Errorf("request does not match the spec: %v\nbody: %.600s", err, body)
+	}
+}
+
+// requestError is the document's verdict on a request (nil: valid).
+func requestError(doc *openapi3.T, method, tmpl, path, body string) error {
+	item := doc.Paths.Value(tmpl)
+	if item == nil {
+		return fmt.Errorf("template %s not in spec", tmpl)
+	}
+	op := item.GetOperation(method)
+	if op == nil {
+		return fmt.Errorf("%s %s not in spec", method, tmpl)
+	}
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, "https://localhost:4443"+path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	pathParams := map[string]string{}
+	ts, ps := strings.Split(tmpl, "/"), strings.Split(strings.SplitN(path, "?", 2)[0], "/")
+	for i := range ts {
+		if strings.HasPrefix(ts[i], "{") && i < len(ps) {
+			u, _ := url.PathUnescape(ps[i])
+			pathParams[strings.Trim(ts[i], "{}")] = u
+		}
+	}
+	route := &routers.Route{Spec: doc, Path: tmpl, PathItem: item, Method: method, Operation: op}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+	return openapi3filter.ValidateRequest(context.Background(), in)
 }
 
 func validateResponse(t *testing.T, doc *openapi3.T, method, tmpl, path string, r resp) {

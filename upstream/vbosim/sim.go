@@ -49,6 +49,15 @@ type Options struct {
 	Faults Faults
 	// ChangeFeed configures the v8 change feed, GET /v8/Events (changes.go).
 	ChangeFeed ChangeFeedOptions
+	// RestoreIdleTimeout closes a restore session opened through explore once no request has
+	// touched it for this long (Clock time); default DefaultRestoreIdleTimeout (30 min).
+	RestoreIdleTimeout time.Duration
+	// MaxRestoreSessions caps the explored sessions open at once on this server; explore past
+	// it answers 400 (default DefaultMaxRestoreSessions).
+	MaxRestoreSessions int
+	// LargeItemBytes is the size of the generated body of a save/export whose item is named
+	// in LargeItems (default 1 GiB); bodies are streamed, never held in memory.
+	LargeItemBytes int64
 }
 
 // Stats counts requests that reached a VBO route, keyed by "METHOD /vN/Template" using the
@@ -87,6 +96,12 @@ type Server struct {
 	stats Stats
 
 	feed *changeFeed // v8 only (changes.go)
+
+	explored map[int32]*explored // sessions opened through explore (restore.go); guarded by mu
+	treeMu   sync.Mutex
+	trees    map[int]*OrgTree // generated data trees by organisation index (tree.go)
+	actMu    sync.Mutex
+	acts     actionLog // restore actions performed (actions.go)
 }
 
 // New builds a server. Generation cost is roughly linear in Orgs+Sessions
@@ -432,6 +447,14 @@ func (s *Server) StopSession(sessionID string, result upstream.RestoreSessionRes
 	if s.stateOf(i) == upstream.SessionStateStopped {
 		return ErrStopped
 	}
+	s.stopLocked(i, result, "Restore session stopped", "Restore session stopped")
+	return nil
+}
+
+// stopLocked stops session i with result (empty = Success) and appends the stop-marker event
+// with title and message. Callers hold s.mu for writing and have checked it is Working.
+func (s *Server) stopLocked(i int32, result upstream.RestoreSessionResult, title, msg string) {
+	u := s.all[i].id
 	if result == "" {
 		result = upstream.SessionResultSuccess
 	}
@@ -447,10 +470,9 @@ func (s *Server) StopSession(sessionID string, result upstream.RestoreSessionRes
 	ls.etag++
 	ls.events = append(ls.events, upstream.RestoreSessionEvent{
 		ID: uuidString(eventID(s, u, order)), Type: upstream.EventTypeNone, Status: upstream.RestoreEventStatus(result),
-		StartTime: t, EndTime: &t, Duration: "00:00:00", Title: "Restore session stopped", Message: "Restore session stopped", Order: order,
+		StartTime: t, EndTime: &t, Duration: "00:00:00", Title: title, Message: msg, Order: order,
 	})
 	s.noteChange(i)
-	return nil
 }
 
 // SetLargeSession makes one session have exactly `events` generated events (including the

@@ -4,11 +4,29 @@
 // SHA-256 of the previous record of its tenant, so an edited or removed record breaks the
 // chain (Verify). It also keeps the front door's gateway sessions (open/closed, last activity),
 // which change and are therefore kept beside the chain, not in it. It owns the tables
-// restore_action and restore_gateway_session.
+// restore_action and restore_gateway_session (and restore_chain_head, each chain's head).
+//
+// # The chain
+//
+// restore_action holds one row per begin record (Begin) and one per outcome record (Complete,
+// naming its begin in ref_id); rows are only ever inserted. Each tenant ("" = the provider
+// admins) has its own chain: positions 1, 2, 3... with no gaps, each row carrying prev_hash (the
+// hex SHA-256 of the tenant's previous row, "" for position 1) and hash (the hex SHA-256 of
+// the row's canonical encoding, see record.encode: length-prefixed (name, value) pairs in a
+// fixed order, times in Unix nanoseconds). A step on a gateway session goes on the session's
+// chain, whoever takes it, so a session's steps are ordered by position.
+//
+// Appends to one chain serialise on its head row (restore_chain_head), locked by an UPDATE at
+// the start of the appending transaction: two replicas on one PostgreSQL wait for each other,
+// SQLite's single writer orders them anyway, and UNIQUE (tenant, position) stops a fork from
+// committing. The gateway session a record changes is written in the same transaction.
+//
+// Verify walks a chain in position order and reports the first edited, removed, swapped or
+// forged record. It cannot tell a chain rewritten from some position on, hashes recomputed,
+// from the original: anchoring the head elsewhere (a report, a webhook) would.
 package actionlog
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"time"
@@ -16,11 +34,17 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 )
 
-// errTODO marks a method whose code has not landed yet.
-var errTODO = errors.New("actionlog: not implemented yet")
-
-// ErrNotFound is returned (wrapped) for an unknown gateway session or record.
-var ErrNotFound = errors.New("actionlog: not found")
+// Errors callers branch on (returned wrapped).
+var (
+	// ErrNotFound: an unknown gateway session or record, or one of another tenant.
+	ErrNotFound = errors.New("actionlog: not found")
+	// ErrInvalid: an entry or outcome the log refuses (the message names the field).
+	ErrInvalid = errors.New("actionlog: invalid")
+	// ErrCompleted: the step already has its outcome (Complete appends one per step).
+	ErrCompleted = errors.New("actionlog: step already completed")
+	// ErrSessionClosed: a step on a gateway session that is closed.
+	ErrSessionClosed = errors.New("actionlog: gateway session closed")
+)
 
 // Kind is the step a record is about.
 type Kind string
@@ -63,6 +87,7 @@ type Entry struct {
 	Server           string
 	OrganizationID   string
 	GatewaySessionID string          // "" on START: Begin assigns it
+	SessionType      string          // START: EXCHANGE | ONEDRIVE | SHAREPOINT | TEAMS
 	VBOSessionID     string          // known for every step after START
 	Detail           json.RawMessage // what was asked: browse ref and page, search text, items, target...
 }
@@ -120,10 +145,12 @@ type Verification struct {
 	Problem  string
 }
 
-// Log is the attribution log over the shared store.
+// Log is the attribution log over the shared store. Safe for concurrent use, by any number of
+// replicas over one database.
 type Log struct {
-	st  *store.Store
-	now func() time.Time
+	st      *store.Store
+	now     func() time.Time
+	replica string
 }
 
 // New returns the log over st (already migrated).
@@ -134,55 +161,20 @@ func New(st *store.Store) (*Log, error) {
 	return &Log{st: st, now: time.Now}, nil
 }
 
-// Begin appends the record of a step about to be taken and returns it. For KindStart it also
-// creates the gateway session (open, VBO id unknown) whose id is the record's id.
-func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) { return Action{}, errTODO }
-
-// Complete appends the outcome of a begun step. For a successful START it sets the session's
-// VBO id; for STOP/REAP (and a failed START) it closes the session. Any step touches the
-// session's last activity.
-func (l *Log) Complete(ctx context.Context, beginID string, o Outcome) (Action, error) {
-	return Action{}, errTODO
+// WithReplica returns the log recording id as the replica that takes its steps: the gateway
+// sessions it opens carry it (IdleSessions finds those of replicas no longer alive).
+func (l *Log) WithReplica(id string) *Log {
+	c := *l
+	c.replica = id
+	return &c
 }
 
-// Session returns a gateway session by its id.
-func (l *Log) Session(ctx context.Context, id string) (Session, error) { return Session{}, errTODO }
-
-// SessionByVBO returns the gateway session that opened VBO session vboID on server.
-func (l *Log) SessionByVBO(ctx context.Context, server, vboID string) (Session, error) {
-	return Session{}, errTODO
-}
-
-// SessionsByVBO returns the gateway sessions of many VBO sessions at once (a loader's batch),
-// keyed by server + "\x00" + VBO id; missing keys were not started through the gateway.
-func (l *Log) SessionsByVBO(ctx context.Context, keys [][2]string) (map[[2]string]Session, error) {
-	return nil, errTODO
-}
-
-// PendingStarts reports whether a START on server for organisation orgID is still waiting for
-// VBO's answer (begun, not completed) and began after since: a session VBO lists meanwhile may
-// be that one, so "started outside the gateway" must wait.
-func (l *Log) PendingStarts(ctx context.Context, server, orgID string, since time.Time) (bool, error) {
-	return false, errTODO
-}
-
-// OpenSessions counts a person's open gateway sessions (maxOpenSessionsPerPerson).
-func (l *Log) OpenSessions(ctx context.Context, tenant, person string) (int, error) {
-	return 0, errTODO
-}
-
-// IdleSessions lists open sessions whose last activity is before idleBefore, or opened by a
-// replica not in alive (nil: ignore replicas).
-func (l *Log) IdleSessions(ctx context.Context, idleBefore time.Time, alive []string) ([]Session, error) {
-	return nil, errTODO
-}
-
-// Actions pages a gateway session's steps, oldest first, after position after (0: from the start).
-func (l *Log) Actions(ctx context.Context, gatewaySessionID string, after int64, limit int) ([]Action, error) {
-	return nil, errTODO
-}
-
-// Verify walks tenant's chain ("" = the provider admins' chain) and reports the first break.
-func (l *Log) Verify(ctx context.Context, tenant string) (Verification, error) {
-	return Verification{}, errTODO
+// WithClock returns the log taking its time from now (tests; nil: time.Now).
+func (l *Log) WithClock(now func() time.Time) *Log {
+	c := *l
+	c.now = now
+	if now == nil {
+		c.now = time.Now
+	}
+	return &c
 }

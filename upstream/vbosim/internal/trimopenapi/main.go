@@ -1,6 +1,8 @@
 // Command trimopenapi trims a Veeam Backup for Microsoft 365 OpenAPI document down to the
 // operations the vbo-sim simulator serves (token, Organizations list+get, RestoreSessions
-// list+get, restore session Events list+get, and in v8 the /Events change feed) and the
+// list+get, restore session Events list+get, in v8 the /Events change feed, and the restore
+// front door operations of vbosim.RestoreOperations: explore, stop, statistics, browse,
+// search and the item actions) and the
 // component schemas they reference
 // transitively. The output is the fixture used by the simulator's contract tests.
 //
@@ -24,6 +26,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
 
 // operations kept: path template (without version) -> methods.
@@ -53,6 +57,9 @@ func operations(version string) map[string][]string {
 		if methods, ok := byVersion[version]; ok {
 			ops[tmpl] = methods
 		}
+	}
+	for tmpl, methods := range vbosim.RestoreOperations(version) {
+		ops[tmpl] = append(ops[tmpl], methods...)
 	}
 	return ops
 }

@@ -1,0 +1,287 @@
+package actionlog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+)
+
+const sessionCols = `id, tenant, person, display_name, role, client_addr, user_agent, request_id, reason, server, org_id,
+	session_type, vbo_session_id, is_open, started_ns, last_activity_ns, closed_ns, replica`
+
+func scanSession(r store.Row) (Session, error) {
+	var s Session
+	var started, last int64
+	var closed sql.NullInt64
+	err := r.Scan(&s.ID, &s.Actor.Tenant, &s.Actor.Person, &s.Actor.DisplayName, &s.Actor.Role, &s.Actor.ClientAddr,
+		&s.Actor.UserAgent, &s.Actor.RequestID, &s.Reason, &s.Server, &s.OrganizationID, &s.Type, &s.VBOSessionID, &s.Open,
+		&started, &last, &closed, &s.Replica)
+	s.Started, s.LastActivity, s.Closed = store.FromNS(started), store.FromNS(last), store.TimePtr(closed)
+	return s, err
+}
+
+func getSession(ctx context.Context, q store.Querier, id string) (Session, error) {
+	s, err := scanSession(q.QueryRow(ctx, `SELECT `+sessionCols+` FROM restore_gateway_session WHERE id = ?`, id))
+	if store.IsNoRows(err) {
+		return s, fmt.Errorf("gateway session %s: %w", id, ErrNotFound)
+	}
+	return s, err
+}
+
+// insertSession opens the gateway session of START record r.
+func insertSession(ctx context.Context, tx store.Tx, r *record) error {
+	a := r.Actor
+	_, err := tx.Exec(ctx, `INSERT INTO restore_gateway_session (id, tenant, person, display_name, role, client_addr, user_agent,
+		request_id, reason, server, org_id, session_type, vbo_session_id, is_open, started_ns, last_activity_ns, replica)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)`,
+		r.ID, r.Tenant, a.Person, a.DisplayName, a.Role, a.ClientAddr, a.UserAgent, a.RequestID, r.Reason, r.Server, r.OrgID,
+		r.SessType, true, r.AtNS, r.AtNS, r.Replica)
+	return err
+}
+
+func touchSession(ctx context.Context, tx store.Tx, id string, atNS int64) error {
+	_, err := tx.Exec(ctx, `UPDATE restore_gateway_session SET last_activity_ns = ? WHERE id = ? AND last_activity_ns < ?`, atNS, id, atNS)
+	return err
+}
+
+// completeSession applies outcome o of begin record b to b's gateway session.
+func completeSession(ctx context.Context, tx store.Tx, b, o *record) error {
+	if b.GwID == "" {
+		return nil
+	}
+	closeIt := b.Kind == KindStop || b.Kind == KindReap || (b.Kind == KindStart && o.Status != StatusSucceeded)
+	if b.Kind == KindStart && o.Status == StatusSucceeded {
+		if _, err := tx.Exec(ctx, `UPDATE restore_gateway_session SET vbo_session_id = ? WHERE id = ?`, o.VBOID, b.GwID); err != nil {
+			return err
+		}
+	}
+	if closeIt {
+		if _, err := tx.Exec(ctx, `UPDATE restore_gateway_session SET is_open = ?, closed_ns = ? WHERE id = ? AND is_open`,
+			false, o.AtNS, b.GwID); err != nil {
+			return err
+		}
+	}
+	return touchSession(ctx, tx, b.GwID, o.AtNS)
+}
+
+// Session returns a gateway session by its id.
+func (l *Log) Session(ctx context.Context, id string) (Session, error) {
+	s, err := getSession(ctx, l.st, id)
+	if err != nil {
+		return Session{}, fmt.Errorf("actionlog: %w", err)
+	}
+	return s, nil
+}
+
+// SessionByVBO returns the gateway session that opened VBO session vboID on server.
+func (l *Log) SessionByVBO(ctx context.Context, server, vboID string) (Session, error) {
+	m, err := l.SessionsByVBO(ctx, [][2]string{{server, vboID}})
+	if err != nil {
+		return Session{}, err
+	}
+	s, ok := m[[2]string{server, vboID}]
+	if !ok {
+		return Session{}, fmt.Errorf("actionlog: VBO session %s on %s: %w", vboID, server, ErrNotFound)
+	}
+	return s, nil
+}
+
+// vboBatch is how many keys one SessionsByVBO statement carries.
+const vboBatch = 200
+
+// SessionsByVBO returns the gateway sessions of many VBO sessions at once (a loader's batch),
+// keyed by {server, VBO id}; missing keys were not started through the gateway. One query per
+// 200 keys.
+func (l *Log) SessionsByVBO(ctx context.Context, keys [][2]string) (map[[2]string]Session, error) {
+	out := make(map[[2]string]Session, len(keys))
+	want := make([][2]string, 0, len(keys))
+	seen := make(map[[2]string]bool, len(keys))
+	for _, k := range keys {
+		if k[1] == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		want = append(want, k)
+	}
+	for len(want) > 0 {
+		chunk := want[:min(len(want), vboBatch)]
+		want = want[len(chunk):]
+		var cond []byte
+		args := make([]any, 0, 2*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				cond = append(cond, " OR "...)
+			}
+			cond = append(cond, "(server = ? AND vbo_session_id = ?)"...)
+			args = append(args, k[0], k[1])
+		}
+		rows, err := l.st.Query(ctx, `SELECT `+sessionCols+` FROM restore_gateway_session WHERE `+string(cond), args...)
+		if err != nil {
+			return nil, fmt.Errorf("actionlog: sessions by VBO id: %w", err)
+		}
+		list, err := store.Collect(rows, scanSession)
+		if err != nil {
+			return nil, fmt.Errorf("actionlog: sessions by VBO id: %w", err)
+		}
+		for _, s := range list {
+			out[[2]string{s.Server, s.VBOSessionID}] = s
+		}
+	}
+	return out, nil
+}
+
+// PendingStarts reports whether a START on server for organisation orgID is still waiting for
+// VBO's answer (begun, not completed) and began after since: a session VBO lists meanwhile may
+// be that one, so "started outside the gateway" must wait.
+func (l *Log) PendingStarts(ctx context.Context, server, orgID string, since time.Time) (bool, error) {
+	rows, err := l.st.Query(ctx, `SELECT b.id FROM restore_action b
+		WHERE b.record = ? AND b.kind = ? AND b.server = ? AND b.org_id = ? AND b.at_ns > ?
+		AND NOT EXISTS (SELECT 1 FROM restore_action o WHERE o.record = ? AND o.ref_id = b.id) LIMIT 1`,
+		recBegin, string(KindStart), server, orgID, store.NS(since), recOutcome)
+	if err != nil {
+		return false, fmt.Errorf("actionlog: pending starts: %w", err)
+	}
+	defer rows.Close()
+	found := rows.Next()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("actionlog: pending starts: %w", err)
+	}
+	return found, nil
+}
+
+// OpenSessions counts a person's open gateway sessions (maxOpenSessionsPerPerson).
+func (l *Log) OpenSessions(ctx context.Context, tenant, person string) (int, error) {
+	var n int
+	if err := l.st.QueryRow(ctx, `SELECT COUNT(*) FROM restore_gateway_session WHERE tenant = ? AND person = ? AND is_open`,
+		tenant, person).Scan(&n); err != nil {
+		return 0, fmt.Errorf("actionlog: open sessions: %w", err)
+	}
+	return n, nil
+}
+
+// MaxIdleSessions bounds one IdleSessions answer: the reaper stops those and asks again.
+const MaxIdleSessions = 500
+
+// IdleSessions lists open sessions whose last activity is before idleBefore, or opened by a
+// replica not in alive (nil: ignore replicas), least recently active first, at most
+// MaxIdleSessions.
+func (l *Log) IdleSessions(ctx context.Context, idleBefore time.Time, alive []string) ([]Session, error) {
+	where := `last_activity_ns < ?`
+	args := []any{store.NS(idleBefore)}
+	if alive != nil {
+		if len(alive) == 0 {
+			where = `TRUE`
+			args = nil
+		} else {
+			where += ` OR replica NOT IN (` + placeholders(len(alive)) + `)`
+			for _, a := range alive {
+				args = append(args, a)
+			}
+		}
+	}
+	rows, err := l.st.Query(ctx, `SELECT `+sessionCols+` FROM restore_gateway_session WHERE is_open AND (`+where+`)
+		ORDER BY last_activity_ns, id LIMIT `+fmt.Sprint(MaxIdleSessions), args...)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: idle sessions: %w", err)
+	}
+	list, err := store.Collect(rows, scanSession)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: idle sessions: %w", err)
+	}
+	return list, nil
+}
+
+// MaxActionsPage bounds one Actions page.
+const MaxActionsPage = 500
+
+// outcomeCols are the outcome columns merged into an action (NULL when there is none).
+const outcomeCols = `o.id, o.vbo_session_id, o.detail, o.status, o.upstream_status, o.error, o.at_ns`
+
+type outcomeScan struct {
+	id, vbo, detail, status, errText sql.NullString
+	upstream, at                     sql.NullInt64
+}
+
+func (o *outcomeScan) dest() []any {
+	return []any{&o.id, &o.vbo, &o.detail, &o.status, &o.upstream, &o.errText, &o.at}
+}
+
+func (o *outcomeScan) record() *record {
+	if !o.id.Valid {
+		return nil
+	}
+	return &record{ID: o.id.String, Record: recOutcome, VBOID: o.vbo.String, Detail: o.detail.String,
+		Status: Status(o.status.String), Upstream: o.upstream.Int64, Error: o.errText.String, AtNS: o.at.Int64}
+}
+
+// actionQuery selects begin records with their outcome merged; where is on b.
+func actionQuery(where string) string {
+	return `SELECT ` + colsOf("b") + `, ` + outcomeCols + ` FROM restore_action b
+		LEFT JOIN restore_action o ON o.record = 'OUTCOME' AND o.ref_id = b.id
+		WHERE b.record = 'BEGIN' AND ` + where
+}
+
+func scanAction(row store.Row) (Action, error) {
+	var b record
+	var o outcomeScan
+	if err := row.Scan(append(b.dest(), o.dest()...)...); err != nil {
+		return Action{}, err
+	}
+	return actionOf(&b, o.record()), nil
+}
+
+// Actions pages a gateway session's steps, oldest first, after position after (0: from the
+// start); limit is clamped to 1..MaxActionsPage (0: 50).
+func (l *Log) Actions(ctx context.Context, gatewaySessionID string, after int64, limit int) ([]Action, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxActionsPage)
+	rows, err := l.st.Query(ctx, actionQuery(`b.gateway_session_id = ? AND b.position > ? ORDER BY b.position LIMIT ?`),
+		gatewaySessionID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: actions: %w", err)
+	}
+	list, err := store.Collect(rows, scanAction)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: actions: %w", err)
+	}
+	return list, nil
+}
+
+// Action returns one step (its begin record's id) with its outcome merged.
+func (l *Log) Action(ctx context.Context, id string) (Action, error) {
+	a, err := scanAction(l.st.QueryRow(ctx, actionQuery(`b.id = ?`), id))
+	if store.IsNoRows(err) {
+		return Action{}, fmt.Errorf("actionlog: action %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Action{}, fmt.Errorf("actionlog: action %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// actionOf merges begin record b with its outcome o (nil: pending).
+func actionOf(b, o *record) Action {
+	a := Action{ID: b.ID, Position: b.Position, Kind: b.Kind, Actor: b.Actor, Reason: b.Reason, Server: b.Server,
+		OrganizationID: b.OrgID, GatewaySessionID: b.GwID, VBOSessionID: b.VBOID, Detail: raw(b.Detail),
+		Status: StatusPending, At: store.FromNS(b.AtNS)}
+	if o != nil {
+		a.Status, a.UpstreamStatus, a.Error, a.OutcomeDetail = o.Status, int(o.Upstream), o.Error, raw(o.Detail)
+		a.VBOSessionID = firstNonEmpty(o.VBOID, a.VBOSessionID)
+		t := store.FromNS(o.AtNS)
+		a.CompletedAt = &t
+	}
+	return a
+}
+
+func raw(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
