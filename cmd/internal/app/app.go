@@ -40,6 +40,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/health"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/metrics"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/frontdoor"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -69,6 +70,8 @@ type Gateway struct {
 	Rules *watchrules.Service
 	// Reports keeps report schedules and sends their reports; nil when the restore watch is off.
 	Reports *schedules.Service
+	// Restore is the restore front door; nil unless restore.enabled (which needs the watch).
+	Restore *frontdoor.Service
 	// Jobs is the process's one River client (the rules' deliveries and history prune, the
 	// archive retention); nil when the restore watch is off.
 	Jobs *jobs.Client
@@ -347,6 +350,12 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	if g.Reports != nil {
 		modules = append(modules, g.Reports)
 	}
+	if g.Restore, err = newFrontDoor(cfg, g.Fleet, g.Store, watcher, g.logger); err != nil {
+		return err
+	}
+	if g.Restore != nil {
+		modules = append(modules, g.Restore)
+	}
 	if g.Jobs, err = newJobs(g.ctx, cfg, g.Store, g.logger, modules...); err != nil {
 		return err
 	}
@@ -513,6 +522,9 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
 	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.tenantOf, g.logger)
+	if g.Restore != nil {
+		hopts.Restore = g.Restore
+	}
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics
 		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, g.Metrics)
