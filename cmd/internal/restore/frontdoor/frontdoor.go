@@ -375,8 +375,8 @@ func (s *Service) allow(a resolvers.RestoreActor) error {
 	r := lim.ReserveN(s.o.Now(), 1)
 	if d := r.DelayFrom(s.o.Now()); d > 0 {
 		r.CancelAt(s.o.Now())
-		return &resolvers.LimitError{Msg: fmt.Sprintf("too many restore steps (restore.stepsPerMinute is %d per person): retry in %s",
-			s.o.StepsPerMinute, d.Round(time.Second)), RetryAfter: d}
+		return &resolvers.LimitError{Msg: fmt.Sprintf("too many restore steps (restore.stepsPerMinute is %d per person): retry in %ds",
+			s.o.StepsPerMinute, int64((d+time.Second-1)/time.Second)), RetryAfter: d}
 	}
 	return nil
 }
