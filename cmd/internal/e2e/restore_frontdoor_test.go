@@ -409,3 +409,56 @@ func TestRestoreReaperStopsIdleSession(t *testing.T) {
 		t.Fatalf("REAP recorded against %q", p)
 	}
 }
+
+// TestRestoreDemoTab runs the demo's GraphiQL restore tab as written: start, browse, stop.
+func TestRestoreDemoTab(t *testing.T) {
+	e := restoreStart(t)
+	tab, ok := e.fleet.RestoreTabFor()
+	if !ok {
+		t.Fatal("no restore tab")
+	}
+	var vars map[string]any
+	if err := json.Unmarshal([]byte(tab.Variables), &vars); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tab.Headers, demo.TenantOperatorKey(1)) {
+		t.Fatalf("tab headers %s", tab.Headers)
+	}
+	run := func(op string, out any) {
+		t.Helper()
+		opts := []client.Option{asKey(demo.TenantOperatorKey(1)), client.Operation(op)}
+		for k, v := range vars {
+			opts = append(opts, client.Var(k, v))
+		}
+		resp, err := e.c.RawPost(tab.Query, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
+			t.Fatalf("%s: %s", op, resp.Errors)
+		}
+		b, _ := json.Marshal(resp.Data)
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var s struct{ StartRestoreSession struct{ ID string } }
+	run("StartRestoreSession", &s)
+	vars["session"] = s.StartRestoreSession.ID
+	var b struct {
+		RestoreSession struct {
+			Browse struct {
+				Mailboxes struct{ Edges []json.RawMessage }
+			}
+		}
+	}
+	run("Browse", &b)
+	if len(b.RestoreSession.Browse.Mailboxes.Edges) == 0 {
+		t.Fatal("the tab's Browse listed no mailboxes")
+	}
+	var st struct{ StopRestoreSession struct{ State string } }
+	run("StopRestoreSession", &st)
+	if st.StopRestoreSession.State != "STOPPED" {
+		t.Fatalf("stop: %+v", st)
+	}
+}

@@ -428,9 +428,12 @@ func TestReaper(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A session of replica r2 (gone), active now.
-	l2 := e.log.WithReplica("r2")
-	e2 := *e.svc
-	e2.o.Log = l2
+	o2 := e.svc.o
+	o2.Log = e.log.WithReplica("r2")
+	e2, err := New(o2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, orphan, err := e2.Start(ctx, operator("cy"), startReq())
 	if err != nil {
 		t.Fatal(err)
