@@ -160,6 +160,7 @@ func classify(err error) (code, msg, server string) {
 	var oa *OrgNameAmbiguousError
 	var su storeUnavailable
 	var re *RoleError
+	var le *LimitError
 	switch {
 	case errors.As(err, &oa):
 		return CodeOrgNameAmbiguous, oa.Error(), oa.Server
@@ -172,6 +173,10 @@ func classify(err error) (code, msg, server string) {
 		return CodeForbidden, re.Error(), ""
 	case errors.Is(err, ErrForbidden):
 		return CodeForbidden, "your role may not do this", ""
+	case errors.As(err, &le):
+		return CodeRateLimited, le.Error(), ""
+	case errors.Is(err, ErrRestoreOff):
+		return CodeNotConfigured, ErrRestoreOff.Error(), ""
 	case errors.Is(err, ErrNotConfigured):
 		return CodeNotConfigured, ErrNotConfigured.Error(), ""
 	case errors.Is(err, ErrNotFound), errors.Is(err, loaders.ErrUnknownServer):

@@ -41,6 +41,10 @@ type Resolver struct {
 	// Reads answers session reads from the restore watch's archive when it covers them (see
 	// archive.go); nil when the watch is off: VBO only.
 	Reads *ArchiveReads
+	// Restore is the restore front door (cmd/internal/restore/frontdoor); nil when it is off
+	// (restore.enabled false): its mutations answer NOT_CONFIGURED, attribution says
+	// throughGateway false and browse is null.
+	Restore RestoreFrontDoor
 	// StillValid reports whether the running configuration still knows a principal's
 	// credentials (checked when a subscription starts); nil: always.
 	StillValid func(*auth.Principal) bool

@@ -7,17 +7,67 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/vbo-gateway/vbo-gateway/graph"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
 func (r *mutationResolver) StartRestoreSession(ctx context.Context, input model.StartRestoreSessionInput) (*model.RestoreSession, error) {
-	return nil, ErrNotConfigured
+	p, err := r.restorePrincipal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRestoreRole(p.Role, "start restore sessions"); err != nil {
+		return nil, err
+	}
+	if err := CheckRestoreReason(input.Reason); err != nil {
+		return nil, err
+	}
+	if !input.Type.IsValid() || input.Type == model.RestoreSessionTypeUnknown {
+		return nil, &model.InputError{Msg: "must be EXCHANGE, ONEDRIVE, SHAREPOINT or TEAMS", Field: "input.type"}
+	}
+	oid, err := gid.ParseKind(input.OrganizationID, gid.KindOrganization)
+	if err != nil {
+		return nil, &model.InputError{Msg: "is not an organisation id (take one from organizations)", Field: "input.organizationId", Err: err}
+	}
+	org, err := r.findOrg(ctx, oid.Server, oid.Upstream) // out of scope reads as missing
+	if err != nil {
+		return nil, err
+	}
+	req := RestoreStart{Server: org.ServerName, OrganizationID: org.Upstream.ID, Type: input.Type, PointInTime: input.PointInTime,
+		ShowDeleted: input.ShowDeleted != nil && *input.ShowDeleted, Reason: input.Reason}
+	s, _, err := r.Restore.Start(ctx, restoreActor(ctx, p), req)
+	if err != nil {
+		return nil, err
+	}
+	out := *s
+	if out.Organization == "" {
+		out.Organization = org.Upstream.Name // VBO names the organisation; the join reads it
+	}
+	return &model.RestoreSession{ServerName: org.ServerName, Upstream: out}, nil
 }
 
 func (r *mutationResolver) StopRestoreSession(ctx context.Context, id string) (*model.RestoreSession, error) {
-	return nil, ErrNotConfigured
+	p, err := r.restorePrincipal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRestoreRole(p.Role, "stop restore sessions"); err != nil {
+		return nil, err
+	}
+	s, sid, err := r.actionableSession(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.Open {
+		if err := r.Restore.Stop(ctx, restoreActor(ctx, p), s); err != nil {
+			return nil, err
+		}
+	}
+	return r.loadVisibleSessionFrom(ctx, sid.Server, sid.Upstream, true)
 }
 
 func (r *mutationResolver) DownloadRestoreItems(ctx context.Context, input model.RestoreItemsInput) (*model.RestoreDownload, error) {
@@ -41,7 +91,25 @@ func (r *mutationResolver) ApproveRestoreAction(ctx context.Context, id string) 
 }
 
 func (r *queryResolver) VerifyRestoreActionLog(ctx context.Context, tenant *string) (*model.RestoreActionLogVerification, error) {
-	return nil, ErrNotConfigured
+	p, err := r.restorePrincipal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var chain string
+	switch {
+	case p.IsAdmin():
+		if tenant != nil {
+			chain = *tenant
+		}
+	case p.Role == auth.RoleTenantAdmin:
+		if tenant != nil && *tenant != p.Tenant {
+			return nil, &RoleError{Action: "verify another tenant's restore action log", Have: p.Role, Need: []auth.Role{auth.RoleProviderAdmin}}
+		}
+		chain = p.Tenant
+	default:
+		return nil, &RoleError{Action: "verify the restore action log", Have: p.Role, Need: []auth.Role{auth.RoleTenantAdmin, auth.RoleProviderAdmin}}
+	}
+	return r.Restore.Verify(ctx, chain)
 }
 
 func (r *queryResolver) PendingRestoreApprovals(ctx context.Context, first *int, after *string) (*model.RestoreActionConnection, error) {
@@ -53,35 +121,103 @@ func (r *restoreActionResolver) Events(ctx context.Context, obj *model.RestoreAc
 }
 
 func (r *restoreAttributionResolver) Actions(ctx context.Context, obj *model.RestoreAttribution, first *int, after *string) (*model.RestoreActionConnection, error) {
-	return nil, ErrNotConfigured
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	size, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.RestoreActionConnection{Edges: []*model.RestoreActionEdge{}, PageInfo: &model.PageInfo{}}
+	if obj.GatewaySessionID == "" || r.Restore == nil {
+		if after != nil && *after != "" {
+			return nil, &model.InputError{Msg: "is not a cursor of this session's actions (it has none)", Field: "after"}
+		}
+		return conn, nil
+	}
+	from, err := decodeActionCursor(r.Cursors, obj.GatewaySessionID, after)
+	if err != nil {
+		return nil, err
+	}
+	conn.PageInfo.HasPreviousPage = from > 0
+	if size == 0 {
+		return conn, nil
+	}
+	acts, err := r.Restore.Actions(ctx, obj.GatewaySessionID, from, size+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(acts) > size {
+		acts, conn.PageInfo.HasNextPage = acts[:size], true
+	}
+	for _, a := range acts {
+		conn.Edges = append(conn.Edges, &model.RestoreActionEdge{Cursor: encodeActionCursor(r.Cursors, obj.GatewaySessionID, a.Position), Node: a})
+	}
+	if n := len(conn.Edges); n > 0 {
+		start, end := conn.Edges[0].Cursor, conn.Edges[n-1].Cursor
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
+	}
+	return conn, nil
 }
 
 func (r *restoreBrowserResolver) Mailboxes(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error) {
-	return nil, ErrNotConfigured
+	return r.browseRoot(ctx, obj, model.RestoreItemKindMailbox, first, after, search)
 }
 
 func (r *restoreBrowserResolver) OneDrives(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error) {
-	return nil, ErrNotConfigured
+	return r.browseRoot(ctx, obj, model.RestoreItemKindOnedrive, first, after, search)
 }
 
 func (r *restoreBrowserResolver) Sites(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error) {
-	return nil, ErrNotConfigured
+	return r.browseRoot(ctx, obj, model.RestoreItemKindSite, first, after, search)
 }
 
 func (r *restoreBrowserResolver) Teams(ctx context.Context, obj *model.RestoreBrowser, first *int, after *string, search *string) (*model.RestoreItemConnection, error) {
-	return nil, ErrNotConfigured
+	return r.browseRoot(ctx, obj, model.RestoreItemKindTeam, first, after, search)
 }
 
 func (r *restoreItemResolver) Children(ctx context.Context, obj *model.RestoreItem, kind model.RestoreItemKind, first *int, after *string, search *string) (*model.RestoreItemConnection, error) {
-	return nil, ErrNotConfigured
+	if obj.Browser == nil {
+		return nil, errors.New("restore item without its browser")
+	}
+	ref, err := childRef(obj, kind)
+	if err != nil {
+		return nil, err
+	}
+	return r.browsePage(ctx, obj.Browser, ref, first, after, search)
 }
 
 func (r *restoreSessionResolver) Attribution(ctx context.Context, obj *model.RestoreSession) (*model.RestoreAttribution, error) {
-	return &model.RestoreAttribution{}, nil
+	if r.Restore == nil {
+		return &model.RestoreAttribution{}, nil
+	}
+	s, err := r.gatewaySessionOf(ctx, obj.ServerName, obj.Upstream.ID)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return &model.RestoreAttribution{}, nil
+	}
+	return &model.RestoreAttribution{ThroughGateway: true, Person: optional(s.Person), DisplayName: optional(s.DisplayName),
+		Tenant: optional(s.Tenant), Reason: optional(s.Reason), GatewaySessionID: s.ID}, nil
 }
 
 func (r *restoreSessionResolver) Browse(ctx context.Context, obj *model.RestoreSession) (*model.RestoreBrowser, error) {
-	return nil, nil
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.Restore == nil || obj.Upstream.Finished() {
+		return nil, nil
+	}
+	s, err := r.gatewaySessionOf(ctx, obj.ServerName, obj.Upstream.ID)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil || !s.Open || !canActOnRestore(p, s) {
+		return nil, nil
+	}
+	return &model.RestoreBrowser{Server: s.Server, GatewaySessionID: s.ID, VBOSessionID: s.VBOSessionID, Type: s.Type}, nil
 }
 
 func (r *Resolver) RestoreAction() graph.RestoreActionResolver { return &restoreActionResolver{r} }

@@ -363,7 +363,7 @@ func canReadRule(p *auth.Principal, owner *string) bool {
 		return true
 	}
 	return owner != nil && p.Tenant != "" && *owner == p.Tenant &&
-		(p.Role == auth.RoleTenantAuditor || p.Role == auth.RoleTenantAdmin)
+		(p.Role == auth.RoleTenantAuditor || p.Role == auth.RoleTenantAdmin || p.Role == auth.RoleRestoreOperator)
 }
 
 // canManageRule reports whether p may create, change or delete a rule owned by owner.

@@ -263,6 +263,7 @@ func startDemo(setup demoSetup, logger *slog.Logger, gateway *atomic.Pointer[app
 		setup.started(fleet)
 	}
 	fleet.Config.Watch = config.Watch{Enabled: true, Interval: setup.watchInterval}
+	fleet.Config.Restore = config.Restore{Enabled: true}.WithDefaults()
 	fleet.Config.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "demo.db")}
 	return fleet, func() { fleet.Close(); _ = os.RemoveAll(dir) }, nil
 }
@@ -385,6 +386,11 @@ func gatewayOptions(f *flags, cfg *config.Config, fleet *demo.Fleet, level *slog
 		o.GraphiQLHeaders = `{"Authorization": "Bearer ` + demo.AdminKey + `"}`
 		if cfg.Watch.Enabled && fleet.Receiver != nil {
 			o.GraphiQLTabs = append(o.GraphiQLTabs, demo.WatchRuleTab(fleet.Receiver.URL()), demo.ReportScheduleTab())
+		}
+		if cfg.Restore.Enabled {
+			if tab, ok := fleet.RestoreTabFor(); ok {
+				o.GraphiQLTabs = append(o.GraphiQLTabs, tab)
+			}
 		}
 	}
 	return o

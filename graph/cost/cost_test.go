@@ -127,6 +127,19 @@ func TestEstimate(t *testing.T) {
 			map[string]any{"no": true}, admin, 3, 1 + 50 + 50},
 		{"introspection reads no server", `{ __schema { types { name fields { name } } } }`, nil, admin, 0, 1},
 		{"aliases count twice", `{ a: servers { name } b: servers { name } }`, nil, admin, 0, 6},
+		// The restore front door: one Explore after the organisation lists; a Stop and the session read back.
+		{"startRestoreSession", `mutation($o: ID!) { startRestoreSession(input: {organizationId: $o, type: EXCHANGE, reason: "r"}) { id } }`,
+			map[string]any{"o": orgID}, tenant, 2 + 1, 1},
+		{"stopRestoreSession, admin", `mutation { stopRestoreSession(id: "` + sessionID + `") { id } }`, nil, admin, 2, 1},
+		{"stopRestoreSession, tenant", `mutation { stopRestoreSession(id: "` + sessionID + `") { id attribution { person actions { edges { node { kind } } } } } }`,
+			nil, tenant, 2 + 2, 1 + 1 + 1 + 2*50},
+		// One call per page: a session's mailboxes (1), each mailbox's folders (10), each folder's items (10 × 5).
+		{"browse pages multiply like nested lists", `query($s: ID!) { restoreSession(id: $s) { browse {
+			mailboxes(first: 10) { edges { node { id
+				children(kind: MAIL_FOLDER, first: 5) { edges { node { name
+					children(kind: MAIL_ITEM, first: 2) { edges { node { name } } } } } } } } } } } }`,
+			map[string]any{"s": sessionID}, admin, 1 + 1 + 10 + 50, 1 + 1 + 1 + 2*10 + 10*(1+2*5) + 50*(1+2*2)},
+		{"verifyRestoreActionLog reads no server", `{ verifyRestoreActionLog { ok records } }`, nil, admin, 0, 1},
 		{"event -> session -> events", `{ restoreSessions { edges { node { events { edges { node { session { events { edges { node { type } } } } } } } } } } }`, nil, admin,
 			3 + 50 + 2500 + 2500, 1 + 3*50 + 2500*2 + 2500*2 + 2500*50*2},
 	}

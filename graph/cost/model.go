@@ -33,6 +33,11 @@ import (
 //     lists a tenant's scope needs are still read.
 //   - Query.restoreSession, RestoreEvent.session: one call; Query.node: by the kind of the id
 //     (an event costs its session and itself).
+//   - The restore front door: startRestoreSession one call (VBO's Explore) after the
+//     organisation lists; stopRestoreSession two (VBO's Stop and the stopped session read
+//     back); each page of RestoreBrowser's roots and of RestoreItem.children one call, times
+//     how many parents ask; attribution, its actions and verifyRestoreActionLog none (the
+//     gateway's log).
 
 // markerSlack is how many start/stop markers (type NONE) an events page asks for on top of
 // what it returns, so the default itemsOnly filter rarely needs a second look.
@@ -104,6 +109,18 @@ func (w *walker) calls(coord string, f *ast.Field, def *ast.FieldDefinition, mul
 		return 0, w.vis.Tenant || byOrg
 	case "Query.restoreSession", "RestoreEvent.session":
 		return mult, w.vis.Tenant
+	case "Mutation.startRestoreSession":
+		// VBO's Explore; the organisation is found in the organisation lists first (scope).
+		return mult, true
+	case "Mutation.stopRestoreSession":
+		// VBO's Stop, then the stopped session read back from VBO (a tenant's scope check
+		// reads the organisation lists).
+		return 2 * mult, w.vis.Tenant
+	case "RestoreBrowser.mailboxes", "RestoreBrowser.oneDrives", "RestoreBrowser.sites", "RestoreBrowser.teams",
+		"RestoreItem.children":
+		// One VBO call per page, whatever its size; nested children multiply like other
+		// nested lists (mult is how many parents ask).
+		return mult, false
 	case "Query.node":
 		id, err := w.nodeID(f, def)
 		if err != nil {

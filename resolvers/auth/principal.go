@@ -17,6 +17,9 @@ const (
 	// RoleTenantAdmin reads exactly what a TENANT_AUDITOR of its tenant reads, and may also
 	// manage its tenant's watch rules.
 	RoleTenantAdmin Role = "TENANT_ADMIN"
+	// RoleRestoreOperator reads exactly what a TENANT_AUDITOR of its tenant reads, and may also
+	// start, browse and stop restore sessions of its tenant's organisations through the gateway.
+	RoleRestoreOperator Role = "RESTORE_OPERATOR"
 )
 
 // OrgRef names one organisation on one server by its upstream id.
@@ -28,11 +31,14 @@ type OrgRef struct {
 // Principal is an authenticated caller.
 type Principal struct {
 	Subject string
-	Tenant  string // "" for provider staff
-	Role    Role
-	all     bool
-	orgs    map[OrgRef]struct{}
-	servers map[string]struct{}
+	// DisplayName is the person's name or email from a JWT (its name or email claim), "" when
+	// the credential carries none (API keys).
+	DisplayName string
+	Tenant      string // "" for provider staff
+	Role        Role
+	all         bool
+	orgs        map[OrgRef]struct{}
+	servers     map[string]struct{}
 	// unresolved are servers where some of the tenant's organisations (configured by name)
 	// are not resolved yet: requests report those servers as unavailable.
 	unresolved []string
@@ -57,6 +63,12 @@ func NewTenantAdmin(subject, tenant string, orgs []OrgRef) *Principal {
 	return newTenant(subject, tenant, RoleTenantAdmin, orgs)
 }
 
+// NewRestoreOperator returns a principal that reads like NewTenantAuditor and may start,
+// browse and stop restore sessions of the given organisations through the gateway.
+func NewRestoreOperator(subject, tenant string, orgs []OrgRef) *Principal {
+	return newTenant(subject, tenant, RoleRestoreOperator, orgs)
+}
+
 func newTenant(subject, tenant string, role Role, orgs []OrgRef) *Principal {
 	p := &Principal{Subject: subject, Tenant: tenant, Role: role,
 		orgs: make(map[OrgRef]struct{}, len(orgs)), servers: map[string]struct{}{}}
@@ -76,6 +88,16 @@ func (p *Principal) WithUnresolved(servers []string) *Principal {
 	}
 	q := *p
 	q.unresolved = append([]string(nil), servers...)
+	return &q
+}
+
+// WithDisplayName returns a copy of p carrying the person's display name.
+func (p *Principal) WithDisplayName(name string) *Principal {
+	if name == "" {
+		return p
+	}
+	q := *p
+	q.DisplayName = name
 	return &q
 }
 
@@ -138,4 +160,24 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 func FromContext(ctx context.Context) *Principal {
 	p, _ := ctx.Value(ctxKey{}).(*Principal)
 	return p
+}
+
+// Client is where a request comes from, as the HTTP edge saw it: the client's address (after
+// trusted proxies) and its User-Agent. The restore front door records both.
+type Client struct {
+	Addr      string
+	UserAgent string
+}
+
+type clientKey struct{}
+
+// WithClient stores c in ctx.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// ClientFrom returns the request's client, or the zero Client.
+func ClientFrom(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
 }

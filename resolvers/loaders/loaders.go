@@ -49,6 +49,31 @@ type Loaders struct {
 	freshness Freshness
 	// archiveCoverage is the archive's coverage, read once per request (ArchiveCoverage).
 	archiveCoverage memo[struct{}, any]
+	// extra holds per-request values of the resolvers' own (PerRequest), such as the restore
+	// attribution loader.
+	extraMu sync.Mutex
+	extra   map[any]any
+}
+
+// PerRequest returns the request's value under key, made by mk on first use (one per
+// request, shared by every resolver of it): a loader over a part the backend does not hold,
+// such as the restore front door's log. Without loaders in ctx it returns a fresh value.
+func PerRequest[T any](ctx context.Context, key any, mk func() T) T {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		return mk()
+	}
+	l.extraMu.Lock()
+	defer l.extraMu.Unlock()
+	if v, ok := l.extra[key].(T); ok {
+		return v
+	}
+	v := mk()
+	if l.extra == nil {
+		l.extra = map[any]any{}
+	}
+	l.extra[key] = v
+	return v
 }
 
 // New creates a fresh set of loaders for one request.

@@ -42,6 +42,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/download"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/frontdoor"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -71,6 +72,8 @@ type Gateway struct {
 	Rules *watchrules.Service
 	// Reports keeps report schedules and sends their reports; nil when the restore watch is off.
 	Reports *schedules.Service
+	// Restore is the restore front door; nil unless restore.enabled (which needs the watch).
+	Restore *frontdoor.Service
 	// Jobs is the process's one River client (the rules' deliveries and history prune, the
 	// archive retention); nil when the restore watch is off.
 	Jobs *jobs.Client
@@ -352,6 +355,12 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	if g.Reports != nil {
 		modules = append(modules, g.Reports)
 	}
+	if g.Restore, err = newFrontDoor(cfg, g.Fleet, g.Store, watcher, g.logger); err != nil {
+		return err
+	}
+	if g.Restore != nil {
+		modules = append(modules, g.Restore)
+	}
 	if g.Jobs, err = newJobs(g.ctx, cfg, g.Store, g.logger, modules...); err != nil {
 		return err
 	}
@@ -528,6 +537,9 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		hopts.Downloads = g.Downloads
 	}
 	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.tenantOf, g.logger)
+	if g.Restore != nil {
+		hopts.Restore = g.Restore
+	}
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics
 		hopts.Extensions = telemetry.GraphQLExtensions(g.opts.Tracing, g.Metrics)

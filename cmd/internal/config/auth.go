@@ -33,8 +33,9 @@ type JWT struct {
 }
 
 // APIKey is one partner key. A key with a tenant is a TENANT_AUDITOR of it, or with role
-// TENANT_ADMIN its admin (who may also manage its watch rules); otherwise role must be
-// PROVIDER_ADMIN.
+// TENANT_ADMIN its admin (who may also manage its watch rules), or with role RESTORE_OPERATOR
+// its restore operator (who may start, browse and stop restore sessions through the gateway);
+// otherwise role must be PROVIDER_ADMIN.
 type APIKey struct {
 	Name   string `yaml:"name"`
 	SHA256 string `yaml:"sha256"`
@@ -148,7 +149,7 @@ func (j *JWT) validate() error {
 }
 
 // validate checks auth.apiKeys[i]'s hash and role against the tenant ids: a SHA-256 in hex; a
-// key with a (known) tenant has role TENANT_AUDITOR (default) or TENANT_ADMIN, any other is a
+// key with a (known) tenant has role TENANT_AUDITOR (default), TENANT_ADMIN or RESTORE_OPERATOR, any other is a
 // PROVIDER_ADMIN.
 func (k APIKey) validate(i int, tenants map[string]bool) error {
 	if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
@@ -159,8 +160,8 @@ func (k APIKey) validate(i int, tenants map[string]bool) error {
 		if !tenants[k.Tenant] {
 			return fmt.Errorf("auth.apiKeys[%d] (%s): unknown tenant %q", i, k.Name, k.Tenant)
 		}
-		if k.Role != "" && k.Role != "TENANT_AUDITOR" && k.Role != "TENANT_ADMIN" {
-			return fmt.Errorf("auth.apiKeys[%d] (%s): a key with a tenant has role TENANT_AUDITOR (default) or TENANT_ADMIN", i, k.Name)
+		if k.Role != "" && k.Role != "TENANT_AUDITOR" && k.Role != "TENANT_ADMIN" && k.Role != "RESTORE_OPERATOR" {
+			return fmt.Errorf("auth.apiKeys[%d] (%s): a key with a tenant has role TENANT_AUDITOR (default), TENANT_ADMIN or RESTORE_OPERATOR", i, k.Name)
 		}
 	case k.Role != "PROVIDER_ADMIN":
 		return fmt.Errorf("auth.apiKeys[%d] (%s): give a tenant, or role PROVIDER_ADMIN", i, k.Name)

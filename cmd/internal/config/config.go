@@ -67,7 +67,7 @@ type Config struct {
 	Runtime Runtime `yaml:"runtime"`
 	// Email is how reports are sent by email (SMTP); see email.go.
 	Email Email `yaml:"email"`
-	// Restore configures restores through the gateway; see restore_actions.go.
+	// Restore configures the restore front door (off by default).
 	Restore Restore `yaml:"restore"`
 
 	// file and lines place errors found after Load (Locate): the file and each key's line.
@@ -235,6 +235,10 @@ func (c *Config) validate(lookupEnv func(string) (string, bool), readFile func(s
 		return err
 	}
 	if err := c.CursorKey.resolve(lookupEnv, readFile); err != nil {
+		return err
+	}
+	c.Restore = c.Restore.WithDefaults()
+	if err := c.Restore.Validate(c.Watch.Enabled); err != nil {
 		return err
 	}
 	if err := c.validateRestoreActions(lookupEnv, readFile); err != nil {

@@ -8,15 +8,6 @@ import (
 	"time"
 )
 
-// Restore is the restore section.
-//
-// MERGE NOTE (issue 25, branch h-actions): the front door (issue 24) owns this struct and its
-// enabled, idleTimeout and maxOpenSessionsPerPerson keys; the item actions add theirs through
-// the one inline line below. When both land, keep the front door's struct and add that line.
-type Restore struct {
-	RestoreActions `yaml:",inline"`
-}
-
 // RestoreActions are the restore item actions' keys under restore: (issue 25).
 type RestoreActions struct {
 	// MaxDownloadBytes caps one download (default 2 GiB): a larger answer from VBO is refused

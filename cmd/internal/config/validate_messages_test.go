@@ -166,7 +166,7 @@ func TestValidateAuthMessages(t *testing.T) {
 		{"tenant key, admin role", func(c *Config) { c.Auth.APIKeys[1].Role = "TENANT_ADMIN" }, ""},
 		{"tenant key, auditor role", func(c *Config) { c.Auth.APIKeys[1].Role = "TENANT_AUDITOR" }, ""},
 		{"tenant key, provider role", func(c *Config) { c.Auth.APIKeys[1].Role = "PROVIDER_ADMIN" },
-			"auth.apiKeys[1] (t1-siem): a key with a tenant has role TENANT_AUDITOR (default) or TENANT_ADMIN"},
+			"auth.apiKeys[1] (t1-siem): a key with a tenant has role TENANT_AUDITOR (default), TENANT_ADMIN or RESTORE_OPERATOR"},
 		{"unknown tenant before role", func(c *Config) { c.Auth.APIKeys[1].Tenant, c.Auth.APIKeys[1].Role = "t2", "X" },
 			`auth.apiKeys[1] (t1-siem): unknown tenant "t2"`},
 		{"key without tenant or role", func(c *Config) { c.Auth.APIKeys[0].Role = "" },

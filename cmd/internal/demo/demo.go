@@ -30,6 +30,10 @@ const (
 	// TenantKeyPrefix + n + TenantAdminKeySuffix is the key of demo tenant n's TENANT_ADMIN,
 	// who may also manage the tenant's watch rules (TenantAdminKey).
 	TenantAdminKeySuffix = "-admin"
+	// TenantKeyPrefix + n + TenantOperatorKeySuffix is the key of demo tenant n's
+	// RESTORE_OPERATOR, who may start, browse and stop restore sessions through the gateway
+	// (TenantOperatorKey).
+	TenantOperatorKeySuffix = "-operator"
 	// Tenants is the number of demo tenants.
 	Tenants = 3
 )
@@ -151,9 +155,10 @@ func demoTenants(sims map[string]*vbosim.Server, servers []string) ([]config.Ten
 	}
 	keys := []config.APIKey{{Name: AdminKey, SHA256: KeySHA256(AdminKey), Role: "PROVIDER_ADMIN"}}
 	for i, t := range tenants {
-		auditor, admin := TenantKey(i+1), TenantAdminKey(i+1) // each key is named as it is spelled
+		auditor, admin, operator := TenantKey(i+1), TenantAdminKey(i+1), TenantOperatorKey(i+1) // each key is named as it is spelled
 		keys = append(keys, config.APIKey{Name: auditor, SHA256: KeySHA256(auditor), Tenant: t.ID},
-			config.APIKey{Name: admin, SHA256: KeySHA256(admin), Tenant: t.ID, Role: "TENANT_ADMIN"})
+			config.APIKey{Name: admin, SHA256: KeySHA256(admin), Tenant: t.ID, Role: "TENANT_ADMIN"},
+			config.APIKey{Name: operator, SHA256: KeySHA256(operator), Tenant: t.ID, Role: "RESTORE_OPERATOR"})
 	}
 	return tenants, keys
 }
@@ -163,6 +168,9 @@ func TenantKey(n int) string { return TenantKeyPrefix + strconv.Itoa(n) }
 
 // TenantAdminKey is the key of demo tenant n's TENANT_ADMIN (n from 1 to Tenants).
 func TenantAdminKey(n int) string { return TenantKey(n) + TenantAdminKeySuffix }
+
+// TenantOperatorKey is the key of demo tenant n's RESTORE_OPERATOR (n from 1 to Tenants).
+func TenantOperatorKey(n int) string { return TenantKey(n) + TenantOperatorKeySuffix }
 
 // KeySHA256 is the hex SHA-256 of an API key, as config.APIKey stores it.
 func KeySHA256(k string) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 )
 
@@ -90,4 +91,78 @@ func ReportScheduleTab() graphiql.Tab {
 	vars, _ := json.MarshalIndent(map[string]any{"id": "paste a schedule's id here"}, "", "  ")
 	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + TenantAdminKey(1)})
 	return graphiql.Tab{Query: ReportScheduleQuery, Variables: string(vars), Headers: string(headers)}
+}
+
+// RestoreQuery is the GraphiQL tab of the restore front door (docs/restore-front-door.md): the
+// operations StartRestoreSession, Browse and StopRestoreSession, run as tenant 1's
+// RESTORE_OPERATOR.
+const RestoreQuery = `# Restores through the gateway, recorded against the person (see the headers: this tab
+# runs as demo-tenant-1-operator, a RESTORE_OPERATOR of tenant-1; demo-tenant-1 (an auditor)
+# is refused with FORBIDDEN, another tenant's operator gets NOT_FOUND).
+# 1. Run StartRestoreSession: VBO's Explore, recorded with your reason before VBO is called.
+#    Copy the session's id into "session" below.
+# 2. Run Browse: a page of mailboxes, each mailbox's folders and a few items of each
+#    folder; every page is one VBO call, recorded. Page on with endCursor as "after".
+# 3. Run StopRestoreSession, then Browse again: attribution and every recorded step remain,
+#    browse is null. Sessions idle for restore.idleTimeout are stopped by the reaper.
+mutation StartRestoreSession($org: ID!, $reason: String!) {
+  startRestoreSession(input: {organizationId: $org, type: EXCHANGE, reason: $reason}) {
+    id name state organization { name }
+    attribution { throughGateway person reason }
+  }
+}
+
+query Browse($session: ID!, $after: String) {
+  restoreSession(id: $session, live: true) {
+    state
+    attribution {
+      person tenant reason
+      actions(first: 20) { edges { node { position kind summary status upstreamStatus startTime } } }
+    }
+    browse {
+      mailboxes(first: 3, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        edges { node { id name email
+          folders: children(kind: MAIL_FOLDER, first: 5) { edges { node { name
+            items: children(kind: MAIL_ITEM, first: 3) { edges { node { name itemType sizeBytes modified } } }
+          } } }
+        } }
+      }
+    }
+  }
+}
+
+mutation StopRestoreSession($session: ID!) {
+  stopRestoreSession(id: $session) { id state endTime attribution { throughGateway person } }
+}
+`
+
+// RestoreTab is GraphiQL's restore tab, starting sessions on the organisation orgID (an
+// upstream id) of server, one of tenant 1's.
+func RestoreTab(server, orgID string) graphiql.Tab {
+	org := gid.ID{Kind: gid.KindOrganization, Server: server, Upstream: orgID}.String()
+	vars, _ := json.MarshalIndent(map[string]any{"org": org, "reason": "Ticket 4711: the user deleted the March invoices folder",
+		"session": "paste the session's id here"}, "", "  ")
+	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + TenantOperatorKey(1)})
+	return graphiql.Tab{Query: RestoreQuery, Variables: string(vars), Headers: string(headers)}
+}
+
+// RestoreTabFor is the restore tab on the fleet: tenant 1's first organisation.
+func (f *Fleet) RestoreTabFor() (graphiql.Tab, bool) {
+	for _, t := range f.Config.Tenants {
+		if t.ID != "tenant-1" || len(t.Organizations) == 0 {
+			continue
+		}
+		o := t.Organizations[0]
+		sim, ok := f.Sims[o.Server]
+		if !ok {
+			return graphiql.Tab{}, false
+		}
+		for _, org := range sim.Organizations() {
+			if org.Name == o.Name {
+				return RestoreTab(o.Server, org.ID), true
+			}
+		}
+	}
+	return graphiql.Tab{}, false
 }

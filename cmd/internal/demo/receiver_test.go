@@ -184,8 +184,10 @@ func TestStartWithReceiver(t *testing.T) {
 			t.Errorf("key %s: its hash is not the hash of its name", k.Name)
 		}
 	}
-	want := []string{"demo-admin=/PROVIDER_ADMIN", "demo-tenant-1=tenant-1/", "demo-tenant-1-admin=tenant-1/TENANT_ADMIN",
-		"demo-tenant-2=tenant-2/", "demo-tenant-2-admin=tenant-2/TENANT_ADMIN", "demo-tenant-3=tenant-3/", "demo-tenant-3-admin=tenant-3/TENANT_ADMIN"}
+	want := []string{"demo-admin=/PROVIDER_ADMIN",
+		"demo-tenant-1=tenant-1/", "demo-tenant-1-admin=tenant-1/TENANT_ADMIN", "demo-tenant-1-operator=tenant-1/RESTORE_OPERATOR",
+		"demo-tenant-2=tenant-2/", "demo-tenant-2-admin=tenant-2/TENANT_ADMIN", "demo-tenant-2-operator=tenant-2/RESTORE_OPERATOR",
+		"demo-tenant-3=tenant-3/", "demo-tenant-3-admin=tenant-3/TENANT_ADMIN", "demo-tenant-3-operator=tenant-3/RESTORE_OPERATOR"}
 	if !slices.Equal(roles, want) {
 		t.Errorf("keys %v, want %v", roles, want)
 	}

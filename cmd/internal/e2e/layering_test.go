@@ -131,8 +131,9 @@ var groupImports = map[string][]string{
 	"demo":  {"config", "edge/graphiql", "audit/webhooks"},
 	"edge":  {"config", "ops"},
 	"audit": {"config", "ops"},
-	// restore (the front door's log, downloads, policy) keeps its tables in the store.
-	"restore": {"config", "ops", "audit/store"},
+	// restore (the front door's log, downloads, policy) keeps its tables in the store; the
+	// front door's reaper runs on the process's River client (audit/jobs).
+	"restore": {"config", "ops", "audit/store", "audit/jobs"},
 	"ops":     {"config"},
 	"config":  {},
 }

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 
@@ -47,7 +50,7 @@ type apiKey struct {
 	name   string
 	hash   []byte
 	tenant string
-	role   auth.Role // for tenant keys: TENANT_AUDITOR (default) or TENANT_ADMIN
+	role   auth.Role // for tenant keys: TENANT_AUDITOR (default), TENANT_ADMIN or RESTORE_OPERATOR
 }
 
 type jwtVerifier struct {
@@ -76,10 +79,10 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 		if k.Tenant != "" {
 			switch auth.Role(k.Role) {
 			case "", auth.RoleTenantAuditor:
-			case auth.RoleTenantAdmin:
-				role = auth.RoleTenantAdmin
+			case auth.RoleTenantAdmin, auth.RoleRestoreOperator:
+				role = auth.Role(k.Role)
 			default:
-				return nil, fmt.Errorf("api key %s: a key with a tenant has role TENANT_AUDITOR or TENANT_ADMIN", k.Name)
+				return nil, fmt.Errorf("api key %s: a key with a tenant has role TENANT_AUDITOR, TENANT_ADMIN or RESTORE_OPERATOR", k.Name)
 			}
 		}
 		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant, role: role})
@@ -195,23 +198,54 @@ func (a *Authenticator) jwtPrincipal(raw string) (p *auth.Principal, err error) 
 	}
 	role, _ := claims[a.jwt.roleClaim].(string)
 	tenant, _ := claims[a.jwt.tenantClaim].(string)
+	name := displayName(claims)
 	switch {
 	case role == string(auth.RoleProviderAdmin) && tenant == "":
-		return auth.NewAdmin(sub), nil
+		return auth.NewAdmin(sub).WithDisplayName(name), nil
 	case role == string(auth.RoleProviderAdmin):
 		return nil, fmt.Errorf("%w: a provider admin token must not name a tenant", ErrBadToken)
-	case role == "" || role == string(auth.RoleTenantAuditor) || role == string(auth.RoleTenantAdmin):
+	case role == "" || role == string(auth.RoleTenantAuditor) || role == string(auth.RoleTenantAdmin) ||
+		role == string(auth.RoleRestoreOperator):
 		if tenant == "" {
 			return nil, fmt.Errorf("%w: no %s claim", ErrBadToken, a.jwt.tenantClaim)
 		}
-		r := auth.RoleTenantAuditor
-		if role == string(auth.RoleTenantAdmin) {
-			r = auth.RoleTenantAdmin
+		r := auth.Role(cmp.Or(role, string(auth.RoleTenantAuditor)))
+		p, err := a.tenantPrincipal(sub, tenant, r)
+		if err != nil {
+			return nil, err
 		}
-		return a.tenantPrincipal(sub, tenant, r)
+		return p.WithDisplayName(name), nil
 	default:
 		return nil, fmt.Errorf("%w: unknown role %q", ErrBadToken, role)
 	}
+}
+
+// maxDisplayName bounds the display name taken from a token (it is recorded with every
+// restore step).
+const maxDisplayName = 256
+
+// displayName is the person's name from a token: its name claim, else its email claim
+// (OpenID Connect's standard claims), "" when neither is a non-blank string. Control
+// characters are dropped and the text is cut to maxDisplayName bytes on a rune boundary.
+func displayName(claims jwt.MapClaims) string {
+	for _, c := range []string{"name", "email"} {
+		v, _ := claims[c].(string)
+		v = strings.TrimSpace(strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) || r == utf8.RuneError {
+				return -1
+			}
+			return r
+		}, v))
+		if v == "" {
+			continue
+		}
+		for len(v) > maxDisplayName {
+			_, n := utf8.DecodeLastRuneInString(v)
+			v = v[:len(v)-n]
+		}
+		return v
+	}
+	return ""
 }
 
 func (a *Authenticator) tenantPrincipal(subject, tenant string, role auth.Role) (*auth.Principal, error) {
@@ -223,8 +257,11 @@ func (a *Authenticator) tenantPrincipal(subject, tenant string, role auth.Role) 
 		return nil, fmt.Errorf("%w %q", ErrUnknownTenant, tenant)
 	}
 	pending := a.dir.Pending(tenant)
-	if role == auth.RoleTenantAdmin {
+	switch role {
+	case auth.RoleTenantAdmin:
 		return auth.NewTenantAdmin(subject, tenant, orgs).WithUnresolved(pending), nil
+	case auth.RoleRestoreOperator:
+		return auth.NewRestoreOperator(subject, tenant, orgs).WithUnresolved(pending), nil
 	}
 	return auth.NewTenantAuditor(subject, tenant, orgs).WithUnresolved(pending), nil
 }

@@ -98,7 +98,8 @@ func (g *authGate) wrap(next http.Handler) http.Handler {
 		}
 		p, err := g.authenticate(r)
 		if err == nil && p != nil {
-			next.ServeHTTP(w, r.WithContext(upstream.WithFairnessKey(auth.WithPrincipal(r.Context(), p), principalKey(p))))
+			ctx := auth.WithClient(auth.WithPrincipal(r.Context(), p), g.clients.client(r))
+			next.ServeHTTP(w, r.WithContext(upstream.WithFairnessKey(ctx, principalKey(p))))
 			return
 		}
 		key := g.clients.bucket(r)

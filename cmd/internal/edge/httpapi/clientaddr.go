@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
 // clientAddrs tells who a request comes from. The connection's peer is the client, unless the
@@ -69,4 +73,28 @@ func (c clientAddrs) bucket(r *http.Request) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+// maxUserAgent bounds the User-Agent kept for the record (the restore front door's log).
+const maxUserAgent = 512
+
+// client is who the request comes from, for the record: the client's address (as addr finds
+// it; the peer's text when unreadable) and its User-Agent, without control characters and cut
+// to maxUserAgent bytes.
+func (c clientAddrs) client(r *http.Request) auth.Client {
+	addr := r.RemoteAddr
+	if a := c.addr(r); a.IsValid() {
+		addr = a.String()
+	}
+	ua := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, r.UserAgent())
+	for len(ua) > maxUserAgent {
+		_, n := utf8.DecodeLastRuneInString(ua)
+		ua = ua[:len(ua)-n]
+	}
+	return auth.Client{Addr: addr, UserAgent: ua}
 }

@@ -97,6 +97,8 @@ type Options struct {
 	TenantOf    resolvers.TenantOf
 	// Reports keeps report schedules (nil without a store: they answer NOT_CONFIGURED).
 	Reports resolvers.ReportSchedules
+	// Restore is the restore front door (nil when restore.enabled is false: NOT_CONFIGURED).
+	Restore resolvers.RestoreFrontDoor
 	// Exports are authenticated GET endpoints beside /graphql (the CSV exports), by path, built
 	// from the same resolver so they apply the same scope; nil: none.
 	Exports func(*resolvers.Resolver) map[string]http.Handler
@@ -215,7 +217,7 @@ func New(opts Options) (http.Handler, error) {
 func newResolver(opts Options) *resolvers.Resolver {
 	return &resolvers.Resolver{Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus,
 		Watch: opts.Watch, Feed: opts.Feed, Reads: opts.Reads, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope,
-		Reports: opts.Reports, TenantOf: opts.TenantOf}
+		Reports: opts.Reports, TenantOf: opts.TenantOf, Restore: opts.Restore}
 }
 
 // newGraphQL builds the gqlgen executor with explicit transports (no deprecated default server).

@@ -177,7 +177,7 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 		if s := sessionFrom(ctx); s != nil {
 			s.authenticated(r)
 		}
-		return upstream.WithFairnessKey(auth.WithPrincipal(ctx, p), principalKey(p)), nil, nil
+		return upstream.WithFairnessKey(auth.WithClient(auth.WithPrincipal(ctx, p), gate.clients.client(orig)), principalKey(p)), nil, nil
 	}
 }
 

@@ -1,0 +1,75 @@
+package resolvers
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+var fuzzCursors = gid.NewRandomCursors()
+
+// FuzzRestoreInputs: the front door's client inputs (startRestoreSession's reason, a browse
+// search, after cursors, item ids) never panic; what is accepted is bounded; a cursor or id
+// only ever opens for its own list and session: another session's item id is NOT_FOUND, another
+// list's cursor BAD_USER_INPUT, anything not sealed here BAD_USER_INPUT.
+func FuzzRestoreInputs(f *testing.F) {
+	list := browseList{session: "gw-1", ref: upstream.BrowseRef{Kind: upstream.BrowseMailItems, ContainerID: "mb", ParentID: "f"}}
+	f.Add("ticket 42", "invoices", "", "gw-1", "mb", 5)
+	f.Add("", " ", encodeBrowseCursor(fuzzCursors, list, 3), "gw-2", "", 0)
+	f.Add(strings.Repeat("é", 501), "a\x00b", "not-a-cursor", "gw-1", "a&g=gw-2", -1)
+	f.Add("why\nnot", strings.Repeat("q", 300), gid.EncodeOffset(4), "", "x=y", 1<<31)
+	f.Fuzz(func(t *testing.T, reason, search, after, session, upstreamID string, offset int) {
+		if err := CheckRestoreReason(reason); err == nil {
+			if n := utf8.RuneCountInString(reason); n < 1 || n > MaxRestoreReason || strings.TrimSpace(reason) == "" {
+				t.Fatalf("reason of %d characters accepted", n)
+			}
+		} else if code, _ := Classify(err); code != CodeBadUserInput {
+			t.Fatalf("reason refused with %s", code)
+		}
+		if q, err := checkSearch(&search); err == nil && utf8.RuneCountInString(q) > maxRestoreSearch {
+			t.Fatalf("search of %d characters accepted", utf8.RuneCountInString(q))
+		}
+		// A client's cursor: opens for list or is refused as bad input, never another error.
+		if n, err := decodeBrowseCursor(fuzzCursors, list, &after); err != nil {
+			if code, _ := Classify(err); code != CodeBadUserInput {
+				t.Fatalf("cursor %q refused with %s (%v)", after, code, err)
+			}
+		} else if n < 0 || n > maxBrowseOffset {
+			t.Fatalf("cursor %q opened at %d", after, n)
+		}
+		// Sealed here: round trips for its own list and session only.
+		if offset >= 0 && offset <= maxBrowseOffset {
+			other := list
+			other.session = session
+			c := encodeBrowseCursor(fuzzCursors, other, offset)
+			n, err := decodeBrowseCursor(fuzzCursors, list, &c)
+			switch {
+			case session == list.session && (err != nil || n != offset):
+				t.Fatalf("own cursor at %d: %d, %v", offset, n, err)
+			case session != list.session && err == nil:
+				t.Fatalf("a cursor of session %q opened for %q", session, list.session)
+			}
+		}
+		if upstreamID != "" {
+			it := RestoreItemRef{GatewaySessionID: session, Kind: model.RestoreItemKindMailItem, Ref: list.ref, Upstream: upstreamID}
+			id := EncodeRestoreItemID(fuzzCursors, it)
+			got, err := DecodeRestoreItemID(fuzzCursors, id, "gw-1")
+			switch {
+			case session == "gw-1" && (err != nil || got != it):
+				t.Fatalf("own item id: %+v, %v", got, err)
+			case session != "gw-1" && !errors.Is(err, ErrNotFound):
+				t.Fatalf("another session's item id: %+v, %v, want NOT_FOUND", got, err)
+			}
+		}
+		if _, err := DecodeRestoreItemID(fuzzCursors, after, "gw-1"); err != nil {
+			if code, _ := Classify(err); code != CodeBadUserInput && code != CodeNotFound {
+				t.Fatalf("item id %q refused with %s", after, code)
+			}
+		}
+	})
+}
