@@ -428,6 +428,7 @@ type ComplexityRoot struct {
 		ClientMachineNotIn      func(childComplexity int) int
 		CreatedAt               func(childComplexity int) int
 		CreatedBy               func(childComplexity int) int
+		Destructive             func(childComplexity int) int
 		DisabledReason          func(childComplexity int) int
 		Enabled                 func(childComplexity int) int
 		EventTypes              func(childComplexity int) int
@@ -2394,6 +2395,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WatchRule.CreatedBy(childComplexity), true
+	case "WatchRule.destructive":
+		if e.ComplexityRoot.WatchRule.Destructive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WatchRule.Destructive(childComplexity), true
 	case "WatchRule.disabledReason":
 		if e.ComplexityRoot.WatchRule.DisabledReason == nil {
 			break
@@ -3564,6 +3571,8 @@ func (ec *executionContext) childFields_WatchRule(ctx context.Context, field gra
 		return ec.fieldContext_WatchRule_firstRestoreFromMachine(ctx, field)
 	case "startedOutsideGateway":
 		return ec.fieldContext_WatchRule_startedOutsideGateway(ctx, field)
+	case "destructive":
+		return ec.fieldContext_WatchRule_destructive(ctx, field)
 	case "enabled":
 		return ec.fieldContext_WatchRule_enabled(ctx, field)
 	case "disabledReason":
@@ -12256,6 +12265,29 @@ func (ec *executionContext) fieldContext_WatchRule_startedOutsideGateway(_ conte
 	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _WatchRule_destructive(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WatchRule_destructive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Destructive, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WatchRule_destructive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WatchRule", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _WatchRule_enabled(ctx context.Context, field graphql.CollectedField, obj *model.WatchRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15168,7 +15200,7 @@ func (ec *executionContext) unmarshalInputWatchRuleInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "url", "on", "filter", "minItems", "minBytes", "eventTypes", "sourceContains", "clientMachineNotIn", "viaAddressIn", "outsideBusinessHours", "firstRestoreFromMachine", "startedOutsideGateway", "enabled", "tenant"}
+	fieldsInOrder := [...]string{"name", "url", "on", "filter", "minItems", "minBytes", "eventTypes", "sourceContains", "clientMachineNotIn", "viaAddressIn", "outsideBusinessHours", "firstRestoreFromMachine", "startedOutsideGateway", "destructive", "enabled", "tenant"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15266,6 +15298,13 @@ func (ec *executionContext) unmarshalInputWatchRuleInput(ctx context.Context, ob
 				return it, err
 			}
 			it.StartedOutsideGateway = data
+		case "destructive":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("destructive"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Destructive = data
 		case "enabled":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -17889,6 +17928,11 @@ func (ec *executionContext) _WatchRule(ctx context.Context, sel ast.SelectionSet
 			}
 		case "startedOutsideGateway":
 			out.Values[i] = ec._WatchRule_startedOutsideGateway(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "destructive":
+			out.Values[i] = ec._WatchRule_destructive(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -454,6 +454,8 @@ type WatchRule struct {
 	FirstRestoreFromMachine bool               `json:"firstRestoreFromMachine"`
 	// See WatchRuleInput.startedOutsideGateway; null: either.
 	StartedOutsideGateway *bool `json:"startedOutsideGateway,omitempty"`
+	// See WatchRuleInput.destructive; null: either.
+	Destructive *bool `json:"destructive,omitempty"`
 	// Deliveries are made only while enabled.
 	Enabled bool `json:"enabled"`
 	// Why the gateway disabled the rule, e.g. the receiver answered 410 Gone; null otherwise.
@@ -520,6 +522,10 @@ type WatchRuleInput struct {
 	// e.g. Veeam Explorers); false: only sessions started through it. Deliveries carry the
 	// session's attribution either way.
 	StartedOutsideGateway *bool `json:"startedOutsideGateway,omitempty"`
+	// True: only destructive restores (ITEM: an item restored to its original location, through
+	// the gateway's restoreItemsToOriginal or outside it; ENDED/STARTED: a session with such an
+	// item or action); false: only the others.
+	Destructive *bool `json:"destructive,omitempty"`
 	// Deliveries are made only while enabled; default true.
 	Enabled *bool `json:"enabled,omitempty"`
 	// PROVIDER_ADMIN only: the tenant that owns the rule (its scope bounds the rule), or null for a
