@@ -630,7 +630,7 @@ func TestSessionsByVBO(t *testing.T) {
 }
 
 // PendingStarts sees a START begun after since and not yet answered, on that server and
-// organisation only.
+// organisation only ("": any organisation of the server).
 func TestPendingStarts(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, e *env) {
@@ -661,6 +661,8 @@ func TestPendingStarts(t *testing.T) {
 			{"syd1", "org-1", b.At, false}, // began at since, not after
 			{"mel1", "org-1", t0, false},
 			{"syd1", "org-2", t0, false},
+			{"syd1", "", t0, true}, // any organisation of the server
+			{"mel1", "", t0, false},
 		} {
 			if got := pending(tc.server, tc.org, tc.since); got != tc.want {
 				t.Errorf("PendingStarts(%s, %s, %v) = %v, want %v", tc.server, tc.org, tc.since, got, tc.want)
