@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -116,13 +117,17 @@ type duplicate struct{ id string }
 func (d *duplicate) Error() string { return "duplicate of " + d.id }
 
 // duplicate answers a Begin whose key was used before: the first action with ErrDuplicate, or
-// ErrKeyReused when the key was used for another kind of step or another session.
+// ErrKeyReused when the key was used for another request: another kind of step, another
+// session, other items, target or recipients, or another destructiveness (answering the first
+// action's result for those would report a restore that was never done).
 func (l *Log) duplicate(ctx context.Context, id string, e *Entry) (Action, error) {
 	a, err := l.Action(ctx, id)
 	if err != nil {
 		return Action{}, err
 	}
-	if a.Kind != e.Kind || (e.Kind != KindStart && a.GatewaySessionID != e.GatewaySessionID) {
+	if a.Kind != e.Kind || (e.Kind != KindStart && a.GatewaySessionID != e.GatewaySessionID) ||
+		!slices.Equal(a.Items, e.Items) || a.Target != e.Target || !slices.Equal(a.Recipients, e.Recipients) ||
+		a.Destructive != e.Destructive {
 		return Action{}, fmt.Errorf("actionlog: begin %s: key %q: %w", e.Kind, e.IdempotencyKey, ErrKeyReused)
 	}
 	return a, fmt.Errorf("actionlog: begin %s: key %q: %w", e.Kind, e.IdempotencyKey, ErrDuplicate)
