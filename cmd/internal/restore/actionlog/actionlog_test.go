@@ -805,3 +805,30 @@ func TestActionsPaging(t *testing.T) {
 		}
 	})
 }
+
+// A step names its session's server, organisation, VBO session and type, or none: one naming
+// others is refused, never recorded against the session as if it happened elsewhere.
+func TestStepOnAnotherSessionsCoordinates(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, e *env) {
+		alice := actor("t1", "alice")
+		s := e.start(t, alice, "syd1", "org-1", "vbo-1")
+		base := Entry{Actor: alice, Kind: KindBrowse, GatewaySessionID: s.ID}
+		for name, en := range map[string]Entry{
+			"server":       func() Entry { x := base; x.Server = "mel1"; return x }(),
+			"organisation": func() Entry { x := base; x.OrganizationID = "org-2"; return x }(),
+			"VBO session":  func() Entry { x := base; x.VBOSessionID = "vbo-2"; return x }(),
+			"type":         func() Entry { x := base; x.SessionType = "TEAMS"; return x }(),
+		} {
+			if a, err := e.log.Begin(ctx, en); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: %+v, %v; want ErrInvalid", name, a, err)
+			}
+		}
+		same := base
+		same.Server, same.OrganizationID, same.VBOSessionID, same.SessionType = "syd1", "org-1", "vbo-1", "EXCHANGE"
+		if _, err := e.log.Begin(ctx, same); err != nil {
+			t.Fatalf("the session's own coordinates: %v", err)
+		}
+		e.checkChain(t, "t1", 3)
+	})
+}

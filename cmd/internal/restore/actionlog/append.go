@@ -29,8 +29,8 @@ const (
 // A step on an existing gateway session (every kind but START) goes on that session's chain
 // (its tenant's), so a session's steps are ordered by position; the session must exist, be
 // open, and belong to the actor's tenant (a provider admin, tenant "", may act on any): else
-// ErrNotFound or ErrSessionClosed. Server, organisation and VBO session id default to the
-// session's.
+// ErrNotFound or ErrSessionClosed. Server, organisation, VBO session id and type default to
+// the session's; naming others is ErrInvalid.
 func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 	if err := validateEntry(&e); err != nil {
 		return Action{}, err
@@ -83,6 +83,12 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 			}
 			if !s.Open {
 				return fmt.Errorf("actionlog: gateway session %s: %w", s.ID, ErrSessionClosed)
+			}
+			for name, v := range map[string][2]string{"server": {r.Server, s.Server}, "organizationId": {r.OrgID, s.OrganizationID},
+				"vboSessionId": {r.VBOID, s.VBOSessionID}, "sessionType": {r.SessType, s.Type}} {
+				if v[0] != "" && v[1] != "" && v[0] != v[1] {
+					return fmt.Errorf("%w: %s %q is not gateway session %s's", ErrInvalid, name, v[0], s.ID)
+				}
 			}
 			r.Server = firstNonEmpty(r.Server, s.Server)
 			r.OrgID = firstNonEmpty(r.OrgID, s.OrganizationID)
