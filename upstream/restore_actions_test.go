@@ -491,3 +491,20 @@ func TestSaveItemsStallWithoutIdleTimeout(t *testing.T) {
 		t.Errorf("stalled read took %s", el)
 	}
 }
+
+// TestDeviceCodeNeverLogged: a device code logged (slog text or JSON) shows no user code; its
+// message, which repeats the code, is left out too.
+func TestDeviceCodeNeverLogged(t *testing.T) {
+	t.Parallel()
+	d := DeviceCode{UserCode: "GH7-KX2", VerificationURL: "https://microsoft.com/devicelogin", ExpiresIn: 900,
+		Message: "To sign in, enter the code GH7-KX2"}
+	var out bytes.Buffer
+	slog.New(slog.NewTextHandler(&out, nil)).Info("device code", "code", d, "ptr", &d)
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("device code", "code", d, "ptr", &d)
+	if strings.Contains(out.String(), "GH7-KX2") {
+		t.Errorf("user code logged:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "devicelogin") {
+		t.Errorf("verification URL lost:\n%s", out.String())
+	}
+}
