@@ -21,6 +21,10 @@ const (
 	maxDetailBytes = 64 << 10
 	maxItems       = 1000
 	maxRecipients  = 100
+	// The items and recipients of one record together, as stored (JSON): each item and address
+	// within maxTextBytes still made megabytes of one row (and of every page reading it).
+	maxItemsBytes      = 1 << 20
+	maxRecipientsBytes = 64 << 10
 )
 
 // Begin appends the record of a step about to be taken and returns it. For KindStart it also
@@ -44,10 +48,14 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 		Replica: l.replica, Detail: string(e.Detail), Status: StatusPending, AtNS: store.NS(at),
 		ItemCount: int64(len(e.Items)), Target: e.Target, Destructive: e.Destructive, IdemKey: e.IdempotencyKey}
 	if len(e.Items) > 0 {
-		r.Items = mustJSON(e.Items)
+		if r.Items = mustJSON(e.Items); len(r.Items) > maxItemsBytes {
+			return Action{}, fmt.Errorf("%w: items take more than %d bytes together", ErrInvalid, maxItemsBytes)
+		}
 	}
 	if len(e.Recipients) > 0 {
-		r.Recipients = mustJSON(e.Recipients)
+		if r.Recipients = mustJSON(e.Recipients); len(r.Recipients) > maxRecipientsBytes {
+			return Action{}, fmt.Errorf("%w: recipients take more than %d bytes together", ErrInvalid, maxRecipientsBytes)
+		}
 	}
 	if !e.ApprovalUntil.IsZero() {
 		r.ApprovalUntil = store.NS(e.ApprovalUntil)

@@ -309,6 +309,15 @@ func TestItemActionValidation(t *testing.T) {
 			{"restore to without target", func(en *Entry) { en.Kind = KindRestoreTo }},
 			{"item without id", func(en *Entry) { en.Items = []Item{{Name: "x"}} }},
 			{"too many items", func(en *Entry) { en.Items = many }},
+			// Each item within its limits, together megabytes in one record (and 500 of them in
+			// one Actions page).
+			{"items too large together", func(en *Entry) { en.Items = bulky(maxItems, maxTextBytes) }},
+			{"recipients too large together", func(en *Entry) {
+				en.Kind, en.Recipients = KindSend, make([]string, maxRecipients)
+				for i := range en.Recipients {
+					en.Recipients[i] = strings.Repeat("r", maxTextBytes-20) + fmt.Sprintf("%d@contoso.example", i)
+				}
+			}},
 			{"empty recipient", func(en *Entry) { en.Kind, en.Recipients = KindSend, []string{""} }},
 			{"items on a browse", func(en *Entry) { en.Kind = KindBrowse }},
 			{"approval deadline past", func(en *Entry) { en.ApprovalUntil = t0.Add(-time.Hour) }},
@@ -372,4 +381,13 @@ func TestIdempotencyKeyOtherRequest(t *testing.T) {
 		}
 		e.checkChain(t, "t1", 4)
 	})
+}
+
+// bulky is n items, each with a name of size bytes.
+func bulky(n, size int) []Item {
+	out := make([]Item, n)
+	for i := range out {
+		out[i] = Item{ID: fmt.Sprint(i), Name: strings.Repeat("n", size)}
+	}
+	return out
 }
