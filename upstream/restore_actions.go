@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -533,6 +534,12 @@ func (d DeviceCode) String() string {
 
 // GoString is String.
 func (d DeviceCode) GoString() string { return d.String() }
+
+// LogValue logs what String shows: no user code, and no message (VBO's message repeats it).
+func (d DeviceCode) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("verificationUrl", d.VerificationURL), slog.Int64("expiresIn", d.ExpiresIn),
+		slog.String("userCode", redacted))
+}
 
 // RestoreDeviceCode asks VBO for a Microsoft device code (POST {R}/organization/restoreDeviceCode,
 // 200 on both versions). Sent once, as an action.

@@ -425,3 +425,86 @@ func TestRestoreCredentialsNeverPrintSecrets(t *testing.T) {
 		t.Errorf("body %v", body)
 	}
 }
+
+// TestSaveItemsOutlivesClientTimeout: a download that keeps sending lasts as long as it sends.
+// The HTTP client's Timeout (60s when the client builds its own) bounds a whole exchange, body
+// included: on a stream it would cut every download longer than that, whatever its pace. The
+// stream is bounded by the idle deadline per read and the caller's context instead.
+func TestSaveItemsOutlivesClientTimeout(t *testing.T) {
+	t.Parallel()
+	const chunks = 12
+	f := newRestoreVBO(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		for range chunks {
+			if _, err := w.Write([]byte("0123456789")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(40 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	// The whole download (about 480ms) takes longer than the client's Timeout; no read waits
+	// longer than the idle deadline.
+	c := f.client(t, APIv8, ClientOptions{HTTPClient: &http.Client{Timeout: 200 * time.Millisecond},
+		Timeouts: Timeouts{Attempt: 5 * time.Second, Idle: 2 * time.Second}})
+	d, err := c.SaveItems(context.Background(), "s1", mailItems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Body.Close()
+	b, err := io.ReadAll(d.Body)
+	if err != nil || len(b) != 10*chunks {
+		t.Fatalf("read %d bytes, err %v", len(b), err)
+	}
+}
+
+// TestSaveItemsStallWithoutIdleTimeout: with no idle timeout configured, a stalled stream still
+// ends: the client's own Timeout becomes the idle deadline.
+func TestSaveItemsStallWithoutIdleTimeout(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	f := newRestoreVBO(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/zip")
+		w.Write([]byte("PK"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(stop) })
+	c := f.client(t, APIv8, ClientOptions{HTTPClient: &http.Client{Timeout: 150 * time.Millisecond}})
+	d, err := c.SaveItems(context.Background(), "s1", mailItems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Body.Close()
+	start := time.Now()
+	if _, err := io.ReadAll(d.Body); !errors.Is(err, ErrIdleTimeout) {
+		t.Fatalf("err %v, want the idle timeout", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("stalled read took %s", el)
+	}
+}
+
+// TestDeviceCodeNeverLogged: a device code logged (slog text or JSON) shows no user code; its
+// message, which repeats the code, is left out too.
+func TestDeviceCodeNeverLogged(t *testing.T) {
+	t.Parallel()
+	d := DeviceCode{UserCode: "GH7-KX2", VerificationURL: "https://microsoft.com/devicelogin", ExpiresIn: 900,
+		Message: "To sign in, enter the code GH7-KX2"}
+	var out bytes.Buffer
+	slog.New(slog.NewTextHandler(&out, nil)).Info("device code", "code", d, "ptr", &d)
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("device code", "code", d, "ptr", &d)
+	if strings.Contains(out.String(), "GH7-KX2") {
+		t.Errorf("user code logged:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "devicelogin") {
+		t.Errorf("verification URL lost:\n%s", out.String())
+	}
+}

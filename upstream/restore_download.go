@@ -19,7 +19,8 @@ import (
 // read straight from VBO's connection, never buffered; the caller must Close it, which also
 // releases the call's connection slot. Each Read is bounded by the client's idle timeout
 // (Timeouts.Idle); the whole-attempt timeout (Timeouts.Attempt) bounds only the wait for the
-// answer to start, and the caller's context bounds the whole download.
+// answer to start (either unset: the HTTP client's Timeout, 60s by default, never the whole
+// stream), and the caller's context bounds the whole download.
 type Download struct {
 	Body        io.ReadCloser
 	ContentType string
@@ -94,12 +95,25 @@ func (c *Client) attemptStream(req *http.Request) (*Download, error) {
 		}
 	}
 	c.stats.attempts.Add(1)
+	// http.Client.Timeout bounds a whole exchange, body included: on a stream it would cut
+	// every download longer than it, whatever its pace. The stream goes through a copy without
+	// it; the client's Timeout bounds the wait for the headers and each silence instead when
+	// Timeouts.Attempt or Timeouts.Idle are not set.
+	hc := *c.httpClient
+	hc.Timeout = 0
+	headerWait, idle := c.timeouts.Attempt, c.timeouts.Idle
+	if headerWait <= 0 {
+		headerWait = c.httpClient.Timeout
+	}
+	if idle <= 0 {
+		idle = c.httpClient.Timeout
+	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	var headers *time.Timer
-	if to := c.timeouts.Attempt; to > 0 {
+	if to := headerWait; to > 0 {
 		headers = time.AfterFunc(to, func() { cancel(fmt.Errorf("%w (%s)", ErrAttemptTimeout, to)) })
 	}
-	resp, err := c.httpClient.Do(req.WithContext(rctx))
+	resp, err := hc.Do(req.WithContext(rctx))
 	if headers != nil && !headers.Stop() && err == nil {
 		resp.Body.Close() // the deadline passed as the headers arrived
 		err = context.Cause(rctx)
@@ -126,7 +140,7 @@ func (c *Client) attemptStream(req *http.Request) (*Download, error) {
 		return fail(newResponseError(c.name, resp, b))
 	}
 	done(nil)
-	body := &streamBody{body: resp.Body, parent: ctx, ctx: rctx, idle: c.timeouts.Idle}
+	body := &streamBody{body: resp.Body, parent: ctx, ctx: rctx, idle: idle}
 	if body.idle > 0 {
 		body.timer = time.AfterFunc(body.idle, func() { cancel(fmt.Errorf("%w: no byte for %s", ErrIdleTimeout, body.idle)) })
 	}

@@ -16,8 +16,9 @@ type Attributions interface {
 	// Started returns the attribution of those of ids (VBO session ids on server) that were
 	// opened through the gateway (ThroughGateway true); the others are missing.
 	Started(ctx context.Context, server string, ids []string) (map[string]store.Attribution, error)
-	// Pending reports whether a START on server for organisation orgID, begun after since,
-	// still awaits VBO's answer: a session VBO lists meanwhile may be that one.
+	// Pending reports whether a START on server for organisation orgID ("": any organisation
+	// of the server), begun after since, still awaits VBO's answer: a session VBO lists
+	// meanwhile may be that one.
 	Pending(ctx context.Context, server, orgID string, since time.Time) (bool, error)
 }
 
@@ -34,13 +35,34 @@ type attributionTarget struct {
 // decide joins the action log to sessions of this poller's server. A session in the log is
 // the person's; one that is not is outside the gateway, unless a START on its organisation
 // begun within the wait still awaits VBO's answer: then it is pending (decided on a later
-// poll, see settleAttributions). A session that started more than twice the wait ago (the
-// margin covers the clocks of VBO and the gateway) can no longer be a pending START's and is
-// decided at once. nil without Attributions: nothing is looked up.
+// poll, see settleAttributions). A session whose organisation is unresolved ("": its name is
+// ambiguous or unknown on the server) waits for a START on any organisation of the server. A
+// session that started more than twice the wait ago (the margin covers the clocks of VBO and
+// the gateway) can no longer be a pending START's and is decided at once; one without a
+// creation time is not taken as old. nil without Attributions: nothing is looked up.
+//
+// The pending STARTs are read before the log: a START answered in between is then in the log
+// (its outcome and the session's VBO id commit together). Read the other way round, a START
+// answered between the two reads is in neither, and the gateway's own session would be
+// decided outside it (firing startedOutsideGateway rules for good).
 func (p *poller) decide(ctx context.Context, now time.Time, targets []attributionTarget) (map[string]store.Attribution, error) {
 	a := p.w.o.Attributions
 	if a == nil || len(targets) == 0 {
 		return nil, nil
+	}
+	wait := p.w.o.AttributionWait
+	since, old := now.Add(-wait), now.Add(-2*wait)
+	recent := func(t attributionTarget) bool { return t.created.IsZero() || !t.created.Before(old) }
+	pendingOrg := map[string]bool{}
+	for _, t := range targets {
+		if _, ok := pendingOrg[t.orgID]; ok || !recent(t) {
+			continue
+		}
+		pending, err := a.Pending(ctx, p.name, t.orgID, since)
+		if err != nil {
+			return nil, fmt.Errorf("watch: pending restore starts on %s: %w", p.name, err)
+		}
+		pendingOrg[t.orgID] = pending
 	}
 	ids := make([]string, len(targets))
 	for i, t := range targets {
@@ -50,28 +72,17 @@ func (p *poller) decide(ctx context.Context, now time.Time, targets []attributio
 	if err != nil {
 		return nil, fmt.Errorf("watch: attribution of %s sessions: %w", p.name, err)
 	}
-	wait := p.w.o.AttributionWait
-	since := now.Add(-wait)
-	pendingOrg := map[string]bool{}
 	out := make(map[string]store.Attribution, len(targets))
 	for _, t := range targets {
-		if at, ok := started[t.id]; ok && at.ThroughGateway {
+		switch at, ok := started[t.id]; {
+		case ok && at.ThroughGateway:
 			at.Pending = false
 			out[t.id] = at
-			continue
-		}
-		if t.orgID == "" || t.created.Before(now.Add(-2*wait)) {
+		case !recent(t):
 			out[t.id] = store.Attribution{}
-			continue
+		default:
+			out[t.id] = store.Attribution{Pending: pendingOrg[t.orgID]}
 		}
-		pending, ok := pendingOrg[t.orgID]
-		if !ok {
-			if pending, err = a.Pending(ctx, p.name, t.orgID, since); err != nil {
-				return nil, fmt.Errorf("watch: pending restore starts on %s: %w", p.name, err)
-			}
-			pendingOrg[t.orgID] = pending
-		}
-		out[t.id] = store.Attribution{Pending: pending}
 	}
 	return out, nil
 }

@@ -47,7 +47,8 @@ var (
 	// ErrDuplicate: Begin with an idempotency key this person already used for the same step;
 	// the Action returned beside it is the first one, nothing was appended.
 	ErrDuplicate = errors.New("actionlog: idempotency key already used")
-	// ErrKeyReused: the idempotency key was used for another step (kind or session): refused.
+	// ErrKeyReused: the idempotency key was used for another request (kind, session, items,
+	// target, recipients or destructiveness): refused.
 	ErrKeyReused = errors.New("actionlog: idempotency key used for another action")
 	// ErrSelfApproval: the requester tried to approve their own action.
 	ErrSelfApproval = errors.New("actionlog: an action cannot be approved by its requester")

@@ -630,7 +630,7 @@ func TestSessionsByVBO(t *testing.T) {
 }
 
 // PendingStarts sees a START begun after since and not yet answered, on that server and
-// organisation only.
+// organisation only ("": any organisation of the server).
 func TestPendingStarts(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, e *env) {
@@ -661,6 +661,8 @@ func TestPendingStarts(t *testing.T) {
 			{"syd1", "org-1", b.At, false}, // began at since, not after
 			{"mel1", "org-1", t0, false},
 			{"syd1", "org-2", t0, false},
+			{"syd1", "", t0, true}, // any organisation of the server
+			{"mel1", "", t0, false},
 		} {
 			if got := pending(tc.server, tc.org, tc.since); got != tc.want {
 				t.Errorf("PendingStarts(%s, %s, %v) = %v, want %v", tc.server, tc.org, tc.since, got, tc.want)
@@ -801,5 +803,32 @@ func TestActionsPaging(t *testing.T) {
 		if got, _ := e.log.Actions(ctx, "nope", 0, 10); len(got) != 0 {
 			t.Fatalf("unknown session has %d actions", len(got))
 		}
+	})
+}
+
+// A step names its session's server, organisation, VBO session and type, or none: one naming
+// others is refused, never recorded against the session as if it happened elsewhere.
+func TestStepOnAnotherSessionsCoordinates(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, e *env) {
+		alice := actor("t1", "alice")
+		s := e.start(t, alice, "syd1", "org-1", "vbo-1")
+		base := Entry{Actor: alice, Kind: KindBrowse, GatewaySessionID: s.ID}
+		for name, en := range map[string]Entry{
+			"server":       func() Entry { x := base; x.Server = "mel1"; return x }(),
+			"organisation": func() Entry { x := base; x.OrganizationID = "org-2"; return x }(),
+			"VBO session":  func() Entry { x := base; x.VBOSessionID = "vbo-2"; return x }(),
+			"type":         func() Entry { x := base; x.SessionType = "TEAMS"; return x }(),
+		} {
+			if a, err := e.log.Begin(ctx, en); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: %+v, %v; want ErrInvalid", name, a, err)
+			}
+		}
+		same := base
+		same.Server, same.OrganizationID, same.VBOSessionID, same.SessionType = "syd1", "org-1", "vbo-1", "EXCHANGE"
+		if _, err := e.log.Begin(ctx, same); err != nil {
+			t.Fatalf("the session's own coordinates: %v", err)
+		}
+		e.checkChain(t, "t1", 3)
 	})
 }

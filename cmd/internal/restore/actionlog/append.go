@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -20,6 +21,10 @@ const (
 	maxDetailBytes = 64 << 10
 	maxItems       = 1000
 	maxRecipients  = 100
+	// The items and recipients of one record together, as stored (JSON): each item and address
+	// within maxTextBytes still made megabytes of one row (and of every page reading it).
+	maxItemsBytes      = 1 << 20
+	maxRecipientsBytes = 64 << 10
 )
 
 // Begin appends the record of a step about to be taken and returns it. For KindStart it also
@@ -28,8 +33,8 @@ const (
 // A step on an existing gateway session (every kind but START) goes on that session's chain
 // (its tenant's), so a session's steps are ordered by position; the session must exist, be
 // open, and belong to the actor's tenant (a provider admin, tenant "", may act on any): else
-// ErrNotFound or ErrSessionClosed. Server, organisation and VBO session id default to the
-// session's.
+// ErrNotFound or ErrSessionClosed. Server, organisation, VBO session id and type default to
+// the session's; naming others is ErrInvalid.
 func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 	if err := validateEntry(&e); err != nil {
 		return Action{}, err
@@ -43,10 +48,14 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 		Replica: l.replica, Detail: string(e.Detail), Status: StatusPending, AtNS: store.NS(at),
 		ItemCount: int64(len(e.Items)), Target: e.Target, Destructive: e.Destructive, IdemKey: e.IdempotencyKey}
 	if len(e.Items) > 0 {
-		r.Items = mustJSON(e.Items)
+		if r.Items = mustJSON(e.Items); len(r.Items) > maxItemsBytes {
+			return Action{}, fmt.Errorf("%w: items take more than %d bytes together", ErrInvalid, maxItemsBytes)
+		}
 	}
 	if len(e.Recipients) > 0 {
-		r.Recipients = mustJSON(e.Recipients)
+		if r.Recipients = mustJSON(e.Recipients); len(r.Recipients) > maxRecipientsBytes {
+			return Action{}, fmt.Errorf("%w: recipients take more than %d bytes together", ErrInvalid, maxRecipientsBytes)
+		}
 	}
 	if !e.ApprovalUntil.IsZero() {
 		r.ApprovalUntil = store.NS(e.ApprovalUntil)
@@ -83,6 +92,12 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 			if !s.Open {
 				return fmt.Errorf("actionlog: gateway session %s: %w", s.ID, ErrSessionClosed)
 			}
+			for name, v := range map[string][2]string{"server": {r.Server, s.Server}, "organizationId": {r.OrgID, s.OrganizationID},
+				"vboSessionId": {r.VBOID, s.VBOSessionID}, "sessionType": {r.SessType, s.Type}} {
+				if v[0] != "" && v[1] != "" && v[0] != v[1] {
+					return fmt.Errorf("%w: %s %q is not gateway session %s's", ErrInvalid, name, v[0], s.ID)
+				}
+			}
 			r.Server = firstNonEmpty(r.Server, s.Server)
 			r.OrgID = firstNonEmpty(r.OrgID, s.OrganizationID)
 			r.VBOID = firstNonEmpty(r.VBOID, s.VBOSessionID)
@@ -116,13 +131,17 @@ type duplicate struct{ id string }
 func (d *duplicate) Error() string { return "duplicate of " + d.id }
 
 // duplicate answers a Begin whose key was used before: the first action with ErrDuplicate, or
-// ErrKeyReused when the key was used for another kind of step or another session.
+// ErrKeyReused when the key was used for another request: another kind of step, another
+// session, other items, target or recipients, or another destructiveness (answering the first
+// action's result for those would report a restore that was never done).
 func (l *Log) duplicate(ctx context.Context, id string, e *Entry) (Action, error) {
 	a, err := l.Action(ctx, id)
 	if err != nil {
 		return Action{}, err
 	}
-	if a.Kind != e.Kind || (e.Kind != KindStart && a.GatewaySessionID != e.GatewaySessionID) {
+	if a.Kind != e.Kind || (e.Kind != KindStart && a.GatewaySessionID != e.GatewaySessionID) ||
+		!slices.Equal(a.Items, e.Items) || a.Target != e.Target || !slices.Equal(a.Recipients, e.Recipients) ||
+		a.Destructive != e.Destructive {
 		return Action{}, fmt.Errorf("actionlog: begin %s: key %q: %w", e.Kind, e.IdempotencyKey, ErrKeyReused)
 	}
 	return a, fmt.Errorf("actionlog: begin %s: key %q: %w", e.Kind, e.IdempotencyKey, ErrDuplicate)

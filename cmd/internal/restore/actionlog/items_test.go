@@ -309,6 +309,15 @@ func TestItemActionValidation(t *testing.T) {
 			{"restore to without target", func(en *Entry) { en.Kind = KindRestoreTo }},
 			{"item without id", func(en *Entry) { en.Items = []Item{{Name: "x"}} }},
 			{"too many items", func(en *Entry) { en.Items = many }},
+			// Each item within its limits, together megabytes in one record (and 500 of them in
+			// one Actions page).
+			{"items too large together", func(en *Entry) { en.Items = bulky(maxItems, maxTextBytes) }},
+			{"recipients too large together", func(en *Entry) {
+				en.Kind, en.Recipients = KindSend, make([]string, maxRecipients)
+				for i := range en.Recipients {
+					en.Recipients[i] = strings.Repeat("r", maxTextBytes-20) + fmt.Sprintf("%d@contoso.example", i)
+				}
+			}},
 			{"empty recipient", func(en *Entry) { en.Kind, en.Recipients = KindSend, []string{""} }},
 			{"items on a browse", func(en *Entry) { en.Kind = KindBrowse }},
 			{"approval deadline past", func(en *Entry) { en.ApprovalUntil = t0.Add(-time.Hour) }},
@@ -336,4 +345,49 @@ func TestItemActionValidation(t *testing.T) {
 		}
 		e.checkChain(t, "t1", 3)
 	})
+}
+
+// A key reused for the same kind of step on the same session but other items, another target,
+// other recipients or another destructiveness is not a retry: ErrKeyReused, never the first
+// action's result standing in for a restore that was not done.
+func TestIdempotencyKeyOtherRequest(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, e *env) {
+		alice := actor("t1", "alice")
+		s := e.start(t, alice, "syd1", "org-1", "vbo-1")
+		restore := Entry{Actor: alice, Kind: KindRestoreTo, GatewaySessionID: s.ID, Items: []Item{{ID: "i1"}},
+			Target: "mailbox:bob/Inbox", IdempotencyKey: "k-restore"}
+		send := Entry{Actor: alice, Kind: KindSend, GatewaySessionID: s.ID, Items: []Item{{ID: "i1"}},
+			Recipients: []string{"bob@contoso.example"}, IdempotencyKey: "k-send"}
+		for _, en := range []Entry{restore, send} {
+			if _, err := e.log.Begin(ctx, en); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, en := range map[string]Entry{
+			"other items":      func() Entry { x := restore; x.Items = []Item{{ID: "i2"}}; return x }(),
+			"more items":       func() Entry { x := restore; x.Items = []Item{{ID: "i1"}, {ID: "i2"}}; return x }(),
+			"other target":     func() Entry { x := restore; x.Target = "mailbox:mallory/Inbox"; return x }(),
+			"other recipients": func() Entry { x := send; x.Recipients = []string{"mallory@evil.example"}; return x }(),
+			"destructive":      func() Entry { x := restore; x.Destructive = true; return x }(),
+		} {
+			if a, err := e.log.Begin(ctx, en); !errors.Is(err, ErrKeyReused) {
+				t.Errorf("%s: %+v, %v; want ErrKeyReused", name, a, err)
+			}
+		}
+		// The same request again is a retry.
+		if _, err := e.log.Begin(ctx, restore); !errors.Is(err, ErrDuplicate) {
+			t.Fatalf("retry: %v", err)
+		}
+		e.checkChain(t, "t1", 4)
+	})
+}
+
+// bulky is n items, each with a name of size bytes.
+func bulky(n, size int) []Item {
+	out := make([]Item, n)
+	for i := range out {
+		out[i] = Item{ID: fmt.Sprint(i), Name: strings.Repeat("n", size)}
+	}
+	return out
 }
