@@ -87,8 +87,10 @@ type ArchiveReader interface {
 	CountArchivedSessions(ctx context.Context, q ArchiveListQuery) (int, error)
 	// ArchivedSession is nil, nil when the session is not archived.
 	ArchivedSession(ctx context.Context, server, id string) (*ArchivedSession, error)
-	// ArchivedEvents reads a session's events from offset on (VBO's event positions).
-	ArchivedEvents(ctx context.Context, server, id string, offset, limit int) ([]upstream.RestoreSessionEvent, error)
+	// ArchivedEvents reads the events at positions [offset, offset+limit) (VBO's event
+	// positions) of several sessions of server, by session id (one read for a response's
+	// sessions: loaders.ArchiveEvents batches them).
+	ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error)
 	ArchiveCoverage(ctx context.Context) (map[string]ArchiveCoverage, error)
 }
 
@@ -374,7 +376,7 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 	var offsets []int
 	end, next := false, from
 	for len(events) <= size && next-from < archiveEventsScanLimit {
-		list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, next, batch)
+		list, err := r.archivedEvents(ctx, obj, next, batch)
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +419,7 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 			total, stop = len(events), from
 		}
 		for off := 0; off < stop; off += batch {
-			list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, off, min(batch, stop-off))
+			list, err := r.archivedEvents(ctx, obj, off, min(batch, stop-off))
 			if err != nil {
 				return nil, err
 			}
@@ -436,4 +438,11 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 		}
 	}
 	return conn, nil
+}
+
+// archivedEvents reads obj's events at positions [offset, offset+limit) through the request's
+// batch (loaders.ArchiveEvents): the sessions of a response read their events together.
+func (r *Resolver) archivedEvents(ctx context.Context, obj *model.RestoreSession, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
+	return loaders.For(ctx).ArchiveEvents(ctx, loaders.ArchiveEventsKey{Server: obj.ServerName, SessionID: obj.Upstream.ID,
+		Offset: offset, Limit: limit}, r.Reads.Reader.ArchivedEvents)
 }

@@ -49,6 +49,8 @@ type Loaders struct {
 	freshness Freshness
 	// archiveCoverage is the archive's coverage, read once per request (ArchiveCoverage).
 	archiveCoverage memo[struct{}, any]
+	// archiveEvents batches the archive's event reads (ArchiveEvents).
+	archiveEvents archiveEventsLoader
 }
 
 // New creates a fresh set of loaders for one request.

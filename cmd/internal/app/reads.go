@@ -68,8 +68,8 @@ func (a *archiveReader) ArchivedSession(ctx context.Context, server, id string) 
 	return &s, nil
 }
 
-func (a *archiveReader) ArchivedEvents(ctx context.Context, server, id string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
-	return a.st.SessionEventsFrom(ctx, server, id, offset, limit)
+func (a *archiveReader) ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error) {
+	return a.st.EventsOfSessions(ctx, server, ids, offset, limit)
 }
 
 // ArchiveCoverage is every watched server's: from its backfill window's start (or the

@@ -204,3 +204,51 @@ func (s *Store) CountSessions(ctx context.Context, q ListQuery) (int, error) {
 func (s *Store) SessionEventsFrom(ctx context.Context, server, sessionID string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
 	return s.Events(ctx, server, sessionID, offset, math.MaxInt32, math.MaxInt64, limit)
 }
+
+// EventsOfSessions reads the archived events at positions [offset, offset+limit) of each of a
+// server's sessions ids, in one query per 500 sessions (the read path batches every session
+// of a response whose events it shows), by session id, each in order. A session's positions
+// are contiguous from 0 (the watch appends them in VBO's order), so the range is what
+// SessionEventsFrom(offset, limit) reads of each.
+func (s *Store) EventsOfSessions(ctx context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error) {
+	out := make(map[string][]upstream.RestoreSessionEvent, len(ids))
+	if limit <= 0 {
+		return out, nil
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, len(chunk)+3)
+		args = append(args, server)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		args = append(args, offset, int64(offset)+int64(limit))
+		rows, err := s.eng.Query(ctx, `SELECT session_id, `+eventColumns+` FROM archive_event WHERE server = ? AND session_id IN (`+
+			placeholders(len(chunk))+`) AND ord >= ? AND ord < ? ORDER BY session_id, ord`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: events of sessions: %w", err)
+		}
+		if err := scanSessionEvents(rows, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scanSessionEvents reads rows of session_id and eventColumns into out and closes them.
+func scanSessionEvents(rows Rows, out map[string][]upstream.RestoreSessionEvent) error {
+	defer rows.Close()
+	var sid string
+	for rows.Next() {
+		e, err := scanEvent(rows, &sid)
+		if err != nil {
+			return fmt.Errorf("store: events of sessions: %w", err)
+		}
+		out[sid] = append(out[sid], e)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: events of sessions: %w", err)
+	}
+	return nil
+}

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -80,6 +82,68 @@ func TestListSessionsByOrganization(t *testing.T) {
 				if err != nil || n != len(tc.want) {
 					t.Errorf("%s: CountSessions = %d, %v, want %d", tc.name, n, err, len(tc.want))
 				}
+			}
+		})
+	}
+}
+
+// EventsOfSessions reads, for many sessions of one server at once, what SessionEventsFrom
+// reads of each (the same range of positions, in order), none of another server's, across
+// the 500-session chunks of its query.
+func TestEventsOfSessions(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			s := storetest.Open(t, eng.Options(t))
+			ctx := context.Background()
+			withEvents := func(server, id string, n int) store.Change {
+				c := store.Change{Session: store.Session{Server: server, Session: upstream.RestoreSession{ID: id, Organization: "Contoso",
+					Type: "Vex", State: "Stopped", Result: "Success", CreationTime: t0}, EventsRead: n, EventsComplete: true}}
+				for i := range n {
+					c.NewEvents = append(c.NewEvents, upstream.RestoreSessionEvent{ID: fmt.Sprintf("%s-e%d", id, i), Type: "Export",
+						Status: "Success", Title: fmt.Sprintf("event %d of %s", i, id), StartTime: t0.Add(time.Duration(i) * time.Second)})
+				}
+				return c
+			}
+			if err := s.Archive(ctx, lease(t, s, "syd1", "a"), []store.Change{withEvents("syd1", "s1", 7), withEvents("syd1", "s2", 3),
+				withEvents("syd1", "s3", 0)}, store.Checkpoint{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Archive(ctx, lease(t, s, "mel1", "a"), []store.Change{withEvents("mel1", "s1", 4)}, store.Checkpoint{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			// 1,200 ids, the archived ones in different chunks.
+			ids := make([]string, 1200)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("none%d", i)
+			}
+			ids[0], ids[600], ids[1100] = "s1", "s2", "s3"
+			for _, r := range []struct{ offset, limit int }{{0, 2000}, {0, 3}, {2, 3}, {5, 10}, {9, 5}, {0, 0}} {
+				got, err := s.EventsOfSessions(ctx, "syd1", ids, r.offset, r.limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, id := range []string{"s1", "s2", "s3"} {
+					want, err := s.SessionEventsFrom(ctx, "syd1", id, r.offset, r.limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.limit == 0 {
+						want = nil
+					}
+					if len(got[id]) != len(want) || len(want) > 0 && !reflect.DeepEqual(got[id], want) {
+						t.Errorf("[%d, +%d) of %s = %+v, want %+v", r.offset, r.limit, id, got[id], want)
+					}
+				}
+				for id := range got {
+					if !slices.Contains([]string{"s1", "s2"}, id) {
+						t.Errorf("[%d, +%d): events of %s read", r.offset, r.limit, id)
+					}
+				}
+			}
+			if got, _ := s.EventsOfSessions(ctx, "syd1", []string{"s1"}, 0, 2000); len(got["s1"]) != 7 || got["s1"][6].Title != "event 6 of s1" {
+				t.Errorf("syd1's s1 = %+v, want its 7 events, not mel1's", got["s1"])
 			}
 		})
 	}
