@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -64,6 +65,49 @@ type ArchiveListQuery struct {
 	// selects them, so a page reads no other organisation's sessions. The resolvers still
 	// match every row read (the same matcher as the VBO path).
 	Orgs map[string]map[string]bool
+	// Types, States and Results, when set, select the sessions by their recorded VBO values
+	// (archiveValues: exactly the filter's types, states and results).
+	Types, States, Results *ArchiveValues
+}
+
+// ArchiveValues selects the recorded values of a column: those in In, or any value outside
+// NotIn (both empty: none).
+type ArchiveValues struct{ In, NotIn []string }
+
+// archiveValues is the recorded values whose mapping (conv) is one of want: the known values
+// that map to a wanted one, and any value outside known when unknown is wanted (nil: no
+// condition).
+func archiveValues[V ~string, E comparable](want []E, known []V, conv func(V) E, unknown E) *ArchiveValues {
+	if len(want) == 0 {
+		return nil
+	}
+	v := &ArchiveValues{}
+	for _, k := range known {
+		if slices.Contains(want, conv(k)) {
+			v.In = append(v.In, string(k))
+		}
+	}
+	if slices.Contains(want, unknown) {
+		for _, k := range known {
+			v.NotIn = append(v.NotIn, string(k))
+		}
+	}
+	return v
+}
+
+// withFilter has q select the filter's types, states and results in the reader, and reports
+// whether a condition only the matcher applies is left (initiatedBy, clientHost).
+func (q *ArchiveListQuery) withFilter(f *model.RestoreSessionFilter) (goOnly bool) {
+	if f == nil {
+		return false
+	}
+	q.Types = archiveValues(f.Types, []upstream.RestoreSessionType{upstream.SessionTypeExchange, upstream.SessionTypeOneDrive,
+		upstream.SessionTypeSharePoint, upstream.SessionTypeTeams}, model.SessionTypeFromVBO, model.RestoreSessionTypeUnknown)
+	q.States = archiveValues(f.States, []upstream.RestoreSessionState{upstream.SessionStateWorking, upstream.SessionStateStopped},
+		model.SessionStateFromVBO, model.RestoreSessionStateUnknown)
+	q.Results = archiveValues(f.Results, []upstream.RestoreSessionResult{upstream.SessionResultSuccess, upstream.SessionResultWarning,
+		upstream.SessionResultFailed}, model.SessionResultFromVBO, model.RestoreSessionResultUnknown)
+	return f.InitiatedBy != nil && *f.InitiatedBy != "" || f.ClientHost != nil && *f.ClientHost != ""
 }
 
 // ArchivedSession is one archived session as VBO last reported it.
@@ -236,11 +280,13 @@ func (r *Resolver) noteLive(ctx context.Context, servers []string) {
 
 // archiveSessions pages sessions of servers from the archive, newest first, keeping the ones m
 // matches (the same matcher the VBO walk uses). after continues an archive cursor.
-// orgs (nil: every organisation) are the organisations m keeps, which the reader selects.
-func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, count bool) (*model.RestoreSessionConnection, error) {
+// orgs (nil: every organisation) are the organisations m keeps, and filter's types, states and
+// results the ones it keeps: the reader selects both, so the page reads size + 1 rows unless
+// a condition only the matcher applies is left (then batches of 500). m still checks every row.
+func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, filter *model.RestoreSessionFilter, count bool) (*model.RestoreSessionConnection, error) {
 	q := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, After: after, Orgs: orgs}
 	batch := size + 1
-	if m != nil {
+	if q.withFilter(filter) {
 		batch = max(batch, 500)
 	}
 	var got []ArchivedSession
@@ -287,7 +333,9 @@ func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w load
 		conn.PageInfo.EndCursor = &end
 	}
 	if count {
-		total, err := r.archiveTotal(ctx, ArchiveListQuery{Servers: servers, From: w.From, To: w.To, Orgs: orgs}, m)
+		tq := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, Orgs: orgs}
+		tq.withFilter(filter)
+		total, err := r.archiveTotal(ctx, tq, m)
 		if err != nil {
 			return nil, err
 		}

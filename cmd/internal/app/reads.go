@@ -29,11 +29,19 @@ type archiveReader struct {
 }
 
 func listQuery(q resolvers.ArchiveListQuery) store.ListQuery {
-	l := store.ListQuery{Servers: q.Servers, From: q.From, To: q.To, Limit: q.Limit, Orgs: q.Orgs}
+	l := store.ListQuery{Servers: q.Servers, From: q.From, To: q.To, Limit: q.Limit, Orgs: q.Orgs,
+		Types: valueSet(q.Types), States: valueSet(q.States), Results: valueSet(q.Results)}
 	if q.After != nil {
 		l.After = &store.ListKey{Start: q.After.Start, Server: q.After.Server, ID: q.After.ID}
 	}
 	return l
+}
+
+func valueSet(v *resolvers.ArchiveValues) *store.ValueSet {
+	if v == nil {
+		return nil
+	}
+	return &store.ValueSet{In: v.In, NotIn: v.NotIn}
 }
 
 func archived(x *store.Session) resolvers.ArchivedSession {

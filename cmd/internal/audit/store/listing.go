@@ -38,6 +38,8 @@ type ListQuery struct {
 	// folded in Go (the databases fold case differently), so the query names the recorded
 	// spellings exactly and reads the archive_session_org index.
 	Orgs map[string]map[string]bool
+	// Types, States and Results, when set, select the sessions by VBO's recorded values.
+	Types, States, Results *ValueSet
 }
 
 // orgs is the condition and arguments of the recorded organisation names q.Orgs selects (the
@@ -121,6 +123,14 @@ func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string,
 	if q.To != nil {
 		conds = append(conds, "start_ns < ?")
 		args = append(args, NS(*q.To))
+	}
+	for _, c := range []struct {
+		col string
+		set *ValueSet
+	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
+		if c.set != nil {
+			conds = append(conds, c.set.cond(c.col, &args))
+		}
 	}
 	if q.After != nil {
 		r := -1
