@@ -256,7 +256,11 @@ func (r *Resolver) noteArchive(ctx context.Context, cov map[string]ArchiveCovera
 	first := false
 	for _, s := range servers {
 		asOf := cov[s].AsOf
-		first = f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceArchive, AsOf: &asOf}) || first
+		e := loaders.FreshnessEntry{Source: loaders.SourceArchive, AsOf: &asOf}
+		if at, ok := r.Backend.OrganizationsAsOf(s); ok {
+			e.OrganizationsAsOf = &at
+		}
+		first = f.Note(s, e) || first
 	}
 	if first {
 		graphql.RegisterExtension(ctx, "freshness", f)

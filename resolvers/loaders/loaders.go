@@ -181,16 +181,21 @@ func (l *Loaders) fetchOrganizations(ctx context.Context, server string) ([]upst
 	if err != nil {
 		return nil, err
 	}
+	if list, ok := l.b.keptOrganizations(server); ok {
+		return list, nil
+	}
 	key := server + "\x00orgs"
 	if l.b.listings != nil {
 		if v, ok := l.b.listings.get(key); ok {
 			return v.([]upstream.Organization), nil
 		}
 	}
+	at := l.b.now()
 	orgs, err := c.Organizations(ctx)
 	if err != nil {
 		return nil, err
 	}
+	l.b.keepOrganizations(server, orgs, at)
 	if l.b.listings != nil {
 		l.b.listings.add(key, orgs, orgsBytes(orgs))
 	}

@@ -21,6 +21,18 @@ func archiveReads(cfg *config.Config, st *store.Store) *resolvers.ArchiveReads {
 		From: resolvers.ReadsFrom(r.From), MaxLag: r.MaxLag}
 }
 
+// organizationsTTL is how long the loaders keep each server's organisation list, refreshed in
+// the background (loaders.Backend.KeepOrganizations): reads.maxLag while reads may come from
+// the archive (the watch on, reads.from not upstream), so that an archive read makes no
+// upstream call and its organisations are no older than the archive may be; 0 otherwise.
+func organizationsTTL(cfg *config.Config, st *store.Store) time.Duration {
+	r := cfg.Reads.WithDefaults()
+	if st == nil || !cfg.Watch.Enabled || r.From == config.ReadsUpstream {
+		return 0
+	}
+	return r.MaxLag
+}
+
 // archiveReader is resolvers.ArchiveReader on the store.
 type archiveReader struct {
 	st *store.Store
