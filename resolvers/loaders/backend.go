@@ -69,8 +69,8 @@ type Config struct {
 	// reads come from the archive. 0: off (the listing TTL cache may still keep them).
 	OrganizationsTTL time.Duration
 	// Now is the clock (nil: time.Now).
-	Now func() time.Time
-	Logger    *slog.Logger
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // DefaultScanBudget is Config.ScanBudget's default.
