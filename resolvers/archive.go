@@ -134,7 +134,8 @@ type ArchiveReader interface {
 	// ArchivedEvents reads the events at positions [offset, offset+limit) (VBO's event
 	// positions) of several sessions of server, by session id (one read for a response's
 	// sessions: loaders.ArchiveEvents batches them).
-	ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error)
+	// omit names the fields the response does not show (they may be left zero).
+	ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int, omit loaders.EventOmit) (map[string][]upstream.RestoreSessionEvent, error)
 	ArchiveCoverage(ctx context.Context) (map[string]ArchiveCoverage, error)
 }
 
@@ -424,11 +425,12 @@ const archiveEventsScanLimit = 1_000_000
 // matches from the start.
 func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession, from, size int, match func(*upstream.RestoreSessionEvent) bool) (*model.RestoreEventConnection, error) {
 	const batch = 2000
+	omit := eventOmit(ctx)
 	var events []upstream.RestoreSessionEvent
 	var offsets []int
 	end, next := false, from
 	for len(events) <= size && next-from < archiveEventsScanLimit {
-		list, err := r.archivedEvents(ctx, obj, next, batch)
+		list, err := r.archivedEvents(ctx, obj, next, batch, omit)
 		if err != nil {
 			return nil, err
 		}
@@ -471,7 +473,7 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 			total, stop = len(events), from
 		}
 		for off := 0; off < stop; off += batch {
-			list, err := r.archivedEvents(ctx, obj, off, min(batch, stop-off))
+			list, err := r.archivedEvents(ctx, obj, off, min(batch, stop-off), omit)
 			if err != nil {
 				return nil, err
 			}
@@ -494,7 +496,52 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 
 // archivedEvents reads obj's events at positions [offset, offset+limit) through the request's
 // batch (loaders.ArchiveEvents): the sessions of a response read their events together.
-func (r *Resolver) archivedEvents(ctx context.Context, obj *model.RestoreSession, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
+func (r *Resolver) archivedEvents(ctx context.Context, obj *model.RestoreSession, offset, limit int, omit loaders.EventOmit) ([]upstream.RestoreSessionEvent, error) {
 	return loaders.For(ctx).ArchiveEvents(ctx, loaders.ArchiveEventsKey{Server: obj.ServerName, SessionID: obj.Upstream.ID,
-		Offset: offset, Limit: limit}, r.Reads.Reader.ArchivedEvents)
+		Offset: offset, Limit: limit, Omit: omit}, r.Reads.Reader.ArchivedEvents)
+}
+
+// eventFieldNeeds are the upstream event fields each RestoreEvent field reads (order, type and
+// status are always read; session reads none).
+var eventFieldNeeds = map[string]loaders.EventOmit{
+	"id": loaders.OmitEventID, "upstreamId": loaders.OmitEventID, "title": loaders.OmitEventTitle,
+	"message": loaders.OmitEventMessage, "itemName": loaders.OmitEventItemName, "itemType": loaders.OmitEventItemType,
+	"itemSizeBytes": loaders.OmitEventItemSize, "source": loaders.OmitEventSource, "target": loaders.OmitEventTarget,
+	"startTime": loaders.OmitEventTimes, "endTime": loaders.OmitEventTimes, "durationSeconds": loaders.OmitEventDuration,
+	"order": 0, "type": 0, "status": 0, "session": 0, "__typename": 0,
+}
+
+// allEventFields omits nothing.
+const allEventFields loaders.EventOmit = 0
+
+// eventOmit is what the current events field's selection (edges { node { ... } }, fragments
+// included) does not show, which an archive read may leave out: the fields of no RestoreEvent
+// field selected. Outside an operation, or for a field it does not know, it omits nothing.
+func eventOmit(ctx context.Context) loaders.EventOmit {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !graphql.HasOperationContext(ctx) {
+		return allEventFields
+	}
+	op := graphql.GetOperationContext(ctx)
+	var omit loaders.EventOmit = loaders.OmitEventID | loaders.OmitEventTimes | loaders.OmitEventDuration | loaders.OmitEventTitle |
+		loaders.OmitEventMessage | loaders.OmitEventItemName | loaders.OmitEventItemType | loaders.OmitEventItemSize |
+		loaders.OmitEventSource | loaders.OmitEventTarget
+	for _, edges := range graphql.CollectFields(op, fc.Field.Selections, []string{"RestoreEventConnection"}) {
+		if edges.Name != "edges" {
+			continue
+		}
+		for _, node := range graphql.CollectFields(op, edges.Selections, []string{"RestoreEventEdge"}) {
+			if node.Name != "node" {
+				continue
+			}
+			for _, f := range graphql.CollectFields(op, node.Selections, []string{"RestoreEvent", "Node"}) {
+				need, ok := eventFieldNeeds[f.Name]
+				if !ok {
+					return allEventFields
+				}
+				omit &^= need
+			}
+		}
+	}
+	return omit
 }

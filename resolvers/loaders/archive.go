@@ -10,15 +10,36 @@ import (
 )
 
 // ArchiveEventsKey names the events at positions [Offset, Offset+Limit) of one archived
-// session.
+// session, read without the fields Omit names.
 type ArchiveEventsKey struct {
 	Server, SessionID string
 	Offset, Limit     int
+	Omit              EventOmit
 }
 
+// EventOmit names the fields of upstream.RestoreSessionEvent a read may leave zero (the
+// response does not show them); the zero value omits none. Order, Type and Status are always
+// read.
+type EventOmit uint16
+
+// Fields an archive events read may leave out.
+const (
+	OmitEventID       EventOmit = 1 << iota // ID
+	OmitEventTimes                          // StartTime, EndTime
+	OmitEventDuration                       // Duration
+	OmitEventTitle                          // Title
+	OmitEventMessage                        // Message
+	OmitEventItemName                       // ItemName
+	OmitEventItemType                       // ItemType
+	OmitEventItemSize                       // ItemSizeBytes
+	OmitEventSource                         // Source
+	OmitEventTarget                         // Target
+)
+
 // ArchiveEventsReader reads the events at positions [offset, offset+limit) of several sessions
-// of one server at once, by session id (a session without events may be absent).
-type ArchiveEventsReader func(ctx context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error)
+// of one server at once, by session id (a session without events may be absent), without the
+// fields omit names.
+type ArchiveEventsReader func(ctx context.Context, server string, ids []string, offset, limit int, omit EventOmit) (map[string][]upstream.RestoreSessionEvent, error)
 
 // archiveEventsBatch bounds the sessions one read asks for.
 const archiveEventsBatch = 1000
@@ -41,18 +62,19 @@ func (l *Loaders) ArchiveEvents(ctx context.Context, k ArchiveEventsKey, read Ar
 	return l.archiveEvents.l.Load(ctx, k)()
 }
 
-// batchArchiveEvents answers keys with one read per (server, offset, limit), in key order.
+// batchArchiveEvents answers keys with one read per (server, offset, limit, omit), in key order.
 func batchArchiveEvents(read ArchiveEventsReader) dataloader.BatchFunc[ArchiveEventsKey, []upstream.RestoreSessionEvent] {
 	type group struct {
 		server        string
 		offset, limit int
+		omit          EventOmit
 	}
 	return func(ctx context.Context, keys []ArchiveEventsKey) []*dataloader.Result[[]upstream.RestoreSessionEvent] {
 		results := make([]*dataloader.Result[[]upstream.RestoreSessionEvent], len(keys))
 		groups := map[group][]int{}
 		var order []group
 		for i, k := range keys {
-			g := group{k.Server, k.Offset, k.Limit}
+			g := group{k.Server, k.Offset, k.Limit, k.Omit}
 			if _, ok := groups[g]; !ok {
 				order = append(order, g)
 			}
@@ -68,7 +90,7 @@ func batchArchiveEvents(read ArchiveEventsReader) dataloader.BatchFunc[ArchiveEv
 					ids = append(ids, id)
 				}
 			}
-			got, err := read(ctx, g.server, ids, g.offset, g.limit) // a panic: dataloader answers every key with it
+			got, err := read(ctx, g.server, ids, g.offset, g.limit, g.omit) // a panic: dataloader answers every key with it
 			for _, i := range idx {
 				if err != nil {
 					results[i] = &dataloader.Result[[]upstream.RestoreSessionEvent]{Error: err}

@@ -22,7 +22,7 @@ func TestArchiveEventsBatch(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var calls []string
-	read := func(_ context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error) {
+	read := func(_ context.Context, server string, ids []string, offset, limit int, _ EventOmit) (map[string][]upstream.RestoreSessionEvent, error) {
 		mu.Lock()
 		calls = append(calls, fmt.Sprintf("%s %d+%d %d ids", server, offset, limit, len(ids)))
 		mu.Unlock()
@@ -39,8 +39,8 @@ func TestArchiveEventsBatch(t *testing.T) {
 	}
 	l := b.New()
 	ctx := context.Background()
-	keys := []ArchiveEventsKey{{"syd1", "a", 0, 2000}, {"syd1", "b", 0, 2000}, {"syd1", "empty", 0, 2000}, {"syd1", "a", 0, 2000},
-		{"mel1", "a", 0, 2000}, {"syd1", "c", 5, 2000}, {"bad", "a", 0, 2000}}
+	keys := []ArchiveEventsKey{{"syd1", "a", 0, 2000, 0}, {"syd1", "b", 0, 2000, 0}, {"syd1", "empty", 0, 2000, 0}, {"syd1", "a", 0, 2000, 0},
+		{"mel1", "a", 0, 2000, 0}, {"syd1", "c", 5, 2000, 0}, {"bad", "a", 0, 2000, 0}, {"syd1", "d", 0, 2000, OmitEventTitle}}
 	type res struct {
 		ev  []upstream.RestoreSessionEvent
 		err error
@@ -72,7 +72,7 @@ func TestArchiveEventsBatch(t *testing.T) {
 		}
 	}
 	slices.Sort(calls)
-	want := []string{"bad 0+2000 1 ids", "mel1 0+2000 1 ids", "syd1 0+2000 3 ids", "syd1 5+2000 1 ids"}
+	want := []string{"bad 0+2000 1 ids", "mel1 0+2000 1 ids", "syd1 0+2000 1 ids", "syd1 0+2000 3 ids", "syd1 5+2000 1 ids"} // d: other fields, its own read
 	if !slices.Equal(calls, want) {
 		t.Errorf("reads = %q, want %q", calls, want)
 	}

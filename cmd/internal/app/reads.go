@@ -8,6 +8,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -88,8 +89,28 @@ func (a *archiveReader) ArchivedSession(ctx context.Context, server, id string) 
 	return &s, nil
 }
 
-func (a *archiveReader) ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error) {
-	return a.st.EventsOfSessions(ctx, server, ids, offset, limit)
+func (a *archiveReader) ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int, omit loaders.EventOmit) (map[string][]upstream.RestoreSessionEvent, error) {
+	return a.st.EventsOfSessions(ctx, server, ids, offset, limit, eventColumns(omit))
+}
+
+// eventColumnsOmitted maps the loaders' omitted event fields to the store's columns.
+var eventColumnsOmitted = []struct {
+	field loaders.EventOmit
+	cols  store.EventColumns
+}{{loaders.OmitEventID, store.EventID}, {loaders.OmitEventTimes, store.EventTimes}, {loaders.OmitEventDuration, store.EventDuration},
+	{loaders.OmitEventTitle, store.EventTitle}, {loaders.OmitEventMessage, store.EventMessage}, {loaders.OmitEventItemName, store.EventItemName},
+	{loaders.OmitEventItemType, store.EventItemType}, {loaders.OmitEventItemSize, store.EventItemSize},
+	{loaders.OmitEventSource, store.EventSource}, {loaders.OmitEventTarget, store.EventTarget}}
+
+// eventColumns is the store's columns for the fields omit names.
+func eventColumns(omit loaders.EventOmit) store.EventColumns {
+	var c store.EventColumns
+	for _, m := range eventColumnsOmitted {
+		if omit&m.field != 0 {
+			c |= m.cols
+		}
+	}
+	return c
 }
 
 // ArchiveCoverage is every watched server's: from its backfill window's start (or the

@@ -23,7 +23,8 @@ const archiveListQuery = `query($first: Int, $after: String, $filter: RestoreSes
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { id name type state result startTime endTime initiatedBy reason details scopeName
       clientHost { machineName } organization { id }
-      events(first: 4) { totalCount edges { node { id order type status itemName } } } } } } }`
+      events(first: 4) { totalCount edges { node { id order type status itemName ...eventDetails } } } } } } }
+fragment eventDetails on RestoreEvent { upstreamId title message itemType itemSizeBytes source target startTime endTime durationSeconds }`
 
 type archivePage struct {
 	RestoreSessions struct {
@@ -159,7 +160,9 @@ func TestArchiveReadsEqualUpstream(t *testing.T) {
 			// long the test runs.
 			fleet, gw := readsGateway(t, engine, func(c *config.Config) {
 				c.Watch.Interval, c.Watch.Sweep.Interval = time.Hour, -time.Second
-				c.Reads = config.Reads{From: config.ReadsArchive}
+				// maxLag 1h: the organisation lists are refreshed at start, then every 30 min
+				// (not every 15 s, which would fall between a reset and a check below).
+				c.Reads = config.Reads{From: config.ReadsArchive, MaxLag: time.Hour}
 			})
 			c := client.New(gw.Handler, client.Path("/graphql"))
 			from := time.Now().UTC().Add(-30 * 24 * time.Hour).Format(time.RFC3339)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -215,15 +216,47 @@ func (s *Store) SessionEventsFrom(ctx context.Context, server, sessionID string,
 	return s.Events(ctx, server, sessionID, offset, math.MaxInt32, math.MaxInt64, limit)
 }
 
+// EventColumns names the archive_event columns a read may leave out; the fields they fill stay
+// zero. The zero value leaves none out. Order, type and status are always read.
+type EventColumns uint16
+
+// Columns of archive_event a read may leave out.
+const (
+	EventID       EventColumns = 1 << iota // id
+	EventTimes                             // start_ns, end_ns
+	EventDuration                          // duration
+	EventTitle                             // title
+	EventMessage                           // message
+	EventItemName                          // item_name
+	EventItemType                          // item_type
+	EventItemSize                          // item_size
+	EventSource                            // source
+	EventTarget                            // target
+)
+
+// eventColumnBits are eventColumns' columns in order, each with the bit that leaves it out.
+var eventColumnBits = []struct {
+	name string
+	bit  EventColumns
+}{{"ord", 0}, {"id", EventID}, {"type", 0}, {"status", 0}, {"start_ns", EventTimes}, {"end_ns", EventTimes},
+	{"duration", EventDuration}, {"title", EventTitle}, {"message", EventMessage}, {"item_name", EventItemName},
+	{"item_type", EventItemType}, {"item_size", EventItemSize}, {"source", EventSource}, {"target", EventTarget}}
+
 // EventsOfSessions reads the archived events at positions [offset, offset+limit) of each of a
 // server's sessions ids, in one query per 500 sessions (the read path batches every session
-// of a response whose events it shows), by session id, each in order. A session's positions
-// are contiguous from 0 (the watch appends them in VBO's order), so the range is what
-// SessionEventsFrom(offset, limit) reads of each.
-func (s *Store) EventsOfSessions(ctx context.Context, server string, ids []string, offset, limit int) (map[string][]upstream.RestoreSessionEvent, error) {
+// of a response whose events it shows), by session id, each in order, without the columns
+// omit names. A session's positions are contiguous from 0 (the watch appends them in VBO's
+// order), so the range is what SessionEventsFrom(offset, limit) reads of each.
+func (s *Store) EventsOfSessions(ctx context.Context, server string, ids []string, offset, limit int, omit EventColumns) (map[string][]upstream.RestoreSessionEvent, error) {
 	out := make(map[string][]upstream.RestoreSessionEvent, len(ids))
 	if limit <= 0 {
 		return out, nil
+	}
+	cols, keep := []string{"session_id"}, make([]bool, len(eventColumnBits))
+	for i, c := range eventColumnBits {
+		if keep[i] = c.bit&omit == 0; keep[i] {
+			cols = append(cols, c.name)
+		}
 	}
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
@@ -234,26 +267,46 @@ func (s *Store) EventsOfSessions(ctx context.Context, server string, ids []strin
 			args = append(args, id)
 		}
 		args = append(args, offset, int64(offset)+int64(limit))
-		rows, err := s.eng.Query(ctx, `SELECT session_id, `+eventColumns+` FROM archive_event WHERE server = ? AND session_id IN (`+
+		rows, err := s.eng.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM archive_event WHERE server = ? AND session_id IN (`+
 			placeholders(len(chunk))+`) AND ord >= ? AND ord < ? ORDER BY session_id, ord`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: events of sessions: %w", err)
 		}
-		if err := scanSessionEvents(rows, out); err != nil {
+		if err := scanSessionEvents(rows, keep, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// scanSessionEvents reads rows of session_id and eventColumns into out and closes them.
-func scanSessionEvents(rows Rows, out map[string][]upstream.RestoreSessionEvent) error {
+// scanSessionEvents reads rows of session_id and the eventColumns keep says into out and
+// closes them.
+func scanSessionEvents(rows Rows, keep []bool, out map[string][]upstream.RestoreSessionEvent) error {
 	defer rows.Close()
 	var sid string
+	dest := make([]any, 0, len(keep)+1)
 	for rows.Next() {
-		e, err := scanEvent(rows, &sid)
-		if err != nil {
+		var e upstream.RestoreSessionEvent
+		var start int64
+		var end, size sql.NullInt64
+		all := [...]any{&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
+			&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target}
+		dest = append(dest[:0], &sid)
+		for i, d := range all {
+			if keep[i] {
+				dest = append(dest, d)
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("store: events of sessions: %w", err)
+		}
+		if keep[4] {
+			e.StartTime = time.Unix(0, start).UTC()
+			e.EndTime = TimePtr(end)
+		}
+		if size.Valid {
+			v := size.Int64
+			e.ItemSizeBytes = &v
 		}
 		out[sid] = append(out[sid], e)
 	}

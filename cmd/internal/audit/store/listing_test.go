@@ -120,7 +120,7 @@ func TestEventsOfSessions(t *testing.T) {
 			}
 			ids[0], ids[600], ids[1100] = "s1", "s2", "s3"
 			for _, r := range []struct{ offset, limit int }{{0, 2000}, {0, 3}, {2, 3}, {5, 10}, {9, 5}, {0, 0}} {
-				got, err := s.EventsOfSessions(ctx, "syd1", ids, r.offset, r.limit)
+				got, err := s.EventsOfSessions(ctx, "syd1", ids, r.offset, r.limit, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,8 +142,21 @@ func TestEventsOfSessions(t *testing.T) {
 					}
 				}
 			}
-			if got, _ := s.EventsOfSessions(ctx, "syd1", []string{"s1"}, 0, 2000); len(got["s1"]) != 7 || got["s1"][6].Title != "event 6 of s1" {
+			if got, _ := s.EventsOfSessions(ctx, "syd1", []string{"s1"}, 0, 2000, 0); len(got["s1"]) != 7 || got["s1"][6].Title != "event 6 of s1" {
 				t.Errorf("syd1's s1 = %+v, want its 7 events, not mel1's", got["s1"])
+			}
+			// Columns left out stay zero; the others, and order, type and status, are read.
+			all, _ := s.EventsOfSessions(ctx, "syd1", []string{"s1"}, 0, 2000, 0)
+			some, err := s.EventsOfSessions(ctx, "syd1", []string{"s1"}, 0, 2000, store.EventTitle|store.EventTimes|store.EventID)
+			if err != nil || len(some["s1"]) != 7 {
+				t.Fatalf("projected read: %v, %v", some, err)
+			}
+			for i, e := range some["s1"] {
+				want := all["s1"][i]
+				want.Title, want.StartTime, want.EndTime, want.ID = "", time.Time{}, nil, ""
+				if !reflect.DeepEqual(e, want) || e.Type != "Export" || e.Order != i {
+					t.Errorf("projected event %d = %+v, want %+v", i, e, want)
+				}
 			}
 		})
 	}

@@ -84,14 +84,13 @@ func scanEvents(rows Rows) ([]upstream.RestoreSessionEvent, error) {
 	return out, nil
 }
 
-// scanEvent reads one row of the columns named by before (scanned into before's pointers)
-// then eventColumns.
-func scanEvent(r Row, before ...any) (upstream.RestoreSessionEvent, error) {
+// scanEvent reads one row of eventColumns.
+func scanEvent(r Row) (upstream.RestoreSessionEvent, error) {
 	var e upstream.RestoreSessionEvent
 	var start int64
 	var end, size sql.NullInt64
-	dest := append(before, &e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
-		&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target)
+	dest := []any{&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
+		&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target}
 	if err := r.Scan(dest...); err != nil {
 		return e, err
 	}
