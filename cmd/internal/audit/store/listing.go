@@ -99,8 +99,9 @@ func (s *Store) orgs(ctx context.Context, q ListQuery) (cond string, args []any,
 }
 
 // where is the query's filter and its arguments, the rank expression's first; orgs and
-// orgArgs are the organisation condition (Store.orgs).
-func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string, args []any, err error) {
+// orgArgs are the organisation condition (Store.orgs). newest: the rows are read newest first
+// up to a limit (ListSessions), not all counted.
+func (q ListQuery) where(orgs string, orgArgs []any, newest bool) (rank string, where string, args []any, err error) {
 	var b strings.Builder
 	b.WriteString("CASE server")
 	for i, s := range q.Servers {
@@ -109,7 +110,16 @@ func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string,
 	}
 	b.WriteString(" END")
 	rank = b.String()
-	conds := []string{"server IN (" + placeholders(len(q.Servers)) + ")"}
+	// Without an organisation condition, one server's newest sessions are read along the
+	// start time (archive_session_report, led by start_ns, backwards, up to Limit) instead of
+	// every session of the server then sorted: "server || ''" keeps the planner from picking
+	// the primary key's (server, id) for the servers' condition (both engines concatenate with
+	// ||). With one, the organisations' ranges of archive_session_org are the smaller read.
+	server := "server"
+	if newest && orgs == "" {
+		server = "server || ''"
+	}
+	conds := []string{server + " IN (" + placeholders(len(q.Servers)) + ")"}
 	for _, s := range q.Servers {
 		args = append(args, s)
 	}
@@ -143,9 +153,10 @@ func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string,
 		if r < 0 {
 			return "", "", nil, fmt.Errorf("store: list position names server %q, not listed", q.After.Server)
 		}
-		conds = append(conds, "(start_ns < ? OR (start_ns = ? AND ("+rank+" > ? OR ("+rank+" = ? AND id > ?))))")
+		// start_ns <= ? first: a range of the start time index (the OR alone is none).
+		conds = append(conds, "start_ns <= ? AND (start_ns < ? OR (start_ns = ? AND ("+rank+" > ? OR ("+rank+" = ? AND id > ?))))")
 		at := NS(q.After.Start)
-		args = append(args, at, at)
+		args = append(args, at, at, at)
 		for _, s := range q.Servers { // the rank expression's arguments, again
 			args = append(args, s)
 		}
@@ -170,15 +181,20 @@ func (s *Store) ListSessions(ctx context.Context, q ListQuery) ([]*Session, erro
 	if none {
 		return nil, nil
 	}
-	rank, where, args, err := q.where(orgs, orgArgs)
+	rank, where, args, err := q.where(orgs, orgArgs, true)
 	if err != nil {
 		return nil, err
 	}
 	rankArgs := args[:len(q.Servers)]
 	args = append(args[len(q.Servers):len(args):len(args)], rankArgs...)
+	order := "start_ns DESC, " + rank + ", id"
+	if len(q.Servers) == 1 { // the rank is the same for every row: the start time index gives the order
+		order = "start_ns DESC, id"
+		args = args[:len(args)-1]
+	}
 	args = append(args, max(q.Limit, 1))
 	list, err := collectSessions(s.eng.Query(ctx, `SELECT `+sessionCols+` FROM archive_session WHERE `+where+
-		` ORDER BY start_ns DESC, `+rank+`, id LIMIT ?`, args...))
+		` ORDER BY `+order+` LIMIT ?`, args...))
 	if err != nil {
 		return nil, fmt.Errorf("store: list sessions: %w", err)
 	}
@@ -199,7 +215,7 @@ func (s *Store) CountSessions(ctx context.Context, q ListQuery) (int, error) {
 	if none {
 		return 0, nil
 	}
-	_, where, args, err := q.where(orgs, orgArgs)
+	_, where, args, err := q.where(orgs, orgArgs, false)
 	if err != nil {
 		return 0, err
 	}

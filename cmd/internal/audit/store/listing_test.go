@@ -47,18 +47,25 @@ func TestListSessionsByOrganization(t *testing.T) {
 				return m
 			}
 			for _, tc := range []struct {
-				name string
-				orgs map[string]map[string]bool
-				want []string
+				name    string
+				orgs    map[string]map[string]bool
+				want    []string
+				servers []string // default syd1, mel1
 			}{
-				{"every organisation", nil, []string{"a1", "b1", "b2", "a2", "a3", "a4", "a5", "a6", "b3"}},
+				{"every organisation", nil, []string{"a1", "b1", "b2", "a2", "a3", "a4", "a5", "a6", "b3"}, nil},
+				// One server: read along the start time index, ties (a5, a6) by id across pages.
+				{"one server's, every organisation", nil, []string{"a1", "a2", "a3", "a4", "a5", "a6"}, []string{"syd1"}},
+				{"the other server's", nil, []string{"b1", "b2", "b3"}, []string{"mel1"}},
 				{"folded names per server", map[string]map[string]bool{"syd1": keys("contoso", "sales"), "mel1": keys("sales")},
-					[]string{"a1", "b2", "a2", "a4", "a5", "a6", "b3"}},
-				{"one server's", map[string]map[string]bool{"mel1": keys("contoso")}, []string{"b1"}},
-				{"a name nobody has", map[string]map[string]bool{"syd1": keys("northwind")}, nil},
-				{"no organisation", map[string]map[string]bool{}, nil},
+					[]string{"a1", "b2", "a2", "a4", "a5", "a6", "b3"}, nil},
+				{"one server's", map[string]map[string]bool{"mel1": keys("contoso")}, []string{"b1"}, nil},
+				{"a name nobody has", map[string]map[string]bool{"syd1": keys("northwind")}, nil, nil},
+				{"no organisation", map[string]map[string]bool{}, nil, nil},
 			} {
 				q := store.ListQuery{Servers: []string{"syd1", "mel1"}, Orgs: tc.orgs}
+				if tc.servers != nil {
+					q.Servers = tc.servers
+				}
 				var got []string
 				for page := 0; page < 10; page++ { // two at a time, along the keyset
 					q.Limit = 2
