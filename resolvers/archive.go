@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -64,6 +65,49 @@ type ArchiveListQuery struct {
 	// selects them, so a page reads no other organisation's sessions. The resolvers still
 	// match every row read (the same matcher as the VBO path).
 	Orgs map[string]map[string]bool
+	// Types, States and Results, when set, select the sessions by their recorded VBO values
+	// (archiveValues: exactly the filter's types, states and results).
+	Types, States, Results *ArchiveValues
+}
+
+// ArchiveValues selects the recorded values of a column: those in In, or any value outside
+// NotIn (both empty: none).
+type ArchiveValues struct{ In, NotIn []string }
+
+// archiveValues is the recorded values whose mapping (conv) is one of want: the known values
+// that map to a wanted one, and any value outside known when unknown is wanted (nil: no
+// condition).
+func archiveValues[V ~string, E comparable](want []E, known []V, conv func(V) E, unknown E) *ArchiveValues {
+	if len(want) == 0 {
+		return nil
+	}
+	v := &ArchiveValues{}
+	for _, k := range known {
+		if slices.Contains(want, conv(k)) {
+			v.In = append(v.In, string(k))
+		}
+	}
+	if slices.Contains(want, unknown) {
+		for _, k := range known {
+			v.NotIn = append(v.NotIn, string(k))
+		}
+	}
+	return v
+}
+
+// withFilter has q select the filter's types, states and results in the reader, and reports
+// whether a condition only the matcher applies is left (initiatedBy, clientHost).
+func (q *ArchiveListQuery) withFilter(f *model.RestoreSessionFilter) (goOnly bool) {
+	if f == nil {
+		return false
+	}
+	q.Types = archiveValues(f.Types, []upstream.RestoreSessionType{upstream.SessionTypeExchange, upstream.SessionTypeOneDrive,
+		upstream.SessionTypeSharePoint, upstream.SessionTypeTeams}, model.SessionTypeFromVBO, model.RestoreSessionTypeUnknown)
+	q.States = archiveValues(f.States, []upstream.RestoreSessionState{upstream.SessionStateWorking, upstream.SessionStateStopped},
+		model.SessionStateFromVBO, model.RestoreSessionStateUnknown)
+	q.Results = archiveValues(f.Results, []upstream.RestoreSessionResult{upstream.SessionResultSuccess, upstream.SessionResultWarning,
+		upstream.SessionResultFailed}, model.SessionResultFromVBO, model.RestoreSessionResultUnknown)
+	return f.InitiatedBy != nil && *f.InitiatedBy != "" || f.ClientHost != nil && *f.ClientHost != ""
 }
 
 // ArchivedSession is one archived session as VBO last reported it.
@@ -87,8 +131,11 @@ type ArchiveReader interface {
 	CountArchivedSessions(ctx context.Context, q ArchiveListQuery) (int, error)
 	// ArchivedSession is nil, nil when the session is not archived.
 	ArchivedSession(ctx context.Context, server, id string) (*ArchivedSession, error)
-	// ArchivedEvents reads a session's events from offset on (VBO's event positions).
-	ArchivedEvents(ctx context.Context, server, id string, offset, limit int) ([]upstream.RestoreSessionEvent, error)
+	// ArchivedEvents reads the events at positions [offset, offset+limit) (VBO's event
+	// positions) of several sessions of server, by session id (one read for a response's
+	// sessions: loaders.ArchiveEvents batches them).
+	// omit names the fields the response does not show (they may be left zero).
+	ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int, omit loaders.EventOmit) (map[string][]upstream.RestoreSessionEvent, error)
 	ArchiveCoverage(ctx context.Context) (map[string]ArchiveCoverage, error)
 }
 
@@ -210,7 +257,11 @@ func (r *Resolver) noteArchive(ctx context.Context, cov map[string]ArchiveCovera
 	first := false
 	for _, s := range servers {
 		asOf := cov[s].AsOf
-		first = f.Note(s, loaders.FreshnessEntry{Source: loaders.SourceArchive, AsOf: &asOf}) || first
+		e := loaders.FreshnessEntry{Source: loaders.SourceArchive, AsOf: &asOf}
+		if at, ok := r.Backend.OrganizationsAsOf(s); ok {
+			e.OrganizationsAsOf = &at
+		}
+		first = f.Note(s, e) || first
 	}
 	if first {
 		graphql.RegisterExtension(ctx, "freshness", f)
@@ -234,11 +285,13 @@ func (r *Resolver) noteLive(ctx context.Context, servers []string) {
 
 // archiveSessions pages sessions of servers from the archive, newest first, keeping the ones m
 // matches (the same matcher the VBO walk uses). after continues an archive cursor.
-// orgs (nil: every organisation) are the organisations m keeps, which the reader selects.
-func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, count bool) (*model.RestoreSessionConnection, error) {
+// orgs (nil: every organisation) are the organisations m keeps, and filter's types, states and
+// results the ones it keeps: the reader selects both, so the page reads size + 1 rows unless
+// a condition only the matcher applies is left (then batches of 500). m still checks every row.
+func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, filter *model.RestoreSessionFilter, count bool) (*model.RestoreSessionConnection, error) {
 	q := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, After: after, Orgs: orgs}
 	batch := size + 1
-	if m != nil {
+	if q.withFilter(filter) {
 		batch = max(batch, 500)
 	}
 	var got []ArchivedSession
@@ -285,7 +338,9 @@ func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w load
 		conn.PageInfo.EndCursor = &end
 	}
 	if count {
-		total, err := r.archiveTotal(ctx, ArchiveListQuery{Servers: servers, From: w.From, To: w.To, Orgs: orgs}, m)
+		tq := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, Orgs: orgs}
+		tq.withFilter(filter)
+		total, err := r.archiveTotal(ctx, tq, m)
 		if err != nil {
 			return nil, err
 		}
@@ -370,11 +425,12 @@ const archiveEventsScanLimit = 1_000_000
 // matches from the start.
 func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession, from, size int, match func(*upstream.RestoreSessionEvent) bool) (*model.RestoreEventConnection, error) {
 	const batch = 2000
+	omit := eventOmit(ctx)
 	var events []upstream.RestoreSessionEvent
 	var offsets []int
 	end, next := false, from
 	for len(events) <= size && next-from < archiveEventsScanLimit {
-		list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, next, batch)
+		list, err := r.archivedEvents(ctx, obj, next, batch, omit)
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +473,7 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 			total, stop = len(events), from
 		}
 		for off := 0; off < stop; off += batch {
-			list, err := r.Reads.Reader.ArchivedEvents(ctx, obj.ServerName, obj.Upstream.ID, off, min(batch, stop-off))
+			list, err := r.archivedEvents(ctx, obj, off, min(batch, stop-off), omit)
 			if err != nil {
 				return nil, err
 			}
@@ -436,4 +492,56 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 		}
 	}
 	return conn, nil
+}
+
+// archivedEvents reads obj's events at positions [offset, offset+limit) through the request's
+// batch (loaders.ArchiveEvents): the sessions of a response read their events together.
+func (r *Resolver) archivedEvents(ctx context.Context, obj *model.RestoreSession, offset, limit int, omit loaders.EventOmit) ([]upstream.RestoreSessionEvent, error) {
+	return loaders.For(ctx).ArchiveEvents(ctx, loaders.ArchiveEventsKey{Server: obj.ServerName, SessionID: obj.Upstream.ID,
+		Offset: offset, Limit: limit, Omit: omit}, r.Reads.Reader.ArchivedEvents)
+}
+
+// eventFieldNeeds are the upstream event fields each RestoreEvent field reads (order, type and
+// status are always read; session reads none).
+var eventFieldNeeds = map[string]loaders.EventOmit{
+	"id": loaders.OmitEventID, "upstreamId": loaders.OmitEventID, "title": loaders.OmitEventTitle,
+	"message": loaders.OmitEventMessage, "itemName": loaders.OmitEventItemName, "itemType": loaders.OmitEventItemType,
+	"itemSizeBytes": loaders.OmitEventItemSize, "source": loaders.OmitEventSource, "target": loaders.OmitEventTarget,
+	"startTime": loaders.OmitEventTimes, "endTime": loaders.OmitEventTimes, "durationSeconds": loaders.OmitEventDuration,
+	"order": 0, "type": 0, "status": 0, "session": 0, "__typename": 0,
+}
+
+// allEventFields omits nothing.
+const allEventFields loaders.EventOmit = 0
+
+// eventOmit is what the current events field's selection (edges { node { ... } }, fragments
+// included) does not show, which an archive read may leave out: the fields of no RestoreEvent
+// field selected. Outside an operation, or for a field it does not know, it omits nothing.
+func eventOmit(ctx context.Context) loaders.EventOmit {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !graphql.HasOperationContext(ctx) {
+		return allEventFields
+	}
+	op := graphql.GetOperationContext(ctx)
+	var omit loaders.EventOmit = loaders.OmitEventID | loaders.OmitEventTimes | loaders.OmitEventDuration | loaders.OmitEventTitle |
+		loaders.OmitEventMessage | loaders.OmitEventItemName | loaders.OmitEventItemType | loaders.OmitEventItemSize |
+		loaders.OmitEventSource | loaders.OmitEventTarget
+	for _, edges := range graphql.CollectFields(op, fc.Field.Selections, []string{"RestoreEventConnection"}) {
+		if edges.Name != "edges" {
+			continue
+		}
+		for _, node := range graphql.CollectFields(op, edges.Selections, []string{"RestoreEventEdge"}) {
+			if node.Name != "node" {
+				continue
+			}
+			for _, f := range graphql.CollectFields(op, node.Selections, []string{"RestoreEvent", "Node"}) {
+				need, ok := eventFieldNeeds[f.Name]
+				if !ok {
+					return allEventFields
+				}
+				omit &^= need
+			}
+		}
+	}
+	return omit
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +29,7 @@ import (
 type countingArchive struct {
 	mu                   sync.Mutex
 	coverage, eventReads int
+	omits                []loaders.EventOmit // what each event read left out
 	session              ArchivedSession
 	events               []upstream.RestoreSessionEvent
 }
@@ -60,12 +63,17 @@ func (a *countingArchive) ArchivedSession(_ context.Context, server, id string) 
 	return &s, nil
 }
 
-func (a *countingArchive) ArchivedEvents(_ context.Context, _, _ string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
+func (a *countingArchive) ArchivedEvents(_ context.Context, server string, ids []string, offset, limit int, omit loaders.EventOmit) (map[string][]upstream.RestoreSessionEvent, error) {
 	a.mu.Lock()
 	a.eventReads++
+	a.omits = append(a.omits, omit)
 	a.mu.Unlock()
-	offset = min(offset, len(a.events))
-	return a.events[offset:min(offset+limit, len(a.events))], nil
+	out := map[string][]upstream.RestoreSessionEvent{}
+	if server == a.session.Server && slices.Contains(ids, a.session.Session.ID) {
+		offset = min(offset, len(a.events))
+		out[a.session.Session.ID] = a.events[offset:min(offset+limit, len(a.events))]
+	}
+	return out, nil
 }
 
 func (a *countingArchive) ArchiveCoverage(context.Context) (map[string]ArchiveCoverage, error) {
@@ -101,7 +109,9 @@ func archiveGateway(t *testing.T, a ArchiveReader) http.Handler {
 }
 
 // A request reads the archive's coverage once, however many of its fields read sessions, and
-// an archived session's events once when the page read them all (totalCount from the page).
+// an archived session's events once when the page read them all (totalCount from the page) or
+// when its count reads the range the page read (the request's batch of event reads answers
+// each range once).
 func TestArchiveReadsOnce(t *testing.T) {
 	t.Parallel()
 	type events struct {
@@ -121,9 +131,9 @@ func TestArchiveReadsOnce(t *testing.T) {
 			false, 5, 1, 1},
 		{"two fields read sessions", `{ a: restoreSessions(first: 5) { edges { node { events(first: 10) { totalCount edges { cursor } pageInfo { endCursor } } } } }
 			b: restoreSessions(first: 5) { edges { node { events(first: 10) { totalCount edges { cursor } pageInfo { endCursor } } } } } }`,
-			false, 5, 2, 1},
+			false, 5, 1, 1}, // one batch for the request: both fields' keys are one
 		{"a page short of the end", `{ a: restoreSessions(first: 5) { edges { node { events(first: 2) { totalCount edges { cursor } pageInfo { endCursor } } } } } }`,
-			false, 2, 2, 1},
+			false, 2, 1, 1}, // the count reads from 0 in the page's batch: the request's batch answers it
 		{"a page after a cursor", `query($after: String) { a: restoreSessions(first: 5) { edges { node { events(first: 10, after: $after) { totalCount edges { cursor } pageInfo { endCursor } } } } } }`,
 			true, 3, 2, 1},
 	} {
@@ -153,6 +163,42 @@ func TestArchiveReadsOnce(t *testing.T) {
 			defer a.mu.Unlock()
 			if a.eventReads != tc.wantEventReads || a.coverage != tc.wantCoverage {
 				t.Errorf("event reads %d, coverage reads %d; want %d, %d", a.eventReads, a.coverage, tc.wantEventReads, tc.wantCoverage)
+			}
+		})
+	}
+}
+
+// An archive events read leaves out what the response does not show: the fields of the
+// RestoreEvent fields selected (fragments included) are read, the others may stay zero; a
+// field it does not know reads everything.
+func TestArchiveEventsReadShownFields(t *testing.T) {
+	t.Parallel()
+	all := loaders.OmitEventID | loaders.OmitEventTimes | loaders.OmitEventDuration | loaders.OmitEventTitle | loaders.OmitEventMessage |
+		loaders.OmitEventItemName | loaders.OmitEventItemType | loaders.OmitEventItemSize | loaders.OmitEventSource | loaders.OmitEventTarget
+	for _, tc := range []struct {
+		name, events string
+		want         loaders.EventOmit
+	}{
+		{"the dashboard's", `edges { node { type status itemName itemSizeBytes } }`, all &^ (loaders.OmitEventItemName | loaders.OmitEventItemSize)},
+		{"only a count", `totalCount`, all},
+		{"ids and times", `edges { node { id startTime } }`, all &^ (loaders.OmitEventID | loaders.OmitEventTimes)},
+		{"a fragment", `edges { node { ...f } }`, all &^ (loaders.OmitEventTitle | loaders.OmitEventMessage)},
+		{"an inline fragment on Node", `edges { node { ... on Node { id } } }`, all &^ loaders.OmitEventID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newCountingArchive()
+			c := client.New(archiveGateway(t, a))
+			var got map[string]any
+			q := `{ restoreSessions(first: 5) { edges { node { events(first: 10) { ` + tc.events + ` } } } } }`
+			if strings.Contains(tc.events, "...f") {
+				q += ` fragment f on RestoreEvent { title message }`
+			}
+			c.MustPost(q, &got)
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if !slices.Equal(a.omits, []loaders.EventOmit{tc.want}) {
+				t.Errorf("reads omitted %b, want [%b]", a.omits, tc.want)
 			}
 		})
 	}

@@ -184,6 +184,7 @@ const benchLimits = `limits:
 type gatewaySettings struct {
 	noListingCache   bool // cache.listingTTL: -1s
 	noImmutableCache bool // cache.maxBytes: -1
+	archive          bool // the watch on, reads.from: archive (archiveWatchConfig)
 }
 
 // gatewayConfig is the gateway's configuration file for the simulators: defaults, except
@@ -200,6 +201,9 @@ func (e *env) gatewayConfig(listen string, s gatewaySettings) []byte {
 	}
 	fmt.Fprintf(&b, "cache: {listingTTL: %s, maxBytes: %d}\n", ttl, maxBytes)
 	b.WriteString(benchLimits)
+	if s.archive {
+		b.WriteString(archiveWatchConfig(e.dir))
+	}
 	b.WriteString("servers:\n")
 	for _, s := range e.sims {
 		fmt.Fprintf(&b, "  - {name: %s, url: %q, apiVersion: %s, username: %q, passwordEnv: %s}\n",

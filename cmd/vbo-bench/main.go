@@ -41,7 +41,7 @@ var allScenarios = []string{"dashboard", "audit-window", "cross-server-page", "n
 	"repeat-dashboard", "overhead", "flat-sessions-events", "memory"}
 
 // System names.
-var allSystems = []string{"gateway", "direct-sequential", "direct-parallel", "mesh"}
+var allSystems = []string{"gateway", "gateway-archive", "direct-sequential", "direct-parallel", "mesh"}
 
 // options are the command-line flags; children receive the same flags.
 type options struct {
@@ -300,6 +300,8 @@ func notApplicable(o *options, sc, sys string) string {
 	switch {
 	case o.url != "" && sys != "gateway":
 		return "--url benchmarks the gateway only"
+	case sys == "gateway-archive" && archiveScenarios[sc] == nil:
+		return "archive reads are benchmarked on the dashboard and the overhead query"
 	case o.url != "" && sc == "memory":
 		return "needs the simulators' data (a bench-started vbo-sim only)"
 	case sys == "mesh" && sc != "overhead" && sc != "flat-sessions-events":

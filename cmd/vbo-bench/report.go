@@ -78,7 +78,7 @@ func printTable(w io.Writer, rows []row) {
 func addRatios(rows []row) {
 	for i := range rows {
 		g := &rows[i]
-		if g.System != "gateway" {
+		if g.System != "gateway" && g.System != "gateway-archive" {
 			continue
 		}
 		if g.Scenario == "dashboard" && g.Extra["concurrencyBoundMs"] > 0 {
@@ -165,16 +165,49 @@ func printTargets(w io.Writer, rows []row, o *options) {
 		fmt.Fprintf(w, "- overhead C=%d: gateway %.0f req/s vs mesh %.0f (%.1fx, target >= 5x): %s; p99 %s vs %s (1/%.1f, target <= 1/5): %s\n",
 			c, g.RPS, m.RPS, g.RPS/m.RPS, verdict(g.RPS >= 5*m.RPS), fmtMs(g.P99Ms), fmtMs(m.P99Ms), m.P99Ms/g.P99Ms, verdict(g.P99Ms*5 <= m.P99Ms))
 	}
+	printArchiveTargets(w, rows, o)
 	if g := find(rows, "memory", "gateway", 0); g != nil {
 		fmt.Fprintf(w, "- memory: %d-event session streamed in %.0f pages of %d: gateway peak RSS %s (before the stream: %s), target < 100 MiB: %s\n",
 			o.largeEvents, g.Extra["pages"], o.eventsPage, fmtBytes(g.PeakRssBytes), fmtBytes(int64(g.Extra["baselineRssBytes"])), verdict(g.PeakRssBytes < 100<<20))
 	}
 }
 
+// printArchiveTargets: the dashboard and the overhead query read from the archive
+// (gateway-archive) beside the same from VBO (gateway) and Hive Gateway (mesh): calls and CPU
+// per request side by side; targets of #28: the dashboard's p50 <= 50 ms with 0 upstream calls.
+func printArchiveTargets(w io.Writer, rows []row, o *options) {
+	cpu := func(r *row) string {
+		if r == nil || r.Extra["cpuMsPerRequest"] == 0 {
+			return "-"
+		}
+		return fmtMs(r.Extra["cpuMsPerRequest"])
+	}
+	calls := func(r *row) string {
+		if r == nil {
+			return "-"
+		}
+		return fmtCalls(r.UpstreamCalls)
+	}
+	if a := find(rows, "dashboard", "gateway-archive", 0); a != nil {
+		g := find(rows, "dashboard", "gateway", 0)
+		fmt.Fprintf(w, "- dashboard from the archive: p50 %s (target <= 50 ms): %s; upstream calls %s (target 0): %s; CPU per request archive %s vs VBO %s, calls %s vs %s\n",
+			fmtMs(a.P50Ms), verdict(a.P50Ms <= 50), fmtCalls(a.UpstreamCalls), verdict(a.UpstreamCalls == 0), cpu(a), cpu(g), calls(a), calls(g))
+	}
+	for _, c := range o.concurrency {
+		a := find(rows, "overhead", "gateway-archive", c)
+		if a == nil {
+			continue
+		}
+		g, m := find(rows, "overhead", "gateway", c), find(rows, "overhead", "mesh", c)
+		fmt.Fprintf(w, "- overhead C=%d: CPU per request archive %s, VBO %s, Hive Gateway %s; upstream calls %s, %s, %s\n",
+			c, cpu(a), cpu(g), cpu(m), calls(a), calls(g), calls(m))
+	}
+}
+
 // ---- SVG chart ----
 
 var systemColors = map[string]string{
-	"gateway": "#1f77b4", "direct-sequential": "#d62728", "direct-parallel": "#ff7f0e", "mesh": "#2ca02c",
+	"gateway": "#1f77b4", "gateway-archive": "#9467bd", "direct-sequential": "#d62728", "direct-parallel": "#ff7f0e", "mesh": "#2ca02c",
 }
 
 // renderSVG draws p50 latency per scenario per system as horizontal bars on a log scale, with

@@ -90,6 +90,8 @@ func runPair(ctx context.Context, o *options, bins *binaries, sc, sys string) ([
 	switch sys {
 	case "gateway":
 		rows, err = e.gatewayScenario(ctx, sc)
+	case "gateway-archive":
+		rows, err = e.archiveScenario(ctx, sc)
 	case "direct-sequential", "direct-parallel":
 		rows, err = e.directScenario(ctx, sc, sys == "direct-parallel")
 	case "mesh":
@@ -103,7 +105,7 @@ func runPair(ctx context.Context, o *options, bins *binaries, sc, sys string) ([
 	rss, rssNote := int64(0), ""
 	switch {
 	case e.external:
-	case sys == "gateway":
+	case sys == "gateway" || sys == "gateway-archive":
 		rss, rssNote = e.gatewayPeakRSS(), "RSS and CPU: the vbo-gateway process"
 	case strings.HasPrefix(sys, "direct-"):
 		rss, rssNote = vmHWM(0), "RSS and CPU: the bench process (the direct client is the load generator; RSS includes the planning copy of the data)"

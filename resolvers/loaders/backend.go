@@ -64,7 +64,13 @@ type Config struct {
 	ScanBudget int
 	// BatchWait is how long a dataloader collects keys before it calls upstream. Default 1 ms.
 	BatchWait time.Duration
-	Logger    *slog.Logger
+	// OrganizationsTTL keeps each server's organisation list this long, refreshed by
+	// KeepOrganizations before it expires (orgs.go): the gateway sets it to reads.maxLag when
+	// reads come from the archive. 0: off (the listing TTL cache may still keep them).
+	OrganizationsTTL time.Duration
+	// Now is the clock (nil: time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // DefaultScanBudget is Config.ScanBudget's default.
@@ -89,6 +95,7 @@ type Backend struct {
 	cfg       Config
 	immutable *cache.LRU[cacheKey, cached]
 	listings  *listingCache // nil when disabled
+	orgLists  orgLists
 }
 
 // NewBackend returns a backend over servers (in display order).

@@ -16,10 +16,13 @@ type Freshness struct {
 }
 
 // FreshnessEntry is one server's: Source "archive" (AsOf: the watch's last poll of it) or
-// "live" (read from VBO during the request).
+// "live" (read from VBO during the request). OrganizationsAsOf, on an archive read, is when
+// the server's organisation list the request used was read (kept by the backend for at most
+// reads.maxLag); absent when it was read during the request.
 type FreshnessEntry struct {
-	Source string     `json:"source"`
-	AsOf   *time.Time `json:"asOf,omitempty"`
+	Source            string     `json:"source"`
+	AsOf              *time.Time `json:"asOf,omitempty"`
+	OrganizationsAsOf *time.Time `json:"organizationsAsOf,omitempty"`
 }
 
 // Freshness sources.

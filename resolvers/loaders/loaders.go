@@ -53,6 +53,8 @@ type Loaders struct {
 	// attribution loader.
 	extraMu sync.Mutex
 	extra   map[any]any
+	// archiveEvents batches the archive's event reads (ArchiveEvents).
+	archiveEvents archiveEventsLoader
 }
 
 // PerRequest returns the request's value under key, made by mk on first use (one per
@@ -204,16 +206,21 @@ func (l *Loaders) fetchOrganizations(ctx context.Context, server string) ([]upst
 	if err != nil {
 		return nil, err
 	}
+	if list, ok := l.b.keptOrganizations(server); ok {
+		return list, nil
+	}
 	key := server + "\x00orgs"
 	if l.b.listings != nil {
 		if v, ok := l.b.listings.get(key); ok {
 			return v.([]upstream.Organization), nil
 		}
 	}
+	at := l.b.now()
 	orgs, err := c.Organizations(ctx)
 	if err != nil {
 		return nil, err
 	}
+	l.b.keepOrganizations(server, orgs, at)
 	if l.b.listings != nil {
 		l.b.listings.add(key, orgs, orgsBytes(orgs))
 	}

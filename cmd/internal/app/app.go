@@ -176,6 +176,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	if g.Watcher != nil {
 		wg.Go(func() { g.Watcher.Run(ctx) })
+		wg.Go(func() { g.Backend.KeepOrganizations(ctx) }) // archive reads: organisations off the request path
 	}
 	if g.Feed != nil {
 		wg.Go(func() { g.Feed.Run(ctx) })
@@ -314,7 +315,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 // metrics, the first snapshot and the handler.
 func (g *Gateway) build(cfg *config.Config, set settings) error {
 	backend, err := loaders.NewBackend(lanesOf(g.Fleet), loaders.Config{
-		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: set.lim.MaxSessionsScanned, EventsCounted: set.lim.MaxEventsCounted, Logger: g.logger})
+		CacheBytes: cfg.Cache.MaxBytes, ListingTTL: cfg.Cache.ListingTTL, ScanBudget: set.lim.MaxSessionsScanned, EventsCounted: set.lim.MaxEventsCounted, Logger: g.logger,
+		OrganizationsTTL: organizationsTTL(cfg, g.Store)})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -21,6 +22,18 @@ func archiveReads(cfg *config.Config, st *store.Store) *resolvers.ArchiveReads {
 		From: resolvers.ReadsFrom(r.From), MaxLag: r.MaxLag}
 }
 
+// organizationsTTL is how long the loaders keep each server's organisation list, refreshed in
+// the background (loaders.Backend.KeepOrganizations): reads.maxLag while reads may come from
+// the archive (the watch on, reads.from not upstream), so that an archive read makes no
+// upstream call and its organisations are no older than the archive may be; 0 otherwise.
+func organizationsTTL(cfg *config.Config, st *store.Store) time.Duration {
+	r := cfg.Reads.WithDefaults()
+	if st == nil || !cfg.Watch.Enabled || r.From == config.ReadsUpstream {
+		return 0
+	}
+	return r.MaxLag
+}
+
 // archiveReader is resolvers.ArchiveReader on the store.
 type archiveReader struct {
 	st *store.Store
@@ -29,11 +42,19 @@ type archiveReader struct {
 }
 
 func listQuery(q resolvers.ArchiveListQuery) store.ListQuery {
-	l := store.ListQuery{Servers: q.Servers, From: q.From, To: q.To, Limit: q.Limit, Orgs: q.Orgs}
+	l := store.ListQuery{Servers: q.Servers, From: q.From, To: q.To, Limit: q.Limit, Orgs: q.Orgs,
+		Types: valueSet(q.Types), States: valueSet(q.States), Results: valueSet(q.Results)}
 	if q.After != nil {
 		l.After = &store.ListKey{Start: q.After.Start, Server: q.After.Server, ID: q.After.ID}
 	}
 	return l
+}
+
+func valueSet(v *resolvers.ArchiveValues) *store.ValueSet {
+	if v == nil {
+		return nil
+	}
+	return &store.ValueSet{In: v.In, NotIn: v.NotIn}
 }
 
 func archived(x *store.Session) resolvers.ArchivedSession {
@@ -68,8 +89,28 @@ func (a *archiveReader) ArchivedSession(ctx context.Context, server, id string) 
 	return &s, nil
 }
 
-func (a *archiveReader) ArchivedEvents(ctx context.Context, server, id string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
-	return a.st.SessionEventsFrom(ctx, server, id, offset, limit)
+func (a *archiveReader) ArchivedEvents(ctx context.Context, server string, ids []string, offset, limit int, omit loaders.EventOmit) (map[string][]upstream.RestoreSessionEvent, error) {
+	return a.st.EventsOfSessions(ctx, server, ids, offset, limit, eventColumns(omit))
+}
+
+// eventColumnsOmitted maps the loaders' omitted event fields to the store's columns.
+var eventColumnsOmitted = []struct {
+	field loaders.EventOmit
+	cols  store.EventColumns
+}{{loaders.OmitEventID, store.EventID}, {loaders.OmitEventTimes, store.EventTimes}, {loaders.OmitEventDuration, store.EventDuration},
+	{loaders.OmitEventTitle, store.EventTitle}, {loaders.OmitEventMessage, store.EventMessage}, {loaders.OmitEventItemName, store.EventItemName},
+	{loaders.OmitEventItemType, store.EventItemType}, {loaders.OmitEventItemSize, store.EventItemSize},
+	{loaders.OmitEventSource, store.EventSource}, {loaders.OmitEventTarget, store.EventTarget}}
+
+// eventColumns is the store's columns for the fields omit names.
+func eventColumns(omit loaders.EventOmit) store.EventColumns {
+	var c store.EventColumns
+	for _, m := range eventColumnsOmitted {
+		if omit&m.field != 0 {
+			c |= m.cols
+		}
+	}
+	return c
 }
 
 // ArchiveCoverage is every watched server's: from its backfill window's start (or the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -38,6 +39,8 @@ type ListQuery struct {
 	// folded in Go (the databases fold case differently), so the query names the recorded
 	// spellings exactly and reads the archive_session_org index.
 	Orgs map[string]map[string]bool
+	// Types, States and Results, when set, select the sessions by VBO's recorded values.
+	Types, States, Results *ValueSet
 }
 
 // orgs is the condition and arguments of the recorded organisation names q.Orgs selects (the
@@ -96,8 +99,9 @@ func (s *Store) orgs(ctx context.Context, q ListQuery) (cond string, args []any,
 }
 
 // where is the query's filter and its arguments, the rank expression's first; orgs and
-// orgArgs are the organisation condition (Store.orgs).
-func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string, args []any, err error) {
+// orgArgs are the organisation condition (Store.orgs). newest: the rows are read newest first
+// up to a limit (ListSessions), not all counted.
+func (q ListQuery) where(orgs string, orgArgs []any, newest bool) (rank string, where string, args []any, err error) {
 	var b strings.Builder
 	b.WriteString("CASE server")
 	for i, s := range q.Servers {
@@ -106,7 +110,16 @@ func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string,
 	}
 	b.WriteString(" END")
 	rank = b.String()
-	conds := []string{"server IN (" + placeholders(len(q.Servers)) + ")"}
+	// Without an organisation condition, one server's newest sessions are read along the
+	// start time (archive_session_report, led by start_ns, backwards, up to Limit) instead of
+	// every session of the server then sorted: "server || ''" keeps the planner from picking
+	// the primary key's (server, id) for the servers' condition (both engines concatenate with
+	// ||). With one, the organisations' ranges of archive_session_org are the smaller read.
+	server := "server"
+	if newest && orgs == "" {
+		server = "server || ''"
+	}
+	conds := []string{server + " IN (" + placeholders(len(q.Servers)) + ")"}
 	for _, s := range q.Servers {
 		args = append(args, s)
 	}
@@ -122,6 +135,14 @@ func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string,
 		conds = append(conds, "start_ns < ?")
 		args = append(args, NS(*q.To))
 	}
+	for _, c := range []struct {
+		col string
+		set *ValueSet
+	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
+		if c.set != nil {
+			conds = append(conds, c.set.cond(c.col, &args))
+		}
+	}
 	if q.After != nil {
 		r := -1
 		for i, s := range q.Servers {
@@ -132,9 +153,10 @@ func (q ListQuery) where(orgs string, orgArgs []any) (rank string, where string,
 		if r < 0 {
 			return "", "", nil, fmt.Errorf("store: list position names server %q, not listed", q.After.Server)
 		}
-		conds = append(conds, "(start_ns < ? OR (start_ns = ? AND ("+rank+" > ? OR ("+rank+" = ? AND id > ?))))")
+		// start_ns <= ? first: a range of the start time index (the OR alone is none).
+		conds = append(conds, "start_ns <= ? AND (start_ns < ? OR (start_ns = ? AND ("+rank+" > ? OR ("+rank+" = ? AND id > ?))))")
 		at := NS(q.After.Start)
-		args = append(args, at, at)
+		args = append(args, at, at, at)
 		for _, s := range q.Servers { // the rank expression's arguments, again
 			args = append(args, s)
 		}
@@ -159,15 +181,20 @@ func (s *Store) ListSessions(ctx context.Context, q ListQuery) ([]*Session, erro
 	if none {
 		return nil, nil
 	}
-	rank, where, args, err := q.where(orgs, orgArgs)
+	rank, where, args, err := q.where(orgs, orgArgs, true)
 	if err != nil {
 		return nil, err
 	}
 	rankArgs := args[:len(q.Servers)]
 	args = append(args[len(q.Servers):len(args):len(args)], rankArgs...)
+	order := "start_ns DESC, " + rank + ", id"
+	if len(q.Servers) == 1 { // the rank is the same for every row: the start time index gives the order
+		order = "start_ns DESC, id"
+		args = args[:len(args)-1]
+	}
 	args = append(args, max(q.Limit, 1))
 	list, err := collectSessions(s.eng.Query(ctx, `SELECT `+sessionCols+` FROM archive_session WHERE `+where+
-		` ORDER BY start_ns DESC, `+rank+`, id LIMIT ?`, args...))
+		` ORDER BY `+order+` LIMIT ?`, args...))
 	if err != nil {
 		return nil, fmt.Errorf("store: list sessions: %w", err)
 	}
@@ -188,7 +215,7 @@ func (s *Store) CountSessions(ctx context.Context, q ListQuery) (int, error) {
 	if none {
 		return 0, nil
 	}
-	_, where, args, err := q.where(orgs, orgArgs)
+	_, where, args, err := q.where(orgs, orgArgs, false)
 	if err != nil {
 		return 0, err
 	}
@@ -203,4 +230,104 @@ func (s *Store) CountSessions(ctx context.Context, q ListQuery) (int, error) {
 // limit): the same positions VBO's event listing has.
 func (s *Store) SessionEventsFrom(ctx context.Context, server, sessionID string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
 	return s.Events(ctx, server, sessionID, offset, math.MaxInt32, math.MaxInt64, limit)
+}
+
+// EventColumns names the archive_event columns a read may leave out; the fields they fill stay
+// zero. The zero value leaves none out. Order, type and status are always read.
+type EventColumns uint16
+
+// Columns of archive_event a read may leave out.
+const (
+	EventID       EventColumns = 1 << iota // id
+	EventTimes                             // start_ns, end_ns
+	EventDuration                          // duration
+	EventTitle                             // title
+	EventMessage                           // message
+	EventItemName                          // item_name
+	EventItemType                          // item_type
+	EventItemSize                          // item_size
+	EventSource                            // source
+	EventTarget                            // target
+)
+
+// eventColumnBits are eventColumns' columns in order, each with the bit that leaves it out.
+var eventColumnBits = []struct {
+	name string
+	bit  EventColumns
+}{{"ord", 0}, {"id", EventID}, {"type", 0}, {"status", 0}, {"start_ns", EventTimes}, {"end_ns", EventTimes},
+	{"duration", EventDuration}, {"title", EventTitle}, {"message", EventMessage}, {"item_name", EventItemName},
+	{"item_type", EventItemType}, {"item_size", EventItemSize}, {"source", EventSource}, {"target", EventTarget}}
+
+// EventsOfSessions reads the archived events at positions [offset, offset+limit) of each of a
+// server's sessions ids, in one query per 500 sessions (the read path batches every session
+// of a response whose events it shows), by session id, each in order, without the columns
+// omit names. A session's positions are contiguous from 0 (the watch appends them in VBO's
+// order), so the range is what SessionEventsFrom(offset, limit) reads of each.
+func (s *Store) EventsOfSessions(ctx context.Context, server string, ids []string, offset, limit int, omit EventColumns) (map[string][]upstream.RestoreSessionEvent, error) {
+	out := make(map[string][]upstream.RestoreSessionEvent, len(ids))
+	if limit <= 0 {
+		return out, nil
+	}
+	cols, keep := []string{"session_id"}, make([]bool, len(eventColumnBits))
+	for i, c := range eventColumnBits {
+		if keep[i] = c.bit&omit == 0; keep[i] {
+			cols = append(cols, c.name)
+		}
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, len(chunk)+3)
+		args = append(args, server)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		args = append(args, offset, int64(offset)+int64(limit))
+		rows, err := s.eng.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM archive_event WHERE server = ? AND session_id IN (`+
+			placeholders(len(chunk))+`) AND ord >= ? AND ord < ? ORDER BY session_id, ord`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: events of sessions: %w", err)
+		}
+		if err := scanSessionEvents(rows, keep, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scanSessionEvents reads rows of session_id and the eventColumns keep says into out and
+// closes them.
+func scanSessionEvents(rows Rows, keep []bool, out map[string][]upstream.RestoreSessionEvent) error {
+	defer rows.Close()
+	var sid string
+	dest := make([]any, 0, len(keep)+1)
+	for rows.Next() {
+		var e upstream.RestoreSessionEvent
+		var start int64
+		var end, size sql.NullInt64
+		all := [...]any{&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
+			&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target}
+		dest = append(dest[:0], &sid)
+		for i, d := range all {
+			if keep[i] {
+				dest = append(dest, d)
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("store: events of sessions: %w", err)
+		}
+		if keep[4] {
+			e.StartTime = time.Unix(0, start).UTC()
+			e.EndTime = TimePtr(end)
+		}
+		if size.Valid {
+			v := size.Int64
+			e.ItemSizeBytes = &v
+		}
+		out[sid] = append(out[sid], e)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: events of sessions: %w", err)
+	}
+	return nil
 }

@@ -72,18 +72,9 @@ func scanEvents(rows Rows) ([]upstream.RestoreSessionEvent, error) {
 	defer rows.Close()
 	var out []upstream.RestoreSessionEvent
 	for rows.Next() {
-		var e upstream.RestoreSessionEvent
-		var start int64
-		var end, size sql.NullInt64
-		if err := rows.Scan(&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
-			&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, fmt.Errorf("store: events: %w", err)
-		}
-		e.StartTime = time.Unix(0, start).UTC()
-		e.EndTime = TimePtr(end)
-		if size.Valid {
-			v := size.Int64
-			e.ItemSizeBytes = &v
 		}
 		out = append(out, e)
 	}
@@ -91,6 +82,25 @@ func scanEvents(rows Rows) ([]upstream.RestoreSessionEvent, error) {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
 	return out, nil
+}
+
+// scanEvent reads one row of eventColumns.
+func scanEvent(r Row) (upstream.RestoreSessionEvent, error) {
+	var e upstream.RestoreSessionEvent
+	var start int64
+	var end, size sql.NullInt64
+	dest := []any{&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
+		&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target}
+	if err := r.Scan(dest...); err != nil {
+		return e, err
+	}
+	e.StartTime = time.Unix(0, start).UTC()
+	e.EndTime = TimePtr(end)
+	if size.Valid {
+		v := size.Int64
+		e.ItemSizeBytes = &v
+	}
+	return e, nil
 }
 
 // SessionKey names one archived session.
