@@ -3,10 +3,12 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -124,6 +126,106 @@ func TestDestructiveRulesOutsideTheGateway(t *testing.T) {
 		}
 		if evs[0].Destructive != (tc.r == destr) || evs[0].Actor != nil && string(*evs[0].Actor) != "null" {
 			t.Errorf("%s rule: event destructive %v actor %v", tc.name, evs[0].Destructive, evs[0].Actor)
+		}
+	}
+}
+
+// Through the gateway, the action log decides and names the person: alice starts the session,
+// bob (another person of her tenant) restores "Budget" to its original location, and VBO's
+// event for it (whose target, on its own, would read as a restore elsewhere) fires the
+// destructive:true ITEM rule with bob as the event's actor and alice as the session's person;
+// the destructive:false rule fires only for carol's restore elsewhere of "Minutes".
+func TestDestructiveRulesThroughTheGateway(t *testing.T) {
+	t.Parallel()
+	fleet, gw := rulesGateway(t, 10)
+	waitBackfill(t, gw)
+	destr, other := newHookReceiver(t), newHookReceiver(t)
+	in := map[string]any{"name": "restore over the original", "url": destr.URL, "on": "ITEM", "eventTypes": []string{"RESTORE"},
+		"destructive": true}
+	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": in}, nil)
+	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": with(in, "name", "restore elsewhere", "url", other.URL,
+		"destructive", false)}, nil)
+	time.Sleep(5 * time.Millisecond)
+
+	org := fleet.Config.Tenants[0].Organizations[0]
+	sim := fleet.Sims[org.Server]
+	var orgID string
+	for _, o := range sim.Organizations() {
+		if o.Name == org.Name {
+			orgID = o.ID
+		}
+	}
+	log, err := actionlog.New(gw.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	person := func(p string) actionlog.Actor {
+		return actionlog.Actor{Person: p, DisplayName: strings.ToUpper(p[:1]) + p[1:], Role: "RESTORE_OPERATOR", Tenant: "tenant-1"}
+	}
+	start, err := log.Begin(ctx, actionlog.Entry{Kind: actionlog.KindStart, Reason: "ticket 7", Server: org.Server, OrganizationID: orgID,
+		SessionType: "EXCHANGE", Actor: person("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sim.AddSession(upstream.RestoreSession{Organization: org.Name, ClientHost: "GATEWAY", InitiatedBy: "gateway-svc"})
+	if _, err := log.Complete(ctx, start.ID, actionlog.Outcome{Status: actionlog.StatusSucceeded, UpstreamStatus: 201, VBOSessionID: s.ID}); err != nil {
+		t.Fatal(err)
+	}
+	act := func(kind actionlog.Kind, who, item, target string, ev upstream.RestoreSessionEvent) {
+		t.Helper()
+		a, err := log.Begin(ctx, actionlog.Entry{Kind: kind, Server: org.Server, OrganizationID: orgID, GatewaySessionID: start.ID,
+			VBOSessionID: s.ID, Actor: person(who), Items: []actionlog.Item{{ID: "id-" + item, Name: item}}, Target: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Type, ev.Status, ev.ItemName, ev.Source = upstream.EventTypeRestore, upstream.EventStatusSuccess, item, `Jane Doe\Inbox\`+item
+		if _, err := sim.AddEvent(s.ID, ev); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := log.Complete(ctx, a.ID, actionlog.Outcome{Status: actionlog.StatusSucceeded, UpstreamStatus: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	act(actionlog.KindRestoreToOriginal, "bob", "Budget", "", upstream.RestoreSessionEvent{Target: `jane.doe@contoso.example\Budget folder`})
+	act(actionlog.KindRestoreTo, "carol", "Minutes", `dave@contoso.example\Restored`, upstream.RestoreSessionEvent{Target: `dave@contoso.example\Restored`})
+
+	waitFor(t, 30*time.Second, func() bool { return destr.count() >= 1 && other.count() >= 1 }, "both rules delivered")
+	time.Sleep(300 * time.Millisecond)
+	type payload struct {
+		Data struct {
+			UpstreamID  string
+			Attribution struct{ Person *string }
+			Events      []struct {
+				ItemName    string
+				Destructive bool
+				Actor       *struct{ Person, ActionID, Kind string }
+			}
+		}
+	}
+	for _, tc := range []struct {
+		r                 *hookReceiver
+		item, actor, kind string
+		destructive       bool
+	}{{destr, "Budget", "bob", "RESTORE_TO_ORIGINAL", true}, {other, "Minutes", "carol", "RESTORE_TO", false}} {
+		tc.r.mu.Lock()
+		n := len(tc.r.got)
+		var p payload
+		err := json.Unmarshal(tc.r.got[0].body, &p)
+		tc.r.mu.Unlock()
+		if err != nil || n != 1 {
+			t.Fatalf("%d deliveries (%v), want 1", n, err)
+		}
+		d := p.Data
+		if d.UpstreamID != s.ID || d.Attribution.Person == nil || *d.Attribution.Person != "alice" || len(d.Events) != 1 {
+			t.Errorf("%s: session %s attribution %v, %d events; want %s by alice with one event", tc.item, d.UpstreamID,
+				show(d.Attribution.Person), len(d.Events), s.ID)
+			continue
+		}
+		e := d.Events[0]
+		if e.ItemName != tc.item || e.Destructive != tc.destructive || e.Actor == nil || e.Actor.Person != tc.actor ||
+			e.Actor.Kind != tc.kind || e.Actor.ActionID == "" {
+			t.Errorf("%s: event %+v actor %+v, want %s by %s (%s), destructive %v", tc.item, e, e.Actor, tc.item, tc.actor, tc.kind, tc.destructive)
 		}
 	}
 }
