@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watch"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
 )
 
@@ -35,4 +38,51 @@ func (a logAttributions) Started(ctx context.Context, server string, ids []strin
 // Pending is the log's PendingStarts.
 func (a logAttributions) Pending(ctx context.Context, server, orgID string, since time.Time) (bool, error) {
 	return a.log.PendingStarts(ctx, server, orgID, since)
+}
+
+// logItemActions is the restore action log as the watch rules join it to item events
+// (watchrules.ItemActions).
+type logItemActions struct{ log *actionlog.Log }
+
+var _ watchrules.ItemActions = logItemActions{}
+
+// maxItemActionsJoined bounds the actions read for one session (pages of MaxActionsPage).
+const maxItemActionsJoined = 20 * actionlog.MaxActionsPage
+
+// ItemActions reads the item actions of the gateway session that opened VBO session vboID.
+func (a logItemActions) ItemActions(ctx context.Context, server, vboID string) ([]match.ItemAction, error) {
+	s, err := a.log.SessionByVBO(ctx, server, vboID)
+	if errors.Is(err, actionlog.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []match.ItemAction
+	for after, read := int64(0), 0; read < maxItemActionsJoined; {
+		page, err := a.log.Actions(ctx, s.ID, after, actionlog.MaxActionsPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range page {
+			if x.Kind.ItemAction() {
+				out = append(out, itemActionOf(x))
+			}
+		}
+		if len(page) < actionlog.MaxActionsPage {
+			break
+		}
+		read += len(page)
+		after = page[len(page)-1].Position
+	}
+	return out, nil
+}
+
+func itemActionOf(x actionlog.Action) match.ItemAction {
+	m := match.ItemAction{ID: x.ID, Kind: string(x.Kind), Person: x.Actor.Person, DisplayName: x.Actor.DisplayName,
+		Tenant: x.Actor.Tenant, Destructive: x.Destructive, At: x.At, CompletedAt: x.CompletedAt}
+	for _, it := range x.Items {
+		m.Items = append(m.Items, match.ActionItem{ID: it.ID, Name: it.Name})
+	}
+	return m
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/httpapi"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
@@ -60,8 +61,14 @@ func newWatchRules(ctx context.Context, st *store.Store, kit *webhookKit, scope 
 	if st == nil {
 		return nil, nil
 	}
+	// The rules join the restore front door's item actions to the item events of sessions
+	// started through it (who took each action; the destructive condition).
+	log, err := actionlog.New(st)
+	if err != nil {
+		return nil, err
+	}
 	return watchrules.New(ctx, watchrules.Options{Store: st, Guard: kit.guard, Client: kit.client, Schedule: kit.schedule,
-		OwnerScope: scope, Workers: kit.workers, HistoryRetention: kit.history, Logger: logger})
+		OwnerScope: scope, Workers: kit.workers, HistoryRetention: kit.history, ItemActions: logItemActions{log}, Logger: logger})
 }
 
 // newJobs builds the process's one River client on the store (nil when the watch, and so the

@@ -146,6 +146,20 @@ type EventData struct {
 	Target        *string                  `json:"target"`
 	StartTime     time.Time                `json:"startTime"`
 	EndTime       *time.Time               `json:"endTime"`
+	// Destructive: the event restored the item over its original location (EventDestructive).
+	Destructive bool `json:"destructive"`
+	// Actor is who took the gateway action that wrote the event (JoinAction), which may be
+	// another person than the session's (attribution); null when the event joins none (a
+	// session outside the gateway, or an event the join cannot place).
+	Actor *ActorData `json:"actor"`
+}
+
+// ActorData is the person behind one item event: the gateway action that wrote it.
+type ActorData struct {
+	Person      string  `json:"person"`
+	DisplayName *string `json:"displayName"`
+	ActionID    string  `json:"actionId"`
+	Kind        string  `json:"kind"`
 }
 
 // NewPayload builds the payload of a match. now is the payload's timestamp (when the match was
@@ -244,9 +258,17 @@ func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionDat
 			Title: opt(clip(e.Title)), Message: clip(e.Message), ItemName: opt(clip(e.ItemName)), ItemType: opt(clip(e.ItemType)),
 			ItemSizeBytes: e.ItemSizeBytes, Source: opt(clip(e.Source)), Target: opt(clip(e.Target)),
 			StartTime: e.StartTime.UTC(), EndTime: utc(e.EndTime),
+			Destructive: EventDestructive(e, s.ItemActions), Actor: actorOf(JoinAction(e, s.ItemActions)),
 		})
 	}
 	return d
+}
+
+func actorOf(a *ItemAction) *ActorData {
+	if a == nil {
+		return nil
+	}
+	return &ActorData{Person: clip(a.Person), DisplayName: opt(clip(a.DisplayName)), ActionID: clip(a.ID), Kind: a.Kind}
 }
 
 func opt(s string) *string {

@@ -59,6 +59,12 @@ type Definition struct {
 	// front door (a restore that bypassed the portal); false, only sessions started through
 	// it; nil, either. A session whose attribution is still pending matches neither.
 	StartedOutsideGateway *bool `json:"startedOutsideGateway,omitempty"`
+	// Destructive: true, only restores to the original location (ITEM: the item events that
+	// restored an item over its original, see EventDestructive; STARTED and ENDED: sessions
+	// holding such an event or a destructive action the gateway recorded); false, only the
+	// others (ITEM: the other item events; STARTED and ENDED: sessions with neither); nil,
+	// either.
+	Destructive *bool `json:"destructive,omitempty"`
 }
 
 // BusinessHours are the working hours of a week in one time zone.
@@ -297,6 +303,12 @@ func (r *Rule) Trigger() Trigger { return r.def.On }
 
 // NeedsEvents reports whether evaluating the rule needs the session's item events.
 func (r *Rule) NeedsEvents() bool {
+	return r.hasEventConditions() || r.def.Destructive != nil
+}
+
+// hasEventConditions reports whether the rule picks item events (ITEM rules; eventTypes and
+// sourceContains): it then matches only with one, and its payload lists them.
+func (r *Rule) hasEventConditions() bool {
 	return r.def.On == Item || len(r.eventTypes) > 0 || r.source != ""
 }
 
@@ -305,8 +317,8 @@ type Input struct {
 	Trigger Trigger
 	Session *Session
 	// Events are the item events to look at: for ITEM, those the watcher has just read; for
-	// ENDED, the session's events (only needed when NeedsEvents; an ENDED rule on event types
-	// alone falls back to Session.ItemsByEventType when Events is nil).
+	// ENDED and STARTED, the session's events (only needed when NeedsEvents; an ENDED rule on
+	// event types alone falls back to Session.ItemsByEventType when Events is nil).
 	Events []upstream.RestoreSessionEvent
 	// FirstFromMachine answers "does the archive hold no earlier session of this
 	// organisation from this machine?"; consulted only by rules that ask, and last.
@@ -362,12 +374,15 @@ func (r *Rule) sessionMatches(s *Session) bool {
 // eventsMatch checks the item conditions and returns the matching events.
 func (r *Rule) eventsMatch(in Input) (*Match, bool) {
 	m := &Match{}
+	if want := r.def.Destructive; want != nil && r.def.On != Item && sessionDestructive(in.Events, in.Session.ItemActions) != *want {
+		return m, false
+	}
 	switch {
 	case r.def.On == Ended && r.source == "" && len(r.eventTypes) > 0 && in.Events == nil:
 		// Event types alone can be answered from the archived totals.
 		return m, r.anyCounted(in.Session)
-	case r.NeedsEvents():
-		m.Events = r.matchingEvents(in.Events)
+	case r.hasEventConditions():
+		m.Events = r.matchingEvents(in.Events, in.Session.ItemActions)
 		return m, len(m.Events) > 0
 	}
 	return m, true
@@ -411,7 +426,7 @@ func (r *Rule) viaMatches(via string) bool {
 
 // matchingEvents keeps the item events satisfying the event conditions. For ITEM rules with
 // business hours the event's own start time decides; for ENDED rules the session's.
-func (r *Rule) matchingEvents(events []upstream.RestoreSessionEvent) []upstream.RestoreSessionEvent {
+func (r *Rule) matchingEvents(events []upstream.RestoreSessionEvent, actions []ItemAction) []upstream.RestoreSessionEvent {
 	var out []upstream.RestoreSessionEvent
 	for _, e := range events {
 		t := model.EventTypeFromVBO(e.Type)
@@ -425,6 +440,9 @@ func (r *Rule) matchingEvents(events []upstream.RestoreSessionEvent) []upstream.
 			continue
 		}
 		if r.def.On == Item && r.hours != nil && !r.hours.outside(e.StartTime) {
+			continue
+		}
+		if want := r.def.Destructive; want != nil && r.def.On == Item && EventDestructive(&e, actions) != *want {
 			continue
 		}
 		out = append(out, e)

@@ -32,6 +32,10 @@ type Session struct {
 	// Attribution is who started the session through the gateway, as the watcher joined it
 	// into the archive (zero: outside the gateway).
 	Attribution Attribution
+	// ItemActions are the item actions recorded on the session through the gateway, oldest
+	// first (nil for a session outside it, or when the caller did not look them up): the
+	// destructive condition and the payload's item actors join them to the events.
+	ItemActions []ItemAction
 }
 
 // Attribution is who started a session through the gateway's restore front door.

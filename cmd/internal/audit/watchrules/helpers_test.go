@@ -83,6 +83,8 @@ type envOpts struct {
 	timeout  time.Duration
 	// logger replaces the quiet default (log capture tests).
 	logger *slog.Logger
+	// actions is Options.ItemActions (nil: no join).
+	actions ItemActions
 }
 
 func newService(t *testing.T, st *store.Store, sc *scopes, o envOpts) *Service {
@@ -131,7 +133,7 @@ func serviceOptions(t *testing.T, st *store.Store, sc *scopes, o envOpts) Option
 		logger = quiet
 	}
 	return Options{Store: st, Guard: g, Client: c, Schedule: sch, OwnerScope: sc.inScope,
-		Workers: 4, PerOwnerWorkers: o.perOwner, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, Logger: logger}
+		Workers: 4, PerOwnerWorkers: o.perOwner, HistoryRetention: o.retention, PruneInterval: o.pruneEvery, ItemActions: o.actions, Logger: logger}
 }
 
 func newEnv(t *testing.T, o store.Options, eo envOpts) *env {

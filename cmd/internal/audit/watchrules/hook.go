@@ -97,6 +97,8 @@ type evaluation struct {
 	eventsLoaded bool
 	firstFromMc  *bool
 	now          time.Time
+	// actionsLoaded: view.ItemActions was read (loadItemActions).
+	actionsLoaded bool
 }
 
 func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) error {
@@ -113,11 +115,14 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 	if !e.s.inScope(ar.row.tenant, e.view.Server, e.view.OrgID) {
 		return nil
 	}
+	if err := e.loadItemActions(ctx); err != nil {
+		return err
+	}
 	in := match.Input{Trigger: t, Session: e.view, FirstFromMachine: func() (bool, error) { return e.firstFromMachine(ctx) }}
 	switch {
 	case t == match.Item && e.items != nil:
 		in.Events = e.items
-	case t == match.Item || t == match.Ended && ar.rule.NeedsEvents():
+	case t == match.Item || ar.rule.NeedsEvents():
 		evs, err := e.allEvents(ctx)
 		if err != nil {
 			return err
@@ -149,6 +154,22 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 		return nil // this (rule, session, trigger) was delivered before
 	}
 	return e.s.insertTx(ctx, e.tx, deliverArgs{DeliveryID: id})
+}
+
+// loadItemActions joins the gateway's item actions to a session started through it (the
+// only sessions that have any): the view carries them to the rules and the payloads.
+// Read once, for the first rule evaluated.
+func (e *evaluation) loadItemActions(ctx context.Context) error {
+	if e.actionsLoaded || e.s.actions == nil || !e.view.Attribution.ThroughGateway {
+		return nil
+	}
+	e.actionsLoaded = true
+	list, err := e.s.actions.ItemActions(ctx, e.view.Server, e.view.Upstream.ID)
+	if err != nil {
+		return fmt.Errorf("watch rules: item actions of %s on %s: %w", e.view.Upstream.ID, e.view.Server, err)
+	}
+	e.view.ItemActions = list
+	return nil
 }
 
 func (e *evaluation) sessionFirstSeen(ctx context.Context) (time.Time, error) {

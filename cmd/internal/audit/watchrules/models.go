@@ -11,7 +11,8 @@ func ruleModel(r *ruleRow) *model.WatchRule {
 		ID: r.id, Name: d.Name, URL: d.URL, On: model.WatchTrigger(d.On),
 		MinItems: d.MinItems, MinBytes: d.MinBytes,
 		EventTypes: orEmpty(d.EventTypes), ClientMachineNotIn: orEmpty(d.ClientMachineNotIn), ViaAddressIn: orEmpty(d.ViaAddressIn),
-		FirstRestoreFromMachine: d.FirstRestoreFromMachine, StartedOutsideGateway: d.StartedOutsideGateway, Enabled: r.enabled, Tenant: r.tenant,
+		FirstRestoreFromMachine: d.FirstRestoreFromMachine, StartedOutsideGateway: d.StartedOutsideGateway,
+		Destructive: d.Destructive, Enabled: r.enabled, Tenant: r.tenant,
 		CreatedBy: r.createdBy, CreatedAt: r.created, UpdatedAt: r.updated,
 	}
 	if d.SourceContains != "" {

@@ -60,7 +60,20 @@ type Options struct {
 	// job on the process's River client (Setup): the River leader queues it, one replica
 	// works it.
 	PruneInterval time.Duration
-	Logger        *slog.Logger
+	// ItemActions is the restore front door's record of item actions, joined to the item
+	// events of sessions started through the gateway (the destructive condition, the ITEM
+	// payload's actors). nil: no join (the events alone decide, no actor is named).
+	ItemActions ItemActions
+	Logger      *slog.Logger
+}
+
+// ItemActions looks up the item actions people took through the gateway on one VBO session
+// (app wires cmd/internal/restore/actionlog in).
+type ItemActions interface {
+	// ItemActions returns the item actions (DOWNLOAD, SEND, RESTORE_TO, RESTORE_TO_ORIGINAL)
+	// recorded on VBO session vboID of server, oldest first; none for a session not started
+	// through the gateway. It is called inside the archive transaction and must not write.
+	ItemActions(ctx context.Context, server, vboID string) ([]match.ItemAction, error)
 }
 
 // Service is the store-backed watch rules. Safe for concurrent use.
@@ -70,6 +83,7 @@ type Service struct {
 	client   *webhooks.Client
 	schedule webhooks.Schedule
 	inScope  func(owner *string, server, orgID string) bool // Options.OwnerScope
+	actions  ItemActions                                    // Options.ItemActions (nil: no join)
 	logger   *slog.Logger
 	jobs     *jobs.Client  // the process's River client, set by Setup (queue.go)
 	keep     time.Duration // delivery history retention (0: keep everything)
@@ -118,7 +132,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.HistoryRetention > 0 && o.PruneInterval <= 0 {
 		o.PruneInterval = min(time.Hour, max(o.HistoryRetention/4, time.Second))
 	}
-	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, inScope: o.OwnerScope,
+	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, inScope: o.OwnerScope, actions: o.ItemActions,
 		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}, slots: newOwnerSlots(o.PerOwnerWorkers),
 		workers: o.Workers, pruneEvery: o.PruneInterval}
 	return s, nil
@@ -154,6 +168,7 @@ func definitionFrom(in model.WatchRuleInput) match.Definition {
 		Name: strings.TrimSpace(in.Name), URL: strings.TrimSpace(in.URL), On: match.Trigger(in.On), Filter: in.Filter,
 		MinItems: in.MinItems, MinBytes: in.MinBytes, EventTypes: in.EventTypes,
 		ClientMachineNotIn: in.ClientMachineNotIn, ViaAddressIn: in.ViaAddressIn, StartedOutsideGateway: in.StartedOutsideGateway,
+		Destructive: in.Destructive,
 	}
 	if in.SourceContains != nil {
 		d.SourceContains = *in.SourceContains

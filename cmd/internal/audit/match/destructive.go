@@ -1,0 +1,235 @@
+package match
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// Item action kinds, as the restore front door's action log records them (issue 25).
+const (
+	ActionDownload          = "DOWNLOAD"
+	ActionSend              = "SEND"
+	ActionRestoreTo         = "RESTORE_TO"
+	ActionRestoreToOriginal = "RESTORE_TO_ORIGINAL"
+)
+
+// ItemAction is an item action a person took on a session through the gateway (the action
+// log's DOWNLOAD, SEND, RESTORE_TO and RESTORE_TO_ORIGINAL), as rules join it to VBO's item
+// events (JoinAction).
+type ItemAction struct {
+	// ID is the action's id in the log (RestoreAction.id).
+	ID string
+	// Kind is one of the Action* kinds.
+	Kind string
+	// Person, DisplayName and Tenant are who took it (not necessarily who started the session).
+	Person, DisplayName, Tenant string
+	// Items are the items the person named (a container stands for everything below it).
+	Items []ActionItem
+	// Destructive: the log marked it destructive (RESTORE_TO_ORIGINAL always; Teams members or
+	// settings restores).
+	Destructive bool
+	// At is when it was begun (recorded before VBO was called); CompletedAt when its outcome
+	// was recorded (nil: still running or awaiting approval).
+	At          time.Time
+	CompletedAt *time.Time
+}
+
+// ActionItem is an item an action names.
+type ActionItem struct {
+	ID, Name string
+}
+
+// IsDestructive reports whether the action overwrites live data.
+func (a *ItemAction) IsDestructive() bool {
+	return a.Destructive || a.Kind == ActionRestoreToOriginal
+}
+
+// JoinSkew is the margin JoinAction allows around an action's time window: VBO's clock and the
+// gateway's may differ.
+const JoinSkew = 2 * time.Minute
+
+// JoinAction finds the gateway action that wrote item event e, among actions (one session's):
+// one of the event's kind (Save/Export: DOWNLOAD; Send: SEND; Restore: RESTORE_TO or
+// RESTORE_TO_ORIGINAL) whose window (begun - JoinSkew to completed + JoinSkew, open while not
+// completed) holds the event's start, preferring one that names the event's item (by name, case
+// folded); without such a one, the only action of the kind in the window (an action on a
+// folder, mailbox or channel names the container, not its items). nil when none, or when
+// several fit equally and none names the item: the join is never guessed.
+func JoinAction(e *upstream.RestoreSessionEvent, actions []ItemAction) *ItemAction {
+	kinds := actionKindsOf(e.Type)
+	if kinds == nil {
+		return nil
+	}
+	var named, inWindow *ItemAction
+	nInWindow := 0
+	for i := range actions {
+		a := &actions[i]
+		if !slices.Contains(kinds, a.Kind) || !a.holds(e.StartTime) {
+			continue
+		}
+		if e.ItemName != "" && a.names(e.ItemName) {
+			if named == nil || a.At.After(named.At) {
+				named = a // the latest begun: a retry names the same items again
+			}
+			continue
+		}
+		inWindow = a
+		nInWindow++
+	}
+	switch {
+	case named != nil:
+		return named
+	case nInWindow == 1:
+		return inWindow
+	}
+	return nil
+}
+
+func actionKindsOf(t upstream.RestoreEventType) []string {
+	switch t {
+	case upstream.EventTypeSave, upstream.EventTypeExport:
+		return []string{ActionDownload}
+	case upstream.EventTypeSend:
+		return []string{ActionSend}
+	case upstream.EventTypeRestore:
+		return []string{ActionRestoreTo, ActionRestoreToOriginal}
+	}
+	return nil
+}
+
+func (a *ItemAction) holds(t time.Time) bool {
+	if t.Before(a.At.Add(-JoinSkew)) {
+		return false
+	}
+	return a.CompletedAt == nil || !t.After(a.CompletedAt.Add(JoinSkew))
+}
+
+func (a *ItemAction) names(item string) bool {
+	for _, it := range a.Items {
+		if strings.EqualFold(strings.TrimSpace(it.Name), strings.TrimSpace(item)) {
+			return true
+		}
+	}
+	return false
+}
+
+// EventDestructive reports whether item event e restored an item to its original location.
+// The gateway's record decides when the event joins one of its actions (JoinAction): a
+// RESTORE_TO_ORIGINAL (or another action the log marked destructive) is, anything else is not.
+// Otherwise (a restore outside the gateway) the event decides (RestoresToOriginal).
+func EventDestructive(e *upstream.RestoreSessionEvent, actions []ItemAction) bool {
+	if a := JoinAction(e, actions); a != nil {
+		return a.IsDestructive()
+	}
+	return RestoresToOriginal(e)
+}
+
+// RestoresToOriginal reports whether VBO item event e, on its own, is a restore to the item's
+// original location. VBO documents no wording for its item events; the rule reads the event's
+// type, source (the item's path: container\folder\...\item) and target:
+//
+//   - only a Restore event can be (Save, Export, Send and View copy data out, never over it);
+//   - an empty target is: VBO names a target only when the data went elsewhere;
+//   - a target naming a container alone is: a mailbox or team (an e-mail address or a name), a
+//     OneDrive or site (https://host/personal/x, https://host/sites/x, https://host/teams/x,
+//     or the host's root site). A restore elsewhere always names a location inside its target
+//     container (restoreTo's mailbox\folder, copyTo's OneDrive URL/folder, SharePoint
+//     restoreTo's site URL/list);
+//   - a target naming a location inside a container (the part after the first "\", or the URL
+//     path after the site, URL-decoded, a leading "Lists" dropped) is when that location is on
+//     the item's own path (source without its container, compared folder by folder, case
+//     folded): a channel's posts restored to team\channel, a library restored to its URL.
+//
+// Its limits, by construction: a restore elsewhere into a folder, library or list with the
+// same name as the item's own (another mailbox's "Inbox", another site's "Shared Documents")
+// counts as destructive (an extra alert, not a missed one); and a restore to the original
+// location VBO reported with a target in a shape not listed above (a deeper folder path than
+// the item's) counts as not destructive. Sessions through the gateway do not depend on it
+// (EventDestructive reads the gateway's own record first).
+func RestoresToOriginal(e *upstream.RestoreSessionEvent) bool {
+	if e.Type != upstream.EventTypeRestore {
+		return false
+	}
+	target := strings.TrimRight(strings.TrimSpace(e.Target), `/\`)
+	if target == "" {
+		return true
+	}
+	inside := locationInside(target)
+	if len(inside) == 0 {
+		return true
+	}
+	path := splitPath(e.Source)
+	if len(path) < 2 {
+		return false
+	}
+	folders := path[1:] // without the container
+	if len(inside) > len(folders) {
+		return false
+	}
+	for i, seg := range inside {
+		if !strings.EqualFold(seg, folders[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// locationInside is the part of a restore target below its container, as path segments (nil:
+// the target names a container alone).
+func locationInside(target string) []string {
+	if u, err := url.Parse(target); err == nil && u.Scheme != "" && u.Host != "" {
+		segs := splitPath(u.Path)
+		if len(segs) >= 2 && isSiteCollection(segs[0]) {
+			segs = segs[2:] // sites/x, personal/x, teams/x
+		}
+		if len(segs) > 0 && strings.EqualFold(segs[0], "Lists") {
+			segs = segs[1:]
+		}
+		return segs
+	}
+	if _, rest, ok := strings.Cut(target, `\`); ok {
+		return splitPath(rest)
+	}
+	return nil
+}
+
+func isSiteCollection(seg string) bool {
+	switch strings.ToLower(seg) {
+	case "sites", "personal", "teams":
+		return true
+	}
+	return false
+}
+
+// splitPath splits a path on "\" and "/", dropping empty segments.
+func splitPath(p string) []string {
+	var out []string
+	for _, s := range strings.FieldsFunc(p, func(r rune) bool { return r == '\\' || r == '/' }) {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sessionDestructive reports whether the session holds a destructive restore: an item event
+// that restored an item to its original location (EventDestructive), or a destructive action
+// the gateway recorded on it, whatever its outcome (an attempt, refused or awaiting approval,
+// is still one).
+func sessionDestructive(events []upstream.RestoreSessionEvent, actions []ItemAction) bool {
+	for i := range actions {
+		if actions[i].IsDestructive() {
+			return true
+		}
+	}
+	for i := range events {
+		if EventDestructive(&events[i], actions) {
+			return true
+		}
+	}
+	return false
+}
