@@ -67,6 +67,8 @@ type Config struct {
 	Runtime Runtime `yaml:"runtime"`
 	// Email is how reports are sent by email (SMTP); see email.go.
 	Email Email `yaml:"email"`
+	// Console is the auditor's console at /console/ (sign-in, sessions); see console.go.
+	Console Console `yaml:"console"`
 
 	// file and lines place errors found after Load (Locate): the file and each key's line.
 	file  string
@@ -233,6 +235,9 @@ func (c *Config) validate(lookupEnv func(string) (string, bool), readFile func(s
 		return err
 	}
 	if err := c.CursorKey.resolve(lookupEnv, readFile); err != nil {
+		return err
+	}
+	if err := c.validateConsole(lookupEnv); err != nil {
 		return err
 	}
 	return c.validateEmail(lookupEnv)
