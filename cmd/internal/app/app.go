@@ -34,6 +34,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watch"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/console"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/authn"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/httpapi"
@@ -69,6 +70,8 @@ type Gateway struct {
 	Rules *watchrules.Service
 	// Reports keeps report schedules and sends their reports; nil when the restore watch is off.
 	Reports *schedules.Service
+	// Console is the auditor's console at /console/; nil when config.console signs nobody in.
+	Console *console.Console
 	// Jobs is the process's one River client (the rules' deliveries and history prune, the
 	// archive retention); nil when the restore watch is off.
 	Jobs *jobs.Client
@@ -373,6 +376,9 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		}
 		g.Metrics.Register(g.Fleet, g.Health.Health, backend.CacheStats, extra...)
 	}
+	if g.Console, err = g.newConsole(cfg); err != nil {
+		return err
+	}
 	snap, err := g.snapshot(cfg, set, nil)
 	if err != nil {
 		return err
@@ -512,6 +518,7 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 		// Subscriptions check the configuration in force, whichever snapshot they run on.
 		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
+	hopts.Console = g.consoleHandler()
 	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.tenantOf, g.logger)
 	if g.Metrics != nil {
 		hopts.Metrics = g.Metrics

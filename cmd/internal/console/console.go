@@ -276,4 +276,3 @@ func (r *recorder) WriteHeader(code int) {
 		r.status = code
 	}
 }
-

@@ -169,7 +169,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	from, to := win.vars()
 	var d overviewData
 	notes, err := s.query(r.Context(), sess.view, overviewQuery, map[string]any{
-		"from": from, "to": to, "ever": "2000-01-01T00:00:00Z", "admin": sess.view.IsAdmin(),
+		"from": from, "to": to, "ever": win.To.AddDate(-5, 0, 1).Format(time.RFC3339), "admin": sess.view.IsAdmin(),
 		"failed": map[string]any{"startTimeFrom": from, "startTimeTo": to, "results": []string{"FAILED", "WARNING"}},
 	}, &d)
 	if err != nil {
@@ -191,7 +191,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	data := map[string]any{
 		"Window": win, "Windows": windows, "WindowQuery": win.query(),
-		"Chart":  dayChart(d.ByDay.Rows), "Coverage": d.ByDay.Coverage,
+		"Chart": dayChart(d.ByDay.Rows), "Coverage": d.ByDay.Coverage,
 		"People":   topN(d.People.Rows, 10, func(a auditRow) string { return str(a.InitiatedBy) }),
 		"Machines": topN(d.Machines.Rows, 10, func(a auditRow) string { return str(a.ClientMachine) }),
 		"Orgs":     topN(d.Orgs.Rows, 10, func(a auditRow) string { return a.Organization.Name }),

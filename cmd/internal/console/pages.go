@@ -160,7 +160,9 @@ func (s *server) windowOf(r *http.Request) (window, error) {
 	return window{}, fmt.Errorf("window %q: want 24h, 7d, 30d or 90d", name)
 }
 
-func (w window) vars() (string, string) { return w.From.Format(time.RFC3339), w.To.Format(time.RFC3339) }
+func (w window) vars() (string, string) {
+	return w.From.Format(time.RFC3339), w.To.Format(time.RFC3339)
+}
 
 func (w window) query() string {
 	if w.Name != "" {

@@ -126,13 +126,14 @@ var parentImports = map[[2]string]string{
 // app, the composition root, hands the edge the audit wing through interfaces declared in
 // resolvers. ops (telemetry, metrics, health) and config are below both.
 var groupImports = map[string][]string{
-	"app":    {"config", "demo", "edge", "ops", "audit"},
-	"e2e":    {"app", "config", "demo", "edge", "ops", "audit"},
-	"demo":   {"config", "edge/graphiql", "audit/webhooks"},
-	"edge":   {"config", "ops"},
-	"audit":  {"config", "ops"},
-	"ops":    {"config"},
-	"config": {},
+	"app":     {"config", "demo", "edge", "ops", "audit", "console"},
+	"e2e":     {"app", "config", "demo", "edge", "ops", "audit", "console"},
+	"console": {"config", "ops", "audit/store"}, // its own tables, through the store's transactions
+	"demo":    {"config", "edge/graphiql", "audit/webhooks"},
+	"edge":    {"config", "ops"},
+	"audit":   {"config", "ops"},
+	"ops":     {"config"},
+	"config":  {},
 }
 
 // groupOf is the cmd/internal group of a module-relative path ("" outside cmd/internal).
