@@ -10,6 +10,8 @@ import (
 const ruleFields = `id name url on enabled disabledReason tenant createdBy createdAt updatedAt previousSecretExpiresAt
   minItems firstRestoreFromMachine clientMachineNotIn eventTypes filter { initiatedBy clientHost types results }`
 
+var ruleTriggers = []string{"STARTED", "ENDED", "ITEM"}
+
 type rule struct {
 	ID                      string   `json:"id"`
 	Name                    string   `json:"name"`
@@ -59,7 +61,7 @@ func (s *server) rules(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) ruleForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "ruleform", pageData{Title: "New rule", Nav: "rules", Data: map[string]any{"Rule": rule{On: "STARTED", Enabled: true}, "Types": sessionTypes}})
+	s.render(w, r, "ruleform", pageData{Title: "New rule", Nav: "rules", Data: map[string]any{"Rule": rule{On: "STARTED", Enabled: true}, "Types": sessionTypes, "Triggers": ruleTriggers}})
 }
 
 const deliveriesQuery = `query ConsoleDeliveries($id: ID!) {
@@ -114,7 +116,7 @@ func (s *server) rule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "rule", pageData{Title: found.Name, Nav: "rules", Notes: noteList(append(notes, more...)), Data: map[string]any{
-		"Rule": found, "Types": sessionTypes, "Deliveries": d.WebhookDeliveries}})
+		"Rule": found, "Types": sessionTypes, "Triggers": ruleTriggers, "Deliveries": d.WebhookDeliveries}})
 }
 
 // ruleInput reads the rule form into a WatchRuleInput.
