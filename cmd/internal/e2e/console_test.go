@@ -280,7 +280,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if !*consoleScreenshots {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
