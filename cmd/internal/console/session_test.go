@@ -35,8 +35,10 @@ func (f *fakeAuthority) Current(subject, tenant string, role auth.Role) (*auth.P
 	}
 	return auth.NewTenantAuditor(subject, tenant, nil), nil
 }
-func (f *fakeAuthority) TenantView(*auth.Principal, string) (*auth.Principal, bool) { return nil, false }
-func (f *fakeAuthority) Tenants() []string                                          { return nil }
+func (f *fakeAuthority) TenantView(*auth.Principal, string) (*auth.Principal, bool) {
+	return nil, false
+}
+func (f *fakeAuthority) Tenants() []string { return nil }
 
 // Sessions on each engine: created by sign-in, found by their cookie alone (another replica
 // reads the same row), ended when they expire, when the configuration no longer knows their
