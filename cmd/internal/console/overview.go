@@ -7,17 +7,23 @@ import (
 	"time"
 )
 
-const overviewQuery = `query ConsoleOverview($from: DateTime!, $to: DateTime!, $ever: DateTime!, $failed: RestoreSessionFilter!, $admin: Boolean!) {
-  byDay: restoreAudit(from: $from, to: $to, groupBy: [DAY, TYPE]) {
-    rows { day type sessions items }
+// overviewQuery is the Overview in three restoreAudit passes over the archive (each a scan of
+// the window's sessions): by day, type and result (the chart and the totals); by account,
+// machine and organisation (+ tenant for a provider admin; the store groups by organisation
+// anyway, so this costs one pass, and the tables are summed from it); and by machine before the
+// window (which machines are new). Then the failed and partial sessions, newest first.
+const overviewQuery = `query ConsoleOverview($from: DateTime!, $to: DateTime!, $before: DateTime!, $failed: RestoreSessionFilter!, $admin: Boolean!) {
+  byDay: restoreAudit(from: $from, to: $to, groupBy: [DAY, TYPE, RESULT]) {
+    rows { day type result sessions items failedSessions }
     coverage { server { name } from to complete }
   }
-  people: restoreAudit(from: $from, to: $to, groupBy: [INITIATED_BY]) { rows { initiatedBy sessions items failedSessions } }
-  machines: restoreAudit(from: $from, to: $to, groupBy: [CLIENT_MACHINE]) { rows { clientMachine sessions items failedSessions } }
-  orgs: restoreAudit(from: $from, to: $to, groupBy: [ORGANIZATION]) { rows { organization { id name server { name } } sessions items failedSessions } }
-  results: restoreAudit(from: $from, to: $to, groupBy: [RESULT]) { rows { result sessions } }
-  ever: restoreAudit(from: $ever, to: $to, groupBy: [CLIENT_MACHINE]) { rows { clientMachine first sessions } }
-  tenants: restoreAudit(from: $from, to: $to, groupBy: [TENANT]) @include(if: $admin) { rows { tenant sessions items failedSessions } }
+  who: restoreAudit(from: $from, to: $to, groupBy: [INITIATED_BY, CLIENT_MACHINE, ORGANIZATION]) @skip(if: $admin) {
+    rows { initiatedBy clientMachine organization { id name server { name } } sessions items failedSessions first }
+  }
+  whoAdmin: restoreAudit(from: $from, to: $to, groupBy: [INITIATED_BY, CLIENT_MACHINE, ORGANIZATION, TENANT]) @include(if: $admin) {
+    rows { tenant initiatedBy clientMachine organization { id name server { name } } sessions items failedSessions first }
+  }
+  before: restoreAudit(from: $before, to: $from, groupBy: [CLIENT_MACHINE]) { rows { clientMachine } }
   failed: restoreSessions(first: 20, filter: $failed) {
     edges { node { id startTime type result initiatedBy clientHost { machineName } organization { name } } }
   }
@@ -97,9 +103,33 @@ type sessionEdges struct {
 
 // overviewData is the Overview's answer.
 type overviewData struct {
-	ByDay, People, Machines, Orgs, Results, Ever audit
-	Tenants                                      *audit
-	Failed                                       sessionEdges
+	ByDay, Before audit
+	Who, WhoAdmin *audit
+	Failed        sessionEdges
+}
+
+// sumBy adds rows up by key (sessions, items, failed; the earliest first).
+func sumBy(rows []auditRow, key func(auditRow) string, keep func(*auditRow, auditRow)) []auditRow {
+	idx := map[string]int{}
+	var out []auditRow
+	for _, r := range rows {
+		k := key(r)
+		i, ok := idx[k]
+		if !ok {
+			idx[k], i = len(out), len(out)
+			var a auditRow
+			keep(&a, r)
+			a.First = r.First
+			out = append(out, a)
+		}
+		out[i].Sessions += r.Sessions
+		out[i].Items += r.Items
+		out[i].FailedSessions += r.FailedSessions
+		if r.First != "" && (out[i].First == "" || r.First < out[i].First) { // RFC 3339 in UTC sorts as text
+			out[i].First = r.First
+		}
+	}
+	return out
 }
 
 // topN are the n groups with most sessions (ties by name).
@@ -121,11 +151,8 @@ func str(s *string) string {
 // chart is the stacked restores-per-day chart's numbers (the JSON data block console.js
 // draws, and the table beside it).
 type chart struct {
-	Days   []string         `json:"days"`
-	Series []chartSeries    `json:"series"`
-	Table  [][]int          `json:"-"`
-	Totals map[string]int   `json:"-"`
-	ByDay  map[string][]int `json:"-"`
+	Days   []string      `json:"days"`
+	Series []chartSeries `json:"series"`
 }
 
 type chartSeries struct {
@@ -145,7 +172,7 @@ func dayChart(rows []auditRow) chart {
 	}
 	slices.Sort(days)
 	slices.Sort(types)
-	c := chart{Days: days, Totals: map[string]int{}}
+	c := chart{Days: days}
 	for _, t := range types {
 		counts := make([]int, len(days))
 		for _, r := range rows {
@@ -169,21 +196,40 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	from, to := win.vars()
 	var d overviewData
 	notes, err := s.query(r.Context(), sess.view, overviewQuery, map[string]any{
-		"from": from, "to": to, "ever": win.To.AddDate(-5, 0, 1).Format(time.RFC3339), "admin": sess.view.IsAdmin(),
+		"from": from, "to": to, "before": win.To.AddDate(-5, 0, 1).Format(time.RFC3339), "admin": sess.view.IsAdmin(),
 		"failed": map[string]any{"startTimeFrom": from, "startTimeTo": to, "results": []string{"FAILED", "WARNING"}},
 	}, &d)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	who := d.Who
+	if who == nil {
+		who = d.WhoAdmin
+	}
+	if who == nil {
+		who = &audit{}
+	}
+	people := sumBy(who.Rows, func(a auditRow) string { return str(a.InitiatedBy) }, func(a *auditRow, r auditRow) { a.InitiatedBy = r.InitiatedBy })
+	machines := sumBy(who.Rows, func(a auditRow) string { return str(a.ClientMachine) }, func(a *auditRow, r auditRow) { a.ClientMachine = r.ClientMachine })
+	orgs := sumBy(who.Rows, func(a auditRow) string {
+		if a.Organization == nil {
+			return ""
+		}
+		return a.Organization.ID
+	}, func(a *auditRow, r auditRow) { a.Organization = r.Organization })
+	seen := map[string]bool{}
+	for _, m := range d.Before.Rows {
+		seen[str(m.ClientMachine)] = true
+	}
 	var firstTime []auditRow
-	for _, m := range d.Ever.Rows {
-		if t, err := time.Parse(time.RFC3339Nano, m.First); err == nil && !t.Before(win.From) && str(m.ClientMachine) != "" {
+	for _, m := range machines {
+		if name := str(m.ClientMachine); name != "" && !seen[name] {
 			firstTime = append(firstTime, m)
 		}
 	}
 	total, failed := 0, 0
-	for _, r := range d.Results.Rows {
+	for _, r := range d.ByDay.Rows {
 		total += r.Sessions
 		if str(r.Result) == "FAILED" || str(r.Result) == "WARNING" {
 			failed += r.Sessions
@@ -192,15 +238,21 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	data := map[string]any{
 		"Window": win, "Windows": windows, "WindowQuery": win.query(),
 		"Chart": dayChart(d.ByDay.Rows), "Coverage": d.ByDay.Coverage,
-		"People":   topN(d.People.Rows, 10, func(a auditRow) string { return str(a.InitiatedBy) }),
-		"Machines": topN(d.Machines.Rows, 10, func(a auditRow) string { return str(a.ClientMachine) }),
-		"Orgs":     topN(d.Orgs.Rows, 10, func(a auditRow) string { return a.Organization.Name }),
-		"Results":  d.Results.Rows, "Total": total, "FailedCount": failed,
+		"People":   topN(people, 10, func(a auditRow) string { return str(a.InitiatedBy) }),
+		"Machines": topN(machines, 10, func(a auditRow) string { return str(a.ClientMachine) }),
+		"Orgs": topN(orgs, 10, func(a auditRow) string {
+			if a.Organization == nil {
+				return ""
+			}
+			return a.Organization.Name
+		}),
+		"Total": total, "FailedCount": failed,
 		"FirstTime": topN(firstTime, 20, func(a auditRow) string { return str(a.ClientMachine) }),
 		"Failed":    d.Failed.Edges, "From": win.From.Format(time.RFC3339), "To": win.To.Format(time.RFC3339),
 	}
-	if d.Tenants != nil {
-		data["Rollup"] = topN(d.Tenants.Rows, 1000, func(a auditRow) string { return str(a.Tenant) })
+	if d.WhoAdmin != nil {
+		tenants := sumBy(d.WhoAdmin.Rows, func(a auditRow) string { return str(a.Tenant) }, func(a *auditRow, r auditRow) { a.Tenant = r.Tenant })
+		data["Rollup"] = topN(tenants, 1000, func(a auditRow) string { return str(a.Tenant) })
 	}
 	s.render(w, r, "overview", pageData{Title: "Overview", Nav: "overview", Notes: noteList(notes), Data: data})
 }
