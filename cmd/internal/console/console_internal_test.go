@@ -154,3 +154,21 @@ func TestTemplatesParse(t *testing.T) {
 		}
 	}
 }
+
+func TestSumByAddsUpAndKeepsTheEarliest(t *testing.T) {
+	t.Parallel()
+	alice, bob := "alice", "bob"
+	rows := []auditRow{
+		{InitiatedBy: &alice, Sessions: 2, Items: 5, FailedSessions: 1, First: "2026-01-03T00:00:00Z"},
+		{InitiatedBy: &bob, Sessions: 1, Items: 1, First: "2026-01-02T00:00:00Z"},
+		{InitiatedBy: &alice, Sessions: 3, Items: 1, First: "2026-01-01T00:00:00Z"},
+	}
+	got := sumBy(rows, func(a auditRow) string { return str(a.InitiatedBy) }, func(a *auditRow, r auditRow) { a.InitiatedBy = r.InitiatedBy })
+	if len(got) != 2 || str(got[0].InitiatedBy) != "alice" || got[0].Sessions != 5 || got[0].Items != 6 || got[0].FailedSessions != 1 ||
+		got[0].First != "2026-01-01T00:00:00Z" || got[1].Sessions != 1 {
+		t.Errorf("sumBy = %+v", got)
+	}
+	if top := topN(got, 1, func(a auditRow) string { return str(a.InitiatedBy) }); len(top) != 1 || str(top[0].InitiatedBy) != "alice" {
+		t.Errorf("topN = %+v", top)
+	}
+}

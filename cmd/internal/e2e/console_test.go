@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -810,4 +811,98 @@ func between(s, start, end string) string {
 	}
 	v, _, _ := strings.Cut(after, end)
 	return v
+}
+
+// TestConsoleLiveResumes follows the Live page's stream as a browser's EventSource does: each
+// new session arrives with its feed position as the SSE id, and a stream reopened with
+// Last-Event-ID continues right after it (the session missed while away comes, the one seen
+// does not come again); without a session the stream is refused.
+func TestConsoleLiveResumes(t *testing.T) {
+	e := startConsoleEnv(t)
+	if r, err := http.Get(e.url + "/console/live/stream"); err != nil || r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("stream without a session: %v %v", r, err)
+	}
+	cookie := consoleSignIn(t, e.gw.Handler, demo.TenantKey(1))
+	var orgs struct {
+		Viewer struct {
+			Organizations []struct {
+				Name   string `json:"name"`
+				Server struct {
+					Name string `json:"name"`
+				} `json:"server"`
+			} `json:"organizations"`
+		} `json:"viewer"`
+	}
+	if err := e.gql(demo.TenantKey(1), `{ viewer { organizations { name server { name } } } }`, nil, &orgs); err != nil {
+		t.Fatal(err)
+	}
+	o := orgs.Viewer.Organizations[0]
+	sim := e.fleet.Sims[o.Server.Name]
+	type event struct{ id, who string }
+	open := func(lastID string) (<-chan event, func()) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/console/live/stream", nil)
+		req.AddCookie(cookie)
+		if lastID != "" {
+			req.Header.Set("Last-Event-ID", lastID)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("stream: %v %v", resp, err)
+		}
+		out := make(chan event, 16)
+		go func() {
+			defer close(out)
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			var id string
+			for sc.Scan() {
+				line := sc.Text()
+				switch {
+				case strings.HasPrefix(line, "id: "):
+					id = strings.TrimPrefix(line, "id: ")
+				case strings.HasPrefix(line, "data: "):
+					var m struct {
+						Data struct {
+							S struct {
+								InitiatedBy string `json:"initiatedBy"`
+							} `json:"restoreSessionStarted"`
+						} `json:"data"`
+					}
+					if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &m) == nil && m.Data.S.InitiatedBy != "" {
+						out <- event{id, m.Data.S.InitiatedBy}
+					}
+				}
+			}
+		}()
+		return out, cancel
+	}
+	next := func(ch <-chan event) event {
+		t.Helper()
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			return ev
+		case <-time.After(20 * time.Second):
+			t.Fatal("no event within 20 s")
+		}
+		return event{}
+	}
+	ch, stop := open("")
+	time.Sleep(200 * time.Millisecond) // the subscription is live before the session starts
+	sim.AddSession(upstream.RestoreSession{Organization: o.Name, InitiatedBy: "live-first"})
+	first := next(ch)
+	if first.who != "live-first" || first.id == "" {
+		t.Fatalf("first event %+v, want live-first with a position", first)
+	}
+	stop()
+	sim.AddSession(upstream.RestoreSession{Organization: o.Name, InitiatedBy: "live-while-away"})
+	ch, stop = open(first.id)
+	defer stop()
+	if ev := next(ch); ev.who != "live-while-away" {
+		t.Errorf("after reconnecting with Last-Event-ID the stream gave %+v, want the session missed while away (and not the one seen)", ev)
+	}
 }
