@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -176,10 +177,16 @@ func (s *server) export(w http.ResponseWriter, r *http.Request) {
 	s.gql.ServeHTTP(w, req)
 }
 
-// liveQuery is the Live page's subscription: sessions as the watch archives them.
-const liveQuery = `subscription ConsoleLive {
-  restoreSessionStarted { id startTime type result initiatedBy clientHost { machineName } organization { name server { name } } }
-}`
+// liveQueries are the Live page's subscriptions: sessions as the watch archives them starting
+// (?feed=started, the default) and ending with their final result (?feed=ended).
+var liveQueries = map[string]string{
+	"started": `subscription ConsoleLiveStarted {
+  restoreSessionStarted { id startTime type state result initiatedBy clientHost { machineName } organization { name server { name } } }
+}`,
+	"ended": `subscription ConsoleLiveEnded {
+  restoreSessionEnded { id startTime type state result initiatedBy clientHost { machineName } organization { name server { name } } }
+}`,
+}
 
 func (s *server) live(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "live", pageData{Title: "Live", Nav: "live"})
@@ -195,6 +202,11 @@ const sessionRecheck = 15 * time.Second
 // signed out, or no longer accepted by the configuration, ends the stream.
 func (s *server) liveStream(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
+	query, ok := liveQueries[cmp.Or(r.URL.Query().Get("feed"), "started")]
+	if !ok {
+		http.Error(w, "feed: started or ended", http.StatusBadRequest)
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {
@@ -212,7 +224,7 @@ func (s *server) liveStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	body := `{"query":` + jsonString(liveQuery) + `}`
+	body := `{"query":` + jsonString(query) + `}`
 	req, err := http.NewRequestWithContext(auth.WithPrincipal(ctx, sess.view), http.MethodPost, "/graphql", strings.NewReader(body))
 	if err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)

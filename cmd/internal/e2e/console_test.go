@@ -591,10 +591,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		o := orgs.Viewer.Organizations[0]
 		who := "live-test@" + strings.ReplaceAll(strings.ToLower(o.Name), " ", "") + ".example"
-		e.fleet.Sims[o.Server.Name].AddSession(upstream.RestoreSession{Organization: o.Name, InitiatedBy: who})
+		sim := e.fleet.Sims[o.Server.Name]
+		added := sim.AddSession(upstream.RestoreSession{Organization: o.Name, InitiatedBy: who})
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Array.from(document.querySelectorAll("#live tbody td")).some(td => td.textContent === `+jsString(who)+`)`,
 			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 			t.Fatalf("the new session never showed on the Live page: %v", err)
+		}
+		// When it ends, it shows again with its result.
+		if err := sim.StopSession(added.ID, upstream.SessionResultFailed); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Array.from(document.querySelectorAll("#live tbody tr")).some(tr => tr.cells[0].textContent === "ended" && tr.cells[5].textContent === `+jsString(who)+` && tr.cells[7].textContent === "FAILED")`,
+			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("the session's end never showed on the Live page: %v", err)
 		}
 		screenshot(t, ctx, "live")
 		checkPage(t, ctx, probs, axe, "live")

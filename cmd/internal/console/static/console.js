@@ -37,29 +37,38 @@
     var query = location.search;
     // EventSource reconnects by itself and sends the last event's id (its feed position) as
     // Last-Event-ID: the stream resumes right after it.
-    var es = new EventSource(table.getAttribute("data-stream"));
-    es.onopen = function () { status.textContent = "Connected: waiting for new sessions."; };
-    es.onerror = function () { status.textContent = "Reconnecting…"; };
-    es.addEventListener("next", function (ev) {
-      var msg = JSON.parse(ev.data);
-      var s = msg.data && msg.data.restoreSessionStarted;
-      if (!s) return;
-      var tr = document.createElement("tr");
-      tr.className = "new";
-      var a = document.createElement("a");
-      a.href = "/console/sessions/" + encodeURIComponent(s.id) + query;
-      a.textContent = s.startTime;
-      cell(tr, "").appendChild(a);
-      cell(tr, s.organization && s.organization.name);
-      cell(tr, s.organization && s.organization.server && s.organization.server.name);
-      cell(tr, s.type);
-      cell(tr, s.initiatedBy);
-      cell(tr, s.clientHost && s.clientHost.machineName);
-      body.insertBefore(tr, body.firstChild);
-      while (body.rows.length > 200) body.deleteRow(body.rows.length - 1);
-      status.textContent = "Connected: " + body.rows.length + " new session(s).";
-    });
-    es.addEventListener("complete", function () { es.close(); status.textContent = "The stream ended; reload to follow again."; });
+    var open = 0;
+    function follow(feed, field, label) {
+      // EventSource reconnects by itself and sends the last event's id (its feed position) as
+      // Last-Event-ID: the stream resumes right after it.
+      var es = new EventSource(table.getAttribute("data-stream") + feed);
+      es.onopen = function () { open++; if (open >= 2) status.textContent = "Connected: waiting for new sessions."; };
+      es.onerror = function () { open = 0; status.textContent = "Reconnecting…"; };
+      es.addEventListener("next", function (ev) {
+        var msg = JSON.parse(ev.data);
+        var s = msg.data && msg.data[field];
+        if (!s) return;
+        var tr = document.createElement("tr");
+        tr.className = "new";
+        cell(tr, label);
+        var a = document.createElement("a");
+        a.href = "/console/sessions/" + encodeURIComponent(s.id) + query;
+        a.textContent = s.startTime;
+        cell(tr, "").appendChild(a);
+        cell(tr, s.organization && s.organization.name);
+        cell(tr, s.organization && s.organization.server && s.organization.server.name);
+        cell(tr, s.type);
+        cell(tr, s.initiatedBy);
+        cell(tr, s.clientHost && s.clientHost.machineName);
+        cell(tr, feed === "ended" ? s.result : "");
+        body.insertBefore(tr, body.firstChild);
+        while (body.rows.length > 200) body.deleteRow(body.rows.length - 1);
+        status.textContent = "Connected: " + body.rows.length + " event(s).";
+      });
+      es.addEventListener("complete", function () { es.close(); status.textContent = "The stream ended; reload to follow again."; });
+    }
+    follow("started", "restoreSessionStarted", "started");
+    follow("ended", "restoreSessionEnded", "ended");
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawDays(); followLive(); });
