@@ -24,6 +24,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/time/rate"
+
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -77,6 +80,8 @@ type Console struct {
 
 	oidcMu sync.Mutex
 	oidc   *oidcClient // discovered on the first sign-in
+
+	keyFailures *expirable.LRU[string, *rate.Limiter] // failed API-key sign-ins per client address
 }
 
 // New builds the console. It fails closed without a store or an authority.
@@ -107,7 +112,8 @@ func New(opts Options) (*Console, error) {
 		return nil, err
 	}
 	return &Console{opts: opts, cfg: opts.Config.WithDefaults(), log: opts.Logger, now: opts.Now, pages: pages,
-		static: http.StripPrefix("/console/static/", http.FileServerFS(sub))}, nil
+		static:      http.StripPrefix("/console/static/", http.FileServerFS(sub)),
+		keyFailures: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)}, nil
 }
 
 // Handler serves /console/ over gql, the gateway's in-process GraphQL and export handler (see

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +99,40 @@ func TestStoreSessions(t *testing.T) {
 				t.Errorf("a deleted session came back: %v", err)
 			}
 		})
+	}
+}
+
+// Failed API-key sign-ins are throttled per address (429 past the budget); a valid key still
+// signs in from that address, and another address is not held back.
+func TestKeySignInThrottlesFailures(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, storetest.SQLite(t))
+	c, err := New(Options{Store: st, Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
+		Config: config.Console{APIKeySignIn: true}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Handler(http.NotFoundHandler())
+	post := func(addr, key string) int {
+		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/console/signin/key", strings.NewReader(url.Values{"key": {key}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range keyFailureBurst {
+		if code := post("192.0.2.1:1000", "bad"); code != http.StatusSeeOther {
+			t.Fatalf("failure %d: %d, want 303 back to the form", i, code)
+		}
+	}
+	if code := post("192.0.2.1:1001", "bad"); code != http.StatusTooManyRequests {
+		t.Errorf("past the budget: %d, want 429", code)
+	}
+	if code := post("192.0.2.1:1002", "good"); code != http.StatusSeeOther {
+		t.Errorf("a valid key from the throttled address: %d, want signed in (303)", code)
+	}
+	if code := post("198.51.100.1:1000", "bad"); code != http.StatusSeeOther {
+		t.Errorf("another address: %d, want 303", code)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,12 +12,38 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 )
 
 // loginTTL bounds a sign-in under way (the person at the issuer's page).
 const loginTTL = 10 * time.Minute
+
+// stateCookie holds the state of the sign-in this browser started.
+const stateCookie = "vbo-console-state"
+
+// Failed API-key sign-ins are throttled per client address, as /graphql throttles failed
+// authentication: keyFailureBurst at once, then one per keyFailureEvery.
+const (
+	keyFailureBurst = 10
+	keyFailureEvery = 6 * time.Second
+)
+
+// spendKeyFailure takes one failure from the client's budget and reports whether it had one
+// left. A valid key always signs in, whatever its address did before (as on /graphql).
+func (s *server) spendKeyFailure(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	lim, ok := s.keyFailures.Get(host)
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(keyFailureEvery), keyFailureBurst)
+		s.keyFailures.Add(host, lim)
+	}
+	return lim.Allow()
+}
 
 // oidcClient is the console's OpenID Connect client, made from the issuer's discovery
 // document on the first sign-in (the gateway starts without the issuer).
@@ -78,6 +105,11 @@ func (s *server) signinKey(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	p, err := s.opts.Authority.APIKey(key)
 	if key == "" || err != nil || p == nil {
+		if !s.spendKeyFailure(r) {
+			w.Header().Set("Retry-After", fmt.Sprint(int(keyFailureEvery.Seconds())))
+			http.Error(w, "too many failed sign-ins from this address; retry later", http.StatusTooManyRequests)
+			return
+		}
 		s.log.InfoContext(r.Context(), "console sign-in refused", "kind", kindAPIKey, "reason", err)
 		http.Redirect(w, r, "/console/signin?error=key&next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
@@ -113,6 +145,10 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// The state is bound to this browser too: a callback carrying someone else's sign-in (login
+	// CSRF: an attacker's code sent to a victim) finds no matching cookie.
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/console/auth/", HttpOnly: true, Secure: !loopback(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: int(loginTTL.Seconds())})
 	http.Redirect(w, r, oc.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
 }
 
@@ -138,6 +174,12 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		refuse("no state or code", nil)
 		return
 	}
+	if c, err := r.Cookie(stateCookie); err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(state)) != 1 {
+		refuse("the state is not this browser's", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/console/auth/", HttpOnly: true, Secure: !loopback(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	var verifier, nonce, next string
 	err := s.opts.Store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT verifier, nonce, return_to FROM console_login WHERE state_hash = ? AND expires_ns > ?`,

@@ -805,6 +805,61 @@ func TestConsoleSessionsAndCSRF(t *testing.T) {
 	}
 }
 
+// TestConsoleOIDCStateIsTheBrowsers: a sign-in's callback counts only in the browser that
+// started it (the state is kept in the store and in that browser's cookie): a code for someone
+// else's sign-in, sent to another browser (login CSRF), signs nobody in; the browser that
+// started it is signed in, once (the state is used up).
+func TestConsoleOIDCStateIsTheBrowsers(t *testing.T) {
+	e := startConsoleEnv(t)
+	client := func() *http.Client {
+		jar, _ := cookiejar.New(nil)
+		return &http.Client{Jar: jar}
+	}
+	noFollow := func(c *http.Client) *http.Client {
+		return &http.Client{Jar: c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	// start begins a sign-in in c and returns the issuer's redirect back to the gateway (the
+	// callback URL with code and state), not yet followed.
+	start := func(c *http.Client) string {
+		e.oidc.QueueUser(oidcUser{sub: "carol@tenant-1.example", tenant: "tenant-1", role: "TENANT_AUDITOR"})
+		r, err := noFollow(c).Get(e.url + "/console/auth/start")
+		if err != nil || r.StatusCode != http.StatusFound {
+			t.Fatalf("start: %v %v", r, err)
+		}
+		r.Body.Close()
+		r, err = noFollow(c).Get(r.Header.Get("Location")) // the issuer answers at once with the code
+		if err != nil || r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), e.url+config.ConsoleCallbackPath) {
+			t.Fatalf("issuer: %v %v", r, err)
+		}
+		r.Body.Close()
+		return r.Header.Get("Location")
+	}
+	attacker, victim := client(), client()
+	callback := start(attacker)
+	r, err := noFollow(victim).Get(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if loc := r.Header.Get("Location"); !strings.Contains(loc, "error=oidc") || len(r.Cookies()) > 0 && r.Cookies()[0].Name == "vbo-console" {
+		t.Errorf("another browser's callback: %d %s %v, want refused", r.StatusCode, loc, r.Cookies())
+	}
+	callback = start(victim)
+	for i, want := range []string{"/console/overview", "error=oidc"} { // the second time the state is used up
+		if i == 1 {
+			victim.Jar.SetCookies(mustURL(e.url+"/console/auth/"), []*http.Cookie{{Name: "vbo-console-state", Value: between(callback, "state=", "&"), Path: "/console/auth/"}})
+		}
+		r, err := noFollow(victim).Get(callback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if loc := r.Header.Get("Location"); !strings.Contains(loc, want) {
+			t.Errorf("callback #%d in the browser that started it: %d %s, want %s", i+1, r.StatusCode, loc, want)
+		}
+	}
+}
+
 func mustURL(s string) *url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
