@@ -493,6 +493,9 @@ func printBanner(stdout io.Writer, addr string, cfg *config.Config, fleet *demo.
 	}
 	fmt.Fprintf(stdout, "vbo-gateway demo: %d simulated VBO servers (%v)\n", len(cfg.Servers), strings.Join(demo.Names, ", "))
 	fmt.Fprintf(stdout, "GraphiQL:  %s\nGraphQL:   %sgraphql\n", url, url)
+	if cfg.Watch.Enabled && cfg.Console.Enabled() {
+		fmt.Fprintf(stdout, "Console:   %sconsole/  (sign in with any key below)\n", url)
+	}
 	fmt.Fprintf(stdout, "Auth:      send 'Authorization: Bearer <key>' (GraphiQL has the admin key pre-filled):\n")
 	fmt.Fprintf(stdout, "           %-22s PROVIDER_ADMIN, every server and organisation\n", demo.AdminKey)
 	for i, t := range cfg.Tenants[:min(len(cfg.Tenants), demo.Tenants)] { // the demo's come first

@@ -34,6 +34,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watch"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/console"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/authn"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/httpapi"
@@ -74,6 +75,8 @@ type Gateway struct {
 	Reports *schedules.Service
 	// Restore is the restore front door; nil unless restore.enabled (which needs the watch).
 	Restore *frontdoor.Service
+	// Console is the auditor's console at /console/; nil when config.console signs nobody in.
+	Console *console.Console
 	// Jobs is the process's one River client (the rules' deliveries and history prune, the
 	// archive retention); nil when the restore watch is off.
 	Jobs *jobs.Client
@@ -389,6 +392,9 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 		}
 		g.Metrics.Register(g.Fleet, g.Health.Health, backend.CacheStats, extra...)
 	}
+	if g.Console, err = g.newConsole(cfg); err != nil {
+		return err
+	}
 	snap, err := g.snapshot(cfg, set, nil)
 	if err != nil {
 		return err
@@ -538,6 +544,7 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 	if g.Downloads != nil {
 		hopts.Downloads = g.Downloads
 	}
+	hopts.Console = g.consoleHandler()
 	withWatchRules(&hopts, g.Rules, g.Reports, g.audit, g.tenantScope, g.tenantOf, g.logger)
 	if g.Restore != nil {
 		hopts.Restore = g.Restore

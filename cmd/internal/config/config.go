@@ -69,6 +69,8 @@ type Config struct {
 	Email Email `yaml:"email"`
 	// Restore configures the restore front door (off by default).
 	Restore Restore `yaml:"restore"`
+	// Console is the auditor's console at /console/ (sign-in, sessions); see console.go.
+	Console Console `yaml:"console"`
 
 	// file and lines place errors found after Load (Locate): the file and each key's line.
 	file  string
@@ -242,6 +244,9 @@ func (c *Config) validate(lookupEnv func(string) (string, bool), readFile func(s
 		return err
 	}
 	if err := c.validateRestoreActions(lookupEnv, readFile); err != nil {
+		return err
+	}
+	if err := c.validateConsole(lookupEnv); err != nil {
 		return err
 	}
 	return c.validateEmail(lookupEnv)

@@ -110,6 +110,8 @@ func Start(opts Options) (*Fleet, error) {
 		}.WithPassword(Password))
 	}
 	f.Config.Tenants, f.Config.Auth.APIKeys = demoTenants(f.Sims, opts.Servers)
+	// The console (/console/) signs in with the demo's keys.
+	f.Config.Console = config.Console{APIKeySignIn: true}
 	if opts.Receiver != nil {
 		rcv, err := StartReceiver(*opts.Receiver)
 		if err != nil {

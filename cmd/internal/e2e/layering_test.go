@@ -126,11 +126,12 @@ var parentImports = map[[2]string]string{
 // app, the composition root, hands the edge the audit wing through interfaces declared in
 // resolvers. ops (telemetry, metrics, health) and config are below both.
 var groupImports = map[string][]string{
-	"app":   {"config", "demo", "edge", "ops", "audit", "restore"},
-	"e2e":   {"app", "config", "demo", "edge", "ops", "audit", "restore"},
-	"demo":  {"config", "edge/graphiql", "audit/webhooks"},
-	"edge":  {"config", "ops"},
-	"audit": {"config", "ops"},
+	"app":     {"config", "demo", "edge", "ops", "audit", "restore", "console"},
+	"e2e":     {"app", "config", "demo", "edge", "ops", "audit", "restore", "console"},
+	"console": {"config", "ops", "audit/store"}, // its own tables, through the store's transactions
+	"demo":    {"config", "edge/graphiql", "audit/webhooks"},
+	"edge":    {"config", "ops"},
+	"audit":   {"config", "ops"},
 	// restore (the front door's log, downloads, policy) keeps its tables in the store; the
 	// front door's reaper runs on the process's River client (audit/jobs).
 	"restore": {"config", "ops", "audit/store", "audit/jobs"},

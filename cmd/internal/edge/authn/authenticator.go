@@ -192,9 +192,45 @@ func (a *Authenticator) jwtPrincipal(raw string) (p *auth.Principal, err error) 
 	if _, err := a.jwt.parser.ParseWithClaims(raw, claims, a.jwt.keyfunc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadToken, err)
 	}
+	return a.claimsPrincipal(claims)
+}
+
+// ClaimsPrincipal is the principal of an OpenID Connect ID token's claims the caller has
+// verified itself (the console's sign-in: issuer, audience, expiry and nonce checked by
+// go-oidc), read exactly as a JWT's: sub, and the configured tenant and role claims.
+// ErrBadToken without auth.jwt.
+func (a *Authenticator) ClaimsPrincipal(claims map[string]any) (*auth.Principal, error) {
+	if a == nil || a.jwt == nil {
+		return nil, fmt.Errorf("%w: auth.jwt is not configured", ErrBadToken)
+	}
+	return a.claimsPrincipal(claims)
+}
+
+// Current rebuilds a principal with this configuration (its tenant's organisations as they
+// stand now) from what a console session keeps: subject, tenant and role. It fails when the
+// configuration no longer knows it (Knows: a removed API key or tenant, JWT sign-in turned
+// off).
+func (a *Authenticator) Current(subject, tenant string, role auth.Role) (*auth.Principal, error) {
+	p := &auth.Principal{Subject: subject, Tenant: tenant, Role: role}
+	if !a.Knows(p) {
+		return nil, fmt.Errorf("%w: %q is no longer configured", ErrBadAPIKey, subject)
+	}
+	if role == auth.RoleProviderAdmin {
+		if tenant != "" {
+			return nil, fmt.Errorf("%w: a provider admin has no tenant", ErrBadToken)
+		}
+		return auth.NewAdmin(subject), nil
+	}
+	return a.tenantPrincipal(subject, tenant, role)
+}
+
+func (a *Authenticator) claimsPrincipal(claims jwt.MapClaims) (*auth.Principal, error) {
 	sub, _ := claims.GetSubject()
 	if sub == "" {
 		return nil, fmt.Errorf("%w: no sub claim", ErrBadToken)
+	}
+	if strings.HasPrefix(sub, "apikey:") {
+		return nil, fmt.Errorf("%w: sub %q reads as an API key's", ErrBadToken, sub) // never taken for a key's name
 	}
 	role, _ := claims[a.jwt.roleClaim].(string)
 	tenant, _ := claims[a.jwt.tenantClaim].(string)

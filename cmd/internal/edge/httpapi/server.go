@@ -117,6 +117,13 @@ type Options struct {
 	Subscriptions *SubscriptionSlots
 	// SSEKeepAlive is the period of an SSE stream's keep-alive comments (0: 15 s).
 	SSEKeepAlive time.Duration
+	// Console serves the auditor's console at /console/ (nil: none). It is handed the handler
+	// that serves /graphql (queries, mutations and SSE subscriptions) and the exports to a
+	// request whose context already holds the caller's principal (auth.WithPrincipal; none:
+	// 401): the console signs people in itself, then runs their operations in process through
+	// the same rate limit, concurrency limit, deadline, loaders, query limits, cost check and
+	// resolvers as /graphql (console.go).
+	Console func(authenticated http.Handler) http.Handler
 	// SSEWriteTimeout is how long one SSE message (an event or a keep-alive) may take to reach
 	// the client; a client stalled longer loses the subscription (0: 30 s). See sse.go.
 	SSEWriteTimeout time.Duration
@@ -180,11 +187,18 @@ func New(opts Options) (http.Handler, error) {
 		mux.Handle("GET /readyz", opts.Readiness)
 		mux.Handle("GET /readyz/servers", gate.admin(opts.Readiness)) // names every server: admins only
 	}
+	var exports map[string]http.Handler
+	if opts.Exports != nil {
+		exports = opts.Exports(res)
+	}
+	if opts.Console != nil {
+		mux.Handle("/console/", opts.Console(inProcess(opts, limiter, concurrency, exec, exports)))
+	}
 	if opts.Exports != nil {
 		// The same authentication, scope and rate limit as /graphql. No CSRF check: credentials
 		// travel only in headers, which a cross-site request cannot set.
 		exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)
-		for path, h := range opts.Exports(res) {
+		for path, h := range exports {
 			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(exportTimeout, gate.wrap(limiter.middleware(concurrency.middleware(h))))))
 		}
 	} else {

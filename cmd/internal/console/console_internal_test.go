@@ -1,0 +1,174 @@
+package console
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestSafeNextStaysInTheConsole(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/console/sessions?window=7d": "/console/sessions?window=7d",
+		"":                            "/console/overview",
+		"https://evil.example/":       "/console/overview",
+		"//evil.example/console/":     "/console/overview",
+		"/console/\\evil":             "/console/overview",
+		"/console/auth/callback?x=1":  "/console/overview",
+		"/console/signin":             "/console/overview",
+		"/graphql":                    "/console/overview",
+		"/console/x\r\nSet-Cookie: a": "/console/overview",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFromSameOrigin(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, site, origin string
+		want               bool
+	}{
+		{"same-origin fetch metadata", "same-origin", "", true},
+		{"typed in (none)", "none", "", true},
+		{"cross-site fetch metadata", "cross-site", "http://gw.example", false},
+		{"same-site is not same-origin", "same-site", "", false},
+		{"origin names this host", "", "https://gw.example", true},
+		{"origin names another host", "", "https://evil.example", false},
+		{"origin null", "", "null", false},
+		{"no browser headers", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "https://gw.example/console/rules", nil)
+			if tt.site != "" {
+				r.Header.Set("Sec-Fetch-Site", tt.site)
+			}
+			if tt.origin != "" {
+				r.Header.Set("Origin", tt.origin)
+			}
+			if got := fromSameOrigin(r); got != tt.want {
+				t.Errorf("fromSameOrigin = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoopbackDecidesSecure(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string]bool{"127.0.0.1:8080": true, "localhost:8080": true, "[::1]:80": true,
+		"gw.example": false, "10.0.0.1:8080": false} {
+		r := httptest.NewRequest(http.MethodGet, "http://"+host+"/console/", nil)
+		if got := loopback(r); got != want {
+			t.Errorf("loopback(%s) = %v, want %v", host, got, want)
+		}
+		if name := cookieFor(r); (name == cookieNameLoopback) != want {
+			t.Errorf("cookie for %s: %s", host, name)
+		}
+	}
+}
+
+func TestWindowOf(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	s := &server{Console: &Console{now: func() time.Time { return now }}}
+	tests := []struct {
+		query    string
+		from, to time.Time
+		wantErr  bool
+	}{
+		{"", now.Add(-30 * 24 * time.Hour), now, false},
+		{"window=24h", now.Add(-24 * time.Hour), now, false},
+		{"from=2026-02-01&to=2026-02-03", time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 4, 0, 0, 0, 0, time.UTC), false},
+		{"from=2026-02-01", time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), now, false},
+		{"window=1y", time.Time{}, time.Time{}, true},
+		{"from=yesterday", time.Time{}, time.Time{}, true},
+		{"from=2026-02-03&to=2026-02-01", time.Time{}, time.Time{}, true},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/console/overview?"+tt.query, nil)
+		w, err := s.windowOf(r)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%q: err = %v, want error %v", tt.query, err, tt.wantErr)
+			continue
+		}
+		if err == nil && (!w.From.Equal(tt.from) || !w.To.Equal(tt.to)) {
+			t.Errorf("%q: window %s..%s, want %s..%s", tt.query, w.From, w.To, tt.from, tt.to)
+		}
+	}
+}
+
+func TestSessionFilterKeepsOnlyKnownValues(t *testing.T) {
+	t.Parallel()
+	win := window{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
+	q := url.Values{"type": {"EXCHANGE", "DROP TABLE"}, "result": {"FAILED"}, "person": {" alice "}, "machine": {""}, "org": {"T3JnOnN5ZDE="}}
+	got := sessionFilter(q, win)
+	want := map[string]any{"startTimeFrom": "2026-01-01T00:00:00Z", "startTimeTo": "2026-01-02T00:00:00Z",
+		"types": []string{"EXCHANGE"}, "results": []string{"FAILED"}, "initiatedBy": "alice", "organizationIds": []string{"T3JnOnN5ZDE="}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sessionFilter = %v, want %v", got, want)
+	}
+}
+
+func TestRuleInput(t *testing.T) {
+	t.Parallel()
+	f := url.Values{"name": {" Night restores "}, "url": {"https://hooks.example/x"}, "on": {"ENDED"}, "enabled": {"on"},
+		"type": {"EXCHANGE", "TEAMS"}, "minItems": {"10"}, "clientMachineNotIn": {"A, B,,"}, "initiatedBy": {"bob"}}
+	got := ruleInput(f)
+	want := map[string]any{"name": "Night restores", "url": "https://hooks.example/x", "on": "ENDED", "enabled": true,
+		"firstRestoreFromMachine": false, "minItems": int64(10), "clientMachineNotIn": []string{"A", "B"},
+		"filter": map[string]any{"types": []string{"EXCHANGE", "TEAMS"}, "initiatedBy": "bob"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ruleInput = %#v\nwant %#v", got, want)
+	}
+	if got := ruleInput(url.Values{"minItems": {"lots"}}); got["minItems"] != "lots" {
+		t.Errorf("a bad minItems goes to the gateway to be refused with its reason, got %v", got["minItems"])
+	}
+}
+
+func TestDayChartStacksByType(t *testing.T) {
+	t.Parallel()
+	d1, d2, ex, od := "2026-01-01", "2026-01-02", "EXCHANGE", "ONEDRIVE"
+	c := dayChart([]auditRow{{Day: &d2, Type: &ex, Sessions: 3}, {Day: &d1, Type: &od, Sessions: 2}, {Day: &d1, Type: &ex, Sessions: 1}})
+	if !reflect.DeepEqual(c.Days, []string{d1, d2}) || len(c.Series) != 2 ||
+		!reflect.DeepEqual(c.Series[0], chartSeries{ex, []int{1, 3}}) || !reflect.DeepEqual(c.Series[1], chartSeries{od, []int{2, 0}}) {
+		t.Errorf("chart %+v", c)
+	}
+}
+
+func TestTemplatesParse(t *testing.T) {
+	t.Parallel()
+	pages, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range pageNames {
+		if pages[n] == nil {
+			t.Errorf("page %s missing", n)
+		}
+	}
+}
+
+func TestSumByAddsUpAndKeepsTheEarliest(t *testing.T) {
+	t.Parallel()
+	alice, bob := "alice", "bob"
+	rows := []auditRow{
+		{InitiatedBy: &alice, Sessions: 2, Items: 5, FailedSessions: 1, First: "2026-01-03T00:00:00Z"},
+		{InitiatedBy: &bob, Sessions: 1, Items: 1, First: "2026-01-02T00:00:00Z"},
+		{InitiatedBy: &alice, Sessions: 3, Items: 1, First: "2026-01-01T00:00:00Z"},
+	}
+	got := sumBy(rows, func(a auditRow) string { return str(a.InitiatedBy) }, func(a *auditRow, r auditRow) { a.InitiatedBy = r.InitiatedBy })
+	if len(got) != 2 || str(got[0].InitiatedBy) != "alice" || got[0].Sessions != 5 || got[0].Items != 6 || got[0].FailedSessions != 1 ||
+		got[0].First != "2026-01-01T00:00:00Z" || got[1].Sessions != 1 {
+		t.Errorf("sumBy = %+v", got)
+	}
+	if top := topN(got, 1, func(a auditRow) string { return str(a.InitiatedBy) }); len(top) != 1 || str(top[0].InitiatedBy) != "alice" {
+		t.Errorf("topN = %+v", top)
+	}
+}

@@ -1,0 +1,187 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pageTemplate is one page with the layout.
+type pageTemplate = *template.Template
+
+var pageNames = []string{"signin", "overview", "sessions", "session", "live", "rules", "rule", "ruleform", "secret", "error"}
+
+func parsePages() (map[string]pageTemplate, error) {
+	funcs := template.FuncMap{
+		"time": func(s string) string {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return s
+			}
+			return t.UTC().Format("2006-01-02 15:04:05Z")
+		},
+		"deref": func(s *string) string {
+			if s == nil {
+				return ""
+			}
+			return *s
+		},
+		"lower": strings.ToLower,
+		"json": func(v any) (template.JS, error) { // for a JSON data block, never executed
+			b, err := json.Marshal(v)
+			return template.JS(b), err
+		},
+		"has": slices.Contains[[]string],
+	}
+	out := map[string]pageTemplate{}
+	for _, n := range pageNames {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console: template %s: %w", n, err)
+		}
+		out[n] = t
+	}
+	return out, nil
+}
+
+// pageData is what every page gets.
+type pageData struct {
+	Title   string
+	Nav     string
+	Session *sessionView
+	Tenants []string
+	Tenant  string // the provider admin's chosen tenant
+	Query   string // "tenant=..." to keep on links, or ""
+	Notes   []string
+	Data    any
+}
+
+type sessionView struct {
+	Subject, Role, Tenant, CSRF string
+	Admin, TenantAdmin          bool
+}
+
+func (s *server) render(w http.ResponseWriter, r *http.Request, name string, d pageData) {
+	if sess := sessionFrom(r.Context()); sess != nil {
+		p := sess.principal
+		d.Session = &sessionView{Subject: p.Subject, Role: string(p.Role), Tenant: p.Tenant, CSRF: sess.csrf,
+			Admin: p.IsAdmin(), TenantAdmin: p.Role == "TENANT_ADMIN" || p.IsAdmin()}
+		if p.IsAdmin() {
+			d.Tenants, d.Tenant = s.opts.Authority.Tenants(), sess.tenant
+			if sess.tenant != "" {
+				d.Query = "tenant=" + url.QueryEscape(sess.tenant)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout.html", d); err != nil {
+		s.log.ErrorContext(r.Context(), "console render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail shows an error page (the gateway's message for GraphQL errors, a generic one otherwise).
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	msg, status := "Something went wrong; try again.", http.StatusInternalServerError
+	if ge, ok := err.(gqlErrors); ok {
+		msg, status = ge.Error(), http.StatusOK
+		for _, e := range ge {
+			switch e.code() {
+			case "NOT_FOUND":
+				status = http.StatusNotFound
+			case "FORBIDDEN":
+				status = http.StatusForbidden
+			case "BAD_USER_INPUT":
+				status = http.StatusBadRequest
+			}
+		}
+	} else {
+		s.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
+	}
+	w.WriteHeader(status)
+	s.render(w, r, "error", pageData{Title: "Error", Data: msg})
+}
+
+func notes(errs gqlErrors) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Message)
+	}
+	return out
+}
+
+// window is the time window a page shows: ?window=7d (24h, 7d, 30d, 90d) or ?from=&to= dates.
+type window struct {
+	From, To time.Time
+	Name     string // the preset, or "" for custom dates
+}
+
+var windows = []struct {
+	Name string
+	D    time.Duration
+}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}, {"90d", 90 * 24 * time.Hour}}
+
+func (s *server) windowOf(r *http.Request) (window, error) {
+	q := r.URL.Query()
+	now := s.now().UTC()
+	if f, t := q.Get("from"), q.Get("to"); f != "" || t != "" {
+		from, err := time.Parse(time.DateOnly, f)
+		if err != nil {
+			return window{}, fmt.Errorf("from %q: want a date, YYYY-MM-DD", f)
+		}
+		to := now
+		if t != "" {
+			if to, err = time.Parse(time.DateOnly, t); err != nil {
+				return window{}, fmt.Errorf("to %q: want a date, YYYY-MM-DD", t)
+			}
+			to = to.Add(24 * time.Hour) // the whole day
+		}
+		if !to.After(from) {
+			return window{}, fmt.Errorf("to %s is not after from %s", t, f)
+		}
+		return window{From: from, To: to}, nil
+	}
+	name := q.Get("window")
+	for _, w := range windows {
+		if w.Name == name || name == "" && w.Name == "30d" {
+			return window{From: now.Add(-w.D), To: now, Name: w.Name}, nil
+		}
+	}
+	return window{}, fmt.Errorf("window %q: want 24h, 7d, 30d or 90d", name)
+}
+
+func (w window) vars() (string, string) {
+	return w.From.Format(time.RFC3339), w.To.Format(time.RFC3339)
+}
+
+func (w window) query() string {
+	if w.Name != "" {
+		return "window=" + w.Name
+	}
+	return "from=" + w.From.Format(time.DateOnly) + "&to=" + w.To.Add(-time.Nanosecond).Format(time.DateOnly)
+}
+
+func join(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "&")
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

@@ -1,0 +1,201 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+)
+
+// Session kinds.
+const (
+	kindOIDC   = "oidc"
+	kindAPIKey = "apikey"
+)
+
+// cookieName is the session cookie on https (the __Host- prefix pins it to this host, path /,
+// Secure) and cookieNameLoopback on plain http to a loopback address, where Secure cannot be.
+const (
+	cookieName         = "__Host-vbo-console"
+	cookieNameLoopback = "vbo-console"
+)
+
+// session is one signed-in person, as the request found it.
+type session struct {
+	idHash    string
+	csrf      string
+	kind      string
+	principal *auth.Principal // rebuilt with the configuration in force
+	// view is whose data the pages show: the principal, or a provider admin's chosen tenant.
+	view   *auth.Principal
+	tenant string // the provider admin's chosen tenant ("" for everything)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+// loopback reports a request to a loopback host over plain http (the demo, tests).
+func loopback(r *http.Request) bool {
+	if r.TLS != nil {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func cookieFor(r *http.Request) string {
+	if loopback(r) {
+		return cookieNameLoopback
+	}
+	return cookieName
+}
+
+// createSession stores a session for p and sets its cookie.
+func (s *server) createSession(ctx context.Context, w http.ResponseWriter, r *http.Request, kind string, p *auth.Principal) error {
+	id, now := randomToken(), s.now()
+	err := s.opts.Store.InTx(ctx, func(tx store.Tx) error {
+		// Expired sessions and sign-ins go as new ones come: the tables stay small.
+		if _, err := tx.Exec(ctx, `DELETE FROM console_session WHERE expires_ns < ?`, now.UnixNano()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM console_login WHERE expires_ns < ?`, now.UnixNano()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO console_session (id_hash, csrf, kind, subject, tenant, role, created_ns, expires_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, hashToken(id), randomToken(), kind, p.Subject, p.Tenant, string(p.Role),
+			now.UnixNano(), now.Add(s.cfg.SessionTTL).UnixNano())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("console: store session: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: id, Path: "/", HttpOnly: true, Secure: !loopback(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: int(s.cfg.SessionTTL.Seconds())})
+	s.log.InfoContext(ctx, "console sign-in", "kind", kind, "subject", p.Subject, "tenant", p.Tenant, "role", p.Role)
+	return nil
+}
+
+// errSignedOut: no session, or one the configuration no longer accepts.
+var errSignedOut = errors.New("console: not signed in")
+
+// loadSession finds the request's session and rebuilds its principal with the configuration
+// in force; a session whose principal is gone is deleted.
+func (s *server) loadSession(r *http.Request) (*session, error) {
+	c, err := r.Cookie(cookieFor(r))
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, errSignedOut
+	}
+	ctx, idHash := r.Context(), hashToken(c.Value)
+	var sess session
+	var subject, tenant, role string
+	err = s.opts.Store.QueryRow(ctx, `SELECT csrf, kind, subject, tenant, role FROM console_session
+		WHERE id_hash = ? AND expires_ns > ?`, idHash, s.now().UnixNano()).Scan(&sess.csrf, &sess.kind, &subject, &tenant, &role)
+	if store.IsNoRows(err) {
+		return nil, errSignedOut
+	}
+	if err != nil {
+		return nil, fmt.Errorf("console: read session: %w", err)
+	}
+	sess.idHash = idHash
+	p, err := s.opts.Authority.Current(subject, tenant, auth.Role(role))
+	if err != nil {
+		s.log.InfoContext(ctx, "console session ended: the configuration no longer accepts it", "subject", subject, "tenant", tenant, "err", err)
+		_ = s.deleteSession(ctx, idHash)
+		return nil, errSignedOut
+	}
+	sess.principal, sess.view = p, p
+	if t := r.URL.Query().Get("tenant"); t != "" && p.IsAdmin() {
+		if v, ok := s.opts.Authority.TenantView(p, t); ok {
+			sess.view, sess.tenant = v, t
+		}
+	}
+	return &sess, nil
+}
+
+// stillValid re-reads the session (long streams check it periodically).
+func (s *server) stillValid(r *http.Request) bool {
+	_, err := s.loadSession(r)
+	return err == nil
+}
+
+func (s *server) deleteSession(ctx context.Context, idHash string) error {
+	return s.opts.Store.InTx(ctx, func(tx store.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM console_session WHERE id_hash = ?`, idHash)
+		return err
+	})
+}
+
+type sessionKey struct{}
+
+func sessionFrom(ctx context.Context) *session {
+	sess, _ := ctx.Value(sessionKey{}).(*session)
+	return sess
+}
+
+// authed serves h to a signed-in person (others go to the sign-in page), checking the CSRF
+// token on every POST.
+func (s *server) authed(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := s.loadSession(r)
+		if errors.Is(err, errSignedOut) {
+			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/stream") {
+				http.Redirect(w, r, "/console/signin?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "sign in again", http.StatusUnauthorized)
+			return
+		}
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "console session", "err", err)
+			http.Error(w, "the console's store is unavailable; try again", http.StatusServiceUnavailable)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "bad form", http.StatusBadRequest)
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.csrf)) != 1 {
+				http.Error(w, "the form's CSRF token is missing or stale: reload the page", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
+	})
+}
+
+func (s *server) signout(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	if err := s.deleteSession(r.Context(), sess.idHash); err != nil {
+		http.Error(w, "the console's store is unavailable; try again", http.StatusServiceUnavailable)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: "", Path: "/", HttpOnly: true, Secure: !loopback(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+}

@@ -1,0 +1,44 @@
+package httpapi
+
+import (
+	"cmp"
+	"net/http"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
+)
+
+// inProcess is what Options.Console is handed: /graphql and the exports for a caller the
+// console has authenticated (its principal in the request's context). Everything after the
+// authentication gate is the same as over HTTP: per-principal rate and concurrency limits,
+// the request deadline, the body cap, fresh loaders, then the one executor with its query
+// limits and cost check; subscriptions (POST with Accept: text/event-stream) take the SSE
+// transport with its resume by Last-Event-ID. CORS and CSRF are the console's own (it serves
+// its pages from the gateway's origin and checks a token on every change).
+func inProcess(opts Options, limiter *rateLimiter, concurrency *principalLimiter, exec http.Handler, exports map[string]http.Handler) http.Handler {
+	lim := opts.Limits
+	mux := http.NewServeMux()
+	query := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
+	query = withDeadline(opts.RequestTimeout, limiter.middleware(concurrency.middleware(query)))
+	stream := limiter.middleware(readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, exec)))
+	mux.Handle("POST /graphql", routeStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		stream.ServeHTTP(flushWriter{w}, r)
+	}), query))
+	exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)
+	for path, h := range exports {
+		mux.Handle("GET "+path, withDeadline(exportTimeout, limiter.middleware(concurrency.middleware(h))))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.FromContext(r.Context())
+		if p == nil {
+			writeUnauthenticated(w)
+			return
+		}
+		mux.ServeHTTP(w, r.WithContext(upstream.WithFairnessKey(r.Context(), principalKey(p))))
+	})
+}
