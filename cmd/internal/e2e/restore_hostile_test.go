@@ -1,0 +1,326 @@
+package e2e_test
+
+// Hostile tests of the restore front door (issue 24): forged, edited and replayed cursors and
+// ids, reasons at and past their bounds, huge pages, concurrent starts racing the per-person
+// limit, a stop racing browses, a VBO server down or stalling during Explore and Stop (over
+// HTTP, websocket and SSE), and the provider admin's steps landing in the provider's chain.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/client"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
+	"github.com/vbo-gateway/vbo-gateway/graph/gid"
+	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
+)
+
+// hostileEnv is the demo fleet (syd1 on VBO API v6, the others on v8) behind a gateway with
+// the watch and the front door on; tune adjusts the configuration.
+type hostileEnv struct {
+	*restoreEnv
+	url string // the gateway on loopback (websocket, SSE)
+}
+
+func hostileStart(t *testing.T, tune func(*config.Config)) *hostileEnv {
+	t.Helper()
+	fleet, err := demo.Start(demo.Options{Orgs: 6, Sessions: 8, Now: time.Now().Add(-time.Hour), Sim: func(name string, o *vbosim.Options) {
+		if name != "syd1" {
+			o.APIVersion = "v8"
+		}
+	}})
+	if err != nil {
+		t.Fatalf("demo.Start: %v", err)
+	}
+	t.Cleanup(fleet.Close)
+	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
+	cfg := fleet.Config
+	cfg.Watch = config.Watch{Enabled: true, Interval: 200 * time.Millisecond, Backfill: 24 * time.Hour}
+	cfg.Store = config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "gw.db")}
+	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Hour, ReapInterval: time.Hour, MaxOpenSessionsPerPerson: 3, StepsPerMinute: 6000}
+	cfg.Webhooks = config.Webhooks{AllowHTTP: true, AllowPrivateNetworks: []string{"127.0.0.0/8"},
+		RetrySchedule: []time.Duration{0, 50 * time.Millisecond}}
+	if tune != nil {
+		tune(cfg)
+	}
+	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	return &hostileEnv{restoreEnv: &restoreEnv{fleet: fleet, gw: gw, c: client.New(gw.Handler, client.Path("/graphql"))}, url: srv.URL}
+}
+
+// start starts an EXCHANGE session of org as key and returns its id (fails the test on error).
+func (e *hostileEnv) start(t *testing.T, key, org, reason string) string {
+	t.Helper()
+	var s struct{ StartRestoreSession struct{ ID string } }
+	postAs(t, e.c, key, rfStart, map[string]any{"org": org, "reason": reason}).decode(t, &s)
+	return s.StartRestoreSession.ID
+}
+
+// actions are the recorded steps of session id as "KIND:STATUS", read by the admin.
+func (e *hostileEnv) actions(t *testing.T, id string) (rfReadData, []string) {
+	t.Helper()
+	var d rfReadData
+	postAs(t, e.c, demo.AdminKey, rfReadOnly, map[string]any{"id": id, "live": true}).decode(t, &d)
+	if d.RestoreSession == nil {
+		t.Fatalf("session %s not found by the admin", id)
+	}
+	return d, d.kinds()
+}
+
+// count runs a COUNT(*) on the gateway's store.
+func (e *hostileEnv) count(t *testing.T, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := e.gw.Store.InTx(context.Background(), func(tx store.Tx) error {
+		return tx.QueryRow(context.Background(), q, args...).Scan(&n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// verify checks a chain as the admin.
+func (e *hostileEnv) verify(t *testing.T, tenant any) (ok bool, records int64) {
+	t.Helper()
+	var v struct {
+		VerifyRestoreActionLog struct {
+			OK      bool `json:"ok"`
+			Records int64
+			Problem *string
+		}
+	}
+	postAs(t, e.c, demo.AdminKey, rfVerify, map[string]any{"t": tenant}).decode(t, &v)
+	return v.VerifyRestoreActionLog.OK, v.VerifyRestoreActionLog.Records
+}
+
+const rhMailboxes = `query($id: ID!, $after: String, $first: Int, $search: String) { restoreSession(id: $id, live: true) {
+	browse { mailboxes(first: $first, after: $after, search: $search) { pageInfo { endCursor } edges { cursor node { id name } } } } } }`
+
+type rhMailboxesData struct {
+	RestoreSession *struct {
+		Browse *struct {
+			Mailboxes struct {
+				PageInfo struct{ EndCursor string }
+				Edges    []struct {
+					Cursor string
+					Node   struct{ ID, Name string }
+				}
+			}
+		}
+	}
+}
+
+// mailboxes pages the mailboxes of session id as key.
+func (e *hostileEnv) mailboxes(t *testing.T, key, id string, first int, after string) rhMailboxesData {
+	t.Helper()
+	var d rhMailboxesData
+	vars := map[string]any{"id": id, "first": first}
+	if after != "" {
+		vars["after"] = after
+	}
+	postAs(t, e.c, key, rhMailboxes, vars).decode(t, &d)
+	if d.RestoreSession == nil || d.RestoreSession.Browse == nil {
+		t.Fatalf("session %s: no browser", id)
+	}
+	return d
+}
+
+// wantCode checks r failed with exactly one error of code (and, when given, a message holding
+// part).
+func wantCode(t *testing.T, what string, r readResult, code, part string) {
+	t.Helper()
+	if !slices.Equal(r.codes(), []string{code}) || part != "" && !strings.Contains(r.Errors[0].Message, part) {
+		t.Errorf("%s: %s %+v, want one %s (%q)", what, r.Data, r.Errors, code, part)
+	}
+}
+
+// TestRestoreHostileInputs: reasons at and past the 500-character bound and with control
+// characters, huge and negative page sizes, forged, edited and replayed cursors (another
+// session's, another list's, a stopped session's), an item id and a cursor used as a session
+// id, and a session started outside the gateway: each answers a clear error (or the bound
+// exactly), nothing refused is recorded, and the chain still verifies.
+func TestRestoreHostileInputs(t *testing.T) {
+	t.Parallel()
+	e := hostileStart(t, nil)
+	op := demo.TenantOperatorKey(1)
+	org := e.tenantOrgs(t, 1)["mel1"]
+	before := e.count(t, `SELECT COUNT(*) FROM restore_action`)
+
+	t.Run("reasons", func(t *testing.T) {
+		for _, c := range []struct {
+			name, reason, part string
+		}{
+			{"empty", "", "is required"},
+			{"blank", " \t\n ", "is required"},
+			{"501 characters", strings.Repeat("a", 501), "at most 500"},
+			{"501 runes of 3 bytes", strings.Repeat("€", 501), "at most 500"},
+			{"NUL", "ticket\x00 42", "control characters"},
+			{"ANSI escape", "ticket \x1b[31m42", "control characters"},
+			{"carriage return", "ticket\r\nFAKE LOG LINE", "control characters"},
+			{"DEL", "ticket\x7f", "control characters"},
+			{"C1 CSI", "ticket \u009b31m 42", "control characters"},
+			{"C1 NEL", "ticket\u0085FAKE LINE", "control characters"},
+			{"bidi override", "ticket \u202egnp.exe", "control characters"},
+		} {
+			r := postAs(t, e.c, op, rfStart, map[string]any{"org": org, "reason": c.reason})
+			wantCode(t, "reason "+c.name, r, "BAD_USER_INPUT", c.part)
+		}
+		if n := e.count(t, `SELECT COUNT(*) FROM restore_action`); n != before {
+			t.Fatalf("refused starts recorded %d records", n-before)
+		}
+		// Exactly 500 characters (multi-byte), and newlines and tabs: accepted and recorded as given.
+		for _, reason := range []string{strings.Repeat("ü", 500), "line one\n\tline two"} {
+			id := e.start(t, op, org, reason)
+			var d rfReadData
+			postAs(t, e.c, op, rfReadOnly, map[string]any{"id": id, "live": true}).decode(t, &d)
+			if show(d.RestoreSession.Attribution.Reason) != reason {
+				t.Errorf("reason recorded as %q", show(d.RestoreSession.Attribution.Reason))
+			}
+			postAs(t, e.c, op, rfStop, map[string]any{"id": id}).decode(t, &struct{}{})
+		}
+	})
+
+	id := e.start(t, op, org, "hostile inputs")
+	other := e.start(t, op, org, "a second session")
+
+	t.Run("page sizes", func(t *testing.T) {
+		for _, first := range []int{-1, 501, 1 << 30, 1<<31 - 1} {
+			r := postAs(t, e.c, op, rhMailboxes, map[string]any{"id": id, "first": first})
+			if !slices.Contains(r.codes(), "BAD_USER_INPUT") && !slices.Contains(r.codes(), "QUERY_TOO_COMPLEX") {
+				t.Errorf("first: %d: %s %+v, want refused", first, r.Data, r.Errors)
+			}
+		}
+		r := postAs(t, e.c, op, `query($id: ID!) { restoreSession(id: $id, live: true) { browse { mailboxes(first: 99999999999) { edges { node { id } } } } } }`,
+			map[string]any{"id": id})
+		if len(r.Errors) == 0 {
+			t.Errorf("first beyond Int: %s", r.Data)
+		}
+		if d := e.mailboxes(t, op, id, 0, ""); len(d.RestoreSession.Browse.Mailboxes.Edges) != 0 {
+			t.Errorf("first: 0 listed %d", len(d.RestoreSession.Browse.Mailboxes.Edges))
+		}
+	})
+
+	t.Run("cursors", func(t *testing.T) {
+		page := e.mailboxes(t, op, id, 2, "").RestoreSession.Browse.Mailboxes
+		cur := page.PageInfo.EndCursor
+		otherCur := e.mailboxes(t, op, other, 2, "").RestoreSession.Browse.Mailboxes.PageInfo.EndCursor
+		// The next page from a cursor is the entries after it (ids are sealed afresh each time:
+		// compare names).
+		next := e.mailboxes(t, op, id, 1, page.Edges[0].Cursor).RestoreSession.Browse.Mailboxes
+		if len(next.Edges) != 1 || next.Edges[0].Node.Name != page.Edges[1].Node.Name {
+			t.Fatalf("after the first cursor: %+v, want the second mailbox %+v", next.Edges, page.Edges[1])
+		}
+		edited := []byte(cur)
+		edited[len(edited)/2] ^= 0x01
+		bad := map[string]string{
+			"garbage":                 "not-a-cursor",
+			"edited":                  string(edited),
+			"truncated":               cur[:len(cur)-4],
+			"another session's":       otherCur,
+			"a restoreSessions'":      e.sessionsCursor(t, op),
+			"an item id":              page.Edges[0].Node.ID,
+			"huge":                    strings.Repeat("A", 64<<10),
+			"a session id":            id,
+			"a stopped session's":     "", // filled below
+			"the search's for browse": e.searchCursor(t, op, id),
+		}
+		stopped := e.start(t, op, org, "stopped soon")
+		stoppedCur := e.mailboxes(t, op, stopped, 1, "").RestoreSession.Browse.Mailboxes.PageInfo.EndCursor
+		postAs(t, e.c, op, rfStop, map[string]any{"id": stopped}).decode(t, &struct{}{})
+		bad["a stopped session's"] = stoppedCur
+		for name, c := range bad {
+			r := postAs(t, e.c, op, rhMailboxes, map[string]any{"id": id, "first": 2, "after": c})
+			if !slices.Equal(r.codes(), []string{"BAD_USER_INPUT"}) {
+				t.Errorf("%s cursor: %s %+v, want BAD_USER_INPUT", name, r.Data, r.Errors)
+			}
+		}
+		// The stopped session itself: no browser at all.
+		var d rhMailboxesData
+		postAs(t, e.c, op, rhMailboxes, map[string]any{"id": stopped, "first": 1, "after": stoppedCur}).decode(t, &d)
+		if d.RestoreSession == nil || d.RestoreSession.Browse != nil {
+			t.Errorf("a stopped session's browser: %+v", d.RestoreSession)
+		}
+	})
+
+	t.Run("ids", func(t *testing.T) {
+		item := e.mailboxes(t, op, id, 1, "").RestoreSession.Browse.Mailboxes.Edges[0].Node.ID
+		sid, _ := gid.Parse(id)
+		missing := gid.ID{Kind: gid.KindRestoreSession, Server: sid.Server, Upstream: isoRandomUUID()}.String()
+		ref := postAs(t, e.c, op, rfStop, map[string]any{"id": missing})
+		wantCode(t, "stop of a missing session", ref, "NOT_FOUND", "")
+		for name, v := range map[string]string{
+			"an item id":            item,
+			"a browse cursor":       e.mailboxes(t, op, id, 1, "").RestoreSession.Browse.Mailboxes.PageInfo.EndCursor,
+			"an organisation id":    org,
+			"upper-cased VBO id":    gid.ID{Kind: gid.KindRestoreSession, Server: sid.Server, Upstream: strings.ToUpper(sid.Upstream)}.String(),
+			"another server's":      gid.ID{Kind: gid.KindRestoreSession, Server: "syd1", Upstream: sid.Upstream}.String(),
+			"an unknown server's":   gid.ID{Kind: gid.KindRestoreSession, Server: "nosuch1", Upstream: sid.Upstream}.String(),
+			"a 64 KiB id":           strings.Repeat("x", 64<<10),
+			"a session id with NUL": id + "\x00",
+		} {
+			r := postAs(t, e.c, op, rfStop, map[string]any{"id": v})
+			if c := r.codes(); !slices.Equal(c, []string{"NOT_FOUND"}) && !slices.Equal(c, []string{"BAD_USER_INPUT"}) {
+				t.Errorf("stop with %s: %s %+v, want NOT_FOUND or BAD_USER_INPUT", name, r.Data, r.Errors)
+			}
+		}
+		// The session still runs: none of those stopped it.
+		if d, _ := e.actions(t, id); d.RestoreSession.State == "STOPPED" {
+			t.Fatal("a forged id stopped the session")
+		}
+	})
+
+	if ok, n := e.verify(t, "tenant-1"); !ok || n == 0 {
+		t.Fatalf("tenant-1's chain after the hostile inputs: ok %v, %d records", ok, n)
+	}
+}
+
+// sessionsCursor is a cursor of restoreSessions (another kind of list altogether).
+func (e *hostileEnv) sessionsCursor(t *testing.T, key string) string {
+	t.Helper()
+	var d struct {
+		RestoreSessions struct{ PageInfo struct{ EndCursor string } }
+	}
+	postAs(t, e.c, key, `{ restoreSessions(first: 1, live: true) { pageInfo { endCursor } } }`, nil).decode(t, &d)
+	return d.RestoreSessions.PageInfo.EndCursor
+}
+
+// searchCursor is a cursor of a search of session id's mailboxes.
+func (e *hostileEnv) searchCursor(t *testing.T, key, id string) string {
+	t.Helper()
+	var d rhMailboxesData
+	postAs(t, e.c, key, rhMailboxes, map[string]any{"id": id, "first": 1, "search": "a"}).decode(t, &d)
+	if d.RestoreSession == nil || d.RestoreSession.Browse == nil || len(d.RestoreSession.Browse.Mailboxes.Edges) == 0 {
+		t.Fatalf("search found nothing: %+v", d)
+	}
+	return d.RestoreSession.Browse.Mailboxes.PageInfo.EndCursor
+}
+
+var (
+	_ = bufio.NewReader
+	_ = json.Marshal
+	_ = bytes.NewReader
+	_ = fmt.Sprint
+	_ = http.MethodPost
+	_ sync.Mutex
+)
