@@ -81,7 +81,8 @@ func (e *hostileEnv) start(t *testing.T, key, org, reason string) string {
 func (e *hostileEnv) actions(t *testing.T, id string) (rfReadData, []string) {
 	t.Helper()
 	var d rfReadData
-	postAs(t, e.c, demo.AdminKey, rfReadOnly, map[string]any{"id": id, "live": true}).decode(t, &d)
+	postAs(t, e.c, demo.AdminKey, strings.Replace(rfReadOnly, "actions(first: 50)", "actions(first: 500)", 1),
+		map[string]any{"id": id, "live": true}).decode(t, &d)
 	if d.RestoreSession == nil {
 		t.Fatalf("session %s not found by the admin", id)
 	}
@@ -314,6 +315,192 @@ func (e *hostileEnv) searchCursor(t *testing.T, key, id string) string {
 		t.Fatalf("search found nothing: %+v", d)
 	}
 	return d.RestoreSession.Browse.Mailboxes.PageInfo.EndCursor
+}
+
+// TestRestoreHostileConcurrentStarts: ten starts at once for one person (restore.
+// maxOpenSessionsPerPerson 3): exactly three open, seven RATE_LIMITED naming the setting; each
+// open one has its START recorded and answered, the refused ones none; another person of the
+// same tenant is not held back; the chain verifies.
+func TestRestoreHostileConcurrentStarts(t *testing.T) {
+	t.Parallel()
+	e := hostileStart(t, nil)
+	op := demo.TenantOperatorKey(1)
+	org := e.tenantOrgs(t, 1)["mel1"]
+	const n = 10
+	results := make([]readResult, n)
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-release
+			results[i] = postAs(t, e.c, op, rfStart, map[string]any{"org": org, "reason": fmt.Sprintf("race %d", i)})
+		}()
+	}
+	close(release)
+	wg.Wait()
+	var ok []string
+	limited := 0
+	for _, r := range results {
+		switch {
+		case len(r.Errors) == 0:
+			var s struct{ StartRestoreSession struct{ ID string } }
+			r.decode(t, &s)
+			ok = append(ok, s.StartRestoreSession.ID)
+		case slices.Equal(r.codes(), []string{"RATE_LIMITED"}) && strings.Contains(r.Errors[0].Message, "restore.maxOpenSessionsPerPerson"):
+			limited++
+		default:
+			t.Errorf("a racing start: %+v", r.Errors)
+		}
+	}
+	if len(ok) != 3 || limited != n-3 {
+		t.Fatalf("%d started, %d refused; want 3 and %d", len(ok), limited, n-3)
+	}
+	person := "apikey:" + op
+	if got := e.count(t, `SELECT COUNT(*) FROM restore_gateway_session WHERE person = ? AND is_open`, person); got != 3 {
+		t.Errorf("%d open gateway sessions for the person, want 3", got)
+	}
+	if got := e.count(t, `SELECT COUNT(*) FROM restore_action WHERE tenant = 'tenant-1' AND kind = 'START'`); got != 6 {
+		t.Errorf("%d START records (steps and outcomes), want 6", got)
+	}
+	for _, id := range ok {
+		if _, k := e.actions(t, id); !slices.Equal(k, []string{"START:SUCCEEDED"}) {
+			t.Errorf("session %s: actions %v", id, k)
+		}
+	}
+	// Another person of the same tenant still may.
+	e.start(t, demo.TenantAdminKey(1), org, "another person")
+	if ok, recs := e.verify(t, "tenant-1"); !ok || recs != 8 {
+		t.Fatalf("tenant-1's chain: ok %v, %d records, want 8", ok, recs)
+	}
+}
+
+// TestRestoreHostileStopRacesBrowse: browses of every depth race the stop of their session:
+// no panic, each browse answers entries, a null browser or NOT_FOUND (never another error),
+// the session ends STOPPED with its STOP the last step, every step is answered (none left
+// PENDING), no step follows the STOP, and the chain verifies.
+func TestRestoreHostileStopRacesBrowse(t *testing.T) {
+	t.Parallel()
+	e := hostileStart(t, nil)
+	op := demo.TenantOperatorKey(1)
+	for round := range 3 {
+		id := e.start(t, op, e.tenantOrgs(t, 1)["mel1"], fmt.Sprintf("round %d", round))
+		var wg sync.WaitGroup
+		errs := make(chan string, 64)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := postAs(t, e.c, op, rfBrowse, map[string]any{"id": id})
+				for _, c := range r.codes() {
+					if c != "NOT_FOUND" {
+						errs <- fmt.Sprintf("%s: %+v", c, r.Errors)
+					}
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(round) * 5 * time.Millisecond)
+			if r := postAs(t, e.c, op, rfStop, map[string]any{"id": id}); len(r.Errors) > 0 {
+				errs <- fmt.Sprintf("stop: %+v", r.Errors)
+			}
+		}()
+		wg.Wait()
+		close(errs)
+		for m := range errs {
+			t.Errorf("round %d: %s", round, m)
+		}
+		d, k := e.actions(t, id)
+		if d.RestoreSession.State != "STOPPED" || len(k) < 2 || k[0] != "START:SUCCEEDED" || k[len(k)-1] != "STOP:SUCCEEDED" {
+			t.Errorf("round %d: state %s, actions %v", round, d.RestoreSession.State, k)
+		}
+		for _, s := range k {
+			if strings.HasSuffix(s, ":PENDING") {
+				t.Errorf("round %d: a step left pending: %v", round, k)
+			}
+		}
+		var after rhMailboxesData
+		postAs(t, e.c, op, rhMailboxes, map[string]any{"id": id, "first": 1}).decode(t, &after)
+		if after.RestoreSession == nil || after.RestoreSession.Browse != nil {
+			t.Errorf("round %d: a stopped session still browses", round)
+		}
+	}
+	if got := e.count(t, `SELECT COUNT(*) FROM restore_gateway_session WHERE is_open`); got != 0 {
+		t.Errorf("%d sessions left open", got)
+	}
+	if ok, _ := e.verify(t, "tenant-1"); !ok {
+		t.Fatal("tenant-1's chain does not verify")
+	}
+}
+
+// TestRestoreHostileProviderAdminChain: the provider admin's session on tenant 1's
+// organisation is recorded in the provider's chain (tenant null), not tenant 1's: tenant 1
+// sees its attribution (the admin, tenant null) but cannot browse or stop it (NOT_FOUND, like a
+// missing session), and its admin may not verify the provider's chain nor another tenant's
+// (FORBIDDEN, the same for an existing and a missing tenant).
+func TestRestoreHostileProviderAdminChain(t *testing.T) {
+	t.Parallel()
+	e := hostileStart(t, nil)
+	org := e.tenantOrgs(t, 1)["syd1"]
+	_, t1Before := e.verify(t, "tenant-1")
+	_, provBefore := e.verify(t, nil)
+	id := e.start(t, demo.AdminKey, org, "provider support ticket 9")
+	browse := e.mailboxes(t, demo.AdminKey, id, 1, "")
+	if len(browse.RestoreSession.Browse.Mailboxes.Edges) != 1 {
+		t.Fatal("the admin cannot browse its session")
+	}
+	if ok, n := e.verify(t, nil); !ok || n != provBefore+4 {
+		t.Errorf("provider chain: ok %v, %d records, want %d (START and BROWSE, each begun and answered)", ok, n, provBefore+4)
+	}
+	if ok, n := e.verify(t, "tenant-1"); !ok || n != t1Before {
+		t.Errorf("tenant-1's chain: ok %v, %d records, want it untouched at %d", ok, n, t1Before)
+	}
+	sid, _ := gid.Parse(id)
+	missing := gid.ID{Kind: gid.KindRestoreSession, Server: sid.Server, Upstream: isoRandomUUID()}.String()
+	for _, key := range []string{demo.TenantOperatorKey(1), demo.TenantAdminKey(1)} {
+		var d rfReadData
+		postAs(t, e.c, key, rfRead, map[string]any{"id": id, "live": true}).decode(t, &d)
+		a := d.RestoreSession.Attribution
+		if !a.ThroughGateway || show(a.Person) != "apikey:"+demo.AdminKey || a.Tenant != nil || d.RestoreSession.Browse != nil {
+			t.Errorf("%s reads the admin's session as %+v", key, d.RestoreSession)
+		}
+		stop, miss := postAs(t, e.c, key, rfStop, map[string]any{"id": id}), postAs(t, e.c, key, rfStop, map[string]any{"id": missing})
+		if !slices.Equal(stop.codes(), []string{"NOT_FOUND"}) || !sameErrors(stop, miss) {
+			t.Errorf("%s stops the admin's session: %+v; a missing one: %+v", key, stop.Errors, miss.Errors)
+		}
+	}
+	t1Admin := demo.TenantAdminKey(1)
+	var refusals []readResult
+	for _, tenant := range []any{"tenant-2", "tenant-99", "", "TENANT-1", "tenant-1 "} {
+		r := postAs(t, e.c, t1Admin, rfVerify, map[string]any{"t": tenant})
+		wantCode(t, fmt.Sprintf("tenant-1's admin verifying %q", tenant), r, "FORBIDDEN", "")
+		refusals = append(refusals, r)
+	}
+	for _, r := range refusals[1:] {
+		if !sameErrors(r, refusals[0]) {
+			t.Errorf("verify refusals differ: %+v and %+v", r.Errors, refusals[0].Errors)
+		}
+	}
+	// The provider's chain: not the tenant admin's (its own tenant only, null meaning its own).
+	var v struct{ VerifyRestoreActionLog struct{ Tenant *string } }
+	postAs(t, e.c, t1Admin, rfVerify, nil).decode(t, &v)
+	if show(v.VerifyRestoreActionLog.Tenant) != "tenant-1" {
+		t.Errorf("tenant-1's admin verifying null checked %s", show(v.VerifyRestoreActionLog.Tenant))
+	}
+	postAs(t, e.c, demo.AdminKey, rfStop, map[string]any{"id": id}).decode(t, &struct{}{})
+	if ok, n := e.verify(t, nil); !ok || n != provBefore+6 {
+		t.Errorf("provider chain after the stop: ok %v, %d records, want %d", ok, n, provBefore+6)
+	}
+}
+
+// sameErrors reports whether two answers carry the same errors (messages and extensions).
+func sameErrors(a, b readResult) bool {
+	ja, _ := json.Marshal(a.Errors)
+	jb, _ := json.Marshal(b.Errors)
+	return bytes.Equal(ja, jb)
 }
 
 var (
