@@ -503,6 +503,167 @@ func sameErrors(a, b readResult) bool {
 	return bytes.Equal(ja, jb)
 }
 
+// rhSSE is one caller's graphql-sse client ("distinct connections" mode): each operation is a
+// POST asking for text/event-stream, its answer the next event's data.
+type rhSSE struct {
+	url, key string
+}
+
+func (c rhSSE) RawPost(query string, options ...client.Option) (*client.Response, error) {
+	req := client.Request{Query: query}
+	for _, o := range options {
+		o(&req)
+	}
+	body, err := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "text/event-stream")
+	r.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("SSE: %s %s: %s", resp.Status, resp.Header.Get("Content-Type"), b)
+	}
+	var out *client.Response
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && event == "next":
+			if out != nil {
+				return nil, fmt.Errorf("SSE: a query answered twice")
+			}
+			out = &client.Response{}
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), out); err != nil {
+				return nil, err
+			}
+		case line == "" && event == "complete":
+			if out == nil {
+				return nil, fmt.Errorf("SSE: completed without an answer")
+			}
+			return out, nil
+		}
+	}
+	if out != nil {
+		return out, nil
+	}
+	return nil, fmt.Errorf("SSE: the stream ended without an answer: %v", sc.Err())
+}
+
+// rhTransports dial one caller over each transport a query or mutation may take.
+var rhTransports = []struct {
+	name string
+	dial func(t *testing.T, h http.Handler, url, key string) isoCaller
+}{
+	{"http", func(_ *testing.T, h http.Handler, _, key string) isoCaller {
+		return client.New(h, client.Path("/graphql"), client.AddHeader("Authorization", "Bearer "+key))
+	}},
+	{"websocket", func(t *testing.T, _ http.Handler, url, key string) isoCaller { return isoDialWSURL(t, url, key) }},
+	{"sse", func(_ *testing.T, _ http.Handler, url, key string) isoCaller { return rhSSE{url: url, key: key} }},
+}
+
+// TestRestoreHostileUpstreamFaults: a VBO server that is down (503) or stalls while asked to
+// Explore, Stop or list a page, over HTTP, websocket and SSE: the caller gets a typed error
+// (UPSTREAM_*) within the request deadline, the gateway stays up, and the record says the step
+// failed, and for an answer that never came that its outcome is unknown; a stop closes the
+// gateway session whatever VBO answered.
+func TestRestoreHostileUpstreamFaults(t *testing.T) {
+	const deadline = 2 * time.Second
+	e := hostileStart(t, func(c *config.Config) {
+		c.Resilience = config.Resilience{RequestTimeout: deadline, RetryAttempts: 3, RetryBaseDelay: time.Millisecond,
+			RetryMaxDelay: 5 * time.Millisecond, BreakerFailures: -1}
+	})
+	op := demo.TenantOperatorKey(1)
+	org := e.tenantOrgs(t, 1)["mel1"]
+	sim := e.fleet.Sims["mel1"]
+	down, stall := vbosim.Faults{Down: true}, vbosim.Faults{Latency: 20 * time.Second}
+	failed := func(kind, part string) int {
+		return e.count(t, `SELECT COUNT(*) FROM restore_action WHERE record = 'OUTCOME' AND tenant = 'tenant-1' AND kind = ? AND status = 'FAILED' AND error LIKE ?`,
+			kind, "%"+part+"%")
+	}
+	timed := func(t *testing.T, what string, fn func() (map[string]json.RawMessage, []isoErr)) []isoErr {
+		t.Helper()
+		begin := time.Now()
+		data, errs := fn()
+		if el := time.Since(begin); el > deadline+time.Second {
+			t.Errorf("%s: answered after %v, past the %v deadline", what, el, deadline)
+		}
+		if len(errs) == 0 || !strings.HasPrefix(errs[0].code(), "UPSTREAM_") {
+			t.Errorf("%s: %s %+v, want an UPSTREAM_* error", what, mustJSON(data), errs)
+		}
+		return errs
+	}
+	for _, tr := range rhTransports {
+		t.Run(tr.name, func(t *testing.T) {
+			c := tr.dial(t, e.gw.Handler, e.url, op)
+			run := func(q string, vars map[string]any) (map[string]json.RawMessage, []isoErr) { return isoRun(t, c, q, vars) }
+			for name, f := range map[string]vbosim.Faults{"down": down, "stalled": stall} {
+				unknown := failed("START", "outcome unknown")
+				all := failed("START", "")
+				isoMust(t, c, `{ organizations(first: 100) { totalCount } }`, nil, &struct{}{}) // the listing cached: Explore is the call that fails
+				sim.SetFaults(f)
+				timed(t, "start, VBO "+name, func() (map[string]json.RawMessage, []isoErr) {
+					return run(rfStart, map[string]any{"org": org, "reason": "faults " + tr.name})
+				})
+				sim.SetFaults(vbosim.Faults{})
+				if failed("START", "") != all+1 {
+					t.Errorf("start, VBO %s: no failed START recorded", name)
+				}
+				if name == "stalled" && failed("START", "outcome unknown") != unknown+1 {
+					t.Errorf("start, VBO stalled: not recorded as outcome unknown")
+				}
+
+				var started struct{ StartRestoreSession struct{ ID string } }
+				isoMust(t, c, rfStart, map[string]any{"org": org, "reason": "to be stopped " + name}, &started)
+				id := started.StartRestoreSession.ID
+				sim.SetFaults(f)
+				timed(t, "browse, VBO "+name, func() (map[string]json.RawMessage, []isoErr) {
+					return run(rhMailboxes, map[string]any{"id": id, "first": 2})
+				})
+				stopsFailed := failed("STOP", "")
+				timed(t, "stop, VBO "+name, func() (map[string]json.RawMessage, []isoErr) { return run(rfStop, map[string]any{"id": id}) })
+				sim.SetFaults(vbosim.Faults{})
+				if failed("STOP", "") != stopsFailed+1 {
+					t.Errorf("stop, VBO %s: no failed STOP recorded", name)
+				}
+				var after rhMailboxesData
+				isoMust(t, c, rhMailboxes, map[string]any{"id": id, "first": 1}, &after)
+				if after.RestoreSession == nil || after.RestoreSession.Browse != nil {
+					t.Errorf("stop, VBO %s: the gateway session is still open", name)
+				}
+			}
+		})
+	}
+	if got := e.count(t, `SELECT COUNT(*) FROM restore_action b WHERE b.record = 'BEGIN' AND NOT EXISTS
+		(SELECT 1 FROM restore_action o WHERE o.record = 'OUTCOME' AND o.ref_id = b.id)`); got != 0 {
+		t.Errorf("%d steps left without an outcome", got)
+	}
+	if ok, _ := e.verify(t, "tenant-1"); !ok {
+		t.Fatal("tenant-1's chain does not verify")
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 var (
 	_ = bufio.NewReader
 	_ = json.Marshal
