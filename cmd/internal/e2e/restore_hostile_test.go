@@ -612,7 +612,9 @@ func TestRestoreHostileUpstreamFaults(t *testing.T) {
 	for _, tr := range rhTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			c := tr.dial(t, e.gw.Handler, e.url, op)
-			run := func(q string, vars map[string]any) (map[string]json.RawMessage, []isoErr) { return isoRun(t, c, q, vars) }
+			run := func(q string, vars map[string]any) (map[string]json.RawMessage, []isoErr) {
+				return isoRun(t, c, q, vars)
+			}
 			for name, f := range map[string]vbosim.Faults{"down": down, "stalled": stall} {
 				unknown := failed("START", "outcome unknown")
 				all := failed("START", "")
