@@ -665,12 +665,3 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
-
-var (
-	_ = bufio.NewReader
-	_ = json.Marshal
-	_ = bytes.NewReader
-	_ = fmt.Sprint
-	_ = http.MethodPost
-	_ sync.Mutex
-)
