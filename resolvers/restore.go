@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -103,7 +104,9 @@ const MaxRestoreReason = 500
 const maxRestoreSearch = 256
 
 // CheckRestoreReason validates a reason: 1 to MaxRestoreReason characters of text, not blank,
-// no control characters other than newline and tab.
+// no control characters other than newline and tab (C0, DEL and C1, where 8-bit terminal
+// escapes and NEL live) and no bidirectional controls (which make a reason read otherwise than
+// it was written, to the auditors it is shown to).
 func CheckRestoreReason(reason string) error {
 	n := utf8.RuneCountInString(reason)
 	switch {
@@ -115,11 +118,16 @@ func CheckRestoreReason(reason string) error {
 		return &model.InputError{Msg: fmt.Sprintf("is %d characters; at most %d", n, MaxRestoreReason), Field: "input.reason"}
 	}
 	for _, r := range reason {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+		if r != '\n' && r != '\t' && isHostileRune(r) {
 			return &model.InputError{Msg: "must not contain control characters (other than newline and tab)", Field: "input.reason"}
 		}
 	}
 	return nil
+}
+
+// isHostileRune reports a control character (C0, DEL, C1) or a bidirectional control.
+func isHostileRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // restoreActors are the roles that may act through the front door.
@@ -397,7 +405,7 @@ func checkSearch(search *string) (string, error) {
 		return "", &model.InputError{Msg: "must be UTF-8 text", Field: "search"}
 	case utf8.RuneCountInString(s) > maxRestoreSearch:
 		return "", &model.InputError{Msg: fmt.Sprintf("is at most %d characters", maxRestoreSearch), Field: "search"}
-	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+	case strings.ContainsFunc(s, isHostileRune):
 		return "", &model.InputError{Msg: "must not contain control characters", Field: "search"}
 	}
 	return s, nil

@@ -13,6 +13,14 @@ import (
 
 var fuzzCursors = gid.NewRandomCursors()
 
+// fuzzHostile is what neither a reason nor a search may hold (besides a reason's newline and
+// tab): C0, DEL and C1 controls, and the bidirectional controls (U+061C, U+200E-F,
+// U+202A-E, U+2066-9), spelled out here independently of the code under test.
+func fuzzHostile(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0x061c || r == 0x200e || r == 0x200f ||
+		r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
 // FuzzRestoreInputs: the front door's client inputs (startRestoreSession's reason, a browse
 // search, after cursors, item ids) never panic; what is accepted is bounded; a cursor or id
 // only ever opens for its own list and session: another session's item id is NOT_FOUND, another
@@ -23,16 +31,24 @@ func FuzzRestoreInputs(f *testing.F) {
 	f.Add("", " ", encodeBrowseCursor(fuzzCursors, list, 3), "gw-2", "", 0)
 	f.Add(strings.Repeat("é", 501), "a\x00b", "not-a-cursor", "gw-1", "a&g=gw-2", -1)
 	f.Add("why\nnot", strings.Repeat("q", 300), gid.EncodeOffset(4), "", "x=y", 1<<31)
+	// C1 controls (an 8-bit CSI, NEL) and a bidirectional override, in the reason and the search.
+	f.Add("ticket \u009b31m 42", "inv\u0085oices", "", "gw-1", "mb", 0)
+	f.Add("ticket \u202egnp.exe", "\u2066invoices", "", "gw-1", "mb", 0)
 	f.Fuzz(func(t *testing.T, reason, search, after, session, upstreamID string, offset int) {
 		if err := CheckRestoreReason(reason); err == nil {
 			if n := utf8.RuneCountInString(reason); n < 1 || n > MaxRestoreReason || strings.TrimSpace(reason) == "" {
 				t.Fatalf("reason of %d characters accepted", n)
+			}
+			if strings.ContainsFunc(reason, func(r rune) bool { return r != '\n' && r != '\t' && fuzzHostile(r) }) {
+				t.Fatalf("reason %q with a control character accepted", reason)
 			}
 		} else if code, _ := Classify(err); code != CodeBadUserInput {
 			t.Fatalf("reason refused with %s", code)
 		}
 		if q, err := checkSearch(&search); err == nil && utf8.RuneCountInString(q) > maxRestoreSearch {
 			t.Fatalf("search of %d characters accepted", utf8.RuneCountInString(q))
+		} else if err == nil && strings.ContainsFunc(q, fuzzHostile) {
+			t.Fatalf("search %q with a control character accepted", q)
 		}
 		// A client's cursor: opens for list or is refused as bad input, never another error.
 		if n, err := decodeBrowseCursor(fuzzCursors, list, &after); err != nil {

@@ -1154,3 +1154,216 @@ func (k isoKey) sign(claims map[string]any, alg, kid string) (string, error) {
 	tok.Header["kid"] = kid
 	return tok.SignedString(key)
 }
+
+// ---- the restore front door (issue 24) ----
+
+// TestIsoRestoreFrontDoor: tenant-2's auditor, admin and operator, over HTTP, websocket and
+// SSE, name tenant-1's organisation, gateway session (started, browsed), session started
+// outside the gateway, cursors and chain in every field and mutation of the front door
+// (startRestoreSession, stopRestoreSession, RestoreSession.attribution and .browse through
+// restoreSession and node, RestoreBrowser's roots, RestoreItem.children, attribution.actions,
+// verifyRestoreActionLog, restoreAudit groupBy PERSON, restoreSessions' attribution): nothing of
+// tenant-1 comes back, and each out-of-scope value answers exactly what a missing one does.
+// Tenant-2's startedOutsideGateway rules fire for its own sessions only. Tenant-1's session is
+// untouched after (open, no step by anyone else), and tenant-1 sees it all (the control).
+func TestIsoRestoreFrontDoor(t *testing.T) {
+	t.Parallel()
+	e := hostileStart(t, nil)
+	t1op, t2admin := demo.TenantOperatorKey(1), demo.TenantAdminKey(2)
+	t1org, t2org := e.tenantOrgs(t, 1)["syd1"], e.tenantOrgs(t, 2)["syd1"]
+	if t1org == "" || t2org == "" {
+		t.Fatalf("fixture: tenant-1 org %q, tenant-2 org %q on syd1", t1org, t2org)
+	}
+	// Tenant-2's rules first (they fire for sessions first seen after them).
+	outside, through := newHookReceiver(t), newHookReceiver(t)
+	rule := map[string]any{"name": "bypassed", "url": outside.URL, "on": "STARTED", "startedOutsideGateway": true}
+	mustPost(t, e.gw, t2admin, createRule, map[string]any{"in": rule}, nil)
+	mustPost(t, e.gw, t2admin, createRule, map[string]any{"in": with(rule, "name", "portal", "url", through.URL, "startedOutsideGateway", false)}, nil)
+	time.Sleep(5 * time.Millisecond)
+
+	// Tenant-1: a session through the gateway, browsed three levels deep; one from outside.
+	const secret = "T1-SECRET-REASON ticket 77"
+	s1 := e.start(t, t1op, t1org, secret)
+	var b rfBrowseData
+	postAs(t, e.c, t1op, rfBrowse, map[string]any{"id": s1}).decode(t, &b)
+	mb := b.RestoreSession.Browse.Mailboxes
+	t1BrowseCursor, t1FolderCursor := mb.PageInfo.EndCursor, mb.Edges[0].Node.Folders.PageInfo.EndCursor
+	t1Item := mb.Edges[0].Node.ID
+	var acts struct {
+		RestoreSession struct {
+			Attribution struct {
+				Actions struct{ PageInfo struct{ EndCursor string } }
+			}
+		}
+	}
+	postAs(t, e.c, t1op, `query($id: ID!) { restoreSession(id: $id, live: true) { attribution { actions(first: 1) { pageInfo { endCursor } } } } }`,
+		map[string]any{"id": s1}).decode(t, &acts)
+	t1ActionsCursor := acts.RestoreSession.Attribution.Actions.PageInfo.EndCursor
+	syd := e.fleet.Sims["syd1"]
+	t1Name, t2Name := "", ""
+	for _, o := range e.fleet.Config.Tenants[0].Organizations {
+		if o.Server == "syd1" && t1Name == "" {
+			t1Name = o.Name
+		}
+	}
+	for _, o := range e.fleet.Config.Tenants[1].Organizations {
+		if o.Server == "syd1" && t2Name == "" {
+			t2Name = o.Name
+		}
+	}
+	t1Outside := syd.AddSession(upstream.RestoreSession{Organization: t1Name, ClientHost: "T1-PC", InitiatedBy: "CONTOSO\\t1-mallory"})
+	t1OutsideID := gid.ID{Kind: gid.KindRestoreSession, Server: "syd1", Upstream: t1Outside.ID}.String()
+	// Tenant-2: its own session (the cursors' control) and one from outside (the rules' control).
+	s2 := e.start(t, demo.TenantOperatorKey(2), t2org, "tenant-2's own")
+	s2b := e.start(t, demo.TenantOperatorKey(2), t2org, "tenant-2's second")
+	var b2 rhMailboxesData
+	postAs(t, e.c, demo.TenantOperatorKey(2), rhMailboxes, map[string]any{"id": s2b, "first": 1}).decode(t, &b2)
+	ownOtherCursor := b2.RestoreSession.Browse.Mailboxes.PageInfo.EndCursor
+	postAs(t, e.c, demo.TenantOperatorKey(2), `query($id: ID!) { restoreSession(id: $id, live: true) { attribution { actions(first: 1) { pageInfo { endCursor } } } } }`,
+		map[string]any{"id": s2b}).decode(t, &acts)
+	ownOtherActions := acts.RestoreSession.Attribution.Actions.PageInfo.EndCursor
+	t2Outside := syd.AddSession(upstream.RestoreSession{Organization: t2Name, ClientHost: "T2-PC", InitiatedBy: "FABRIKAM\\t2-eve"})
+
+	missingSession := gid.ID{Kind: gid.KindRestoreSession, Server: "syd1", Upstream: isoRandomUUID()}.String()
+	missingOrg := gid.ID{Kind: gid.KindOrganization, Server: "syd1", Upstream: isoRandomUUID()}.String()
+	markers := []string{secret, "demo-tenant-1", "tenant-1", s1, t1OutsideID, t1Outside.ID, "t1-mallory", "T1-PC", t1org}
+	t1before, _ := e.actions(t, s1)
+	t1Steps := len(t1before.RestoreSession.Attribution.Actions.Edges)
+
+	from, to := time.Now().UTC().Add(-48*time.Hour).Format(time.RFC3339), time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
+	sessionRead := `query($id: ID!) { restoreSession(id: $id, live: true) { id attribution { throughGateway person displayName tenant reason
+		actions(first: 50) { edges { node { kind person reason clientAddress summary } } } }
+		browse { mailboxes(first: 2) { edges { node { id children(kind: MAIL_FOLDER, first: 1) { edges { node { id } } } } } } } } }`
+	type rfCase struct {
+		name, query      string
+		vars             map[string]any
+		foreign, missing any
+	}
+	cases := []rfCase{
+		{name: "stopRestoreSession", query: rfStop, foreign: s1, missing: missingSession},
+		{name: "stopRestoreSession, outside the gateway", query: rfStop, foreign: t1OutsideID, missing: missingSession},
+		{name: "restoreSession attribution, browse, children", query: sessionRead, foreign: s1, missing: missingSession},
+		{name: "restoreSession outside the gateway", query: sessionRead, foreign: t1OutsideID, missing: missingSession},
+		{name: "node attribution and browse", query: `query($id: ID!) { node(id: $id) { id ... on RestoreSession { attribution { person reason
+			actions(first: 5) { edges { node { person } } } } browse { mailboxes(first: 1) { edges { node { id } } } } } } }`, foreign: s1, missing: missingSession},
+		{name: "startRestoreSession", query: `mutation($id: ID!) { startRestoreSession(input: {organizationId: $id, type: EXCHANGE, reason: "mine now"}) { id } }`,
+			foreign: t1org, missing: missingOrg},
+		{name: "verifyRestoreActionLog", query: `query($id: String) { verifyRestoreActionLog(tenant: $id) { tenant ok records brokenAt problem } }`,
+			foreign: "tenant-1", missing: "tenant-404"},
+		{name: "browse after another tenant's cursor", query: `query($s: ID!, $id: String) { restoreSession(id: $s, live: true) { browse {
+			mailboxes(first: 2, after: $id) { edges { node { name } } } } } }`, vars: map[string]any{"s": s2}, foreign: t1BrowseCursor, missing: ownOtherCursor},
+		{name: "browse after another tenant's folder cursor", query: `query($s: ID!, $id: String) { restoreSession(id: $s, live: true) { browse {
+			mailboxes(first: 2, after: $id) { edges { node { name } } } } } }`, vars: map[string]any{"s": s2}, foreign: t1FolderCursor, missing: ownOtherCursor},
+		{name: "browse after another tenant's item id", query: `query($s: ID!, $id: String) { restoreSession(id: $s, live: true) { browse {
+			mailboxes(first: 2, after: $id) { edges { node { name } } } } } }`, vars: map[string]any{"s": s2}, foreign: t1Item, missing: ownOtherCursor + "x"},
+		{name: "actions after another tenant's cursor", query: `query($s: ID!, $id: String) { restoreSession(id: $s, live: true) { attribution {
+			actions(first: 5, after: $id) { edges { node { kind } } } } } }`, vars: map[string]any{"s": s2}, foreign: t1ActionsCursor, missing: ownOtherActions},
+		{name: "an item id as a session id", query: rfStop, foreign: t1Item, missing: "bm90LWFuLWlk"},
+		{name: "restoreAudit groupBy PERSON", query: `query($from: DateTime!, $to: DateTime!) { restoreAudit(from: $from, to: $to, groupBy: [PERSON, ORGANIZATION]) {
+			rows { person organization { id name } sessions } } }`, vars: map[string]any{"from": from, "to": to}},
+		{name: "restoreSessions with attribution", query: `{ restoreSessions(first: 100, live: true) { edges { node { id attribution { throughGateway person tenant reason
+			actions(first: 3) { edges { node { person summary } } } } browse { mailboxes(first: 1) { edges { node { id } } } } } } } }`},
+	}
+	keys := []string{demo.TenantKey(2), t2admin, demo.TenantOperatorKey(2)}
+	var mu sync.Mutex
+	answers := map[string]map[string]string{} // case/key -> transport -> answer
+	t.Run("transports", func(t *testing.T) {
+		for _, tr := range rhTransports {
+			t.Run(tr.name, func(t *testing.T) {
+				for _, key := range keys {
+					c := tr.dial(t, e.gw.Handler, e.url, key)
+					answer := func(cs rfCase, id any) (string, []isoErr) {
+						vars := maps.Clone(cs.vars)
+						if vars == nil {
+							vars = map[string]any{}
+						}
+						if id != nil {
+							vars["id"] = id
+						}
+						data, errs := isoRun(t, c, cs.query, vars)
+						b, _ := json.Marshal(map[string]any{"data": data, "errors": errs})
+						out := string(b)
+						for _, m := range markers {
+							if strings.Contains(out, m) {
+								t.Errorf("LEAK (%s as %s over %s): %q in %s", cs.name, key, tr.name, m, out)
+							}
+						}
+						if s, ok := id.(string); ok {
+							out = strings.ReplaceAll(out, s, "<id>")
+						}
+						return out, errs
+					}
+					for _, cs := range cases {
+						got, errs := answer(cs, cs.foreign)
+						if cs.missing != nil {
+							if want, _ := answer(cs, cs.missing); got != want {
+								t.Errorf("LEAK (%s as %s over %s): another tenant's value answers %s, a missing one %s", cs.name, key, tr.name, got, want)
+							}
+							if len(errs) == 0 && cs.foreign != nil && key != demo.TenantKey(2) { // the auditor's browse is null anyway
+								t.Errorf("%s as %s over %s: another tenant's value answered without an error: %s", cs.name, key, tr.name, got)
+							}
+						}
+						mu.Lock()
+						k := cs.name + " as " + key
+						if answers[k] == nil {
+							answers[k] = map[string]string{}
+						}
+						answers[k][tr.name] = got
+						mu.Unlock()
+					}
+				}
+			})
+		}
+	})
+	for k, by := range answers {
+		for tr, a := range by {
+			// The refusals must not differ by transport (answers with data change as the
+			// callers browse, and item ids are sealed afresh each time).
+			if a != by["http"] && strings.Contains(by["http"], `"errors":[`) {
+				t.Errorf("%s: over %s %s, over HTTP %s", k, tr, a, by["http"])
+			}
+		}
+	}
+
+	// Tenant-1's session is as it was: open, no step by anyone else; tenant-1 sees it all.
+	var d rfReadData
+	postAs(t, e.c, t1op, rfReadOnly, map[string]any{"id": s1, "live": true}).decode(t, &d)
+	rs := d.RestoreSession
+	if rs == nil || rs.State == "STOPPED" || !rs.Attribution.ThroughGateway || show(rs.Attribution.Reason) != secret ||
+		len(rs.Attribution.Actions.Edges) != t1Steps {
+		t.Fatalf("tenant-1's session after tenant-2's attempts: %+v (%d steps, had %d)", rs, len(rs.Attribution.Actions.Edges), t1Steps)
+	}
+	for _, a := range rs.Attribution.Actions.Edges {
+		if a.Node.Person != "apikey:"+t1op {
+			t.Errorf("a step on tenant-1's session by %s", a.Node.Person)
+		}
+	}
+	if ok, n := e.verify(t, "tenant-1"); !ok || n != int64(2*t1Steps) {
+		t.Errorf("tenant-1's chain: ok %v, %d records, want %d (its own steps only)", ok, n, 2*t1Steps)
+	}
+
+	// The rules: tenant-2's fire for its own sessions only.
+	waitFor(t, 30*time.Second, func() bool { return outside.count() >= 1 && through.count() >= 2 }, "tenant-2's rules to fire for its sessions")
+	time.Sleep(500 * time.Millisecond) // several polls more
+	for name, r := range map[string]*hookReceiver{"startedOutsideGateway": outside, "through the gateway": through} {
+		r.mu.Lock()
+		for _, g := range r.got {
+			for _, m := range append(markers, t1Outside.ID) {
+				if strings.Contains(string(g.body), m) {
+					t.Errorf("LEAK: tenant-2's %s rule delivered tenant-1's %q: %s", name, m, g.body)
+				}
+			}
+		}
+		n := len(r.got)
+		r.mu.Unlock()
+		want := map[string]int{"startedOutsideGateway": 1, "through the gateway": 2}[name]
+		if n != want {
+			t.Errorf("tenant-2's %s rule: %d deliveries, want %d", name, n, want)
+		}
+	}
+	outside.mu.Lock()
+	if body := string(outside.got[0].body); !strings.Contains(body, t2Outside.ID) {
+		t.Errorf("the startedOutsideGateway rule delivered %s, not tenant-2's outside session %s", body, t2Outside.ID)
+	}
+	outside.mu.Unlock()
+}

@@ -28,7 +28,9 @@ const (
 )
 
 // Begin appends the record of a step about to be taken and returns it. For KindStart it also
-// creates the gateway session (open, VBO id unknown) whose id is the record's id.
+// creates the gateway session (open, VBO id unknown) whose id is the record's id; a KindStop
+// or KindReap closes the session at once (its Closed time comes with the outcome), so no step
+// begins on a session after its stop's record.
 //
 // A step on an existing gateway session (every kind but START) goes on that session's chain
 // (its tenant's), so a session's steps are ordered by position; the session must exist, be
@@ -102,6 +104,13 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 			r.OrgID = firstNonEmpty(r.OrgID, s.OrganizationID)
 			r.VBOID = firstNonEmpty(r.VBOID, s.VBOSessionID)
 			r.SessType = firstNonEmpty(r.SessType, s.Type)
+			if e.Kind == KindStop || e.Kind == KindReap {
+				// A stop closes the session whatever VBO answers: from its record on, no other
+				// step (a browse, a second stop) may begin on it (closed_ns comes with the outcome).
+				if err := closingSession(ctx, tx, s.ID); err != nil {
+					return err
+				}
+			}
 			return touchSession(ctx, tx, s.ID, r.AtNS)
 		}); err != nil {
 			return err

@@ -48,6 +48,12 @@ func touchSession(ctx context.Context, tx store.Tx, id string, atNS int64) error
 	return err
 }
 
+// closingSession closes gateway session id as its stop is begun (closed_ns: the outcome's).
+func closingSession(ctx context.Context, tx store.Tx, id string) error {
+	_, err := tx.Exec(ctx, `UPDATE restore_gateway_session SET is_open = ? WHERE id = ?`, false, id)
+	return err
+}
+
 // completeSession applies outcome o of begin record b to b's gateway session.
 func completeSession(ctx context.Context, tx store.Tx, b, o *record) error {
 	if b.GwID == "" {
@@ -60,7 +66,7 @@ func completeSession(ctx context.Context, tx store.Tx, b, o *record) error {
 		}
 	}
 	if closeIt {
-		if _, err := tx.Exec(ctx, `UPDATE restore_gateway_session SET is_open = ?, closed_ns = ? WHERE id = ? AND is_open`,
+		if _, err := tx.Exec(ctx, `UPDATE restore_gateway_session SET is_open = ?, closed_ns = ? WHERE id = ? AND closed_ns IS NULL`,
 			false, o.AtNS, b.GwID); err != nil {
 			return err
 		}

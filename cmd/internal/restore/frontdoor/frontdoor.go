@@ -297,6 +297,11 @@ func (s *Service) Browse(ctx context.Context, a resolvers.RestoreActor, gs *reso
 		return nil, fmt.Errorf("frontdoor: record the %s's outcome: %w", kind, cerr)
 	}
 	if err != nil {
+		if cur, serr := s.o.Log.Session(ctx, gs.ID); serr == nil && !cur.Open {
+			// Stopped while VBO was asked (its stop raced this page): answered like a
+			// browse of a stopped session, not as VBO's failure (recorded as it was).
+			return nil, resolvers.ErrNotFound
+		}
 		return nil, err
 	}
 	return items, nil
