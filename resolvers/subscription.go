@@ -155,6 +155,11 @@ var ErrResubscribe = errors.New("subscription closed: the gateway's configuratio
 // CodeResubscribe is the extensions.code of ErrResubscribe.
 const CodeResubscribe = "RESUBSCRIBE"
 
+// ErrSessionDeleted ends restoreEventAdded when VBO deleted the session it follows (the watch
+// learnt it: a v8 RestoreSessionDelete, or a GET of the open session answering 404): no event
+// and no end will come. Sent as NOT_FOUND.
+var ErrSessionDeleted = errors.New("subscription ended: the restore session was deleted in VBO; no further events will come")
+
 type streamEndKey struct{}
 
 // streamEnd holds why a subscription ended early, for the transport to send as its last
@@ -190,6 +195,8 @@ func (r *Resolver) endStream(ctx context.Context, err error) {
 	e := &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeSlowSubscriber}}
 	if errors.Is(err, ErrResubscribe) {
 		e.Extensions["code"] = CodeResubscribe
+	} else if errors.Is(err, ErrSessionDeleted) {
+		e.Extensions["code"] = CodeNotFound
 	} else if ue := (*upstream.Error)(nil); errors.As(err, &ue) {
 		// An ended session's events read from its VBO server (endedSessionEvents).
 		code, msg, server := classify(err)

@@ -290,10 +290,25 @@ func (s *Store) Archive(ctx context.Context, l Lease, changes []Change, cp Check
 		if err != nil {
 			return fmt.Errorf("store: archive %s: %w", l.Server, err)
 		}
-		if err := markDeletedInVbo(ctx, tx, l.Server, cp.DeletedInVbo, now); err != nil {
+		deleted, err := markDeletedInVbo(ctx, tx, l.Server, cp.DeletedInVbo, now)
+		if err != nil {
 			return fmt.Errorf("store: archive %s: %w", l.Server, err)
 		}
 		next := seq - int64(entries) + 1
+		if len(deleted) > 0 {
+			// Their entries come after the batch's (the lease was checked by the update above).
+			if err := tx.QueryRow(ctx, `UPDATE watch_server SET feed_seq = feed_seq + ? WHERE server = ? RETURNING feed_seq`,
+				len(deleted), l.Server).Scan(&seq); err != nil {
+				return fmt.Errorf("store: archive %s: %w", l.Server, err)
+			}
+			entries += len(deleted)
+			for i, id := range deleted {
+				if _, err := tx.Exec(ctx, `INSERT INTO watch_feed (server, seq, kind, session_id, at_ns, backfill, first_ord, last_ord)
+					VALUES (?, ?, ?, ?, ?, ?, 0, 0)`, l.Server, seq-int64(len(deleted))+1+int64(i), KindDeleted, id, NS(now), false); err != nil {
+					return fmt.Errorf("store: archive %s: deletion of %s: %w", l.Server, id, err)
+				}
+			}
+		}
 		for i := range plans {
 			if err := writePlan(ctx, tx, &plans[i], &next, now); err != nil {
 				return fmt.Errorf("store: archive %s session %s: %w", l.Server, plans[i].next.Session.ID, err)

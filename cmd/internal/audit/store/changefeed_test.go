@@ -73,3 +73,52 @@ func TestChangeTokenAndDeletedInVbo(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedInVboFeedEntry: the first marking of a session deleted in VBO writes one
+// KindDeleted feed entry, after the batch's own entries, in its transaction (DeletedSeq finds
+// it); marking it again, or an id the archive does not hold, writes none.
+func TestDeletedInVboFeedEntry(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			st := storetest.Open(t, eng.Options(t))
+			ctx := context.Background()
+			l := lease(t, st, "syd1", "a")
+			open := session("s-open", t0, true)
+			if err := st.Archive(ctx, l, []store.Change{change(open, 1, events(0, 1, t0), false)}, store.Checkpoint{HighWater: t0}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if seq, err := st.DeletedSeq(ctx, "syd1", "s-open"); err != nil || seq != 0 {
+				t.Fatalf("DeletedSeq before the deletion: %d, %v; want 0", seq, err)
+			}
+			before, _ := st.FeedSeqs(ctx)
+			// The same batch adds an event and then learns of the deletion.
+			if err := st.Archive(ctx, l, []store.Change{change(open, 2, events(1, 1, t0), false)},
+				store.Checkpoint{DeletedInVbo: []string{"s-open", "s-unknown"}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // marked again: nothing more
+				if err := st.Archive(ctx, l, nil, store.Checkpoint{DeletedInVbo: []string{"s-open"}}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			entries, err := st.FeedAfter(ctx, "syd1", before["syd1"], 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, e := range entries {
+				kinds = append(kinds, e.Kind)
+			}
+			if len(entries) != 2 || entries[0].Kind != store.KindEvents || entries[1].Kind != store.KindDeleted ||
+				entries[1].SessionID != "s-open" || entries[1].Session == nil {
+				t.Fatalf("feed after the deletion: %v, want [events deleted] of s-open", kinds)
+			}
+			if after, _ := st.FeedSeqs(ctx); after["syd1"] != entries[1].Seq {
+				t.Fatalf("feed position %d, want the deleted entry's %d", after["syd1"], entries[1].Seq)
+			}
+			if seq, err := st.DeletedSeq(ctx, "syd1", "s-open"); err != nil || seq != entries[1].Seq {
+				t.Fatalf("DeletedSeq %d, %v; want %d", seq, err, entries[1].Seq)
+			}
+		})
+	}
+}

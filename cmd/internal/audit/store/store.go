@@ -408,6 +408,9 @@ const (
 	KindStarted = "started"
 	KindEnded   = "ended"
 	KindEvents  = "events"
+	// KindDeleted: VBO deleted the session (Checkpoint.DeletedInVbo); At is when the watch
+	// learnt it.
+	KindDeleted = "deleted"
 )
 
 // FeedEntry is one committed change, in order per server.
@@ -416,11 +419,12 @@ type FeedEntry struct {
 	Seq       int64
 	Kind      string
 	SessionID string
-	// At is the session's start (started), end (ended) or newest event start (events).
+	// At is the session's start (started), end (ended), newest event start (events) or when
+	// its deletion was archived (deleted).
 	At       time.Time
 	Backfill bool
 	// FirstOrd..LastOrd are the event orders added (events).
 	FirstOrd, LastOrd int
-	// Session is the session as archived now (started and ended entries).
+	// Session is the session as archived now (started, ended and deleted entries).
 	Session *Session
 }

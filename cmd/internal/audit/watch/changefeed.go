@@ -14,7 +14,10 @@ package watch
 //     where the poll joins by name and leaves a name two organisations share unjoined.
 //   - RestoreSessionDelete (or a 404 on the re-read): the archived session is marked
 //     deleted_in_vbo_ns (store.Session.DeletedInVboAt) and no longer followed, instead of
-//     being re-read for ever.
+//     being re-read for ever; its store.KindDeleted feed entry ends the session's
+//     restoreEventAdded subscriptions with NOT_FOUND on every replica (Feed.FollowEvents).
+//     v6 and v7 have no delete signal: there, a GET of an open session answering 404 while
+//     the poll follows it up (followOpen) marks it alike.
 //
 // The change token is stored per server (store.ChangeToken) and advanced in the
 // archive transaction of the page it ends (store.Checkpoint.ChangeToken), so after a crash

@@ -173,7 +173,7 @@ func (f *Feed) closeAll() {
 
 // subscriber is one registered interest.
 type subscriber struct {
-	kind      string // store.KindStarted, KindEnded, or KindEvents (events and end of one session)
+	kind      string // store.KindStarted, KindEnded, or KindEvents (events, end and deletion of one session)
 	server    string
 	sessionID string
 	ch        chan store.FeedEntry
@@ -184,7 +184,8 @@ func (s *subscriber) wants(e *store.FeedEntry) bool {
 	if s.kind != store.KindEvents {
 		return e.Kind == s.kind
 	}
-	return e.Server == s.server && e.SessionID == s.sessionID && (e.Kind == store.KindEvents || e.Kind == store.KindEnded)
+	return e.Server == s.server && e.SessionID == s.sessionID &&
+		(e.Kind == store.KindEvents || e.Kind == store.KindEnded || e.Kind == store.KindDeleted)
 }
 
 // register adds a subscriber and returns its marks.
@@ -427,7 +428,8 @@ func (f *Feed) Archived(ctx context.Context, server, sessionID string) (bool, er
 
 // FollowEvents streams a session's events from order fromOrder on: the archived ones, then each
 // one as the watcher reads it; the stream ends once the session has ended and all its events
-// were sent.
+// were sent, or with resolvers.ErrSessionDeleted after the events archived before VBO deleted
+// it (its KindDeleted feed entry: the same position on every replica).
 func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string, fromOrder int) (*resolvers.Stream[resolvers.FeedEvent], error) {
 	sub := &subscriber{kind: store.KindEvents, server: server, sessionID: sessionID}
 	marks := f.register(sub)
@@ -461,8 +463,20 @@ func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string, fromO
 			stream.SetErr(err)
 			return
 		}
-		if s, err := f.st.Session(ctx, server, sessionID); err == nil && s.EndedSeq != 0 && s.EndedSeq <= mark {
+		s, err := f.st.Session(ctx, server, sessionID)
+		if err == nil && s.EndedSeq != 0 && s.EndedSeq <= mark {
 			return // ended before we subscribed: everything was replayed
+		}
+		if err == nil && s.DeletedInVboAt != nil {
+			deleted, err := f.st.DeletedSeq(ctx, server, sessionID)
+			if err != nil {
+				stream.SetErr(err)
+				return
+			}
+			if deleted != 0 && deleted <= mark {
+				stream.SetErr(resolvers.ErrSessionDeleted) // deleted before we subscribed
+				return
+			}
 		}
 		for {
 			select {
@@ -473,7 +487,11 @@ func (f *Feed) FollowEvents(ctx context.Context, server, sessionID string, fromO
 					stream.SetErr(f.endErr(sub))
 					return
 				}
-				if e.Kind == store.KindEnded {
+				switch e.Kind {
+				case store.KindEnded:
+					return
+				case store.KindDeleted:
+					stream.SetErr(resolvers.ErrSessionDeleted)
 					return
 				}
 				if ok, err := sendAll(max(e.FirstOrd, fromOrder), e.LastOrd, e.Seq); err != nil || !ok {

@@ -524,13 +524,19 @@ func (p *poller) archiveBatch(ctx context.Context, ps *pollState, batch []upstre
 }
 
 func (p *poller) commit(ctx context.Context, ps *pollState, changes []*store.Change, highWater time.Time) error {
+	return p.commitCheckpoint(ctx, ps, changes, store.Checkpoint{HighWater: highWater})
+}
+
+// commitCheckpoint is commit with a whole checkpoint (followOpen's deletions).
+func (p *poller) commitCheckpoint(ctx context.Context, ps *pollState, changes []*store.Change, cp store.Checkpoint) error {
+	highWater := cp.HighWater
 	var list []store.Change
 	for _, c := range changes {
 		if c != nil {
 			list = append(list, *c)
 		}
 	}
-	if err := p.archive(ctx, ps.lease, list, store.Checkpoint{HighWater: highWater}); err != nil {
+	if err := p.archive(ctx, ps.lease, list, cp); err != nil {
 		return err
 	}
 	ps.archived += len(list)
@@ -622,7 +628,10 @@ func (p *poller) events(ctx context.Context, id string, from, limit int) ([]upst
 }
 
 // followOpen re-reads the archived sessions that may still change and that the listing did
-// not cover (they started before the window), one by one.
+// not cover (they started before the window, or the listing no longer has them), one by one.
+// One the server answers 404 for is deleted (a GET by id is the proof; missing from a listing
+// alone is not): the batch's checkpoint marks it (store.Checkpoint.DeletedInVbo), which ends
+// its events' subscribers.
 func (p *poller) followOpen(ctx context.Context, ps *pollState) error {
 	var todo []*store.Session
 	for _, s := range ps.open {
@@ -636,6 +645,7 @@ func (p *poller) followOpen(ctx context.Context, ps *pollState) error {
 		todo = todo[len(batch):]
 		changes := make([]*store.Change, len(batch))
 		errs := make([]error, len(batch))
+		gone := make([]bool, len(batch))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(p.w.o.BackfillConcurrency)
 		for i, old := range batch {
@@ -645,6 +655,7 @@ func (p *poller) followOpen(ctx context.Context, ps *pollState) error {
 					s, err := p.getSession(gctx, old.Session.ID)
 					if errors.Is(err, upstream.ErrNotFound) {
 						p.markGone(old.Session.ID)
+						gone[i] = true
 						return nil
 					}
 					if err != nil {
@@ -662,7 +673,13 @@ func (p *poller) followOpen(ctx context.Context, ps *pollState) error {
 			return err
 		}
 		ps.noteErrs(errs)
-		if err := p.commit(ctx, ps, changes, time.Time{}); err != nil {
+		var deleted []string
+		for i, old := range batch {
+			if gone[i] {
+				deleted = append(deleted, old.Session.ID)
+			}
+		}
+		if err := p.commitCheckpoint(ctx, ps, changes, store.Checkpoint{DeletedInVbo: deleted}); err != nil {
 			return err
 		}
 	}

@@ -47,8 +47,9 @@ type Options struct {
 	// connection's credentials again with it (a removed key or an expired JWT closes the
 	// socket with 4403). nil: Authenticate.
 	CurrentAuthenticate Authenticator
-	// WebsocketPing is the graphql-transport-ws ping period, at which an open websocket's
-	// credentials are also checked again (0: 15 s; tests shorten it).
+	// WebsocketPing is the graphql-transport-ws ping period and the legacy graphql-ws
+	// keep-alive ("ka") period, at which an open websocket's credentials are also checked
+	// again (0: 15 s; tests shorten it).
 	WebsocketPing time.Duration
 	// ServerStatus reports server health to admins (nil: UP).
 	ServerStatus resolvers.StatusFunc

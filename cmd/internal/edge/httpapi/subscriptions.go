@@ -60,7 +60,8 @@ subscription LiveRestores {
 // positionExtension is the response extension holding a subscription event's resume position.
 const positionExtension = "position"
 
-// wsPingInterval is the graphql-transport-ws ping period (a client that misses two pongs is cut).
+// wsPingInterval is the graphql-transport-ws ping period (a client that misses two pongs is cut)
+// and the legacy graphql-ws keep-alive ("ka") period; credentials are checked again at each.
 const wsPingInterval = 15 * time.Second
 
 // isWebsocket reports a websocket upgrade.
@@ -84,9 +85,10 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 	srv.AddTransport(wsTransport{policy: policy, Websocket: transport.Websocket{
 		Implementation: wsAccepter{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: origins}}},
-		InitFunc:         wsInit(gate, policy),
-		InitTimeout:      10 * time.Second,
-		PingPongInterval: wsPingInterval,
+		InitFunc:              wsInit(gate, policy),
+		InitTimeout:           10 * time.Second,
+		PingPongInterval:      wsPingInterval,
+		KeepAlivePingInterval: wsPingInterval,
 	}})
 	srv.AddTransport(newSSETransport(opts)) // its keep-alives and writes end with the handler (sse.go)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

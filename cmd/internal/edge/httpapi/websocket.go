@@ -33,7 +33,8 @@ import (
 //     configuration in force (Options.CurrentAuthenticate: after a reload, the new one). A key
 //     removed or a JWT expired closes the socket with 4403 Forbidden; so does a JWT's expiry
 //     while the socket is open, at that moment, whatever runs on it, and a reload that revoked
-//     the credentials, at the next ping (every 15 s) if no operation comes first;
+//     the credentials, at the next ping (graphql-transport-ws) or keep-alive "ka" (the legacy
+//     graphql-ws), every 15 s, if no operation comes first;
 //   - the per-principal rate limit and, for queries and mutations, the per-principal
 //     concurrency limit and the request deadline: the same limiters as HTTP's (one budget per
 //     principal whatever the transport), refused RATE_LIMITED with the same message;
@@ -57,7 +58,7 @@ type wsPolicy struct {
 	concurrency  *principalLimiter
 	backend      *loaders.Backend
 	timeout      time.Duration // a query's or mutation's deadline (<= 0: none)
-	ping         time.Duration // the ping period (0: the transport's, wsPingInterval)
+	ping         time.Duration // the ping and keep-alive period (0: the transport's, wsPingInterval)
 	logger       *slog.Logger
 }
 
@@ -73,7 +74,8 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	r = r.WithContext(context.WithValue(r.Context(), wsSessionKey{}, s))
 	ws := t.Websocket
 	if t.policy.ping > 0 {
-		ws.PingPongInterval = t.policy.ping
+		ws.PingPongInterval = t.policy.ping      // graphql-transport-ws
+		ws.KeepAlivePingInterval = t.policy.ping // the legacy graphql-ws: "ka" messages
 	}
 	ws.Do(w, r, &wsExecutor{GraphExecutor: exec, policy: t.policy, session: s, ops: map[*graphql.OperationContext]*wsOperation{}})
 }
@@ -126,7 +128,7 @@ func (s *wsSession) authorize(authenticate Authenticator) (*auth.Principal, erro
 	return p, err
 }
 
-// recheck authenticates the connection's credentials again (at each ping: a reload that
+// recheck authenticates the connection's credentials again (at each ping or "ka": a reload that
 // revoked them closes an idle socket too, within a ping period) and closes the socket with
 // 4403 when they are no longer accepted.
 func (s *wsSession) recheck() {
@@ -313,7 +315,7 @@ var errDuplicateID = errors.New("duplicate operation id")
 type wsConn struct {
 	transport.WebsocketConn
 
-	onPing func() // called (in its own goroutine) as each ping goes out
+	onPing func() // called (in its own goroutine) as each ping (or legacy keep-alive "ka") goes out
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -358,7 +360,7 @@ func (c *wsConn) WriteJSON(v any) error {
 		c.mu.Lock()
 		delete(c.running, id)
 		c.mu.Unlock()
-	case "ping":
+	case "ping", "ka": // graphql-transport-ws's ping, the legacy graphql-ws's keep-alive
 		if c.onPing != nil {
 			go c.onPing()
 		}
