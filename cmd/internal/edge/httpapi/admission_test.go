@@ -252,3 +252,25 @@ func TestStreamQueryConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamQueryCost: a query HTTP refuses for its estimated cost is refused the same way over
+// SSE and the websocket (QUERY_TOO_COMPLEX, the same limit), before it runs. Before, an SSE
+// request had no meter and the cost check let it through unestimated.
+func TestStreamQueryCost(t *testing.T) {
+	t.Parallel()
+	const expensive = `{ restoreSessions(first: 500) { edges { node { events(first: 500) { edges { node { id } } } } } } }`
+	srv := httptest.NewServer(stubHandler(t, httpapi.Options{Authenticate: keyAdmins}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	want := runOp(ctx, t, srv.URL, "http", "alice", expensive)
+	if want.code() != "QUERY_TOO_COMPLEX" {
+		t.Fatalf("over HTTP: %+v, want QUERY_TOO_COMPLEX", want.Errors)
+	}
+	for _, tr := range []string{"sse", "graphql-transport-ws", "graphql-ws"} {
+		got := runOp(ctx, t, srv.URL, tr, "alice", expensive)
+		if got.code() != "QUERY_TOO_COMPLEX" || got.Errors[0].Extensions["limit"] != want.Errors[0].Extensions["limit"] {
+			t.Errorf("over %s: %+v, %d bytes of data; want QUERY_TOO_COMPLEX as over HTTP (%v)", tr, got.Errors, len(got.Data), want.Errors[0].Extensions)
+		}
+	}
+}

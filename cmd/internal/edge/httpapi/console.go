@@ -23,7 +23,7 @@ func inProcess(opts Options, admit *admission, exec http.Handler, exports map[st
 	query := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
 	query = withDeadline(opts.RequestTimeout, admit.request(query))
 	// A query or mutation over SSE takes its slot and deadline in the executor (admission.go).
-	stream := admit.stream(readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, exec)))
+	stream := admit.stream(readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec))))
 	mux.Handle("POST /graphql", routeStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Time{})

@@ -191,7 +191,7 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 func streamHandler(opts Options, gate *authGate, admit *admission, exec http.Handler) http.Handler {
 	lim := opts.Limits
 	inner := loaders.Middleware(opts.Backend, exec)
-	sse := gate.wrap(admit.stream(readRequest(lim.MaxBodyBytes, inner)))
+	sse := gate.wrap(admit.stream(readRequest(lim.MaxBodyBytes, withMeter(inner)))) // the query cost, as over HTTP
 	if !lim.CSRFUnsafeDisabled {
 		sse = withCSRF(sse)
 	}
