@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -272,5 +275,36 @@ func TestStreamQueryCost(t *testing.T) {
 		if got.code() != "QUERY_TOO_COMPLEX" || got.Errors[0].Extensions["limit"] != want.Errors[0].Extensions["limit"] {
 			t.Errorf("over %s: %+v, %d bytes of data; want QUERY_TOO_COMPLEX as over HTTP (%v)", tr, got.Errors, len(got.Data), want.Errors[0].Extensions)
 		}
+	}
+}
+
+// TestSSEBodyReadTimeout: the server's read timeout bounds an SSE request's body as any
+// request's (a client trickling it holds no concurrency slot and has no request deadline yet).
+// Before, the timeout was lifted on arrival, and a body that never finished held its
+// connection for good.
+func TestSSEBodyReadTimeout(t *testing.T) {
+	t.Parallel()
+	const readTimeout, slack = 300 * time.Millisecond, 2 * time.Second
+	srv := httptest.NewUnstartedServer(stubHandler(t, httpapi.Options{Authenticate: keyAdmins, Feed: replayFeed{n: 1}}))
+	srv.Config.ReadTimeout = readTimeout
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	body := `{"query":"subscription { restoreSessionStarted(since: \"2000-01-01T00:00:00Z\") { upstreamId } }"}`
+	// The headers and the body's first bytes, then nothing more.
+	_, err = fmt.Fprintf(c, "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n"+
+		"Authorization: Bearer alice\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = c.SetReadDeadline(start.Add(readTimeout + slack))
+	_, err = io.Copy(io.Discard, c) // the gateway answers the failed read and closes, or just closes
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the connection with an unfinished SSE body was still open after %v (read timeout %v)", time.Since(start), readTimeout)
 	}
 }

@@ -23,11 +23,9 @@ func inProcess(opts Options, admit *admission, exec http.Handler, exports map[st
 	query := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
 	query = withDeadline(opts.RequestTimeout, admit.request(query))
 	// A query or mutation over SSE takes its slot and deadline in the executor (admission.go).
-	stream := admit.stream(readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec))))
+	stream := admit.stream(readRequest(lim.MaxBodyBytes, afterBody(loaders.Middleware(opts.Backend, withMeter(exec)))))
 	mux.Handle("POST /graphql", routeStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		stream.ServeHTTP(flushWriter{w}, r)
 	}), query))
 	exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)

@@ -191,21 +191,32 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 func streamHandler(opts Options, gate *authGate, admit *admission, exec http.Handler) http.Handler {
 	lim := opts.Limits
 	inner := loaders.Middleware(opts.Backend, exec)
-	sse := gate.wrap(admit.stream(readRequest(lim.MaxBodyBytes, withMeter(inner)))) // the query cost, as over HTTP
+	// The query cost as over HTTP (withMeter); the server's read timeout bounds the body.
+	sse := gate.wrap(admit.stream(readRequest(lim.MaxBodyBytes, afterBody(withMeter(inner)))))
 	if !lim.CSRFUnsafeDisabled {
 		sse = withCSRF(sse)
 	}
 	return withCORS(lim.CORSAllowedOrigins, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		w = flushWriter{w}
 		if isWebsocket(r) {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 			inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsRequestKey{}, r)))
 			return
 		}
 		sse.ServeHTTP(w, r)
 	}))
+}
+
+// afterBody lifts the server's read timeout from an SSE request once its body has been read
+// (readRequest): until then the timeout bounds a client trickling its body, which holds no
+// concurrency slot and has no request deadline yet; after it, the stream lives as long as the
+// client likes (each message still has its write deadline, sse.go).
+func afterBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		next.ServeHTTP(w, r)
+	})
 }
 
 // routeStreams sends subscriptions to streams and everything else to next.
