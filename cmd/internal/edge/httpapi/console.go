@@ -17,21 +17,20 @@ import (
 // limits and cost check; subscriptions (POST with Accept: text/event-stream) take the SSE
 // transport with its resume by Last-Event-ID. CORS and CSRF are the console's own (it serves
 // its pages from the gateway's origin and checks a token on every change).
-func inProcess(opts Options, limiter *rateLimiter, concurrency *principalLimiter, exec http.Handler, exports map[string]http.Handler) http.Handler {
+func inProcess(opts Options, admit *admission, exec http.Handler, exports map[string]http.Handler) http.Handler {
 	lim := opts.Limits
 	mux := http.NewServeMux()
 	query := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
-	query = withDeadline(opts.RequestTimeout, limiter.middleware(concurrency.middleware(query)))
-	stream := limiter.middleware(readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, exec)))
+	query = withDeadline(opts.RequestTimeout, admit.request(query))
+	// A query or mutation over SSE takes its slot and deadline in the executor (admission.go).
+	stream := admit.stream(readRequest(lim.MaxBodyBytes, afterBody(loaders.Middleware(opts.Backend, withMeter(exec)))))
 	mux.Handle("POST /graphql", routeStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		stream.ServeHTTP(flushWriter{w}, r)
 	}), query))
 	exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)
 	for path, h := range exports {
-		mux.Handle("GET "+path, withDeadline(exportTimeout, limiter.middleware(concurrency.middleware(h))))
+		mux.Handle("GET "+path, withDeadline(exportTimeout, admit.request(h)))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())

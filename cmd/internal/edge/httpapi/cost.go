@@ -199,8 +199,13 @@ func (q *queryCost) countOrganizations(ctx context.Context, servers []string) in
 func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	p := auth.FromContext(ctx)
 	m := meterFrom(ctx)
-	if p == nil || m == nil {
-		return nil // the auth gate and withMeter run first; nothing to estimate for
+	if p == nil {
+		return nil // the auth gate runs first; nothing to estimate for
+	}
+	if m == nil {
+		// Every transport gives its operations a meter (withMeter, websocket.go); one that did
+		// not is still held to the limits, without extensions.cost.
+		m = &meter{}
 	}
 	// The role a refusal names: the caller's, and the limits' entry when it is another one (a
 	// tenant admin is held to limits.roles.TENANT_AUDITOR, the tenant limits).

@@ -154,31 +154,28 @@ func New(opts Options) (http.Handler, error) {
 	}
 	gate := newAuthGate(opts, lim.AuthFailures)
 	res := newResolver(opts)
-	// One rate limit and one concurrency limit per principal, for HTTP requests and websocket
-	// operations alike (websocket.go).
-	limiter, concurrency := newRateLimiter(lim.RateLimit), newPrincipalLimiter(lim.Concurrency)
+	// One rate limit, one concurrency limit and one deadline per operation, whatever its
+	// transport (admission.go).
+	admit := &admission{rate: newRateLimiter(lim.RateLimit), concurrency: newPrincipalLimiter(lim.Concurrency), timeout: timeout}
 	current := opts.CurrentAuthenticate
 	if current == nil {
 		current = opts.Authenticate
 	}
-	policy := &wsPolicy{authenticate: current, rate: limiter, concurrency: concurrency, backend: opts.Backend,
-		timeout: timeout, ping: opts.WebsocketPing, logger: opts.Logger}
+	policy := &wsPolicy{authenticate: current, admit: admit, backend: opts.Backend, ping: opts.WebsocketPing, logger: opts.Logger}
 	exec, err := newGraphQL(opts, gate, res, policy)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
 	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
-	// per-principal concurrency -> body (read and checked) -> loaders -> executor.
+	// per-principal concurrency (admission.go) -> body (read and checked) -> loaders -> executor.
 	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
-	gql = concurrency.middleware(gql)
-	gql = gate.wrap(limiter.middleware(gql))
-	gql = withDeadline(timeout, gql)
+	gql = withDeadline(timeout, gate.wrap(admit.request(gql)))
 	if !lim.CSRFUnsafeDisabled {
 		gql = withCSRF(gql)
 	}
 	gql = withCORS(lim.CORSAllowedOrigins, gql)
-	gql = routeStreams(streamHandler(opts, gate, limiter, exec), gql) // subscriptions: subscriptions.go
+	gql = routeStreams(streamHandler(opts, gate, admit, exec), gql) // SSE and websocket: subscriptions.go
 	if opts.Metrics != nil {
 		gql = opts.Metrics.Instrument(gql)
 		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only
@@ -193,14 +190,14 @@ func New(opts Options) (http.Handler, error) {
 		exports = opts.Exports(res)
 	}
 	if opts.Console != nil {
-		mux.Handle("/console/", opts.Console(inProcess(opts, limiter, concurrency, exec, exports)))
+		mux.Handle("/console/", opts.Console(inProcess(opts, admit, exec, exports)))
 	}
 	if opts.Exports != nil {
 		// The same authentication, scope and rate limit as /graphql. No CSRF check: credentials
 		// travel only in headers, which a cross-site request cannot set.
 		exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)
 		for path, h := range exports {
-			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(exportTimeout, gate.wrap(limiter.middleware(concurrency.middleware(h))))))
+			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(exportTimeout, gate.wrap(admit.request(h)))))
 		}
 	} else {
 		// Without the restore watch there is no archive to export: say so instead of a bare 404.
@@ -209,7 +206,7 @@ func New(opts Options) (http.Handler, error) {
 				"the CSV exports read the restore watch's archive, which is off: set watch.enabled: true and a store (see config.example.yaml)", nil)
 		})
 	}
-	mountDownloads(mux, opts, gate.wrap(limiter.middleware(concurrency.middleware(downloadsOrOff(opts.Downloads)))))
+	mountDownloads(mux, opts, gate.wrap(admit.request(downloadsOrOff(opts.Downloads))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -251,6 +248,9 @@ func newGraphQL(opts Options, gate *authGate, res *resolvers.Resolver, policy *w
 	}
 	srv.AddTransport(transport.Options{})
 	addStreamTransports(srv, opts, gate, policy) // websocket and SSE, before GET and POST
+	// Every query or mutation not admitted with its HTTP request (SSE, websocket) takes its
+	// principal's concurrency slot and the request deadline here (admission.go).
+	srv.AroundOperations(policy.admit.operations)
 	// Status codes and bodies per the GraphQL-over-HTTP specification (overhttp.go).
 	srv.AddTransport(specTransport{transport.GET{}})
 	srv.AddTransport(specTransport{postTransport{}}) // transport.POST, without re-encoding the data (post.go)

@@ -31,14 +31,15 @@ import (
 //     authenticator, and a refusal closes the socket with 4403. Origins are checked on the
 //     upgrade (same host, or limits.corsAllowedOrigins); the server pings every 15 s.
 //
-// Streams skip the request deadline and the per-principal concurrency limit (a subscription is
-// long-lived by design), and the server's read and write timeouts are lifted for them (each SSE
-// message still has Options.SSEWriteTimeout to reach its client, see sse.go). The queries and
-// mutations a websocket carries do not: each websocket operation is admitted like an HTTP
-// request, its credentials authenticated again (websocket.go). Instead, for subscriptions,
-// limits.subscriptions bounds the subscriptions open at once, per principal and in all
-// (SubscriptionSlots, taken in addStreamTransports' interceptor, which every subscription
-// passes whatever its transport); one over either bound is refused RATE_LIMITED.
+// Subscriptions skip the request deadline and the per-principal concurrency limit (they are
+// long-lived by design), and the server's read and write timeouts are lifted for streams (each
+// SSE message still has Options.SSEWriteTimeout to reach its client, see sse.go). The queries
+// and mutations sent over SSE or a websocket do not: the executor admits each like an HTTP
+// request, with the same rate limit, concurrency slot and deadline (admission.go); a websocket
+// operation's credentials are also authenticated again (websocket.go). Instead, for
+// subscriptions, limits.subscriptions bounds the subscriptions open at once, per principal and
+// in all (SubscriptionSlots, taken in addStreamTransports' interceptor, which every
+// subscription passes whatever its transport); one over either bound is refused RATE_LIMITED.
 
 // SubscriptionExample is GraphiQL's second tab when the restore watch is on.
 const SubscriptionExample = `# Restores as the watch finds them, live (in --demo the simulated servers start a
@@ -183,28 +184,41 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 	}
 }
 
-// streamHandler serves subscriptions: SSE through the authentication gate and limiter, the
-// rate limit HTTP requests and websocket operations draw from (one budget per principal),
-// websockets straight to the executor (authenticated in connection_init, each operation
-// admitted in websocket.go). Neither has a deadline; the server's timeouts are lifted.
-func streamHandler(opts Options, gate *authGate, limiter *rateLimiter, exec http.Handler) http.Handler {
+// streamHandler serves SSE and websockets: SSE through the authentication gate and the rate
+// limit HTTP requests and websocket operations draw from (one budget per principal), websockets
+// straight to the executor (authenticated in connection_init, each operation admitted in
+// websocket.go). Neither request has a deadline and the server's timeouts are lifted: a query
+// or mutation on either gets the request deadline and its concurrency slot in the executor
+// (admission.go), a subscription its subscription slot.
+func streamHandler(opts Options, gate *authGate, admit *admission, exec http.Handler) http.Handler {
 	lim := opts.Limits
 	inner := loaders.Middleware(opts.Backend, exec)
-	sse := gate.wrap(limiter.middleware(readRequest(lim.MaxBodyBytes, inner)))
+	// The query cost as over HTTP (withMeter); the server's read timeout bounds the body.
+	sse := gate.wrap(admit.stream(readRequest(lim.MaxBodyBytes, afterBody(withMeter(inner)))))
 	if !lim.CSRFUnsafeDisabled {
 		sse = withCSRF(sse)
 	}
 	return withCORS(lim.CORSAllowedOrigins, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		w = flushWriter{w}
 		if isWebsocket(r) {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 			inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsRequestKey{}, r)))
 			return
 		}
 		sse.ServeHTTP(w, r)
 	}))
+}
+
+// afterBody lifts the server's read timeout from an SSE request once its body has been read
+// (readRequest): until then the timeout bounds a client trickling its body, which holds no
+// concurrency slot and has no request deadline yet; after it, the stream lives as long as the
+// client likes (each message still has its write deadline, sse.go).
+func afterBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		next.ServeHTTP(w, r)
+	})
 }
 
 // routeStreams sends subscriptions to streams and everything else to next.

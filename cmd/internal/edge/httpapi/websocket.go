@@ -16,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
@@ -35,9 +34,10 @@ import (
 //     while the socket is open, at that moment, whatever runs on it, and a reload that revoked
 //     the credentials, at the next ping (graphql-transport-ws) or keep-alive "ka" (the legacy
 //     graphql-ws), every 15 s, if no operation comes first;
-//   - the per-principal rate limit and, for queries and mutations, the per-principal
-//     concurrency limit and the request deadline: the same limiters as HTTP's (one budget per
-//     principal whatever the transport), refused RATE_LIMITED with the same message;
+//   - the per-principal rate limit (here) and, for queries and mutations, the per-principal
+//     concurrency limit and the request deadline (the executor's admission interceptor, which
+//     SSE's take too): the same limiters as HTTP's (one budget per principal whatever the
+//     transport, admission.go), refused RATE_LIMITED with the same message;
 //   - the document limits and the query cost: the executor's extensions, as for HTTP, with the
 //     operation's own meter and fresh loaders.
 //
@@ -54,10 +54,8 @@ const (
 // wsPolicy is what admits websocket operations, shared by a handler's connections.
 type wsPolicy struct {
 	authenticate Authenticator // the configuration in force
-	rate         *rateLimiter
-	concurrency  *principalLimiter
+	admit        *admission
 	backend      *loaders.Backend
-	timeout      time.Duration // a query's or mutation's deadline (<= 0: none)
 	ping         time.Duration // the ping and keep-alive period (0: the transport's, wsPingInterval)
 	logger       *slog.Logger
 }
@@ -219,7 +217,7 @@ func (x *wsExecutor) CreateOperationContext(ctx context.Context, params *graphql
 		e.Extensions = map[string]any{"code": resolvers.CodeUnauthenticated}
 		return refusedOperation(ctx, params), gqlerror.List{e}
 	}
-	if refused := x.policy.rate.allow(principalKey(p)); refused != nil {
+	if refused := x.policy.admit.allow(principalKey(p)); refused != nil {
 		return refusedOperation(ctx, params), gqlerror.List{refused.gqlError()}
 	}
 	op := &wsOperation{p: p, meter: &meter{}, loaders: x.policy.backend.New()}
@@ -258,34 +256,16 @@ func (x *wsExecutor) DispatchError(ctx context.Context, list gqlerror.List) *gra
 	return x.GraphExecutor.DispatchError(ctx, list)
 }
 
-// DispatchOperation runs an admitted operation: a query or mutation within the principal's
-// concurrency limit and the request deadline, a subscription as it is (limits.subscriptions
-// bounds those, addStreamTransports).
+// DispatchOperation runs an admitted operation as the principal it was admitted as: the
+// executor's interceptors then give a query or mutation its concurrency slot and deadline
+// (admission.go), a subscription its subscription slot (addStreamTransports).
 func (x *wsExecutor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
 	op := x.take(rc)
 	if op == nil || rc.Operation == nil { // not created by CreateOperationContext: never run unadmitted
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: "internal system error",
 			Extensions: map[string]any{"code": resolvers.CodeInternal}}}}), ctx
 	}
-	ctx = op.context(ctx)
-	if rc.Operation.Operation == ast.Subscription {
-		return x.GraphExecutor.DispatchOperation(ctx, rc)
-	}
-	release, refused := x.policy.concurrency.admit(ctx, principalKey(op.p))
-	if refused != nil {
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{refused.gqlError()}}), ctx
-	}
-	cancel := context.CancelFunc(func() {})
-	if x.policy.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, x.policy.timeout)
-	}
-	done := sync.OnceFunc(func() { cancel(); release() })
-	context.AfterFunc(ctx, done) // whatever the transport does, the slot comes back
-	responses, ctx := x.GraphExecutor.DispatchOperation(ctx, rc)
-	return func(ctx context.Context) *graphql.Response {
-		defer done() // a query or mutation has one response: its execution is over
-		return responses(ctx)
-	}, ctx
+	return x.GraphExecutor.DispatchOperation(op.context(ctx), rc)
 }
 
 // wsAccepter accepts websockets as wsConns, attached to their session.
