@@ -133,6 +133,7 @@ func (c *Console) Handler(gql http.Handler) http.Handler {
 	mux.Handle("GET /console/overview", s.authed(s.overview))
 	mux.Handle("GET /console/sessions", s.authed(s.sessions))
 	mux.Handle("GET /console/sessions/{id}", s.authed(s.session))
+	mux.Handle("GET /console/sessions/{id}/stream", s.authed(s.sessionStream))
 	mux.Handle("GET /console/live", s.authed(s.live))
 	mux.Handle("GET /console/live/stream", s.authed(s.liveStream))
 	mux.Handle("GET /console/export/{file}", s.authed(s.export))
