@@ -300,8 +300,3 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, query string, va
 	}
 	s.gql.ServeHTTP(w, req)
 }
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
