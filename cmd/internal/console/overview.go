@@ -7,21 +7,24 @@ import (
 	"time"
 )
 
-// overviewQuery is the Overview in three restoreAudit passes over the archive (each a scan of
-// the window's sessions): by day, type and result (the chart and the totals); by account,
-// machine and organisation (+ tenant for a provider admin; the store groups by organisation
-// anyway, so this costs one pass, and the tables are summed from it); and by machine before the
-// window (which machines are new). Then the failed and partial sessions, newest first.
+// overviewQuery is the Overview in restoreAudit passes of one or two dimensions each, so the
+// store answers every one from its per-day rollup (the window's whole days; the partial days at
+// its edges from the sessions): by day, type and result (the chart and the totals); by account;
+// by machine; by organisation (+ tenant for a provider admin: the per-tenant rollup is summed
+// from it); and by machine before the window (which machines are new). Then the failed and
+// partial sessions, newest first.
 const overviewQuery = `query ConsoleOverview($from: DateTime!, $to: DateTime!, $before: DateTime!, $failed: RestoreSessionFilter!, $admin: Boolean!) {
   byDay: restoreAudit(from: $from, to: $to, groupBy: [DAY, TYPE, RESULT]) {
     rows { day type result sessions items failedSessions }
     coverage { server { name } from to complete }
   }
-  who: restoreAudit(from: $from, to: $to, groupBy: [INITIATED_BY, CLIENT_MACHINE, ORGANIZATION]) @skip(if: $admin) {
-    rows { initiatedBy clientMachine organization { id name server { name } } sessions items failedSessions first }
+  people: restoreAudit(from: $from, to: $to, groupBy: [INITIATED_BY]) { rows { initiatedBy sessions items failedSessions } }
+  machines: restoreAudit(from: $from, to: $to, groupBy: [CLIENT_MACHINE]) { rows { clientMachine sessions items failedSessions first } }
+  orgs: restoreAudit(from: $from, to: $to, groupBy: [ORGANIZATION]) @skip(if: $admin) {
+    rows { organization { id name server { name } } sessions items failedSessions }
   }
-  whoAdmin: restoreAudit(from: $from, to: $to, groupBy: [INITIATED_BY, CLIENT_MACHINE, ORGANIZATION, TENANT]) @include(if: $admin) {
-    rows { tenant initiatedBy clientMachine organization { id name server { name } } sessions items failedSessions first }
+  orgsAdmin: restoreAudit(from: $from, to: $to, groupBy: [ORGANIZATION, TENANT]) @include(if: $admin) {
+    rows { tenant organization { id name server { name } } sessions items failedSessions }
   }
   before: restoreAudit(from: $before, to: $from, groupBy: [CLIENT_MACHINE]) { rows { clientMachine } }
   failed: restoreSessions(first: 20, filter: $failed) {
@@ -103,9 +106,9 @@ type sessionEdges struct {
 
 // overviewData is the Overview's answer.
 type overviewData struct {
-	ByDay, Before audit
-	Who, WhoAdmin *audit
-	Failed        sessionEdges
+	ByDay, People, Machines, Before audit
+	Orgs, OrgsAdmin                 *audit
+	Failed                          sessionEdges
 }
 
 // sumBy adds rows up by key (sessions, items, failed; the earliest first).
@@ -203,16 +206,15 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	who := d.Who
-	if who == nil {
-		who = d.WhoAdmin
+	orgRows := d.Orgs
+	if orgRows == nil {
+		orgRows = d.OrgsAdmin
 	}
-	if who == nil {
-		who = &audit{}
+	if orgRows == nil {
+		orgRows = &audit{}
 	}
-	people := sumBy(who.Rows, func(a auditRow) string { return str(a.InitiatedBy) }, func(a *auditRow, r auditRow) { a.InitiatedBy = r.InitiatedBy })
-	machines := sumBy(who.Rows, func(a auditRow) string { return str(a.ClientMachine) }, func(a *auditRow, r auditRow) { a.ClientMachine = r.ClientMachine })
-	orgs := sumBy(who.Rows, func(a auditRow) string {
+	people, machines := d.People.Rows, d.Machines.Rows
+	orgs := sumBy(orgRows.Rows, func(a auditRow) string {
 		if a.Organization == nil {
 			return ""
 		}
@@ -250,8 +252,8 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		"FirstTime": topN(firstTime, 20, func(a auditRow) string { return str(a.ClientMachine) }),
 		"Failed":    d.Failed.Edges, "From": win.From.Format(time.RFC3339), "To": win.To.Format(time.RFC3339),
 	}
-	if d.WhoAdmin != nil {
-		tenants := sumBy(d.WhoAdmin.Rows, func(a auditRow) string { return str(a.Tenant) }, func(a *auditRow, r auditRow) { a.Tenant = r.Tenant })
+	if d.OrgsAdmin != nil {
+		tenants := sumBy(d.OrgsAdmin.Rows, func(a auditRow) string { return str(a.Tenant) }, func(a *auditRow, r auditRow) { a.Tenant = r.Tenant })
 		data["Rollup"] = topN(tenants, 1000, func(a auditRow) string { return str(a.Tenant) })
 	}
 	s.render(w, r, "overview", pageData{Title: "Overview", Nav: "overview", Notes: noteList(notes), Data: data})

@@ -16,7 +16,7 @@ import (
 // pageTemplate is one page with the layout.
 type pageTemplate = *template.Template
 
-var pageNames = []string{"signin", "overview", "sessions", "session", "live", "rules", "rule", "ruleform", "secret", "error"}
+var pageNames = []string{"signin", "overview", "sessions", "session", "live", "rules", "rule", "ruleform", "secret", "error", "restore", "restoresession"}
 
 func parsePages() (map[string]pageTemplate, error) {
 	funcs := template.FuncMap{
@@ -66,13 +66,15 @@ type pageData struct {
 type sessionView struct {
 	Subject, Role, Tenant, CSRF string
 	Admin, TenantAdmin          bool
+	// Restorer: the role may start, browse and stop restores (the Restore page).
+	Restorer bool
 }
 
 func (s *server) render(w http.ResponseWriter, r *http.Request, name string, d pageData) {
 	if sess := sessionFrom(r.Context()); sess != nil {
 		p := sess.principal
 		d.Session = &sessionView{Subject: p.Subject, Role: string(p.Role), Tenant: p.Tenant, CSRF: sess.csrf,
-			Admin: p.IsAdmin(), TenantAdmin: p.Role == "TENANT_ADMIN" || p.IsAdmin()}
+			Admin: p.IsAdmin(), TenantAdmin: p.Role == "TENANT_ADMIN" || p.IsAdmin(), Restorer: mayRestore(p)}
 		if p.IsAdmin() {
 			d.Tenants, d.Tenant = s.opts.Authority.Tenants(), sess.tenant
 			if sess.tenant != "" {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -111,6 +112,13 @@ const sessionQuery = `query ConsoleSession($id: ID!) {
     id upstreamId name type state result startTime endTime initiatedBy reason details scopeName
     clientHost { raw machineName viaAddress }
     organization { id name server { name } }
+    attribution {
+      throughGateway person displayName tenant reason
+      actions(first: 200) {
+        edges { node { position kind person displayName role reason summary status upstreamStatus error startTime endTime target } }
+        pageInfo { hasNextPage }
+      }
+    }
     events(first: 500, filter: {itemsOnly: false}) {
       edges { node { order type status title message itemName itemType itemSizeBytes source target startTime endTime } }
     }
@@ -144,6 +152,7 @@ func (s *server) session(w http.ResponseWriter, r *http.Request) {
 					} `json:"node"`
 				} `json:"edges"`
 			} `json:"events"`
+			Attribution attribution `json:"attribution"`
 		} `json:"restoreSession"`
 	}
 	notes, err := s.query(r.Context(), sess.view, sessionQuery, map[string]any{"id": r.PathValue("id")}, &d)
@@ -156,6 +165,51 @@ func (s *server) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "session", pageData{Title: "Session", Nav: "sessions", Notes: noteList(notes), Data: d.RestoreSession})
+}
+
+// attribution is RestoreSession.attribution as the session page shows it.
+type attribution struct {
+	ThroughGateway bool    `json:"throughGateway"`
+	Person         *string `json:"person"`
+	DisplayName    *string `json:"displayName"`
+	Tenant         *string `json:"tenant"`
+	Reason         *string `json:"reason"`
+	Actions        struct {
+		Edges []struct {
+			Node restoreAction `json:"node"`
+		} `json:"edges"`
+		PageInfo struct {
+			HasNextPage bool `json:"hasNextPage"`
+		} `json:"pageInfo"`
+	} `json:"actions"`
+}
+
+// restoreAction is one recorded step (RestoreAction).
+type restoreAction struct {
+	ID             string  `json:"id"`
+	Position       int64   `json:"position"`
+	Kind           string  `json:"kind"`
+	Person         string  `json:"person"`
+	DisplayName    *string `json:"displayName"`
+	Role           string  `json:"role"`
+	Reason         *string `json:"reason"`
+	Summary        string  `json:"summary"`
+	Status         string  `json:"status"`
+	UpstreamStatus *int    `json:"upstreamStatus"`
+	Error          *string `json:"error"`
+	StartTime      string  `json:"startTime"`
+	EndTime        *string `json:"endTime"`
+	Target         *string `json:"target"`
+}
+
+// sessionEventsQuery follows one session's events (the session page of a running session).
+const sessionEventsQuery = `subscription ConsoleSessionEvents($id: ID!) {
+  restoreEventAdded(sessionId: $id) { order type status title message itemName source startTime }
+}`
+
+// sessionStream follows a session's events over the same SSE path as the Live page.
+func (s *server) sessionStream(w http.ResponseWriter, r *http.Request) {
+	s.stream(w, r, sessionEventsQuery, map[string]any{"id": r.PathValue("id")})
 }
 
 // export serves the CSV exports to the session: the gateway's own export handlers, in
@@ -201,12 +255,17 @@ const sessionRecheck = 15 * time.Second
 // resumes after (nothing missed, nothing twice). The session is checked again every 15 s:
 // signed out, or no longer accepted by the configuration, ends the stream.
 func (s *server) liveStream(w http.ResponseWriter, r *http.Request) {
-	sess := sessionFrom(r.Context())
 	query, ok := liveQueries[cmp.Or(r.URL.Query().Get("feed"), "started")]
 	if !ok {
 		http.Error(w, "feed: started or ended", http.StatusBadRequest)
 		return
 	}
+	s.stream(w, r, query, nil)
+}
+
+// stream runs a subscription in process over the gateway's SSE transport (see liveStream).
+func (s *server) stream(w http.ResponseWriter, r *http.Request, query string, vars map[string]any) {
+	sess := sessionFrom(r.Context())
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {
@@ -224,8 +283,12 @@ func (s *server) liveStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	body := `{"query":` + jsonString(query) + `}`
-	req, err := http.NewRequestWithContext(auth.WithPrincipal(ctx, sess.view), http.MethodPost, "/graphql", strings.NewReader(body))
+	b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	req, err := http.NewRequestWithContext(auth.WithPrincipal(ctx, sess.view), http.MethodPost, "/graphql", bytes.NewReader(b))
 	if err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
@@ -236,9 +299,4 @@ func (s *server) liveStream(w http.ResponseWriter, r *http.Request) {
 		req.Header.Set("Last-Event-ID", id)
 	}
 	s.gql.ServeHTTP(w, req)
-}
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

@@ -87,6 +87,8 @@ func startConsoleEnv(t *testing.T) *consoleEnv {
 	cfg.Auth.JWT = &config.JWT{JWKSURL: m.JWKSEndpoint(), Issuer: m.Issuer(), Audience: "vbo-gateway", TenantClaim: "tenant", RoleClaim: "role"}
 	o := config.ConsoleOIDC{ClientID: m.ClientID, RedirectURL: e.url + config.ConsoleCallbackPath}.WithClientSecret(m.ClientSecret)
 	cfg.Console = config.Console{APIKeySignIn: true, OIDC: &o}
+	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 5,
+		StepsPerMinute: 6000}
 	e.cfg = cfg
 	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(consoleLogOut, nil))})
 	if err != nil {

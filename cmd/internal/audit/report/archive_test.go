@@ -84,8 +84,9 @@ func archiveTenantScope(tenant string) func(server, orgID string) bool {
 }
 
 // The database's grouping answers exactly what reading every session and matching it in Go
-// answers, for every combination of dimensions (TENANT among them) and a spread of filters and
-// scopes.
+// answers, for every combination of dimensions (TENANT among them), a spread of filters and
+// scopes, and windows of whole days (the per-day rollup), of partial days at both edges (the
+// rollup and the sessions) and shorter than a day (the sessions).
 func TestGroupedPathEqualsExactPath(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -98,8 +99,8 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 			orgID := func(server, id string) string {
 				return gid.ID{Kind: gid.KindOrganization, Server: server, Upstream: id}.String()
 			}
-			from, to := archiveBase.Add(24*time.Hour), archiveBase.Add(8*24*time.Hour)
 			mid := archiveBase.Add(4 * 24 * time.Hour)
+			offMid := mid.Add(13*time.Hour + 7*time.Minute + 1) // not on a day's edge
 			filters := []*model.RestoreSessionFilter{
 				nil,
 				{Types: []model.RestoreSessionType{model.RestoreSessionTypeExchange, model.RestoreSessionTypeUnknown}},
@@ -109,6 +110,8 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 				{OrganizationIds: []string{}},
 				{StartTimeFrom: &mid},
 				{StartTimeTo: &mid, Types: []model.RestoreSessionType{model.RestoreSessionTypeTeams}},
+				{StartTimeFrom: &offMid, Results: []model.RestoreSessionResult{model.RestoreSessionResultSuccess}},
+				{StartTimeTo: &offMid},
 			}
 			scopes := map[string]func(string, string) bool{
 				"admin":  func(string, string) bool { return true },
@@ -120,30 +123,38 @@ func TestGroupedPathEqualsExactPath(t *testing.T) {
 			}
 			dimSets = append(dimSets, []Dimension{ByOrganization, ByDay}, []Dimension{ByInitiatedBy, ByClientMachine, ByViaAddress},
 				[]Dimension{ByTenant, ByOrganization}, []Dimension{ByTenant, ByDay, ByResult}, []Dimension{ByPerson, ByTenant}, AllDimensions)
-			for scopeName, inScope := range scopes {
-				for fi, f := range filters {
-					for _, dims := range dimSets {
-						gd := make([]model.RestoreAuditDimension, len(dims))
-						for i, d := range dims {
-							gd[i] = model.RestoreAuditDimension(d)
-						}
-						q := resolvers.AuditQuery{From: from, To: to, Filter: f, GroupBy: gd, Servers: []string{"syd1", "mel1"}, InScope: inScope,
-							TenantOf: archiveTenantOf}
-						exact, _ := NewAggregator(dims, q.TenantOf)
-						if err := a.Sessions(context.Background(), q, func(s *match.Session) error { exact.Add(s); return nil }); err != nil {
-							t.Fatal(err)
-						}
-						grouped, _ := NewAggregator(dims, q.TenantOf)
-						if err := a.groups(context.Background(), q, dims, grouped.AddGroup); err != nil {
-							t.Fatal(err)
-						}
-						want, _ := exact.Rows()
-						got, _ := grouped.Rows()
-						if !reflect.DeepEqual(got, want) {
-							t.Fatalf("%s, filter %d, dims %v: grouped %d rows, exact %d rows\n got %+v\nwant %+v", scopeName, fi, dims, len(got), len(want), first(got), first(want))
-						}
-						if len(want) == 0 && fi == 0 {
-							t.Fatalf("%s, dims %v: no rows at all", scopeName, dims)
+			// Whole days (read from the per-day rollup), partial days at both edges (the rollup
+			// and the sessions), and less than a day (the sessions alone).
+			windows := [][2]time.Time{{archiveBase.Add(24 * time.Hour), archiveBase.Add(8 * 24 * time.Hour)},
+				{archiveBase.Add(29*time.Hour + 17*time.Minute), archiveBase.Add(7*24*time.Hour + 5*time.Hour + 1)},
+				{archiveBase.Add(50 * time.Hour), archiveBase.Add(60 * time.Hour)}}
+			for wi, win := range windows {
+				from, to := win[0], win[1]
+				for scopeName, inScope := range scopes {
+					for fi, f := range filters {
+						for _, dims := range dimSets {
+							gd := make([]model.RestoreAuditDimension, len(dims))
+							for i, d := range dims {
+								gd[i] = model.RestoreAuditDimension(d)
+							}
+							q := resolvers.AuditQuery{From: from, To: to, Filter: f, GroupBy: gd, Servers: []string{"syd1", "mel1"}, InScope: inScope,
+								TenantOf: archiveTenantOf}
+							exact, _ := NewAggregator(dims, q.TenantOf)
+							if err := a.Sessions(context.Background(), q, func(s *match.Session) error { exact.Add(s); return nil }); err != nil {
+								t.Fatal(err)
+							}
+							grouped, _ := NewAggregator(dims, q.TenantOf)
+							if err := a.groups(context.Background(), q, dims, grouped.AddGroup); err != nil {
+								t.Fatal(err)
+							}
+							want, _ := exact.Rows()
+							got, _ := grouped.Rows()
+							if !reflect.DeepEqual(got, want) {
+								t.Fatalf("window %d, %s, filter %d, dims %v: grouped %d rows, exact %d rows\n got %+v\nwant %+v", wi, scopeName, fi, dims, len(got), len(want), first(got), first(want))
+							}
+							if len(want) == 0 && fi == 0 {
+								t.Fatalf("window %d, %s, dims %v: no rows at all", wi, scopeName, dims)
+							}
 						}
 					}
 				}

@@ -309,10 +309,17 @@ func (s *Store) Archive(ctx context.Context, l Lease, changes []Change, cp Check
 				}
 			}
 		}
+		rollup := rollupDeltas{}
 		for i := range plans {
 			if err := writePlan(ctx, tx, &plans[i], &next, now); err != nil {
 				return fmt.Errorf("store: archive %s session %s: %w", l.Server, plans[i].next.Session.ID, err)
 			}
+			var was *rollupSession
+			old := existing[plans[i].next.Session.ID]
+			if old != nil {
+				was = storedRollup(old, nil)
+			}
+			rollup.change(was, storedRollup(plans[i].next, old))
 			if hook != nil {
 				p := &plans[i]
 				if err := hook(ctx, tx, Archived{Session: p.next, New: p.isNew, Ended: p.ended, NewEvents: p.events,
@@ -320,6 +327,9 @@ func (s *Store) Archive(ctx context.Context, l Lease, changes []Change, cp Check
 					return err
 				}
 			}
+		}
+		if err := rollup.apply(ctx, tx); err != nil {
+			return fmt.Errorf("store: archive %s: %w", l.Server, err)
 		}
 		if entries > 0 {
 			return s.eng.notify(ctx, tx, l.Server)
@@ -518,8 +528,29 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 		if _, err := tx.Exec(ctx, `DELETE FROM watch_feed WHERE (server, session_id) IN (`+old+`)`, cut); err != nil {
 			return err
 		}
-		var err error
+		rollup := rollupDeltas{}
+		rows, err := tx.Query(ctx, `SELECT server, org_id, org_name, type, state, result, initiated_by, client_machine, via_address,
+			person, start_ns, items, bytes FROM archive_session WHERE ended_seq > 0 AND end_ns < ?`, cut)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var r rollupSession
+			if err := rows.Scan(&r.server, &r.orgID, &r.orgName, &r.typ, &r.state, &r.result, &r.initiatedBy, &r.machine, &r.via,
+				&r.person, &r.start, &r.items, &r.bytes); err != nil {
+				rows.Close()
+				return err
+			}
+			rollup.change(&r, nil)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 		if n, err = tx.Exec(ctx, `DELETE FROM archive_session WHERE ended_seq > 0 AND end_ns < ?`, cut); err != nil {
+			return err
+		}
+		if err := rollup.apply(ctx, tx); err != nil {
 			return err
 		}
 		if n > 0 {

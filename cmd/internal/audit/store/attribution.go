@@ -44,12 +44,15 @@ func (s *Store) Attribute(ctx context.Context, l Lease, decided map[string]Attri
 		if err != nil {
 			return err
 		}
+		rollup := rollupDeltas{}
 		for _, id := range ids {
 			x, a := archived[id], decided[id]
 			if x == nil || !x.Attribution.Pending || a.Pending {
 				continue
 			}
+			was := storedRollup(x, nil)
 			x.Attribution = a
+			rollup.change(was, storedRollup(x, nil))
 			if _, err := tx.Exec(ctx, `UPDATE archive_session SET through_gateway = ?, person = ?, display_name = ?, person_tenant = ?,
 				person_reason = ?, attribution_pending = ?, updated_ns = ? WHERE server = ? AND id = ?`,
 				a.ThroughGateway, a.Person, a.DisplayName, a.Tenant, a.Reason, false, NS(now), l.Server, id); err != nil {
@@ -61,6 +64,6 @@ func (s *Store) Attribute(ctx context.Context, l Lease, decided map[string]Attri
 				}
 			}
 		}
-		return nil
+		return rollup.apply(ctx, tx)
 	})
 }

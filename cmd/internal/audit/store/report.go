@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -151,16 +152,25 @@ type SessionGroup struct {
 // nsPerDay groups start times by UTC day in SQL (integer division of Unix nanoseconds).
 const nsPerDay = int64(24 * time.Hour)
 
+// groupCol is a grouped column: its archive_session column ("" for DAY) and where its value goes.
+type groupCol struct {
+	col  string
+	dest any
+}
+
 // GroupSessions has the database count the sessions started in [q.From, q.To) that q selects,
 // grouped by server, organisation (id and recorded name) and q.By, and calls each for every
-// group. Every column read is in the archive_session_report_person index, led by start_ns: the window
-// is one range of it and no table row is read. each is called while the rows are open: it
+// group. The window's whole UTC days are counted from the per-day rollup (archive_rollup) when
+// one of its families holds every column grouped by or filtered on; the partial days at its
+// edges, and every other grouping, from the sessions (every column read is in the
+// archive_session_report_person index, led by start_ns: the window is one range of it and no
+// table row is read). So a group's key may come up to three times (its earliest day, the
+// whole days, its last day); the counts add up. each is called while the rows are open: it
 // must not wait on anything (add to memory, never write to a client).
 func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(SessionGroup) error) error {
-	cols := []string{"server", "org_id", "org_name"}
 	var g SessionGroup
 	var day int64 // grouped by, not returned: the DAY is First's
-	dest := []any{&g.Server, &g.OrgID, &g.OrgName}
+	by := []groupCol{}
 	seen := map[GroupColumn]bool{}
 	for _, c := range q.By {
 		if seen[c] {
@@ -169,33 +179,102 @@ func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(Sessi
 		seen[c] = true
 		switch c {
 		case GroupInitiatedBy:
-			cols, dest = append(cols, "initiated_by"), append(dest, &g.InitiatedBy)
+			by = append(by, groupCol{"initiated_by", &g.InitiatedBy})
 		case GroupClientMachine:
-			cols, dest = append(cols, "client_machine"), append(dest, &g.ClientMachine)
+			by = append(by, groupCol{"client_machine", &g.ClientMachine})
 		case GroupViaAddress:
-			cols, dest = append(cols, "via_address"), append(dest, &g.ViaAddress)
+			by = append(by, groupCol{"via_address", &g.ViaAddress})
 		case GroupType:
-			cols, dest = append(cols, "type"), append(dest, &g.Type)
+			by = append(by, groupCol{"type", &g.Type})
 		case GroupResult:
-			cols, dest = append(cols, "result"), append(dest, &g.Result)
+			by = append(by, groupCol{"result", &g.Result})
 		case GroupDay:
-			cols, dest = append(cols, "start_ns / "+fmt.Sprint(nsPerDay)), append(dest, &day)
+			by = append(by, groupCol{"", &day})
 		case GroupPerson:
-			cols, dest = append(cols, "person"), append(dest, &g.Person)
+			by = append(by, groupCol{"person", &g.Person})
 		default:
 			return fmt.Errorf("store: group sessions: unknown column %d", c)
 		}
 	}
-	var first, last int64
-	dest = append(dest, &g.Sessions, &g.Items, &g.Bytes, &g.Failed, &first, &last)
-	args := []any{NS(q.From), NS(q.To)}
-	where := []string{"start_ns >= ?", "start_ns < ?"}
+	// The window: [lo, hi) in Unix nanoseconds.
+	lo, hi := NS(q.From), NS(q.To)
 	if q.StartFrom != nil {
-		where, args = append(where, "start_ns >= ?"), append(args, NS(*q.StartFrom))
+		lo = max(lo, NS(*q.StartFrom))
 	}
 	if q.StartTo != nil {
-		where, args = append(where, "start_ns <= ?"), append(args, NS(*q.StartTo))
+		hi = min(hi, NS(*q.StartTo)+1)
 	}
+	if lo >= hi {
+		return nil
+	}
+	var first, last int64
+	dest := []any{&g.Server, &g.OrgID, &g.OrgName}
+	for _, c := range by {
+		dest = append(dest, c.dest)
+	}
+	dest = append(dest, &g.Sessions, &g.Items, &g.Bytes, &g.Failed, &first, &last)
+	read := func(query string, args []any) error {
+		rows, err := s.eng.queryReport(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("store: group sessions: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			g = SessionGroup{}
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("store: group sessions: %w", err)
+			}
+			g.First, g.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+			if err := each(g); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: group sessions: %w", err)
+		}
+		return nil
+	}
+	var need []string
+	for _, c := range by {
+		if c.col != "" {
+			need = append(need, c.col)
+		}
+	}
+	for _, f := range []struct {
+		col string
+		set *ValueSet
+	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
+		if f.set != nil {
+			need = append(need, f.col)
+		}
+	}
+	kind, ok := rollupKindFor(need)
+	dayLo, dayHi := (lo+nsPerDay-1)/nsPerDay, hi/nsPerDay // the whole days in [lo, hi)
+	if !ok || lo < 0 || dayLo >= dayHi {
+		return read(groupRowsQuery(by, q, lo, hi))
+	}
+	if lo < dayLo*nsPerDay {
+		if err := read(groupRowsQuery(by, q, lo, dayLo*nsPerDay)); err != nil {
+			return err
+		}
+	}
+	if err := read(groupRollupQuery(kind, by, q, dayLo, dayHi)); err != nil {
+		return err
+	}
+	if dayHi*nsPerDay < hi {
+		return read(groupRowsQuery(by, q, dayHi*nsPerDay, hi))
+	}
+	return nil
+}
+
+// groupRowsQuery groups the sessions started in [lo, hi) that q selects.
+func groupRowsQuery(by []groupCol, q GroupQuery, lo, hi int64) (string, []any) {
+	cols := []string{"server", "org_id", "org_name"}
+	for _, c := range by {
+		cols = append(cols, cmp.Or(c.col, "start_ns / "+fmt.Sprint(nsPerDay)))
+	}
+	args := []any{lo, hi}
+	where := []string{"start_ns >= ?", "start_ns < ?"}
 	for _, c := range []struct {
 		col string
 		set *ValueSet
@@ -204,28 +283,34 @@ func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(Sessi
 			where = append(where, c.set.cond(c.col, &args))
 		}
 	}
-	query := `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
+	return `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
 		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)
-		FROM archive_session WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", ")
-	rows, err := s.eng.queryReport(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("store: group sessions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		g = SessionGroup{}
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("store: group sessions: %w", err)
-		}
-		g.First, g.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
-		if err := each(g); err != nil {
-			return err
+		FROM archive_session WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", "), args
+}
+
+// groupRollupQuery groups the rollup's rows of kind for the days [dayLo, dayHi) that q selects.
+func groupRollupQuery(kind rollupKind, by []groupCol, q GroupQuery, dayLo, dayHi int64) (string, []any) {
+	cols := []string{"server", "org_id", "org_name"}
+	for _, c := range by {
+		if c.col == "" {
+			cols = append(cols, "day")
+		} else {
+			cols = append(cols, kind.slot(c.col))
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: group sessions: %w", err)
+	args := []any{kind.name, dayLo, dayHi}
+	where := []string{"kind = ?", "day >= ?", "day < ?"}
+	for _, c := range []struct {
+		col string
+		set *ValueSet
+	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
+		if c.set != nil {
+			where = append(where, c.set.cond(kind.slot(c.col), &args))
+		}
 	}
-	return nil
+	return `SELECT ` + strings.Join(cols, ", ") + `, CAST(SUM(sessions) AS BIGINT), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
+		CAST(SUM(failed) AS BIGINT), MIN(first_ns), MAX(last_ns)
+		FROM archive_rollup WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", "), args
 }
 
 // cond is the SQL condition "col's value is in v".

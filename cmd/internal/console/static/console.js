@@ -71,5 +71,44 @@
     follow("ended", "restoreSessionEnded", "ended");
   }
 
-  document.addEventListener("DOMContentLoaded", function () { drawDays(); followLive(); });
+  // A running session's page follows its events (restoreEventAdded over the same SSE path as
+  // the Live page, resumed by position after a reconnect); the subscription completes when the
+  // session ends.
+  function followSession() {
+    var list = document.getElementById("events");
+    var url = list && list.getAttribute("data-stream");
+    if (!url) return;
+    var status = document.getElementById("events-status");
+    var es = new EventSource(url);
+    es.onerror = function () { if (status) status.textContent = "Reconnecting…"; };
+    es.addEventListener("next", function (ev) {
+      var msg = JSON.parse(ev.data);
+      var e = msg.data && msg.data.restoreEventAdded;
+      if (!e) return;
+      if (list.querySelector('li[data-order="' + Number(e.order) + '"]')) return; // already shown
+      var none = list.querySelector("li.none");
+      if (none) none.remove();
+      var li = document.createElement("li");
+      li.setAttribute("data-order", String(Number(e.order)));
+      li.className = "new";
+      var t = document.createElement("time");
+      t.textContent = e.startTime;
+      var b = document.createElement("strong");
+      b.textContent = e.type;
+      li.appendChild(t);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(b);
+      var rest = " " + e.status + " · " + (e.title ? e.title + " · " : "") + (e.message || "") +
+        (e.itemName ? " · " + e.itemName : "") + (e.source ? " · from " + e.source : "");
+      li.appendChild(document.createTextNode(rest));
+      list.appendChild(li);
+      if (status) status.textContent = "Running: " + list.querySelectorAll("li").length + " event(s).";
+    });
+    es.addEventListener("complete", function () {
+      es.close();
+      if (status) status.textContent = "The session ended; reload for its result.";
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawDays(); followLive(); followSession(); });
 })();
