@@ -370,13 +370,21 @@ func target(in intent, set OrgSettings) upstream.RestoreTarget {
 // maxTargetPages bounds the OneDrive pages findOneDrive reads (500 each).
 const maxTargetPages = 20
 
-// findOneDrive finds the OneDrive of owner address addr among the session's OneDrives:
-// BAD_USER_INPUT when it has none.
+// findOneDrive finds the OneDrive of owner address addr among the session's OneDrives (by the
+// address, or the personal site URL SharePoint derives from it): BAD_USER_INPUT when none.
 func (s *Service) findOneDrive(ctx context.Context, c ActionUpstream, vboID, addr string) ([3]string, error) {
 	b, ok := any(c).(Upstream)
 	if !ok {
 		return [3]string{}, resolvers.ErrNotConfigured
 	}
+	// VBO lists a OneDrive by name and URL; SharePoint names a person's OneDrive
+	// .../personal/<address with every character outside [a-z0-9] as _>.
+	personal := "/personal/" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(addr))
 	const page = 500
 	for i := range maxTargetPages {
 		p, _, err := b.Browse(ctx, vboID, upstream.BrowseRef{Kind: upstream.BrowseOneDrives}, upstream.ListOptions{Offset: i * page, Limit: page})
@@ -384,7 +392,7 @@ func (s *Service) findOneDrive(ctx context.Context, c ActionUpstream, vboID, add
 			return [3]string{}, err
 		}
 		for _, d := range p.Results {
-			if strings.EqualFold(d.Email, addr) {
+			if strings.EqualFold(d.Email, addr) || personal != "" && strings.HasSuffix(strings.ToLower(strings.TrimRight(d.URL, "/")), personal) {
 				return [3]string{d.ID, d.Name, d.URL}, nil
 			}
 		}
@@ -392,7 +400,7 @@ func (s *Service) findOneDrive(ctx context.Context, c ActionUpstream, vboID, add
 			break
 		}
 	}
-	return [3]string{}, &model.InputError{Msg: fmt.Sprintf("target: the organisation's backup has no OneDrive of %s", addr), Field: "input.target"}
+	return [3]string{}, &model.InputError{Msg: fmt.Sprintf("the organisation's backup has no OneDrive of %s", addr), Field: "input.target"}
 }
 
 // summaryOf reads the summary back from a detail.
