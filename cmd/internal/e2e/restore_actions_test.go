@@ -32,7 +32,7 @@ import (
 
 const (
 	raSecret       = "m365-secret-Zq8Lw3Xv-never-logged"
-	raAdmin2       = "demo-tenant-1-admin-2"   // a second TENANT_ADMIN of tenant 1, allowed to restore to the original location
+	raAdmin2       = "demo-tenant-1-admin-2"     // a second TENANT_ADMIN of tenant 1, allowed to restore to the original location
 	raOperatorFull = "demo-tenant-1-operator-ro" // a RESTORE_OPERATOR key with allowRestoreToOriginal
 	raMagicMSG     = "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 	raMagicZIP     = "PK\x03\x04"
@@ -400,12 +400,16 @@ func TestRestoreActionsEndToEnd(t *testing.T) {
 				t.Fatalf("with approval required: %+v", pending)
 			}
 			var list struct {
-				PendingRestoreApprovals struct{ Edges []struct{ Node struct{ ID, Kind, Person string } } }
+				PendingRestoreApprovals struct {
+					Edges []struct {
+						Node struct{ ID, Kind, Person string }
+					}
+				}
 			}
 			postAs(t, e.c, admin, raPending, nil).decode(t, &list)
-			if !slices.ContainsFunc(list.PendingRestoreApprovals.Edges, func(ed struct{ Node struct{ ID, Kind, Person string } }) bool {
-				return ed.Node.ID == pending.Action.ID
-			}) {
+			if !slices.ContainsFunc(list.PendingRestoreApprovals.Edges, func(ed struct {
+				Node struct{ ID, Kind, Person string }
+			}) bool { return ed.Node.ID == pending.Action.ID }) {
 				t.Fatalf("pendingRestoreApprovals %+v lacks %s", list, pending.Action.ID)
 			}
 			e.refused(t, stranger, raPending, nil, "FORBIDDEN", "TENANT_ADMIN")
