@@ -1218,7 +1218,9 @@ func TestIsoRestoreItemActions(t *testing.T) {
 			t.Errorf("%s approve: %v", key, c)
 		}
 		var list struct {
-			PendingRestoreApprovals *struct{ Edges []struct{ Node struct{ ID string } } }
+			PendingRestoreApprovals *struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		r = postAs(t, e.c, key, raPending, nil)
 		if len(r.Errors) == 0 {
@@ -1238,7 +1240,9 @@ func TestIsoRestoreItemActions(t *testing.T) {
 	}
 	// Tenant 1's own admin still sees and approves it.
 	var list struct {
-		PendingRestoreApprovals struct{ Edges []struct{ Node struct{ ID string } } }
+		PendingRestoreApprovals struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	postAs(t, e.c, demo.TenantAdminKey(1), raPending, nil).decode(t, &list)
 	if len(list.PendingRestoreApprovals.Edges) != 1 || list.PendingRestoreApprovals.Edges[0].Node.ID != pending.Action.ID {

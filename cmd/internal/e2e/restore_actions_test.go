@@ -409,7 +409,9 @@ func TestRestoreActionsEndToEnd(t *testing.T) {
 			postAs(t, e.c, admin, raPending, nil).decode(t, &list)
 			if !slices.ContainsFunc(list.PendingRestoreApprovals.Edges, func(ed struct {
 				Node struct{ ID, Kind, Person string }
-			}) bool { return ed.Node.ID == pending.Action.ID }) {
+			}) bool {
+				return ed.Node.ID == pending.Action.ID
+			}) {
 				t.Fatalf("pendingRestoreApprovals %+v lacks %s", list, pending.Action.ID)
 			}
 			e.refused(t, stranger, raPending, nil, "FORBIDDEN", "TENANT_ADMIN")
