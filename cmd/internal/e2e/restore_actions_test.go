@@ -515,3 +515,85 @@ func TestRestoreActionsEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreActionsDemoTab runs the demo's restore actions tab as GraphiQL would: start,
+// list items, download a message (fetched once), restore it to another folder.
+func TestRestoreActionsDemoTab(t *testing.T) {
+	e := raStart(t)
+	tab, ok := e.fleet.RestoreActionsTabFor()
+	if !ok || !strings.Contains(tab.Headers, demo.TenantOperatorKey(1)) {
+		t.Fatalf("tab %+v", tab)
+	}
+	var vars map[string]any
+	if err := json.Unmarshal([]byte(tab.Variables), &vars); err != nil {
+		t.Fatal(err)
+	}
+	run := func(op string, out any) {
+		t.Helper()
+		opts := []client.Option{asKey(demo.TenantOperatorKey(1)), client.Operation(op)}
+		for k, v := range vars {
+			opts = append(opts, client.Var(k, v))
+		}
+		resp, err := e.c.RawPost(tab.Query, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
+			t.Fatalf("%s: %s", op, resp.Errors)
+		}
+		b, _ := json.Marshal(resp.Data)
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var s struct{ StartRestoreSession struct{ ID string } }
+	run("StartRestoreSession", &s)
+	vars["session"] = s.StartRestoreSession.ID
+	var items struct {
+		RestoreSession struct {
+			Browse struct {
+				Mailboxes struct {
+					Edges []struct {
+						Node struct {
+							Email   string
+							Folders struct {
+								Edges []struct {
+									Node struct {
+										Items struct{ Edges []struct{ Node struct{ ID string } } }
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	run("Items", &items)
+	mbs := items.RestoreSession.Browse.Mailboxes.Edges
+	if len(mbs) < 2 || len(mbs[0].Node.Folders.Edges) == 0 || len(mbs[0].Node.Folders.Edges[0].Node.Items.Edges) == 0 {
+		t.Fatalf("items %+v", items)
+	}
+	vars["item"] = mbs[0].Node.Folders.Edges[0].Node.Items.Edges[0].Node.ID
+	vars["target"] = mbs[1].Node.Email
+	var dl struct{ DownloadRestoreItems struct{ URL string } }
+	run("DownloadMessage", &dl)
+	if code, body := e.fetch(t, demo.TenantOperatorKey(1), dl.DownloadRestoreItems.URL); code != http.StatusOK || !strings.HasPrefix(string(body), raMagicMSG) {
+		t.Fatalf("fetch %d", code)
+	}
+	var to struct {
+		RestoreItemsTo struct {
+			State  string
+			Action struct{ Target string }
+		}
+	}
+	run("RestoreToFolder", &to)
+	if to.RestoreItemsTo.State != "SUCCEEDED" || !strings.Contains(to.RestoreItemsTo.Action.Target, "Recovered by the gateway") {
+		t.Fatalf("restore %+v", to)
+	}
+	var acts json.RawMessage
+	run("Actions", &acts)
+	if !strings.Contains(string(acts), "RESTORE_TO") || !strings.Contains(string(acts), "DOWNLOAD") {
+		t.Fatalf("actions %s", acts)
+	}
+}
