@@ -559,7 +559,9 @@ func TestRestoreActionsDemoTab(t *testing.T) {
 							Folders struct {
 								Edges []struct {
 									Node struct {
-										Items struct{ Edges []struct{ Node struct{ ID string } } }
+										Items struct {
+											Edges []struct{ Node struct{ ID string } }
+										}
 									}
 								}
 							}
