@@ -599,3 +599,68 @@ func TestRestoreActionsDemoTab(t *testing.T) {
 		t.Fatalf("actions %s", acts)
 	}
 }
+
+// TestRestoreActionEventsJoined: once the watch has archived the session, a restoreItemsTo's
+// events are VBO's Restore events of exactly its items.
+func TestRestoreActionEventsJoined(t *testing.T) {
+	e := raStart(t)
+	operator := demo.TenantOperatorKey(1)
+	for _, server := range []string{"syd1", "mel1"} {
+		t.Run(server, func(t *testing.T) {
+			sid := e.start(t, operator, e.tenantOrgs(t, 1)[server], "EXCHANGE")
+			mailboxes := e.raBrowse(t, operator, sid, "mailboxes", 2, "MAIL_FOLDER", "MAIL_ITEM")
+			items := mailboxes[0].children()[0].children()
+			if len(items) < 2 {
+				t.Fatal("too few items")
+			}
+			r := e.act(t, operator, raTo, map[string]any{"sessionId": sid, "itemIds": []string{items[0].ID}, "idempotencyKey": "ev-" + server,
+				"target": *mailboxes[1].Email})
+			if r.State != "SUCCEEDED" {
+				t.Fatalf("%+v", r)
+			}
+			postAs(t, e.c, operator, rfStop, map[string]any{"id": sid})
+			q := `query($id: ID!) { restoreSession(id: $id) { attribution { actions(first: 100) { edges { node { id kind events { type itemName } } } } } } }`
+			var names []string
+			waitFor(t, 20*time.Second, func() bool {
+				var out struct {
+					RestoreSession *struct {
+						Attribution struct {
+							Actions struct {
+								Edges []struct {
+									Node struct {
+										ID, Kind string
+										Events   []struct{ Type, ItemName string }
+									}
+								}
+							}
+						}
+					}
+				}
+				res := postAs(t, e.c, operator, q, map[string]any{"id": sid})
+				if len(res.Errors) > 0 || !res.sources()["archive"] {
+					return false
+				}
+				res.decode(t, &out)
+				if out.RestoreSession == nil {
+					return false
+				}
+				names = nil
+				for _, ed := range out.RestoreSession.Attribution.Actions.Edges {
+					if ed.Node.ID != r.Action.ID {
+						continue
+					}
+					for _, ev := range ed.Node.Events {
+						if ev.Type != "RESTORE" && ev.Type != "Restore" {
+							t.Fatalf("event of type %s joined to a restore", ev.Type)
+						}
+						names = append(names, ev.ItemName)
+					}
+				}
+				return len(names) > 0
+			})
+			if len(names) != 1 || names[0] != items[0].Name {
+				t.Fatalf("events of %v, want exactly %q", names, items[0].Name)
+			}
+		})
+	}
+}
