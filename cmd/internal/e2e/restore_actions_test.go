@@ -470,6 +470,25 @@ func TestRestoreActionsEndToEnd(t *testing.T) {
 				t.Fatalf("OneDrive send %+v", r)
 			}
 
+			// OneDrive to the original location: MERGE is refused (OneDrive keeps or overwrites);
+			// KEEP waits for approval and runs once approved.
+			e.refused(t, raAdmin2, raOriginal, map[string]any{"in": map[string]any{"sessionId": od, "itemIds": []string{doc.ID},
+				"idempotencyKey": "od-orig-merge-" + server, "conflict": "MERGE", "confirm": true}}, "BAD_USER_INPUT", "keep or overwrite")
+			odRestores := e.simActions(server, vbosim.ActionRestore)
+			odPending := e.act(t, raAdmin2, raOriginal, map[string]any{"sessionId": od, "itemIds": []string{doc.ID},
+				"idempotencyKey": "od-orig-" + server, "conflict": "KEEP", "confirm": true})
+			if odPending.State != "PENDING_APPROVAL" {
+				t.Fatalf("OneDrive restore to original %+v", odPending)
+			}
+			var odAp struct{ R raResultData }
+			postAs(t, e.c, admin, raApprove, map[string]any{"id": odPending.Action.ID}).decode(t, &odAp)
+			if odAp.R.State != "SUCCEEDED" || e.simActions(server, vbosim.ActionRestore) != odRestores+1 {
+				t.Fatalf("OneDrive approved restore %+v", odAp.R)
+			}
+			if last := e.fleet.Sims[server].RestoreActions(); last[len(last)-1].Conflict != "Keep" || last[len(last)-1].Credentials != "user" {
+				t.Fatalf("VBO got conflict %q credentials %q", last[len(last)-1].Conflict, last[len(last)-1].Credentials)
+			}
+
 			// SharePoint: a document restored to its own site.
 			sp := e.start(t, operator, org, "SHAREPOINT")
 			sites := e.raBrowse(t, operator, sp, "sites", 1, "SITE_LIBRARY", "SITE_DOCUMENT")
