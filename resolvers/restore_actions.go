@@ -262,7 +262,7 @@ func (r *Resolver) restoreItemsToOriginal(ctx context.Context, in model.RestoreI
 	return acts.ItemAction(ctx, restoreActor(ctx, p), s, req)
 }
 
-// restoreActionIDKind names a restore action's opaque id (approveRestoreAction takes it).
+// maxActionID bounds a restore action id (the log writes 32 hex digits).
 const maxActionID = 64
 
 func (r *Resolver) approveRestoreAction(ctx context.Context, id string) (*model.RestoreActionResult, error) {
