@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,6 +41,7 @@ const (
 
 type raEnv struct {
 	*restoreEnv
+	db   string // the store's SQLite file
 	logs *lockedBuffer
 	sign func(claims map[string]any, alg, kid string) string
 }
@@ -58,7 +60,8 @@ func raStart(t *testing.T) *raEnv {
 	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
 	cfg := fleet.Config
 	cfg.Watch = config.Watch{Enabled: true, Interval: 100 * time.Millisecond, Backfill: 24 * time.Hour}
-	cfg.Store = config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "gw.db")}
+	db := filepath.Join(t.TempDir(), "gw.db")
+	cfg.Store = config.Store{Driver: "sqlite", Path: db}
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 10,
 		StepsPerMinute: 6000}
 	creds := config.M365Credentials{UserName: "restore@demo.test"}
@@ -86,7 +89,7 @@ func raStart(t *testing.T) *raEnv {
 	if gw.Restore == nil || gw.Downloads == nil {
 		t.Fatal("restore.enabled built no front door or no downloads")
 	}
-	return &raEnv{restoreEnv: &restoreEnv{fleet: fleet, gw: gw, c: client.New(gw.Handler, client.Path("/graphql"))}, logs: logs,
+	return &raEnv{restoreEnv: &restoreEnv{fleet: fleet, gw: gw, c: client.New(gw.Handler, client.Path("/graphql"))}, db: db, logs: logs,
 		sign: func(c map[string]any, alg, _ string) string { return sign(c, alg, kid) }}
 }
 
@@ -531,6 +534,14 @@ func TestRestoreActionsEndToEnd(t *testing.T) {
 	}
 	if len(e.logs.String()) == 0 {
 		t.Fatal("no logs captured: the secrets check would prove nothing")
+	}
+	// Nor in the store (the database file and its write-ahead log).
+	for _, f := range []string{e.db, e.db + "-wal"} {
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), raSecret) {
+			t.Fatalf("the Microsoft 365 secret is in %s", filepath.Base(f))
+		} else if err != nil && f == e.db {
+			t.Fatal(err)
+		}
 	}
 	for name, sim := range e.fleet.Sims {
 		for _, a := range sim.RestoreActions() {
