@@ -213,7 +213,20 @@ func (e *raEnv) fetch(t *testing.T, key, url string) (int, []byte) {
 	r := httptest.NewRequest(http.MethodGet, url, nil)
 	r.Header.Set("Authorization", "Bearer "+key)
 	rec := httptest.NewRecorder()
-	e.gw.Handler.ServeHTTP(rec, r)
+	func() {
+		defer func() {
+			if v := recover(); v != nil { // http.ErrAbortHandler: say why from the gateway's log
+				var why []string
+				for _, l := range strings.Split(e.logs.String(), "\n") {
+					if strings.Contains(l, "download") {
+						why = append(why, l)
+					}
+				}
+				t.Fatalf("download aborted (%v): %s", v, strings.Join(why, "\n"))
+			}
+		}()
+		e.gw.Handler.ServeHTTP(rec, r)
+	}()
 	body, _ := io.ReadAll(rec.Result().Body)
 	return rec.Code, body
 }
