@@ -161,6 +161,7 @@ func classify(err error) (code, msg, server string) {
 	var su storeUnavailable
 	var re *RoleError
 	var le *LimitError
+	var pe *PolicyError
 	switch {
 	case errors.As(err, &oa):
 		return CodeOrgNameAmbiguous, oa.Error(), oa.Server
@@ -171,6 +172,10 @@ func classify(err error) (code, msg, server string) {
 		return CodeUnauthenticated, "authentication required", ""
 	case errors.As(err, &re):
 		return CodeForbidden, re.Error(), ""
+	case errors.As(err, &pe) && pe.Forbidden:
+		return CodeForbidden, pe.Error(), ""
+	case errors.As(err, &pe):
+		return CodeBadUserInput, pe.Error(), ""
 	case errors.Is(err, ErrForbidden):
 		return CodeForbidden, "your role may not do this", ""
 	case errors.As(err, &le):

@@ -58,6 +58,8 @@ type RestoreActor struct {
 	ClientAddr  string
 	UserAgent   string
 	RequestID   string
+	// Credential is how the caller authenticated (the destructive actions' step-up).
+	Credential auth.Credential
 }
 
 // RestoreStart is a checked startRestoreSession.
@@ -161,7 +163,7 @@ func canActOnRestore(p *auth.Principal, s *GatewaySession) bool {
 func restoreActor(ctx context.Context, p *auth.Principal) RestoreActor {
 	c := auth.ClientFrom(ctx)
 	return RestoreActor{Person: p.Subject, DisplayName: p.DisplayName, Tenant: p.Tenant, Role: p.Role,
-		ClientAddr: c.Addr, UserAgent: c.UserAgent, RequestID: requestid.From(ctx)}
+		ClientAddr: c.Addr, UserAgent: c.UserAgent, RequestID: requestid.From(ctx), Credential: p.Credential()}
 }
 
 // restorePrincipal is the caller of a front door field: authenticated, the front door on.
@@ -358,13 +360,33 @@ type RestoreItemRef struct {
 	Kind             model.RestoreItemKind
 	Ref              upstream.BrowseRef
 	Upstream         string
+	// Name is the item's name as browsed (at most maxItemName bytes): the item actions record
+	// it and join VBO's item events by it.
+	Name string
 }
+
+// maxItemName bounds the name an item id carries.
+const maxItemName = 256
 
 // EncodeRestoreItemID seals an item's id.
 func EncodeRestoreItemID(c *gid.Cursors, it RestoreItemRef) string {
 	v := url.Values{"g": {it.GatewaySessionID}, "t": {string(it.Kind)}, "k": {string(it.Ref.Kind)},
 		"c": {it.Ref.ContainerID}, "p": {it.Ref.ParentID}, "u": {it.Upstream}}
+	if it.Name != "" {
+		v.Set("n", truncateUTF8(it.Name, maxItemName))
+	}
 	return c.EncodeKeyset(restoreItemKind, v.Encode())
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // DecodeRestoreItemID opens an item id and checks that it belongs to gateway session
@@ -384,7 +406,7 @@ func DecodeRestoreItemID(c *gid.Cursors, s, sessionID string) (RestoreItemRef, e
 	}
 	it := RestoreItemRef{GatewaySessionID: v.Get("g"), Kind: model.RestoreItemKind(v.Get("t")),
 		Ref:      upstream.BrowseRef{Kind: upstream.BrowseKind(v.Get("k")), ContainerID: v.Get("c"), ParentID: v.Get("p")},
-		Upstream: v.Get("u")}
+		Upstream: v.Get("u"), Name: v.Get("n")}
 	if !it.Kind.IsValid() || it.Upstream == "" {
 		return RestoreItemRef{}, fmt.Errorf("%w: item id", gid.ErrInvalid)
 	}
@@ -457,7 +479,7 @@ func (r *Resolver) browsePage(ctx context.Context, b *model.RestoreBrowser, ref 
 	for i, it := range items {
 		node := &model.RestoreItem{Kind: kind, Name: it.Name, HasChildren: it.HasChildren, SizeBytes: it.Size, Modified: it.Modified,
 			ItemType: optional(it.Type), Email: optional(it.Email), URL: optional(it.URL), Browser: b, Ref: ref, Upstream: it.ID}
-		node.ID = EncodeRestoreItemID(r.Cursors, RestoreItemRef{GatewaySessionID: b.GatewaySessionID, Kind: kind, Ref: ref, Upstream: it.ID})
+		node.ID = EncodeRestoreItemID(r.Cursors, RestoreItemRef{GatewaySessionID: b.GatewaySessionID, Kind: kind, Ref: ref, Upstream: it.ID, Name: it.Name})
 		conn.Edges = append(conn.Edges, &model.RestoreItemEdge{Cursor: encodeBrowseCursor(r.Cursors, list, offset+i+1), Node: node})
 	}
 	if n := len(conn.Edges); n > 0 {

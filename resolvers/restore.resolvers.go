@@ -71,23 +71,23 @@ func (r *mutationResolver) StopRestoreSession(ctx context.Context, id string) (*
 }
 
 func (r *mutationResolver) DownloadRestoreItems(ctx context.Context, input model.RestoreItemsInput) (*model.RestoreDownload, error) {
-	return nil, ErrNotConfigured
+	return r.downloadRestoreItems(ctx, input)
 }
 
 func (r *mutationResolver) SendRestoreItems(ctx context.Context, input model.SendRestoreItemsInput) (*model.RestoreActionResult, error) {
-	return nil, ErrNotConfigured
+	return r.sendRestoreItems(ctx, input)
 }
 
 func (r *mutationResolver) RestoreItemsTo(ctx context.Context, input model.RestoreItemsToInput) (*model.RestoreActionResult, error) {
-	return nil, ErrNotConfigured
+	return r.restoreItemsTo(ctx, input)
 }
 
 func (r *mutationResolver) RestoreItemsToOriginal(ctx context.Context, input model.RestoreItemsToOriginalInput) (*model.RestoreActionResult, error) {
-	return nil, ErrNotConfigured
+	return r.restoreItemsToOriginal(ctx, input)
 }
 
 func (r *mutationResolver) ApproveRestoreAction(ctx context.Context, id string) (*model.RestoreActionResult, error) {
-	return nil, ErrNotConfigured
+	return r.approveRestoreAction(ctx, id)
 }
 
 func (r *queryResolver) VerifyRestoreActionLog(ctx context.Context, tenant *string) (*model.RestoreActionLogVerification, error) {
@@ -113,11 +113,11 @@ func (r *queryResolver) VerifyRestoreActionLog(ctx context.Context, tenant *stri
 }
 
 func (r *queryResolver) PendingRestoreApprovals(ctx context.Context, first *int, after *string) (*model.RestoreActionConnection, error) {
-	return nil, ErrNotConfigured
+	return r.pendingRestoreApprovals(ctx, first, after)
 }
 
 func (r *restoreActionResolver) Events(ctx context.Context, obj *model.RestoreAction) ([]*model.RestoreEvent, error) {
-	return []*model.RestoreEvent{}, nil
+	return r.actionEvents(ctx, obj)
 }
 
 func (r *restoreAttributionResolver) Actions(ctx context.Context, obj *model.RestoreAttribution, first *int, after *string) (*model.RestoreActionConnection, error) {

@@ -89,3 +89,57 @@ func FuzzRestoreInputs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRestoreActionInputs: the item actions' inputs (idempotency key, send subject and text,
+// target, item names carried by item ids, pending approvals positions) never panic; what is
+// accepted is bounded and free of control characters; a name round trips through an item id,
+// cut to maxItemName bytes of valid UTF-8.
+func FuzzRestoreActionInputs(f *testing.F) {
+	f.Add("retry-1", "Invoice March", "line 1\nline 2", "a@contoso.com", "Report.docx", "123:abc")
+	f.Add("", strings.Repeat("s", 300), "\x00", "https://x/\x7f", strings.Repeat("é", 200), "x:y")
+	f.Add(strings.Repeat("k", 201), "\u202e", "\t", "", "a&n=b", "-1:")
+	f.Fuzz(func(t *testing.T, key, subject, text, target, name, position string) {
+		if err := CheckIdempotencyKey(key); err == nil {
+			if n := utf8.RuneCountInString(key); n < 1 || n > maxIdempotencyKey || strings.TrimSpace(key) == "" {
+				t.Fatalf("key of %d characters accepted", n)
+			}
+		} else if code, _ := Classify(err); code != CodeBadUserInput {
+			t.Fatalf("key refused with %s", code)
+		}
+		for _, c := range []struct {
+			v         string
+			max       int
+			multiline bool
+		}{{subject, maxSubject, false}, {text, maxSendText, true}, {target, maxTarget, false}} {
+			err := checkActionText("f", c.v, c.max, c.multiline)
+			if err != nil {
+				if code, _ := Classify(err); code != CodeBadUserInput {
+					t.Fatalf("%q refused with %s", c.v, code)
+				}
+				continue
+			}
+			if !utf8.ValidString(c.v) || utf8.RuneCountInString(c.v) > c.max || strings.ContainsFunc(c.v, func(r rune) bool {
+				return r == 0x7f || r < 0x20 && !(c.multiline && (r == '\n' || r == '\t'))
+			}) {
+				t.Fatalf("%q accepted", c.v)
+			}
+		}
+		it := RestoreItemRef{GatewaySessionID: "gw-1", Kind: model.RestoreItemKindDriveDocument,
+			Ref: upstream.BrowseRef{Kind: upstream.BrowseDriveDocuments, ContainerID: "od"}, Upstream: "doc", Name: name}
+		got, err := DecodeRestoreItemID(fuzzCursors, EncodeRestoreItemID(fuzzCursors, it), "gw-1")
+		if err != nil {
+			t.Fatalf("own item id: %v", err)
+		}
+		if len(got.Name) > maxItemName || !strings.HasPrefix(name, got.Name) || len(name) <= maxItemName && got.Name != name ||
+			utf8.ValidString(name) && !utf8.ValidString(got.Name) {
+			t.Fatalf("name %q came back as %q", name, got.Name)
+		}
+		if ns, id, err := ParseApprovalPosition(position); err == nil {
+			if ns < 0 || len(id) > maxActionID || position == "" && (ns != 0 || id != "") {
+				t.Fatalf("position %q opened as %d %q", position, ns, id)
+			}
+		} else if code, _ := Classify(err); code != CodeBadUserInput {
+			t.Fatalf("position %q refused with %s", position, code)
+		}
+	})
+}

@@ -264,6 +264,7 @@ func startDemo(setup demoSetup, logger *slog.Logger, gateway *atomic.Pointer[app
 	}
 	fleet.Config.Watch = config.Watch{Enabled: true, Interval: setup.watchInterval}
 	fleet.Config.Restore = config.Restore{Enabled: true}.WithDefaults()
+	fleet.Config.Restore.Organizations = fleet.RestoreOrganizations()
 	fleet.Config.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "demo.db")}
 	return fleet, func() { fleet.Close(); _ = os.RemoveAll(dir) }, nil
 }
@@ -389,6 +390,9 @@ func gatewayOptions(f *flags, cfg *config.Config, fleet *demo.Fleet, level *slog
 		}
 		if cfg.Restore.Enabled {
 			if tab, ok := fleet.RestoreTabFor(); ok {
+				o.GraphiQLTabs = append(o.GraphiQLTabs, tab)
+			}
+			if tab, ok := fleet.RestoreActionsTabFor(); ok {
 				o.GraphiQLTabs = append(o.GraphiQLTabs, tab)
 			}
 		}

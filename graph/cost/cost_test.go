@@ -139,6 +139,14 @@ func TestEstimate(t *testing.T) {
 				children(kind: MAIL_FOLDER, first: 5) { edges { node { name
 					children(kind: MAIL_ITEM, first: 2) { edges { node { name } } } } } } } } } } } }`,
 			map[string]any{"s": sessionID}, admin, 1 + 1 + 10 + 50, 1 + 1 + 1 + 2*10 + 10*(1+2*5) + 50*(1+2*2)},
+		// The item actions: one VBO action each after the organisation lists; approval one;
+		// pending approvals none.
+		{"restoreItemsTo", `mutation { restoreItemsTo(input: {sessionId: "` + sessionID + `", itemIds: ["i"], idempotencyKey: "k", target: "a@b.c"}) { state } }`,
+			nil, tenant, 2 + 1, 1},
+		{"downloadRestoreItems, admin", `mutation { downloadRestoreItems(input: {sessionId: "` + sessionID + `", itemIds: ["i"], idempotencyKey: "k"}) { url } }`,
+			nil, admin, 3 + 1, 1},
+		{"approveRestoreAction", `mutation { approveRestoreAction(id: "a") { state } }`, nil, tenant, 1, 1},
+		{"pendingRestoreApprovals reads no server", `{ pendingRestoreApprovals { edges { node { kind } } } }`, nil, tenant, 0, 1 + 2*50},
 		{"verifyRestoreActionLog reads no server", `{ verifyRestoreActionLog { ok records } }`, nil, admin, 0, 1},
 		{"event -> session -> events", `{ restoreSessions { edges { node { events { edges { node { session { events { edges { node { type } } } } } } } } } } }`, nil, admin,
 			3 + 50 + 2500 + 2500, 1 + 3*50 + 2500*2 + 2500*2 + 2500*50*2},

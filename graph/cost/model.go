@@ -37,7 +37,9 @@ import (
 //     organisation lists; stopRestoreSession two (VBO's Stop and the stopped session read
 //     back); each page of RestoreBrowser's roots and of RestoreItem.children one call, times
 //     how many parents ask; attribution, its actions and verifyRestoreActionLog none (the
-//     gateway's log).
+//     gateway's log). The item actions (downloadRestoreItems, sendRestoreItems,
+//     restoreItemsTo, restoreItemsToOriginal) one call each after the organisation lists;
+//     approveRestoreAction one; pendingRestoreApprovals and RestoreAction.events none.
 
 // markerSlack is how many start/stop markers (type NONE) an events page asks for on top of
 // what it returns, so the default itemsOnly filter rarely needs a second look.
@@ -116,6 +118,15 @@ func (w *walker) calls(coord string, f *ast.Field, def *ast.FieldDefinition, mul
 		// VBO's Stop, then the stopped session read back from VBO (a tenant's scope check
 		// reads the organisation lists).
 		return 2 * mult, w.vis.Tenant
+	case "Mutation.downloadRestoreItems", "Mutation.sendRestoreItems", "Mutation.restoreItemsTo",
+		"Mutation.restoreItemsToOriginal":
+		// One VBO action each (a download's save when its link is fetched), after the
+		// session's organisation is found in the organisation lists (its own domains). A v8
+		// restore's statistics reads and a OneDrive target's lookup are not counted.
+		return mult, true
+	case "Mutation.approveRestoreAction":
+		// The approved restore: one VBO action.
+		return mult, false
 	case "RestoreBrowser.mailboxes", "RestoreBrowser.oneDrives", "RestoreBrowser.sites", "RestoreBrowser.teams",
 		"RestoreItem.children":
 		// One VBO call per page, whatever its size; nested children multiply like other

@@ -685,14 +685,28 @@ func ItemBody(firstItemID, magic string, n int64) io.Reader {
 	return io.LimitReader(io.MultiReader(strings.NewReader(magic), &genReader{r: rand.New(rand.NewPCG(h, h^0x5a5a))}), n)
 }
 
-type genReader struct{ r *rand.Rand }
+// genReader yields the generator's words as little-endian bytes, whatever the read sizes: a
+// word cut by the end of one read continues in the next (the bytes do not depend on the
+// reader's buffer, so a client's digest matches ItemBody's).
+type genReader struct {
+	r    *rand.Rand
+	word [8]byte
+	left int // bytes of word not yet returned
+}
 
 func (g *genReader) Read(p []byte) (int, error) {
-	for i := 0; i < len(p); i += 8 {
-		v := g.r.Uint64()
-		for k := 0; k < 8 && i+k < len(p); k++ {
-			p[i+k] = byte(v >> (8 * k))
+	n := 0
+	for n < len(p) {
+		if g.left == 0 {
+			v := g.r.Uint64()
+			for k := range 8 {
+				g.word[k] = byte(v >> (8 * k))
+			}
+			g.left = 8
 		}
+		c := copy(p[n:], g.word[8-g.left:])
+		g.left -= c
+		n += c
 	}
-	return len(p), nil
+	return n, nil
 }

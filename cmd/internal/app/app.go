@@ -80,8 +80,8 @@ type Gateway struct {
 	// Jobs is the process's one River client (the rules' deliveries and history prune, the
 	// archive retention); nil when the restore watch is off.
 	Jobs *jobs.Client
-	// Downloads serves the restore actions' one-time links at /download/ (restore_actions.go);
-	// nil until the restore actions are wired: /download/ answers NOT_CONFIGURED.
+	// Downloads serves the restore actions' one-time links at /download/ (restore.go); nil
+	// unless the front door is on: /download/ answers NOT_CONFIGURED.
 	Downloads *download.Service
 
 	// runMu guards running and cancelRun; ran is closed when Run has stopped everything.
@@ -360,7 +360,7 @@ func (g *Gateway) build(cfg *config.Config, set settings) error {
 	if g.Reports != nil {
 		modules = append(modules, g.Reports)
 	}
-	if g.Restore, err = newFrontDoor(cfg, g.Fleet, g.Store, watcher, g.logger); err != nil {
+	if g.Restore, g.Downloads, err = newFrontDoor(cfg, g.Fleet, g.Store, watcher, g.logger); err != nil {
 		return err
 	}
 	if g.Restore != nil {

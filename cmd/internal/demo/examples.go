@@ -2,7 +2,9 @@ package demo
 
 import (
 	"encoding/json"
+	"fmt"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
@@ -165,4 +167,107 @@ func (f *Fleet) RestoreTabFor() (graphiql.Tab, bool) {
 		}
 	}
 	return graphiql.Tab{}, false
+}
+
+// RestoreActionsQuery is the GraphiQL tab of the restore item actions (issue 25,
+// docs/restore-front-door.md): a message downloaded through a one-time link and one restored to
+// another folder, run as tenant 1's RESTORE_OPERATOR.
+const RestoreActionsQuery = `# Restore actions through the gateway: data leaves only through the gateway, each item
+# recorded against you before VBO is called (headers: demo-tenant-1-operator).
+# 1. Run StartRestoreSession; copy its id into "session".
+# 2. Run Items: a mailbox's messages with their ids; copy one id into "item" and a mailbox
+#    address of the organisation into "target".
+# 3. Run DownloadMessage: it answers a one-time URL (bound to you, expiring in minutes). Fetch
+#    it once with the same Authorization header, e.g.
+#      curl -H 'Authorization: Bearer demo-tenant-1-operator' -o message.msg http://localhost:8080<url>
+#    A second fetch answers 410; anyone else 404. The record then holds the bytes and SHA-256.
+# 4. Run RestoreToFolder: the message restored into the target mailbox's folder "Recovered by
+#    the gateway" (same organisation only; VBO's Microsoft 365 credentials come from the
+#    gateway's configuration). Run it again: the same idempotencyKey answers the first result.
+# 5. Run Actions: every step, item by item, with VBO's own item events once the watch has
+#    archived them.
+mutation StartRestoreSession($org: ID!, $reason: String!) {
+  startRestoreSession(input: {organizationId: $org, type: EXCHANGE, reason: $reason}) { id state }
+}
+
+query Items($session: ID!) {
+  restoreSession(id: $session, live: true) {
+    browse {
+      mailboxes(first: 2) { edges { node { name email
+        folders: children(kind: MAIL_FOLDER, first: 1) { edges { node { name
+          items: children(kind: MAIL_ITEM, first: 3) { edges { node { id name sizeBytes } } }
+        } } }
+      } } }
+    }
+  }
+}
+
+mutation DownloadMessage($session: ID!, $item: ID!, $reason: String!) {
+  downloadRestoreItems(input: {sessionId: $session, itemIds: [$item], reason: $reason, idempotencyKey: "demo-download-1"}) {
+    url expiresAt action { id kind status items { name } }
+  }
+}
+
+mutation RestoreToFolder($session: ID!, $item: ID!, $target: String!, $reason: String!) {
+  restoreItemsTo(input: {sessionId: $session, itemIds: [$item], target: $target, folder: "Recovered by the gateway",
+      reason: $reason, idempotencyKey: "demo-restore-1"}) {
+    state counts { created merged skipped failed } warnings
+    action { id kind status target items { name upstreamId } }
+  }
+}
+
+query Actions($session: ID!) {
+  restoreSession(id: $session, live: true) {
+    attribution { actions(first: 50) { edges { node { kind person summary status target bytes sha256
+      counts { created failed } items { name } events { type itemName startTime } } } } }
+  }
+}
+`
+
+// RestoreActionsTab is GraphiQL's restore actions tab on the organisation orgID of server.
+func RestoreActionsTab(server, orgID string) graphiql.Tab {
+	org := gid.ID{Kind: gid.KindOrganization, Server: server, Upstream: orgID}.String()
+	vars, _ := json.MarshalIndent(map[string]any{"org": org, "reason": "Ticket 4712: restore the lost invoice mail",
+		"session": "paste the session's id here", "item": "paste a message's id here", "target": "paste a mailbox address here"}, "", "  ")
+	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + TenantOperatorKey(1)})
+	return graphiql.Tab{Query: RestoreActionsQuery, Variables: string(vars), Headers: string(headers)}
+}
+
+// RestoreActionsTabFor is the restore actions tab on the fleet: tenant 1's first organisation.
+func (f *Fleet) RestoreActionsTabFor() (graphiql.Tab, bool) {
+	tab, ok := f.RestoreTabFor()
+	if !ok {
+		return tab, false
+	}
+	var vars map[string]any
+	if err := json.Unmarshal([]byte(tab.Variables), &vars); err != nil {
+		return graphiql.Tab{}, false
+	}
+	id, err := gid.ParseKind(fmt.Sprint(vars["org"]), gid.KindOrganization)
+	if err != nil {
+		return graphiql.Tab{}, false
+	}
+	return RestoreActionsTab(id.Server, id.Upstream), true
+}
+
+// DemoRestorePassword is the Microsoft 365 password the demo configures for every
+// organisation's restores (the simulator accepts any): a real deployment reads it from an
+// environment variable or a file (restore.organizations[].credentials).
+const DemoRestorePassword = "demo-m365-password"
+
+// RestoreOrganizations are the demo's restore.organizations: every simulated organisation
+// with user credentials, so restores to another or the original location can run.
+func (f *Fleet) RestoreOrganizations() []config.RestoreOrg {
+	creds := config.M365Credentials{UserName: "restore-admin@demo.invalid"}
+	var out []config.RestoreOrg
+	for _, name := range Names {
+		sim, ok := f.Sims[name]
+		if !ok {
+			continue
+		}
+		for _, o := range sim.Organizations() {
+			out = append(out, config.RestoreOrg{Server: name, ID: o.ID, Credentials: creds.WithSecrets("", "", DemoRestorePassword)})
+		}
+	}
+	return out
 }

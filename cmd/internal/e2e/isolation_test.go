@@ -1367,3 +1367,98 @@ func TestIsoRestoreFrontDoor(t *testing.T) {
 	}
 	outside.mu.Unlock()
 }
+
+// ---- the restore item actions (issue 25) ----
+
+// TestIsoRestoreItemActions: another tenant's callers, whatever their role, get NOT_FOUND from
+// every item action on tenant 1's session and items (with tenant 1's session or their own),
+// cannot approve tenant 1's pending restore nor list it, cannot read its actions' items and
+// events, and VBO is never called for them.
+func TestIsoRestoreItemActions(t *testing.T) {
+	e := raStart(t)
+	server := "syd1"
+	op1 := demo.TenantOperatorKey(1)
+	sid := e.start(t, op1, e.tenantOrgs(t, 1)[server], "EXCHANGE")
+	mailboxes := e.raBrowse(t, op1, sid, "mailboxes", 2, "MAIL_FOLDER", "MAIL_ITEM")
+	items := leaves(mailboxes[:1], 2)
+	if len(items) == 0 || len(mailboxes) < 2 {
+		t.Fatal("tenant 1's session has no items")
+	}
+	own := *mailboxes[1].Email
+	pending := e.act(t, raAdmin2, raOriginal, map[string]any{"sessionId": sid, "itemIds": []string{items[0].ID}, "idempotencyKey": "iso-pending",
+		"conflict": "OVERWRITE", "confirm": true})
+	if pending.State != "PENDING_APPROVAL" {
+		t.Fatalf("pending %+v", pending)
+	}
+	before := len(e.fleet.Sims[server].RestoreActions())
+	// Tenant 2's own session on the same server, to present tenant 1's item ids with.
+	other := e.start(t, demo.TenantOperatorKey(2), e.tenantOrgs(t, 2)[server], "EXCHANGE")
+	in := func(session, key string) map[string]any {
+		return map[string]any{"sessionId": session, "itemIds": []string{items[0].ID}, "idempotencyKey": key}
+	}
+	with := func(m map[string]any, kv ...any) map[string]any {
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, key := range []string{demo.TenantOperatorKey(2), demo.TenantAdminKey(2), demo.TenantKey(2)} {
+		for _, session := range []string{sid, other} {
+			calls := map[string]struct {
+				q    string
+				vars map[string]any
+			}{
+				"download": {raDownload, map[string]any{"in": in(session, "iso-dl")}},
+				"send":     {raSend, map[string]any{"in": with(in(session, "iso-send"), "to", []string{own})}},
+				"to":       {raTo, map[string]any{"in": with(in(session, "iso-to"), "target", own)}},
+				"original": {raOriginal, map[string]any{"in": with(in(session, "iso-orig"), "conflict", "KEEP", "confirm", true)}},
+			}
+			for name, c := range calls {
+				r := postAs(t, e.c, key, c.q, c.vars)
+				codes := r.codes()
+				// An auditor is refused by role (FORBIDDEN) before anything is looked up;
+				// everyone else finds nothing.
+				if !slices.Equal(codes, []string{"NOT_FOUND"}) && !(key == demo.TenantKey(2) && slices.Equal(codes, []string{"FORBIDDEN"})) {
+					t.Errorf("%s %s on %s: %v %+v", key, name, session, codes, r.Errors)
+				}
+				if strings.Contains(string(r.Data), items[0].Name) {
+					t.Errorf("%s %s leaked an item name: %s", key, name, r.Data)
+				}
+			}
+		}
+		r := postAs(t, e.c, key, raApprove, map[string]any{"id": pending.Action.ID})
+		if c := r.codes(); !slices.Equal(c, []string{"NOT_FOUND"}) && !slices.Equal(c, []string{"FORBIDDEN"}) {
+			t.Errorf("%s approve: %v", key, c)
+		}
+		var list struct {
+			PendingRestoreApprovals *struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
+		}
+		r = postAs(t, e.c, key, raPending, nil)
+		if len(r.Errors) == 0 {
+			r.decode(t, &list)
+			if list.PendingRestoreApprovals != nil && len(list.PendingRestoreApprovals.Edges) > 0 {
+				t.Errorf("%s sees tenant 1's pending approvals: %s", key, r.Data)
+			}
+		}
+		r = postAs(t, e.c, key, `query($id: ID!) { restoreSession(id: $id, live: true) { attribution { actions { edges { node { items { name } events { id } target } } } } } }`,
+			map[string]any{"id": sid})
+		if !slices.Equal(r.codes(), []string{"NOT_FOUND"}) || strings.Contains(string(r.Data), items[0].Name) {
+			t.Errorf("%s reads tenant 1's actions: %v %s", key, r.codes(), r.Data)
+		}
+	}
+	if after := len(e.fleet.Sims[server].RestoreActions()); after != before {
+		t.Fatalf("VBO acted %d times for another tenant", after-before)
+	}
+	// Tenant 1's own admin still sees and approves it.
+	var list struct {
+		PendingRestoreApprovals struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
+	postAs(t, e.c, demo.TenantAdminKey(1), raPending, nil).decode(t, &list)
+	if len(list.PendingRestoreApprovals.Edges) != 1 || list.PendingRestoreApprovals.Edges[0].Node.ID != pending.Action.ID {
+		t.Fatalf("tenant 1's admin sees %+v", list)
+	}
+}

@@ -353,3 +353,23 @@ func raw(s string) json.RawMessage {
 	}
 	return json.RawMessage(s)
 }
+
+// AwaitingApprovalAll lists every tenant's actions awaiting approval (the provider admins'
+// view), oldest first by the time they were recorded, then id, after (afterNS, afterID) (0 and
+// "": from the start); limit as AwaitingApproval.
+func (l *Log) AwaitingApprovalAll(ctx context.Context, afterNS int64, afterID string, limit int) ([]Action, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxActionsPage)
+	rows, err := l.st.Query(ctx, actionQuery(`b.approval_until_ns <> 0 AND (b.at_ns > ? OR (b.at_ns = ? AND b.id > ?))
+		AND o.id IS NULL AND p.id IS NULL ORDER BY b.at_ns, b.id LIMIT ?`), afterNS, afterNS, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
+	}
+	list, err := store.Collect(rows, scanAction)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
+	}
+	return list, nil
+}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/policy"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -41,6 +43,12 @@ type Log interface {
 	IdleSessions(ctx context.Context, idleBefore time.Time, alive []string) ([]actionlog.Session, error)
 	Actions(ctx context.Context, gatewaySessionID string, after int64, limit int) ([]actionlog.Action, error)
 	Verify(ctx context.Context, tenant string) (actionlog.Verification, error)
+
+	// The item actions (issue 25).
+	Action(ctx context.Context, id string) (actionlog.Action, error)
+	Approve(ctx context.Context, actionID string, approver actionlog.Actor) (actionlog.Action, error)
+	AwaitingApproval(ctx context.Context, tenant string, after int64, limit int) ([]actionlog.Action, error)
+	AwaitingApprovalAll(ctx context.Context, afterNS int64, afterID string, limit int) ([]actionlog.Action, error)
 }
 
 // Upstream is one VBO server's client as the front door uses it (*upstream.Client).
@@ -74,6 +82,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// The item actions (issue 25, actions.go); without Policy they answer NOT_CONFIGURED.
+	// Policy holds the rules (restore/policy).
+	Policy *policy.Policy
+	// Organizations returns an organisation's configured domains and Microsoft 365
+	// credentials (restore.organizations[]), by server and VBO id or name.
+	Organizations func(server, orgID, orgName string) (OrgSettings, bool)
+	// Downloads issues the one-time download links (nil: downloads answer NOT_CONFIGURED);
+	// the reaper sweeps its expired links.
+	Downloads Downloads
+	// StatisticsPolls and StatisticsInterval bound the follow-up of a v8 restore's outcome
+	// (default 10 reads, 200ms apart).
+	StatisticsPolls    int
+	StatisticsInterval time.Duration
 }
 
 // Service is the restore front door. Safe for concurrent use.
@@ -108,6 +130,12 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.StatisticsPolls <= 0 {
+		o.StatisticsPolls = defaultStatisticsPolls
+	}
+	if o.StatisticsInterval <= 0 {
+		o.StatisticsInterval = defaultStatisticsInterval
 	}
 	return &Service{o: o, limiters: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute), seed: maphash.MakeSeed()}, nil
 }
@@ -478,12 +506,16 @@ var containerNames = map[upstream.BrowseKind]string{
 var actionKinds = map[actionlog.Kind]model.RestoreActionKind{
 	actionlog.KindStart: model.RestoreActionKindStart, actionlog.KindBrowse: model.RestoreActionKindBrowse,
 	actionlog.KindSearch: model.RestoreActionKindSearch, actionlog.KindStop: model.RestoreActionKindStop,
-	actionlog.KindReap: model.RestoreActionKindReap,
+	actionlog.KindReap: model.RestoreActionKindReap, actionlog.KindDownload: model.RestoreActionKindDownload,
+	actionlog.KindSend: model.RestoreActionKindSend, actionlog.KindRestoreTo: model.RestoreActionKindRestoreTo,
+	actionlog.KindRestoreToOriginal: model.RestoreActionKindRestoreToOriginal, actionlog.KindApprove: model.RestoreActionKindApprove,
 }
 
 var actionStatuses = map[actionlog.Status]model.RestoreActionStatus{
 	actionlog.StatusPending: model.RestoreActionStatusPending, actionlog.StatusSucceeded: model.RestoreActionStatusSucceeded,
 	actionlog.StatusFailed: model.RestoreActionStatusFailed,
+	// A partial item action did something: SUCCEEDED, its counts say what failed.
+	actionlog.StatusPartial: model.RestoreActionStatusSucceeded, actionlog.StatusPendingApproval: model.RestoreActionStatusPending,
 }
 
 // actionModel maps a recorded step to the schema.
@@ -514,6 +546,32 @@ func actionModel(a actionlog.Action) *model.RestoreAction {
 	if a.UpstreamStatus > 0 {
 		n := a.UpstreamStatus
 		m.UpstreamStatus = &n
+	}
+	m.VBOSessionID = a.VBOSessionID
+	m.Items = make([]*model.RestoreActionItem, 0, len(a.Items))
+	for _, it := range a.Items {
+		kind := model.RestoreItemKind(it.Type)
+		if !kind.IsValid() {
+			kind = model.RestoreItemKindMailItem
+		}
+		m.Items = append(m.Items, &model.RestoreActionItem{UpstreamID: it.ID, Kind: kind, Name: opt(it.Name)})
+	}
+	switch {
+	case a.Target != "":
+		m.Target = opt(a.Target)
+	case len(a.Recipients) > 0:
+		m.Target = opt(strings.Join(a.Recipients, ", "))
+	}
+	if c := a.Counts; c != nil {
+		m.Counts = &model.RestoreCounts{Created: int(c.Created), Merged: int(c.Merged), Skipped: int(c.Skipped), Failed: int(c.Failed)}
+	}
+	if a.Kind == actionlog.KindDownload && a.CompletedAt != nil {
+		b := a.Bytes
+		m.Bytes = &b
+		m.Sha256 = opt(a.SHA256)
+	}
+	if a.Approval != nil {
+		m.ApprovedBy = opt(a.Approval.Actor.Person)
 	}
 	return m
 }

@@ -79,6 +79,14 @@ func (s *Service) Reap(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	if s.o.Downloads != nil {
+		// Download links that expired unused complete their DOWNLOAD records.
+		if n, err := s.o.Downloads.Sweep(ctx, sweepBatch); err != nil {
+			s.o.Logger.WarnContext(ctx, "restore reaper: could not sweep expired download links", "err", err)
+		} else if n > 0 {
+			s.o.Logger.InfoContext(ctx, "restore reaper: expired download links completed", "links", n)
+		}
+	}
 	now := s.o.Now()
 	list, err := s.o.Log.IdleSessions(ctx, now.Add(-s.o.IdleTimeout), alive)
 	if err != nil {
