@@ -128,6 +128,9 @@ type ArchiveCoverage struct {
 // ArchiveReader reads the archive (the store implements it; app wires it).
 type ArchiveReader interface {
 	ArchivedSessions(ctx context.Context, q ArchiveListQuery) ([]ArchivedSession, error)
+	// ArchivedSessionLists is ArchivedSessions of each query of qs, read together (one list
+	// per query, in order): loaders.ArchiveList batches a response's lists.
+	ArchivedSessionLists(ctx context.Context, qs []ArchiveListQuery) ([][]ArchivedSession, error)
 	CountArchivedSessions(ctx context.Context, q ArchiveListQuery) (int, error)
 	// ArchivedSession is nil, nil when the session is not archived.
 	ArchivedSession(ctx context.Context, server, id string) (*ArchivedSession, error)
@@ -298,9 +301,15 @@ func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w load
 	var keys []ArchiveKey
 	var last *ArchiveKey
 	paused, scanned := false, 0
-	for len(got) <= size {
+	for first := true; len(got) <= size; first = false {
 		q.Limit = batch
-		rows, err := r.Reads.Reader.ArchivedSessions(ctx, q)
+		var rows []ArchivedSession
+		var err error
+		if first { // the response's lists (the dashboard's organisations) read together
+			rows, err = loaders.ArchiveList(ctx, q, r.Reads.Reader.ArchivedSessionLists)
+		} else {
+			rows, err = r.Reads.Reader.ArchivedSessions(ctx, q)
+		}
 		if err != nil {
 			return nil, err
 		}
