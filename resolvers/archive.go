@@ -291,7 +291,9 @@ func (r *Resolver) noteLive(ctx context.Context, servers []string) {
 // orgs (nil: every organisation) are the organisations m keeps, and filter's types, states and
 // results the ones it keeps: the reader selects both, so the page reads size + 1 rows unless
 // a condition only the matcher applies is left (then batches of 500). m still checks every row.
-func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, filter *model.RestoreSessionFilter, count bool) (*model.RestoreSessionConnection, error) {
+// together (a field of each element of a list: organizations' restoreSessions) reads the first
+// rows with the response's other lists (loaders.ArchiveList), after its batch wait.
+func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, filter *model.RestoreSessionFilter, count, together bool) (*model.RestoreSessionConnection, error) {
 	q := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, After: after, Orgs: orgs}
 	batch := size + 1
 	if q.withFilter(filter) {
@@ -305,7 +307,7 @@ func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w load
 		q.Limit = batch
 		var rows []ArchivedSession
 		var err error
-		if first { // the response's lists (the dashboard's organisations) read together
+		if first && together { // the response's lists (the dashboard's organisations) read together
 			rows, err = loaders.ArchiveList(ctx, q, r.Reads.Reader.ArchivedSessionLists)
 		} else {
 			rows, err = r.Reads.Reader.ArchivedSessions(ctx, q)
