@@ -30,14 +30,9 @@ const (
 	sqliteReportReaders = 2
 )
 
-// sqliteMmap is how much of the database file each connection reads through a shared memory
-// map (mmap_size) instead of a read call per page into its own page cache: an archive read
-// (a dashboard's 18,000 events) touches thousands of pages.
-const sqliteMmap = "mmap_size(268435456)"
-
 func sqliteDSN(path string, immediate bool) string {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)", sqliteMmap} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
 	}
 	if immediate {
