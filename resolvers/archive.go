@@ -128,6 +128,9 @@ type ArchiveCoverage struct {
 // ArchiveReader reads the archive (the store implements it; app wires it).
 type ArchiveReader interface {
 	ArchivedSessions(ctx context.Context, q ArchiveListQuery) ([]ArchivedSession, error)
+	// ArchivedSessionLists is ArchivedSessions of each query of qs, read together (one list
+	// per query, in order): loaders.ArchiveList batches a response's lists.
+	ArchivedSessionLists(ctx context.Context, qs []ArchiveListQuery) ([][]ArchivedSession, error)
 	CountArchivedSessions(ctx context.Context, q ArchiveListQuery) (int, error)
 	// ArchivedSession is nil, nil when the session is not archived.
 	ArchivedSession(ctx context.Context, server, id string) (*ArchivedSession, error)
@@ -288,7 +291,9 @@ func (r *Resolver) noteLive(ctx context.Context, servers []string) {
 // orgs (nil: every organisation) are the organisations m keeps, and filter's types, states and
 // results the ones it keeps: the reader selects both, so the page reads size + 1 rows unless
 // a condition only the matcher applies is left (then batches of 500). m still checks every row.
-func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, filter *model.RestoreSessionFilter, count bool) (*model.RestoreSessionConnection, error) {
+// together (a field of each element of a list: organizations' restoreSessions) reads the first
+// rows with the response's other lists (loaders.ArchiveList), after its batch wait.
+func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w loaders.Window, after *ArchiveKey, size int, m *loaders.Matcher, orgs orgNames, filter *model.RestoreSessionFilter, count, together bool) (*model.RestoreSessionConnection, error) {
 	q := ArchiveListQuery{Servers: servers, From: w.From, To: w.To, After: after, Orgs: orgs}
 	batch := size + 1
 	if q.withFilter(filter) {
@@ -298,9 +303,15 @@ func (r *Resolver) archiveSessions(ctx context.Context, servers []string, w load
 	var keys []ArchiveKey
 	var last *ArchiveKey
 	paused, scanned := false, 0
-	for len(got) <= size {
+	for first := true; len(got) <= size; first = false {
 		q.Limit = batch
-		rows, err := r.Reads.Reader.ArchivedSessions(ctx, q)
+		var rows []ArchivedSession
+		var err error
+		if first && together { // the response's lists (the dashboard's organisations) read together
+			rows, err = loaders.ArchiveList(ctx, q, r.Reads.Reader.ArchivedSessionLists)
+		} else {
+			rows, err = r.Reads.Reader.ArchivedSessions(ctx, q)
+		}
 		if err != nil {
 			return nil, err
 		}

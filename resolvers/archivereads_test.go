@@ -51,6 +51,14 @@ func (a *countingArchive) ArchivedSessions(_ context.Context, q ArchiveListQuery
 	return []ArchivedSession{a.session}, nil
 }
 
+func (a *countingArchive) ArchivedSessionLists(ctx context.Context, qs []ArchiveListQuery) ([][]ArchivedSession, error) {
+	out := make([][]ArchivedSession, len(qs))
+	for i, q := range qs {
+		out[i], _ = a.ArchivedSessions(ctx, q)
+	}
+	return out, nil
+}
+
 func (a *countingArchive) CountArchivedSessions(context.Context, ArchiveListQuery) (int, error) {
 	return 1, nil
 }

@@ -104,7 +104,7 @@ func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organizati
 			cov = r.archiveCoverage(ctx)
 		}
 		names := orgNames{org.ServerName: {upstream.OrgNameKey(org.Upstream.Name): true}}
-		conn, err := r.archiveSessions(ctx, servers, w, akey, size, sessionMatcher(names, sessionAttrs(filter)), names, filter, selects(ctx, "totalCount"))
+		conn, err := r.archiveSessions(ctx, servers, w, akey, size, sessionMatcher(names, sessionAttrs(filter)), names, filter, selects(ctx, "totalCount"), true)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +242,7 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 		if akey != nil && !slices.Contains(servers, akey.Server) {
 			servers, m = append(slices.Clone(servers), akey.Server), withoutServer(m, akey.Server) // only to place the cursor
 		}
-		conn, err := r.archiveSessions(ctx, servers, w, akey, size, m, names, filter, selects(ctx, "totalCount"))
+		conn, err := r.archiveSessions(ctx, servers, w, akey, size, m, names, filter, selects(ctx, "totalCount"), false)
 		if err != nil {
 			return nil, err
 		}

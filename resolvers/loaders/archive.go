@@ -2,6 +2,7 @@ package loaders
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -97,6 +98,67 @@ func batchArchiveEvents(read ArchiveEventsReader) dataloader.BatchFunc[ArchiveEv
 				} else {
 					results[i] = &dataloader.Result[[]upstream.RestoreSessionEvent]{Data: got[keys[i].SessionID]}
 				}
+			}
+		}
+		return results
+	}
+}
+
+// archiveListsBatch bounds the lists one read asks for.
+const archiveListsBatch = 1000
+
+// archiveListsKey is the request's loader of ArchiveList[Q, V] in Loaders.extra.
+type archiveListsKey[Q, V any] struct{}
+
+// ArchiveList reads q's list from the archive through the request's batch: every list asked
+// within BatchWait (a response's organisations resolve their sessions at once) is read in one
+// call of read (read answers one V per query, in order) instead of one call each. The
+// request's first call sets read; every caller passes the same reader. Without loaders in ctx
+// q is read alone.
+func ArchiveList[Q, V any](ctx context.Context, q Q, read func(context.Context, []Q) ([]V, error)) (V, error) {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		return readOne(ctx, q, read)
+	}
+	ld := PerRequest(ctx, archiveListsKey[Q, V]{}, func() *dataloader.Loader[*Q, V] {
+		// Keys are the callers' own copies: never equal, so nothing to cache.
+		return dataloader.NewBatchedLoader(batchArchiveLists(read),
+			dataloader.WithWait[*Q, V](l.b.cfg.BatchWait),
+			dataloader.WithBatchCapacity[*Q, V](archiveListsBatch),
+			dataloader.WithCache[*Q, V](&dataloader.NoCache[*Q, V]{}))
+	})
+	return ld.Load(ctx, &q)()
+}
+
+func readOne[Q, V any](ctx context.Context, q Q, read func(context.Context, []Q) ([]V, error)) (V, error) {
+	var zero V
+	got, err := read(ctx, []Q{q})
+	if err != nil {
+		return zero, err
+	}
+	if len(got) != 1 {
+		return zero, fmt.Errorf("loaders: archive lists: %d answers for 1 query", len(got))
+	}
+	return got[0], nil
+}
+
+// batchArchiveLists answers keys with one read, in key order.
+func batchArchiveLists[Q, V any](read func(context.Context, []Q) ([]V, error)) dataloader.BatchFunc[*Q, V] {
+	return func(ctx context.Context, keys []*Q) []*dataloader.Result[V] {
+		qs := make([]Q, len(keys))
+		for i, k := range keys {
+			qs[i] = *k
+		}
+		results := make([]*dataloader.Result[V], len(keys))
+		got, err := read(ctx, qs) // a panic: dataloader answers every key with it
+		if err == nil && len(got) != len(keys) {
+			err = fmt.Errorf("loaders: archive lists: %d answers for %d queries", len(got), len(keys))
+		}
+		for i := range keys {
+			if err != nil {
+				results[i] = &dataloader.Result[V]{Error: err}
+			} else {
+				results[i] = &dataloader.Result[V]{Data: got[i]}
 			}
 		}
 		return results

@@ -77,3 +77,68 @@ func TestArchiveEventsBatch(t *testing.T) {
 		t.Errorf("reads = %q, want %q", calls, want)
 	}
 }
+
+// A request's archive list reads, asked at once, are one read with every query, each caller
+// answered its own list (the same query twice too); a failed read, or one answering a wrong
+// number of lists, fails every caller; without loaders in the context each list is read alone.
+func TestArchiveListBatch(t *testing.T) {
+	t.Parallel()
+	b, err := NewBackend(nil, Config{ListingTTL: -1, BatchWait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type query struct{ org string }
+	for _, tc := range []struct {
+		name      string
+		loaders   bool
+		answer    func(qs []query) ([]string, error)
+		wantReads int
+		wantErr   bool
+	}{
+		{"batched", true, func(qs []query) ([]string, error) {
+			out := make([]string, len(qs))
+			for i, q := range qs {
+				out[i] = "list of " + q.org
+			}
+			return out, nil
+		}, 1, false},
+		{"failed read", true, func([]query) ([]string, error) { return nil, errors.New("archive down") }, 1, true},
+		{"one list short", true, func(qs []query) ([]string, error) { return make([]string, len(qs)-1), nil }, 1, true},
+		{"no loaders", false, func(qs []query) ([]string, error) { return []string{"list of " + qs[0].org}, nil }, 5, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			reads := 0
+			read := func(_ context.Context, qs []query) ([]string, error) {
+				mu.Lock()
+				reads++
+				mu.Unlock()
+				return tc.answer(qs)
+			}
+			ctx := context.Background()
+			if tc.loaders {
+				ctx = With(ctx, b.New())
+			}
+			orgs := []string{"a", "b", "c", "a", "d"}
+			got, errs := make([]string, len(orgs)), make([]error, len(orgs))
+			var wg sync.WaitGroup
+			for i, org := range orgs {
+				wg.Go(func() { got[i], errs[i] = ArchiveList(ctx, query{org}, read) })
+			}
+			wg.Wait()
+			if reads != tc.wantReads {
+				t.Errorf("%d reads, want %d", reads, tc.wantReads)
+			}
+			for i, org := range orgs {
+				if tc.wantErr {
+					if errs[i] == nil {
+						t.Errorf("list of %s: no error", org)
+					}
+				} else if errs[i] != nil || got[i] != "list of "+org {
+					t.Errorf("list of %s = %q, %v", org, got[i], errs[i])
+				}
+			}
+		})
+	}
+}

@@ -73,6 +73,25 @@ func (a *archiveReader) ArchivedSessions(ctx context.Context, q resolvers.Archiv
 	return out, nil
 }
 
+func (a *archiveReader) ArchivedSessionLists(ctx context.Context, qs []resolvers.ArchiveListQuery) ([][]resolvers.ArchivedSession, error) {
+	sq := make([]store.ListQuery, len(qs))
+	for i, q := range qs {
+		sq[i] = listQuery(q)
+	}
+	lists, err := a.st.ListSessionsBatch(ctx, sq)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]resolvers.ArchivedSession, len(lists))
+	for i, list := range lists {
+		out[i] = make([]resolvers.ArchivedSession, len(list))
+		for j, x := range list {
+			out[i][j] = archived(x)
+		}
+	}
+	return out, nil
+}
+
 func (a *archiveReader) CountArchivedSessions(ctx context.Context, q resolvers.ArchiveListQuery) (int, error) {
 	return a.st.CountSessions(ctx, listQuery(q))
 }

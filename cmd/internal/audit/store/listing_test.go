@@ -16,6 +16,8 @@ import (
 // ListSessions and CountSessions select the organisations ListQuery.Orgs names by their
 // names' keys (upstream.OrgNameKey, folded in Go: "CONTOSO" and "ſales" are Contoso's and
 // Sales's), per server, in the same newest-first order and keyset as without them.
+// ListSessionsBatch answers every page's query, read together (across its 200-list chunks),
+// as ListSessions answers each alone.
 func TestListSessionsByOrganization(t *testing.T) {
 	t.Parallel()
 	for _, eng := range storetest.Engines() {
@@ -46,6 +48,9 @@ func TestListSessionsByOrganization(t *testing.T) {
 				}
 				return m
 			}
+			var pages []store.ListQuery
+			var lists [][]*store.Session
+			defer func() { checkListBatch(t, s, pages, lists) }()
 			for _, tc := range []struct {
 				name    string
 				orgs    map[string]map[string]bool
@@ -73,6 +78,7 @@ func TestListSessionsByOrganization(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
+					pages, lists = append(pages, q), append(lists, list)
 					for _, x := range list {
 						got = append(got, x.Session.ID)
 					}
@@ -91,6 +97,46 @@ func TestListSessionsByOrganization(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkListBatch asks ListSessionsBatch for every query of qs at once, each query three
+// times (over the batch's chunk of 200 lists when qs has more than 66) with an empty query
+// between, and checks each answer is want's (ListSessions' answer to the query alone).
+func checkListBatch(t *testing.T, s *store.Store, qs []store.ListQuery, want [][]*store.Session) {
+	t.Helper()
+	if len(qs) != len(want) {
+		t.Fatalf("%d queries, %d lists", len(qs), len(want))
+	}
+	var ask []store.ListQuery
+	for range 3 {
+		for _, q := range qs {
+			ask = append(ask, q, store.ListQuery{Limit: 5})
+		}
+	}
+	got, err := s.ListSessionsBatch(context.Background(), ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ask) {
+		t.Fatalf("ListSessionsBatch: %d lists for %d queries", len(got), len(ask))
+	}
+	ids := func(l []*store.Session) (out []string) {
+		for _, x := range l {
+			out = append(out, x.Server+"/"+x.Session.ID)
+		}
+		return out
+	}
+	for i, l := range got {
+		var w []*store.Session
+		if i%2 == 0 {
+			w = want[i/2%len(qs)]
+		}
+		if !slices.Equal(ids(l), ids(w)) {
+			t.Errorf("ListSessionsBatch list %d = %v, want %v (ListSessions)", i, ids(l), ids(w))
+		} else if len(l) > 0 && !reflect.DeepEqual(l, w) {
+			t.Errorf("ListSessionsBatch list %d: sessions differ from ListSessions': %+v, want %+v", i, *l[0], *w[0])
+		}
 	}
 }
 

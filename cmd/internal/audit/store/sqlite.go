@@ -70,12 +70,16 @@ func openSQLite(ctx context.Context, path string) (*sqliteEngine, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(sqliteReaders)
+	// Every reader stays open (database/sql keeps 2 idle by default): a closed one loses its
+	// page cache and a new one reads the schema again.
+	r.SetMaxIdleConns(sqliteReaders)
 	rep, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
 		_ = errors.Join(r.Close(), w.Close())
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	rep.SetMaxOpenConns(sqliteReportReaders)
+	rep.SetMaxIdleConns(sqliteReportReaders)
 	return &sqliteEngine{writer: w, reader: r, reports: rep}, nil
 }
 
