@@ -1,0 +1,53 @@
+package actionlog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+)
+
+// PendingItemActions lists the item actions that called, or may have called, VBO and have no
+// outcome yet: SEND, RESTORE_TO and RESTORE_TO_ORIGINAL begun before before, needing no
+// approval or approved, not completed. Oldest first (begin time, then id), at most limit
+// (1..MaxActionsPage; 0: 50). DOWNLOADs are not listed: their links complete them (or the
+// sweep of expired links). The front door's reaper settles these (v8 restores VBO had not
+// finished when the caller was answered).
+func (l *Log) PendingItemActions(ctx context.Context, before time.Time, limit int) ([]Action, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxActionsPage)
+	rows, err := l.st.Query(ctx, actionQuery(`b.kind IN (?, ?, ?) AND b.at_ns < ? AND o.id IS NULL
+		AND (b.approval_until_ns = 0 OR p.id IS NOT NULL) ORDER BY b.at_ns, b.id LIMIT ?`),
+		string(KindSend), string(KindRestoreTo), string(KindRestoreToOriginal), store.NS(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: pending item actions: %w", err)
+	}
+	list, err := store.Collect(rows, scanAction)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: pending item actions: %w", err)
+	}
+	return list, nil
+}
+
+// SessionItemActions lists a gateway session's item actions (DOWNLOAD, SEND, RESTORE_TO,
+// RESTORE_TO_ORIGINAL), in every state, oldest first, at most limit (1..MaxActionsPage; 0:
+// 50): the session's other restores, whose counts share VBO's session statistics.
+func (l *Log) SessionItemActions(ctx context.Context, gatewaySessionID string, limit int) ([]Action, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxActionsPage)
+	rows, err := l.st.Query(ctx, actionQuery(`b.gateway_session_id = ? AND b.kind IN (?, ?, ?, ?) ORDER BY b.position LIMIT ?`),
+		gatewaySessionID, string(KindDownload), string(KindSend), string(KindRestoreTo), string(KindRestoreToOriginal), limit)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: session item actions: %w", err)
+	}
+	list, err := store.Collect(rows, scanAction)
+	if err != nil {
+		return nil, fmt.Errorf("actionlog: session item actions: %w", err)
+	}
+	return list, nil
+}
