@@ -62,6 +62,7 @@ func newFrontDoor(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, w 
 		Alive: func(ctx context.Context) ([]string, error) { return st.LiveReplicas(ctx, ttl) },
 		Self:  self, Logger: logger, Now: time.Now,
 		Policy: pol, Organizations: restoreOrgs(ra.Organizations), Downloads: dl,
+		Events: st.SessionEventsFrom,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -38,8 +38,8 @@ import (
 // session's Statistics, which are the session's running totals: the front door reads them
 // before the restore and then up to Options.StatisticsPolls times after it, and the action's
 // counts are the difference. A restore VBO has not finished by then is answered RUNNING and
-// its record stays PENDING (VBO's own item events, joined to the action, still show what
-// happened).
+// its record stays PENDING until the reaper settles it from the session's statistics or the
+// archived item events, or gives up (settle.go).
 //
 // Microsoft 365 credentials come from the configuration only (restore.organizations[]); they
 // are revealed when VBO's request body is built and never reach the log, an error or the store.
@@ -339,6 +339,10 @@ func (s *Service) run(ctx context.Context, c ActionUpstream, vboID string, act a
 		out.Detail = detail(map[string]any{"warnings": nonNil(warnings), "async": res.Async})
 	}
 	done, cerr := s.complete(ctx, act.ID, out)
+	if errors.Is(cerr, actionlog.ErrCompleted) {
+		// The reaper settled it meanwhile (settle.go): its outcome is the record's.
+		done, cerr = s.o.Log.Action(ctx, act.ID)
+	}
 	if cerr != nil {
 		return nil, fmt.Errorf("frontdoor: record the %s's outcome: %w", act.Kind, cerr)
 	}

@@ -49,6 +49,8 @@ type Log interface {
 	Approve(ctx context.Context, actionID string, approver actionlog.Actor) (actionlog.Action, error)
 	AwaitingApproval(ctx context.Context, tenant string, after int64, limit int) ([]actionlog.Action, error)
 	AwaitingApprovalAll(ctx context.Context, afterNS int64, afterID string, limit int) ([]actionlog.Action, error)
+	PendingItemActions(ctx context.Context, before time.Time, limit int) ([]actionlog.Action, error)
+	SessionItemActions(ctx context.Context, gatewaySessionID string, limit int) ([]actionlog.Action, error)
 }
 
 // Upstream is one VBO server's client as the front door uses it (*upstream.Client).
@@ -96,6 +98,14 @@ type Options struct {
 	// (default 10 reads, 200ms apart).
 	StatisticsPolls    int
 	StatisticsInterval time.Duration
+	// SettleGrace and SettleGiveUp: the reaper settles an item action still PENDING once it is
+	// SettleGrace old (default 1m; longer than the statistics follow-up), and completes it
+	// FAILED, outcome unknown, once SettleGiveUp old (default 6h) (settle.go).
+	SettleGrace  time.Duration
+	SettleGiveUp time.Duration
+	// Events reads the archived VBO events of a session (nil: the reaper settles by VBO's
+	// statistics alone).
+	Events EventReader
 }
 
 // Service is the restore front door. Safe for concurrent use.
@@ -136,6 +146,15 @@ func New(o Options) (*Service, error) {
 	}
 	if o.StatisticsInterval <= 0 {
 		o.StatisticsInterval = defaultStatisticsInterval
+	}
+	if o.SettleGrace <= 0 {
+		o.SettleGrace = defaultSettleGrace
+	}
+	if o.SettleGiveUp <= 0 {
+		o.SettleGiveUp = defaultSettleGiveUp
+	}
+	if o.SettleGiveUp < o.SettleGrace {
+		o.SettleGiveUp = o.SettleGrace
 	}
 	return &Service{o: o, limiters: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute), seed: maphash.MakeSeed()}, nil
 }

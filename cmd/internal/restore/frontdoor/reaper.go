@@ -15,9 +15,10 @@ import (
 
 // The reaper is a River periodic job on the process's client: River's leader queues it every
 // Options.ReapInterval (and at start) on a queue of one worker, at most one queued or running,
-// so one replica at a time reaps. Each run stops (in VBO, recorded as a REAP step) the open
-// gateway sessions idle past Options.IdleTimeout and those opened by a replica that is no
-// longer alive (Options.Alive), which nobody would otherwise stop.
+// so one replica at a time reaps. Each run settles the item actions left PENDING (settle.go:
+// v8 restores VBO had not finished when the caller was answered), then stops (in VBO, recorded
+// as a REAP step) the open gateway sessions idle past Options.IdleTimeout and those opened by
+// a replica that is no longer alive (Options.Alive), which nobody would otherwise stop.
 const (
 	reapQueue = "restore_maintenance"
 	reapJobID = "restore_reap"
@@ -86,6 +87,12 @@ func (s *Service) Reap(ctx context.Context) (int, error) {
 		} else if n > 0 {
 			s.o.Logger.InfoContext(ctx, "restore reaper: expired download links completed", "links", n)
 		}
+	}
+	// Before the sessions are stopped: VBO's statistics are read on the open session.
+	if n, err := s.Settle(ctx); err != nil {
+		s.o.Logger.WarnContext(ctx, "restore reaper: could not settle pending item actions", "err", err)
+	} else if n > 0 {
+		s.o.Logger.InfoContext(ctx, "restore reaper: pending item actions settled", "actions", n)
 	}
 	now := s.o.Now()
 	list, err := s.o.Log.IdleSessions(ctx, now.Add(-s.o.IdleTimeout), alive)
