@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -267,6 +268,18 @@ func (f *Feed) FollowSessions(ctx context.Context, kind resolvers.FeedKind, from
 	}
 	sub := &subscriber{kind: sk}
 	marks := f.register(sub)
+	if from.After == nil && since == nil {
+		// Live only: what the store holds now is history, including what another replica
+		// archived that this replica's feed has not dispatched yet.
+		heads, err := f.st.FeedSeqs(ctx)
+		if err != nil {
+			f.unregister(sub)
+			return nil, fmt.Errorf("watch: feed positions: %w", err)
+		}
+		for server, seq := range heads {
+			pos[server] = max(pos[server], seq)
+		}
+	}
 	out := make(chan resolvers.FeedSession)
 	stream := &resolvers.Stream[resolvers.FeedSession]{C: out}
 	keep := func(e *store.FeedEntry) bool {

@@ -211,3 +211,39 @@ func TestFeedArchived(t *testing.T) {
 		t.Errorf("Archived on a closed store = %v, %v; want an error", got, err)
 	}
 }
+
+// TestFeedLiveStartsAtTheStoresHead: a subscription without since or after is live only, so a
+// session another replica archived before it subscribed is history even while this replica's
+// feed has not caught up with it yet; the next one is delivered.
+func TestFeedLiveStartsAtTheStoresHead(t *testing.T) {
+	t.Parallel()
+	opts := storetest.SQLite(t)
+	mine, theirs := storetest.Open(t, opts), storetest.Open(t, opts)
+	ctx := context.Background()
+	if _, err := theirs.EnsureServer(ctx, "syd1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f := runFeed(t, watch.FeedOptions{Store: mine, Servers: []string{"syd1"}})
+	l, _, err := theirs.AcquireLease(ctx, "syd1", "them", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := func(id string) {
+		t.Helper()
+		s := upstream.RestoreSession{ID: id, CreationTime: time.Now(), State: upstream.SessionStateWorking}
+		if err := theirs.Archive(ctx, l, []store.Change{{Session: store.Session{Server: "syd1", Session: s}}}, store.Checkpoint{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	archive("before")
+	stream, err := f.FollowSessions(ctx, resolvers.FeedStarted, resolvers.FeedFrom{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(stream)
+	archive("after")
+	waitFor(t, "the session archived after subscribing", 10*time.Second, func() bool { return slices.Contains(got.get(), "syd1/after") })
+	if ids := got.get(); !slices.Equal(ids, []string{"syd1/after"}) {
+		t.Fatalf("live subscription got %v, want only the session archived after it subscribed", ids)
+	}
+}
