@@ -89,6 +89,19 @@ func startConsoleEnv(t *testing.T) *consoleEnv {
 	cfg.Console = config.Console{APIKeySignIn: true, OIDC: &o}
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 5,
 		StepsPerMinute: 6000}
+	// The Restore page's item actions: the organisations' credentials, tenant 1's restores to the
+	// original location approved by a second admin, who may restore to the original location
+	// with an API key.
+	creds := config.M365Credentials{UserName: "restore@demo.test"}
+	for name, sim := range fleet.Sims {
+		for _, o := range sim.Organizations() {
+			cfg.Restore.Organizations = append(cfg.Restore.Organizations, config.RestoreOrg{Server: name, ID: o.ID,
+				Credentials: creds.WithSecrets("", "", raSecret)})
+		}
+	}
+	cfg.Tenants[0].Restore.Approval = config.ApprovalRequired
+	cfg.Auth.APIKeys = append(slices.Clone(cfg.Auth.APIKeys),
+		config.APIKey{Name: raAdmin2, SHA256: demo.KeySHA256(raAdmin2), Tenant: "tenant-1", Role: "TENANT_ADMIN", AllowRestoreToOriginal: true})
 	e.cfg = cfg
 	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(consoleLogOut, nil))})
 	if err != nil {
