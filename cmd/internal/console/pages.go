@@ -16,7 +16,7 @@ import (
 // pageTemplate is one page with the layout.
 type pageTemplate = *template.Template
 
-var pageNames = []string{"signin", "overview", "sessions", "session", "live", "rules", "rule", "ruleform", "secret", "error", "restore", "restoresession"}
+var pageNames = []string{"signin", "overview", "sessions", "session", "live", "rules", "rule", "ruleform", "secret", "error", "restore", "restoresession", "restoreconfirm", "restoreresult", "approvals"}
 
 func parsePages() (map[string]pageTemplate, error) {
 	funcs := template.FuncMap{

@@ -15,8 +15,8 @@ import (
 // (startRestoreSession, RestoreSession.browse, RestoreItem.children, stopRestoreSession) with
 // the signed-in person's principal, so the front door records it and decides who may: the
 // console only hides the page from roles that may not act (their POSTs reach GraphQL and are
-// answered FORBIDDEN like any other call). Issue 25's item actions (download, send, restore)
-// slot into the item list's form.
+// answered FORBIDDEN like any other call). The item list's form carries issue 25's item
+// actions (restoreactions.go).
 
 // mayRestore: the roles the front door lets act (it decides; this only hides the page).
 func mayRestore(p *auth.Principal) bool {
@@ -328,7 +328,7 @@ func (s *server) restoreSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, "restoresession", pageData{Title: "Restore session", Nav: "restore", Notes: noteList(notes), Data: map[string]any{
-		"Session": d.RestoreSession, "Browsable": level != nil, "Kind": last.Kind, "Crumbs": crumbs, "Rows": rows, "Next": next,
+		"Session": d.RestoreSession, "Browsable": level != nil, "Key": newKey(), "Kind": last.Kind, "Crumbs": crumbs, "Rows": rows, "Next": next,
 		"Top": base + strings.TrimPrefix(keep, "&"),
 	}})
 }

@@ -89,6 +89,19 @@ func startConsoleEnv(t *testing.T) *consoleEnv {
 	cfg.Console = config.Console{APIKeySignIn: true, OIDC: &o}
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 5,
 		StepsPerMinute: 6000}
+	// The Restore page's item actions: the organisations' credentials, tenant 1's restores to the
+	// original location approved by a second admin, who may restore to the original location
+	// with an API key.
+	creds := config.M365Credentials{UserName: "restore@demo.test"}
+	for name, sim := range fleet.Sims {
+		for _, o := range sim.Organizations() {
+			cfg.Restore.Organizations = append(cfg.Restore.Organizations, config.RestoreOrg{Server: name, ID: o.ID,
+				Credentials: creds.WithSecrets("", "", raSecret)})
+		}
+	}
+	cfg.Tenants[0].Restore.Approval = config.ApprovalRequired
+	cfg.Auth.APIKeys = append(slices.Clone(cfg.Auth.APIKeys),
+		config.APIKey{Name: raAdmin2, SHA256: demo.KeySHA256(raAdmin2), Tenant: "tenant-1", Role: "TENANT_ADMIN", AllowRestoreToOriginal: true})
 	e.cfg = cfg
 	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(consoleLogOut, nil))})
 	if err != nil {
@@ -665,6 +678,104 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		screenshot(t, ctx, "rules")
 		checkPage(t, ctx, probs, axe, "rules")
+		signOut(t, ctx)
+	})
+
+	t.Run("an operator restores an item to another folder", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		signInWithKey(t, ctx, base, demo.TenantOperatorKey(1))
+		const reason = "ticket 26: a folder deleted by mistake"
+		err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/restore"), chromedp.WaitVisible(chromedp.CSS("#start-form")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		screenshot(t, ctx, "restore")
+		checkPage(t, ctx, probs, axe, "restore")
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#r-type"), "EXCHANGE"), chromedp.SendKeys(chromedp.CSS("#r-reason"), reason),
+			chromedp.Click(chromedp.CSS(`#start-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#browse"))); err != nil {
+			t.Fatal(err)
+		}
+		sessionPath := must(t, ctx, chromedp.Evaluate[string](`location.pathname`))
+		id, _ := url.PathUnescape(strings.TrimPrefix(sessionPath, "/console/restore/"))
+		if got := must(t, ctx, chromedp.Text(chromedp.CSS("#r-reason-shown"))); got != reason {
+			t.Errorf("the session's reason shows %q", got)
+		}
+		names, _ := texts(ctx, "#browse .b-name")
+		var emails []string
+		for _, n := range names {
+			if _, email, ok := strings.Cut(n, " · "); ok {
+				emails = append(emails, email)
+			}
+		}
+		if len(emails) < 2 {
+			t.Fatalf("mailboxes %v", names)
+		}
+		screenshot(t, ctx, "restore-browse")
+		checkPage(t, ctx, probs, axe, "restore browse")
+		openKind := func(kind string) {
+			t.Helper()
+			href := must(t, ctx, chromedp.Evaluate[string](`(Array.from(document.querySelectorAll("#browse a.b-open")).find(a => a.textContent === `+jsString(kind)+`) || {}).href || ""`))
+			if href == "" {
+				t.Fatalf("nothing to open as %s", kind)
+			}
+			if err := chromedp.Do(ctx, chromedp.Navigate(href), chromedp.WaitVisible(chromedp.CSS("#browse"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		openKind("MAIL_FOLDER")
+		openKind("MAIL_ITEM")
+		items := must(t, ctx, chromedp.Evaluate[string](`location.href`))
+		item, _ := texts(ctx, "#pick-0-name")
+		// The confirmation a restore to the original location asks for first (nothing acts yet).
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#pick-0")), chromedp.Click(chromedp.CSS("#act-original")),
+			chromedp.WaitVisible(chromedp.CSS("#confirm-form"))); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := texts(ctx, "#confirm-items li"); !slices.Equal(got, item) {
+			t.Errorf("the confirmation lists %v, selected %v", got, item)
+		}
+		screenshot(t, ctx, "restore-confirm")
+		checkPage(t, ctx, probs, axe, "restore confirm")
+		// Restore the item to another mailbox's folder.
+		if err := chromedp.Do(ctx, chromedp.Navigate(items), chromedp.WaitVisible(chromedp.CSS("#items-form")),
+			chromedp.Click(chromedp.CSS("#pick-0")), chromedp.SendKeys(chromedp.CSS("#i-reason"), "put it back"),
+			chromedp.SendKeys(chromedp.CSS("#i-target"), emails[1]), chromedp.SendKeys(chromedp.CSS("#i-folder"), "Recovered")); err != nil {
+			t.Fatal(err)
+		}
+		screenshot(t, ctx, "restore-items")
+		checkPage(t, ctx, probs, axe, "restore items")
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#act-to")), chromedp.WaitVisible(chromedp.CSS("#result-state"))); err != nil {
+			t.Fatal(err)
+		}
+		if st := must(t, ctx, chromedp.Text(chromedp.CSS("#result-state"))); st != "SUCCEEDED" {
+			t.Errorf("restore to another folder: %s", st)
+		}
+		screenshot(t, ctx, "restore-result")
+		checkPage(t, ctx, probs, axe, "restore result")
+		// The session page lists the action, as GraphQL records it.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#result-session")), chromedp.WaitVisible(chromedp.CSS(".a-kind"))); err != nil {
+			t.Fatal(err)
+		}
+		kinds, _ := texts(ctx, ".a-kind")
+		if want := e.actionKinds(t, demo.TenantOperatorKey(1), id); !slices.Contains(kinds, "RESTORE_TO") || !slices.Equal(kinds, want) {
+			t.Errorf("the session page's actions %v, GraphQL's %v", kinds, want)
+		}
+		screenshot(t, ctx, "session-actions")
+		checkPage(t, ctx, probs, axe, "session with actions")
+		signOut(t, ctx)
+		// The tenant admin's Approvals page; the auditor has no Restore or Approvals link.
+		signInWithKey(t, ctx, base, demo.TenantAdminKey(1))
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/approvals"), chromedp.WaitVisible(chromedp.CSS("#approvals"))); err != nil {
+			t.Fatal(err)
+		}
+		screenshot(t, ctx, "approvals")
+		checkPage(t, ctx, probs, axe, "approvals")
+		signOut(t, ctx)
+		signInWithKey(t, ctx, base, demo.TenantKey(1))
+		if nav, _ := texts(ctx, `nav[aria-label="Pages"] a`); slices.Contains(nav, "Restore") || slices.Contains(nav, "Approvals") || !slices.Contains(nav, "Sessions") {
+			t.Errorf("the auditor's navigation: %v", nav)
+		}
 		signOut(t, ctx)
 	})
 

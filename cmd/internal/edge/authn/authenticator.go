@@ -209,19 +209,26 @@ func (a *Authenticator) ClaimsPrincipal(claims map[string]any) (*auth.Principal,
 // Current rebuilds a principal with this configuration (its tenant's organisations as they
 // stand now) from what a console session keeps: subject, tenant and role. It fails when the
 // configuration no longer knows it (Knows: a removed API key or tenant, JWT sign-in turned
-// off).
+// off). An API key's session carries the key's credential as configured now
+// (allowRestoreToOriginal); a JWT session's carries no auth_time (never fresh: restoring to
+// the original location needs a fresh token).
 func (a *Authenticator) Current(subject, tenant string, role auth.Role) (*auth.Principal, error) {
 	p := &auth.Principal{Subject: subject, Tenant: tenant, Role: role}
 	if !a.Knows(p) {
 		return nil, fmt.Errorf("%w: %q is no longer configured", ErrBadAPIKey, subject)
 	}
+	cred := auth.Credential{Kind: auth.CredentialJWT}
+	if name, ok := strings.CutPrefix(subject, "apikey:"); ok {
+		cred = auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: a.restoreOriginal[name]}
+	}
 	if role == auth.RoleProviderAdmin {
 		if tenant != "" {
 			return nil, fmt.Errorf("%w: a provider admin has no tenant", ErrBadToken)
 		}
-		return auth.NewAdmin(subject), nil
+		return auth.NewAdmin(subject).WithCredential(cred), nil
 	}
-	return a.tenantPrincipal(subject, tenant, role)
+	p, err := a.tenantPrincipal(subject, tenant, role)
+	return p.WithCredential(cred), err
 }
 
 func (a *Authenticator) claimsPrincipal(claims jwt.MapClaims) (*auth.Principal, error) {

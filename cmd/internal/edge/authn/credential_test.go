@@ -52,4 +52,24 @@ func TestPrincipalCredential(t *testing.T) {
 			t.Errorf("%s: credential %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
+	// A console session's principal, rebuilt by Current: an API key's flag as configured now, a
+	// JWT person's without auth_time (never fresh).
+	for _, tc := range []struct {
+		subject, tenant string
+		role            auth.Role
+		want            auth.Credential
+	}{
+		{"apikey:restorer", "t1", auth.RoleTenantAdmin, auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}},
+		{"apikey:ops-restorer", "", auth.RoleProviderAdmin, auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}},
+		{"apikey:partner-t1", "t1", auth.RoleTenantAuditor, auth.Credential{Kind: auth.CredentialAPIKey}},
+		{"ann", "t1", auth.RoleTenantAdmin, auth.Credential{Kind: auth.CredentialJWT}},
+	} {
+		p, err := a.Current(tc.subject, tc.tenant, tc.role)
+		if err != nil {
+			t.Fatalf("Current(%s): %v", tc.subject, err)
+		}
+		if got := p.Credential(); got != tc.want {
+			t.Errorf("Current(%s): credential %+v, want %+v", tc.subject, got, tc.want)
+		}
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
-// inProcess is what Options.Console is handed: /graphql and the exports for a caller the
+// inProcess is what Options.Console is handed: /graphql, the exports and /download/ for a caller the
 // console has authenticated (its principal in the request's context). Everything after the
 // authentication gate is the same as over HTTP: per-principal rate and concurrency limits,
 // the request deadline, the body cap, fresh loaders, then the one executor with its query
@@ -32,6 +32,9 @@ func inProcess(opts Options, admit *admission, exec http.Handler, exports map[st
 	for path, h := range exports {
 		mux.Handle("GET "+path, withDeadline(exportTimeout, admit.request(h)))
 	}
+	// The restore actions' one-time links, for the console's signed-in person (the link is
+	// bound to the principal that asked for it, so the console's principal fetches it).
+	mux.Handle("GET /download/", withDeadline(cmp.Or(opts.DownloadTimeout, time.Hour), admit.request(downloadsOrOff(opts.Downloads))))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		if p == nil {
