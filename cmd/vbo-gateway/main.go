@@ -504,7 +504,10 @@ func printBanner(stdout io.Writer, addr string, cfg *config.Config, fleet *demo.
 	fmt.Fprintf(stdout, "           %-22s PROVIDER_ADMIN, every server and organisation\n", demo.AdminKey)
 	for i, t := range cfg.Tenants[:min(len(cfg.Tenants), demo.Tenants)] { // the demo's come first
 		fmt.Fprintf(stdout, "           %-22s TENANT_AUDITOR of %s (%d organisations)\n", demo.TenantKey(i+1), t.ID, len(t.Organizations))
-		fmt.Fprintf(stdout, "           %-22s TENANT_ADMIN of %s: also manages its watch rules\n", demo.TenantAdminKey(i+1), t.ID)
+		fmt.Fprintf(stdout, "           %-22s TENANT_ADMIN of %s: also manages its watch rules, approves restores\n", demo.TenantAdminKey(i+1), t.ID)
+		if cfg.Restore.Enabled {
+			fmt.Fprintf(stdout, "           %-22s RESTORE_OPERATOR of %s: starts, browses and acts in restore sessions\n", demo.TenantOperatorKey(i+1), t.ID)
+		}
 	}
 	if fleet.Receiver != nil && cfg.Watch.Enabled {
 		fmt.Fprintf(stdout, "Webhooks:  %s  the demo receiver: logs each delivery, signature checked\n", fleet.Receiver.URL())
