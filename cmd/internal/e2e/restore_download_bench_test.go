@@ -104,7 +104,9 @@ func BenchmarkRestoreDownload1GiB(b *testing.B) {
 							Folders struct {
 								Edges []struct {
 									Node struct {
-										Items struct{ Edges []struct{ Node struct{ ID string } } }
+										Items struct {
+											Edges []struct{ Node struct{ ID string } }
+										}
 									}
 								}
 							}
