@@ -49,14 +49,7 @@ func raStart(t *testing.T) *raEnv {
 	fleet, cfg := restoreFleet(t, 20, 100*time.Millisecond)
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 10,
 		StepsPerMinute: 6000}
-	creds := config.M365Credentials{UserName: "restore@demo.test"}
-	for name, sim := range fleet.Sims {
-		for _, o := range sim.Organizations() {
-			cfg.Restore.Organizations = append(cfg.Restore.Organizations, config.RestoreOrg{Server: name, ID: o.ID,
-				Credentials: creds.WithSecrets("", "", raSecret)})
-		}
-	}
-	cfg.Tenants[0].Restore.Approval = config.ApprovalRequired
+	withRestoreItemActions(fleet, cfg)
 	cfg.Auth.APIKeys = append(cfg.Auth.APIKeys,
 		config.APIKey{Name: raAdmin2, SHA256: demo.KeySHA256(raAdmin2), Tenant: "tenant-1", Role: "TENANT_ADMIN", AllowRestoreToOriginal: true},
 		config.APIKey{Name: raOperatorFull, SHA256: demo.KeySHA256(raOperatorFull), Tenant: "tenant-1", Role: "RESTORE_OPERATOR", AllowRestoreToOriginal: true})

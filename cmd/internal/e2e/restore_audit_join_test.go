@@ -29,9 +29,7 @@ func TestRestoreAuditJoin(t *testing.T) {
 	out, through := rulePair(t, gw, map[string]any{"name": "bypassed the portal", "on": "STARTED"}, "startedOutsideGateway", "through the portal")
 	time.Sleep(5 * time.Millisecond) // sessions first seen after the rules
 
-	org := fleet.Config.Tenants[0].Organizations[0]
-	sim := fleet.Sims[org.Server]
-	orgID := simOrgID(sim, org.Name)
+	org, sim, orgID := tenant1Org(fleet)
 	log := mustActionLog(t, gw)
 	ctx := context.Background()
 	// The front door records the START before calling VBO...

@@ -114,6 +114,36 @@ func simOrgID(sim *vbosim.Server, name string) string {
 	return ""
 }
 
+// tenant1Org is tenant 1's first organisation: its configuration, its simulator and the
+// simulator's id for it.
+func tenant1Org(fleet *demo.Fleet) (config.TenantOrg, *vbosim.Server, string) {
+	org := fleet.Config.Tenants[0].Organizations[0]
+	sim := fleet.Sims[org.Server]
+	return org, sim, simOrgID(sim, org.Name)
+}
+
+// withRestoreItemActions gives every organisation of the fleet Microsoft 365 user credentials
+// whose password is raSecret (the secret the logs are searched for) and makes tenant 1's
+// restores to the original location need approval.
+func withRestoreItemActions(fleet *demo.Fleet, cfg *config.Config) {
+	creds := config.M365Credentials{UserName: "restore@demo.test"}
+	for name, sim := range fleet.Sims {
+		for _, o := range sim.Organizations() {
+			cfg.Restore.Organizations = append(cfg.Restore.Organizations, config.RestoreOrg{Server: name, ID: o.ID,
+				Credentials: creds.WithSecrets("", "", raSecret)})
+		}
+	}
+	cfg.Tenants[0].Restore.Approval = config.ApprovalRequired
+}
+
+// destructiveRules creates the destructive:true ITEM rule on RESTORE events ("restore over
+// the original") and its destructive:false twin ("restore elsewhere").
+func destructiveRules(t *testing.T, gw *app.Gateway) (destr, other *hookReceiver) {
+	t.Helper()
+	return rulePair(t, gw, map[string]any{"name": "restore over the original", "on": "ITEM", "eventTypes": []string{"RESTORE"}},
+		"destructive", "restore elsewhere")
+}
+
 // rulePair creates two webhook rules from in, each delivering to its own receiver: in itself
 // with flag true, and one named name2 with flag false.
 func rulePair(t *testing.T, gw *app.Gateway, in map[string]any, flag, name2 string) (on, off *hookReceiver) {

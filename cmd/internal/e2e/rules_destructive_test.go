@@ -22,8 +22,7 @@ func TestDestructiveRulesOutsideTheGateway(t *testing.T) {
 	t.Parallel()
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
-	destr, other := rulePair(t, gw, map[string]any{"name": "restore over the original", "on": "ITEM", "eventTypes": []string{"RESTORE"}},
-		"destructive", "restore elsewhere")
+	destr, other := destructiveRules(t, gw)
 	var rules struct {
 		WatchRules []struct {
 			Name        string
@@ -41,12 +40,11 @@ func TestDestructiveRulesOutsideTheGateway(t *testing.T) {
 		t.Fatalf("watchRules read back destructive %v", read)
 	}
 
-	org := fleet.Config.Tenants[0].Organizations[0]
+	org, _, orgID := tenant1Org(fleet)
 	c, ok := gw.Fleet.Get(org.Server)
 	if !ok {
 		t.Fatalf("no client for %s", org.Server)
 	}
-	orgID := simOrgID(fleet.Sims[org.Server], org.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, _, err := c.Explore(ctx, orgID, upstream.ExploreOptions{Type: upstream.ExploreExchange})
@@ -130,13 +128,10 @@ func TestDestructiveRulesThroughTheGateway(t *testing.T) {
 	t.Parallel()
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
-	destr, other := rulePair(t, gw, map[string]any{"name": "restore over the original", "on": "ITEM", "eventTypes": []string{"RESTORE"}},
-		"destructive", "restore elsewhere")
+	destr, other := destructiveRules(t, gw)
 	time.Sleep(5 * time.Millisecond)
 
-	org := fleet.Config.Tenants[0].Organizations[0]
-	sim := fleet.Sims[org.Server]
-	orgID := simOrgID(sim, org.Name)
+	org, sim, orgID := tenant1Org(fleet)
 	log := mustActionLog(t, gw)
 	ctx := context.Background()
 	person := func(p string) actionlog.Actor {
