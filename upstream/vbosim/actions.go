@@ -181,14 +181,10 @@ type (
 		RestoreIssues    []any `json:"restoreIssues"`
 	}
 	// foldersRestoreStats is v6 RESTFoldersRestoreStatistics (Exchange mailbox and folder).
+	// It is itemsRestoreStats with failedFoldersCount first.
 	foldersRestoreStats struct {
-		FailedFolders int64    `json:"failedFoldersCount"`
-		Exceptions    []string `json:"exceptions"`
-		Created       int64    `json:"createdItemsCount"`
-		Merged        int64    `json:"mergedItemsCount"`
-		Failed        int64    `json:"failedItemsCount"`
-		Skipped       int64    `json:"skippedItemsCount"`
-		Warnings      []string `json:"warnings"`
+		FailedFolders int64 `json:"failedFoldersCount"`
+		itemsRestoreStats
 	}
 	asyncRestore struct {
 		SessionID string `json:"sessionId"`
@@ -484,9 +480,10 @@ func mailAction(action, level string) func(*rcall) {
 			}
 			c.stream(i, a, picked[0].ID, leaves, name+ext, magic)
 		default:
-			var v6 any = itemsRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+			items := itemsRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+			var v6 any = items
 			if level != LevelItems {
-				v6 = foldersRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+				v6 = foldersRestoreStats{itemsRestoreStats: items}
 			}
 			c.reply(i, a, leaves, v6)
 		}
