@@ -181,14 +181,10 @@ type (
 		RestoreIssues    []any `json:"restoreIssues"`
 	}
 	// foldersRestoreStats is v6 RESTFoldersRestoreStatistics (Exchange mailbox and folder).
+	// It is itemsRestoreStats with failedFoldersCount first.
 	foldersRestoreStats struct {
-		FailedFolders int64    `json:"failedFoldersCount"`
-		Exceptions    []string `json:"exceptions"`
-		Created       int64    `json:"createdItemsCount"`
-		Merged        int64    `json:"mergedItemsCount"`
-		Failed        int64    `json:"failedItemsCount"`
-		Skipped       int64    `json:"skippedItemsCount"`
-		Warnings      []string `json:"warnings"`
+		FailedFolders int64 `json:"failedFoldersCount"`
+		itemsRestoreStats
 	}
 	asyncRestore struct {
 		SessionID string `json:"sessionId"`
@@ -357,6 +353,26 @@ func (c *rcall) resolveItems(t *OrgTree, refs []itemRef, kind NodeKind, containe
 	return out, true
 }
 
+// sendTo fills a send's recipients, sender and subject, Target the ";"-joined recipients;
+// false has answered 400 (no recipient).
+func (c *rcall) sendTo(a *RestoreAction, to, from, subject string) bool {
+	a.To, a.From, a.Subject = splitAddrs(to), from, subject
+	if len(a.To) == 0 {
+		c.s.badRequest(c.w, "The recipient address (to) is required.")
+		return false
+	}
+	a.Target = strings.Join(a.To, ";")
+	return true
+}
+
+// zipName is the file name of a ZIP save of picked: the one item's name, else the container's.
+func zipName(picked []*Node, container *Node) string {
+	if len(picked) > 1 {
+		return container.Name + ".zip"
+	}
+	return picked[0].Name + ".zip"
+}
+
 func splitAddrs(s string) []string {
 	var out []string
 	for _, a := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' }) {
@@ -383,12 +399,8 @@ const (
 // on a whole mailbox (LevelMailbox) or on one folder and its subfolders (LevelFolder).
 func mailAction(action, level string) func(*rcall) {
 	return func(c *rcall) {
-		i, t, ok := c.browse(0)
+		i, t, mb, ok := c.browseIn(0)
 		if !ok {
-			return
-		}
-		mb := c.node(t, 1, KindMailbox, nil, "Mailbox", "mailboxId")
-		if mb == nil {
 			return
 		}
 		var picked []*Node
@@ -417,9 +429,7 @@ func mailAction(action, level string) func(*rcall) {
 		case ActionSendToDefaultAddress:
 			a.To = []string{mb.Email}
 		case ActionSendToDifferentAddress:
-			a.To, a.From, a.Subject = splitAddrs(in.To), in.From, in.Subject
-			if len(a.To) == 0 {
-				c.s.badRequest(c.w, "The recipient address (to) is required.")
+			if !c.sendTo(&a, in.To, in.From, in.Subject) {
 				return
 			}
 		case ActionRestoreTo:
@@ -470,9 +480,10 @@ func mailAction(action, level string) func(*rcall) {
 			}
 			c.stream(i, a, picked[0].ID, leaves, name+ext, magic)
 		default:
-			var v6 any = itemsRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+			items := itemsRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+			var v6 any = items
 			if level != LevelItems {
-				v6 = foldersRestoreStats{Exceptions: []string{}, Created: int64(len(leaves)), Warnings: []string{}}
+				v6 = foldersRestoreStats{itemsRestoreStats: items}
 			}
 			c.reply(i, a, leaves, v6)
 		}
@@ -524,12 +535,8 @@ func leavesOf(picked []*Node) []*Node {
 
 func docAction(action string) func(*rcall) {
 	return func(c *rcall) {
-		i, t, ok := c.browse(1)
+		i, t, d, ok := c.browseIn(1)
 		if !ok {
-			return
-		}
-		d := c.node(t, 1, KindOneDrive, nil, "OneDrive", "oneDriveId")
-		if d == nil {
 			return
 		}
 		var in docActionIn
@@ -544,12 +551,9 @@ func docAction(action string) func(*rcall) {
 		a := c.newAction(action, "OneDrive", LevelItems, items, opts)
 		switch action {
 		case ActionSend:
-			a.To, a.From, a.Subject = splitAddrs(in.To), in.From, in.Subject
-			if len(a.To) == 0 {
-				c.s.badRequest(c.w, "The recipient address (to) is required.")
+			if !c.sendTo(&a, in.To, in.From, in.Subject) {
 				return
 			}
-			a.Target = strings.Join(a.To, ";")
 		case ActionCopyTo:
 			var dst *Node
 			if in.OneDrive != nil {
@@ -578,11 +582,7 @@ func docAction(action string) func(*rcall) {
 			a.Target, a.Conflict = d.URL, in.DocumentAction
 		}
 		if action == ActionSave {
-			name := items[0].Name + ".zip"
-			if len(items) > 1 {
-				name = d.Name + ".zip"
-			}
-			c.stream(i, a, items[0].ID, items, name, magicZIP)
+			c.stream(i, a, items[0].ID, items, zipName(items, d), magicZIP)
 			return
 		}
 		n := int64(len(items))

@@ -76,12 +76,8 @@ func sharePointActionRoutes() []restoreRoute {
 // names.
 func spAction(action, level string, kind NodeKind) func(*rcall) {
 	return func(c *rcall) {
-		i, t, ok := c.browse(2)
+		i, t, site, ok := c.browseIn(2)
 		if !ok {
-			return
-		}
-		site := c.node(t, 1, KindSite, nil, "Site", "siteId")
-		if site == nil {
 			return
 		}
 		var picked []*Node
@@ -115,12 +111,9 @@ func spAction(action, level string, kind NodeKind) func(*rcall) {
 		a := c.newAction(action, "SharePoint", level, picked, opts)
 		switch action {
 		case ActionSend:
-			a.To, a.From, a.Subject = splitAddrs(in.To), in.From, in.Subject
-			if len(a.To) == 0 {
-				c.s.badRequest(c.w, "The recipient address (to) is required.")
+			if !c.sendTo(&a, in.To, in.From, in.Subject) {
 				return
 			}
-			a.Target = strings.Join(a.To, ";")
 		case ActionRestoreTo:
 			if in.SiteURL == "" {
 				c.s.badRequest(c.w, "The target site URL (siteURL) is required.")
@@ -154,11 +147,7 @@ func spAction(action, level string, kind NodeKind) func(*rcall) {
 		}
 		leaves := leavesOf(picked)
 		if action == ActionSave {
-			name := picked[0].Name + ".zip"
-			if len(picked) > 1 {
-				name = site.Name + ".zip"
-			}
-			c.stream(i, a, picked[0].ID, leaves, name, magicZIP)
+			c.stream(i, a, picked[0].ID, leaves, zipName(picked, site), magicZIP)
 			return
 		}
 		n := int64(len(leaves))

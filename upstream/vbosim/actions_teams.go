@@ -90,12 +90,8 @@ func (c *rcall) requireBools(fields ...any) bool {
 
 func teamsAction(action, scope string) func(*rcall) {
 	return func(c *rcall) {
-		i, t, ok := c.browse(3)
+		i, t, tm, ok := c.browseIn(3)
 		if !ok {
-			return
-		}
-		tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-		if tm == nil {
 			return
 		}
 		var ch *Node
@@ -110,19 +106,8 @@ func teamsAction(action, scope string) func(*rcall) {
 			}
 			picked, level = []*Node{ch}, LevelChannel
 		case tmFile:
-			k := 2
-			if len(c.params) == 4 { // v8: channels/{channelId}/files/{fileId}
-				if ch = c.node(t, 2, KindChannel, tm, "Channel", "channelId"); ch == nil {
-					return
-				}
-				k = 3
-			}
-			f := c.node(t, k, KindTeamFile, tm, "File", "fileId")
-			if f == nil {
-				return
-			}
-			if ch != nil && f.Channel != ch {
-				c.s.notFound(c.w, fmt.Sprintf("File with ID '%s' was not found.", f.ID))
+			var f *Node
+			if f, ch, ok = c.teamFileNode(t, tm); !ok {
 				return
 			}
 			picked = []*Node{f}
@@ -140,13 +125,9 @@ func teamsAction(action, scope string) func(*rcall) {
 		a := c.newAction(action, "Teams", level, picked, opts)
 		switch action {
 		case ActionSend:
-			a.To = splitAddrs(deref(in.To))
-			a.From, a.Subject = deref(in.From), in.Subject
-			if len(a.To) == 0 {
-				c.s.badRequest(c.w, "The recipient address (to) is required.")
+			if !c.sendTo(&a, deref(in.To), deref(in.From), in.Subject) {
 				return
 			}
-			a.Target = strings.Join(a.To, ";")
 		case ActionRestore:
 			switch scope {
 			case tmTeam:

@@ -3,6 +3,7 @@ package vbosim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -219,6 +220,94 @@ func (c *rcall) browse(typ uint8) (int32, *OrgTree, bool) {
 
 var workloadNames = []string{"Exchange", "OneDrive", "SharePoint", "Teams"}
 
+// workloadRoots are the containers path parameter 1 names, per session type index.
+var workloadRoots = []struct {
+	kind        NodeKind
+	what, param string
+}{
+	{KindMailbox, "Mailbox", "mailboxId"},
+	{KindOneDrive, "OneDrive", "oneDriveId"},
+	{KindSite, "Site", "siteId"},
+	{KindTeam, "Team", "teamId"},
+}
+
+// browseIn opens the session for a workload (as browse) and resolves the container path
+// parameter 1 names (mailbox, OneDrive, site or team): ok=false has answered.
+func (c *rcall) browseIn(typ uint8) (int32, *OrgTree, *Node, bool) {
+	i, t, ok := c.browse(typ)
+	if !ok {
+		return 0, nil, nil, false
+	}
+	r := workloadRoots[typ]
+	n := c.node(t, 1, r.kind, nil, r.what, r.param)
+	if n == nil {
+		return 0, nil, nil, false
+	}
+	return i, t, n, true
+}
+
+// viewed answers one item (n rendered) and appends its View event.
+func (c *rcall) viewed(i int32, n *Node, what string, render func(*Node) any) {
+	c.s.writeJSON(c.w, http.StatusOK, render(n))
+	c.event(i, n, what, fmt.Sprintf(eventTitleView, strings.ToLower(what)), fmt.Sprintf(EventMsgViewed, what, n.Name))
+}
+
+// searched appends the event of a search over scope (nil: the organization) named name.
+func (c *rcall) searched(i int32, scope *Node, what, name, q string, hits int) {
+	c.event(i, scope, what, fmt.Sprintf(eventTitleSrch, strings.ToLower(what)), fmt.Sprintf(EventMsgSearch, q, what, name, hits))
+}
+
+// filterNodes keeps the nodes keep accepts (nil when none).
+func filterNodes(nodes []*Node, keep func(*Node) bool) []*Node {
+	var out []*Node
+	for _, n := range nodes {
+		if keep(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// childrenOf are of's children of any of kinds, in order.
+func childrenOf(of *Node, kinds []NodeKind) []*Node {
+	return filterNodes(of.Children, func(ch *Node) bool { return slices.Contains(kinds, ch.Kind) })
+}
+
+// includeFolders reads v8's includeFolders query parameter (false when absent or on v6);
+// ok=false has answered 400.
+func (c *rcall) includeFolders() (include, ok bool) {
+	v, has := c.q["includefolders"]
+	if !c.v8() || !has {
+		return false, true
+	}
+	b, ok := parseBool(v)
+	if !ok {
+		c.s.badRequest(c.w, fmt.Sprintf("The value '%s' is not valid for includeFolders.", v))
+		return false, false
+	}
+	return b, true
+}
+
+// teamFileNode resolves the file the path names under team tm: v6 teams/{id}/files/{fileId}, v8
+// channels/{channelId}/files/{fileId} (ch is that channel). ok=false has answered 404.
+func (c *rcall) teamFileNode(t *OrgTree, tm *Node) (f, ch *Node, ok bool) {
+	k := 2
+	if len(c.params) == 4 { // v8: channels/{channelId}/files/{fileId}
+		if ch = c.node(t, 2, KindChannel, tm, "Channel", "channelId"); ch == nil {
+			return nil, nil, false
+		}
+		k = 3
+	}
+	if f = c.node(t, k, KindTeamFile, tm, "File", "fileId"); f == nil {
+		return nil, nil, false
+	}
+	if ch != nil && f.Channel != ch {
+		c.s.notFound(c.w, fmt.Sprintf("File with ID '%s' was not found.", f.ID))
+		return nil, nil, false
+	}
+	return f, ch, true
+}
+
 // node resolves path parameter k to a node of kind under container (nil = any): 404 if none.
 func (c *rcall) node(t *OrgTree, k int, kind NodeKind, container *Node, what, param string) *Node {
 	id := c.params[k]
@@ -341,23 +430,14 @@ func (c *rcall) mailboxes() {
 }
 
 func (c *rcall) mailbox() {
-	i, t, ok := c.browse(0)
-	if !ok {
-		return
-	}
-	if mb := c.node(t, 1, KindMailbox, nil, "Mailbox", "mailboxId"); mb != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.mailboxJSON(mb))
-		c.event(i, mb, "Mailbox", fmt.Sprintf(eventTitleView, "mailbox"), fmt.Sprintf(EventMsgViewed, "Mailbox", mb.Name))
+	if i, _, mb, ok := c.browseIn(0); ok {
+		c.viewed(i, mb, "Mailbox", c.mailboxJSON)
 	}
 }
 
 func (c *rcall) mailFolders() {
-	i, t, ok := c.browse(0)
+	i, t, mb, ok := c.browseIn(0)
 	if !ok {
-		return
-	}
-	mb := c.node(t, 1, KindMailbox, nil, "Mailbox", "mailboxId")
-	if mb == nil {
 		return
 	}
 	parent, ok := c.queryNode(t, "parentId", mb, KindMailFolder)
@@ -370,13 +450,7 @@ func (c *rcall) mailFolders() {
 	}
 	folders := of.Filter(KindMailFolder)
 	if name, has := c.q["name"]; has {
-		var f []*Node
-		for _, n := range folders {
-			if strings.EqualFold(n.Name, name) {
-				f = append(f, n)
-			}
-		}
-		folders = f
+		folders = filterNodes(folders, func(n *Node) bool { return strings.EqualFold(n.Name, name) })
 	}
 	if lo, hi, ok := c.page(folders, c.mailFolderJSON, c.extra("parentId", "name")); ok {
 		c.listed(i, of, what, lo, hi)
@@ -384,27 +458,18 @@ func (c *rcall) mailFolders() {
 }
 
 func (c *rcall) mailFolder() {
-	i, t, ok := c.browse(0)
+	i, t, mb, ok := c.browseIn(0)
 	if !ok {
 		return
 	}
-	mb := c.node(t, 1, KindMailbox, nil, "Mailbox", "mailboxId")
-	if mb == nil {
-		return
-	}
 	if f := c.node(t, 2, KindMailFolder, mb, "Folder", "folderId"); f != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.mailFolderJSON(f))
-		c.event(i, f, "Folder", fmt.Sprintf(eventTitleView, "folder"), fmt.Sprintf(EventMsgViewed, "Folder", f.Name))
+		c.viewed(i, f, "Folder", c.mailFolderJSON)
 	}
 }
 
 func (c *rcall) mailItems() {
-	i, t, ok := c.browse(0)
+	i, t, mb, ok := c.browseIn(0)
 	if !ok {
-		return
-	}
-	mb := c.node(t, 1, KindMailbox, nil, "Mailbox", "mailboxId")
-	if mb == nil {
 		return
 	}
 	param := "folderId"
@@ -428,17 +493,12 @@ func (c *rcall) mailItems() {
 }
 
 func (c *rcall) mailItem() {
-	i, t, ok := c.browse(0)
+	i, t, mb, ok := c.browseIn(0)
 	if !ok {
 		return
 	}
-	mb := c.node(t, 1, KindMailbox, nil, "Mailbox", "mailboxId")
-	if mb == nil {
-		return
-	}
 	if it := c.node(t, 2, KindMailItem, mb, "Item", "itemId"); it != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.mailItemJSON(it))
-		c.event(i, it, "Item", fmt.Sprintf(eventTitleView, "item"), fmt.Sprintf(EventMsgViewed, "Item", it.Name))
+		c.viewed(i, it, "Item", c.mailItemJSON)
 	}
 }
 
@@ -472,30 +532,9 @@ func (c *rcall) searchMail() {
 	if !ok {
 		return
 	}
-	o, ok := c.searchBody(false)
+	q, scope, sc, ok := c.searchScope(t, 0, t.Mailboxes, KindMailFolder)
 	if !ok {
 		return
-	}
-	q := ""
-	if o.Query != nil {
-		q = *o.Query
-	}
-	scope := []*Node(t.Mailboxes)
-	what, name := searchScopeOrg, searchScopeAll
-	var scopeNode *Node
-	if len(c.params) > 1 {
-		mb := c.node(t, 1, KindMailbox, nil, "Mailbox", "mailboxId")
-		if mb == nil {
-			return
-		}
-		scope, what, name, scopeNode = []*Node{mb}, "Mailbox", mb.Name, mb
-		if len(c.params) > 2 {
-			f := c.node(t, 2, KindMailFolder, mb, "Folder", "folderId")
-			if f == nil {
-				return
-			}
-			scope, what, name, scopeNode = []*Node{f}, "Folder", f.Name, f
-		}
 	}
 	var hits []*Node
 	for _, root := range scope {
@@ -506,8 +545,41 @@ func (c *rcall) searchMail() {
 		})
 	}
 	if _, _, ok := c.page(hits, c.mailItemJSON, nil); ok {
-		c.event(i, scopeNode, what, fmt.Sprintf(eventTitleSrch, strings.ToLower(what)), fmt.Sprintf(EventMsgSearch, q, what, name, len(hits)))
+		c.searched(i, sc.node, sc.what, sc.name, q, len(hits))
 	}
+}
+
+// searchArea is what a search looked in: the organization (node nil), a container or a folder.
+type searchArea struct {
+	node       *Node
+	what, name string
+}
+
+// searchScope reads a non-Teams search body and resolves where it looks: the organization's
+// containers (all), else the container path parameter 1 names (of the workload's root kind)
+// and, with parameter 2, its folder of kind folder. ok=false has answered.
+func (c *rcall) searchScope(t *OrgTree, typ uint8, all []*Node, folder NodeKind) (q string, scope []*Node, area searchArea, ok bool) {
+	o, ok := c.searchBody(false)
+	if !ok {
+		return "", nil, area, false
+	}
+	q, scope, area = deref(o.Query), all, searchArea{what: searchScopeOrg, name: searchScopeAll}
+	if len(c.params) > 1 {
+		r := workloadRoots[typ]
+		cn := c.node(t, 1, r.kind, nil, r.what, r.param)
+		if cn == nil {
+			return "", nil, area, false
+		}
+		scope, area = []*Node{cn}, searchArea{cn, r.what, cn.Name}
+		if len(c.params) > 2 {
+			f := c.node(t, 2, folder, cn, "Folder", "folderId")
+			if f == nil {
+				return "", nil, area, false
+			}
+			scope, area = []*Node{f}, searchArea{f, "Folder", f.Name}
+		}
+	}
+	return q, scope, area, true
 }
 
 // ---- OneDrive and SharePoint ----
@@ -564,13 +636,8 @@ func (c *rcall) oneDrives() {
 }
 
 func (c *rcall) oneDrive() {
-	i, t, ok := c.browse(1)
-	if !ok {
-		return
-	}
-	if d := c.node(t, 1, KindOneDrive, nil, "OneDrive", "oneDriveId"); d != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.driveJSON(d))
-		c.event(i, d, "OneDrive", fmt.Sprintf(eventTitleView, "onedrive"), fmt.Sprintf(EventMsgViewed, "OneDrive", d.Name))
+	if i, _, d, ok := c.browseIn(1); ok {
+		c.viewed(i, d, "OneDrive", c.driveJSON)
 	}
 }
 
@@ -584,23 +651,12 @@ func (c *rcall) children(t *OrgTree, container *Node, parentKinds []NodeKind, ki
 	if parent != nil {
 		of = parent
 	}
-	for _, ch := range of.Children {
-		for _, k := range kinds {
-			if ch.Kind == k {
-				out = append(out, ch)
-			}
-		}
-	}
-	return of, out, true
+	return of, childrenOf(of, kinds), true
 }
 
 func (c *rcall) driveFolders() {
-	i, t, ok := c.browse(1)
+	i, t, d, ok := c.browseIn(1)
 	if !ok {
-		return
-	}
-	d := c.node(t, 1, KindOneDrive, nil, "OneDrive", "oneDriveId")
-	if d == nil {
 		return
 	}
 	of, nodes, ok := c.children(t, d, []NodeKind{KindDriveFolder}, KindDriveFolder)
@@ -613,26 +669,17 @@ func (c *rcall) driveFolders() {
 }
 
 func (c *rcall) driveDocuments() {
-	i, t, ok := c.browse(1)
+	i, t, d, ok := c.browseIn(1)
 	if !ok {
 		return
 	}
-	d := c.node(t, 1, KindOneDrive, nil, "OneDrive", "oneDriveId")
-	if d == nil {
+	kinds := []NodeKind{KindDriveDoc}
+	include, ok := c.includeFolders()
+	if !ok {
 		return
 	}
-	kinds := []NodeKind{KindDriveDoc}
-	if c.v8() {
-		if v, ok := c.q["includefolders"]; ok {
-			b, ok := parseBool(v)
-			if !ok {
-				c.s.badRequest(c.w, fmt.Sprintf("The value '%s' is not valid for includeFolders.", v))
-				return
-			}
-			if b {
-				kinds = []NodeKind{KindDriveFolder, KindDriveDoc}
-			}
-		}
+	if include {
+		kinds = []NodeKind{KindDriveFolder, KindDriveDoc}
 	}
 	of, nodes, ok := c.children(t, d, []NodeKind{KindDriveFolder}, kinds...)
 	if !ok {
@@ -672,12 +719,8 @@ func kindLabel(n *Node) string {
 }
 
 func (c *rcall) driveEntry() {
-	i, t, ok := c.browse(1)
+	i, t, d, ok := c.browseIn(1)
 	if !ok {
-		return
-	}
-	d := c.node(t, 1, KindOneDrive, nil, "OneDrive", "oneDriveId")
-	if d == nil {
 		return
 	}
 	kind, what := KindDriveDoc, "Document"
@@ -685,8 +728,7 @@ func (c *rcall) driveEntry() {
 		kind, what = KindDriveFolder, "Folder"
 	}
 	if n := c.node(t, 2, kind, d, what, ""); n != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.entryJSON(n))
-		c.event(i, n, what, fmt.Sprintf(eventTitleView, strings.ToLower(what)), fmt.Sprintf(EventMsgViewed, what, n.Name))
+		c.viewed(i, n, what, c.entryJSON)
 	}
 }
 
@@ -707,13 +749,8 @@ func (c *rcall) sites() {
 }
 
 func (c *rcall) site() {
-	i, t, ok := c.browse(2)
-	if !ok {
-		return
-	}
-	if st := c.node(t, 1, KindSite, nil, "Site", "siteId"); st != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.driveJSON(st))
-		c.event(i, st, "Site", fmt.Sprintf(eventTitleView, "site"), fmt.Sprintf(EventMsgViewed, "Site", st.Name))
+	if i, _, st, ok := c.browseIn(2); ok {
+		c.viewed(i, st, "Site", c.driveJSON)
 	}
 }
 
@@ -731,12 +768,8 @@ func (c *rcall) libJSON(n *Node) any {
 
 func siteLibs(kind NodeKind) func(*rcall) {
 	return func(c *rcall) {
-		i, t, ok := c.browse(2)
+		i, _, st, ok := c.browseIn(2)
 		if !ok {
-			return
-		}
-		st := c.node(t, 1, KindSite, nil, "Site", "siteId")
-		if st == nil {
 			return
 		}
 		if lo, hi, ok := c.page(st.Filter(kind), c.libJSON, nil); ok {
@@ -745,32 +778,28 @@ func siteLibs(kind NodeKind) func(*rcall) {
 	}
 }
 
-func siteLib(kind NodeKind) func(*rcall) {
+func siteLib(kind NodeKind) func(*rcall) { return siteChild(kind, (*rcall).libJSON) }
+
+func siteEntry(kind NodeKind) func(*rcall) { return siteChild(kind, (*rcall).entryJSON) }
+
+// siteChild serves one library, list, folder, document or item of a site (path parameter 2).
+func siteChild(kind NodeKind, render func(*rcall, *Node) any) func(*rcall) {
 	return func(c *rcall) {
-		i, t, ok := c.browse(2)
+		i, t, st, ok := c.browseIn(2)
 		if !ok {
-			return
-		}
-		st := c.node(t, 1, KindSite, nil, "Site", "siteId")
-		if st == nil {
 			return
 		}
 		what := kindLabel(&Node{Kind: kind})
 		if n := c.node(t, 2, kind, st, what, ""); n != nil {
-			c.s.writeJSON(c.w, http.StatusOK, c.libJSON(n))
-			c.event(i, n, what, fmt.Sprintf(eventTitleView, strings.ToLower(what)), fmt.Sprintf(EventMsgViewed, what, n.Name))
+			c.viewed(i, n, what, func(n *Node) any { return render(c, n) })
 		}
 	}
 }
 
 func siteEntries(kind NodeKind) func(*rcall) {
 	return func(c *rcall) {
-		i, t, ok := c.browse(2)
+		i, t, st, ok := c.browseIn(2)
 		if !ok {
-			return
-		}
-		st := c.node(t, 1, KindSite, nil, "Site", "siteId")
-		if st == nil {
 			return
 		}
 		parentKinds := []NodeKind{KindLibrary, KindSiteFolder}
@@ -778,14 +807,13 @@ func siteEntries(kind NodeKind) func(*rcall) {
 			parentKinds = []NodeKind{KindList}
 		}
 		kinds := []NodeKind{kind}
-		if c.v8() && kind != KindSiteFolder {
-			if v, ok := c.q["includefolders"]; ok {
-				if b, ok := parseBool(v); !ok {
-					c.s.badRequest(c.w, fmt.Sprintf("The value '%s' is not valid for includeFolders.", v))
-					return
-				} else if b {
-					kinds = append(kinds, KindSiteFolder)
-				}
+		if kind != KindSiteFolder {
+			include, ok := c.includeFolders()
+			if !ok {
+				return
+			}
+			if include {
+				kinds = append(kinds, KindSiteFolder)
 			}
 		}
 		parent, ok := c.queryNode(t, "parentId", st, parentKinds...)
@@ -795,46 +823,15 @@ func siteEntries(kind NodeKind) func(*rcall) {
 		var nodes []*Node
 		of := st
 		if parent != nil {
-			of = parent
-			for _, ch := range parent.Children {
-				for _, k := range kinds {
-					if ch.Kind == k {
-						nodes = append(nodes, ch)
-					}
-				}
-			}
+			of, nodes = parent, childrenOf(parent, kinds)
 		} else {
 			// the site's top level: the entries directly in its libraries/lists
 			for _, l := range st.Children {
-				for _, ch := range l.Children {
-					for _, k := range kinds {
-						if ch.Kind == k {
-							nodes = append(nodes, ch)
-						}
-					}
-				}
+				nodes = append(nodes, childrenOf(l, kinds)...)
 			}
 		}
 		if lo, hi, ok := c.page(nodes, c.entryJSON, c.extra("parentId", "includeFolders")); ok {
 			c.listed(i, of, kindLabel(of), lo, hi)
-		}
-	}
-}
-
-func siteEntry(kind NodeKind) func(*rcall) {
-	return func(c *rcall) {
-		i, t, ok := c.browse(2)
-		if !ok {
-			return
-		}
-		st := c.node(t, 1, KindSite, nil, "Site", "siteId")
-		if st == nil {
-			return
-		}
-		what := kindLabel(&Node{Kind: kind})
-		if n := c.node(t, 2, kind, st, what, ""); n != nil {
-			c.s.writeJSON(c.w, http.StatusOK, c.entryJSON(n))
-			c.event(i, n, what, fmt.Sprintf(eventTitleView, strings.ToLower(what)), fmt.Sprintf(EventMsgViewed, what, n.Name))
 		}
 	}
 }
@@ -850,37 +847,13 @@ func (c *rcall) searchFiles() {
 	if !ok {
 		return
 	}
-	o, ok := c.searchBody(false)
+	all := t.OneDrives
+	if typ == 2 {
+		all = t.Sites
+	}
+	q, scope, sc, ok := c.searchScope(t, typ, all, KindDriveFolder)
 	if !ok {
 		return
-	}
-	q := ""
-	if o.Query != nil {
-		q = *o.Query
-	}
-	scope := t.OneDrives
-	if typ == 2 {
-		scope = t.Sites
-	}
-	what, name := searchScopeOrg, searchScopeAll
-	var scopeNode *Node
-	if len(c.params) > 1 {
-		ck, cw := KindOneDrive, "OneDrive"
-		if typ == 2 {
-			ck, cw = KindSite, "Site"
-		}
-		cn := c.node(t, 1, ck, nil, cw, "")
-		if cn == nil {
-			return
-		}
-		scope, what, name, scopeNode = []*Node{cn}, cw, cn.Name, cn
-		if len(c.params) > 2 {
-			f := c.node(t, 2, KindDriveFolder, cn, "Folder", "folderId")
-			if f == nil {
-				return
-			}
-			scope, what, name, scopeNode = []*Node{f}, "Folder", f.Name, f
-		}
 	}
 	var hits []*Node
 	var walk func(n *Node)
@@ -899,7 +872,7 @@ func (c *rcall) searchFiles() {
 		walk(root)
 	}
 	if _, _, ok := c.page(hits, c.entryJSON, c.extra("itemType")); ok {
-		c.event(i, scopeNode, what, fmt.Sprintf(eventTitleSrch, strings.ToLower(what)), fmt.Sprintf(EventMsgSearch, q, what, name, len(hits)))
+		c.searched(i, sc.node, sc.what, sc.name, q, len(hits))
 	}
 }
 
@@ -953,45 +926,25 @@ func (c *rcall) teams() {
 	}
 	teams := t.Teams
 	if dn, has := c.q["displayname"]; has {
-		teams = nil
-		for _, n := range t.Teams {
-			if matches(n, dn) {
-				teams = append(teams, n)
-			}
-		}
+		teams = filterNodes(t.Teams, func(n *Node) bool { return matches(n, dn) })
 	}
 	c.page(teams, c.teamJSON, c.extra("displayName"))
 }
 
 func (c *rcall) team() {
-	i, t, ok := c.browse(3)
-	if !ok {
-		return
-	}
-	if tm := c.node(t, 1, KindTeam, nil, "Team", "teamId"); tm != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.teamJSON(tm))
-		c.event(i, tm, "Team", fmt.Sprintf(eventTitleView, "team"), fmt.Sprintf(EventMsgViewed, "Team", tm.Name))
+	if i, _, tm, ok := c.browseIn(3); ok {
+		c.viewed(i, tm, "Team", c.teamJSON)
 	}
 }
 
 func (c *rcall) channels() {
-	i, t, ok := c.browse(3)
+	i, _, tm, ok := c.browseIn(3)
 	if !ok {
-		return
-	}
-	tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-	if tm == nil {
 		return
 	}
 	chs := tm.Filter(KindChannel)
 	if dn, has := c.q["displayname"]; has {
-		var f []*Node
-		for _, n := range chs {
-			if matches(n, dn) {
-				f = append(f, n)
-			}
-		}
-		chs = f
+		chs = filterNodes(chs, func(n *Node) bool { return matches(n, dn) })
 	}
 	if lo, hi, ok := c.page(chs, c.channelJSON(true), c.extra("displayName")); ok {
 		c.listed(i, tm, "Team", lo, hi)
@@ -999,28 +952,19 @@ func (c *rcall) channels() {
 }
 
 func (c *rcall) channel() {
-	i, t, ok := c.browse(3)
+	i, t, tm, ok := c.browseIn(3)
 	if !ok {
 		return
 	}
-	tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-	if tm == nil {
-		return
-	}
 	if ch := c.node(t, 2, KindChannel, tm, "Channel", "channelId"); ch != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.channelJSON(false)(ch))
-		c.event(i, ch, "Channel", fmt.Sprintf(eventTitleView, "channel"), fmt.Sprintf(EventMsgViewed, "Channel", ch.Name))
+		c.viewed(i, ch, "Channel", c.channelJSON(false))
 	}
 }
 
 // channelItems lists a team's posts or files, of one channel when channelId is given.
 func (c *rcall) channelItems(kind NodeKind, render func(*Node) any) {
-	i, t, ok := c.browse(3)
+	i, t, tm, ok := c.browseIn(3)
 	if !ok {
-		return
-	}
-	tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-	if tm == nil {
 		return
 	}
 	ch, ok := c.queryNode(t, "channelId", tm, KindChannel)
@@ -1043,12 +987,8 @@ func (c *rcall) posts()     { c.channelItems(KindPost, c.postJSON) }
 func (c *rcall) teamFiles() { c.channelItems(KindTeamFile, c.fileJSON) }
 
 func (c *rcall) post() {
-	i, t, ok := c.browse(3)
+	i, t, tm, ok := c.browseIn(3)
 	if !ok {
-		return
-	}
-	tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-	if tm == nil {
 		return
 	}
 	if _, err := strconv.ParseInt(c.params[2], 10, 64); err != nil {
@@ -1056,47 +996,23 @@ func (c *rcall) post() {
 		return
 	}
 	if p := c.node(t, 2, KindPost, tm, "Post", "postId"); p != nil {
-		c.s.writeJSON(c.w, http.StatusOK, c.postJSON(p))
-		c.event(i, p, "Post", fmt.Sprintf(eventTitleView, "post"), fmt.Sprintf(EventMsgViewed, "Post", p.Name))
+		c.viewed(i, p, "Post", c.postJSON)
 	}
 }
 
 func (c *rcall) teamFile() {
-	i, t, ok := c.browse(3)
+	i, t, tm, ok := c.browseIn(3)
 	if !ok {
 		return
 	}
-	tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-	if tm == nil {
-		return
+	if f, _, ok := c.teamFileNode(t, tm); ok {
+		c.viewed(i, f, "File", c.fileJSON)
 	}
-	k := 2
-	var ch *Node
-	if len(c.params) == 4 { // v8: channels/{channelId}/files/{fileId}
-		if ch = c.node(t, 2, KindChannel, tm, "Channel", "channelId"); ch == nil {
-			return
-		}
-		k = 3
-	}
-	f := c.node(t, k, KindTeamFile, tm, "File", "fileId")
-	if f == nil {
-		return
-	}
-	if ch != nil && f.Channel != ch {
-		c.s.notFound(c.w, fmt.Sprintf("File with ID '%s' was not found.", f.ID))
-		return
-	}
-	c.s.writeJSON(c.w, http.StatusOK, c.fileJSON(f))
-	c.event(i, f, "File", fmt.Sprintf(eventTitleView, "file"), fmt.Sprintf(EventMsgViewed, "File", f.Name))
 }
 
 func (c *rcall) channelChildren() {
-	i, t, ok := c.browse(3)
+	i, t, tm, ok := c.browseIn(3)
 	if !ok {
-		return
-	}
-	tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-	if tm == nil {
 		return
 	}
 	ch := c.node(t, 2, KindChannel, tm, "Channel", "channelId")
@@ -1118,12 +1034,8 @@ func (c *rcall) channelChildren() {
 // searchTeams serves teams/{id}/search and channels/{id}/search (RESTTeamsSearchOptions ->
 // PageOfRESTChannelEntity): posts or files whose subject/name contains the query; no tabs.
 func (c *rcall) searchTeams() {
-	i, t, ok := c.browse(3)
+	i, t, tm, ok := c.browseIn(3)
 	if !ok {
-		return
-	}
-	tm := c.node(t, 1, KindTeam, nil, "Team", "teamId")
-	if tm == nil {
 		return
 	}
 	scope, what := tm, "Team"
@@ -1153,6 +1065,6 @@ func (c *rcall) searchTeams() {
 		})
 	}
 	if _, _, ok := c.page(hits, render, nil); ok {
-		c.event(i, scope, what, fmt.Sprintf(eventTitleSrch, strings.ToLower(what)), fmt.Sprintf(EventMsgSearch, *o.Query, what, scope.Name, len(hits)))
+		c.searched(i, scope, what, scope.Name, *o.Query, len(hits))
 	}
 }

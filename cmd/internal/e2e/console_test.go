@@ -92,14 +92,7 @@ func startConsoleEnv(t *testing.T) *consoleEnv {
 	// The Restore page's item actions: the organisations' credentials, tenant 1's restores to the
 	// original location approved by a second admin, who may restore to the original location
 	// with an API key.
-	creds := config.M365Credentials{UserName: "restore@demo.test"}
-	for name, sim := range fleet.Sims {
-		for _, o := range sim.Organizations() {
-			cfg.Restore.Organizations = append(cfg.Restore.Organizations, config.RestoreOrg{Server: name, ID: o.ID,
-				Credentials: creds.WithSecrets("", "", raSecret)})
-		}
-	}
-	cfg.Tenants[0].Restore.Approval = config.ApprovalRequired
+	withRestoreItemActions(fleet, cfg)
 	cfg.Auth.APIKeys = append(slices.Clone(cfg.Auth.APIKeys),
 		config.APIKey{Name: raAdmin2, SHA256: demo.KeySHA256(raAdmin2), Tenant: "tenant-1", Role: "TENANT_ADMIN", AllowRestoreToOriginal: true})
 	e.cfg = cfg

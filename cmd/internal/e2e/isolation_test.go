@@ -1183,7 +1183,7 @@ func TestIsoRestoreFrontDoor(t *testing.T) {
 
 	// Tenant-1: a session through the gateway, browsed three levels deep; one from outside.
 	const secret = "T1-SECRET-REASON ticket 77"
-	s1 := e.start(t, t1op, t1org, secret)
+	s1 := e.startExchange(t, t1op, t1org, secret)
 	var b rfBrowseData
 	postAs(t, e.c, t1op, rfBrowse, map[string]any{"id": s1}).decode(t, &b)
 	mb := b.RestoreSession.Browse.Mailboxes
@@ -1214,8 +1214,8 @@ func TestIsoRestoreFrontDoor(t *testing.T) {
 	t1Outside := syd.AddSession(upstream.RestoreSession{Organization: t1Name, ClientHost: "T1-PC", InitiatedBy: "CONTOSO\\t1-mallory"})
 	t1OutsideID := gid.ID{Kind: gid.KindRestoreSession, Server: "syd1", Upstream: t1Outside.ID}.String()
 	// Tenant-2: its own session (the cursors' control) and one from outside (the rules' control).
-	s2 := e.start(t, demo.TenantOperatorKey(2), t2org, "tenant-2's own")
-	s2b := e.start(t, demo.TenantOperatorKey(2), t2org, "tenant-2's second")
+	s2 := e.startExchange(t, demo.TenantOperatorKey(2), t2org, "tenant-2's own")
+	s2b := e.startExchange(t, demo.TenantOperatorKey(2), t2org, "tenant-2's second")
 	var b2 rhMailboxesData
 	postAs(t, e.c, demo.TenantOperatorKey(2), rhMailboxes, map[string]any{"id": s2b, "first": 1}).decode(t, &b2)
 	ownOtherCursor := b2.RestoreSession.Browse.Mailboxes.PageInfo.EndCursor

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/99designs/gqlgen/client"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
@@ -48,30 +46,10 @@ type raEnv struct {
 
 func raStart(t *testing.T) *raEnv {
 	t.Helper()
-	fleet, err := demo.Start(demo.Options{Orgs: 6, Sessions: 20, Now: time.Now().Add(-time.Hour), Sim: func(name string, o *vbosim.Options) {
-		if name != "syd1" {
-			o.APIVersion = "v8"
-		}
-	}})
-	if err != nil {
-		t.Fatalf("demo.Start: %v", err)
-	}
-	t.Cleanup(fleet.Close)
-	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
-	cfg := fleet.Config
-	cfg.Watch = config.Watch{Enabled: true, Interval: 100 * time.Millisecond, Backfill: 24 * time.Hour}
-	db := filepath.Join(t.TempDir(), "gw.db")
-	cfg.Store = config.Store{Driver: "sqlite", Path: db}
+	fleet, cfg := restoreFleet(t, 20, 100*time.Millisecond)
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 10,
 		StepsPerMinute: 6000}
-	creds := config.M365Credentials{UserName: "restore@demo.test"}
-	for name, sim := range fleet.Sims {
-		for _, o := range sim.Organizations() {
-			cfg.Restore.Organizations = append(cfg.Restore.Organizations, config.RestoreOrg{Server: name, ID: o.ID,
-				Credentials: creds.WithSecrets("", "", raSecret)})
-		}
-	}
-	cfg.Tenants[0].Restore.Approval = config.ApprovalRequired
+	withRestoreItemActions(fleet, cfg)
 	cfg.Auth.APIKeys = append(cfg.Auth.APIKeys,
 		config.APIKey{Name: raAdmin2, SHA256: demo.KeySHA256(raAdmin2), Tenant: "tenant-1", Role: "TENANT_ADMIN", AllowRestoreToOriginal: true},
 		config.APIKey{Name: raOperatorFull, SHA256: demo.KeySHA256(raOperatorFull), Tenant: "tenant-1", Role: "RESTORE_OPERATOR", AllowRestoreToOriginal: true})
@@ -80,16 +58,11 @@ func raStart(t *testing.T) *raEnv {
 	cfg.Auth.JWT = &config.JWT{JWKSURL: jwks, Issuer: "https://idp.ra.test/", Audience: "vbo-gateway", ClockSkew: 30 * time.Second,
 		TenantClaim: "tenant", RoleClaim: "role"}
 	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	gw, err := runGateway(t, ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
+	env := restoreGateway(t, fleet, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if env.gw.Downloads == nil {
+		t.Fatal("restore.enabled built no downloads")
 	}
-	if gw.Restore == nil || gw.Downloads == nil {
-		t.Fatal("restore.enabled built no front door or no downloads")
-	}
-	return &raEnv{restoreEnv: &restoreEnv{fleet: fleet, gw: gw, c: client.New(gw.Handler, client.Path("/graphql"))}, db: db, logs: logs,
+	return &raEnv{restoreEnv: env, db: cfg.Store.Path, logs: logs,
 		sign: func(c map[string]any, alg, _ string) string { return sign(c, alg, kid) }}
 }
 
@@ -573,28 +546,7 @@ func TestRestoreActionsDemoTab(t *testing.T) {
 	if !ok || !strings.Contains(tab.Headers, demo.TenantOperatorKey(1)) {
 		t.Fatalf("tab %+v", tab)
 	}
-	var vars map[string]any
-	if err := json.Unmarshal([]byte(tab.Variables), &vars); err != nil {
-		t.Fatal(err)
-	}
-	run := func(op string, out any) {
-		t.Helper()
-		opts := []client.Option{asKey(demo.TenantOperatorKey(1)), client.Operation(op)}
-		for k, v := range vars {
-			opts = append(opts, client.Var(k, v))
-		}
-		resp, err := e.c.RawPost(tab.Query, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
-			t.Fatalf("%s: %s", op, resp.Errors)
-		}
-		b, _ := json.Marshal(resp.Data)
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatal(err)
-		}
-	}
+	run, vars := e.tabRunner(t, tab)
 	var s struct{ StartRestoreSession struct{ ID string } }
 	run("StartRestoreSession", &s)
 	vars["session"] = s.StartRestoreSession.ID

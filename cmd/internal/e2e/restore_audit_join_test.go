@@ -26,25 +26,11 @@ func TestRestoreAuditJoin(t *testing.T) {
 	t.Parallel()
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
-	out, through := newHookReceiver(t), newHookReceiver(t)
-	in := map[string]any{"name": "bypassed the portal", "url": out.URL, "on": "STARTED", "startedOutsideGateway": true}
-	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": in}, nil)
-	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": with(in, "name", "through the portal", "url", through.URL,
-		"startedOutsideGateway", false)}, nil)
+	out, through := rulePair(t, gw, map[string]any{"name": "bypassed the portal", "on": "STARTED"}, "startedOutsideGateway", "through the portal")
 	time.Sleep(5 * time.Millisecond) // sessions first seen after the rules
 
-	org := fleet.Config.Tenants[0].Organizations[0]
-	sim := fleet.Sims[org.Server]
-	var orgID string
-	for _, o := range sim.Organizations() {
-		if o.Name == org.Name {
-			orgID = o.ID
-		}
-	}
-	log, err := actionlog.New(gw.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, sim, orgID := tenant1Org(fleet)
+	log := mustActionLog(t, gw)
 	ctx := context.Background()
 	// The front door records the START before calling VBO...
 	start, err := log.Begin(ctx, actionlog.Entry{Kind: actionlog.KindStart, Reason: "ticket 42", Server: org.Server, OrganizationID: orgID,

@@ -5,58 +5,26 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/client"
-
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
-	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
 
 // The restore front door end to end (issue 24): the demo fleet with syd1 on VBO API v6 and
 // mel1 on v8, the watch and the front door on, callers authenticated by the demo's keys.
 
-type restoreEnv struct {
-	fleet *demo.Fleet
-	gw    *app.Gateway
-	c     *client.Client
-}
-
 func restoreStart(t *testing.T) *restoreEnv {
 	t.Helper()
-	fleet, err := demo.Start(demo.Options{Orgs: 6, Sessions: 20, Now: time.Now().Add(-time.Hour), Sim: func(name string, o *vbosim.Options) {
-		if name != "syd1" {
-			o.APIVersion = "v8"
-		}
-	}})
-	if err != nil {
-		t.Fatalf("demo.Start: %v", err)
-	}
-	t.Cleanup(fleet.Close)
-	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
-	cfg := fleet.Config
-	cfg.Watch = config.Watch{Enabled: true, Interval: 100 * time.Millisecond, Backfill: 24 * time.Hour}
-	cfg.Store = config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "gw.db")}
+	fleet, cfg := restoreFleet(t, 20, 100*time.Millisecond)
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 5,
 		StepsPerMinute: 6000} // each browse query below takes up to 7 steps
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	gw, err := runGateway(t, ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	if gw.Restore == nil {
-		t.Fatal("restore.enabled built no front door")
-	}
-	return &restoreEnv{fleet: fleet, gw: gw, c: client.New(gw.Handler, client.Path("/graphql"))}
+	return restoreGateway(t, fleet, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // tenantOrgs are tenant n's organisations as global ids, by server.
@@ -385,9 +353,7 @@ func TestRestoreReaperStopsIdleSession(t *testing.T) {
 	e := restoreStart(t)
 	operator := demo.TenantOperatorKey(1)
 	org := e.tenantOrgs(t, 1)["mel1"]
-	var started struct{ StartRestoreSession struct{ ID string } }
-	postAs(t, e.c, operator, rfStart, map[string]any{"org": org, "reason": "left open"}).decode(t, &started)
-	id := started.StartRestoreSession.ID
+	id := e.startExchange(t, operator, org, "left open")
 	// Idle for two minutes (restore.idleTimeout is one): move its last step back in the store.
 	old := time.Now().Add(-2 * time.Minute).UnixNano()
 	if err := e.gw.Store.InTx(context.Background(), func(tx store.Tx) error {
@@ -417,31 +383,10 @@ func TestRestoreDemoTab(t *testing.T) {
 	if !ok {
 		t.Fatal("no restore tab")
 	}
-	var vars map[string]any
-	if err := json.Unmarshal([]byte(tab.Variables), &vars); err != nil {
-		t.Fatal(err)
-	}
 	if !strings.Contains(tab.Headers, demo.TenantOperatorKey(1)) {
 		t.Fatalf("tab headers %s", tab.Headers)
 	}
-	run := func(op string, out any) {
-		t.Helper()
-		opts := []client.Option{asKey(demo.TenantOperatorKey(1)), client.Operation(op)}
-		for k, v := range vars {
-			opts = append(opts, client.Var(k, v))
-		}
-		resp, err := e.c.RawPost(tab.Query, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
-			t.Fatalf("%s: %s", op, resp.Errors)
-		}
-		b, _ := json.Marshal(resp.Data)
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatal(err)
-		}
-	}
+	run, vars := e.tabRunner(t, tab)
 	var s struct{ StartRestoreSession struct{ ID string } }
 	run("StartRestoreSession", &s)
 	vars["session"] = s.StartRestoreSession.ID

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/99designs/gqlgen/client"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
@@ -41,40 +39,17 @@ type hostileEnv struct {
 
 func hostileStart(t *testing.T, tune func(*config.Config)) *hostileEnv {
 	t.Helper()
-	fleet, err := demo.Start(demo.Options{Orgs: 6, Sessions: 8, Now: time.Now().Add(-time.Hour), Sim: func(name string, o *vbosim.Options) {
-		if name != "syd1" {
-			o.APIVersion = "v8"
-		}
-	}})
-	if err != nil {
-		t.Fatalf("demo.Start: %v", err)
-	}
-	t.Cleanup(fleet.Close)
-	fleet.Config = fleet.Config.WithCursorSecret([]byte(testCursorSecret))
-	cfg := fleet.Config
-	cfg.Watch = config.Watch{Enabled: true, Interval: 200 * time.Millisecond, Backfill: 24 * time.Hour}
-	cfg.Store = config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "gw.db")}
+	fleet, cfg := restoreFleet(t, 8, 200*time.Millisecond)
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Hour, ReapInterval: time.Hour, MaxOpenSessionsPerPerson: 3, StepsPerMinute: 6000}
 	cfg.Webhooks = config.Webhooks{AllowHTTP: true, AllowPrivateNetworks: []string{"127.0.0.0/8"},
 		RetrySchedule: []time.Duration{0, 50 * time.Millisecond}}
 	if tune != nil {
 		tune(cfg)
 	}
-	gw, err := runGateway(t, t.Context(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	srv := httptest.NewServer(gw.Handler)
+	env := restoreGateway(t, fleet, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(env.gw.Handler)
 	t.Cleanup(srv.Close)
-	return &hostileEnv{restoreEnv: &restoreEnv{fleet: fleet, gw: gw, c: client.New(gw.Handler, client.Path("/graphql"))}, url: srv.URL}
-}
-
-// start starts an EXCHANGE session of org as key and returns its id (fails the test on error).
-func (e *hostileEnv) start(t *testing.T, key, org, reason string) string {
-	t.Helper()
-	var s struct{ StartRestoreSession struct{ ID string } }
-	postAs(t, e.c, key, rfStart, map[string]any{"org": org, "reason": reason}).decode(t, &s)
-	return s.StartRestoreSession.ID
+	return &hostileEnv{restoreEnv: env, url: srv.URL}
 }
 
 // actions are the recorded steps of session id as "KIND:STATUS", read by the admin.
@@ -192,7 +167,7 @@ func TestRestoreHostileInputs(t *testing.T) {
 		}
 		// Exactly 500 characters (multi-byte), and newlines and tabs: accepted and recorded as given.
 		for _, reason := range []string{strings.Repeat("ü", 500), "line one\n\tline two"} {
-			id := e.start(t, op, org, reason)
+			id := e.startExchange(t, op, org, reason)
 			var d rfReadData
 			postAs(t, e.c, op, rfReadOnly, map[string]any{"id": id, "live": true}).decode(t, &d)
 			if show(d.RestoreSession.Attribution.Reason) != reason {
@@ -202,8 +177,8 @@ func TestRestoreHostileInputs(t *testing.T) {
 		}
 	})
 
-	id := e.start(t, op, org, "hostile inputs")
-	other := e.start(t, op, org, "a second session")
+	id := e.startExchange(t, op, org, "hostile inputs")
+	other := e.startExchange(t, op, org, "a second session")
 
 	t.Run("page sizes", func(t *testing.T) {
 		for _, first := range []int{-1, 501, 1 << 30, 1<<31 - 1} {
@@ -246,7 +221,7 @@ func TestRestoreHostileInputs(t *testing.T) {
 			"a stopped session's":     "", // filled below
 			"the search's for browse": e.searchCursor(t, op, id),
 		}
-		stopped := e.start(t, op, org, "stopped soon")
+		stopped := e.startExchange(t, op, org, "stopped soon")
 		stoppedCur := e.mailboxes(t, op, stopped, 1, "").RestoreSession.Browse.Mailboxes.PageInfo.EndCursor
 		postAs(t, e.c, op, rfStop, map[string]any{"id": stopped}).decode(t, &struct{}{})
 		bad["a stopped session's"] = stoppedCur
@@ -370,7 +345,7 @@ func TestRestoreHostileConcurrentStarts(t *testing.T) {
 		}
 	}
 	// Another person of the same tenant still may.
-	e.start(t, demo.TenantAdminKey(1), org, "another person")
+	e.startExchange(t, demo.TenantAdminKey(1), org, "another person")
 	if ok, recs := e.verify(t, "tenant-1"); !ok || recs != 8 {
 		t.Fatalf("tenant-1's chain: ok %v, %d records, want 8", ok, recs)
 	}
@@ -385,7 +360,7 @@ func TestRestoreHostileStopRacesBrowse(t *testing.T) {
 	e := hostileStart(t, nil)
 	op := demo.TenantOperatorKey(1)
 	for round := range 3 {
-		id := e.start(t, op, e.tenantOrgs(t, 1)["mel1"], fmt.Sprintf("round %d", round))
+		id := e.startExchange(t, op, e.tenantOrgs(t, 1)["mel1"], fmt.Sprintf("round %d", round))
 		var wg sync.WaitGroup
 		errs := make(chan string, 64)
 		for range 8 {
@@ -447,7 +422,7 @@ func TestRestoreHostileProviderAdminChain(t *testing.T) {
 	org := e.tenantOrgs(t, 1)["syd1"]
 	_, t1Before := e.verify(t, "tenant-1")
 	_, provBefore := e.verify(t, nil)
-	id := e.start(t, demo.AdminKey, org, "provider support ticket 9")
+	id := e.startExchange(t, demo.AdminKey, org, "provider support ticket 9")
 	browse := e.mailboxes(t, demo.AdminKey, id, 1, "")
 	if len(browse.RestoreSession.Browse.Mailboxes.Edges) != 1 {
 		t.Fatal("the admin cannot browse its session")

@@ -22,12 +22,7 @@ func TestDestructiveRulesOutsideTheGateway(t *testing.T) {
 	t.Parallel()
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
-	destr, other := newHookReceiver(t), newHookReceiver(t)
-	in := map[string]any{"name": "restore over the original", "url": destr.URL, "on": "ITEM", "eventTypes": []string{"RESTORE"},
-		"destructive": true}
-	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": in}, nil)
-	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": with(in, "name", "restore elsewhere", "url", other.URL,
-		"destructive", false)}, nil)
+	destr, other := destructiveRules(t, gw)
 	var rules struct {
 		WatchRules []struct {
 			Name        string
@@ -45,16 +40,10 @@ func TestDestructiveRulesOutsideTheGateway(t *testing.T) {
 		t.Fatalf("watchRules read back destructive %v", read)
 	}
 
-	org := fleet.Config.Tenants[0].Organizations[0]
+	org, _, orgID := tenant1Org(fleet)
 	c, ok := gw.Fleet.Get(org.Server)
 	if !ok {
 		t.Fatalf("no client for %s", org.Server)
-	}
-	var orgID string
-	for _, o := range fleet.Sims[org.Server].Organizations() {
-		if o.Name == org.Name {
-			orgID = o.ID
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -139,26 +128,11 @@ func TestDestructiveRulesThroughTheGateway(t *testing.T) {
 	t.Parallel()
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
-	destr, other := newHookReceiver(t), newHookReceiver(t)
-	in := map[string]any{"name": "restore over the original", "url": destr.URL, "on": "ITEM", "eventTypes": []string{"RESTORE"},
-		"destructive": true}
-	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": in}, nil)
-	mustPost(t, gw, demo.AdminKey, createRule, map[string]any{"in": with(in, "name", "restore elsewhere", "url", other.URL,
-		"destructive", false)}, nil)
+	destr, other := destructiveRules(t, gw)
 	time.Sleep(5 * time.Millisecond)
 
-	org := fleet.Config.Tenants[0].Organizations[0]
-	sim := fleet.Sims[org.Server]
-	var orgID string
-	for _, o := range sim.Organizations() {
-		if o.Name == org.Name {
-			orgID = o.ID
-		}
-	}
-	log, err := actionlog.New(gw.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, sim, orgID := tenant1Org(fleet)
+	log := mustActionLog(t, gw)
 	ctx := context.Background()
 	person := func(p string) actionlog.Actor {
 		return actionlog.Actor{Person: p, DisplayName: strings.ToUpper(p[:1]) + p[1:], Role: "RESTORE_OPERATOR", Tenant: "tenant-1"}
