@@ -138,3 +138,49 @@ func TestConsoleOIDCStepUp(t *testing.T) {
 }
 
 var regexpReauth = regexp.MustCompile(`id="reauth" href="([^"]+)"`)
+
+// TestConsoleRestoreTeamsSwitches (plain HTTP): the confirmation page of a restore to the
+// original location offers the Teams switches for a TEAMS session, and not for an Exchange
+// one; ticked, they reach restoreItemsToOriginal (the recorded action's summary names members
+// and settings), and a forged switch on an Exchange session is refused.
+func TestConsoleRestoreTeamsSwitches(t *testing.T) {
+	e := startConsoleEnv(t)
+	cc := newConsoleClient(t, e, raAdmin2)
+	_, page := cc.get("/console/restore")
+	csrf := csrfField.FindStringSubmatch(page)[1]
+	org := html.UnescapeString(firstOrgOp.FindStringSubmatch(page)[1])
+	resp, body := cc.post("/console/restore/start", url.Values{"csrf": {csrf}, "org": {org}, "type": {"TEAMS"}, "reason": {"ticket 26: teams"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start a Teams session: %d %.500s", resp.StatusCode, body)
+	}
+	loc := resp.Header.Get("Location")
+	rid, _ := url.PathUnescape(strings.TrimPrefix(loc, "/console/restore/"))
+	_, teams := cc.get(loc)
+	pm := pickRe.FindStringSubmatch(teams)
+	if pm == nil {
+		t.Fatalf("no team to pick: %.2000s", teams)
+	}
+	pick := html.UnescapeString(pm[1])
+	resp, page = cc.post("/console/restore/"+url.PathEscape(rid)+"/items", url.Values{"csrf": {csrf}, "key": {"k-t"}, "item": {pick},
+		"action": {"original"}, "reason": {"team deleted by mistake"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="restoreMembers" value="yes"`) || !strings.Contains(page, `name="restoreSettings" value="yes"`) {
+		t.Fatalf("a Teams session's confirmation page: %d %.2000s; want the members and settings switches", resp.StatusCode, page)
+	}
+	resp, page = cc.post("/console/restore/"+url.PathEscape(rid)+"/original", url.Values{"csrf": {csrf}, "key": {html.UnescapeString(keyField.FindStringSubmatch(page)[1])},
+		"item": {pick}, "conflict": {"OVERWRITE"}, "reason": {"team deleted by mistake"}, "confirm": {"yes"}, "restoreMembers": {"yes"}, "restoreSettings": {"yes"}})
+	if st := idText("result-state", page); resp.StatusCode != http.StatusOK || st != "PENDING_APPROVAL" || !strings.Contains(page, "conflict OVERWRITE, members, settings)") {
+		t.Fatalf("a team's restore with both switches: %d %s %.2000s", resp.StatusCode, st, page)
+	}
+	// An Exchange session: no switches, and a forged one is the gateway's BAD_USER_INPUT.
+	xid, xcsrf, items, _ := consoleItems(t, cc, "ticket 26: exchange")
+	xpick := html.UnescapeString(pickRe.FindStringSubmatch(items)[1])
+	resp, page = cc.post("/console/restore/"+url.PathEscape(xid)+"/items", url.Values{"csrf": {xcsrf}, "key": {"k-x"}, "item": {xpick}, "action": {"original"}})
+	if resp.StatusCode != http.StatusOK || strings.Contains(page, "restoreMembers") || strings.Contains(page, "restoreSettings") {
+		t.Fatalf("an Exchange session's confirmation page: %d %.2000s; want no Teams switches", resp.StatusCode, page)
+	}
+	resp, page = cc.post("/console/restore/"+url.PathEscape(xid)+"/original", url.Values{"csrf": {xcsrf}, "key": {html.UnescapeString(keyField.FindStringSubmatch(page)[1])},
+		"item": {xpick}, "conflict": {"OVERWRITE"}, "confirm": {"yes"}, "restoreMembers": {"yes"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "restoreMembers and restoreSettings apply to a team") {
+		t.Errorf("a forged switch on an Exchange session: %d %.1000s; want 400 from the gateway", resp.StatusCode, page)
+	}
+}
