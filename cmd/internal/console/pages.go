@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/policy"
 )
 
 // pageTemplate is one page with the layout.
@@ -120,6 +118,11 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.render(w, r, "error", pageData{Title: "Error", Data: msg, Reauth: s.reauthLink(r, err)})
 }
 
+// ruleStepUp is the rule the gateway names when it refuses for want of fresh authentication
+// (policy.RuleStepUp; the console does not import the restore wing: TestImportDirection, and
+// TestConsoleOIDCStepUp fails if the two drift apart).
+const ruleStepUp = "restore.stepUpMaxAge"
+
 // stepUpRefused reports the gateway refusing an action for want of fresh authentication
 // (restore.stepUpMaxAge: a restore to the original location by a person whose sign-in is
 // older than that, or whose ID token had no auth_time).
@@ -129,7 +132,7 @@ func stepUpRefused(err error) bool {
 		return false
 	}
 	for _, e := range ge {
-		if e.code() == "FORBIDDEN" && strings.Contains(e.Message, "(rule "+policy.RuleStepUp+")") {
+		if e.code() == "FORBIDDEN" && strings.Contains(e.Message, "(rule "+ruleStepUp+")") {
 			return true
 		}
 	}
