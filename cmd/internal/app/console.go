@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/console"
@@ -54,12 +55,12 @@ func (a consoleAuthority) Claims(claims map[string]any) (*auth.Principal, error)
 	return snap.authenticator.ClaimsPrincipal(claims)
 }
 
-func (a consoleAuthority) Current(subject, tenant string, role auth.Role) (*auth.Principal, error) {
+func (a consoleAuthority) Current(subject, tenant string, role auth.Role, authTime time.Time) (*auth.Principal, error) {
 	snap := a.g.current.Load()
 	if snap == nil || snap.authenticator == nil {
 		return nil, errNoAuth
 	}
-	return snap.authenticator.Current(subject, tenant, role)
+	return snap.authenticator.Current(subject, tenant, role, authTime)
 }
 
 func (a consoleAuthority) TenantView(admin *auth.Principal, tenant string) (*auth.Principal, bool) {

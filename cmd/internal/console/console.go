@@ -45,8 +45,10 @@ type Authority interface {
 	APIKey(key string) (*auth.Principal, error)
 	// Claims is the principal of a verified ID token's claims (sub, tenant and role claims).
 	Claims(claims map[string]any) (*auth.Principal, error)
-	// Current rebuilds a session's principal; an error signs the session out.
-	Current(subject, tenant string, role auth.Role) (*auth.Principal, error)
+	// Current rebuilds a session's principal; an error signs the session out. authTime is
+	// when the person last authenticated (an OpenID Connect session's ID token auth_time; zero
+	// when unknown), carried on a JWT principal's credential for the step-up check.
+	Current(subject, tenant string, role auth.Role, authTime time.Time) (*auth.Principal, error)
 	// TenantView is a provider admin's view of one tenant: that tenant's scope (false: no
 	// such tenant).
 	TenantView(admin *auth.Principal, tenant string) (*auth.Principal, bool)

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -61,6 +62,9 @@ type pageData struct {
 	Query   string // "tenant=..." to keep on links, or ""
 	Notes   []string
 	Data    any
+	// Reauth is the "sign in again" link of an error page: the gateway refused an action
+	// because the person's OpenID Connect sign-in is older than restore.stepUpMaxAge.
+	Reauth string
 }
 
 type sessionView struct {
@@ -111,7 +115,43 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
 	}
 	w.WriteHeader(status)
-	s.render(w, r, "error", pageData{Title: "Error", Data: msg})
+	s.render(w, r, "error", pageData{Title: "Error", Data: msg, Reauth: s.reauthLink(r, err)})
+}
+
+// ruleStepUp is the rule the gateway names when it refuses for want of fresh authentication
+// (policy.RuleStepUp; the console does not import the restore wing: TestImportDirection, and
+// TestConsoleOIDCStepUp fails if the two drift apart).
+const ruleStepUp = "restore.stepUpMaxAge"
+
+// stepUpRefused reports the gateway refusing an action for want of fresh authentication
+// (restore.stepUpMaxAge: a restore to the original location by a person whose sign-in is
+// older than that, or whose ID token had no auth_time).
+func stepUpRefused(err error) bool {
+	var ge gqlErrors
+	if !errors.As(err, &ge) {
+		return false
+	}
+	for _, e := range ge {
+		if e.code() == "FORBIDDEN" && strings.Contains(e.Message, "(rule "+ruleStepUp+")") {
+			return true
+		}
+	}
+	return false
+}
+
+// reauthLink is where a person refused for a stale OpenID Connect sign-in signs in again: a
+// new sign-in that asks the issuer to authenticate the person afresh (a new auth_time), then
+// back to the restore session the action was on. "" for any other error or session.
+func (s *server) reauthLink(r *http.Request, err error) string {
+	sess := sessionFrom(r.Context())
+	if s.cfg.OIDC == nil || sess == nil || sess.kind != kindOIDC || !stepUpRefused(err) {
+		return ""
+	}
+	next := "/console/restore"
+	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/console/restore/") {
+		next += "/" + url.PathEscape(id)
+	}
+	return "/console/auth/start?reauth=1&next=" + url.QueryEscape(next+s.keep(r, "?"))
 }
 
 func notes(errs gqlErrors) []string {

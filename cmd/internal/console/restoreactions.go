@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -160,10 +161,26 @@ func (s *server) restoreItems(w http.ResponseWriter, r *http.Request) {
 		s.runAction(w, r, id, "restoreItemsTo", "RestoreItemsToInput", base)
 	case "original":
 		// Nothing is asked yet: the confirmation page says what will be overwritten, with a key
-		// of its own (this form's key is left unused).
+		// of its own (this form's key is left unused). A team's restore may also put back its
+		// members and settings: the session's type decides whether those switches are shown.
+		var head struct {
+			RestoreSession *struct {
+				Type string `json:"type"`
+			} `json:"restoreSession"`
+		}
+		notes, err := s.query(r.Context(), view, `query ConsoleRestoreType($id: ID!) { restoreSession(id: $id) { type } }`,
+			map[string]any{"id": id}, &head)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if head.RestoreSession == nil {
+			s.fail(w, r, notes)
+			return
+		}
 		s.render(w, r, "restoreconfirm", pageData{Title: "Confirm restore to the original location", Nav: "restore", Data: map[string]any{
 			"SessionID": id, "Items": items, "Reason": r.PostFormValue("reason"), "Key": newKey(),
-			"Conflicts": []string{"KEEP", "OVERWRITE", "MERGE"}}})
+			"Conflicts": []string{"KEEP", "OVERWRITE", "MERGE"}, "Teams": head.RestoreSession.Type == "TEAMS"}})
 	default:
 		s.badForm(w, r, "choose an action: download, send, restore to another location or to the original location")
 	}
@@ -180,18 +197,40 @@ func (s *server) restoreOriginal(w http.ResponseWriter, r *http.Request) {
 		s.badForm(w, r, err.Error())
 		return
 	}
-	if r.PostFormValue("confirm") != "yes" {
-		s.badForm(w, r, "a restore to the original location changes live Microsoft 365 data: tick the confirmation box to go ahead")
+	in, err := originalInput(id, items, r.PostForm)
+	if err != nil {
+		s.badForm(w, r, err.Error())
 		return
 	}
-	key := r.PostFormValue("key")
-	if key == "" {
-		s.badForm(w, r, "the form has no idempotency key: reload the page")
-		return
-	}
-	in := map[string]any{"sessionId": id, "itemIds": itemIDs(items), "reason": r.PostFormValue("reason"), "idempotencyKey": key,
-		"conflict": r.PostFormValue("conflict"), "confirm": true}
 	s.runAction(w, r, id, "restoreItemsToOriginal", "RestoreItemsToOriginalInput", in)
+}
+
+// originalInput is the RestoreItemsToOriginalInput of the confirmation page's form: the
+// confirmation box must be ticked and the idempotency key present; the Teams switches
+// (restoreMembers, restoreSettings: shown for a team's session only, and destructive like the
+// restore itself) are booleans, ticked ("yes") or absent. The gateway decides the rest (the
+// conflict choice, a switch on a session that is not a team's: BAD_USER_INPUT).
+func originalInput(sessionID string, items []selectedItem, form url.Values) (map[string]any, error) {
+	if form.Get("confirm") != "yes" {
+		return nil, errors.New("a restore to the original location changes live Microsoft 365 data: tick the confirmation box to go ahead")
+	}
+	key := form.Get("key")
+	if key == "" {
+		return nil, errors.New("the form has no idempotency key: reload the page")
+	}
+	in := map[string]any{"sessionId": sessionID, "itemIds": itemIDs(items), "reason": form.Get("reason"), "idempotencyKey": key,
+		"conflict": form.Get("conflict"), "confirm": true}
+	for _, sw := range []string{"restoreMembers", "restoreSettings"} {
+		switch form.Get(sw) {
+		case "":
+			in[sw] = false
+		case "yes":
+			in[sw] = true
+		default:
+			return nil, fmt.Errorf("the form's %s switch is neither ticked nor clear: reload the page", sw)
+		}
+	}
+	return in, nil
 }
 
 // runAction runs one of the mutations answering a RestoreActionResult and shows it.

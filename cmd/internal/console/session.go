@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -86,9 +88,9 @@ func (s *server) createSession(ctx context.Context, w http.ResponseWriter, r *ht
 		if _, err := tx.Exec(ctx, `DELETE FROM console_login WHERE expires_ns < ?`, now.UnixNano()); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO console_session (id_hash, csrf, kind, subject, tenant, role, created_ns, expires_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, hashToken(id), randomToken(), kind, p.Subject, p.Tenant, string(p.Role),
-			now.UnixNano(), now.Add(s.cfg.SessionTTL).UnixNano())
+		_, err := tx.Exec(ctx, `INSERT INTO console_session (id_hash, csrf, kind, subject, tenant, role, created_ns, expires_ns, auth_time_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, hashToken(id), randomToken(), kind, p.Subject, p.Tenant, string(p.Role),
+			now.UnixNano(), now.Add(s.cfg.SessionTTL).UnixNano(), sessionAuthTime(kind, p))
 		return err
 	})
 	if err != nil {
@@ -98,6 +100,17 @@ func (s *server) createSession(ctx context.Context, w http.ResponseWriter, r *ht
 		SameSite: http.SameSiteLaxMode, MaxAge: int(s.cfg.SessionTTL.Seconds())})
 	s.log.InfoContext(ctx, "console sign-in", "kind", kind, "subject", p.Subject, "tenant", p.Tenant, "role", p.Role)
 	return nil
+}
+
+// sessionAuthTime is what a session keeps of when its person authenticated: an OpenID Connect
+// sign-in's ID token auth_time in Unix nanoseconds (the step-up check for a restore to the
+// original location reads it), NULL for an API key or an ID token without one.
+func sessionAuthTime(kind string, p *auth.Principal) sql.NullInt64 {
+	at := p.Credential().AuthTime
+	if kind != kindOIDC || p.Credential().Kind != auth.CredentialJWT || at.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: at.UnixNano(), Valid: true}
 }
 
 // errSignedOut: no session, or one the configuration no longer accepts.
@@ -113,8 +126,9 @@ func (s *server) loadSession(r *http.Request) (*session, error) {
 	ctx, idHash := r.Context(), hashToken(c.Value)
 	var sess session
 	var subject, tenant, role string
-	err = s.opts.Store.QueryRow(ctx, `SELECT csrf, kind, subject, tenant, role FROM console_session
-		WHERE id_hash = ? AND expires_ns > ?`, idHash, s.now().UnixNano()).Scan(&sess.csrf, &sess.kind, &subject, &tenant, &role)
+	var authNS sql.NullInt64
+	err = s.opts.Store.QueryRow(ctx, `SELECT csrf, kind, subject, tenant, role, auth_time_ns FROM console_session
+		WHERE id_hash = ? AND expires_ns > ?`, idHash, s.now().UnixNano()).Scan(&sess.csrf, &sess.kind, &subject, &tenant, &role, &authNS)
 	if store.IsNoRows(err) {
 		return nil, errSignedOut
 	}
@@ -122,7 +136,11 @@ func (s *server) loadSession(r *http.Request) (*session, error) {
 		return nil, fmt.Errorf("console: read session: %w", err)
 	}
 	sess.idHash = idHash
-	p, err := s.opts.Authority.Current(subject, tenant, auth.Role(role))
+	var authTime time.Time
+	if authNS.Valid && sess.kind == kindOIDC {
+		authTime = time.Unix(0, authNS.Int64).UTC()
+	}
+	p, err := s.opts.Authority.Current(subject, tenant, auth.Role(role), authTime)
 	if err != nil {
 		s.log.InfoContext(ctx, "console session ended: the configuration no longer accepts it", "subject", subject, "tenant", tenant, "err", err)
 		_ = s.deleteSession(ctx, idHash)

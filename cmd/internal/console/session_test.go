@@ -31,11 +31,15 @@ func (f *fakeAuthority) APIKey(key string) (*auth.Principal, error) {
 	return auth.NewTenantAuditor("apikey:"+key, "tenant-1", nil), nil
 }
 func (f *fakeAuthority) Claims(map[string]any) (*auth.Principal, error) { return nil, errors.New("no") }
-func (f *fakeAuthority) Current(subject, tenant string, role auth.Role) (*auth.Principal, error) {
+func (f *fakeAuthority) Current(subject, tenant string, role auth.Role, authTime time.Time) (*auth.Principal, error) {
 	if !f.known[subject] {
 		return nil, errors.New("gone")
 	}
-	return auth.NewTenantAuditor(subject, tenant, nil), nil
+	p := auth.NewTenantAuditor(subject, tenant, nil)
+	if strings.HasPrefix(subject, "apikey:") {
+		return p.WithCredential(auth.Credential{Kind: auth.CredentialAPIKey}), nil
+	}
+	return p.WithCredential(auth.Credential{Kind: auth.CredentialJWT, AuthTime: authTime}), nil
 }
 func (f *fakeAuthority) TenantView(*auth.Principal, string) (*auth.Principal, bool) {
 	return nil, false
@@ -97,6 +101,53 @@ func TestStoreSessions(t *testing.T) {
 			fa.known["apikey:k1"] = true // back again: the session was deleted, not suspended
 			if _, err := b.loadSession(withCookie()); !errors.Is(err, errSignedOut) {
 				t.Errorf("a deleted session came back: %v", err)
+			}
+		})
+	}
+}
+
+// A session keeps its OpenID Connect sign-in's auth_time (on each engine: migration 00023) and
+// hands it to Current on every request, so the rebuilt principal's credential can pass the
+// step-up check; an API key's session, and an ID token without auth_time, keep none.
+func TestStoreSessionKeepsAuthTime(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 58, 30, 123456789, time.UTC)
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			st := storetest.Open(t, eng.Options(t))
+			now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+			fa := &fakeAuthority{known: map[string]bool{"apikey:k1": true, "ann": true}}
+			c, err := New(Options{Store: st, Authority: fa, Config: config.Console{APIKeySignIn: true, SessionTTL: time.Hour},
+				Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &server{Console: c}
+			jwtAt := func(t time.Time) auth.Credential { return auth.Credential{Kind: auth.CredentialJWT, AuthTime: t} }
+			for _, tc := range []struct {
+				name string
+				kind string
+				p    *auth.Principal
+				want auth.Credential
+			}{
+				{"oidc with auth_time", kindOIDC, auth.NewTenantAuditor("ann", "tenant-1", nil).WithCredential(jwtAt(at)), jwtAt(at)},
+				{"oidc without auth_time", kindOIDC, auth.NewTenantAuditor("ann", "tenant-1", nil).WithCredential(jwtAt(time.Time{})), jwtAt(time.Time{})},
+				{"api key", kindAPIKey, auth.NewTenantAuditor("apikey:k1", "tenant-1", nil).WithCredential(auth.Credential{Kind: auth.CredentialAPIKey}),
+					auth.Credential{Kind: auth.CredentialAPIKey}},
+			} {
+				r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/console/", nil)
+				w := httptest.NewRecorder()
+				if err := s.createSession(t.Context(), w, r, tc.kind, tc.p); err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				r = httptest.NewRequest(http.MethodGet, "http://127.0.0.1/console/", nil)
+				r.AddCookie(w.Result().Cookies()[0])
+				sess, err := s.loadSession(r)
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				if got := sess.principal.Credential(); !got.AuthTime.Equal(tc.want.AuthTime) || got.Kind != tc.want.Kind {
+					t.Errorf("%s: the rebuilt principal's credential is %+v, want %+v", tc.name, got, tc.want)
+				}
 			}
 		})
 	}

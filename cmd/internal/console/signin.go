@@ -149,7 +149,14 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 	// CSRF: an attacker's code sent to a victim) finds no matching cookie.
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/console/auth/", HttpOnly: true, Secure: !loopback(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(loginTTL.Seconds())})
-	http.Redirect(w, r, oc.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	if r.URL.Query().Get("reauth") == "1" {
+		// Signing in again for a step-up (the "sign in again" link of a restore refused under
+		// restore.stepUpMaxAge): the issuer must authenticate the person now, not answer from
+		// its own session with the old auth_time; max_age also makes auth_time required.
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0"))
+	}
+	http.Redirect(w, r, oc.oauth.AuthCodeURL(state, opts...), http.StatusFound)
 }
 
 // oidcCallback takes the issuer's answer: the state (once), the code exchanged with the PKCE

@@ -158,16 +158,24 @@ func (e *consoleEnv) deliveries() int {
 	return len(e.hooks)
 }
 
-// oidcUser is a person at the test issuer, with the gateway's tenant and role claims.
-type oidcUser struct{ sub, tenant, role string }
+// oidcUser is a person at the test issuer, with the gateway's tenant and role claims and,
+// when authTime is not zero, an auth_time claim (Unix seconds).
+type oidcUser struct {
+	sub, tenant, role string
+	authTime          int64
+}
 
 func (u oidcUser) ID() string { return u.sub }
 func (u oidcUser) Userinfo([]string) ([]byte, error) {
 	return json.Marshal(map[string]string{"sub": u.sub})
 }
 func (u oidcUser) Claims(_ []string, c *mockoidc.IDTokenClaims) (jwt.Claims, error) {
-	return jwt.MapClaims{"iss": c.Issuer, "sub": u.sub, "aud": c.Audience, "exp": c.ExpiresAt, "iat": c.IssuedAt,
-		"nbf": c.NotBefore, "nonce": c.Nonce, "tenant": u.tenant, "role": u.role}, nil
+	claims := jwt.MapClaims{"iss": c.Issuer, "sub": u.sub, "aud": c.Audience, "exp": c.ExpiresAt, "iat": c.IssuedAt,
+		"nbf": c.NotBefore, "nonce": c.Nonce, "tenant": u.tenant, "role": u.role}
+	if u.authTime != 0 {
+		claims["auth_time"] = u.authTime
+	}
+	return claims, nil
 }
 
 // consoleChromium is Debian's chromium, or the one on PATH.

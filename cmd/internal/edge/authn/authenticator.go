@@ -198,26 +198,30 @@ func (a *Authenticator) jwtPrincipal(raw string) (p *auth.Principal, err error) 
 // ClaimsPrincipal is the principal of an OpenID Connect ID token's claims the caller has
 // verified itself (the console's sign-in: issuer, audience, expiry and nonce checked by
 // go-oidc), read exactly as a JWT's: sub, and the configured tenant and role claims.
-// ErrBadToken without auth.jwt.
+// The principal carries the token's auth_time as its credential (the console keeps it with
+// the session). ErrBadToken without auth.jwt.
 func (a *Authenticator) ClaimsPrincipal(claims map[string]any) (*auth.Principal, error) {
 	if a == nil || a.jwt == nil {
 		return nil, fmt.Errorf("%w: auth.jwt is not configured", ErrBadToken)
 	}
-	return a.claimsPrincipal(claims)
+	p, err := a.claimsPrincipal(claims)
+	return withJWTCredential(p, claims), err
 }
 
 // Current rebuilds a principal with this configuration (its tenant's organisations as they
-// stand now) from what a console session keeps: subject, tenant and role. It fails when the
-// configuration no longer knows it (Knows: a removed API key or tenant, JWT sign-in turned
-// off). An API key's session carries the key's credential as configured now
-// (allowRestoreToOriginal); a JWT session's carries no auth_time (never fresh: restoring to
-// the original location needs a fresh token).
-func (a *Authenticator) Current(subject, tenant string, role auth.Role) (*auth.Principal, error) {
+// stand now) from what a console session keeps: subject, tenant, role and, for a person signed
+// in with OpenID Connect, the ID token's auth_time. It fails when the configuration no longer
+// knows it (Knows: a removed API key or tenant, JWT sign-in turned off). An API key's session
+// carries the key's credential as configured now (allowRestoreToOriginal; authTime is ignored);
+// a JWT session's carries authTime (the zero time when the ID token had none: never fresh, so
+// restoring to the original location needs a sign-in whose auth_time is within
+// restore.stepUpMaxAge).
+func (a *Authenticator) Current(subject, tenant string, role auth.Role, authTime time.Time) (*auth.Principal, error) {
 	p := &auth.Principal{Subject: subject, Tenant: tenant, Role: role}
 	if !a.Knows(p) {
 		return nil, fmt.Errorf("%w: %q is no longer configured", ErrBadAPIKey, subject)
 	}
-	cred := auth.Credential{Kind: auth.CredentialJWT}
+	cred := auth.Credential{Kind: auth.CredentialJWT, AuthTime: authTime}
 	if name, ok := strings.CutPrefix(subject, "apikey:"); ok {
 		cred = auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: a.restoreOriginal[name]}
 	}

@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
@@ -35,6 +36,26 @@ func TestConsolePrincipals(t *testing.T) {
 			t.Errorf("%s: principal %+v", tt.name, p)
 		}
 	}
+	// The ID token's auth_time (a JSON number, as go-oidc decodes it) rides on the principal's
+	// credential: the console keeps it with the session.
+	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		claims map[string]any
+		want   auth.Credential
+	}{
+		{"with auth_time", map[string]any{"sub": "ann", "tenant": "t1", "auth_time": float64(at.Unix())},
+			auth.Credential{Kind: auth.CredentialJWT, AuthTime: at}},
+		{"without auth_time", map[string]any{"sub": "ann", "tenant": "t1"}, auth.Credential{Kind: auth.CredentialJWT}},
+	} {
+		p, err := a.ClaimsPrincipal(tt.claims)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := p.Credential(); got != tt.want {
+			t.Errorf("%s: credential %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
 	currentTests := []struct {
 		name, subject, tenant string
 		role                  auth.Role
@@ -48,7 +69,7 @@ func TestConsolePrincipals(t *testing.T) {
 		{"JWT person of a removed tenant", "ann", "nope", auth.RoleTenantAuditor, false},
 	}
 	for _, tt := range currentTests {
-		p, err := a.Current(tt.subject, tt.tenant, tt.role)
+		p, err := a.Current(tt.subject, tt.tenant, tt.role, time.Time{})
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: err = %v, want ok %v", tt.name, err, tt.ok)
 			continue
@@ -64,7 +85,7 @@ func TestConsolePrincipals(t *testing.T) {
 	if _, err := noJWT.ClaimsPrincipal(map[string]any{"sub": "ann", "tenant": "t1"}); err == nil {
 		t.Error("claims accepted without auth.jwt")
 	}
-	if _, err := noJWT.Current("ann", "t1", auth.RoleTenantAuditor); err == nil {
+	if _, err := noJWT.Current("ann", "t1", auth.RoleTenantAuditor, time.Time{}); err == nil {
 		t.Error("a JWT person's session kept after auth.jwt was removed")
 	}
 }

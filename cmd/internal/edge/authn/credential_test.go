@@ -52,19 +52,23 @@ func TestPrincipalCredential(t *testing.T) {
 			t.Errorf("%s: credential %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
-	// A console session's principal, rebuilt by Current: an API key's flag as configured now, a
-	// JWT person's without auth_time (never fresh).
+	// A console session's principal, rebuilt by Current: an API key's flag as configured now
+	// (the session's auth_time ignored), a JWT person's with the auth_time the session kept
+	// (none: never fresh).
 	for _, tc := range []struct {
 		subject, tenant string
 		role            auth.Role
+		authTime        time.Time
 		want            auth.Credential
 	}{
-		{"apikey:restorer", "t1", auth.RoleTenantAdmin, auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}},
-		{"apikey:ops-restorer", "", auth.RoleProviderAdmin, auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}},
-		{"apikey:partner-t1", "t1", auth.RoleTenantAuditor, auth.Credential{Kind: auth.CredentialAPIKey}},
-		{"ann", "t1", auth.RoleTenantAdmin, auth.Credential{Kind: auth.CredentialJWT}},
+		{"apikey:restorer", "t1", auth.RoleTenantAdmin, authAt, auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}},
+		{"apikey:ops-restorer", "", auth.RoleProviderAdmin, time.Time{}, auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}},
+		{"apikey:partner-t1", "t1", auth.RoleTenantAuditor, authAt, auth.Credential{Kind: auth.CredentialAPIKey}},
+		{"ann", "t1", auth.RoleTenantAdmin, time.Time{}, auth.Credential{Kind: auth.CredentialJWT}},
+		{"ann", "t1", auth.RoleTenantAdmin, authAt, auth.Credential{Kind: auth.CredentialJWT, AuthTime: authAt}},
+		{"ops", "", auth.RoleProviderAdmin, authAt, auth.Credential{Kind: auth.CredentialJWT, AuthTime: authAt}},
 	} {
-		p, err := a.Current(tc.subject, tc.tenant, tc.role)
+		p, err := a.Current(tc.subject, tc.tenant, tc.role, tc.authTime)
 		if err != nil {
 			t.Fatalf("Current(%s): %v", tc.subject, err)
 		}
