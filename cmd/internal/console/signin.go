@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -33,16 +34,32 @@ const (
 // spendKeyFailure takes one failure from the client's budget and reports whether it had one
 // left. A valid key always signs in, whatever its address did before (as on /graphql).
 func (s *server) spendKeyFailure(r *http.Request) bool {
+	key := clientBucket(r)
+	lim, ok := s.keyFailures.Get(key)
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(keyFailureEvery), keyFailureBurst)
+		s.keyFailures.Add(key, lim)
+	}
+	return lim.Allow()
+}
+
+// clientBucket is whose budget a request spends: its peer's IPv4 address, or its IPv6 /64
+// (one subscriber's or one VM's allocation: counting each address apart would give an attacker
+// 2^64 budgets), as /graphql's authentication gate counts them.
+func clientBucket(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	lim, ok := s.keyFailures.Get(host)
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(keyFailureEvery), keyFailureBurst)
-		s.keyFailures.Add(host, lim)
+	a, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return "peer:" + r.RemoteAddr
+	case a.Unmap().Is4():
+		return a.Unmap().String()
 	}
-	return lim.Allow()
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // oidcClient is the console's OpenID Connect client, made from the issuer's discovery
