@@ -84,6 +84,7 @@ type Console struct {
 	oidc   *oidcClient // discovered on the first sign-in
 
 	keyFailures *expirable.LRU[string, *rate.Limiter] // failed API-key sign-ins per client address
+	loginStarts *expirable.LRU[string, *rate.Limiter] // OpenID Connect sign-ins started per client address
 }
 
 // New builds the console. It fails closed without a store or an authority.
@@ -115,7 +116,8 @@ func New(opts Options) (*Console, error) {
 	}
 	return &Console{opts: opts, cfg: opts.Config.WithDefaults(), log: opts.Logger, now: opts.Now, pages: pages,
 		static:      http.StripPrefix("/console/static/", http.FileServerFS(sub)),
-		keyFailures: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)}, nil
+		keyFailures: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute),
+		loginStarts: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)}, nil
 }
 
 // Handler serves /console/ over gql, the gateway's in-process GraphQL and export handler (see

@@ -83,3 +83,62 @@ func TestHostileSignInEndsThePreviousSession(t *testing.T) {
 		t.Errorf("the session id from before the sign-in: %d, want 303 to the sign-in page", code)
 	}
 }
+
+// fakeIssuer serves an OpenID Connect discovery document (enough for the console to start a
+// sign-in; nothing here signs in).
+func fakeIssuer(t *testing.T) string {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256"]}`,
+			srv.URL, srv.URL+"/authorize", srv.URL+"/token", srv.URL+"/jwks")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// GET /console/auth/start needs no session and stores a pending sign-in per call: one client
+// calling it in a loop must not grow console_login without bound (its rows are otherwise only
+// purged when someone signs in).
+func TestHostileSignInStartsAreBounded(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, storetest.SQLite(t))
+	c, err := New(Options{Store: st, Authority: &fakeAuthority{}, Issuer: fakeIssuer(t),
+		Config: config.Console{OIDC: &config.ConsoleOIDC{ClientID: "console", RedirectURL: "http://127.0.0.1/console/auth/callback"}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Handler(http.NotFoundHandler())
+	start := func(addr string) int {
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/console/auth/start", nil)
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := start("192.0.2.1:1"); code != http.StatusFound {
+		t.Fatalf("first start: %d, want 302 to the issuer", code)
+	}
+	refused := 0
+	for range 200 {
+		if start("192.0.2.1:1") == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	var n int
+	if err := st.QueryRow(t.Context(), `SELECT COUNT(*) FROM console_login`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if refused == 0 || n > loginStartBurst {
+		t.Errorf("200 starts from one address: %d refused, %d pending sign-ins stored; want 429s and at most %d rows", refused, n, loginStartBurst)
+	}
+	if code := start("198.51.100.1:1"); code != http.StatusFound {
+		t.Errorf("another address: %d, want 302", code)
+	}
+}
