@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
 // hostileConsole is a console on SQLite that signs in the API key "good".
@@ -140,5 +142,37 @@ func TestHostileSignInStartsAreBounded(t *testing.T) {
 	}
 	if code := start("198.51.100.1:1"); code != http.StatusFound {
 		t.Errorf("another address: %d, want 302", code)
+	}
+}
+
+// adminAuthority: a provider admin who may view tenant "acme corp".
+type adminAuthority struct{ *fakeAuthority }
+
+func (adminAuthority) Tenants() []string { return []string{"acme corp"} }
+
+// A provider admin viewing one tenant keeps that view on every link and form: the tenant query
+// must reach the server as tenant=..., not as one escaped key ("tenant%3d..."), which dropped
+// the view and showed every tenant's rows under the picker still naming one.
+func TestHostileTenantViewSurvivesLinks(t *testing.T) {
+	t.Parallel()
+	c, err := New(Options{Store: storetest.Open(t, storetest.SQLite(t)), Authority: adminAuthority{&fakeAuthority{}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{Console: c}
+	admin := auth.NewAdmin("root")
+	r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/console/live?tenant=acme+corp", nil)
+	r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, &session{principal: admin, view: admin, tenant: "acme corp", csrf: "x"}))
+	w := httptest.NewRecorder()
+	s.render(w, r, "live", pageData{Title: "Live", Nav: "live"})
+	body := w.Body.String()
+	for _, want := range []string{`href="/console/overview?tenant=acme&#43;corp"`, `href="/console/rules?tenant=acme&#43;corp"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "tenant%3d") {
+		t.Errorf("the tenant query is escaped into one key:\n%s", body)
 	}
 }
