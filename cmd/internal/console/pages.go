@@ -63,8 +63,8 @@ type pageData struct {
 	// by url.QueryEscape), so the template keeps its "=" (as a plain string html/template
 	// escaped it to one key, "tenant%3d...", and every link lost the chosen tenant).
 	Query template.URL
-	Notes   []string
-	Data    any
+	Notes []string
+	Data  any
 	// Reauth is the "sign in again" link of an error page: the gateway refused an action
 	// because the person's OpenID Connect sign-in is older than restore.stepUpMaxAge.
 	Reauth string
