@@ -176,3 +176,29 @@ func TestHostileTenantViewSurvivesLinks(t *testing.T) {
 		t.Errorf("the tenant query is escaped into one key:\n%s", body)
 	}
 }
+
+// The console's forms are small: a POST body past maxFormBytes is refused before it is read
+// (the sign-in form needs no session, and Go would otherwise hold 10 MB of a urlencoded body,
+// or 32 MB and unbounded temporary files of a multipart one, per request).
+func TestHostileFormBodiesAreCapped(t *testing.T) {
+	t.Parallel()
+	_, h := hostileConsole(t, config.Console{APIKeySignIn: true})
+	for name, ct := range map[string]string{"urlencoded": "application/x-www-form-urlencoded", "multipart": "multipart/form-data; boundary=b"} {
+		body := "key=bad&pad=" + strings.Repeat("a", 2*maxFormBytes)
+		if ct != "application/x-www-form-urlencoded" {
+			body = "--b\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nbad\r\n--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n" +
+				strings.Repeat("a", 2*maxFormBytes) + "\r\n--b--\r\n"
+		}
+		for _, length := range []int64{int64(len(body)), -1} { // declared, and chunked (unknown)
+			r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/console/signin/key", strings.NewReader(body))
+			r.Header.Set("Content-Type", ct)
+			r.ContentLength = length
+			r.RemoteAddr = "192.0.2.9:1"
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code < 400 || w.Code >= 500 {
+				t.Errorf("%s body of %d bytes (Content-Length %d): %d, want refused (4xx)", name, len(body), length, w.Code)
+			}
+		}
+	}
+}
