@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -84,6 +85,7 @@ type Console struct {
 	oidc   *oidcClient // discovered on the first sign-in
 
 	keyFailures *expirable.LRU[string, *rate.Limiter] // failed API-key sign-ins per client address
+	loginStarts *expirable.LRU[string, *rate.Limiter] // OpenID Connect sign-ins started per client address
 }
 
 // New builds the console. It fails closed without a store or an authority.
@@ -115,7 +117,8 @@ func New(opts Options) (*Console, error) {
 	}
 	return &Console{opts: opts, cfg: opts.Config.WithDefaults(), log: opts.Logger, now: opts.Now, pages: pages,
 		static:      http.StripPrefix("/console/static/", http.FileServerFS(sub)),
-		keyFailures: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)}, nil
+		keyFailures: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute),
+		loginStarts: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)}, nil
 }
 
 // Handler serves /console/ over gql, the gateway's in-process GraphQL and export handler (see
@@ -155,7 +158,32 @@ func (c *Console) Handler(gql http.Handler) http.Handler {
 	mux.Handle("POST /console/rules/{id}", s.authed(s.ruleSave))
 	mux.Handle("POST /console/rules/{id}/{action}", s.authed(s.ruleAction))
 	mux.Handle("POST /console/deliveries/{id}/redeliver", s.authed(s.redeliver))
-	return securityHeaders(sameOrigin(mux))
+	return securityHeaders(sameOrigin(capBody(mux)))
+}
+
+// maxFormBytes bounds a POST body: the console's forms are small (a restore's selection of
+// items is the largest), and the sign-in form is read before anyone is signed in.
+const maxFormBytes = 1 << 20
+
+// capBody takes only what the console's forms send, a urlencoded body (multipart would let Go
+// hold 32 MB and write temporary files per request), and refuses one past maxFormBytes as it
+// is read (ParseForm then fails: 400).
+func capBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if mt != "application/x-www-form-urlencoded" && (mt != "" || r.ContentLength != 0) {
+				http.Error(w, "the console takes urlencoded forms only", http.StatusUnsupportedMediaType)
+				return
+			}
+			if r.ContentLength > maxFormBytes {
+				http.Error(w, "form too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // contentSecurityPolicy: everything from the gateway's own origin, no inline script or style,

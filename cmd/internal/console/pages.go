@@ -59,9 +59,12 @@ type pageData struct {
 	Session *sessionView
 	Tenants []string
 	Tenant  string // the provider admin's chosen tenant
-	Query   string // "tenant=..." to keep on links, or ""
-	Notes   []string
-	Data    any
+	// Query is "tenant=..." to keep on links, or "": a URL fragment already escaped (the tenant
+	// by url.QueryEscape), so the template keeps its "=" (as a plain string html/template
+	// escaped it to one key, "tenant%3d...", and every link lost the chosen tenant).
+	Query template.URL
+	Notes []string
+	Data  any
 	// Reauth is the "sign in again" link of an error page: the gateway refused an action
 	// because the person's OpenID Connect sign-in is older than restore.stepUpMaxAge.
 	Reauth string
@@ -82,7 +85,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, name string, d p
 		if p.IsAdmin() {
 			d.Tenants, d.Tenant = s.opts.Authority.Tenants(), sess.tenant
 			if sess.tenant != "" {
-				d.Query = "tenant=" + url.QueryEscape(sess.tenant)
+				d.Query = template.URL("tenant=" + url.QueryEscape(sess.tenant))
 			}
 		}
 	}

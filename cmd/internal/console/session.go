@@ -88,6 +88,12 @@ func (s *server) createSession(ctx context.Context, w http.ResponseWriter, r *ht
 		if _, err := tx.Exec(ctx, `DELETE FROM console_login WHERE expires_ns < ?`, now.UnixNano()); err != nil {
 			return err
 		}
+		// The session this browser came with ends: no id from before a sign-in outlives it.
+		if c, err := r.Cookie(cookieFor(r)); err == nil && c.Value != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM console_session WHERE id_hash = ?`, hashToken(c.Value)); err != nil {
+				return err
+			}
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO console_session (id_hash, csrf, kind, subject, tenant, role, created_ns, expires_ns, auth_time_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, hashToken(id), randomToken(), kind, p.Subject, p.Tenant, string(p.Role),
 			now.UnixNano(), now.Add(s.cfg.SessionTTL).UnixNano(), sessionAuthTime(kind, p))

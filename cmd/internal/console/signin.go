@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -30,19 +31,53 @@ const (
 	keyFailureEvery = 6 * time.Second
 )
 
+// Sign-ins started (GET /console/auth/start, no session needed, a stored row each) are
+// throttled per client address too: loginStartBurst at once, then one per loginStartEvery.
+const (
+	loginStartBurst = 20
+	loginStartEvery = 3 * time.Second
+)
+
+// spendLoginStart takes one started sign-in from the client's budget.
+func (s *server) spendLoginStart(r *http.Request) bool {
+	key := clientBucket(r)
+	lim, ok := s.loginStarts.Get(key)
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(loginStartEvery), loginStartBurst)
+		s.loginStarts.Add(key, lim)
+	}
+	return lim.Allow()
+}
+
 // spendKeyFailure takes one failure from the client's budget and reports whether it had one
 // left. A valid key always signs in, whatever its address did before (as on /graphql).
 func (s *server) spendKeyFailure(r *http.Request) bool {
+	key := clientBucket(r)
+	lim, ok := s.keyFailures.Get(key)
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(keyFailureEvery), keyFailureBurst)
+		s.keyFailures.Add(key, lim)
+	}
+	return lim.Allow()
+}
+
+// clientBucket is whose budget a request spends: its peer's IPv4 address, or its IPv6 /64
+// (one subscriber's or one VM's allocation: counting each address apart would give an attacker
+// 2^64 budgets), as /graphql's authentication gate counts them.
+func clientBucket(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	lim, ok := s.keyFailures.Get(host)
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(keyFailureEvery), keyFailureBurst)
-		s.keyFailures.Add(host, lim)
+	a, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return "peer:" + r.RemoteAddr
+	case a.Unmap().Is4():
+		return a.Unmap().String()
 	}
-	return lim.Allow()
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // oidcClient is the console's OpenID Connect client, made from the issuer's discovery
@@ -128,6 +163,11 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if !s.spendLoginStart(r) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(loginStartEvery.Seconds())))
+		http.Error(w, "too many sign-ins started from this address; retry later", http.StatusTooManyRequests)
+		return
+	}
 	oc, err := s.oidcClient(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -137,6 +177,10 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	ctx := r.Context()
 	err = s.opts.Store.InTx(ctx, func(tx store.Tx) error {
+		// Abandoned sign-ins go as new ones start (not only when someone signs in).
+		if _, err := tx.Exec(ctx, `DELETE FROM console_login WHERE expires_ns < ?`, s.now().UnixNano()); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO console_login (state_hash, verifier, nonce, return_to, expires_ns) VALUES (?, ?, ?, ?, ?)`,
 			hashToken(state), verifier, nonce, next, s.now().Add(loginTTL).UnixNano())
 		return err

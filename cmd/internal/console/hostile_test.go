@@ -1,0 +1,204 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+)
+
+// hostileConsole is a console on SQLite that signs in the API key "good".
+func hostileConsole(t *testing.T, cfg config.Console) (*Console, http.Handler) {
+	t.Helper()
+	st := storetest.Open(t, storetest.SQLite(t))
+	c, err := New(Options{Store: st, Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
+		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, c.Handler(http.NotFoundHandler())
+}
+
+func keySignIn(h http.Handler, addr, key string, cookies ...*http.Cookie) *http.Response {
+	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/console/signin/key", strings.NewReader(url.Values{"key": {key}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.RemoteAddr = addr
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+// An attacker holding an IPv6 /64 (every home line and cloud VM has one) must not get a fresh
+// failure budget per address: failed key sign-ins are counted per /64, as /graphql counts them.
+func TestHostileKeyThrottleCountsIPv6PerSlash64(t *testing.T) {
+	t.Parallel()
+	_, h := hostileConsole(t, config.Console{APIKeySignIn: true})
+	for i := range keyFailureBurst {
+		if code := keySignIn(h, fmt.Sprintf("[2001:db8:1:2::%x]:1000", i+1), "bad").StatusCode; code != http.StatusSeeOther {
+			t.Fatalf("failure %d: %d, want 303 back to the form", i, code)
+		}
+	}
+	if code := keySignIn(h, "[2001:db8:1:2:ffff::1]:1000", "bad").StatusCode; code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64 past the budget: %d, want 429", code)
+	}
+	if code := keySignIn(h, "[2001:db8:1:3::1]:1000", "bad").StatusCode; code != http.StatusSeeOther {
+		t.Errorf("another /64: %d, want 303", code)
+	}
+}
+
+// Signing in ends the session the browser came with: an id that existed before the sign-in
+// (a shared machine's previous person, or one planted in the browser) does not survive it.
+func TestHostileSignInEndsThePreviousSession(t *testing.T) {
+	t.Parallel()
+	_, h := hostileConsole(t, config.Console{APIKeySignIn: true})
+	first := keySignIn(h, "192.0.2.1:1", "good").Cookies()
+	if len(first) != 1 {
+		t.Fatalf("first sign-in cookies %v", first)
+	}
+	second := keySignIn(h, "192.0.2.1:1", "good", first[0]).Cookies()
+	if len(second) != 1 || second[0].Value == first[0].Value {
+		t.Fatalf("second sign-in cookies %v: want a new session id", second)
+	}
+	get := func(c *http.Cookie) int {
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/console/live", nil)
+		r.AddCookie(c)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := get(second[0]); code != http.StatusOK {
+		t.Fatalf("the new session: %d, want 200", code)
+	}
+	if code := get(first[0]); code != http.StatusSeeOther {
+		t.Errorf("the session id from before the sign-in: %d, want 303 to the sign-in page", code)
+	}
+}
+
+// fakeIssuer serves an OpenID Connect discovery document (enough for the console to start a
+// sign-in; nothing here signs in).
+func fakeIssuer(t *testing.T) string {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256"]}`,
+			srv.URL, srv.URL+"/authorize", srv.URL+"/token", srv.URL+"/jwks")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// GET /console/auth/start needs no session and stores a pending sign-in per call: one client
+// calling it in a loop must not grow console_login without bound (its rows are otherwise only
+// purged when someone signs in).
+func TestHostileSignInStartsAreBounded(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, storetest.SQLite(t))
+	c, err := New(Options{Store: st, Authority: &fakeAuthority{}, Issuer: fakeIssuer(t),
+		Config: config.Console{OIDC: &config.ConsoleOIDC{ClientID: "console", RedirectURL: "http://127.0.0.1/console/auth/callback"}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Handler(http.NotFoundHandler())
+	start := func(addr string) int {
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/console/auth/start", nil)
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := start("192.0.2.1:1"); code != http.StatusFound {
+		t.Fatalf("first start: %d, want 302 to the issuer", code)
+	}
+	refused := 0
+	for range 200 {
+		if start("192.0.2.1:1") == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	var n int
+	if err := st.QueryRow(t.Context(), `SELECT COUNT(*) FROM console_login`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if refused == 0 || n > loginStartBurst {
+		t.Errorf("200 starts from one address: %d refused, %d pending sign-ins stored; want 429s and at most %d rows", refused, n, loginStartBurst)
+	}
+	if code := start("198.51.100.1:1"); code != http.StatusFound {
+		t.Errorf("another address: %d, want 302", code)
+	}
+}
+
+// adminAuthority: a provider admin who may view tenant "acme corp".
+type adminAuthority struct{ *fakeAuthority }
+
+func (adminAuthority) Tenants() []string { return []string{"acme corp"} }
+
+// A provider admin viewing one tenant keeps that view on every link and form: the tenant query
+// must reach the server as tenant=..., not as one escaped key ("tenant%3d..."), which dropped
+// the view and showed every tenant's rows under the picker still naming one.
+func TestHostileTenantViewSurvivesLinks(t *testing.T) {
+	t.Parallel()
+	c, err := New(Options{Store: storetest.Open(t, storetest.SQLite(t)), Authority: adminAuthority{&fakeAuthority{}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{Console: c}
+	admin := auth.NewAdmin("root")
+	r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/console/live?tenant=acme+corp", nil)
+	r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, &session{principal: admin, view: admin, tenant: "acme corp", csrf: "x"}))
+	w := httptest.NewRecorder()
+	s.render(w, r, "live", pageData{Title: "Live", Nav: "live"})
+	body := w.Body.String()
+	for _, want := range []string{`href="/console/overview?tenant=acme&#43;corp"`, `href="/console/rules?tenant=acme&#43;corp"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "tenant%3d") {
+		t.Errorf("the tenant query is escaped into one key:\n%s", body)
+	}
+}
+
+// The console's forms are small: a POST body past maxFormBytes is refused before it is read
+// (the sign-in form needs no session, and Go would otherwise hold 10 MB of a urlencoded body,
+// or 32 MB and unbounded temporary files of a multipart one, per request).
+func TestHostileFormBodiesAreCapped(t *testing.T) {
+	t.Parallel()
+	_, h := hostileConsole(t, config.Console{APIKeySignIn: true})
+	for name, ct := range map[string]string{"urlencoded": "application/x-www-form-urlencoded", "multipart": "multipart/form-data; boundary=b"} {
+		body := "key=bad&pad=" + strings.Repeat("a", 2*maxFormBytes)
+		if ct != "application/x-www-form-urlencoded" {
+			body = "--b\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nbad\r\n--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n" +
+				strings.Repeat("a", 2*maxFormBytes) + "\r\n--b--\r\n"
+		}
+		for _, length := range []int64{int64(len(body)), -1} { // declared, and chunked (unknown)
+			r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/console/signin/key", strings.NewReader(body))
+			r.Header.Set("Content-Type", ct)
+			r.ContentLength = length
+			r.RemoteAddr = "192.0.2.9:1"
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code < 400 || w.Code >= 500 {
+				t.Errorf("%s body of %d bytes (Content-Length %d): %d, want refused (4xx)", name, len(body), length, w.Code)
+			}
+		}
+	}
+}
