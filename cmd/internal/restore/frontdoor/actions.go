@@ -196,9 +196,12 @@ func (s *Service) check(a resolvers.RestoreActor, gs *resolvers.GatewaySession, 
 		in.To, e.Recipients = to, to
 		summary += " to " + strings.Join(to, ", ")
 	case model.RestoreActionKindRestoreTo:
-		if err := policy.CheckTarget(org, req.Target); err != nil {
+		t, err := policy.CheckTarget(org, req.Target)
+		if err != nil {
 			return e, in, set, policyErr(err)
 		}
+		// VBO gets (and the record keeps) the target as checked, not the caller's text.
+		req.Target, in.Target = t, t
 		if set.Credentials == nil {
 			return e, in, set, &model.InputError{Msg: "no Microsoft 365 restore credentials are configured for this organisation (restore.organizations[].credentials)"}
 		}

@@ -364,3 +364,24 @@ func show(p *string) string {
 	}
 	return *p
 }
+
+// TestHostileRestoreToTarget: restoreItemsTo hands VBO (and the record) the bare address the
+// policy checked, never the caller's display name or comment around it.
+func TestHostileRestoreToTarget(t *testing.T) {
+	t.Parallel()
+	for i, target := range []string{`"thief@evil.example" <bob@contoso.onmicrosoft.com>`, "bob@contoso.onmicrosoft.com (thief@evil.example)"} {
+		e := newActEnv(t, false, nil)
+		r := e.req(model.RestoreActionKindRestoreTo, fmt.Sprint("k", i), 1)
+		r.Target = target
+		res, err := e.svc.ItemAction(ctx, operator("ann"), e.gs, r)
+		if err != nil {
+			t.Fatalf("%q: %v", target, err)
+		}
+		if calls := e.itemCalls(); len(calls) != 1 || calls[0] != "restoreTo bob@contoso.onmicrosoft.com" {
+			t.Errorf("%q: VBO got %q", target, calls)
+		}
+		if got, err := e.log.Action(ctx, res.Action.ID); err != nil || got.Target != "bob@contoso.onmicrosoft.com" {
+			t.Errorf("%q: recorded target %q (%v)", target, got.Target, err)
+		}
+	}
+}
