@@ -550,12 +550,29 @@ type downloadSource struct {
 	IDs          []string           `json:"ids"`
 }
 
-// DownloadOpener turns a claimed link's descriptor into VBO's streamed save (one call).
-func DownloadOpener(server func(name string) (Upstream, bool)) download.Opener {
+// ErrDownloadSessionClosed: the link's restore session was stopped (or reaped) after the link
+// was issued; VBO is not asked.
+var ErrDownloadSessionClosed = errors.New("frontdoor: the download's restore session is closed")
+
+// DownloadOpener turns a claimed link's descriptor into VBO's streamed save (one call), while
+// the action's gateway session is still open in log: a link outlives neither a stop nor the
+// reaper, whatever VBO did with its own session.
+func DownloadOpener(server func(name string) (Upstream, bool), log Log) download.Opener {
 	return download.OpenerFunc(func(ctx context.Context, cl download.Claim) (download.Body, error) {
 		var src downloadSource
 		if err := json.Unmarshal(cl.Source, &src); err != nil {
 			return download.Body{}, fmt.Errorf("frontdoor: download source: %w", err)
+		}
+		act, err := log.Action(ctx, cl.ActionID)
+		if err != nil {
+			return download.Body{}, fmt.Errorf("frontdoor: download action: %w", err)
+		}
+		gs, err := log.Session(ctx, act.GatewaySessionID)
+		if err != nil {
+			return download.Body{}, fmt.Errorf("frontdoor: download session: %w", err)
+		}
+		if !gs.Open || gs.VBOSessionID != src.VBOSessionID {
+			return download.Body{}, ErrDownloadSessionClosed
 		}
 		c, ok := server(src.Server)
 		if !ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/download"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/policy"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -383,5 +384,37 @@ func TestHostileRestoreToTarget(t *testing.T) {
 		if got, err := e.log.Action(ctx, res.Action.ID); err != nil || got.Target != "bob@contoso.onmicrosoft.com" {
 			t.Errorf("%q: recorded target %q (%v)", target, got.Target, err)
 		}
+	}
+}
+
+// TestHostileDownloadAfterStop: a link issued before its session was stopped fetches nothing
+// from VBO afterwards (VBO's own stop may have failed or be slower than the link).
+func TestHostileDownloadAfterStop(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, false, nil)
+	r := e.req(model.RestoreActionKindDownload, "dl", 1)
+	act, err := e.log.Begin(ctx, actionlog.Entry{Actor: actorOf(operator("ann")), Kind: actionlog.KindDownload, GatewaySessionID: e.gs.ID,
+		Items: []actionlog.Item{{ID: r.Items[0].Upstream}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []byte(`{"server":"syd1","vboSessionId":"` + e.gs.VBOSessionID + `","ref":{},"ids":["m0"]}`)
+	open := DownloadOpener(func(name string) (Upstream, bool) { return e.avbo, name == "syd1" }, e.log)
+	saves := func() (n int) {
+		for _, c := range e.itemCalls() {
+			if strings.HasPrefix(c, "save ") {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := open.Open(ctx, download.Claim{ActionID: act.ID, Source: src}); err == nil || saves() != 1 {
+		t.Fatalf("open session: %v, %d saves; want VBO's error and one save", err, saves())
+	}
+	if err := e.svc.Stop(ctx, operator("ann"), e.gs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open.Open(ctx, download.Claim{ActionID: act.ID, Source: src}); err == nil || saves() != 1 {
+		t.Fatalf("after stop: %v, %d saves; want a refusal and no save", err, saves())
 	}
 }
