@@ -242,6 +242,11 @@ func (s *Service) check(a resolvers.RestoreActor, gs *resolvers.GatewaySession, 
 	return e, in, set, nil
 }
 
+// errKeyReused answers an idempotency key used before for another request.
+func errKeyReused() error {
+	return &model.InputError{Msg: "was already used for another restore action: use a new key for a new action", Field: "input.idempotencyKey"}
+}
+
 // begin records e: a duplicate key answers the first action (dup true).
 func (s *Service) begin(ctx context.Context, e actionlog.Entry) (actionlog.Action, bool, error) {
 	act, err := s.o.Log.Begin(ctx, e)
@@ -249,7 +254,7 @@ func (s *Service) begin(ctx context.Context, e actionlog.Entry) (actionlog.Actio
 	case errors.Is(err, actionlog.ErrDuplicate):
 		return act, true, nil
 	case errors.Is(err, actionlog.ErrKeyReused):
-		return act, false, &model.InputError{Msg: "was already used for another restore action: use a new key for a new action", Field: "input.idempotencyKey"}
+		return act, false, errKeyReused()
 	case errors.Is(err, actionlog.ErrSessionClosed), errors.Is(err, actionlog.ErrNotFound):
 		return act, false, resolvers.ErrNotFound
 	case err != nil:
@@ -288,6 +293,11 @@ func (s *Service) ItemAction(ctx context.Context, a resolvers.RestoreActor, gs *
 	act, dup, err := s.begin(ctx, e)
 	if err != nil {
 		return nil, err
+	}
+	if dup && summaryOf(act.Detail) != summaryOf(e.Detail) {
+		// The log compares items, target and recipients; the summary also says the conflict
+		// choice and Teams members/settings: another request under an old key is refused.
+		return nil, errKeyReused()
 	}
 	if dup || act.Status == actionlog.StatusPendingApproval {
 		return resultOf(act), nil

@@ -418,3 +418,28 @@ func TestHostileDownloadAfterStop(t *testing.T) {
 		t.Fatalf("after stop: %v, %d saves; want a refusal and no save", err, saves())
 	}
 }
+
+// TestHostileKeyReusedOtherConflict: a key reused for a restore to the original location that
+// asks another conflict choice (or Teams members/settings) is refused, not answered with the
+// first restore's result (which would report a restore that was never done).
+func TestHostileKeyReusedOtherConflict(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, false, nil)
+	a := operator("ann")
+	a.Credential = freshJWT(e)
+	r := e.req(model.RestoreActionKindRestoreToOriginal, "orig", 1)
+	r.Confirm, r.Conflict = true, model.RestoreConflictKeep
+	if _, err := e.svc.ItemAction(ctx, a, e.gs, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ItemAction(ctx, a, e.gs, r); err != nil {
+		t.Fatalf("a plain retry: %v", err)
+	}
+	r.Conflict = model.RestoreConflictOverwrite
+	if _, err := e.svc.ItemAction(ctx, a, e.gs, r); err == nil || !strings.Contains(err.Error(), "another restore action") {
+		t.Fatalf("key reused with another conflict: %v", err)
+	}
+	if calls := e.itemCalls(); len(calls) != 1 {
+		t.Fatalf("VBO calls %v, want one restore", calls)
+	}
+}
