@@ -443,3 +443,66 @@ func TestHostileKeyReusedOtherConflict(t *testing.T) {
 		t.Fatalf("VBO calls %v, want one restore", calls)
 	}
 }
+
+// TestHostileApproveConcurrently: two tenant admins approving at once run the restore once.
+func TestHostileApproveConcurrently(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, true, nil)
+	requester := operator("ann")
+	requester.Role, requester.Credential = auth.RoleTenantAdmin, freshJWT(e)
+	r := e.req(model.RestoreActionKindRestoreToOriginal, "orig", 1)
+	r.Confirm, r.Conflict = true, model.RestoreConflictKeep
+	res, err := e.svc.ItemAction(ctx, requester, e.gs, r)
+	if err != nil || res.State != model.RestoreActionStatePendingApproval {
+		t.Fatalf("%+v %v", res, err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for _, who := range []string{"bob", "cy", "dee", "bob"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := operator(who)
+			a.Role = auth.RoleTenantAdmin
+			if _, err := e.svc.Approve(ctx, a, res.Action.ID); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if calls := e.itemCalls(); ok != 1 || len(calls) != 1 {
+		t.Fatalf("%d approvals accepted, VBO calls %v; want one of each", ok, calls)
+	}
+}
+
+// TestHostileApproveAfterStop: an approval after the session was stopped runs nothing and
+// fails the action.
+func TestHostileApproveAfterStop(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, true, nil)
+	requester := operator("ann")
+	requester.Role, requester.Credential = auth.RoleTenantAdmin, freshJWT(e)
+	r := e.req(model.RestoreActionKindRestoreToOriginal, "orig", 1)
+	r.Confirm, r.Conflict = true, model.RestoreConflictKeep
+	res, err := e.svc.ItemAction(ctx, requester, e.gs, r)
+	if err != nil || res.State != model.RestoreActionStatePendingApproval {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if err := e.svc.Stop(ctx, requester, e.gs); err != nil {
+		t.Fatal(err)
+	}
+	approver := operator("bob")
+	approver.Role = auth.RoleTenantAdmin
+	done, err := e.svc.Approve(ctx, approver, res.Action.ID)
+	if err != nil || done.State != model.RestoreActionStateFailed {
+		t.Fatalf("approved after stop: %+v %v", done, err)
+	}
+	for _, c := range e.itemCalls() {
+		if strings.HasPrefix(c, "restore") {
+			t.Fatalf("VBO restored after the stop: %v", e.itemCalls())
+		}
+	}
+}
