@@ -500,3 +500,39 @@ func TestHostileDownloadAfterDemotion(t *testing.T) {
 		t.Fatalf("restored role: %d, %d bytes", resp.StatusCode, len(body))
 	}
 }
+
+// TestHostileDownloadHeadAndRange: a HEAD (or POST) neither calls VBO nor uses the link up; a
+// Range request gets the whole file once (200, never a 206 part that would use the link up
+// for a fragment), and its record holds what was sent.
+func TestHostileDownloadHeadAndRange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t), 1000, 1<<20, true)
+	tk := f.issue(t, alice)
+	for _, m := range []string{http.MethodHead, http.MethodPost} {
+		req, _ := http.NewRequest(m, f.srv.URL+tk.Path, nil)
+		req.Header.Set("X-Test-Person", "t1|alice")
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || f.op.calls.Load() != 0 {
+			t.Fatalf("%s: %d, %d VBO calls", m, resp.StatusCode, f.op.calls.Load())
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+tk.Path, nil)
+	req.Header.Set("X-Test-Person", "t1|alice")
+	req.Header.Set("Range", "bytes=0-9")
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) != 1000 {
+		t.Fatalf("Range: %d, %d bytes; want 200 and the whole file", resp.StatusCode, len(body))
+	}
+	if fin := f.rec.wait(t); fin.Bytes != 1000 || fin.Status != download.StatusSucceeded {
+		t.Fatalf("record %+v", fin)
+	}
+}
