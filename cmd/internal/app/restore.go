@@ -49,7 +49,7 @@ func newFrontDoor(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, w 
 	if err != nil {
 		return nil, nil, err
 	}
-	dl, err := download.New(download.Options{Store: st, Opener: frontdoor.DownloadOpener(server), Recorder: frontdoor.DownloadRecorder(log),
+	dl, err := download.New(download.Options{Store: st, Opener: frontdoor.DownloadOpener(server, log), Recorder: frontdoor.DownloadRecorder(log),
 		MaxBytes: ra.MaxDownloadBytes, Expiry: ra.DownloadExpiry, Logger: logger})
 	if err != nil {
 		return nil, nil, err

@@ -123,15 +123,19 @@ type fixture struct {
 	opts download.Options
 }
 
-// asPerson stands in for the edge's authentication: "X-Test-Person: tenant|subject".
+// asPerson stands in for the edge's authentication: "X-Test-Person: tenant|subject[|auditor]".
 func asPerson(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := r.Header.Get("X-Test-Person"); v != "" {
 			tenant, sub, _ := strings.Cut(v, "|")
+			sub, role, _ := strings.Cut(sub, "|")
 			var p *auth.Principal
-			if tenant == "" {
+			switch {
+			case tenant == "":
 				p = auth.NewAdmin(sub)
-			} else {
+			case role == "auditor":
+				p = auth.NewTenantAuditor(sub, tenant, nil)
+			default:
 				p = auth.NewTenantAdmin(sub, tenant, nil)
 			}
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
@@ -476,5 +480,59 @@ func TestSanitizeFileName(t *testing.T) {
 		if got := download.SanitizeFileName(tc.in); got != tc.want {
 			t.Errorf("SanitizeFileName(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestHostileDownloadAfterDemotion: a person whose role may no longer restore (here a tenant
+// auditor now) cannot use a link issued before; the link is not used up by the refusal.
+func TestHostileDownloadAfterDemotion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t), 1000, 1<<20, true)
+	tk := f.issue(t, alice)
+	resp, _, err := f.get(t, tk.Path, "t1|alice|auditor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusNotFound || f.op.calls.Load() != 0 {
+		t.Fatalf("demoted: %d, %d VBO calls; want 404 and none", resp.StatusCode, f.op.calls.Load())
+	}
+	if resp, body, _ := f.get(t, tk.Path, "t1|alice"); resp.StatusCode != 200 || len(body) != 1000 {
+		t.Fatalf("restored role: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
+
+// TestHostileDownloadHeadAndRange: a HEAD (or POST) neither calls VBO nor uses the link up; a
+// Range request gets the whole file once (200, never a 206 part that would use the link up
+// for a fragment), and its record holds what was sent.
+func TestHostileDownloadHeadAndRange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t), 1000, 1<<20, true)
+	tk := f.issue(t, alice)
+	for _, m := range []string{http.MethodHead, http.MethodPost} {
+		req, _ := http.NewRequest(m, f.srv.URL+tk.Path, nil)
+		req.Header.Set("X-Test-Person", "t1|alice")
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || f.op.calls.Load() != 0 {
+			t.Fatalf("%s: %d, %d VBO calls", m, resp.StatusCode, f.op.calls.Load())
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+tk.Path, nil)
+	req.Header.Set("X-Test-Person", "t1|alice")
+	req.Header.Set("Range", "bytes=0-9")
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) != 1000 {
+		t.Fatalf("Range: %d, %d bytes; want 200 and the whole file", resp.StatusCode, len(body))
+	}
+	if fin := f.rec.wait(t); fin.Bytes != 1000 || fin.Status != download.StatusSucceeded {
+		t.Fatalf("record %+v", fin)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
@@ -52,7 +53,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	token, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
 	p := auth.FromContext(ctx)
-	if !ok || p == nil {
+	if !ok || p == nil || resolvers.CheckRestoreRole(p.Role, "") != nil {
+		// No person, or one whose role may no longer restore (demoted since the link was
+		// issued): like an unknown link, and the link stays unused.
 		writeText(w, http.StatusNotFound, "no such download link")
 		return
 	}

@@ -196,9 +196,12 @@ func (s *Service) check(a resolvers.RestoreActor, gs *resolvers.GatewaySession, 
 		in.To, e.Recipients = to, to
 		summary += " to " + strings.Join(to, ", ")
 	case model.RestoreActionKindRestoreTo:
-		if err := policy.CheckTarget(org, req.Target); err != nil {
+		t, err := policy.CheckTarget(org, req.Target)
+		if err != nil {
 			return e, in, set, policyErr(err)
 		}
+		// VBO gets (and the record keeps) the target as checked, not the caller's text.
+		req.Target, in.Target = t, t
 		if set.Credentials == nil {
 			return e, in, set, &model.InputError{Msg: "no Microsoft 365 restore credentials are configured for this organisation (restore.organizations[].credentials)"}
 		}
@@ -239,6 +242,11 @@ func (s *Service) check(a resolvers.RestoreActor, gs *resolvers.GatewaySession, 
 	return e, in, set, nil
 }
 
+// errKeyReused answers an idempotency key used before for another request.
+func errKeyReused() error {
+	return &model.InputError{Msg: "was already used for another restore action: use a new key for a new action", Field: "input.idempotencyKey"}
+}
+
 // begin records e: a duplicate key answers the first action (dup true).
 func (s *Service) begin(ctx context.Context, e actionlog.Entry) (actionlog.Action, bool, error) {
 	act, err := s.o.Log.Begin(ctx, e)
@@ -246,7 +254,7 @@ func (s *Service) begin(ctx context.Context, e actionlog.Entry) (actionlog.Actio
 	case errors.Is(err, actionlog.ErrDuplicate):
 		return act, true, nil
 	case errors.Is(err, actionlog.ErrKeyReused):
-		return act, false, &model.InputError{Msg: "was already used for another restore action: use a new key for a new action", Field: "input.idempotencyKey"}
+		return act, false, errKeyReused()
 	case errors.Is(err, actionlog.ErrSessionClosed), errors.Is(err, actionlog.ErrNotFound):
 		return act, false, resolvers.ErrNotFound
 	case err != nil:
@@ -285,6 +293,11 @@ func (s *Service) ItemAction(ctx context.Context, a resolvers.RestoreActor, gs *
 	act, dup, err := s.begin(ctx, e)
 	if err != nil {
 		return nil, err
+	}
+	if dup && summaryOf(act.Detail) != summaryOf(e.Detail) {
+		// The log compares items, target and recipients; the summary also says the conflict
+		// choice and Teams members/settings: another request under an old key is refused.
+		return nil, errKeyReused()
 	}
 	if dup || act.Status == actionlog.StatusPendingApproval {
 		return resultOf(act), nil
@@ -547,12 +560,29 @@ type downloadSource struct {
 	IDs          []string           `json:"ids"`
 }
 
-// DownloadOpener turns a claimed link's descriptor into VBO's streamed save (one call).
-func DownloadOpener(server func(name string) (Upstream, bool)) download.Opener {
+// ErrDownloadSessionClosed: the link's restore session was stopped (or reaped) after the link
+// was issued; VBO is not asked.
+var ErrDownloadSessionClosed = errors.New("frontdoor: the download's restore session is closed")
+
+// DownloadOpener turns a claimed link's descriptor into VBO's streamed save (one call), while
+// the action's gateway session is still open in log: a link outlives neither a stop nor the
+// reaper, whatever VBO did with its own session.
+func DownloadOpener(server func(name string) (Upstream, bool), log Log) download.Opener {
 	return download.OpenerFunc(func(ctx context.Context, cl download.Claim) (download.Body, error) {
 		var src downloadSource
 		if err := json.Unmarshal(cl.Source, &src); err != nil {
 			return download.Body{}, fmt.Errorf("frontdoor: download source: %w", err)
+		}
+		act, err := log.Action(ctx, cl.ActionID)
+		if err != nil {
+			return download.Body{}, fmt.Errorf("frontdoor: download action: %w", err)
+		}
+		gs, err := log.Session(ctx, act.GatewaySessionID)
+		if err != nil {
+			return download.Body{}, fmt.Errorf("frontdoor: download session: %w", err)
+		}
+		if !gs.Open || gs.VBOSessionID != src.VBOSessionID {
+			return download.Body{}, ErrDownloadSessionClosed
 		}
 		c, ok := server(src.Server)
 		if !ok {

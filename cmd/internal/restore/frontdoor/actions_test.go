@@ -11,6 +11,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/download"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/policy"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -363,4 +364,145 @@ func show(p *string) string {
 		return "<nil>"
 	}
 	return *p
+}
+
+// TestHostileRestoreToTarget: restoreItemsTo hands VBO (and the record) the bare address the
+// policy checked, never the caller's display name or comment around it.
+func TestHostileRestoreToTarget(t *testing.T) {
+	t.Parallel()
+	for i, target := range []string{`"thief@evil.example" <bob@contoso.onmicrosoft.com>`, "bob@contoso.onmicrosoft.com (thief@evil.example)"} {
+		e := newActEnv(t, false, nil)
+		r := e.req(model.RestoreActionKindRestoreTo, fmt.Sprint("k", i), 1)
+		r.Target = target
+		res, err := e.svc.ItemAction(ctx, operator("ann"), e.gs, r)
+		if err != nil {
+			t.Fatalf("%q: %v", target, err)
+		}
+		if calls := e.itemCalls(); len(calls) != 1 || calls[0] != "restoreTo bob@contoso.onmicrosoft.com" {
+			t.Errorf("%q: VBO got %q", target, calls)
+		}
+		if got, err := e.log.Action(ctx, res.Action.ID); err != nil || got.Target != "bob@contoso.onmicrosoft.com" {
+			t.Errorf("%q: recorded target %q (%v)", target, got.Target, err)
+		}
+	}
+}
+
+// TestHostileDownloadAfterStop: a link issued before its session was stopped fetches nothing
+// from VBO afterwards (VBO's own stop may have failed or be slower than the link).
+func TestHostileDownloadAfterStop(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, false, nil)
+	r := e.req(model.RestoreActionKindDownload, "dl", 1)
+	act, err := e.log.Begin(ctx, actionlog.Entry{Actor: actorOf(operator("ann")), Kind: actionlog.KindDownload, GatewaySessionID: e.gs.ID,
+		Items: []actionlog.Item{{ID: r.Items[0].Upstream}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []byte(`{"server":"syd1","vboSessionId":"` + e.gs.VBOSessionID + `","ref":{},"ids":["m0"]}`)
+	open := DownloadOpener(func(name string) (Upstream, bool) { return e.avbo, name == "syd1" }, e.log)
+	saves := func() (n int) {
+		for _, c := range e.itemCalls() {
+			if strings.HasPrefix(c, "save ") {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := open.Open(ctx, download.Claim{ActionID: act.ID, Source: src}); err == nil || saves() != 1 {
+		t.Fatalf("open session: %v, %d saves; want VBO's error and one save", err, saves())
+	}
+	if err := e.svc.Stop(ctx, operator("ann"), e.gs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open.Open(ctx, download.Claim{ActionID: act.ID, Source: src}); err == nil || saves() != 1 {
+		t.Fatalf("after stop: %v, %d saves; want a refusal and no save", err, saves())
+	}
+}
+
+// TestHostileKeyReusedOtherConflict: a key reused for a restore to the original location that
+// asks another conflict choice (or Teams members/settings) is refused, not answered with the
+// first restore's result (which would report a restore that was never done).
+func TestHostileKeyReusedOtherConflict(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, false, nil)
+	a := operator("ann")
+	a.Credential = freshJWT(e)
+	r := e.req(model.RestoreActionKindRestoreToOriginal, "orig", 1)
+	r.Confirm, r.Conflict = true, model.RestoreConflictKeep
+	if _, err := e.svc.ItemAction(ctx, a, e.gs, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ItemAction(ctx, a, e.gs, r); err != nil {
+		t.Fatalf("a plain retry: %v", err)
+	}
+	r.Conflict = model.RestoreConflictOverwrite
+	if _, err := e.svc.ItemAction(ctx, a, e.gs, r); err == nil || !strings.Contains(err.Error(), "another restore action") {
+		t.Fatalf("key reused with another conflict: %v", err)
+	}
+	if calls := e.itemCalls(); len(calls) != 1 {
+		t.Fatalf("VBO calls %v, want one restore", calls)
+	}
+}
+
+// TestHostileApproveConcurrently: two tenant admins approving at once run the restore once.
+func TestHostileApproveConcurrently(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, true, nil)
+	requester := operator("ann")
+	requester.Role, requester.Credential = auth.RoleTenantAdmin, freshJWT(e)
+	r := e.req(model.RestoreActionKindRestoreToOriginal, "orig", 1)
+	r.Confirm, r.Conflict = true, model.RestoreConflictKeep
+	res, err := e.svc.ItemAction(ctx, requester, e.gs, r)
+	if err != nil || res.State != model.RestoreActionStatePendingApproval {
+		t.Fatalf("%+v %v", res, err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for _, who := range []string{"bob", "cy", "dee", "bob"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := operator(who)
+			a.Role = auth.RoleTenantAdmin
+			if _, err := e.svc.Approve(ctx, a, res.Action.ID); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if calls := e.itemCalls(); ok != 1 || len(calls) != 1 {
+		t.Fatalf("%d approvals accepted, VBO calls %v; want one of each", ok, calls)
+	}
+}
+
+// TestHostileApproveAfterStop: an approval after the session was stopped runs nothing and
+// fails the action.
+func TestHostileApproveAfterStop(t *testing.T) {
+	t.Parallel()
+	e := newActEnv(t, true, nil)
+	requester := operator("ann")
+	requester.Role, requester.Credential = auth.RoleTenantAdmin, freshJWT(e)
+	r := e.req(model.RestoreActionKindRestoreToOriginal, "orig", 1)
+	r.Confirm, r.Conflict = true, model.RestoreConflictKeep
+	res, err := e.svc.ItemAction(ctx, requester, e.gs, r)
+	if err != nil || res.State != model.RestoreActionStatePendingApproval {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if err := e.svc.Stop(ctx, requester, e.gs); err != nil {
+		t.Fatal(err)
+	}
+	approver := operator("bob")
+	approver.Role = auth.RoleTenantAdmin
+	done, err := e.svc.Approve(ctx, approver, res.Action.ID)
+	if err != nil || done.State != model.RestoreActionStateFailed {
+		t.Fatalf("approved after stop: %+v %v", done, err)
+	}
+	for _, c := range e.itemCalls() {
+		if strings.HasPrefix(c, "restore") {
+			t.Fatalf("VBO restored after the stop: %v", e.itemCalls())
+		}
+	}
 }

@@ -172,31 +172,33 @@ func (p *Policy) CheckRecipients(tenant string, org Org, to []string) ([]string,
 // CheckTarget: restoreItemsTo's target is inside the same organisation: a mailbox or
 // OneDrive owner address in its domains, or an https site URL whose host is one of its domains
 // or its SharePoint hosts (<tenant>.sharepoint.com, <tenant>-my.sharepoint.com for its
-// <tenant>.onmicrosoft.com).
-func CheckTarget(org Org, target string) error {
+// <tenant>.onmicrosoft.com). It returns the target as VBO should get it: the bare address that
+// was checked (never a display name or comment around it, which another parser might read
+// instead), or the trimmed URL.
+func CheckTarget(org Org, target string) (string, error) {
 	target = strings.TrimSpace(target)
 	if target == "" {
-		return badInput(RuleSameOrg, "target is empty: give a mailbox or OneDrive owner address, or a site URL, in the same organisation")
+		return "", badInput(RuleSameOrg, "target is empty: give a mailbox or OneDrive owner address, or a site URL, in the same organisation")
 	}
 	if strings.Contains(target, "://") {
 		u, err := url.Parse(target)
 		if err != nil || u.Scheme != "https" || u.User != nil || u.Host == "" || u.Port() != "" {
-			return badInput(RuleSameOrg, "target: a site URL is https://host/path without credentials or port")
+			return "", badInput(RuleSameOrg, "target: a site URL is https://host/path without credentials or port")
 		}
 		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 		if net.ParseIP(host) != nil || !org.HasSiteHost(host) {
-			return badInput(RuleSameOrg, "target: site host %s is not in the organisation (%s)", host, strings.Join(org.SiteHosts(), ", "))
+			return "", badInput(RuleSameOrg, "target: site host %s is not in the organisation (%s)", host, strings.Join(org.SiteHosts(), ", "))
 		}
-		return nil
+		return target, nil
 	}
-	_, domain, err := parseAddress(target)
+	addr, domain, err := parseAddress(target)
 	if err != nil {
-		return badInput(RuleSameOrg, "target: %v", err)
+		return "", badInput(RuleSameOrg, "target: %v", err)
 	}
 	if !org.Has(domain) {
-		return badInput(RuleSameOrg, "target: %s is not in the organisation's own domains (%s)", domain, strings.Join(org.Domains(), ", "))
+		return "", badInput(RuleSameOrg, "target: %s is not in the organisation's own domains (%s)", domain, strings.Join(org.Domains(), ", "))
 	}
-	return nil
+	return addr, nil
 }
 
 // CheckConfirm: a restore to the original location needs confirm: true.
@@ -369,7 +371,26 @@ func parseAddress(raw string) (string, string, error) {
 	if at <= 0 || !ok {
 		return "", "", fmt.Errorf("%q has no valid domain", raw)
 	}
+	if !plainLocalPart(a.Address[:at]) {
+		return "", "", fmt.Errorf("%q: the part before @ must be plain (letters, digits and .-_+'=&#$*/?^`{}|~), not quoted nor a relay path (%% or !)", raw)
+	}
 	return a.Address[:at] + "@" + d, d, nil
+}
+
+// plainLocalPart reports whether l is a dot-atom of RFC 5322 atext without the relay
+// characters % and !: net/mail unquotes a quoted local part ("x@evil.example"@contoso.com
+// becomes x@evil.example@contoso.com), and "%" and "!" route mail onwards on some servers, so
+// the address VBO passes on could be read as another domain's.
+func plainLocalPart(l string) bool {
+	if l == "" || len(l) > 64 || strings.HasPrefix(l, ".") || strings.HasSuffix(l, ".") || strings.Contains(l, "..") {
+		return false
+	}
+	for _, r := range l {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_+'=&#$*/?^`{}|~", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // normDomain lower-cases a domain name and checks it is one (ASCII labels, at least two).

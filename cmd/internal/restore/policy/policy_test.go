@@ -129,7 +129,7 @@ func TestCheckTarget(t *testing.T) {
 		{"", false},
 		{"contoso", false},
 	} {
-		err := policy.CheckTarget(contoso, tc.target)
+		_, err := policy.CheckTarget(contoso, tc.target)
 		if tc.ok && err != nil {
 			t.Errorf("%q: %v", tc.target, err)
 		}
@@ -242,5 +242,37 @@ func TestFromConfig(t *testing.T) {
 	}
 	if _, err := policy.New(policy.Settings{}); err == nil {
 		t.Error("New with zero settings: built")
+	}
+}
+
+// TestHostileAddresses: an address whose parsed form differs from what another parser would
+// read is refused, and a target passes on as the bare address that was checked, never the
+// caller's text (a display name or comment VBO or Exchange might read instead).
+func TestHostileAddresses(t *testing.T) {
+	t.Parallel()
+	p := newPolicy(t, nil)
+	for _, raw := range []string{
+		`"thief@evil.example"@contoso.com`, // net/mail unquotes it to thief@evil.example@contoso.com
+		`"a b"@contoso.com`,
+		`"a\"b"@contoso.com`,
+		`thief%evil.example@contoso.com`, // the percent hack relays to evil.example
+		`evil.example!thief@contoso.com`, // a bang path
+	} {
+		_, err := p.CheckRecipients("t2", contoso, []string{raw})
+		wantViolation(t, "recipient "+raw, err, policy.RuleRecipients, policy.KindBadInput)
+		_, err = policy.CheckTarget(contoso, raw)
+		wantViolation(t, "target "+raw, err, policy.RuleSameOrg, policy.KindBadInput)
+	}
+	for raw, want := range map[string]string{
+		"Owner <Owner@CONTOSO.onmicrosoft.com>":   "Owner@contoso.onmicrosoft.com",
+		`"thief@evil.example" <bob@contoso.com>`:  "bob@contoso.com",
+		"bob@contoso.com (thief@evil.example)":    "bob@contoso.com",
+		"  Bob@CONTOSO.com ":                      "Bob@contoso.com",
+		"https://contoso.sharepoint.com/sites/x ": "https://contoso.sharepoint.com/sites/x",
+	} {
+		got, err := policy.CheckTarget(contoso, raw)
+		if err != nil || got != want {
+			t.Errorf("target %q: %q, %v; want %q", raw, got, err, want)
+		}
 	}
 }
