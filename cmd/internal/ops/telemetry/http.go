@@ -56,7 +56,7 @@ func (h HTTP) Wrap(next http.Handler) http.Handler {
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", logPath(r.URL.Path)),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("upstream_calls", rec.UpstreamCalls()),
@@ -94,6 +94,20 @@ func (h HTTP) Wrap(next http.Handler) http.Handler {
 }
 
 // spanPath keeps span names to the gateway's own routes (paths are the caller's to choose).
+// oneTimePaths are the prefixes of paths whose last segment is a one-time capability (a restore
+// download link): the access line names the route, never the token.
+var oneTimePaths = []string{"/download/", "/console/download/"}
+
+// logPath is the path as the access line shows it: a download link's token replaced.
+func logPath(p string) string {
+	for _, prefix := range oneTimePaths {
+		if strings.HasPrefix(p, prefix) && len(p) > len(prefix) {
+			return prefix + "<token>"
+		}
+	}
+	return p
+}
+
 func spanPath(p string) string {
 	switch p {
 	case "/", "/graphql", "/metrics", "/healthz", "/readyz":
