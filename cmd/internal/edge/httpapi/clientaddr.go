@@ -98,3 +98,11 @@ func (c clientAddrs) client(r *http.Request) auth.Client {
 	}
 	return auth.Client{Addr: addr, UserAgent: ua}
 }
+
+// middleware records the request's client (auth.WithClient) for whatever runs under it: the
+// console, which authenticates people itself and runs their operations in process.
+func (c clientAddrs) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), c.client(r))))
+	})
+}

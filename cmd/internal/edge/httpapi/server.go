@@ -190,7 +190,9 @@ func New(opts Options) (http.Handler, error) {
 		exports = opts.Exports(res)
 	}
 	if opts.Console != nil {
-		mux.Handle("/console/", opts.Console(inProcess(opts, admit, exec, exports)))
+		// The console's in-process operations inherit its request's context: they carry the
+		// client it came from (the restore record's address and user agent), as over HTTP.
+		mux.Handle("/console/", gate.clients.middleware(opts.Console(inProcess(opts, admit, exec, exports))))
 	}
 	if opts.Exports != nil {
 		// The same authentication, scope and rate limit as /graphql. No CSRF check: credentials

@@ -1,0 +1,35 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/httpapi"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+)
+
+// The console runs its people's operations in process with its request's context, so that
+// context carries the client it came from, as the auth gate's does over HTTP: a restore
+// started from the console records the person's address and user agent.
+func TestConsoleRequestsCarryTheClient(t *testing.T) {
+	t.Parallel()
+	var got auth.Client
+	h := stubHandler(t, httpapi.Options{Console: func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = auth.ClientFrom(r.Context())
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}})
+	req := httptest.NewRequest(http.MethodGet, "/console/", nil)
+	req.RemoteAddr = "192.0.2.7:4711"
+	req.Header.Set("User-Agent", "browser/1.0\x07")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("status %d, want 204 from the console", rec.Code)
+	}
+	if want := (auth.Client{Addr: "192.0.2.7", UserAgent: "browser/1.0"}); got != want {
+		t.Fatalf("the console's request carries client %+v, want %+v", got, want)
+	}
+}
