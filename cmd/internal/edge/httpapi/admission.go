@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 )
 
 // admission is where every GraphQL operation, whatever its transport (HTTP POST and GET, SSE,
@@ -90,4 +92,34 @@ func (a *admission) operations(ctx context.Context, next graphql.OperationHandle
 		}
 		return resp
 	}
+}
+
+// behindGate is what every authenticated GraphQL request, export and download reaches,
+// whichever door it came in by (the authentication gate over HTTP, the console in process),
+// built once so the doors cannot drift apart: admission, the body cap, fresh loaders, the
+// query cost's meter, then the one executor. The deadlines wrap the door (the gate included).
+type behindGate struct {
+	query    http.Handler            // a query or mutation: admitted with its request (request)
+	stream   http.Handler            // SSE: the rate limit, then the read timeout lifted once the body is read
+	exports  map[string]http.Handler // admitted like a query, by path
+	download http.Handler            // the restore actions' one-time links (or NOT_CONFIGURED)
+	// exportTimeout and downloadTimeout bound one export and one download.
+	exportTimeout, downloadTimeout time.Duration
+}
+
+func newBehindGate(opts Options, admit *admission, exec http.Handler, exports map[string]http.Handler) behindGate {
+	maxBody := opts.Limits.MaxBodyBytes
+	b := behindGate{
+		query: admit.request(readRequest(maxBody, loaders.Middleware(opts.Backend, withMeter(exec)))),
+		// A query or mutation over SSE takes its slot and deadline in the executor (operations).
+		stream:          admit.stream(readRequest(maxBody, afterBody(loaders.Middleware(opts.Backend, withMeter(exec))))),
+		exports:         make(map[string]http.Handler, len(exports)),
+		download:        admit.request(downloadsOrOff(opts.Downloads)),
+		exportTimeout:   cmp.Or(opts.ExportTimeout, 5*time.Minute),
+		downloadTimeout: cmp.Or(opts.DownloadTimeout, time.Hour),
+	}
+	for path, h := range exports {
+		b.exports[path] = admit.request(h)
+	}
+	return b
 }

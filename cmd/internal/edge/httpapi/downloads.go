@@ -1,21 +1,18 @@
 package httpapi
 
 import (
-	"cmp"
 	"net/http"
-	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 )
 
 // mountDownloads serves GET /download/<token> (the restore actions' one-time links) through
-// h, which New built behind the edge every request goes through (request id, auth gate, rate
-// limit, per-principal concurrency), plus CORS and the download's own deadline. No CSRF check:
+// h, which New built behind the edge every request goes through (request id, the download's
+// own deadline, auth gate, rate limit, per-principal concurrency), plus CORS. No CSRF check:
 // credentials travel only in headers, which a cross-site request cannot set; the link itself
 // works only for the person it was issued to.
-func mountDownloads(mux *http.ServeMux, opts Options, h http.Handler) {
-	timeout := cmp.Or(opts.DownloadTimeout, time.Hour)
-	mux.Handle("GET /download/", withCORS(opts.Limits.CORSAllowedOrigins, withDeadline(timeout, h)))
+func mountDownloads(mux *http.ServeMux, corsOrigins []string, h http.Handler) {
+	mux.Handle("GET /download/", withCORS(corsOrigins, h))
 }
 
 // downloadsOrOff is h, or an answer saying downloads are off.

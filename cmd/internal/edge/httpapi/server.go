@@ -3,7 +3,6 @@
 package httpapi
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -169,13 +168,17 @@ func New(opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	// CORS (answers every OPTIONS) -> CSRF -> deadline -> auth (headers only) -> rate limit ->
 	// per-principal concurrency (admission.go) -> body (read and checked) -> loaders -> executor.
-	gql := readRequest(lim.MaxBodyBytes, loaders.Middleware(opts.Backend, withMeter(exec)))
-	gql = withDeadline(timeout, gate.wrap(admit.request(gql)))
+	var exports map[string]http.Handler
+	if opts.Exports != nil {
+		exports = opts.Exports(res)
+	}
+	behind := newBehindGate(opts, admit, exec, exports) // the console's too (console.go)
+	gql := withDeadline(timeout, gate.wrap(behind.query))
 	if !lim.CSRFUnsafeDisabled {
 		gql = withCSRF(gql)
 	}
 	gql = withCORS(lim.CORSAllowedOrigins, gql)
-	gql = routeStreams(streamHandler(opts, gate, admit, exec), gql) // SSE and websocket: subscriptions.go
+	gql = routeStreams(streamHandler(opts, gate, behind.stream, exec), gql) // SSE and websocket: subscriptions.go
 	if opts.Metrics != nil {
 		gql = opts.Metrics.Instrument(gql)
 		mux.Handle("GET /metrics", gate.admin(opts.Metrics.Handler())) // server names and health: admins only
@@ -185,21 +188,16 @@ func New(opts Options) (http.Handler, error) {
 		mux.Handle("GET /readyz", opts.Readiness)
 		mux.Handle("GET /readyz/servers", gate.admin(opts.Readiness)) // names every server: admins only
 	}
-	var exports map[string]http.Handler
-	if opts.Exports != nil {
-		exports = opts.Exports(res)
-	}
 	if opts.Console != nil {
 		// The console's in-process operations inherit its request's context: they carry the
 		// client it came from (the restore record's address and user agent), as over HTTP.
-		mux.Handle("/console/", gate.clients.middleware(opts.Console(inProcess(opts, admit, exec, exports))))
+		mux.Handle("/console/", gate.clients.middleware(opts.Console(inProcess(behind, timeout))))
 	}
 	if opts.Exports != nil {
 		// The same authentication, scope and rate limit as /graphql. No CSRF check: credentials
 		// travel only in headers, which a cross-site request cannot set.
-		exportTimeout := cmp.Or(opts.ExportTimeout, 5*time.Minute)
-		for path, h := range exports {
-			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(exportTimeout, gate.wrap(admit.request(h)))))
+		for path, h := range behind.exports {
+			mux.Handle("GET "+path, withCORS(lim.CORSAllowedOrigins, withDeadline(behind.exportTimeout, gate.wrap(h))))
 		}
 	} else {
 		// Without the restore watch there is no archive to export: say so instead of a bare 404.
@@ -208,7 +206,7 @@ func New(opts Options) (http.Handler, error) {
 				"the CSV exports read the restore watch's archive, which is off: set watch.enabled: true and a store (see config.example.yaml)", nil)
 		})
 	}
-	mountDownloads(mux, opts, gate.wrap(admit.request(downloadsOrOff(opts.Downloads))))
+	mountDownloads(mux, opts.Limits.CORSAllowedOrigins, withDeadline(behind.downloadTimeout, gate.wrap(behind.download)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -190,11 +190,11 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 // websocket.go). Neither request has a deadline and the server's timeouts are lifted: a query
 // or mutation on either gets the request deadline and its concurrency slot in the executor
 // (admission.go), a subscription its subscription slot.
-func streamHandler(opts Options, gate *authGate, admit *admission, exec http.Handler) http.Handler {
+func streamHandler(opts Options, gate *authGate, behind, exec http.Handler) http.Handler {
 	lim := opts.Limits
 	inner := loaders.Middleware(opts.Backend, exec)
-	// The query cost as over HTTP (withMeter); the server's read timeout bounds the body.
-	sse := gate.wrap(admit.stream(readRequest(lim.MaxBodyBytes, afterBody(withMeter(inner)))))
+	// The query cost as over HTTP (behindGate); the server's read timeout bounds the body.
+	sse := gate.wrap(behind)
 	if !lim.CSRFUnsafeDisabled {
 		sse = withCSRF(sse)
 	}
