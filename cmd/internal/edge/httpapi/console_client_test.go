@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/httpapi"
@@ -31,5 +32,45 @@ func TestConsoleRequestsCarryTheClient(t *testing.T) {
 	}
 	if want := (auth.Client{Addr: "192.0.2.7", UserAgent: "browser/1.0"}); got != want {
 		t.Fatalf("the console's request carries client %+v, want %+v", got, want)
+	}
+}
+
+// The handler the console is handed runs an operation only for a request whose context holds
+// the principal the console signed in (401 without one), through the same executor as /graphql.
+func TestConsoleInProcessNeedsAPrincipal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		p    *auth.Principal
+		want int
+	}{
+		{"no principal", nil, http.StatusUnauthorized},
+		{"signed in", auth.NewAdmin("console-person"), http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := stubHandler(t, httpapi.Options{Console: func(authenticated http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					ctx := r.Context()
+					if tc.p != nil {
+						ctx = auth.WithPrincipal(ctx, tc.p)
+					}
+					req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+					req.Header.Set("Content-Type", "application/json")
+					authenticated.ServeHTTP(w, req)
+				})
+			}})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/console/", nil))
+			if rec.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
+			}
+			if tc.p != nil && !strings.Contains(rec.Body.String(), `"__typename":"Query"`) {
+				t.Fatalf("the operation did not run: %s", rec.Body)
+			}
+			if tc.p == nil && !strings.Contains(rec.Body.String(), "UNAUTHENTICATED") {
+				t.Fatalf("no UNAUTHENTICATED: %s", rec.Body)
+			}
+		})
 	}
 }
