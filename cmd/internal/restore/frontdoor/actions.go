@@ -1,6 +1,7 @@
 package frontdoor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -339,7 +340,7 @@ func (s *Service) run(ctx context.Context, c ActionUpstream, vboID string, act a
 		if !settled {
 			// VBO is still working: the record stays PENDING; the answer says RUNNING.
 			a := act
-			a.VBOSessionID = firstNonEmptyStr(a.VBOSessionID, res.SessionID)
+			a.VBOSessionID = cmp.Or(a.VBOSessionID, res.SessionID)
 			r := resultOf(a)
 			r.Warnings = append(r.Warnings, "VBO is still restoring (v8 answers asynchronously): the counts show in the session's statistics and events")
 			return r, nil
@@ -605,7 +606,7 @@ func DownloadRecorder(log Log) download.Recorder {
 	return download.RecorderFunc(func(ctx context.Context, f download.Finished) error {
 		o := actionlog.Outcome{Status: actionlog.StatusSucceeded, Bytes: f.Bytes, SHA256: f.SHA256, UpstreamStatus: 0}
 		if f.Status != download.StatusSucceeded {
-			o.Status, o.Error = actionlog.StatusFailed, cmpStr(f.Reason, "the download failed")
+			o.Status, o.Error = actionlog.StatusFailed, cmp.Or(f.Reason, "the download failed")
 		}
 		_, err := log.Complete(ctx, f.ActionID, o)
 		return err
@@ -738,12 +739,3 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
-
-func firstNonEmptyStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func cmpStr(a, b string) string { return firstNonEmptyStr(a, b) }
