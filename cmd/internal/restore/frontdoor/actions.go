@@ -449,15 +449,22 @@ func (s *Service) follow(ctx context.Context, c ActionUpstream, sessionID string
 		if err != nil || st == nil {
 			continue
 		}
-		d := actionlog.Counts{Created: st.Restored - b.Restored, Failed: st.Failed - b.Failed, Skipped: st.Skipped - b.Skipped}
-		if d.Created < 0 || d.Failed < 0 || d.Skipped < 0 {
-			continue // another reading of the totals: wait for the next
-		}
-		if got := d.Created + d.Failed + d.Skipped; got >= int64(max(n, 1)) {
+		if d, ok := statsSince(st, b, max(n, 1)); ok {
 			return d, true
 		}
+		// fewer than n more, or another reading of the totals: wait for the next
 	}
 	return actionlog.Counts{}, false
+}
+
+// statsSince is what v8's session totals st count beyond base: ok when no count went backwards
+// and together they account for at least n items.
+func statsSince(st *upstream.RestoreStatistics, base upstream.RestoreStatistics, n int) (actionlog.Counts, bool) {
+	d := actionlog.Counts{Created: st.Restored - base.Restored, Failed: st.Failed - base.Failed, Skipped: st.Skipped - base.Skipped}
+	if d.Created < 0 || d.Failed < 0 || d.Skipped < 0 || d.Created+d.Failed+d.Skipped < int64(n) {
+		return actionlog.Counts{}, false
+	}
+	return d, true
 }
 
 // statusOf is an action's status from VBO's counts: every item done SUCCEEDED, none FAILED,
