@@ -345,11 +345,7 @@ func (s *Service) run(ctx context.Context, c ActionUpstream, vboID string, act a
 			r.Warnings = append(r.Warnings, "VBO is still restoring (v8 answers asynchronously): the counts show in the session's statistics and events")
 			return r, nil
 		}
-		out.Counts = &counts
-		out.Status = statusOf(counts)
-		if out.Status == actionlog.StatusFailed {
-			out.Error = "VBO restored none of the items"
-		}
+		withCounts(&out, counts)
 		out.Detail = detail(map[string]any{"warnings": nonNil(warnings), "async": res.Async})
 	}
 	done, cerr := s.complete(ctx, act.ID, out)
@@ -465,6 +461,14 @@ func statsSince(st *upstream.RestoreStatistics, base upstream.RestoreStatistics,
 		return actionlog.Counts{}, false
 	}
 	return d, true
+}
+
+// withCounts gives o VBO's counts c and the status they make (FAILED says so in o.Error).
+func withCounts(o *actionlog.Outcome, c actionlog.Counts) {
+	o.Counts, o.Status = &c, statusOf(c)
+	if o.Status == actionlog.StatusFailed {
+		o.Error = "VBO restored none of the items"
+	}
 }
 
 // statusOf is an action's status from VBO's counts: every item done SUCCEEDED, none FAILED,

@@ -109,11 +109,8 @@ func (s *Service) settle(ctx context.Context, a actionlog.Action) (actionlog.Out
 }
 
 func settled(c actionlog.Counts, by string) actionlog.Outcome {
-	o := actionlog.Outcome{Status: statusOf(c), Counts: &c,
-		Detail: detail(map[string]any{"settledBy": "reaper", "from": by, "async": true})}
-	if o.Status == actionlog.StatusFailed {
-		o.Error = "VBO restored none of the items"
-	}
+	o := actionlog.Outcome{Detail: detail(map[string]any{"settledBy": "reaper", "from": by, "async": true})}
+	withCounts(&o, c)
 	return o
 }
 
