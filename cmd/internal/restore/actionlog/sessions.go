@@ -1,6 +1,7 @@
 package actionlog
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -320,7 +321,7 @@ func actionOf(b, o, p *record) Action {
 	}
 	if o != nil {
 		a.Status, a.UpstreamStatus, a.Error, a.OutcomeDetail = o.Status, int(o.Upstream), o.Error, raw(o.Detail)
-		a.VBOSessionID = firstNonEmpty(o.VBOID, a.VBOSessionID)
+		a.VBOSessionID = cmp.Or(o.VBOID, a.VBOSessionID)
 		t := store.FromNS(o.AtNS)
 		a.CompletedAt = &t
 		a.Bytes, a.SHA256 = o.Bytes, o.SHA256
