@@ -1,6 +1,7 @@
 package actionlog
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -100,10 +101,10 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Action, error) {
 					return fmt.Errorf("%w: %s %q is not gateway session %s's", ErrInvalid, name, v[0], s.ID)
 				}
 			}
-			r.Server = firstNonEmpty(r.Server, s.Server)
-			r.OrgID = firstNonEmpty(r.OrgID, s.OrganizationID)
-			r.VBOID = firstNonEmpty(r.VBOID, s.VBOSessionID)
-			r.SessType = firstNonEmpty(r.SessType, s.Type)
+			r.Server = cmp.Or(r.Server, s.Server)
+			r.OrgID = cmp.Or(r.OrgID, s.OrganizationID)
+			r.VBOID = cmp.Or(r.VBOID, s.VBOSessionID)
+			r.SessType = cmp.Or(r.SessType, s.Type)
 			if e.Kind == KindStop || e.Kind == KindReap {
 				// A stop closes the session whatever VBO answers: from its record on, no other
 				// step (a browse, a second stop) may begin on it (closed_ns comes with the outcome).
@@ -202,7 +203,7 @@ func (l *Log) Complete(ctx context.Context, beginID string, o Outcome) (Action, 
 			return fmt.Errorf("record %s: an approval is complete as written: %w", b.ID, ErrInvalid)
 		}
 		r := &record{ID: newID(), Tenant: b.Tenant, Record: recOutcome, RefID: b.ID, Kind: b.Kind, GwID: b.GwID,
-			VBOID: firstNonEmpty(o.VBOSessionID, b.VBOID), Replica: "", Detail: string(o.Detail), Status: o.Status,
+			VBOID: cmp.Or(o.VBOSessionID, b.VBOID), Replica: "", Detail: string(o.Detail), Status: o.Status,
 			Upstream: int64(o.UpstreamStatus), Error: o.Error, AtNS: at, Bytes: o.Bytes, SHA256: o.SHA256}
 		if o.Counts != nil {
 			r.HasCounts, r.Counts = true, *o.Counts
@@ -483,13 +484,6 @@ func checkDetail(name string, d json.RawMessage) error {
 		return fmt.Errorf("%w: %s is not JSON", ErrInvalid, name)
 	}
 	return checkText(name, string(d), maxDetailBytes)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }

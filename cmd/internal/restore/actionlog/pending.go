@@ -2,7 +2,6 @@ package actionlog
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
@@ -15,39 +14,15 @@ import (
 // sweep of expired links). The front door's reaper settles these (v8 restores VBO had not
 // finished when the caller was answered).
 func (l *Log) PendingItemActions(ctx context.Context, before time.Time, limit int) ([]Action, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, MaxActionsPage)
-	rows, err := l.st.Query(ctx, actionQuery(`b.kind IN (?, ?, ?) AND b.at_ns < ? AND o.id IS NULL
-		AND (b.approval_until_ns = 0 OR p.id IS NOT NULL) ORDER BY b.at_ns, b.id LIMIT ?`),
-		string(KindSend), string(KindRestoreTo), string(KindRestoreToOriginal), store.NS(before), limit)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: pending item actions: %w", err)
-	}
-	list, err := store.Collect(rows, scanAction)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: pending item actions: %w", err)
-	}
-	return list, nil
+	return l.actions(ctx, "pending item actions", `b.kind IN (?, ?, ?) AND b.at_ns < ? AND o.id IS NULL
+		AND (b.approval_until_ns = 0 OR p.id IS NOT NULL) ORDER BY b.at_ns, b.id`, limit,
+		string(KindSend), string(KindRestoreTo), string(KindRestoreToOriginal), store.NS(before))
 }
 
 // SessionItemActions lists a gateway session's item actions (DOWNLOAD, SEND, RESTORE_TO,
 // RESTORE_TO_ORIGINAL), in every state, oldest first, at most limit (1..MaxActionsPage; 0:
 // 50): the session's other restores, whose counts share VBO's session statistics.
 func (l *Log) SessionItemActions(ctx context.Context, gatewaySessionID string, limit int) ([]Action, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, MaxActionsPage)
-	rows, err := l.st.Query(ctx, actionQuery(`b.gateway_session_id = ? AND b.kind IN (?, ?, ?, ?) ORDER BY b.position LIMIT ?`),
-		gatewaySessionID, string(KindDownload), string(KindSend), string(KindRestoreTo), string(KindRestoreToOriginal), limit)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: session item actions: %w", err)
-	}
-	list, err := store.Collect(rows, scanAction)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: session item actions: %w", err)
-	}
-	return list, nil
+	return l.actions(ctx, "session item actions", `b.gateway_session_id = ? AND b.kind IN (?, ?, ?, ?) ORDER BY b.position`, limit,
+		gatewaySessionID, string(KindDownload), string(KindSend), string(KindRestoreTo), string(KindRestoreToOriginal))
 }

@@ -1,6 +1,7 @@
 package actionlog
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -261,23 +262,28 @@ func scanAction(row store.Row) (Action, error) {
 	return actionOf(&b, out, approval), nil
 }
 
-// Actions pages a gateway session's steps, oldest first, after position after (0: from the
-// start); limit is clamped to 1..MaxActionsPage (0: 50).
-func (l *Log) Actions(ctx context.Context, gatewaySessionID string, after int64, limit int) ([]Action, error) {
+// actions runs actionQuery(where) with args, LIMIT limit (clamped to 1..MaxActionsPage; 0: 50);
+// what names the list in errors.
+func (l *Log) actions(ctx context.Context, what, where string, limit int, args ...any) ([]Action, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	limit = min(limit, MaxActionsPage)
-	rows, err := l.st.Query(ctx, actionQuery(`b.gateway_session_id = ? AND b.position > ? ORDER BY b.position LIMIT ?`),
-		gatewaySessionID, after, limit)
+	rows, err := l.st.Query(ctx, actionQuery(where)+` LIMIT ?`, append(args, min(limit, MaxActionsPage))...)
 	if err != nil {
-		return nil, fmt.Errorf("actionlog: actions: %w", err)
+		return nil, fmt.Errorf("actionlog: %s: %w", what, err)
 	}
 	list, err := store.Collect(rows, scanAction)
 	if err != nil {
-		return nil, fmt.Errorf("actionlog: actions: %w", err)
+		return nil, fmt.Errorf("actionlog: %s: %w", what, err)
 	}
 	return list, nil
+}
+
+// Actions pages a gateway session's steps, oldest first, after position after (0: from the
+// start); limit is clamped to 1..MaxActionsPage (0: 50).
+func (l *Log) Actions(ctx context.Context, gatewaySessionID string, after int64, limit int) ([]Action, error) {
+	return l.actions(ctx, "actions", `b.gateway_session_id = ? AND b.position > ? ORDER BY b.position`, limit,
+		gatewaySessionID, after)
 }
 
 // Action returns one step (its begin record's id) with its outcome merged.
@@ -315,7 +321,7 @@ func actionOf(b, o, p *record) Action {
 	}
 	if o != nil {
 		a.Status, a.UpstreamStatus, a.Error, a.OutcomeDetail = o.Status, int(o.Upstream), o.Error, raw(o.Detail)
-		a.VBOSessionID = firstNonEmpty(o.VBOID, a.VBOSessionID)
+		a.VBOSessionID = cmp.Or(o.VBOID, a.VBOSessionID)
 		t := store.FromNS(o.AtNS)
 		a.CompletedAt = &t
 		a.Bytes, a.SHA256 = o.Bytes, o.SHA256
@@ -331,20 +337,9 @@ func actionOf(b, o, p *record) Action {
 // approved, not completed), oldest first, after position after, at most limit (1..
 // MaxActionsPage; 0: 50). Expired ones are listed too (ApprovalUntil says so) until completed.
 func (l *Log) AwaitingApproval(ctx context.Context, tenant string, after int64, limit int) ([]Action, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, MaxActionsPage)
-	rows, err := l.st.Query(ctx, actionQuery(`b.actor_tenant = ? AND b.approval_until_ns <> 0 AND b.position > ?
-		AND o.id IS NULL AND p.id IS NULL ORDER BY b.position LIMIT ?`), tenant, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
-	}
-	list, err := store.Collect(rows, scanAction)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
-	}
-	return list, nil
+	return l.actions(ctx, "awaiting approval", `b.actor_tenant = ? AND b.approval_until_ns <> 0 AND b.position > ?
+		AND o.id IS NULL AND p.id IS NULL ORDER BY b.position`, limit,
+		tenant, after)
 }
 
 func raw(s string) json.RawMessage {
@@ -358,18 +353,7 @@ func raw(s string) json.RawMessage {
 // view), oldest first by the time they were recorded, then id, after (afterNS, afterID) (0 and
 // "": from the start); limit as AwaitingApproval.
 func (l *Log) AwaitingApprovalAll(ctx context.Context, afterNS int64, afterID string, limit int) ([]Action, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, MaxActionsPage)
-	rows, err := l.st.Query(ctx, actionQuery(`b.approval_until_ns <> 0 AND (b.at_ns > ? OR (b.at_ns = ? AND b.id > ?))
-		AND o.id IS NULL AND p.id IS NULL ORDER BY b.at_ns, b.id LIMIT ?`), afterNS, afterNS, afterID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
-	}
-	list, err := store.Collect(rows, scanAction)
-	if err != nil {
-		return nil, fmt.Errorf("actionlog: awaiting approval: %w", err)
-	}
-	return list, nil
+	return l.actions(ctx, "awaiting approval", `b.approval_until_ns <> 0 AND (b.at_ns > ? OR (b.at_ns = ? AND b.id > ?))
+		AND o.id IS NULL AND p.id IS NULL ORDER BY b.at_ns, b.id`, limit,
+		afterNS, afterNS, afterID)
 }

@@ -1,6 +1,7 @@
 package download
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -99,7 +100,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Service) stream(w http.ResponseWriter, r *http.Request, c Claim, body Body) {
 	h := w.Header()
 	h.Set("Content-Type", contentType(body.ContentType))
-	h.Set("Content-Disposition", disposition(cmpNonEmpty(body.FileName, c.FileName)))
+	h.Set("Content-Disposition", disposition(cmp.Or(body.FileName, c.FileName)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Trailer", "X-Download-Bytes, X-Download-Sha256")
@@ -231,13 +232,6 @@ func disposition(name string) string {
 		return `attachment; filename="download"`
 	}
 	return v
-}
-
-func cmpNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {

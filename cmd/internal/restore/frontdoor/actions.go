@@ -1,6 +1,7 @@
 package frontdoor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -339,16 +340,12 @@ func (s *Service) run(ctx context.Context, c ActionUpstream, vboID string, act a
 		if !settled {
 			// VBO is still working: the record stays PENDING; the answer says RUNNING.
 			a := act
-			a.VBOSessionID = firstNonEmptyStr(a.VBOSessionID, res.SessionID)
+			a.VBOSessionID = cmp.Or(a.VBOSessionID, res.SessionID)
 			r := resultOf(a)
 			r.Warnings = append(r.Warnings, "VBO is still restoring (v8 answers asynchronously): the counts show in the session's statistics and events")
 			return r, nil
 		}
-		out.Counts = &counts
-		out.Status = statusOf(counts)
-		if out.Status == actionlog.StatusFailed {
-			out.Error = "VBO restored none of the items"
-		}
+		withCounts(&out, counts)
 		out.Detail = detail(map[string]any{"warnings": nonNil(warnings), "async": res.Async})
 	}
 	done, cerr := s.complete(ctx, act.ID, out)
@@ -448,15 +445,30 @@ func (s *Service) follow(ctx context.Context, c ActionUpstream, sessionID string
 		if err != nil || st == nil {
 			continue
 		}
-		d := actionlog.Counts{Created: st.Restored - b.Restored, Failed: st.Failed - b.Failed, Skipped: st.Skipped - b.Skipped}
-		if d.Created < 0 || d.Failed < 0 || d.Skipped < 0 {
-			continue // another reading of the totals: wait for the next
-		}
-		if got := d.Created + d.Failed + d.Skipped; got >= int64(max(n, 1)) {
+		if d, ok := statsSince(st, b, max(n, 1)); ok {
 			return d, true
 		}
+		// fewer than n more, or another reading of the totals: wait for the next
 	}
 	return actionlog.Counts{}, false
+}
+
+// statsSince is what v8's session totals st count beyond base: ok when no count went backwards
+// and together they account for at least n items.
+func statsSince(st *upstream.RestoreStatistics, base upstream.RestoreStatistics, n int) (actionlog.Counts, bool) {
+	d := actionlog.Counts{Created: st.Restored - base.Restored, Failed: st.Failed - base.Failed, Skipped: st.Skipped - base.Skipped}
+	if d.Created < 0 || d.Failed < 0 || d.Skipped < 0 || d.Created+d.Failed+d.Skipped < int64(n) {
+		return actionlog.Counts{}, false
+	}
+	return d, true
+}
+
+// withCounts gives o VBO's counts c and the status they make (FAILED says so in o.Error).
+func withCounts(o *actionlog.Outcome, c actionlog.Counts) {
+	o.Counts, o.Status = &c, statusOf(c)
+	if o.Status == actionlog.StatusFailed {
+		o.Error = "VBO restored none of the items"
+	}
 }
 
 // statusOf is an action's status from VBO's counts: every item done SUCCEEDED, none FAILED,
@@ -605,7 +617,7 @@ func DownloadRecorder(log Log) download.Recorder {
 	return download.RecorderFunc(func(ctx context.Context, f download.Finished) error {
 		o := actionlog.Outcome{Status: actionlog.StatusSucceeded, Bytes: f.Bytes, SHA256: f.SHA256, UpstreamStatus: 0}
 		if f.Status != download.StatusSucceeded {
-			o.Status, o.Error = actionlog.StatusFailed, cmpStr(f.Reason, "the download failed")
+			o.Status, o.Error = actionlog.StatusFailed, cmp.Or(f.Reason, "the download failed")
 		}
 		_, err := log.Complete(ctx, f.ActionID, o)
 		return err
@@ -738,12 +750,3 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
-
-func firstNonEmptyStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func cmpStr(a, b string) string { return firstNonEmptyStr(a, b) }

@@ -109,11 +109,8 @@ func (s *Service) settle(ctx context.Context, a actionlog.Action) (actionlog.Out
 }
 
 func settled(c actionlog.Counts, by string) actionlog.Outcome {
-	o := actionlog.Outcome{Status: statusOf(c), Counts: &c,
-		Detail: detail(map[string]any{"settledBy": "reaper", "from": by, "async": true})}
-	if o.Status == actionlog.StatusFailed {
-		o.Error = "VBO restored none of the items"
-	}
+	o := actionlog.Outcome{Detail: detail(map[string]any{"settledBy": "reaper", "from": by, "async": true})}
+	withCounts(&o, c)
 	return o
 }
 
@@ -130,7 +127,7 @@ func (s *Service) byStatistics(ctx context.Context, a actionlog.Action) (actionl
 	if err != nil || len(sibs) >= actionlog.MaxActionsPage {
 		return actionlog.Counts{}, false // unknown, or more restores than one page: not attributable
 	}
-	var known actionlog.Counts
+	var known upstream.RestoreStatistics // the other restores' recorded share of the totals
 	for _, b := range sibs {
 		if b.ID == a.ID || b.Kind != actionlog.KindRestoreTo && b.Kind != actionlog.KindRestoreToOriginal {
 			continue
@@ -139,7 +136,7 @@ func (s *Service) byStatistics(ctx context.Context, a actionlog.Action) (actionl
 		case b.Status == actionlog.StatusPending:
 			return actionlog.Counts{}, false // its share and a's cannot be told apart
 		case b.Counts != nil:
-			known.Created += b.Counts.Created + b.Counts.Merged
+			known.Restored += b.Counts.Created + b.Counts.Merged
 			known.Failed += b.Counts.Failed
 			known.Skipped += b.Counts.Skipped
 		}
@@ -148,11 +145,7 @@ func (s *Service) byStatistics(ctx context.Context, a actionlog.Action) (actionl
 	if err != nil || st == nil {
 		return actionlog.Counts{}, false // v6, or VBO unavailable: the events may tell
 	}
-	d := actionlog.Counts{Created: st.Restored - known.Created, Failed: st.Failed - known.Failed, Skipped: st.Skipped - known.Skipped}
-	if d.Created < 0 || d.Failed < 0 || d.Skipped < 0 || d.Created+d.Failed+d.Skipped < int64(len(a.Items)) {
-		return actionlog.Counts{}, false
-	}
-	return d, true
+	return statsSince(st, known, len(a.Items))
 }
 
 // byEvents: each item's last finished archived event of a's kind, by item name.

@@ -196,3 +196,33 @@ func TestReaperSettlesByEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsSince: v8's totals less a base count an action's items only when no count went
+// backwards (another reading of the totals) and together they reach n.
+func TestStatsSince(t *testing.T) {
+	t.Parallel()
+	base := upstream.RestoreStatistics{Restored: 2, Failed: 1, Skipped: 0}
+	cases := []struct {
+		name string
+		st   upstream.RestoreStatistics
+		n    int
+		want actionlog.Counts
+		ok   bool
+	}{
+		{"accounts for n", upstream.RestoreStatistics{Restored: 4, Failed: 2, Skipped: 1}, 4, actionlog.Counts{Created: 2, Failed: 1, Skipped: 1}, true},
+		{"more than n", upstream.RestoreStatistics{Restored: 5, Failed: 1}, 2, actionlog.Counts{Created: 3}, true},
+		{"fewer than n", upstream.RestoreStatistics{Restored: 3, Failed: 1}, 2, actionlog.Counts{}, false},
+		{"a count went back", upstream.RestoreStatistics{Restored: 9, Failed: 0}, 1, actionlog.Counts{}, false},
+		{"nothing yet", base, 1, actionlog.Counts{}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st := c.st
+			got, ok := statsSince(&st, base, c.n)
+			if ok != c.ok || got != c.want {
+				t.Fatalf("statsSince = %+v, %v; want %+v, %v", got, ok, c.want, c.ok)
+			}
+		})
+	}
+}
