@@ -165,13 +165,8 @@ func (q ListQuery) where(orgs string, orgArgs []any, newest bool) (rank string, 
 		conds = append(conds, "start_ns < ?")
 		args = append(args, NS(*q.To))
 	}
-	for _, c := range []struct {
-		col string
-		set *ValueSet
-	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
-		if c.set != nil {
-			conds = append(conds, c.set.cond(c.col, &args))
-		}
+	for _, c := range valueFilters(q.Types, q.States, q.Results) {
+		conds = append(conds, c.set.cond(c.col, &args))
 	}
 	if q.After != nil {
 		r := -1
