@@ -38,7 +38,7 @@ func newFrontDoor(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, w 
 		return nil, nil, err
 	}
 	self := w.Holder()
-	ttl := 3 * cfg.Watch.WithDefaults().Interval
+	ttl := w.LeaseTTL()
 	server := func(name string) (frontdoor.Upstream, bool) {
 		c, ok := fleet.Get(name)
 		return c, ok

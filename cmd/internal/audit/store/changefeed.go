@@ -45,19 +45,11 @@ func markDeletedInVbo(ctx context.Context, tx Tx, server string, ids []string, n
 		if err != nil {
 			return nil, fmt.Errorf("mark deleted in VBO: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("mark deleted in VBO: %w", err)
-			}
-			marked = append(marked, id)
-		}
-		err = rows.Err()
-		rows.Close()
+		got, err := Collect(rows, scanString)
 		if err != nil {
 			return nil, fmt.Errorf("mark deleted in VBO: %w", err)
 		}
+		marked = append(marked, got...)
 	}
 	slices.Sort(marked)
 	return marked, nil

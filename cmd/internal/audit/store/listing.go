@@ -128,18 +128,24 @@ func (q ListQuery) orgs(recorded map[string][]string) (cond string, args []any, 
 	return "(" + strings.Join(parts, " OR ") + ")", args, false, nil
 }
 
-// where is the query's filter and its arguments, the rank expression's first; orgs and
-// orgArgs are the organisation condition (Store.orgs). newest: the rows are read newest first
-// up to a limit (ListSessions), not all counted.
-func (q ListQuery) where(orgs string, orgArgs []any, newest bool) (rank string, where string, args []any, err error) {
+// rank is the SQL expression of a row's server's place in q.Servers, and its arguments.
+func (q ListQuery) rank() (string, []any) {
 	var b strings.Builder
+	args := make([]any, 0, len(q.Servers))
 	b.WriteString("CASE server")
 	for i, s := range q.Servers {
 		fmt.Fprintf(&b, " WHEN ? THEN %d", i)
 		args = append(args, s)
 	}
 	b.WriteString(" END")
-	rank = b.String()
+	return b.String(), args
+}
+
+// where is the query's filter and its arguments, the rank expression's first; orgs and
+// orgArgs are the organisation condition (Store.orgs). newest: the rows are read newest first
+// up to a limit (ListSessions), not all counted.
+func (q ListQuery) where(orgs string, orgArgs []any, newest bool) (rank string, where string, args []any, err error) {
+	rank, args = q.rank()
 	// Without an organisation condition, one server's newest sessions are read along the
 	// start time (archive_session_report, led by start_ns, backwards, up to Limit) instead of
 	// every session of the server then sorted: "server || ''" keeps the planner from picking
@@ -165,13 +171,8 @@ func (q ListQuery) where(orgs string, orgArgs []any, newest bool) (rank string, 
 		conds = append(conds, "start_ns < ?")
 		args = append(args, NS(*q.To))
 	}
-	for _, c := range []struct {
-		col string
-		set *ValueSet
-	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
-		if c.set != nil {
-			conds = append(conds, c.set.cond(c.col, &args))
-		}
+	for _, c := range valueFilters(q.Types, q.States, q.Results) {
+		conds = append(conds, c.set.cond(c.col, &args))
 	}
 	if q.After != nil {
 		r := -1
@@ -311,14 +312,7 @@ func (s *Store) ListSessionsBatch(ctx context.Context, qs []ListQuery) ([][]*Ses
 		}
 		rank, rankArgs := "0", []any(nil)
 		if len(q.Servers) > 1 {
-			var b strings.Builder
-			b.WriteString("CASE server")
-			for j, sv := range q.Servers {
-				fmt.Fprintf(&b, " WHEN ? THEN %d", j)
-				rankArgs = append(rankArgs, sv)
-			}
-			b.WriteString(" END")
-			rank = b.String()
+			rank, rankArgs = q.rank()
 		}
 		query, qargs, err := q.listSQL(fmt.Sprintf("server AS b_server, id AS b_id, %d AS batch_q, %s AS batch_rank", i, rank), orgs, orgArgs)
 		if err != nil {

@@ -129,11 +129,7 @@ func OpenSessionKeys(ctx context.Context, tx Tx, keys []SessionKey) (map[Session
 			if err != nil {
 				return nil, fmt.Errorf("store: open sessions: %w", err)
 			}
-			list, err := Collect(rows, func(r Row) (string, error) {
-				var id string
-				err := r.Scan(&id)
-				return id, err
-			})
+			list, err := Collect(rows, scanString)
 			if err != nil {
 				return nil, fmt.Errorf("store: open sessions: %w", err)
 			}

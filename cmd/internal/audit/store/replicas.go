@@ -24,14 +24,7 @@ func (s *Store) Heartbeat(ctx context.Context, holder string, ttl time.Duration)
 		if _, err := tx.Exec(ctx, `DELETE FROM watch_replica WHERE seen_ns < ?`, NS(now.Add(-100*ttl))); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT holder FROM watch_replica WHERE seen_ns >= ? ORDER BY holder`, NS(now.Add(-ttl)))
-		if err != nil {
-			return err
-		}
-		live, err = Collect(rows, func(r Row) (string, error) {
-			var h string
-			return h, r.Scan(&h)
-		})
+		live, err = liveReplicas(ctx, tx, now.Add(-ttl))
 		return err
 	})
 	if err != nil {

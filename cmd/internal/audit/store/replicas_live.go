@@ -14,16 +14,20 @@ func (s *Store) LiveReplicas(ctx context.Context, ttl time.Duration) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.Query(ctx, `SELECT holder FROM watch_replica WHERE seen_ns >= ? ORDER BY holder`, NS(now.Add(-ttl)))
-	if err != nil {
-		return nil, fmt.Errorf("store: live replicas: %w", err)
-	}
-	live, err := Collect(rows, func(r Row) (string, error) {
-		var h string
-		return h, r.Scan(&h)
-	})
+	live, err := liveReplicas(ctx, s, now.Add(-ttl))
 	if err != nil {
 		return nil, fmt.Errorf("store: live replicas: %w", err)
 	}
 	return live, nil
+}
+
+// liveReplicas are the replicas whose heartbeat is at since or later, sorted.
+func liveReplicas(ctx context.Context, q interface {
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+}, since time.Time) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT holder FROM watch_replica WHERE seen_ns >= ? ORDER BY holder`, NS(since))
+	if err != nil {
+		return nil, err
+	}
+	return Collect(rows, scanString)
 }

@@ -240,13 +240,8 @@ func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(Sessi
 			need = append(need, c.col)
 		}
 	}
-	for _, f := range []struct {
-		col string
-		set *ValueSet
-	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
-		if f.set != nil {
-			need = append(need, f.col)
-		}
+	for _, f := range valueFilters(q.Types, q.States, q.Results) {
+		need = append(need, f.col)
 	}
 	kind, ok := rollupKindFor(need)
 	dayLo, dayHi := (lo+nsPerDay-1)/nsPerDay, hi/nsPerDay // the whole days in [lo, hi)
@@ -275,13 +270,8 @@ func groupRowsQuery(by []groupCol, q GroupQuery, lo, hi int64) (string, []any) {
 	}
 	args := []any{lo, hi}
 	where := []string{"start_ns >= ?", "start_ns < ?"}
-	for _, c := range []struct {
-		col string
-		set *ValueSet
-	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
-		if c.set != nil {
-			where = append(where, c.set.cond(c.col, &args))
-		}
+	for _, c := range valueFilters(q.Types, q.States, q.Results) {
+		where = append(where, c.set.cond(c.col, &args))
 	}
 	return `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
 		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)
@@ -300,17 +290,29 @@ func groupRollupQuery(kind rollupKind, by []groupCol, q GroupQuery, dayLo, dayHi
 	}
 	args := []any{kind.name, dayLo, dayHi}
 	where := []string{"kind = ?", "day >= ?", "day < ?"}
-	for _, c := range []struct {
-		col string
-		set *ValueSet
-	}{{"type", q.Types}, {"state", q.States}, {"result", q.Results}} {
-		if c.set != nil {
-			where = append(where, c.set.cond(kind.slot(c.col), &args))
-		}
+	for _, c := range valueFilters(q.Types, q.States, q.Results) {
+		where = append(where, c.set.cond(kind.slot(c.col), &args))
 	}
 	return `SELECT ` + strings.Join(cols, ", ") + `, CAST(SUM(sessions) AS BIGINT), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
 		CAST(SUM(failed) AS BIGINT), MIN(first_ns), MAX(last_ns)
 		FROM archive_rollup WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", "), args
+}
+
+// valueFilter is a ValueSet on the archive_session column col.
+type valueFilter struct {
+	col string
+	set *ValueSet
+}
+
+// valueFilters are the set ones of a query's Types, States and Results, on their columns.
+func valueFilters(types, states, results *ValueSet) []valueFilter {
+	var out []valueFilter
+	for _, f := range []valueFilter{{"type", types}, {"state", states}, {"result", results}} {
+		if f.set != nil {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // cond is the SQL condition "col's value is in v".

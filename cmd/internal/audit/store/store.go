@@ -117,6 +117,12 @@ func Collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
 	return out, rows.Err()
 }
 
+// scanString reads a row of one text column (Collect's scan).
+func scanString(r Row) (string, error) {
+	var v string
+	return v, r.Scan(&v)
+}
+
 // engine is what differs between SQLite and PostgreSQL.
 type engine interface {
 	Querier

@@ -250,7 +250,7 @@ func (p *poller) applyChanges(ctx context.Context, lease store.Lease, cs ChangeS
 			continue // a final session never changes
 		}
 		g.Go(func() error {
-			s, _, err := p.src.RestoreSession(gctx, id)
+			s, err := p.getSession(gctx, id)
 			if errors.Is(err, upstream.ErrNotFound) {
 				deleted[i] = true // deleted since the event
 				return nil

@@ -177,6 +177,10 @@ func New(o Options) (*Watcher, error) {
 	return w, nil
 }
 
+// LeaseTTL is how long a lease, and a replica's heartbeat, lasts after its last renewal
+// (3 × the interval): a replica that beat within it is live.
+func (w *Watcher) LeaseTTL() time.Duration { return w.ttl }
+
 // TakeoverBound is the longest a server goes unpolled after its polling replica dies.
 func (w *Watcher) TakeoverBound() time.Duration { return w.ttl + 2*w.o.Interval }
 

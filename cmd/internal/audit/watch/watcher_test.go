@@ -141,6 +141,9 @@ func TestBackfillThenFollow(t *testing.T) {
 			if w.TakeoverBound() != 250*time.Millisecond { // lease TTL (3 intervals) + 2 intervals
 				t.Fatalf("takeover bound %v", w.TakeoverBound())
 			}
+			if w.LeaseTTL() != 150*time.Millisecond { // 3 intervals: what the restore reaper counts a heartbeat live for
+				t.Fatalf("lease TTL %v", w.LeaseTTL())
+			}
 
 			// A live session: it starts, items are restored, it stops.
 			live := srv.sim.AddSession(upstream.RestoreSession{Organization: srv.sim.Organizations()[1].Name, ClientHost: "LAPTOP7 (via: 198.51.100.4)"})
