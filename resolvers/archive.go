@@ -174,6 +174,22 @@ func (r *Resolver) archiveCursor(after *string) (*ArchiveKey, bool, error) {
 	return &ArchiveKey{Start: time.Unix(0, n).UTC(), Server: v.Get("s"), ID: v.Get("i")}, true, nil
 }
 
+// sessionsCursor splits a session list's after into the archive key it names (nil: not an
+// archive cursor) and the cursor the VBO stream reads (nil after an archive cursor). A live
+// read refuses an archive cursor.
+func (r *Resolver) sessionsCursor(after *string, live bool) (akey *ArchiveKey, streamAfter *string, err error) {
+	akey, fromArchive, err := r.archiveCursor(after)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case !fromArchive:
+		return nil, after, nil
+	case live:
+		return nil, nil, badInputf(errArchiveCursorLive)
+	}
+	return akey, nil, nil
+}
+
 // archiveCovers reports whether the archive answers for every server in servers over window w,
 // and each server's coverage. live (the query's flag) and reads.from: upstream say no.
 func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loaders.Window, live bool) (map[string]ArchiveCoverage, bool) {
