@@ -207,11 +207,16 @@ func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loader
 // archiveCoverage is every server's coverage through the request's memo (nil when unreadable:
 // what is read then carries no as-of time).
 func (r *Resolver) archiveCoverage(ctx context.Context) map[string]ArchiveCoverage {
-	cov, err := loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return r.Reads.Reader.ArchiveCoverage(ctx) })
+	cov, err := r.Reads.coverage(ctx)
 	if err != nil {
 		return nil
 	}
 	return cov
+}
+
+// coverage is every server's coverage, read once per request (loaders.ArchiveCoverage).
+func (a *ArchiveReads) coverage(ctx context.Context) (map[string]ArchiveCoverage, error) {
+	return loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return a.Reader.ArchiveCoverage(ctx) })
 }
 
 // Covers reports whether the archive answers reads of window w on every server in servers
@@ -223,7 +228,7 @@ func (a *ArchiveReads) Covers(ctx context.Context, servers []string, w loaders.W
 	if a == nil || a.From == ReadsUpstream || len(servers) == 0 {
 		return nil, false, nil
 	}
-	cov, err := loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return a.Reader.ArchiveCoverage(ctx) })
+	cov, err := a.coverage(ctx)
 	if err != nil {
 		return nil, false, err
 	}
