@@ -174,6 +174,22 @@ func (r *Resolver) archiveCursor(after *string) (*ArchiveKey, bool, error) {
 	return &ArchiveKey{Start: time.Unix(0, n).UTC(), Server: v.Get("s"), ID: v.Get("i")}, true, nil
 }
 
+// sessionsCursor splits a session list's after into the archive key it names (nil: not an
+// archive cursor) and the cursor the VBO stream reads (nil after an archive cursor). A live
+// read refuses an archive cursor.
+func (r *Resolver) sessionsCursor(after *string, live bool) (akey *ArchiveKey, streamAfter *string, err error) {
+	akey, fromArchive, err := r.archiveCursor(after)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case !fromArchive:
+		return nil, after, nil
+	case live:
+		return nil, nil, badInputf(errArchiveCursorLive)
+	}
+	return akey, nil, nil
+}
+
 // archiveCovers reports whether the archive answers for every server in servers over window w,
 // and each server's coverage. live (the query's flag) and reads.from: upstream say no.
 func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loaders.Window, live bool) (map[string]ArchiveCoverage, bool) {
@@ -191,11 +207,16 @@ func (r *Resolver) archiveCovers(ctx context.Context, servers []string, w loader
 // archiveCoverage is every server's coverage through the request's memo (nil when unreadable:
 // what is read then carries no as-of time).
 func (r *Resolver) archiveCoverage(ctx context.Context) map[string]ArchiveCoverage {
-	cov, err := loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return r.Reads.Reader.ArchiveCoverage(ctx) })
+	cov, err := r.Reads.coverage(ctx)
 	if err != nil {
 		return nil
 	}
 	return cov
+}
+
+// coverage is every server's coverage, read once per request (loaders.ArchiveCoverage).
+func (a *ArchiveReads) coverage(ctx context.Context) (map[string]ArchiveCoverage, error) {
+	return loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return a.Reader.ArchiveCoverage(ctx) })
 }
 
 // Covers reports whether the archive answers reads of window w on every server in servers
@@ -207,7 +228,7 @@ func (a *ArchiveReads) Covers(ctx context.Context, servers []string, w loaders.W
 	if a == nil || a.From == ReadsUpstream || len(servers) == 0 {
 		return nil, false, nil
 	}
-	cov, err := loaders.ArchiveCoverage(ctx, func() (map[string]ArchiveCoverage, error) { return a.Reader.ArchiveCoverage(ctx) })
+	cov, err := a.coverage(ctx)
 	if err != nil {
 		return nil, false, err
 	}

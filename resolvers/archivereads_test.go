@@ -211,3 +211,32 @@ func TestArchiveEventsReadShownFields(t *testing.T) {
 		})
 	}
 }
+
+// A cursor from an archive read is refused by a live read, on Query.restoreSessions and on an
+// organisation's, with an error naming why; a read that is not live continues with it.
+func TestArchiveCursorLiveRefused(t *testing.T) {
+	t.Parallel()
+	c := client.New(archiveGateway(t, newCountingArchive()))
+	var first struct {
+		RestoreSessions struct{ PageInfo struct{ EndCursor *string } }
+	}
+	c.MustPost(`{ restoreSessions(first: 1) { pageInfo { endCursor } } }`, &first)
+	after := first.RestoreSessions.PageInfo.EndCursor
+	if after == nil {
+		t.Fatal("the archive page has no endCursor")
+	}
+	var next map[string]any
+	if err := c.Post(`query($after: String) { restoreSessions(first: 1, after: $after) { edges { cursor } } }`, &next, client.Var("after", *after)); err != nil {
+		t.Fatalf("an archive read after its own cursor: %v", err)
+	}
+	for _, q := range []string{
+		`query($after: String) { restoreSessions(first: 1, after: $after, live: true) { edges { cursor } } }`,
+		`query($after: String) { organizations(first: 1) { edges { node { restoreSessions(first: 1, after: $after, live: true) { edges { cursor } } } } } }`,
+	} {
+		var got map[string]any
+		err := c.Post(q, &got, client.Var("after", *after))
+		if err == nil || !strings.Contains(err.Error(), errArchiveCursorLive) {
+			t.Errorf("%s: err = %v, want %q", q, err, errArchiveCursorLive)
+		}
+	}
+}

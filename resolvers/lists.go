@@ -70,17 +70,11 @@ func emptySessions() *model.RestoreSessionConnection {
 
 // orgRestoreSessions pages one organisation's sessions: a batched walk of its server's listing.
 func (r *Resolver) orgRestoreSessions(ctx context.Context, org *model.Organization, first *int, after *string, filter *model.RestoreSessionFilter, live bool) (*model.RestoreSessionConnection, error) {
-	akey, fromArchive, err := r.archiveCursor(after)
+	akey, streamAfter, err := r.sessionsCursor(after, live)
 	if err != nil {
 		return nil, err
 	}
-	if fromArchive && live {
-		return nil, badInputf(errArchiveCursorLive)
-	}
-	streamAfter := after
-	if fromArchive {
-		streamAfter = nil
-	}
+	fromArchive := akey != nil
 	size, w, cur, err := sessionArgs(r.Cursors, first, streamAfter, filter, []string{org.ServerName})
 	if err != nil {
 		return nil, err
@@ -195,17 +189,11 @@ func (r *Resolver) mergedRestoreSessions(ctx context.Context, first *int, after 
 	if err != nil {
 		return nil, err
 	}
-	akey, fromArchive, err := r.archiveCursor(after)
+	akey, streamAfter, err := r.sessionsCursor(after, live)
 	if err != nil {
 		return nil, err
 	}
-	if fromArchive && live {
-		return nil, badInputf(errArchiveCursorLive)
-	}
-	streamAfter := after
-	if fromArchive {
-		streamAfter = nil
-	}
+	fromArchive := akey != nil
 	size, w, cur, err := sessionArgs(r.Cursors, first, streamAfter, filter, r.visibleServers(p, nil))
 	if err != nil {
 		return nil, err

@@ -102,6 +102,13 @@ func TestReportScheduleIsolation(t *testing.T) {
 	aud := auth.WithPrincipal(context.Background(), auth.NewTenantAuditor("b", "t1", nil))
 	if _, err := m.DeleteReportSchedule(aud, "s1"); err == nil || errors.Is(err, ErrNotFound) {
 		t.Errorf("auditor deletes: %v, want a role error", err)
+	} else if want := "your role (TENANT_AUDITOR) may not manage this report schedule: it needs TENANT_ADMIN or PROVIDER_ADMIN"; err.Error() != want {
+		t.Errorf("auditor deletes: %q, want %q", err, want)
+	}
+	// The provider's schedule needs a provider admin (a tenant admin does not even see it).
+	admin := auth.WithPrincipal(context.Background(), auth.NewAdmin("ops"))
+	if _, err := m.DeleteReportSchedule(admin, "sp"); err != nil {
+		t.Errorf("provider admin deletes the provider's: %v", err)
 	}
 }
 

@@ -427,16 +427,9 @@ func (r *Resolver) scheduleForChange(ctx context.Context, id string) (*auth.Prin
 		return nil, nil, err
 	}
 	if !canManageRule(p, s.Tenant) {
-		return nil, nil, &RoleError{Action: "manage this report schedule", Have: p.Role, Need: scheduleManagers(s.Tenant)}
+		return nil, nil, manageOwnedError(p, s.Tenant, "manage this report schedule")
 	}
 	return p, s, nil
-}
-
-func scheduleManagers(owner *string) []auth.Role {
-	if owner != nil {
-		return []auth.Role{auth.RoleTenantAdmin, auth.RoleProviderAdmin}
-	}
-	return []auth.Role{auth.RoleProviderAdmin}
 }
 
 // scheduleOwner decides who owns a schedule being created (existing nil: the caller's tenant,
@@ -453,7 +446,7 @@ func (r *Resolver) scheduleOwner(p *auth.Principal, in *model.ReportScheduleInpu
 		owner = &t
 	}
 	if !canManageRule(p, owner) {
-		return nil, &RoleError{Action: "manage this report schedule", Have: p.Role, Need: scheduleManagers(owner)}
+		return nil, manageOwnedError(p, owner, "manage this report schedule")
 	}
 	if owner != nil && slices.Contains(in.GroupBy, model.RestoreAuditDimensionTenant) {
 		// A tenant's report is made as the tenant, who may not group by TENANT (NewAuditQuery).

@@ -156,14 +156,20 @@ func (r *Resolver) ruleForChange(ctx context.Context, id string) (*auth.Principa
 	return p, rule, nil
 }
 
-// manageRuleError is the refusal of a caller who may not manage a rule of owner: a tenant's
-// rules need its TENANT_ADMIN (or a provider admin), provider-wide ones a provider admin.
+// manageRuleError is the refusal of a caller who may not manage a rule of owner.
 func manageRuleError(p *auth.Principal, owner *string) error {
+	return manageOwnedError(p, owner, "manage this watch rule")
+}
+
+// manageOwnedError is the refusal of a caller who may not take action on something owned like
+// a watch rule (canManageRule): a tenant's needs its TENANT_ADMIN (or a provider admin), the
+// provider's a provider admin.
+func manageOwnedError(p *auth.Principal, owner *string, action string) error {
 	need := []auth.Role{auth.RoleProviderAdmin}
 	if owner != nil {
 		need = []auth.Role{auth.RoleTenantAdmin, auth.RoleProviderAdmin}
 	}
-	return &RoleError{Action: "manage this watch rule", Have: p.Role, Need: need}
+	return &RoleError{Action: action, Have: p.Role, Need: need}
 }
 
 func (r *Resolver) rulesPrincipal(ctx context.Context) (*auth.Principal, error) {

@@ -3,7 +3,6 @@ package loaders
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/graph-gophers/dataloader/v7"
 
@@ -45,22 +44,20 @@ type ArchiveEventsReader func(ctx context.Context, server string, ids []string, 
 // archiveEventsBatch bounds the sessions one read asks for.
 const archiveEventsBatch = 1000
 
-type archiveEventsLoader struct {
-	once sync.Once
-	l    *dataloader.Loader[ArchiveEventsKey, []upstream.RestoreSessionEvent]
-}
+// archiveEventsKey is the request's ArchiveEvents loader in Loaders.extra.
+type archiveEventsKey struct{}
 
 // ArchiveEvents reads k's events from the archive through the request's batch: every key
 // asked within BatchWait (a response's sessions resolve their events at once) is read in one
 // call of read per server and range, instead of one per session. The request's first call
 // sets read; every caller passes the same reader.
 func (l *Loaders) ArchiveEvents(ctx context.Context, k ArchiveEventsKey, read ArchiveEventsReader) ([]upstream.RestoreSessionEvent, error) {
-	l.archiveEvents.once.Do(func() {
-		l.archiveEvents.l = dataloader.NewBatchedLoader(batchArchiveEvents(read),
+	ld := perRequest(l, archiveEventsKey{}, func() *dataloader.Loader[ArchiveEventsKey, []upstream.RestoreSessionEvent] {
+		return dataloader.NewBatchedLoader(batchArchiveEvents(read),
 			dataloader.WithWait[ArchiveEventsKey, []upstream.RestoreSessionEvent](l.b.cfg.BatchWait),
 			dataloader.WithBatchCapacity[ArchiveEventsKey, []upstream.RestoreSessionEvent](archiveEventsBatch))
 	})
-	return l.archiveEvents.l.Load(ctx, k)()
+	return ld.Load(ctx, k)()
 }
 
 // batchArchiveEvents answers keys with one read per (server, offset, limit, omit), in key order.

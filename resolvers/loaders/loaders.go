@@ -53,8 +53,6 @@ type Loaders struct {
 	// attribution loader.
 	extraMu sync.Mutex
 	extra   map[any]any
-	// archiveEvents batches the archive's event reads (ArchiveEvents).
-	archiveEvents archiveEventsLoader
 }
 
 // PerRequest returns the request's value under key, made by mk on first use (one per
@@ -65,6 +63,11 @@ func PerRequest[T any](ctx context.Context, key any, mk func() T) T {
 	if !ok {
 		return mk()
 	}
+	return perRequest(l, key, mk)
+}
+
+// perRequest is PerRequest on l.
+func perRequest[T any](l *Loaders, key any, mk func() T) T {
 	l.extraMu.Lock()
 	defer l.extraMu.Unlock()
 	if v, ok := l.extra[key].(T); ok {

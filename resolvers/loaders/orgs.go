@@ -27,16 +27,22 @@ type orgLists struct {
 
 // keptOrganizations is server's kept list when it is younger than the TTL.
 func (b *Backend) keptOrganizations(server string) ([]upstream.Organization, bool) {
+	e, ok := b.keptEntry(server)
+	return e.list, ok
+}
+
+// keptEntry is server's kept entry when the TTL is on and it is younger than the TTL.
+func (b *Backend) keptEntry(server string) (orgsEntry, bool) {
 	if b.cfg.OrganizationsTTL <= 0 {
-		return nil, false
+		return orgsEntry{}, false
 	}
 	b.orgLists.mu.Lock()
 	defer b.orgLists.mu.Unlock()
 	e, ok := b.orgLists.m[server]
 	if !ok || b.now().Sub(e.at) > b.cfg.OrganizationsTTL {
-		return nil, false
+		return orgsEntry{}, false
 	}
-	return e.list, true
+	return e, true
 }
 
 // keepOrganizations records server's list as read at at (when the TTL is on).
@@ -58,16 +64,8 @@ func (b *Backend) keepOrganizations(server string, list []upstream.Organization,
 // OrganizationsAsOf is when server's kept organisation list was read (ok false: none kept, or
 // expired), for extensions.freshness.
 func (b *Backend) OrganizationsAsOf(server string) (time.Time, bool) {
-	if b.cfg.OrganizationsTTL <= 0 {
-		return time.Time{}, false
-	}
-	b.orgLists.mu.Lock()
-	defer b.orgLists.mu.Unlock()
-	e, ok := b.orgLists.m[server]
-	if !ok || b.now().Sub(e.at) > b.cfg.OrganizationsTTL {
-		return time.Time{}, false
-	}
-	return e.at, true
+	e, ok := b.keptEntry(server)
+	return e.at, ok
 }
 
 // RefreshOrganizations reads every server's organisations into the kept lists (a server that

@@ -46,6 +46,24 @@ func cfgtParse(yaml string) (*Config, error) {
 		cfgtFiles(map[string]string{"/run/secrets/mel1": "pw-mel1\r\n"}))
 }
 
+// cfgtParseSection parses cfgtServers followed by yaml (a section's table test). With wantErr
+// set it fails t unless Parse refuses the document with an error mentioning wantErr, and
+// returns nil; without, it fails t on any error.
+func cfgtParseSection(t *testing.T, yaml, wantErr string) *Config {
+	t.Helper()
+	c, err := cfgtParse(cfgtServers + yaml)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one mentioning %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func cfgtMustParse(t *testing.T, yaml string) *Config {
 	t.Helper()
 	c, err := cfgtParse(yaml)

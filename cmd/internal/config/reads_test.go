@@ -37,8 +37,6 @@ func TestReadsValidate(t *testing.T) {
 // The reads section is parsed and checked at load: a bad one is refused with its key named.
 func TestReadsSection(t *testing.T) {
 	t.Parallel()
-	env := cfgtEnv(map[string]string{"SYD1_PW": "pw-syd1"})
-	files := cfgtFiles(map[string]string{"/run/secrets/mel1": "pw-mel1\r\n"})
 	tests := []struct {
 		name, yaml, err string
 		want            Reads
@@ -51,15 +49,9 @@ func TestReadsSection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := Parse([]byte(cfgtServers+tt.yaml), env, files)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want one mentioning %q", err, tt.err)
-				}
+			c := cfgtParseSection(t, tt.yaml, tt.err)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := c.Reads.WithDefaults(); got != tt.want {
 				t.Errorf("reads = %+v, want %+v", got, tt.want)

@@ -44,8 +44,6 @@ func TestRestoreValidate(t *testing.T) {
 // The restore section is parsed and checked at load: a bad one is refused with its key named.
 func TestRestoreSection(t *testing.T) {
 	t.Parallel()
-	env := cfgtEnv(map[string]string{"SYD1_PW": "pw-syd1"})
-	files := cfgtFiles(map[string]string{"/run/secrets/mel1": "pw-mel1\r\n"})
 	tests := []struct {
 		name, yaml, err string
 		want            Restore
@@ -60,15 +58,9 @@ func TestRestoreSection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := Parse([]byte(cfgtServers+tt.yaml), env, files)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want one mentioning %q", err, tt.err)
-				}
+			c := cfgtParseSection(t, tt.yaml, tt.err)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := c.Restore
 			got.RestoreActions = RestoreActions{} // the item actions' keys: restore_actions_test.go
