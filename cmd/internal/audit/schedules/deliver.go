@@ -11,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report/mail"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
@@ -170,11 +171,7 @@ func (s *Service) subject(sc *scheduleRow, run *runRow) string {
 }
 
 func csvName(run *runRow) string {
-	name := "restore-audit-" + run.from.UTC().Format("20060102T150405Z") + "-" + run.to.UTC().Format("20060102T150405Z")
-	if !run.complete {
-		name += "-partial"
-	}
-	return name + ".csv"
+	return report.CSVFileName("restore-audit", run.from, run.to, !run.complete)
 }
 
 // onDemandStart is the start of the period of the schedule's length that ends at now.
