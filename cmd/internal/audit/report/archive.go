@@ -214,13 +214,13 @@ func (a *Archive) sessionPage(ctx context.Context, from, to time.Time, after *ma
 	}
 	page := make([]*match.Session, len(list))
 	for i, x := range list {
-		page[i] = reportSession(x)
+		page[i] = ArchivedSession(x)
 	}
 	return page, nil
 }
 
-// reportSession is an archived session as the report matches and counts it.
-func reportSession(x *store.Session) *match.Session {
+// ArchivedSession is an archived session as the report and the watch rules match and count it.
+func ArchivedSession(x *store.Session) *match.Session {
 	s := &match.Session{Server: x.Server, OrgID: x.OrgID, OrgName: x.Session.Organization, Upstream: x.Session,
 		Items: x.Totals.Items, Bytes: x.Totals.Bytes, FirstItem: x.Totals.FirstItem, LastItem: x.Totals.LastItem}
 	a := &x.Attribution

@@ -163,14 +163,11 @@ func (x *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeIncomplete(w, p.from, p.to, incomplete, cov)
 		return
 	}
-	name := "restore-audit"
+	kind := "restore-audit"
 	if !x.grouped {
-		name = "restore-audit-sessions"
+		kind = "restore-audit-sessions"
 	}
-	name += "-" + p.from.UTC().Format("20060102T150405Z") + "-" + p.to.UTC().Format("20060102T150405Z")
-	if len(incomplete) > 0 {
-		name += "-partial"
-	}
+	name := CSVFileName(kind, p.from, p.to, len(incomplete) > 0)
 	out := newDeadlineWriter(w, x.o.WriteTimeout)
 	defer out.clear()
 	if x.grouped {
@@ -410,9 +407,19 @@ func modelRecord(m *model.RestoreAuditRow, tenant bool) []string {
 	return r.Record(tenant)
 }
 
+// CSVFileName is the name of a CSV of the period [from, to): kind, then both ends in UTC,
+// then -partial when some server's archive does not cover the period.
+func CSVFileName(kind string, from, to time.Time, partial bool) string {
+	name := kind + "-" + from.UTC().Format("20060102T150405Z") + "-" + to.UTC().Format("20060102T150405Z")
+	if partial {
+		name += "-partial"
+	}
+	return name + ".csv"
+}
+
 func startCSV(w http.ResponseWriter, name string, cov []*model.RestoreAuditCoverage) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.csv"`, name))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
 	w.Header().Set("Coverage", coverageHeader(cov))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

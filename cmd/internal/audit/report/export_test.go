@@ -530,3 +530,24 @@ func TestSessionsPagesSkipNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestCSVFileName pins the one CSV name the export download and the scheduled mail share:
+// both ends in UTC whatever the zone given, and -partial only for an incomplete period.
+func TestCSVFileName(t *testing.T) {
+	t.Parallel()
+	loc := time.FixedZone("X", 2*3600)
+	from := time.Date(2026, 3, 1, 2, 0, 0, 0, loc)
+	to := time.Date(2026, 3, 2, 2, 30, 5, 0, loc)
+	for _, tt := range []struct {
+		kind    string
+		partial bool
+		want    string
+	}{
+		{"restore-audit", false, "restore-audit-20260301T000000Z-20260302T003005Z.csv"},
+		{"restore-audit-sessions", true, "restore-audit-sessions-20260301T000000Z-20260302T003005Z-partial.csv"},
+	} {
+		if got := CSVFileName(tt.kind, from, to, tt.partial); got != tt.want {
+			t.Errorf("CSVFileName(%q, partial %v) = %q, want %q", tt.kind, tt.partial, got, tt.want)
+		}
+	}
+}

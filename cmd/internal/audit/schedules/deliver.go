@@ -11,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report/mail"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/webhooks"
@@ -170,11 +171,7 @@ func (s *Service) subject(sc *scheduleRow, run *runRow) string {
 }
 
 func csvName(run *runRow) string {
-	name := "restore-audit-" + run.from.UTC().Format("20060102T150405Z") + "-" + run.to.UTC().Format("20060102T150405Z")
-	if !run.complete {
-		name += "-partial"
-	}
-	return name + ".csv"
+	return report.CSVFileName("restore-audit", run.from, run.to, !run.complete)
 }
 
 // onDemandStart is the start of the period of the schedule's length that ends at now.
@@ -221,17 +218,36 @@ func (s *Service) RunNow(ctx context.Context, id string) (*model.ReportRun, erro
 }
 
 func (s *Service) runModel(ctx context.Context, r *runRow) (*model.ReportRun, error) {
-	m := &model.ReportRun{ID: r.id, ScheduleID: r.scheduleID, From: r.from, To: r.to, OnDemand: r.onDemand,
-		Status: model.ReportRunStatus(r.status), Complete: r.complete, Rows: int(r.rows), Sessions: int(r.sessions),
-		CreatedAt: r.created, FinishedAt: r.finished, Coverage: []*model.ReportRunCoverage{}, Deliveries: []*model.ReportDelivery{}}
-	if r.errText != "" {
-		e := r.errText
-		m.Error = &e
+	ms, err := s.runModels(ctx, []*runRow{r})
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range r.coverage {
-		m.Coverage = append(m.Coverage, &model.ReportRunCoverage{Server: c.Server, From: c.From, To: c.To, Complete: c.Complete})
+	return ms[0], nil
+}
+
+// runModels is the runs as GraphQL models, their deliveries read in one query.
+func (s *Service) runModels(ctx context.Context, runs []*runRow) ([]*model.ReportRun, error) {
+	out := make([]*model.ReportRun, len(runs))
+	if len(runs) == 0 {
+		return out, nil
 	}
-	rows, err := s.st.Query(ctx, `SELECT `+deliveryCols+` FROM report_delivery WHERE run_id = ? ORDER BY created_ns, id`, r.id)
+	byID := make(map[string]*model.ReportRun, len(runs))
+	ids := make([]any, len(runs))
+	for i, r := range runs {
+		m := &model.ReportRun{ID: r.id, ScheduleID: r.scheduleID, From: r.from, To: r.to, OnDemand: r.onDemand,
+			Status: model.ReportRunStatus(r.status), Complete: r.complete, Rows: int(r.rows), Sessions: int(r.sessions),
+			CreatedAt: r.created, FinishedAt: r.finished, Coverage: []*model.ReportRunCoverage{}, Deliveries: []*model.ReportDelivery{}}
+		if r.errText != "" {
+			e := r.errText
+			m.Error = &e
+		}
+		for _, c := range r.coverage {
+			m.Coverage = append(m.Coverage, &model.ReportRunCoverage{Server: c.Server, From: c.From, To: c.To, Complete: c.Complete})
+		}
+		out[i], byID[r.id], ids[i] = m, m, r.id
+	}
+	rows, err := s.st.Query(ctx, `SELECT `+deliveryCols+` FROM report_delivery WHERE run_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
+		ORDER BY created_ns, id`, ids...)
 	if err != nil {
 		return nil, err
 	}
@@ -249,9 +265,10 @@ func (s *Service) runModel(ctx context.Context, r *runRow) (*model.ReportRun, er
 			e := d.lastError
 			md.Error = &e
 		}
+		m := byID[d.runID]
 		m.Deliveries = append(m.Deliveries, md)
 	}
-	return m, nil
+	return out, nil
 }
 
 // Runs pages a schedule's runs newest first; after and the cursors are the store's keyset
@@ -284,12 +301,12 @@ func (s *Service) Runs(ctx context.Context, scheduleID string, first int, after 
 	if len(runs) > first {
 		runs, conn.PageInfo.HasNextPage = runs[:first], true
 	}
-	for _, r := range runs {
-		m, err := s.runModel(ctx, r)
-		if err != nil {
-			return nil, fmt.Errorf("report schedules: runs: %w", err)
-		}
-		conn.Edges = append(conn.Edges, &model.ReportRunEdge{Cursor: strconv.FormatInt(store.NS(r.created), 10) + ":" + r.id, Node: m})
+	ms, err := s.runModels(ctx, runs)
+	if err != nil {
+		return nil, fmt.Errorf("report schedules: runs: %w", err)
+	}
+	for i, r := range runs {
+		conn.Edges = append(conn.Edges, &model.ReportRunEdge{Cursor: strconv.FormatInt(store.NS(r.created), 10) + ":" + r.id, Node: ms[i]})
 	}
 	return conn, nil
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/match"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
-	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -67,7 +67,7 @@ func (s *Service) Hook(ctx context.Context, tx store.Tx, c store.Archived) error
 	if err != nil || len(active) == 0 {
 		return err
 	}
-	ev := &evaluation{s: s, tx: tx, c: c, view: sessionView(c.Session), items: items}
+	ev := &evaluation{s: s, tx: tx, c: c, view: report.ArchivedSession(c.Session), items: items}
 	for _, t := range triggers {
 		for _, ar := range active {
 			if ar.rule.Trigger() != t {
@@ -238,20 +238,6 @@ func (s *Service) activeRules(ctx context.Context, q querier) ([]activeRule, err
 		out = append(out, activeRule{row: r, rule: c.rule})
 	}
 	return out, nil
-}
-
-// sessionView is an archived session as rules see it.
-func sessionView(x *store.Session) *match.Session {
-	v := &match.Session{Server: x.Server, OrgID: x.OrgID, OrgName: x.Session.Organization, Upstream: x.Session,
-		Items: x.Totals.Items, Bytes: x.Totals.Bytes, FirstItem: x.Totals.FirstItem, LastItem: x.Totals.LastItem,
-		ItemsByEventType: map[model.RestoreEventType]int64{}}
-	a := &x.Attribution
-	v.Attribution = match.Attribution{ThroughGateway: a.ThroughGateway, Person: a.Person, DisplayName: a.DisplayName,
-		Tenant: a.Tenant, Reason: a.Reason, Pending: a.Pending}
-	for k, n := range x.Totals.ByEventType {
-		v.ItemsByEventType[model.EventTypeFromVBO(upstream.RestoreEventType(k))] += n
-	}
-	return v
 }
 
 func hasItems(evs []upstream.RestoreSessionEvent) bool {
