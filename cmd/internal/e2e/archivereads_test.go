@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,26 +125,15 @@ func sourcesOf(fresh []map[string]map[string]any) map[string]bool {
 	return out
 }
 
+// simCalls is every simulator's calls whose operation contains what, summed.
 func simCalls(f *demo.Fleet, what string) int {
 	n := 0
-	for _, s := range f.Sims {
-		for k, v := range s.Stats().Calls {
-			if what == "" || contains(k, what) {
-				n += v
-			}
+	for k, v := range simCallsByName(f) {
+		if strings.Contains(k, what) {
+			n += v
 		}
 	}
 	return n
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
-}
-
-func resetSims(f *demo.Fleet) {
-	for _, s := range f.Sims {
-		s.ResetStats()
-	}
 }
 
 // TestArchiveReadsEqualUpstream is the differential test: for an admin and a tenant, over
@@ -178,7 +168,7 @@ func TestArchiveReadsEqualUpstream(t *testing.T) {
 					for _, first := range []int{7, 100} {
 						name := fmt.Sprintf("%s/filter%d/first%d", key, i, first)
 						live, liveFresh := listAll(t, c, key, first, f, true)
-						resetSims(fleet)
+						benchResetCalls(fleet)
 						arch, archFresh := listAll(t, c, key, first, f, false)
 						if n := simCalls(fleet, ""); n != 0 {
 							// Not even the organisation lists: the backend keeps them (reads.maxLag).
@@ -220,16 +210,7 @@ func firstDiff(a, b []string) string {
 // errorsOf posts query as key and returns the response's errors' extensions.
 func errorsOf(t *testing.T, c *client.Client, key, query string) []map[string]any {
 	t.Helper()
-	resp, err := c.RawPost(query, asKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errs []struct{ Extensions map[string]any }
-	if len(resp.Errors) > 0 && string(resp.Errors) != "null" {
-		if err := json.Unmarshal(resp.Errors, &errs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	errs := postAs(t, c, key, query, nil).Errors
 	out := make([]map[string]any, len(errs))
 	for i, e := range errs {
 		out[i] = e.Extensions
@@ -361,7 +342,7 @@ func TestArchiveReadsFallBackToVBO(t *testing.T) {
 			}
 			for _, tt := range tests {
 				for _, key := range []string{demo.AdminKey, demo.TenantKeyPrefix + "1"} {
-					resetSims(fleet)
+					benchResetCalls(fleet)
 					tt.vars["first"] = 20
 					r := postAs(t, c, key, pageQuery, tt.vars)
 					if len(r.Errors) > 0 {
@@ -393,7 +374,7 @@ func TestArchiveReadsMaxLag(t *testing.T) {
 			c := client.New(gw.Handler, client.Path("/graphql"))
 			var r readResult
 			waitFor(t, 15*time.Second, func() bool {
-				resetSims(fleet)
+				benchResetCalls(fleet)
 				r = postAs(t, c, demo.AdminKey, pageQuery, map[string]any{"first": 5})
 				return len(r.Errors) == 0 && r.sources()["live"]
 			}, "reads from VBO once the last poll is older than maxLag")
@@ -449,7 +430,7 @@ func TestArchiveCursorWithLive(t *testing.T) {
 			`query($id: ID!, $after: String) { organization(id: $id) { restoreSessions(first: 2, after: $after, live: true) { edges { node { id } } } } }`,
 			map[string]any{"id": orgs.Organizations.Edges[0].Node.ID, "after": op.Organization.RestoreSessions.PageInfo.EndCursor}),
 	} {
-		if len(q.Errors) != 1 || q.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || !contains(q.Errors[0].Message, "archive read") {
+		if len(q.Errors) != 1 || q.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || !strings.Contains(q.Errors[0].Message, "archive read") {
 			t.Errorf("%s: an archive cursor with live: true answered %+v; want BAD_USER_INPUT naming the archive read", name, q.Errors)
 		}
 	}
@@ -496,9 +477,9 @@ func TestNodeFromArchive(t *testing.T) {
 		{"restoreSession", `query($id: ID!) { restoreSession(id: $id) { id name } }`, sessionID, 0},
 		{"node of an event", `query($id: ID!) { node(id: $id) { id ... on RestoreEvent { type } } }`, eventID, 1},
 	} {
-		resetSims(fleet)
+		benchResetCalls(fleet)
 		r := postAs(t, c, demo.AdminKey, tt.query, map[string]any{"id": tt.id})
-		if len(r.Errors) > 0 || !contains(string(r.Data), tt.id) {
+		if len(r.Errors) > 0 || !strings.Contains(string(r.Data), tt.id) {
 			t.Fatalf("%s: %s %+v", tt.name, r.Data, r.Errors)
 		}
 		if n := simCalls(fleet, "RestoreSessions"); n != tt.wantCalls {

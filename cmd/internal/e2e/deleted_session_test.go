@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -59,13 +60,7 @@ func TestDeletedSessionEndsEventSubscriptions(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 
-			names := slices.Sorted(func(yield func(string) bool) {
-				for name := range fleet.Sims {
-					if !yield(name) {
-						return
-					}
-				}
-			})
+			names := slices.Sorted(maps.Keys(fleet.Sims))
 			server := names[0]
 			sim := fleet.Sims[server]
 			org := sim.Organizations()[0].Name

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,7 +13,6 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/vbo-gateway/vbo-gateway/cmd/internal/app"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report/mail/mailtest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/pgtest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
@@ -125,7 +125,7 @@ func TestReportScheduleEndToEnd(t *testing.T) {
 
 			// The webhook: signed with the schedule's secret, carrying the CSV.
 			rcv.mu.Lock()
-			hooks := slices2(rcv.got)
+			hooks := slices.Clone(rcv.got)
 			rcv.mu.Unlock()
 			if len(hooks) != 1 {
 				t.Fatalf("%d webhooks, want 1", len(hooks))
@@ -191,21 +191,6 @@ func TestReportScheduleEndToEnd(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slices2[T any](s []T) []T { return append([]T(nil), s...) }
-
-// rulesGatewayWith is rulesGateway with more configuration (tune runs after rulesGateway's).
-func rulesGatewayWith(t *testing.T, sessions int, tune func(*config.Config)) (*demo.Fleet, *app.Gateway) {
-	t.Helper()
-	return watchGateway(t, sessions, func(c *config.Config) {
-		c.Auth.APIKeys = append(c.Auth.APIKeys,
-			config.APIKey{Name: "t1-admin", SHA256: demo.KeySHA256(t1AdminKey), Tenant: "tenant-1", Role: "TENANT_ADMIN"},
-			config.APIKey{Name: "t2-admin", SHA256: demo.KeySHA256(t2AdminKey), Tenant: "tenant-2", Role: "TENANT_ADMIN"})
-		c.Webhooks = config.Webhooks{AllowHTTP: true, AllowPrivateNetworks: []string{"127.0.0.0/8"},
-			RetrySchedule: []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}}
-		tune(c)
-	})
 }
 
 func sinkMessages(s *mailtest.Sink) []mailtest.Message {

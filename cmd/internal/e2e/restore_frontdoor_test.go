@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -32,17 +33,15 @@ func (e *restoreEnv) tenantOrgs(t *testing.T, n int) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, tn := range e.fleet.Config.Tenants {
-		if tn.ID != "tenant-"+string(rune('0'+n)) {
+		if tn.ID != fmt.Sprint("tenant-", n) {
 			continue
 		}
 		for _, o := range tn.Organizations {
 			if _, dup := out[o.Server]; dup {
 				continue
 			}
-			for _, org := range e.fleet.Sims[o.Server].Organizations() {
-				if org.Name == o.Name {
-					out[o.Server] = gid.ID{Kind: gid.KindOrganization, Server: o.Server, Upstream: org.ID}.String()
-				}
+			if id := simOrgID(e.fleet.Sims[o.Server], o.Name); id != "" {
+				out[o.Server] = gid.ID{Kind: gid.KindOrganization, Server: o.Server, Upstream: id}.String()
 			}
 		}
 	}

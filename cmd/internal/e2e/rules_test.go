@@ -34,12 +34,22 @@ const (
 // receivers with short retries.
 func rulesGateway(t *testing.T, sessions int) (*demo.Fleet, *app.Gateway) {
 	t.Helper()
+	return rulesGatewayWith(t, sessions, nil)
+}
+
+// rulesGatewayWith is rulesGateway with more configuration (tune, if any, runs after
+// rulesGateway's).
+func rulesGatewayWith(t *testing.T, sessions int, tune func(*config.Config)) (*demo.Fleet, *app.Gateway) {
+	t.Helper()
 	return watchGateway(t, sessions, func(c *config.Config) {
 		c.Auth.APIKeys = append(c.Auth.APIKeys,
 			config.APIKey{Name: "t1-admin", SHA256: demo.KeySHA256(t1AdminKey), Tenant: "tenant-1", Role: "TENANT_ADMIN"},
 			config.APIKey{Name: "t2-admin", SHA256: demo.KeySHA256(t2AdminKey), Tenant: "tenant-2", Role: "TENANT_ADMIN"})
 		c.Webhooks = config.Webhooks{AllowHTTP: true, AllowPrivateNetworks: []string{"127.0.0.0/8"},
 			RetrySchedule: []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}}
+		if tune != nil {
+			tune(c)
+		}
 	})
 }
 

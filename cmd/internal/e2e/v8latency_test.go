@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -102,13 +103,7 @@ func TestV8LatencyEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range fleet.Sims {
-			if !yield(name) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(fleet.Sims))
 	add := func(i int) string {
 		name := names[i%len(names)]
 		sim := fleet.Sims[name]

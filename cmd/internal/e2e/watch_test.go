@@ -34,7 +34,6 @@ func watchGateway(t *testing.T, sessions int, tune func(*config.Config)) (*demo.
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(gw.Close)
 	return fleet, gw
 }
 
