@@ -53,19 +53,19 @@ const (
 // actionVerbs are the path verbs of a collection ("" : the collection has no such action).
 type actionVerbs struct {
 	workload                   Workload
-	base, key                  string
+	key                        string // the body's item list (the collection's path is browseCall's)
 	save, send, restoreTo, org string
 	sendDefault                string // Exchange only
 }
 
 var actionCollections = map[BrowseKind]actionVerbs{
-	BrowseMailItems:      {WorkloadExchange, "/organization/mailboxes/%s/items", "items", "Save", "sendToDifferentAddress", "restoreTo", "restore", "sendToDefaultAddress"},
-	BrowseDriveDocuments: {WorkloadOneDrive, "/Organization/OneDrives/%s/Documents", "documents", "save", "send", "copyTo", "restore", ""},
-	BrowseSiteDocuments:  {WorkloadSharePoint, "/Organization/Sites/%s/Documents", "documents", "save", "send", "restoreTo", "restore", ""},
-	BrowseSiteItems:      {WorkloadSharePoint, "/Organization/Sites/%s/Items", "items", "", "", "restoreTo", "restore", ""},
-	BrowseTeamFiles:      {WorkloadTeams, "/organization/teams/%s/files", "files", "save", "send", "", "restore", ""},
-	BrowsePosts:          {WorkloadTeams, "/organization/teams/%s/posts", "posts", "save", "send", "", "restore", ""},
-	BrowseTeams:          {WorkloadTeams, "", "", "", "", "", "restore", ""},
+	BrowseMailItems:      {WorkloadExchange, "items", "Save", "sendToDifferentAddress", "restoreTo", "restore", "sendToDefaultAddress"},
+	BrowseDriveDocuments: {WorkloadOneDrive, "documents", "save", "send", "copyTo", "restore", ""},
+	BrowseSiteDocuments:  {WorkloadSharePoint, "documents", "save", "send", "restoreTo", "restore", ""},
+	BrowseSiteItems:      {WorkloadSharePoint, "items", "", "", "restoreTo", "restore", ""},
+	BrowseTeamFiles:      {WorkloadTeams, "files", "save", "send", "", "restore", ""},
+	BrowsePosts:          {WorkloadTeams, "posts", "save", "send", "", "restore", ""},
+	BrowseTeams:          {WorkloadTeams, "", "", "", "", "restore", ""},
 }
 
 // WorkloadOf returns the workload of the items ref lists, and whether they have actions.
@@ -80,7 +80,9 @@ func (c *Client) actionPath(sessionID string, items ActionItems, verb func(actio
 	if !ok || verb(v) == "" {
 		return v, "", fmt.Errorf("%s %s: %w", what, items.Ref.Kind, ErrUnsupported)
 	}
-	if err := c.checkRef(sessionID, items.Ref); err != nil {
+	// The collection's path is the one its items were listed from (browseCall checks the ref).
+	list, err := c.browseCall(sessionID, items.Ref)
+	if err != nil {
 		return v, "", err
 	}
 	if items.Ref.FolderID != "" {
@@ -98,9 +100,9 @@ func (c *Client) actionPath(sessionID string, items ActionItems, verb func(actio
 		if len(items.IDs) != 1 {
 			return v, "", fmt.Errorf("%w: a team restore takes exactly one team id", ErrInvalidRef)
 		}
-		return v, restoreSessionPath(sessionID) + "/organization/teams/" + escape(items.IDs[0]) + "/" + verb(v), nil
+		return v, list.path + "/" + escape(items.IDs[0]) + "/" + verb(v), nil
 	}
-	return v, restoreSessionPath(sessionID) + fmt.Sprintf(v.base, escape(items.Ref.ContainerID)) + "/" + verb(v), nil
+	return v, list.path + "/" + verb(v), nil
 }
 
 // needIDs refuses an empty item list (VBO would act on nothing, or on everything).
