@@ -315,23 +315,34 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, v any) (*Re
 // getWait is get for a long-poll: the server may take wait to answer (changes.go).
 func (c *Client) getWait(ctx context.Context, path string, q url.Values, v any, wait time.Duration) (*Response, error) {
 	countCall(ctx)
+	resp, _, err := authorized(c, ctx, func() (*http.Request, error) {
+		return c.newRequest(withLongPoll(ctx, wait), http.MethodGet, path, q, nil)
+	}, func(req *http.Request) (*Response, error) { return c.do(req, v) })
+	return resp, err
+}
+
+// authorized is the one authenticated call path: it takes a token, builds the request, sets its
+// bearer token and sends it; on a first 401 it drops the token, obtains a new one and sends once
+// more. sent reports whether the last attempt reached send (false: the token or the request could
+// not be had, and nothing left the gateway on that attempt).
+func authorized[T any](c *Client, ctx context.Context, build func() (*http.Request, error), send func(*http.Request) (T, error)) (v T, sent bool, err error) {
 	for attempt := 0; ; attempt++ {
 		token, err := c.accessToken(ctx)
 		if err != nil {
-			return nil, err
+			return v, false, err
 		}
-		req, err := c.newRequest(withLongPoll(ctx, wait), http.MethodGet, path, q, nil)
+		req, err := build()
 		if err != nil {
-			return nil, err
+			return v, false, err
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := c.do(req, v)
+		v, err = send(req)
 		if attempt == 0 && errors.Is(err, ErrUnauthorized) {
 			c.logger.DebugContext(ctx, "VBO token rejected; re-authenticating", "server", c.name, "path", req.URL.Path)
 			c.tokens.invalidate(token)
 			continue
 		}
-		return resp, err
+		return v, true, err
 	}
 }
 

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -35,31 +34,26 @@ func (c *Client) postDownload(ctx context.Context, path string, body any) (*Down
 	countCall(ctx)
 	payload, err := jsonBody(body)
 	if err != nil {
-		return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
+		return nil, notSent(err)
 	}
-	for attempt := 0; ; attempt++ {
-		token, err := c.accessToken(ctx)
-		if err != nil {
-			return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
-		}
-		wrote := new(atomic.Bool)
+	var wrote *atomic.Bool // the last attempt's
+	d, sent, err := authorized(c, ctx, func() (*http.Request, error) {
+		wrote = new(atomic.Bool)
 		rctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 		req, err := c.newPostRequest(rctx, path, nil, payload)
 		if err != nil {
-			return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
+			return nil, err
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Accept", "application/octet-stream, application/json")
-		d, err := c.attemptStream(req)
-		if attempt == 0 && errors.Is(err, ErrUnauthorized) {
-			c.tokens.invalidate(token)
-			continue
-		}
-		if err != nil {
-			return nil, classifyAction(err, wrote.Load())
-		}
+		return req, nil
+	}, c.attemptStream)
+	switch {
+	case err == nil:
 		return d, nil
+	case !sent:
+		return nil, notSent(err)
 	}
+	return nil, classifyAction(err, wrote.Load())
 }
 
 // attemptStream is attempt and send for a streamed answer: the breaker and the concurrency slot
