@@ -385,36 +385,52 @@ func (c *Client) do(req *http.Request, v any) (*Response, error) {
 
 // attempt sends req once: breaker, then a concurrency slot, then HTTP.
 func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
+	release, done, err := c.admit(req)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	resp, err := c.send(req, v)
+	done(err)
+	return resp, err
+}
+
+// admit lets one attempt of req through: an open breaker answers at once, without queueing for
+// a slot; then a slot under the per-server concurrency limit (a long-poll mostly waits: it takes
+// none), then the breaker's permission. release frees the slot; done reports the attempt's
+// outcome to the breaker, where the caller's own deadline or cancellation counts as no failure:
+// it says nothing about the server, and must not let one impatient request open the breaker for
+// everyone.
+func (c *Client) admit(req *http.Request) (release func(), done func(error), err error) {
 	ctx := req.Context()
-	// An open breaker answers at once, without queueing for a slot.
 	if c.breaker != nil && c.breaker.State() == gobreaker.StateOpen {
 		c.stats.shortCircuits.Add(1)
-		return nil, c.transportError(req, ErrCircuitOpen)
+		return nil, nil, c.transportError(req, ErrCircuitOpen)
 	}
-	if c.sem != nil && longPollWait(ctx) == 0 { // a long-poll mostly waits: it takes no slot
+	release = func() {}
+	if c.sem != nil && longPollWait(ctx) == 0 {
 		key := FairnessKey(ctx)
 		if err := c.sem.acquire(ctx, key); err != nil {
-			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
+			return nil, nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
 		}
-		defer c.sem.release(key)
+		release = func() { c.sem.release(key) }
 	}
+	done = func(error) {}
 	if c.breaker != nil {
-		done, err := c.breaker.Allow()
+		allowed, err := c.breaker.Allow()
 		if err != nil {
+			release()
 			c.stats.shortCircuits.Add(1)
-			return nil, c.transportError(req, ErrCircuitOpen)
+			return nil, nil, c.transportError(req, ErrCircuitOpen)
 		}
-		resp, err := c.send(req, v)
-		if err != nil && ctx.Err() != nil {
-			// The caller's own deadline or cancellation ended the call: that says nothing about
-			// the server, and must not let one impatient request open the breaker for everyone.
-			done(errCallerGone)
-		} else {
-			done(err)
+		done = func(err error) {
+			if err != nil && ctx.Err() != nil {
+				err = errCallerGone
+			}
+			allowed(err)
 		}
-		return resp, err
 	}
-	return c.send(req, v)
+	return release, done, nil
 }
 
 // send performs one HTTP exchange and decodes the answer, within the attempt's deadlines.

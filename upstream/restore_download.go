@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
 // Download is a streamed save/export answer (application/octet-stream: MSG, ZIP, PST). Body is
@@ -61,32 +59,9 @@ func (c *Client) postDownload(ctx context.Context, path string, body any) (*Down
 // the headers arrive, then the idle deadline per read.
 func (c *Client) attemptStream(req *http.Request) (*Download, error) {
 	ctx := req.Context()
-	if c.breaker != nil && c.breaker.State() == gobreaker.StateOpen {
-		c.stats.shortCircuits.Add(1)
-		return nil, c.transportError(req, ErrCircuitOpen)
-	}
-	release := func() {}
-	if c.sem != nil {
-		key := FairnessKey(ctx)
-		if err := c.sem.acquire(ctx, key); err != nil {
-			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
-		}
-		release = func() { c.sem.release(key) }
-	}
-	done := func(error) {}
-	if c.breaker != nil {
-		d, err := c.breaker.Allow()
-		if err != nil {
-			release()
-			c.stats.shortCircuits.Add(1)
-			return nil, c.transportError(req, ErrCircuitOpen)
-		}
-		done = func(err error) {
-			if err != nil && ctx.Err() != nil {
-				err = errCallerGone
-			}
-			d(err)
-		}
+	release, done, err := c.admit(req)
+	if err != nil {
+		return nil, err
 	}
 	c.stats.attempts.Add(1)
 	// http.Client.Timeout bounds a whole exchange, body included: on a stream it would cut
