@@ -306,3 +306,28 @@ func TestActionAfterA401(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveGoesThroughTheBreaker: the streamed save passes the same breaker as every call: a
+// failed save counts towards opening it, and an open breaker leaves the next save unsent.
+func TestSaveGoesThroughTheBreaker(t *testing.T) {
+	t.Parallel()
+	f := newRestoreVBO(t, replyJSON(500, `{"message":"boom"}`))
+	c := f.client(t, APIv6, ClientOptions{Breaker: &BreakerSettings{Failures: 1, Cooldown: time.Hour}})
+	save := func() error {
+		d, err := c.SaveItems(context.Background(), "s1", ActionItems{
+			Ref: BrowseRef{Kind: BrowseMailItems, ContainerID: "mb1"}, IDs: []string{"i1"}})
+		if d != nil {
+			d.Body.Close()
+		}
+		return err
+	}
+	if err := save(); !MaybeApplied(err) {
+		t.Fatalf("first save: %v, want outcome unknown (500)", err)
+	}
+	if err := save(); !errors.Is(err, ErrNotSent) || !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("second save: %v, want not sent (circuit open)", err)
+	}
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("%d requests reached the server, want 1", n)
+	}
+}
