@@ -179,7 +179,7 @@ func Trim(src []byte, version string) ([]byte, error) {
 	}
 	note := fmt.Sprintf("Trimmed copy of the Veeam Backup for Microsoft 365 REST API OpenAPI document %s, "+
 		"as copied in the public repository Cenvora/veeam-365 (openapi_schemas/vb365_rest_%s.json, Apache-2.0). "+
-		"Trimmed by upstream/vbosim/internal/trimopenapi to the operations served by vbo-sim and the schemas they reference.",
+		"Trimmed by cmd/vbo-trimopenapi to the operations served by vbo-sim and the schemas they reference.",
 		version, version)
 	if d, ok := ni["description"].(string); ok && d != "" {
 		note += "\n\nOriginal description: " + d
