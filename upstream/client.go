@@ -315,23 +315,34 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, v any) (*Re
 // getWait is get for a long-poll: the server may take wait to answer (changes.go).
 func (c *Client) getWait(ctx context.Context, path string, q url.Values, v any, wait time.Duration) (*Response, error) {
 	countCall(ctx)
+	resp, _, err := authorized(c, ctx, func() (*http.Request, error) {
+		return c.newRequest(withLongPoll(ctx, wait), http.MethodGet, path, q, nil)
+	}, func(req *http.Request) (*Response, error) { return c.do(req, v) })
+	return resp, err
+}
+
+// authorized is the one authenticated call path: it takes a token, builds the request, sets its
+// bearer token and sends it; on a first 401 it drops the token, obtains a new one and sends once
+// more. sent reports whether the last attempt reached send (false: the token or the request could
+// not be had, and nothing left the gateway on that attempt).
+func authorized[T any](c *Client, ctx context.Context, build func() (*http.Request, error), send func(*http.Request) (T, error)) (v T, sent bool, err error) {
 	for attempt := 0; ; attempt++ {
 		token, err := c.accessToken(ctx)
 		if err != nil {
-			return nil, err
+			return v, false, err
 		}
-		req, err := c.newRequest(withLongPoll(ctx, wait), http.MethodGet, path, q, nil)
+		req, err := build()
 		if err != nil {
-			return nil, err
+			return v, false, err
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := c.do(req, v)
+		v, err = send(req)
 		if attempt == 0 && errors.Is(err, ErrUnauthorized) {
 			c.logger.DebugContext(ctx, "VBO token rejected; re-authenticating", "server", c.name, "path", req.URL.Path)
 			c.tokens.invalidate(token)
 			continue
 		}
-		return resp, err
+		return v, true, err
 	}
 }
 
@@ -374,36 +385,52 @@ func (c *Client) do(req *http.Request, v any) (*Response, error) {
 
 // attempt sends req once: breaker, then a concurrency slot, then HTTP.
 func (c *Client) attempt(req *http.Request, v any) (*Response, error) {
+	release, done, err := c.admit(req)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	resp, err := c.send(req, v)
+	done(err)
+	return resp, err
+}
+
+// admit lets one attempt of req through: an open breaker answers at once, without queueing for
+// a slot; then a slot under the per-server concurrency limit (a long-poll mostly waits: it takes
+// none), then the breaker's permission. release frees the slot; done reports the attempt's
+// outcome to the breaker, where the caller's own deadline or cancellation counts as no failure:
+// it says nothing about the server, and must not let one impatient request open the breaker for
+// everyone.
+func (c *Client) admit(req *http.Request) (release func(), done func(error), err error) {
 	ctx := req.Context()
-	// An open breaker answers at once, without queueing for a slot.
 	if c.breaker != nil && c.breaker.State() == gobreaker.StateOpen {
 		c.stats.shortCircuits.Add(1)
-		return nil, c.transportError(req, ErrCircuitOpen)
+		return nil, nil, c.transportError(req, ErrCircuitOpen)
 	}
-	if c.sem != nil && longPollWait(ctx) == 0 { // a long-poll mostly waits: it takes no slot
+	release = func() {}
+	if c.sem != nil && longPollWait(ctx) == 0 {
 		key := FairnessKey(ctx)
 		if err := c.sem.acquire(ctx, key); err != nil {
-			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
+			return nil, nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
 		}
-		defer c.sem.release(key)
+		release = func() { c.sem.release(key) }
 	}
+	done = func(error) {}
 	if c.breaker != nil {
-		done, err := c.breaker.Allow()
+		allowed, err := c.breaker.Allow()
 		if err != nil {
+			release()
 			c.stats.shortCircuits.Add(1)
-			return nil, c.transportError(req, ErrCircuitOpen)
+			return nil, nil, c.transportError(req, ErrCircuitOpen)
 		}
-		resp, err := c.send(req, v)
-		if err != nil && ctx.Err() != nil {
-			// The caller's own deadline or cancellation ended the call: that says nothing about
-			// the server, and must not let one impatient request open the breaker for everyone.
-			done(errCallerGone)
-		} else {
-			done(err)
+		done = func(err error) {
+			if err != nil && ctx.Err() != nil {
+				err = errCallerGone
+			}
+			allowed(err)
 		}
-		return resp, err
 	}
-	return c.send(req, v)
+	return release, done, nil
 }
 
 // send performs one HTTP exchange and decodes the answer, within the attempt's deadlines.

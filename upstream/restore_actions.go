@@ -53,19 +53,19 @@ const (
 // actionVerbs are the path verbs of a collection ("" : the collection has no such action).
 type actionVerbs struct {
 	workload                   Workload
-	base, key                  string
+	key                        string // the body's item list (the collection's path is browseCall's)
 	save, send, restoreTo, org string
 	sendDefault                string // Exchange only
 }
 
 var actionCollections = map[BrowseKind]actionVerbs{
-	BrowseMailItems:      {WorkloadExchange, "/organization/mailboxes/%s/items", "items", "Save", "sendToDifferentAddress", "restoreTo", "restore", "sendToDefaultAddress"},
-	BrowseDriveDocuments: {WorkloadOneDrive, "/Organization/OneDrives/%s/Documents", "documents", "save", "send", "copyTo", "restore", ""},
-	BrowseSiteDocuments:  {WorkloadSharePoint, "/Organization/Sites/%s/Documents", "documents", "save", "send", "restoreTo", "restore", ""},
-	BrowseSiteItems:      {WorkloadSharePoint, "/Organization/Sites/%s/Items", "items", "", "", "restoreTo", "restore", ""},
-	BrowseTeamFiles:      {WorkloadTeams, "/organization/teams/%s/files", "files", "save", "send", "", "restore", ""},
-	BrowsePosts:          {WorkloadTeams, "/organization/teams/%s/posts", "posts", "save", "send", "", "restore", ""},
-	BrowseTeams:          {WorkloadTeams, "", "", "", "", "", "restore", ""},
+	BrowseMailItems:      {WorkloadExchange, "items", "Save", "sendToDifferentAddress", "restoreTo", "restore", "sendToDefaultAddress"},
+	BrowseDriveDocuments: {WorkloadOneDrive, "documents", "save", "send", "copyTo", "restore", ""},
+	BrowseSiteDocuments:  {WorkloadSharePoint, "documents", "save", "send", "restoreTo", "restore", ""},
+	BrowseSiteItems:      {WorkloadSharePoint, "items", "", "", "restoreTo", "restore", ""},
+	BrowseTeamFiles:      {WorkloadTeams, "files", "save", "send", "", "restore", ""},
+	BrowsePosts:          {WorkloadTeams, "posts", "save", "send", "", "restore", ""},
+	BrowseTeams:          {WorkloadTeams, "", "", "", "", "restore", ""},
 }
 
 // WorkloadOf returns the workload of the items ref lists, and whether they have actions.
@@ -80,7 +80,9 @@ func (c *Client) actionPath(sessionID string, items ActionItems, verb func(actio
 	if !ok || verb(v) == "" {
 		return v, "", fmt.Errorf("%s %s: %w", what, items.Ref.Kind, ErrUnsupported)
 	}
-	if err := c.checkRef(sessionID, items.Ref); err != nil {
+	// The collection's path is the one its items were listed from (browseCall checks the ref).
+	list, err := c.browseCall(sessionID, items.Ref)
+	if err != nil {
 		return v, "", err
 	}
 	if items.Ref.FolderID != "" {
@@ -98,9 +100,9 @@ func (c *Client) actionPath(sessionID string, items ActionItems, verb func(actio
 		if len(items.IDs) != 1 {
 			return v, "", fmt.Errorf("%w: a team restore takes exactly one team id", ErrInvalidRef)
 		}
-		return v, restoreSessionPath(sessionID) + "/organization/teams/" + escape(items.IDs[0]) + "/" + verb(v), nil
+		return v, list.path + "/" + escape(items.IDs[0]) + "/" + verb(v), nil
 	}
-	return v, restoreSessionPath(sessionID) + fmt.Sprintf(v.base, escape(items.Ref.ContainerID)) + "/" + verb(v), nil
+	return v, list.path + "/" + verb(v), nil
 }
 
 // needIDs refuses an empty item list (VBO would act on nothing, or on everything).
@@ -162,20 +164,30 @@ func jsonBody(body any) ([]byte, error) {
 // notSent wraps a refusal made before sending.
 func notSent(err error) error { return &ActionError{Outcome: OutcomeNotSent, Err: err} }
 
+// itemsAction checks items for the action verb picks and returns the action's path and the
+// common part of its body; an error is the action's, not sent.
+func (c *Client) itemsAction(sessionID string, items ActionItems, verb func(actionVerbs) string, what string) (actionVerbs, string, map[string]any, error) {
+	v, path, err := c.actionPath(sessionID, items, verb, what)
+	if err == nil {
+		err = needIDs(items)
+	}
+	var body map[string]any
+	if err == nil {
+		body, err = actionBody(v, items)
+	}
+	if err != nil {
+		return v, "", nil, notSent(err)
+	}
+	return v, path, body, nil
+}
+
 // SaveItems downloads items (POST …/Save or …/save; Exchange: MSG, or a ZIP of several; OneDrive,
 // SharePoint and Teams: the file, or a ZIP). The answer is streamed: the caller closes
 // Download.Body.
 func (c *Client) SaveItems(ctx context.Context, sessionID string, items ActionItems) (*Download, error) {
-	v, path, err := c.actionPath(sessionID, items, func(v actionVerbs) string { return v.save }, "save")
-	if err == nil {
-		err = needIDs(items)
-	}
+	_, path, body, err := c.itemsAction(sessionID, items, func(v actionVerbs) string { return v.save }, "save")
 	if err != nil {
-		return nil, notSent(err)
-	}
-	body, err := actionBody(v, items)
-	if err != nil {
-		return nil, notSent(err)
+		return nil, err
 	}
 	return c.postDownload(ctx, path, body)
 }
@@ -192,21 +204,14 @@ type SendOptions struct {
 // SharePoint and Teams send; v6 200, v8 204).
 func (c *Client) SendItems(ctx context.Context, sessionID string, items ActionItems, opts SendOptions) (*Response, error) {
 	toDefault := len(opts.To) == 0
-	v, path, err := c.actionPath(sessionID, items, func(v actionVerbs) string {
+	_, path, body, err := c.itemsAction(sessionID, items, func(v actionVerbs) string {
 		if toDefault {
 			return v.sendDefault
 		}
 		return v.send
 	}, "send")
-	if err == nil {
-		err = needIDs(items)
-	}
 	if err != nil {
-		return nil, notSent(err)
-	}
-	body, err := actionBody(v, items)
-	if err != nil {
-		return nil, notSent(err)
+		return nil, err
 	}
 	if !toDefault {
 		for _, a := range opts.To {
@@ -300,16 +305,9 @@ type RestoreTarget struct {
 // RestoreItemsTo restores items to another location (Exchange restoreTo, OneDrive copyTo,
 // SharePoint restoreTo). Teams has no such action (ErrUnsupported).
 func (c *Client) RestoreItemsTo(ctx context.Context, sessionID string, items ActionItems, to RestoreTarget) (*RestoreResult, *Response, error) {
-	v, path, err := c.actionPath(sessionID, items, func(v actionVerbs) string { return v.restoreTo }, "restore to another location")
-	if err == nil {
-		err = needIDs(items)
-	}
+	v, path, body, err := c.itemsAction(sessionID, items, func(v actionVerbs) string { return v.restoreTo }, "restore to another location")
 	if err != nil {
-		return nil, nil, notSent(err)
-	}
-	body, err := actionBody(v, items)
-	if err != nil {
-		return nil, nil, notSent(err)
+		return nil, nil, err
 	}
 	setCredentials(body, to.Credentials)
 	setIf := func(k, s string) {

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -11,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
 // Download is a streamed save/export answer (application/octet-stream: MSG, ZIP, PST). Body is
@@ -35,31 +32,26 @@ func (c *Client) postDownload(ctx context.Context, path string, body any) (*Down
 	countCall(ctx)
 	payload, err := jsonBody(body)
 	if err != nil {
-		return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
+		return nil, notSent(err)
 	}
-	for attempt := 0; ; attempt++ {
-		token, err := c.accessToken(ctx)
-		if err != nil {
-			return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
-		}
-		wrote := new(atomic.Bool)
+	var wrote *atomic.Bool // the last attempt's
+	d, sent, err := authorized(c, ctx, func() (*http.Request, error) {
+		wrote = new(atomic.Bool)
 		rctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 		req, err := c.newPostRequest(rctx, path, nil, payload)
 		if err != nil {
-			return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
+			return nil, err
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Accept", "application/octet-stream, application/json")
-		d, err := c.attemptStream(req)
-		if attempt == 0 && errors.Is(err, ErrUnauthorized) {
-			c.tokens.invalidate(token)
-			continue
-		}
-		if err != nil {
-			return nil, classifyAction(err, wrote.Load())
-		}
+		return req, nil
+	}, c.attemptStream)
+	switch {
+	case err == nil:
 		return d, nil
+	case !sent:
+		return nil, notSent(err)
 	}
+	return nil, classifyAction(err, wrote.Load())
 }
 
 // attemptStream is attempt and send for a streamed answer: the breaker and the concurrency slot
@@ -67,32 +59,9 @@ func (c *Client) postDownload(ctx context.Context, path string, body any) (*Down
 // the headers arrive, then the idle deadline per read.
 func (c *Client) attemptStream(req *http.Request) (*Download, error) {
 	ctx := req.Context()
-	if c.breaker != nil && c.breaker.State() == gobreaker.StateOpen {
-		c.stats.shortCircuits.Add(1)
-		return nil, c.transportError(req, ErrCircuitOpen)
-	}
-	release := func() {}
-	if c.sem != nil {
-		key := FairnessKey(ctx)
-		if err := c.sem.acquire(ctx, key); err != nil {
-			return nil, c.transportError(req, fmt.Errorf("waiting for a connection slot: %w", err))
-		}
-		release = func() { c.sem.release(key) }
-	}
-	done := func(error) {}
-	if c.breaker != nil {
-		d, err := c.breaker.Allow()
-		if err != nil {
-			release()
-			c.stats.shortCircuits.Add(1)
-			return nil, c.transportError(req, ErrCircuitOpen)
-		}
-		done = func(err error) {
-			if err != nil && ctx.Err() != nil {
-				err = errCallerGone
-			}
-			d(err)
-		}
+	release, done, err := c.admit(req)
+	if err != nil {
+		return nil, err
 	}
 	c.stats.attempts.Add(1)
 	// http.Client.Timeout bounds a whole exchange, body included: on a stream it would cut

@@ -136,40 +136,25 @@ func (c *Client) post(ctx context.Context, kind postKind, path string, q url.Val
 		}
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		token, err := c.accessToken(ctx)
-		if err != nil {
-			if kind == postAction {
-				return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
-			}
-			return nil, err
-		}
-		rctx, wrote := ctx, new(atomic.Bool)
+	var wrote *atomic.Bool // the last attempt's
+	resp, sent, err := authorized(c, ctx, func() (*http.Request, error) {
+		rctx := ctx
+		wrote = new(atomic.Bool)
 		if kind == postReadOnly {
 			rctx = withReadOnly(rctx)
 		} else {
-			// Only this request's trace: the token call above runs on its own.
+			// Only this request's trace: the token call runs on its own.
 			rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 		}
-		req, err := c.newPostRequest(rctx, path, q, payload)
-		if err != nil {
-			if kind == postAction {
-				return nil, &ActionError{Outcome: OutcomeNotSent, Err: err}
-			}
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := c.do(req, v)
-		if attempt == 0 && errors.Is(err, ErrUnauthorized) {
-			c.logger.DebugContext(ctx, "VBO token rejected; re-authenticating", "server", c.name, "path", req.URL.Path)
-			c.tokens.invalidate(token)
-			continue
-		}
-		if kind == postAction {
-			err = classifyAction(err, wrote.Load())
-		}
+		return c.newPostRequest(rctx, path, q, payload)
+	}, func(req *http.Request) (*Response, error) { return c.do(req, v) })
+	switch {
+	case kind == postReadOnly || err == nil:
 		return resp, err
+	case !sent:
+		return nil, notSent(err)
 	}
+	return resp, classifyAction(err, wrote.Load())
 }
 
 // newPostRequest builds a POST with an optional JSON payload (nil: no body).

@@ -37,13 +37,17 @@ func TestRestoreAgainstSimulator(t *testing.T) {
 				t.Fatalf("folders: %v %+v", err, folders)
 			}
 			items, _, err := c.Browse(ctx, s.ID, upstream.BrowseRef{Kind: upstream.BrowseMailItems, ContainerID: m.ID, ParentID: folders.Results[0].ID}, upstream.ListOptions{Limit: 10})
-			if err != nil {
-				t.Fatalf("items: %v", err)
+			if err != nil || len(items.Results) == 0 {
+				t.Fatalf("items: %v %+v", err, items)
 			}
 			for _, it := range items.Results {
 				if it.ID == "" {
 					t.Errorf("item without id: %+v", it)
 				}
+			}
+			found, _, err := c.Search(ctx, s.ID, upstream.BrowseRef{Kind: upstream.BrowseMailItems, ContainerID: m.ID}, "a", upstream.ListOptions{Limit: 10})
+			if err != nil || found == nil {
+				t.Fatalf("search: %v", err)
 			}
 			if _, err := c.StopRestoreSession(ctx, s.ID); err != nil {
 				t.Fatalf("stop: %v", err)

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -228,5 +231,103 @@ func TestInvalidCallsSendNothing(t *testing.T) {
 	}
 	if n := len(f.requests()); n != 0 {
 		t.Errorf("%d requests sent", n)
+	}
+}
+
+// TestActionAfterA401: the one re-authentication of an action (post and the streamed save).
+// A second 401 is VBO's refusal; a token grant that fails after the first 401 leaves the
+// second attempt unsent, so the action is not sent (the first attempt was refused).
+func TestActionAfterA401(t *testing.T) {
+	t.Parallel()
+	calls := map[string]func(c *Client) error{
+		"explore": func(c *Client) error {
+			_, _, err := c.Explore(context.Background(), "o1", ExploreOptions{Type: ExploreExchange})
+			return err
+		},
+		"save": func(c *Client) error {
+			d, err := c.SaveItems(context.Background(), "s1", ActionItems{
+				Ref: BrowseRef{Kind: BrowseMailItems, ContainerID: "mb1"}, IDs: []string{"i1"}})
+			if d != nil {
+				d.Body.Close()
+			}
+			return err
+		},
+	}
+	for _, tt := range []struct {
+		name       string
+		grantFails bool // every token grant after the first fails
+		outcome    Outcome
+		sends      int
+	}{
+		{"401 twice", false, OutcomeRefused, 2},
+		{"401 then the token grant fails", true, OutcomeNotSent, 1},
+	} {
+		for name, call := range calls {
+			t.Run(tt.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				var mu sync.Mutex
+				grants, sends := 0, 0
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					defer mu.Unlock()
+					w.Header().Set("Content-Type", "application/json")
+					if strings.HasSuffix(r.URL.Path, "/token") {
+						if grants++; grants > 1 && tt.grantFails {
+							w.WriteHeader(http.StatusBadRequest)
+							fmt.Fprint(w, `{"error":"invalid_grant"}`)
+							return
+						}
+						fmt.Fprintf(w, `{"access_token":"tok%d","refresh_token":"ref","expires_in":3600}`, grants)
+						return
+					}
+					sends++
+					w.WriteHeader(http.StatusUnauthorized)
+					fmt.Fprint(w, `{"message":"Authorization has been denied for this request."}`)
+				}))
+				t.Cleanup(srv.Close)
+				c, err := NewClient(srv.URL+basePath, ClientOptions{APIVersion: APIv8, Username: "svc", Password: "pw"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = call(c)
+				var ae *ActionError
+				if !errors.As(err, &ae) || ae.Outcome != tt.outcome {
+					t.Fatalf("err %v, want an *ActionError with outcome %s", err, tt.outcome)
+				}
+				if MaybeApplied(err) {
+					t.Errorf("MaybeApplied(%v)", err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if sends != tt.sends {
+					t.Errorf("sent %d times, want %d", sends, tt.sends)
+				}
+			})
+		}
+	}
+}
+
+// TestSaveGoesThroughTheBreaker: the streamed save passes the same breaker as every call: a
+// failed save counts towards opening it, and an open breaker leaves the next save unsent.
+func TestSaveGoesThroughTheBreaker(t *testing.T) {
+	t.Parallel()
+	f := newRestoreVBO(t, replyJSON(500, `{"message":"boom"}`))
+	c := f.client(t, APIv6, ClientOptions{Breaker: &BreakerSettings{Failures: 1, Cooldown: time.Hour}})
+	save := func() error {
+		d, err := c.SaveItems(context.Background(), "s1", ActionItems{
+			Ref: BrowseRef{Kind: BrowseMailItems, ContainerID: "mb1"}, IDs: []string{"i1"}})
+		if d != nil {
+			d.Body.Close()
+		}
+		return err
+	}
+	if err := save(); !MaybeApplied(err) {
+		t.Fatalf("first save: %v, want outcome unknown (500)", err)
+	}
+	if err := save(); !errors.Is(err, ErrNotSent) || !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("second save: %v, want not sent (circuit open)", err)
+	}
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("%d requests reached the server, want 1", n)
 	}
 }

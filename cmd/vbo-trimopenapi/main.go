@@ -1,4 +1,4 @@
-// Command trimopenapi trims a Veeam Backup for Microsoft 365 OpenAPI document down to the
+// Command vbo-trimopenapi trims a Veeam Backup for Microsoft 365 OpenAPI document down to the
 // operations the vbo-sim simulator serves (token, Organizations list+get, RestoreSessions
 // list+get, restore session Events list+get, in v8 the /Events change feed, and the restore
 // front door operations of vbosim.RestoreOperations: explore, stop, statistics, browse,
@@ -8,9 +8,9 @@
 //
 // Regenerate (from the repository root):
 //
-//	go run ./upstream/vbosim/internal/trimopenapi -version v6 \
+//	go run ./cmd/vbo-trimopenapi -version v6 \
 //	    -in /path/to/vb365_rest_v6.json -out testdata/openapi/vb365_rest_v6.trimmed.json
-//	go run ./upstream/vbosim/internal/trimopenapi -version v8 \
+//	go run ./cmd/vbo-trimopenapi -version v8 \
 //	    -in /path/to/vb365_rest_v8.json -out testdata/openapi/vb365_rest_v8.trimmed.json
 //
 // The source documents are the ones published by VBM365 servers, as copied in the public
@@ -179,7 +179,7 @@ func Trim(src []byte, version string) ([]byte, error) {
 	}
 	note := fmt.Sprintf("Trimmed copy of the Veeam Backup for Microsoft 365 REST API OpenAPI document %s, "+
 		"as copied in the public repository Cenvora/veeam-365 (openapi_schemas/vb365_rest_%s.json, Apache-2.0). "+
-		"Trimmed by upstream/vbosim/internal/trimopenapi to the operations served by vbo-sim and the schemas they reference.",
+		"Trimmed by cmd/vbo-trimopenapi to the operations served by vbo-sim and the schemas they reference.",
 		version, version)
 	if d, ok := ni["description"].(string); ok && d != "" {
 		note += "\n\nOriginal description: " + d
@@ -190,7 +190,7 @@ func Trim(src []byte, version string) ([]byte, error) {
 		"repository": "https://github.com/Cenvora/veeam-365",
 		"path":       "openapi_schemas/vb365_rest_" + version + ".json",
 		"license":    "Apache-2.0",
-		"trimmedBy":  "go run ./upstream/vbosim/internal/trimopenapi",
+		"trimmedBy":  "go run ./cmd/vbo-trimopenapi",
 		"schemas":    names,
 	}
 	var buf bytes.Buffer

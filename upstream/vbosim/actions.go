@@ -335,6 +335,17 @@ func (c *rcall) credentials(in credentialsIn) (string, bool) {
 	return "", false
 }
 
+// restoreCredentials checks the credentials of a restore (restore, restoreTo, copyTo) into
+// a.Credentials; other actions take none. false has answered 400.
+func (c *rcall) restoreCredentials(a *RestoreAction, in credentialsIn) bool {
+	if actionEvent[a.Action].typ != upstream.EventTypeRestore {
+		return true
+	}
+	var ok bool
+	a.Credentials, ok = c.credentials(in)
+	return ok
+}
+
 // resolveItems maps the body's ids to nodes of kind inside container; ok=false has answered.
 func (c *rcall) resolveItems(t *OrgTree, refs []itemRef, kind NodeKind, container *Node, what string) ([]*Node, bool) {
 	if len(refs) == 0 {
@@ -451,15 +462,12 @@ func mailAction(action, level string) func(*rcall) {
 			if folder == "" {
 				folder = "Restored Items"
 			}
-			if a.Credentials, ok = c.credentials(in.credentialsIn); !ok {
-				return
-			}
 			a.Target = dst.Email + "\\" + folder
 		case ActionRestore:
-			if a.Credentials, ok = c.credentials(in.credentialsIn); !ok {
-				return
-			}
 			a.Target = mb.Email
+		}
+		if !c.restoreCredentials(&a, in.credentialsIn) {
+			return
 		}
 		if len(a.To) > 0 {
 			a.Target = strings.Join(a.To, ";")
@@ -567,19 +575,16 @@ func docAction(action string) func(*rcall) {
 				c.s.badRequest(c.w, "The target OneDrive was not found in the organization.")
 				return
 			}
-			if a.Credentials, ok = c.credentials(in.credentialsIn); !ok {
-				return
-			}
 			folder := in.Folder
 			if folder == "" {
 				folder = "Restored"
 			}
 			a.Target, a.Conflict = dst.URL+"/"+folder, in.LastVersion
 		case ActionRestore:
-			if a.Credentials, ok = c.credentials(in.credentialsIn); !ok {
-				return
-			}
 			a.Target, a.Conflict = d.URL, in.DocumentAction
+		}
+		if !c.restoreCredentials(&a, in.credentialsIn) {
+			return
 		}
 		if action == ActionSave {
 			c.stream(i, a, items[0].ID, items, zipName(items, d), magicZIP)

@@ -129,21 +129,18 @@ func spAction(action, level string, kind NodeKind) func(*rcall) {
 				c.s.badRequest(c.w, fmt.Sprintf("Site '%s' was not found in the organization.", in.SiteURL))
 				return
 			}
-			if a.Credentials, ok = c.credentials(in.credentialsIn); !ok {
-				return
-			}
 			a.Target, a.Conflict = dst.URL, in.DocumentLastVersionAction
 			if list := spTargetList(in.List, picked[0]); list != "" {
 				a.Target += "/" + list
 			}
 		case ActionRestore:
-			if a.Credentials, ok = c.credentials(in.credentialsIn); !ok {
-				return
-			}
 			a.Target, a.Conflict = site.URL, in.DocumentLastVersionAction
 			if level == LevelLibrary || level == LevelList {
 				a.Target = picked[0].URL
 			}
+		}
+		if !c.restoreCredentials(&a, in.credentialsIn) {
+			return
 		}
 		leaves := leavesOf(picked)
 		if action == ActionSave {

@@ -152,13 +152,13 @@ func teamsAction(action, scope string) func(*rcall) {
 					return
 				}
 			}
-			if a.Credentials, ok = c.credentials(in.credentialsIn); !ok {
-				return
-			}
 			a.Target = tm.Email
 			if ch != nil {
 				a.Target += "\\" + ch.Name
 			}
+		}
+		if !c.restoreCredentials(&a, in.credentialsIn) {
+			return
 		}
 		leaves := leavesOf(picked)
 		switch action {
