@@ -19,6 +19,9 @@ type pageTemplate = *template.Template
 
 var pageNames = []string{"signin", "overview", "sessions", "session", "live", "rules", "rule", "ruleform", "secret", "error", "restore", "restoresession", "restoreconfirm", "restoreresult", "approvals"}
 
+// pageParts are the shared blocks a page uses besides the layout.
+var pageParts = map[string][]string{"rule": {"ruleformfields"}, "ruleform": {"ruleformfields"}}
+
 func parsePages() (map[string]pageTemplate, error) {
 	funcs := template.FuncMap{
 		"time": func(s string) string {
@@ -43,7 +46,11 @@ func parsePages() (map[string]pageTemplate, error) {
 	}
 	out := map[string]pageTemplate{}
 	for _, n := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
+		files := []string{"templates/layout.html"}
+		for _, p := range pageParts[n] {
+			files = append(files, "templates/"+p+".html")
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append(files, "templates/"+n+".html")...)
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", n, err)
 		}
