@@ -88,7 +88,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, name string, d p
 	if sess := sessionFrom(r.Context()); sess != nil {
 		p := sess.principal
 		d.Session = &sessionView{Subject: p.Subject, Role: string(p.Role), Tenant: p.Tenant, CSRF: sess.csrf,
-			Admin: p.IsAdmin(), TenantAdmin: p.Role == "TENANT_ADMIN" || p.IsAdmin(), Restorer: mayRestore(p)}
+			Admin: p.IsAdmin(), TenantAdmin: mayApprove(p), Restorer: mayRestore(p)}
 		if p.IsAdmin() {
 			d.Tenants, d.Tenant = s.opts.Authority.Tenants(), sess.tenant
 			if sess.tenant != "" {
