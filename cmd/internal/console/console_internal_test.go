@@ -1,10 +1,12 @@
 package console
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -170,5 +172,28 @@ func TestSumByAddsUpAndKeepsTheEarliest(t *testing.T) {
 	}
 	if top := topN(got, 1, func(a auditRow) string { return str(a.InitiatedBy) }); len(top) != 1 || str(top[0].InitiatedBy) != "alice" {
 		t.Errorf("topN = %+v", top)
+	}
+}
+
+// TestRulePagesShareTheForm: the new-rule page and a rule's page both render the one rule form
+// (templates/ruleformfields.html), the rule's values filled in.
+func TestRulePagesShareTheForm(t *testing.T) {
+	t.Parallel()
+	pages, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rule{ID: "r1", Name: "Night restores", URL: "https://hooks.example/x", On: "ENDED", Enabled: true}
+	for _, n := range []string{"ruleform", "rule"} {
+		var buf bytes.Buffer
+		d := pageData{Session: &sessionView{CSRF: "tok"}, Data: map[string]any{"Rule": r, "Types": sessionTypes, "Triggers": ruleTriggers}}
+		if err := pages[n].ExecuteTemplate(&buf, "layout.html", d); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		for _, want := range []string{`id="r-name"`, `value="Night restores"`, `action="/console/rules/r1"`, `<option selected>ENDED</option>`} {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("%s page lacks %s", n, want)
+			}
+		}
 	}
 }

@@ -19,6 +19,9 @@ type pageTemplate = *template.Template
 
 var pageNames = []string{"signin", "overview", "sessions", "session", "live", "rules", "rule", "ruleform", "secret", "error", "restore", "restoresession", "restoreconfirm", "restoreresult", "approvals"}
 
+// pageParts are the shared blocks a page uses besides the layout.
+var pageParts = map[string][]string{"rule": {"ruleformfields"}, "ruleform": {"ruleformfields"}}
+
 func parsePages() (map[string]pageTemplate, error) {
 	funcs := template.FuncMap{
 		"time": func(s string) string {
@@ -43,7 +46,11 @@ func parsePages() (map[string]pageTemplate, error) {
 	}
 	out := map[string]pageTemplate{}
 	for _, n := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
+		files := []string{"templates/layout.html"}
+		for _, p := range pageParts[n] {
+			files = append(files, "templates/"+p+".html")
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append(files, "templates/"+n+".html")...)
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", n, err)
 		}
@@ -81,7 +88,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, name string, d p
 	if sess := sessionFrom(r.Context()); sess != nil {
 		p := sess.principal
 		d.Session = &sessionView{Subject: p.Subject, Role: string(p.Role), Tenant: p.Tenant, CSRF: sess.csrf,
-			Admin: p.IsAdmin(), TenantAdmin: p.Role == "TENANT_ADMIN" || p.IsAdmin(), Restorer: mayRestore(p)}
+			Admin: p.IsAdmin(), TenantAdmin: mayApprove(p), Restorer: mayRestore(p)}
 		if p.IsAdmin() {
 			d.Tenants, d.Tenant = s.opts.Authority.Tenants(), sess.tenant
 			if sess.tenant != "" {

@@ -33,6 +33,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
+	"github.com/vbo-gateway/vbo-gateway/upstream/vbosim"
 )
 
 // consoleScreenshots writes the console's pages to docs/console/ for the README
@@ -150,6 +151,29 @@ func (e *consoleEnv) gql(key, q string, vars map[string]any, out any) error {
 		return fmt.Errorf("graphql: %v", r.Errors)
 	}
 	return json.Unmarshal(r.Data, out)
+}
+
+// firstOrg is the first organisation the key's viewer sees, and the simulator serving it.
+func (e *consoleEnv) firstOrg(t *testing.T, key string) (string, *vbosim.Server) {
+	t.Helper()
+	var orgs struct {
+		Viewer struct {
+			Organizations []struct {
+				Name   string `json:"name"`
+				Server struct {
+					Name string `json:"name"`
+				} `json:"server"`
+			} `json:"organizations"`
+		} `json:"viewer"`
+	}
+	if err := e.gql(key, `{ viewer { organizations { name server { name } } } }`, nil, &orgs); err != nil {
+		t.Fatal(err)
+	}
+	if len(orgs.Viewer.Organizations) == 0 {
+		t.Fatal("the viewer sees no organisation")
+	}
+	o := orgs.Viewer.Organizations[0]
+	return o.Name, e.fleet.Sims[o.Server.Name]
 }
 
 func (e *consoleEnv) deliveries() int {
@@ -592,23 +616,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("live page: %v", err)
 		}
 		must(t, ctx, chromedp.Poll[bool](`document.getElementById("live-status").textContent.startsWith("Connected")`, chromedp.WithPollingTimeout(20*time.Second)))
-		var orgs struct {
-			Viewer struct {
-				Organizations []struct {
-					Name   string `json:"name"`
-					Server struct {
-						Name string `json:"name"`
-					} `json:"server"`
-				} `json:"organizations"`
-			} `json:"viewer"`
-		}
-		if err := e.gql(demo.TenantKey(1), `{ viewer { organizations { name server { name } } } }`, nil, &orgs); err != nil {
-			t.Fatal(err)
-		}
-		o := orgs.Viewer.Organizations[0]
-		who := "live-test@" + strings.ReplaceAll(strings.ToLower(o.Name), " ", "") + ".example"
-		sim := e.fleet.Sims[o.Server.Name]
-		added := sim.AddSession(upstream.RestoreSession{Organization: o.Name, InitiatedBy: who})
+		org, sim := e.firstOrg(t, demo.TenantKey(1))
+		who := "live-test@" + strings.ReplaceAll(strings.ToLower(org), " ", "") + ".example"
+		added := sim.AddSession(upstream.RestoreSession{Organization: org, InitiatedBy: who})
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Array.from(document.querySelectorAll("#live tbody td")).some(td => td.textContent === `+jsString(who)+`)`,
 			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 			t.Fatalf("the new session never showed on the Live page: %v", err)
@@ -1001,21 +1011,7 @@ func TestConsoleLiveResumes(t *testing.T) {
 		t.Fatalf("stream without a session: %v %v", r, err)
 	}
 	cookie := consoleSignIn(t, e.gw.Handler, demo.TenantKey(1))
-	var orgs struct {
-		Viewer struct {
-			Organizations []struct {
-				Name   string `json:"name"`
-				Server struct {
-					Name string `json:"name"`
-				} `json:"server"`
-			} `json:"organizations"`
-		} `json:"viewer"`
-	}
-	if err := e.gql(demo.TenantKey(1), `{ viewer { organizations { name server { name } } } }`, nil, &orgs); err != nil {
-		t.Fatal(err)
-	}
-	o := orgs.Viewer.Organizations[0]
-	sim := e.fleet.Sims[o.Server.Name]
+	org, sim := e.firstOrg(t, demo.TenantKey(1))
 	type event struct{ id, who string }
 	open := func(lastID string) (<-chan event, func()) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -1071,13 +1067,13 @@ func TestConsoleLiveResumes(t *testing.T) {
 	}
 	ch, stop := open("")
 	time.Sleep(200 * time.Millisecond) // the subscription is live before the session starts
-	sim.AddSession(upstream.RestoreSession{Organization: o.Name, InitiatedBy: "live-first"})
+	sim.AddSession(upstream.RestoreSession{Organization: org, InitiatedBy: "live-first"})
 	first := next(ch)
 	if first.who != "live-first" || first.id == "" {
 		t.Fatalf("first event %+v, want live-first with a position", first)
 	}
 	stop()
-	sim.AddSession(upstream.RestoreSession{Organization: o.Name, InitiatedBy: "live-while-away"})
+	sim.AddSession(upstream.RestoreSession{Organization: org, InitiatedBy: "live-while-away"})
 	ch, stop = open(first.id)
 	defer stop()
 	if ev := next(ch); ev.who != "live-while-away" {
