@@ -80,7 +80,12 @@ func (a logItemActions) ItemActions(ctx context.Context, server, vboID string) (
 
 func itemActionOf(x actionlog.Action) match.ItemAction {
 	m := match.ItemAction{ID: x.ID, Kind: string(x.Kind), Person: x.Actor.Person, DisplayName: x.Actor.DisplayName,
-		Tenant: x.Actor.Tenant, Destructive: x.Destructive, At: x.At, CompletedAt: x.CompletedAt}
+		Tenant: x.Actor.Tenant, Destructive: x.Destructive, At: x.At, CompletedAt: x.CompletedAt,
+		NeedsApproval: x.ApprovalUntil != nil}
+	if x.Approval != nil {
+		at := x.Approval.At
+		m.ApprovedAt = &at
+	}
 	for _, it := range x.Items {
 		m.Items = append(m.Items, match.ActionItem{ID: it.ID, Name: it.Name})
 	}

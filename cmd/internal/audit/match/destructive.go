@@ -6,15 +6,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
 // Item action kinds, as the restore front door's action log records them (issue 25).
 const (
-	ActionDownload          = "DOWNLOAD"
-	ActionSend              = "SEND"
-	ActionRestoreTo         = "RESTORE_TO"
-	ActionRestoreToOriginal = "RESTORE_TO_ORIGINAL"
+	ActionDownload          = string(eventjoin.Download)
+	ActionSend              = string(eventjoin.Send)
+	ActionRestoreTo         = string(eventjoin.RestoreTo)
+	ActionRestoreToOriginal = string(eventjoin.RestoreToOriginal)
 )
 
 // ItemAction is an item action a person took on a session through the gateway (the action
@@ -36,6 +37,10 @@ type ItemAction struct {
 	// was recorded (nil: still running or awaiting approval).
 	At          time.Time
 	CompletedAt *time.Time
+	// NeedsApproval: it waited for a second person's approval, given at ApprovedAt (nil: never,
+	// so it never reached VBO).
+	NeedsApproval bool
+	ApprovedAt    *time.Time
 }
 
 // ActionItem is an item an action names.
@@ -48,73 +53,39 @@ func (a *ItemAction) IsDestructive() bool {
 	return a.Destructive || a.Kind == ActionRestoreToOriginal
 }
 
-// JoinSkew is the margin JoinAction allows around an action's time window: VBO's clock and the
-// gateway's may differ.
-const JoinSkew = 2 * time.Minute
-
-// JoinAction finds the gateway action that wrote item event e, among actions (one session's):
-// one of the event's kind (Save/Export: DOWNLOAD; Send: SEND; Restore: RESTORE_TO or
-// RESTORE_TO_ORIGINAL) whose window (begun - JoinSkew to completed + JoinSkew, open while not
-// completed) holds the event's start, preferring one that names the event's item (by name, case
-// folded); without such a one, the only action of the kind in the window (an action on a
-// folder, mailbox or channel names the container, not its items). nil when none, or when
-// several fit equally and none names the item: the join is never guessed.
+// JoinAction finds the gateway action that wrote item event e, among actions (all of one
+// session's item actions): the rule is resolvers/eventjoin's, the same as RestoreAction.events
+// and the reaper's settling use (kind, an action that ran, its run widened by eventjoin.Skew,
+// the action naming the item first, else the only one in the window). nil when none.
 func JoinAction(e *upstream.RestoreSessionEvent, actions []ItemAction) *ItemAction {
-	kinds := actionKindsOf(e.Type)
-	if kinds == nil {
+	if len(actions) > eventjoin.MaxActions {
 		return nil
 	}
-	var named, inWindow *ItemAction
-	nInWindow := 0
+	// Only the actions that write e's type can join it: the others need no conversion.
+	var (
+		in  []eventjoin.Action
+		idx []int
+	)
 	for i := range actions {
-		a := &actions[i]
-		if !slices.Contains(kinds, a.Kind) || !a.holds(e.StartTime) {
-			continue
+		if slices.Contains(eventjoin.EventTypes(eventjoin.Kind(actions[i].Kind)), e.Type) {
+			in = append(in, joinInput(&actions[i]))
+			idx = append(idx, i)
 		}
-		if e.ItemName != "" && a.names(e.ItemName) {
-			if named == nil || a.At.After(named.At) {
-				named = a // the latest begun: a retry names the same items again
-			}
-			continue
-		}
-		inWindow = a
-		nInWindow++
 	}
-	switch {
-	case named != nil:
-		return named
-	case nInWindow == 1:
-		return inWindow
+	if i := eventjoin.Join(e, in); i >= 0 {
+		return &actions[idx[i]]
 	}
 	return nil
 }
 
-func actionKindsOf(t upstream.RestoreEventType) []string {
-	switch t {
-	case upstream.EventTypeSave, upstream.EventTypeExport:
-		return []string{ActionDownload}
-	case upstream.EventTypeSend:
-		return []string{ActionSend}
-	case upstream.EventTypeRestore:
-		return []string{ActionRestoreTo, ActionRestoreToOriginal}
+// joinInput is a as the join reads it.
+func joinInput(a *ItemAction) eventjoin.Action {
+	j := eventjoin.Action{ID: a.ID, Kind: eventjoin.Kind(a.Kind), At: a.At, CompletedAt: a.CompletedAt,
+		NeedsApproval: a.NeedsApproval, ApprovedAt: a.ApprovedAt, Items: make([]string, len(a.Items))}
+	for i, it := range a.Items {
+		j.Items[i] = it.Name
 	}
-	return nil
-}
-
-func (a *ItemAction) holds(t time.Time) bool {
-	if t.Before(a.At.Add(-JoinSkew)) {
-		return false
-	}
-	return a.CompletedAt == nil || !t.After(a.CompletedAt.Add(JoinSkew))
-}
-
-func (a *ItemAction) names(item string) bool {
-	for _, it := range a.Items {
-		if strings.EqualFold(strings.TrimSpace(it.Name), strings.TrimSpace(item)) {
-			return true
-		}
-	}
-	return false
+	return j
 }
 
 // EventDestructive reports whether item event e restored an item to its original location.

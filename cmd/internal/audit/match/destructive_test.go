@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -79,6 +80,10 @@ func TestJoinAction(t *testing.T) {
 		Items: []ActionItem{{ID: "f", Name: "Inbox"}}}
 	later := ItemAction{ID: "a-later", Kind: ActionRestoreToOriginal, Person: "gina", At: t0.Add(5 * time.Second), CompletedAt: &done,
 		Items: []ActionItem{{ID: "i1", Name: "budget"}}}
+	waiting := ItemAction{ID: "a-waiting", Kind: ActionRestoreToOriginal, At: t0, NeedsApproval: true, Items: []ActionItem{{ID: "i1", Name: "Budget"}}}
+	approvedAt := t0.Add(time.Hour - time.Second)
+	approved := ItemAction{ID: "a-approved", Kind: ActionRestoreToOriginal, At: t0.Add(-time.Hour), NeedsApproval: true, ApprovedAt: &approvedAt,
+		Items: []ActionItem{{ID: "i1", Name: "Budget"}}}
 	ev := func(typ upstream.RestoreEventType, item string, at time.Time) *upstream.RestoreSessionEvent {
 		e := restoreEvent(item, `Jane Doe\Inbox\`+item, "", at)
 		e.Type = typ
@@ -94,15 +99,18 @@ func TestJoinAction(t *testing.T) {
 		{"other item by name", ev(upstream.EventTypeRestore, "Minutes", t0.Add(time.Second)), []ItemAction{restoreTo, restore}, "a-to"},
 		{"kind decides: save joins the download", ev(upstream.EventTypeSave, "Budget", t0.Add(time.Second)), []ItemAction{restore, download}, "a-dl"},
 		{"send joins no restore", ev(upstream.EventTypeSend, "Budget", t0.Add(time.Second)), []ItemAction{restore}, ""},
-		{"before the window", ev(upstream.EventTypeRestore, "Budget", t0.Add(-JoinSkew-time.Second)), []ItemAction{restore}, ""},
-		{"within the skew before", ev(upstream.EventTypeRestore, "Budget", t0.Add(-JoinSkew)), []ItemAction{restore}, "a-orig"},
-		{"after completion and skew", ev(upstream.EventTypeRestore, "Budget", done.Add(JoinSkew+time.Second)), []ItemAction{restore}, ""},
+		{"before the window", ev(upstream.EventTypeRestore, "Budget", t0.Add(-eventjoin.Skew-time.Second)), []ItemAction{restore}, ""},
+		{"within the skew before", ev(upstream.EventTypeRestore, "Budget", t0.Add(-eventjoin.Skew)), []ItemAction{restore}, "a-orig"},
+		{"after completion and skew", ev(upstream.EventTypeRestore, "Budget", done.Add(eventjoin.Skew+time.Second)), []ItemAction{restore}, ""},
 		{"open window (not completed)", ev(upstream.EventTypeRestore, "Message 7", t0.Add(2*time.Hour)), []ItemAction{restore, folder}, "a-folder"},
 		{"container action: the only one in the window", ev(upstream.EventTypeRestore, "Message 7", t0.Add(time.Second)), []ItemAction{restore}, "a-orig"},
 		{"two unnamed in the window: no guess", ev(upstream.EventTypeRestore, "Message 7", t0.Add(time.Second)), []ItemAction{restore, restoreTo}, ""},
 		{"latest begun of the named (a retry)", ev(upstream.EventTypeRestore, "Budget", t0.Add(6*time.Second)), []ItemAction{restore, later}, "a-later"},
 		{"no actions", ev(upstream.EventTypeRestore, "Budget", t0), nil, ""},
 		{"marker event", ev(upstream.EventTypeNone, "Budget", t0), []ItemAction{restore}, ""},
+		{"awaiting approval: never reached VBO", ev(upstream.EventTypeRestore, "Budget", t0.Add(time.Second)), []ItemAction{waiting}, ""},
+		{"approved: from its approval", ev(upstream.EventTypeRestore, "Budget", t0.Add(time.Hour)), []ItemAction{approved, restore}, "a-approved"},
+		{"approved: not before it", ev(upstream.EventTypeRestore, "Budget", t0.Add(time.Second)), []ItemAction{approved}, ""},
 	}
 	for _, tc := range tests {
 		got := JoinAction(tc.e, tc.actions)
