@@ -7,13 +7,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
-	"github.com/vbo-gateway/vbo-gateway/upstream"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
 )
 
 // The restore item actions (issue 25): download, send, restore to another location, restore
@@ -332,55 +331,33 @@ func (r *Resolver) pendingRestoreApprovals(ctx context.Context, first *int, afte
 	return conn, nil
 }
 
-// Joining VBO's item events to an action (RestoreAction.events). VBO writes one event per item
-// an action touched (Save/Export, Send, Restore), in the session the action ran in; it names
-// the item, not the request. An archived event of the action's VBO session is the action's
-// when all of these hold:
-//   - its type is the action's (DOWNLOAD: Save or Export; SEND: Send; RESTORE_TO and
-//     RESTORE_TO_ORIGINAL: Restore);
-//   - its item name is one of the action's items' names (as browsed; an item recorded without
-//     a name joins nothing);
-//   - it started no earlier than eventSlack before the action was recorded, and no later than
-//     eventWindow after the action ended (or now, while it runs).
-//
-// Two actions of one kind on the same item within that window share the events: the join
-// cannot tell them apart (VBO's events carry no request id).
+// RestoreAction.events: VBO's archived item events of the action's session that
+// resolvers/eventjoin joins to it among the session's item actions: the rule the watch rules'
+// webhooks (actor, destructive) and the reaper's settling use, so an event shows under one
+// action at most, the one the webhook names.
 const (
-	eventSlack       = time.Minute
-	eventWindow      = 10 * time.Minute
 	maxActionEvents  = 500
 	actionEventsScan = 10_000
+	// actionStepsScan bounds the session's steps read for its item actions (as the watch rules'
+	// join reads them, cmd/internal/app's maxItemActionsJoined).
+	actionStepsScan = 10_000
+	actionStepsPage = 500
 )
 
-var actionEventTypes = map[model.RestoreActionKind][]upstream.RestoreEventType{
-	model.RestoreActionKindDownload:          {upstream.EventTypeSave, upstream.EventTypeExport},
-	model.RestoreActionKindSend:              {upstream.EventTypeSend},
-	model.RestoreActionKindRestoreTo:         {upstream.EventTypeRestore},
-	model.RestoreActionKindRestoreToOriginal: {upstream.EventTypeRestore},
-}
-
 // actionEvents joins VBO's archived item events of obj's session to obj (see above). No VBO
-// call: only the archive is read; without it (or before the watch archived the session) the
-// list is empty.
+// call: only the gateway's log and the archive are read; without the archive (or before the
+// watch archived the session) the list is empty.
 func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) ([]*model.RestoreEvent, error) {
 	out := []*model.RestoreEvent{}
-	types := actionEventTypes[obj.Kind]
-	if len(types) == 0 || obj.VBOSessionID == "" || r.Reads == nil || r.Reads.Reader == nil {
+	if len(eventjoin.EventTypes(eventjoin.Kind(obj.Kind))) == 0 || obj.VBOSessionID == "" || r.Reads == nil || r.Reads.Reader == nil {
 		return out, nil
 	}
-	names := map[string]bool{}
-	for _, it := range obj.Items {
-		if it.Name != nil && *it.Name != "" {
-			names[*it.Name] = true
-		}
+	acts, mine, err := r.sessionItemActions(ctx, obj)
+	if err != nil {
+		return nil, err
 	}
-	if len(names) == 0 {
-		return out, nil
-	}
-	from := obj.StartTime.Add(-eventSlack)
-	until := time.Now().Add(eventWindow)
-	if obj.EndTime != nil {
-		until = obj.EndTime.Add(eventWindow)
+	if len(acts) > eventjoin.MaxActions {
+		return out, nil // too many to join (eventjoin.MaxActions)
 	}
 	const batch = 1000
 	for offset := 0; offset < actionEventsScan && len(out) < maxActionEvents; offset += batch {
@@ -389,11 +366,11 @@ func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) (
 			return nil, err
 		}
 		list := bySession[obj.VBOSessionID]
-		for _, ev := range list {
-			if !names[ev.ItemName] || ev.StartTime.Before(from) || ev.StartTime.After(until) || !containsType(types, ev.Type) {
+		for i := range list {
+			if eventjoin.Join(&list[i], acts) != mine {
 				continue
 			}
-			out = append(out, &model.RestoreEvent{ServerName: obj.Server, SessionID: obj.VBOSessionID, Upstream: ev})
+			out = append(out, &model.RestoreEvent{ServerName: obj.Server, SessionID: obj.VBOSessionID, Upstream: list[i]})
 			if len(out) == maxActionEvents {
 				break
 			}
@@ -405,13 +382,59 @@ func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) (
 	return out, nil
 }
 
-func containsType(types []upstream.RestoreEventType, t upstream.RestoreEventType) bool {
-	for _, x := range types {
-		if x == t {
-			return true
+// sessionItemActions are the item actions of obj's gateway session as eventjoin reads them,
+// and obj's index among them (at most eventjoin.MaxActions+1 of them).
+func (r *Resolver) sessionItemActions(ctx context.Context, obj *model.RestoreAction) ([]eventjoin.Action, int, error) {
+	var acts []eventjoin.Action
+	mine := -1
+	add := func(a *model.RestoreAction) {
+		if len(eventjoin.EventTypes(eventjoin.Kind(a.Kind))) == 0 {
+			return
+		}
+		if a.ID == obj.ID {
+			mine = len(acts)
+		}
+		acts = append(acts, joinInput(a))
+	}
+	if r.Restore != nil {
+		gs, err := r.Restore.SessionsByVBO(ctx, [][2]string{{obj.Server, obj.VBOSessionID}})
+		if err != nil {
+			return nil, -1, err
+		}
+		if s := gs[[2]string{obj.Server, obj.VBOSessionID}]; s != nil {
+			for after, read := int64(0), 0; read < actionStepsScan && len(acts) <= eventjoin.MaxActions; {
+				page, err := r.Restore.Actions(ctx, s.ID, after, actionStepsPage)
+				if err != nil {
+					return nil, -1, err
+				}
+				for _, a := range page {
+					add(a)
+				}
+				if len(page) < actionStepsPage {
+					break
+				}
+				read += len(page)
+				after = page[len(page)-1].Position
+			}
 		}
 	}
-	return false
+	if mine < 0 { // not read back with its session (or no session found): it joins still
+		mine = len(acts)
+		add(obj)
+	}
+	return acts, mine, nil
+}
+
+// joinInput is a as eventjoin reads it.
+func joinInput(a *model.RestoreAction) eventjoin.Action {
+	j := eventjoin.Action{ID: a.ID, Kind: eventjoin.Kind(a.Kind), At: a.StartTime, CompletedAt: a.EndTime,
+		NeedsApproval: a.NeedsApproval, ApprovedAt: a.ApprovedAt, Items: make([]string, 0, len(a.Items))}
+	for _, it := range a.Items {
+		if it != nil && it.Name != nil {
+			j.Items = append(j.Items, *it.Name)
+		}
+	}
+	return j
 }
 
 // FormatApprovalPosition and ParseApprovalPosition are the front door's pending approvals

@@ -77,4 +77,8 @@ type RestoreAction struct {
 	ApprovedBy     *string
 	// VBOSessionID is VBO's id of the session the step acted in ("" before VBO answered).
 	VBOSessionID string `json:"-"`
+	// NeedsApproval: the action waited for a second person's approval, given at ApprovedAt
+	// (nil: never). The join of VBO's item events reads them (resolvers/eventjoin).
+	NeedsApproval bool       `json:"-"`
+	ApprovedAt    *time.Time `json:"-"`
 }

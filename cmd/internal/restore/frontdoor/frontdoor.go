@@ -592,6 +592,8 @@ func actionModel(a actionlog.Action) *model.RestoreAction {
 	if a.Approval != nil {
 		m.ApprovedBy = opt(a.Approval.Actor.Person)
 	}
+	j := joinInput(a) // the same approval fields the reaper joins events with
+	m.NeedsApproval, m.ApprovedAt = j.NeedsApproval, j.ApprovedAt
 	return m
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -19,9 +21,10 @@ import (
 //     already recorded for the session's other restores, when no other restore of the session
 //     is still pending (their shares could not be told apart) and the difference accounts for
 //     every item of the action;
-//  2. failing that, from VBO's item events the watcher archived (Options.Events): the events of
-//     the action's kind for its items (by name, as the browse named them), started no earlier
-//     than eventSlack before the action; each item's last finished event decides it;
+//  2. failing that, from VBO's item events the watcher archived (Options.Events): the events
+//     resolvers/eventjoin joins to the action among the session's item actions (the rule
+//     RestoreAction.events and the webhooks' actor use), for its items (by name, as the browse
+//     named them); each item's last finished event decides it;
 //  3. failing both for Options.SettleGiveUp, the action is completed FAILED, "outcome unknown
 //     after ..." (VBO's own events still show what it did).
 //
@@ -32,8 +35,6 @@ const (
 	defaultSettleGiveUp = 6 * time.Hour
 	// settleBatch bounds the actions one reaper run settles.
 	settleBatch = 100
-	// eventSlack: VBO's event may start a little before the gateway's record (clocks).
-	eventSlack = time.Minute
 	// settleEventsScan bounds the archived events read for one action, in pages of eventsPage.
 	settleEventsScan = 10_000
 	eventsPage       = 1000
@@ -42,12 +43,6 @@ const (
 // EventReader reads a server's archived events of a restore session from order offset on, in
 // order, at most limit (*store.Store's SessionEventsFrom).
 type EventReader func(ctx context.Context, server, vboSessionID string, offset, limit int) ([]upstream.RestoreSessionEvent, error)
-
-// eventTypes are the VBO event types of each item action.
-var eventTypes = map[actionlog.Kind]upstream.RestoreEventType{
-	actionlog.KindSend: upstream.EventTypeSend, actionlog.KindRestoreTo: upstream.EventTypeRestore,
-	actionlog.KindRestoreToOriginal: upstream.EventTypeRestore,
-}
 
 // Settle completes the pending item actions VBO has finished (see above) and those past the
 // give-up bound; it returns how many this run completed.
@@ -148,31 +143,45 @@ func (s *Service) byStatistics(ctx context.Context, a actionlog.Action) (actionl
 	return statsSince(st, known, len(a.Items))
 }
 
-// byEvents: each item's last finished archived event of a's kind, by item name.
+// byEvents: each item's last finished archived event among those eventjoin joins to a (of the
+// session's item actions), by item name. Not for a DOWNLOAD: its link completes it.
 func (s *Service) byEvents(ctx context.Context, a actionlog.Action) (actionlog.Counts, bool) {
-	typ, ok := eventTypes[a.Kind]
-	if s.o.Events == nil || !ok {
+	if s.o.Events == nil || a.Kind == actionlog.KindDownload || len(eventjoin.EventTypes(eventjoin.Kind(a.Kind))) == 0 {
 		return actionlog.Counts{}, false
 	}
-	last := map[string]upstream.RestoreEventStatus{}
+	last := map[string]upstream.RestoreEventStatus{} // by folded item name
 	for _, it := range a.Items {
-		if it.Name == "" {
+		if strings.TrimSpace(it.Name) == "" {
 			return actionlog.Counts{}, false // an item without a name joins no event
 		}
-		last[it.Name] = ""
+		last[itemKey(it.Name)] = ""
 	}
-	from := a.At.Add(-eventSlack)
+	sibs, err := s.o.Log.SessionItemActions(ctx, a.GatewaySessionID, eventjoin.MaxActions+1)
+	if err != nil || len(sibs) > eventjoin.MaxActions {
+		return actionlog.Counts{}, false
+	}
+	acts, mine := make([]eventjoin.Action, len(sibs)), -1
+	for i, b := range sibs {
+		acts[i] = joinInput(b)
+		if b.ID == a.ID {
+			mine = i
+		}
+	}
+	if mine < 0 { // not listed (the list was read before a was recorded): a joins too
+		acts, mine = append(acts, joinInput(a)), len(acts)
+	}
 	for offset := 0; offset < settleEventsScan; offset += eventsPage {
 		list, err := s.o.Events(ctx, a.Server, a.VBOSessionID, offset, eventsPage)
 		if err != nil {
 			return actionlog.Counts{}, false
 		}
-		for _, ev := range list {
-			if _, mine := last[ev.ItemName]; !mine || ev.Type != typ || ev.StartTime.Before(from) {
+		for i := range list {
+			ev := &list[i]
+			if ev.Status == upstream.EventStatusRunning || eventjoin.Join(ev, acts) != mine {
 				continue
 			}
-			if ev.Status != upstream.EventStatusRunning {
-				last[ev.ItemName] = ev.Status // events come in order: the last one decides
+			if k, named := itemOf(a.Items, ev.ItemName); named {
+				last[k] = ev.Status // events come in order: the last one decides
 			}
 		}
 		if len(list) < eventsPage {
@@ -181,7 +190,7 @@ func (s *Service) byEvents(ctx context.Context, a actionlog.Action) (actionlog.C
 	}
 	var c actionlog.Counts
 	for _, it := range a.Items {
-		switch last[it.Name] {
+		switch last[itemKey(it.Name)] {
 		case upstream.EventStatusSuccess, upstream.EventStatusWarning:
 			c.Created++
 		case upstream.EventStatusFailed, upstream.EventStatusCancelled:
@@ -193,4 +202,34 @@ func (s *Service) byEvents(ctx context.Context, a actionlog.Action) (actionlog.C
 		}
 	}
 	return c, true
+}
+
+// itemKey keys an action's item by its name.
+func itemKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// itemOf is the key of the item of items an event names (as eventjoin compares names: trimmed,
+// case folded); false when it names none (an event joined to a container action).
+func itemOf(items []actionlog.Item, name string) (string, bool) {
+	name = strings.TrimSpace(name)
+	for _, it := range items {
+		if strings.EqualFold(strings.TrimSpace(it.Name), name) {
+			return itemKey(it.Name), true
+		}
+	}
+	return "", false
+}
+
+// joinInput is a recorded item action as resolvers/eventjoin reads it (actionModel gives the
+// schema's actions the same approval fields, for RestoreAction.events).
+func joinInput(a actionlog.Action) eventjoin.Action {
+	j := eventjoin.Action{ID: a.ID, Kind: eventjoin.Kind(a.Kind), At: a.At, CompletedAt: a.CompletedAt,
+		NeedsApproval: a.ApprovalUntil != nil, Items: make([]string, len(a.Items))}
+	if a.Approval != nil {
+		at := a.Approval.At
+		j.ApprovedAt = &at
+	}
+	for i, it := range a.Items {
+		j.Items[i] = it.Name
+	}
+	return j
 }

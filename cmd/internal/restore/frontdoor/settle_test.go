@@ -153,8 +153,11 @@ func TestReaperGivesUp(t *testing.T) {
 
 // TestReaperSettlesByEvents: when the statistics cannot attribute the totals (two restores of
 // the session pending at once), the archived item events do: each item's last finished
-// Restore event since the action, by name; others (earlier, another type, another item) are
-// ignored, and a Running item waits.
+// Restore event among those resolvers/eventjoin joins to the action, by name; others (before
+// its window, another type, another item) are ignored, and a Running item waits. A second
+// restore of the same item takes the events of its own run: an event counts for one action
+// only (the rule RestoreAction.events and the webhooks' actor use; before it, both actions
+// counted every event of the item).
 func TestReaperSettlesByEvents(t *testing.T) {
 	t.Parallel()
 	var events []upstream.RestoreSessionEvent
@@ -165,23 +168,26 @@ func TestReaperSettlesByEvents(t *testing.T) {
 		}
 		return events[offset:min(len(events), offset+limit)], nil
 	}
+	atA := e.clk.Now()
 	a := e.restoreTo(t, "k1", 2).Action.ID // Mail 0, Mail 1
-	b := e.restoreTo(t, "k2", 1).Action.ID // Mail 0
-	at := e.clk.Now()
+	e.clk.Add(5 * time.Minute)
+	atB := e.clk.Now()
+	b := e.restoreTo(t, "k2", 1).Action.ID // Mail 0 again
 	ev := func(name string, typ upstream.RestoreEventType, st upstream.RestoreEventStatus, start time.Time) upstream.RestoreSessionEvent {
 		return upstream.RestoreSessionEvent{ID: name, ItemName: name, Type: typ, Status: st, StartTime: start, Order: len(events)}
 	}
-	events = append(events, ev("Mail 0", upstream.EventTypeRestore, upstream.EventStatusRunning, at))
+	events = append(events, ev("Mail 0", upstream.EventTypeRestore, upstream.EventStatusRunning, atA.Add(time.Second)))
 	e.clk.Add(2 * time.Minute)
 	if n := e.settle(t, e.svc); n != 0 {
 		t.Fatalf("settled %d with both restores pending and the items running", n)
 	}
 	events = append(events,
-		ev("Mail 0", upstream.EventTypeRestore, upstream.EventStatusSuccess, at),
-		ev("Mail 1", upstream.EventTypeRestore, upstream.EventStatusFailed, at),
-		ev("Mail 1", upstream.EventTypeRestore, upstream.EventStatusSuccess, at.Add(-time.Hour)), // before the action
-		ev("Mail 1", upstream.EventTypeSend, upstream.EventStatusSuccess, at),                    // another action's
-		ev("Mail 9", upstream.EventTypeRestore, upstream.EventStatusSuccess, at))                 // another item
+		ev("Mail 0", upstream.EventTypeRestore, upstream.EventStatusSuccess, atA.Add(time.Second)), // a's
+		ev("Mail 1", upstream.EventTypeRestore, upstream.EventStatusFailed, atA.Add(time.Second)),
+		ev("Mail 1", upstream.EventTypeRestore, upstream.EventStatusSuccess, atA.Add(-time.Hour)),  // before the action
+		ev("Mail 1", upstream.EventTypeSend, upstream.EventStatusSuccess, atA.Add(time.Second)),    // another action's
+		ev("Mail 9", upstream.EventTypeRestore, upstream.EventStatusSuccess, atA.Add(time.Second)), // another item
+		ev("Mail 0", upstream.EventTypeRestore, upstream.EventStatusFailed, atB.Add(time.Second)))  // b's, the last of Mail 0
 	if n := e.settle(t, e.svc); n != 2 {
 		t.Fatalf("settled %d, want both", n)
 	}
@@ -189,7 +195,7 @@ func TestReaperSettlesByEvents(t *testing.T) {
 		id     string
 		status actionlog.Status
 		counts actionlog.Counts
-	}{{a, actionlog.StatusPartial, actionlog.Counts{Created: 1, Failed: 1}}, {b, actionlog.StatusSucceeded, actionlog.Counts{Created: 1}}} {
+	}{{a, actionlog.StatusPartial, actionlog.Counts{Created: 1, Failed: 1}}, {b, actionlog.StatusFailed, actionlog.Counts{Failed: 1}}} {
 		got, _ := e.log.Action(ctx, c.id)
 		if got.Status != c.status || got.Counts == nil || *got.Counts != c.counts || !strings.Contains(string(got.OutcomeDetail), `"from":"events"`) {
 			t.Fatalf("%s settled as %s %+v (%s), want %s %+v", c.id, got.Status, got.Counts, got.OutcomeDetail, c.status, c.counts)
