@@ -61,7 +61,7 @@ func New() Fixture {
 	add("sent", upstream.EventTypeSend, "Budget", upstream.EventStatusSuccess, 15*time.Second, Mail)
 	add("exported", upstream.EventTypeExport, "Budget", upstream.EventStatusSuccess, 15*time.Second, "")                      // no download
 	add("budget-skew", upstream.EventTypeRestore, "Budget", upstream.EventStatusWarning, 2*time.Minute+20*time.Second, First) // in both windows: nearer the first's run
-	add("budget-2", upstream.EventTypeRestore, "Budget", upstream.EventStatusFailed, 4*time.Minute+time.Second, Second)       // the second's run
+	add("budget-2", upstream.EventTypeRestore, "Budget", upstream.EventStatusSkipped, 4*time.Minute+time.Second, Second)      // the second's run
 	add("inbox", upstream.EventTypeRestore, "Inbox", upstream.EventStatusSuccess, 30*time.Minute+5*time.Second, Orig)
 	add("message", upstream.EventTypeRestore, "Message 7", upstream.EventStatusSuccess, 30*time.Minute+6*time.Second, "") // orig and second (running) both unnamed: no guess
 	add("minutes-late", upstream.EventTypeRestore, "Minutes", upstream.EventStatusSuccess, 10*time.Minute, Second)        // only the second runs then

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjointest"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -291,5 +292,55 @@ func TestPayloadCarriesItemActor(t *testing.T) {
 	}
 	if !strings.Contains(string(body), `"actor":null`) {
 		t.Errorf("an unjoined event's actor is not written as null: %s", body)
+	}
+}
+
+// TestPayloadActorAgreesWithTheJoin: on the fixture RestoreAction.events and the reaper's
+// settling are tested with (eventjointest), each event's webhook actor is the action
+// resolvers/eventjoin joins it to (null when none), and destructive follows that action.
+func TestPayloadActorAgreesWithTheJoin(t *testing.T) {
+	t.Parallel()
+	f := eventjointest.New()
+	s := session(func(s *Session) {
+		s.Attribution = Attribution{ThroughGateway: true, Person: "alice", Tenant: "t1"}
+		for _, a := range f.Actions {
+			ia := ItemAction{ID: a.ID, Kind: string(a.Kind), Person: "by-" + a.ID, Tenant: "t1", At: a.At, CompletedAt: a.CompletedAt,
+				NeedsApproval: a.NeedsApproval, ApprovedAt: a.ApprovedAt}
+			for _, n := range a.Items {
+				ia.Items = append(ia.Items, ActionItem{ID: "id-" + n, Name: n})
+			}
+			s.ItemActions = append(s.ItemActions, ia)
+		}
+	})
+	body, err := NewPayload("wr_1", def(Item), Item, s, f.Events, eventjointest.T0).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Data struct {
+			Events []struct {
+				UpstreamID  string
+				Destructive bool
+				Actor       *struct{ Person, ActionID, Kind string }
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Data.Events) != len(f.Events) {
+		t.Fatalf("%d events in the payload, want %d", len(got.Data.Events), len(f.Events))
+	}
+	for _, e := range got.Data.Events {
+		want := f.Want[e.UpstreamID]
+		switch {
+		case want == "" && e.Actor != nil:
+			t.Errorf("event %s: actor %+v, want null", e.UpstreamID, e.Actor)
+		case want != "" && (e.Actor == nil || e.Actor.ActionID != want || e.Actor.Person != "by-"+want):
+			t.Errorf("event %s: actor %+v, want action %s", e.UpstreamID, e.Actor, want)
+		}
+		if wantD := want == eventjointest.Orig; want != "" && e.Destructive != wantD {
+			t.Errorf("event %s: destructive %v, want %v (its action's)", e.UpstreamID, e.Destructive, wantD)
+		}
 	}
 }

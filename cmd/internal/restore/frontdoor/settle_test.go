@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjointest"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -230,5 +232,108 @@ func TestStatsSince(t *testing.T) {
 				t.Fatalf("statsSince = %+v, %v; want %+v, %v", got, ok, c.want, c.ok)
 			}
 		})
+	}
+}
+
+// fixtureLog is a Log holding the shared join fixture's item actions (eventjointest) as the
+// session gw's (VBO session s1 of syd1).
+type fixtureLog struct {
+	Log
+	acts []actionlog.Action
+}
+
+func (l fixtureLog) SessionItemActions(_ context.Context, gatewaySessionID string, limit int) ([]actionlog.Action, error) {
+	if gatewaySessionID != "gw" {
+		return nil, nil
+	}
+	return l.acts[:min(limit, len(l.acts))], nil
+}
+
+// fixtureActions are the fixture's actions as the log reads them back.
+func fixtureActions(f eventjointest.Fixture) []actionlog.Action {
+	var out []actionlog.Action
+	for i, a := range f.Actions {
+		x := actionlog.Action{ID: a.ID, Position: int64(i + 1), Kind: actionlog.Kind(a.Kind), Server: "syd1", GatewaySessionID: "gw",
+			VBOSessionID: "s1", Status: actionlog.StatusPending, At: a.At, CompletedAt: a.CompletedAt}
+		if a.CompletedAt != nil {
+			x.Status = actionlog.StatusSucceeded
+		}
+		if a.NeedsApproval {
+			until := a.At.Add(time.Hour)
+			x.ApprovalUntil = &until
+			x.Status = actionlog.StatusPendingApproval
+		}
+		if a.ApprovedAt != nil {
+			x.Approval = &actionlog.Approval{ID: "approve-" + a.ID, At: *a.ApprovedAt}
+		}
+		for _, n := range a.Items {
+			x.Items = append(x.Items, actionlog.Item{ID: "id-" + n, Name: n, Type: "MAIL_ITEM"})
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// TestSettleByEventsAgreesWithTheJoin: on the fixture RestoreAction.events and the webhooks'
+// actor are tested with (eventjointest), the reaper counts for each action exactly the events
+// resolvers/eventjoin joins to it (each item's last finished one), so no event counts for two
+// actions; an action no event joins (waiting for approval) is not settled by events. The
+// schema's actions (actionModel) carry the same approval fields the reaper joins with.
+func TestSettleByEventsAgreesWithTheJoin(t *testing.T) {
+	t.Parallel()
+	f := eventjointest.New()
+	acts := fixtureActions(f)
+	svc := &Service{o: Options{Log: fixtureLog{acts: acts},
+		Events: func(_ context.Context, server, sid string, offset, limit int) ([]upstream.RestoreSessionEvent, error) {
+			if server != "syd1" || sid != "s1" || offset >= len(f.Events) {
+				return nil, nil
+			}
+			return f.Events[offset:min(len(f.Events), offset+limit)], nil
+		}}}
+	status := map[string]upstream.RestoreEventStatus{}
+	for _, e := range f.Events {
+		status[e.ID] = e.Status
+	}
+	for i, a := range acts {
+		if j := joinInput(a); !reflect.DeepEqual(j, f.Actions[i]) {
+			t.Fatalf("%s: joins as %+v, want %+v", a.ID, j, f.Actions[i])
+		}
+		if m := actionModel(a); m.NeedsApproval != f.Actions[i].NeedsApproval || !reflect.DeepEqual(m.ApprovedAt, f.Actions[i].ApprovedAt) {
+			t.Fatalf("%s: schema action approval %v %v", a.ID, m.NeedsApproval, m.ApprovedAt)
+		}
+		// What the join gives a: each item's last finished event among those joined to it.
+		last := map[string]upstream.RestoreEventStatus{}
+		for _, id := range f.Joined(a.ID) {
+			for _, e := range f.Events {
+				if e.ID == id {
+					last[e.ItemName] = e.Status
+				}
+			}
+		}
+		var want actionlog.Counts
+		wantOK := true
+		for _, it := range a.Items {
+			switch last[it.Name] {
+			case upstream.EventStatusSuccess, upstream.EventStatusWarning:
+				want.Created++
+			case upstream.EventStatusFailed:
+				want.Failed++
+			case upstream.EventStatusSkipped:
+				want.Skipped++
+			default:
+				wantOK = false
+			}
+		}
+		got, ok := svc.byEvents(ctx, a)
+		if ok != wantOK || ok && got != want {
+			t.Errorf("%s: counts %+v (%v), want %+v (%v)", a.ID, got, ok, want, wantOK)
+		}
+	}
+	// The fixture's own expectations, spelled out: VBO skipped Budget in the second restore,
+	// and that is not the first's outcome (done, with a warning, before the second began).
+	for i, want := range map[int]actionlog.Counts{0: {Created: 1, Failed: 1}, 1: {Skipped: 1}} {
+		if got, ok := svc.byEvents(ctx, acts[i]); !ok || got != want {
+			t.Errorf("%s: counts %+v (%v), want %+v", acts[i].ID, got, ok, want)
+		}
 	}
 }
