@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -58,40 +59,71 @@ func fixtureSteps(f eventjointest.Fixture) []*model.RestoreAction {
 	return steps
 }
 
+// listingFrontDoor is joinFrontDoor with RestoreSessionItemActions: the item actions alone.
+type listingFrontDoor struct {
+	*joinFrontDoor
+	lists int
+}
+
+func (f *listingFrontDoor) SessionItemActions(_ context.Context, gatewaySessionID string, limit int) ([]*model.RestoreAction, error) {
+	f.lists++
+	var out []*model.RestoreAction
+	for _, s := range f.steps {
+		if gatewaySessionID == "gw" && s.Kind != model.RestoreActionKindStart && s.Kind != model.RestoreActionKindBrowse && len(out) < limit {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
 // TestActionEventsAgreeWithTheJoin: RestoreAction.events lists, for each action of the shared
 // fixture, exactly the events resolvers/eventjoin joins to it among the session's item actions:
 // an event shows under one action at most (the one the webhook names and the reaper counts),
-// and one no action takes (no guess, a waiting action's, another kind's) under none.
+// and one no action takes (no guess, a waiting action's, another kind's) under none; whether
+// the front door lists the session's item actions alone or only pages its steps.
 func TestActionEventsAgreeWithTheJoin(t *testing.T) {
 	t.Parallel()
-	f := eventjointest.New()
-	archive := newCountingArchive()
-	archive.events = f.Events
-	fd := &joinFrontDoor{steps: fixtureSteps(f)}
-	r := &Resolver{Restore: fd, Reads: &ArchiveReads{Reader: archive, From: ReadsArchive}}
-	shown := map[string]string{}
-	for _, step := range fd.steps {
-		events, err := r.actionEvents(context.Background(), step)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, e := range events {
-			if e.ServerName != "syd1" || e.SessionID != "s1" {
-				t.Fatalf("%s: event %s of %s/%s", step.ID, e.Upstream.ID, e.ServerName, e.SessionID)
+	for _, listing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("listing=%v", listing), func(t *testing.T) {
+			t.Parallel()
+			f := eventjointest.New()
+			archive := newCountingArchive()
+			archive.events = f.Events
+			fd := &joinFrontDoor{steps: fixtureSteps(f)}
+			lf := &listingFrontDoor{joinFrontDoor: fd}
+			r := &Resolver{Restore: fd, Reads: &ArchiveReads{Reader: archive, From: ReadsArchive}}
+			if listing {
+				r.Restore = lf
 			}
-			ids = append(ids, e.Upstream.ID)
-			if prev, dup := shown[e.Upstream.ID]; dup {
-				t.Errorf("event %s shows under %s and %s", e.Upstream.ID, prev, step.ID)
+			shown := map[string]string{}
+			for _, step := range fd.steps {
+				events, err := r.actionEvents(context.Background(), step)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, e := range events {
+					if e.ServerName != "syd1" || e.SessionID != "s1" {
+						t.Fatalf("%s: event %s of %s/%s", step.ID, e.Upstream.ID, e.ServerName, e.SessionID)
+					}
+					ids = append(ids, e.Upstream.ID)
+					if prev, dup := shown[e.Upstream.ID]; dup {
+						t.Errorf("event %s shows under %s and %s", e.Upstream.ID, prev, step.ID)
+					}
+					shown[e.Upstream.ID] = step.ID
+				}
+				if want := f.Joined(step.ID); !slices.Equal(ids, want) {
+					t.Errorf("%s: events %v, want %v", step.ID, ids, want)
+				}
 			}
-			shown[e.Upstream.ID] = step.ID
-		}
-		if want := f.Joined(step.ID); !slices.Equal(ids, want) {
-			t.Errorf("%s: events %v, want %v", step.ID, ids, want)
-		}
-	}
-	if len(shown) != len(f.Want) {
-		t.Errorf("%d events shown, the join places %d", len(shown), len(f.Want))
+			if len(shown) != len(f.Want) {
+				t.Errorf("%d events shown, the join places %d", len(shown), len(f.Want))
+			}
+			// One read of the session's actions per item action (START and BROWSE read none).
+			if n := len(f.Actions); listing && (lf.lists != n || fd.pages != 0) || !listing && fd.pages != n {
+				t.Errorf("listing %v: %d lists, %d pages of steps for %d actions", listing, lf.lists, fd.pages, n)
+			}
+		})
 	}
 }
 

@@ -382,13 +382,20 @@ func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) (
 	return out, nil
 }
 
+// RestoreSessionItemActions is implemented by a front door that lists a gateway session's item
+// actions (DOWNLOAD, SEND, RESTORE_TO, RESTORE_TO_ORIGINAL) alone, oldest first, at most limit:
+// RestoreAction.events reads them in one call. Without it, the session's steps are paged.
+type RestoreSessionItemActions interface {
+	SessionItemActions(ctx context.Context, gatewaySessionID string, limit int) ([]*model.RestoreAction, error)
+}
+
 // sessionItemActions are the item actions of obj's gateway session as eventjoin reads them,
 // and obj's index among them (at most eventjoin.MaxActions+1 of them).
 func (r *Resolver) sessionItemActions(ctx context.Context, obj *model.RestoreAction) ([]eventjoin.Action, int, error) {
 	var acts []eventjoin.Action
 	mine := -1
 	add := func(a *model.RestoreAction) {
-		if len(eventjoin.EventTypes(eventjoin.Kind(a.Kind))) == 0 {
+		if len(eventjoin.EventTypes(eventjoin.Kind(a.Kind))) == 0 || len(acts) > eventjoin.MaxActions {
 			return
 		}
 		if a.ID == obj.ID {
@@ -402,27 +409,49 @@ func (r *Resolver) sessionItemActions(ctx context.Context, obj *model.RestoreAct
 			return nil, -1, err
 		}
 		if s := gs[[2]string{obj.Server, obj.VBOSessionID}]; s != nil {
-			for after, read := int64(0), 0; read < actionStepsScan && len(acts) <= eventjoin.MaxActions; {
-				page, err := r.Restore.Actions(ctx, s.ID, after, actionStepsPage)
-				if err != nil {
-					return nil, -1, err
-				}
-				for _, a := range page {
-					add(a)
-				}
-				if len(page) < actionStepsPage {
-					break
-				}
-				read += len(page)
-				after = page[len(page)-1].Position
+			if err := r.eachSessionItemAction(ctx, s.ID, add); err != nil {
+				return nil, -1, err
 			}
 		}
 	}
-	if mine < 0 { // not read back with its session (or no session found): it joins still
+	if mine < 0 && len(acts) <= eventjoin.MaxActions { // not read back with its session (or no session found): it joins still
 		mine = len(acts)
 		add(obj)
 	}
 	return acts, mine, nil
+}
+
+// eachSessionItemAction calls add with the item actions of gateway session id (then some).
+func (r *Resolver) eachSessionItemAction(ctx context.Context, id string, add func(*model.RestoreAction)) error {
+	if l, ok := r.Restore.(RestoreSessionItemActions); ok {
+		list, err := l.SessionItemActions(ctx, id, eventjoin.MaxActions+1)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			add(a)
+		}
+		return nil
+	}
+	n := 0
+	for after, read := int64(0), 0; read < actionStepsScan && n <= eventjoin.MaxActions; {
+		page, err := r.Restore.Actions(ctx, id, after, actionStepsPage)
+		if err != nil {
+			return err
+		}
+		for _, a := range page {
+			if len(eventjoin.EventTypes(eventjoin.Kind(a.Kind))) > 0 {
+				n++
+			}
+			add(a)
+		}
+		if len(page) < actionStepsPage {
+			return nil
+		}
+		read += len(page)
+		after = page[len(page)-1].Position
+	}
+	return nil
 }
 
 // joinInput is a as eventjoin reads it.

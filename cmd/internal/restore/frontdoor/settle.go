@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
+	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -232,4 +234,20 @@ func joinInput(a actionlog.Action) eventjoin.Action {
 		j.Items[i] = it.Name
 	}
 	return j
+}
+
+var _ resolvers.RestoreSessionItemActions = (*Service)(nil)
+
+// SessionItemActions lists a gateway session's item actions, oldest first, at most limit: the
+// actions RestoreAction.events joins VBO's events among (the same list the reaper joins with).
+func (s *Service) SessionItemActions(ctx context.Context, gatewaySessionID string, limit int) ([]*model.RestoreAction, error) {
+	list, err := s.o.Log.SessionItemActions(ctx, gatewaySessionID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.RestoreAction, len(list))
+	for i, a := range list {
+		out[i] = actionModel(a)
+	}
+	return out, nil
 }
