@@ -84,12 +84,15 @@ func EventTypes(k Kind) []upstream.RestoreEventType {
 	return nil
 }
 
-// writes reports whether an action of kind k writes events of type t.
-func writes(k Kind, t upstream.RestoreEventType) bool {
-	for _, x := range EventTypes(k) {
-		if x == t {
-			return true
-		}
+// Writes reports whether an action of kind k writes events of type t (one of EventTypes(k)).
+func Writes(k Kind, t upstream.RestoreEventType) bool {
+	switch t {
+	case upstream.EventTypeSave, upstream.EventTypeExport:
+		return k == Download
+	case upstream.EventTypeSend:
+		return k == Send
+	case upstream.EventTypeRestore:
+		return k == RestoreTo || k == RestoreToOriginal
 	}
 	return false
 }
@@ -146,7 +149,7 @@ func Join(e *upstream.RestoreSessionEvent, actions []Action) int {
 	var namedDist time.Duration
 	for i := range actions {
 		a := &actions[i]
-		if !writes(a.Kind, e.Type) {
+		if !Writes(a.Kind, e.Type) {
 			continue
 		}
 		d, ok := a.distance(e.StartTime)

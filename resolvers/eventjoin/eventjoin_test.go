@@ -147,7 +147,8 @@ func TestJoinTooManyActions(t *testing.T) {
 	}
 }
 
-// TestEventTypes: each item action kind writes its types; anything else none.
+// TestEventTypes: each item action kind writes its types (EventTypes and Writes agree); anything
+// else none.
 func TestEventTypes(t *testing.T) {
 	t.Parallel()
 	for k, want := range map[Kind][]upstream.RestoreEventType{
@@ -156,6 +157,12 @@ func TestEventTypes(t *testing.T) {
 	} {
 		if got := EventTypes(k); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", k, got, want)
+		}
+		for _, typ := range []upstream.RestoreEventType{upstream.EventTypeNone, upstream.EventTypeSave, upstream.EventTypeExport,
+			upstream.EventTypeSend, upstream.EventTypeRestore, upstream.EventTypeView} {
+			if got := Writes(k, typ); got != slices.Contains(want, typ) {
+				t.Errorf("Writes(%s, %s) = %v", k, typ, got)
+			}
 		}
 	}
 }

@@ -2,7 +2,6 @@ package match
 
 import (
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +66,7 @@ func JoinAction(e *upstream.RestoreSessionEvent, actions []ItemAction) *ItemActi
 		idx []int
 	)
 	for i := range actions {
-		if slices.Contains(eventjoin.EventTypes(eventjoin.Kind(actions[i].Kind)), e.Type) {
+		if eventjoin.Writes(eventjoin.Kind(actions[i].Kind), e.Type) {
 			in = append(in, joinInput(&actions[i]))
 			idx = append(idx, i)
 		}
