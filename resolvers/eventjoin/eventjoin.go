@@ -20,8 +20,8 @@
 //     (item names as browsed, trimmed, case folded) win. Among several: the one whose run is
 //     nearest the event's start (0 inside it), then the latest begun (a retry names the same
 //     items again), then the smallest id: the answer does not depend on the actions' order;
-//  5. otherwise the only one: when none names the item, the one action of the kind whose window
-//     holds the event (an action on a folder, mailbox, site or channel names the container, not
+//  5. otherwise the only one: when none names the item, the one action writing the event's type
+//     whose window holds the event (an action on a folder, mailbox, site or channel names the container, not
 //     the items VBO writes events for); with several, none: the join is never guessed.
 //
 // Callers pass every item action of the session (at most MaxActions); with more, Join joins
