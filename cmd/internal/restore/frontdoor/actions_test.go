@@ -537,7 +537,9 @@ func TestApproverStepUpAndPerson(t *testing.T) {
 			func(*actEnv) resolvers.RestoreActor { return admin("bob", auth.Credential{Kind: auth.CredentialJWT}) }, policy.RuleStepUp, true,
 			func(e *actEnv) resolvers.RestoreActor { return admin("bob", freshJWT(e)) }},
 		{"API key without the flag, then one with it", func(e *actEnv) resolvers.RestoreActor { return admin("ann", freshJWT(e)) },
-			func(*actEnv) resolvers.RestoreActor { return admin("apikey:bob-1", auth.Credential{Kind: auth.CredentialAPIKey}) },
+			func(*actEnv) resolvers.RestoreActor {
+				return admin("apikey:bob-1", auth.Credential{Kind: auth.CredentialAPIKey})
+			},
 			policy.RuleAPIKeyStepUp, true,
 			func(*actEnv) resolvers.RestoreActor { return admin("apikey:bob-2", key) }},
 		{"the requester's second key (one person), then another person's key", func(*actEnv) resolvers.RestoreActor { return admin("ann", key) },
