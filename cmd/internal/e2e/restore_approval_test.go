@@ -102,7 +102,9 @@ func TestRestoreApprovalStepUpAndPersons(t *testing.T) {
 				t.Fatalf("VBO restored %d times for refused approvals", n-restores)
 			}
 			var list struct {
-				PendingRestoreApprovals struct{ Edges []struct{ Node struct{ ID string } } }
+				PendingRestoreApprovals struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
 			}
 			postAs(t, e.c, tc.approver, raPending, nil).decode(t, &list)
 			waiting := false
