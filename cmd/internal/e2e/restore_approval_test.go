@@ -124,9 +124,9 @@ func TestRestoreApprovalStepUpAndPersons(t *testing.T) {
 	}
 }
 
-// TestRestoreAPIKeyPersonDownload: a key's person is the person its download link is bound to:
+// TestRestoreActionKeyPersonDownload: a key's person is the person its download link is bound to:
 // another person's key gets 404, the same person's other key fetches it (once).
-func TestRestoreAPIKeyPersonDownload(t *testing.T) {
+func TestRestoreActionKeyPersonDownload(t *testing.T) {
 	e := raStart(t, apKeys)
 	org := e.tenantOrgs(t, 1)["syd1"]
 	sid := e.start(t, apAnnPortal, org, "EXCHANGE")
