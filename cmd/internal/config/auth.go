@@ -58,15 +58,6 @@ type APIKey struct {
 	Person string `yaml:"person"`
 }
 
-// PersonOf is who holds the key as the restore front door records them: its person, else
-// "apikey:<name>".
-func (k APIKey) PersonOf() string {
-	if k.Person != "" {
-		return k.Person
-	}
-	return "apikey:" + k.Name
-}
-
 // maxPerson bounds auth.apiKeys[].person (it is recorded with every restore step).
 const maxPerson = 256
 
