@@ -51,7 +51,7 @@ type RestoreFrontDoor interface {
 
 // RestoreActor is who takes a step, as the edge authenticated them.
 type RestoreActor struct {
-	Person      string // the principal's subject (JWT sub, or apikey:<name>)
+	Person      string // the principal's person (JWT sub; an API key's auth.apiKeys[].person, else apikey:<name>)
 	DisplayName string
 	Tenant      string // "" for provider admins
 	Role        auth.Role
@@ -162,7 +162,7 @@ func canActOnRestore(p *auth.Principal, s *GatewaySession) bool {
 // restoreActor is the caller as the front door records it.
 func restoreActor(ctx context.Context, p *auth.Principal) RestoreActor {
 	c := auth.ClientFrom(ctx)
-	return RestoreActor{Person: p.Subject, DisplayName: p.DisplayName, Tenant: p.Tenant, Role: p.Role,
+	return RestoreActor{Person: p.Person(), DisplayName: p.DisplayName, Tenant: p.Tenant, Role: p.Role,
 		ClientAddr: c.Addr, UserAgent: c.UserAgent, RequestID: requestid.From(ctx), Credential: p.Credential()}
 }
 

@@ -20,6 +20,9 @@ type Credential struct {
 	AuthTime time.Time
 	// AllowRestoreToOriginal is an API key's allowRestoreToOriginal flag.
 	AllowRestoreToOriginal bool
+	// Person is who holds an API key (auth.apiKeys[].person), "" when the key names nobody
+	// (it is then its own person) and for JWTs (the person is the subject).
+	Person string
 }
 
 // WithCredential returns a copy of p carrying c.
@@ -38,4 +41,17 @@ func (p *Principal) Credential() Credential {
 		return Credential{}
 	}
 	return p.cred
+}
+
+// Person is who the caller is as a person, for what counts people (the restore front door's
+// record, its per-person limits, download links, approvals): an API key's configured person,
+// else the subject. Two keys of one person are one person; "" for nil.
+func (p *Principal) Person() string {
+	if p == nil {
+		return ""
+	}
+	if p.cred.Person != "" {
+		return p.cred.Person
+	}
+	return p.Subject
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Auth configures how callers authenticate. With neither JWT nor API keys configured, every
@@ -42,10 +44,22 @@ type APIKey struct {
 	Role   string `yaml:"role"`
 	Tenant string `yaml:"tenant"`
 
-	// AllowRestoreToOriginal lets this key restore to the original location (an API key has
-	// no auth_time to be fresh by; the flag is its step-up). Default false.
+	// AllowRestoreToOriginal lets this key restore to the original location, and approve
+	// another person's restore to the original location (an API key has no auth_time to be
+	// fresh by; the flag is its step-up, for asking and approving alike). Default false.
 	AllowRestoreToOriginal bool `yaml:"allowRestoreToOriginal"`
+
+	// Person is who holds the key (optional). Keys naming the same person are one person for
+	// the restore front door: its record (Actor.Person), its per-person limits, download links
+	// and approvals (one person's second key cannot approve their own request). Use the
+	// person's JWT sub when they also sign in with a token, so their sign-in and their keys are
+	// one person too. Without it the key is its own person, "apikey:<name>". One person's keys
+	// are all of one tenant (or all provider keys).
+	Person string `yaml:"person"`
 }
+
+// maxPerson bounds auth.apiKeys[].person (it is recorded with every restore step).
+const maxPerson = 256
 
 // Tenant is a customer and the organisations it may read.
 type Tenant struct {
@@ -80,6 +94,7 @@ func (c *Config) validateAuth() error {
 		}
 	}
 	names := map[string]bool{}
+	persons := map[string]int{} // person -> index of the first key naming it
 	for i, k := range c.Auth.APIKeys {
 		if k.Name == "" || names[k.Name] {
 			return fmt.Errorf("auth.apiKeys[%d]: name missing or duplicate", i)
@@ -87,6 +102,16 @@ func (c *Config) validateAuth() error {
 		names[k.Name] = true
 		if err := k.validate(i, tenants); err != nil {
 			return err
+		}
+		if k.Person == "" {
+			continue
+		}
+		if j, ok := persons[k.Person]; ok && c.Auth.APIKeys[j].Tenant != k.Tenant {
+			o := c.Auth.APIKeys[j]
+			return fmt.Errorf("auth.apiKeys[%d] (%s): person %q also holds key %s of %s: one person's keys are all of one tenant",
+				i, k.Name, k.Person, o.Name, tenantName(o.Tenant))
+		} else if !ok {
+			persons[k.Person] = i
 		}
 	}
 	if c.Auth.TenantRefresh == 0 {
@@ -166,5 +191,33 @@ func (k APIKey) validate(i int, tenants map[string]bool) error {
 	case k.Role != "PROVIDER_ADMIN":
 		return fmt.Errorf("auth.apiKeys[%d] (%s): give a tenant, or role PROVIDER_ADMIN", i, k.Name)
 	}
+	return k.validatePerson(i)
+}
+
+// validatePerson checks auth.apiKeys[i].person: absent, or printable text of at most 256
+// bytes without surrounding spaces that does not read as another key's own person
+// ("apikey:<name>").
+func (k APIKey) validatePerson(i int) error {
+	if k.Person == "" {
+		return nil
+	}
+	switch {
+	case len(k.Person) > maxPerson:
+		return fmt.Errorf("auth.apiKeys[%d] (%s): person is longer than %d bytes", i, k.Name, maxPerson)
+	case strings.TrimSpace(k.Person) != k.Person:
+		return fmt.Errorf("auth.apiKeys[%d] (%s): person %q has surrounding spaces", i, k.Name, k.Person)
+	case strings.HasPrefix(k.Person, "apikey:"):
+		return fmt.Errorf("auth.apiKeys[%d] (%s): person %q reads as a key's own identity (apikey:<name>): name the person instead", i, k.Name, k.Person)
+	case !utf8.ValidString(k.Person) || strings.IndexFunc(k.Person, unicode.IsControl) >= 0:
+		return fmt.Errorf("auth.apiKeys[%d] (%s): person must be printable UTF-8 text", i, k.Name)
+	}
 	return nil
+}
+
+// tenantName says a key's tenant in an error ("tenant t1", or "the provider").
+func tenantName(t string) string {
+	if t == "" {
+		return "the provider (no tenant)"
+	}
+	return fmt.Sprintf("tenant %q", t)
 }

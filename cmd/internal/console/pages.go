@@ -134,8 +134,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 const ruleStepUp = "restore.stepUpMaxAge"
 
 // stepUpRefused reports the gateway refusing an action for want of fresh authentication
-// (restore.stepUpMaxAge: a restore to the original location by a person whose sign-in is
-// older than that, or whose ID token had no auth_time).
+// (restore.stepUpMaxAge: a restore to the original location, or its approval, by a person
+// whose sign-in is older than that, or whose ID token had no auth_time).
 func stepUpRefused(err error) bool {
 	var ge gqlErrors
 	if !errors.As(err, &ge) {
@@ -151,14 +151,18 @@ func stepUpRefused(err error) bool {
 
 // reauthLink is where a person refused for a stale OpenID Connect sign-in signs in again: a
 // new sign-in that asks the issuer to authenticate the person afresh (a new auth_time), then
-// back to the restore session the action was on. "" for any other error or session.
+// back to the restore session the action was on (or to the Approvals page, for an approval).
+// "" for any other error or session.
 func (s *server) reauthLink(r *http.Request, err error) string {
 	sess := sessionFrom(r.Context())
 	if s.cfg.OIDC == nil || sess == nil || sess.kind != kindOIDC || !stepUpRefused(err) {
 		return ""
 	}
 	next := "/console/restore"
-	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/console/restore/") {
+	switch id := r.PathValue("id"); {
+	case strings.HasPrefix(r.URL.Path, "/console/approvals/"):
+		next = "/console/approvals" // an approval: back to the list, to approve again
+	case id != "" && strings.HasPrefix(r.URL.Path, "/console/restore/"):
 		next += "/" + url.PathEscape(id)
 	}
 	return "/console/auth/start?reauth=1&next=" + url.QueryEscape(next+s.keep(r, "?"))

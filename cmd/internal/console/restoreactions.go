@@ -316,8 +316,11 @@ func (s *server) approvals(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "approvals", pageData{Title: "Approvals", Nav: "approvals", Notes: noteList(notes), Data: d.Pending.Edges})
 }
 
-// approve is POST /console/approvals/{id}: approveRestoreAction (the requester's own approval
-// is the gateway's FORBIDDEN, shown on the error page with its message).
+// approve is POST /console/approvals/{id}: approveRestoreAction. The gateway's refusals are
+// shown on the error page with their message: the requester's own approval (also with another
+// API key of the same person) is FORBIDDEN (restore.approval.secondPerson); an approver whose
+// OpenID Connect sign-in is older than restore.stepUpMaxAge is FORBIDDEN naming that rule, and
+// the page offers the "sign in again" link, back to the Approvals page (reauthLink).
 func (s *server) approve(w http.ResponseWriter, r *http.Request) {
 	var d struct {
 		Approve actionResult `json:"approveRestoreAction"`

@@ -44,7 +44,8 @@ type raEnv struct {
 	sign func(claims map[string]any, alg, kid string) string
 }
 
-func raStart(t *testing.T) *raEnv {
+// raStart starts the item actions' gateway; mods change its configuration last, before it starts.
+func raStart(t *testing.T, mods ...func(*config.Config)) *raEnv {
 	t.Helper()
 	fleet, cfg := restoreFleet(t, 20, 100*time.Millisecond)
 	cfg.Restore = config.Restore{Enabled: true, IdleTimeout: time.Minute, ReapInterval: time.Second, MaxOpenSessionsPerPerson: 10,
@@ -57,6 +58,9 @@ func raStart(t *testing.T) *raEnv {
 	jwks, sign := isoJWKS(t, kid)
 	cfg.Auth.JWT = &config.JWT{JWKSURL: jwks, Issuer: "https://idp.ra.test/", Audience: "vbo-gateway", ClockSkew: 30 * time.Second,
 		TenantClaim: "tenant", RoleClaim: "role"}
+	for _, m := range mods {
+		m(cfg)
+	}
 	logs := &lockedBuffer{}
 	env := restoreGateway(t, fleet, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if env.gw.Downloads == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,9 +124,16 @@ func tenant1Org(fleet *demo.Fleet) (config.TenantOrg, *vbosim.Server, string) {
 }
 
 // withRestoreItemActions gives every organisation of the fleet Microsoft 365 user credentials
-// whose password is raSecret (the secret the logs are searched for) and makes tenant 1's
-// restores to the original location need approval.
+// whose password is raSecret (the secret the logs are searched for), makes tenant 1's
+// restores to the original location need approval and lets tenant 1's admin key approve them
+// (an approving key needs allowRestoreToOriginal, as a requesting one does).
 func withRestoreItemActions(fleet *demo.Fleet, cfg *config.Config) {
+	cfg.Auth.APIKeys = slices.Clone(cfg.Auth.APIKeys) // the fleet's own config is shared
+	for i, k := range cfg.Auth.APIKeys {
+		if k.Name == demo.TenantAdminKey(1) {
+			cfg.Auth.APIKeys[i].AllowRestoreToOriginal = true
+		}
+	}
 	creds := config.M365Credentials{UserName: "restore@demo.test"}
 	for name, sim := range fleet.Sims {
 		for _, o := range sim.Organizations() {

@@ -42,8 +42,9 @@ type Authenticator struct {
 	jwt    *jwtVerifier
 	dir    *Directory
 	logger *slog.Logger
-	// restoreOriginal names the API keys with allowRestoreToOriginal (credential.go).
-	restoreOriginal map[string]bool
+	// keyCreds are the API keys' credentials (allowRestoreToOriginal, person) by name
+	// (credential.go).
+	keyCreds map[string]auth.Credential
 }
 
 type apiKey struct {
@@ -87,7 +88,7 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 		}
 		a.keys = append(a.keys, apiKey{name: k.Name, hash: h, tenant: k.Tenant, role: role})
 	}
-	a.restoreOriginal = restoreOriginalKeys(cfg.APIKeys)
+	a.keyCreds = keyCredentials(cfg.APIKeys)
 	if j := cfg.JWT; j != nil {
 		// An unknown kid may refetch the key set at most every 30 s (the library default is 5 min,
 		// which lets a stream of made-up kids hold back a real key rotation for that long); while
@@ -178,12 +179,12 @@ func (a *Authenticator) apiKeyPrincipal(key string) (*auth.Principal, error) {
 	if match == nil {
 		return nil, ErrBadAPIKey
 	}
-	cred := auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: a.restoreOriginal[match.name]}
+	cred := a.keyCreds[match.name]
 	if match.tenant == "" {
-		return auth.NewAdmin("apikey:" + match.name).WithCredential(cred), nil
+		return withKeyPerson(auth.NewAdmin("apikey:"+match.name).WithCredential(cred), match.name), nil
 	}
 	p, err := a.tenantPrincipal("apikey:"+match.name, match.tenant, match.role)
-	return p.WithCredential(cred), err
+	return withKeyPerson(p.WithCredential(cred), match.name), err
 }
 
 func (a *Authenticator) jwtPrincipal(raw string) (p *auth.Principal, err error) {
@@ -212,7 +213,7 @@ func (a *Authenticator) ClaimsPrincipal(claims map[string]any) (*auth.Principal,
 // stand now) from what a console session keeps: subject, tenant, role and, for a person signed
 // in with OpenID Connect, the ID token's auth_time. It fails when the configuration no longer
 // knows it (Knows: a removed API key or tenant, JWT sign-in turned off). An API key's session
-// carries the key's credential as configured now (allowRestoreToOriginal; authTime is ignored);
+// carries the key's credential as configured now (allowRestoreToOriginal, person; authTime is ignored);
 // a JWT session's carries authTime (the zero time when the ID token had none: never fresh, so
 // restoring to the original location needs a sign-in whose auth_time is within
 // restore.stepUpMaxAge).
@@ -222,17 +223,24 @@ func (a *Authenticator) Current(subject, tenant string, role auth.Role, authTime
 		return nil, fmt.Errorf("%w: %q is no longer configured", ErrBadAPIKey, subject)
 	}
 	cred := auth.Credential{Kind: auth.CredentialJWT, AuthTime: authTime}
-	if name, ok := strings.CutPrefix(subject, "apikey:"); ok {
-		cred = auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: a.restoreOriginal[name]}
+	name, isKey := strings.CutPrefix(subject, "apikey:")
+	if isKey {
+		cred = a.keyCreds[name]
+	}
+	keyed := func(p *auth.Principal) *auth.Principal {
+		if p = p.WithCredential(cred); isKey {
+			p = withKeyPerson(p, name)
+		}
+		return p
 	}
 	if role == auth.RoleProviderAdmin {
 		if tenant != "" {
 			return nil, fmt.Errorf("%w: a provider admin has no tenant", ErrBadToken)
 		}
-		return auth.NewAdmin(subject).WithCredential(cred), nil
+		return keyed(auth.NewAdmin(subject)), nil
 	}
 	p, err := a.tenantPrincipal(subject, tenant, role)
-	return p.WithCredential(cred), err
+	return keyed(p), err
 }
 
 func (a *Authenticator) claimsPrincipal(claims jwt.MapClaims) (*auth.Principal, error) {

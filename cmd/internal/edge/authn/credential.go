@@ -9,15 +9,23 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
-// restoreOriginalKeys names the API keys configured with allowRestoreToOriginal.
-func restoreOriginalKeys(keys []config.APIKey) map[string]bool {
-	m := map[string]bool{}
+// keyCredentials are the API keys' credentials as configured, by key name: each key's
+// allowRestoreToOriginal flag and person (auth.apiKeys[].person).
+func keyCredentials(keys []config.APIKey) map[string]auth.Credential {
+	m := make(map[string]auth.Credential, len(keys))
 	for _, k := range keys {
-		if k.AllowRestoreToOriginal {
-			m[k.Name] = true
-		}
+		m[k.Name] = auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: k.AllowRestoreToOriginal, Person: k.Person}
 	}
 	return m
+}
+
+// withKeyPerson gives the principal of an API key held by a configured person the display
+// name "API key <name>": the front door's record names the person, and this names the key.
+func withKeyPerson(p *auth.Principal, name string) *auth.Principal {
+	if p == nil || p.Credential().Person == "" {
+		return p
+	}
+	return p.WithDisplayName("API key " + name)
 }
 
 // withJWTCredential records on a JWT principal when the person last authenticated: the

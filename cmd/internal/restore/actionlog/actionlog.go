@@ -129,8 +129,8 @@ type Approval struct {
 
 // Actor is who took a step, as the edge authenticated them.
 type Actor struct {
-	Person      string // JWT sub or API key name
-	DisplayName string // JWT name/email claim, when present
+	Person      string // JWT sub; an API key's configured person (auth.apiKeys[].person), else apikey:<name>
+	DisplayName string // JWT name/email claim, when present; "API key <name>" for a key with a person
 	Role        string
 	Tenant      string // "" for a provider admin
 	ClientAddr  string

@@ -81,8 +81,8 @@ var (
 	ErrTooLarge = errors.New("download: exceeds restore.maxDownloadBytes")
 )
 
-// Binding is who may use a link: the tenant ("" for provider admins) and the person (JWT sub
-// or "apikey:<name>"), as the edge authenticated them.
+// Binding is who may use a link: the tenant ("" for provider admins) and the person (JWT sub;
+// an API key's configured person, else "apikey:<name>"), as the edge authenticated them.
 type Binding struct {
 	Tenant string
 	Person string
@@ -93,7 +93,7 @@ func BindingOf(p *auth.Principal) Binding {
 	if p == nil {
 		return Binding{}
 	}
-	return Binding{Tenant: p.Tenant, Person: p.Subject}
+	return Binding{Tenant: p.Tenant, Person: p.Person()}
 }
 
 // Request asks for a link.

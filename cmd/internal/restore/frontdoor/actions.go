@@ -16,7 +16,6 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/policy"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -625,8 +624,11 @@ func DownloadRecorder(log Log) download.Recorder {
 }
 
 // Approve approves a restore waiting for approval and runs it with the requester's recorded
-// intent: another TENANT_ADMIN of the action's tenant, before it expires. An expired request
-// is completed as FAILED; a session closed meanwhile fails the action.
+// intent: another person (a.Person: two API keys of one person are one) who is a TENANT_ADMIN
+// of the action's tenant, before it expires, freshly authenticated like the requester (a JWT's
+// auth_time within restore.stepUpMaxAge, an API key with allowRestoreToOriginal): see
+// policy.CheckApprover. An expired request is completed as FAILED; a session closed meanwhile
+// fails the action.
 func (s *Service) Approve(ctx context.Context, a resolvers.RestoreActor, actionID string) (*model.RestoreActionResult, error) {
 	if err := s.policyOn(); err != nil {
 		return nil, err
@@ -641,8 +643,8 @@ func (s *Service) Approve(ctx context.Context, a resolvers.RestoreActor, actionI
 	if act.ApprovalUntil == nil || act.Status != actionlog.StatusPendingApproval {
 		return nil, &model.InputError{Msg: "this restore action is not waiting for approval"}
 	}
-	approver := &auth.Principal{Subject: a.Person, Role: a.Role, Tenant: a.Tenant}
-	if err := policy.CheckApprover(policy.Pending{Tenant: act.Actor.Tenant, Requester: act.Actor.Person, ExpiresAt: *act.ApprovalUntil}, approver, s.o.Now()); err != nil {
+	approver := policy.Approver{Person: a.Person, Role: a.Role, Tenant: a.Tenant, Credential: a.Credential}
+	if err := s.o.Policy.CheckApprover(policy.Pending{Tenant: act.Actor.Tenant, Requester: act.Actor.Person, ExpiresAt: *act.ApprovalUntil}, approver, s.o.Now()); err != nil {
 		var v *policy.Violation
 		if errors.As(err, &v) && v.Rule == policy.RuleApprovalExpired {
 			_, _ = s.complete(ctx, act.ID, actionlog.Outcome{Status: actionlog.StatusFailed, Error: "the approval request expired"})

@@ -327,12 +327,12 @@ func TestApproval(t *testing.T) {
 		t.Fatalf("self approval: %v", err)
 	}
 	stranger := operator("eve")
-	stranger.Tenant, stranger.Role = "t2", auth.RoleTenantAdmin
+	stranger.Tenant, stranger.Role, stranger.Credential = "t2", auth.RoleTenantAdmin, freshJWT(e)
 	if _, err := e.svc.Approve(ctx, stranger, res.Action.ID); !errors.Is(err, resolvers.ErrNotFound) {
 		t.Fatalf("another tenant's approval: %v", err)
 	}
 	approver := operator("bob")
-	approver.Role = auth.RoleTenantAdmin
+	approver.Role, approver.Credential = auth.RoleTenantAdmin, freshJWT(e)
 	done, err := e.svc.Approve(ctx, approver, res.Action.ID)
 	if err != nil || done.State != model.RestoreActionStateSucceeded || show(done.Action.ApprovedBy) != "bob" || done.Counts.Created != 2 {
 		t.Fatalf("approved %+v %v", done, err)
@@ -464,7 +464,7 @@ func TestHostileApproveConcurrently(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			a := operator(who)
-			a.Role = auth.RoleTenantAdmin
+			a.Role, a.Credential = auth.RoleTenantAdmin, freshJWT(e)
 			if _, err := e.svc.Approve(ctx, a, res.Action.ID); err == nil {
 				mu.Lock()
 				ok++
@@ -495,7 +495,7 @@ func TestHostileApproveAfterStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	approver := operator("bob")
-	approver.Role = auth.RoleTenantAdmin
+	approver.Role, approver.Credential = auth.RoleTenantAdmin, freshJWT(e)
 	done, err := e.svc.Approve(ctx, approver, res.Action.ID)
 	if err != nil || done.State != model.RestoreActionStateFailed {
 		t.Fatalf("approved after stop: %+v %v", done, err)
@@ -504,5 +504,76 @@ func TestHostileApproveAfterStop(t *testing.T) {
 		if strings.HasPrefix(c, "restore") {
 			t.Fatalf("VBO restored after the stop: %v", e.itemCalls())
 		}
+	}
+}
+
+// TestApproverStepUpAndPerson: the approver is held to the requester's step-up rule (a JWT's
+// auth_time within restore.stepUpMaxAge, an API key with allowRestoreToOriginal) and must be
+// another person (persons, not keys, are compared: the edge gives two keys of one person the
+// same RestoreActor.Person). Every refusal names its rule, records no approval and calls VBO
+// not at all; the action still waits and the next good approval runs it.
+func TestApproverStepUpAndPerson(t *testing.T) {
+	t.Parallel()
+	admin := func(person string, c auth.Credential) resolvers.RestoreActor {
+		a := operator(person)
+		a.Role, a.Credential = auth.RoleTenantAdmin, c
+		return a
+	}
+	key := auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}
+	for _, tc := range []struct {
+		name      string
+		requester func(e *actEnv) resolvers.RestoreActor
+		refused   func(e *actEnv) resolvers.RestoreActor // "" rule: none refused
+		rule      string
+		forbidden bool
+		approver  func(e *actEnv) resolvers.RestoreActor
+	}{
+		{"stale JWT, then fresh", func(e *actEnv) resolvers.RestoreActor { return admin("ann", freshJWT(e)) },
+			func(e *actEnv) resolvers.RestoreActor {
+				return admin("bob", auth.Credential{Kind: auth.CredentialJWT, AuthTime: e.clk.Now().Add(-11 * time.Minute)})
+			}, policy.RuleStepUp, true,
+			func(e *actEnv) resolvers.RestoreActor { return admin("bob", freshJWT(e)) }},
+		{"JWT without auth_time", func(e *actEnv) resolvers.RestoreActor { return admin("ann", freshJWT(e)) },
+			func(*actEnv) resolvers.RestoreActor { return admin("bob", auth.Credential{Kind: auth.CredentialJWT}) }, policy.RuleStepUp, true,
+			func(e *actEnv) resolvers.RestoreActor { return admin("bob", freshJWT(e)) }},
+		{"API key without the flag, then one with it", func(e *actEnv) resolvers.RestoreActor { return admin("ann", freshJWT(e)) },
+			func(*actEnv) resolvers.RestoreActor {
+				return admin("apikey:bob-1", auth.Credential{Kind: auth.CredentialAPIKey})
+			},
+			policy.RuleAPIKeyStepUp, true,
+			func(*actEnv) resolvers.RestoreActor { return admin("apikey:bob-2", key) }},
+		{"the requester's second key (one person), then another person's key", func(*actEnv) resolvers.RestoreActor { return admin("ann", key) },
+			func(*actEnv) resolvers.RestoreActor { return admin("ann", key) }, policy.RuleApproverSelf, true,
+			func(*actEnv) resolvers.RestoreActor { return admin("bob", key) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newActEnv(t, true, nil)
+			r := e.req(model.RestoreActionKindRestoreToOriginal, "orig", 1)
+			r.Confirm, r.Conflict = true, model.RestoreConflictKeep
+			res, err := e.svc.ItemAction(ctx, tc.requester(e), e.gs, r)
+			if err != nil || res.State != model.RestoreActionStatePendingApproval {
+				t.Fatalf("%+v %v", res, err)
+			}
+			var pe *resolvers.PolicyError
+			_, err = e.svc.Approve(ctx, tc.refused(e), res.Action.ID)
+			if !errors.As(err, &pe) || pe.Forbidden != tc.forbidden || !strings.Contains(pe.Msg, "(rule "+tc.rule+")") {
+				t.Fatalf("refused approver: %v, want a refusal naming %s", err, tc.rule)
+			}
+			if got, _ := e.log.Action(ctx, res.Action.ID); got.Status != actionlog.StatusPendingApproval || got.Approval != nil {
+				t.Fatalf("after the refusal the action is %s approved %+v, want still waiting", got.Status, got.Approval)
+			}
+			if calls := e.itemCalls(); len(calls) != 0 {
+				t.Fatalf("VBO called for a refused approval: %v", calls)
+			}
+			good := tc.approver(e)
+			done, err := e.svc.Approve(ctx, good, res.Action.ID)
+			if err != nil || done.State != model.RestoreActionStateSucceeded || show(done.Action.ApprovedBy) != good.Person {
+				t.Fatalf("approved by %s: %+v %v", good.Person, done, err)
+			}
+			if calls := e.itemCalls(); len(calls) != 1 {
+				t.Fatalf("VBO calls %v, want one restore", calls)
+			}
+		})
 	}
 }

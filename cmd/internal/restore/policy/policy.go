@@ -213,23 +213,32 @@ func CheckConfirm(confirm bool) error {
 // restore.stepUpMaxAge of now (a token without auth_time is never fresh); an API key needs
 // allowRestoreToOriginal.
 func (p *Policy) CheckStepUp(c auth.Credential, now time.Time) error {
+	return p.stepUp(c, now, "restore to the original location", "")
+}
+
+// stepUp is CheckStepUp for what (the key's refusal) and, for the JWT's, " to "+why when why
+// is not "" ("fresh authentication needed to approve: ...").
+func (p *Policy) stepUp(c auth.Credential, now time.Time, what, why string) error {
+	if why != "" {
+		why = " to " + why
+	}
 	switch c.Kind {
 	case auth.CredentialAPIKey:
 		if !c.AllowRestoreToOriginal {
-			return forbidden(RuleAPIKeyStepUp, "this API key may not restore to the original location: its configuration needs allowRestoreToOriginal: true")
+			return forbidden(RuleAPIKeyStepUp, "this API key may not %s: its configuration needs allowRestoreToOriginal: true", what)
 		}
 		return nil
 	case auth.CredentialJWT:
 		if c.AuthTime.IsZero() {
-			return forbidden(RuleStepUp, "fresh authentication needed: the token has no auth_time; sign in again")
+			return forbidden(RuleStepUp, "fresh authentication needed%s: the token has no auth_time; sign in again", why)
 		}
 		if age := now.Sub(c.AuthTime); age > p.s.StepUpMaxAge {
-			return forbidden(RuleStepUp, "fresh authentication needed: signed in %s ago, at most %s (restore.stepUpMaxAge); sign in again",
-				age.Truncate(time.Second), p.s.StepUpMaxAge)
+			return forbidden(RuleStepUp, "fresh authentication needed%s: signed in %s ago, at most %s (restore.stepUpMaxAge); sign in again",
+				why, age.Truncate(time.Second), p.s.StepUpMaxAge)
 		}
 		return nil
 	}
-	return forbidden(RuleStepUp, "fresh authentication needed: unknown credential")
+	return forbidden(RuleStepUp, "fresh authentication needed%s: unknown credential", why)
 }
 
 // ActionKind is a restore item action.
@@ -282,22 +291,40 @@ func (p *Policy) ApprovalExpiry(tenant string) time.Duration {
 // Pending is an action waiting for approval, as the approval check needs it.
 type Pending struct {
 	Tenant    string
-	Requester string // the requester's subject
+	Requester string // the requester's person (Actor.Person: JWT sub, an API key's person)
 	ExpiresAt time.Time
 }
 
+// Approver is who asks to approve: their person (a JWT's sub; an API key's configured person,
+// else apikey:<name>), role, tenant and how they authenticated.
+type Approver struct {
+	Person     string
+	Role       auth.Role
+	Tenant     string
+	Credential auth.Credential
+}
+
 // CheckApprover: another person of the action's tenant, with TENANT_ADMIN, before the
-// request expires. The requester's own approval is refused, whatever their role.
-func CheckApprover(a Pending, approver *auth.Principal, now time.Time) error {
+// request expires, freshly authenticated. In that order:
+//
+//   - the role and tenant (restore.approval.approver);
+//   - another person (restore.approval.secondPerson): persons are compared, so two API keys
+//     held by one person (auth.apiKeys[].person) are one person, whatever their role;
+//   - the deadline (restore.approval.expiry);
+//   - the requester's own step-up rule, since approving runs a restore to the original
+//     location: a JWT's auth_time within restore.stepUpMaxAge (restore.stepUpMaxAge), an API
+//     key with allowRestoreToOriginal (auth.apiKeys[].allowRestoreToOriginal). A stolen,
+//     long-lived session cannot approve.
+func (p *Policy) CheckApprover(a Pending, approver Approver, now time.Time) error {
 	switch {
-	case approver == nil || approver.Role != auth.RoleTenantAdmin || approver.Tenant != a.Tenant:
+	case approver.Role != auth.RoleTenantAdmin || approver.Tenant == "" || approver.Tenant != a.Tenant:
 		return forbidden(RuleApproverRole, "only a TENANT_ADMIN of the action's tenant may approve it")
-	case approver.Subject == a.Requester:
+	case approver.Person == "" || approver.Person == a.Requester:
 		return forbidden(RuleApproverSelf, "the requester may not approve their own restore: another TENANT_ADMIN of the tenant must")
 	case !now.Before(a.ExpiresAt):
 		return badInput(RuleApprovalExpired, "the approval request expired at %s: ask for the restore again", a.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	return nil
+	return p.stepUp(approver.Credential, now, "approve a restore to the original location", "approve")
 }
 
 // Org is an organisation's own domains: VBO's officeName and names that are domain names, and

@@ -199,22 +199,43 @@ func TestApproval(t *testing.T) {
 	}
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	pending := policy.Pending{Tenant: "t1", Requester: "alice", ExpiresAt: now.Add(time.Minute)}
+	fresh := auth.Credential{Kind: auth.CredentialJWT, AuthTime: now.Add(-9 * time.Minute)}
+	stale := auth.Credential{Kind: auth.CredentialJWT, AuthTime: now.Add(-11 * time.Minute)}
+	key := auth.Credential{Kind: auth.CredentialAPIKey, AllowRestoreToOriginal: true}
+	admin := func(person, tenant string, c auth.Credential) policy.Approver {
+		return policy.Approver{Person: person, Role: auth.RoleTenantAdmin, Tenant: tenant, Credential: c}
+	}
 	for _, tc := range []struct {
 		name     string
-		approver *auth.Principal
+		approver policy.Approver
 		at       time.Time
-		rule     string
+		rule     string // "" = allowed
 		kind     policy.Kind
+		msg      string // the message says this too
 	}{
-		{"another admin of the tenant", auth.NewTenantAdmin("bob", "t1", nil), now, "", 0},
-		{"the requester", auth.NewTenantAdmin("alice", "t1", nil), now, policy.RuleApproverSelf, policy.KindForbidden},
-		{"an auditor", auth.NewTenantAuditor("carol", "t1", nil), now, policy.RuleApproverRole, policy.KindForbidden},
-		{"an admin of another tenant", auth.NewTenantAdmin("bob", "t2", nil), now, policy.RuleApproverRole, policy.KindForbidden},
-		{"a provider admin", auth.NewAdmin("ops"), now, policy.RuleApproverRole, policy.KindForbidden},
-		{"nobody", nil, now, policy.RuleApproverRole, policy.KindForbidden},
-		{"expired", auth.NewTenantAdmin("bob", "t1", nil), now.Add(time.Minute), policy.RuleApprovalExpired, policy.KindBadInput},
+		{"another admin of the tenant, fresh", admin("bob", "t1", fresh), now, "", 0, ""},
+		{"another admin's key with the flag", admin("apikey:bob-key", "t1", key), now, "", 0, ""},
+		{"the requester", admin("alice", "t1", fresh), now, policy.RuleApproverSelf, policy.KindForbidden, "their own restore"},
+		// A second key of the requester's: the edge names its person, the persons are equal.
+		{"the requester's second key", admin("alice", "t1", key), now, policy.RuleApproverSelf, policy.KindForbidden, "their own restore"},
+		{"the requester, stale (self before step-up)", admin("alice", "t1", stale), now, policy.RuleApproverSelf, policy.KindForbidden, ""},
+		{"no person", admin("", "t1", fresh), now, policy.RuleApproverSelf, policy.KindForbidden, ""},
+		{"an auditor", policy.Approver{Person: "carol", Role: auth.RoleTenantAuditor, Tenant: "t1", Credential: fresh}, now, policy.RuleApproverRole, policy.KindForbidden, "TENANT_ADMIN"},
+		{"an operator", policy.Approver{Person: "carol", Role: auth.RoleRestoreOperator, Tenant: "t1", Credential: key}, now, policy.RuleApproverRole, policy.KindForbidden, ""},
+		{"an admin of another tenant", admin("bob", "t2", fresh), now, policy.RuleApproverRole, policy.KindForbidden, ""},
+		{"a provider admin", policy.Approver{Person: "ops", Role: auth.RoleProviderAdmin, Credential: fresh}, now, policy.RuleApproverRole, policy.KindForbidden, ""},
+		{"nobody", policy.Approver{}, now, policy.RuleApproverRole, policy.KindForbidden, ""},
+		{"expired", admin("bob", "t1", fresh), now.Add(time.Minute), policy.RuleApprovalExpired, policy.KindBadInput, "expired"},
+		{"expired, stale (expiry before step-up)", admin("bob", "t1", stale), now.Add(time.Minute), policy.RuleApprovalExpired, policy.KindBadInput, ""},
+		// The requester's step-up rule holds for the approver: same knob, same rule names.
+		{"stale JWT", admin("bob", "t1", stale), now, policy.RuleStepUp, policy.KindForbidden,
+			"fresh authentication needed to approve: signed in 11m0s ago, at most 10m0s (restore.stepUpMaxAge); sign in again"},
+		{"JWT without auth_time", admin("bob", "t1", auth.Credential{Kind: auth.CredentialJWT}), now, policy.RuleStepUp, policy.KindForbidden, "no auth_time; sign in again"},
+		{"API key without the flag", admin("apikey:bob-key", "t1", auth.Credential{Kind: auth.CredentialAPIKey}), now, policy.RuleAPIKeyStepUp, policy.KindForbidden,
+			"this API key may not approve a restore to the original location: its configuration needs allowRestoreToOriginal: true"},
+		{"no credential", admin("bob", "t1", auth.Credential{}), now, policy.RuleStepUp, policy.KindForbidden, ""},
 	} {
-		err := policy.CheckApprover(pending, tc.approver, tc.at)
+		err := p.CheckApprover(pending, tc.approver, tc.at)
 		if tc.rule == "" {
 			if err != nil {
 				t.Errorf("%s: %v", tc.name, err)
@@ -222,6 +243,9 @@ func TestApproval(t *testing.T) {
 			continue
 		}
 		wantViolation(t, tc.name, err, tc.rule, tc.kind)
+		if err != nil && !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %q does not say %q", tc.name, err, tc.msg)
+		}
 	}
 }
 
