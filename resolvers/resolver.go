@@ -7,7 +7,6 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/loaders"
 )
 
@@ -45,7 +44,4 @@ type Resolver struct {
 	// (restore.enabled false): its mutations answer NOT_CONFIGURED, attribution says
 	// throughGateway false and browse is null.
 	Restore RestoreFrontDoor
-	// StillValid reports whether the running configuration still knows a principal's
-	// credentials (checked when a subscription starts); nil: always.
-	StillValid func(*auth.Principal) bool
 }

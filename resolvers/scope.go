@@ -30,11 +30,17 @@ func principal(ctx context.Context) (*auth.Principal, error) {
 	return p, nil
 }
 
-// visibleServers returns the servers the caller may see, in display order, narrowed to only
-// (if non-nil). Unknown names narrow to nothing rather than erroring.
+// visibleServers returns the servers the caller may see (VisibleServers).
 func (r *Resolver) visibleServers(p *auth.Principal, only []string) []string {
+	return VisibleServers(r.Backend, p, only)
+}
+
+// VisibleServers is the one rule for the servers p may see: b's servers p can see, in display
+// order, narrowed to only (if non-nil). Unknown names narrow to nothing rather than erroring.
+// The resolvers read by it, and the query cost estimate (httpapi) sizes a request by it.
+func VisibleServers(b *loaders.Backend, p *auth.Principal, only []string) []string {
 	var out []string
-	for _, s := range r.Backend.Servers() {
+	for _, s := range b.Servers() {
 		if p.CanSeeServer(s.Name) && (only == nil || slices.Contains(only, s.Name)) {
 			out = append(out, s.Name)
 		}

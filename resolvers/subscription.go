@@ -13,7 +13,6 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/graph/gid"
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
 	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
-	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -246,26 +245,15 @@ func feedMatch(filter *model.RestoreSessionFilter) (func(*FeedSession) bool, err
 	}, nil
 }
 
-// subscriber is the caller of a new subscription, if the running configuration still knows
-// its credentials (a websocket connection authenticated before a reload that removed its key
-// cannot start new subscriptions).
-func (r *Resolver) subscriber(ctx context.Context) (*auth.Principal, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if r.StillValid != nil && !r.StillValid(p) {
-		return nil, ErrUnauthenticated
-	}
-	return p, nil
-}
-
 // followSessions serves restoreSessionStarted and restoreSessionEnded: the feed's sessions,
 // each checked against the caller's scope (archivedSessionVisible) and the filter, each with its
 // sealed resume position. after (or SSE's Last-Event-ID, which wins) resumes; since starts at a
 // time; the two together are refused.
 func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *model.RestoreSessionFilter, since *time.Time, after *string) (<-chan *model.RestoreSession, error) {
-	p, err := r.subscriber(ctx)
+	// The edge authenticated the caller with the configuration in force when this subscription
+	// started, whatever the transport (httpapi: each request, each websocket operation, each
+	// console request): a key a reload removed never gets here.
+	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +295,7 @@ func (r *Resolver) followSessions(ctx context.Context, kind FeedKind, filter *mo
 // events come from its VBO server, and the subscription completes after the last. after (or
 // SSE's Last-Event-ID) resumes after the event it names, of the same session only.
 func (r *Resolver) followEvents(ctx context.Context, sessionID string, after *string) (<-chan *model.RestoreEvent, error) {
-	if _, err := r.subscriber(ctx); err != nil {
+	if _, err := principal(ctx); err != nil { // authenticated as in followSessions
 		return nil, err
 	}
 	if r.Feed == nil {

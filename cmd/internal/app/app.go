@@ -538,8 +538,6 @@ func (g *Gateway) snapshot(cfg *config.Config, set settings, prev *snapshot) (*s
 	if g.Watcher != nil {
 		hopts.Watch, hopts.Feed = g.Watcher, g.Feed
 		hopts.Reads = archiveReads(cfg, g.Store)
-		// Subscriptions check the configuration in force, whichever snapshot they run on.
-		hopts.StillValid = func(p *auth.Principal) bool { return g.current.Load().authenticator.Knows(p) }
 	}
 	if g.Downloads != nil {
 		hopts.Downloads = g.Downloads

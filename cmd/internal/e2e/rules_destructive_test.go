@@ -128,8 +128,7 @@ func TestDestructiveRulesThroughTheGateway(t *testing.T) {
 	t.Parallel()
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
-	destr, other := destructiveRules(t, gw)
-	time.Sleep(5 * time.Millisecond)
+	destr, other := destructiveRules(t, gw) // ITEM rules: no first-seen ordering to wait for (watchrules' hook)
 
 	org, sim, orgID := tenant1Org(fleet)
 	log := mustActionLog(t, gw)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -21,30 +22,24 @@ import (
 
 // Sweep configures the reconciliation sweep.
 type Sweep struct {
-	// Interval between sweeps of each server (default 10 min; negative: no sweep).
+	// Interval between sweeps of each server (default config.DefaultSweepInterval; negative:
+	// no sweep).
 	Interval time.Duration
-	// Window is how far back a sweep looks (default 24 h).
+	// Window is how far back a sweep looks (default config.DefaultSweepWindow).
 	Window time.Duration
-	// MaxCalls bounds the listing calls of one sweep (default 20).
+	// MaxCalls bounds the listing calls of one sweep (default config.DefaultSweepMaxCalls).
 	MaxCalls int
 }
 
-// Sweep defaults.
-const (
-	DefaultSweepInterval = 10 * time.Minute
-	DefaultSweepWindow   = 24 * time.Hour
-	DefaultSweepMaxCalls = 20
-)
-
 func (s Sweep) withDefaults() Sweep {
 	if s.Interval == 0 {
-		s.Interval = DefaultSweepInterval
+		s.Interval = config.DefaultSweepInterval
 	}
 	if s.Window <= 0 {
-		s.Window = DefaultSweepWindow
+		s.Window = config.DefaultSweepWindow
 	}
 	if s.MaxCalls <= 0 {
-		s.MaxCalls = DefaultSweepMaxCalls
+		s.MaxCalls = config.DefaultSweepMaxCalls
 	}
 	return s
 }

@@ -51,6 +51,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
@@ -74,15 +75,17 @@ type Server struct {
 type Options struct {
 	Store   *store.Store
 	Servers []Server
-	// Interval between polls (default 15 s); the lease lasts 3 × Interval.
+	// Interval between polls (default config.DefaultWatchInterval); the lease lasts 3 × Interval.
 	Interval time.Duration
-	// Overlap re-read before the high-water mark (default 2 min).
+	// Overlap re-read before the high-water mark (default config.DefaultWatchOverlap).
 	Overlap time.Duration
 	// Backfill is how far back the first poll reads (0: nothing before the first start).
 	Backfill time.Duration
-	// BackfillConcurrency bounds the calls in flight per server (default 2).
+	// BackfillConcurrency bounds the calls in flight per server (default
+	// config.DefaultBackfillConcurrency).
 	BackfillConcurrency int
-	// MaxEventsPerPoll bounds the events read per running session per poll (default 1000).
+	// MaxEventsPerPoll bounds the events read per running session per poll (default
+	// config.DefaultMaxEventsPerPoll).
 	MaxEventsPerPoll int
 	// Retention deletes sessions that ended longer ago (0: keep). It runs as a River
 	// periodic job (retention.go): jobs.New sets the watcher up.
@@ -135,16 +138,16 @@ func New(o Options) (*Watcher, error) {
 		return nil, errors.New("watch: no servers")
 	}
 	if o.Interval <= 0 {
-		o.Interval = 15 * time.Second
+		o.Interval = config.DefaultWatchInterval
 	}
 	if o.Overlap <= 0 {
-		o.Overlap = 2 * time.Minute
+		o.Overlap = config.DefaultWatchOverlap
 	}
 	if o.BackfillConcurrency <= 0 {
-		o.BackfillConcurrency = 2
+		o.BackfillConcurrency = config.DefaultBackfillConcurrency
 	}
 	if o.MaxEventsPerPoll <= 0 {
-		o.MaxEventsPerPoll = 1000
+		o.MaxEventsPerPoll = config.DefaultMaxEventsPerPoll
 	}
 	if o.RetentionInterval <= 0 {
 		o.RetentionInterval = time.Hour

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
@@ -38,7 +37,7 @@ func TestStartedOutsideGatewayWaitsForTheJoin(t *testing.T) {
 			if got := any.Rule.StartedOutsideGateway; got != nil {
 				t.Fatalf("rule without the condition reads back %v, want null", *got)
 			}
-			time.Sleep(5 * time.Millisecond) // sessions first seen after the rules
+			clockTick(t, e.st) // sessions first seen after the rules
 			alice := store.Attribution{ThroughGateway: true, Person: "alice", DisplayName: "Alice A", Tenant: "t1", Reason: "ticket 42"}
 			put := func(id string, read int, a *store.Attribution) {
 				t.Helper()

@@ -238,7 +238,7 @@ func TestAtMostOnceAndNoHistory(t *testing.T) {
 			// Seen before any rule exists (running), and a backfilled session.
 			e.archive(session("old", true), "org-1", 0, nil, false, false)
 			e.archive(session("back", false), "org-1", 2, itemEvents(2), true, true)
-			time.Sleep(5 * time.Millisecond)
+			clockTick(t, e.st) // the rules are created after those sightings
 			t1 := "t1"
 			ended := e.create(&t1, rule(rcv.URL, model.WatchTriggerEnded))
 			item := e.create(&t1, rule(rcv.URL, model.WatchTriggerItem))

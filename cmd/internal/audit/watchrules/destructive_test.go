@@ -103,7 +103,6 @@ func TestDestructiveItemRules(t *testing.T) {
 			yes, no := true, false
 			destr := e.create(nil, rule(rcv.URL+"/d", model.WatchTriggerItem, func(in *model.WatchRuleInput) { in.Destructive = &yes }))
 			other := e.create(nil, rule(rcv.URL+"/o", model.WatchTriggerItem, func(in *model.WatchRuleInput) { in.Destructive = &no }))
-			time.Sleep(5 * time.Millisecond)
 
 			ev := func(id string, typ upstream.RestoreEventType, item, target string, order int) upstream.RestoreSessionEvent {
 				return upstream.RestoreSessionEvent{ID: id, Type: typ, Status: upstream.EventStatusSuccess, Order: order,
@@ -191,7 +190,6 @@ func TestItemActionsLookupErrorFailsTheArchive(t *testing.T) {
 	e := newEnv(t, storetest.Engines()[0].Options(t), envOpts{actions: &fakeActions{err: errors.New("boom")}})
 	rcv := newReceiver(t, nil)
 	e.create(nil, rule(rcv.URL+"/d", model.WatchTriggerItem, func(in *model.WatchRuleInput) { in.Destructive = ptr(true) }))
-	time.Sleep(5 * time.Millisecond)
 	c := store.Change{Session: store.Session{Server: "syd1", Session: session("gw", true), OrgID: "org-1", EventsRead: 2},
 		NewEvents: itemEvents(2), Attribution: &store.Attribution{ThroughGateway: true, Person: "alice"}}
 	err := e.st.Archive(context.Background(), e.lease, []store.Change{c}, store.Checkpoint{}, e.svc.Hook)

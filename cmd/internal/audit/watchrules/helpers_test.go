@@ -323,3 +323,28 @@ func counterSeries(t *testing.T, svc *Service, name string) map[string]float64 {
 	t.Fatalf("no %s", name)
 	return nil
 }
+
+// clockTick waits (bounded) until the store's clock reads later than it does now, so whatever
+// the store stamps next (a session's first sighting) is strictly after whatever it stamped
+// before (a rule's creation, or the reverse). Rules fire only for sessions first seen after
+// them (hook.go), and two stamps within the clock's resolution (PostgreSQL's: a microsecond)
+// would be the same instant.
+func clockTick(t *testing.T, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	before, err := st.Now(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		now, err := st.Now(ctx)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case now.After(before):
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("the store's clock stayed at %v", before)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package watchrules
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -211,33 +212,78 @@ func (e *evaluation) allEvents(ctx context.Context) ([]upstream.RestoreSessionEv
 	return e.events, nil
 }
 
-// activeRules returns the enabled rules, compiled (cached by id and last change).
+// activeSet is the enabled rules as read at versions, compiled.
+type activeSet struct {
+	versions []ruleVersion
+	rules    []activeRule
+	compiled map[ruleVersion]*match.Rule
+}
+
+// ruleVersion names one version of a rule: a rule's every change sets its updated_ns (the
+// service is the table's only writer).
+type ruleVersion struct {
+	id      string
+	updated int64
+}
+
+// activeRules returns the enabled rules, compiled. The hook calls it once per archived change,
+// in the archive transaction: it reads the enabled rules' versions there (ids and last
+// changes, a narrow query), and reads the rules themselves (definitions, secrets) and compiles
+// the changed ones only when those differ from the last read. The versions come from the
+// database, so a change made on any replica (GraphQL, the console, a rule the deliveries
+// disabled) is seen by the next transaction, as when the rules were read in full each time.
 func (s *Service) activeRules(ctx context.Context, q querier) ([]activeRule, error) {
-	rows, err := listRules(ctx, q, "WHERE enabled = TRUE")
+	versions, err := activeVersions(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("watch rules: active rules: %w", err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	keep := make(map[string]compiledRule, len(rows)) // rules deleted or disabled drop out
-	defer func() { s.compiled = keep }()
-	out := make([]activeRule, 0, len(rows))
+	last := s.active
+	s.mu.Unlock()
+	if last != nil && slices.Equal(last.versions, versions) {
+		return last.rules, nil
+	}
+	rows, err := listRules(ctx, q, "WHERE enabled = TRUE")
+	if err != nil {
+		return nil, fmt.Errorf("watch rules: active rules: %w", err)
+	}
+	next := &activeSet{versions: make([]ruleVersion, 0, len(rows)), rules: make([]activeRule, 0, len(rows)),
+		compiled: make(map[ruleVersion]*match.Rule, len(rows))}
 	for _, r := range rows {
-		c, ok := s.compiled[r.id]
-		if !ok || !c.updated.Equal(r.updated) {
-			rule, err := match.Compile(r.def)
-			if err != nil {
+		v := ruleVersion{r.id, store.NS(r.updated)}
+		next.versions = append(next.versions, v) // as read: a rule that does not compile is not read again until it changes
+		var rule *match.Rule
+		if last != nil {
+			rule = last.compiled[v] // unchanged since the last read
+		}
+		if rule == nil {
+			if rule, err = match.Compile(r.def); err != nil {
 				// Stored rules were valid when written; one that no longer compiles (e.g. a
 				// zone that vanished from tzdata) is skipped, not allowed to stop the archive.
 				s.logger.WarnContext(ctx, "watch rule does not compile; skipped", "rule", r.id, "err", err)
 				continue
 			}
-			c = compiledRule{updated: r.updated, rule: rule}
 		}
-		keep[r.id] = c
-		out = append(out, activeRule{row: r, rule: c.rule})
+		next.compiled[v] = rule
+		next.rules = append(next.rules, activeRule{row: r, rule: rule})
 	}
-	return out, nil
+	s.mu.Lock()
+	s.active = next
+	s.mu.Unlock()
+	return next.rules, nil
+}
+
+// activeVersions lists the enabled rules' versions, in listRules' order.
+func activeVersions(ctx context.Context, q querier) ([]ruleVersion, error) {
+	rows, err := q.Query(ctx, `SELECT id, updated_ns FROM watch_rule WHERE enabled = TRUE ORDER BY name, id`)
+	if err != nil {
+		return nil, err
+	}
+	return store.Collect(rows, func(r store.Row) (ruleVersion, error) {
+		var v ruleVersion
+		err := r.Scan(&v.id, &v.updated)
+		return v, err
+	})
 }
 
 func hasItems(evs []upstream.RestoreSessionEvent) bool {

@@ -92,15 +92,10 @@ type Service struct {
 	workers    int           // Options.Workers: this replica's delivery queue
 	pruneEvery time.Duration // Options.PruneInterval
 
-	mu       sync.Mutex
-	compiled map[string]compiledRule // rule id -> compiled at updated
+	mu     sync.Mutex
+	active *activeSet // the enabled rules as last read (activeRules); nil before
 
 	counts counters
-}
-
-type compiledRule struct {
-	updated time.Time
-	rule    *match.Rule
 }
 
 var _ resolvers.WatchRules = (*Service)(nil)
@@ -133,7 +128,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.PruneInterval = min(time.Hour, max(o.HistoryRetention/4, time.Second))
 	}
 	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, inScope: o.OwnerScope, actions: o.ItemActions,
-		logger: o.Logger, keep: o.HistoryRetention, compiled: map[string]compiledRule{}, slots: newOwnerSlots(o.PerOwnerWorkers),
+		logger: o.Logger, keep: o.HistoryRetention, slots: newOwnerSlots(o.PerOwnerWorkers),
 		workers: o.Workers, pruneEvery: o.PruneInterval}
 	return s, nil
 }

@@ -30,9 +30,30 @@ var (
 	ErrBadAPIKey     = errors.New("unknown API key")
 	ErrBadToken      = errors.New("invalid bearer token")
 	ErrUnknownTenant = errors.New("unknown tenant")
-	// ErrAmbiguousCredentials: the request presents more than one credential (see Authenticate).
+	// ErrAmbiguousCredentials: the request presents more than one credential (CheckCredentials;
+	// its message names headers only, and the edge answers it to the caller).
 	ErrAmbiguousCredentials = errors.New("ambiguous credentials")
 )
+
+// CheckCredentials is the gateway's one rule for credentials: a request presents exactly one,
+// either one Authorization header (Bearer <API key or JWT>) or one X-API-Key header (<API key>);
+// a blank header presents none. Two credentials (both headers, or either one twice) are refused
+// with ErrAmbiguousCredentials, whatever they hold: nothing decides between them, so an invalid
+// Authorization is never rescued (or overridden) by an X-API-Key, nor the reverse. Authenticate
+// applies it; the edge (httpapi) applies it before authenticating, to answer 400 instead of 401,
+// and to a websocket's connection_init payload.
+func CheckCredentials(h http.Header) error {
+	auths, keys := len(presented(h, "Authorization")), len(presented(h, "X-API-Key"))
+	switch {
+	case auths > 0 && keys > 0:
+		return fmt.Errorf("%w: both Authorization and X-API-Key are set; send exactly one", ErrAmbiguousCredentials)
+	case auths > 1:
+		return fmt.Errorf("%w: Authorization is set %d times; send it once", ErrAmbiguousCredentials, auths)
+	case keys > 1:
+		return fmt.Errorf("%w: X-API-Key is set %d times; send it once", ErrAmbiguousCredentials, keys)
+	}
+	return nil
+}
 
 // Authenticator turns a request's credential into a auth.Principal: API keys (X-API-Key or
 // Authorization: Bearer <key>) and JWTs validated against a JWKS; one credential per request
@@ -117,19 +138,14 @@ func NewAuthenticator(ctx context.Context, cfg config.Auth, dir *Directory, logg
 	return a, nil
 }
 
-// Authenticate identifies the caller. A nil principal comes with an error saying why.
-//
-// Credentials follow one rule: a request presents exactly one credential, either one
-// Authorization header (Bearer <API key or JWT>) or one X-API-Key header (<API key>); a blank
-// header presents none. Two credentials (both headers, or either header twice) are refused with
-// ErrAmbiguousCredentials whatever they hold: nothing decides between them, so an invalid
-// Authorization is never rescued (or overridden) by an X-API-Key, nor the reverse.
+// Authenticate identifies the caller. A nil principal comes with an error saying why. Two
+// credentials are refused (CheckCredentials).
 func (a *Authenticator) Authenticate(r *http.Request) (*auth.Principal, error) {
+	if err := CheckCredentials(r.Header); err != nil {
+		return nil, err
+	}
 	keys, auths := presented(r.Header, "X-API-Key"), presented(r.Header, "Authorization")
 	switch {
-	case len(keys)+len(auths) > 1:
-		return nil, fmt.Errorf("%w: %d credentials (Authorization %d, X-API-Key %d); send exactly one",
-			ErrAmbiguousCredentials, len(keys)+len(auths), len(auths), len(keys))
 	case len(keys) == 1:
 		return a.apiKeyPrincipal(keys[0])
 	case len(auths) == 0:

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/authn"
 	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -87,10 +88,10 @@ func (g *authGate) slow(r *http.Request) {
 }
 
 // wrap puts the caller's Principal in the context, or answers 401 (429 once the client has
-// failed too often). Two credentials are refused first, 400 (see checkCredentials).
+// failed too often). Two credentials are refused first, 400 (authn.CheckCredentials).
 func (g *authGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkCredentials(r.Header); err != nil {
+		if err := authn.CheckCredentials(r.Header); err != nil {
 			g.logger.InfoContext(r.Context(), "authentication refused", "reason", err, "client", g.clients.bucket(r),
 				"request_id", requestid.From(r.Context()))
 			writeAmbiguousCredentials(w, err)
@@ -144,49 +145,13 @@ func writeUnauthenticated(w http.ResponseWriter) {
 	fmt.Fprint(w, `{"errors":[{"message":"authentication required","extensions":{"code":"UNAUTHENTICATED"}}],"data":null}`)
 }
 
-// errAmbiguousCredentials: a request (or a websocket's connection_init) presents more than one
-// credential.
-var errAmbiguousCredentials = errors.New("ambiguous credentials")
-
-// The gateway's one rule for credentials: a request presents exactly one, either one
-// Authorization header (Bearer <API key or JWT>) or one X-API-Key header (<API key>); a blank
-// header presents none. Two credentials (both headers, either one twice, or in connection_init's
-// payload a key written twice in different cases) are refused, whatever they hold: nothing
-// decides between them, so an invalid Authorization is never overridden by an X-API-Key (or
-// the reverse). The refusal is 400 (RFC 6750 invalid_request: "uses more than one method for
-// including an access token"), or a websocket closed with 4403, and says why. It is checked
-// here, before any authenticator runs, and again by authn.Authenticator.
-func checkCredentials(h http.Header) error {
-	auths, keys := presentedValues(h, "Authorization"), presentedValues(h, "X-API-Key")
-	switch {
-	case auths > 0 && keys > 0:
-		return fmt.Errorf("%w: both Authorization and X-API-Key are set; send exactly one", errAmbiguousCredentials)
-	case auths > 1:
-		return fmt.Errorf("%w: Authorization is set %d times; send it once", errAmbiguousCredentials, auths)
-	case keys > 1:
-		return fmt.Errorf("%w: X-API-Key is set %d times; send it once", errAmbiguousCredentials, keys)
-	}
-	return nil
-}
-
-// presentedValues counts the non-blank values of header name.
-func presentedValues(h http.Header, name string) int {
-	n := 0
-	for _, v := range h.Values(name) {
-		if strings.TrimSpace(v) != "" {
-			n++
-		}
-	}
-	return n
-}
-
 // credentialHeaders are the payload keys of connection_init that carry a credential (compared
 // ignoring case), by the header each stands for.
 var credentialHeaders = map[string]string{"authorization": "Authorization", "x-api-key": "X-API-Key"}
 
 // initPayloadHeaders reads the credential in a websocket's connection_init payload
 // ({"Authorization": "Bearer <key or JWT>"} or {"X-API-Key": "<key>"}) as request headers, under
-// checkCredentials' rule. Keys are compared ignoring case, so {"authorization": ..,
+// authn.CheckCredentials' rule. Keys are compared ignoring case, so {"authorization": ..,
 // "Authorization": ..} is one credential given twice and refused; a credential that is not a
 // string is refused too (before, it was skipped).
 func initPayloadHeaders(payload map[string]any) (http.Header, error) {
@@ -202,11 +167,11 @@ func initPayloadHeaders(payload map[string]any) (http.Header, error) {
 		}
 		if len(h.Values(name)) > 0 {
 			return nil, fmt.Errorf("%w: connection_init payload has %s twice (keys differing in case); send it once",
-				errAmbiguousCredentials, name)
+				authn.ErrAmbiguousCredentials, name)
 		}
 		h.Add(name, s)
 	}
-	if err := checkCredentials(h); err != nil {
+	if err := authn.CheckCredentials(h); err != nil {
 		return nil, err
 	}
 	return h, nil

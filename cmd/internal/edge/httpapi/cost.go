@@ -94,40 +94,25 @@ func meterFrom(ctx context.Context) *meter {
 	return m
 }
 
-// visible is what the caller sees. A provider admin sees every organisation: the count the
-// servers gave when last listed; a server never listed yet counts one (a lower bound), and
-// unknown lists the servers to ask should the count matter.
-func (q *queryCost) visible(p *auth.Principal) (v cost.Visible, unknown []string) {
-	for _, s := range q.backend.Servers() {
-		if !p.CanSeeServer(s.Name) {
-			continue
-		}
-		v.Servers++
-		if !p.SeesAll() {
-			continue
-		}
-		if n, ok := q.known(s.Name); ok {
+// visible is what the caller sees, given the servers it sees (resolvers.VisibleServers). A
+// provider admin sees every organisation: the count the servers gave when last listed; a server
+// never listed yet counts one (a lower bound), and unknown lists the servers to ask should the
+// count matter.
+func (q *queryCost) visible(p *auth.Principal, servers []string) (v cost.Visible, unknown []string) {
+	v.Servers = len(servers)
+	if !p.SeesAll() {
+		v.Organizations, v.Tenant = p.OrgCount(), true
+		return v, nil
+	}
+	for _, s := range servers {
+		if n, ok := q.known(s); ok {
 			v.Organizations += n
 		} else {
 			v.Organizations++
-			unknown = append(unknown, s.Name)
+			unknown = append(unknown, s)
 		}
-	}
-	if !p.SeesAll() {
-		v.Organizations, v.Tenant = p.OrgCount(), true
 	}
 	return v, unknown
-}
-
-// visibleServers names the servers p can see.
-func (q *queryCost) visibleServers(p *auth.Principal) []string {
-	var out []string
-	for _, s := range q.backend.Servers() {
-		if p.CanSeeServer(s.Name) {
-			out = append(out, s.Name)
-		}
-	}
-	return out
 }
 
 // archiveEstimate is cost.Archive for one request: the archive's coverage, read once per
@@ -214,9 +199,10 @@ func (q *queryCost) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 		role += " (the tenant limits, limits.roles." + limitsRole + ")"
 	}
 	limits := q.lim.CostLimits(limitsRole)
-	vis, unknown := q.visible(p)
+	servers := resolvers.VisibleServers(q.backend, p, nil) // the resolvers' rule
+	vis, unknown := q.visible(p, servers)
 	if q.reads != nil {
-		vis.Archive = &archiveEstimate{ctx: ctx, reads: q.reads, cursors: q.cursors, servers: q.visibleServers(p)}
+		vis.Archive = &archiveEstimate{ctx: ctx, reads: q.reads, cursors: q.cursors, servers: servers}
 	}
 	est := q.est.Estimate(oc.Operation, oc.Variables, vis)
 	if len(unknown) > 0 && est.SizedByOrganizations && !over(est, limits) {

@@ -86,9 +86,6 @@ type Options struct {
 	Feed resolvers.SessionFeed
 	// Reads answers session reads from the watch's archive when it covers them (nil: VBO only).
 	Reads *resolvers.ArchiveReads
-	// StillValid tells whether the running configuration still knows a principal (new
-	// subscriptions on a websocket authenticated before a reload); nil: always.
-	StillValid func(*auth.Principal) bool
 	// Rules, Audit and TenantScope serve watch rules and the restore audit (nil without a store);
 	// TenantOf names an organisation's tenant (restoreAudit grouped by TENANT).
 	Rules       resolvers.WatchRules
@@ -228,7 +225,7 @@ func New(opts Options) (http.Handler, error) {
 // newResolver is the one resolver behind /graphql and the exports.
 func newResolver(opts Options) *resolvers.Resolver {
 	return &resolvers.Resolver{Backend: opts.Backend, Logger: opts.Logger, Cursors: opts.Cursors, ServerStatus: opts.ServerStatus,
-		Watch: opts.Watch, Feed: opts.Feed, Reads: opts.Reads, StillValid: opts.StillValid, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope,
+		Watch: opts.Watch, Feed: opts.Feed, Reads: opts.Reads, Rules: opts.Rules, Audit: opts.Audit, TenantScope: opts.TenantScope,
 		Reports: opts.Reports, TenantOf: opts.TenantOf, Restore: opts.Restore}
 }
 

@@ -3,11 +3,9 @@ package health
 import (
 	"fmt"
 	"time"
-)
 
-// DefaultUnwritableAfter is how long the archive may stay unwritable before /readyz reports
-// not ready, when Options.ArchiveUnwritableAfter is zero.
-const DefaultUnwritableAfter = time.Minute
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+)
 
 // ArchiveState is the restore audit archive's writability as its store last found it (app
 // adapts store.WriteState).
@@ -44,7 +42,7 @@ func (m *Monitor) archiveReady(now time.Time) *archiveReadiness {
 	a.UnwritableSince, a.Cause = &since, st.Cause
 	bound := m.opts.ArchiveUnwritableAfter
 	if bound <= 0 {
-		bound = DefaultUnwritableAfter
+		bound = config.DefaultUnwritableAfter // watch.unwritableAfter's default
 	}
 	unwritable := now.Sub(st.Since).Round(time.Second)
 	if now.Sub(st.Since) > bound {

@@ -41,7 +41,8 @@ type Options struct {
 	Observer Observer
 	Logger   *slog.Logger
 	// Archive, when set, tells the restore audit archive's writability: /readyz reports not
-	// ready once it has been unwritable for longer than ArchiveUnwritableAfter (default 1m).
+	// ready once it has been unwritable for longer than ArchiveUnwritableAfter (default
+	// config.DefaultUnwritableAfter).
 	Archive                func() ArchiveState
 	ArchiveUnwritableAfter time.Duration
 }
