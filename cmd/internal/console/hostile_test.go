@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/clientaddr"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
@@ -55,6 +57,45 @@ func TestHostileKeyThrottleCountsIPv6PerSlash64(t *testing.T) {
 	}
 	if code := keySignIn(h, "[2001:db8:1:3::1]:1000", "bad").StatusCode; code != http.StatusSeeOther {
 		t.Errorf("another /64: %d, want 303", code)
+	}
+}
+
+// Behind a trusted reverse proxy every browser reaches the console from the proxy's address:
+// failed key sign-ins are counted per client as the edge finds it (X-Forwarded-For, read only
+// from a trusted proxy), so one attacker spends its own budget and locks nobody else out, and
+// a client that is not a proxy cannot buy fresh budgets by writing the header.
+func TestHostileKeyThrottleCountsTheClientBehindTrustedProxies(t *testing.T) {
+	t.Parallel()
+	_, console := hostileConsole(t, config.Console{APIKeySignIn: true})
+	h := clientaddr.Proxies{netip.MustParsePrefix("10.0.0.0/8")}.Middleware(console)
+	signIn := func(peer, forwardedFor, key string) int {
+		r := httptest.NewRequest(http.MethodPost, "http://gw.example/console/signin/key", strings.NewReader(url.Values{"key": {key}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Forwarded-For", forwardedFor)
+		r.RemoteAddr = peer
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range keyFailureBurst {
+		if code := signIn("10.0.0.1:1000", "203.0.113.66", "bad"); code != http.StatusSeeOther {
+			t.Fatalf("attacker's failure %d: %d, want 303 back to the form", i, code)
+		}
+	}
+	if code := signIn("10.0.0.1:1000", "203.0.113.66", "bad"); code != http.StatusTooManyRequests {
+		t.Errorf("the attacker past its budget: %d, want 429", code)
+	}
+	if code := signIn("10.0.0.1:1000", "198.51.100.7", "bad"); code != http.StatusSeeOther {
+		t.Errorf("another browser behind the same proxy: %d, want 303 (its own budget)", code)
+	}
+	// A peer that is no trusted proxy is its own client, whatever X-Forwarded-For it writes.
+	for i := range keyFailureBurst {
+		if code := signIn("192.0.2.5:1000", fmt.Sprintf("198.51.100.%d", i+1), "bad"); code != http.StatusSeeOther {
+			t.Fatalf("untrusted peer's failure %d: %d, want 303", i, code)
+		}
+	}
+	if code := signIn("192.0.2.5:1000", "198.51.100.200", "bad"); code != http.StatusTooManyRequests {
+		t.Errorf("an untrusted peer naming a new client in X-Forwarded-For: %d, want 429 (its own address's budget)", code)
 	}
 }
 
