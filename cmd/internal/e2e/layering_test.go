@@ -126,11 +126,9 @@ var parentImports = map[[2]string]string{
 // app, the composition root, hands the edge the audit wing through interfaces declared in
 // resolvers. ops (telemetry, metrics, health) and config are below both.
 var groupImports = map[string][]string{
-	"app": {"config", "demo", "edge", "ops", "audit", "restore", "console"},
-	"e2e": {"app", "config", "demo", "edge", "ops", "audit", "restore", "console"},
-	// console: its own tables, through the store's transactions; who a request comes from as the
-	// edge judges it (edge/clientaddr: the trusted proxies).
-	"console": {"config", "ops", "audit/store", "edge/clientaddr"},
+	"app":     {"config", "demo", "edge", "ops", "audit", "restore", "console"},
+	"e2e":     {"app", "config", "demo", "edge", "ops", "audit", "restore", "console"},
+	"console": {"config", "ops", "audit/store", "edge/clientaddr"}, // its own tables; its clients as the edge sees them
 	"demo":    {"config", "edge/graphiql", "audit/webhooks"},
 	"edge":    {"config", "ops"},
 	"audit":   {"config", "ops"},
