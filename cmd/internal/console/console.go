@@ -81,6 +81,10 @@ type Console struct {
 	pages  map[string]pageTemplate
 	static http.Handler
 
+	// httpsURL: console.oidc.redirectURL is https, so the console is served over https whatever
+	// the connection (cookies always Secure).
+	httpsURL bool
+
 	oidcMu sync.Mutex
 	oidc   *oidcClient // discovered on the first sign-in
 
@@ -115,7 +119,8 @@ func New(opts Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{opts: opts, cfg: opts.Config.WithDefaults(), log: opts.Logger, now: opts.Now, pages: pages,
+	httpsURL := opts.Config.OIDC != nil && strings.HasPrefix(strings.ToLower(opts.Config.OIDC.RedirectURL), "https://")
+	return &Console{opts: opts, cfg: opts.Config.WithDefaults(), log: opts.Logger, now: opts.Now, pages: pages, httpsURL: httpsURL,
 		static:      http.StripPrefix("/console/static/", http.FileServerFS(sub)),
 		keyFailures: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute),
 		loginStarts: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)}, nil

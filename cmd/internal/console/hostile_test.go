@@ -19,11 +19,12 @@ import (
 )
 
 // hostileConsole is a console on SQLite that signs in the API key "good".
-func hostileConsole(t *testing.T, cfg config.Console) (*Console, http.Handler) {
+// An issuer, when given, is auth.jwt.issuer (console.oidc needs one).
+func hostileConsole(t *testing.T, cfg config.Console, issuer ...string) (*Console, http.Handler) {
 	t.Helper()
 	st := storetest.Open(t, storetest.SQLite(t))
 	c, err := New(Options{Store: st, Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
-		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Config: cfg, Issuer: strings.Join(issuer, ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -180,7 +180,7 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 	}
 	// The state is bound to this browser too: a callback carrying someone else's sign-in (login
 	// CSRF: an attacker's code sent to a victim) finds no matching cookie.
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/console/auth/", HttpOnly: true, Secure: !loopback(r),
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/console/auth/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(loginTTL.Seconds())})
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
 	if r.URL.Query().Get("reauth") == "1" {
@@ -218,7 +218,7 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		refuse("the state is not this browser's", err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/console/auth/", HttpOnly: true, Secure: !loopback(r),
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/console/auth/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	var verifier, nonce, next string
 	err := s.opts.Store.InTx(ctx, func(tx store.Tx) error {
