@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -242,5 +243,75 @@ func TestHostileFormBodiesAreCapped(t *testing.T) {
 				t.Errorf("%s body of %d bytes (Content-Length %d): %d, want refused (4xx)", name, len(body), length, w.Code)
 			}
 		}
+	}
+}
+
+// fakeRulesGateway answers the rule pages' operations as the gateway does: no rules listed,
+// an update of the rule "bad" refused for its input, any other update NOT_FOUND (the one answer
+// for a rule that does not exist and another tenant's).
+func fakeRulesGateway(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Query     string         `json:"query"`
+		Variables map[string]any `json:"variables"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case strings.Contains(req.Query, "ConsoleRules"):
+		fmt.Fprint(w, `{"data":{"watchRules":[]}}`)
+	case strings.Contains(req.Query, "ConsoleUpdateRule") && req.Variables["id"] == "bad":
+		fmt.Fprint(w, `{"errors":[{"message":"url: want https","extensions":{"code":"BAD_USER_INPUT"}}],"data":null}`)
+	default:
+		fmt.Fprint(w, `{"errors":[{"message":"not found","extensions":{"code":"NOT_FOUND"}}],"data":null}`)
+	}
+}
+
+// Saving a rule that is not there (or is another tenant's: the gateway answers both NOT_FOUND)
+// answers exactly what reading an unknown rule does, 404 and the same page; a form the gateway
+// refuses for its input stays 400 with the reason.
+func TestHostileRuleSaveNotFoundIsUnknown(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, storetest.SQLite(t))
+	c, err := New(Options{Store: st, Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
+		Config: config.Console{APIKeySignIn: true}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Handler(http.HandlerFunc(fakeRulesGateway))
+	cookies := keySignIn(h, "192.0.2.1:1", "good").Cookies()
+	do := func(method, path string, form url.Values) (int, string) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		r := httptest.NewRequest(method, "http://gw.example"+path, body)
+		if form != nil {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for _, ck := range cookies {
+			r.AddCookie(ck)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	code, page := do(http.MethodGet, "/console/rules/new", nil)
+	_, rest, _ := strings.Cut(page, `name="csrf" value="`)
+	csrf, _, _ := strings.Cut(rest, `"`)
+	if code != http.StatusOK || csrf == "" {
+		t.Fatalf("the rule form: %d, CSRF token %q", code, csrf)
+	}
+	form := url.Values{"csrf": {csrf}, "name": {"x"}, "url": {"https://hooks.example/"}, "on": {"STARTED"}}
+	unknownCode, unknownPage := do(http.MethodGet, "/console/rules/V2F0Y2hSdWxlOjk5", nil)
+	if unknownCode != http.StatusNotFound {
+		t.Fatalf("reading an unknown rule: %d, want 404", unknownCode)
+	}
+	code, page = do(http.MethodPost, "/console/rules/V2F0Y2hSdWxlOjk5", form)
+	if code != http.StatusNotFound || page != unknownPage {
+		t.Errorf("saving a rule that is not there: %d, want 404 and the unknown rule's page:\n%s", code, page)
+	}
+	code, page = do(http.MethodPost, "/console/rules/bad", form)
+	if code != http.StatusBadRequest || !strings.Contains(page, "url: want https") {
+		t.Errorf("saving a rule the gateway refuses: %d, want 400 with the reason:\n%.300s", code, page)
 	}
 }
