@@ -10,8 +10,11 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
@@ -313,5 +316,66 @@ func TestHostileRuleSaveNotFoundIsUnknown(t *testing.T) {
 	code, page = do(http.MethodPost, "/console/rules/bad", form)
 	if code != http.StatusBadRequest || !strings.Contains(page, "url: want https") {
 		t.Errorf("saving a rule the gateway refuses: %d, want 400 with the reason:\n%.300s", code, page)
+	}
+}
+
+// fakeObserver keeps what the console reported to its metrics.
+type fakeObserver struct {
+	mu       sync.Mutex
+	requests []string // "route status"
+	ops      []string // "operation outcome"
+}
+
+func (f *fakeObserver) ObserveConsoleRequest(route string, status int, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, fmt.Sprintf("%s %d", route, status))
+}
+
+func (f *fakeObserver) ObserveConsoleOperation(operation, outcome string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, operation+" "+outcome)
+}
+
+// Every console request is timed by the pattern of the route that took it (never the raw path,
+// which holds ids), or "other" when none did; each in-process operation by its name and outcome.
+func TestConsoleRequestsAreTimedByRoute(t *testing.T) {
+	t.Parallel()
+	obs := &fakeObserver{}
+	c, err := New(Options{Store: storetest.Open(t, storetest.SQLite(t)), Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
+		Config: config.Console{APIKeySignIn: true}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Mounted as the gateway mounts it: its mux has set the request's Pattern to "/console/".
+	outer := http.NewServeMux()
+	outer.Handle("/console/", c.Handler(http.HandlerFunc(fakeRulesGateway)))
+	cookies := keySignIn(outer, "192.0.2.1:1", "good").Cookies()
+	do := func(method, path, origin string) {
+		r := httptest.NewRequest(method, "http://gw.example"+path, nil)
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		for _, ck := range cookies {
+			r.AddCookie(ck)
+		}
+		outer.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	do(http.MethodGet, "/console/rules", "")
+	do(http.MethodGet, "/console/rules/V2F0Y2hSdWxlOjk5", "")
+	do(http.MethodGet, "/console/no-such-page", "")
+	do(http.MethodPost, "/console/rules", "https://evil.example") // refused before routing
+	do(http.MethodGet, "/console/static/console.css", "")
+	do(http.MethodGet, "/console/sessions/U2Vzc2lvbjox", "") // the fake gateway answers NOT_FOUND
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	wantRequests := []string{"POST /console/signin/key 303", "GET /console/rules 200", "GET /console/rules/{id} 404",
+		"other 404", "other 403", "GET /console/static/ 200", "GET /console/sessions/{id} 404"}
+	if !reflect.DeepEqual(obs.requests, wantRequests) {
+		t.Errorf("requests timed as\n%q\nwant\n%q", obs.requests, wantRequests)
+	}
+	if want := []string{"ConsoleRules ok", "ConsoleRules ok", "ConsoleSession error"}; !reflect.DeepEqual(obs.ops, want) {
+		t.Errorf("operations timed as %q, want %q", obs.ops, want)
 	}
 }

@@ -929,6 +929,27 @@ func TestConsoleSessionsAndCSRF(t *testing.T) {
 	if otherCode != http.StatusNotFound || unknownCode != http.StatusNotFound || otherPage != unknownPage {
 		t.Errorf("saving another tenant's rule: %d; a rule that does not exist: %d; want 404 and the same page for both", otherCode, unknownCode)
 	}
+	// The console's pages and in-process operations are in the gateway's metrics, by route
+	// pattern (never a rule's id) and by operation name.
+	mreq, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+demo.AdminKey)
+	mresp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(mresp.Body)
+	_ = mresp.Body.Close()
+	for _, want := range []string{`vbo_gateway_console_request_duration_seconds_count{route="GET /console/rules",status_class="2xx"}`,
+		`vbo_gateway_console_request_duration_seconds_count{route="POST /console/rules/{id}",status_class="4xx"} 2`,
+		`vbo_gateway_console_graphql_duration_seconds_count{operation="ConsoleRules",outcome="ok"}`,
+		`vbo_gateway_console_graphql_duration_seconds_count{operation="ConsoleUpdateRule",outcome="error"} 2`} {
+		if !strings.Contains(string(scrape), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(scrape), "no-such-rule") {
+		t.Error("/metrics names a raw console path")
+	}
 	// The CSV export is a link: the cookie session reaches it, scoped to the tenant.
 	now := time.Now().UTC()
 	r, csv := get("/console/export/restore-audit.csv?partial=true&groupBy=ORGANIZATION&from=" + url.QueryEscape(now.Add(-24*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(now.Format(time.RFC3339)))
