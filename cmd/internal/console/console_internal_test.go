@@ -107,7 +107,7 @@ func TestSecureCookies(t *testing.T) {
 			if tt.redirectURL != "" {
 				cfg.OIDC = &config.ConsoleOIDC{ClientID: "c", RedirectURL: tt.redirectURL}
 			}
-			c, h := hostileConsole(t, cfg, "https://issuer.example")
+			c, h := hostileConsole(t, cfg)
 			r := httptest.NewRequest(http.MethodPost, "http://"+tt.host+"/console/signin/key", strings.NewReader(url.Values{"key": {"good"}}.Encode()))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			for i := 0; i+1 < len(tt.header); i += 2 {

@@ -22,16 +22,27 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
-// hostileConsole is a console on SQLite that signs in the API key "good".
-// An issuer, when given, is auth.jwt.issuer (console.oidc needs one).
-func hostileConsole(t *testing.T, cfg config.Console, issuer ...string) (*Console, http.Handler) {
+// testConsole is a console on SQLite that signs in the API key "good", with opts' Config,
+// Metrics and Now (an OpenID Connect section gets an issuer).
+func testConsole(t *testing.T, opts Options) *Console {
 	t.Helper()
-	st := storetest.Open(t, storetest.SQLite(t))
-	c, err := New(Options{Store: st, Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
-		Config: cfg, Issuer: strings.Join(issuer, ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts.Store = storetest.Open(t, storetest.SQLite(t))
+	opts.Authority = &fakeAuthority{known: map[string]bool{"apikey:good": true}}
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Config.OIDC != nil {
+		opts.Issuer = "https://issuer.example"
+	}
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// hostileConsole is testConsole over a gateway that knows nothing (404).
+func hostileConsole(t *testing.T, cfg config.Console) (*Console, http.Handler) {
+	t.Helper()
+	c := testConsole(t, Options{Config: cfg})
 	return c, c.Handler(http.NotFoundHandler())
 }
 
@@ -274,13 +285,7 @@ func fakeRulesGateway(w http.ResponseWriter, r *http.Request) {
 // refuses for its input stays 400 with the reason.
 func TestHostileRuleSaveNotFoundIsUnknown(t *testing.T) {
 	t.Parallel()
-	st := storetest.Open(t, storetest.SQLite(t))
-	c, err := New(Options{Store: st, Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
-		Config: config.Console{APIKeySignIn: true}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := c.Handler(http.HandlerFunc(fakeRulesGateway))
+	h := testConsole(t, Options{Config: config.Console{APIKeySignIn: true}}).Handler(http.HandlerFunc(fakeRulesGateway))
 	cookies := keySignIn(h, "192.0.2.1:1", "good").Cookies()
 	do := func(method, path string, form url.Values) (int, string) {
 		var body io.Reader
@@ -343,11 +348,7 @@ func (f *fakeObserver) ObserveConsoleOperation(operation, outcome string, d time
 func TestConsoleRequestsAreTimedByRoute(t *testing.T) {
 	t.Parallel()
 	obs := &fakeObserver{}
-	c, err := New(Options{Store: storetest.Open(t, storetest.SQLite(t)), Authority: &fakeAuthority{known: map[string]bool{"apikey:good": true}},
-		Config: config.Console{APIKeySignIn: true}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testConsole(t, Options{Config: config.Console{APIKeySignIn: true}, Metrics: obs})
 	// Mounted as the gateway mounts it: its mux has set the request's Pattern to "/console/".
 	outer := http.NewServeMux()
 	outer.Handle("/console/", c.Handler(http.HandlerFunc(fakeRulesGateway)))
