@@ -20,8 +20,12 @@ func (g *Gateway) newConsole(cfg *config.Config) (*console.Console, error) {
 	if cfg.Auth.JWT != nil {
 		issuer = cfg.Auth.JWT.Issuer
 	}
-	return console.New(console.Options{Store: g.Store, Authority: consoleAuthority{g}, Logger: g.logger,
-		Config: cfg.Console, Issuer: issuer})
+	opts := console.Options{Store: g.Store, Authority: consoleAuthority{g}, Logger: g.logger,
+		Config: cfg.Console, Issuer: issuer}
+	if g.Metrics != nil { // a nil *metrics.Metrics in the interface would not read as nil
+		opts.Metrics = g.Metrics
+	}
+	return console.New(opts)
 }
 
 // consoleHandler mounts the console on a snapshot's handler (nil without a console).

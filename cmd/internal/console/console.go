@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
@@ -70,6 +72,19 @@ type Options struct {
 	Now func() time.Time
 	// HTTPClient talks to the issuer (nil: a client with a 10 s timeout).
 	HTTPClient *http.Client
+	// Metrics times the console's requests and its in-process operations (nil: not timed).
+	Metrics Observer
+}
+
+// Observer times what the console serves; the gateway's metrics (cmd/internal/ops/metrics)
+// implement it.
+type Observer interface {
+	// ObserveConsoleRequest times one request: route is the pattern of the route that took it
+	// ("GET /console/sessions/{id}", never the raw path) or "other", status its answer's code.
+	ObserveConsoleRequest(route string, status int, d time.Duration)
+	// ObserveConsoleOperation times one GraphQL operation run in process for a page, by its
+	// name and outcome (telemetry.OutcomeOK, OutcomePartial, OutcomeError).
+	ObserveConsoleOperation(operation, outcome string, d time.Duration)
 }
 
 // Console serves /console/.
@@ -80,6 +95,10 @@ type Console struct {
 	now    func() time.Time
 	pages  map[string]pageTemplate
 	static http.Handler
+
+	// httpsURL: console.oidc.redirectURL is https, so the console is served over https whatever
+	// the connection (cookies always Secure).
+	httpsURL bool
 
 	oidcMu sync.Mutex
 	oidc   *oidcClient // discovered on the first sign-in
@@ -115,7 +134,8 @@ func New(opts Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{opts: opts, cfg: opts.Config.WithDefaults(), log: opts.Logger, now: opts.Now, pages: pages,
+	httpsURL := opts.Config.OIDC != nil && strings.HasPrefix(strings.ToLower(opts.Config.OIDC.RedirectURL), "https://")
+	return &Console{opts: opts, cfg: opts.Config.WithDefaults(), log: opts.Logger, now: opts.Now, pages: pages, httpsURL: httpsURL,
 		static:      http.StripPrefix("/console/static/", http.FileServerFS(sub)),
 		keyFailures: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute),
 		loginStarts: expirable.NewLRU[string, *rate.Limiter](100_000, nil, 10*time.Minute)}, nil
@@ -158,8 +178,64 @@ func (c *Console) Handler(gql http.Handler) http.Handler {
 	mux.Handle("POST /console/rules/{id}", s.authed(s.ruleSave))
 	mux.Handle("POST /console/rules/{id}/{action}", s.authed(s.ruleAction))
 	mux.Handle("POST /console/deliveries/{id}/redeliver", s.authed(s.redeliver))
-	return securityHeaders(sameOrigin(capBody(mux)))
+	return c.timed(securityHeaders(sameOrigin(capBody(mux))))
 }
+
+// otherRoute labels a request no route took: an unknown path, or one refused before routing.
+const otherRoute = "other"
+
+// timed reports each request to Options.Metrics by the pattern of the route that took it. The
+// request is copied once here with its Pattern cleared (the gateway's mux set it to
+// "/console/"); the console's mux sets it on that same copy, which nothing between here and
+// the mux replaces.
+func (c *Console) timed(next http.Handler) http.Handler {
+	if c.opts.Metrics == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r = r.WithContext(r.Context())
+		r.Pattern = ""
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = otherRoute
+		}
+		c.opts.Metrics.ObserveConsoleRequest(route, sw.code(), time.Since(start))
+	})
+}
+
+// statusWriter keeps the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// Unwrap lets http.ResponseController reach the connection (the streams flush and clear their
+// write deadline through it).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // maxFormBytes bounds a POST body: the console's forms are small (a restore's selection of
 // items is the largest), and the sign-in form is read before anyone is signed in.
@@ -272,6 +348,18 @@ func (e gqlErrors) Error() string {
 // decodes its data into out. Errors that came with data (partial results) are returned as
 // notes for the page; an answer without data is an error.
 func (s *server) query(ctx context.Context, p *auth.Principal, q string, vars map[string]any, out any) (notes gqlErrors, err error) {
+	if m := s.opts.Metrics; m != nil {
+		defer func(start time.Time) {
+			outcome := telemetry.OutcomeOK
+			switch {
+			case err != nil:
+				outcome = telemetry.OutcomeError
+			case len(notes) > 0:
+				outcome = telemetry.OutcomePartial
+			}
+			m.ObserveConsoleOperation(operationName(q), outcome, time.Since(start))
+		}(time.Now())
+	}
 	body, err := json.Marshal(map[string]any{"query": q, "variables": vars})
 	if err != nil {
 		return nil, err
@@ -301,6 +389,18 @@ func (s *server) query(ctx context.Context, p *auth.Principal, q string, vars ma
 		return nil, fmt.Errorf("console: decode: %w", err)
 	}
 	return resp.Errors, nil
+}
+
+// operationPattern reads the name of the console's own operations ("query ConsoleOverview(...").
+var operationPattern = regexp.MustCompile(`^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)`)
+
+// operationName is the name of one of the console's operations, for its metrics
+// (telemetry.AnonymousOperation for one without).
+func operationName(q string) string {
+	if m := operationPattern.FindStringSubmatch(q); m != nil {
+		return m[1]
+	}
+	return telemetry.AnonymousOperation
 }
 
 // recorder collects an in-process answer.

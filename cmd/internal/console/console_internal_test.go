@@ -2,13 +2,18 @@ package console
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/clientaddr"
 )
 
 func TestSafeNextStaysInTheConsole(t *testing.T) {
@@ -62,17 +67,74 @@ func TestFromSameOrigin(t *testing.T) {
 	}
 }
 
-func TestLoopbackDecidesSecure(t *testing.T) {
+// Cookies are Secure unless the request is plain-http development on loopback, judged from the
+// configuration and the connection, never from the Host header: a TLS-terminating proxy that
+// rewrites Host to 127.0.0.1 (nginx's default proxy_pass http://127.0.0.1:8080) must not make
+// the gateway drop Secure, nor may a client that writes Host: 127.0.0.1.
+func TestSecureCookies(t *testing.T) {
 	t.Parallel()
-	for host, want := range map[string]bool{"127.0.0.1:8080": true, "localhost:8080": true, "[::1]:80": true,
-		"gw.example": false, "10.0.0.1:8080": false} {
-		r := httptest.NewRequest(http.MethodGet, "http://"+host+"/console/", nil)
-		if got := loopback(r); got != want {
-			t.Errorf("loopback(%s) = %v, want %v", host, got, want)
-		}
-		if name := cookieFor(r); (name == cookieNameLoopback) != want {
-			t.Errorf("cookie for %s: %s", host, name)
-		}
+	tests := []struct {
+		name        string
+		redirectURL string // console.oidc.redirectURL ("" without OpenID Connect)
+		proxies     clientaddr.Proxies
+		tls         bool
+		peer, host  string
+		header      []string
+		secure      bool
+	}{
+		{name: "the demo: a browser on loopback over plain http", peer: "127.0.0.1:50000", host: "127.0.0.1:8080"},
+		{name: "IPv6 loopback", peer: "[::1]:50000", host: "[::1]:8080"},
+		{name: "localhost", peer: "127.0.0.1:50000", host: "localhost:8080"},
+		{name: "a loopback peer's Host does not matter", peer: "127.0.0.1:50000", host: "gw.example"},
+		{name: "OpenID Connect on loopback http", redirectURL: "http://127.0.0.1:8080/console/auth/callback", peer: "127.0.0.1:50000", host: "127.0.0.1:8080"},
+		{name: "a remote client writing Host: 127.0.0.1", peer: "192.0.2.7:50000", host: "127.0.0.1", secure: true},
+		{name: "a remote client", peer: "192.0.2.7:50000", host: "gw.example", secure: true},
+		{name: "TLS", tls: true, peer: "127.0.0.1:50000", host: "127.0.0.1", secure: true},
+		{name: "a local proxy rewriting Host, saying https", peer: "127.0.0.1:50000", host: "127.0.0.1:8080",
+			header: []string{"X-Forwarded-Proto", "https"}, secure: true},
+		{name: "a local proxy rewriting Host, naming the client", peer: "127.0.0.1:50000", host: "127.0.0.1:8080",
+			header: []string{"X-Forwarded-For", "198.51.100.9"}, secure: true},
+		{name: "a local trusted proxy without forwarding headers", proxies: clientaddr.Proxies{netip.MustParsePrefix("127.0.0.1/32")},
+			peer: "127.0.0.1:50000", host: "127.0.0.1:8080", secure: true},
+		{name: "an https redirect URL: served over https behind a proxy", redirectURL: "https://gw.example/console/auth/callback",
+			peer: "127.0.0.1:50000", host: "127.0.0.1:8080", secure: true},
+		{name: "an unreadable peer", peer: "@", host: "127.0.0.1", secure: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Console{APIKeySignIn: true}
+			if tt.redirectURL != "" {
+				cfg.OIDC = &config.ConsoleOIDC{ClientID: "c", RedirectURL: tt.redirectURL}
+			}
+			c, h := hostileConsole(t, cfg)
+			r := httptest.NewRequest(http.MethodPost, "http://"+tt.host+"/console/signin/key", strings.NewReader(url.Values{"key": {"good"}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for i := 0; i+1 < len(tt.header); i += 2 {
+				r.Header.Set(tt.header[i], tt.header[i+1])
+			}
+			r.RemoteAddr = tt.peer
+			if tt.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			r = r.WithContext(clientaddr.WithProxies(r.Context(), tt.proxies))
+			if got := c.secure(r); got != tt.secure {
+				t.Errorf("secure = %v, want %v", got, tt.secure)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			cookies := w.Result().Cookies()
+			if len(cookies) != 1 {
+				t.Fatalf("sign-in answered %d with cookies %v: want the session cookie", w.Code, cookies)
+			}
+			want := cookieNameLoopback
+			if tt.secure {
+				want = cookieName
+			}
+			if got := cookies[0]; got.Secure != tt.secure || got.Name != want {
+				t.Errorf("session cookie %s Secure=%v, want %s Secure=%v", got.Name, got.Secure, want, tt.secure)
+			}
+		})
 	}
 }
 

@@ -85,8 +85,7 @@ func (s *server) rule(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if found == nil {
-		w.WriteHeader(http.StatusNotFound)
-		s.render(w, r, "error", pageData{Title: "Rule", Nav: "rules", Data: "No such rule."})
+		s.noSuchRule(w, r)
 		return
 	}
 	var d struct {
@@ -190,8 +189,24 @@ func (s *server) ruleSave(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/rules/"+url.PathEscape(id)+s.keep(r, "?"), http.StatusSeeOther)
 }
 
+// noSuchRule is the one answer for a rule that does not exist or is not the viewer's (the
+// gateway answers both NOT_FOUND alike): 404, the same page whether read or saved.
+func (s *server) noSuchRule(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotFound)
+	s.render(w, r, "error", pageData{Title: "Rule", Nav: "rules", Data: "No such rule."})
+}
+
+// ruleFormError answers a rule the gateway did not save: an update of a rule that is not there
+// (or not the viewer's) as an unknown one (404, noSuchRule), what the form got wrong 400 with
+// the gateway's reasons.
 func (s *server) ruleFormError(w http.ResponseWriter, r *http.Request, err error) {
 	if ge, ok := err.(gqlErrors); ok {
+		for _, e := range ge {
+			if e.code() == "NOT_FOUND" && r.PathValue("id") != "" {
+				s.noSuchRule(w, r)
+				return
+			}
+		}
 		w.WriteHeader(http.StatusBadRequest)
 		s.render(w, r, "error", pageData{Title: "Rule not saved", Nav: "rules", Data: "The rule was not saved: " + ge.Error()})
 		return

@@ -10,12 +10,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/clientaddr"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
 
@@ -25,8 +25,9 @@ const (
 	kindAPIKey = "apikey"
 )
 
-// cookieName is the session cookie on https (the __Host- prefix pins it to this host, path /,
-// Secure) and cookieNameLoopback on plain http to a loopback address, where Secure cannot be.
+// cookieName is the session cookie when cookies are Secure (the __Host- prefix pins it to this
+// host, path /, Secure) and cookieNameLoopback for plain-http development on loopback, where
+// Secure cannot be (see secure).
 const (
 	cookieName         = "__Host-vbo-console"
 	cookieNameLoopback = "vbo-console"
@@ -54,27 +55,37 @@ func hashToken(t string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// loopback reports a request to a loopback host over plain http (the demo, tests).
-func loopback(r *http.Request) bool {
-	if r.TLS != nil {
-		return false
-	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if host == "localhost" {
+// secure reports whether the console's cookies are Secure (the session cookie then named
+// __Host-vbo-console). They are, except for plain-http development on loopback (the demo at
+// http://127.0.0.1:PORT), which takes all of:
+//   - no TLS on the connection;
+//   - console.oidc.redirectURL, when set, is not https (an https redirect URL says where the
+//     console is served: behind a TLS-terminating proxy the connection itself is plain http);
+//   - nothing says a proxy forwarded the request: the peer is no trusted proxy
+//     (http.trustedProxies) and no forwarding header (X-Forwarded-Proto, X-Forwarded-For,
+//     Forwarded, ...) came with it. A client can write those, but they only ever make the
+//     cookies stricter, never drop Secure;
+//   - the connection's peer is a loopback address.
+//
+// The Host header plays no part: a client chooses it, and a proxy that rewrites it to
+// 127.0.0.1 must not make the gateway drop Secure on cookies a browser gets over https.
+func (c *Console) secure(r *http.Request) bool {
+	if r.TLS != nil || c.httpsURL {
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	if clientaddr.ProxiesFrom(r.Context()).Forwarded(r) {
+		return true
+	}
+	peer, ok := clientaddr.Peer(r)
+	return !ok || !peer.IsLoopback()
 }
 
-func cookieFor(r *http.Request) string {
-	if loopback(r) {
-		return cookieNameLoopback
+// cookieFor is the session cookie's name for r (secure decides).
+func (c *Console) cookieFor(r *http.Request) string {
+	if c.secure(r) {
+		return cookieName
 	}
-	return cookieName
+	return cookieNameLoopback
 }
 
 // createSession stores a session for p and sets its cookie.
@@ -89,7 +100,7 @@ func (s *server) createSession(ctx context.Context, w http.ResponseWriter, r *ht
 			return err
 		}
 		// The session this browser came with ends: no id from before a sign-in outlives it.
-		if c, err := r.Cookie(cookieFor(r)); err == nil && c.Value != "" {
+		if c, err := r.Cookie(s.cookieFor(r)); err == nil && c.Value != "" {
 			if _, err := tx.Exec(ctx, `DELETE FROM console_session WHERE id_hash = ?`, hashToken(c.Value)); err != nil {
 				return err
 			}
@@ -102,7 +113,7 @@ func (s *server) createSession(ctx context.Context, w http.ResponseWriter, r *ht
 	if err != nil {
 		return fmt.Errorf("console: store session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: id, Path: "/", HttpOnly: true, Secure: !loopback(r),
+	http.SetCookie(w, &http.Cookie{Name: s.cookieFor(r), Value: id, Path: "/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(s.cfg.SessionTTL.Seconds())})
 	s.log.InfoContext(ctx, "console sign-in", "kind", kind, "subject", p.Subject, "tenant", p.Tenant, "role", p.Role)
 	return nil
@@ -125,7 +136,7 @@ var errSignedOut = errors.New("console: not signed in")
 // loadSession finds the request's session and rebuilds its principal with the configuration
 // in force; a session whose principal is gone is deleted.
 func (s *server) loadSession(r *http.Request) (*session, error) {
-	c, err := r.Cookie(cookieFor(r))
+	c, err := r.Cookie(s.cookieFor(r))
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, errSignedOut
 	}
@@ -219,7 +230,7 @@ func (s *server) signout(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the console's store is unavailable; try again", http.StatusServiceUnavailable)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: "", Path: "/", HttpOnly: true, Secure: !loopback(r),
+	http.SetCookie(w, &http.Cookie{Name: s.cookieFor(r), Value: "", Path: "/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }

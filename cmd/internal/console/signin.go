@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/clientaddr"
 )
 
 // loginTTL bounds a sign-in under way (the person at the issuer's page).
@@ -61,23 +60,13 @@ func (s *server) spendKeyFailure(r *http.Request) bool {
 	return lim.Allow()
 }
 
-// clientBucket is whose budget a request spends: its peer's IPv4 address, or its IPv6 /64
-// (one subscriber's or one VM's allocation: counting each address apart would give an attacker
-// 2^64 budgets), as /graphql's authentication gate counts them.
+// clientBucket is whose budget a request spends: the client's address as the edge finds it
+// behind the trusted proxies (http.trustedProxies; the edge records them in the request's
+// context), or its IPv6 /64, exactly as /graphql's authentication gate counts failures. Behind
+// a reverse proxy every browser would otherwise share the proxy's budget, and one attacker
+// would lock everyone out.
 func clientBucket(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	switch {
-	case err != nil:
-		return "peer:" + r.RemoteAddr
-	case a.Unmap().Is4():
-		return a.Unmap().String()
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
+	return clientaddr.ProxiesFrom(r.Context()).Bucket(r)
 }
 
 // oidcClient is the console's OpenID Connect client, made from the issuer's discovery
@@ -191,7 +180,7 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 	}
 	// The state is bound to this browser too: a callback carrying someone else's sign-in (login
 	// CSRF: an attacker's code sent to a victim) finds no matching cookie.
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/console/auth/", HttpOnly: true, Secure: !loopback(r),
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/console/auth/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(loginTTL.Seconds())})
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
 	if r.URL.Query().Get("reauth") == "1" {
@@ -229,7 +218,7 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		refuse("the state is not this browser's", err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/console/auth/", HttpOnly: true, Secure: !loopback(r),
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/console/auth/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	var verifier, nonce, next string
 	err := s.opts.Store.InTx(ctx, func(tx store.Tx) error {

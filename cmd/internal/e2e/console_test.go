@@ -900,6 +900,56 @@ func TestConsoleSessionsAndCSRF(t *testing.T) {
 	if err := e.gql(demo.TenantAdminKey(1), `{ watchRules { name } }`, nil, &rules); err != nil || len(rules.WatchRules) != 0 {
 		t.Fatalf("refused posts created rules: %v %v", rules, err)
 	}
+	// Saving another tenant's rule answers exactly what saving a rule that does not exist does
+	// (404, the same page): the form is no oracle for other tenants' rule ids.
+	var theirs struct {
+		CreateWatchRule struct {
+			Rule struct {
+				ID string `json:"id"`
+			} `json:"rule"`
+		} `json:"createWatchRule"`
+	}
+	if err := e.gql(demo.TenantAdminKey(2), `mutation($url: String!) { createWatchRule(input: {name: "tenant 2's", url: $url, on: STARTED, enabled: false}) { rule { id } } }`,
+		map[string]any{"url": e.rcv.URL}, &theirs); err != nil {
+		t.Fatal(err)
+	}
+	save := func(id string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/console/rules/"+url.PathEscape(id), strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	otherCode, otherPage := save(theirs.CreateWatchRule.Rule.ID)
+	unknownCode, unknownPage := save("no-such-rule")
+	if otherCode != http.StatusNotFound || unknownCode != http.StatusNotFound || otherPage != unknownPage {
+		t.Errorf("saving another tenant's rule: %d; a rule that does not exist: %d; want 404 and the same page for both", otherCode, unknownCode)
+	}
+	// The console's pages and in-process operations are in the gateway's metrics, by route
+	// pattern (never a rule's id) and by operation name.
+	mreq, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+demo.AdminKey)
+	mresp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(mresp.Body)
+	_ = mresp.Body.Close()
+	for _, want := range []string{`vbo_gateway_console_request_duration_seconds_count{route="GET /console/rules",status_class="2xx"}`,
+		`vbo_gateway_console_request_duration_seconds_count{route="POST /console/rules/{id}",status_class="4xx"} 2`,
+		`vbo_gateway_console_graphql_duration_seconds_count{operation="ConsoleRules",outcome="ok"}`,
+		`vbo_gateway_console_graphql_duration_seconds_count{operation="ConsoleUpdateRule",outcome="error"} 2`} {
+		if !strings.Contains(string(scrape), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(scrape), "no-such-rule") {
+		t.Error("/metrics names a raw console path")
+	}
 	// The CSV export is a link: the cookie session reaches it, scoped to the tenant.
 	now := time.Now().UTC()
 	r, csv := get("/console/export/restore-audit.csv?partial=true&groupBy=ORGANIZATION&from=" + url.QueryEscape(now.Add(-24*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(now.Format(time.RFC3339)))

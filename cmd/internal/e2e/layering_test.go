@@ -128,7 +128,7 @@ var parentImports = map[[2]string]string{
 var groupImports = map[string][]string{
 	"app":     {"config", "demo", "edge", "ops", "audit", "restore", "console"},
 	"e2e":     {"app", "config", "demo", "edge", "ops", "audit", "restore", "console"},
-	"console": {"config", "ops", "audit/store"}, // its own tables, through the store's transactions
+	"console": {"config", "ops", "audit/store", "edge/clientaddr"}, // its own tables; its clients as the edge sees them
 	"demo":    {"config", "edge/graphiql", "audit/webhooks"},
 	"edge":    {"config", "ops"},
 	"audit":   {"config", "ops"},

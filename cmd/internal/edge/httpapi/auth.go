@@ -17,6 +17,7 @@ import (
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/authn"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/clientaddr"
 	"github.com/vbo-gateway/vbo-gateway/graph/requestid"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
@@ -37,7 +38,7 @@ const maxSlowedFailures = 64
 type authGate struct {
 	authenticate Authenticator
 	logger       *slog.Logger
-	clients      clientAddrs
+	clients      clientaddr.Proxies
 	failures     *expirable.LRU[string, *rate.Limiter] // nil: no throttling
 	limit        rate.Limit
 	burst        int
@@ -46,7 +47,7 @@ type authGate struct {
 }
 
 func newAuthGate(opts Options, lim config.AuthFailures) *authGate {
-	g := &authGate{authenticate: opts.Authenticate, logger: opts.Logger, clients: clientAddrs{trusted: opts.TrustedProxies},
+	g := &authGate{authenticate: opts.Authenticate, logger: opts.Logger, clients: clientaddr.Proxies(opts.TrustedProxies),
 		delay: max(lim.Delay, 0), slowed: make(chan struct{}, maxSlowedFailures)}
 	if lim.PerMinute > 0 {
 		g.limit, g.burst = rate.Limit(lim.PerMinute/60), lim.Burst
@@ -92,18 +93,18 @@ func (g *authGate) slow(r *http.Request) {
 func (g *authGate) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := authn.CheckCredentials(r.Header); err != nil {
-			g.logger.InfoContext(r.Context(), "authentication refused", "reason", err, "client", g.clients.bucket(r),
+			g.logger.InfoContext(r.Context(), "authentication refused", "reason", err, "client", g.clients.Bucket(r),
 				"request_id", requestid.From(r.Context()))
 			writeAmbiguousCredentials(w, err)
 			return
 		}
 		p, err := g.authenticate(r)
 		if err == nil && p != nil {
-			ctx := auth.WithClient(auth.WithPrincipal(r.Context(), p), g.clients.client(r))
+			ctx := auth.WithClient(auth.WithPrincipal(r.Context(), p), g.clients.Client(r))
 			next.ServeHTTP(w, r.WithContext(upstream.WithFairnessKey(ctx, principalKey(p))))
 			return
 		}
-		key := g.clients.bucket(r)
+		key := g.clients.Bucket(r)
 		g.logger.InfoContext(r.Context(), "authentication failed", "reason", err, "client", key,
 			"request_id", requestid.From(r.Context()))
 		if !g.spend(key) {

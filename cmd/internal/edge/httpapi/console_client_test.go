@@ -3,9 +3,11 @@ package httpapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/clientaddr"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/httpapi"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/auth"
 )
@@ -70,6 +72,39 @@ func TestConsoleInProcessNeedsAPrincipal(t *testing.T) {
 			}
 			if tc.p == nil && !strings.Contains(rec.Body.String(), "UNAUTHENTICATED") {
 				t.Fatalf("no UNAUTHENTICATED: %s", rec.Body)
+			}
+		})
+	}
+}
+
+// Behind a trusted proxy the console judges its clients as /graphql does: the edge hands it
+// the configured proxies, so the client (the restore record's address) and the throttling key
+// are the address X-Forwarded-For names, not the proxy's; an untrusted peer's header is not read.
+func TestConsoleSeesTheTrustedProxiesClient(t *testing.T) {
+	t.Parallel()
+	proxy := netip.MustParsePrefix("10.0.0.0/8")
+	for _, tc := range []struct {
+		name, peer, wantAddr, wantBucket string
+	}{
+		{"through the trusted proxy", "10.1.2.3:40000", "198.51.100.9", "198.51.100.9"},
+		{"an untrusted peer's header is ignored", "192.0.2.7:4711", "192.0.2.7", "192.0.2.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var client auth.Client
+			var bucket string
+			h := stubHandler(t, httpapi.Options{TrustedProxies: []netip.Prefix{proxy}, Console: func(http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					client, bucket = auth.ClientFrom(r.Context()), clientaddr.ProxiesFrom(r.Context()).Bucket(r)
+					w.WriteHeader(http.StatusNoContent)
+				})
+			}})
+			req := httptest.NewRequest(http.MethodGet, "/console/", nil)
+			req.RemoteAddr = tc.peer
+			req.Header.Set("X-Forwarded-For", "198.51.100.9")
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if client.Addr != tc.wantAddr || bucket != tc.wantBucket {
+				t.Fatalf("the console sees client %q, bucket %q; want %q, %q", client.Addr, bucket, tc.wantAddr, tc.wantBucket)
 			}
 		})
 	}

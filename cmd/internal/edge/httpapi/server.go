@@ -188,7 +188,7 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Console != nil {
 		// The console's in-process operations inherit its request's context: they carry the
 		// client it came from (the restore record's address and user agent), as over HTTP.
-		mux.Handle("/console/", gate.clients.middleware(opts.Console(inProcess(behind, timeout))))
+		mux.Handle("/console/", gate.clients.Middleware(opts.Console(inProcess(behind, timeout))))
 	}
 	if opts.Exports != nil {
 		// The same authentication, scope and rate limit as /graphql. No CSRF check: credentials

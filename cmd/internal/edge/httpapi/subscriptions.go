@@ -169,7 +169,7 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 		r.Header = hdr
 		p, err := policy.authenticate(r)
 		if err != nil || p == nil {
-			key := gate.clients.bucket(orig)
+			key := gate.clients.Bucket(orig)
 			gate.logger.InfoContext(ctx, "authentication failed (websocket connection_init)", "reason", err, "client", key,
 				"request_id", requestid.From(ctx))
 			if !gate.spend(key) {
@@ -180,7 +180,7 @@ func wsInit(gate *authGate, policy *wsPolicy) transport.WebsocketInitFunc {
 		if s := sessionFrom(ctx); s != nil {
 			s.authenticated(r)
 		}
-		return upstream.WithFairnessKey(auth.WithClient(auth.WithPrincipal(ctx, p), gate.clients.client(orig)), principalKey(p)), nil, nil
+		return upstream.WithFairnessKey(auth.WithClient(auth.WithPrincipal(ctx, p), gate.clients.Client(orig)), principalKey(p)), nil, nil
 	}
 }
 

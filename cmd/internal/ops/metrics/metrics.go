@@ -1,7 +1,8 @@
 // Package metrics exposes the gateway's Prometheus metrics: per-server upstream health (health
 // probe and circuit breaker), calls, retries and short-circuits, upstream latency by route,
 // token calls, health-probe outcomes, the immutable-data cache, GraphQL requests by operation
-// and outcome, request latency, configuration reloads and open subscriptions. Client counters
+// and outcome, request latency, the console's requests by route and its in-process operations,
+// configuration reloads and open subscriptions. Client counters
 // and open subscriptions are read at scrape time; the rest is observed as it happens.
 package metrics
 
@@ -34,8 +35,12 @@ type Metrics struct {
 	tokens      *prometheus.CounterVec
 	probes      *prometheus.CounterVec
 	reloads     *prometheus.CounterVec
+	console     *prometheus.HistogramVec
+	consoleOps  *prometheus.HistogramVec
 	operationMu sync.Mutex
 	operations  map[string]bool // operation names seen, bounded by maxOperationNames
+	routeMu     sync.Mutex
+	routes      map[string]bool // console routes seen, bounded by maxConsoleRoutes
 }
 
 // maxOperationNames bounds the operation label's values: operation names are the callers' to
@@ -44,15 +49,37 @@ type Metrics struct {
 // whatever the callers send.
 const maxOperationNames = 200
 
+// maxConsoleRoutes bounds the console's route label: the console names its routes by their
+// patterns (a fixed set of about thirty), and past this many distinct values the rest count as
+// "other", whatever a caller passes.
+const maxConsoleRoutes = 64
+
+// OtherRoute is the console route label of a request no route took (an unknown path, or one
+// refused before routing) and of routes past maxConsoleRoutes.
+const OtherRoute = "other"
+
+// requestBuckets are the request-latency histograms' buckets (seconds).
+var requestBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15}
+
 // New builds the registry with the request-path metrics; Register adds the fleet's and the
 // cache's, once both exist (the fleet's clients report into the registry as they are built).
 func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), operations: map[string]bool{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), operations: map[string]bool{}, routes: map[string]bool{}}
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "http_request_duration_seconds",
 		Help:    "Time to answer a /graphql request, by HTTP status code.",
-		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		Buckets: requestBuckets,
 	}, []string{"code"})
+	m.console = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "console_request_duration_seconds",
+		Help:    "Time to answer a request to the console (/console/), by route pattern (other: no route took it) and status class; a stream is timed for its whole life.",
+		Buckets: requestBuckets,
+	}, []string{"route", "status_class"})
+	m.consoleOps = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "console_graphql_duration_seconds",
+		Help:    "Time of each GraphQL operation the console runs in process for a page, by operation name and outcome (ok, partial, error).",
+		Buckets: requestBuckets,
+	}, []string{"operation", "outcome"})
 	m.graphql = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "graphql_requests_total",
 		Help: "GraphQL operations answered, by operation name and outcome (ok, partial, error, rejected).",
@@ -74,7 +101,7 @@ func New() *Metrics {
 		Namespace: Namespace, Name: "config_reloads_total",
 		Help: "Configuration reloads (SIGHUP), by outcome (ok, invalid).",
 	}, []string{"outcome"})
-	m.reg.MustRegister(m.duration, m.graphql, m.upstream, m.tokens, m.probes, m.reloads,
+	m.reg.MustRegister(m.duration, m.graphql, m.upstream, m.tokens, m.probes, m.reloads, m.console, m.consoleOps,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -109,26 +136,58 @@ func SubscriptionsOpen(open func() int) prometheus.Collector {
 // ObserveGraphQL counts one GraphQL response. The operation should already be a bounded name
 // (telemetry.OperationName); it is bounded again here, so no caller can grow the label.
 func (m *Metrics) ObserveGraphQL(operation, outcome string) {
-	operation = telemetry.BoundName(operation)
+	m.graphql.WithLabelValues(m.boundOperation(operation), outcome).Inc()
+}
+
+// boundOperation is the operation label for name: cut to telemetry.MaxOperationNameBytes, and
+// "other" past maxOperationNames distinct names.
+func (m *Metrics) boundOperation(name string) string {
+	name = telemetry.BoundName(name)
 	m.operationMu.Lock()
-	if !m.operations[operation] {
+	defer m.operationMu.Unlock()
+	if !m.operations[name] {
 		if len(m.operations) >= maxOperationNames {
-			operation = "other"
+			return "other"
+		}
+		m.operations[name] = true
+	}
+	return name
+}
+
+// ObserveConsoleRequest times one console request. route is the pattern of the console's route
+// that took it ("GET /console/sessions/{id}": never the raw path, which holds ids), or
+// OtherRoute; it is bounded again here (maxConsoleRoutes), so no caller can grow the label.
+func (m *Metrics) ObserveConsoleRequest(route string, status int, d time.Duration) {
+	route = telemetry.BoundName(route)
+	m.routeMu.Lock()
+	if !m.routes[route] {
+		if len(m.routes) >= maxConsoleRoutes {
+			route = OtherRoute
 		} else {
-			m.operations[operation] = true
+			m.routes[route] = true
 		}
 	}
-	m.operationMu.Unlock()
-	m.graphql.WithLabelValues(operation, outcome).Inc()
+	m.routeMu.Unlock()
+	m.console.WithLabelValues(route, statusClass(status)).Observe(d.Seconds())
+}
+
+// ObserveConsoleOperation times one GraphQL operation the console ran in process (the
+// operation label bounded as graphql_requests_total's; outcome ok, partial or error).
+func (m *Metrics) ObserveConsoleOperation(operation, outcome string, d time.Duration) {
+	m.consoleOps.WithLabelValues(m.boundOperation(operation), outcome).Observe(d.Seconds())
+}
+
+// statusClass is an HTTP status's class ("2xx"), or "error" for none (no response).
+func statusClass(status int) string {
+	if status >= 100 && status <= 599 {
+		return strconv.Itoa(status/100) + "xx"
+	}
+	return "error"
 }
 
 // ObserveUpstream records one HTTP request to a VBO server (route is templated: no ids).
 func (m *Metrics) ObserveUpstream(server, route string, status int, d time.Duration) {
-	class := "error"
-	if status >= 100 && status <= 599 {
-		class = strconv.Itoa(status/100) + "xx"
-	}
-	m.upstream.WithLabelValues(server, route, class).Observe(d.Seconds())
+	m.upstream.WithLabelValues(server, route, statusClass(status)).Observe(d.Seconds())
 	if strings.HasSuffix(route, "/token") {
 		outcome := "ok"
 		switch {
