@@ -16,7 +16,10 @@ import (
 // retried, failures typed as *ActionError (restore_post.go).
 //
 // The items are named as the front door browsed them: a BrowseRef (the collection they were
-// listed from) and their ids. Paths ({R} = RestoreSessions/{sessionId}; C = ContainerID,
+// listed from) and their ids. Where VBO's documents require more of an item than its id
+// (OneDrive and SharePoint documents, SharePoint list items, Teams files), the body carries the
+// item's object as VBO answers it, read back from the session just before the POST
+// (restore_items.go). Paths ({R} = RestoreSessions/{sessionId}; C = ContainerID,
 // P = ParentID; the same on v6 and v8, which differ in their answers):
 //
 //	ref kind        collection                              list key   save  send  restoreTo  restore
@@ -33,7 +36,7 @@ import (
 // the session's Events and Statistics).
 
 // ActionItems names the items an action applies to: the collection they were browsed in and
-// their ids.
+// their ids (the client reads the objects VBO needs itself: NeedsItemObjects).
 type ActionItems struct {
 	Ref BrowseRef
 	IDs []string
