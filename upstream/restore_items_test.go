@@ -139,3 +139,37 @@ func TestItemReadsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestItemReadsRetriedActionNot: the item reads are GETs and retried like any read (a 503
+// once); the action's POST after them is still sent once, its lost answer outcome unknown.
+func TestItemReadsRetriedActionNot(t *testing.T) {
+	t.Parallel()
+	failedOnce := false
+	f := newRestoreVBO(t, withItemReads(resetConnection))
+	reads := f.reply
+	f.reply = func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.Method == http.MethodGet && !failedOnce {
+			failedOnce = true
+			replyJSON(503, `{"message":"busy"}`)(w, r, n)
+			return
+		}
+		reads(w, r, n)
+	}
+	c := f.client(t, APIv8, ClientOptions{Retry: fastRetry})
+	items := ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"doc"}}
+	_, _, err := c.RestoreItemsToOriginal(context.Background(), "s1", items, RestoreOriginalOptions{Credentials: RestoreCredentials{UserCode: "X"}})
+	if !MaybeApplied(err) {
+		t.Fatalf("err %v, want outcome unknown", err)
+	}
+	var gets, posts int
+	for _, r := range f.requests() {
+		if r.Method == http.MethodGet {
+			gets++
+		} else {
+			posts++
+		}
+	}
+	if gets != 2 || posts != 1 {
+		t.Errorf("%d reads (want 2: one retried), %d POSTs (want 1)", gets, posts)
+	}
+}
