@@ -16,7 +16,10 @@ import (
 // retried, failures typed as *ActionError (restore_post.go).
 //
 // The items are named as the front door browsed them: a BrowseRef (the collection they were
-// listed from) and their ids. Paths ({R} = RestoreSessions/{sessionId}; C = ContainerID,
+// listed from) and their ids. Where VBO's documents require more of an item than its id
+// (OneDrive and SharePoint documents, SharePoint list items, Teams files), the body carries the
+// item's object as VBO answers it, read back from the session just before the POST
+// (restore_items.go). Paths ({R} = RestoreSessions/{sessionId}; C = ContainerID,
 // P = ParentID; the same on v6 and v8, which differ in their answers):
 //
 //	ref kind        collection                              list key   save  send  restoreTo  restore
@@ -33,7 +36,7 @@ import (
 // the session's Events and Statistics).
 
 // ActionItems names the items an action applies to: the collection they were browsed in and
-// their ids.
+// their ids (the client reads the objects VBO needs itself: NeedsItemObjects).
 type ActionItems struct {
 	Ref BrowseRef
 	IDs []string
@@ -113,8 +116,13 @@ func needIDs(items ActionItems) error {
 	return nil
 }
 
-// itemList is the body's list of items: [{"id":...}], or [{"postId":n}] for posts.
-func itemList(kind BrowseKind, ids []string) (any, error) {
+// itemList is the body's list of items: the objects VBO answered for them when the
+// collection's schema requires more than an id (objects, restore_items.go), [{"postId":n}] for
+// posts, else [{"id":...}].
+func itemList(kind BrowseKind, ids []string, objects []json.RawMessage) (any, error) {
+	if objects != nil {
+		return objects, nil
+	}
 	if kind == BrowsePosts {
 		posts := make([]map[string]int64, 0, len(ids))
 		for _, id := range ids {
@@ -133,11 +141,12 @@ func itemList(kind BrowseKind, ids []string) (any, error) {
 	return list, nil
 }
 
-// actionBody is the common part of a body: the item list under its key, the channel for Teams.
-func actionBody(v actionVerbs, items ActionItems) (map[string]any, error) {
+// actionBody is the common part of a body: the item list under its key (objects: the items as
+// VBO answered them, or nil), the channel for Teams.
+func actionBody(v actionVerbs, items ActionItems, objects []json.RawMessage) (map[string]any, error) {
 	body := map[string]any{}
 	if v.key != "" {
-		list, err := itemList(items.Ref.Kind, items.IDs)
+		list, err := itemList(items.Ref.Kind, items.IDs, objects)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +174,8 @@ func jsonBody(body any) ([]byte, error) {
 func notSent(err error) error { return &ActionError{Outcome: OutcomeNotSent, Err: err} }
 
 // itemsAction checks items for the action verb picks and returns the action's path and the
-// common part of its body; an error is the action's, not sent.
+// common part of its body (the items by id: sendItems puts their objects in when VBO needs
+// them); an error is the action's, not sent.
 func (c *Client) itemsAction(sessionID string, items ActionItems, verb func(actionVerbs) string, what string) (actionVerbs, string, map[string]any, error) {
 	v, path, err := c.actionPath(sessionID, items, verb, what)
 	if err == nil {
@@ -173,7 +183,7 @@ func (c *Client) itemsAction(sessionID string, items ActionItems, verb func(acti
 	}
 	var body map[string]any
 	if err == nil {
-		body, err = actionBody(v, items)
+		body, err = actionBody(v, items, nil)
 	}
 	if err != nil {
 		return v, "", nil, notSent(err)
@@ -181,11 +191,29 @@ func (c *Client) itemsAction(sessionID string, items ActionItems, verb func(acti
 	return v, path, body, nil
 }
 
+// withItemObjects replaces the ids of body's item list with the items' objects read back from
+// VBO when the collection's schema requires them (restore_items.go): the last step before an
+// action's POST, once everything else about it has been checked. An error is the action's, not
+// sent.
+func (c *Client) withItemObjects(ctx context.Context, sessionID string, v actionVerbs, items ActionItems, body map[string]any) error {
+	objects, err := c.itemObjects(ctx, sessionID, items)
+	if err != nil {
+		return notSent(err)
+	}
+	if objects != nil && v.key != "" {
+		body[v.key] = objects
+	}
+	return nil
+}
+
 // SaveItems downloads items (POST …/Save or …/save; Exchange: MSG, or a ZIP of several; OneDrive,
 // SharePoint and Teams: the file, or a ZIP). The answer is streamed: the caller closes
 // Download.Body.
 func (c *Client) SaveItems(ctx context.Context, sessionID string, items ActionItems) (*Download, error) {
-	_, path, body, err := c.itemsAction(sessionID, items, func(v actionVerbs) string { return v.save }, "save")
+	v, path, body, err := c.itemsAction(sessionID, items, func(v actionVerbs) string { return v.save }, "save")
+	if err == nil {
+		err = c.withItemObjects(ctx, sessionID, v, items, body)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +232,7 @@ type SendOptions struct {
 // SharePoint and Teams send; v6 200, v8 204).
 func (c *Client) SendItems(ctx context.Context, sessionID string, items ActionItems, opts SendOptions) (*Response, error) {
 	toDefault := len(opts.To) == 0
-	_, path, body, err := c.itemsAction(sessionID, items, func(v actionVerbs) string {
+	v, path, body, err := c.itemsAction(sessionID, items, func(v actionVerbs) string {
 		if toDefault {
 			return v.sendDefault
 		}
@@ -225,6 +253,9 @@ func (c *Client) SendItems(ctx context.Context, sessionID string, items ActionIt
 				body[k] = s
 			}
 		}
+	}
+	if err := c.withItemObjects(ctx, sessionID, v, items, body); err != nil {
+		return nil, err
 	}
 	return c.post(ctx, postAction, path, nil, body, nil)
 }
@@ -366,6 +397,9 @@ func (c *Client) RestoreItemsTo(ctx context.Context, sessionID string, items Act
 		setIf("officeRegion", to.OfficeRegion)
 		setIf("organizationName", to.OrganizationName)
 	}
+	if err := c.withItemObjects(ctx, sessionID, v, items, body); err != nil {
+		return nil, nil, err
+	}
 	return c.restoreCall(ctx, path, body)
 }
 
@@ -418,7 +452,7 @@ func (c *Client) RestoreItemsToOriginal(ctx context.Context, sessionID string, i
 	}
 	body := map[string]any{}
 	if items.Ref.Kind != BrowseTeams && items.Ref.Kind != BrowsePosts {
-		if body, err = actionBody(v, items); err != nil {
+		if body, err = actionBody(v, items, nil); err != nil {
 			return nil, nil, notSent(err)
 		}
 	}
@@ -471,6 +505,9 @@ func (c *Client) RestoreItemsToOriginal(ctx context.Context, sessionID string, i
 		body["restoreMembers"] = opts.RestoreMembers
 		body["restoreSettings"] = opts.RestoreSettings
 		setImpersonation(body, opts.ImpersonationAccountName, opts.Credentials.ImpersonationAccountName)
+	}
+	if err := c.withItemObjects(ctx, sessionID, v, items, body); err != nil {
+		return nil, nil, err
 	}
 	return c.restoreCall(ctx, path, body)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -78,8 +79,7 @@ func TestSaveItemsIdleTimeoutPerRead(t *testing.T) {
 	})
 	t.Cleanup(func() { close(stop) }) // before the server's Close, which waits for the handler
 	c := f.client(t, APIv8, ClientOptions{Timeouts: Timeouts{Idle: 100 * time.Millisecond}})
-	items := ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"doc"}}
-	d, err := c.SaveItems(context.Background(), "s1", items)
+	d, err := c.SaveItems(context.Background(), "s1", mailItems)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,30 +128,33 @@ func TestSendItemsPerWorkload(t *testing.T) {
 		opts     SendOptions
 		wantPath string
 		wantBody string
+		// wantReads are the items read back before the action (after …/RestoreSessions/s1).
+		wantReads []string
 	}{
 		{"exchange default", APIv6, 200, mailItems, SendOptions{}, "/organization/mailboxes/m1/items/sendToDefaultAddress",
-			`{"items":[{"id":"i1"},{"id":"i2"}]}`},
+			`{"items":[{"id":"i1"},{"id":"i2"}]}`, nil},
 		{"exchange different", APIv8, 204, mailItems, SendOptions{To: []string{"a@x.com", "b@x.com"}, Subject: "Restored", Text: "Here"},
 			"/organization/mailboxes/m1/items/sendToDifferentAddress",
-			`{"items":[{"id":"i1"},{"id":"i2"}],"to":"a@x.com;b@x.com","subject":"Restored","text":"Here"}`},
+			`{"items":[{"id":"i1"},{"id":"i2"}],"to":"a@x.com;b@x.com","subject":"Restored","text":"Here"}`, nil},
 		{"onedrive", APIv8, 204, ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"doc"}},
 			SendOptions{To: []string{"a@x.com"}, From: "svc@x.com"}, "/Organization/OneDrives/d1/Documents/send",
-			`{"documents":[{"id":"doc"}],"to":"a@x.com","from":"svc@x.com"}`},
+			`{"documents":[` + itemBody("doc") + `],"to":"a@x.com","from":"svc@x.com"}`, []string{"/Organization/OneDrives/d1/Documents/doc"}},
 		{"teams files", APIv6, 200, teamFiles, SendOptions{To: []string{"a@x.com"}}, "/organization/teams/t1/files/send",
-			`{"files":[{"id":"f1"}],"channelId":"c1","to":"a@x.com"}`},
+			`{"files":[` + itemBody("f1") + `],"channelId":"c1","to":"a@x.com"}`, []string{"/organization/teams/t1/files/f1"}},
 		{"teams posts", APIv8, 204, ActionItems{Ref: BrowseRef{Kind: BrowsePosts, ContainerID: "t1", ParentID: "c1"}, IDs: []string{"1700000000123"}},
 			SendOptions{To: []string{"a@x.com"}}, "/organization/teams/t1/posts/send",
-			`{"posts":[{"postId":1700000000123}],"channelId":"c1","to":"a@x.com"}`},
+			`{"posts":[{"postId":1700000000123}],"channelId":"c1","to":"a@x.com"}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newRestoreVBO(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(tt.status) })
+			f := newRestoreVBO(t, withItemReads(func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(tt.status) }))
 			resp, err := f.client(t, tt.version, ClientOptions{}).SendItems(context.Background(), "s1", tt.items, tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := f.only(t)
+			req, reads := f.action(t)
+			checkReads(t, tt.version, reads, tt.wantReads)
 			if resp.StatusCode != tt.status || req.Path != "/vbo-base/"+tt.version+"/RestoreSessions/s1"+tt.wantPath {
 				t.Errorf("got %d %s", resp.StatusCode, req.Path)
 			}
@@ -229,30 +232,36 @@ func TestRestoreItemsToBodies(t *testing.T) {
 		items         ActionItems
 		to            RestoreTarget
 		path, body    string
+		reads         []string
 	}{
 		{"exchange", APIv6, mailItems, RestoreTarget{Mailbox: "bob@contoso.com", Folder: "Restored", MarkRestoredAsUnread: &yes, Credentials: creds},
 			"/organization/mailboxes/m1/items/restoreTo",
 			`{"items":[{"id":"i1"},{"id":"i2"}],"mailbox":"bob@contoso.com","folder":"Restored","markRestoredAsUnread":true,
-			"applicationId":"app-1","applicationCertificate":"MIIC","applicationCertificatePassword":"pfx-pw","impersonationAccountName":"svc@contoso.com"}`},
+			"applicationId":"app-1","applicationCertificate":"MIIC","applicationCertificatePassword":"pfx-pw","impersonationAccountName":"svc@contoso.com"}`, nil},
 		{"onedrive v8", APIv8, ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"doc"}},
 			RestoreTarget{OneDriveID: "d2", Folder: "From Ann", DocumentVersion: "Last", DocumentLastVersionAction: "Merge", ChangedItems: &yes, Credentials: &RestoreCredentials{UserCode: "ABC-123"}},
 			"/Organization/OneDrives/d1/Documents/copyTo",
-			`{"documents":[{"id":"doc"}],"onedrive":{"id":"d2"},"folder":"From Ann","documentVersion":"Last","documentLastVersionAction":"Merge","changedItems":true,"userCode":"ABC-123"}`},
+			`{"documents":[` + itemBody("doc") + `],"onedrive":{"id":"d2"},"folder":"From Ann","documentVersion":"Last","documentLastVersionAction":"Merge","changedItems":true,"userCode":"ABC-123"}`,
+			[]string{"/Organization/OneDrives/d1/Documents/doc"}},
 		{"onedrive v6 omits changedItems", APIv6, ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"doc"}},
 			RestoreTarget{OneDriveURL: "https://x/personal/bob", ChangedItems: &yes},
-			"/Organization/OneDrives/d1/Documents/copyTo", `{"documents":[{"id":"doc"}],"onedrive":{"url":"https://x/personal/bob"}}`},
-		{"sharepoint", APIv8, ActionItems{Ref: BrowseRef{Kind: BrowseSiteItems, ContainerID: "s1", ParentID: "list"}, IDs: []string{"it"}},
+			"/Organization/OneDrives/d1/Documents/copyTo", `{"documents":[` + itemBody("doc") + `],"onedrive":{"url":"https://x/personal/bob"}}`,
+			[]string{"/Organization/OneDrives/d1/Documents/doc"}},
+		{"sharepoint", APIv8, ActionItems{Ref: BrowseRef{Kind: BrowseSiteItems, ContainerID: "s1", ParentID: "list"}, IDs: []string{"it", "it2"}},
 			RestoreTarget{SiteURL: "https://x/sites/other", List: "Tasks"}, "/Organization/Sites/s1/Items/restoreTo",
-			`{"items":[{"id":"it"}],"siteURL":"https://x/sites/other","list":"Tasks"}`},
+			`{"items":[` + itemBody("it") + `,` + itemBody("it2") + `],"siteURL":"https://x/sites/other","list":"Tasks"}`,
+			[]string{"/Organization/Sites/s1/Items/it", "/Organization/Sites/s1/Items/it2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newRestoreVBO(t, replyJSON(200, `{"sessionId":"x"}`))
+			f := newRestoreVBO(t, withItemReads(replyJSON(200, `{"sessionId":"x"}`)))
 			if _, _, err := f.client(t, tt.version, ClientOptions{}).RestoreItemsTo(context.Background(), "s1", tt.items, tt.to); err != nil {
 				t.Fatal(err)
 			}
-			req := f.only(t)
+			req, reads := f.action(t)
+			sort.Strings(reads) // read concurrently
+			checkReads(t, tt.version, reads, tt.reads)
 			if req.Path != "/vbo-base/"+tt.version+"/RestoreSessions/s1"+tt.path {
 				t.Errorf("path %s", req.Path)
 			}
@@ -276,24 +285,28 @@ func TestRestoreItemsToOriginalBodies(t *testing.T) {
 		items      ActionItems
 		opts       RestoreOriginalOptions
 		path, body string
+		reads      map[string]string // per version
 	}{
 		{"exchange", mailItems, RestoreOriginalOptions{Credentials: RestoreCredentials{UserCode: "DEV-CODE"}},
-			"/organization/mailboxes/m1/items/restore", `{"items":[{"id":"i1"},{"id":"i2"}],"userCode":"DEV-CODE"}`},
+			"/organization/mailboxes/m1/items/restore", `{"items":[{"id":"i1"},{"id":"i2"}],"userCode":"DEV-CODE"}`, nil},
 		{"onedrive keep", ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"doc"}},
 			RestoreOriginalOptions{Credentials: app, Conflict: ConflictKeep}, "/Organization/OneDrives/d1/Documents/restore",
-			`{"documents":[{"id":"doc"}],"documentAction":"Keep","applicationId":"app-1","applicationCertificate":"MIIC"}`},
+			`{"documents":[` + itemBody("doc") + `],"documentAction":"Keep","applicationId":"app-1","applicationCertificate":"MIIC"}`,
+			map[string]string{APIv6: "/Organization/OneDrives/d1/Documents/doc", APIv8: "/Organization/OneDrives/d1/Documents/doc"}},
 		{"sharepoint merge", ActionItems{Ref: BrowseRef{Kind: BrowseSiteDocuments, ContainerID: "s1", ParentID: "lib"}, IDs: []string{"sd"}},
 			RestoreOriginalOptions{Credentials: app, Conflict: ConflictMerge}, "/Organization/Sites/s1/Documents/restore",
-			`{"documents":[{"id":"sd"}],"documentLastVersionAction":"Merge","applicationId":"app-1","applicationCertificate":"MIIC"}`},
+			`{"documents":[` + itemBody("sd") + `],"documentLastVersionAction":"Merge","applicationId":"app-1","applicationCertificate":"MIIC"}`,
+			map[string]string{APIv6: "/Organization/Sites/s1/Documents/sd", APIv8: "/Organization/Sites/s1/Documents/sd"}},
 		{"teams files", ActionItems{Ref: BrowseRef{Kind: BrowseTeamFiles, ContainerID: "t1", ParentID: "c1"}, IDs: []string{"f1"}},
 			RestoreOriginalOptions{Credentials: app, Conflict: ConflictOverwrite}, "/organization/teams/t1/files/restore",
-			`{"files":[{"id":"f1"}],"channelId":"c1","restoreChangedItems":true,"restoreMissingItems":true,"fileVersion":"Last","applicationId":"app-1","applicationCertificate":"MIIC"}`},
+			`{"files":[` + itemBody("f1") + `],"channelId":"c1","restoreChangedItems":true,"restoreMissingItems":true,"fileVersion":"Last","applicationId":"app-1","applicationCertificate":"MIIC"}`,
+			map[string]string{APIv6: "/organization/teams/t1/files/f1", APIv8: "/organization/teams/t1/channels/c1/files/f1"}},
 		{"teams posts", ActionItems{Ref: BrowseRef{Kind: BrowsePosts, ContainerID: "t1", ParentID: "c1"}},
 			RestoreOriginalOptions{Credentials: app, PostsFrom: &from}, "/organization/teams/t1/posts/restore",
-			`{"channelId":"c1","from":"2026-11-01T00:00:00Z","applicationId":"app-1","applicationCertificate":"MIIC"}`},
+			`{"channelId":"c1","from":"2026-11-01T00:00:00Z","applicationId":"app-1","applicationCertificate":"MIIC"}`, nil},
 		{"team with members and settings", ActionItems{Ref: BrowseRef{Kind: BrowseTeams}, IDs: []string{"t1"}},
 			RestoreOriginalOptions{Credentials: app, RestoreMembers: true, RestoreSettings: true}, "/organization/teams/t1/restore",
-			`{"restoreChangedItems":false,"restoreMissingItems":true,"restoreMembers":true,"restoreSettings":true,"applicationId":"app-1","applicationCertificate":"MIIC"}`},
+			`{"restoreChangedItems":false,"restoreMissingItems":true,"restoreMembers":true,"restoreSettings":true,"applicationId":"app-1","applicationCertificate":"MIIC"}`, nil},
 	}
 	for _, tt := range tests {
 		for _, v := range []string{APIv6, APIv8} {
@@ -303,7 +316,7 @@ func TestRestoreItemsToOriginalBodies(t *testing.T) {
 				if v == APIv8 {
 					answer = `{"sessionId":"rs-1"}`
 				}
-				f := newRestoreVBO(t, replyJSON(200, answer))
+				f := newRestoreVBO(t, withItemReads(replyJSON(200, answer)))
 				r, _, err := f.client(t, v, ClientOptions{}).RestoreItemsToOriginal(context.Background(), "s1", tt.items, tt.opts)
 				if err != nil {
 					t.Fatal(err)
@@ -311,7 +324,12 @@ func TestRestoreItemsToOriginalBodies(t *testing.T) {
 				if r.Async != (v == APIv8) || (v == APIv6 && r.Created != 1) || (v == APIv8 && r.SessionID != "rs-1") {
 					t.Errorf("result %+v", r)
 				}
-				req := f.only(t)
+				req, reads := f.action(t)
+				var want []string
+				if p := tt.reads[v]; p != "" {
+					want = []string{p}
+				}
+				checkReads(t, v, reads, want)
 				if req.Path != "/vbo-base/"+v+"/RestoreSessions/s1"+tt.path {
 					t.Errorf("path %s", req.Path)
 				}

@@ -116,3 +116,60 @@ const sessionJSON = `{"id":"6f0ec0b1-5d1a-4a6e-9d2b-0c7a1f2e3d4c","name":"Exchan
 "initiatedBy":"svc","clientHost":"10.0.0.5"}`
 
 func parseQuery(s string) (url.Values, error) { return url.ParseQuery(s) }
+
+// itemJSON is the item object the fake answers for a read of item id (with VBO's _links, which
+// the client leaves out of an action's body); itemBody is it as the body carries it.
+func itemJSON(id string) string {
+	return `{"id":"` + id + `","name":"` + id + `.docx","createdBy":"Ann","creationTime":"2026-01-01T00:00:00Z",` +
+		`"modifiedBy":"Bob","modificationTime":"2026-01-02T00:00:00Z","sizeBytes":10,"_links":{"self":{"href":"/x/` + id + `"}}}`
+}
+
+func itemBody(id string) string {
+	return `{"id":"` + id + `","name":"` + id + `.docx","createdBy":"Ann","creationTime":"2026-01-01T00:00:00Z",` +
+		`"modifiedBy":"Bob","modificationTime":"2026-01-02T00:00:00Z","sizeBytes":10}`
+}
+
+// withItemReads answers the client's item reads (GETs) with itemJSON of the path's last
+// segment, and the rest with reply.
+func withItemReads(reply func(w http.ResponseWriter, r *http.Request, n int)) func(w http.ResponseWriter, r *http.Request, n int) {
+	return func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.Method != http.MethodGet {
+			reply(w, r, n)
+			return
+		}
+		p := strings.Split(r.URL.Path, "/")
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprint(w, itemJSON(p[len(p)-1]))
+	}
+}
+
+// action returns the one POST the fake saw, failing the test otherwise; reads are the GETs'
+// paths (unescaped) in the order they arrived.
+func (f *restoreVBO) action(t *testing.T) (post seenRequest, reads []string) {
+	t.Helper()
+	var posts []seenRequest
+	for _, r := range f.requests() {
+		if r.Method == http.MethodPost {
+			posts = append(posts, r)
+		} else {
+			reads = append(reads, r.Path)
+		}
+	}
+	if len(posts) != 1 {
+		t.Fatalf("want exactly 1 POST, got %d: %+v", len(posts), posts)
+	}
+	return posts[0], reads
+}
+
+// checkReads compares the item reads the fake saw with want (paths after
+// /vbo-base/{version}/RestoreSessions/s1).
+func checkReads(t *testing.T, version string, got, want []string) {
+	t.Helper()
+	w := make([]string, len(want))
+	for i, p := range want {
+		w[i] = "/vbo-base/" + version + "/RestoreSessions/s1" + p
+	}
+	if strings.Join(got, " ") != strings.Join(w, " ") {
+		t.Errorf("item reads %v, want %v", got, w)
+	}
+}

@@ -139,12 +139,16 @@ func TestEstimate(t *testing.T) {
 				children(kind: MAIL_FOLDER, first: 5) { edges { node { name
 					children(kind: MAIL_ITEM, first: 2) { edges { node { name } } } } } } } } } } } }`,
 			map[string]any{"s": sessionID}, admin, 1 + 1 + 10 + 50, 1 + 1 + 1 + 2*10 + 10*(1+2*5) + 50*(1+2*2)},
-		// The item actions: one VBO action each after the organisation lists; approval one;
+		// The item actions: one VBO action each after the organisation lists, plus one read
+		// per item id (items VBO takes as objects are read back first); approval one;
 		// pending approvals none.
 		{"restoreItemsTo", `mutation { restoreItemsTo(input: {sessionId: "` + sessionID + `", itemIds: ["i"], idempotencyKey: "k", target: "a@b.c"}) { state } }`,
-			nil, tenant, 2 + 1, 1},
+			nil, tenant, 2 + 1 + 1, 1},
 		{"downloadRestoreItems, admin", `mutation { downloadRestoreItems(input: {sessionId: "` + sessionID + `", itemIds: ["i"], idempotencyKey: "k"}) { url } }`,
-			nil, admin, 3 + 1, 1},
+			nil, admin, 3 + 1 + 1, 1},
+		{"sendRestoreItems, ids in a variable", `mutation($in: SendRestoreItemsInput!) { sendRestoreItems(input: $in) { state } }`,
+			map[string]any{"in": map[string]any{"sessionId": sessionID, "itemIds": []any{"a", "b", "c"}, "idempotencyKey": "k", "to": []any{"a@b.c"}}},
+			tenant, 2 + 1 + 3, 1},
 		{"approveRestoreAction", `mutation { approveRestoreAction(id: "a") { state } }`, nil, tenant, 1, 1},
 		{"pendingRestoreApprovals reads no server", `{ pendingRestoreApprovals { edges { node { kind } } } }`, nil, tenant, 0, 1 + 2*50},
 		{"verifyRestoreActionLog reads no server", `{ verifyRestoreActionLog { ok records } }`, nil, admin, 0, 1},

@@ -38,8 +38,11 @@ import (
 //     back); each page of RestoreBrowser's roots and of RestoreItem.children one call, times
 //     how many parents ask; attribution, its actions and verifyRestoreActionLog none (the
 //     gateway's log). The item actions (downloadRestoreItems, sendRestoreItems,
-//     restoreItemsTo, restoreItemsToOriginal) one call each after the organisation lists;
-//     approveRestoreAction one; pendingRestoreApprovals and RestoreAction.events none.
+//     restoreItemsTo, restoreItemsToOriginal) one call each after the organisation lists,
+//     plus one per item id given (the read back of items VBO takes as objects; the kind is
+//     sealed in the id); approveRestoreAction one (its pending action's item reads are not
+//     known from the request: at most restore.maxItemsPerAction); pendingRestoreApprovals and
+//     RestoreAction.events none.
 
 // markerSlack is how many start/stop markers (type NONE) an events page asks for on top of
 // what it returns, so the default itemsOnly filter rarely needs a second look.
@@ -121,9 +124,12 @@ func (w *walker) calls(coord string, f *ast.Field, def *ast.FieldDefinition, mul
 	case "Mutation.downloadRestoreItems", "Mutation.sendRestoreItems", "Mutation.restoreItemsTo",
 		"Mutation.restoreItemsToOriginal":
 		// One VBO action each (a download's save when its link is fetched), after the
-		// session's organisation is found in the organisation lists (its own domains). A v8
-		// restore's statistics reads and a OneDrive target's lookup are not counted.
-		return mult, true
+		// session's organisation is found in the organisation lists (its own domains), plus
+		// one read per item for the items VBO takes as objects (OneDrive and SharePoint
+		// documents and list items, Teams files: upstream/restore_items.go). The items' kind
+		// is sealed in their ids, so every id given counts. A v8 restore's statistics reads
+		// and a OneDrive target's lookup are not counted.
+		return mult * float64(1+w.actionItemIDs(f, def)), true
 	case "Mutation.approveRestoreAction":
 		// The approved restore: one VBO action.
 		return mult, false
@@ -291,4 +297,11 @@ func intArg(v any, def int) int {
 		return int(max(0, min(f, math.MaxInt32)))
 	}
 	return def
+}
+
+// actionItemIDs is how many item ids an item action's input gives (0 when not known).
+func (w *walker) actionItemIDs(f *ast.Field, def *ast.FieldDefinition) int {
+	in, _ := w.arg(f, def, "input").(map[string]any)
+	ids, _ := in["itemIds"].([]any)
+	return len(ids)
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,8 +118,11 @@ func (s *Server) itemSize(n *Node) int64 {
 
 // Wire bodies of the actions (shaped as the OpenAPI schemas).
 type (
+	// itemRef is an item object of an action body's list: its id, and which of its members
+	// it has (not null), names case-folded (VBO binds them case-insensitively).
 	itemRef struct {
-		ID string `json:"id"`
+		ID      string
+		members map[string]bool
 	}
 	credentialsIn struct {
 		UserName               string  `json:"userName,omitempty"`
@@ -346,10 +350,84 @@ func (c *rcall) restoreCredentials(a *RestoreAction, in credentialsIn) bool {
 	return ok
 }
 
-// resolveItems maps the body's ids to nodes of kind inside container; ok=false has answered.
+// UnmarshalJSON reads an item object (any members; the id a string when given).
+func (r *itemRef) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*r = itemRef{members: make(map[string]bool, len(m))}
+	for k, v := range m {
+		if string(v) == "null" {
+			continue
+		}
+		r.members[strings.ToLower(k)] = true
+		if strings.EqualFold(k, "id") {
+			if err := json.Unmarshal(v, &r.ID); err != nil {
+				return &json.UnmarshalTypeError{Value: "id", Field: "id", Type: reflect.TypeFor[string]()}
+			}
+		}
+	}
+	return nil
+}
+
+// itemRequired is what the OpenAPI documents require of an item object in an action body's
+// list, by the kind of item it names (TestItemRequiredMatchesDocuments holds it to them):
+// RESTOneDriveDocument, RESTSharePointDocument/Folder/Item, RESTTeamsFile (v8 adds
+// channelId). An Exchange item (RESTExchangeItemStringId) and a post (RESTTeamsPost) require
+// nothing.
+func itemRequired(kind NodeKind, v8 bool) []string {
+	sp := []string{"id", "name", "createdBy", "creationTime", "modifiedBy", "modificationTime"}
+	switch kind {
+	case KindDriveDoc:
+		return append(sp, "sizeBytes")
+	case KindSiteDoc, KindSiteFolder, KindSiteItem:
+		return sp
+	case KindTeamFile:
+		if v8 {
+			return []string{"id", "channelId"}
+		}
+		return []string{"id"}
+	}
+	return nil
+}
+
+// itemListKey is the body member that lists items of kind.
+func itemListKey(kind NodeKind) string {
+	switch kind {
+	case KindDriveDoc, KindSiteDoc:
+		return "documents"
+	case KindSiteFolder:
+		return "folders"
+	case KindTeamFile:
+		return "files"
+	}
+	return "items"
+}
+
+// requireItemFields answers 400, as VBO's model validation does before the action runs, when
+// an item object of refs lacks a member its schema requires; ok=false has answered.
+func (c *rcall) requireItemFields(refs []itemRef, kind NodeKind) bool {
+	req := itemRequired(kind, c.v8())
+	for i, r := range refs {
+		for _, f := range req {
+			if !r.members[strings.ToLower(f)] {
+				c.s.badRequest(c.w, fmt.Sprintf("The %s[%d].%s field is required.", itemListKey(kind), i, f))
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// resolveItems maps the body's item objects to nodes of kind inside container; ok=false has
+// answered (400 for an object lacking a required member, 404 for an unknown id).
 func (c *rcall) resolveItems(t *OrgTree, refs []itemRef, kind NodeKind, container *Node, what string) ([]*Node, bool) {
 	if len(refs) == 0 {
 		c.s.badRequest(c.w, "At least one item must be specified.")
+		return nil, false
+	}
+	if !c.requireItemFields(refs, kind) {
 		return nil, false
 	}
 	out := make([]*Node, 0, len(refs))

@@ -207,6 +207,9 @@ func (c *rcall) teamsSelection(t *OrgTree, tm *Node, scope, action string, in *t
 		}
 	} else {
 		kind, what = KindTeamFile, "File"
+		if !c.requireItemFields(in.Files, kind) {
+			return nil, nil, false
+		}
 		for _, f := range in.Files {
 			ids = append(ids, f.ID)
 		}

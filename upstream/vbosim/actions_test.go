@@ -153,7 +153,7 @@ func TestActionsExchangeAndOneDrive(t *testing.T) {
 			drive := tree.OneDrives[0]
 			doc := drive.Filter(KindDriveFolder)[0].Filter(KindDriveDoc)[0]
 			r = h.post("/"+ver+"/RestoreSessions/"+ds.ID+"/Organization/OneDrives/"+drive.ID+"/Documents/copyTo",
-				`{"documents":[{"id":"`+doc.ID+`"}],"onedrive":{"id":"`+tree.OneDrives[1].ID+`"},"userName":"u","userPassword":"p"}`)
+				`{"documents":[`+spEntry(doc, `,"sizeBytes":`+fmt.Sprint(doc.Size))+`],"onedrive":{"id":"`+tree.OneDrives[1].ID+`"},"userName":"u","userPassword":"p"}`)
 			if r.status != 200 {
 				t.Fatalf("copyTo: %d %s", r.status, r.body)
 			}

@@ -123,6 +123,7 @@ func TestOpenAPIContract(t *testing.T) {
 				})
 			}
 			t.Run("restore", func(t *testing.T) { contractRestore(t, doc, h, ver) })
+			t.Run("gateway actions", func(t *testing.T) { contractGatewayActions(t, doc, ver) })
 		})
 	}
 }
