@@ -135,7 +135,7 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 		return err
 	}
 	if e.now.IsZero() {
-		if e.now, err = e.s.st.Now(ctx); err != nil {
+		if e.now, err = e.s.now(ctx); err != nil {
 			return err
 		}
 	}

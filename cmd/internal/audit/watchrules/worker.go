@@ -147,7 +147,7 @@ func ownerKey(tenant *string) string {
 
 // cancel ends a pending delivery without sending it.
 func (s *Service) cancel(ctx context.Context, d *deliveryRow, reason string) error {
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (s *Service) cancel(ctx context.Context, d *deliveryRow, reason string) err
 // stays PENDING and the delay before the next attempt is returned; otherwise it is final.
 // A 410 Gone disables the rule.
 func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry bool) (*time.Duration, error) {
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, err
 	}
