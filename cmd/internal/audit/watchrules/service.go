@@ -319,7 +319,7 @@ func (s *Service) Update(ctx context.Context, id string, in model.WatchRuleInput
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET name = ?, trigger_on = ?, definition = ?, enabled = ?, disabled_reason = ?,
-			updated_ns = ? WHERE id = ?`, d.Name, string(d.On), string(def), enabled, reason, store.NS(now), id); err != nil {
+			`+bumpUpdated+` WHERE id = ?`, d.Name, string(d.On), string(def), enabled, reason, store.NS(now), store.NS(now), id); err != nil {
 			return err
 		}
 		out, err = getRule(ctx, tx, id)
@@ -371,8 +371,8 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Dura
 		if overlap > 0 {
 			previous, until = r.secret.Reveal(), store.NS(now.Add(overlap))
 		}
-		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET secret = ?, previous_secret = ?, previous_until_ns = ?, updated_ns = ? WHERE id = ?`,
-			secret.Reveal(), previous, until, store.NS(now), id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET secret = ?, previous_secret = ?, previous_until_ns = ?, `+bumpUpdated+` WHERE id = ?`,
+			secret.Reveal(), previous, until, store.NS(now), store.NS(now), id); err != nil {
 			return err
 		}
 		out, err = getRule(ctx, tx, id)

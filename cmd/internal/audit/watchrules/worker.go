@@ -209,8 +209,8 @@ func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry
 		}
 		if out.Result == webhooks.Gone {
 			reason := fmt.Sprintf("the receiver answered 410 Gone on %s", now.UTC().Format(time.RFC3339))
-			_, err := tx.Exec(ctx, `UPDATE watch_rule SET enabled = FALSE, disabled_reason = ?, updated_ns = ? WHERE id = ?`,
-				reason, store.NS(now), r.id)
+			_, err := tx.Exec(ctx, `UPDATE watch_rule SET enabled = FALSE, disabled_reason = ?, `+bumpUpdated+` WHERE id = ?`,
+				reason, store.NS(now), store.NS(now), r.id)
 			return err
 		}
 		return nil
