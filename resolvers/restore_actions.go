@@ -359,6 +359,7 @@ func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) (
 	if len(acts) > eventjoin.MaxActions {
 		return out, nil // too many to join (eventjoin.MaxActions)
 	}
+	set := eventjoin.NewSet(acts) // the items folded once for every event
 	const batch = 1000
 	for offset := 0; offset < actionEventsScan && len(out) < maxActionEvents; offset += batch {
 		bySession, err := r.Reads.Reader.ArchivedEvents(ctx, obj.Server, []string{obj.VBOSessionID}, offset, batch, 0)
@@ -367,7 +368,7 @@ func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) (
 		}
 		list := bySession[obj.VBOSessionID]
 		for i := range list {
-			if eventjoin.Join(&list[i], acts) != mine {
+			if set.Join(&list[i]) != mine {
 				continue
 			}
 			out = append(out, &model.RestoreEvent{ServerName: obj.Server, SessionID: obj.VBOSessionID, Upstream: list[i]})
