@@ -109,15 +109,16 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 		ctx, positions := resolvers.WithPositions(ctx)
 		responses := next(ctx) // the resolver has registered with the feed
 		if err := policy.stillAccepted(ctx); err != nil {
-			// A reload that removed the credentials between the edge's check (the snapshot the
-			// request arrived on) and the registration ran its Feed.CloseAll before this
-			// subscription was there to close. Refused; the request's context ends the stream.
+			// A reload that removed the credentials came between the edge's check (the snapshot
+			// the request arrived on, or the websocket operation's admission) and the
+			// registration: its Feed.CloseAll may have run before this subscription was there to
+			// close. Ended as the reload ends the others (RESUBSCRIBE: subscribing again is then
+			// refused, 401 or 4403); the request's context ends the stream.
 			release()
 			opts.Logger.InfoContext(ctx, "subscription refused: its credentials are no longer accepted", "reason", err,
 				"request_id", requestid.From(ctx))
-			e := gqlerror.Errorf("authentication required")
-			e.Extensions = map[string]any{"code": resolvers.CodeUnauthenticated}
-			return refuseSubscription(ctx, e)
+			return refuseSubscription(ctx, &gqlerror.Error{Message: resolvers.ErrResubscribe.Error(),
+				Extensions: map[string]any{"code": resolvers.CodeResubscribe}})
 		}
 		ended := false
 		return func(rctx context.Context) *graphql.Response {
