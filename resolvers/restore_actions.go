@@ -338,8 +338,8 @@ func (r *Resolver) pendingRestoreApprovals(ctx context.Context, first *int, afte
 const (
 	maxActionEvents  = 500
 	actionEventsScan = 10_000
-	// actionStepsScan bounds the session's steps read for its item actions (as the watch rules'
-	// join reads them, cmd/internal/app's maxItemActionsJoined).
+	// actionStepsScan bounds the session's steps paged for its item actions by a front door
+	// that cannot list them alone (RestoreSessionItemActions; the gateway's can).
 	actionStepsScan = 10_000
 	actionStepsPage = 500
 )
