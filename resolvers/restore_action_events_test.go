@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/graph/model"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
 	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjointest"
+	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
 
 // joinFrontDoor is a RestoreFrontDoor holding one gateway session ("gw", VBO session s1 of
@@ -164,5 +166,50 @@ func TestActionEventsWithoutItsSession(t *testing.T) {
 		if events, err := c.r.actionEvents(context.Background(), c.a); err != nil || len(events) != 0 {
 			t.Errorf("%s: %d events, %v", name, len(events), err)
 		}
+	}
+}
+
+// TestActionEventsCostIsBounded: RestoreAction.events joins each archived event of the session
+// (up to actionEventsScan) among the session's item actions (up to eventjoin.MaxActions), each
+// naming up to restore.maxItemsPerAction items: the items are folded once, not compared again
+// for every event. The worst case here (every action's window holds every event, no action
+// names it) took seconds of CPU per field, per action of a page.
+func TestActionEventsCostIsBounded(t *testing.T) {
+	t.Parallel()
+	const actions, items, events = eventjoin.MaxActions, 100, actionEventsScan
+	t0 := eventjointest.T0
+	var steps []*model.RestoreAction
+	for i := range actions {
+		m := &model.RestoreAction{ID: fmt.Sprintf("a%03d", i), Kind: model.RestoreActionKindRestoreTo, Server: "syd1",
+			StartTime: t0, VBOSessionID: "s1", Position: int64(i + 1)} // no outcome yet: its window is open
+		for j := range items {
+			n := fmt.Sprintf("RE: RE: RE: Quarterly figures for the board, message %d of restore %d", j, i)
+			m.Items = append(m.Items, &model.RestoreActionItem{UpstreamID: n, Kind: model.RestoreItemKindMailItem, Name: &n})
+		}
+		steps = append(steps, m)
+	}
+	archive := newCountingArchive()
+	archive.events = nil
+	for k := range events {
+		// No action names it (subjects alike but for their end): every window is searched.
+		name := fmt.Sprintf("RE: RE: RE: Quarterly figures for the board, message %d of no restore", k)
+		if k == events/2 {
+			name = " re: re: re: QUARTERLY figures for the board, message 7 of restore 0 " // named by a000 alone
+		}
+		archive.events = append(archive.events, upstream.RestoreSessionEvent{ID: fmt.Sprintf("e%d", k), Order: k,
+			Type: upstream.EventTypeRestore, Status: upstream.EventStatusSuccess, ItemName: name, StartTime: t0.Add(time.Second)})
+	}
+	r := &Resolver{Restore: &listingFrontDoor{joinFrontDoor: &joinFrontDoor{steps: steps}}, Reads: &ArchiveReads{Reader: archive, From: ReadsArchive}}
+	start := time.Now()
+	got, err := r.actionEvents(context.Background(), steps[0])
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Upstream.ID != fmt.Sprintf("e%d", events/2) {
+		t.Fatalf("%d events joined to a000, want the one naming its item", len(got))
+	}
+	if took > 2*time.Second {
+		t.Fatalf("joining %d events among %d actions of %d items took %v", events, actions, items, took)
 	}
 }

@@ -338,8 +338,8 @@ func (r *Resolver) pendingRestoreApprovals(ctx context.Context, first *int, afte
 const (
 	maxActionEvents  = 500
 	actionEventsScan = 10_000
-	// actionStepsScan bounds the session's steps read for its item actions (as the watch rules'
-	// join reads them, cmd/internal/app's maxItemActionsJoined).
+	// actionStepsScan bounds the session's steps paged for its item actions by a front door
+	// that cannot list them alone (RestoreSessionItemActions; the gateway's can).
 	actionStepsScan = 10_000
 	actionStepsPage = 500
 )
@@ -359,6 +359,7 @@ func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) (
 	if len(acts) > eventjoin.MaxActions {
 		return out, nil // too many to join (eventjoin.MaxActions)
 	}
+	set := eventjoin.NewSet(acts) // the items folded once for every event
 	const batch = 1000
 	for offset := 0; offset < actionEventsScan && len(out) < maxActionEvents; offset += batch {
 		bySession, err := r.Reads.Reader.ArchivedEvents(ctx, obj.Server, []string{obj.VBOSessionID}, offset, batch, 0)
@@ -367,7 +368,7 @@ func (r *Resolver) actionEvents(ctx context.Context, obj *model.RestoreAction) (
 		}
 		list := bySession[obj.VBOSessionID]
 		for i := range list {
-			if eventjoin.Join(&list[i], acts) != mine {
+			if set.Join(&list[i]) != mine {
 				continue
 			}
 			out = append(out, &model.RestoreEvent{ServerName: obj.Server, SessionID: obj.VBOSessionID, Upstream: list[i]})

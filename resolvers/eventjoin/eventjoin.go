@@ -25,12 +25,15 @@
 //     the items VBO writes events for); with several, none: the join is never guessed.
 //
 // Callers pass every item action of the session (at most MaxActions); with more, Join joins
-// nothing, since not every caller could read them all.
+// nothing, since not every caller could read them all. A caller joining many events (a
+// session's archive: RestoreAction.events, the reaper) prepares the actions once (NewSet), so
+// that an event costs one lookup per action, not one comparison per item of every action.
 package eventjoin
 
 import (
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -125,26 +128,81 @@ func (a *Action) distance(t time.Time) (time.Duration, bool) {
 	return d, d <= Skew
 }
 
-// names reports whether a names item (trimmed, case folded; "" names nothing).
-func (a *Action) names(item string) bool {
-	item = strings.TrimSpace(item)
-	if item == "" {
-		return false
+// Set is one session's item actions prepared for joining many events (Join): each action's
+// item names are folded once, so joining an event costs one lookup per action whose window
+// holds it, whatever the number of items the actions name. A Set is read only; its Join is
+// safe for concurrent use.
+type Set struct {
+	actions []Action
+	names   []map[string]struct{} // by action: its item names, folded (nameKey)
+}
+
+// NewSet prepares actions (one session's item actions; the slice is kept, not copied). With
+// more than MaxActions, its Join joins nothing.
+func NewSet(actions []Action) *Set {
+	s := &Set{actions: actions}
+	if len(actions) > MaxActions {
+		return s
 	}
-	for _, n := range a.Items {
-		if strings.EqualFold(strings.TrimSpace(n), item) {
-			return true
+	s.names = make([]map[string]struct{}, len(actions))
+	for i := range actions {
+		m := make(map[string]struct{}, len(actions[i].Items))
+		for _, n := range actions[i].Items {
+			if k := nameKey(n); k != "" {
+				m[k] = struct{}{}
+			}
 		}
+		s.names[i] = m
 	}
-	return false
+	return s
+}
+
+// nameKey folds an item name as the join compares names: trimmed, and each rune replaced by
+// the smallest of its case-folding orbit, so that two names have one key exactly when
+// strings.EqualFold holds between them trimmed. "" for a name that is blank.
+func nameKey(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
 
 // Join is the index in actions (one session's item actions) of the action that wrote item
-// event e, or -1 (see the package comment for the rule).
+// event e, or -1 (see the package comment for the rule). It compares e's item with the items of
+// the actions whose window holds e only; to join many events against the same actions, prepare
+// them once (NewSet).
 func Join(e *upstream.RestoreSessionEvent, actions []Action) int {
 	if e == nil || len(actions) > MaxActions {
 		return -1
 	}
+	item := strings.TrimSpace(e.ItemName)
+	return join(e, actions, func(i int) bool { return actions[i].names(item) })
+}
+
+// Join is the index in the set's actions of the action that wrote item event e, or -1.
+func (s *Set) Join(e *upstream.RestoreSessionEvent) int {
+	if e == nil || s.names == nil {
+		return -1
+	}
+	item := nameKey(e.ItemName)
+	return join(e, s.actions, func(i int) bool {
+		_, ok := s.names[i][item]
+		return ok && item != ""
+	})
+}
+
+// join is the rule, names(i) telling whether actions[i] names e's item.
+func join(e *upstream.RestoreSessionEvent, actions []Action, names func(i int) bool) int {
 	named, only, inWindow := -1, -1, 0
 	var namedDist time.Duration
 	for i := range actions {
@@ -156,7 +214,7 @@ func Join(e *upstream.RestoreSessionEvent, actions []Action) int {
 		if !ok {
 			continue
 		}
-		if a.names(e.ItemName) {
+		if names(i) {
 			if named < 0 || nearer(a, d, &actions[named], namedDist) {
 				named, namedDist = i, d
 			}
@@ -172,6 +230,19 @@ func Join(e *upstream.RestoreSessionEvent, actions []Action) int {
 		return only
 	}
 	return -1
+}
+
+// names reports whether a names item (trimmed; "" names nothing) as EqualFold compares them.
+func (a *Action) names(item string) bool {
+	if item == "" {
+		return false
+	}
+	for _, n := range a.Items {
+		if strings.EqualFold(strings.TrimSpace(n), item) {
+			return true
+		}
+	}
+	return false
 }
 
 // nearer reports whether a (its run d from the event) is a better match than b (db from it).

@@ -3,6 +3,7 @@ package eventjoin
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +163,24 @@ func TestEventTypes(t *testing.T) {
 			upstream.EventTypeSend, upstream.EventTypeRestore, upstream.EventTypeView} {
 			if got := Writes(k, typ); got != slices.Contains(want, typ) {
 				t.Errorf("Writes(%s, %s) = %v", k, typ, got)
+			}
+		}
+	}
+}
+
+// A Set's folded names (nameKey) match exactly when the names are equal trimmed and case
+// folded (strings.EqualFold), Unicode included: the Kelvin sign is a K, the long s an s, the
+// three sigmas one letter; invalid UTF-8 compares as EqualFold reads it.
+func TestNameKeyIsEqualFold(t *testing.T) {
+	t.Parallel()
+	names := []string{"Budget", " budget ", "BUDGET", "Bud get", "Kelvin", "\u212aelvin", "kelvin", "ſtraße", "STRASSE", "Straße",
+		"σοφία", "ΣΟΦΊΑ", "ςοφία", "ǅemal", "ǆemal", "Ǆemal", "\xff", "\xfe", "", "   ", "İstanbul", "istanbul", "i̇stanbul"}
+	for _, a := range names {
+		for _, b := range names {
+			ta, tb := strings.TrimSpace(a), strings.TrimSpace(b)
+			want := ta != "" && strings.EqualFold(ta, tb)
+			if got := nameKey(a) != "" && nameKey(a) == nameKey(b); got != want {
+				t.Errorf("%q and %q: one key %v, EqualFold %v", a, b, got, want)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watch"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/watchrules"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
+	"github.com/vbo-gateway/vbo-gateway/resolvers/eventjoin"
 )
 
 // logAttributions is the restore action log as the watcher joins it (watch.Attributions).
@@ -46,10 +47,10 @@ type logItemActions struct{ log *actionlog.Log }
 
 var _ watchrules.ItemActions = logItemActions{}
 
-// maxItemActionsJoined bounds the actions read for one session (pages of MaxActionsPage).
-const maxItemActionsJoined = 20 * actionlog.MaxActionsPage
-
-// ItemActions reads the item actions of the gateway session that opened VBO session vboID.
+// ItemActions reads the item actions of the gateway session that opened VBO session vboID:
+// the log's SessionItemActions, the list RestoreAction.events and the reaper join with (at
+// most eventjoin.MaxActions+1: with more, the join joins nothing), whatever other steps the
+// session took.
 func (a logItemActions) ItemActions(ctx context.Context, server, vboID string) ([]match.ItemAction, error) {
 	s, err := a.log.SessionByVBO(ctx, server, vboID)
 	if errors.Is(err, actionlog.ErrNotFound) {
@@ -58,22 +59,13 @@ func (a logItemActions) ItemActions(ctx context.Context, server, vboID string) (
 	if err != nil {
 		return nil, err
 	}
-	var out []match.ItemAction
-	for after, read := int64(0), 0; read < maxItemActionsJoined; {
-		page, err := a.log.Actions(ctx, s.ID, after, actionlog.MaxActionsPage)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range page {
-			if x.Kind.ItemAction() {
-				out = append(out, itemActionOf(x))
-			}
-		}
-		if len(page) < actionlog.MaxActionsPage {
-			break
-		}
-		read += len(page)
-		after = page[len(page)-1].Position
+	list, err := a.log.SessionItemActions(ctx, s.ID, eventjoin.MaxActions+1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]match.ItemAction, 0, len(list))
+	for _, x := range list {
+		out = append(out, itemActionOf(x))
 	}
 	return out, nil
 }

@@ -68,9 +68,11 @@ func TestFromSameOrigin(t *testing.T) {
 }
 
 // Cookies are Secure unless the request is plain-http development on loopback, judged from the
-// configuration and the connection, never from the Host header: a TLS-terminating proxy that
-// rewrites Host to 127.0.0.1 (nginx's default proxy_pass http://127.0.0.1:8080) must not make
-// the gateway drop Secure, nor may a client that writes Host: 127.0.0.1.
+// configuration and the connection: a TLS-terminating proxy that rewrites Host to 127.0.0.1
+// (nginx's default proxy_pass http://127.0.0.1:8080) must not make the gateway drop Secure,
+// nor may a client that writes Host: 127.0.0.1. The Host header can only make them stricter: a
+// loopback peer asking for a host that is not loopback is a local TLS terminator relaying a
+// browser's request (Secure), not the demo.
 func TestSecureCookies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -85,7 +87,10 @@ func TestSecureCookies(t *testing.T) {
 		{name: "the demo: a browser on loopback over plain http", peer: "127.0.0.1:50000", host: "127.0.0.1:8080"},
 		{name: "IPv6 loopback", peer: "[::1]:50000", host: "[::1]:8080"},
 		{name: "localhost", peer: "127.0.0.1:50000", host: "localhost:8080"},
-		{name: "a loopback peer's Host does not matter", peer: "127.0.0.1:50000", host: "gw.example"},
+		// stunnel, ghostunnel, hitch or haproxy in tcp mode end TLS on the same host and relay
+		// the browser's bytes: a loopback peer, no forwarding header, the public Host.
+		{name: "a loopback TLS terminator relaying the browser's Host", peer: "127.0.0.1:50000", host: "gw.example", secure: true},
+		{name: "IPv6: a loopback TLS terminator relaying the browser's Host", peer: "[::1]:50000", host: "gw.example:443", secure: true},
 		{name: "OpenID Connect on loopback http", redirectURL: "http://127.0.0.1:8080/console/auth/callback", peer: "127.0.0.1:50000", host: "127.0.0.1:8080"},
 		{name: "a remote client writing Host: 127.0.0.1", peer: "192.0.2.7:50000", host: "127.0.0.1", secure: true},
 		{name: "a remote client", peer: "192.0.2.7:50000", host: "gw.example", secure: true},

@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -65,10 +67,14 @@ func hashToken(t string) string {
 //     (http.trustedProxies) and no forwarding header (X-Forwarded-Proto, X-Forwarded-For,
 //     Forwarded, ...) came with it. A client can write those, but they only ever make the
 //     cookies stricter, never drop Secure;
-//   - the connection's peer is a loopback address.
+//   - the connection's peer is a loopback address;
+//   - and the Host header names loopback too (localhost, 127.0.0.1, [::1]).
 //
-// The Host header plays no part: a client chooses it, and a proxy that rewrites it to
-// 127.0.0.1 must not make the gateway drop Secure on cookies a browser gets over https.
+// The Host header can only make the cookies stricter, never drop Secure: a client chooses it,
+// and a proxy that rewrites it to 127.0.0.1 must not make the gateway drop Secure on cookies a
+// browser gets over https. But a loopback peer asking for a public host is a TLS terminator on
+// the same machine relaying the browser's bytes (stunnel, ghostunnel, haproxy in tcp mode),
+// which adds no forwarding header: the browser is on https.
 func (c *Console) secure(r *http.Request) bool {
 	if r.TLS != nil || c.httpsURL {
 		return true
@@ -77,7 +83,21 @@ func (c *Console) secure(r *http.Request) bool {
 		return true
 	}
 	peer, ok := clientaddr.Peer(r)
-	return !ok || !peer.IsLoopback()
+	return !ok || !peer.IsLoopback() || !loopbackHost(r.Host)
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback: localhost or a
+// loopback address, with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // cookieFor is the session cookie's name for r (secure decides).

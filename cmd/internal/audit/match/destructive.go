@@ -77,6 +77,46 @@ func JoinAction(e *upstream.RestoreSessionEvent, actions []ItemAction) *ItemActi
 	return nil
 }
 
+// itemJoin joins many events of a session to its item actions (JoinAction's rule), the actions
+// converted and their items folded once (eventjoin.NewSet): what the destructive condition and
+// a payload's actors use for a session's events, instead of JoinAction per event.
+type itemJoin struct {
+	actions []ItemAction
+	set     *eventjoin.Set // nil: no actions, or too many to join
+}
+
+func newItemJoin(actions []ItemAction) *itemJoin {
+	j := &itemJoin{actions: actions}
+	if len(actions) == 0 || len(actions) > eventjoin.MaxActions {
+		return j
+	}
+	in := make([]eventjoin.Action, len(actions))
+	for i := range actions {
+		in[i] = joinInput(&actions[i])
+	}
+	j.set = eventjoin.NewSet(in)
+	return j
+}
+
+// action is JoinAction(e, j.actions).
+func (j *itemJoin) action(e *upstream.RestoreSessionEvent) *ItemAction {
+	if j.set == nil {
+		return nil
+	}
+	if i := j.set.Join(e); i >= 0 {
+		return &j.actions[i]
+	}
+	return nil
+}
+
+// destructive is EventDestructive(e, j.actions).
+func (j *itemJoin) destructive(e *upstream.RestoreSessionEvent) bool {
+	if a := j.action(e); a != nil {
+		return a.IsDestructive()
+	}
+	return RestoresToOriginal(e)
+}
+
 // joinInput is a as the join reads it.
 func joinInput(a *ItemAction) eventjoin.Action {
 	j := eventjoin.Action{ID: a.ID, Kind: eventjoin.Kind(a.Kind), At: a.At, CompletedAt: a.CompletedAt,
@@ -196,8 +236,12 @@ func sessionDestructive(events []upstream.RestoreSessionEvent, actions []ItemAct
 			return true
 		}
 	}
+	if len(events) == 0 {
+		return false
+	}
+	j := newItemJoin(actions)
 	for i := range events {
-		if EventDestructive(&events[i], actions) {
+		if j.destructive(&events[i]) {
 			return true
 		}
 	}

@@ -249,8 +249,12 @@ func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionDat
 	if u.ClientHost != "" {
 		d.ClientHost = &ClientHostData{Raw: clip(ch.Raw), MachineName: opt(clip(ch.MachineName)), ViaAddress: opt(clip(ch.ViaAddress))}
 	}
+	var join *itemJoin // the events' actors, joined once the first event needs them
 	for i := range matched[:min(len(matched), MaxPayloadEvents)] {
 		e := &matched[i]
+		if join == nil {
+			join = newItemJoin(s.ItemActions)
+		}
 		d.Events = append(d.Events, EventData{
 			ID:         clip(gid.ID{Kind: gid.KindRestoreEvent, Server: s.Server, Parent: u.ID, Upstream: e.ID}.String()),
 			UpstreamID: clip(e.ID), Order: e.Order,
@@ -258,7 +262,7 @@ func sessionData(s *Session, matched []upstream.RestoreSessionEvent) *SessionDat
 			Title: opt(clip(e.Title)), Message: clip(e.Message), ItemName: opt(clip(e.ItemName)), ItemType: opt(clip(e.ItemType)),
 			ItemSizeBytes: e.ItemSizeBytes, Source: opt(clip(e.Source)), Target: opt(clip(e.Target)),
 			StartTime: e.StartTime.UTC(), EndTime: utc(e.EndTime),
-			Destructive: EventDestructive(e, s.ItemActions), Actor: actorOf(JoinAction(e, s.ItemActions)),
+			Destructive: join.destructive(e), Actor: actorOf(join.action(e)),
 		})
 	}
 	return d

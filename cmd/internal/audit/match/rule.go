@@ -428,6 +428,7 @@ func (r *Rule) viaMatches(via string) bool {
 // business hours the event's own start time decides; for ENDED rules the session's.
 func (r *Rule) matchingEvents(events []upstream.RestoreSessionEvent, actions []ItemAction) []upstream.RestoreSessionEvent {
 	var out []upstream.RestoreSessionEvent
+	var join *itemJoin // prepared at the first event the destructive condition reads
 	for _, e := range events {
 		t := model.EventTypeFromVBO(e.Type)
 		if t == model.RestoreEventTypeNone {
@@ -442,8 +443,13 @@ func (r *Rule) matchingEvents(events []upstream.RestoreSessionEvent, actions []I
 		if r.def.On == Item && r.hours != nil && !r.hours.outside(e.StartTime) {
 			continue
 		}
-		if want := r.def.Destructive; want != nil && r.def.On == Item && EventDestructive(&e, actions) != *want {
-			continue
+		if want := r.def.Destructive; want != nil && r.def.On == Item {
+			if join == nil {
+				join = newItemJoin(actions)
+			}
+			if join.destructive(&e) != *want {
+				continue
+			}
 		}
 		out = append(out, e)
 	}

@@ -135,7 +135,7 @@ func (e *evaluation) apply(ctx context.Context, t match.Trigger, ar activeRule) 
 		return err
 	}
 	if e.now.IsZero() {
-		if e.now, err = e.s.st.Now(ctx); err != nil {
+		if e.now, err = e.s.now(ctx); err != nil {
 			return err
 		}
 	}
@@ -219,8 +219,9 @@ type activeSet struct {
 	compiled map[ruleVersion]*match.Rule
 }
 
-// ruleVersion names one version of a rule: a rule's every change sets its updated_ns (the
-// service is the table's only writer).
+// ruleVersion names one version of a rule: a rule's every change moves its updated_ns forward,
+// by one when the store's clock does not read later (bumpUpdated; the service is the table's
+// only writer).
 type ruleVersion struct {
 	id      string
 	updated int64

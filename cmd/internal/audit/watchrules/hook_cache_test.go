@@ -2,7 +2,9 @@ package watchrules
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store/storetest"
@@ -95,4 +97,55 @@ func (s *Service) mustCreate(t *testing.T, in model.WatchRuleInput) *model.Watch
 		t.Fatal(err)
 	}
 	return r
+}
+
+// A rule's version (id, updated_ns) changes with every edit, even two edits within one tick of
+// the store's clock (or after the clock went back): the hook, which reuses its rules while the
+// versions it reads are the same, sees each edit. Here the store's clock stands still.
+func TestActiveRulesSeeEditsWithinOneClockTick(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			e := newEnv(t, eng.Options(t), envOpts{})
+			ctx := context.Background()
+			stopped, err := e.st.Now(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writer := e.svc
+			writer.now = func(context.Context) (time.Time, error) { return stopped, nil }
+			reader, err := New(ctx, serviceOptions(t, e.st, e.scope, envOpts{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := func() []string {
+				t.Helper()
+				var rules []activeRule
+				if err := e.st.InTx(ctx, func(tx store.Tx) error {
+					var err error
+					rules, err = reader.activeRules(ctx, tx)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, ar := range rules {
+					out = append(out, ar.row.def.Name)
+				}
+				return out
+			}
+			const url = "http://127.0.0.1:1/hook"
+			r := writer.mustCreate(t, rule(url, model.WatchTriggerStarted, func(in *model.WatchRuleInput) { in.Name = "v0" }))
+			if got := names(); !slices.Equal(got, []string{"v0"}) {
+				t.Fatalf("after the create: %v", got)
+			}
+			for _, name := range []string{"v1", "v2"} {
+				if _, err := writer.Update(ctx, r.Rule.ID, rule(url, model.WatchTriggerStarted, func(in *model.WatchRuleInput) { in.Name = name })); err != nil {
+					t.Fatal(err)
+				}
+				if got := names(); !slices.Equal(got, []string{name}) {
+					t.Fatalf("after the edit to %s within the same clock tick, the hook has %v", name, got)
+				}
+			}
+		})
+	}
 }

@@ -99,6 +99,12 @@ func listRules(ctx context.Context, q querier, where string, args ...any) ([]*ru
 	return store.Collect(rows, scanRule)
 }
 
+// bumpUpdated sets a rule's updated_ns on a change, given the store's clock twice: the clock,
+// or one past the rule's last change when the clock does not read later (two changes within
+// one tick, or a clock set back). (id, updated_ns) then names one version of the rule, as the
+// rules hook's cache needs (activeRules).
+const bumpUpdated = `updated_ns = CASE WHEN updated_ns >= ? THEN updated_ns + 1 ELSE ? END`
+
 func insertRule(ctx context.Context, tx store.Tx, r *ruleRow) error {
 	def, err := json.Marshal(r.def)
 	if err != nil {

@@ -92,6 +92,9 @@ type Service struct {
 	workers    int           // Options.Workers: this replica's delivery queue
 	pruneEvery time.Duration // Options.PruneInterval
 
+	// now is the store's clock (Store.Now; tests may stop it).
+	now func(context.Context) (time.Time, error)
+
 	mu     sync.Mutex
 	active *activeSet // the enabled rules as last read (activeRules); nil before
 
@@ -129,7 +132,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{st: o.Store, guard: o.Guard, client: o.Client, schedule: o.Schedule, inScope: o.OwnerScope, actions: o.ItemActions,
 		logger: o.Logger, keep: o.HistoryRetention, slots: newOwnerSlots(o.PerOwnerWorkers),
-		workers: o.Workers, pruneEvery: o.PruneInterval}
+		workers: o.Workers, pruneEvery: o.PruneInterval, now: o.Store.Now}
 	return s, nil
 }
 
@@ -140,7 +143,7 @@ func (s *Service) PruneHistory(ctx context.Context) (int64, error) {
 	if s.keep <= 0 {
 		return 0, nil
 	}
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("watch rules: prune history: %w", err)
 	}
@@ -244,7 +247,7 @@ func (s *Service) SigningSecrets(ctx context.Context, id string) ([]webhooks.Sec
 		return nil, wrapStoreErr("signing secrets", err)
 	}
 	// The store's clock: the one the overlap's end was written with and deliveries are signed by.
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("watch rules: signing secrets: %w", err)
 	}
@@ -261,7 +264,7 @@ func (s *Service) Create(ctx context.Context, owner *string, createdBy string, i
 	if err != nil {
 		return nil, err
 	}
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +297,7 @@ func (s *Service) Update(ctx context.Context, id string, in model.WatchRuleInput
 	if err := s.validate(ctx, d); err != nil {
 		return nil, err
 	}
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +319,7 @@ func (s *Service) Update(ctx context.Context, id string, in model.WatchRuleInput
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET name = ?, trigger_on = ?, definition = ?, enabled = ?, disabled_reason = ?,
-			updated_ns = ? WHERE id = ?`, d.Name, string(d.On), string(def), enabled, reason, store.NS(now), id); err != nil {
+			`+bumpUpdated+` WHERE id = ?`, d.Name, string(d.On), string(def), enabled, reason, store.NS(now), store.NS(now), id); err != nil {
 			return err
 		}
 		out, err = getRule(ctx, tx, id)
@@ -354,7 +357,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Dura
 	if err != nil {
 		return nil, err
 	}
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -368,8 +371,8 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Dura
 		if overlap > 0 {
 			previous, until = r.secret.Reveal(), store.NS(now.Add(overlap))
 		}
-		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET secret = ?, previous_secret = ?, previous_until_ns = ?, updated_ns = ? WHERE id = ?`,
-			secret.Reveal(), previous, until, store.NS(now), id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE watch_rule SET secret = ?, previous_secret = ?, previous_until_ns = ?, `+bumpUpdated+` WHERE id = ?`,
+			secret.Reveal(), previous, until, store.NS(now), store.NS(now), id); err != nil {
 			return err
 		}
 		out, err = getRule(ctx, tx, id)
@@ -390,7 +393,7 @@ func (s *Service) Test(ctx context.Context, id string) (*model.WebhookDelivery, 
 	if err != nil {
 		return nil, err
 	}
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +436,7 @@ func (s *Service) Delivery(ctx context.Context, id string) (*model.WebhookDelive
 // Redeliver queues a recorded message again (same webhook-id and body), with a fresh retry
 // schedule; one already queued is made due now.
 func (s *Service) Redeliver(ctx context.Context, id string) (*model.WebhookDelivery, error) {
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -147,7 +147,7 @@ func ownerKey(tenant *string) string {
 
 // cancel ends a pending delivery without sending it.
 func (s *Service) cancel(ctx context.Context, d *deliveryRow, reason string) error {
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (s *Service) cancel(ctx context.Context, d *deliveryRow, reason string) err
 // stays PENDING and the delay before the next attempt is returned; otherwise it is final.
 // A 410 Gone disables the rule.
 func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry bool) (*time.Duration, error) {
-	now, err := s.st.Now(ctx)
+	now, err := s.now(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +209,8 @@ func (s *Service) attempt(ctx context.Context, d *deliveryRow, r *ruleRow, retry
 		}
 		if out.Result == webhooks.Gone {
 			reason := fmt.Sprintf("the receiver answered 410 Gone on %s", now.UTC().Format(time.RFC3339))
-			_, err := tx.Exec(ctx, `UPDATE watch_rule SET enabled = FALSE, disabled_reason = ?, updated_ns = ? WHERE id = ?`,
-				reason, store.NS(now), r.id)
+			_, err := tx.Exec(ctx, `UPDATE watch_rule SET enabled = FALSE, disabled_reason = ?, `+bumpUpdated+` WHERE id = ?`,
+				reason, store.NS(now), store.NS(now), r.id)
 			return err
 		}
 		return nil

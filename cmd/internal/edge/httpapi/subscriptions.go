@@ -107,7 +107,19 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 		context.AfterFunc(ctx, release)
 		ctx = resolvers.WithStreamEnd(ctx)
 		ctx, positions := resolvers.WithPositions(ctx)
-		responses := next(ctx)
+		responses := next(ctx) // the resolver has registered with the feed
+		if err := policy.stillAccepted(ctx); err != nil {
+			// A reload that removed the credentials came between the edge's check (the snapshot
+			// the request arrived on, or the websocket operation's admission) and the
+			// registration: its Feed.CloseAll may have run before this subscription was there to
+			// close. Ended as the reload ends the others (RESUBSCRIBE: subscribing again is then
+			// refused, 401 or 4403); the request's context ends the stream.
+			release()
+			opts.Logger.InfoContext(ctx, "subscription refused: its credentials are no longer accepted", "reason", err,
+				"request_id", requestid.From(ctx))
+			return refuseSubscription(ctx, &gqlerror.Error{Message: resolvers.ErrResubscribe.Error(),
+				Extensions: map[string]any{"code": resolvers.CodeResubscribe}})
+		}
 		ended := false
 		return func(rctx context.Context) *graphql.Response {
 			if ended {
@@ -206,8 +218,36 @@ func streamHandler(opts Options, gate *authGate, behind, exec http.Handler) http
 			inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsRequestKey{}, r)))
 			return
 		}
-		sse.ServeHTTP(w, r)
+		// The subscription's credentials, authenticated again once it is registered (stillAccepted).
+		sse.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sseRequestKey{}, r)))
 	}))
+}
+
+type sseRequestKey struct{}
+
+// stillAccepted authenticates a subscription's credentials again with the configuration in
+// force, once its resolver has registered it with the feed: the edge authenticated an SSE
+// request with the snapshot it arrived on, and a reload between that and the registration
+// (the body may take the server's read timeout to arrive) ended the subscriptions registered
+// by then only (Feed.CloseAll after the new configuration is in force). Registered first,
+// checked second: either the check reads the new configuration and refuses, or the reload's
+// CloseAll comes after the registration and ends it. A websocket's credentials are those of
+// its connection_init (wsSession.authorize). nil for a subscription run in process (the
+// console authenticates each of its requests itself).
+func (p *wsPolicy) stillAccepted(ctx context.Context) error {
+	if s := sessionFrom(ctx); s != nil {
+		_, err := s.authorize(p.authenticate)
+		return err
+	}
+	r, _ := ctx.Value(sseRequestKey{}).(*http.Request)
+	if r == nil {
+		return nil
+	}
+	pr, err := p.authenticate(r)
+	if err == nil && pr == nil {
+		err = errors.New("no credentials")
+	}
+	return err
 }
 
 // afterBody lifts the server's read timeout from an SSE request once its body has been read

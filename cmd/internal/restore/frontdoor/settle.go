@@ -172,6 +172,7 @@ func (s *Service) byEvents(ctx context.Context, a actionlog.Action) (actionlog.C
 	if mine < 0 { // not listed (the list was read before a was recorded): a joins too
 		acts, mine = append(acts, joinInput(a)), len(acts)
 	}
+	set := eventjoin.NewSet(acts) // the items folded once for every event
 	for offset := 0; offset < settleEventsScan; offset += eventsPage {
 		list, err := s.o.Events(ctx, a.Server, a.VBOSessionID, offset, eventsPage)
 		if err != nil {
@@ -179,7 +180,7 @@ func (s *Service) byEvents(ctx context.Context, a actionlog.Action) (actionlog.C
 		}
 		for i := range list {
 			ev := &list[i]
-			if ev.Status == upstream.EventStatusRunning || eventjoin.Join(ev, acts) != mine {
+			if ev.Status == upstream.EventStatusRunning || set.Join(ev) != mine {
 				continue
 			}
 			if k, named := itemOf(a.Items, ev.ItemName); named {
