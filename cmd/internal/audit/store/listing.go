@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vbo-gateway/vbo-gateway/upstream"
 )
@@ -393,7 +395,8 @@ var eventColumnBits = []struct {
 // server's sessions ids, in one query per 500 sessions (the read path batches every session
 // of a response whose events it shows), by session id, each in order, without the columns
 // omit names. A session's positions are contiguous from 0 (the watch appends them in VBO's
-// order), so the range is what SessionEventsFrom(offset, limit) reads of each.
+// order), so the range is what SessionEventsFrom(offset, limit) reads of each. The ids are one
+// parameter (anyOf), so the query's text depends on omit only and its statement is kept.
 func (s *Store) EventsOfSessions(ctx context.Context, server string, ids []string, offset, limit int, omit EventColumns) (map[string][]upstream.RestoreSessionEvent, error) {
 	out := make(map[string][]upstream.RestoreSessionEvent, len(ids))
 	if limit <= 0 {
@@ -405,60 +408,130 @@ func (s *Store) EventsOfSessions(ctx context.Context, server string, ids []strin
 			cols = append(cols, c.name)
 		}
 	}
+	var sc eventScanner
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
 		ids = ids[len(chunk):]
-		args := make([]any, 0, len(chunk)+3)
-		args = append(args, server)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		args = append(args, offset, int64(offset)+int64(limit))
-		rows, err := s.eng.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM archive_event WHERE server = ? AND session_id IN (`+
-			placeholders(len(chunk))+`) AND ord >= ? AND ord < ? ORDER BY session_id, ord`, args...)
+		in, inArgs, err := s.anyOf("session_id", chunk)
 		if err != nil {
 			return nil, fmt.Errorf("store: events of sessions: %w", err)
 		}
-		if err := scanSessionEvents(rows, keep, out); err != nil {
+		args := make([]any, 0, len(inArgs)+3)
+		args = append(append(append(args, server), inArgs...), offset, int64(offset)+int64(limit))
+		rows, err := s.eng.queryCached(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM archive_event WHERE server = ? AND `+in+
+			` AND ord >= ? AND ord < ? ORDER BY session_id, ord`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: events of sessions: %w", err)
+		}
+		if err := sc.scan(rows, keep, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// scanSessionEvents reads rows of session_id and the eventColumns keep says into out and
-// closes them.
-func scanSessionEvents(rows Rows, keep []bool, out map[string][]upstream.RestoreSessionEvent) error {
-	defer rows.Close()
-	var sid string
-	dest := make([]any, 0, len(keep)+1)
-	for rows.Next() {
-		var e upstream.RestoreSessionEvent
-		var start int64
-		var end, size sql.NullInt64
-		all := [...]any{&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
-			&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target}
-		dest = append(dest[:0], &sid)
-		for i, d := range all {
-			if keep[i] {
-				dest = append(dest, d)
+// anyOf is the condition "col is one of vs" and its arguments: one parameter holding them all
+// (SQLite: a JSON array read by json_each; PostgreSQL: a text[]), so the query's text is the
+// same whatever their number. A value that is not valid UTF-8 (JSON cannot carry it) makes it
+// one placeholder each.
+func (s *Store) anyOf(col string, vs []string) (string, []any, error) {
+	if s.driver == DriverPostgres {
+		return col + " = ANY(?::text[])", []any{vs}, nil
+	}
+	for _, v := range vs {
+		if !utf8.ValidString(v) {
+			args := make([]any, len(vs))
+			for i, v := range vs {
+				args[i] = v
 			}
+			return col + " IN (" + placeholders(len(vs)) + ")", args, nil
 		}
+	}
+	b, err := json.Marshal(vs)
+	if err != nil {
+		return "", nil, err
+	}
+	if vs == nil {
+		b = []byte("[]")
+	}
+	return col + " IN (SELECT value FROM json_each(?))", []any{string(b)}, nil
+}
+
+// eventScanner reads EventsOfSessions' rows; what it allocates is kept across its queries.
+type eventScanner struct {
+	times arena[time.Time]
+	sizes arena[int64]
+}
+
+// scan reads rows of session_id and the eventColumns keep says into out and closes them. The
+// rows' events share one backing array (each session's slice is its own part of it, full), and
+// their end times and sizes blocks of the arenas: a few allocations per query, not per row.
+func (sc *eventScanner) scan(rows Rows, keep []bool, out map[string][]upstream.RestoreSessionEvent) error {
+	defer rows.Close()
+	var (
+		sid       string
+		e         upstream.RestoreSessionEvent
+		start     int64
+		end, size sql.NullInt64
+	)
+	all := [...]any{&e.Order, &e.ID, &e.Type, &e.Status, &start, &end, &e.Duration, &e.Title, &e.Message,
+		&e.ItemName, &e.ItemType, &size, &e.Source, &e.Target}
+	dest := make([]any, 0, len(keep)+1)
+	dest = append(dest, &sid)
+	for i, d := range all {
+		if keep[i] {
+			dest = append(dest, d)
+		}
+	}
+	var events []upstream.RestoreSessionEvent
+	var sids []string // in row order, each once (the rows are ordered by session)
+	var firsts []int  // sids[i]'s first row in events
+	for rows.Next() {
+		e = upstream.RestoreSessionEvent{}
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("store: events of sessions: %w", err)
 		}
 		if keep[4] {
 			e.StartTime = time.Unix(0, start).UTC()
-			e.EndTime = TimePtr(end)
+			if end.Valid {
+				e.EndTime = sc.times.ptr(time.Unix(0, end.Int64).UTC())
+			}
 		}
 		if size.Valid {
-			v := size.Int64
-			e.ItemSizeBytes = &v
+			e.ItemSizeBytes = sc.sizes.ptr(size.Int64)
 		}
-		out[sid] = append(out[sid], e)
+		if len(sids) == 0 || sids[len(sids)-1] != sid {
+			sids, firsts = append(sids, sid), append(firsts, len(events))
+		}
+		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: events of sessions: %w", err)
 	}
+	for i, sid := range sids {
+		next := len(events)
+		if i+1 < len(sids) {
+			next = firsts[i+1]
+		}
+		list := events[firsts[i]:next:next]
+		if prev, ok := out[sid]; ok { // the same id in an earlier chunk
+			list = append(prev, list...)
+		}
+		out[sid] = list
+	}
 	return nil
+}
+
+// arena hands out pointers to values stored in blocks of arenaBlock: one allocation per block
+// instead of one per value. A block lives as long as any pointer into it.
+type arena[T any] struct{ block []T }
+
+const arenaBlock = 256
+
+func (a *arena[T]) ptr(v T) *T {
+	if len(a.block) == cap(a.block) {
+		a.block = make([]T, 0, arenaBlock)
+	}
+	a.block = append(a.block, v)
+	return &a.block[len(a.block)-1]
 }

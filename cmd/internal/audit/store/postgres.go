@@ -94,6 +94,12 @@ func (e *pgEngine) Query(ctx context.Context, q string, args ...any) (Rows, erro
 	return pgRows{rows}, nil
 }
 
+// queryCached is Query: pgx prepares each query text once per connection and keeps it (its
+// statement cache, by text).
+func (e *pgEngine) queryCached(ctx context.Context, q string, args ...any) (Rows, error) {
+	return e.Query(ctx, q, args...)
+}
+
 func (e *pgEngine) queryReport(ctx context.Context, q string, args ...any) (Rows, error) {
 	if err := e.reports.Acquire(ctx, 1); err != nil {
 		return nil, err
