@@ -72,7 +72,7 @@ func migrate(ctx context.Context, dialect goose.Dialect, db *sql.DB, opt goose.P
 	if err != nil {
 		return err
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations(dialect)...)}
 	if opt != nil {
 		opts = append(opts, opt)
 	}
