@@ -601,8 +601,9 @@ type eventScanner struct {
 }
 
 // scan reads rows of session_id and the eventColumns keep says into out and closes them. The
-// rows' events share one backing array (each session's slice is its own part of it, full), and
-// their end times and sizes blocks of the arenas: a few allocations per query, not per row.
+// rows' events are stored in blocks of eventBlock (each session's slice is its own part of
+// one, full), and their end times and sizes in the arenas' blocks: a few allocations per
+// query, not per row, and no copy of what was read when a slice grows.
 func (sc *eventScanner) scan(rows Rows, keep []bool, out map[string][]upstream.RestoreSessionEvent) error {
 	defer rows.Close()
 	var (
@@ -620,9 +621,21 @@ func (sc *eventScanner) scan(rows Rows, keep []bool, out map[string][]upstream.R
 			dest = append(dest, d)
 		}
 	}
-	var events []upstream.RestoreSessionEvent
-	var sids []string // in row order, each once (the rows are ordered by session)
-	var firsts []int  // sids[i]'s first row in events
+	var (
+		blk   []upstream.RestoreSessionEvent // the current block of events
+		cur   string                         // the current session (rows come by session)
+		first = -1                           // its first event in blk (-1: none yet)
+	)
+	done := func() { // cur's events are all read: its slice of the block, full
+		if first < 0 {
+			return
+		}
+		list := blk[first:len(blk):len(blk)]
+		if prev, ok := out[cur]; ok { // the same id in an earlier chunk
+			list = append(prev, list...)
+		}
+		out[cur] = list
+	}
 	for rows.Next() {
 		e = upstream.RestoreSessionEvent{}
 		if err := rows.Scan(dest...); err != nil {
@@ -637,27 +650,28 @@ func (sc *eventScanner) scan(rows Rows, keep []bool, out map[string][]upstream.R
 		if size.Valid {
 			e.ItemSizeBytes = sc.sizes.ptr(size.Int64)
 		}
-		if len(sids) == 0 || sids[len(sids)-1] != sid {
-			sids, firsts = append(sids, sid), append(firsts, len(events))
+		if first < 0 || sid != cur {
+			done()
+			cur, first = sid, len(blk)
 		}
-		events = append(events, e)
+		if len(blk) == cap(blk) { // a new block; the session's events so far move with it
+			run := blk[first:]
+			next := make([]upstream.RestoreSessionEvent, len(run), max(eventBlock, 2*len(run)))
+			copy(next, run)
+			blk, first = next, 0
+		}
+		blk = append(blk, e)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: events of sessions: %w", err)
 	}
-	for i, sid := range sids {
-		next := len(events)
-		if i+1 < len(sids) {
-			next = firsts[i+1]
-		}
-		list := events[firsts[i]:next:next]
-		if prev, ok := out[sid]; ok { // the same id in an earlier chunk
-			list = append(prev, list...)
-		}
-		out[sid] = list
-	}
+	done()
 	return nil
 }
+
+// eventBlock is how many events a block of eventScanner holds (a session's events are one
+// part of one block).
+const eventBlock = 512
 
 // arena hands out pointers to values stored in blocks of arenaBlock: one allocation per block
 // instead of one per value. A block lives as long as any pointer into it.

@@ -68,9 +68,22 @@ func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*pgEngi
 
 // migrate applies the embedded migrations.
 func migrate(ctx context.Context, dialect goose.Dialect, db *sql.DB, opt goose.ProviderOption) error {
-	sub, err := fs.Sub(migrations, "migrations")
+	p, err := newProvider(dialect, db, opt)
 	if err != nil {
 		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// newProvider is goose's provider of the embedded SQL migrations and the Go ones (goMigrations)
+// for dialect on db.
+func newProvider(dialect goose.Dialect, db *sql.DB, opt goose.ProviderOption) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
 	}
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations(dialect)...)}
 	if opt != nil {
@@ -78,12 +91,9 @@ func migrate(ctx context.Context, dialect goose.Dialect, db *sql.DB, opt goose.P
 	}
 	p, err := goose.NewProvider(dialect, db, sub, opts...)
 	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
+		return nil, fmt.Errorf("store: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	return nil
+	return p, nil
 }
 
 func (e *pgEngine) Query(ctx context.Context, q string, args ...any) (Rows, error) {
