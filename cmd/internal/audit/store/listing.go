@@ -304,8 +304,10 @@ func listProbeCond(valueCond func(col, set string) string) string {
 // rows' start time descending, then their server's rank, then id). SQLite reads each probe's
 // rowids in a correlated subquery (SQLite's LIMIT cannot read p, hence one limit per query),
 // PostgreSQL in a LATERAL one. Both read the archive_session_org index's range of the probe.
+// SQLite materializes the probes first: its subquery reads p's columns for every row it looks
+// at, and from json_each each would be a json_extract again.
 var listProbesSQL = map[string]string{
-	DriverSQLite: `WITH p AS (SELECT json_extract(value, '$.q') AS q, json_extract(value, '$.s') AS s, json_extract(value, '$.r') AS r,
+	DriverSQLite: `WITH p AS MATERIALIZED (SELECT json_extract(value, '$.q') AS q, json_extract(value, '$.s') AS s, json_extract(value, '$.r') AS r,
 		json_extract(value, '$.n') AS n, json_extract(value, '$.lo') AS lo, json_extract(value, '$.hi') AS hi,
 		json_extract(value, '$.a') AS a, json_extract(value, '$.t') AS t, json_extract(value, '$.i') AS i,
 		json_extract(value, '$.ty') AS ty, json_extract(value, '$.st') AS st, json_extract(value, '$.re') AS re FROM json_each(?))
