@@ -172,6 +172,44 @@ func TestListSessionsBatchRefusesForeignPosition(t *testing.T) {
 	}
 }
 
+// A list whose position's id is not valid UTF-8 (a client's cursor; JSON cannot carry it) is
+// answered as ListSessions answers it, beside lists read together.
+func TestListSessionsBatchInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	s := storetest.Open(t, storetest.SQLite(t))
+	ctx := context.Background()
+	var cs []store.Change
+	for _, id := range []string{"a", "b\xff", "b\xfe", "c"} {
+		cs = append(cs, store.Change{Session: store.Session{Server: "syd1", Session: upstream.RestoreSession{ID: id,
+			Organization: "Contoso", CreationTime: t0}}})
+	}
+	if err := s.Archive(ctx, lease(t, s, "syd1", "a"), cs, store.Checkpoint{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	orgs := map[string]map[string]bool{"syd1": {"contoso": true}}
+	qs := []store.ListQuery{
+		{Servers: []string{"syd1"}, Limit: 5, Orgs: orgs, After: &store.ListKey{Start: t0, Server: "syd1", ID: "b\xfe"}},
+		{Servers: []string{"syd1"}, Limit: 5, Orgs: orgs, After: &store.ListKey{Start: t0, Server: "syd1", ID: "b\uFFFD"}},
+		{Servers: []string{"syd1"}, Limit: 5, Orgs: orgs},
+	}
+	got, err := s.ListSessionsBatch(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range qs {
+		want, err := s.ListSessions(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(listIDs(got[i]), listIDs(want)) {
+			t.Errorf("list %d: %q, want %q", i, listIDs(got[i]), listIDs(want))
+		}
+	}
+	if len(got[0]) != 2 { // b\xff and c
+		t.Errorf("after b\\xfe: %q, want b\\xff and c", listIDs(got[0]))
+	}
+}
+
 func listIDs(l []*store.Session) (out []string) {
 	for _, x := range l {
 		out = append(out, x.Server+"/"+x.Session.ID+"@"+x.Session.CreationTime.Format("15"))

@@ -384,11 +384,35 @@ func (q ListQuery) probes(i int, recorded map[string][]string) ([]listProbe, err
 	return out, nil
 }
 
+// probesValidUTF8 reports whether every text of ps is valid UTF-8 (JSON carries no other: a
+// list position's id comes from a client's cursor).
+func probesValidUTF8(ps []listProbe) bool {
+	valid := func(v *probeValues) bool {
+		if v == nil {
+			return true
+		}
+		for _, x := range append(append([]string{}, v.In...), v.NotIn...) {
+			if !utf8.ValidString(x) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, p := range ps {
+		if !utf8.ValidString(p.Server) || !utf8.ValidString(p.Name) || !utf8.ValidString(p.AtID) ||
+			!valid(p.Types) || !valid(p.States) || !valid(p.Results) {
+			return false
+		}
+	}
+	return true
+}
+
 // ListSessionsBatch is ListSessions of every query of qs, read together: the organisation names
 // recorded on their servers once, then, for the lists that select organisations, one query
 // of one fixed text (listProbesSQL, prepared once) per limit and up to listProbesBatch probes,
 // each probe one server's organisation name (its own indexed, limited read), instead of two
-// queries per list. A list of every organisation (Orgs nil) is read alone (ListSessions).
+// queries per list. A list of every organisation (Orgs nil), or with a text JSON cannot carry
+// (not valid UTF-8), is read alone (ListSessions).
 // out[i] is qs[i]'s list.
 func (s *Store) ListSessionsBatch(ctx context.Context, qs []ListQuery) ([][]*Session, error) {
 	out := make([][]*Session, len(qs))
@@ -423,6 +447,12 @@ func (s *Store) ListSessionsBatch(ctx context.Context, qs []ListQuery) ([][]*Ses
 			return nil, err
 		}
 		if len(ps) == 0 {
+			continue
+		}
+		if !probesValidUTF8(ps) { // JSON cannot carry them: the list alone, as ListSessions reads it
+			if out[i], err = s.ListSessions(ctx, q); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		limit := max(q.Limit, 1)
