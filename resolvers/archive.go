@@ -458,7 +458,8 @@ const archiveEventsScanLimit = 1_000_000
 func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession, from, size int, match func(*upstream.RestoreSessionEvent) bool) (*model.RestoreEventConnection, error) {
 	const batch = 2000
 	omit := eventOmit(ctx)
-	var events []upstream.RestoreSessionEvent
+	// The matches point into the lists read (no copy until the page's nodes).
+	var events []*upstream.RestoreSessionEvent
 	var offsets []int
 	end, next := false, from
 	for len(events) <= size && next-from < archiveEventsScanLimit {
@@ -466,9 +467,13 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 		if err != nil {
 			return nil, err
 		}
+		if events == nil {
+			n := min(len(list), size+1)
+			events, offsets = make([]*upstream.RestoreSessionEvent, 0, n), make([]int, 0, n)
+		}
 		for i := range list {
 			if match(&list[i]) {
-				events, offsets = append(events, list[i]), append(offsets, next+i)
+				events, offsets = append(events, &list[i]), append(offsets, next+i)
 				if len(events) > size {
 					break
 				}
@@ -486,9 +491,10 @@ func (r *Resolver) archiveEvents(ctx context.Context, obj *model.RestoreSession,
 	n := min(len(events), size)
 	conn := &model.RestoreEventConnection{Edges: make([]*model.RestoreEventEdge, 0, n),
 		PageInfo: &model.PageInfo{HasNextPage: len(events) > size || !end, HasPreviousPage: from > 0}}
+	nodes := make([]model.RestoreEvent, n) // one allocation for the page's nodes
 	for i := range n {
-		conn.Edges = append(conn.Edges, model.NewRestoreEventEdge(&model.RestoreEvent{ServerName: obj.ServerName,
-			SessionID: obj.Upstream.ID, Upstream: events[i]}, r.Cursors, offsets[i]+1))
+		nodes[i] = model.RestoreEvent{ServerName: obj.ServerName, SessionID: obj.Upstream.ID, Upstream: *events[i]}
+		conn.Edges = append(conn.Edges, model.NewRestoreEventEdge(&nodes[i], r.Cursors, offsets[i]+1))
 	}
 	if n > 0 {
 		start, last := conn.Edges[0].Cursor(), conn.Edges[n-1].Cursor()

@@ -159,12 +159,13 @@ func scanSession(r Row, extra ...any) (*Session, error) {
 	var end, first, last, deleted sql.NullInt64
 	var byEvent, byItem string
 	s := &x.Session
-	dest := []any{&x.Server, &s.ID, &x.OrgID, &s.Organization, &s.Name, &s.Type, &s.State, &s.Result, &s.InitiatedBy,
+	dest := make([]any, 0, sessionColCount+len(extra)) // one allocation with the extra columns
+	dest = append(dest, &x.Server, &s.ID, &x.OrgID, &s.Organization, &s.Name, &s.Type, &s.State, &s.Result, &s.InitiatedBy,
 		&s.ClientHost, &x.ClientMachine, &x.ViaAddress, &s.ScopeName, &s.Reason, &s.Details, &start, &end,
 		&x.Totals.Items, &x.Totals.Bytes, &byEvent, &byItem, &first, &last, &x.EventsRead, &x.EventsComplete,
 		&x.Backfill, &x.StartedSeq, &x.EndedSeq, &deleted, &x.FoundLate,
 		&x.Attribution.ThroughGateway, &x.Attribution.Person, &x.Attribution.DisplayName, &x.Attribution.Tenant,
-		&x.Attribution.Reason, &x.Attribution.Pending}
+		&x.Attribution.Reason, &x.Attribution.Pending)
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -172,13 +173,26 @@ func scanSession(r Row, extra ...any) (*Session, error) {
 	s.EndTime = TimePtr(end)
 	x.Totals.FirstItem, x.Totals.LastItem = TimePtr(first), TimePtr(last)
 	x.DeletedInVboAt = TimePtr(deleted)
-	if err := json.Unmarshal([]byte(byEvent), &x.Totals.ByEventType); err != nil {
+	if err := unmarshalCounts(byEvent, &x.Totals.ByEventType); err != nil {
 		return nil, fmt.Errorf("by_event_type: %w", err)
 	}
-	if err := json.Unmarshal([]byte(byItem), &x.Totals.ByItemType); err != nil {
+	if err := unmarshalCounts(byItem, &x.Totals.ByItemType); err != nil {
 		return nil, fmt.Errorf("by_item_type: %w", err)
 	}
 	return &x, nil
+}
+
+// sessionColCount is how many columns scanSession reads before its extra ones.
+var sessionColCount = len(sessionColList)
+
+// unmarshalCounts is json.Unmarshal of a counts column into m, without decoding the empty
+// object most sessions hold (what json.Unmarshal makes of it: an empty map).
+func unmarshalCounts(text string, m *map[string]int64) error {
+	if text == "{}" {
+		*m = map[string]int64{}
+		return nil
+	}
+	return json.Unmarshal([]byte(text), m)
 }
 
 func collectSessions(rows Rows, err error) ([]*Session, error) {

@@ -244,6 +244,14 @@ func (g *guarded) Query(ctx context.Context, q string, args ...any) (Rows, error
 	return guardedRows{rows, g}, nil
 }
 
+func (g *guarded) queryCached(ctx context.Context, q string, args ...any) (Rows, error) {
+	rows, err := g.engine.queryCached(ctx, q, args...)
+	if err != nil {
+		return nil, g.check(err)
+	}
+	return guardedRows{rows, g}, nil
+}
+
 func (g *guarded) queryReport(ctx context.Context, q string, args ...any) (Rows, error) {
 	rows, err := g.engine.queryReport(ctx, q, args...)
 	if err != nil {

@@ -68,22 +68,32 @@ func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*pgEngi
 
 // migrate applies the embedded migrations.
 func migrate(ctx context.Context, dialect goose.Dialect, db *sql.DB, opt goose.ProviderOption) error {
-	sub, err := fs.Sub(migrations, "migrations")
+	p, err := newProvider(dialect, db, opt)
 	if err != nil {
 		return err
-	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
-	if opt != nil {
-		opts = append(opts, opt)
-	}
-	p, err := goose.NewProvider(dialect, db, sub, opts...)
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
+}
+
+// newProvider is goose's provider of the embedded SQL migrations and the Go ones (goMigrations)
+// for dialect on db.
+func newProvider(dialect goose.Dialect, db *sql.DB, opt goose.ProviderOption) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations(dialect)...)}
+	if opt != nil {
+		opts = append(opts, opt)
+	}
+	p, err := goose.NewProvider(dialect, db, sub, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	return p, nil
 }
 
 func (e *pgEngine) Query(ctx context.Context, q string, args ...any) (Rows, error) {
@@ -92,6 +102,12 @@ func (e *pgEngine) Query(ctx context.Context, q string, args ...any) (Rows, erro
 		return nil, err
 	}
 	return pgRows{rows}, nil
+}
+
+// queryCached is Query: pgx prepares each query text once per connection and keeps it (its
+// statement cache, by text).
+func (e *pgEngine) queryCached(ctx context.Context, q string, args ...any) (Rows, error) {
+	return e.Query(ctx, q, args...)
 }
 
 func (e *pgEngine) queryReport(ctx context.Context, q string, args ...any) (Rows, error) {

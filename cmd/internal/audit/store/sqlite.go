@@ -22,12 +22,16 @@ type sqliteEngine struct {
 	writer  *sql.DB
 	reader  *sql.DB
 	reports *sql.DB
+	// stmts are the readers' prepared statements of the read path's fixed-text queries.
+	stmts *stmtCache
 }
 
-// SQLite pool sizes: the readers, and the report readers beside them.
+// SQLite pool sizes: the readers, and the report readers beside them; and how many prepared
+// statements the readers keep (each on every reader connection it ran on).
 const (
 	sqliteReaders       = 4
 	sqliteReportReaders = 2
+	sqliteCachedStmts   = 32
 )
 
 func sqliteDSN(path string, immediate bool) string {
@@ -80,11 +84,19 @@ func openSQLite(ctx context.Context, path string) (*sqliteEngine, error) {
 	}
 	rep.SetMaxOpenConns(sqliteReportReaders)
 	rep.SetMaxIdleConns(sqliteReportReaders)
-	return &sqliteEngine{writer: w, reader: r, reports: rep}, nil
+	return &sqliteEngine{writer: w, reader: r, reports: rep, stmts: newStmtCache(r, sqliteCachedStmts)}, nil
 }
 
 func (e *sqliteEngine) Query(ctx context.Context, q string, args ...any) (Rows, error) {
 	rows, err := e.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (e *sqliteEngine) queryCached(ctx context.Context, q string, args ...any) (Rows, error) {
+	rows, err := e.stmts.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +139,7 @@ func (e *sqliteEngine) listen(context.Context, func(string)) {}
 func (e *sqliteEngine) native() any { return e.writer }
 
 func (e *sqliteEngine) close() error {
+	e.stmts.close()
 	return errors.Join(e.reports.Close(), e.reader.Close(), e.writer.Close())
 }
 

@@ -126,6 +126,9 @@ func scanString(r Row) (string, error) {
 // engine is what differs between SQLite and PostgreSQL.
 type engine interface {
 	Querier
+	// queryCached is Query for the read path's fixed-text queries: SQLite keeps their prepared
+	// statements (stmtCache); pgx keeps every query's per connection anyway.
+	queryCached(ctx context.Context, query string, args ...any) (Rows, error)
 	// queryReport is Query on capacity of its own (see Store.QueryReport).
 	queryReport(ctx context.Context, query string, args ...any) (Rows, error)
 	// inTx runs fn in a write transaction and commits when it returns nil.
