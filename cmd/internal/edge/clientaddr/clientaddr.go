@@ -24,6 +24,12 @@ import (
 // trusts nobody.
 type Proxies []netip.Prefix
 
+// MaxForwardedHops bounds the X-Forwarded-For entries Addr walks, from the right: a chain of
+// trusted proxies is a handful of hops, and a header of up to the server's 1 MiB limit must
+// not cost a walk over every entry on every request. When that many entries are trusted
+// proxies, the farthest of them stands for the client (as when an entry is unreadable).
+const MaxForwardedHops = 16
+
 // Trusts reports whether a is a trusted proxy.
 func (p Proxies) Trusts(a netip.Addr) bool {
 	for _, pre := range p {
