@@ -72,7 +72,8 @@ type Options struct {
 	// Cursors seals the cursors handed out (required).
 	Cursors *gid.Cursors
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (for the
-	// failed-authentication throttle); none: the connection's peer is the client.
+	// failed-authentication throttle, the restore record and the access line's remote); none:
+	// the connection's peer is the client.
 	TrustedProxies []netip.Prefix
 	// Watch reports the restore watch's state to admins (nil: the watch is off).
 	Watch resolvers.WatchStatus
