@@ -1179,7 +1179,7 @@ func TestIsoRestoreFrontDoor(t *testing.T) {
 	rule := map[string]any{"name": "bypassed", "url": outside.URL, "on": "STARTED", "startedOutsideGateway": true}
 	mustPost(t, e.gw, t2admin, createRule, map[string]any{"in": rule}, nil)
 	mustPost(t, e.gw, t2admin, createRule, map[string]any{"in": with(rule, "name", "portal", "url", through.URL, "startedOutsideGateway", false)}, nil)
-	time.Sleep(5 * time.Millisecond)
+	storeTick(t, e.gw.Store) // sessions first seen after the rules
 
 	// Tenant-1: a session through the gateway, browsed three levels deep; one from outside.
 	const secret = "T1-SECRET-REASON ticket 77"

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/demo"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/restore/actionlog"
 	"github.com/vbo-gateway/vbo-gateway/upstream"
@@ -27,7 +28,7 @@ func TestRestoreAuditJoin(t *testing.T) {
 	fleet, gw := rulesGateway(t, 10)
 	waitBackfill(t, gw)
 	out, through := rulePair(t, gw, map[string]any{"name": "bypassed the portal", "on": "STARTED"}, "startedOutsideGateway", "through the portal")
-	time.Sleep(5 * time.Millisecond) // sessions first seen after the rules
+	storeTick(t, gw.Store) // sessions first seen after the rules
 
 	org, sim, orgID := tenant1Org(fleet)
 	log := mustActionLog(t, gw)
@@ -126,5 +127,30 @@ func TestRestoreAuditJoin(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("sessions CSV lacks alice's session with its reason: header %v", recs[0])
+	}
+}
+
+// storeTick waits (bounded) until the store's clock reads later than it does now, so whatever
+// the store stamps next (a session's first sighting) is strictly after what it stamped before
+// (a rule's creation): rules fire only for sessions first seen after them, and two stamps
+// within the clock's resolution would be the same instant. A fixed sleep guessed at that
+// resolution; this reads it (as the watch rules' own tests do, watchrules.clockTick).
+func storeTick(t *testing.T, st *store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	before, err := st.Now(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+		now, err := st.Now(ctx)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case now.After(before):
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("the store's clock stayed at %v", before)
+		}
 	}
 }

@@ -19,10 +19,17 @@ import (
 
 // Proxies are the trusted reverse proxies. The connection's peer is the client, unless the
 // peer is a trusted proxy: then X-Forwarded-For is read from the right (the entry the nearest
-// proxy appended) and the first address that is not a trusted proxy is the client. Without
+// proxy appended) and the first address that is not a trusted proxy is the client, within
+// MaxForwardedHops entries. Without
 // trusted proxies X-Forwarded-For is never read: any client can write it. The zero value
 // trusts nobody.
 type Proxies []netip.Prefix
+
+// MaxForwardedHops bounds the X-Forwarded-For entries Addr walks, from the right: a chain of
+// trusted proxies is a handful of hops, and a header of up to the server's 1 MiB limit must
+// not cost a walk over every entry on every request. When that many entries are trusted
+// proxies, the farthest of them stands for the client (as when an entry is unreadable).
+const MaxForwardedHops = 16
 
 // Trusts reports whether a is a trusted proxy.
 func (p Proxies) Trusts(a netip.Addr) bool {
@@ -56,16 +63,34 @@ func (p Proxies) Addr(r *http.Request) netip.Addr {
 	if !ok || !p.Trusts(peer) {
 		return peer
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := parseHostAddr(hops[i])
-		if !ok {
-			break // written by someone beyond the proxies: the last proxy stands for the client
+	// The header's lines are one comma-separated list; walked from its right end in place
+	// (no join, no split: the header may be 1 MiB), over MaxForwardedHops entries at most.
+	lines := r.Header.Values("X-Forwarded-For")
+	walked := 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := lines[i]
+		for {
+			if walked == MaxForwardedHops {
+				return peer // a longer chain: the farthest proxy walked stands for the client
+			}
+			walked++
+			hop := line
+			comma := strings.LastIndexByte(line, ',')
+			if comma >= 0 {
+				hop, line = line[comma+1:], line[:comma]
+			}
+			a, ok := parseHostAddr(hop)
+			if !ok {
+				return peer // written by someone beyond the proxies: the last proxy stands for the client
+			}
+			if !p.Trusts(a) {
+				return a
+			}
+			peer = a
+			if comma < 0 {
+				break
+			}
 		}
-		if !p.Trusts(a) {
-			return a
-		}
-		peer = a
 	}
 	return peer
 }

@@ -99,3 +99,54 @@ func TestMiddlewareRecordsClientAndProxies(t *testing.T) {
 		t.Errorf("user agent %q (%d bytes): want control characters out, at most 512 bytes", client.UserAgent, len(client.UserAgent))
 	}
 }
+
+// X-Forwarded-For through a trusted proxy is walked from the right over at most
+// MaxForwardedHops entries: a client within that many trusted hops is found, beyond it the
+// farthest proxy walked stands for the client (as for an unreadable entry), and a 1 MiB
+// header (the server's default header limit) costs the work of MaxForwardedHops entries, not
+// of every entry it holds, whether on one line or on many.
+func TestForwardedForBounded(t *testing.T) { // not parallel: testing.AllocsPerRun
+	proxies := func(n int) []string { // n trusted hops, 10.0.0.n nearest the gateway last
+		hops := make([]string, n)
+		for i := range hops {
+			hops[i] = netip.AddrFrom4([4]byte{10, 0, byte((n - i) >> 8), byte(n - i)}).String()
+		}
+		return hops
+	}
+	within := strings.Join(append([]string{"198.51.100.1"}, proxies(clientaddr.MaxForwardedHops-1)...), ", ")
+	beyond := strings.Join(append([]string{"198.51.100.1"}, proxies(clientaddr.MaxForwardedHops)...), ", ")
+	for _, tt := range []struct {
+		name, xff, want string
+	}{
+		{"client within the bound", within, "198.51.100.1"},
+		{"client beyond the bound: the farthest proxy walked", beyond, netip.AddrFrom4([4]byte{10, 0, 0, byte(clientaddr.MaxForwardedHops)}).String()},
+	} {
+		if got := trusted.Addr(request("10.0.0.1:5", "X-Forwarded-For", tt.xff)).String(); got != tt.want {
+			t.Errorf("%s: Addr = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+
+	const mib = 1 << 20
+	entry := "10.0.0.7, "
+	oneLine := strings.Repeat(entry, mib/len(entry))
+	manyLines := request("10.0.0.1:5")
+	for range mib / len(entry) {
+		manyLines.Header.Add("X-Forwarded-For", "10.0.0.7")
+	}
+	for _, tt := range []struct {
+		name string
+		r    *http.Request
+	}{
+		{"1 MiB on one line", request("10.0.0.1:5", "X-Forwarded-For", oneLine+"10.0.0.7")},
+		{"1 MiB over many lines", manyLines},
+	} {
+		if got := trusted.Addr(tt.r); got != netip.MustParseAddr("10.0.0.7") {
+			t.Errorf("%s: Addr = %s, want the farthest proxy walked, 10.0.0.7", tt.name, got)
+		}
+		// Each entry walked may allocate a few times (parsing); every entry of the header would
+		// be some 100,000.
+		if allocs := testing.AllocsPerRun(5, func() { trusted.Addr(tt.r) }); allocs > 4*clientaddr.MaxForwardedHops {
+			t.Errorf("%s: %.0f allocations per Addr, want at most %d (4 per hop walked)", tt.name, allocs, 4*clientaddr.MaxForwardedHops)
+		}
+	}
+}

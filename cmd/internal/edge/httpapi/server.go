@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/clientaddr"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/edge/graphiql"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/metrics"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/ops/telemetry"
@@ -71,7 +72,8 @@ type Options struct {
 	// Cursors seals the cursors handed out (required).
 	Cursors *gid.Cursors
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (for the
-	// failed-authentication throttle); none: the connection's peer is the client.
+	// failed-authentication throttle, the restore record and the access line's remote); none:
+	// the connection's peer is the client.
 	TrustedProxies []netip.Prefix
 	// Watch reports the restore watch's state to admins (nil: the watch is off).
 	Watch resolvers.WatchStatus
@@ -219,7 +221,21 @@ func New(opts Options) (http.Handler, error) {
 	if !opts.NoGraphiQL {
 		mux.Handle("/", graphiql.Handler("vbo-gateway", "/graphql", giOpts...))
 	}
-	return withRequestID(limitBody(lim.MaxBodyBytes, closeUnreadBodies(mux))), nil // earlyclose.go
+	return withClientRecord(gate.clients, withRequestID(limitBody(lim.MaxBodyBytes, closeUnreadBodies(mux)))), nil // earlyclose.go
+}
+
+// withClientRecord records the client's address as the edge finds it (behind the trusted
+// proxies) for the access line (telemetry.Record.SetClient), whatever the path: the line
+// names the client the throttling and the restore record name, not the proxy.
+func withClientRecord(clients clientaddr.Proxies, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec := telemetry.RecordFrom(r.Context()); rec != nil {
+			if a := clients.Addr(r); a.IsValid() {
+				rec.SetClient(a.String())
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // newResolver is the one resolver behind /graphql and the exports.

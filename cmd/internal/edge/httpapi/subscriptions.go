@@ -31,6 +31,11 @@ import (
 //     authenticator, and a refusal closes the socket with 4403. Origins are checked on the
 //     upgrade (same host, or limits.corsAllowedOrigins); the server pings every 15 s.
 //
+// A subscription authenticated with a JWT ends when the token expires: over SSE with a last
+// RESUBSCRIBE error (untilTokenExpiry), as a reload that revoked its credentials ends it; a
+// websocket closes with 4403 then (websocket.go). A subscription posted as a plain request
+// answers its first event within the request deadline and streams nothing more.
+//
 // Subscriptions skip the request deadline and the per-principal concurrency limit (they are
 // long-lived by design), and the server's read and write timeouts are lifted for streams (each
 // SSE message still has Options.SSEWriteTimeout to reach its client, see sse.go). The queries
@@ -106,6 +111,9 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 		// operation was stopped, a panic unwound the transport.
 		context.AfterFunc(ctx, release)
 		ctx = resolvers.WithStreamEnd(ctx)
+		// An SSE subscription on a JWT ends when the token expires (a websocket closes then,
+		// websocket.go): the context the resolver follows the feed with ends at exp.
+		ctx, expiring := untilTokenExpiry(ctx)
 		ctx, positions := resolvers.WithPositions(ctx)
 		responses := next(ctx) // the resolver has registered with the feed
 		if err := policy.stillAccepted(ctx); err != nil {
@@ -125,6 +133,13 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 			if ended {
 				return nil
 			}
+			if expiring {
+				// The wait for the next event ends at the expiry too, whatever the feed does.
+				var cancel context.CancelFunc
+				rctx, cancel = context.WithCancel(rctx)
+				defer cancel()
+				defer context.AfterFunc(ctx, cancel)()
+			}
 			// Each event resolves with fresh loaders: a subscription lives for hours, and its
 			// fields must not read a request-sized cache that never expires.
 			resp := responses(loaders.With(rctx, opts.Backend.New()))
@@ -141,6 +156,11 @@ func addStreamTransports(srv *handler.Server, opts Options, gate *authGate, poli
 			if resp == nil {
 				ended = true
 				release()
+				if errors.Is(context.Cause(ctx), errTokenExpired) {
+					opts.Logger.InfoContext(ctx, "subscription ended: its token expired", "request_id", requestid.From(ctx))
+					return &graphql.Response{Errors: gqlerror.List{{Message: errTokenExpired.Error(),
+						Extensions: map[string]any{"code": resolvers.CodeResubscribe}}}}
+				}
 				if e := resolvers.StreamEnd(ctx); e != nil {
 					// The last message says why the subscription ended early.
 					return &graphql.Response{Errors: gqlerror.List{e}}
@@ -248,6 +268,30 @@ func (p *wsPolicy) stillAccepted(ctx context.Context) error {
 		err = errors.New("no credentials")
 	}
 	return err
+}
+
+// errTokenExpired ends an SSE subscription whose JWT expired, with the code a reload that
+// revoked its credentials ends it with (RESUBSCRIBE): subscribing again with the expired token
+// is refused (401), with a fresh one it resumes.
+var errTokenExpired = errors.New("subscription closed: the token expired; subscribe again with a fresh token (with after set to the last position received) to continue")
+
+// untilTokenExpiry ends ctx, with the cause errTokenExpired, when the JWT an SSE subscription
+// was authenticated with expires (its exp claim; the authenticator verified it already). It
+// reports whether it set an end: not for an API key (no expiry), a websocket (its connection
+// closes at the expiry, wsSession) or a subscription run in process.
+func untilTokenExpiry(ctx context.Context) (context.Context, bool) {
+	r, _ := ctx.Value(sseRequestKey{}).(*http.Request)
+	if r == nil || sessionFrom(ctx) != nil {
+		return ctx, false
+	}
+	exp, ok := jwtExpiry(r)
+	if !ok {
+		return ctx, false
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(time.Until(exp), func() { cancel(errTokenExpired) })
+	context.AfterFunc(ctx, func() { t.Stop() }) // the stream ended first: no timer left behind
+	return ctx, true
 }
 
 // afterBody lifts the server's read timeout from an SSE request once its body has been read

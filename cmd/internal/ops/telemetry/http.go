@@ -60,7 +60,15 @@ func (h HTTP) Wrap(next http.Handler) http.Handler {
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("upstream_calls", rec.UpstreamCalls()),
-			slog.String("remote", remoteHost(r)),
+		}
+		// remote is the client as the edge found it (behind http.trustedProxies), the address
+		// the throttling and the restore record use; peer is the connection's, when it differs
+		// (the proxy).
+		peer := remoteHost(r)
+		if client := rec.clientAddr(); client != "" && client != peer {
+			attrs = append(attrs, slog.String("remote", client), slog.String("peer", peer))
+		} else {
+			attrs = append(attrs, slog.String("remote", peer))
 		}
 		if sc.IsValid() {
 			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))

@@ -22,6 +22,7 @@ type Record struct {
 	tenant    string
 	codes     []string
 	cost      json.RawMessage
+	client    string // the client's address as the edge found it (SetClient)
 }
 
 type recordKey struct{}
@@ -50,6 +51,23 @@ func (r *Record) setOperation(name, subject, tenant string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.operation, r.subject, r.tenant = name, subject, tenant
+}
+
+// SetClient records the client's address as the edge found it (behind the trusted proxies),
+// for the access line's remote. Nothing outside a request (nil record).
+func (r *Record) SetClient(addr string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.client = addr
+}
+
+func (r *Record) clientAddr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.client
 }
 
 func (r *Record) setResult(codes []string, cost json.RawMessage) {

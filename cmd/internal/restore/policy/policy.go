@@ -79,8 +79,11 @@ const maxRecipients = 50
 
 // Settings are the rules' configuration (FromConfig).
 type Settings struct {
-	MaxItemsPerAction       int
-	StepUpMaxAge            time.Duration
+	MaxItemsPerAction int
+	StepUpMaxAge      time.Duration
+	// ClockSkew is how far ahead of now a JWT's auth_time may lie and still count: the skew
+	// the JWT validation allows iat and nbf (auth.jwt.clockSkew). Later is refused.
+	ClockSkew               time.Duration
 	AllowAnyRecipient       bool
 	AllowedRecipientDomains []string
 	// DefaultApprovalExpiry applies to tenants without an entry.
@@ -101,6 +104,9 @@ func FromConfig(c *config.Config) Settings {
 	r := c.Restore.RestoreActions.WithDefaults()
 	s := Settings{MaxItemsPerAction: r.MaxItemsPerAction, StepUpMaxAge: r.StepUpMaxAge, AllowAnyRecipient: r.AllowAnyRecipient,
 		AllowedRecipientDomains: r.AllowedRecipientDomains, DefaultApprovalExpiry: r.ApprovalExpiry, Tenants: map[string]TenantSettings{}}
+	if c.Auth.JWT != nil {
+		s.ClockSkew = c.Auth.JWT.ClockSkew
+	}
 	for _, t := range c.Tenants {
 		s.Tenants[t.ID] = TenantSettings{ApprovalRequired: t.Restore.ApprovalRequired(),
 			ApprovalExpiry: cmpDur(t.Restore.ApprovalExpiry, r.ApprovalExpiry), RecipientDomains: t.Restore.RecipientDomains}
@@ -210,8 +216,8 @@ func CheckConfirm(confirm bool) error {
 }
 
 // CheckStepUp: fresh authentication for a destructive action. A JWT's auth_time must be within
-// restore.stepUpMaxAge of now (a token without auth_time is never fresh); an API key needs
-// allowRestoreToOriginal.
+// restore.stepUpMaxAge of now, and not later than now plus the clock skew (Settings.ClockSkew;
+// a token without auth_time is never fresh); an API key needs allowRestoreToOriginal.
 func (p *Policy) CheckStepUp(c auth.Credential, now time.Time) error {
 	return p.stepUp(c, now, "restore to the original location", "")
 }
@@ -231,6 +237,12 @@ func (p *Policy) stepUp(c auth.Credential, now time.Time, what, why string) erro
 	case auth.CredentialJWT:
 		if c.AuthTime.IsZero() {
 			return forbidden(RuleStepUp, "fresh authentication needed%s: the token has no auth_time; sign in again", why)
+		}
+		if ahead := c.AuthTime.Sub(now); ahead > p.s.ClockSkew {
+			// Not a fresh sign-in: a forged claim or an IdP's clock far ahead, which would
+			// otherwise stay "fresh" for as long as the time lies ahead.
+			return forbidden(RuleStepUp, "fresh authentication needed%s: the token's auth_time is %s in the future, beyond the clock skew of %s (auth.jwt.clockSkew); sign in again",
+				why, ahead.Truncate(time.Second), p.s.ClockSkew)
 		}
 		if age := now.Sub(c.AuthTime); age > p.s.StepUpMaxAge {
 			return forbidden(RuleStepUp, "fresh authentication needed%s: signed in %s ago, at most %s (restore.stepUpMaxAge); sign in again",

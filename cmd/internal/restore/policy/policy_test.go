@@ -300,3 +300,66 @@ func TestHostileAddresses(t *testing.T) {
 		}
 	}
 }
+
+// A JWT whose auth_time lies in the future (beyond the clock skew the JWT validation allows
+// iat and nbf, auth.jwt.clockSkew) is not fresh authentication: an IdP clock far ahead, or a
+// forged claim, would otherwise pass restore.stepUpMaxAge for as long as the time lies ahead.
+// The requester's check and the approver's refuse it alike, under the step-up rule.
+func TestStepUpAuthTimeInFuture(t *testing.T) {
+	t.Parallel()
+	p := newPolicy(t, func(s *policy.Settings) { s.ClockSkew = 30 * time.Second })
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	pending := policy.Pending{Tenant: "t1", Requester: "alice", ExpiresAt: now.Add(time.Minute)}
+	original := policy.Action{Kind: policy.ActionRestoreToOriginal}
+	checks := []struct {
+		name  string
+		check func(auth.Credential) error
+		why   string // the refusal's wording
+	}{
+		{"requester", func(c auth.Credential) error { return p.CheckStepUp(c, now) }, "fresh authentication needed: "},
+		{"destructive action", func(c auth.Credential) error { return p.CheckDestructive(original, true, c, now) }, "fresh authentication needed: "},
+		{"approver", func(c auth.Credential) error {
+			return p.CheckApprover(pending, policy.Approver{Person: "bob", Role: auth.RoleTenantAdmin, Tenant: "t1", Credential: c}, now)
+		}, "fresh authentication needed to approve: "},
+	}
+	for _, tc := range []struct {
+		name     string
+		authTime time.Time
+		refused  bool
+	}{
+		{"now", now, false},
+		{"within the clock skew ahead", now.Add(29 * time.Second), false},
+		{"at the clock skew", now.Add(30 * time.Second), false},
+		{"beyond the clock skew", now.Add(31 * time.Second), true},
+		{"an hour ahead", now.Add(time.Hour), true},
+		{"a year ahead", now.AddDate(1, 0, 0), true},
+	} {
+		for _, c := range checks {
+			name := tc.name + ", " + c.name
+			err := c.check(auth.Credential{Kind: auth.CredentialJWT, AuthTime: tc.authTime})
+			if !tc.refused {
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				continue
+			}
+			wantViolation(t, name, err, policy.RuleStepUp, policy.KindForbidden)
+			if err != nil && (!strings.Contains(err.Error(), c.why) || !strings.Contains(err.Error(), "in the future")) {
+				t.Errorf("%s: %q does not say %q and that auth_time is in the future", name, err, c.why)
+			}
+		}
+	}
+}
+
+// FromConfig takes the step-up check's clock skew from the JWT validation's (auth.jwt.clockSkew).
+func TestFromConfigClockSkew(t *testing.T) {
+	t.Parallel()
+	c := &config.Config{}
+	if s := policy.FromConfig(c); s.ClockSkew != 0 {
+		t.Errorf("no JWT configured: clock skew %s, want 0", s.ClockSkew)
+	}
+	c.Auth.JWT = &config.JWT{ClockSkew: 45 * time.Second}
+	if s := policy.FromConfig(c); s.ClockSkew != 45*time.Second {
+		t.Errorf("clock skew %s, want auth.jwt.clockSkew's 45s", s.ClockSkew)
+	}
+}
