@@ -25,12 +25,15 @@ func TestSoakFlappingServer(t *testing.T) {
 	}
 	const duration = 10 * time.Second
 	r := newRig(t, rigOpts{tune: func(c *config.Config) {
-		c.Resilience.RequestTimeout = time.Second
+		// Long enough that the healthy server answers in time on a loaded 2-core CI machine
+		// (1 s was not: one syd1 call in 1,560 timed out there), short enough that mel1's
+		// latency phase below still times out.
+		c.Resilience.RequestTimeout = 2500 * time.Millisecond
 		c.Resilience.BreakerCooldown = 300 * time.Millisecond
 		c.Cache.ListingTTL = 0 // default listing cache, as in production
 	}})
 	ts := httptest.NewServer(r.gw.Handler)
-	hc := &http.Client{Timeout: 5 * time.Second}
+	hc := &http.Client{Timeout: 20 * time.Second}
 	query := func() (int, []rigErr, error) {
 		b, _ := json.Marshal(map[string]any{"query": `{ restoreSessions(first: 5) { totalCount edges { node { upstreamId organization { name } events(first: 2) { totalCount } } } } organizations(first: 50) { totalCount } }`})
 		resp, err := hc.Post(ts.URL+"/graphql", "application/json", bytes.NewReader(b))
@@ -64,7 +67,7 @@ func TestSoakFlappingServer(t *testing.T) {
 	var flapper sync.WaitGroup
 	flapper.Go(func() {
 		sim := r.fleet.Sims["mel1"]
-		phases := []vbosim.Faults{{Down: true}, {}, {BurstStatus: 500, BurstCount: 8}, {Latency: 1500 * time.Millisecond}, {}, {ErrorRate: 0.3}}
+		phases := []vbosim.Faults{{Down: true}, {}, {BurstStatus: 500, BurstCount: 8}, {Latency: 4 * time.Second}, {}, {ErrorRate: 0.3}}
 		for i := 0; ; i++ {
 			sim.SetFaults(phases[i%len(phases)])
 			select {
