@@ -389,14 +389,16 @@ func (s *Service) SessionsByVBO(ctx context.Context, keys [][2]string) (map[[2]s
 // Actions pages a gateway session's steps.
 func (s *Service) Actions(ctx context.Context, gatewaySessionID string, after int64, limit int) ([]*model.RestoreAction, error) {
 	list, err := s.o.Log.Actions(ctx, gatewaySessionID, after, limit)
-	if err != nil {
-		return nil, err
-	}
+	return actionModels(list), err
+}
+
+// actionModels maps the log's actions.
+func actionModels(list []actionlog.Action) []*model.RestoreAction {
 	out := make([]*model.RestoreAction, len(list))
 	for i, a := range list {
 		out[i] = actionModel(a)
 	}
-	return out, nil
+	return out
 }
 
 // Verify checks a tenant's chain.

@@ -243,12 +243,5 @@ var _ resolvers.RestoreSessionItemActions = (*Service)(nil)
 // actions RestoreAction.events joins VBO's events among (the same list the reaper joins with).
 func (s *Service) SessionItemActions(ctx context.Context, gatewaySessionID string, limit int) ([]*model.RestoreAction, error) {
 	list, err := s.o.Log.SessionItemActions(ctx, gatewaySessionID, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*model.RestoreAction, len(list))
-	for i, a := range list {
-		out[i] = actionModel(a)
-	}
-	return out, nil
+	return actionModels(list), err
 }
