@@ -2,8 +2,11 @@ package actionlog
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 )
 
 // PendingItemActions lists exactly the item actions that may have reached VBO and have no
@@ -94,6 +97,49 @@ func TestPendingItemActions(t *testing.T) {
 		}
 		if got, err = e.log.SessionItemActions(ctx, s.ID, 2); err != nil || len(got) != 2 {
 			t.Fatalf("limit 2: %d, %v", len(got), err)
+		}
+	})
+}
+
+// The reaper's read of pending item actions walks the partial index restore_action_item_pending
+// (migration 00025) on both engines instead of scanning and sorting the whole log (every
+// session's browse steps included): the index exists after migrating, and SQLite's plan for
+// the very query PendingItemActions runs searches it with no sort of its own. The query's kinds
+// must stay literals matching the index's condition, or SQLite cannot use it.
+func TestPendingItemActionsUseTheirIndex(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, e *env) {
+		exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'restore_action_item_pending'`
+		if e.st.Driver() == store.DriverPostgres {
+			exists = `SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'restore_action' AND indexname = 'restore_action_item_pending'`
+		}
+		var n int
+		if err := e.st.QueryRow(ctx, exists).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("index restore_action_item_pending: %d found (%v), want 1", n, err)
+		}
+		if e.st.Driver() != store.DriverSQLite {
+			return
+		}
+		rows, err := e.st.Query(ctx, `EXPLAIN QUERY PLAN `+actionQuery(pendingItemWhere)+` LIMIT ?`, store.NS(t0), 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(plan, "\n")
+		if !strings.Contains(text, "b USING INDEX restore_action_item_pending") || strings.Contains(text, "TEMP B-TREE") {
+			t.Fatalf("PendingItemActions' plan does not walk restore_action_item_pending in order:\n%s", text)
 		}
 	})
 }
