@@ -36,9 +36,9 @@ func (a logAttributions) Started(ctx context.Context, server string, ids []strin
 	return out, nil
 }
 
-// Pending is the log's PendingStarts.
-func (a logAttributions) Pending(ctx context.Context, server, orgID string, since time.Time) (bool, error) {
-	return a.log.PendingStarts(ctx, server, orgID, since)
+// Pending is the log's PendingStartOrgs: one read for a batch's organisations.
+func (a logAttributions) Pending(ctx context.Context, server string, orgIDs []string, since time.Time) (map[string]bool, error) {
+	return a.log.PendingStartOrgs(ctx, server, orgIDs, since)
 }
 
 // logItemActions is the restore action log as the watch rules join it to item events

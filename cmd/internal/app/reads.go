@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/report"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/config"
 	"github.com/vbo-gateway/vbo-gateway/resolvers"
@@ -132,28 +133,23 @@ func eventColumns(omit loaders.EventOmit) store.EventColumns {
 	return c
 }
 
-// ArchiveCoverage is every watched server's: from its backfill window's start (or the
-// retention's horizon, when later), as of its last poll.
+// ArchiveCoverage is every watched server's: from report.CoveredFrom (its backfill window's
+// start, or the retention's horizon when later: the restore audit's rule), as of its last poll.
 func (a *archiveReader) ArchiveCoverage(ctx context.Context) (map[string]resolvers.ArchiveCoverage, error) {
 	states, err := a.st.States(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var horizon time.Time
+	var now time.Time // the store's clock, as the report's coverage (read only when the retention needs it)
 	if a.retention > 0 {
-		now, err := a.st.Now(ctx)
-		if err != nil {
+		if now, err = a.st.Now(ctx); err != nil {
 			return nil, err
 		}
-		horizon = now.Add(-a.retention)
 	}
 	out := make(map[string]resolvers.ArchiveCoverage, len(states))
 	for _, st := range states {
-		from := st.BackfillFrom
-		if horizon.After(from) {
-			from = horizon
-		}
-		out[st.Server] = resolvers.ArchiveCoverage{From: from, HighWater: st.HighWater, AsOf: st.LastPoll, Done: st.BackfillDone}
+		out[st.Server] = resolvers.ArchiveCoverage{From: report.CoveredFrom(st, now, a.retention), HighWater: st.HighWater,
+			AsOf: st.LastPoll, Done: st.BackfillDone}
 	}
 	return out, nil
 }

@@ -115,8 +115,8 @@ func RowModel(r *Row) *model.RestoreAuditRow {
 }
 
 // Coverage says, per server of q (those in the caller's scope), what the archive holds:
-// sessions started from the backfill's start, or from now minus the retention when that is
-// later (the watcher may have deleted any session that ended before then), up to the last
+// sessions started from CoveredFrom (the backfill's start, or now minus the retention when that is
+// later: the watcher may have deleted any session that ended before then), up to the last
 // poll; Complete when that covers q's window. The restoreAudit report and the CSV exports
 // both judge coverage here.
 func (a *Archive) Coverage(ctx context.Context, q resolvers.AuditQuery) ([]*model.RestoreAuditCoverage, error) {
@@ -132,19 +132,12 @@ func (a *Archive) Coverage(ctx context.Context, q resolvers.AuditQuery) ([]*mode
 	if err != nil {
 		return nil, fmt.Errorf("restore audit: %w", err)
 	}
-	var kept time.Time // sessions started before it may have been pruned (zero: none)
-	if a.retention > 0 {
-		kept = now.Add(-a.retention).UTC()
-	}
 	out := make([]*model.RestoreAuditCoverage, 0, len(q.Servers))
 	for _, name := range q.Servers {
 		c := &model.RestoreAuditCoverage{Server: &model.VboServer{Name: name}}
 		if st, ok := byName[name]; ok {
-			from := st.BackfillFrom
+			from := CoveredFrom(st, now, a.retention)
 			if !from.IsZero() {
-				if from.Before(kept) {
-					from = kept
-				}
 				c.From = &from
 			}
 			if !st.LastPoll.IsZero() {
@@ -157,6 +150,25 @@ func (a *Archive) Coverage(ctx context.Context, q resolvers.AuditQuery) ([]*mode
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// CoveredFrom is where the archive's coverage of a server in state st starts, judged at now:
+// its backfill window's start, or now minus retention when that is later (the watcher deletes
+// the sessions that ended before then, so any started before then may be gone; 0 retention
+// keeps everything). Zero when neither bounds it. The one rule for the coverage's start:
+// restoreAudit's coverage, the CSV exports (Coverage) and the archive's reads (package app's
+// ArchiveCoverage, which decides whether a read is answered from the archive) all use it.
+func CoveredFrom(st store.ServerState, now time.Time, retention time.Duration) time.Time {
+	from := st.BackfillFrom.UTC()
+	if retention > 0 {
+		if kept := now.Add(-retention).UTC(); kept.After(from) {
+			from = kept
+		}
+	}
+	if from.IsZero() {
+		return time.Time{}
+	}
+	return from
 }
 
 // Sessions calls each for every archived session started in [q.From, q.To) on q's servers

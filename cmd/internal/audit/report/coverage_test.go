@@ -181,3 +181,36 @@ func TestCoverageClockError(t *testing.T) {
 		t.Fatalf("RestoreAudit = %v, %v; want the clock's error", res, err)
 	}
 }
+
+// CoveredFrom is the one rule for where coverage starts (restoreAudit, the exports and the
+// archive reads): the later of the backfill's start and now minus the retention. A state with
+// no backfill start is still bounded by the retention (the report used to skip the clamp then,
+// judging a window before the retention's horizon complete).
+func TestCoveredFrom(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	backfill := now.Add(-10 * 24 * time.Hour)
+	tests := []struct {
+		name      string
+		from      time.Time
+		retention time.Duration
+		want      time.Time
+	}{
+		{"no retention", backfill, 0, backfill},
+		{"retention shorter than the backfill", backfill, 72 * time.Hour, now.Add(-72 * time.Hour)},
+		{"retention longer than the backfill", backfill, 30 * 24 * time.Hour, backfill},
+		{"retention equal to the backfill", backfill, 10 * 24 * time.Hour, backfill},
+		{"no backfill start, retention", time.Time{}, 72 * time.Hour, now.Add(-72 * time.Hour)},
+		{"no backfill start, no retention", time.Time{}, 0, time.Time{}},
+		{"backfill start in another zone", backfill.In(time.FixedZone("AEST", 10*3600)), 0, backfill},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := CoveredFrom(store.ServerState{BackfillFrom: tt.from}, now, tt.retention)
+			if !got.Equal(tt.want) || got.Location() != time.UTC {
+				t.Errorf("CoveredFrom = %v, want %v (UTC)", got, tt.want)
+			}
+		})
+	}
+}

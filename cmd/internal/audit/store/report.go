@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -262,40 +261,59 @@ func (s *Store) GroupSessions(ctx context.Context, q GroupQuery, each func(Sessi
 	return nil
 }
 
-// groupRowsQuery groups the sessions started in [lo, hi) that q selects.
-func groupRowsQuery(by []groupCol, q GroupQuery, lo, hi int64) (string, []any) {
+// groupSource is a table GroupSessions counts from, as the expressions that read it: the
+// sessions, or one family of the per-day rollup. Both go through groupSource.query, so the
+// two readings of a grouping cannot drift apart (their answers add up to one: see
+// TestRollupFollowsEveryWrite and package report's TestGroupedPathEqualsExactPath).
+type groupSource struct {
+	from   string              // the table
+	day    string              // a row's UTC day
+	col    func(string) string // the expression holding an archive_session column
+	counts string              // a group's counts, in SessionGroup's order
+}
+
+// sessionDay is a session's UTC day, as the reports and the rollup compute it.
+var sessionDay = "start_ns / " + fmt.Sprint(nsPerDay)
+
+// sessionCounts are a group of sessions' counts in SessionGroup's order (Sessions, Items,
+// Bytes, Failed, First, Last), as GroupSessions reads them and the rollup stores them.
+const sessionCounts = `COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
+		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)`
+
+var sessionSource = groupSource{from: "archive_session", day: sessionDay, col: func(c string) string { return c }, counts: sessionCounts}
+
+// source is the rollup's family k as a groupSource: its rows are sessionCounts summed.
+func (k rollupKind) source() groupSource {
+	return groupSource{from: "archive_rollup", day: "day", col: k.slot, counts: `CAST(SUM(sessions) AS BIGINT), CAST(SUM(items) AS BIGINT),
+		CAST(SUM(bytes) AS BIGINT), CAST(SUM(failed) AS BIGINT), MIN(first_ns), MAX(last_ns)`}
+}
+
+// query groups src's rows that where (with its args) bounds and q's value filters select, by
+// server, organisation and by.
+func (src groupSource) query(by []groupCol, q GroupQuery, where []string, args []any) (string, []any) {
 	cols := []string{"server", "org_id", "org_name"}
 	for _, c := range by {
-		cols = append(cols, cmp.Or(c.col, "start_ns / "+fmt.Sprint(nsPerDay)))
+		if c.col == "" {
+			cols = append(cols, src.day)
+		} else {
+			cols = append(cols, src.col(c.col))
+		}
 	}
-	args := []any{lo, hi}
-	where := []string{"start_ns >= ?", "start_ns < ?"}
-	for _, c := range valueFilters(q.Types, q.States, q.Results) {
-		where = append(where, c.set.cond(c.col, &args))
+	for _, f := range valueFilters(q.Types, q.States, q.Results) {
+		where = append(where, f.set.cond(src.col(f.col), &args))
 	}
-	return `SELECT ` + strings.Join(cols, ", ") + `, COUNT(*), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
-		CAST(SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END) AS BIGINT), MIN(start_ns), MAX(start_ns)
-		FROM archive_session WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", "), args
+	return `SELECT ` + strings.Join(cols, ", ") + `, ` + src.counts + `
+		FROM ` + src.from + ` WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", "), args
+}
+
+// groupRowsQuery groups the sessions started in [lo, hi) that q selects.
+func groupRowsQuery(by []groupCol, q GroupQuery, lo, hi int64) (string, []any) {
+	return sessionSource.query(by, q, []string{"start_ns >= ?", "start_ns < ?"}, []any{lo, hi})
 }
 
 // groupRollupQuery groups the rollup's rows of kind for the days [dayLo, dayHi) that q selects.
 func groupRollupQuery(kind rollupKind, by []groupCol, q GroupQuery, dayLo, dayHi int64) (string, []any) {
-	cols := []string{"server", "org_id", "org_name"}
-	for _, c := range by {
-		if c.col == "" {
-			cols = append(cols, "day")
-		} else {
-			cols = append(cols, kind.slot(c.col))
-		}
-	}
-	args := []any{kind.name, dayLo, dayHi}
-	where := []string{"kind = ?", "day >= ?", "day < ?"}
-	for _, c := range valueFilters(q.Types, q.States, q.Results) {
-		where = append(where, c.set.cond(kind.slot(c.col), &args))
-	}
-	return `SELECT ` + strings.Join(cols, ", ") + `, CAST(SUM(sessions) AS BIGINT), CAST(SUM(items) AS BIGINT), CAST(SUM(bytes) AS BIGINT),
-		CAST(SUM(failed) AS BIGINT), MIN(first_ns), MAX(last_ns)
-		FROM archive_rollup WHERE ` + strings.Join(where, " AND ") + ` GROUP BY ` + strings.Join(cols, ", "), args
+	return kind.source().query(by, q, []string{"kind = ?", "day >= ?", "day < ?"}, []any{kind.name, dayLo, dayHi})
 }
 
 // valueFilter is a ValueSet on the archive_session column col.

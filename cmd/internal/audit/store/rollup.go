@@ -259,9 +259,8 @@ func recountRollup(ctx context.Context, tx Tx, k rollupKey) error {
 		args = append(args, vals[i])
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO archive_rollup (kind, day, server, org_id, org_name, a, b, c, sessions, items, bytes, failed, first_ns, last_ns)
-		SELECT '`+kind.name+`', `+fmt.Sprint(k.day)+`, server, org_id, org_name, `+strings.Join(sel, ", ")+`, COUNT(*), SUM(items), SUM(bytes),
-			SUM(CASE WHEN result = 'Failed' THEN 1 ELSE 0 END), MIN(start_ns), MAX(start_ns)
-		FROM archive_session WHERE start_ns >= ? AND start_ns <= ? AND start_ns / `+fmt.Sprint(nsPerDay)+` = ?
+		SELECT '`+kind.name+`', `+fmt.Sprint(k.day)+`, server, org_id, org_name, `+strings.Join(sel, ", ")+`, `+sessionCounts+`
+		FROM archive_session WHERE start_ns >= ? AND start_ns <= ? AND `+sessionDay+` = ?
 			AND server = ? AND org_id = ? AND org_name = ?`+strings.Join(where, "")+`
 		GROUP BY `+strings.Join(group, ", "), args...)
 	return err

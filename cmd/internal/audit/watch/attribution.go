@@ -16,10 +16,11 @@ type Attributions interface {
 	// Started returns the attribution of those of ids (VBO session ids on server) that were
 	// opened through the gateway (ThroughGateway true); the others are missing.
 	Started(ctx context.Context, server string, ids []string) (map[string]store.Attribution, error)
-	// Pending reports whether a START on server for organisation orgID ("": any organisation
-	// of the server), begun after since, still awaits VBO's answer: a session VBO lists
-	// meanwhile may be that one.
-	Pending(ctx context.Context, server, orgID string, since time.Time) (bool, error)
+	// Pending reports, for each organisation of orgIDs ("": any organisation of the server),
+	// whether a START on server for it, begun after since, still awaits VBO's answer (true:
+	// a session VBO lists meanwhile may be that one). One read for them all: the watcher asks
+	// once per batch it archives.
+	Pending(ctx context.Context, server string, orgIDs []string, since time.Time) (map[string]bool, error)
 }
 
 // DefaultAttributionWait is how long an unanswered START holds back the decision "started
@@ -53,16 +54,20 @@ func (p *poller) decide(ctx context.Context, now time.Time, targets []attributio
 	wait := p.w.o.AttributionWait
 	since, old := now.Add(-wait), now.Add(-2*wait)
 	recent := func(t attributionTarget) bool { return t.created.IsZero() || !t.created.Before(old) }
-	pendingOrg := map[string]bool{}
+	var orgs []string // of the recent sessions, each once
+	seen := map[string]bool{}
 	for _, t := range targets {
-		if _, ok := pendingOrg[t.orgID]; ok || !recent(t) {
-			continue
+		if recent(t) && !seen[t.orgID] {
+			seen[t.orgID] = true
+			orgs = append(orgs, t.orgID)
 		}
-		pending, err := a.Pending(ctx, p.name, t.orgID, since)
-		if err != nil {
+	}
+	var pendingOrg map[string]bool
+	if len(orgs) > 0 {
+		var err error
+		if pendingOrg, err = a.Pending(ctx, p.name, orgs, since); err != nil {
 			return nil, fmt.Errorf("watch: pending restore starts on %s: %w", p.name, err)
 		}
-		pendingOrg[t.orgID] = pending
 	}
 	ids := make([]string, len(targets))
 	for i, t := range targets {

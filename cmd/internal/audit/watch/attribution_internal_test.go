@@ -40,13 +40,16 @@ func (l *startingLog) Started(_ context.Context, server string, ids []string) (m
 	return out, nil
 }
 
-func (l *startingLog) Pending(_ context.Context, server, orgID string, _ time.Time) (bool, error) {
+func (l *startingLog) Pending(_ context.Context, server string, orgIDs []string, _ time.Time) (map[string]bool, error) {
 	l.mu.Lock()
 	answered := l.answered
 	l.mu.Unlock()
 	defer l.answer()
-	// orgID "" is any organisation of the server.
-	return !answered && server == "syd1" && (orgID == "" || orgID == l.org), nil
+	out := map[string]bool{}
+	for _, orgID := range orgIDs { // "" is any organisation of the server
+		out[orgID] = !answered && server == "syd1" && (orgID == "" || orgID == l.org)
+	}
+	return out, nil
 }
 
 // TestDecideNeverCallsTheGatewaysSessionOutside: a session the front door is starting is never

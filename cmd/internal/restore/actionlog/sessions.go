@@ -141,26 +141,6 @@ func (l *Log) SessionsByVBO(ctx context.Context, keys [][2]string) (map[[2]strin
 	return out, nil
 }
 
-// PendingStarts reports whether a START on server for organisation orgID ("": any
-// organisation, for a session whose organisation the watcher could not resolve) is still
-// waiting for VBO's answer (begun, not completed) and began after since: a session VBO lists
-// meanwhile may be that one, so "started outside the gateway" must wait.
-func (l *Log) PendingStarts(ctx context.Context, server, orgID string, since time.Time) (bool, error) {
-	rows, err := l.st.Query(ctx, `SELECT b.id FROM restore_action b
-		WHERE b.record = ? AND b.kind = ? AND b.server = ? AND (b.org_id = ? OR ? = '') AND b.at_ns > ?
-		AND NOT EXISTS (SELECT 1 FROM restore_action o WHERE o.record = ? AND o.ref_id = b.id) LIMIT 1`,
-		recBegin, string(KindStart), server, orgID, orgID, store.NS(since), recOutcome)
-	if err != nil {
-		return false, fmt.Errorf("actionlog: pending starts: %w", err)
-	}
-	defer rows.Close()
-	found := rows.Next()
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("actionlog: pending starts: %w", err)
-	}
-	return found, nil
-}
-
 // OpenSessions counts a person's open gateway sessions (maxOpenSessionsPerPerson).
 func (l *Log) OpenSessions(ctx context.Context, tenant, person string) (int, error) {
 	var n int
