@@ -62,7 +62,10 @@ func (l *Log) Verify(ctx context.Context, tenant string) (Verification, error) {
 		case x.Record == recBegin && x.Kind == KindApprove && (!refRecord.Valid || refRecord.String != recBegin ||
 			refTenant.String != x.Tenant || refPos.Int64 >= x.Position):
 			broken(x.Position, "approval at position %d has no action before it", x.Position)
-		case x.Record != recOutcome && x.Record != recBegin:
+		case x.Record == recClaim && (!refRecord.Valid || refRecord.String != recBegin || refTenant.String != x.Tenant ||
+			refPos.Int64 >= x.Position || refKind.String != string(KindStart) || x.Kind != KindStart):
+			broken(x.Position, "claim at position %d has no start before it", x.Position)
+		case x.Record != recOutcome && x.Record != recBegin && x.Record != recClaim:
 			broken(x.Position, "record at position %d is of unknown type %q", x.Position, x.Record)
 		}
 		if !v.OK {
