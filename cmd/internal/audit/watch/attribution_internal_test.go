@@ -49,6 +49,10 @@ func (l *startingLog) Pending(_ context.Context, server, orgID string, _ time.Ti
 	return !answered && server == "syd1" && (orgID == "" || orgID == l.org), nil
 }
 
+func (l *startingLog) Claim(context.Context, string, ClaimCandidate) (store.Attribution, bool, error) {
+	return store.Attribution{}, false, nil
+}
+
 // TestDecideNeverCallsTheGatewaysSessionOutside: a session the front door is starting is never
 // decided "started outside the gateway" (which fires startedOutsideGateway rules at once and
 // for good): not when the START is answered between the watcher's lookups, not when the
