@@ -240,9 +240,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 			return a.Organization.Name
 		}),
 		"Total": total, "FailedCount": failed,
-		"FirstTime": topN(firstTime, 20, func(a auditRow) string { return str(a.ClientMachine) }),
+		"FirstTime":      topN(firstTime, 20, func(a auditRow) string { return str(a.ClientMachine) }),
 		"FirstTimeKnown": known, "ArchiveBegins": archiveBegins,
-		"Failed":    d.Failed.Edges, "From": win.From.Format(time.RFC3339), "To": win.To.Format(time.RFC3339),
+		"Failed": d.Failed.Edges, "From": win.From.Format(time.RFC3339), "To": win.To.Format(time.RFC3339),
 	}
 	if d.OrgsAdmin != nil {
 		tenants := sumBy(d.OrgsAdmin.Rows, func(a auditRow) string { return str(a.Tenant) }, func(a *auditRow, r auditRow) { a.Tenant = r.Tenant })
