@@ -12,7 +12,8 @@ import (
 // a record whose hash does not match its contents (an edit), whose prev_hash is not the
 // previous record's hash (an edit before it, a swap, a forged insert), a missing position (a
 // deleted record), an outcome whose begin is missing (or is not a begin of this chain before
-// it), or a chain that ends before its head (its newest records deleted).
+// it), a claim whose START is (ClaimSession), or a chain that ends before its head (its newest
+// records deleted).
 //
 // It reads the head first and walks positions 1..head, streaming rows one at a time in
 // position order (memory does not grow with the chain); records appended meanwhile are left
