@@ -34,11 +34,13 @@ type Attributions interface {
 
 // ClaimCandidate is a session Attributions.Claim may give to a START whose answer was lost.
 type ClaimCandidate struct {
-	ID, OrgID   string // VBO's session id; its organisation (never "")
-	InitiatedBy string // VBO's initiatedBy: the gateway's own account
-	Created     time.Time
+	ID, OrgID   string    // VBO's session id; its organisation (never "")
+	InitiatedBy string    // VBO's initiatedBy: the gateway's own account
 	SeenAt      time.Time // the watcher's clock: a START begun after it is not a candidate
 	Since       time.Time // a START begun at or before it is not a candidate
+	// Until, when set, is VBO's creation time plus the attribution wait (a margin for the
+	// clocks): a START begun after it did not open the session.
+	Until time.Time
 }
 
 // ErrClaimAmbiguous is wrapped by Attributions.Claim when more than one START whose answer
@@ -56,6 +58,9 @@ type attributionTarget struct {
 	id, orgID   string
 	created     time.Time
 	initiatedBy string
+	// decided: archived already, its attribution decided (not pending); it is never claimed
+	// (a session decided outside the gateway, its rules fired, stays so).
+	decided bool
 }
 
 // targetOf is the attribution target of archived session x.
@@ -71,6 +76,10 @@ func targetOf(x *store.Session) attributionTarget {
 // session that started more than twice the wait ago (the margin covers the clocks of VBO and
 // the gateway) can no longer be a pending START's and is decided at once; one without a
 // creation time is not taken as old. nil without Attributions: nothing is looked up.
+//
+// A session decided outside so far that the gateway's own VBO account opened (VBO's
+// initiatedBy is the server's Account) may be a START's whose answer was lost: it is offered
+// to Attributions.Claim (see claim), unless a START on its organisation is still pending.
 //
 // The pending STARTs are read before the log: a START answered in between is then in the log
 // (its outcome and the session's VBO id commit together). Read the other way round, a START
@@ -133,7 +142,7 @@ func (p *poller) decide(ctx context.Context, now time.Time, targets []attributio
 // session never is; a session of the gateway's account no such START accounts for stays
 // outside the gateway (someone used its credentials directly).
 func (p *poller) claimable(t attributionTarget) bool {
-	return p.account != "" && t.orgID != "" && strings.EqualFold(strings.TrimSpace(t.initiatedBy), p.account)
+	return p.account != "" && t.orgID != "" && !t.decided && strings.EqualFold(strings.TrimSpace(t.initiatedBy), p.account)
 }
 
 // claim asks the log to give each of list (decided outside so far, in out) to a START whose
@@ -147,8 +156,11 @@ func (p *poller) claim(ctx context.Context, now, since time.Time, list []attribu
 		return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.id, b.id))
 	})
 	for _, t := range list {
-		at, ok, err := p.w.o.Attributions.Claim(ctx, p.name, ClaimCandidate{ID: t.id, OrgID: t.orgID, InitiatedBy: t.initiatedBy,
-			Created: t.created, SeenAt: now, Since: since})
+		c := ClaimCandidate{ID: t.id, OrgID: t.orgID, InitiatedBy: t.initiatedBy, SeenAt: now, Since: since}
+		if !t.created.IsZero() {
+			c.Until = t.created.Add(p.w.o.AttributionWait)
+		}
+		at, ok, err := p.w.o.Attributions.Claim(ctx, p.name, c)
 		switch {
 		case errors.Is(err, ErrClaimAmbiguous):
 			p.log.WarnContext(ctx, "watch: a session of the gateway's account could be either of two restore starts whose answer was lost; attributed to neither",
@@ -171,8 +183,25 @@ func (p *poller) attribute(ctx context.Context, list []store.Change) error {
 		return nil
 	}
 	targets := make([]attributionTarget, len(list))
+	var mayClaim []string
 	for i := range list {
 		targets[i] = targetOf(&list[i].Session)
+		if p.claimable(targets[i]) {
+			mayClaim = append(mayClaim, targets[i].id)
+		}
+	}
+	if len(mayClaim) > 0 {
+		// Sessions of the gateway's account (rare): those archived and decided already are
+		// not claimed (see attributionTarget.decided).
+		old, err := p.w.o.Store.Sessions(ctx, p.name, mayClaim)
+		if err != nil {
+			return fmt.Errorf("watch: attribution of %s sessions: %w", p.name, err)
+		}
+		for i := range targets {
+			if x, ok := old[targets[i].id]; ok && !x.Attribution.Pending {
+				targets[i].decided = true
+			}
+		}
 	}
 	got, err := p.decide(ctx, time.Now(), targets)
 	if err != nil {

@@ -43,8 +43,8 @@ func (l *lostLog) Claim(_ context.Context, server string, c ClaimCandidate) (sto
 // A session of the gateway's own account (initiatedBy, compared without case) on an
 // organisation with a START whose answer was lost is that START's person's, the earliest
 // session first; a second such session, one with no lost START to account for it (someone
-// used the gateway's credentials), anyone else's, and one on an unresolved organisation stay
-// outside; one on an organisation with a START still pending waits, unclaimed; two lost STARTs
+// used the gateway's credentials), anyone else's, one on an unresolved organisation and one
+// archived and decided outside already stay outside; one on an organisation with a START still pending waits, unclaimed; two lost STARTs
 // that could both be it are not guessed between.
 func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 	t.Parallel()
@@ -65,6 +65,7 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 		gw("pending", "org-pending", now),
 		gw("ambiguous", "org-amb", now),
 		gw("old", "org-empty", now.Add(-3*wait)),
+		{id: "decided", orgID: "org-2", created: now, initiatedBy: "gateway-svc", decided: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +79,7 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 		"pending":     {Pending: true},
 		"ambiguous":   {},
 		"old":         {},
+		"decided":     {},
 	}
 	for id, w := range want {
 		if got[id] != w {
@@ -90,9 +92,12 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 		if !c.SeenAt.Equal(now) || !c.Since.Equal(now.Add(-2*wait)) || c.InitiatedBy != "GATEWAY-SVC" {
 			t.Errorf("claim %+v: want seen now, since twice the wait ago", c)
 		}
+		if c.ID == "mine" && !c.Until.Equal(now.Add(-2*time.Second+wait)) {
+			t.Errorf("claim of mine until %v, want its creation plus the wait", c.Until)
+		}
 	}
 	// Ordered by creation time, then id: "mine" before "later"; nobody asked for anyone else's session,
-	// an unresolved organisation, a pending one or an old one.
+	// an unresolved organisation, a pending one, an old one or one decided already.
 	if fmt.Sprint(asked) != "[mine later ambiguous credentials]" {
 		t.Errorf("claims asked for %v", asked)
 	}

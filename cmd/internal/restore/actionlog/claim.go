@@ -32,10 +32,14 @@ type Claim struct {
 	SeenAt         time.Time // when the watcher saw it; a START begun after is not a candidate
 	// Since bounds the window: a START begun at or before Since is not a candidate.
 	Since time.Time
+	// Until, when set and before SeenAt, bounds it instead: a START begun after it cannot have
+	// opened the session (VBO's creation time plus a margin for the clocks).
+	Until time.Time
 }
 
 // ClaimSession attributes VBO session c.VBOSessionID to the START whose answer was lost: a
-// START on c.Server and c.OrganizationID, begun in (c.Since, c.SeenAt], completed FAILED with
+// START on c.Server and c.OrganizationID, begun in (c.Since, c.SeenAt] (c.Until, when earlier,
+// closing it), completed FAILED with
 // an UnknownOutcome error, whose gateway session has no VBO session yet and that no other
 // session has claimed. It appends a claim record to the START's chain (naming the START and
 // the VBO session; the log stays append-only and Verify checks the claim's link) and sets the
@@ -54,6 +58,10 @@ func (l *Log) ClaimSession(ctx context.Context, c Claim) (Session, error) {
 	if err := checkText("initiatedBy", c.InitiatedBy, maxTextBytes); err != nil {
 		return Session{}, err
 	}
+	until := c.SeenAt
+	if !c.Until.IsZero() && c.Until.Before(until) {
+		until = c.Until
+	}
 	var gw string
 	err := l.st.InTx(ctx, func(tx store.Tx) error {
 		held, err := l.sessionByVBOIn(ctx, tx, c.Server, c.VBOSessionID)
@@ -68,7 +76,7 @@ func (l *Log) ClaimSession(ctx context.Context, c Claim) (Session, error) {
 			AND o.status = ? AND o.error LIKE ? AND g.vbo_session_id = ''
 			AND NOT EXISTS (SELECT 1 FROM restore_action x WHERE x.record = ? AND x.ref_id = b.id)
 			ORDER BY b.at_ns, b.id LIMIT 2`,
-			recOutcome, recBegin, string(KindStart), c.Server, c.OrganizationID, store.NS(c.Since), store.NS(c.SeenAt),
+			recOutcome, recBegin, string(KindStart), c.Server, c.OrganizationID, store.NS(c.Since), store.NS(until),
 			string(StatusFailed), UnknownOutcome+"%", recClaim)
 		if err != nil {
 			return err

@@ -103,6 +103,13 @@ func TestClaimSession(t *testing.T) {
 		if _, err := e.log.ClaimSession(ctx, c); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("START before the window: %v, want ErrNotFound", err)
 		}
+		// A START begun after the session's Until (VBO created it before) is not a candidate.
+		e.lostStart(t, alice, "syd1", "org-5")
+		c = claim("org-5", "vbo-5")
+		c.Until = c.Since.Add(time.Minute)
+		if _, err := e.log.ClaimSession(ctx, c); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("START after Until: %v, want ErrNotFound", err)
+		}
 		// Two lost STARTs on one organisation: the log does not guess, and claims neither.
 		e.lostStart(t, alice, "syd1", "org-4")
 		e.lostStart(t, bob, "syd1", "org-4")
