@@ -66,7 +66,8 @@ func newAnswerDropper(t *testing.T, target string) *answerDropper {
 // delivers it with the person and reason, the gateway session and the START's step carry the
 // VBO id, restoreAudit counts it under the person, and the action log still verifies. A
 // session of the gateway's account with no such START to account for it (someone used the
-// gateway's credentials directly) still fires startedOutsideGateway, once.
+// gateway's credentials directly) still fires startedOutsideGateway, once, and stays outside
+// when a later lost answer on the organisation is claimed by its own session.
 func TestRestoreLostStartIsNotOutside(t *testing.T) {
 	t.Parallel()
 	fleet, cfg := restoreFleet(t, 10, 50*time.Millisecond)
@@ -110,7 +111,7 @@ func TestRestoreLostStartIsNotOutside(t *testing.T) {
 		ThroughGateway bool
 		Person, Reason *string
 	}
-	payload := func(r *hookReceiver) (id string, a attribution) {
+	payloadAt := func(r *hookReceiver, i int) (id string, a attribution) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		var p struct {
@@ -119,9 +120,10 @@ func TestRestoreLostStartIsNotOutside(t *testing.T) {
 				Attribution attribution
 			}
 		}
-		_ = json.Unmarshal(r.got[0].body, &p)
+		_ = json.Unmarshal(r.got[i].body, &p)
 		return p.Data.UpstreamID, p.Data.Attribution
 	}
+	payload := func(r *hookReceiver) (string, attribution) { return payloadAt(r, 0) }
 	log := mustActionLog(t, gw)
 	ctx := t.Context()
 	waitFor(t, 30*time.Second, func() bool { return through.count()+out.count() >= 1 }, "the lost START's session decided")
@@ -182,5 +184,29 @@ func TestRestoreLostStartIsNotOutside(t *testing.T) {
 	}
 	if byPerson[person] != 1 {
 		t.Errorf("restoreAudit by PERSON %v, want %s:1", byPerson, person)
+	}
+
+	// Another lost answer on the organisation while the rogue session (older, still running,
+	// decided outside) is polled again: the new session claims the START, the rogue stays
+	// outside.
+	if s, ok := sim.Session(rogue.ID); !ok || s.EndTime != nil {
+		t.Fatalf("the rogue session should still be running: %+v", s)
+	}
+	drop.armed.Store(true)
+	if res := postAs(t, e.c, operator, rfStart, map[string]any{"org": gorg, "reason": "ticket 100: lost again"}); len(res.Errors) == 0 {
+		t.Fatal("second start: want an error")
+	}
+	explored = sim.ExploredSessions()
+	second := explored[len(explored)-1].SessionID
+	waitFor(t, 30*time.Second, func() bool { return through.count()+out.count() >= 3 }, "the second lost START's session decided")
+	time.Sleep(300 * time.Millisecond)
+	if out.count() != 1 || through.count() != 2 {
+		t.Fatalf("deliveries: outside rule %d, through rule %d; want 1 and 2", out.count(), through.count())
+	}
+	if id, a := payloadAt(through, 1); id != second || show(a.Reason) != "ticket 100: lost again" {
+		t.Errorf("through rule delivered %s %+v, want %s", id, a, second)
+	}
+	if got, err := gw.Store.Session(ctx, org.Server, rogue.ID); err != nil || got.Attribution.ThroughGateway {
+		t.Errorf("the rogue session after the second lost START: %+v %v, want outside the gateway", got, err)
 	}
 }
