@@ -437,9 +437,16 @@ func newWatcher(cfg *config.Config, fleet *upstream.Fleet, st *store.Store, hook
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
+	// Each server's own account (servers[].username): VBO records it as initiatedBy of every
+	// session the gateway opens (a START whose answer was lost is matched by it, see
+	// watch.Attributions.Claim).
+	accounts := make(map[string]string, len(cfg.Servers))
+	for _, s := range cfg.Servers {
+		accounts[s.Name] = s.Username
+	}
 	var servers []watch.Server
 	for _, c := range fleet.Clients() {
-		servers = append(servers, watch.Server{Name: c.Name(), Source: c})
+		servers = append(servers, watch.Server{Name: c.Name(), Source: c, Account: accounts[c.Name()]})
 	}
 	// The watcher joins the restore front door's log to every session it archives (who
 	// started it through the gateway); with the front door off the log is empty and every

@@ -220,16 +220,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		}
 		return a.Organization.ID
 	}, func(a *auditRow, r auditRow) { a.Organization = r.Organization })
-	seen := map[string]bool{}
-	for _, m := range d.Before.Rows {
-		seen[str(m.ClientMachine)] = true
-	}
-	var firstTime []auditRow
-	for _, m := range machines {
-		if name := str(m.ClientMachine); name != "" && !seen[name] {
-			firstTime = append(firstTime, m)
-		}
-	}
+	firstTime, archiveBegins, known := firstTimeMachines(machines, d.Before.Rows, d.ByDay.Coverage, win.From)
 	total, failed := 0, 0
 	for _, r := range d.ByDay.Rows {
 		total += r.Sessions
@@ -249,8 +240,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 			return a.Organization.Name
 		}),
 		"Total": total, "FailedCount": failed,
-		"FirstTime": topN(firstTime, 20, func(a auditRow) string { return str(a.ClientMachine) }),
-		"Failed":    d.Failed.Edges, "From": win.From.Format(time.RFC3339), "To": win.To.Format(time.RFC3339),
+		"FirstTime":      topN(firstTime, 20, func(a auditRow) string { return str(a.ClientMachine) }),
+		"FirstTimeKnown": known, "ArchiveBegins": archiveBegins,
+		"Failed": d.Failed.Edges, "From": win.From.Format(time.RFC3339), "To": win.To.Format(time.RFC3339),
 	}
 	if d.OrgsAdmin != nil {
 		tenants := sumBy(d.OrgsAdmin.Rows, func(a auditRow) string { return str(a.Tenant) }, func(a *auditRow, r auditRow) { a.Tenant = r.Tenant })
@@ -260,3 +252,42 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 }
 
 func noteList(e gqlErrors) []string { return notes(e) }
+
+// firstTimeMachines are the machines of the window (machines) not seen before it (before:
+// the machines of the sessions archived before winFrom). That says "new" only when the
+// archive reaches back before the window on every server (coverage: the window's, each
+// server's from): on an archive whose backfill began inside the window (a fresh install
+// backfilled for less than the window) every machine would look new. known false: new-ness is
+// not known, archiveBegins is when the archive begins (the latest server's from; "" when a
+// server has none yet, the watcher not having run there) and no machine is listed.
+func firstTimeMachines(machines, before []auditRow, cov []coverage, winFrom time.Time) (rows []auditRow, archiveBegins string, known bool) {
+	var begins time.Time
+	for _, c := range cov {
+		if c.From == nil {
+			return nil, "", false
+		}
+		t, err := time.Parse(time.RFC3339Nano, *c.From)
+		if err != nil {
+			return nil, "", false
+		}
+		if t.After(begins) {
+			begins = t
+		}
+	}
+	if len(cov) == 0 {
+		return nil, "", false
+	}
+	if !begins.Before(winFrom) {
+		return nil, begins.UTC().Format(time.RFC3339), false
+	}
+	seen := map[string]bool{}
+	for _, m := range before {
+		seen[str(m.ClientMachine)] = true
+	}
+	for _, m := range machines {
+		if name := str(m.ClientMachine); name != "" && !seen[name] {
+			rows = append(rows, m)
+		}
+	}
+	return rows, begins.UTC().Format(time.RFC3339), true
+}

@@ -1,8 +1,12 @@
 package watch
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vbo-gateway/vbo-gateway/cmd/internal/audit/store"
@@ -21,16 +25,48 @@ type Attributions interface {
 	// a session VBO lists meanwhile may be that one). One read for them all: the watcher asks
 	// once per batch it archives.
 	Pending(ctx context.Context, server string, orgIDs []string, since time.Time) (map[string]bool, error)
+	// Claim attributes a session the log does not know, opened by the gateway's own VBO
+	// account, to the START on its server and organisation whose answer was lost (outcome
+	// unknown), begun after c.Since, that no other session claimed: the log records the claim
+	// (append-only) and the session is that START's from then on. ok false: no such START. An
+	// error wrapping ErrClaimAmbiguous: more than one could be it; nothing is claimed.
+	Claim(ctx context.Context, server string, c ClaimCandidate) (a store.Attribution, ok bool, err error)
 }
+
+// ClaimCandidate is a session Attributions.Claim may give to a START whose answer was lost.
+type ClaimCandidate struct {
+	ID, OrgID   string    // VBO's session id; its organisation (never "")
+	InitiatedBy string    // VBO's initiatedBy: the gateway's own account
+	SeenAt      time.Time // the watcher's clock: a START begun after it is not a candidate
+	Since       time.Time // a START begun at or before it is not a candidate
+	// Until, when set, is VBO's creation time plus the attribution wait (a margin for the
+	// clocks): a START begun after it did not open the session.
+	Until time.Time
+}
+
+// ErrClaimAmbiguous is wrapped by Attributions.Claim when more than one START whose answer
+// was lost could have opened the session: the watcher does not guess, the session is
+// outside the gateway (and its rules fire), and the watcher logs a warning naming it.
+var ErrClaimAmbiguous = errors.New("watch: more than one start whose answer was lost could have opened the session")
 
 // DefaultAttributionWait is how long an unanswered START holds back the decision "started
 // outside the gateway" by default (Options.AttributionWait).
 const DefaultAttributionWait = 2 * time.Minute
 
-// attributionTarget is a session to attribute: its id, organisation and VBO start time.
+// attributionTarget is a session to attribute: its id, organisation, VBO start time and
+// VBO's initiatedBy.
 type attributionTarget struct {
-	id, orgID string
-	created   time.Time
+	id, orgID   string
+	created     time.Time
+	initiatedBy string
+	// decided: archived already, its attribution decided (not pending); it is never claimed
+	// (a session decided outside the gateway, its rules fired, stays so).
+	decided bool
+}
+
+// targetOf is the attribution target of archived session x.
+func targetOf(x *store.Session) attributionTarget {
+	return attributionTarget{id: x.Session.ID, orgID: x.OrgID, created: x.Session.CreationTime, initiatedBy: x.Session.InitiatedBy}
 }
 
 // decide joins the action log to sessions of this poller's server. A session in the log is
@@ -41,6 +77,10 @@ type attributionTarget struct {
 // session that started more than twice the wait ago (the margin covers the clocks of VBO and
 // the gateway) can no longer be a pending START's and is decided at once; one without a
 // creation time is not taken as old. nil without Attributions: nothing is looked up.
+//
+// A session decided outside so far that the gateway's own VBO account opened (VBO's
+// initiatedBy is the server's Account) may be a START's whose answer was lost: it is offered
+// to Attributions.Claim (see claim), unless a START on its organisation is still pending.
 //
 // The pending STARTs are read before the log: a START answered in between is then in the log
 // (its outcome and the session's VBO id commit together). Read the other way round, a START
@@ -78,6 +118,7 @@ func (p *poller) decide(ctx context.Context, now time.Time, targets []attributio
 		return nil, fmt.Errorf("watch: attribution of %s sessions: %w", p.name, err)
 	}
 	out := make(map[string]store.Attribution, len(targets))
+	var claims []attributionTarget
 	for _, t := range targets {
 		switch at, ok := started[t.id]; {
 		case ok && at.ThroughGateway:
@@ -85,11 +126,60 @@ func (p *poller) decide(ctx context.Context, now time.Time, targets []attributio
 			out[t.id] = at
 		case !recent(t):
 			out[t.id] = store.Attribution{}
+		case pendingOrg[t.orgID]:
+			out[t.id] = store.Attribution{Pending: true}
 		default:
-			out[t.id] = store.Attribution{Pending: pendingOrg[t.orgID]}
+			out[t.id] = store.Attribution{}
+			if p.claimable(t) {
+				claims = append(claims, t)
+			}
 		}
 	}
+	if err := p.claim(ctx, now, old, claims, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// claimable reports whether t may be the session of a START whose answer was lost: the
+// gateway's own VBO account opened it (VBO's initiatedBy is the server's configured account,
+// compared without case as Windows accounts are) on a known organisation. Anyone else's
+// session never is; a session of the gateway's account no such START accounts for stays
+// outside the gateway (someone used its credentials directly).
+func (p *poller) claimable(t attributionTarget) bool {
+	return p.account != "" && t.orgID != "" && !t.decided && strings.EqualFold(strings.TrimSpace(t.initiatedBy), p.account)
+}
+
+// claim asks the log to give each of list (decided outside so far, in out) to a START whose
+// answer was lost, begun after since and no later than now (see Attributions.Claim). The
+// earliest session claims first (creation time, then id): a START is claimed once, so a later
+// session of the gateway's account on the organisation stays outside. Two STARTs that could
+// both be a session's: the log does not guess, the session stays outside, and a warning
+// says so.
+func (p *poller) claim(ctx context.Context, now, since time.Time, list []attributionTarget, out map[string]store.Attribution) error {
+	slices.SortFunc(list, func(a, b attributionTarget) int {
+		return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.id, b.id))
+	})
+	for _, t := range list {
+		c := ClaimCandidate{ID: t.id, OrgID: t.orgID, InitiatedBy: t.initiatedBy, SeenAt: now, Since: since}
+		if !t.created.IsZero() {
+			c.Until = t.created.Add(p.w.o.AttributionWait)
+		}
+		at, ok, err := p.w.o.Attributions.Claim(ctx, p.name, c)
+		switch {
+		case errors.Is(err, ErrClaimAmbiguous):
+			p.log.WarnContext(ctx, "watch: a session of the gateway's account could be either of two restore starts whose answer was lost; attributed to neither",
+				"session", t.id, "organization", t.orgID, "error", err)
+		case err != nil:
+			return fmt.Errorf("watch: claim of %s session %s: %w", p.name, t.id, err)
+		case ok && at.ThroughGateway:
+			at.Pending = false
+			out[t.id] = at
+			p.log.InfoContext(ctx, "watch: a session of the gateway's account is attributed to the restore start whose answer was lost",
+				"session", t.id, "organization", t.orgID, "person", at.Person)
+		}
+	}
+	return nil
 }
 
 // attribute sets the join on the changes about to be archived (see decide).
@@ -98,9 +188,25 @@ func (p *poller) attribute(ctx context.Context, list []store.Change) error {
 		return nil
 	}
 	targets := make([]attributionTarget, len(list))
+	var mayClaim []string
 	for i := range list {
-		x := &list[i].Session
-		targets[i] = attributionTarget{id: x.Session.ID, orgID: x.OrgID, created: x.Session.CreationTime}
+		targets[i] = targetOf(&list[i].Session)
+		if p.claimable(targets[i]) {
+			mayClaim = append(mayClaim, targets[i].id)
+		}
+	}
+	if len(mayClaim) > 0 {
+		// Sessions of the gateway's account (rare): those archived and decided already are
+		// not claimed (see attributionTarget.decided).
+		old, err := p.w.o.Store.Sessions(ctx, p.name, mayClaim)
+		if err != nil {
+			return fmt.Errorf("watch: attribution of %s sessions: %w", p.name, err)
+		}
+		for i := range targets {
+			if x, ok := old[targets[i].id]; ok && !x.Attribution.Pending {
+				targets[i].decided = true
+			}
+		}
 	}
 	got, err := p.decide(ctx, time.Now(), targets)
 	if err != nil {
@@ -137,7 +243,7 @@ func (p *poller) settleAttributions(ctx context.Context, lease store.Lease) erro
 	}
 	targets := make([]attributionTarget, len(list))
 	for i, x := range list {
-		targets[i] = attributionTarget{id: x.Session.ID, orgID: x.OrgID, created: x.Session.CreationTime}
+		targets[i] = targetOf(x)
 	}
 	got, err := p.decide(ctx, time.Now(), targets)
 	if err != nil {

@@ -52,6 +52,10 @@ func (l *startingLog) Pending(_ context.Context, server string, orgIDs []string,
 	return out, nil
 }
 
+func (l *startingLog) Claim(context.Context, string, ClaimCandidate) (store.Attribution, bool, error) {
+	return store.Attribution{}, false, nil
+}
+
 // TestDecideNeverCallsTheGatewaysSessionOutside: a session the front door is starting is never
 // decided "started outside the gateway" (which fires startedOutsideGateway rules at once and
 // for good): not when the START is answered between the watcher's lookups, not when the

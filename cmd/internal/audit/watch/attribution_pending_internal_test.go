@@ -21,6 +21,10 @@ func (l *countingLog) Started(context.Context, string, []string) (map[string]sto
 	return nil, nil
 }
 
+func (l *countingLog) Claim(context.Context, string, ClaimCandidate) (store.Attribution, bool, error) {
+	return store.Attribution{}, false, nil
+}
+
 func (l *countingLog) Pending(_ context.Context, server string, orgIDs []string, _ time.Time) (map[string]bool, error) {
 	l.reads = append(l.reads, slices.Clone(orgIDs))
 	out := map[string]bool{}

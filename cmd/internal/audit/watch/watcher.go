@@ -69,6 +69,10 @@ var _ Source = (*upstream.Client)(nil)
 type Server struct {
 	Name   string
 	Source Source
+	// Account is the gateway's own VBO account on the server (servers[].username): a session
+	// VBO says it initiated may be a START's whose answer was lost (Attributions.Claim).
+	// "": no session is claimed.
+	Account string
 }
 
 // Options configure a Watcher. Store and Servers are required.
@@ -173,7 +177,7 @@ func New(o Options) (*Watcher, error) {
 		if _, dup := w.byName[s.Name]; dup {
 			return nil, fmt.Errorf("watch: duplicate server %q", s.Name)
 		}
-		p := &poller{w: w, name: s.Name, src: s.Source, log: o.Logger.With("server", s.Name)}
+		p := &poller{w: w, name: s.Name, src: s.Source, account: strings.TrimSpace(s.Account), log: o.Logger.With("server", s.Name)}
 		w.pollers = append(w.pollers, p)
 		w.byName[s.Name] = p
 	}
@@ -223,6 +227,8 @@ type poller struct {
 	name string
 	src  Source
 	log  *slog.Logger
+	// account is the gateway's own VBO account on the server (Server.Account).
+	account string
 
 	mu    sync.Mutex
 	stats Stats

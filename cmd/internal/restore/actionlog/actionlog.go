@@ -9,7 +9,9 @@
 // # The chain
 //
 // restore_action holds one row per begin record (Begin) and one per outcome record (Complete,
-// naming its begin in ref_id); rows are only ever inserted. Each tenant ("" = the provider
+// naming its begin in ref_id), and for a START whose answer was lost the claim that matched it
+// to VBO's session later (ClaimSession, claim.go: a CLAIM row naming the START in ref_id); rows
+// are only ever inserted. Each tenant ("" = the provider
 // admins) has its own chain: positions 1, 2, 3... with no gaps, each row carrying prev_hash (the
 // hex SHA-256 of the tenant's previous row, "" for position 1) and hash (the hex SHA-256 of
 // the row's canonical encoding, see record.encode: length-prefixed (name, value) pairs in a

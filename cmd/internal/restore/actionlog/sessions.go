@@ -190,7 +190,8 @@ const MaxActionsPage = 500
 // and the approval's (p).
 const outcomeCols = `o.id, o.vbo_session_id, o.detail, o.status, o.upstream_status, o.error, o.at_ns, o.has_counts,
 	o.created_n, o.merged_n, o.skipped_n, o.failed_n, o.bytes, o.sha256,
-	p.id, p.actor_tenant, p.person, p.display_name, p.role, p.client_addr, p.user_agent, p.request_id, p.at_ns`
+	p.id, p.actor_tenant, p.person, p.display_name, p.role, p.client_addr, p.user_agent, p.request_id, p.at_ns,
+	c.vbo_session_id`
 
 type outcomeScan struct {
 	id, vbo, detail, status, errText, sha sql.NullString
@@ -200,12 +201,13 @@ type outcomeScan struct {
 	pID, pTenant, pPerson, pName, pRole   sql.NullString
 	pAddr, pAgent, pReq                   sql.NullString
 	pAt                                   sql.NullInt64
+	claimVBO                              sql.NullString // a START's claim (claim.go)
 }
 
 func (o *outcomeScan) dest() []any {
 	return []any{&o.id, &o.vbo, &o.detail, &o.status, &o.upstream, &o.errText, &o.at, &o.hasCounts,
 		&o.counts[0], &o.counts[1], &o.counts[2], &o.counts[3], &o.bytes, &o.sha,
-		&o.pID, &o.pTenant, &o.pPerson, &o.pName, &o.pRole, &o.pAddr, &o.pAgent, &o.pReq, &o.pAt}
+		&o.pID, &o.pTenant, &o.pPerson, &o.pName, &o.pRole, &o.pAddr, &o.pAgent, &o.pReq, &o.pAt, &o.claimVBO}
 }
 
 func (o *outcomeScan) records() (out, approval *record) {
@@ -223,12 +225,13 @@ func (o *outcomeScan) records() (out, approval *record) {
 	return out, approval
 }
 
-// actionQuery selects begin records with their outcome (o) and approval (p) merged; where is
-// on b.
+// actionQuery selects begin records with their outcome (o), approval (p) and claim (c: a
+// START's, claim.go) merged; where is on b.
 func actionQuery(where string) string {
 	return `SELECT ` + colsOf("b") + `, ` + outcomeCols + ` FROM restore_action b
 		LEFT JOIN restore_action o ON o.record = 'OUTCOME' AND o.ref_id = b.id
 		LEFT JOIN restore_action p ON p.record = 'BEGIN' AND p.kind = 'APPROVE' AND p.ref_id = b.id
+		LEFT JOIN restore_action c ON c.record = 'CLAIM' AND c.ref_id = b.id
 		WHERE b.record = 'BEGIN' AND ` + where
 }
 
@@ -239,7 +242,12 @@ func scanAction(row store.Row) (Action, error) {
 		return Action{}, err
 	}
 	out, approval := o.records()
-	return actionOf(&b, out, approval), nil
+	a := actionOf(&b, out, approval)
+	if o.claimVBO.Valid {
+		// A START whose answer was lost, matched to VBO's session later (ClaimSession).
+		a.VBOSessionID = o.claimVBO.String
+	}
+	return a, nil
 }
 
 // actions runs actionQuery(where) with args, LIMIT limit (clamped to 1..MaxActionsPage; 0: 50);

@@ -12,7 +12,8 @@ import (
 // a record whose hash does not match its contents (an edit), whose prev_hash is not the
 // previous record's hash (an edit before it, a swap, a forged insert), a missing position (a
 // deleted record), an outcome whose begin is missing (or is not a begin of this chain before
-// it), or a chain that ends before its head (its newest records deleted).
+// it), a claim whose START is (ClaimSession), or a chain that ends before its head (its newest
+// records deleted).
 //
 // It reads the head first and walks positions 1..head, streaming rows one at a time in
 // position order (memory does not grow with the chain); records appended meanwhile are left
@@ -62,7 +63,10 @@ func (l *Log) Verify(ctx context.Context, tenant string) (Verification, error) {
 		case x.Record == recBegin && x.Kind == KindApprove && (!refRecord.Valid || refRecord.String != recBegin ||
 			refTenant.String != x.Tenant || refPos.Int64 >= x.Position):
 			broken(x.Position, "approval at position %d has no action before it", x.Position)
-		case x.Record != recOutcome && x.Record != recBegin:
+		case x.Record == recClaim && (!refRecord.Valid || refRecord.String != recBegin || refTenant.String != x.Tenant ||
+			refPos.Int64 >= x.Position || refKind.String != string(KindStart) || x.Kind != KindStart):
+			broken(x.Position, "claim at position %d has no start before it", x.Position)
+		case x.Record != recOutcome && x.Record != recBegin && x.Record != recClaim:
 			broken(x.Position, "record at position %d is of unknown type %q", x.Position, x.Record)
 		}
 		if !v.OK {

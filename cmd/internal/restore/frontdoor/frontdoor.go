@@ -470,7 +470,7 @@ func outcome(resp *upstream.Response, err error) actionlog.Outcome {
 	var ae *upstream.ActionError
 	switch {
 	case errors.As(err, &ae) && ae.Outcome == upstream.OutcomeUnknown:
-		msg = "outcome unknown (VBO may have acted; not retried): " + msg
+		msg = actionlog.UnknownOutcome + " (VBO may have acted; not retried): " + msg
 	case errors.As(err, &ae) && ae.Outcome == upstream.OutcomeNotSent:
 		msg = "not sent to VBO: " + msg
 	case errors.As(err, &ae) && ae.Outcome == upstream.OutcomeRefused:
