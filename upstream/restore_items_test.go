@@ -10,25 +10,38 @@ import (
 )
 
 // TestItemReadFailuresSendNothing: when reading an item back fails (VBO does not know it,
-// answers another item, one without an id, not an object, or an oversized one), the action is
-// refused as not sent and its POST never leaves.
+// answers another item, one without an id, one of another drive, site, team or channel than
+// the one read, not an object, or an oversized one), the action is refused as not sent and its
+// POST never leaves.
 func TestItemReadFailuresSendNothing(t *testing.T) {
 	t.Parallel()
 	docs := ActionItems{Ref: BrowseRef{Kind: BrowseSiteDocuments, ContainerID: "s1", ParentID: "lib"}, IDs: []string{"a", "b"}}
+	files := ActionItems{Ref: BrowseRef{Kind: BrowseTeamFiles, ContainerID: "t1", ParentID: "19:c1"}, IDs: []string{"f1"}}
+	drive := ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"a"}}
 	tests := []struct {
 		name   string
+		items  *ActionItems // nil: docs
 		answer func(id string) (int, string)
 	}{
-		{"not found", func(id string) (int, string) {
+		{"not found", nil, func(id string) (int, string) {
 			if id == "b" {
 				return 404, `{"message":"Document with ID 'b' was not found."}`
 			}
 			return 200, itemJSON(id)
 		}},
-		{"another item", func(id string) (int, string) { return 200, itemJSON("other") }},
-		{"no id", func(id string) (int, string) { return 200, `{"name":"x.docx"}` }},
-		{"not an object", func(id string) (int, string) { return 200, `["` + id + `"]` }},
-		{"oversized", func(id string) (int, string) {
+		{"another item", nil, func(id string) (int, string) { return 200, itemJSON("other") }},
+		{"no id", nil, func(id string) (int, string) { return 200, `{"name":"x.docx"}` }},
+		{"another site", nil, func(id string) (int, string) { return 200, `{"id":"` + id + `","siteId":"s2"}` }},
+		{"site id not a string", nil, func(id string) (int, string) { return 200, `{"id":"` + id + `","siteId":{"id":"s1"}}` }},
+		{"another drive", &drive, func(id string) (int, string) { return 200, `{"id":"` + id + `","oneDriveId":"d2"}` }},
+		{"another channel", &files, func(id string) (int, string) {
+			return 200, `{"id":"` + id + `","channelId":"19:c2","teamId":"t1"}`
+		}},
+		{"another team", &files, func(id string) (int, string) {
+			return 200, `{"id":"` + id + `","channelId":"19:c1","teamId":"t2"}`
+		}},
+		{"not an object", nil, func(id string) (int, string) { return 200, `["` + id + `"]` }},
+		{"oversized", nil, func(id string) (int, string) {
 			return 200, `{"id":"` + id + `","name":"` + strings.Repeat("x", maxItemObject) + `"}`
 		}},
 	}
@@ -45,7 +58,11 @@ func TestItemReadFailuresSendNothing(t *testing.T) {
 				replyJSON(status, body)(w, r, n)
 			})
 			c := f.client(t, APIv8, ClientOptions{})
-			_, err := c.SendItems(context.Background(), "s1", docs, SendOptions{To: []string{"a@x.com"}})
+			items := docs
+			if tt.items != nil {
+				items = *tt.items
+			}
+			_, err := c.SendItems(context.Background(), "s1", items, SendOptions{To: []string{"a@x.com"}})
 			if !errors.Is(err, ErrNotSent) {
 				t.Fatalf("err %v, want not sent", err)
 			}
