@@ -104,7 +104,7 @@ func (c *Client) itemObjects(ctx context.Context, sessionID string, items Action
 			if _, err := c.get(gctx, c.itemReadPath(sessionID, items.Ref, id), nil, &o); err != nil {
 				return fmt.Errorf("read item %q back from VBO: %w", id, err)
 			}
-			obj, err := withoutLinks(o.v, id)
+			obj, err := withoutLinks(o.v, id, items.Ref)
 			if err != nil {
 				return &Error{Server: c.name, Method: "GET", Path: c.itemReadPath(sessionID, items.Ref, id), Message: "item answer", Err: err}
 			}
@@ -118,9 +118,24 @@ func (c *Client) itemObjects(ctx context.Context, sessionID string, items Action
 	return out, nil
 }
 
+// locationMembers are the members of an item object (v8) that name where the item lives: each,
+// when VBO answers it, must name the container (or, for channelId, the parent) the item was
+// read from (locationOf). VBO answering an item of another drive, site, team or channel would
+// otherwise have the action act there.
+var locationMembers = []string{"oneDriveId", "siteId", "teamId", "channelId"}
+
+// locationOf is what member (one of locationMembers) must equal for an item read under ref.
+func locationOf(member string, ref BrowseRef) string {
+	if strings.EqualFold(member, "channelId") {
+		return ref.ParentID
+	}
+	return ref.ContainerID
+}
+
 // withoutLinks returns the object v less its _links member, after checking that it is the item
-// id (VBO answering another item would have the action act on it).
-func withoutLinks(v jsontext.Value, id string) (json.RawMessage, error) {
+// id (VBO answering another item would have the action act on it) and that its location
+// members, when present, name ref's container and channel (locationMembers).
+func withoutLinks(v jsontext.Value, id string, ref BrowseRef) (json.RawMessage, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(v), decodeOptions)
 	var buf bytes.Buffer
 	enc := jsontext.NewEncoder(&buf, jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
@@ -150,6 +165,15 @@ func withoutLinks(v jsontext.Value, id string) (json.RawMessage, error) {
 				return nil, fmt.Errorf("VBO answered item %s for item %q", val, id)
 			}
 			sawID = true
+		}
+		for _, m := range locationMembers {
+			if !strings.EqualFold(name, m) || string(val) == "null" {
+				continue
+			}
+			var got string
+			if err := json.Unmarshal(val, &got); err != nil || !strings.EqualFold(got, locationOf(m, ref)) {
+				return nil, fmt.Errorf("VBO answered item %q with %s %s, read from %q", id, name, val, locationOf(m, ref))
+			}
 		}
 		if err := enc.WriteToken(jsontext.String(name)); err != nil {
 			return nil, err
