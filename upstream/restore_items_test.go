@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -188,5 +190,49 @@ func TestItemReadsRetriedActionNot(t *testing.T) {
 	}
 	if gets != 2 || posts != 1 {
 		t.Errorf("%d reads (want 2: one retried), %d POSTs (want 1)", gets, posts)
+	}
+}
+
+// TestItemReadStopsAtItsBound: an item answer far beyond maxItemObject is not read to its end
+// (the read stops a little past the bound, not at the 64 MiB of any answer), and the action is
+// not sent.
+func TestItemReadStopsAtItsBound(t *testing.T) {
+	t.Parallel()
+	const total, chunk = 48 << 20, 64 << 10
+	var written atomic.Int64
+	done := make(chan struct{})
+	f := newRestoreVBO(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(200)
+			return
+		}
+		defer close(done)
+		w.Header().Set("Content-Type", "application/json")
+		fill := []byte(strings.Repeat("x", chunk))
+		if _, err := io.WriteString(w, `{"id":"a","name":"`); err != nil {
+			return
+		}
+		for written.Load() < total {
+			k, err := w.Write(fill)
+			written.Add(int64(k))
+			if err != nil {
+				return
+			}
+		}
+		_, _ = io.WriteString(w, `"}`)
+	})
+	c := f.client(t, APIv8, ClientOptions{})
+	items := ActionItems{Ref: BrowseRef{Kind: BrowseDriveDocuments, ContainerID: "d1"}, IDs: []string{"a"}}
+	if _, err := c.SaveItems(context.Background(), "s1", items); !errors.Is(err, ErrNotSent) {
+		t.Fatalf("err %v, want not sent", err)
+	}
+	<-done
+	if n := written.Load(); n > total/3 {
+		t.Errorf("the gateway read %d MiB of an item answer (bound %d KiB)", n>>20, maxItemObject>>10)
+	}
+	for _, r := range f.requests() {
+		if r.Method == http.MethodPost && !strings.HasSuffix(r.Path, "/token") {
+			t.Fatalf("the action was sent: %s", r.Path)
+		}
 	}
 }
