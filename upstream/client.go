@@ -473,7 +473,11 @@ func (c *Client) send(req *http.Request, v any) (*Response, error) {
 		// A bounded read: a misbehaving server cannot make the gateway buffer without limit (the
 		// largest legitimate page, 10,000 events, is a few MiB), and lists decode item by item
 		// within their bounds (decode.go).
-		dec := newDecoder(io.LimitReader(resp.Body, maxResponseBody))
+		limit := int64(maxResponseBody)
+		if b, ok := v.(boundedBody); ok {
+			limit = min(limit, b.maxBody())
+		}
+		dec := newDecoder(io.LimitReader(resp.Body, limit))
 		if sd, ok := v.(streamDecoder); ok {
 			err = sd.decodeStream(dec)
 		} else {

@@ -74,6 +74,14 @@ func NeedsItemObjects(kind BrowseKind) bool {
 // itemObject is one item as VBO answered it, read with a bound.
 type itemObject struct{ v jsontext.Value }
 
+// boundedBody is a decoding target that bounds the answer read for it below maxResponseBody
+// (Client.do reads no more than maxBody bytes of the body).
+type boundedBody interface{ maxBody() int64 }
+
+// maxBody: the item's bound and room for the whitespace around it; an answer cut there fails
+// to decode (the gateway does not buffer a larger one to find it too large).
+func (*itemObject) maxBody() int64 { return 2 * maxItemObject }
+
 func (o *itemObject) decodeStream(dec *jsontext.Decoder) error {
 	if dec.PeekKind() != '{' {
 		return fmt.Errorf("an item is not a JSON object")
