@@ -96,8 +96,8 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 		if !c.SeenAt.Equal(now) || !c.Since.Equal(now.Add(-2*wait)) || c.InitiatedBy != "GATEWAY-SVC" {
 			t.Errorf("claim %+v: want seen now, since twice the wait ago", c)
 		}
-		if c.ID == "mine" && !c.Until.Equal(now.Add(-2*time.Second+wait)) {
-			t.Errorf("claim of mine until %v, want its creation plus the wait", c.Until)
+		if c.ID == "mine" && (!c.Until.Equal(now.Add(-2*time.Second+wait)) || !c.From.Equal(now.Add(-2*time.Second-wait))) {
+			t.Errorf("claim of mine from %v until %v, want its creation less and plus the wait", c.From, c.Until)
 		}
 	}
 	// Ordered by creation time, then id: "mine" before "later"; nobody asked for anyone else's session,

@@ -110,6 +110,19 @@ func TestClaimSession(t *testing.T) {
 		if _, err := e.log.ClaimSession(ctx, c); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("START after Until: %v, want ErrNotFound", err)
 		}
+		// A START whose answer the gateway gave up on before VBO created the session (From: the
+		// creation time less the clocks' margin) did not open it: someone else did, with the
+		// gateway's account, after the person was told the START failed.
+		e.lostStart(t, alice, "syd1", "org-6")
+		c = claim("org-6", "vbo-6")
+		c.From = c.SeenAt.Add(time.Minute)
+		if _, err := e.log.ClaimSession(ctx, c); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("session created after the START's outcome: %v, want ErrNotFound", err)
+		}
+		c.From = c.SeenAt.Add(-time.Minute)
+		if s, err := e.log.ClaimSession(ctx, c); err != nil || s.VBOSessionID != "vbo-6" {
+			t.Fatalf("session created before the START's outcome: %+v %v", s, err)
+		}
 		// Two lost STARTs on one organisation: the log does not guess, and claims neither.
 		e.lostStart(t, alice, "syd1", "org-4")
 		e.lostStart(t, bob, "syd1", "org-4")
