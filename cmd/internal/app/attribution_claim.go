@@ -14,7 +14,7 @@ import (
 // (the log's ClaimSession): the START's person and reason, through the gateway.
 func (a logAttributions) Claim(ctx context.Context, server string, c watch.ClaimCandidate) (store.Attribution, bool, error) {
 	s, err := a.log.ClaimSession(ctx, actionlog.Claim{Server: server, OrganizationID: c.OrgID, VBOSessionID: c.ID,
-		InitiatedBy: c.InitiatedBy, SeenAt: c.SeenAt, Since: c.Since, Until: c.Until})
+		InitiatedBy: c.InitiatedBy, SeenAt: c.SeenAt, Since: c.Since, Until: c.Until, From: c.From})
 	switch {
 	case errors.Is(err, actionlog.ErrNotFound):
 		return store.Attribution{}, false, nil

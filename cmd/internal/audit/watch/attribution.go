@@ -42,6 +42,9 @@ type ClaimCandidate struct {
 	// Until, when set, is VBO's creation time plus the attribution wait (a margin for the
 	// clocks): a START begun after it did not open the session.
 	Until time.Time
+	// From, when set, is VBO's creation time less the attribution wait: a START whose answer
+	// the gateway gave up on before it did not open the session (VBO created it after).
+	From time.Time
 }
 
 // ErrClaimAmbiguous is wrapped by Attributions.Claim when more than one START whose answer
@@ -163,7 +166,7 @@ func (p *poller) claim(ctx context.Context, now, since time.Time, list []attribu
 	for _, t := range list {
 		c := ClaimCandidate{ID: t.id, OrgID: t.orgID, InitiatedBy: t.initiatedBy, SeenAt: now, Since: since}
 		if !t.created.IsZero() {
-			c.Until = t.created.Add(p.w.o.AttributionWait)
+			c.Until, c.From = t.created.Add(p.w.o.AttributionWait), t.created.Add(-p.w.o.AttributionWait)
 		}
 		at, ok, err := p.w.o.Attributions.Claim(ctx, p.name, c)
 		switch {

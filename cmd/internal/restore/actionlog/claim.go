@@ -35,11 +35,15 @@ type Claim struct {
 	// Until, when set and before SeenAt, bounds it instead: a START begun after it cannot have
 	// opened the session (VBO's creation time plus a margin for the clocks).
 	Until time.Time
+	// From, when set, bounds the START's outcome: a START whose answer the gateway gave up on
+	// before From did not open the session (VBO's creation time less a margin for the clocks;
+	// VBO created it after the person was told the START failed).
+	From time.Time
 }
 
 // ClaimSession attributes VBO session c.VBOSessionID to the START whose answer was lost: a
 // START on c.Server and c.OrganizationID, begun in (c.Since, c.SeenAt] (c.Until, when earlier,
-// closing it), completed FAILED with
+// closing it), completed at or after c.From (when set) FAILED with
 // an UnknownOutcome error, whose gateway session has no VBO session yet and that no other
 // session has claimed. It appends a claim record to the START's chain (naming the START and
 // the VBO session; the log stays append-only and Verify checks the claim's link) and sets the
@@ -62,6 +66,10 @@ func (l *Log) ClaimSession(ctx context.Context, c Claim) (Session, error) {
 	if !c.Until.IsZero() && c.Until.Before(until) {
 		until = c.Until
 	}
+	var from int64 // no bound
+	if !c.From.IsZero() {
+		from = store.NS(c.From)
+	}
 	var gw string
 	err := l.st.InTx(ctx, func(tx store.Tx) error {
 		held, err := l.sessionByVBOIn(ctx, tx, c.Server, c.VBOSessionID)
@@ -73,11 +81,11 @@ func (l *Log) ClaimSession(ctx context.Context, c Claim) (Session, error) {
 			JOIN restore_action o ON o.record = ? AND o.ref_id = b.id
 			JOIN restore_gateway_session g ON g.id = b.gateway_session_id
 			WHERE b.record = ? AND b.kind = ? AND b.server = ? AND b.org_id = ? AND b.at_ns > ? AND b.at_ns <= ?
-			AND o.status = ? AND o.error LIKE ? AND g.vbo_session_id = ''
+			AND o.status = ? AND o.error LIKE ? AND o.at_ns >= ? AND g.vbo_session_id = ''
 			AND NOT EXISTS (SELECT 1 FROM restore_action x WHERE x.record = ? AND x.ref_id = b.id)
 			ORDER BY b.at_ns, b.id LIMIT 2`,
 			recOutcome, recBegin, string(KindStart), c.Server, c.OrganizationID, store.NS(c.Since), store.NS(until),
-			string(StatusFailed), UnknownOutcome+"%", recClaim)
+			string(StatusFailed), UnknownOutcome+"%", from, recClaim)
 		if err != nil {
 			return err
 		}
