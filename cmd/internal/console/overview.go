@@ -11,9 +11,11 @@ import (
 // store answers every one from its per-day rollup (the window's whole days; the partial days at
 // its edges from the sessions): by day, type and result (the chart and the totals); by account;
 // by machine; by organisation (+ tenant for a provider admin: the per-tenant rollup is summed
-// from it); and by machine before the window (which machines are new). Then the failed and
-// partial sessions, newest first.
-const overviewQuery = `query ConsoleOverview($from: DateTime!, $to: DateTime!, $before: DateTime!, $failed: RestoreSessionFilter!, $admin: Boolean!) {
+// from it); and by machine before the window (which machines are new), with the coverage of the
+// window's first second (complete: every server's backfill is done and reaches back to the
+// window, so the machines before it are all archived). Then the failed and partial sessions,
+// newest first.
+const overviewQuery = `query ConsoleOverview($from: DateTime!, $to: DateTime!, $before: DateTime!, $fromEnd: DateTime!, $failed: RestoreSessionFilter!, $admin: Boolean!) {
   byDay: restoreAudit(from: $from, to: $to, groupBy: [DAY, TYPE, RESULT]) {
     rows { day type result sessions items failedSessions }
     coverage { server { name } from to complete }
@@ -27,6 +29,7 @@ const overviewQuery = `query ConsoleOverview($from: DateTime!, $to: DateTime!, $
     rows { tenant organization { id name server { name } } sessions items failedSessions }
   }
   before: restoreAudit(from: $before, to: $from, groupBy: [CLIENT_MACHINE]) { rows { clientMachine } }
+  archive: restoreAudit(from: $from, to: $fromEnd, groupBy: []) { coverage { server { name } from complete } }
   failed: restoreSessions(first: 20, filter: $failed) {
     edges { node { id startTime type result initiatedBy clientHost { machineName } organization { name } } }
   }
@@ -106,9 +109,9 @@ type sessionEdges struct {
 
 // overviewData is the Overview's answer.
 type overviewData struct {
-	ByDay, People, Machines, Before audit
-	Orgs, OrgsAdmin                 *audit
-	Failed                          sessionEdges
+	ByDay, People, Machines, Before, Archive audit
+	Orgs, OrgsAdmin                          *audit
+	Failed                                   sessionEdges
 }
 
 // sumBy adds rows up by key (sessions, items, failed; the earliest first).
@@ -199,7 +202,8 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	from, to := win.vars()
 	var d overviewData
 	notes, err := s.query(r.Context(), sess.view, overviewQuery, map[string]any{
-		"from": from, "to": to, "before": win.To.AddDate(-5, 0, 1).Format(time.RFC3339), "admin": sess.view.IsAdmin(),
+		"from": from, "to": to, "before": win.To.AddDate(-5, 0, 1).Format(time.RFC3339),
+		"fromEnd": win.From.Add(time.Second).Format(time.RFC3339), "admin": sess.view.IsAdmin(),
 		"failed": map[string]any{"startTimeFrom": from, "startTimeTo": to, "results": []string{"FAILED", "WARNING"}},
 	}, &d)
 	if err != nil {
@@ -220,7 +224,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		}
 		return a.Organization.ID
 	}, func(a *auditRow, r auditRow) { a.Organization = r.Organization })
-	firstTime, archiveBegins, known := firstTimeMachines(machines, d.Before.Rows, d.ByDay.Coverage, win.From)
+	firstTime, archiveBegins, known := firstTimeMachines(machines, d.Before.Rows, d.Archive.Coverage, win.From)
 	total, failed := 0, 0
 	for _, r := range d.ByDay.Rows {
 		total += r.Sessions
@@ -255,11 +259,13 @@ func noteList(e gqlErrors) []string { return notes(e) }
 
 // firstTimeMachines are the machines of the window (machines) not seen before it (before:
 // the machines of the sessions archived before winFrom). That says "new" only when the
-// archive reaches back before the window on every server (coverage: the window's, each
-// server's from): on an archive whose backfill began inside the window (a fresh install
-// backfilled for less than the window) every machine would look new. known false: new-ness is
-// not known, archiveBegins is when the archive begins (the latest server's from; "" when a
-// server has none yet, the watcher not having run there) and no machine is listed.
+// archive reaches back before the window on every server and holds what lies there (coverage:
+// of the window's start, each server's from, and complete once its backfill is done): on an
+// archive whose backfill began inside the window (a fresh install backfilled for less than the
+// window) every machine would look new, and so would the machines a server still backfilling
+// saw before the window. known false: new-ness is not known, archiveBegins is when the archive
+// begins (the latest server's from; "" when a server has none yet, the watcher not having run
+// there, or is still backfilling) and no machine is listed.
 func firstTimeMachines(machines, before []auditRow, cov []coverage, winFrom time.Time) (rows []auditRow, archiveBegins string, known bool) {
 	var begins time.Time
 	for _, c := range cov {
@@ -279,6 +285,13 @@ func firstTimeMachines(machines, before []auditRow, cov []coverage, winFrom time
 	}
 	if !begins.Before(winFrom) {
 		return nil, begins.UTC().Format(time.RFC3339), false
+	}
+	for _, c := range cov {
+		if !c.Complete {
+			// Its backfill has not reached the window yet (or it was not polled since the
+			// window began): "the archive has not been filled yet".
+			return nil, "", false
+		}
 	}
 	seen := map[string]bool{}
 	for _, m := range before {
