@@ -54,7 +54,7 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	wait := time.Minute
-	log := &lostLog{lost: map[string]string{"org-1": "alice", "org-2": "bob", "org-empty": "carol"}, twice: map[string]bool{"org-amb": true}}
+	log := &lostLog{lost: map[string]string{"org-1": "alice", "org-2": "bob", "org-empty": "carol", "org-undated": "dave"}, twice: map[string]bool{"org-amb": true}}
 	p := &poller{name: "syd1", account: "gateway-svc", log: discardLogger(),
 		w: &Watcher{o: Options{Attributions: log, AttributionWait: wait}}}
 	gw := func(id, org string, created time.Time) attributionTarget {
@@ -69,6 +69,7 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 		gw("pending", "org-pending", now),
 		gw("ambiguous", "org-amb", now),
 		gw("old", "org-empty", now.Add(-3*wait)),
+		gw("undated", "org-undated", time.Time{}), // no creation time: nothing bounds the START it may be
 		{id: "decided", orgID: "org-2", created: now, initiatedBy: "gateway-svc", decided: true},
 	})
 	if err != nil {
@@ -84,6 +85,7 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 		"ambiguous":   {},
 		"old":         {},
 		"decided":     {},
+		"undated":     {},
 	}
 	for id, w := range want {
 		if got[id] != w {
@@ -101,7 +103,8 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 		}
 	}
 	// Ordered by creation time, then id: "mine" before "later"; nobody asked for anyone else's session,
-	// an unresolved organisation, a pending one, an old one or one decided already.
+	// an unresolved organisation, a pending one, an old one, one without a creation time or one
+	// decided already.
 	if fmt.Sprint(asked) != "[mine later ambiguous credentials]" {
 		t.Errorf("claims asked for %v", asked)
 	}
