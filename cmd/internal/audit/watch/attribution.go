@@ -146,11 +146,12 @@ func (p *poller) decide(ctx context.Context, now time.Time, targets []attributio
 
 // claimable reports whether t may be the session of a START whose answer was lost: the
 // gateway's own VBO account opened it (VBO's initiatedBy is the server's configured account,
-// compared without case as Windows accounts are) on a known organisation. Anyone else's
+// compared without case as Windows accounts are) on a known organisation, and VBO dated it
+// (without a creation time nothing bounds which START it may be). Anyone else's
 // session never is; a session of the gateway's account no such START accounts for stays
 // outside the gateway (someone used its credentials directly).
 func (p *poller) claimable(t attributionTarget) bool {
-	return p.account != "" && t.orgID != "" && !t.decided && strings.EqualFold(strings.TrimSpace(t.initiatedBy), p.account)
+	return p.account != "" && t.orgID != "" && !t.created.IsZero() && !t.decided && strings.EqualFold(strings.TrimSpace(t.initiatedBy), p.account)
 }
 
 // claim asks the log to give each of list (decided outside so far, in out) to a START whose
@@ -164,10 +165,8 @@ func (p *poller) claim(ctx context.Context, now, since time.Time, list []attribu
 		return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.id, b.id))
 	})
 	for _, t := range list {
-		c := ClaimCandidate{ID: t.id, OrgID: t.orgID, InitiatedBy: t.initiatedBy, SeenAt: now, Since: since}
-		if !t.created.IsZero() {
-			c.Until, c.From = t.created.Add(p.w.o.AttributionWait), t.created.Add(-p.w.o.AttributionWait)
-		}
+		c := ClaimCandidate{ID: t.id, OrgID: t.orgID, InitiatedBy: t.initiatedBy, SeenAt: now, Since: since,
+			Until: t.created.Add(p.w.o.AttributionWait), From: t.created.Add(-p.w.o.AttributionWait)}
 		at, ok, err := p.w.o.Attributions.Claim(ctx, p.name, c)
 		switch {
 		case errors.Is(err, ErrClaimAmbiguous):
