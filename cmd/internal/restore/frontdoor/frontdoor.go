@@ -472,6 +472,9 @@ func outcome(resp *upstream.Response, err error) actionlog.Outcome {
 	case errors.As(err, &ae) && ae.Outcome == upstream.OutcomeUnknown:
 		msg = actionlog.UnknownOutcome + " (VBO may have acted; not retried): " + msg
 	case errors.As(err, &ae) && ae.Outcome == upstream.OutcomeNotSent:
+		// VBO never had the action: a status is another call's (an item read back before it,
+		// the token's), not its answer to the action.
+		o.UpstreamStatus = 0
 		msg = "not sent to VBO: " + msg
 	case errors.As(err, &ae) && ae.Outcome == upstream.OutcomeRefused:
 		msg = "refused by VBO: " + msg
