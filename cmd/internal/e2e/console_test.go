@@ -246,10 +246,26 @@ func consoleBrowser(t *testing.T) (context.Context, *browserProblems) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
+	// Started here, and once more if it does not come up (Debian's chromium once exited
+	// before announcing its DevTools endpoint on a loaded CI machine; see the report
+	// summary's browser test). A second failure fails the test.
+	var bctx context.Context
+	for attempt := 1; bctx == nil; attempt++ {
+		actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+		c, bcancel := chromedp.NewContext(actx)
+		if err := chromedp.Do(c); err != nil { // no steps: starts the browser and its first tab
+			bcancel()
+			acancel()
+			if attempt == 2 {
+				t.Fatalf("chromium did not start twice: %v", err)
+			}
+			t.Logf("chromium did not start (%v); starting it again", err)
+			continue
+		}
+		t.Cleanup(acancel)
+		t.Cleanup(bcancel)
+		bctx = c
+	}
 	probs := &browserProblems{}
 	err := chromedp.Listen(bctx, func(ev any) {
 		switch ev := ev.(type) {
