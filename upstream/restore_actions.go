@@ -116,13 +116,9 @@ func needIDs(items ActionItems) error {
 	return nil
 }
 
-// itemList is the body's list of items: the objects VBO answered for them when the
-// collection's schema requires more than an id (objects, restore_items.go), [{"postId":n}] for
-// posts, else [{"id":...}].
-func itemList(kind BrowseKind, ids []string, objects []json.RawMessage) (any, error) {
-	if objects != nil {
-		return objects, nil
-	}
+// itemList is the body's list of items by id: [{"postId":n}] for posts, else [{"id":...}]
+// (withItemObjects replaces it with the items' objects where VBO requires them).
+func itemList(kind BrowseKind, ids []string) (any, error) {
 	if kind == BrowsePosts {
 		posts := make([]map[string]int64, 0, len(ids))
 		for _, id := range ids {
@@ -141,12 +137,11 @@ func itemList(kind BrowseKind, ids []string, objects []json.RawMessage) (any, er
 	return list, nil
 }
 
-// actionBody is the common part of a body: the item list under its key (objects: the items as
-// VBO answered them, or nil), the channel for Teams.
-func actionBody(v actionVerbs, items ActionItems, objects []json.RawMessage) (map[string]any, error) {
+// actionBody is the common part of a body: the item list under its key, the channel for Teams.
+func actionBody(v actionVerbs, items ActionItems) (map[string]any, error) {
 	body := map[string]any{}
 	if v.key != "" {
-		list, err := itemList(items.Ref.Kind, items.IDs, objects)
+		list, err := itemList(items.Ref.Kind, items.IDs)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +178,7 @@ func (c *Client) itemsAction(sessionID string, items ActionItems, verb func(acti
 	}
 	var body map[string]any
 	if err == nil {
-		body, err = actionBody(v, items, nil)
+		body, err = actionBody(v, items)
 	}
 	if err != nil {
 		return v, "", nil, notSent(err)
@@ -452,7 +447,7 @@ func (c *Client) RestoreItemsToOriginal(ctx context.Context, sessionID string, i
 	}
 	body := map[string]any{}
 	if items.Ref.Kind != BrowseTeams && items.Ref.Kind != BrowsePosts {
-		if body, err = actionBody(v, items, nil); err != nil {
+		if body, err = actionBody(v, items); err != nil {
 			return nil, nil, notSent(err)
 		}
 	}
