@@ -109,12 +109,13 @@ func (c *Client) itemObjects(ctx context.Context, sessionID string, items Action
 	for i, id := range items.IDs {
 		g.Go(func() error {
 			var o itemObject
-			if _, err := c.get(gctx, c.itemReadPath(sessionID, items.Ref, id), nil, &o); err != nil {
+			path := c.itemReadPath(sessionID, items.Ref, id)
+			if _, err := c.get(gctx, path, nil, &o); err != nil {
 				return fmt.Errorf("read item %q back from VBO: %w", id, err)
 			}
 			obj, err := withoutLinks(o.v, id, items.Ref)
 			if err != nil {
-				return &Error{Server: c.name, Method: "GET", Path: c.itemReadPath(sessionID, items.Ref, id), Message: "item answer", Err: err}
+				return &Error{Server: c.name, Method: "GET", Path: path, Message: "item answer", Err: err}
 			}
 			out[i] = obj
 			return nil
