@@ -117,7 +117,7 @@ func ArchiveList[Q, V any](ctx context.Context, q Q, read func(context.Context, 
 	if !ok {
 		return readOne(ctx, q, read)
 	}
-	ld := PerRequest(ctx, archiveListsKey[Q, V]{}, func() *dataloader.Loader[*Q, V] {
+	ld := perRequest(l, archiveListsKey[Q, V]{}, func() *dataloader.Loader[*Q, V] {
 		// Keys are the callers' own copies: never equal, so nothing to cache.
 		return dataloader.NewBatchedLoader(batchArchiveLists(read),
 			dataloader.WithWait[*Q, V](l.b.cfg.BatchWait),

@@ -67,11 +67,16 @@ func (a *archiveReader) ArchivedSessions(ctx context.Context, q resolvers.Archiv
 	if err != nil {
 		return nil, err
 	}
+	return archivedList(list), nil
+}
+
+// archivedList is archived of each session of list.
+func archivedList(list []*store.Session) []resolvers.ArchivedSession {
 	out := make([]resolvers.ArchivedSession, len(list))
 	for i, x := range list {
 		out[i] = archived(x)
 	}
-	return out, nil
+	return out
 }
 
 func (a *archiveReader) ArchivedSessionLists(ctx context.Context, qs []resolvers.ArchiveListQuery) ([][]resolvers.ArchivedSession, error) {
@@ -85,10 +90,7 @@ func (a *archiveReader) ArchivedSessionLists(ctx context.Context, qs []resolvers
 	}
 	out := make([][]resolvers.ArchivedSession, len(lists))
 	for i, list := range lists {
-		out[i] = make([]resolvers.ArchivedSession, len(list))
-		for j, x := range list {
-			out[i][j] = archived(x)
-		}
+		out[i] = archivedList(list)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -16,6 +17,7 @@ import (
 type lostLog struct {
 	lost   map[string]string // organisation -> person of its lost START
 	twice  map[string]bool   // organisations with two lost STARTs
+	fail   error             // when set, every Claim fails with it
 	claims []ClaimCandidate
 }
 
@@ -33,6 +35,9 @@ func (l *lostLog) Pending(_ context.Context, _ string, orgIDs []string, _ time.T
 
 func (l *lostLog) Claim(_ context.Context, server string, c ClaimCandidate) (store.Attribution, bool, error) {
 	l.claims = append(l.claims, c)
+	if l.fail != nil {
+		return store.Attribution{}, false, l.fail
+	}
 	if l.twice[c.OrgID] {
 		return store.Attribution{}, false, fmt.Errorf("%w: two", ErrClaimAmbiguous)
 	}
@@ -118,6 +123,21 @@ func TestDecideClaimsTheSessionOfALostStart(t *testing.T) {
 	got, err = p2.decide(context.Background(), now, []attributionTarget{gw("mine", "org-1", now)})
 	if err != nil || got["mine"] != (store.Attribution{}) || len(log2.claims) != 0 {
 		t.Fatalf("no account: %+v %v, claims %v", got, err, log2.claims)
+	}
+}
+
+// A Claim that fails (other than ambiguous) fails decide, wrapping the log's error: the batch
+// is not archived with a guess.
+func TestDecideClaimErrorFails(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	boom := errors.New("log unreachable")
+	log := &lostLog{lost: map[string]string{"org-1": "alice"}, fail: boom}
+	p := &poller{name: "syd1", account: "gateway-svc", log: discardLogger(),
+		w: &Watcher{o: Options{Attributions: log, AttributionWait: time.Minute}}}
+	got, err := p.decide(context.Background(), now, []attributionTarget{{id: "mine", orgID: "org-1", created: now, initiatedBy: "gateway-svc"}})
+	if !errors.Is(err, boom) || got != nil || len(log.claims) != 1 {
+		t.Fatalf("decide: %v, %v (claims %d), want the claim's error", got, err, len(log.claims))
 	}
 }
 
