@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 
@@ -39,23 +40,22 @@ const (
 
 // spendLoginStart takes one started sign-in from the client's budget.
 func (s *server) spendLoginStart(r *http.Request) bool {
-	key := clientBucket(r)
-	lim, ok := s.loginStarts.Get(key)
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(loginStartEvery), loginStartBurst)
-		s.loginStarts.Add(key, lim)
-	}
-	return lim.Allow()
+	return spend(s.loginStarts, clientBucket(r), loginStartEvery, loginStartBurst)
 }
 
 // spendKeyFailure takes one failure from the client's budget and reports whether it had one
 // left. A valid key always signs in, whatever its address did before (as on /graphql).
 func (s *server) spendKeyFailure(r *http.Request) bool {
-	key := clientBucket(r)
-	lim, ok := s.keyFailures.Get(key)
+	return spend(s.keyFailures, clientBucket(r), keyFailureEvery, keyFailureBurst)
+}
+
+// spend takes one token from key's limiter in budgets (a new one, full, for a key not seen
+// within the cache's expiry) and reports whether it had one left.
+func spend(budgets *expirable.LRU[string, *rate.Limiter], key string, every time.Duration, burst int) bool {
+	lim, ok := budgets.Get(key)
 	if !ok {
-		lim = rate.NewLimiter(rate.Every(keyFailureEvery), keyFailureBurst)
-		s.keyFailures.Add(key, lim)
+		lim = rate.NewLimiter(rate.Every(every), burst)
+		budgets.Add(key, lim)
 	}
 	return lim.Allow()
 }
